@@ -1,0 +1,142 @@
+//! [`Ack::build`]: the ER7 text of an acknowledgment.
+//!
+//! ```text
+//! MSH|^~\&|<MSH-5>|<MSH-6>|<MSH-3>|<MSH-4>|<timestamp>||ACK^<trigger>^ACK|<new id>|<MSH-11>|<MSH-12>
+//! MSA|<code>|<MSH-10>[|<text>, before v2.5]
+//! ERR||<SEG^seq^field^rep^comp^sub>|<code>^<text>^HL70357|<E/W/I/F>||||<message>   (v2.5+, one per error)
+//! ERR|<SEG^seq^field^code&text&HL70357>~...                                          (before v2.5)
+//! ```
+//!
+//! Segments end with `\r`. The caller supplies MSH-7 and MSH-10, which keeps this crate
+//! deterministic. An unknown version gets the v2.5 form.
+
+use crate::{Delimiters, escape};
+
+use super::{AckCode, AckContext, ErrDetail, ErrLocation};
+
+/// Builds acknowledgment messages.
+#[derive(Debug, Clone, Copy)]
+pub struct Ack;
+
+impl Ack {
+    /// The ER7 text of an ACK to the message described by `context`.
+    ///
+    /// `control_id` becomes MSH-10 and `timestamp` MSH-7 (both escaped); `errors` become
+    /// ERR segments in the form the message's version expects.
+    pub fn build(
+        context: &AckContext,
+        code: AckCode,
+        errors: &[ErrDetail],
+        control_id: &str,
+        timestamp: &str,
+    ) -> String {
+        let d = &context.delimiters;
+        let (fs, cs) = (char::from(d.field).to_string(), char::from(d.component));
+        let legacy = context.version_number().is_some_and(|v| v < (2, 5));
+        let message_type = match &context.trigger {
+            Some(trigger) => format!("ACK{cs}{trigger}{cs}ACK"),
+            None => "ACK".to_string(),
+        };
+        let msh = [
+            format!("MSH{fs}{}", d.encoding_characters()),
+            context.receiving_application.clone(),
+            context.receiving_facility.clone(),
+            context.sending_application.clone(),
+            context.sending_facility.clone(),
+            escape(timestamp, d),
+            String::new(),
+            message_type,
+            escape(control_id, d),
+            context.processing_id.clone().unwrap_or_default(),
+            context.version.clone().unwrap_or_default(),
+        ];
+        let mut msa = vec![
+            "MSA".to_string(),
+            code.as_str().to_string(),
+            context.control_id.clone().unwrap_or_default(),
+        ];
+        if legacy && !errors.is_empty() {
+            let text: Vec<&str> = errors.iter().map(|e| e.message.as_str()).collect();
+            msa.push(escape(&text.join("; "), d));
+        }
+        let mut segments = vec![msh.join(&fs), msa.join(&fs)];
+        if legacy && !errors.is_empty() {
+            let reps: Vec<String> = errors.iter().map(|e| err1(e, context)).collect();
+            segments.push(format!(
+                "ERR{fs}{}",
+                reps.join(&char::from(d.repetition).to_string())
+            ));
+        } else {
+            segments.extend(errors.iter().map(|e| err_v25(e, context)));
+        }
+        let mut out = segments.join("\r");
+        out.push('\r');
+        out
+    }
+}
+
+/// An ERR segment in the v2.5+ form.
+fn err_v25(error: &ErrDetail, context: &AckContext) -> String {
+    let d = &context.delimiters;
+    let cs = char::from(d.component);
+    let location = error
+        .location
+        .as_ref()
+        .map(|l| location(l, d))
+        .unwrap_or_default();
+    let code = format!(
+        "{}{cs}{}{cs}HL70357",
+        error.code.code(),
+        escape(error.code.text(), d)
+    );
+    let fields = [
+        "ERR",
+        "",
+        &location,
+        &code,
+        error.severity.code(),
+        "",
+        "",
+        "",
+        &escape(&error.message, d),
+    ];
+    fields.join(&char::from(d.field).to_string())
+}
+
+/// One ERR-1 repetition in the pre-v2.5 form: `SEG^seq^field^code&text&HL70357`.
+fn err1(error: &ErrDetail, context: &AckContext) -> String {
+    let d = &context.delimiters;
+    let (cs, ss) = (char::from(d.component), char::from(d.subcomponent));
+    let place = match &error.location {
+        Some(l) => format!(
+            "{}{cs}{}{cs}{}",
+            escape(&l.segment, d),
+            l.sequence,
+            number(l.field)
+        ),
+        None => format!("{cs}{cs}"),
+    };
+    let text = escape(error.code.text(), d);
+    format!("{place}{cs}{}{ss}{text}{ss}HL70357", error.code.code())
+}
+
+/// ERR-2 (ERL): `SEG^seq^field^rep^comp^sub`, trailing empty components dropped.
+fn location(l: &ErrLocation, d: &Delimiters) -> String {
+    let parts = [
+        escape(&l.segment, d),
+        l.sequence.to_string(),
+        number(l.field),
+        number(l.repetition),
+        number(l.component),
+        number(l.subcomponent),
+    ];
+    let used = parts
+        .iter()
+        .rposition(|p| !p.is_empty())
+        .map_or(0, |i| i + 1);
+    parts[..used].join(&char::from(d.component).to_string())
+}
+
+fn number(n: Option<u32>) -> String {
+    n.map(|n| n.to_string()).unwrap_or_default()
+}

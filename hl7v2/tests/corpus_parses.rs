@@ -1,0 +1,43 @@
+//! Ensures that every message of the shared corpus splits and parses without a panic,
+//! and that every one parses except the known broken ones.
+
+mod common;
+
+use hl7v2::{Message, split_batch};
+
+/// Files that must not parse (see `corpus_errors.rs` for the expected errors).
+const BROKEN: [&str; 6] = [
+    "Test/Message/empty.hl7",
+    "Test/Message/msh_present_but_missing_all_fields.hl7",
+    "Hl7ORUMessageTest_L305_ORU-R01.hl7",
+    "Hl7ORUMessageTest_L431_ORU-R01.hl7",
+    "Hl7ORUMessageTest_L60_ORU-R01.hl7",
+    "SegmentUtilTest_L321_ORU-R01.hl7",
+];
+
+#[test]
+fn every_corpus_message_parses_or_fails_cleanly() {
+    let mut parsed = 0;
+    let mut failures = Vec::new();
+    for (path, bytes) in common::corpus_messages() {
+        let outcome = std::panic::catch_unwind(|| {
+            let batch = split_batch(&bytes)?;
+            for message in &batch.messages {
+                let message = Message::parse(message)?;
+                assert!(message.segment_count() > 0);
+                let _ = message.header().message_type();
+            }
+            Ok::<usize, hl7v2::ParseError>(batch.messages.len())
+        });
+        let broken = BROKEN.iter().any(|b| path.ends_with(b));
+        match outcome {
+            Err(_) => panic!("{path}: panicked"),
+            Ok(Ok(n)) if !broken => parsed += n,
+            Ok(Ok(_)) => failures.push(format!("{path}: parsed but is known broken")),
+            Ok(Err(e)) if !broken => failures.push(format!("{path}: {e}")),
+            Ok(Err(_)) => {}
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+    assert!(parsed >= 217, "only {parsed} messages parsed");
+}
