@@ -1,0 +1,104 @@
+//! A test fixture: a plugin that misbehaves when the message body contains a
+//! marker, and forwards the message unchanged otherwise. The hostile-plugin
+//! tests use it to show that each kind of misbehaviour is contained and that
+//! the next message is processed normally.
+//!
+//! Markers: `HOSTILE:loop`, `HOSTILE:bomb`, `HOSTILE:panic`, `HOSTILE:huge`,
+//! `HOSTILE:file`, `HOSTILE:socket <port>`, `HOSTILE:chatty` (floods stdout).
+
+use std::hint::black_box;
+
+use hl7wasm_plugin_sdk::{Message, Outcome, Plugin, PluginInfo, TransformError, export_plugin};
+
+/// The fixture's configuration: how large `HOSTILE:huge` output is.
+struct Hostile {
+    huge_bytes: usize,
+}
+
+fn spin_forever() -> ! {
+    let mut counter = 0u64;
+    loop {
+        counter = black_box(counter.wrapping_add(1));
+    }
+}
+
+fn allocate_forever() -> ! {
+    let mut hoard: Vec<Vec<u8>> = Vec::new();
+    loop {
+        hoard.push(black_box(vec![1u8; 1 << 20]));
+    }
+}
+
+fn read_host_file() -> Result<Outcome, TransformError> {
+    match std::fs::read("/etc/passwd") {
+        Ok(bytes) => Ok(Outcome::forward(Message::new(
+            "text/plain",
+            format!("read {} bytes", bytes.len()),
+        ))),
+        Err(e) => Err(TransformError::reject(format!("file denied: {e}"))),
+    }
+}
+
+fn open_socket(port: &str) -> Result<Outcome, TransformError> {
+    match std::net::TcpStream::connect(format!("127.0.0.1:{port}")) {
+        Ok(_) => Ok(Outcome::forward(Message::new("text/plain", "connected"))),
+        Err(e) => Err(TransformError::reject(format!("socket denied: {e}"))),
+    }
+}
+
+fn flood_stdout() -> Result<Outcome, TransformError> {
+    for line in 0..10_000 {
+        println!("chatty line {line}");
+    }
+    Ok(Outcome::filter("flooded stdout"))
+}
+
+impl Plugin for Hostile {
+    fn info() -> PluginInfo {
+        PluginInfo::new(
+            "hostile",
+            env!("CARGO_PKG_VERSION"),
+            "hl7wasm tests",
+            "Misbehaves on request; a sandbox test fixture.",
+        )
+    }
+
+    fn configure(config: serde_json::Value) -> Result<Self, String> {
+        let huge_bytes = config
+            .get("huge_bytes")
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(32 << 20) as usize;
+        Ok(Hostile { huge_bytes })
+    }
+
+    fn transform(&self, message: Message) -> Result<Outcome, TransformError> {
+        let mut words = message
+            .body
+            .split("HOSTILE:")
+            .nth(1)
+            .unwrap_or("")
+            .split([' ', '\r', '|']);
+        let marker = message
+            .body
+            .contains("HOSTILE:")
+            .then(|| words.next().unwrap_or(""));
+        match marker {
+            None => Ok(Outcome::forward(message)),
+            Some("loop") => spin_forever(),
+            Some("bomb") => allocate_forever(),
+            Some("panic") => panic!("hostile plugin panics on purpose"),
+            Some("huge") => Ok(Outcome::forward(Message::new(
+                "text/plain",
+                "x".repeat(self.huge_bytes),
+            ))),
+            Some("file") => read_host_file(),
+            Some("socket") => open_socket(words.next().unwrap_or("2575")),
+            Some("chatty") => flood_stdout(),
+            Some(other) => Err(TransformError::reject(format!(
+                "unknown hostile marker {other}"
+            ))),
+        }
+    }
+}
+
+export_plugin!(Hostile);
