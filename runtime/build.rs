@@ -1,0 +1,99 @@
+//! Builds the plugins in `plugins/` as wasm32-wasip2 components, so that
+//! `cargo build`, `cargo run` and `cargo test` need no extra step.
+//!
+//! The nested cargo uses its own target directory (`target/plugins`), since
+//! the outer build holds the lock on the main one, and the release profile,
+//! since plugins are loaded by every test and benchmark. The directory with
+//! the built `.wasm` files reaches the crate as `HL7WASM_BUILT_PLUGINS`.
+
+use std::env;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Environment variables of the outer build that must not leak into the
+/// nested one (they name the host target, clippy's wrapper, and so on).
+const OUTER_ONLY: &[&str] = &[
+    "CARGO_ENCODED_RUSTFLAGS",
+    "RUSTFLAGS",
+    "CARGO_TARGET_DIR",
+    "CARGO_BUILD_TARGET",
+    "RUSTC_WRAPPER",
+    "RUSTC_WORKSPACE_WRAPPER",
+    "CARGO_PRIMARY_PACKAGE",
+    "CARGO_MAKEFLAGS",
+    "MAKEFLAGS",
+    "MFLAGS",
+];
+
+fn main() {
+    let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
+    let root = manifest_dir
+        .parent()
+        .expect("runtime/ sits in the workspace");
+    for watched in ["plugins", "plugin-sdk", "hl7v2/src", "wit", "Cargo.lock"] {
+        println!("cargo:rerun-if-changed={}", root.join(watched).display());
+    }
+
+    let target_dir = plugin_target_dir();
+    let packages = plugin_packages(&root.join("plugins"));
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut command = Command::new(cargo);
+    command
+        .current_dir(root)
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "--target-dir",
+        ])
+        .arg(&target_dir);
+    for package in &packages {
+        command.args(["-p", package]);
+    }
+    for var in OUTER_ONLY {
+        command.env_remove(var);
+    }
+    let status = command.status().expect("run cargo to build the plugins");
+    if !status.success() {
+        eprintln!(
+            "error: building the plugins in plugins/ for wasm32-wasip2 failed (see above); \
+             if the target is missing, run `rustup target add wasm32-wasip2`"
+        );
+        std::process::exit(1);
+    }
+
+    let built = target_dir.join("wasm32-wasip2").join("release");
+    println!("cargo:rustc-env=HL7WASM_BUILT_PLUGINS={}", built.display());
+}
+
+/// `target/plugins` beside the outer build's profile directories.
+fn plugin_target_dir() -> PathBuf {
+    let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
+    // OUT_DIR is <target>/<profile>/build/<pkg>-<hash>/out, or one level deeper
+    // with an explicit --target.
+    let target = out_dir
+        .ancestors()
+        .find(|dir| dir.file_name().is_some_and(|name| name == "build"))
+        .and_then(Path::parent)
+        .and_then(Path::parent)
+        .expect("OUT_DIR lies under the target directory");
+    let target = if target.join("CACHEDIR.TAG").exists() {
+        target.to_path_buf()
+    } else {
+        target.parent().unwrap_or(target).to_path_buf()
+    };
+    target.join("plugins")
+}
+
+/// The package names under `plugins/`, one crate per directory.
+fn plugin_packages(plugins: &Path) -> Vec<String> {
+    let mut packages: Vec<String> = std::fs::read_dir(plugins)
+        .expect("read plugins/")
+        .filter_map(Result::ok)
+        .filter(|entry| entry.path().join("Cargo.toml").exists())
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .collect();
+    packages.sort();
+    packages
+}

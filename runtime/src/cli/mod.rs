@@ -1,0 +1,64 @@
+//! Subcommands of the `hl7wasm` binary; each file holds one.
+
+mod parse;
+mod plugin_run;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// hl7wasm: an HL7 v2 integration engine with sandboxed WebAssembly transforms.
+#[derive(Debug, Parser)]
+#[command(name = "hl7wasm", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print HL7 v2 messages as JSON (segments, fields, components), to debug a feed.
+    ///
+    /// Example: hl7wasm parse adt.hl7 batch.hl7
+    Parse(parse::ParseArgs),
+    /// Work with plugins locally.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum PluginCommand {
+    /// Run a plugin on message files and print each output or error: the
+    /// plugin author's development loop.
+    ///
+    /// Example: hl7wasm plugin run target/wasm32-wasip2/release/my_plugin.wasm --config '{"strict":true}' adt.hl7
+    Run(plugin_run::RunArgs),
+}
+
+/// Parses the command line, runs the subcommand and maps errors to exit
+/// codes: 0 success, 1 a failed message or input, 2 a usage error (clap).
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let result = match cli.command {
+        Command::Parse(args) => parse::run(&args),
+        Command::Plugin(PluginCommand::Run(args)) => plugin_run::run(&args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs to stderr; `RUST_LOG` sets the filter (default `info`).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

@@ -1,0 +1,64 @@
+//! Turning received bytes into the HL7 v2 text that plugins see: decoded
+//! from the declared character set, with segments separated by `\r`.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::plugin::{HL7_V2_CONTENT_TYPE, Message, Metadata};
+
+/// One HL7 v2 message ready for the plugin pipeline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboundMessage {
+    /// The message as plugins receive it.
+    pub message: Message,
+    /// MSH-10, when present.
+    pub control_id: Option<String>,
+    /// MSH-9 as `TYPE^TRIGGER`, when present.
+    pub message_type: Option<String>,
+}
+
+impl InboundMessage {
+    /// Parses one message's bytes.
+    ///
+    /// # Errors
+    /// The parser's error (no MSH, bad MSH-2, undecodable text), with its
+    /// position.
+    pub fn parse(raw: &[u8]) -> Result<Self, hl7v2::ParseError> {
+        let parsed = hl7v2::Message::parse(raw)?;
+        let mut body = String::with_capacity(parsed.text().len() + 1);
+        for segment in parsed.segments() {
+            body.push_str(segment.raw());
+            body.push('\r');
+        }
+        let header = parsed.header();
+        let kind = header.message_type();
+        let message_type = kind
+            .code
+            .map(|code| format!("{code}^{}", kind.trigger.unwrap_or("")));
+        Ok(InboundMessage {
+            message: Message {
+                content_type: HL7_V2_CONTENT_TYPE.into(),
+                body,
+            },
+            control_id: header.control_id().map(str::to_string),
+            message_type,
+        })
+    }
+
+    /// Metadata for this message on `channel`, received now.
+    pub fn metadata(&self, channel: &str, peer_address: Option<String>) -> Metadata {
+        Metadata {
+            channel: channel.to_string(),
+            received_at_unix_ms: now_unix_ms(),
+            peer_address,
+            peer_certificate_name: None,
+            control_id: self.control_id.clone(),
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}

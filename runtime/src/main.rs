@@ -1,0 +1,7 @@
+//! The `hl7wasm` command line.
+
+mod cli;
+
+fn main() -> std::process::ExitCode {
+    cli::main()
+}

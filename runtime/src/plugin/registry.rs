@@ -1,0 +1,184 @@
+//! The plugin registry: every loaded version of every plugin, from the
+//! plugin directory and from uploads.
+//!
+//! A version is identified by its name and version (from `info()`) and its
+//! content hash. Every version is kept, so rolling back is instant. A bad
+//! file is refused with a reason and leaves the loaded versions alone.
+//! Uploaded components are written into the directory as
+//! `<name>-<version>-<sha256 prefix>.wasm`, so they survive a restart.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use super::artifact_cache::ArtifactCache;
+use super::engine::PluginEngine;
+use super::error::LoadError;
+use super::limits::PluginLimits;
+use super::version::{PluginVersion, content_hash};
+
+/// A file in the plugin directory that was refused, with the reason.
+#[derive(Debug)]
+pub struct RefusedFile {
+    /// The file.
+    pub path: PathBuf,
+    /// Why.
+    pub error: LoadError,
+}
+
+/// All loaded plugin versions.
+pub struct PluginRegistry {
+    engine: PluginEngine,
+    cache: ArtifactCache,
+    dir: PathBuf,
+    limits: PluginLimits,
+    /// Name → versions in load order.
+    versions: RwLock<BTreeMap<String, Vec<Arc<PluginVersion>>>>,
+}
+
+impl PluginRegistry {
+    /// Opens the registry over `dir` (created if missing), with compiled
+    /// artifacts cached in `cache_dir`.
+    ///
+    /// # Errors
+    /// When the directories cannot be created.
+    pub fn open(
+        engine: &PluginEngine,
+        dir: &Path,
+        cache_dir: &Path,
+        limits: PluginLimits,
+    ) -> anyhow::Result<Self> {
+        fs::create_dir_all(dir)?;
+        Ok(PluginRegistry {
+            engine: engine.clone(),
+            cache: ArtifactCache::open(cache_dir, engine.engine())?,
+            dir: dir.to_path_buf(),
+            limits,
+            versions: RwLock::default(),
+        })
+    }
+
+    /// Loads every `.wasm` file in the directory; returns those refused.
+    pub fn scan(&self) -> Vec<RefusedFile> {
+        let mut paths: Vec<PathBuf> = match fs::read_dir(&self.dir) {
+            Ok(entries) => entries.filter_map(Result::ok).map(|e| e.path()).collect(),
+            Err(error) => {
+                return vec![RefusedFile {
+                    path: self.dir.clone(),
+                    error: LoadError::Io {
+                        path: self.dir.display().to_string(),
+                        source: error,
+                    },
+                }];
+            }
+        };
+        paths.retain(|p| p.extension().is_some_and(|ext| ext == "wasm"));
+        paths.sort();
+        paths
+            .into_iter()
+            .filter_map(|path| {
+                self.load_file(&path)
+                    .err()
+                    .map(|error| RefusedFile { path, error })
+            })
+            .collect()
+    }
+
+    /// Loads one component file.
+    ///
+    /// # Errors
+    /// The reason the file was refused.
+    pub fn load_file(&self, path: &Path) -> Result<Arc<PluginVersion>, LoadError> {
+        let bytes = fs::read(path).map_err(|source| LoadError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let version = self.insert(&bytes)?;
+        tracing::info!(plugin = %version.label(), path = %path.display(), "Plugin loaded.");
+        Ok(version)
+    }
+
+    /// Loads uploaded bytes and keeps a copy in the plugin directory.
+    ///
+    /// # Errors
+    /// The reason the upload was refused, or a failure to store it.
+    pub fn add(&self, bytes: &[u8]) -> Result<Arc<PluginVersion>, LoadError> {
+        let version = self.insert(bytes)?;
+        let file = self.dir.join(format!(
+            "{}-{}-{}.wasm",
+            version.info.name,
+            version.info.version,
+            &version.sha256[..12]
+        ));
+        if !file.exists() {
+            write_atomically(&file, bytes).map_err(|source| LoadError::Io {
+                path: file.display().to_string(),
+                source,
+            })?;
+        }
+        tracing::info!(plugin = %version.label(), "Plugin uploaded.");
+        Ok(version)
+    }
+
+    /// The versions of `name`, in load order.
+    pub fn versions(&self, name: &str) -> Vec<Arc<PluginVersion>> {
+        self.read().get(name).cloned().unwrap_or_default()
+    }
+
+    /// Every loaded version, by name and then load order.
+    pub fn all(&self) -> Vec<Arc<PluginVersion>> {
+        self.read().values().flatten().cloned().collect()
+    }
+
+    /// The version of `name` to run for `wanted`: `latest` (the highest
+    /// semver, the last loaded among equals), an exact version, or a content
+    /// hash prefix of at least 8 hex digits.
+    pub fn resolve(&self, name: &str, wanted: &str) -> Option<Arc<PluginVersion>> {
+        let versions = self.versions(name);
+        if wanted == "latest" {
+            // max_by keeps the last of equal elements: the last loaded.
+            return versions
+                .iter()
+                .max_by(|a, b| semver_of(a).cmp(&semver_of(b)))
+                .cloned();
+        }
+        let by_version = versions.iter().rev().find(|v| v.info.version == wanted);
+        by_version
+            .or_else(|| {
+                versions
+                    .iter()
+                    .find(|v| wanted.len() >= 8 && v.sha256.starts_with(wanted))
+            })
+            .cloned()
+    }
+
+    fn insert(&self, bytes: &[u8]) -> Result<Arc<PluginVersion>, LoadError> {
+        let sha256 = content_hash(bytes);
+        if let Some(known) = self.all().into_iter().find(|v| v.sha256 == sha256) {
+            return Ok(known);
+        }
+        let version = PluginVersion::load(&self.engine, Some(&self.cache), bytes, &self.limits)?;
+        let mut versions = self.versions.write().expect("registry lock");
+        versions
+            .entry(version.info.name.clone())
+            .or_default()
+            .push(version.clone());
+        Ok(version)
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Vec<Arc<PluginVersion>>>> {
+        self.versions.read().expect("registry lock")
+    }
+}
+
+fn semver_of(version: &PluginVersion) -> Option<semver::Version> {
+    semver::Version::parse(&version.info.version).ok()
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let temp = path.with_extension("wasm.tmp");
+    fs::write(&temp, bytes)?;
+    fs::File::open(&temp)?.sync_all()?;
+    fs::rename(&temp, path)
+}
