@@ -54,16 +54,22 @@ impl Index {
             return index;
         }
         index.open_segment(start);
+        // A byte loop over a lookup table rather than `memchr3_iter`: field separators
+        // come every few bytes, where the table measured equal on a 20 KB ORU^R01 and
+        // about 20% faster on a 1 KB ADT^A01.
+        let mut stops = [false; 256];
+        for b in [field, b'\r', b'\n'] {
+            stops[usize::from(b)] = true;
+        }
         // Hits before `resume` lie in the junk between two segments.
         let mut resume = start;
         let mut open = true;
-        for i in memchr::memchr3_iter(field, b'\r', b'\n', &text[start..]) {
-            let i = start + i;
-            if i < resume {
+        for (i, &b) in text.iter().enumerate().skip(start) {
+            if !stops[usize::from(b)] || i < resume {
                 continue;
             }
             index.bounds.push(i as u32);
-            if text[i] == field {
+            if b == field {
                 continue;
             }
             resume = skip_junk(text, i + 1);
@@ -75,9 +81,8 @@ impl Index {
         }
         if open {
             // Padding after a last segment without a line break (NULs, MLLP framing
-            // bytes) is trailing junk, not field content.
-            // The segment starts with a non-junk byte, so only a field separator
-            // could lie beyond the trimmed end.
+            // bytes) is trailing junk, not field content. The segment starts with a
+            // non-junk byte, so only a field separator could lie beyond the trimmed end.
             let floor = index.bounds.last().map_or(0, |&p| p as usize + 1);
             let end = text[..len]
                 .iter()

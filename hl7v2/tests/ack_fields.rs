@@ -115,13 +115,7 @@ fn err8_text_is_escaped() {
         "1",
         "2024",
     );
-    let err = ack
-        .lines()
-        .last()
-        .unwrap_or_default()
-        .split('\r')
-        .nth(2)
-        .unwrap();
+    let err = ack.split('\r').nth(2).unwrap();
     assert_eq!(
         err,
         "ERR|||207^Application internal error^HL70357|F||||bad \\F\\ pipe \\S\\ caret \\T\\ amp \\R\\ tilde \\E\\ slash"
@@ -166,6 +160,7 @@ fn broken_msh_still_gets_an_ack() {
         ("Café", Some("9"))
     );
     assert_eq!(AckContext::from_raw(b"PID|1\r"), None);
+    assert_eq!(AckContext::from_raw(b"PID|1|MSH|^~\\&|A\r"), None);
 }
 
 #[test]

@@ -2,6 +2,7 @@
 
 use crate::charset::lenient_string;
 use crate::delimiters::is_delimiter_byte;
+use crate::index::skip_junk;
 use crate::msh::{BOM, msh_field, msh_line};
 use crate::{Delimiters, Message};
 
@@ -66,10 +67,12 @@ impl AckContext {
     /// (the defaults `^~\&` are used), an undeclared or wrong charset (each field is read
     /// as UTF-8, else Latin-1), a truncated message, junk before MSH.
     ///
-    /// Returns `None` when there is no `MSH` anywhere in the input.
+    /// Returns `None` when no line of the input starts with `MSH`.
     pub fn from_raw(raw: &[u8]) -> Option<AckContext> {
         let body = if raw.starts_with(BOM) { BOM.len() } else { 0 };
-        let start = body + memchr::memmem::find(&raw[body..], b"MSH")?;
+        let first = skip_junk(raw, body);
+        let start = memchr::memmem::find_iter(raw, b"MSH")
+            .find(|&i| i == first || (i > 0 && matches!(raw[i - 1], b'\r' | b'\n')))?;
         let field = raw
             .get(start + 3)
             .copied()
