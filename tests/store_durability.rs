@@ -1,0 +1,410 @@
+//! Ensures that the message store keeps what it acknowledged: ids and queue
+//! order survive a reopen, resends within the dedupe window are not stored
+//! twice, concurrent senders share flushes without hanging, an `Ok` means
+//! the message is on disk, and a full disk answers `Unavailable` until space
+//! is freed, then works again with nothing acknowledged lost.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use hl7wasm::store::{
+    DedupeKey, Ingested, NewMessage, Store, StoreError, StoreSettings, StoredMessage,
+};
+
+const NOW_MS: u64 = 1_700_000_000_000;
+const HOUR_MS: u64 = 60 * 60 * 1000;
+
+/// An ADT^A01 on `channel` with control id `control_id`, padded to about
+/// 1 KB.
+struct Sample {
+    channel: String,
+    partition: u32,
+    control_id: String,
+    raw: Vec<u8>,
+    received_at_ms: u64,
+}
+
+impl Sample {
+    fn new(channel: &str, partition: u32, control_id: &str) -> Self {
+        let mut raw = format!(
+            "MSH|^~\\&|APP|FAC|ENGINE|HOSP|20240101120000||ADT^A01|{control_id}|P|2.5\r\
+             PID|1||12345^^^HOSP^MR||DOE^JANE\r"
+        )
+        .into_bytes();
+        raw.resize(1024, b'x');
+        Sample {
+            channel: channel.to_owned(),
+            partition,
+            control_id: control_id.to_owned(),
+            raw,
+            received_at_ms: NOW_MS,
+        }
+    }
+
+    fn at(mut self, received_at_ms: u64) -> Self {
+        self.received_at_ms = received_at_ms;
+        self
+    }
+
+    fn message(&self) -> NewMessage<'_> {
+        NewMessage {
+            channel: &self.channel,
+            partition: self.partition,
+            raw: &self.raw,
+            received_at_ms: self.received_at_ms,
+            peer: Some("127.0.0.1:50000"),
+            control_id: Some(&self.control_id),
+            message_type: Some("ADT^A01"),
+            dedupe_key: Some(DedupeKey {
+                sending_application: "APP",
+                sending_facility: "FAC",
+                control_id: &self.control_id,
+            }),
+        }
+    }
+
+    fn assert_stored_as(&self, stored: &StoredMessage) {
+        assert_eq!(stored.channel, self.channel);
+        assert_eq!(stored.partition, self.partition);
+        assert_eq!(stored.control_id.as_deref(), Some(self.control_id.as_str()));
+        assert_eq!(stored.raw, self.raw);
+    }
+}
+
+fn open(dir: &Path) -> Store {
+    Store::open(dir, StoreSettings::default()).expect("open store")
+}
+
+fn stored_id(ingested: Ingested) -> u64 {
+    match ingested {
+        Ingested::Stored { id } => id,
+        Ingested::Duplicate { original_id } => panic!("unexpected duplicate of {original_id}"),
+    }
+}
+
+fn ingest(store: &Store, sample: &Sample) -> u64 {
+    stored_id(store.ingest_blocking(sample.message()).expect("ingest"))
+}
+
+/// Ensures that ids keep increasing after the store is closed and reopened.
+#[test]
+fn ids_increase_across_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ids = Vec::new();
+    for round in 0..3 {
+        let store = open(dir.path());
+        for n in 0..5 {
+            ids.push(ingest(
+                &store,
+                &Sample::new("adt", 0, &format!("R{round}N{n}")),
+            ));
+        }
+    }
+    assert!(ids.windows(2).all(|pair| pair[0] < pair[1]), "{ids:?}");
+}
+
+/// Ensures that each (channel, partition) queue holds its ids in arrival
+/// order, separate from the others, also after a reopen.
+#[test]
+fn queues_keep_fifo_order_per_partition_across_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut expected: [Vec<u64>; 3] = Default::default();
+    let queues = [("adt", 0), ("adt", 1), ("lab", 0)];
+    for round in 0..2 {
+        let store = open(dir.path());
+        for n in 0..30 {
+            let which = n % 3;
+            let (channel, partition) = queues[which];
+            let sample = Sample::new(channel, partition, &format!("R{round}N{n}"));
+            expected[which].push(ingest(&store, &sample));
+        }
+    }
+    let store = open(dir.path());
+    for (which, (channel, partition)) in queues.into_iter().enumerate() {
+        assert_eq!(store.queue(channel, partition).unwrap(), expected[which]);
+    }
+    assert!(store.queue("ad", 0).unwrap().is_empty());
+}
+
+/// Ensures that a resend within the window reports the original id and is
+/// not stored or queued again, while the same control id on another channel
+/// is a different message.
+#[test]
+fn resend_within_window_is_a_duplicate_and_not_queued_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let first = ingest(&store, &Sample::new("adt", 0, "C1"));
+    let resend = Sample::new("adt", 0, "C1").at(NOW_MS + 23 * HOUR_MS);
+    assert_eq!(
+        store.ingest_blocking(resend.message()).unwrap(),
+        Ingested::Duplicate { original_id: first }
+    );
+    drop(store);
+    let store = open(dir.path());
+    assert_eq!(
+        store.ingest_blocking(resend.message()).unwrap(),
+        Ingested::Duplicate { original_id: first },
+        "the dedupe index survives a reopen"
+    );
+    let elsewhere = ingest(&store, &Sample::new("lab", 0, "C1"));
+    assert_eq!(store.queue("adt", 0).unwrap(), vec![first]);
+    assert_eq!(store.queue("lab", 0).unwrap(), vec![elsewhere]);
+    assert_eq!(store.messages().count(), 2);
+}
+
+/// Ensures that a resend after the window is stored again, and that pruning
+/// removes only expired dedupe entries.
+#[test]
+fn resend_after_window_is_stored_again_and_pruned_entries_go() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let first = ingest(&store, &Sample::new("adt", 0, "C1"));
+    ingest(
+        &store,
+        &Sample::new("adt", 0, "C2").at(NOW_MS + 2 * HOUR_MS),
+    );
+    let late = Sample::new("adt", 0, "C1").at(NOW_MS + 24 * HOUR_MS);
+    let second = ingest(&store, &late);
+    assert!(second > first);
+    assert_eq!(store.queue("adt", 0).unwrap().len(), 3);
+
+    // At +25 h only C2 (received at +2 h) has expired: C1 was renewed at +24 h.
+    assert_eq!(store.prune_dedupe(NOW_MS + 26 * HOUR_MS).unwrap(), 1);
+    assert_eq!(store.prune_dedupe(NOW_MS + 26 * HOUR_MS).unwrap(), 0);
+    let c1_again = Sample::new("adt", 0, "C1").at(NOW_MS + 26 * HOUR_MS);
+    assert_eq!(
+        store.ingest_blocking(c1_again.message()).unwrap(),
+        Ingested::Duplicate {
+            original_id: second
+        }
+    );
+    let c2_again = Sample::new("adt", 0, "C2").at(NOW_MS + 26 * HOUR_MS);
+    ingest(&store, &c2_again);
+}
+
+/// Ensures that 64 concurrent senders of 200 messages each all get their
+/// acknowledgement without hanging, that two racing copies of one message
+/// are stored once, and that every message is readable after a reopen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_senders_are_all_stored_without_hanging() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let senders: Vec<_> = (0..64)
+        .map(|sender| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut ids = Vec::new();
+                for n in 0..200 {
+                    // Senders 2k and 2k+1 send the same control ids.
+                    let sample = Sample::new("adt", sender % 4, &format!("S{}N{n}", sender / 2));
+                    ids.push(store.ingest(sample.message()).await.expect("ingest"));
+                }
+                ids
+            })
+        })
+        .collect();
+    let all = async {
+        let mut outcomes = Vec::new();
+        for sender in senders {
+            outcomes.extend(sender.await.unwrap());
+        }
+        outcomes
+    };
+    let outcomes = tokio::time::timeout(Duration::from_secs(120), all)
+        .await
+        .expect("all senders finish within 2 minutes");
+    let stored: Vec<u64> = outcomes
+        .iter()
+        .filter_map(|outcome| match outcome {
+            Ingested::Stored { id } => Some(*id),
+            Ingested::Duplicate { .. } => None,
+        })
+        .collect();
+    assert_eq!(stored.len(), 32 * 200, "each pair of copies stored once");
+    drop(store);
+
+    let store = open(dir.path());
+    assert_eq!(store.messages().count(), stored.len());
+    for id in stored {
+        assert!(
+            store.message(id).unwrap().is_some(),
+            "message {id} readable"
+        );
+    }
+    let queued: usize = (0..4).map(|p| store.queue("adt", p).unwrap().len()).sum();
+    assert_eq!(queued, 32 * 200);
+}
+
+/// Ensures that an acknowledged message is already in the files on disk: a
+/// copy of the directory taken while the store is still open, with no
+/// further flush, holds every acknowledged message.
+#[tokio::test]
+async fn acknowledged_messages_are_on_disk_before_ingest_returns() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let samples: Vec<_> = (0..50)
+        .map(|n| Sample::new("adt", 0, &format!("C{n}")))
+        .collect();
+    let mut ids = Vec::new();
+    for sample in &samples {
+        ids.push(stored_id(store.ingest(sample.message()).await.unwrap()));
+    }
+    let copy = tempfile::tempdir().unwrap();
+    copy_dir(dir.path(), copy.path());
+    // The original store stays open (its drop would flush) until the copy
+    // has been checked.
+    let copied = open(copy.path());
+    for (sample, id) in samples.iter().zip(&ids) {
+        let stored = copied
+            .message(*id)
+            .unwrap()
+            .expect("acknowledged message in the copy");
+        sample.assert_stored_as(&stored);
+    }
+    assert_eq!(copied.queue("adt", 0).unwrap(), ids);
+    drop(store);
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// A 2 MiB tmpfs mounted for one test, unmounted when dropped.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(dir: &Path) -> Self {
+        let output = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=2m", "tmpfs"])
+            .arg(dir)
+            .output()
+            .expect("run mount");
+        assert!(
+            output.status.success(),
+            "this test needs to mount a 2 MiB tmpfs to fill the disk (run it as root, or in a \
+             container with CAP_SYS_ADMIN): mount failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        Tmpfs(dir.to_owned())
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// Writes a file until the file system is full.
+fn fill(path: &Path) {
+    use std::io::Write;
+    let mut ballast = std::fs::File::create(path).expect("create ballast");
+    let block = vec![0u8; 4096];
+    while ballast.write_all(&block).is_ok() {}
+    let _ = ballast.sync_all();
+}
+
+/// Ensures that a full disk makes ingest answer `Unavailable` (so the caller
+/// sends AE, never AA), that ingest works again once space is freed, and
+/// that every message acknowledged before, during and after is readable.
+#[test]
+fn full_disk_is_unavailable_and_store_recovers_when_space_is_freed() {
+    let root = tempfile::tempdir().unwrap();
+    let mount = Tmpfs::mount(root.path());
+    let dir = mount.0.join("store");
+    let ballast = mount.0.join("ballast");
+    let mut acknowledged = Vec::new();
+    {
+        let store = open(&dir);
+        for n in 0..20 {
+            let sample = Sample::new("adt", 0, &format!("BEFORE{n}"));
+            acknowledged.push((ingest(&store, &sample), sample));
+        }
+
+        fill(&ballast);
+        let mut refused = None;
+        for n in 0..1000 {
+            let sample = Sample::new("adt", 0, &format!("FULL{n}"));
+            match store.ingest_blocking(sample.message()) {
+                Ok(outcome) => acknowledged.push((stored_id(outcome), sample)),
+                Err(error) => {
+                    refused = Some(error);
+                    break;
+                }
+            }
+        }
+        let refused = refused.expect("ingest fails on a full disk");
+        assert!(
+            matches!(refused, StoreError::Unavailable { .. }),
+            "{refused:?}"
+        );
+        // While the disk stays full, the store's attempts to reopen itself
+        // fail too, and every ingest is refused.
+        for n in 0..3 {
+            std::thread::sleep(Duration::from_millis(600));
+            let sample = Sample::new("adt", 0, &format!("STILLFULL{n}"));
+            let outcome = store.ingest_blocking(sample.message());
+            assert!(
+                matches!(outcome, Err(StoreError::Unavailable { .. })),
+                "{outcome:?}"
+            );
+        }
+
+        std::fs::remove_file(&ballast).unwrap();
+        let recovered = retry_for(Duration::from_secs(10), || {
+            let sample = Sample::new("adt", 0, "AFTER0");
+            store
+                .ingest_blocking(sample.message())
+                .map(|outcome| acknowledged.push((stored_id(outcome), sample)))
+        });
+        recovered.expect("ingest works again once space is freed");
+        for n in 1..20 {
+            let sample = Sample::new("adt", 0, &format!("AFTER{n}"));
+            acknowledged.push((ingest(&store, &sample), sample));
+        }
+        assert_all_readable(&store, &acknowledged);
+    }
+    assert_all_readable(&open(&dir), &acknowledged);
+}
+
+fn retry_for<T>(
+    limit: Duration,
+    mut attempt: impl FnMut() -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let started = Instant::now();
+    loop {
+        match attempt() {
+            Err(error) if started.elapsed() < limit => {
+                eprintln!("still unavailable: {error}");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
+fn assert_all_readable(store: &Store, acknowledged: &[(u64, Sample)]) {
+    for (id, sample) in acknowledged {
+        let stored = store
+            .message(*id)
+            .unwrap()
+            .expect("acknowledged message readable");
+        sample.assert_stored_as(&stored);
+    }
+    let queue = store.queue("adt", 0).unwrap();
+    let ids: Vec<u64> = acknowledged.iter().map(|(id, _)| *id).collect();
+    assert!(
+        ids.iter().all(|id| queue.contains(id)),
+        "every acknowledged message is queued"
+    );
+}
