@@ -1,24 +1,28 @@
-//! Ensures that a misbehaving plugin is contained: an infinite loop is cut
-//! by the deadline, a memory bomb by the memory cap, a panic surfaces its
-//! text, huge output is refused, files and sockets are denied, a stdout
-//! flood is bounded, and after each the same worker processes the next
-//! message normally.
+//! Ensures that a misbehaving plugin is contained: a memory bomb is stopped
+//! by the memory cap, a panic surfaces its text, huge output is refused,
+//! files and sockets are denied, a stdout flood is bounded, and after each
+//! the same worker processes the next message normally. (The deadline has
+//! its own test binary, plugin_deadline.rs, so that timing is measured
+//! without these tests loading the CPU.)
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hl7wasm::plugin::{
     Disposition, FailureCause, PluginLimits, PluginWorker, StageFailure, StageOutcome,
 };
 use support::{adt_a01, engine, load, metadata, worker};
 
-const DEADLINE: Duration = Duration::from_millis(100);
+/// A deadline that a loaded CI machine cannot hit, so that the limit under
+/// test is the one that trips.
+const GENEROUS: Duration = Duration::from_secs(5);
 
-fn hostile_worker() -> PluginWorker {
+/// A worker running the hostile fixture with `deadline`.
+fn hostile_worker_with(deadline: Duration) -> PluginWorker {
     let engine = engine();
     let limits = PluginLimits {
-        deadline_ms: DEADLINE.as_millis() as u64,
+        deadline_ms: deadline.as_millis() as u64,
         output_bytes: 1 << 20,
         ..PluginLimits::default()
     };
@@ -29,6 +33,10 @@ fn hostile_worker() -> PluginWorker {
     );
     worker.warm_up().expect("hostile plugin starts");
     worker
+}
+
+fn hostile_worker() -> PluginWorker {
+    hostile_worker_with(GENEROUS)
 }
 
 fn run(worker: &mut PluginWorker, marker: &str) -> StageOutcome {
@@ -48,22 +56,6 @@ fn assert_next_message_passes(worker: &mut PluginWorker) {
     let message = adt_a01("NORMAL-1", "");
     let outcome = worker.transform(message.clone(), metadata("NORMAL-1"));
     assert_eq!(outcome, StageOutcome::Forward(vec![message]));
-}
-
-#[test]
-fn infinite_loop_is_stopped_within_twice_the_deadline() {
-    let mut worker = hostile_worker();
-    let started = Instant::now();
-    let failure = failure(run(&mut worker, "HOSTILE:loop"));
-    let elapsed = started.elapsed();
-    assert_eq!(failure.cause, FailureCause::Timeout);
-    assert_eq!(failure.disposition, Disposition::Reject);
-    assert!(elapsed < 2 * DEADLINE, "stopped after {elapsed:?}");
-    assert!(
-        elapsed >= DEADLINE - Duration::from_millis(10),
-        "stopped too early: {elapsed:?}"
-    );
-    assert_next_message_passes(&mut worker);
 }
 
 #[test]

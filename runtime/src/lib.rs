@@ -1,8 +1,16 @@
-//! The hl7wasm host library: the sandboxed plugin host today; MLLP ingest,
-//! durable queues, channels and the admin API build on it.
+//! The hl7wasm host library: MLLP ingest over TCP and TLS, the durable
+//! store, and the sandboxed plugin host.
 
+pub mod config;
+pub mod events;
 pub mod hl7_input;
+pub mod ingest;
+pub mod metrics;
+pub mod mllp;
 pub mod plugin;
+pub mod server;
+pub mod store;
+pub mod tls;
 
 /// Where `runtime/build.rs` put the plugins it built from `plugins/`, as
 /// wasm32-wasip2 components (`passthrough.wasm`, `hostile.wasm`, ...).

@@ -1,7 +1,11 @@
 //! Subcommands of the `hl7wasm` binary; each file holds one.
 
+mod bench;
+mod client;
 mod parse;
 mod plugin_run;
+mod send;
+mod serve;
 
 use std::process::ExitCode;
 
@@ -17,6 +21,19 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the engine; without --config, the embedded demo: an MLLP channel
+    /// on 127.0.0.1:2575 storing under ./data.
+    ///
+    /// Example: hl7wasm serve --config hl7wasm.toml
+    Serve(serve::ServeArgs),
+    /// Send message files over MLLP (optionally TLS/mTLS) and print each ACK.
+    ///
+    /// Example: hl7wasm send 127.0.0.1:2575 adt.hl7
+    Send(send::SendArgs),
+    /// Load-test a listener: throughput and ACK latency percentiles.
+    ///
+    /// Example: hl7wasm bench 127.0.0.1:2575 --connections 64 --messages 100000
+    Bench(bench::BenchArgs),
     /// Print HL7 v2 messages as JSON (segments, fields, components), to debug a feed.
     ///
     /// Example: hl7wasm parse adt.hl7 batch.hl7
@@ -41,6 +58,9 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
     let result = match cli.command {
+        Command::Serve(args) => serve::run(&args),
+        Command::Send(args) => send::run(&args),
+        Command::Bench(args) => bench::run(&args),
         Command::Parse(args) => parse::run(&args),
         Command::Plugin(PluginCommand::Run(args)) => plugin_run::run(&args),
     };

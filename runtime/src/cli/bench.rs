@@ -1,0 +1,284 @@
+//! `hl7wasm bench`: a load generator. It sends a realistic 1 KB ADT^A01 with
+//! a unique MSH-10 per message over C connections, W messages in flight per
+//! connection, checks MSA-1 and MSA-2 of every ACK, and prints throughput
+//! and ACK latency percentiles.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use bytes::BytesMut;
+use hl7wasm::mllp::{self, FrameDecoder, FrameEvent, MllpLimits};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::Semaphore;
+
+use super::client::{Connector, Stream, TlsArgs};
+
+/// The default message: a realistic ADT^A01 of about 1 KB.
+const ADT_A01: &str = include_str!("../../../tests/data/adt_a01.hl7");
+
+/// Arguments of `hl7wasm bench`.
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// The listener, as HOST:PORT.
+    address: String,
+    /// Concurrent connections.
+    #[arg(long, default_value_t = 1)]
+    connections: usize,
+    /// Messages in total, spread evenly over the connections.
+    #[arg(long, default_value_t = 10_000)]
+    messages: usize,
+    /// Messages in flight per connection (1 = wait for each ACK).
+    #[arg(long, default_value_t = 1)]
+    pipeline: usize,
+    /// A message file to send instead of the built-in ADT^A01; its MSH-10 is
+    /// replaced per message.
+    #[arg(long, value_name = "FILE")]
+    message: Option<PathBuf>,
+    /// How long to wait for each ACK, in seconds.
+    #[arg(long, default_value_t = 30)]
+    timeout_secs: u64,
+    #[command(flatten)]
+    tls: TlsArgs,
+}
+
+/// What one connection saw.
+#[derive(Default)]
+struct Tally {
+    latencies: Vec<Duration>,
+    rejected: usize,
+    mismatched: usize,
+    failures: Vec<String>,
+}
+
+/// Runs the load and prints the figures; exit code 1 on any error.
+pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(
+        args.connections > 0 && args.pipeline > 0,
+        "--connections and --pipeline must be at least 1"
+    );
+    let template = match &args.message {
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?,
+        None => ADT_A01.to_string(),
+    };
+    let template = Arc::new(Template::new(&template)?);
+    let connector = Connector::new(&args.address, &args.tls)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let (elapsed, tally) = runtime.block_on(load(args, connector.clone(), template))?;
+    report(args, connector.is_tls(), elapsed, tally)
+}
+
+async fn load(
+    args: &BenchArgs,
+    connector: Connector,
+    template: Arc<Template>,
+) -> anyhow::Result<(Duration, Tally)> {
+    let per_connection = args.messages.div_ceil(args.connections);
+    let timeout = Duration::from_secs(args.timeout_secs);
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for connection in 0..args.connections {
+        let count = per_connection.min(args.messages.saturating_sub(connection * per_connection));
+        let (connector, template, pipeline) = (connector.clone(), template.clone(), args.pipeline);
+        tasks.spawn(async move {
+            match connector.connect().await {
+                Ok(stream) => drive(stream, connection, count, pipeline, &template, timeout).await,
+                Err(error) => Tally {
+                    failures: vec![format!("{error:#}")],
+                    ..Tally::default()
+                },
+            }
+        });
+    }
+    let mut total = Tally::default();
+    while let Some(tally) = tasks.join_next().await {
+        let tally = tally?;
+        total.latencies.extend(tally.latencies);
+        total.rejected += tally.rejected;
+        total.mismatched += tally.mismatched;
+        total.failures.extend(tally.failures);
+    }
+    Ok((started.elapsed(), total))
+}
+
+/// Sends `count` messages on one connection with up to `pipeline` in flight.
+async fn drive(
+    stream: Box<dyn Stream>,
+    connection: usize,
+    count: usize,
+    pipeline: usize,
+    template: &Template,
+    timeout: Duration,
+) -> Tally {
+    let (mut reader, mut writer) = tokio::io::split(stream);
+    let window = Arc::new(Semaphore::new(pipeline));
+    let (sent_tx, mut sent_rx) = tokio::sync::mpsc::unbounded_channel::<(String, Instant)>();
+    let sender_window = window.clone();
+    let frames: Vec<(String, Vec<u8>)> = (0..count)
+        .map(|seq| {
+            let control_id = format!("B{connection}-{seq}");
+            let frame = mllp::frame::encode(template.with_control_id(&control_id).as_bytes());
+            (control_id, frame)
+        })
+        .collect();
+    let writer_task = tokio::spawn(async move {
+        for (control_id, frame) in frames {
+            let permit = sender_window.acquire().await.expect("window open");
+            permit.forget();
+            let _ = sent_tx.send((control_id, Instant::now()));
+            writer.write_all(&frame).await?;
+        }
+        // Keep the write half open until the reader is done.
+        Ok::<_, std::io::Error>(writer)
+    });
+
+    let mut tally = Tally::default();
+    let mut decoder = FrameDecoder::new(&MllpLimits::default());
+    let mut buffer = BytesMut::with_capacity(8192);
+    for _ in 0..count {
+        let ack = match tokio::time::timeout(
+            timeout,
+            next_message(&mut reader, &mut decoder, &mut buffer),
+        )
+        .await
+        {
+            Ok(Ok(ack)) => ack,
+            Ok(Err(error)) => {
+                tally
+                    .failures
+                    .push(format!("connection {connection}: {error}"));
+                break;
+            }
+            Err(_) => {
+                tally.failures.push(format!(
+                    "connection {connection}: no ACK within {timeout:?}"
+                ));
+                break;
+            }
+        };
+        let Some((expected, sent_at)) = sent_rx.recv().await else {
+            break;
+        };
+        tally.latencies.push(sent_at.elapsed());
+        window.add_permits(1);
+        let parsed = hl7v2::Message::parse(&ack);
+        let (code, echoed) = match &parsed {
+            Ok(message) => (message.get_raw("MSA-1"), message.get_raw("MSA-2")),
+            Err(_) => (None, None),
+        };
+        if !matches!(code, Some("AA" | "CA")) {
+            tally.rejected += 1;
+        }
+        if echoed != Some(expected.as_str()) {
+            tally.mismatched += 1;
+        }
+    }
+    writer_task.abort();
+    tally
+}
+
+/// Reads until the next complete HL7 frame (skipping commit ACKs and junk).
+async fn next_message(
+    reader: &mut (impl tokio::io::AsyncRead + Unpin),
+    decoder: &mut FrameDecoder,
+    buffer: &mut BytesMut,
+) -> anyhow::Result<bytes::Bytes> {
+    loop {
+        while let Some(event) = decoder.decode(buffer)? {
+            if let FrameEvent::Message(payload) = event {
+                return Ok(payload);
+            }
+        }
+        if reader.read_buf(buffer).await? == 0 {
+            anyhow::bail!("the server closed the connection");
+        }
+    }
+}
+
+/// The message with a placeholder where MSH-10 goes.
+struct Template {
+    before: String,
+    after: String,
+}
+
+impl Template {
+    fn new(text: &str) -> anyhow::Result<Template> {
+        let text = text.replace("\r\n", "\r").replace('\n', "\r");
+        let message =
+            hl7v2::Message::parse(text.as_bytes()).context("the bench message is not HL7 v2")?;
+        let control_id = message
+            .header()
+            .control_id()
+            .context("the bench message has no MSH-10")?;
+        let msh = text.split('\r').next().unwrap_or_default();
+        let at = msh
+            .match_indices(control_id)
+            .map(|(at, _)| at)
+            .find(|&at| msh[..at].matches('|').count() == 9)
+            .context("cannot find MSH-10 in the first segment")?;
+        Ok(Template {
+            before: text[..at].to_string(),
+            after: text[at + control_id.len()..].to_string(),
+        })
+    }
+
+    fn with_control_id(&self, control_id: &str) -> String {
+        format!("{}{control_id}{}", self.before, self.after)
+    }
+}
+
+fn report(
+    args: &BenchArgs,
+    tls: bool,
+    elapsed: Duration,
+    mut tally: Tally,
+) -> anyhow::Result<ExitCode> {
+    tally.latencies.sort_unstable();
+    let acked = tally.latencies.len();
+    let percentile = |p: f64| -> f64 {
+        if acked == 0 {
+            return 0.0;
+        }
+        let index = ((acked as f64 * p).ceil() as usize).clamp(1, acked) - 1;
+        tally.latencies[index].as_secs_f64() * 1000.0
+    };
+    let errors = tally.rejected + tally.mismatched + tally.failures.len() + (args.messages - acked);
+    println!(
+        "messages {}  connections {}  pipeline {}  tls {}",
+        args.messages,
+        args.connections,
+        args.pipeline,
+        if tls { "yes" } else { "no" }
+    );
+    println!(
+        "acked {acked} in {:.3} s: {:.0} msg/s",
+        elapsed.as_secs_f64(),
+        acked as f64 / elapsed.as_secs_f64()
+    );
+    println!(
+        "ack latency ms: p50 {:.3}  p99 {:.3}  max {:.3}",
+        percentile(0.50),
+        percentile(0.99),
+        percentile(1.0)
+    );
+    println!(
+        "errors {errors}: not AA/CA {}, MSA-2 mismatched {}, unanswered {}, connection failures {}",
+        tally.rejected,
+        tally.mismatched,
+        args.messages - acked,
+        tally.failures.len()
+    );
+    for failure in tally.failures.iter().take(5) {
+        println!("  {failure}");
+    }
+    Ok(if errors == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

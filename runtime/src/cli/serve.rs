@@ -1,0 +1,50 @@
+//! `hl7wasm serve`: runs the engine until Ctrl-C or SIGTERM.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use hl7wasm::config::{self, Config, EMBEDDED_DEFAULT};
+use hl7wasm::server::Server;
+
+/// Arguments of `hl7wasm serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// The configuration file; without it the embedded default runs (a demo
+    /// MLLP channel on 127.0.0.1:2575 storing under ./data).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+/// Loads the configuration, starts every channel and waits for a signal.
+pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
+    let config = load(args)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let server = Server::start(config).await?;
+        for (channel, address) in &server.addresses {
+            tracing::info!(channel, %address, "Channel ready.");
+        }
+        wait_for_signal().await?;
+        tracing::info!("Shutting down.");
+        server.shutdown().await;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+fn load(args: &ServeArgs) -> anyhow::Result<Config> {
+    Ok(match &args.config {
+        Some(path) => config::load_file(path)?,
+        None => config::parse(EMBEDDED_DEFAULT, "embedded default config")?,
+    })
+}
+
+async fn wait_for_signal() -> anyhow::Result<()> {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        result = tokio::signal::ctrl_c() => result?,
+        _ = terminate.recv() => {}
+    }
+    Ok(())
+}

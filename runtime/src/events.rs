@@ -1,0 +1,231 @@
+//! Everything the ingest path logs and counts, one struct per event. An
+//! event's fields are all that reaches the log, so no message body and no
+//! patient name can: PHI stays out by construction.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::metrics::{self, Metrics};
+
+/// A connection was accepted (after its TLS handshake, if any).
+pub struct ConnectionOpened<'a> {
+    /// The channel.
+    pub channel: &'a str,
+    /// The sender's address.
+    pub peer: SocketAddr,
+    /// The negotiated TLS version, for TLS connections.
+    pub tls_version: Option<&'a str>,
+    /// The client certificate's subject, under mTLS.
+    pub client_subject: Option<&'a str>,
+}
+
+impl ConnectionOpened<'_> {
+    /// Logs and counts the event.
+    pub fn emit(&self, metrics: &Metrics) {
+        metrics
+            .connections
+            .get_or_create(&metrics::channel(self.channel))
+            .inc();
+        tracing::info!(
+            channel = self.channel,
+            peer = %self.peer,
+            tls_version = self.tls_version,
+            client_subject = self.client_subject,
+            "Connection opened."
+        );
+    }
+}
+
+/// A connection ended.
+pub struct ConnectionClosed<'a> {
+    /// The channel.
+    pub channel: &'a str,
+    /// The sender's address.
+    pub peer: SocketAddr,
+    /// Why, when it was not a clean close by the sender: for example
+    /// `idle_timeout`, `frame_timeout`, `truncated`, `io`.
+    pub error: Option<&'a str>,
+    /// Frames received on the connection.
+    pub frames: u64,
+}
+
+impl ConnectionClosed<'_> {
+    /// Logs and counts the event.
+    pub fn emit(&self, metrics: &Metrics) {
+        match self.error {
+            None => {
+                tracing::info!(channel = self.channel, peer = %self.peer, frames = self.frames, "Connection closed.")
+            }
+            Some(reason) => {
+                metrics
+                    .connection_errors
+                    .get_or_create(&metrics::channel_and(self.channel, "reason", reason))
+                    .inc();
+                tracing::warn!(channel = self.channel, peer = %self.peer, frames = self.frames, reason, "Connection closed on an error.");
+            }
+        }
+    }
+}
+
+/// A TLS handshake failed or the client was not on the allow-list.
+pub struct TlsHandshakeFailed<'a> {
+    /// The channel.
+    pub channel: &'a str,
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// What went wrong, for example the TLS alert or `not allowed`.
+    pub reason: &'a str,
+}
+
+impl TlsHandshakeFailed<'_> {
+    /// Logs and counts the event.
+    pub fn emit(&self, metrics: &Metrics) {
+        metrics
+            .tls_handshake_failures
+            .get_or_create(&metrics::channel(self.channel))
+            .inc();
+        tracing::warn!(channel = self.channel, peer = %self.peer, reason = self.reason, "TLS handshake failed.");
+    }
+}
+
+/// Bytes arrived before a start block and were skipped.
+pub struct JunkSkipped<'a> {
+    /// The channel.
+    pub channel: &'a str,
+    /// The sender's address.
+    pub peer: SocketAddr,
+    /// How many bytes.
+    pub bytes: usize,
+}
+
+impl JunkSkipped<'_> {
+    /// Logs and counts the event.
+    pub fn emit(&self, metrics: &Metrics) {
+        metrics
+            .junk_bytes
+            .get_or_create(&metrics::channel(self.channel))
+            .inc_by(self.bytes as u64);
+        tracing::warn!(channel = self.channel, peer = %self.peer, bytes = self.bytes, "Bytes before the MLLP start block skipped.");
+    }
+}
+
+/// A frame was refused (AR) without being stored.
+pub struct FrameRefused<'a> {
+    /// The channel.
+    pub channel: &'a str,
+    /// The sender's address.
+    pub peer: SocketAddr,
+    /// A stable reason: `too_large`, `no_msh`, `bad_encoding_characters`, ...
+    pub reason: &'a str,
+    /// MSH-10, when it could be read.
+    pub control_id: Option<&'a str>,
+    /// The parser's description, with the byte position.
+    pub detail: &'a str,
+}
+
+impl FrameRefused<'_> {
+    /// Logs and counts the event.
+    pub fn emit(&self, metrics: &Metrics) {
+        metrics
+            .frames_refused
+            .get_or_create(&metrics::channel_and(self.channel, "reason", self.reason))
+            .inc();
+        tracing::warn!(
+            channel = self.channel,
+            peer = %self.peer,
+            reason = self.reason,
+            control_id = self.control_id,
+            detail = self.detail,
+            "Frame refused."
+        );
+    }
+}
+
+/// A message was stored durably, or recognised as a resend.
+pub struct MessageAccepted<'a> {
+    /// The channel.
+    pub channel: &'a str,
+    /// MSH-10.
+    pub control_id: Option<&'a str>,
+    /// MSH-9 as `TYPE^TRIGGER`.
+    pub message_type: Option<&'a str>,
+    /// The store id (of the original, for a duplicate).
+    pub id: u64,
+    /// Whether it was a resend within the dedupe window.
+    pub duplicate: bool,
+}
+
+impl MessageAccepted<'_> {
+    /// Logs and counts the event.
+    pub fn emit(&self, metrics: &Metrics) {
+        let labels = metrics::channel(self.channel);
+        if self.duplicate {
+            metrics.duplicates.get_or_create(&labels).inc();
+            tracing::info!(
+                channel = self.channel,
+                control_id = self.control_id,
+                id = self.id,
+                "Duplicate message acknowledged again, not stored."
+            );
+        } else {
+            metrics.messages_stored.get_or_create(&labels).inc();
+            tracing::debug!(
+                channel = self.channel,
+                control_id = self.control_id,
+                message_type = self.message_type,
+                id = self.id,
+                "Message stored."
+            );
+        }
+    }
+}
+
+/// Storage failed, so the sender gets AE.
+pub struct StorageFailed<'a> {
+    /// The channel.
+    pub channel: &'a str,
+    /// MSH-10.
+    pub control_id: Option<&'a str>,
+    /// The store's explanation.
+    pub reason: &'a str,
+}
+
+impl StorageFailed<'_> {
+    /// Logs and counts the event.
+    pub fn emit(&self, metrics: &Metrics) {
+        metrics
+            .storage_failures
+            .get_or_create(&metrics::channel(self.channel))
+            .inc();
+        tracing::error!(
+            channel = self.channel,
+            control_id = self.control_id,
+            reason = self.reason,
+            "Message not stored: storage failed; answered AE."
+        );
+    }
+}
+
+/// An ACK went out.
+pub struct AckSent<'a> {
+    /// The channel.
+    pub channel: &'a str,
+    /// MSA-1.
+    pub code: &'a str,
+    /// From the end of the frame to the ACK.
+    pub latency: Duration,
+}
+
+impl AckSent<'_> {
+    /// Counts the event (ACKs are too frequent to log).
+    pub fn emit(&self, metrics: &Metrics) {
+        metrics
+            .acks
+            .get_or_create(&metrics::channel_and(self.channel, "code", self.code))
+            .inc();
+        metrics
+            .ack_latency_seconds
+            .get_or_create(&metrics::channel(self.channel))
+            .observe(self.latency.as_secs_f64());
+    }
+}

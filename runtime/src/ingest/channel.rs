@@ -1,0 +1,31 @@
+//! What every connection of a channel shares.
+
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use super::ack::AckIds;
+use crate::config::ChannelConfig;
+use crate::metrics::Metrics;
+use crate::mllp::MllpLimits;
+use crate::store::Store;
+
+/// A running channel's shared state.
+pub struct ChannelRuntime {
+    /// The channel's name.
+    pub name: String,
+    /// Its configuration.
+    pub config: ChannelConfig,
+    /// Frame size and time limits.
+    pub limits: MllpLimits,
+    /// Whether to send MLLP release 2 commit acknowledgements.
+    pub mllp_release2: bool,
+    /// The durable store.
+    pub store: Store,
+    /// The engine's metrics.
+    pub metrics: Arc<Metrics>,
+    /// Control IDs for outgoing ACKs.
+    pub ack_ids: Arc<AckIds>,
+    /// Cancelled when the engine shuts down.
+    pub shutdown: CancellationToken,
+}

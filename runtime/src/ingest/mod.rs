@@ -1,0 +1,15 @@
+//! The front door: one MLLP listener per channel. A handler per connection
+//! reads a frame, parses MSH, dedupes, persists durably (group commit), and
+//! only then ACKs AA; storage failures answer AE, malformed or oversized
+//! frames AR with an ERR segment, and a frame without a readable MSH
+//! closes the connection.
+
+mod ack;
+mod channel;
+mod handler;
+mod listener;
+
+pub use ack::{AckIds, hl7_now};
+pub use channel::ChannelRuntime;
+pub use handler::Handler;
+pub use listener::Listener;

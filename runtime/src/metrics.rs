@@ -1,0 +1,129 @@
+//! The engine's metrics, in a Prometheus registry. Events (see `events`)
+//! are the only writers; tests and the admin API read them.
+
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+/// Label pairs, for example `[("channel", "adt"), ("code", "AA")]`.
+pub type Labels = Vec<(&'static str, String)>;
+
+type Counters = Family<Labels, Counter>;
+type Histograms = Family<Labels, Histogram, fn() -> Histogram>;
+
+/// Every metric the engine keeps.
+pub struct Metrics {
+    registry: Registry,
+    /// Frames received, by channel.
+    pub frames_received: Counters,
+    /// Bytes skipped before a start block, by channel.
+    pub junk_bytes: Counters,
+    /// Frames refused as malformed or too large, by channel and reason.
+    pub frames_refused: Counters,
+    /// Connections accepted, by channel.
+    pub connections: Counters,
+    /// Connections closed on an error, by channel and reason.
+    pub connection_errors: Counters,
+    /// TLS handshakes that failed, by channel and reason.
+    pub tls_handshake_failures: Counters,
+    /// ACKs sent, by channel and code.
+    pub acks: Counters,
+    /// Messages stored, by channel.
+    pub messages_stored: Counters,
+    /// Resends recognised as duplicates, by channel.
+    pub duplicates: Counters,
+    /// Messages answered AE because storage failed, by channel.
+    pub storage_failures: Counters,
+    /// Seconds from a frame's last byte to its ACK, by channel.
+    pub ack_latency_seconds: Histograms,
+}
+
+fn latency_histogram() -> Histogram {
+    // 50 µs to about 26 s.
+    Histogram::new(exponential_buckets(0.000_05, 2.0, 20))
+}
+
+impl Metrics {
+    /// A registry with every metric registered at zero.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("hl7wasm");
+        let mut counter = |name: &str, help: &str| {
+            let family = Counters::default();
+            registry.register(name, help, family.clone());
+            family
+        };
+        let frames_received = counter("mllp_frames_received", "MLLP frames received");
+        let junk_bytes = counter(
+            "mllp_junk_bytes",
+            "Bytes skipped before an MLLP start block",
+        );
+        let frames_refused = counter(
+            "mllp_frames_refused",
+            "Frames refused as malformed or too large",
+        );
+        let connections = counter("mllp_connections", "MLLP connections accepted");
+        let connection_errors = counter(
+            "mllp_connection_errors",
+            "MLLP connections closed on an error",
+        );
+        let tls_handshake_failures = counter("tls_handshake_failures", "Failed TLS handshakes");
+        let acks = counter("acks_sent", "ACKs sent, by code");
+        let messages_stored = counter("messages_stored", "Messages stored durably");
+        let duplicates = counter("duplicates", "Resends recognised as duplicates");
+        let storage_failures = counter(
+            "storage_failures",
+            "Messages answered AE because storage failed",
+        );
+        let ack_latency_seconds =
+            Histograms::new_with_constructor(latency_histogram as fn() -> Histogram);
+        registry.register(
+            "ack_latency_seconds",
+            "Time from the end of a frame to its ACK",
+            ack_latency_seconds.clone(),
+        );
+        Metrics {
+            registry,
+            frames_received,
+            junk_bytes,
+            frames_refused,
+            connections,
+            connection_errors,
+            tls_handshake_failures,
+            acks,
+            messages_stored,
+            duplicates,
+            storage_failures,
+            ack_latency_seconds,
+        }
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn encode(&self) -> String {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &self.registry)
+            .expect("writing to a String");
+        text
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+/// The labels for a channel.
+pub fn channel(channel: &str) -> Labels {
+    vec![("channel", channel.to_string())]
+}
+
+/// The labels for a channel and one more dimension.
+pub fn channel_and(channel: &str, key: &'static str, value: &str) -> Labels {
+    vec![("channel", channel.to_string()), (key, value.to_string())]
+}
+
+/// The current value of a counter, zero when never incremented.
+pub fn count(family: &Counters, labels: &Labels) -> u64 {
+    family.get(labels).map_or(0, |counter| counter.get())
+}

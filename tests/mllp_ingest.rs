@@ -1,0 +1,231 @@
+//! Ensures that the MLLP front door ACKs AA only for stored messages, ACKs
+//! resends again without storing them twice, and answers bad input (junk,
+//! no start block, no MSH, a wrong MSH-2, Latin-1 text, a 10 MB frame, a
+//! slow sender, a silent client) with the right answer and a metric while
+//! the listener keeps serving other connections.
+
+#[path = "support/engine.rs"]
+mod engine;
+
+use std::time::{Duration, Instant};
+
+use engine::{exchange, field, frame, message, read_block, start};
+use hl7wasm::metrics::{channel, channel_and, count};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+
+#[tokio::test]
+async fn a_stored_message_gets_aa_and_a_resend_is_not_stored_twice() {
+    let engine = start("", "").await;
+    let mut stream = TcpStream::connect(engine.address).await.unwrap();
+    let ack = exchange(&mut stream, message("CTRL-1").as_bytes()).await;
+    assert_eq!(field(&ack, "MSA-1"), "AA");
+    assert_eq!(field(&ack, "MSA-2"), "CTRL-1");
+    assert_eq!(field(&ack, "MSH-9.1"), "ACK");
+    assert_eq!(field(&ack, "MSH-9.2"), "A01");
+    assert_eq!(field(&ack, "MSH-3"), "RECV");
+    assert_eq!(field(&ack, "MSH-5"), "SENDER");
+
+    let again = exchange(&mut stream, message("CTRL-1").as_bytes()).await;
+    assert_eq!(field(&again, "MSA-1"), "AA");
+    assert_ne!(
+        field(&again, "MSH-10"),
+        field(&ack, "MSH-10"),
+        "each ACK has its own control id"
+    );
+
+    let store = &engine.server.store;
+    let stored: Vec<_> = store.messages().map(Result::unwrap).collect();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].raw, message("CTRL-1").as_bytes());
+    assert_eq!(store.queue("test", 0).unwrap(), vec![stored[0].id]);
+    let metrics = &engine.server.metrics;
+    assert_eq!(count(&metrics.duplicates, &channel("test")), 1);
+    assert_eq!(count(&metrics.acks, &channel_and("test", "code", "AA")), 2);
+}
+
+#[tokio::test]
+async fn enhanced_mode_gets_a_commit_accept() {
+    let engine = start("", "").await;
+    let mut stream = TcpStream::connect(engine.address).await.unwrap();
+    let enhanced = message("ENH-1").replacen("|P|2.5.1\r", "|P|2.5.1|||AL|NE\r", 1);
+    let ack = exchange(&mut stream, enhanced.as_bytes()).await;
+    assert_eq!(field(&ack, "MSA-1"), "CA");
+}
+
+#[tokio::test]
+async fn mllp_release2_sends_a_commit_acknowledgement_first() {
+    let engine = start("", "mllp_release2 = true").await;
+    let mut stream = TcpStream::connect(engine.address).await.unwrap();
+    stream
+        .write_all(&frame(message("R2-1").as_bytes()))
+        .await
+        .unwrap();
+    assert_eq!(read_block(&mut stream).await.unwrap(), vec![0x06]);
+    let ack = String::from_utf8(read_block(&mut stream).await.unwrap()).unwrap();
+    assert_eq!(field(&ack, "MSA-1"), "AA");
+}
+
+#[tokio::test]
+async fn ack_mode_none_stores_without_answering() {
+    let engine = start("ack_mode = \"none\"", "").await;
+    let mut stream = TcpStream::connect(engine.address).await.unwrap();
+    stream
+        .write_all(&frame(message("QUIET-1").as_bytes()))
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while engine.server.store.queue("test", 0).unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "the message was not stored");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let reply = tokio::time::timeout(Duration::from_millis(300), read_block(&mut stream)).await;
+    assert!(reply.is_err(), "no ACK is sent in ack_mode none");
+}
+
+#[tokio::test]
+async fn junk_and_a_frame_without_start_block_are_skipped_and_counted() {
+    let engine = start("", "").await;
+    let mut stream = TcpStream::connect(engine.address).await.unwrap();
+    let mut bytes = b"\x00\xffgarbage".to_vec();
+    bytes.extend_from_slice(message("NOSTART").as_bytes());
+    bytes.extend_from_slice(&[0x1c, 0x0d]);
+    stream.write_all(&bytes).await.unwrap();
+    let ack = exchange(&mut stream, message("AFTER-JUNK").as_bytes()).await;
+    assert_eq!(field(&ack, "MSA-2"), "AFTER-JUNK");
+    let skipped = count(&engine.server.metrics.junk_bytes, &channel("test"));
+    assert!(skipped >= bytes.len() as u64 - 2, "skipped {skipped}");
+    assert_eq!(
+        engine.server.store.queue("test", 0).unwrap().len(),
+        1,
+        "the unframed message is not stored"
+    );
+}
+
+#[tokio::test]
+async fn a_frame_without_msh_gets_ar_with_an_err_segment() {
+    let engine = start("", "").await;
+    let mut stream = TcpStream::connect(engine.address).await.unwrap();
+    let ack = exchange(&mut stream, b"PID|1||42\rPV1|1|I\r").await;
+    assert_eq!(field(&ack, "MSA-1"), "AR");
+    assert_eq!(field(&ack, "ERR-3.1"), "100");
+    assert!(field(&ack, "ERR-8").contains("no MSH segment"), "{ack}");
+    let refused = &engine.server.metrics.frames_refused;
+    assert_eq!(count(refused, &channel_and("test", "reason", "no_msh")), 1);
+    assert!(engine.server.store.queue("test", 0).unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_wrong_msh2_gets_ar_pointing_at_msh2() {
+    let engine = start("", "").await;
+    let mut stream = TcpStream::connect(engine.address).await.unwrap();
+    let bad = message("BADENC-1").replacen("MSH|^~\\&|", "MSH|^^|", 1);
+    let ack = exchange(&mut stream, bad.as_bytes()).await;
+    assert_eq!(field(&ack, "MSA-1"), "AR");
+    assert_eq!(
+        field(&ack, "MSA-2"),
+        "BADENC-1",
+        "the ACK still echoes MSH-10"
+    );
+    assert_eq!(field(&ack, "ERR-2"), "MSH^1^2");
+    assert_eq!(field(&ack, "ERR-3.1"), "102");
+    let refused = &engine.server.metrics.frames_refused;
+    assert_eq!(
+        count(
+            refused,
+            &channel_and("test", "reason", "bad_encoding_characters")
+        ),
+        1
+    );
+}
+
+#[tokio::test]
+async fn latin1_declared_in_msh18_is_accepted_and_kept_byte_exact() {
+    let engine = start("", "").await;
+    let mut stream = TcpStream::connect(engine.address).await.unwrap();
+    let mut latin1 =
+        b"MSH|^~\\&|S|F|R|RF|20240101||ADT^A08|LAT-1|P|2.5.1||||||8859/1\rPID|1||7||M".to_vec();
+    latin1.extend_from_slice(&[0xfc, 0x6c, 0x6c, 0x65, 0x72]); // "Müller" in ISO 8859-1
+    latin1.push(b'\r');
+    let ack = exchange(&mut stream, &latin1).await;
+    assert_eq!(field(&ack, "MSA-1"), "AA");
+    let stored = engine.server.store.messages().next().unwrap().unwrap();
+    assert_eq!(stored.raw, latin1);
+}
+
+#[tokio::test]
+async fn a_10_mb_frame_gets_ar_and_the_connection_goes_on() {
+    let engine = start("", "").await;
+    let mut stream = TcpStream::connect(engine.address).await.unwrap();
+    let mut huge = message("HUGE-1").into_bytes();
+    huge.extend(std::iter::repeat_n(b'X', 10 << 20));
+    huge.push(b'\r');
+    let ack = exchange(&mut stream, &huge).await;
+    assert_eq!(field(&ack, "MSA-1"), "AR");
+    assert_eq!(field(&ack, "MSA-2"), "HUGE-1");
+    assert!(
+        field(&ack, "ERR-8").contains("exceeds the limit of 1048576 bytes"),
+        "{ack}"
+    );
+    let next = exchange(&mut stream, message("AFTER-HUGE").as_bytes()).await;
+    assert_eq!(field(&next, "MSA-1"), "AA");
+    let refused = &engine.server.metrics.frames_refused;
+    assert_eq!(
+        count(refused, &channel_and("test", "reason", "too_large")),
+        1
+    );
+}
+
+#[tokio::test]
+async fn slow_and_silent_clients_are_cut_off_while_others_are_served() {
+    let engine = start("", "idle_timeout_secs = 1\nframe_timeout_secs = 2").await;
+    let address = engine.address;
+    let slow = tokio::spawn(async move {
+        let mut stream = TcpStream::connect(address).await.unwrap();
+        for byte in frame(message("SLOW-1").as_bytes()) {
+            if stream.write_all(&[byte]).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(1000)).await;
+        }
+        read_block(&mut stream).await
+    });
+    let silent = tokio::spawn(async move {
+        let mut stream = TcpStream::connect(address).await.unwrap();
+        read_block(&mut stream).await
+    });
+
+    // Meanwhile an ordinary sender is served at full speed.
+    let started = Instant::now();
+    let mut stream = TcpStream::connect(address).await.unwrap();
+    for n in 0..200 {
+        let ack = exchange(&mut stream, message(&format!("FAST-{n}")).as_bytes()).await;
+        assert_eq!(field(&ack, "MSA-1"), "AA");
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "200 messages took {:?}",
+        started.elapsed()
+    );
+    drop(stream);
+
+    assert_eq!(
+        slow.await.unwrap(),
+        None,
+        "the slow sender is disconnected without an ACK"
+    );
+    assert_eq!(
+        silent.await.unwrap(),
+        None,
+        "the silent client is disconnected"
+    );
+    let errors = &engine.server.metrics.connection_errors;
+    assert_eq!(
+        count(errors, &channel_and("test", "reason", "frame_timeout")),
+        1
+    );
+    assert_eq!(
+        count(errors, &channel_and("test", "reason", "idle_timeout")),
+        1
+    );
+}

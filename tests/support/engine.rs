@@ -1,0 +1,93 @@
+//! Starting the engine in-process on 127.0.0.1:0, and talking MLLP to it.
+
+#![allow(dead_code)] // Each test binary uses a different subset.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use hl7wasm::config;
+use hl7wasm::server::Server;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// A started engine with its store in a temporary directory.
+pub struct TestEngine {
+    /// The running server.
+    pub server: Server,
+    /// The demo channel's address.
+    pub address: SocketAddr,
+    /// The store directory, removed on drop.
+    pub dir: tempfile::TempDir,
+}
+
+/// Starts the engine with one channel `test`, whose `[channels.source]`
+/// table gets `source_extra` and whose `[[channels]]` table gets
+/// `channel_extra` (TOML lines).
+pub async fn start(channel_extra: &str, source_extra: &str) -> TestEngine {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "[storage]\ndir = {:?}\n\n[[channels]]\nname = \"test\"\n{channel_extra}\n\n[channels.source]\ntype = \"mllp\"\nlisten = \"127.0.0.1:0\"\n{source_extra}\n",
+        dir.path().join("store")
+    );
+    let config = config::parse(&text, "test config").expect("valid test config");
+    let server = Server::start(config).await.expect("engine starts");
+    let address = server.address("test").unwrap();
+    TestEngine {
+        server,
+        address,
+        dir,
+    }
+}
+
+/// Wraps a payload in an MLLP block.
+pub fn frame(payload: &[u8]) -> Vec<u8> {
+    let mut framed = vec![0x0b];
+    framed.extend_from_slice(payload);
+    framed.extend_from_slice(&[0x1c, 0x0d]);
+    framed
+}
+
+/// Reads one MLLP block's payload (or `None` when the server closed).
+pub async fn read_block(stream: &mut TcpStream) -> Option<Vec<u8>> {
+    let mut block = Vec::new();
+    let mut byte = [0u8; 1];
+    loop {
+        let read = tokio::time::timeout(Duration::from_secs(20), stream.read(&mut byte))
+            .await
+            .expect("the server answers within 20 s")
+            .ok()?;
+        if read == 0 {
+            return None;
+        }
+        block.push(byte[0]);
+        if block.ends_with(&[0x1c, 0x0d]) {
+            let start = block
+                .iter()
+                .position(|&b| b == 0x0b)
+                .expect("a start block");
+            return Some(block[start + 1..block.len() - 2].to_vec());
+        }
+    }
+}
+
+/// Sends one payload in a block and returns the reply block's text.
+pub async fn exchange(stream: &mut TcpStream, payload: &[u8]) -> String {
+    stream.write_all(&frame(payload)).await.unwrap();
+    String::from_utf8(read_block(stream).await.expect("an ACK")).unwrap()
+}
+
+/// A field of an HL7 text, by terser path.
+pub fn field(message: &str, path: &str) -> String {
+    hl7v2::Message::parse(message.as_bytes())
+        .expect("parsable ACK")
+        .get(path)
+        .map(|v| v.into_owned())
+        .unwrap_or_default()
+}
+
+/// A minimal message with the given control id and MSH-2 and extra MSH fields.
+pub fn message(control_id: &str) -> String {
+    format!(
+        "MSH|^~\\&|SENDER|FAC|RECV|RFAC|20240101120000||ADT^A01^ADT_A01|{control_id}|P|2.5.1\rPID|1||42^^^H^MR||DOE^JANE\r"
+    )
+}
