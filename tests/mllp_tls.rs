@@ -7,7 +7,6 @@
 
 use std::error::Error;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -18,42 +17,21 @@ use hl7wasm::tls::{
     TlsClientSettings, TlsServerSettings, client_config, peer_identity, protocol_version,
     server_config,
 };
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose,
-};
 use rustls::ClientConfig;
 use rustls::crypto::ring::{self, cipher_suite};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName};
-use tempfile::TempDir;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 
+#[path = "support/pki.rs"]
+mod pki;
+
+use pki::Pki;
+
 const MESSAGE: &[u8] = b"MSH|^~\\&|LAB|HOSP|HL7WASM|HOSP|20240101||ORU^R01|42|P|2.5\r";
 
-/// A CA, a server certificate and client certificates, as PEM files.
-struct Pki {
-    dir: TempDir,
-}
-
 impl Pki {
-    fn new() -> Pki {
-        let dir = TempDir::new().unwrap();
-        let ca = certificate_authority(dir.path(), "ca", "Test CA");
-        let rogue = certificate_authority(dir.path(), "rogue-ca", "Rogue CA");
-        let server = ["localhost".to_string(), "127.0.0.1".to_string()];
-        issue(dir.path(), "server", "hl7wasm", &server, &ca);
-        issue(dir.path(), "lab", "lab-analyzer", &[], &ca);
-        issue(dir.path(), "pharmacy", "pharmacy", &[], &ca);
-        issue(dir.path(), "impostor", "lab-analyzer", &[], &rogue);
-        Pki { dir }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
     fn server_settings(&self) -> TlsServerSettings {
         TlsServerSettings {
             cert_file: self.path("server.pem"),
@@ -106,30 +84,6 @@ impl Pki {
             .with_no_client_auth();
         Arc::new(config)
     }
-}
-
-fn certificate_authority(dir: &Path, name: &str, cn: &str) -> Issuer<'static, KeyPair> {
-    let key = KeyPair::generate().unwrap();
-    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.distinguished_name.push(DnType::CommonName, cn);
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    let cert = params.self_signed(&key).unwrap();
-    std::fs::write(dir.join(format!("{name}.pem")), cert.pem()).unwrap();
-    Issuer::new(params, key)
-}
-
-fn issue(dir: &Path, name: &str, cn: &str, sans: &[String], ca: &Issuer<'_, KeyPair>) {
-    let key = KeyPair::generate().unwrap();
-    let mut params = CertificateParams::new(sans.to_vec()).unwrap();
-    params.distinguished_name.push(DnType::CommonName, cn);
-    params.extended_key_usages = vec![match sans.is_empty() {
-        true => ExtendedKeyUsagePurpose::ClientAuth,
-        false => ExtendedKeyUsagePurpose::ServerAuth,
-    }];
-    let cert = params.signed_by(&key, ca).unwrap();
-    std::fs::write(dir.join(format!("{name}.pem")), cert.pem()).unwrap();
-    std::fs::write(dir.join(format!("{name}.key")), key.serialize_pem()).unwrap();
 }
 
 /// What the stand-in listener saw of one accepted peer.
