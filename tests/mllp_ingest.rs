@@ -178,7 +178,11 @@ async fn a_10_mb_frame_gets_ar_and_the_connection_goes_on() {
 
 #[tokio::test]
 async fn slow_and_silent_clients_are_cut_off_while_others_are_served() {
-    let engine = start("", "idle_timeout_secs = 1\nframe_timeout_secs = 2").await;
+    let engine = start(
+        "",
+        "[channels.source.limits]\nidle_timeout_secs = 1\nframe_timeout_secs = 2",
+    )
+    .await;
     let address = engine.address;
     let slow = tokio::spawn(async move {
         let mut stream = TcpStream::connect(address).await.unwrap();

@@ -34,8 +34,8 @@ impl Server {
     /// When the store cannot be opened, a listener cannot bind, or a TLS
     /// setting cannot be loaded; the error names the channel.
     pub async fn start(config: Config) -> anyhow::Result<Server> {
-        let store =
-            Store::open(&config.storage.dir, config.storage.settings).with_context(|| {
+        let store = Store::open(&config.storage.dir, config.storage.store_settings())
+            .with_context(|| {
                 format!("cannot open the store in {}", config.storage.dir.display())
             })?;
         let metrics = Arc::new(Metrics::new());
@@ -44,29 +44,25 @@ impl Server {
         let mut addresses = BTreeMap::new();
         let mut tasks = JoinSet::new();
         for channel in config.channels {
-            let SourceConfig::Mllp {
-                listen,
-                tls,
-                max_connections,
-                mllp_release2,
-                limits,
-            } = channel.source.clone();
+            let SourceConfig::Mllp(source) = channel.source.clone();
+            let listen = source.listen_address().map_err(anyhow::Error::msg)?;
             let name = channel.name.clone();
             let runtime = Arc::new(ChannelRuntime {
                 name: name.clone(),
                 config: channel,
-                limits,
-                mllp_release2,
+                limits: source.limits,
+                mllp_release2: source.mllp_release2,
                 store: store.clone(),
                 metrics: metrics.clone(),
                 ack_ids: ack_ids.clone(),
                 shutdown: shutdown.child_token(),
             });
-            let listener = Listener::bind(runtime, listen, tls.as_ref(), max_connections)
-                .await
-                .with_context(|| {
-                    format!("channel \"{name}\": cannot start its MLLP listener on {listen}")
-                })?;
+            let listener =
+                Listener::bind(runtime, listen, source.tls.as_ref(), source.max_connections)
+                    .await
+                    .with_context(|| {
+                        format!("channel \"{name}\": cannot start its MLLP listener on {listen}")
+                    })?;
             addresses.insert(name, listener.local_addr());
             tasks.spawn(listener.run());
         }

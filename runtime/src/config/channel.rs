@@ -20,26 +20,43 @@ pub enum AckMode {
 
 /// Where a channel's messages come from.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum SourceConfig {
     /// An MLLP listener over TCP, optionally TLS.
-    Mllp {
-        /// The address to listen on, for example `0.0.0.0:2575`.
-        listen: SocketAddr,
-        /// TLS (and optionally mTLS) for this listener.
-        tls: Option<TlsServerSettings>,
-        /// The most connections served at once; more wait in the accept
-        /// queue. By default 256.
-        #[serde(default = "default_max_connections")]
-        max_connections: usize,
-        /// Send MLLP release 2 commit acknowledgements (a `<VT><ACK><FS><CR>`
-        /// block once the message is durable). By default off.
-        #[serde(default)]
-        mllp_release2: bool,
-        /// Size and time limits on frames.
-        #[serde(flatten)]
-        limits: MllpLimits,
-    },
+    Mllp(MllpSourceConfig),
+}
+
+/// An MLLP listener's settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MllpSourceConfig {
+    /// The address to listen on, for example `0.0.0.0:2575`.
+    pub listen: String,
+    /// TLS (and optionally mTLS) for this listener.
+    pub tls: Option<TlsServerSettings>,
+    /// The most connections served at once; more wait in the accept queue.
+    /// By default 256.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// Send MLLP release 2 commit acknowledgements (a `<VT><ACK><FS><CR>`
+    /// block once the message is durable). By default off.
+    #[serde(default)]
+    pub mllp_release2: bool,
+    /// Size and time limits on frames.
+    #[serde(default)]
+    pub limits: MllpLimits,
+}
+
+impl MllpSourceConfig {
+    /// The listen address, parsed.
+    ///
+    /// # Errors
+    /// When `listen` is not `IP:PORT`.
+    pub fn listen_address(&self) -> Result<SocketAddr, String> {
+        self.listen
+            .parse()
+            .map_err(|e| format!("{:?} is not an IP:PORT address ({e})", self.listen))
+    }
 }
 
 fn default_max_connections() -> usize {

@@ -93,8 +93,11 @@ fn check(config: &Config) -> Result<(), String> {
                 channel.name
             ));
         }
-        let super::SourceConfig::Mllp { listen, .. } = &channel.source;
-        if !addresses.insert(*listen) {
+        let super::SourceConfig::Mllp(source) = &channel.source;
+        let listen = source
+            .listen_address()
+            .map_err(|e| format!("channel \"{}\", key source.listen: {e}", channel.name))?;
+        if listen.port() != 0 && !addresses.insert(listen) {
             return Err(format!(
                 "channel \"{}\", key source.listen: {listen} is used by another channel",
                 channel.name
@@ -123,4 +126,93 @@ fn check_channel(channel: &ChannelConfig) -> Result<(), String> {
             .map_err(|e| at("partition_by", format!("{path:?} is not a field path: {e}")))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SOURCE: &str = "[channels.source]\ntype = \"mllp\"\nlisten = \"127.0.0.1:2575\"\n";
+
+    fn error(text: &str) -> String {
+        parse(text, "test.toml")
+            .expect_err("the config is invalid")
+            .to_string()
+    }
+
+    #[test]
+    fn the_embedded_default_is_valid() {
+        let config = parse(super::super::EMBEDDED_DEFAULT, "embedded").unwrap();
+        assert_eq!(config.channels[0].name, "demo");
+    }
+
+    #[test]
+    fn storage_settings_are_read_and_unknown_keys_refused() {
+        let text = format!(
+            "[storage]\ndir = \"/tmp/x\"\ndedupe_window_secs = 60\n\n[[channels]]\nname = \"a\"\n{SOURCE}"
+        );
+        let config = parse(&text, "test.toml").unwrap();
+        assert_eq!(config.storage.dedupe_window_secs, 60);
+        let bad = format!("[storage]\nbogus = 1\n\n[[channels]]\nname = \"a\"\n{SOURCE}");
+        assert!(error(&bad).contains("bogus"), "{}", error(&bad));
+    }
+
+    #[test]
+    fn errors_name_the_file_the_channel_and_the_key() {
+        let text = format!(
+            "[[channels]]\nname = \"lab\"\n{SOURCE}\n[[channels]]\nname = \"adt\"\n[channels.source]\ntype = \"mllp\"\nlisten = \"not an address\"\n"
+        );
+        let message = error(&text);
+        assert!(
+            message.starts_with("test.toml: channel \"adt\", key source.listen"),
+            "{message}"
+        );
+
+        let text = format!("[[channels]]\nname = \"lab\"\nack_mod = \"commit\"\n{SOURCE}");
+        let message = error(&text);
+        assert!(
+            message.contains("channel \"lab\"") && message.contains("ack_mod"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn limits_sit_in_the_source_table() {
+        let text = format!(
+            "[[channels]]\nname = \"a\"\n{SOURCE}[channels.source.limits]\nmax_message_bytes = 2048\nidle_timeout_secs = 5\n"
+        );
+        let config = parse(&text, "test.toml").unwrap();
+        let super::super::SourceConfig::Mllp(source) = &config.channels[0].source;
+        assert_eq!(source.limits.max_message_bytes, 2048);
+        assert_eq!(source.limits.idle_timeout_secs, 5);
+        let unknown = format!("[[channels]]\nname = \"a\"\n{SOURCE}bogus = 1\n");
+        assert!(error(&unknown).contains("bogus"), "{}", error(&unknown));
+    }
+
+    #[test]
+    fn duplicate_names_and_addresses_are_refused() {
+        let text = format!(
+            "[[channels]]\nname = \"a\"\n{SOURCE}\n[[channels]]\nname = \"a\"\n[channels.source]\ntype = \"mllp\"\nlisten = \"127.0.0.1:2576\"\n"
+        );
+        assert!(error(&text).contains("channel \"a\", key name: the name is used twice"));
+        let text =
+            format!("[[channels]]\nname = \"a\"\n{SOURCE}\n[[channels]]\nname = \"b\"\n{SOURCE}");
+        assert!(
+            error(&text).contains("is used by another channel"),
+            "{}",
+            error(&text)
+        );
+    }
+
+    #[test]
+    fn a_bad_partition_path_is_refused() {
+        let text = format!(
+            "[[channels]]\nname = \"a\"\npartition_by = \"PID-x\"\npartitions = 4\n{SOURCE}"
+        );
+        assert!(
+            error(&text).contains("key partition_by"),
+            "{}",
+            error(&text)
+        );
+    }
 }

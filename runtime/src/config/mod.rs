@@ -15,6 +15,12 @@
 //! [channels.source]
 //! type = "mllp"
 //! listen = "0.0.0.0:2575"
+//! max_connections = 256
+//! mllp_release2 = false
+//! [channels.source.limits]     # optional
+//! max_message_bytes = 1048576
+//! idle_timeout_secs = 60
+//! frame_timeout_secs = 30
 //! [channels.source.tls]        # optional
 //! cert_file = "server.pem"
 //! key_file = "server.key"
@@ -25,7 +31,7 @@
 mod channel;
 mod load;
 
-pub use channel::{AckMode, ChannelConfig, SourceConfig};
+pub use channel::{AckMode, ChannelConfig, MllpSourceConfig, SourceConfig};
 pub use load::{ConfigError, load_file, parse};
 
 use std::path::PathBuf;
@@ -50,20 +56,34 @@ pub struct Config {
 
 /// The `[storage]` section.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct StorageConfig {
     /// The directory of the sled database. By default `./data/store`.
     pub dir: PathBuf,
-    /// Tuning of the store.
-    #[serde(flatten)]
-    pub settings: StoreSettings,
+    /// A resend of the same MSH-3/MSH-4/MSH-10 within this many seconds is
+    /// ACKed again but not stored or processed twice. By default 86400 (24 h).
+    pub dedupe_window_secs: u64,
+    /// Memory sled may use to cache pages. By default 64 MiB.
+    pub cache_capacity_bytes: u64,
 }
 
 impl Default for StorageConfig {
     fn default() -> Self {
+        let defaults = StoreSettings::default();
         StorageConfig {
             dir: PathBuf::from("./data/store"),
-            settings: StoreSettings::default(),
+            dedupe_window_secs: defaults.dedupe_window_secs,
+            cache_capacity_bytes: defaults.cache_capacity_bytes,
+        }
+    }
+}
+
+impl StorageConfig {
+    /// The store settings this section asks for.
+    pub fn store_settings(&self) -> StoreSettings {
+        StoreSettings {
+            dedupe_window_secs: self.dedupe_window_secs,
+            cache_capacity_bytes: self.cache_capacity_bytes,
         }
     }
 }

@@ -10,8 +10,8 @@
 //! handle fails every flush ticket taken on it (see `group_commit`).
 
 use std::path::{Path, PathBuf};
+use std::sync::RwLock;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{RwLock, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
 use super::error::StoreError;
@@ -23,8 +23,8 @@ use super::settings::StoreSettings;
 /// loop.
 pub(crate) const REOPEN_INTERVAL: Duration = Duration::from_millis(500);
 
-/// How long a reopen waits for the old handle's file lock, which sled's
-/// background threads may hold for a moment after the handle is dropped.
+/// How long opening waits for the file lock of a handle that was just
+/// dropped: sled's background threads may hold it for a moment longer.
 const LOCK_WAIT: Duration = Duration::from_secs(2);
 
 /// Why an operation is refused while no handle is open.
@@ -131,42 +131,46 @@ impl Database {
         self.commit
             .fail_all_requested("the database was reopened after a storage failure");
         drop(handle.db.take());
-        self.reopen_sled(&mut handle)
-    }
-
-    fn reopen_sled(&self, handle: &mut RwLockWriteGuard<'_, Handle>) -> Result<(), StoreError> {
-        let started = Instant::now();
-        loop {
-            match open_sled(&self.dir, &self.settings) {
-                Ok(db) => {
-                    handle.db = Some(db);
-                    self.broken.store(false, Ordering::Release);
-                    tracing::info!("Message store reopened after a storage failure.");
-                    return Ok(());
-                }
-                Err(error) if is_lock_conflict(&error) && started.elapsed() < LOCK_WAIT => {
-                    std::thread::sleep(Duration::from_millis(10));
-                }
-                Err(error) => {
-                    tracing::warn!(%error, "Message store could not be reopened yet.");
-                    return Err(error);
-                }
+        match open_sled(&self.dir, &self.settings) {
+            Ok(db) => {
+                handle.db = Some(db);
+                self.broken.store(false, Ordering::Release);
+                tracing::info!("Message store reopened after a storage failure.");
+                Ok(())
+            }
+            Err(error) => {
+                tracing::warn!(%error, "Message store could not be reopened yet.");
+                Err(error)
             }
         }
     }
 }
 
+/// Opens sled in `dir`, waiting up to [`LOCK_WAIT`] for the file lock of a
+/// handle that was just dropped.
 fn open_sled(dir: &Path, settings: &StoreSettings) -> Result<sled::Db, StoreError> {
-    sled::Config::new()
+    let config = sled::Config::new()
         .path(dir)
         .cache_capacity(settings.cache_capacity_bytes)
         // The group-commit flusher makes every acknowledged write durable;
         // sled's own periodic flush would only add fsyncs.
-        .flush_every_ms(None)
-        .open()
-        .map_err(|error| StoreError::unavailable(format!("cannot open {}: {error}", dir.display())))
+        .flush_every_ms(None);
+    let started = Instant::now();
+    loop {
+        match config.open() {
+            Err(error) if is_lock_conflict(&error) && started.elapsed() < LOCK_WAIT => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            opened => {
+                return opened.map_err(|error| {
+                    StoreError::unavailable(format!("cannot open {}: {error}", dir.display()))
+                });
+            }
+        }
+    }
 }
 
-fn is_lock_conflict(error: &StoreError) -> bool {
-    matches!(error, StoreError::Unavailable { reason } if reason.contains("could not acquire lock"))
+fn is_lock_conflict(error: &sled::Error) -> bool {
+    // sled reports a held lock only as an `Io` error with this text.
+    matches!(error, sled::Error::Io(io) if io.to_string().contains("could not acquire lock"))
 }

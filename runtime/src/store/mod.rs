@@ -55,6 +55,7 @@ mod settings;
 use std::path::Path;
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 pub use dedupe::DedupeKey;
 pub use error::StoreError;
@@ -90,7 +91,7 @@ pub struct Store {
 struct Inner {
     database: Arc<Database>,
     locks: ChannelLocks,
-    settings: StoreSettings,
+    dedupe_window: Duration,
     flusher: Option<JoinHandle<()>>,
 }
 
@@ -102,12 +103,13 @@ impl Store {
     ///
     /// [`StoreError::Unavailable`] if sled cannot open the directory.
     pub fn open(dir: &Path, settings: StoreSettings) -> Result<Store, StoreError> {
+        let dedupe_window = settings.dedupe_window();
         let database = Arc::new(Database::open(dir, settings)?);
         let flusher = spawn_flusher(Arc::clone(&database))?;
         let inner = Inner {
             database,
             locks: ChannelLocks::new(),
-            settings,
+            dedupe_window,
             flusher: Some(flusher),
         };
         Ok(Store {
@@ -211,7 +213,7 @@ impl Store {
     /// [`StoreError::Unavailable`] if storage failed, [`StoreError::Corrupt`]
     /// for an undecodable entry.
     pub fn prune_dedupe(&self, now_ms: u64) -> Result<usize, StoreError> {
-        let window = self.inner.settings.dedupe_window();
+        let window = self.inner.dedupe_window;
         self.inner
             .database
             .with_db(|db| dedupe::prune(db, now_ms, window))
@@ -224,12 +226,11 @@ impl Store {
         let Inner {
             database,
             locks,
-            settings,
+            dedupe_window,
             ..
         } = &*self.inner;
-        let window = settings.dedupe_window();
         database
-            .with_db(|db| inbound::write(db, locks, &database.commit, message, window))
+            .with_db(|db| inbound::write(db, locks, &database.commit, message, *dedupe_window))
             .inspect_err(|error| log_not_stored(message, error))
     }
 }

@@ -2,11 +2,9 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
-
-/// Settings of the message store, from the `[store]` table of the config.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+/// Settings of the message store (the config file's `[storage]` table sets
+/// them).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreSettings {
     /// How long a message's (MSH-3, MSH-4, MSH-10) is remembered: a resend
     /// within this window is acknowledged again but not stored or processed a
