@@ -4,13 +4,16 @@
 //! the message is on disk, and a full disk answers `Unavailable` until space
 //! is freed, then works again with nothing acknowledged lost.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::time::{Duration, Instant};
+
+#[path = "support/tmpfs.rs"]
+mod tmpfs;
 
 use hl7wasm::store::{
     DedupeKey, Ingested, NewMessage, Store, StoreError, StoreSettings, StoredMessage,
 };
+use tmpfs::{Tmpfs, fill};
 
 const NOW_MS: u64 = 1_700_000_000_000;
 const HOUR_MS: u64 = 60 * 60 * 1000;
@@ -277,41 +280,6 @@ fn copy_dir(from: &Path, to: &Path) {
             std::fs::copy(entry.path(), target).unwrap();
         }
     }
-}
-
-/// A 2 MiB tmpfs mounted for one test, unmounted when dropped.
-struct Tmpfs(PathBuf);
-
-impl Tmpfs {
-    fn mount(dir: &Path) -> Self {
-        let output = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", "size=2m", "tmpfs"])
-            .arg(dir)
-            .output()
-            .expect("run mount");
-        assert!(
-            output.status.success(),
-            "this test needs to mount a 2 MiB tmpfs to fill the disk (run it as root, or in a \
-             container with CAP_SYS_ADMIN): mount failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        Tmpfs(dir.to_owned())
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
-    }
-}
-
-/// Writes a file until the file system is full.
-fn fill(path: &Path) {
-    use std::io::Write;
-    let mut ballast = std::fs::File::create(path).expect("create ballast");
-    let block = vec![0u8; 4096];
-    while ballast.write_all(&block).is_ok() {}
-    let _ = ballast.sync_all();
 }
 
 /// Ensures that a full disk makes ingest answer `Unavailable` (so the caller

@@ -1,0 +1,82 @@
+//! Ensures that when storage fails (a full disk) the sender gets AE with an
+//! ERR segment, never AA, and that the engine ACKs AA again once space is
+//! freed, without a restart.
+
+#[path = "support/engine.rs"]
+mod engine;
+#[path = "support/tmpfs.rs"]
+mod tmpfs;
+
+use std::time::{Duration, Instant};
+
+use engine::{exchange, field, message};
+use hl7wasm::config;
+use hl7wasm::metrics::{channel, count};
+use hl7wasm::server::Server;
+use tmpfs::{Tmpfs, fill};
+use tokio::net::TcpStream;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_gets_ae_and_the_engine_recovers() {
+    let root = tempfile::tempdir().unwrap();
+    let _mount = Tmpfs::mount(root.path());
+    let text = format!(
+        "[storage]\ndir = {:?}\ncache_capacity_bytes = 1048576\n\n[[channels]]\nname = \"test\"\n\n[channels.source]\ntype = \"mllp\"\nlisten = \"127.0.0.1:0\"\n",
+        root.path().join("store")
+    );
+    let server = Server::start(config::parse(&text, "test").unwrap())
+        .await
+        .unwrap();
+    let mut stream = TcpStream::connect(server.address("test").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        field(
+            &exchange(&mut stream, message("BEFORE").as_bytes()).await,
+            "MSA-1"
+        ),
+        "AA"
+    );
+
+    let ballast = root.path().join("ballast");
+    fill(&ballast);
+    let mut refused = None;
+    for n in 0..200 {
+        let ack = exchange(&mut stream, message(&format!("FULL-{n}")).as_bytes()).await;
+        if field(&ack, "MSA-1") == "AE" {
+            refused = Some(ack);
+            break;
+        }
+    }
+    let ack = refused.expect("a full disk must turn AA into AE");
+    assert_eq!(field(&ack, "ERR-3.1"), "207");
+    assert!(
+        field(&ack, "ERR-8").contains("storage is unavailable"),
+        "{ack}"
+    );
+    assert!(count(&server.metrics.storage_failures, &channel("test")) >= 1);
+
+    std::fs::remove_file(&ballast).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let ack = exchange(&mut stream, message("AFTER").as_bytes()).await;
+        if field(&ack, "MSA-1") == "AA" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the engine did not recover: {ack}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let stored: Vec<String> = server
+        .store
+        .messages()
+        .map(|m| m.unwrap().control_id.unwrap())
+        .collect();
+    assert!(
+        stored.contains(&"BEFORE".to_string()) && stored.contains(&"AFTER".to_string()),
+        "{stored:?}"
+    );
+    server.shutdown().await;
+}
