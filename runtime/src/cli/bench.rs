@@ -178,7 +178,13 @@ async fn drive(
             tally.mismatched += 1;
         }
     }
-    writer_task.abort();
+    if !tally.failures.is_empty() {
+        // The writer may wait for window permits that will never return.
+        writer_task.abort();
+    } else if let Ok(Ok(mut writer)) = writer_task.await {
+        // Close politely (TLS close_notify) so the engine sees a clean close.
+        let _ = writer.shutdown().await;
+    }
     tally
 }
 

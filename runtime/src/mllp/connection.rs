@@ -75,7 +75,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 .await
                 .map_err(|_| MllpError::IdleTimeout(limit))?
         };
-        if read? == 0 {
+        // A TLS peer that closes without close_notify reads as
+        // UnexpectedEof; between frames that is an ordinary close, and
+        // inside a frame `finish` reports the truncation.
+        let read = match read {
+            Err(error) if error.kind() == std::io::ErrorKind::UnexpectedEof => 0,
+            read => read?,
+        };
+        if read == 0 {
             self.eof = true;
         } else {
             self.frame_started.get_or_insert_with(Instant::now);
