@@ -6,8 +6,8 @@ wasmtime::component::bindgen!({
     additional_derives: [PartialEq, Eq],
 });
 
-pub use hl7wasm::plugin::host::Level;
-pub use hl7wasm::plugin::types::{
+pub use self::hl7wasm::plugin::host::Level;
+pub use self::hl7wasm::plugin::types::{
     ErrorKind, Location, Message, Metadata, Outcome, PluginInfo, TransformError,
 };
 
