@@ -74,26 +74,28 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Handler<S> {
                 Ok(None) => break None,
                 Err(error) => break Some(Close::Mllp(error)),
             };
-            match event {
-                FrameEvent::Junk(bytes) => self.skipped(bytes),
+            let received = Instant::now();
+            let answer = match event {
+                FrameEvent::Junk(bytes) => {
+                    self.skipped(bytes);
+                    continue;
+                }
                 // A sender's MLLP release 2 commit acknowledgement of our ACK.
-                FrameEvent::CommitAck(_) => {}
+                FrameEvent::CommitAck(_) => continue,
                 FrameEvent::Message(payload) => {
-                    frames += 1;
-                    let answer = self.ingest(&payload).await;
-                    if let Err(error) = self.send(answer).await {
-                        break Some(error);
-                    }
+                    self.count_frame(&mut frames);
+                    self.ingest(&payload, received).await
                 }
                 FrameEvent::TooLarge { head, size } => {
-                    frames += 1;
-                    let Some(answer) = self.refuse_oversized(&head, size) else {
-                        break Some(Close::Unanswerable);
-                    };
-                    if let Err(error) = self.send(answer).await {
-                        break Some(error);
+                    self.count_frame(&mut frames);
+                    match self.refuse_oversized(&head, size, received) {
+                        Some(answer) => answer,
+                        None => break Some(Close::Unanswerable),
                     }
                 }
+            };
+            if let Err(error) = self.send(answer).await {
+                break Some(error);
             }
         };
         ConnectionClosed {
@@ -103,6 +105,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Handler<S> {
             frames,
         }
         .emit(&self.channel.metrics);
+    }
+
+    fn count_frame(&self, frames: &mut u64) {
+        *frames += 1;
+        let labels = crate::metrics::channel(&self.channel.name);
+        self.channel
+            .metrics
+            .frames_received
+            .get_or_create(&labels)
+            .inc();
     }
 
     fn skipped(&self, bytes: usize) {
@@ -139,13 +151,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Handler<S> {
     }
 
     /// Parses, dedupes and stores one message.
-    async fn ingest(&self, frame: &[u8]) -> Answer {
-        let received = Instant::now();
-        self.channel
-            .metrics
-            .frames_received
-            .get_or_create(&crate::metrics::channel(&self.channel.name))
-            .inc();
+    async fn ingest(&self, frame: &[u8], received: Instant) -> Answer {
         let message = match hl7v2::Message::parse(frame) {
             Ok(message) => message,
             Err(parse_error) => return self.refuse_malformed(frame, &parse_error, received),
@@ -232,13 +238,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Handler<S> {
     }
 
     /// Refuses an oversized frame; `None` when its head has no readable MSH.
-    fn refuse_oversized(&self, head: &[u8], size: usize) -> Option<Answer> {
-        let received = Instant::now();
-        self.channel
-            .metrics
-            .frames_received
-            .get_or_create(&crate::metrics::channel(&self.channel.name))
-            .inc();
+    fn refuse_oversized(&self, head: &[u8], size: usize, received: Instant) -> Option<Answer> {
         let limit = self.channel.limits.max_message_bytes;
         let text = format!("Message of {size} bytes exceeds the limit of {limit} bytes.");
         let context = AckContext::from_raw(head);
