@@ -1,8 +1,10 @@
 //! Ensures that the message store keeps what it acknowledged: ids and queue
 //! order survive a reopen, resends within the dedupe window are not stored
 //! twice, concurrent senders share flushes without hanging, an `Ok` means
-//! the message is on disk, and a full disk answers `Unavailable` until space
-//! is freed, then works again with nothing acknowledged lost.
+//! the message is on disk, a torn write-ahead log record or a second replay
+//! of the log loses or doubles nothing, checkpoints delete the log segments
+//! sled covers, and a full disk answers `Unavailable` until space is freed,
+//! then works again with nothing acknowledged lost.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -269,17 +271,144 @@ async fn acknowledged_messages_are_on_disk_before_ingest_returns() {
     drop(store);
 }
 
+/// Copies a store's directory while it is open as a crash would leave it:
+/// the write-ahead log first, so that a checkpoint during the copy can only
+/// make the copied sled files newer than the copied log, never delete log
+/// segments the copied sled files still need.
 fn copy_dir(from: &Path, to: &Path) {
+    copy_tree(&from.join("wal"), &to.join("wal"));
     for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            std::fs::create_dir_all(&target).unwrap();
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
+        if entry.file_name() != "wal" {
+            copy_entry(&entry, to);
         }
     }
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        copy_entry(&entry.unwrap(), to);
+    }
+}
+
+fn copy_entry(entry: &std::fs::DirEntry, to: &Path) {
+    let target = to.join(entry.file_name());
+    if entry.file_type().unwrap().is_dir() {
+        copy_tree(&entry.path(), &target);
+    } else {
+        std::fs::copy(entry.path(), target).unwrap();
+    }
+}
+
+/// The write-ahead log segments of a store, oldest first.
+fn segments(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut segments: Vec<_> = std::fs::read_dir(dir.join("wal"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    segments.sort();
+    segments
+}
+
+/// Ingests `count` samples with control ids `{prefix}{n}` on `adt`/0.
+fn ingest_samples(store: &Store, prefix: &str, count: usize) -> Vec<(u64, Sample)> {
+    (0..count)
+        .map(|n| {
+            let sample = Sample::new("adt", 0, &format!("{prefix}{n}"));
+            (ingest(store, &sample), sample)
+        })
+        .collect()
+}
+
+/// Ensures that a record torn by a crash mid-append (half written, then
+/// garbage) at the end of the last log segment is dropped, the records
+/// before it are recovered, and the store works on.
+#[test]
+fn torn_final_log_record_is_dropped_and_earlier_records_recovered() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let mut acknowledged = ingest_samples(&store, "C", 10);
+    let copy = tempfile::tempdir().unwrap();
+    copy_dir(dir.path(), copy.path());
+    drop(store);
+
+    let last = segments(copy.path()).pop().unwrap();
+    let length = std::fs::metadata(&last).unwrap().len();
+    let segment = std::fs::OpenOptions::new().write(true).open(&last).unwrap();
+    segment.set_len(length - 500).unwrap();
+    drop(segment);
+    let mut torn = std::fs::read(&last).unwrap();
+    torn.extend_from_slice(&[0xAB; 300]);
+    std::fs::write(&last, torn).unwrap();
+
+    let (torn_id, _) = acknowledged.pop().unwrap();
+    let store = open(copy.path());
+    assert_all_readable(&store, &acknowledged);
+    let queue = store.queue("adt", 0).unwrap();
+    assert!(
+        queue
+            .iter()
+            .all(|id| *id == torn_id || acknowledged.iter().any(|(a, _)| a == id))
+    );
+    acknowledged.extend(ingest_samples(&store, "AFTER", 3));
+    drop(store);
+    assert_all_readable(&open(copy.path()), &acknowledged);
+}
+
+/// Ensures that replaying a log whose messages sled already holds (a crash
+/// after a replay, before its segments were deleted) stores, queues and
+/// deduplicates each message once.
+#[test]
+fn replaying_the_log_twice_stores_each_message_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let acknowledged = ingest_samples(&store, "C", 10);
+    let copy = tempfile::tempdir().unwrap();
+    copy_dir(dir.path(), copy.path());
+    drop(store);
+    let saved_log = tempfile::tempdir().unwrap();
+    copy_tree(&copy.path().join("wal"), saved_log.path());
+
+    drop(open(copy.path()));
+    copy_tree(saved_log.path(), &copy.path().join("wal"));
+    let store = open(copy.path());
+    assert_all_readable(&store, &acknowledged);
+    let ids: Vec<u64> = acknowledged.iter().map(|(id, _)| *id).collect();
+    assert_eq!(store.queue("adt", 0).unwrap(), ids);
+    assert_eq!(store.messages().count(), ids.len());
+    let (first_id, first) = &acknowledged[0];
+    assert_eq!(
+        store.ingest_blocking(first.message()).unwrap(),
+        Ingested::Duplicate {
+            original_id: *first_id
+        }
+    );
+}
+
+/// Ensures that a checkpoint flushes sled and then deletes the log segments
+/// it covers: the old segments go, and sled's files alone hold every
+/// acknowledged message.
+#[test]
+fn checkpoint_deletes_covered_log_segments() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let acknowledged = ingest_samples(&store, "C", 5);
+    let before = segments(dir.path());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while segments(dir.path()).iter().any(|old| before.contains(old)) {
+        assert!(Instant::now() < deadline, "old segments not deleted");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let after = segments(dir.path());
+    assert_eq!(after.len(), 1, "only the new segment: {after:?}");
+    assert_eq!(std::fs::metadata(&after[0]).unwrap().len(), 0);
+
+    let sled_only = tempfile::tempdir().unwrap();
+    copy_dir(dir.path(), sled_only.path());
+    std::fs::remove_dir_all(sled_only.path().join("wal")).unwrap();
+    assert_all_readable(&open(sled_only.path()), &acknowledged);
+    drop(store);
 }
 
 /// Ensures that a full disk makes ingest answer `Unavailable` (so the caller

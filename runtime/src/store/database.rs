@@ -1,22 +1,30 @@
-//! The sled database behind the store, and its recovery after a storage
-//! failure.
+//! The sled database behind the store, its write-ahead log, and their
+//! recovery at open and after a storage failure.
+//!
+//! Recovery redoes in sled every log record whose message sled does not
+//! hold, flushes sled, then starts a new log segment and deletes the old
+//! ones.
 //!
 //! After an IO error (disk full, failed fsync) sled 0.34 poisons itself: it
 //! keeps the error and returns it from every later write and flush, so the
-//! handle never works again. The store therefore marks the handle broken on
-//! any sled error, and the next operation drops it and opens the directory
-//! again (sled recovers from its log up to the last intact write), at most
-//! once per [`REOPEN_INTERVAL`] while storage keeps failing. Replacing the
-//! handle fails every flush ticket taken on it (see `group_commit`).
+//! handle never works again; a failed log append likewise fails every later
+//! one (see `wal.rs`). The store therefore marks the handle broken on any
+//! such error, and the next operation drops it, opens the directory again
+//! (sled recovers from its own log up to the last intact write) and runs
+//! recovery, at most once per [`REOPEN_INTERVAL`] while storage keeps
+//! failing. Replacing the handle fails every ticket taken on it (see
+//! `group_commit`).
 
 use std::path::{Path, PathBuf};
-use std::sync::RwLock;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 
 use super::error::StoreError;
-use super::group_commit::{GroupCommit, Ticket};
+use super::group_commit::GroupCommit;
+use super::redo::redo;
 use super::settings::StoreSettings;
+use super::wal::Wal;
 
 /// The least time between two attempts to reopen a failed database, so
 /// senders retrying against a full disk do not make it replay its log in a
@@ -40,6 +48,10 @@ pub(crate) struct Database {
     // after its tickets were failed.
     handle: RwLock<Handle>,
     broken: AtomicBool,
+    // The flusher holds it from taking records to fsyncing them, a reopen
+    // while it fails tickets and replays: records taken before a reopen are
+    // never appended after it.
+    wal: Mutex<Wal>,
     /// The flush tickets of writes to this database.
     pub(crate) commit: GroupCommit,
 }
@@ -58,6 +70,8 @@ impl Database {
     /// [`StoreError::Unavailable`] if sled cannot open it.
     pub(crate) fn open(dir: &Path, settings: StoreSettings) -> Result<Self, StoreError> {
         let db = open_sled(dir, &settings)?;
+        let mut wal = Wal::open(dir)?;
+        recover(&db, &mut wal)?;
         Ok(Database {
             dir: dir.to_owned(),
             settings,
@@ -66,6 +80,7 @@ impl Database {
                 last_reopen: None,
             }),
             broken: AtomicBool::new(false),
+            wal: Mutex::new(wal),
             commit: GroupCommit::new(),
         })
     }
@@ -102,18 +117,39 @@ impl Database {
         }
     }
 
-    /// Flushes every write applied so far and resolves the tickets it covers.
-    pub(crate) fn flush(&self, target: Ticket) {
-        let handle = self.handle.read().expect("lock not poisoned");
-        let outcome = match &handle.db {
-            Some(db) => db.flush().map(drop).map_err(|error| error.to_string()),
-            None => Err(NOT_BACK.to_owned()),
-        };
-        drop(handle);
+    /// Appends and fsyncs the pending log records and resolves the tickets
+    /// they cover. Returns the emptied buffer, for the next call.
+    pub(crate) fn flush_log(&self, spare: Vec<u8>) -> Vec<u8> {
+        let mut wal = self.wal();
+        let (target, records) = self.commit.take(spare);
+        let outcome = wal.append(&records);
+        drop(wal);
         if let Err(reason) = &outcome {
             self.note_failure(&StoreError::unavailable(reason.clone()));
         }
         self.commit.complete(target, outcome);
+        records
+    }
+
+    /// Flushes sled and deletes the log segments whose records that made
+    /// durable; does nothing if no record was appended since the last time.
+    pub(crate) fn checkpoint(&self) {
+        let segment = match self.wal().rotate() {
+            Ok(Some(segment)) => segment,
+            Ok(None) => return,
+            Err(error) => {
+                tracing::warn!(%error, "Write-ahead log not rotated; checkpoint skipped.");
+                return;
+            }
+        };
+        // Every record in the older segments was applied to sled before it
+        // was appended, so this flush covers them all. A failure is noted by
+        // `with_db`, and the next reopen replays the segments.
+        if self.with_db(|db| Ok(db.flush()?)).is_ok()
+            && let Err(error) = self.wal().delete_before(segment)
+        {
+            tracing::warn!(%error, "Old write-ahead log segments not deleted.");
+        }
     }
 
     fn reopen(&self) -> Result<(), StoreError> {
@@ -128,10 +164,13 @@ impl Database {
             return Err(StoreError::unavailable("storage failed; retrying shortly"));
         }
         handle.last_reopen = Some(Instant::now());
+        let mut wal = self.wal();
         self.commit
             .fail_all_requested("the database was reopened after a storage failure");
         drop(handle.db.take());
-        match open_sled(&self.dir, &self.settings) {
+        let reopened =
+            open_sled(&self.dir, &self.settings).and_then(|db| recover(&db, &mut wal).map(|()| db));
+        match reopened {
             Ok(db) => {
                 handle.db = Some(db);
                 self.broken.store(false, Ordering::Release);
@@ -144,6 +183,25 @@ impl Database {
             }
         }
     }
+
+    fn wal(&self) -> MutexGuard<'_, Wal> {
+        self.wal.lock().expect("lock not poisoned")
+    }
+}
+
+/// Redoes the log in `db`, makes it durable there, and starts a new segment.
+fn recover(db: &sled::Db, wal: &mut Wal) -> Result<(), StoreError> {
+    let mut redone = 0;
+    let records = wal.replay(|payload| {
+        redone += usize::from(redo(db, payload)?);
+        Ok(())
+    })?;
+    db.flush()?;
+    wal.restart()?;
+    if records > 0 {
+        tracing::info!(records, redone, "Write-ahead log replayed.");
+    }
+    Ok(())
 }
 
 /// Opens sled in `dir`, waiting up to [`LOCK_WAIT`] for the file lock of a

@@ -40,3 +40,9 @@ impl From<sled::Error> for StoreError {
         StoreError::unavailable(error.to_string())
     }
 }
+
+impl From<std::io::Error> for StoreError {
+    fn from(error: std::io::Error) -> Self {
+        StoreError::unavailable(error.to_string())
+    }
+}

@@ -1,20 +1,18 @@
-//! Group commit: many writers share one fsync.
+//! Group commit: many writers share one write-ahead log append and fsync.
 //!
-//! A writer applies its batch, then takes a [`Ticket`] (the next number of
-//! the "requested" counter) and waits until the flusher reports that number
-//! durable. One flusher thread loops: wait until something is requested,
-//! note the highest ticket, call sled's blocking `flush` once, publish that
-//! ticket as durable. Every write applied before a ticket was taken is
-//! covered by the flush that resolves it.
+//! A writer applies its sled batch, then appends its log record to the
+//! pending buffer and takes a [`Ticket`] (the next number of the "requested"
+//! counter) in one step under one mutex, so tickets are in the order of the
+//! bytes. It then waits until the flusher reports that number durable. One
+//! flusher thread loops: wait until something is requested, take the
+//! pending bytes and note the highest ticket, append and fsync them (see
+//! `wal.rs`), publish that ticket as durable. A ticket taken with no record
+//! (a duplicate) is covered by the same flush as every record before it.
 //!
-//! A dedicated thread with the blocking `flush` rather than `flush_async` per
-//! writer: in sled 0.34.7 `flush_async` hangs once eight or more tasks await
-//! it at the same time (sled issue #1308).
-//!
-//! A ticket can also fail: when a flush fails, and when the database is
-//! reopened after a failure (writes applied to the old handle may be lost).
-//! Failure wins over durability, so a caller never ACKs a write that only
-//! sat in a database that failed.
+//! A ticket can also fail: when an append fails, and when the database is
+//! reopened after a failure (writes applied to the old handle may be lost;
+//! their unwritten records are dropped). Failure wins over durability, so a
+//! caller never ACKs a write that only sat in a log or database that failed.
 
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
@@ -22,7 +20,7 @@ use tokio::sync::watch;
 
 use super::error::StoreError;
 
-/// A promise that the writes applied before it was taken become durable.
+/// A promise that the records appended before it was taken become durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct Ticket(u64);
 
@@ -59,6 +57,8 @@ struct Requests {
     started: u64,
     /// Set when the store is dropped: the flusher ends.
     shutdown: bool,
+    /// Framed log records not yet taken by the flusher.
+    pending: Vec<u8>,
 }
 
 /// The shared counters between writers and the flusher.
@@ -83,10 +83,12 @@ impl GroupCommit {
         }
     }
 
-    /// Takes a ticket covering every write applied so far and wakes the
-    /// flusher.
-    pub(crate) fn request(&self) -> Ticket {
+    /// Appends a log record to the pending buffer with `append_record` (or
+    /// nothing), takes a ticket covering it and every record before it, and
+    /// wakes the flusher.
+    pub(crate) fn request(&self, append_record: impl FnOnce(&mut Vec<u8>)) -> Ticket {
         let mut requests = self.lock();
+        append_record(&mut requests.pending);
         requests.requested += 1;
         self.work.notify_one();
         Ticket(requests.requested)
@@ -119,18 +121,24 @@ impl GroupCommit {
         }
     }
 
-    /// Blocks the flusher until a ticket is waiting for a flush, and returns
-    /// the highest one; `None` once the store is shutting down.
-    pub(crate) fn next_target(&self) -> Option<Ticket> {
+    /// Blocks the flusher until a ticket is waiting for a flush; `false`
+    /// once the store is shutting down.
+    pub(crate) fn wait_for_work(&self) -> bool {
         let mut requests = self.lock();
         while requests.requested == requests.started && !requests.shutdown {
             requests = self.work.wait(requests).expect("lock not poisoned");
         }
-        if requests.shutdown {
-            return None;
-        }
+        !requests.shutdown
+    }
+
+    /// Takes the pending records, leaving `spare` (emptied) in their place,
+    /// and returns them with the highest ticket they cover.
+    pub(crate) fn take(&self, mut spare: Vec<u8>) -> (Ticket, Vec<u8>) {
+        spare.clear();
+        let mut requests = self.lock();
         requests.started = requests.requested;
-        Some(Ticket(requests.started))
+        let records = std::mem::replace(&mut requests.pending, spare);
+        (Ticket(requests.started), records)
     }
 
     /// Publishes the outcome of the flush started for `target`.
@@ -143,10 +151,11 @@ impl GroupCommit {
         self.published.notify_all();
     }
 
-    /// Fails every ticket handed out so far: the database they were written
-    /// to is being replaced.
+    /// Fails every ticket handed out so far and drops the pending records:
+    /// the database they were written to is being replaced.
     pub(crate) fn fail_all_requested(&self, reason: &str) {
-        let requests = self.lock();
+        let mut requests = self.lock();
+        requests.pending.clear();
         let requested = requests.requested;
         self.progress
             .send_modify(|progress| fail(progress, requested, reason.to_owned()));
@@ -175,25 +184,30 @@ fn fail(progress: &mut Progress, through: u64, reason: String) {
 mod tests {
     use super::*;
 
-    /// Ensures that one flush resolves every ticket taken before it and that
-    /// a failure fails exactly the tickets it covers, even if a later
-    /// success reaches past them.
+    /// Ensures that one flush resolves every ticket taken before it, takes
+    /// their records in ticket order, and that a failure fails exactly the
+    /// tickets it covers, even if a later success reaches past them.
     #[test]
     fn flush_resolves_earlier_tickets_and_failure_wins() {
         let commit = GroupCommit::new();
-        let first = commit.request();
-        let second = commit.request();
-        let target = commit.next_target().unwrap();
+        let first = commit.request(|pending| pending.push(1));
+        let second = commit.request(|_| {});
+        let third = commit.request(|pending| pending.push(3));
+        assert!(commit.wait_for_work());
+        let (target, records) = commit.take(Vec::new());
+        assert_eq!(records, [1, 3]);
         commit.complete(target, Ok(()));
-        assert!(commit.wait_blocking(first).is_ok());
-        assert!(commit.wait_blocking(second).is_ok());
+        for ticket in [first, second, third] {
+            assert!(commit.wait_blocking(ticket).is_ok());
+        }
 
-        let third = commit.request();
+        let fourth = commit.request(|pending| pending.push(4));
         commit.fail_all_requested("reopened");
-        let fourth = commit.request();
-        let target = commit.next_target().unwrap();
+        let fifth = commit.request(|pending| pending.push(5));
+        let (target, records) = commit.take(records);
+        assert_eq!(records, [5], "records of failed tickets are dropped");
         commit.complete(target, Ok(()));
-        assert!(commit.wait_blocking(third).is_err());
-        assert!(commit.wait_blocking(fourth).is_ok());
+        assert!(commit.wait_blocking(fourth).is_err());
+        assert!(commit.wait_blocking(fifth).is_ok());
     }
 }

@@ -1,5 +1,6 @@
-//! The write half of ingest: dedupe check, then one atomic batch with the
-//! message record, its inbound queue entry and its dedupe entry.
+//! The write half of ingest: dedupe check, then one atomic sled batch with
+//! the message record, its inbound queue entry and its dedupe entry, and
+//! its write-ahead log record.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Mutex;
@@ -9,14 +10,16 @@ use super::dedupe::DedupeEntry;
 use super::error::StoreError;
 use super::group_commit::{GroupCommit, Ticket};
 use super::record::{self, NewMessage};
+use super::redo::MessageWrites;
 use super::{Ingested, keys};
 
 /// How many locks the channels share.
 const STRIPES: usize = 64;
 
 /// Serialises the check-and-write of messages per channel, so that two copies
-/// of one message cannot both pass the dedupe check and ids enter a queue in
-/// the order they were generated.
+/// of one message cannot both pass the dedupe check, ids enter a queue in
+/// the order they were generated, and a duplicate's ticket is taken after
+/// its original's log record was appended.
 ///
 /// A std `Mutex` because it is held only around in-memory sled calls, never
 /// across the flush wait or an `.await`. Channels hash onto a fixed set of
@@ -43,7 +46,7 @@ impl ChannelLocks {
 }
 
 /// Writes `message` unless it is a resend within `window`, and takes the
-/// flush ticket the caller must wait on before acknowledging (also for a
+/// ticket the caller must wait on before acknowledging (also for a
 /// duplicate: its original may not be durable yet).
 ///
 /// # Errors
@@ -57,48 +60,49 @@ pub(crate) fn write(
     message: &NewMessage<'_>,
     window: Duration,
 ) -> Result<(Ingested, Ticket), StoreError> {
-    let ingested = {
-        let _channel = locks
-            .stripe(message.channel)
-            .lock()
-            .expect("lock not poisoned");
-        check_and_write(db, message, window)?
-    };
-    Ok((ingested, commit.request()))
-}
-
-fn check_and_write(
-    db: &sled::Db,
-    message: &NewMessage<'_>,
-    window: Duration,
-) -> Result<Ingested, StoreError> {
+    // Encoded before the lock is taken, which all writers to the channel
+    // wait for.
     let dedupe_key = message
         .dedupe_key
         .map(|key| keys::dedupe(message.channel, &key));
-    if let Some(key) = &dedupe_key
-        && let Some(value) = db.get(key)?
-    {
-        let entry = DedupeEntry::decode(key, &value)?;
-        if entry.covers(message.received_at_ms, window) {
-            return Ok(Ingested::Duplicate {
-                original_id: entry.id,
-            });
-        }
+    let record = record::encode(message);
+    let _channel = locks
+        .stripe(message.channel)
+        .lock()
+        .expect("lock not poisoned");
+    if let Some(original_id) = duplicate_of(db, dedupe_key.as_deref(), message, window)? {
+        return Ok((Ingested::Duplicate { original_id }, commit.request(|_| {})));
     }
-    let id = db.generate_id()?;
-    let mut batch = sled::Batch::default();
-    batch.insert(keys::message(id), record::encode(message));
-    batch.insert(
-        keys::queue_entry(message.channel, message.partition, id),
-        &[][..],
-    );
-    if let Some(key) = dedupe_key {
-        let entry = DedupeEntry {
-            id,
-            received_at_ms: message.received_at_ms,
-        };
-        batch.insert(key, &entry.encode()[..]);
-    }
-    db.apply_batch(batch)?;
-    Ok(Ingested::Stored { id })
+    let writes = MessageWrites {
+        id: db.generate_id()?,
+        channel: message.channel,
+        partition: message.partition,
+        received_at_ms: message.received_at_ms,
+        dedupe_key: dedupe_key.as_deref(),
+        record: &record,
+    };
+    // The sled writes come first: a checkpoint relies on every record in the
+    // log having been applied to sled before it was appended.
+    db.apply_batch(writes.batch())?;
+    let ticket = commit.request(|pending| writes.frame_into(pending));
+    Ok((Ingested::Stored { id: writes.id }, ticket))
+}
+
+/// The id of the message `message` resends within `window`, if any.
+fn duplicate_of(
+    db: &sled::Db,
+    dedupe_key: Option<&[u8]>,
+    message: &NewMessage<'_>,
+    window: Duration,
+) -> Result<Option<u64>, StoreError> {
+    let Some(key) = dedupe_key else {
+        return Ok(None);
+    };
+    let Some(value) = db.get(key)? else {
+        return Ok(None);
+    };
+    let entry = DedupeEntry::decode(key, &value)?;
+    Ok(entry
+        .covers(message.received_at_ms, window)
+        .then_some(entry.id))
 }

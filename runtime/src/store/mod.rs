@@ -1,5 +1,6 @@
 //! The durable message store: raw messages with their metadata, the inbound
-//! queue of every channel partition, and the dedupe index, in sled.
+//! queue of every channel partition, and the dedupe index, in sled, made
+//! durable by the store's own write-ahead log.
 //!
 //! # Trees and key layout
 //!
@@ -19,30 +20,65 @@
 //! restarts and crashes (sled persists the counter ahead of use), but not
 //! contiguous.
 //!
-//! # What is flushed before AA
+//! # Write-ahead log
 //!
-//! [`Store::ingest`] returns only after the batch holding the message record,
-//! queue entry and dedupe entry has been fsynced by sled's `flush`. For a
-//! duplicate it waits for a flush too, because the original may have been
-//! written but not flushed yet. Concurrent ingests share one flush (group
-//! commit, see `group_commit.rs`); a failed write or flush is
-//! [`StoreError::Unavailable`] and the caller answers AE.
+//! ```text
+//! <dir>/wal/00000001.wal …   segments, appended in number order (wal.rs)
+//! record  = len u32 LE | crc32 u32 LE | payload
+//! payload = id u64 | dedupe key | message record   (redo.rs)
+//! ```
+//!
+//! sled is not flushed per message (it is slow to flush often): an ingest
+//! applies its batch to sled, then appends one log record holding the same
+//! three writes to the group commit's buffer. Every second the checkpointer
+//! rotates to a new segment, flushes sled and deletes the older segments
+//! (`background.rs`); a clean shutdown ends with such a checkpoint. Opening
+//! the store replays the segments: each record whose `m/<id>` sled lacks is
+//! redone, sled is flushed, and a fresh segment started. A torn record at
+//! the end of a segment (a crash mid-append) ends its replay; the segment
+//! is then deleted with the others, which discards the torn tail.
+//!
+//! # What is fsynced before AA
+//!
+//! [`Store::ingest`] returns only after the log record holding the message
+//! record, queue entry and dedupe entry has been written and fsynced
+//! (`fdatasync`) in the current segment, whose directory entry was fsynced
+//! when it was created. For a duplicate it waits for the same, because the
+//! original's record may still be in the buffer. Concurrent ingests share
+//! one append and fsync (group commit, see `group_commit.rs`); a failed
+//! append or fsync is [`StoreError::Unavailable`] and the caller answers AE.
 //!
 //! # Invariants
 //!
 //! - A message record, its queue entry and its dedupe entry exist together
-//!   or not at all.
-//! - Within a channel, ids are generated and written under one lock, so a
-//!   queue (keys ordered by id) is in arrival order and no id appears in a
-//!   queue after a greater one was visible.
+//!   or not at all, in sled (one batch, atomic also in sled's own crash
+//!   recovery) and in the log (one record). The batch matters even for
+//!   messages never acknowledged: sled may persist them on its own, and a
+//!   dedupe entry without its record would make a resend look stored.
+//! - A message's sled batch is applied before its log record is appended,
+//!   so a sled flush that starts after a segment rotation covers every
+//!   record of the older segments, which may then be deleted.
+//! - Records enter the buffer, and tickets are taken, in one order under one
+//!   mutex; the flusher appends them in that order.
+//! - Within a channel, the dedupe check, id, sled batch and log append
+//!   happen under one lock, so a queue (keys ordered by id) is in arrival
+//!   order, no id appears in a queue after a greater one was visible, and a
+//!   duplicate's ticket comes after its original's record.
 //! - Of two copies of one message (same channel, MSH-3, MSH-4, MSH-10) within
 //!   the dedupe window, only the first is stored and queued; the second
 //!   reports the first's id. A dedupe entry older than the window never
 //!   counts, pruned or not.
-//! - An `Ok` from `ingest` means durable: after a storage failure the handle
-//!   is reopened (see `database.rs`) and writes not yet flushed on the old
-//!   handle are reported failed, never acknowledged.
+//! - Replay is idempotent: it redoes only messages sled does not hold. Code
+//!   that later deletes a message or queue entry must do so only for
+//!   messages no log segment holds any more (after a checkpoint), or replay
+//!   would bring them back.
+//! - An `Ok` from `ingest` means durable: after a failed append, fsync or
+//!   sled write, the log refuses appends and the handle is reopened (see
+//!   `database.rs`), which replays the log into sled before anything is
+//!   acknowledged again; writes not yet fsynced are reported failed, never
+//!   acknowledged.
 
+mod background;
 mod database;
 mod dedupe;
 mod error;
@@ -50,11 +86,12 @@ mod group_commit;
 mod inbound;
 mod keys;
 mod record;
+mod redo;
 mod settings;
+mod wal;
 
 use std::path::Path;
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 pub use dedupe::DedupeKey;
@@ -62,6 +99,7 @@ pub use error::StoreError;
 pub use record::{NewMessage, StoredMessage};
 pub use settings::StoreSettings;
 
+use background::Background;
 use database::Database;
 use inbound::ChannelLocks;
 
@@ -92,25 +130,27 @@ struct Inner {
     database: Arc<Database>,
     locks: ChannelLocks,
     dedupe_window: Duration,
-    flusher: Option<JoinHandle<()>>,
+    background: Option<Background>,
 }
 
 impl Store {
-    /// Opens the store in `dir`, creating it if needed, and starts its
-    /// flusher thread.
+    /// Opens the store in `dir`, creating it if needed, replays its
+    /// write-ahead log and starts its flusher and checkpointer threads.
     ///
     /// # Errors
     ///
-    /// [`StoreError::Unavailable`] if sled cannot open the directory.
+    /// [`StoreError::Unavailable`] if sled cannot open the directory or the
+    /// log cannot be read or replayed, [`StoreError::Corrupt`] if a log
+    /// record with a valid checksum does not decode.
     pub fn open(dir: &Path, settings: StoreSettings) -> Result<Store, StoreError> {
         let dedupe_window = settings.dedupe_window();
         let database = Arc::new(Database::open(dir, settings)?);
-        let flusher = spawn_flusher(Arc::clone(&database))?;
+        let background = Background::spawn(&database)?;
         let inner = Inner {
             database,
             locks: ChannelLocks::new(),
             dedupe_window,
-            flusher: Some(flusher),
+            background: Some(background),
         };
         Ok(Store {
             inner: Arc::new(inner),
@@ -121,9 +161,9 @@ impl Store {
     /// once that is durable on disk.
     ///
     /// The write itself is a few in-memory sled calls made on the calling
-    /// thread; only the wait for the flush yields. After a storage failure
-    /// the first call also reopens the database, which blocks for as long as
-    /// sled takes to replay its log.
+    /// thread; only the wait for the log's fsync yields. After a storage
+    /// failure the first call also reopens the database, which blocks for as
+    /// long as sled and the store take to replay their logs.
     ///
     /// # Errors
     ///
@@ -237,22 +277,10 @@ impl Store {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        self.database.commit.shut_down();
-        if let Some(flusher) = self.flusher.take() {
-            let _ = flusher.join();
+        if let Some(background) = self.background.take() {
+            background.stop(&self.database);
         }
     }
-}
-
-fn spawn_flusher(database: Arc<Database>) -> Result<JoinHandle<()>, StoreError> {
-    std::thread::Builder::new()
-        .name("store-flusher".into())
-        .spawn(move || {
-            while let Some(target) = database.commit.next_target() {
-                database.flush(target);
-            }
-        })
-        .map_err(|error| StoreError::unavailable(format!("cannot start the flusher: {error}")))
 }
 
 /// Logs a message that was not stored, by channel and control id only.
