@@ -14,6 +14,15 @@ pub struct MessageType<'m> {
     pub structure: Option<&'m str>,
 }
 
+impl MessageType<'_> {
+    /// `CODE^TRIGGER` (for example `ADT^A01`, or `ACK^` without a trigger),
+    /// the form routing and logs use; `None` when MSH-9.1 is empty.
+    pub fn event(&self) -> Option<String> {
+        self.code
+            .map(|code| format!("{code}^{}", self.trigger.unwrap_or("")))
+    }
+}
+
 /// Typed accessors for a message's MSH segment. Values are raw (still escaped) and
 /// `None` when absent or empty.
 #[derive(Debug, Clone, Copy)]
@@ -109,5 +118,21 @@ impl<'m> Header<'m> {
     /// The charset the message was decoded with (see [`crate::charset`]).
     pub fn charset(&self) -> Charset {
         self.charset
+    }
+}
+
+#[cfg(test)]
+mod event_tests {
+    use crate::Message;
+
+    #[test]
+    fn event_joins_code_and_trigger() {
+        let with = Message::parse(b"MSH|^~\\&|A|B|C|D|1||ADT^A01^ADT_A01|1|P|2.5\r").unwrap();
+        assert_eq!(
+            with.header().message_type().event().as_deref(),
+            Some("ADT^A01")
+        );
+        let without = Message::parse(b"MSH|^~\\&|A|B|C|D|1|||1|P|2.5\r").unwrap();
+        assert_eq!(without.header().message_type().event(), None);
     }
 }

@@ -30,10 +30,7 @@ impl InboundMessage {
             body.push('\r');
         }
         let header = parsed.header();
-        let kind = header.message_type();
-        let message_type = kind
-            .code
-            .map(|code| format!("{code}^{}", kind.trigger.unwrap_or("")));
+        let message_type = header.message_type().event();
         Ok(InboundMessage {
             message: Message {
                 content_type: HL7_V2_CONTENT_TYPE.into(),

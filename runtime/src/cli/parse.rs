@@ -62,7 +62,6 @@ pub fn run(args: &ParseArgs) -> anyhow::Result<ExitCode> {
 /// decoded (escape sequences resolved).
 fn message_json(file: &str, index: usize, message: &Message<'_>) -> Value {
     let header = message.header();
-    let kind = header.message_type();
     let segments: Vec<Value> = message
         .segments()
         .map(|segment| {
@@ -77,7 +76,7 @@ fn message_json(file: &str, index: usize, message: &Message<'_>) -> Value {
         "file": file,
         "message": index,
         "control_id": header.control_id(),
-        "message_type": kind.code.map(|code| format!("{code}^{}", kind.trigger.unwrap_or(""))),
+        "message_type": header.message_type().event(),
         "version": header.version(),
         "charset": format!("{:?}", message.charset()),
         "segments": segments,

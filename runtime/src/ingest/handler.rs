@@ -158,10 +158,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Handler<S> {
         };
         let context = AckContext::from_message(&message);
         let header = message.header();
-        let kind = header.message_type();
-        let message_type = kind
-            .code
-            .map(|code| format!("{code}^{}", kind.trigger.unwrap_or("")));
+        let message_type = header.message_type().event();
         let control_id = header.control_id();
         let dedupe_key = control_id.map(|control_id| DedupeKey {
             sending_application: header.sending_application().unwrap_or(""),
