@@ -15,14 +15,21 @@ fn hl7wasm(args: &[&str]) -> Output {
         .expect("run hl7wasm")
 }
 
+/// `hl7wasm plugin run <built plugin> <args...>`.
+fn plugin_run(package: &str, args: &[&str]) -> Output {
+    let plugin = plugin_path(package);
+    let mut all = vec!["plugin", "run", plugin.to_str().unwrap()];
+    all.extend_from_slice(args);
+    hl7wasm(&all)
+}
+
 fn sample() -> String {
     concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/data/adt_a01.hl7").to_string()
 }
 
 #[test]
 fn prints_each_forwarded_message_with_its_content_type() {
-    let plugin = plugin_path("passthrough");
-    let output = hl7wasm(&["plugin", "run", plugin.to_str().unwrap(), &sample()]);
+    let output = plugin_run("passthrough", &[&sample()]);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
@@ -38,15 +45,10 @@ fn prints_each_forwarded_message_with_its_content_type() {
 
 #[test]
 fn applies_the_plugin_config() {
-    let plugin = plugin_path("passthrough");
-    let output = hl7wasm(&[
-        "plugin",
-        "run",
-        plugin.to_str().unwrap(),
-        "--config",
-        r#"{"drop_types": ["ADT^*"]}"#,
-        &sample(),
-    ]);
+    let output = plugin_run(
+        "passthrough",
+        &["--config", r#"{"drop_types": ["ADT^*"]}"#, &sample()],
+    );
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success());
     assert!(
@@ -57,15 +59,10 @@ fn applies_the_plugin_config() {
 
 #[test]
 fn a_refused_config_fails_with_the_plugins_reason() {
-    let plugin = plugin_path("passthrough");
-    let output = hl7wasm(&[
-        "plugin",
-        "run",
-        plugin.to_str().unwrap(),
-        "--config",
-        r#"{"drop_types": 7}"#,
-        &sample(),
-    ]);
+    let output = plugin_run(
+        "passthrough",
+        &["--config", r#"{"drop_types": 7}"#, &sample()],
+    );
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success());
     assert!(
@@ -82,14 +79,7 @@ fn a_failing_message_is_reported_and_sets_the_exit_code() {
         .replace("ACCT1001", "HOSTILE:panic");
     let file = dir.path().join("panic.hl7");
     std::fs::write(&file, message).unwrap();
-    let plugin = plugin_path("hostile");
-    let output = hl7wasm(&[
-        "plugin",
-        "run",
-        plugin.to_str().unwrap(),
-        file.to_str().unwrap(),
-        &sample(),
-    ]);
+    let output = plugin_run("hostile", &[file.to_str().unwrap(), &sample()]);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(1), "{stdout}");
     assert!(
@@ -111,13 +101,7 @@ fn a_file_that_is_not_hl7_names_the_file_and_position() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("garbage.hl7");
     std::fs::write(&file, "hello, this is not HL7\r").unwrap();
-    let plugin = plugin_path("passthrough");
-    let output = hl7wasm(&[
-        "plugin",
-        "run",
-        plugin.to_str().unwrap(),
-        file.to_str().unwrap(),
-    ]);
+    let output = plugin_run("passthrough", &[file.to_str().unwrap()]);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(1));
     assert!(
