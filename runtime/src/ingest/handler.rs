@@ -25,8 +25,6 @@ pub struct Handler<S> {
     pub connection: Connection<S>,
     /// The sender's address.
     pub peer: SocketAddr,
-    /// The peer certificate's subject, under mTLS.
-    pub peer_certificate_name: Option<String>,
     /// The channel it belongs to.
     pub channel: Arc<ChannelRuntime>,
 }

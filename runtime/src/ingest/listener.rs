@@ -114,7 +114,13 @@ async fn serve(
         }
         .emit(&channel.metrics);
         let connection = Connection::new(socket, channel.limits);
-        return handler(connection, peer, None, channel).run().await;
+        return Handler {
+            connection,
+            peer,
+            channel,
+        }
+        .run()
+        .await;
     };
     let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(socket)).await {
         Ok(Ok(stream)) => stream,
@@ -148,21 +154,12 @@ async fn serve(
         client_subject: subject.as_deref(),
     }
     .emit(&channel.metrics);
-    let name = identity.and_then(|id| id.subject_cn);
     let connection = Connection::new(stream, channel.limits);
-    handler(connection, peer, name, channel).run().await;
-}
-
-fn handler<S>(
-    connection: Connection<S>,
-    peer: SocketAddr,
-    name: Option<String>,
-    channel: Arc<ChannelRuntime>,
-) -> Handler<S> {
     Handler {
         connection,
         peer,
-        peer_certificate_name: name,
         channel,
     }
+    .run()
+    .await;
 }
