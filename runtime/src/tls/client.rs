@@ -1,11 +1,11 @@
 //! [`TlsClientSettings`] and the rustls [`ClientConfig`] for `hl7wasm send`, `bench` and
 //! MLLP destinations.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rustls::ClientConfig;
-use rustls_pki_types::ServerName;
+use rustls::{ClientConfig, RootCertStore};
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use serde::Deserialize;
 
 use super::{TlsError, TlsVersion, pem, policy};
@@ -56,18 +56,58 @@ impl TlsClientSettings {
 /// A [`TlsError`] naming the file or setting at fault, as for the server.
 pub fn client_config(settings: &TlsClientSettings) -> Result<Arc<ClientConfig>, TlsError> {
     let roots = pem::trust_anchors(&settings.ca_file)?;
+    let client_cert = client_cert(settings.cert_file.as_deref(), settings.key_file.as_deref())?;
+    client_config_with_roots(roots, client_cert, settings.min_version)
+}
+
+/// Builds a client configuration that trusts `roots`, presents `client_cert` (chain and
+/// key file path) when given, and uses TLS versions from `min_version` up.
+///
+/// # Errors
+///
+/// [`TlsError::BadKey`] when the key does not fit the certificate.
+pub(crate) fn client_config_with_roots(
+    roots: RootCertStore,
+    client_cert: Option<ClientCert>,
+    min_version: TlsVersion,
+) -> Result<Arc<ClientConfig>, TlsError> {
     let builder = ClientConfig::builder_with_provider(policy::provider(None)?)
-        .with_protocol_versions(settings.min_version.versions())?
+        .with_protocol_versions(min_version.versions())?
         .with_root_certificates(roots);
-    let config = match (&settings.cert_file, &settings.key_file) {
-        (Some(cert_file), Some(key_file)) => builder
-            .with_client_auth_cert(pem::certificates(cert_file)?, pem::private_key(key_file)?)
-            .map_err(|source| TlsError::BadKey {
-                path: key_file.clone(),
-                source,
-            })?,
-        (None, None) => builder.with_no_client_auth(),
-        _ => return Err(TlsError::IncompleteClientCert),
+    let config = match client_cert {
+        Some(ClientCert { chain, key, path }) => builder
+            .with_client_auth_cert(chain, key)
+            .map_err(|source| TlsError::BadKey { path, source })?,
+        None => builder.with_no_client_auth(),
     };
     Ok(Arc::new(config))
+}
+
+/// A client certificate chain and its private key, read from PEM files.
+pub(crate) struct ClientCert {
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+    /// The key file, for errors.
+    path: PathBuf,
+}
+
+/// Reads the client certificate for mTLS: `None` without either file.
+///
+/// # Errors
+///
+/// [`TlsError::IncompleteClientCert`] when only one file is given, and the errors of
+/// reading PEM files.
+pub(crate) fn client_cert(
+    cert_file: Option<&Path>,
+    key_file: Option<&Path>,
+) -> Result<Option<ClientCert>, TlsError> {
+    match (cert_file, key_file) {
+        (Some(cert_file), Some(key_file)) => Ok(Some(ClientCert {
+            chain: pem::certificates(cert_file)?,
+            key: pem::private_key(key_file)?,
+            path: key_file.to_owned(),
+        })),
+        (None, None) => Ok(None),
+        _ => Err(TlsError::IncompleteClientCert),
+    }
 }

@@ -15,6 +15,7 @@
 //!   list allows any certificate the CA signed.
 
 mod client;
+mod dial;
 mod identity;
 mod pem;
 mod policy;
@@ -27,7 +28,10 @@ use std::path::PathBuf;
 use thiserror::Error;
 
 pub use client::{TlsClientSettings, client_config};
+pub(crate) use client::{client_cert, client_config_with_roots};
+pub use dial::{DialError, Dialer, Stream};
 pub use identity::{PeerIdentity, check_allowed, peer_identity, protocol_version};
+pub(crate) use pem::trust_anchors;
 pub use policy::TlsVersion;
 pub use server::{TlsServerSettings, server_config};
 

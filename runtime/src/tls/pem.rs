@@ -29,7 +29,7 @@ pub(super) fn private_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsErro
 }
 
 /// The certificates in `path` as trust anchors.
-pub(super) fn trust_anchors(path: &Path) -> Result<RootCertStore, TlsError> {
+pub(crate) fn trust_anchors(path: &Path) -> Result<RootCertStore, TlsError> {
     let mut roots = RootCertStore::empty();
     for certificate in certificates(path)? {
         roots.add(certificate).map_err(|source| TlsError::BadCa {

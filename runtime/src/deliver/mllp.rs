@@ -1,0 +1,256 @@
+//! MLLP destinations: [`MllpTargetConfig`] and [`MllpConnector`], which sends a message
+//! over a kept TCP or TLS connection and reads the ACK whose MSA-2 names it.
+//!
+//! One message is in flight at a time. The connection is opened on the first attempt and
+//! kept; after anything but a matching ACK (a timeout, a close, a read or write error, a
+//! reply that is not HL7 v2) it is dropped, and the next attempt opens a new one, so a
+//! late ACK can never be taken for the next message's. Before a kept connection is
+//! reused, what is already waiting on it is read: a late ACK is discarded, and a
+//! connection the peer closed while idle is replaced before the message is sent.
+//!
+//! An ACK whose MSA-2 is not the MSH-10 of the message sent answers an earlier message:
+//! it is discarded, and the wait goes on until the ACK timeout.
+
+use std::fmt;
+use std::time::Duration;
+
+use hl7v2::ack::{AckCode, AckOutcome};
+use serde::Deserialize;
+use tokio::time::{Instant, timeout, timeout_at};
+
+use super::{Attempt, ConnectorError, Delivery, peer_text};
+use crate::mllp::{Connection, FrameEvent, MllpLimits};
+use crate::tls::{Dialer, Stream, TlsClientSettings};
+
+/// An MLLP destination: where to connect and how long to wait.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MllpTargetConfig {
+    /// The listener, as `HOST:PORT` (`[::1]:2575` for an IPv6 address). Required.
+    pub address: String,
+    /// TLS settings: the CA that signs the listener's certificate, and a client
+    /// certificate for mTLS.
+    ///
+    /// By default the connection is plain TCP.
+    #[serde(default)]
+    pub tls: Option<TlsClientSettings>,
+    /// How long opening the connection (TCP and TLS handshake) may take, in seconds.
+    ///
+    /// By default this is 10 seconds.
+    #[serde(default = "default_connect_timeout_secs")]
+    pub connect_timeout_secs: u64,
+    /// How long to wait for the ACK of a message, in seconds; the connection is dropped
+    /// and the message retried when none comes.
+    ///
+    /// By default this is 30 seconds.
+    #[serde(default = "default_ack_timeout_secs")]
+    pub ack_timeout_secs: u64,
+    /// The largest ACK accepted, in bytes.
+    ///
+    /// By default this is 1 MiB.
+    #[serde(default = "default_max_message_bytes")]
+    pub max_message_bytes: usize,
+}
+
+fn default_connect_timeout_secs() -> u64 {
+    10
+}
+
+fn default_ack_timeout_secs() -> u64 {
+    30
+}
+
+fn default_max_message_bytes() -> usize {
+    MllpLimits::default().max_message_bytes
+}
+
+/// Delivers to one MLLP listener over a kept connection.
+pub struct MllpConnector {
+    dialer: Dialer,
+    connect_timeout: Duration,
+    ack_timeout: Duration,
+    limits: MllpLimits,
+    connection: Option<Connection<Box<dyn Stream>>>,
+}
+
+impl fmt::Debug for MllpConnector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MllpConnector")
+            .field("address", &self.dialer.address())
+            .field("tls", &self.dialer.is_tls())
+            .field("connected", &self.connection.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl MllpConnector {
+    /// Checks the address and timeouts and reads the TLS files; connects later.
+    ///
+    /// # Errors
+    ///
+    /// [`ConnectorError::InvalidAddress`], [`ConnectorError::ZeroTimeout`] and
+    /// [`ConnectorError::Tls`].
+    pub fn new(config: &MllpTargetConfig) -> Result<MllpConnector, ConnectorError> {
+        let valid_address = config
+            .address
+            .rsplit_once(':')
+            .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+        if !valid_address {
+            return Err(ConnectorError::InvalidAddress(config.address.clone()));
+        }
+        if config.connect_timeout_secs == 0 {
+            return Err(ConnectorError::ZeroTimeout("connect_timeout_secs"));
+        }
+        if config.ack_timeout_secs == 0 {
+            return Err(ConnectorError::ZeroTimeout("ack_timeout_secs"));
+        }
+        Ok(MllpConnector {
+            dialer: Dialer::new(&config.address, config.tls.as_ref())?,
+            connect_timeout: Duration::from_secs(config.connect_timeout_secs),
+            ack_timeout: Duration::from_secs(config.ack_timeout_secs),
+            // The ACK deadline bounds the wait; the connection's own timeouts lie past
+            // it so that they never fire first.
+            limits: MllpLimits {
+                max_message_bytes: config.max_message_bytes,
+                idle_timeout_secs: config.ack_timeout_secs.saturating_add(1),
+                frame_timeout_secs: config.ack_timeout_secs.saturating_add(1),
+                ..MllpLimits::default()
+            },
+            connection: None,
+        })
+    }
+
+    /// Sends the message and classifies its ACK: AA/CA delivered, AE/CE retry, AR/CR
+    /// reject. A body that is not HL7 v2 with an MSH-10 is rejected unsent, since its
+    /// ACK could not be matched.
+    pub async fn deliver(&mut self, delivery: &Delivery<'_>) -> Attempt {
+        let control_id = match hl7v2::Message::parse(delivery.body) {
+            Ok(message) => message.header().control_id().map(str::to_owned),
+            Err(_) => return Attempt::reject("the body is not an HL7 v2 message"),
+        };
+        let Some(control_id) = control_id else {
+            return Attempt::reject("the message has no MSH-10, so its ACK cannot be matched");
+        };
+        match self.exchange(delivery.body, &control_id).await {
+            Ok(attempt) => attempt,
+            Err(reason) => {
+                self.connection = None;
+                tracing::debug!(
+                    channel = delivery.channel,
+                    destination = delivery.destination,
+                    control_id,
+                    reason,
+                    "MLLP connection dropped."
+                );
+                Attempt::retry(reason)
+            }
+        }
+    }
+
+    /// Sends `body` and waits for its ACK; `Err` is a retry reason after which the
+    /// connection cannot be trusted.
+    async fn exchange(&mut self, body: &[u8], control_id: &str) -> Result<Attempt, String> {
+        let ack_timeout = self.ack_timeout;
+        let connection = self.connection().await?;
+        connection
+            .write_frame(body)
+            .await
+            .map_err(|error| format!("sending failed: {error}"))?;
+        let deadline = Instant::now() + ack_timeout;
+        loop {
+            let event = timeout_at(deadline, connection.read_frame())
+                .await
+                .map_err(|_| format!("no ACK within {}s", ack_timeout.as_secs()))?
+                .map_err(|error| format!("reading the ACK failed: {error}"))?
+                .ok_or("the peer closed the connection without an ACK")?;
+            match event {
+                FrameEvent::Message(reply) => {
+                    if let Some(attempt) = read_ack(&reply, control_id)? {
+                        return Ok(attempt);
+                    }
+                }
+                FrameEvent::CommitAck(true) | FrameEvent::Junk(_) => {}
+                FrameEvent::CommitAck(false) => {
+                    return Ok(Attempt::retry("negative commit acknowledgement (NAK)"));
+                }
+                FrameEvent::TooLarge { size, .. } => {
+                    return Err(format!("a reply of {size} bytes exceeds max_message_bytes"));
+                }
+            }
+        }
+    }
+
+    /// The kept connection if it is still open, else a new one.
+    async fn connection(&mut self) -> Result<&mut Connection<Box<dyn Stream>>, String> {
+        if let Some(connection) = &mut self.connection
+            && !still_open(connection).await
+        {
+            self.connection = None;
+        }
+        if self.connection.is_none() {
+            let stream = timeout(self.connect_timeout, self.dialer.connect())
+                .await
+                .map_err(|_| {
+                    format!(
+                        "cannot connect to {} within {}s",
+                        self.dialer.address(),
+                        self.connect_timeout.as_secs()
+                    )
+                })?
+                .map_err(|error| error.to_string())?;
+            self.connection = Some(Connection::new(stream, self.limits));
+        }
+        Ok(self.connection.as_mut().expect("connected above"))
+    }
+}
+
+/// Reads what is already waiting on a kept connection, without waiting: replies to
+/// earlier messages are discarded; a close or an error means it cannot be reused.
+async fn still_open(connection: &mut Connection<Box<dyn Stream>>) -> bool {
+    loop {
+        // A zero timeout polls the read once: pending means nothing is waiting.
+        match timeout(Duration::ZERO, connection.read_frame()).await {
+            Err(_) => return true,
+            Ok(Ok(Some(_))) => {}
+            Ok(Ok(None) | Err(_)) => return false,
+        }
+    }
+}
+
+/// The attempt a reply decides, or `None` when its MSA-2 names another message.
+///
+/// # Errors
+///
+/// A retry reason when the reply is not HL7 v2.
+fn read_ack(reply: &[u8], control_id: &str) -> Result<Option<Attempt>, String> {
+    let ack = hl7v2::Message::parse(reply).map_err(|_| "the reply is not an HL7 v2 ACK")?;
+    let acknowledged = ack.get("MSA-2");
+    if acknowledged.as_deref() != Some(control_id) {
+        tracing::debug!(
+            control_id,
+            acknowledged = acknowledged.as_deref(),
+            "ACK for another message discarded."
+        );
+        return Ok(None);
+    }
+    let Some(code) = ack.get("MSA-1").as_deref().and_then(AckCode::from_code) else {
+        return Ok(Some(Attempt::retry(
+            "the ACK's MSA-1 is not AA, AE, AR, CA, CE or CR",
+        )));
+    };
+    Ok(Some(match code.outcome() {
+        AckOutcome::Accept => Attempt::Delivered,
+        AckOutcome::Error => Attempt::retry(format!("the destination answered {}", code.as_str())),
+        AckOutcome::Reject => {
+            let text = ["MSA-3", "ERR-8", "ERR-3"]
+                .into_iter()
+                .find_map(|path| ack.get(path))
+                .unwrap_or_default();
+            Attempt::reject(format!(
+                "the destination answered {}: {}",
+                code.as_str(),
+                peer_text(text.as_bytes())
+            ))
+        }
+    }))
+}

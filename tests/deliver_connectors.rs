@@ -1,0 +1,658 @@
+//! Ensures that the destination connectors make one delivery attempt and classify it:
+//! MLLP against a real listener (ACK codes, late ACKs, timeouts, refused connections,
+//! TLS and mTLS), HTTP against a real axum server (statuses, Retry-After, headers,
+//! HTTPS), and files (atomic writes, names that cannot leave their directory).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::post;
+use hl7wasm::deliver::file::FileTargetConfig;
+use hl7wasm::deliver::http::{BasicAuth, HttpTargetConfig, HttpTlsSettings};
+use hl7wasm::deliver::mllp::MllpTargetConfig;
+use hl7wasm::deliver::{Attempt, Connector, ConnectorError, Delivery, TargetConfig};
+use hl7wasm::mllp::{Connection, FrameEvent, MllpLimits};
+use hl7wasm::tls::{TlsClientSettings, TlsServerSettings, server_config};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
+
+#[path = "support/pki.rs"]
+mod pki;
+
+use pki::Pki;
+
+const HL7: &str = "application/hl7-v2+er7";
+const FHIR: &str = "application/fhir+json";
+
+/// An ADT^A01 with MSH-10 `control_id`.
+fn adt(control_id: &str) -> Vec<u8> {
+    format!(
+        "MSH|^~\\&|HL7WASM|HOSP|DEST|FAC|20240101||ADT^A01|{control_id}|P|2.5\r\
+         PID|1||123^^^HOSP^MR||DOE^JANE\r"
+    )
+    .into_bytes()
+}
+
+fn delivery<'a>(
+    body: &'a [u8],
+    control_id: Option<&'a str>,
+    content_type: &'a str,
+) -> Delivery<'a> {
+    Delivery {
+        channel: "adt",
+        destination: "out",
+        message_id: 7,
+        sequence: 42,
+        control_id,
+        message_type: Some("ADT^A01"),
+        content_type,
+        body,
+    }
+}
+
+async fn send(connector: &mut Connector, control_id: &str) -> Attempt {
+    let body = adt(control_id);
+    connector
+        .deliver(&delivery(&body, Some(control_id), HL7))
+        .await
+}
+
+fn assert_retry(attempt: &Attempt, needle: &str) {
+    match attempt {
+        Attempt::Retry { reason, .. } => assert!(reason.contains(needle), "{reason}"),
+        other => panic!("expected a retry with {needle:?}, got {other:?}"),
+    }
+}
+
+fn assert_reject(attempt: &Attempt, needle: &str) {
+    match attempt {
+        Attempt::Reject { reason } => assert!(reason.contains(needle), "{reason}"),
+        other => panic!("expected a rejection with {needle:?}, got {other:?}"),
+    }
+}
+
+// ---------------------------------------------------------------- MLLP
+
+/// An ACK with MSA-1 `code` and MSA-2 `acknowledged`.
+fn ack(code: &str, acknowledged: &str, text: &str) -> Vec<u8> {
+    format!(
+        "MSH|^~\\&|DEST|FAC|HL7WASM|HOSP|20240101||ACK^A01|ACK-{acknowledged}|P|2.5\r\
+         MSA|{code}|{acknowledged}|{text}\r"
+    )
+    .into_bytes()
+}
+
+/// What the test listener answers to a message, by its control id (and it closes the
+/// connection after an id holding `BYE`): `SLOW…` gets no answer; `LATE…` first gets an AR for an earlier message, then its own AA; `STRAY…`
+/// gets its AA followed by an AR for an earlier message; anything else gets the ACK
+/// code its first two letters name.
+fn answers(control_id: &str) -> Vec<Vec<u8>> {
+    if control_id.starts_with("SLOW") {
+        Vec::new()
+    } else if control_id.starts_with("LATE") {
+        vec![ack("AR", "EARLIER", "late"), ack("AA", control_id, "")]
+    } else if control_id.starts_with("STRAY") {
+        vec![ack("AA", control_id, ""), ack("AR", "EARLIER", "stray")]
+    } else {
+        vec![ack(&control_id[..2], control_id, "Unknown patient")]
+    }
+}
+
+/// A test MLLP listener, with TLS when `tls` is given; counts its connections.
+async fn mllp_listener(tls: Option<TlsServerSettings>) -> (SocketAddr, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let acceptor = tls.map(|settings| TlsAcceptor::from(server_config(&settings).unwrap()));
+    let connections = Arc::new(AtomicUsize::new(0));
+    let counter = connections.clone();
+    tokio::spawn(async move {
+        loop {
+            let (tcp, _) = listener.accept().await.unwrap();
+            counter.fetch_add(1, Ordering::SeqCst);
+            match &acceptor {
+                None => tokio::spawn(answer_all(tcp)),
+                Some(acceptor) => {
+                    let acceptor = acceptor.clone();
+                    tokio::spawn(async move {
+                        if let Ok(tls) = acceptor.accept(tcp).await {
+                            answer_all(tls).await;
+                        }
+                    })
+                }
+            };
+        }
+    });
+    (address, connections)
+}
+
+async fn answer_all<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(stream: S) {
+    let mut connection = Connection::new(stream, MllpLimits::default());
+    while let Ok(Some(event)) = connection.read_frame().await {
+        let FrameEvent::Message(message) = event else {
+            continue;
+        };
+        let message = hl7v2::Message::parse(&message).unwrap();
+        let control_id = message.header().control_id().unwrap().to_owned();
+        for frame in answers(&control_id) {
+            connection.write_frame(&frame).await.unwrap();
+        }
+        if control_id.contains("BYE") {
+            return;
+        }
+    }
+}
+
+fn mllp_target(address: &str) -> MllpTargetConfig {
+    toml::from_str(&format!("address = {address:?}\nack_timeout_secs = 1")).unwrap()
+}
+
+fn mllp_connector(config: MllpTargetConfig) -> Connector {
+    Connector::new(&TargetConfig::Mllp(config)).unwrap()
+}
+
+/// Ensures that AA and CA are delivered, AE and CE retried and AR and CR rejected with
+/// the ACK's text, all over one kept connection.
+#[tokio::test]
+async fn mllp_ack_codes_decide() {
+    let (address, connections) = mllp_listener(None).await;
+    let mut connector = mllp_connector(mllp_target(&address.to_string()));
+    assert_eq!(send(&mut connector, "AA-1").await, Attempt::Delivered);
+    assert_eq!(send(&mut connector, "CA-2").await, Attempt::Delivered);
+    assert_retry(&send(&mut connector, "AE-3").await, "answered AE");
+    assert_retry(&send(&mut connector, "CE-4").await, "answered CE");
+    assert_reject(&send(&mut connector, "AR-5").await, "AR: Unknown patient");
+    assert_reject(&send(&mut connector, "CR-6").await, "CR: Unknown patient");
+    assert_retry(&send(&mut connector, "XX-7").await, "MSA-1");
+    assert_eq!(connections.load(Ordering::SeqCst), 1);
+}
+
+/// Ensures that an ACK whose MSA-2 names an earlier message is discarded and the
+/// message's own ACK decides; a stray ACK left on the connection is never taken for
+/// the next message's.
+#[tokio::test]
+async fn mllp_late_ack_is_discarded() {
+    let (address, connections) = mllp_listener(None).await;
+    let mut connector = mllp_connector(mllp_target(&address.to_string()));
+    assert_eq!(send(&mut connector, "LATE-1").await, Attempt::Delivered);
+    assert_eq!(send(&mut connector, "STRAY-2").await, Attempt::Delivered);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(send(&mut connector, "AA-3").await, Attempt::Delivered);
+    assert_eq!(connections.load(Ordering::SeqCst), 1);
+}
+
+/// Ensures that a missing ACK is a retry that drops the connection, and that the next
+/// attempt reconnects.
+#[tokio::test]
+async fn mllp_ack_timeout_retries_and_reconnects() {
+    let (address, connections) = mllp_listener(None).await;
+    let mut connector = mllp_connector(mllp_target(&address.to_string()));
+    assert_retry(&send(&mut connector, "SLOW-1").await, "no ACK within 1s");
+    assert_eq!(send(&mut connector, "AA-2").await, Attempt::Delivered);
+    assert_eq!(connections.load(Ordering::SeqCst), 2);
+}
+
+/// Ensures that a kept connection the peer closed while idle is replaced before the
+/// next message is sent, without a failed attempt.
+#[tokio::test]
+async fn mllp_reconnects_after_idle_close() {
+    let (address, connections) = mllp_listener(None).await;
+    let mut connector = mllp_connector(mllp_target(&address.to_string()));
+    assert_eq!(send(&mut connector, "AA-BYE-1").await, Attempt::Delivered);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(send(&mut connector, "AA-2").await, Attempt::Delivered);
+    assert_eq!(connections.load(Ordering::SeqCst), 2);
+}
+
+/// Ensures that a refused connection is a retry, and a body that is not HL7 v2 with an
+/// MSH-10 is rejected unsent.
+#[tokio::test]
+async fn mllp_refused_connection_retries() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    drop(listener);
+    let mut connector = mllp_connector(mllp_target(&address));
+    assert_retry(&send(&mut connector, "AA-1").await, "cannot connect");
+    let bundle = br#"{"resourceType":"Bundle"}"#;
+    let attempt = connector.deliver(&delivery(bundle, None, FHIR)).await;
+    assert_reject(&attempt, "not an HL7 v2 message");
+    let no_id = b"MSH|^~\\&|A|B|C|D|20240101||ADT^A01||P|2.5\r";
+    assert_reject(
+        &connector.deliver(&delivery(no_id, None, HL7)).await,
+        "MSH-10",
+    );
+}
+
+/// Ensures that MLLP over TLS works with a test CA, with and without a client
+/// certificate, and that an untrusted server is a retry.
+#[tokio::test]
+async fn mllp_over_tls_and_mtls() {
+    let pki = Pki::new();
+    let server = TlsServerSettings {
+        cert_file: pki.path("server.pem"),
+        key_file: pki.path("server.key"),
+        min_version: Default::default(),
+        cipher_suites: None,
+        client_ca_file: Some(pki.path("ca.pem")),
+        allowed_clients: vec!["lab-analyzer".into()],
+    };
+    let (address, _) = mllp_listener(Some(server)).await;
+    let client = |ca: &str, client: Option<&str>| MllpTargetConfig {
+        tls: Some(TlsClientSettings {
+            ca_file: pki.path(ca),
+            cert_file: client.map(|c| pki.path(&format!("{c}.pem"))),
+            key_file: client.map(|c| pki.path(&format!("{c}.key"))),
+            server_name: Some("localhost".into()),
+            min_version: Default::default(),
+        }),
+        ..mllp_target(&address.to_string())
+    };
+    let mut lab = mllp_connector(client("ca.pem", Some("lab")));
+    assert_eq!(send(&mut lab, "AA-1").await, Attempt::Delivered);
+    let mut pharmacy = mllp_connector(client("ca.pem", Some("pharmacy")));
+    assert!(matches!(
+        send(&mut pharmacy, "AA-2").await,
+        Attempt::Retry { .. }
+    ));
+    let mut untrusting = mllp_connector(client("rogue-ca.pem", Some("lab")));
+    assert_retry(&send(&mut untrusting, "AA-3").await, "TLS handshake");
+}
+
+/// Ensures that targets are read from TOML by `type`, with defaults, that unknown keys
+/// and bad values are refused, and that a channel target has no connector.
+#[test]
+fn targets_read_from_toml() {
+    let target: TargetConfig = toml::from_str("type = \"mllp\"\naddress = \"lab:2575\"").unwrap();
+    let TargetConfig::Mllp(mllp) = &target else {
+        panic!("{target:?}")
+    };
+    assert_eq!(
+        (
+            mllp.connect_timeout_secs,
+            mllp.ack_timeout_secs,
+            mllp.max_message_bytes
+        ),
+        (10, 30, 1024 * 1024)
+    );
+    let typo =
+        toml::from_str::<TargetConfig>("type = \"mllp\"\naddress = \"a:1\"\nack_timeout = 5");
+    assert!(typo.unwrap_err().to_string().contains("unknown field"));
+    let no_port: TargetConfig = toml::from_str("type = \"mllp\"\naddress = \"lab\"").unwrap();
+    assert!(matches!(
+        Connector::new(&no_port),
+        Err(ConnectorError::InvalidAddress(_))
+    ));
+    let channel: TargetConfig = toml::from_str("type = \"channel\"\nchannel = \"lab\"").unwrap();
+    assert!(matches!(
+        Connector::new(&channel),
+        Err(ConnectorError::ChannelTarget(name)) if name == "lab"
+    ));
+    let file: TargetConfig = toml::from_str("type = \"file\"\ndir = \"out\"").unwrap();
+    let TargetConfig::File(file) = file else {
+        panic!()
+    };
+    assert_eq!(file.file_name, "{channel}-{id}-{seq}.{ext}");
+}
+
+/// Ensures that a connector and its attempts can move between tasks, as a scheduler
+/// that spawns one task per destination needs.
+#[test]
+fn connectors_are_send() {
+    fn send_and_static<T: Send + 'static>(_: &T) {}
+    fn send<T: Send>(_: &T) {}
+    let root = tempfile::tempdir().unwrap();
+    let mut connector = file_connector(root.path(), "{seq}");
+    send_and_static(&connector);
+    let body = adt("1");
+    send(&connector.deliver(&delivery(&body, None, HL7)));
+}
+
+// ---------------------------------------------------------------- HTTP
+
+/// What the test HTTP server received.
+type Received = Arc<Mutex<Vec<(HeaderMap, Bytes)>>>;
+
+async fn record(State(received): State<Received>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    received.lock().unwrap().push((headers, body));
+    StatusCode::OK
+}
+
+fn router(received: Received) -> Router {
+    Router::new()
+        .route("/ok", post(record))
+        .route("/created", post(|| async { StatusCode::CREATED }))
+        .route(
+            "/busy",
+            post(|| async { (StatusCode::SERVICE_UNAVAILABLE, [("retry-after", "2")]) }),
+        )
+        .route("/limit", post(|| async { StatusCode::TOO_MANY_REQUESTS }))
+        .route("/timeout", post(|| async { StatusCode::REQUEST_TIMEOUT }))
+        .route("/bad", post(|| async { bad_request() }))
+        .route(
+            "/moved",
+            post(|| async { (StatusCode::MOVED_PERMANENTLY, [("location", "/ok")]) }),
+        )
+        .route(
+            "/slow",
+            post(|| async {
+                tokio::time::sleep(Duration::from_secs(3)).await;
+                StatusCode::OK
+            }),
+        )
+        .with_state(received)
+}
+
+fn bad_request() -> impl IntoResponse {
+    let outcome = format!(
+        r#"{{"resourceType":"OperationOutcome","issue":"{}"}}"#,
+        "x".repeat(500)
+    );
+    (StatusCode::BAD_REQUEST, outcome)
+}
+
+/// A test HTTP server; its base URL and what it received.
+async fn http_server() -> (String, Received) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let received = Received::default();
+    let app = router(received.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (base, received)
+}
+
+fn http_target(url: String) -> HttpTargetConfig {
+    toml::from_str(&format!("url = {url:?}\ntimeout_secs = 1")).unwrap()
+}
+
+fn http_connector(config: HttpTargetConfig) -> Connector {
+    Connector::new(&TargetConfig::Http(config)).unwrap()
+}
+
+async fn post_bundle(connector: &mut Connector) -> Attempt {
+    let bundle = br#"{"resourceType":"Bundle","type":"transaction"}"#;
+    connector
+        .deliver(&delivery(bundle, Some("MSG-1"), FHIR))
+        .await
+}
+
+/// Ensures that each status class becomes the right attempt: 2xx delivered; 503 with
+/// Retry-After, 429, 408 and a timeout retried; 400 and 301 rejected with a reason.
+#[tokio::test]
+async fn http_statuses_decide() {
+    let (base, _) = http_server().await;
+    let attempt = |path: &str| {
+        let mut connector = http_connector(http_target(format!("{base}{path}")));
+        async move { post_bundle(&mut connector).await }
+    };
+    assert_eq!(attempt("/ok").await, Attempt::Delivered);
+    assert_eq!(attempt("/created").await, Attempt::Delivered);
+    assert_eq!(
+        attempt("/busy").await,
+        Attempt::Retry {
+            reason: "HTTP 503 Service Unavailable".into(),
+            after: Some(Duration::from_secs(2)),
+        }
+    );
+    assert_retry(&attempt("/limit").await, "HTTP 429");
+    assert_retry(&attempt("/timeout").await, "HTTP 408");
+    assert_retry(&attempt("/slow").await, "no response within 1s");
+    let Attempt::Reject { reason } = attempt("/bad").await else {
+        panic!("400 must reject");
+    };
+    assert!(reason.starts_with("HTTP 400 Bad Request: {\"resourceType\":\"OperationOutcome\""));
+    assert!(reason.len() < 250, "{reason}");
+    assert_reject(&attempt("/moved").await, "HTTP 301");
+}
+
+/// Ensures that the content type, the configured headers and the bearer token or basic
+/// credentials are sent with the body.
+#[tokio::test]
+async fn http_sends_headers_and_credentials() {
+    let (base, received) = http_server().await;
+    let mut config = http_target(format!("{base}/ok"));
+    config.headers = BTreeMap::from([("X-Source".into(), "hl7wasm".into())]);
+    config.bearer_token = Some("s3cret".into());
+    assert_eq!(
+        post_bundle(&mut http_connector(config.clone())).await,
+        Attempt::Delivered
+    );
+    config.bearer_token = None;
+    config.basic_auth = Some(BasicAuth {
+        username: "engine".into(),
+        password: "pw".into(),
+    });
+    config
+        .headers
+        .insert("Content-Type".into(), "application/json".into());
+    assert_eq!(
+        post_bundle(&mut http_connector(config)).await,
+        Attempt::Delivered
+    );
+
+    let received = received.lock().unwrap();
+    let (headers, body) = &received[0];
+    assert_eq!(headers["content-type"], FHIR);
+    assert_eq!(headers["x-source"], "hl7wasm");
+    assert_eq!(headers["authorization"], "Bearer s3cret");
+    assert_eq!(
+        &body[..],
+        br#"{"resourceType":"Bundle","type":"transaction"}"#
+    );
+    let (headers, _) = &received[1];
+    assert_eq!(headers["authorization"], "Basic ZW5naW5lOnB3");
+    assert_eq!(headers["content-type"], "application/json");
+}
+
+/// Ensures that a refused connection is a retry and that bad settings are refused when
+/// the connector is built.
+#[tokio::test]
+async fn http_refused_connection_and_bad_settings() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    drop(listener);
+    let mut connector = http_connector(http_target(format!("http://{address}/fhir")));
+    assert_retry(&post_bundle(&mut connector).await, "Connection refused");
+
+    let build = |config: HttpTargetConfig| Connector::new(&TargetConfig::Http(config)).unwrap_err();
+    let base = http_target("http://localhost/fhir".into());
+    let both = HttpTargetConfig {
+        bearer_token: Some("t".into()),
+        basic_auth: Some(BasicAuth {
+            username: "u".into(),
+            password: "p".into(),
+        }),
+        ..base.clone()
+    };
+    assert!(matches!(build(both), ConnectorError::ConflictingAuth));
+    let tls_on_http = HttpTargetConfig {
+        tls: Some(HttpTlsSettings {
+            ca_file: None,
+            cert_file: None,
+            key_file: None,
+            min_version: Default::default(),
+        }),
+        ..base.clone()
+    };
+    assert!(matches!(
+        build(tls_on_http),
+        ConnectorError::TlsWithoutHttps(_)
+    ));
+    let ftp = http_target("ftp://localhost/".into());
+    assert!(matches!(build(ftp), ConnectorError::InvalidUrl { .. }));
+    let header = HttpTargetConfig {
+        headers: BTreeMap::from([("Bad Name".into(), "v".into())]),
+        ..base
+    };
+    assert!(matches!(build(header), ConnectorError::InvalidHeader(_)));
+}
+
+/// An axum listener that completes a TLS handshake before handing a connection over.
+struct TlsListener {
+    tcp: TcpListener,
+    acceptor: TlsAcceptor,
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = tokio_rustls::server::TlsStream<TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            let Ok((tcp, peer)) = self.tcp.accept().await else {
+                continue;
+            };
+            if let Ok(tls) = self.acceptor.accept(tcp).await {
+                return (tls, peer);
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.tcp.local_addr()
+    }
+}
+
+/// Ensures that HTTPS works with a test CA and a client certificate, and that a server
+/// the CA did not sign is a retry.
+#[tokio::test]
+async fn https_with_test_ca_and_client_certificate() {
+    let pki = Pki::new();
+    let server = TlsServerSettings {
+        cert_file: pki.path("server.pem"),
+        key_file: pki.path("server.key"),
+        min_version: Default::default(),
+        cipher_suites: None,
+        client_ca_file: Some(pki.path("ca.pem")),
+        allowed_clients: Vec::new(),
+    };
+    let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = tcp.local_addr().unwrap().port();
+    let acceptor = TlsAcceptor::from(server_config(&server).unwrap());
+    let received = Received::default();
+    let app = router(received.clone());
+    tokio::spawn(async move {
+        axum::serve(TlsListener { tcp, acceptor }, app)
+            .await
+            .unwrap()
+    });
+
+    let https = |ca: &str| HttpTargetConfig {
+        tls: Some(HttpTlsSettings {
+            ca_file: Some(pki.path(ca)),
+            cert_file: Some(pki.path("lab.pem")),
+            key_file: Some(pki.path("lab.key")),
+            min_version: Default::default(),
+        }),
+        ..http_target(format!("https://localhost:{port}/ok"))
+    };
+    assert_eq!(
+        post_bundle(&mut http_connector(https("ca.pem"))).await,
+        Attempt::Delivered
+    );
+    assert_eq!(received.lock().unwrap().len(), 1);
+    let attempt = post_bundle(&mut http_connector(https("rogue-ca.pem"))).await;
+    assert_retry(&attempt, "certificate");
+}
+
+// ---------------------------------------------------------------- files
+
+fn file_connector(dir: &Path, file_name: &str) -> Connector {
+    Connector::new(&TargetConfig::File(FileTargetConfig {
+        dir: dir.to_owned(),
+        file_name: file_name.to_owned(),
+    }))
+    .unwrap()
+}
+
+fn names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Ensures that a message is written whole under its pattern's name, into a directory
+/// created on demand, with no temporary file left, and that a redelivery replaces it.
+#[tokio::test]
+async fn file_written_atomically_under_pattern_name() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("out/fhir");
+    let mut connector = file_connector(&dir, "{channel}-{id}-{seq}.{ext}");
+    let bundle = br#"{"resourceType":"Bundle"}"#;
+    let attempt = connector
+        .deliver(&delivery(bundle, Some("MSG-1"), FHIR))
+        .await;
+    assert_eq!(attempt, Attempt::Delivered);
+    assert_eq!(names(&dir), ["adt-7-42.json"]);
+    assert_eq!(std::fs::read(dir.join("adt-7-42.json")).unwrap(), bundle);
+
+    let again = br#"{"resourceType":"Bundle","id":"2"}"#;
+    assert_eq!(
+        connector
+            .deliver(&delivery(again, Some("MSG-1"), FHIR))
+            .await,
+        Attempt::Delivered
+    );
+    assert_eq!(names(&dir), ["adt-7-42.json"]);
+    assert_eq!(std::fs::read(dir.join("adt-7-42.json")).unwrap(), again);
+}
+
+/// Ensures that a control id cannot take a file out of its directory.
+#[tokio::test]
+async fn file_control_id_cannot_escape() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("out");
+    let mut connector = file_connector(&dir, "{type}_{control_id}.{ext}");
+    for control_id in ["../x", "..", "/etc/passwd"] {
+        let body = adt("1");
+        let attempt = connector
+            .deliver(&delivery(&body, Some(control_id), HL7))
+            .await;
+        assert_eq!(attempt, Attempt::Delivered);
+    }
+    assert_eq!(
+        names(&dir),
+        [
+            "ADT_A01__._x.hl7",
+            "ADT_A01___.hl7",
+            "ADT_A01__etc_passwd.hl7"
+        ]
+    );
+    assert_eq!(names(root.path()), ["out"]);
+}
+
+/// Ensures that an unwritable directory is a retry that leaves nothing behind, and
+/// that an invalid pattern is refused when the connector is built.
+#[tokio::test]
+async fn file_io_error_retries_and_bad_pattern_is_refused() {
+    let root = tempfile::tempdir().unwrap();
+    let blocker = root.path().join("not-a-dir");
+    std::fs::write(&blocker, b"").unwrap();
+    let mut connector = file_connector(&blocker.join("out"), "{seq}.{ext}");
+    let body = adt("1");
+    assert_retry(
+        &connector.deliver(&delivery(&body, None, HL7)).await,
+        "cannot write",
+    );
+    assert_eq!(names(root.path()), ["not-a-dir"]);
+
+    let bad = TargetConfig::File(FileTargetConfig {
+        dir: root.path().into(),
+        file_name: "{nope}.{ext}".into(),
+    });
+    let error = Connector::new(&bad).unwrap_err();
+    assert!(
+        error.to_string().contains("unknown placeholder {nope}"),
+        "{error}"
+    );
+}
