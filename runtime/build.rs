@@ -34,6 +34,8 @@ fn main() {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
 
+    println!("cargo:rerun-if-env-changed=HL7WASM_SKIP_PLUGINS");
+
     let target_dir = plugin_target_dir();
     let packages = plugin_packages(&root.join("plugins"));
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -86,13 +88,18 @@ fn plugin_target_dir() -> PathBuf {
     target.join("plugins")
 }
 
-/// The package names under `plugins/`, one crate per directory.
+/// The package names under `plugins/`, one crate per directory, except
+/// those named in `HL7WASM_SKIP_PLUGINS` (comma-separated: a plugin in the
+/// middle of an edit need not stop the host's build).
 fn plugin_packages(plugins: &Path) -> Vec<String> {
+    let skipped = env::var("HL7WASM_SKIP_PLUGINS").unwrap_or_default();
+    let skipped: Vec<&str> = skipped.split(',').map(str::trim).collect();
     let mut packages: Vec<String> = std::fs::read_dir(plugins)
         .expect("read plugins/")
         .filter_map(Result::ok)
         .filter(|entry| entry.path().join("Cargo.toml").exists())
         .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| !skipped.contains(&name.as_str()))
         .collect();
     packages.sort();
     packages

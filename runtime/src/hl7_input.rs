@@ -14,6 +14,8 @@ pub struct InboundMessage {
     pub control_id: Option<String>,
     /// MSH-9 as `TYPE^TRIGGER`, when present.
     pub message_type: Option<String>,
+    /// MSH-4.1, when present.
+    pub sending_facility: Option<String>,
 }
 
 impl InboundMessage {
@@ -38,6 +40,7 @@ impl InboundMessage {
             },
             control_id: header.control_id().map(str::to_string),
             message_type,
+            sending_facility: parsed.get("MSH-4.1").map(|value| value.to_string()),
         })
     }
 

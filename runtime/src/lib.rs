@@ -1,12 +1,15 @@
 //! The hl7wasm host library: MLLP ingest over TCP and TLS, the durable
 //! store, and the sandboxed plugin host.
 
+pub mod alerts;
 pub mod config;
+pub mod deliver;
 pub mod events;
 pub mod hl7_input;
 pub mod ingest;
 pub mod metrics;
 pub mod mllp;
+pub mod pipeline;
 pub mod plugin;
 pub mod server;
 pub mod store;

@@ -37,6 +37,16 @@ pub struct Metrics {
     pub storage_failures: Counters,
     /// Seconds from a frame's last byte to its ACK, by channel.
     pub ack_latency_seconds: Histograms,
+    /// Messages through the pipeline, by channel and resulting state.
+    pub messages_processed: Counters,
+    /// Delivery attempts, by channel, destination and result.
+    pub deliveries: Counters,
+    /// Messages dead-lettered, by channel, destination and reason.
+    pub dead_letters: Counters,
+    /// Seconds per plugin call, by channel and plugin.
+    pub plugin_latency_seconds: Histograms,
+    /// Seconds from receipt to delivery, by channel and destination.
+    pub delivery_latency_seconds: Histograms,
 }
 
 fn latency_histogram() -> Histogram {
@@ -75,13 +85,24 @@ impl Metrics {
             "storage_failures",
             "Messages answered AE because storage failed",
         );
-        let ack_latency_seconds =
-            Histograms::new_with_constructor(latency_histogram as fn() -> Histogram);
-        registry.register(
+        let messages_processed = counter(
+            "messages_processed",
+            "Messages through the plugin pipeline, by resulting state",
+        );
+        let deliveries = counter("deliveries", "Delivery attempts, by result");
+        let dead_letters = counter("dead_letters", "Messages dead-lettered, by reason");
+        let mut histogram = |name: &str, help: &str| {
+            let family = Histograms::new_with_constructor(latency_histogram as fn() -> Histogram);
+            registry.register(name, help, family.clone());
+            family
+        };
+        let ack_latency_seconds = histogram(
             "ack_latency_seconds",
             "Time from the end of a frame to its ACK",
-            ack_latency_seconds.clone(),
         );
+        let plugin_latency_seconds = histogram("plugin_latency_seconds", "Time per plugin call");
+        let delivery_latency_seconds =
+            histogram("delivery_latency_seconds", "Time from receipt to delivery");
         Metrics {
             registry,
             frames_received,
@@ -95,6 +116,11 @@ impl Metrics {
             duplicates,
             storage_failures,
             ack_latency_seconds,
+            messages_processed,
+            deliveries,
+            dead_letters,
+            plugin_latency_seconds,
+            delivery_latency_seconds,
         }
     }
 
@@ -121,6 +147,15 @@ pub fn channel(channel: &str) -> Labels {
 /// The labels for a channel and one more dimension.
 pub fn channel_and(channel: &str, key: &'static str, value: &str) -> Labels {
     vec![("channel", channel.to_string()), (key, value.to_string())]
+}
+
+/// The labels for a channel's destination and one more dimension.
+pub fn destination_and(channel: &str, destination: &str, key: &'static str, value: &str) -> Labels {
+    vec![
+        ("channel", channel.to_string()),
+        ("destination", destination.to_string()),
+        (key, value.to_string()),
+    ]
 }
 
 /// The current value of a counter, zero when never incremented.

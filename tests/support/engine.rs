@@ -91,3 +91,51 @@ pub fn message(control_id: &str) -> String {
         "MSH|^~\\&|SENDER|FAC|RECV|RFAC|20240101120000||ADT^A01^ADT_A01|{control_id}|P|2.5.1\rPID|1||42^^^H^MR||DOE^JANE\r"
     )
 }
+
+/// Starts the engine from `channels` (`[[channels]]` tables in TOML), with
+/// its store, plugin directory and plugin cache inside `dir`. The address
+/// is that of the channel named `test`.
+pub async fn start_channels(dir: tempfile::TempDir, channels: &str) -> TestEngine {
+    let text = format!(
+        "[storage]\ndir = {:?}\n\n[plugins]\ndir = {:?}\ncache_dir = {:?}\n\n{channels}",
+        dir.path().join("store"),
+        dir.path().join("plugins"),
+        dir.path().join("plugin-cache"),
+    );
+    let config = config::parse(&text, "test config").expect("valid test config");
+    let server = Server::start(config).await.expect("engine starts");
+    let address = server.address("test").expect("a channel named test");
+    TestEngine {
+        server,
+        address,
+        dir,
+    }
+}
+
+/// Copies the plugin component at `path` into `dir`'s plugin directory.
+pub fn install_plugin(dir: &tempfile::TempDir, path: &std::path::Path) {
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    std::fs::copy(path, plugins.join(path.file_name().unwrap())).unwrap();
+}
+
+impl TestEngine {
+    /// Shuts the engine down and starts it again on the same directory.
+    pub async fn restart(self, channels: &str) -> TestEngine {
+        self.server.shutdown().await;
+        start_channels(self.dir, channels).await
+    }
+}
+
+/// Polls `condition` every 20 ms until it holds, or panics after `within`
+/// with `what`.
+pub async fn eventually(within: Duration, what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + within;
+    while !condition() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what} within {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -4,11 +4,14 @@
 //! the next message is processed normally.
 //!
 //! Markers: `HOSTILE:loop`, `HOSTILE:bomb`, `HOSTILE:panic`, `HOSTILE:huge`,
-//! `HOSTILE:file`, `HOSTILE:socket <port>`, `HOSTILE:chatty` (floods stdout).
+//! `HOSTILE:file`, `HOSTILE:socket <port>`, `HOSTILE:chatty` (floods stdout),
+//! `HOSTILE:retry` (asks for a retry), `HOSTILE:reject` (rejects at PID-5).
 
 use std::hint::black_box;
 
-use hl7wasm_plugin_sdk::{Message, Outcome, Plugin, PluginInfo, TransformError, export_plugin};
+use hl7wasm_plugin_sdk::{
+    Location, Message, Outcome, Plugin, PluginInfo, TransformError, export_plugin,
+};
 
 /// The fixture's configuration: how large `HOSTILE:huge` output is.
 struct Hostile {
@@ -95,6 +98,9 @@ impl Plugin for Hostile {
             Some("file") => read_host_file(),
             Some("socket") => open_socket(words.next().unwrap_or("2575")),
             Some("chatty") => flood_stdout(),
+            Some("retry") => Err(TransformError::retry("hostile plugin asks for a retry")),
+            Some("reject") => Err(TransformError::reject("hostile plugin rejects on purpose")
+                .at(Location::field("PID", 5))),
             Some(other) => Err(TransformError::reject(format!(
                 "unknown hostile marker {other}"
             ))),

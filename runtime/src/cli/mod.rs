@@ -2,6 +2,7 @@
 
 mod bench;
 mod client;
+mod config_check;
 mod parse;
 mod plugin_run;
 mod send;
@@ -41,6 +42,18 @@ enum Command {
     /// Work with plugins locally.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Work with configuration files.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Validate a configuration file: syntax, keys, channel references, TLS
+    /// files and destinations. Errors name the file, the channel and the key.
+    ///
+    /// Example: hl7wasm config check hl7wasm.toml
+    Check(config_check::CheckArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -63,6 +76,7 @@ pub fn main() -> ExitCode {
         Command::Bench(args) => bench::run(&args),
         Command::Parse(args) => parse::run(&args),
         Command::Plugin(PluginCommand::Run(args)) => plugin_run::run(&args),
+        Command::Config(ConfigCommand::Check(args)) => config_check::run(&args),
     };
     match result {
         Ok(code) => code,

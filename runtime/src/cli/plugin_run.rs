@@ -97,6 +97,7 @@ fn read_messages(bytes: &[u8], file: &std::path::Path) -> anyhow::Result<Vec<Inb
             message,
             control_id: None,
             message_type: None,
+            sending_facility: None,
         }]);
     }
     let batch = hl7v2::split_batch(bytes)?;

@@ -4,6 +4,8 @@ use std::net::SocketAddr;
 
 use serde::Deserialize;
 
+use super::destination::{DestinationConfig, RetryPolicy};
+use super::pipeline::StageConfig;
 use crate::mllp::MllpLimits;
 use crate::tls::TlsServerSettings;
 
@@ -14,8 +16,26 @@ pub enum AckMode {
     /// AA only once the message is durable on disk (the default).
     #[default]
     Commit,
+    /// Store the message, run the pipeline, then answer with its result: AA
+    /// when it was forwarded or filtered, AR (with the plugin's ERR detail)
+    /// when a plugin rejected it, AE when it will be retried or the pipeline
+    /// did not finish within `transform_ack_timeout_secs`.
+    AfterTransform,
     /// Store the message but send no ACK.
     None,
+}
+
+/// What a failing message does to the messages behind it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Ordering {
+    /// A message being retried blocks its partition: order holds (the
+    /// default).
+    #[default]
+    Ordered,
+    /// A message being retried is parked and the rest of the partition goes
+    /// on.
+    Unordered,
 }
 
 /// Where a channel's messages come from.
@@ -79,12 +99,40 @@ pub struct ChannelConfig {
     /// How many partitions `partition_by` hashes into. By default 1.
     #[serde(default = "default_partitions")]
     pub partitions: u32,
+    /// Whether a message being retried blocks its partition.
+    #[serde(default)]
+    pub ordering: Ordering,
     /// Where messages come from.
     pub source: SourceConfig,
+    /// The plugins each message runs through, in order. By default none:
+    /// messages go to the destinations as received.
+    #[serde(default)]
+    pub pipeline: Vec<StageConfig>,
+    /// Retries of a message a plugin answered with `retry`.
+    #[serde(default)]
+    pub retry: RetryPolicy,
+    /// Where messages go. By default nowhere: they are only stored.
+    #[serde(default)]
+    pub destinations: Vec<DestinationConfig>,
+    /// A dead-letter queue deeper than this raises an alert. By default 100.
+    #[serde(default = "default_dead_letter_alert")]
+    pub dead_letter_alert: u64,
+    /// With `ack_mode = "after_transform"`, how long a sender waits for the
+    /// pipeline before it gets AE. By default 30.
+    #[serde(default = "default_transform_ack_timeout")]
+    pub transform_ack_timeout_secs: u64,
 }
 
 fn default_partitions() -> u32 {
     1
+}
+
+fn default_dead_letter_alert() -> u64 {
+    100
+}
+
+fn default_transform_ack_timeout() -> u64 {
+    30
 }
 
 impl ChannelConfig {

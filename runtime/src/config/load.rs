@@ -6,7 +6,9 @@ use std::path::Path;
 
 use thiserror::Error;
 
+use super::interpolate::interpolate;
 use super::{ChannelConfig, Config};
+use crate::deliver::TargetConfig;
 
 /// A configuration that cannot be used.
 #[derive(Debug, Error)]
@@ -41,7 +43,12 @@ pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
         origin: origin.to_string(),
         message,
     };
-    let document: toml::Value = toml::from_str(text).map_err(|e| fail(e.to_string()))?;
+    let mut document: toml::Value = toml::from_str(text).map_err(|e| fail(e.to_string()))?;
+    let environment = |name: &str| std::env::var(name).ok();
+    interpolate(&mut document, "", &environment).map_err(|(path, problem)| {
+        let key = describe_path(&document, &path);
+        fail(format!("{key}: {problem}"))
+    })?;
     let deserializer = document.clone();
     let config: Config = serde_path_to_error::deserialize(deserializer).map_err(|e| {
         let key = describe_path(&document, &e.path().to_string());
@@ -104,18 +111,36 @@ fn check(config: &Config) -> Result<(), String> {
             ));
         }
     }
+    for channel in &config.channels {
+        check_channel_targets(config, channel)?;
+    }
+    Ok(())
+}
+
+/// A destination of type `channel` must name another, existing channel.
+fn check_channel_targets(config: &Config, channel: &ChannelConfig) -> Result<(), String> {
+    for (index, destination) in channel.destinations.iter().enumerate() {
+        let TargetConfig::Channel(target) = &destination.to else {
+            continue;
+        };
+        let at = format!(
+            "channel \"{}\", key destinations[{index}].to.channel",
+            channel.name
+        );
+        if target.channel == channel.name {
+            return Err(format!("{at}: a channel cannot deliver to itself"));
+        }
+        if config.channel(&target.channel).is_none() {
+            return Err(format!("{at}: there is no channel {:?}", target.channel));
+        }
+    }
     Ok(())
 }
 
 fn check_channel(channel: &ChannelConfig) -> Result<(), String> {
     let at =
         |key: &str, problem: String| format!("channel \"{}\", key {key}: {problem}", channel.name);
-    let valid_name = !channel.name.is_empty()
-        && channel
-            .name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if !valid_name {
+    if !is_name(&channel.name) {
         return Err(at("name", "use letters, digits, '-' and '_' only".into()));
     }
     if channel.partitions == 0 {
@@ -125,7 +150,44 @@ fn check_channel(channel: &ChannelConfig) -> Result<(), String> {
         hl7v2::Path::parse(path)
             .map_err(|e| at("partition_by", format!("{path:?} is not a field path: {e}")))?;
     }
+    channel.retry.check().map_err(|e| at("retry", e))?;
+    for (index, stage) in channel.pipeline.iter().enumerate() {
+        if stage.plugin.trim().is_empty() {
+            return Err(at(&format!("pipeline[{index}].plugin"), "is empty".into()));
+        }
+    }
+    let mut names = HashSet::new();
+    for (index, destination) in channel.destinations.iter().enumerate() {
+        let key = |name: &str| format!("destinations[{index}].{name}");
+        if !is_name(&destination.name) {
+            return Err(at(
+                &key("name"),
+                "use letters, digits, '-' and '_' only".into(),
+            ));
+        }
+        if !names.insert(destination.name.as_str()) {
+            return Err(at(
+                &key("name"),
+                format!("{:?} is used twice", destination.name),
+            ));
+        }
+        destination
+            .filter
+            .check()
+            .map_err(|e| at(&key("filter"), e))?;
+        destination
+            .retry
+            .check()
+            .map_err(|e| at(&key("retry"), e))?;
+    }
     Ok(())
+}
+
+fn is_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 #[cfg(test)]
@@ -202,6 +264,56 @@ mod tests {
             "{}",
             error(&text)
         );
+    }
+
+    /// Ensures destinations, pipeline stages and environment variables are
+    /// read, and their mistakes named by channel and key.
+    #[test]
+    fn destinations_pipeline_and_environment_are_read_and_checked() {
+        // SAFETY: only this test reads or writes this variable.
+        unsafe { std::env::set_var("HL7WASM_TEST_OUT_DIR", "/tmp/out") };
+        let text = format!(
+            "[[channels]]\nname = \"a\"\n{SOURCE}\n[[channels.pipeline]]\nplugin = \"passthrough\"\nconfig = {{ drop_types = [\"ADT^A08\"] }}\n\n[[channels.destinations]]\nname = \"files\"\nto = {{ type = \"file\", dir = \"${{HL7WASM_TEST_OUT_DIR}}\" }}\nfilter = {{ message_types = [\"ADT\"] }}\nretry = {{ max_retries = 3 }}\n"
+        );
+        let config = parse(&text, "test.toml").unwrap();
+        let channel = &config.channels[0];
+        assert_eq!(channel.pipeline[0].version, "latest");
+        assert_eq!(
+            channel.pipeline[0].config_json(),
+            r#"{"drop_types":["ADT^A08"]}"#
+        );
+        assert_eq!(channel.destinations[0].retry.max_retries, 3);
+        let TargetConfig::File(file) = &channel.destinations[0].to else {
+            panic!("a file destination");
+        };
+        assert_eq!(file.dir, std::path::Path::new("/tmp/out"));
+
+        let unset = text.replace("HL7WASM_TEST_OUT_DIR", "HL7WASM_TEST_UNSET");
+        let message = error(&unset);
+        assert!(
+            message.contains("channel \"a\", key destinations[0].to.dir")
+                && message.contains("HL7WASM_TEST_UNSET is not set"),
+            "{message}"
+        );
+        let twice = format!(
+            "{text}\n[[channels.destinations]]\nname = \"files\"\nto = {{ type = \"file\", dir = \"/tmp\" }}\n"
+        );
+        assert!(
+            error(&twice).contains("key destinations[1].name"),
+            "{}",
+            error(&twice)
+        );
+        let to_nowhere = format!(
+            "[[channels]]\nname = \"a\"\n{SOURCE}\n[[channels.destinations]]\nname = \"next\"\nto = {{ type = \"channel\", channel = \"b\" }}\n"
+        );
+        assert!(
+            error(&to_nowhere)
+                .contains("key destinations[0].to.channel: there is no channel \"b\""),
+            "{}",
+            error(&to_nowhere)
+        );
+        let bad_retry = text.replace("max_retries = 3", "multiplier = 0.5");
+        assert!(error(&bad_retry).contains("key destinations[0].retry: multiplier"));
     }
 
     #[test]

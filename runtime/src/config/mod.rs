@@ -24,17 +24,42 @@
 //! [channels.source.tls]        # optional
 //! cert_file = "server.pem"
 //! key_file = "server.key"
+//!
+//!
+//! [[channels.pipeline]]        # plugins, in order
+//! plugin = "hl7-to-fhir"
+//! config = { bundle_type = "transaction" }
+//!
+//! [[channels.destinations]]
+//! name = "fhir-files"
+//! to = { type = "file", dir = "./data/out" }
+//! filter = { message_types = ["ADT"] }
+//! retry = { max_retries = 10 }
+//!
+//! [plugins]
+//! dir = "./plugins"
+//!
+//! [lookups.facilities]         # read-only tables plugins may look up
+//! LAB = "Central Laboratory"
 //! ```
 //!
+//! String values may use `${NAME}` for environment variables (secrets).
 //! Loading reports errors with the file, the channel and the key.
 
 mod channel;
+mod destination;
+mod interpolate;
 mod load;
+mod pipeline;
 
-pub use channel::{AckMode, ChannelConfig, MllpSourceConfig, SourceConfig};
+pub use channel::{AckMode, ChannelConfig, MllpSourceConfig, Ordering, SourceConfig};
+pub use destination::{DestinationConfig, RetryPolicy, RouteFacts, RouteFilter};
 pub use load::{ConfigError, load_file, parse};
+pub use pipeline::StageConfig;
 
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use serde::Deserialize;
 
@@ -50,8 +75,51 @@ pub struct Config {
     /// Where and how messages are stored.
     #[serde(default)]
     pub storage: StorageConfig,
+    /// Where plugins are loaded from.
+    #[serde(default)]
+    pub plugins: PluginsConfig,
+    /// Read-only lookup tables plugins may read: table → key → value.
+    #[serde(default)]
+    pub lookups: BTreeMap<String, BTreeMap<String, String>>,
     /// The channels, each with its own source and settings.
     pub channels: Vec<ChannelConfig>,
+}
+
+impl Config {
+    /// The channel named `name`.
+    pub fn channel(&self, name: &str) -> Option<&ChannelConfig> {
+        self.channels.iter().find(|channel| channel.name == name)
+    }
+
+    /// The lookup tables in the form plugins read them.
+    pub fn lookup_tables(&self) -> crate::plugin::LookupTables {
+        let tables: HashMap<String, HashMap<String, String>> = self
+            .lookups
+            .iter()
+            .map(|(name, table)| (name.clone(), table.clone().into_iter().collect()))
+            .collect();
+        Arc::new(tables)
+    }
+}
+
+/// The `[plugins]` section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PluginsConfig {
+    /// The plugin directory: every `.wasm` in it is loaded at start, and
+    /// uploads are kept there. By default `./plugins`.
+    pub dir: PathBuf,
+    /// Where compiled plugins are cached. By default `./data/plugin-cache`.
+    pub cache_dir: PathBuf,
+}
+
+impl Default for PluginsConfig {
+    fn default() -> Self {
+        PluginsConfig {
+            dir: PathBuf::from("./plugins"),
+            cache_dir: PathBuf::from("./data/plugin-cache"),
+        }
+    }
 }
 
 /// The `[storage]` section.
@@ -65,6 +133,13 @@ pub struct StorageConfig {
     pub dedupe_window_secs: u64,
     /// Memory sled may use to cache pages. By default 64 MiB.
     pub cache_capacity_bytes: u64,
+    /// Messages older than this many days are pruned from the store unless
+    /// still queued. By default 30.
+    pub retention_days: u64,
+    /// Dead letters older than this many days are pruned. By default 30.
+    pub dead_letter_retention_days: u64,
+    /// How often the pruner runs, in seconds. By default 3600.
+    pub prune_interval_secs: u64,
 }
 
 impl Default for StorageConfig {
@@ -74,6 +149,9 @@ impl Default for StorageConfig {
             dir: PathBuf::from("./data/store"),
             dedupe_window_secs: defaults.dedupe_window_secs,
             cache_capacity_bytes: defaults.cache_capacity_bytes,
+            retention_days: 30,
+            dead_letter_retention_days: 30,
+            prune_interval_secs: 3600,
         }
     }
 }

@@ -8,6 +8,7 @@ use super::ack::AckIds;
 use crate::config::ChannelConfig;
 use crate::metrics::Metrics;
 use crate::mllp::MllpLimits;
+use crate::pipeline::Wakers;
 use crate::store::Store;
 
 /// A running channel's shared state.
@@ -24,6 +25,8 @@ pub struct ChannelRuntime {
     pub store: Store,
     /// The engine's metrics.
     pub metrics: Arc<Metrics>,
+    /// Wakes the pipeline workers when a message is stored.
+    pub wakers: Arc<Wakers>,
     /// Control IDs for outgoing ACKs.
     pub ack_ids: Arc<AckIds>,
     /// Cancelled when the engine shuts down.

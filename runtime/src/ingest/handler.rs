@@ -11,6 +11,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::ack::{commit_ack, error, error_at};
 use super::channel::ChannelRuntime;
+use super::transform_ack::await_transform;
 use crate::config::AckMode;
 use crate::events::{
     AckSent, ConnectionClosed, FrameRefused, JunkSkipped, MessageAccepted, StorageFailed,
@@ -164,12 +165,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Handler<S> {
             control_id,
         });
         let peer = self.peer.to_string();
+        let partition = self.channel.config.partition_of(&message);
         let stored = self
             .channel
             .store
             .ingest(NewMessage {
                 channel: &self.channel.name,
-                partition: self.channel.config.partition_of(&message),
+                partition,
                 raw: frame,
                 received_at_ms: crate::hl7_input::now_unix_ms(),
                 peer: Some(&peer),
@@ -192,7 +194,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Handler<S> {
                     duplicate,
                 }
                 .emit(&self.channel.metrics);
-                (AckOutcome::Accept, Vec::new(), true)
+                if !duplicate {
+                    let name = &self.channel.name;
+                    self.channel.wakers.wake_inbound(name, partition);
+                }
+                let (outcome, errors) = match self.channel.config.ack_mode {
+                    AckMode::AfterTransform => await_transform(&self.channel, id).await,
+                    AckMode::Commit | AckMode::None => (AckOutcome::Accept, Vec::new()),
+                };
+                (outcome, errors, true)
             }
             Err(store_error) => {
                 let reason = store_error.to_string();
@@ -259,8 +269,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Handler<S> {
         committed: bool,
         received: Instant,
     ) -> Answer {
-        let wanted = self.channel.config.ack_mode == AckMode::Commit
-            && context.should_send_commit_ack(outcome);
+        let wanted = match self.channel.config.ack_mode {
+            AckMode::Commit => context.should_send_commit_ack(outcome),
+            AckMode::AfterTransform => true,
+            AckMode::None => false,
+        };
         let code = context.commit_code(outcome).as_str();
         Answer {
             committed,

@@ -2,12 +2,14 @@
 //! reads a frame, parses MSH, dedupes, persists durably (group commit), and
 //! only then ACKs AA; storage failures answer AE, malformed or oversized
 //! frames AR with an ERR segment, and a frame without a readable MSH
-//! closes the connection.
+//! closes the connection. With `ack_mode = "after_transform"` the ACK
+//! waits for the pipeline's result instead (`transform_ack.rs`).
 
 mod ack;
 mod channel;
 mod handler;
 mod listener;
+mod transform_ack;
 
 pub use ack::{AckIds, hl7_now};
 pub use channel::ChannelRuntime;

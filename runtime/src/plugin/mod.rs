@@ -21,6 +21,7 @@
 
 mod artifact_cache;
 mod bindings;
+pub mod bundled;
 mod engine;
 mod error;
 mod failure;

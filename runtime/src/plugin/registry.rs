@@ -121,6 +121,17 @@ impl PluginRegistry {
         Ok(version)
     }
 
+    /// Loads a plugin built into the binary (see `bundled`); it is not
+    /// written to the plugin directory.
+    ///
+    /// # Errors
+    /// The reason it was refused.
+    pub fn add_bundled(&self, bytes: &[u8]) -> Result<Arc<PluginVersion>, LoadError> {
+        let version = self.insert(bytes)?;
+        tracing::info!(plugin = %version.label(), "Bundled plugin loaded.");
+        Ok(version)
+    }
+
     /// The versions of `name`, in load order.
     pub fn versions(&self, name: &str) -> Vec<Arc<PluginVersion>> {
         self.read().get(name).cloned().unwrap_or_default()

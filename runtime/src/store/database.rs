@@ -48,6 +48,9 @@ pub(crate) struct Database {
     // after its tickets were failed.
     handle: RwLock<Handle>,
     broken: AtomicBool,
+    // Set by writes that bypass the log (pipeline and delivery progress,
+    // admin actions); the next checkpoint flushes sled for them.
+    dirty: AtomicBool,
     // The flusher holds it from taking records to fsyncing them, a reopen
     // while it fails tickets and replays: records taken before a reopen are
     // never appended after it.
@@ -80,6 +83,7 @@ impl Database {
                 last_reopen: None,
             }),
             broken: AtomicBool::new(false),
+            dirty: AtomicBool::new(false),
             wal: Mutex::new(wal),
             commit: GroupCommit::new(),
         })
@@ -131,12 +135,25 @@ impl Database {
         records
     }
 
+    /// Notes a sled write that the log does not hold, for the next
+    /// checkpoint to flush.
+    pub(crate) fn mark_dirty(&self) {
+        self.dirty.store(true, Ordering::Release);
+    }
+
     /// Flushes sled and deletes the log segments whose records that made
-    /// durable; does nothing if no record was appended since the last time.
+    /// durable; when no record was appended since the last time, flushes
+    /// sled only if a write bypassed the log.
     pub(crate) fn checkpoint(&self) {
+        let dirty = self.dirty.swap(false, Ordering::AcqRel);
         let segment = match self.wal().rotate() {
             Ok(Some(segment)) => segment,
-            Ok(None) => return,
+            Ok(None) => {
+                if dirty && self.with_db(|db| Ok(db.flush()?)).is_err() {
+                    self.mark_dirty();
+                }
+                return;
+            }
             Err(error) => {
                 tracing::warn!(%error, "Write-ahead log not rotated; checkpoint skipped.");
                 return;

@@ -38,7 +38,7 @@ impl ChannelLocks {
         }
     }
 
-    fn stripe(&self, channel: &str) -> &Mutex<()> {
+    pub(crate) fn stripe(&self, channel: &str) -> &Mutex<()> {
         let mut hasher = DefaultHasher::new();
         channel.hash(&mut hasher);
         &self.stripes[hasher.finish() as usize % STRIPES]

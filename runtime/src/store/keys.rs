@@ -13,11 +13,56 @@ pub(crate) const MESSAGE_PREFIX: &[u8] = b"m/";
 pub(crate) const QUEUE_PREFIX: &[u8] = b"q/";
 /// Prefix of dedupe entries: `d/<channel><msh3><msh4><msh10>`.
 pub(crate) const DEDUPE_PREFIX: &[u8] = b"d/";
+/// Prefix of outbound queue entries:
+/// `o/<channel><destination><partition u32><sequence u64>`.
+pub(crate) const OUTBOUND_PREFIX: &[u8] = b"o/";
+/// Prefix of dead letters: `x/<sequence u64>`.
+pub(crate) const DEAD_LETTER_PREFIX: &[u8] = b"x/";
+/// Prefix of processing status records: `s/<id u64>`.
+pub(crate) const STATUS_PREFIX: &[u8] = b"s/";
 
 /// The key of message `id`.
 pub(crate) fn message(id: u64) -> Vec<u8> {
-    let mut key = Vec::with_capacity(MESSAGE_PREFIX.len() + 8);
-    key.extend_from_slice(MESSAGE_PREFIX);
+    prefixed_id(MESSAGE_PREFIX, id)
+}
+
+/// The key of message `id`'s processing status.
+pub(crate) fn status(id: u64) -> Vec<u8> {
+    prefixed_id(STATUS_PREFIX, id)
+}
+
+/// The key of dead letter `sequence`.
+pub(crate) fn dead_letter(sequence: u64) -> Vec<u8> {
+    prefixed_id(DEAD_LETTER_PREFIX, sequence)
+}
+
+/// The prefix shared by every entry of one destination's queue for one
+/// partition.
+pub(crate) fn outbound_prefix(channel: &str, destination: &str, partition: u32) -> Vec<u8> {
+    let mut key =
+        Vec::with_capacity(OUTBOUND_PREFIX.len() + 16 + channel.len() + destination.len());
+    key.extend_from_slice(OUTBOUND_PREFIX);
+    push_part(&mut key, channel.as_bytes());
+    push_part(&mut key, destination.as_bytes());
+    key.extend_from_slice(&partition.to_be_bytes());
+    key
+}
+
+/// The key of entry `sequence` in one destination's queue.
+pub(crate) fn outbound_entry(
+    channel: &str,
+    destination: &str,
+    partition: u32,
+    sequence: u64,
+) -> Vec<u8> {
+    let mut key = outbound_prefix(channel, destination, partition);
+    key.extend_from_slice(&sequence.to_be_bytes());
+    key
+}
+
+fn prefixed_id(prefix: &[u8], id: u64) -> Vec<u8> {
+    let mut key = Vec::with_capacity(prefix.len() + 8);
+    key.extend_from_slice(prefix);
     key.extend_from_slice(&id.to_be_bytes());
     key
 }
@@ -65,8 +110,9 @@ pub(crate) fn dedupe(channel: &str, key: &DedupeKey<'_>) -> Vec<u8> {
 /// ends in an id, the id (never field values, which may identify a patient).
 pub(crate) fn describe(key: &[u8]) -> String {
     let prefix = String::from_utf8_lossy(&key[..key.len().min(2)]);
+    let by_id = [MESSAGE_PREFIX, STATUS_PREFIX, DEAD_LETTER_PREFIX];
     match trailing_id(key) {
-        Some(id) if key.starts_with(MESSAGE_PREFIX) => format!("{prefix}{id}"),
+        Some(id) if by_id.iter().any(|p| key.starts_with(p)) => format!("{prefix}{id}"),
         _ => format!("{prefix}…"),
     }
 }
@@ -90,6 +136,10 @@ mod tests {
         assert!(!queue_entry("adt2", 0, 1).starts_with(&queue_prefix("adt", 0)));
         assert!(!queue_entry("adt", 1, 1).starts_with(&queue_prefix("adt", 0)));
         assert_eq!(trailing_id(&queue_entry("adt", 3, 42)), Some(42));
+        assert!(outbound_entry("adt", "ehr", 0, 255) < outbound_entry("adt", "ehr", 0, 256));
+        assert!(
+            !outbound_entry("adt", "ehr2", 0, 1).starts_with(&outbound_prefix("adt", "ehr", 0))
+        );
     }
 
     /// Ensures that dedupe keys cannot collide by moving text between fields.

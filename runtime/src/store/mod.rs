@@ -80,24 +80,37 @@
 
 mod background;
 mod database;
+mod dead_letter;
+mod dead_letters;
 mod dedupe;
 mod error;
+mod framed;
 mod group_commit;
 mod inbound;
 mod keys;
+mod outbound;
+mod prune;
 mod record;
 mod redo;
 mod settings;
+mod status;
 mod wal;
+mod work;
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use dead_letter::{DeadLetter, DeadLetterFilter, DeadLetterHeader, DeadLetterReason, PIPELINE};
+pub use dead_letters::Requeued;
 pub use dedupe::DedupeKey;
 pub use error::StoreError;
+pub use outbound::{NewOutbound, OutboundEntry, OutboundHeader};
+pub use prune::{Pruned, Retention};
 pub use record::{NewMessage, StoredMessage};
 pub use settings::StoreSettings;
+pub use status::{FailureLocation, MessageState, MessageStatus, StageRecord};
+pub use work::Processed;
 
 use background::Background;
 use database::Database;

@@ -1,0 +1,51 @@
+//! `hl7wasm config check`: validates a configuration file without starting
+//! anything, for a review or a deploy pipeline.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use hl7wasm::config::{self, SourceConfig};
+use hl7wasm::deliver::{Connector, TargetConfig};
+
+/// Arguments of `hl7wasm config check`.
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// The configuration file.
+    file: PathBuf,
+}
+
+/// Parses the file, then loads what each channel refers to (TLS
+/// certificates and keys, destination URLs and file name patterns). Prints
+/// a summary; the first problem names the file, the channel and the key.
+pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
+    let config = config::load_file(&args.file)?;
+    let origin = args.file.display();
+    for channel in &config.channels {
+        let SourceConfig::Mllp(source) = &channel.source;
+        if let Some(tls) = &source.tls {
+            hl7wasm::tls::server_config(tls).with_context(|| {
+                format!("{origin}: channel \"{}\", key source.tls", channel.name)
+            })?;
+        }
+        for (index, destination) in channel.destinations.iter().enumerate() {
+            if !matches!(destination.to, TargetConfig::Channel(_)) {
+                Connector::new(&destination.to).with_context(|| {
+                    format!(
+                        "{origin}: channel \"{}\", key destinations[{index}].to",
+                        channel.name
+                    )
+                })?;
+            }
+        }
+        println!(
+            "channel {}: {} plugin(s), {} destination(s), {} partition(s)",
+            channel.name,
+            channel.pipeline.len(),
+            channel.destinations.len(),
+            channel.partitions
+        );
+    }
+    println!("{origin}: OK");
+    Ok(ExitCode::SUCCESS)
+}

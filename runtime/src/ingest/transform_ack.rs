@@ -1,0 +1,89 @@
+//! `ack_mode = "after_transform"`: the sender waits until the pipeline has
+//! recorded the message's result, and the ACK tells it.
+//!
+//! | status             | ACK                                            |
+//! |--------------------|------------------------------------------------|
+//! | processed/filtered | AA                                             |
+//! | dead-lettered      | AR, ERR with the plugin's text and location    |
+//! | retrying           | AE, ERR: the transform will be retried         |
+//! | none in time       | AE, ERR: stored, not yet transformed           |
+//!
+//! In every case the message is already durable: an AE here never means it
+//! was lost, and a resend is recognised as a duplicate and answered with
+//! the original's status.
+
+use std::time::Duration;
+
+use hl7v2::ack::{AckOutcome, ErrDetail, ErrorCode, Severity};
+
+use super::ack::{error, error_at};
+use super::channel::ChannelRuntime;
+use crate::store::{MessageState, MessageStatus};
+
+/// Waits for message `id`'s pipeline result, up to the channel's
+/// `transform_ack_timeout_secs`, and returns the ACK outcome and details.
+pub(crate) async fn await_transform(
+    channel: &ChannelRuntime,
+    id: u64,
+) -> (AckOutcome, Vec<ErrDetail>) {
+    let timeout = Duration::from_secs(channel.config.transform_ack_timeout_secs);
+    let processed = channel.wakers.processed(&channel.name);
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        // Registered before the status is read, so a result recorded in
+        // between still wakes this wait.
+        let notified = processed.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        match channel.store.status(id) {
+            Ok(Some(status)) => return answer(&status),
+            Ok(None) => {}
+            Err(store_error) => {
+                let text = format!("Message stored, but its status cannot be read: {store_error}.");
+                return (
+                    AckOutcome::Error,
+                    vec![error(
+                        ErrorCode::ApplicationInternalError,
+                        Severity::Error,
+                        text,
+                    )],
+                );
+            }
+        }
+        if tokio::time::timeout_at(deadline, notified).await.is_err() {
+            let text = format!(
+                "Message stored but not transformed within {} s; it will be processed.",
+                timeout.as_secs()
+            );
+            return (
+                AckOutcome::Error,
+                vec![error(
+                    ErrorCode::ApplicationInternalError,
+                    Severity::Error,
+                    text,
+                )],
+            );
+        }
+    }
+}
+
+fn answer(status: &MessageStatus) -> (AckOutcome, Vec<ErrDetail>) {
+    let text = status.error.clone().unwrap_or_default();
+    let detail = |text: String| match &status.location {
+        Some(location) => error_at(
+            ErrorCode::ApplicationInternalError,
+            &location.segment,
+            location.field,
+            text,
+        ),
+        None => error(ErrorCode::ApplicationInternalError, Severity::Error, text),
+    };
+    match status.state {
+        MessageState::Processed | MessageState::Filtered => (AckOutcome::Accept, Vec::new()),
+        MessageState::DeadLettered => (AckOutcome::Reject, vec![detail(text)]),
+        MessageState::Retrying => (
+            AckOutcome::Error,
+            vec![detail(format!("Transform will be retried: {text}"))],
+        ),
+    }
+}

@@ -1,0 +1,71 @@
+//! What a channel's pipeline and delivery workers share.
+
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use super::chain::Stage;
+use super::router::Route;
+use super::wakers::Wakers;
+use crate::alerts::Alerts;
+use crate::config::ChannelConfig;
+use crate::metrics::Metrics;
+use crate::store::{DeadLetterFilter, Store};
+
+/// The alert kind for a deep dead-letter queue.
+pub const DEAD_LETTER_ALERT: &str = "dead_letter_depth";
+
+/// One channel's processing side.
+pub struct ChannelPipeline {
+    /// The channel's configuration.
+    pub config: ChannelConfig,
+    /// Its plugin stages, resolved to versions.
+    pub stages: Vec<Stage>,
+    /// Its destinations, for routing.
+    pub routes: Vec<Route>,
+    /// The store.
+    pub store: Store,
+    /// Wake-up signals.
+    pub wakers: Arc<Wakers>,
+    /// The engine's metrics.
+    pub metrics: Arc<Metrics>,
+    /// The engine's alerts.
+    pub alerts: Arc<Alerts>,
+    /// Cancelled when the engine shuts down.
+    pub shutdown: CancellationToken,
+}
+
+impl ChannelPipeline {
+    /// The channel's name.
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    /// Raises or clears the dead-letter depth alert.
+    pub fn check_dead_letters(&self) {
+        check_dead_letters(
+            &self.store,
+            &self.alerts,
+            self.name(),
+            self.config.dead_letter_alert,
+        );
+    }
+}
+
+/// Raises the dead-letter alert of `channel` when its queue is deeper than
+/// `threshold`, and clears it otherwise.
+pub fn check_dead_letters(store: &Store, alerts: &Alerts, channel: &str, threshold: u64) {
+    let filter = DeadLetterFilter {
+        channel: Some(channel.to_string()),
+        ..DeadLetterFilter::default()
+    };
+    match store.dead_letter_count(&filter) {
+        Ok(depth) if depth as u64 > threshold => alerts.raise(
+            DEAD_LETTER_ALERT,
+            channel,
+            format!("{depth} dead letters (threshold {threshold})"),
+        ),
+        Ok(_) => alerts.clear(DEAD_LETTER_ALERT, channel),
+        Err(error) => tracing::warn!(channel, %error, "Dead letters not counted."),
+    }
+}

@@ -1,0 +1,268 @@
+//! A destination queue's delivery worker, one per destination and
+//! partition: takes entries in order, makes one attempt each through the
+//! destination's connector (or hands them to another channel), and settles
+//! the result with the store: delivered entries leave the queue, failures
+//! are retried with exponential backoff, rejections and exhausted retries
+//! go to the dead-letter queue.
+//!
+//! In ordered mode an entry waiting for a retry blocks its partition; in
+//! unordered mode it is parked and later entries go on. Attempts and the
+//! next attempt's time are written to the entry, so a restart resumes the
+//! retries where they were.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::channel::ChannelPipeline;
+use super::events::{DeadLettered, DeliveryAttempted};
+use super::partition::jitter_sample;
+use crate::config::{ChannelConfig, DestinationConfig, Ordering};
+use crate::deliver::{Attempt, Connector, Delivery};
+use crate::hl7_input::now_unix_ms;
+use crate::store::{DeadLetterReason, OutboundEntry, StoreError};
+
+/// Entries read from the queue at a time.
+const BATCH: usize = 64;
+
+/// How long to wait before trying the store again after it failed.
+const STORE_RETRY: Duration = Duration::from_secs(1);
+
+/// Where a destination's messages go.
+pub enum Target {
+    /// Out of the engine, through a connector.
+    Connector(Box<Connector>),
+    /// Into another channel's inbound queue.
+    Channel(Arc<ChannelConfig>),
+}
+
+/// One destination queue's worker.
+pub struct DeliveryWorker {
+    channel: Arc<ChannelPipeline>,
+    destination: DestinationConfig,
+    partition: u32,
+    target: Target,
+}
+
+/// What became of one entry.
+enum Settled {
+    /// Delivered, dead-lettered or handed over: it left the queue.
+    Done,
+    /// To be attempted again at this time (ms since the Unix epoch).
+    RetryAt(u64),
+}
+
+impl DeliveryWorker {
+    /// A worker for `destination`'s queue of `partition`.
+    pub fn new(
+        channel: Arc<ChannelPipeline>,
+        destination: DestinationConfig,
+        partition: u32,
+        target: Target,
+    ) -> Self {
+        DeliveryWorker {
+            channel,
+            destination,
+            partition,
+            target,
+        }
+    }
+
+    /// Delivers until the engine shuts down.
+    pub async fn run(mut self) {
+        let channel = Arc::clone(&self.channel);
+        let wake = channel
+            .wakers
+            .outbound(channel.name(), &self.destination.name, self.partition);
+        loop {
+            let wait_until_ms = match self.pass().await {
+                Ok(None) => continue,
+                Ok(Some(until)) => until,
+                Err(error) => {
+                    tracing::error!(channel = channel.name(), destination = %self.destination.name, %error, "Delivery paused: the store failed.");
+                    now_unix_ms() + STORE_RETRY.as_millis() as u64
+                }
+            };
+            let sleep = Duration::from_millis(wait_until_ms.saturating_sub(now_unix_ms()));
+            tokio::select! {
+                () = wake.notified() => {}
+                () = tokio::time::sleep(sleep) => {}
+                () = channel.shutdown.cancelled() => return,
+            }
+        }
+    }
+
+    /// Works through one batch of the queue. Returns `None` to look again
+    /// at once, or the time to wait for (unless woken).
+    async fn pass(&mut self) -> Result<Option<u64>, StoreError> {
+        let ordered = self.channel.config.ordering == Ordering::Ordered;
+        let now = now_unix_ms();
+        let entries = self.channel.store.outbound(
+            self.channel.name(),
+            &self.destination.name,
+            self.partition,
+            BATCH,
+        )?;
+        if entries.is_empty() {
+            return Ok(Some(u64::MAX / 2));
+        }
+        let mut next_due: Option<u64> = None;
+        let mut attempted = false;
+        for mut entry in entries {
+            if self.channel.shutdown.is_cancelled() {
+                return Ok(Some(now));
+            }
+            let due = entry.header.next_attempt_ms;
+            if due > now_unix_ms() {
+                if ordered {
+                    return Ok(Some(due));
+                }
+                next_due = Some(next_due.map_or(due, |d| d.min(due)));
+                continue;
+            }
+            attempted = true;
+            if let Settled::RetryAt(due) = self.attempt(&mut entry).await? {
+                if ordered {
+                    return Ok(Some(due));
+                }
+                next_due = Some(next_due.map_or(due, |d| d.min(due)));
+            }
+        }
+        // A full batch of parked entries may hide ready ones behind it; an
+        // unordered queue that long is rare, so look again after the
+        // earliest retry.
+        Ok(if attempted {
+            None
+        } else {
+            next_due.or(Some(u64::MAX / 2))
+        })
+    }
+
+    /// Makes one attempt for `entry` and settles it with the store.
+    async fn attempt(&mut self, entry: &mut OutboundEntry) -> Result<Settled, StoreError> {
+        let channel = Arc::clone(&self.channel);
+        let attempt = match &mut self.target {
+            Target::Channel(to) => {
+                let to = Arc::clone(to);
+                return self.hand_off(entry, &to);
+            }
+            Target::Connector(connector) => {
+                let header = &entry.header;
+                let delivery = Delivery {
+                    channel: channel.name(),
+                    destination: &self.destination.name,
+                    message_id: header.message_id,
+                    sequence: entry.sequence,
+                    control_id: header.control_id.as_deref(),
+                    message_type: header.message_type.as_deref(),
+                    content_type: &header.content_type,
+                    body: &entry.body,
+                };
+                connector.deliver(&delivery).await
+            }
+        };
+        self.settle(entry, attempt)
+    }
+
+    fn settle(&self, entry: &mut OutboundEntry, attempt: Attempt) -> Result<Settled, StoreError> {
+        let channel = &self.channel;
+        let store = &channel.store;
+        let now = now_unix_ms();
+        let report = |result: &'static str, attempts: u32, reason: Option<&str>| {
+            DeliveryAttempted {
+                channel: channel.name(),
+                destination: &self.destination.name,
+                control_id: entry.header.control_id.as_deref(),
+                result,
+                attempt: attempts,
+                reason,
+            }
+            .emit(&channel.metrics);
+        };
+        match attempt {
+            Attempt::Delivered => {
+                store.delivered(entry)?;
+                report("delivered", entry.header.attempts + 1, None);
+                self.observe_latency(entry, now);
+                Ok(Settled::Done)
+            }
+            Attempt::Retry { reason, after } => {
+                report("retry", entry.header.attempts + 1, Some(&reason));
+                let retry = &self.destination.retry;
+                let backoff = retry.delay(entry.header.attempts + 1, jitter_sample());
+                let delay = after.map_or(backoff, |asked| asked.max(backoff));
+                entry.failed(now, now + delay.as_millis() as u64, reason);
+                if retry.allows_retry(entry.header.attempts) {
+                    store.retry_later(entry)?;
+                    Ok(Settled::RetryAt(entry.header.next_attempt_ms))
+                } else {
+                    let error = entry.header.last_error.clone().unwrap_or_default();
+                    self.dead_letter(entry, DeadLetterReason::RetriesExhausted, &error, now)
+                }
+            }
+            Attempt::Reject { reason } => {
+                report("rejected", entry.header.attempts + 1, Some(&reason));
+                entry.failed(now, now, reason.clone());
+                self.dead_letter(entry, DeadLetterReason::Rejected, &reason, now)
+            }
+        }
+    }
+
+    fn dead_letter(
+        &self,
+        entry: &OutboundEntry,
+        reason: DeadLetterReason,
+        error: &str,
+        now: u64,
+    ) -> Result<Settled, StoreError> {
+        let channel = &self.channel;
+        channel
+            .store
+            .dead_letter_outbound(entry, reason, error, now)?;
+        DeadLettered {
+            channel: channel.name(),
+            destination: Some(&self.destination.name),
+            control_id: entry.header.control_id.as_deref(),
+            reason,
+            error,
+        }
+        .emit(&channel.metrics);
+        channel.check_dead_letters();
+        Ok(Settled::Done)
+    }
+
+    /// Moves the entry into `to`'s inbound queue, in the partition its own
+    /// `partition_by` picks.
+    fn hand_off(&self, entry: &OutboundEntry, to: &ChannelConfig) -> Result<Settled, StoreError> {
+        let partition = hl7v2::Message::parse(&entry.body)
+            .map(|message| to.partition_of(&message))
+            .unwrap_or(0);
+        let channel = &self.channel;
+        let now = now_unix_ms();
+        channel.store.hand_off(entry, &to.name, partition, now)?;
+        channel.wakers.wake_inbound(&to.name, partition);
+        DeliveryAttempted {
+            channel: channel.name(),
+            destination: &self.destination.name,
+            control_id: entry.header.control_id.as_deref(),
+            result: "delivered",
+            attempt: entry.header.attempts + 1,
+            reason: None,
+        }
+        .emit(&channel.metrics);
+        self.observe_latency(entry, now);
+        Ok(Settled::Done)
+    }
+
+    fn observe_latency(&self, entry: &OutboundEntry, now: u64) {
+        let seconds = now.saturating_sub(entry.header.received_at_ms) as f64 / 1000.0;
+        self.channel
+            .metrics
+            .delivery_latency_seconds
+            .get_or_create(&crate::metrics::channel_and(
+                self.channel.name(),
+                "destination",
+                &self.destination.name,
+            ))
+            .observe(seconds);
+    }
+}

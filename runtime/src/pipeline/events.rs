@@ -1,0 +1,126 @@
+//! Everything the pipeline and the delivery workers log and count, one
+//! struct per event. Fields are ids, names and reasons only: no message
+//! body reaches the log.
+
+use crate::metrics::{self, Metrics};
+use crate::store::{DeadLetterReason, MessageState};
+
+/// The pipeline recorded a message's result.
+pub struct MessageProcessed<'a> {
+    /// The channel.
+    pub channel: &'a str,
+    /// The message's store id.
+    pub message_id: u64,
+    /// MSH-10.
+    pub control_id: Option<&'a str>,
+    /// Its state now.
+    pub state: MessageState,
+    /// Destination entries queued.
+    pub routed: usize,
+}
+
+impl MessageProcessed<'_> {
+    /// Logs and counts the event.
+    pub fn emit(&self, metrics: &Metrics) {
+        let state = serde_json::to_value(self.state).expect("states serialize");
+        let state = state.as_str().unwrap_or_default();
+        metrics
+            .messages_processed
+            .get_or_create(&metrics::channel_and(self.channel, "state", state))
+            .inc();
+        tracing::debug!(
+            channel = self.channel,
+            id = self.message_id,
+            control_id = self.control_id,
+            state,
+            routed = self.routed,
+            "Message processed."
+        );
+    }
+}
+
+/// A delivery attempt ended.
+pub struct DeliveryAttempted<'a> {
+    /// The channel.
+    pub channel: &'a str,
+    /// The destination.
+    pub destination: &'a str,
+    /// MSH-10 of the inbound message.
+    pub control_id: Option<&'a str>,
+    /// `delivered`, `retry` or `rejected`.
+    pub result: &'static str,
+    /// Attempts so far, this one included.
+    pub attempt: u32,
+    /// Why it failed, when it did.
+    pub reason: Option<&'a str>,
+}
+
+impl DeliveryAttempted<'_> {
+    /// Logs and counts the event.
+    pub fn emit(&self, metrics: &Metrics) {
+        metrics
+            .deliveries
+            .get_or_create(&metrics::destination_and(
+                self.channel,
+                self.destination,
+                "result",
+                self.result,
+            ))
+            .inc();
+        match self.reason {
+            None => tracing::debug!(
+                channel = self.channel,
+                destination = self.destination,
+                control_id = self.control_id,
+                "Delivered."
+            ),
+            Some(reason) => tracing::warn!(
+                channel = self.channel,
+                destination = self.destination,
+                control_id = self.control_id,
+                result = self.result,
+                attempt = self.attempt,
+                reason,
+                "Delivery failed."
+            ),
+        }
+    }
+}
+
+/// A message went to the dead-letter queue.
+pub struct DeadLettered<'a> {
+    /// The channel.
+    pub channel: &'a str,
+    /// The destination, or `None` for the pipeline.
+    pub destination: Option<&'a str>,
+    /// MSH-10 of the inbound message.
+    pub control_id: Option<&'a str>,
+    /// Why.
+    pub reason: DeadLetterReason,
+    /// The error text (from the plugin or the destination; never a body).
+    pub error: &'a str,
+}
+
+impl DeadLettered<'_> {
+    /// Logs and counts the event.
+    pub fn emit(&self, metrics: &Metrics) {
+        let destination = self.destination.unwrap_or(crate::store::PIPELINE);
+        metrics
+            .dead_letters
+            .get_or_create(&metrics::destination_and(
+                self.channel,
+                destination,
+                "reason",
+                self.reason.as_str(),
+            ))
+            .inc();
+        tracing::warn!(
+            channel = self.channel,
+            destination,
+            control_id = self.control_id,
+            reason = self.reason.as_str(),
+            error = self.error,
+            "Message dead-lettered."
+        );
+    }
+}

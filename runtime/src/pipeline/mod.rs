@@ -1,0 +1,36 @@
+//! Everything between the commit ACK and the receiving systems.
+//!
+//! ```text
+//! inbound queue (channel, partition)          store: q/
+//!   └─ PartitionWorker: plugins in order (Chain), routing by filters (route)
+//!        ├─ outputs → destination queues      store: o/   (one atomic write per batch,
+//!        ├─ status of each message            store: s/    with the inbound entries removed)
+//!        └─ failures → dead letters           store: x/
+//! destination queue (channel, destination, partition)
+//!   └─ DeliveryWorker: one attempt per entry through the Connector
+//!        (or a hand-off into another channel's inbound queue)
+//!        ├─ delivered → removed
+//!        ├─ retry → attempts and next time written back (backoff)
+//!        └─ rejected / retries exhausted → dead letters
+//! ```
+//!
+//! Each partition has its own pipeline worker and, per destination, its
+//! own delivery worker, so order holds within a partition while partitions
+//! run in parallel. Workers sleep until woken (`Wakers`) or until their
+//! next retry is due.
+
+mod chain;
+mod channel;
+mod delivery;
+mod events;
+mod partition;
+pub mod pruner;
+mod router;
+mod topology;
+mod wakers;
+
+pub use chain::{Chain, ChainResult, Stage, Verdict};
+pub use channel::{ChannelPipeline, DEAD_LETTER_ALERT, check_dead_letters};
+pub use router::{Origin, Route, route};
+pub use topology::{Shared, Topology};
+pub use wakers::Wakers;

@@ -1,0 +1,377 @@
+//! A partition's pipeline worker: takes the partition's inbound messages
+//! in order, runs them through the plugins, routes the outputs to the
+//! destination queues and records each message's result, a batch at a
+//! time in one atomic store write.
+//!
+//! A message a plugin wants retried stays in the inbound queue. In ordered
+//! mode it blocks the partition until its next attempt; in unordered mode
+//! it is parked and the messages behind it go on. Attempts are counted in
+//! the message's status record, so they survive a restart.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::chain::{Chain, Verdict};
+use super::channel::ChannelPipeline;
+use super::events::{DeadLettered, MessageProcessed};
+use super::router::{Origin, route};
+use crate::config::Ordering;
+use crate::hl7_input::{InboundMessage, now_unix_ms};
+use crate::plugin::{Disposition, FHIR_JSON_CONTENT_TYPE, HL7_V2_CONTENT_TYPE, Message, Metadata};
+use crate::store::{
+    DeadLetterHeader, DeadLetterReason, FailureLocation, MessageState, MessageStatus, Processed,
+    StoreError, StoredMessage,
+};
+
+/// Messages taken from the inbound queue per store write.
+const BATCH: usize = 64;
+
+/// How long to wait before trying the store again after it failed.
+const STORE_RETRY: Duration = Duration::from_secs(1);
+
+/// One partition's worker.
+pub struct PartitionWorker {
+    channel: Arc<ChannelPipeline>,
+    partition: u32,
+    chain: Option<Chain>,
+    /// Messages waiting for their next attempt, by id.
+    parked: HashMap<u64, Instant>,
+}
+
+/// What one step found.
+enum Step {
+    /// Messages were processed; look again at once.
+    Worked,
+    /// Nothing to do until woken or until the given time.
+    Idle(Option<Instant>),
+}
+
+impl PartitionWorker {
+    /// A worker for `partition` of `channel`.
+    pub fn new(channel: Arc<ChannelPipeline>, partition: u32) -> Self {
+        let chain = Some(Chain::new(&channel.stages));
+        PartitionWorker {
+            channel,
+            partition,
+            chain,
+            parked: HashMap::new(),
+        }
+    }
+
+    /// Processes messages until the engine shuts down.
+    pub async fn run(mut self) {
+        let channel = Arc::clone(&self.channel);
+        let wake = channel.wakers.inbound(channel.name(), self.partition);
+        loop {
+            let until = match self.step().await {
+                Ok(Step::Worked) => continue,
+                Ok(Step::Idle(until)) => until,
+                Err(error) => {
+                    tracing::error!(channel = channel.name(), partition = self.partition, %error, "Pipeline paused: the store failed.");
+                    Some(Instant::now() + STORE_RETRY)
+                }
+            };
+            let sleep = until.map_or(Duration::from_secs(3600), |t| {
+                t.saturating_duration_since(Instant::now())
+            });
+            tokio::select! {
+                () = wake.notified() => {}
+                () = tokio::time::sleep(sleep) => {}
+                () = channel.shutdown.cancelled() => return,
+            }
+        }
+    }
+
+    /// Processes one batch on a blocking thread (plugins and sled are
+    /// synchronous), then wakes whoever the results concern.
+    async fn step(&mut self) -> Result<Step, StoreError> {
+        let chain = self
+            .chain
+            .take()
+            .expect("the chain is back after every step");
+        let channel = Arc::clone(&self.channel);
+        let partition = self.partition;
+        let mut parked = std::mem::take(&mut self.parked);
+        let (chain, parked, result) = tokio::task::spawn_blocking(move || {
+            let mut chain = chain;
+            let result = process_batch(&channel, partition, &mut chain, &mut parked);
+            (chain, parked, result)
+        })
+        .await
+        .expect("pipeline thread panicked");
+        self.chain = Some(chain);
+        self.parked = parked;
+        let (processed, next) = result?;
+        if processed.is_empty() {
+            return Ok(Step::Idle(next));
+        }
+        let channel = &self.channel;
+        let mut dead_lettered = false;
+        for item in &processed {
+            for output in &item.outputs {
+                channel
+                    .wakers
+                    .wake_outbound(channel.name(), &output.destination, self.partition);
+            }
+            dead_lettered |= item.dead_letter.is_some();
+        }
+        channel.wakers.processed(channel.name()).notify_waiters();
+        if dead_lettered {
+            channel.check_dead_letters();
+        }
+        Ok(match next {
+            Some(blocked_until) => Step::Idle(Some(blocked_until)),
+            None => Step::Worked,
+        })
+    }
+}
+
+/// Processes up to [`BATCH`] messages and records them; returns what was
+/// recorded and, when the partition must wait (ordered mode, a retry at its
+/// head) or only parked messages are left, when to look again.
+fn process_batch(
+    channel: &ChannelPipeline,
+    partition: u32,
+    chain: &mut Chain,
+    parked: &mut HashMap<u64, Instant>,
+) -> Result<(Vec<Processed>, Option<Instant>), StoreError> {
+    let ordered = channel.config.ordering == Ordering::Ordered;
+    let now = Instant::now();
+    let not_due = |id: u64| parked.get(&id).is_some_and(|due| *due > now);
+    let skip = |id: u64| !ordered && not_due(id);
+    let messages = channel
+        .store
+        .pending(channel.name(), partition, BATCH, skip)?;
+    let next_parked = parked.values().min().copied();
+    let Some(head) = messages.first() else {
+        return Ok((Vec::new(), next_parked));
+    };
+    if ordered && not_due(head.id) {
+        return Ok((Vec::new(), parked.get(&head.id).copied()));
+    }
+    let mut processed = Vec::with_capacity(messages.len());
+    let mut blocked = None;
+    for message in &messages {
+        let item = process(channel, chain, message)?;
+        if item.status.state == MessageState::Retrying {
+            let delay = channel
+                .config
+                .retry
+                .delay(item.status.attempts, jitter_sample());
+            let due = Instant::now() + delay;
+            parked.insert(message.id, due);
+            if ordered {
+                blocked = Some(due);
+                processed.push(item);
+                break;
+            }
+        } else {
+            parked.remove(&message.id);
+        }
+        processed.push(item);
+    }
+    channel
+        .store
+        .complete(channel.name(), partition, &processed)?;
+    for item in &processed {
+        MessageProcessed {
+            channel: channel.name(),
+            message_id: item.message_id,
+            control_id: item.control_id.as_deref(),
+            state: item.status.state,
+            routed: item.outputs.len(),
+        }
+        .emit(&channel.metrics);
+        if let Some((letter, _)) = &item.dead_letter {
+            DeadLettered {
+                channel: channel.name(),
+                destination: None,
+                control_id: letter.control_id.as_deref(),
+                reason: letter.reason,
+                error: &letter.error,
+            }
+            .emit(&channel.metrics);
+        }
+    }
+    Ok((processed, blocked))
+}
+
+/// Runs one message through the chain and decides what happens to it.
+fn process(
+    channel: &ChannelPipeline,
+    chain: &mut Chain,
+    message: &StoredMessage,
+) -> Result<Processed, StoreError> {
+    let inbound = InboundMessage::parse(&message.raw).ok();
+    let facility = inbound.as_ref().and_then(|m| m.sending_facility.clone());
+    let code_and_trigger = message
+        .message_type
+        .as_deref()
+        .map(|t| t.split_once('^').unwrap_or((t, "")));
+    let origin = Origin {
+        message_code: code_and_trigger.map(|(code, _)| code),
+        trigger_event: code_and_trigger.map(|(_, trigger)| trigger),
+        sending_facility: facility.as_deref(),
+    };
+    let mut status = MessageStatus {
+        state: MessageState::Processed,
+        stages: Vec::new(),
+        routed_to: Vec::new(),
+        attempts: 0,
+        error: None,
+        location: None,
+        updated_at_ms: now_unix_ms(),
+    };
+    let mut item = Processed {
+        message_id: message.id,
+        received_at_ms: message.received_at_ms,
+        control_id: message.control_id.clone(),
+        message_type: message.message_type.clone(),
+        status: status.clone(),
+        outputs: Vec::new(),
+        dead_letter: None,
+        dequeue: true,
+    };
+    if channel.stages.is_empty() {
+        // No plugins: the message goes on exactly as received.
+        let outputs = vec![(HL7_V2_CONTENT_TYPE.to_string(), message.raw.clone())];
+        item.outputs = route(&channel.routes, origin, outputs);
+        item.status.routed_to = destinations(&item);
+        return Ok(item);
+    }
+    let input = match inbound {
+        Some(inbound) => inbound.message,
+        None => match as_other_content(&message.raw) {
+            Some(input) => input,
+            None => {
+                status.error = Some("the stored message is neither HL7 v2 nor JSON".into());
+                return Ok(dead_letter(
+                    item,
+                    status,
+                    message,
+                    DeadLetterReason::PluginRejected,
+                    1,
+                ));
+            }
+        },
+    };
+    let metadata = Metadata {
+        channel: channel.name().to_string(),
+        received_at_unix_ms: message.received_at_ms,
+        peer_address: message.peer.clone(),
+        peer_certificate_name: None,
+        control_id: message.control_id.clone(),
+    };
+    let result = chain.run(input, &metadata, &channel.metrics);
+    status.stages = result.stages;
+    match result.verdict {
+        Verdict::Forward(outputs) => {
+            let outputs = outputs
+                .into_iter()
+                .map(|Message { content_type, body }| (content_type, body.into_bytes()))
+                .collect();
+            item.outputs = route(&channel.routes, origin, outputs);
+            status.routed_to = destinations(&item);
+            item.status = status;
+            Ok(item)
+        }
+        Verdict::Filtered(reason) => {
+            status.state = MessageState::Filtered;
+            status.error = Some(reason);
+            item.status = status;
+            Ok(item)
+        }
+        Verdict::Failed { plugin, failure } => {
+            status.error = Some(format!("plugin {plugin}: {}", failure.text));
+            status.location = failure.location.map(|location| FailureLocation {
+                segment: location.segment,
+                field: location.field,
+            });
+            let attempts = previous_attempts(channel, message.id)? + 1;
+            match failure.disposition {
+                Disposition::Reject => Ok(dead_letter(
+                    item,
+                    status,
+                    message,
+                    DeadLetterReason::PluginRejected,
+                    attempts,
+                )),
+                Disposition::Retry if channel.config.retry.allows_retry(attempts) => {
+                    status.state = MessageState::Retrying;
+                    status.attempts = attempts;
+                    item.status = status;
+                    item.dequeue = false;
+                    Ok(item)
+                }
+                Disposition::Retry => Ok(dead_letter(
+                    item,
+                    status,
+                    message,
+                    DeadLetterReason::PluginRetriesExhausted,
+                    attempts,
+                )),
+            }
+        }
+    }
+}
+
+/// A message that is not HL7 v2 (handed over from another channel's
+/// pipeline, for example FHIR JSON).
+fn as_other_content(raw: &[u8]) -> Option<Message> {
+    let text = std::str::from_utf8(raw).ok()?;
+    text.trim_start().starts_with(['{', '[']).then(|| Message {
+        content_type: FHIR_JSON_CONTENT_TYPE.into(),
+        body: text.to_string(),
+    })
+}
+
+/// Pipeline attempts already made, from the message's status record.
+fn previous_attempts(channel: &ChannelPipeline, id: u64) -> Result<u32, StoreError> {
+    Ok(channel
+        .store
+        .status(id)?
+        .filter(|status| status.state == MessageState::Retrying)
+        .map_or(0, |status| status.attempts))
+}
+
+fn dead_letter(
+    mut item: Processed,
+    mut status: MessageStatus,
+    message: &StoredMessage,
+    reason: DeadLetterReason,
+    attempts: u32,
+) -> Processed {
+    let now = now_unix_ms();
+    status.state = MessageState::DeadLettered;
+    status.attempts = attempts;
+    let header = DeadLetterHeader {
+        channel: message.channel.clone(),
+        destination: None,
+        partition: message.partition,
+        message_id: message.id,
+        control_id: message.control_id.clone(),
+        message_type: message.message_type.clone(),
+        content_type: HL7_V2_CONTENT_TYPE.into(),
+        reason,
+        error: status.error.clone().unwrap_or_default(),
+        attempts,
+        first_failure_ms: now,
+        last_failure_ms: now,
+    };
+    item.dead_letter = Some((header, message.raw.clone()));
+    item.status = status;
+    item
+}
+
+fn destinations(item: &Processed) -> Vec<String> {
+    let mut names: Vec<String> = item.outputs.iter().map(|o| o.destination.clone()).collect();
+    names.dedup();
+    names
+}
+
+/// A uniform sample in `[0, 1)` for retry jitter.
+pub fn jitter_sample() -> f64 {
+    let bits = getrandom::u64().unwrap_or(0) >> 11;
+    bits as f64 / (1u64 << 53) as f64
+}

@@ -1,0 +1,202 @@
+//! Assembling the processing side from the configuration: the plugin
+//! registry, each channel's stages and routes, a pipeline worker per
+//! partition and a delivery worker per destination and partition.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::chain::Stage;
+use super::channel::ChannelPipeline;
+use super::delivery::{DeliveryWorker, Target};
+use super::partition::PartitionWorker;
+use super::router::Route;
+use super::wakers::Wakers;
+use crate::alerts::Alerts;
+use crate::config::{ChannelConfig, Config};
+use crate::deliver::{Connector, TargetConfig};
+use crate::metrics::Metrics;
+use crate::plugin::{
+    EngineSettings, InstancePolicy, PluginEngine, PluginLimits, PluginRegistry, PluginWorker,
+    StageSettings, bundled,
+};
+use crate::store::Store;
+
+/// What the processing side shares with the rest of the engine.
+pub struct Shared {
+    /// The store.
+    pub store: Store,
+    /// Wake-up signals.
+    pub wakers: Arc<Wakers>,
+    /// The engine's metrics.
+    pub metrics: Arc<Metrics>,
+    /// The engine's alerts.
+    pub alerts: Arc<Alerts>,
+    /// Cancelled when the engine shuts down.
+    pub shutdown: CancellationToken,
+}
+
+/// The running processing side.
+pub struct Topology {
+    /// Each channel's pipeline, in configuration order.
+    pub channels: Vec<Arc<ChannelPipeline>>,
+    /// The plugin registry, when a channel has plugins.
+    pub registry: Option<Arc<PluginRegistry>>,
+}
+
+impl Topology {
+    /// Loads the plugins, checks every stage (instantiated and configured
+    /// once, so a bad plugin config stops the start), builds every
+    /// destination's connector and spawns the workers into `tasks`.
+    ///
+    /// # Errors
+    /// Names the channel and the stage or destination that cannot start.
+    pub fn start(
+        config: &Config,
+        shared: &Shared,
+        tasks: &mut JoinSet<()>,
+    ) -> anyhow::Result<Topology> {
+        let registry = open_registry(config)?;
+        let mut channels = Vec::new();
+        for channel in &config.channels {
+            let stages = resolve_stages(config, channel, registry.as_deref())?;
+            let routes = channel
+                .destinations
+                .iter()
+                .map(|d| Route {
+                    destination: d.name.clone(),
+                    filter: d.filter.clone(),
+                })
+                .collect();
+            let pipeline = Arc::new(ChannelPipeline {
+                config: channel.clone(),
+                stages,
+                routes,
+                store: shared.store.clone(),
+                wakers: shared.wakers.clone(),
+                metrics: shared.metrics.clone(),
+                alerts: shared.alerts.clone(),
+                shutdown: shared.shutdown.child_token(),
+            });
+            for partition in 0..channel.partitions {
+                tasks.spawn(PartitionWorker::new(pipeline.clone(), partition).run());
+            }
+            for destination in &channel.destinations {
+                for partition in 0..channel.partitions {
+                    let target = target(config, channel, &destination.to).with_context(|| {
+                        format!(
+                            "channel \"{}\", destination \"{}\"",
+                            channel.name, destination.name
+                        )
+                    })?;
+                    let worker = DeliveryWorker::new(
+                        pipeline.clone(),
+                        destination.clone(),
+                        partition,
+                        target,
+                    );
+                    tasks.spawn(worker.run());
+                }
+            }
+            pipeline.check_dead_letters();
+            channels.push(pipeline);
+        }
+        Ok(Topology { channels, registry })
+    }
+}
+
+/// Opens the plugin registry with the bundled plugins and the plugin
+/// directory's, when any channel has a pipeline.
+fn open_registry(config: &Config) -> anyhow::Result<Option<Arc<PluginRegistry>>> {
+    if config.channels.iter().all(|c| c.pipeline.is_empty()) {
+        return Ok(None);
+    }
+    // Every stage of every partition may hold an instance, and loading
+    // checks one more.
+    let workers: usize = config
+        .channels
+        .iter()
+        .map(|c| c.pipeline.len() * c.partitions as usize)
+        .sum();
+    let settings = EngineSettings {
+        max_instances: u32::try_from(workers + 16).unwrap_or(u32::MAX).max(64),
+        ..EngineSettings::default()
+    };
+    let engine = PluginEngine::new(&settings).context("cannot start the Wasm engine")?;
+    let plugins = &config.plugins;
+    let registry = PluginRegistry::open(
+        &engine,
+        &plugins.dir,
+        &plugins.cache_dir,
+        PluginLimits::default(),
+    )
+    .with_context(|| format!("cannot open the plugin directory {}", plugins.dir.display()))?;
+    for (name, bytes) in bundled::PLUGINS {
+        registry
+            .add_bundled(bytes)
+            .with_context(|| format!("the bundled plugin {name} does not load"))?;
+    }
+    for refused in registry.scan() {
+        tracing::error!(path = %refused.path.display(), error = %refused.error, "Plugin refused.");
+    }
+    Ok(Some(Arc::new(registry)))
+}
+
+fn resolve_stages(
+    config: &Config,
+    channel: &ChannelConfig,
+    registry: Option<&PluginRegistry>,
+) -> anyhow::Result<Vec<Stage>> {
+    let lookups = config.lookup_tables();
+    let mut stages = Vec::new();
+    for (index, stage) in channel.pipeline.iter().enumerate() {
+        let at = || format!("channel \"{}\", pipeline[{index}]", channel.name);
+        let registry = registry.expect("a registry is open when a channel has plugins");
+        let Some(version) = registry.resolve(&stage.plugin, &stage.version) else {
+            bail!(
+                "{}: plugin {:?} version {:?} is not loaded (bundled: {}; plugin directory: {})",
+                at(),
+                stage.plugin,
+                stage.version,
+                bundled::names().join(", "),
+                display(&config.plugins.dir)
+            );
+        };
+        let settings = Arc::new(StageSettings {
+            limits: PluginLimits::default(),
+            config_json: stage.config_json(),
+            lookups: lookups.clone(),
+            policy: InstancePolicy {
+                isolation: stage.isolation,
+                ..InstancePolicy::default()
+            },
+        });
+        PluginWorker::new(version.clone(), settings.clone())
+            .warm_up()
+            .map_err(|failure| {
+                anyhow::anyhow!("{}: {} does not start: {failure}", at(), version.label())
+            })?;
+        stages.push(Stage { version, settings });
+    }
+    Ok(stages)
+}
+
+fn target(config: &Config, channel: &ChannelConfig, to: &TargetConfig) -> anyhow::Result<Target> {
+    Ok(match to {
+        TargetConfig::Channel(target) => {
+            let Some(to) = config.channel(&target.channel) else {
+                bail!("channel {:?} does not exist", target.channel);
+            };
+            debug_assert_ne!(to.name, channel.name, "checked by the config loader");
+            Target::Channel(Arc::new(to.clone()))
+        }
+        other => Target::Connector(Box::new(Connector::new(other)?)),
+    })
+}
+
+fn display(path: &Path) -> String {
+    path.display().to_string()
+}

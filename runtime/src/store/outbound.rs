@@ -1,0 +1,70 @@
+//! Outbound queue entries: one message waiting for one destination, with
+//! its delivery attempts so far.
+
+use serde::{Deserialize, Serialize};
+
+/// A message for a destination, as the pipeline hands it over.
+#[derive(Debug, Clone)]
+pub struct NewOutbound {
+    /// The destination's name.
+    pub destination: String,
+    /// The content type of `body`.
+    pub content_type: String,
+    /// What to deliver.
+    pub body: Vec<u8>,
+}
+
+/// What an outbound entry records besides its payload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboundHeader {
+    /// The inbound message it came from.
+    pub message_id: u64,
+    /// When the inbound message was received, in milliseconds since the
+    /// Unix epoch (for the end-to-end latency).
+    pub received_at_ms: u64,
+    /// MSH-10 of the inbound message.
+    pub control_id: Option<String>,
+    /// MSH-9 of the inbound message, for example `ADT^A01`.
+    pub message_type: Option<String>,
+    /// The payload's content type.
+    pub content_type: String,
+    /// Failed delivery attempts so far.
+    pub attempts: u32,
+    /// When the first attempt failed, in milliseconds since the Unix epoch.
+    pub first_failure_ms: Option<u64>,
+    /// When the latest attempt failed.
+    pub last_failure_ms: Option<u64>,
+    /// Not to be attempted before this time (0: at once).
+    pub next_attempt_ms: u64,
+    /// Why the latest attempt failed.
+    pub last_error: Option<String>,
+}
+
+/// One entry of a destination's queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundEntry {
+    /// The channel.
+    pub channel: String,
+    /// The destination.
+    pub destination: String,
+    /// The partition, which keeps its order.
+    pub partition: u32,
+    /// Unique and increasing in the order entries were queued.
+    pub sequence: u64,
+    /// Its attempts and origin.
+    pub header: OutboundHeader,
+    /// What to deliver.
+    pub body: Vec<u8>,
+}
+
+impl OutboundEntry {
+    /// Records a failed attempt at `now_ms`, to be retried at `retry_at_ms`.
+    pub fn failed(&mut self, now_ms: u64, retry_at_ms: u64, error: String) {
+        let header = &mut self.header;
+        header.attempts += 1;
+        header.first_failure_ms.get_or_insert(now_ms);
+        header.last_failure_ms = Some(now_ms);
+        header.next_attempt_ms = retry_at_ms;
+        header.last_error = Some(error);
+    }
+}

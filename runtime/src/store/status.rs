@@ -1,0 +1,67 @@
+//! What happened to a message in its channel's pipeline: each stage's
+//! result, with its timing and the plugin version that ran, and where the
+//! outputs went. The admin API shows it; `after_transform` ACKs read it.
+
+use serde::{Deserialize, Serialize};
+
+/// A message's state after the pipeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageState {
+    /// The pipeline forwarded it; its outputs are queued for their
+    /// destinations.
+    Processed,
+    /// A plugin filtered it out.
+    Filtered,
+    /// A plugin asked for a retry; it is still queued.
+    Retrying,
+    /// It failed and went to the dead-letter queue.
+    DeadLettered,
+}
+
+/// One stage's result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StageRecord {
+    /// The plugin's name.
+    pub plugin: String,
+    /// Its version.
+    pub version: String,
+    /// Its content hash.
+    pub sha256: String,
+    /// `forward`, `filter`, `skipped`, `reject` or `retry`.
+    pub outcome: String,
+    /// How many messages it forwarded.
+    pub outputs: usize,
+    /// Time spent, in microseconds.
+    pub micros: u64,
+    /// The filter reason or error text.
+    pub detail: Option<String>,
+}
+
+/// Where in the message a failure lies, for an ERR segment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailureLocation {
+    /// The segment id, for example `PID`.
+    pub segment: String,
+    /// The field number, if known.
+    pub field: Option<u32>,
+}
+
+/// A message's processing record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageStatus {
+    /// The state it is in.
+    pub state: MessageState,
+    /// Each stage that ran, in order (for the latest attempt).
+    pub stages: Vec<StageRecord>,
+    /// The destinations its outputs were queued for.
+    pub routed_to: Vec<String>,
+    /// Pipeline attempts so far.
+    pub attempts: u32,
+    /// The failure's text, when it failed or is retrying.
+    pub error: Option<String>,
+    /// Where the failure lies, when the plugin said.
+    pub location: Option<FailureLocation>,
+    /// When this record was written, in milliseconds since the Unix epoch.
+    pub updated_at_ms: u64,
+}

@@ -1,0 +1,365 @@
+//! Ensures the path after the commit ACK: plugins run in order, outputs are
+//! routed by filters to MLLP, HTTP, file and channel destinations, failed
+//! deliveries are retried with backoff (also across a restart), and what
+//! cannot be processed or delivered lands in the dead-letter queue, from
+//! which it can be reprocessed exactly once.
+//!
+//! The receiving systems are outside the engine, so the tests stand them
+//! in: an MLLP sink (support/sink.rs) and an axum HTTP server.
+
+#[path = "support/engine.rs"]
+mod engine;
+#[path = "support/sink.rs"]
+mod sink;
+#[path = "support/mod.rs"]
+mod support;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use engine::{TestEngine, eventually, exchange, field, install_plugin, message, start_channels};
+use hl7wasm::store::{DeadLetterFilter, DeadLetterReason, MessageState};
+use sink::{Answer, Sink};
+use tokio::net::TcpStream;
+
+const PATIENCE: Duration = Duration::from_secs(20);
+
+/// A channel `test` with an optional pipeline and one MLLP destination
+/// `sink` that retries quickly.
+fn channel(sink: SocketAddr, channel_extra: &str, pipeline: &str, max_retries: u32) -> String {
+    format!(
+        "[[channels]]\nname = \"test\"\n{channel_extra}\n[channels.source]\ntype = \"mllp\"\nlisten = \"127.0.0.1:0\"\n{pipeline}\n\
+         [[channels.destinations]]\nname = \"sink\"\n\
+         to = {{ type = \"mllp\", address = \"{sink}\", ack_timeout_secs = 2, connect_timeout_secs = 1 }}\n\
+         retry = {{ initial_delay_ms = 50, max_delay_ms = 200, max_retries = {max_retries}, jitter = 0.0 }}\n"
+    )
+}
+
+const HOSTILE_STAGE: &str = "[[channels.pipeline]]\nplugin = \"hostile\"\n";
+
+/// An address nothing listens on (yet).
+async fn free_address() -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    listener.local_addr().unwrap()
+}
+
+/// Sends `ids` on one connection, each ACKed AA.
+async fn send_all(engine: &TestEngine, ids: &[String]) {
+    let mut stream = TcpStream::connect(engine.address).await.unwrap();
+    for id in ids {
+        let ack = exchange(&mut stream, message(id).as_bytes()).await;
+        assert_eq!(field(&ack, "MSA-1"), "AA", "{ack}");
+    }
+}
+
+fn ids(prefix: &str, count: usize) -> Vec<String> {
+    (0..count).map(|i| format!("{prefix}{i:04}")).collect()
+}
+
+fn dead_letters(engine: &TestEngine) -> Vec<hl7wasm::store::DeadLetter> {
+    engine
+        .server
+        .store
+        .dead_letters(&DeadLetterFilter::default(), usize::MAX)
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_destination_that_comes_back_gets_every_message_in_order() {
+    let address = free_address().await;
+    let engine = start_channels(
+        tempfile::tempdir().unwrap(),
+        &channel(address, "", "", 1000),
+    )
+    .await;
+    let sent = ids("DOWN", 50);
+    send_all(&engine, &sent).await;
+    let metrics = engine.server.metrics.clone();
+    let retries = hl7wasm::metrics::destination_and("test", "sink", "result", "retry");
+    eventually(
+        PATIENCE,
+        "delivery is retried while the sink is down",
+        || hl7wasm::metrics::count(&metrics.deliveries, &retries) >= 2,
+    )
+    .await;
+
+    let sink = Sink::start(&address.to_string(), Answer::Accept).await;
+    sink.wait_for(sent.len(), PATIENCE).await;
+    assert_eq!(sink.accepted_ids(), sent);
+    eventually(PATIENCE, "the queue empties", || {
+        engine
+            .server
+            .store
+            .outbound_depth("test", "sink", 0)
+            .unwrap()
+            == 0
+    })
+    .await;
+    assert!(dead_letters(&engine).is_empty());
+}
+
+#[tokio::test]
+async fn ar_dead_letters_at_once_and_reprocessing_delivers_exactly_once() {
+    let sink = Sink::start("127.0.0.1:0", Answer::Reject).await;
+    let engine = start_channels(
+        tempfile::tempdir().unwrap(),
+        &channel(sink.address, "", "", 5),
+    )
+    .await;
+    let sent = ids("AR", 3);
+    send_all(&engine, &sent).await;
+    eventually(PATIENCE, "three dead letters", || {
+        dead_letters(&engine).len() == 3
+    })
+    .await;
+    let letters = dead_letters(&engine);
+    for (letter, id) in letters.iter().zip(&sent) {
+        let header = &letter.header;
+        assert_eq!(header.reason, DeadLetterReason::Rejected);
+        assert_eq!(header.destination.as_deref(), Some("sink"));
+        assert_eq!(header.control_id.as_deref(), Some(id.as_str()));
+        assert_eq!(header.attempts, 1, "AR is not retried");
+        assert!(header.error.contains("AR"), "{}", header.error);
+        assert_eq!(letter.body, message(id).as_bytes());
+    }
+    assert_eq!(sink.state.lock().unwrap().received, 3);
+
+    sink.answer(Answer::Accept);
+    let requeued = engine
+        .server
+        .reprocess_dead_letters(&DeadLetterFilter::default())
+        .unwrap();
+    assert_eq!(requeued.len(), 3);
+    sink.wait_for(3, PATIENCE).await;
+    // Give a duplicate every chance to show up.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(sink.accepted_ids(), sent);
+    assert!(dead_letters(&engine).is_empty());
+    assert_eq!(
+        engine
+            .server
+            .reprocess_dead_letters(&DeadLetterFilter::default())
+            .unwrap(),
+        []
+    );
+}
+
+#[tokio::test]
+async fn exhausted_retries_dead_letter_with_their_attempts() {
+    let sink = Sink::start("127.0.0.1:0", Answer::Error).await;
+    let engine = start_channels(
+        tempfile::tempdir().unwrap(),
+        &channel(sink.address, "", "", 2),
+    )
+    .await;
+    send_all(&engine, &ids("AE", 1)).await;
+    eventually(PATIENCE, "a dead letter", || {
+        dead_letters(&engine).len() == 1
+    })
+    .await;
+    let header = &dead_letters(&engine)[0].header;
+    assert_eq!(header.reason, DeadLetterReason::RetriesExhausted);
+    assert_eq!(header.attempts, 3, "the first attempt and two retries");
+    assert!(header.first_failure_ms < header.last_failure_ms);
+    assert_eq!(sink.state.lock().unwrap().received, 3);
+}
+
+#[tokio::test]
+async fn a_poison_message_is_dead_lettered_and_later_messages_flow() {
+    let sink = Sink::start("127.0.0.1:0", Answer::Accept).await;
+    let dir = tempfile::tempdir().unwrap();
+    install_plugin(&dir, &support::plugin_path("hostile"));
+    let engine = start_channels(dir, &channel(sink.address, "", HOSTILE_STAGE, 5)).await;
+    let mut stream = TcpStream::connect(engine.address).await.unwrap();
+    for (id, extra) in [("P1", ""), ("P2", "NTE|1||HOSTILE:reject\r"), ("P3", "")] {
+        let ack = exchange(&mut stream, format!("{}{extra}", message(id)).as_bytes()).await;
+        assert_eq!(
+            field(&ack, "MSA-1"),
+            "AA",
+            "commit ACKs come before the plugin"
+        );
+    }
+    sink.wait_for(2, PATIENCE).await;
+    assert_eq!(sink.accepted_ids(), ["P1", "P3"]);
+    eventually(PATIENCE, "a dead letter", || {
+        dead_letters(&engine).len() == 1
+    })
+    .await;
+    let letter = &dead_letters(&engine)[0];
+    assert_eq!(letter.header.reason, DeadLetterReason::PluginRejected);
+    assert_eq!(letter.header.destination, None);
+    assert!(
+        letter.header.error.contains("rejects on purpose"),
+        "{}",
+        letter.header.error
+    );
+    let status = engine
+        .server
+        .store
+        .status(letter.header.message_id)
+        .unwrap()
+        .unwrap();
+    assert_eq!(status.state, MessageState::DeadLettered);
+    assert_eq!(status.stages[0].plugin, "hostile");
+    assert_eq!(status.stages[0].outcome, "reject");
+}
+
+#[tokio::test]
+async fn a_restart_during_retries_resumes_them_where_they_were() {
+    let address = free_address().await;
+    let config =
+        channel(address, "", "", 1000).replace("initial_delay_ms = 50", "initial_delay_ms = 100");
+    let engine = start_channels(tempfile::tempdir().unwrap(), &config).await;
+    let sent = ids("RST", 3);
+    send_all(&engine, &sent).await;
+    let attempts = |engine: &TestEngine| {
+        engine.server.store.outbound("test", "sink", 0, 1).unwrap()[0]
+            .header
+            .attempts
+    };
+    eventually(PATIENCE, "two failed attempts", || attempts(&engine) >= 2).await;
+    let before = attempts(&engine);
+
+    let engine = engine.restart(&config).await;
+    assert!(attempts(&engine) >= before, "attempts survive the restart");
+    let sink = Sink::start(&address.to_string(), Answer::Accept).await;
+    sink.wait_for(3, PATIENCE).await;
+    assert_eq!(sink.accepted_ids(), sent);
+}
+
+#[tokio::test]
+async fn after_transform_acks_carry_the_pipeline_result() {
+    let sink = Sink::start("127.0.0.1:0", Answer::Accept).await;
+    let dir = tempfile::tempdir().unwrap();
+    install_plugin(&dir, &support::plugin_path("hostile"));
+    let config = channel(
+        sink.address,
+        "ack_mode = \"after_transform\"",
+        HOSTILE_STAGE,
+        5,
+    )
+    .replace(
+        "[channels.source]",
+        "retry = { initial_delay_ms = 60000 }\n[channels.source]",
+    );
+    let engine = start_channels(dir, &config).await;
+    let mut stream = TcpStream::connect(engine.address).await.unwrap();
+
+    let ack = exchange(&mut stream, message("T1").as_bytes()).await;
+    assert_eq!(field(&ack, "MSA-1"), "AA", "{ack}");
+
+    let rejected = format!("{}NTE|1||HOSTILE:reject\r", message("T2"));
+    let ack = exchange(&mut stream, rejected.as_bytes()).await;
+    assert_eq!(field(&ack, "MSA-1"), "AR", "{ack}");
+    assert_eq!(field(&ack, "MSA-2"), "T2");
+    assert_eq!(field(&ack, "ERR-2"), "PID^1^5");
+    assert!(field(&ack, "ERR-8").contains("rejects on purpose"), "{ack}");
+
+    let retried = format!("{}NTE|1||HOSTILE:retry\r", message("T3"));
+    let ack = exchange(&mut stream, retried.as_bytes()).await;
+    assert_eq!(field(&ack, "MSA-1"), "AE", "{ack}");
+    assert!(field(&ack, "ERR-8").contains("will be retried"), "{ack}");
+    sink.wait_for(1, PATIENCE).await;
+}
+
+#[tokio::test]
+async fn filters_route_to_files_and_a_channel_hands_over_durably() {
+    let dir = tempfile::tempdir().unwrap();
+    let adt_files = dir.path().join("adt-files");
+    let all_files = dir.path().join("all-files");
+    let config = format!(
+        "[[channels]]\nname = \"test\"\n[channels.source]\ntype = \"mllp\"\nlisten = \"127.0.0.1:0\"\n\
+         [[channels.destinations]]\nname = \"adt\"\nto = {{ type = \"file\", dir = {adt_files:?}, file_name = \"{{control_id}}.{{ext}}\" }}\nfilter = {{ message_types = [\"ADT\"] }}\n\
+         [[channels.destinations]]\nname = \"next\"\nto = {{ type = \"channel\", channel = \"second\" }}\n\n\
+         [[channels]]\nname = \"second\"\n[channels.source]\ntype = \"mllp\"\nlisten = \"127.0.0.1:0\"\n\
+         [[channels.destinations]]\nname = \"all\"\nto = {{ type = \"file\", dir = {all_files:?}, file_name = \"{{control_id}}.{{ext}}\" }}\n"
+    );
+    let engine = start_channels(dir, &config).await;
+    let mut stream = TcpStream::connect(engine.address).await.unwrap();
+    let oru = message("F2").replace("ADT^A01^ADT_A01", "ORU^R01^ORU_R01");
+    for payload in [message("F1"), oru.clone()] {
+        let ack = exchange(&mut stream, payload.as_bytes()).await;
+        assert_eq!(field(&ack, "MSA-1"), "AA");
+    }
+    let names = |dir: &std::path::Path| -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .map(|e| e.unwrap().file_name().into_string().unwrap())
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    };
+    eventually(
+        PATIENCE,
+        "both messages reach the second channel's files",
+        || names(&all_files) == ["F1.hl7", "F2.hl7"],
+    )
+    .await;
+    assert_eq!(
+        names(&adt_files),
+        ["F1.hl7"],
+        "the ADT filter keeps the ORU out"
+    );
+    assert_eq!(
+        std::fs::read(all_files.join("F2.hl7")).unwrap(),
+        oru.as_bytes()
+    );
+    let handed_over = engine
+        .server
+        .store
+        .messages()
+        .filter(|m| m.as_ref().unwrap().channel == "second")
+        .count();
+    assert_eq!(
+        handed_over, 2,
+        "the second channel stored both as its own messages"
+    );
+}
+
+#[tokio::test]
+async fn http_destination_retries_5xx_until_it_succeeds() {
+    use axum::http::StatusCode;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let bodies = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let app = {
+        let calls = calls.clone();
+        let bodies = bodies.clone();
+        axum::Router::new().route(
+            "/fhir",
+            axum::routing::post(move |body: String| async move {
+                if calls.fetch_add(1, Ordering::SeqCst) < 2 {
+                    return StatusCode::SERVICE_UNAVAILABLE;
+                }
+                bodies.lock().unwrap().push(body);
+                StatusCode::CREATED
+            }),
+        )
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/fhir", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let config = format!(
+        "[[channels]]\nname = \"test\"\n[channels.source]\ntype = \"mllp\"\nlisten = \"127.0.0.1:0\"\n\
+         [[channels.destinations]]\nname = \"api\"\nto = {{ type = \"http\", url = \"{url}\" }}\n\
+         retry = {{ initial_delay_ms = 20, max_delay_ms = 100, jitter = 0.0 }}\n"
+    );
+    let engine = start_channels(tempfile::tempdir().unwrap(), &config).await;
+    send_all(&engine, &ids("H", 2)).await;
+    eventually(PATIENCE, "both bodies posted", || {
+        bodies.lock().unwrap().len() == 2
+    })
+    .await;
+    let bodies = bodies.lock().unwrap().clone();
+    assert_eq!(bodies, [message("H0000"), message("H0001")]);
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        4,
+        "two 503s, then two successes"
+    );
+}
