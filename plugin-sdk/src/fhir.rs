@@ -65,7 +65,7 @@ impl Bundle {
     /// its `fullUrl` (`urn:uuid:<id>`) for references from other entries.
     ///
     /// In transaction and batch bundles the entry is a `PUT` of the resource
-    /// by id, or a conditional update on `if_none_match_query` (for example
+    /// by id, or a conditional update on `conditional_query` (for example
     /// `identifier=http://hospital|123`) when given.
     pub fn add(&mut self, resource: Value, conditional_query: Option<&str>) -> String {
         let resource_type = resource["resourceType"]
@@ -123,6 +123,33 @@ pub fn coding(system: &str, code: &str, display: Option<&str>) -> Value {
     coding
 }
 
+/// The query of a conditional write on a business identifier:
+/// `identifier=<system>|<value>`, both parts percent-encoded (the `|` that
+/// separates them stays literal, as FHIR search expects).
+///
+/// Pass it to [`Bundle::add`] so that resending the same data updates the
+/// resource the identifier names instead of creating a duplicate.
+pub fn identifier_query(system: &str, value: &str) -> String {
+    format!(
+        "identifier={}|{}",
+        percent_encode(system),
+        percent_encode(value)
+    )
+}
+
+/// Percent-encodes every byte outside the URL-safe set `A-Z a-z 0-9 - . _ ~ : /`.
+fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~:/".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,5 +171,13 @@ mod tests {
         let json = bundle.into_json();
         assert_eq!(json["entry"][0]["request"]["url"], "Patient?identifier=x|1");
         assert_eq!(json["type"], "transaction");
+    }
+
+    #[test]
+    fn identifier_query_encodes_both_parts() {
+        assert_eq!(
+            identifier_query("urn:oid:1.2.3", "A 1&2|3"),
+            "identifier=urn:oid:1.2.3|A%201%262%7C3"
+        );
     }
 }

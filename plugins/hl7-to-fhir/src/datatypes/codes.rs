@@ -1,0 +1,152 @@
+//! CWE/CE/CNE → CodeableConcept, IS/ID → a coded value of an HL7 table, and
+//! HL7 coding-system names (table 0396) → FHIR system URIs.
+
+use serde_json::{Value, json};
+
+use crate::context::{Parts, put};
+
+/// A CWE, CE or CNE as a CodeableConcept: components 1–3 (with version 7 and
+/// system OID 14) are the first coding, 4–6 (8, 17) the alternate one, and
+/// component 9 (original text), else the display of a coding-less value, is
+/// the text.
+pub fn codeable_concept(cwe: &impl Parts) -> Option<Value> {
+    let codings: Vec<Value> = [(1, 2, 3, 7, 14), (4, 5, 6, 8, 17)]
+        .into_iter()
+        .filter_map(|(code, display, system, version, oid)| {
+            let code = cwe.part(code)?;
+            let system = cwe
+                .part(system)
+                .and_then(|name| coding_system(&name))
+                .or_else(|| cwe.part(oid).map(|oid| format!("urn:oid:{oid}")));
+            Some(coding(system, code, cwe.part(display), cwe.part(version)))
+        })
+        .collect();
+    let text = cwe
+        .part(9)
+        .or_else(|| codings.is_empty().then(|| cwe.part(2)).flatten());
+    if codings.is_empty() && text.is_none() {
+        return None;
+    }
+    let mut concept = json!({});
+    put(&mut concept, "coding", Some(Value::Array(codings)));
+    put(&mut concept, "text", text.map(Value::String));
+    Some(concept)
+}
+
+/// A CWE bound to HL7 table `table`: as [`codeable_concept`], with the
+/// table's system on a first coding that names none.
+pub fn table_cwe(cwe: &impl Parts, table: &str) -> Option<Value> {
+    let mut concept = codeable_concept(cwe)?;
+    if let Some(first) = concept.pointer_mut("/coding/0")
+        && first.get("system").is_none()
+        && cwe.part(3).is_none()
+    {
+        first["system"] = Value::String(table_system(table));
+    }
+    Some(concept)
+}
+
+/// A Coding; absent parts are left out.
+pub fn coding(
+    system: Option<String>,
+    code: String,
+    display: Option<String>,
+    version: Option<String>,
+) -> Value {
+    let mut coding = json!({});
+    put(&mut coding, "system", system.map(Value::String));
+    put(&mut coding, "version", version.map(Value::String));
+    coding["code"] = Value::String(code);
+    put(&mut coding, "display", display.map(Value::String));
+    coding
+}
+
+/// A CodeableConcept for a value of HL7 table `table` (e.g. `0203`).
+pub fn table_concept(table: &str, code: &str) -> Value {
+    json!({ "coding": [{ "system": table_system(table), "code": code }] })
+}
+
+/// The FHIR system of HL7 v2 table `table`.
+pub fn table_system(table: &str) -> String {
+    format!("http://terminology.hl7.org/CodeSystem/v2-{table}")
+}
+
+/// The FHIR system URI of an HL7 coding-system name (table 0396), for example
+/// `LN` → `http://loinc.org`, `HL70203` → the v2-0203 code system. An OID is
+/// written `urn:oid:`. `None` for local and unknown names (`L`, `99zzz`, ...):
+/// a code without a system is truer than an invented URI.
+pub fn coding_system(name: &str) -> Option<String> {
+    let upper = name.trim().to_ascii_uppercase();
+    let known = match upper.as_str() {
+        "LN" | "LOINC" => "http://loinc.org",
+        "SCT" | "SNM" | "SNM3" | "SCT2" | "SNOMED" | "SNOMED-CT" | "SNOMEDCT" => {
+            "http://snomed.info/sct"
+        }
+        "I10" | "I10C" | "ICD10" | "ICD-10" | "ICD10CM" | "ICD-10-CM" => {
+            "http://hl7.org/fhir/sid/icd-10-cm"
+        }
+        "I10P" | "ICD10PCS" => "http://www.cms.gov/Medicare/Coding/ICD10",
+        "I9" | "I9C" | "ICD9" | "ICD9CM" | "ICD-9-CM" => "http://hl7.org/fhir/sid/icd-9-cm",
+        "CVX" => "http://hl7.org/fhir/sid/cvx",
+        "MVX" => "http://terminology.hl7.org/CodeSystem/MVX",
+        "NDC" => "http://hl7.org/fhir/sid/ndc",
+        "RXNORM" | "RXN" => "http://www.nlm.nih.gov/research/umls/rxnorm",
+        "UCUM" | "ANS+" => "http://unitsofmeasure.org",
+        "C4" | "C5" | "CPT" | "CPT4" | "CPT-4" => "http://www.ama-assn.org/go/cpt",
+        "HCPCS" | "HCPT" => "urn:oid:2.16.840.1.113883.6.285",
+        "NUCC" | "NUCCPT" => "http://nucc.org/provider-taxonomy",
+        "CDCREC" => "urn:oid:2.16.840.1.113883.6.238",
+        "NCIT" => "http://ncicb.nci.nih.gov/xml/owl/EVS/Thesaurus.owl",
+        "PHINQUESTION" => "urn:oid:2.16.840.1.114222.4.5.232",
+        "ISO3166_1" | "ISO3166-1" | "ISO3166" => "urn:iso:std:iso:3166",
+        "ISO639" | "ISO+" => "urn:ietf:bcp:47",
+        "UMLS" => "http://www.nlm.nih.gov/research/umls",
+        "NPI" => "http://hl7.org/fhir/sid/us-npi",
+        "FDDX" => "http://fdbhealth.com/fhir/CodeSystem/FDDX",
+        _ => return hl7_table(&upper).or_else(|| oid(name)),
+    };
+    Some(known.to_string())
+}
+
+/// `HL70203`, `HL7-0203` and `HL7203` name HL7 tables.
+fn hl7_table(upper: &str) -> Option<String> {
+    let digits = upper.strip_prefix("HL7")?.trim_start_matches('-');
+    if digits.is_empty() || digits.len() > 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(table_system(&format!("{digits:0>4}")))
+}
+
+/// An OID written as a coding-system name.
+fn oid(name: &str) -> Option<String> {
+    let is_oid = name.contains('.')
+        && name
+            .split('.')
+            .all(|arc| !arc.is_empty() && arc.bytes().all(|b| b.is_ascii_digit()));
+    is_oid.then(|| format!("urn:oid:{name}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maps_well_known_systems() {
+        assert_eq!(coding_system("LN").unwrap(), "http://loinc.org");
+        assert_eq!(coding_system("SCT").unwrap(), "http://snomed.info/sct");
+        assert_eq!(
+            coding_system("I10").unwrap(),
+            "http://hl7.org/fhir/sid/icd-10-cm"
+        );
+        assert_eq!(
+            coding_system("HL70005").unwrap(),
+            "http://terminology.hl7.org/CodeSystem/v2-0005"
+        );
+        assert_eq!(
+            coding_system("2.16.840.1.113883.6.1").unwrap(),
+            "urn:oid:2.16.840.1.113883.6.1"
+        );
+        assert_eq!(coding_system("L"), None);
+        assert_eq!(coding_system("99ABC"), None);
+    }
+}

@@ -1,0 +1,100 @@
+//! CX, EI and HD → Identifier, and the conditional-write query an identifier
+//! allows.
+
+use hl7wasm_plugin_sdk::fhir;
+use serde_json::{Value, json};
+
+use crate::context::{Parts, Rep, put};
+use crate::datatypes::{codes, time};
+
+/// The system URI of an HD given as namespace, universal id and its type:
+/// `urn:oid:` for ISO (or an OID-shaped id), `urn:uuid:` for UUID, the id
+/// itself for URI/URL. A namespace alone is no URI, so gives `None`.
+pub fn hd_system(hd: &impl Parts, first: usize) -> Option<String> {
+    let universal = hd.part(first + 1)?;
+    let kind = hd.part(first + 2).unwrap_or_default().to_ascii_uppercase();
+    let oid_shaped = universal.split('.').count() > 1
+        && universal
+            .split('.')
+            .all(|arc| !arc.is_empty() && arc.bytes().all(|b| b.is_ascii_digit()));
+    match kind.as_str() {
+        "ISO" => Some(format!("urn:oid:{universal}")),
+        "UUID" | "GUID" => Some(format!("urn:uuid:{universal}")),
+        "URI" | "URL" => Some(universal),
+        _ if oid_shaped => Some(format!("urn:oid:{universal}")),
+        _ => None,
+    }
+}
+
+/// A CX as an Identifier: value (CX-1), system and assigner (CX-4, an HD),
+/// type (CX-5, table 0203) and period (CX-7, CX-8).
+pub fn cx(cx: Rep<'_>) -> Option<Value> {
+    let mut identifier = json!({ "value": cx.get(1)? });
+    let authority = cx.nested(4);
+    put(
+        &mut identifier,
+        "system",
+        hd_system(&authority, 1).map(Value::String),
+    );
+    put(
+        &mut identifier,
+        "type",
+        cx.get(5).map(|code| codes::table_concept("0203", &code)),
+    );
+    let assigner = authority.part(1).or_else(|| authority.part(2));
+    put(
+        &mut identifier,
+        "assigner",
+        assigner.map(|name| json!({ "display": name })),
+    );
+    let start = cx.get(7).and_then(|t| time::date(&t));
+    let end = cx.get(8).and_then(|t| time::date(&t));
+    put(&mut identifier, "period", time::period(start, end));
+    Some(identifier)
+}
+
+/// An EI (value, namespace, universal id, its type) starting at part `first`
+/// as an Identifier.
+pub fn ei(ei: &impl Parts, first: usize) -> Option<Value> {
+    let mut identifier = json!({ "value": ei.part(first)? });
+    put(
+        &mut identifier,
+        "system",
+        hd_system(ei, first + 1).map(Value::String),
+    );
+    if identifier.get("system").is_none() {
+        let assigner = ei.part(first + 1);
+        put(
+            &mut identifier,
+            "assigner",
+            assigner.map(|name| json!({ "display": name })),
+        );
+    }
+    Some(identifier)
+}
+
+/// `identifier` with a type from HL7 table 0203 (`PLAC`, `FILL`, `VN`, ...).
+pub fn typed(mut identifier: Value, code: &str) -> Value {
+    identifier["type"] = codes::table_concept("0203", code);
+    identifier
+}
+
+/// The conditional-write query for the first identifier with a system URI.
+pub fn conditional_query(identifiers: &[Value]) -> Option<String> {
+    identifiers.iter().find_map(|identifier| {
+        let system = identifier["system"].as_str()?;
+        let value = identifier["value"].as_str()?;
+        Some(fhir::identifier_query(system, value))
+    })
+}
+
+/// The parts that name an identifier for a deterministic id: its system, or
+/// else its assigner, and its value.
+pub fn key(identifier: &Value) -> [String; 2] {
+    let scope = identifier["system"]
+        .as_str()
+        .or_else(|| identifier["assigner"]["display"].as_str())
+        .unwrap_or("");
+    let value = identifier["value"].as_str().unwrap_or("");
+    [scope.to_string(), value.to_string()]
+}

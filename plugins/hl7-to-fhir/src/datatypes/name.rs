@@ -1,0 +1,102 @@
+//! XPN and the name part of XCN → HumanName.
+
+use serde_json::{Value, json};
+
+use crate::context::{Rep, put};
+use crate::datatypes::time;
+
+/// Where the parts of a name sit in a datatype (XPN and XCN differ).
+struct Layout {
+    family: usize,
+    given: usize,
+    middle: usize,
+    suffix: usize,
+    prefix: usize,
+    degree: usize,
+    name_type: usize,
+    professional_suffix: usize,
+}
+
+const XPN: Layout = Layout {
+    family: 1,
+    given: 2,
+    middle: 3,
+    suffix: 4,
+    prefix: 5,
+    degree: 6,
+    name_type: 7,
+    professional_suffix: 14,
+};
+
+const XCN: Layout = Layout {
+    family: 2,
+    given: 3,
+    middle: 4,
+    suffix: 5,
+    prefix: 6,
+    degree: 7,
+    name_type: 10,
+    professional_suffix: 21,
+};
+
+/// An XPN as a HumanName: family (XPN-1.1), given (XPN-2, XPN-3), prefix
+/// (XPN-5), suffix (XPN-4, XPN-6, XPN-14), use (XPN-7, table 0200) and period
+/// (XPN-10, or XPN-12 and XPN-13).
+pub fn xpn(xpn: Rep<'_>) -> Option<Value> {
+    let mut name = human_name(xpn, &XPN)?;
+    let start = xpn
+        .sub(10, 1)
+        .or_else(|| xpn.get(12))
+        .and_then(|t| time::date(&t));
+    let end = xpn
+        .sub(10, 2)
+        .or_else(|| xpn.get(13))
+        .and_then(|t| time::date(&t));
+    put(&mut name, "period", time::period(start, end));
+    Some(name)
+}
+
+/// The name in an XCN (XCN-2 to XCN-7, XCN-10, XCN-21) as a HumanName.
+pub fn xcn(xcn: Rep<'_>) -> Option<Value> {
+    human_name(xcn, &XCN)
+}
+
+fn human_name(rep: Rep<'_>, at: &Layout) -> Option<Value> {
+    let list = |parts: &[usize]| -> Option<Value> {
+        let items: Vec<Value> = parts
+            .iter()
+            .filter_map(|&c| rep.get(c))
+            .map(Value::String)
+            .collect();
+        (!items.is_empty()).then_some(Value::Array(items))
+    };
+    let mut name = json!({});
+    put(&mut name, "family", rep.get(at.family).map(Value::String));
+    put(&mut name, "given", list(&[at.given, at.middle]));
+    put(&mut name, "prefix", list(&[at.prefix]));
+    put(
+        &mut name,
+        "suffix",
+        list(&[at.suffix, at.degree, at.professional_suffix]),
+    );
+    if name == json!({}) {
+        return None;
+    }
+    let name_use = rep.get(at.name_type).and_then(|code| name_use(&code));
+    put(&mut name, "use", name_use.map(|u| Value::String(u.into())));
+    Some(name)
+}
+
+/// HL7 table 0200 (name type) → FHIR NameUse.
+fn name_use(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "L" => "official",
+        "D" | "A" | "T" => "usual",
+        "M" => "maiden",
+        "N" => "nickname",
+        "S" | "I" => "anonymous",
+        "BAD" | "NAV" => "old",
+        "TEMP" => "temp",
+        _ => return None,
+    })
+}

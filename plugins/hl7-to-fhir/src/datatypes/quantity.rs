@@ -1,0 +1,64 @@
+//! NM, CQ and units (CWE) → Quantity.
+
+use serde_json::{Number, Value, json};
+
+use crate::context::{Parts, put};
+use crate::datatypes::codes;
+
+/// A decimal text (`-1`, `4.06`, `.5`, `+2.`) as a JSON number; `None` when it
+/// is not one.
+pub fn number(text: &str) -> Option<Value> {
+    let unsigned = text.strip_prefix(['+', '-']).unwrap_or(text);
+    let (whole, fraction) = unsigned.split_once('.').unwrap_or((unsigned, ""));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if whole.len() + fraction.len() == 0 || !digits(whole) || !digits(fraction) {
+        return None;
+    }
+    let text = text.strip_prefix('+').unwrap_or(text);
+    if fraction.is_empty()
+        && !text.ends_with('.')
+        && let Ok(integer) = text.parse::<i64>()
+    {
+        return Some(Value::from(integer));
+    }
+    text.parse::<f64>()
+        .ok()
+        .and_then(Number::from_f64)
+        .map(Value::Number)
+}
+
+/// A Quantity of `value` in `units` (a CWE: unit text from component 2, else
+/// 1; UCUM system and code when component 3 says UCUM).
+pub fn quantity(value: Value, units: Option<&impl Parts>) -> Value {
+    let mut quantity = json!({ "value": value });
+    let Some(units) = units else {
+        return quantity;
+    };
+    let code = units.part(1);
+    put(
+        &mut quantity,
+        "unit",
+        units.part(2).or_else(|| code.clone()).map(Value::String),
+    );
+    let system = units.part(3).and_then(|name| codes::coding_system(&name));
+    if system.as_deref() == Some("http://unitsofmeasure.org") {
+        put(&mut quantity, "system", system.map(Value::String));
+        put(&mut quantity, "code", code.map(Value::String));
+    }
+    quantity
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_decimals_only() {
+        assert_eq!(number("221"), Some(json!(221)));
+        assert_eq!(number("4.06"), Some(json!(4.06)));
+        assert_eq!(number("-.5"), Some(json!(-0.5)));
+        assert_eq!(number("<5"), None);
+        assert_eq!(number("."), None);
+        assert_eq!(number(""), None);
+    }
+}

@@ -1,0 +1,68 @@
+//! XTN → ContactPoint.
+
+use serde_json::{Value, json};
+
+use crate::context::{Rep, put};
+use crate::datatypes::time;
+
+/// An XTN as a ContactPoint. The value is the e-mail address (XTN-4) for
+/// Internet and X.400 equipment, else the unformatted number (XTN-12), else
+/// one composed of XTN-5 to XTN-8, else the formatted text (XTN-1). The use
+/// comes from XTN-2 (table 0201), else `default_use`; the system from XTN-3
+/// (table 0202). Rank is XTN-18, period XTN-13 and XTN-14.
+pub fn xtn(xtn: Rep<'_>, default_use: Option<&str>) -> Option<Value> {
+    let use_code = xtn.get(2).unwrap_or_default();
+    let equipment = xtn.get(3).unwrap_or_default().to_ascii_uppercase();
+    let email = matches!(equipment.as_str(), "INTERNET" | "X.400") || use_code == "NET";
+    let system = match equipment.as_str() {
+        _ if email => Some("email"),
+        "PH" | "CP" | "SAT" => Some("phone"),
+        "FX" => Some("fax"),
+        "BP" => Some("pager"),
+        "MD" | "TDD" | "TTY" => Some("other"),
+        _ if use_code == "BPN" => Some("pager"),
+        _ => None,
+    };
+    let value = if email {
+        xtn.get(4).or_else(|| xtn.get(1))
+    } else {
+        xtn.get(12).or_else(|| composed(xtn)).or_else(|| xtn.get(1))
+    }?;
+    let mut contact = json!({});
+    put(&mut contact, "system", system.map(|s| s.into()));
+    contact["value"] = Value::String(value);
+    let contact_use = match use_code.as_str() {
+        _ if equipment == "CP" || use_code == "PRS" => Some("mobile"),
+        "PRN" | "ORN" | "VHN" => Some("home"),
+        "WPN" => Some("work"),
+        "" => default_use,
+        _ => None,
+    };
+    put(&mut contact, "use", contact_use.map(|u| u.into()));
+    let rank = xtn
+        .get(18)
+        .and_then(|r| r.parse::<u32>().ok())
+        .filter(|r| *r > 0);
+    put(&mut contact, "rank", rank.map(Value::from));
+    let start = xtn.get(13).and_then(|t| time::date(&t));
+    let end = xtn.get(14).and_then(|t| time::date(&t));
+    put(&mut contact, "period", time::period(start, end));
+    Some(contact)
+}
+
+/// `+country (area) local ext. extension` from XTN-5 to XTN-8.
+fn composed(xtn: Rep<'_>) -> Option<String> {
+    let local = xtn.get(7)?;
+    let mut number = String::new();
+    if let Some(country) = xtn.get(5) {
+        number.push_str(&format!("+{country} "));
+    }
+    if let Some(area) = xtn.get(6) {
+        number.push_str(&format!("({area}) "));
+    }
+    number.push_str(&local);
+    if let Some(extension) = xtn.get(8) {
+        number.push_str(&format!(" ext. {extension}"));
+    }
+    Some(number)
+}

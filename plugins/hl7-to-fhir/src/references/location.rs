@@ -1,0 +1,51 @@
+//! PL → a hierarchy of Locations (facility, building, floor, point of care,
+//! room, bed), each `partOf` the one above.
+
+use hl7wasm_plugin_sdk::fhir;
+use serde_json::{Value, json};
+
+use crate::context::{Context, Handle, Rep, put};
+
+/// The PL components that name a level, outermost first, with the FHIR
+/// location-physical-type code of the level.
+const LEVELS: [(usize, &str, &str); 6] = [
+    (4, "si", "Site"),
+    (7, "bu", "Building"),
+    (8, "lvl", "Level"),
+    (1, "wa", "Ward"),
+    (2, "ro", "Room"),
+    (3, "bd", "Bed"),
+];
+
+/// A PL as Locations; returns the innermost one (the bed, else the room, ...),
+/// which carries the description PL-9. `None` for an empty PL.
+pub fn pl(ctx: &mut Context<'_>, pl: Rep<'_>) -> Option<Handle> {
+    let mut path: Vec<String> = Vec::new();
+    let mut inner: Option<Handle> = None;
+    for (component, code, display) in LEVELS {
+        let Some(name) = pl.get(component) else {
+            continue;
+        };
+        path.push(format!("{code}={name}"));
+        let keys: Vec<&str> = path.iter().map(String::as_str).collect();
+        let id = fhir::deterministic_id(&[&["Location"], keys.as_slice()].concat());
+        let mut location = json!({
+            "resourceType": "Location",
+            "id": id,
+            "name": name,
+            "mode": "instance",
+            "physicalType": { "coding": [{
+                "system": "http://terminology.hl7.org/CodeSystem/location-physical-type",
+                "code": code,
+                "display": display,
+            }]},
+        });
+        put(&mut location, "partOf", inner.map(|h| ctx.reference(h)));
+        inner = Some(ctx.add(location, None));
+    }
+    let inner = inner?;
+    if let Some(description) = pl.get(9) {
+        ctx.resource_mut(inner)["description"] = Value::String(description);
+    }
+    Some(inner)
+}

@@ -1,0 +1,51 @@
+//! XCN → Practitioner.
+
+use hl7wasm_plugin_sdk::fhir;
+use serde_json::{Value, json};
+
+use crate::context::{Context, Handle, Rep, put};
+use crate::datatypes::{codes, identifier, name};
+
+/// An XCN as a Practitioner: identifier XCN-1 (system from XCN-9, type from
+/// XCN-13) and name XCN-2 to XCN-7. `None` when the XCN has neither.
+pub fn xcn(ctx: &mut Context<'_>, xcn: Rep<'_>) -> Option<Handle> {
+    let identifier = xcn.get(1).map(|value| {
+        let mut identifier = json!({ "value": value });
+        let authority = xcn.nested(9);
+        put(
+            &mut identifier,
+            "system",
+            identifier::hd_system(&authority, 1).map(Value::String),
+        );
+        put(
+            &mut identifier,
+            "type",
+            xcn.get(13).map(|code| codes::table_concept("0203", &code)),
+        );
+        identifier
+    });
+    let name = name::xcn(xcn);
+    if identifier.is_none() && name.is_none() {
+        return None;
+    }
+    let [scope, value] = identifier.as_ref().map(identifier::key).unwrap_or_default();
+    let family = xcn.get(2).unwrap_or_default();
+    let given = xcn.get(3).unwrap_or_default();
+    let id = fhir::deterministic_id(&["Practitioner", &scope, &value, &family, &given]);
+    let mut practitioner = json!({ "resourceType": "Practitioner", "id": id });
+    let identifiers: Vec<Value> = identifier.into_iter().collect();
+    let query = identifier::conditional_query(&identifiers);
+    put(
+        &mut practitioner,
+        "identifier",
+        Some(Value::Array(identifiers)),
+    );
+    put(&mut practitioner, "name", name.map(|n| json!([n])));
+    Some(ctx.add(practitioner, query))
+}
+
+/// The first non-empty XCN of a field as a Practitioner reference.
+pub fn reference(ctx: &mut Context<'_>, xcn: Option<Rep<'_>>) -> Option<Value> {
+    let handle = self::xcn(ctx, xcn?)?;
+    Some(ctx.reference(handle))
+}

@@ -1,0 +1,144 @@
+//! SCH, AIS, AIG, AIL and AIP → Appointment (IG `SCH[Appointment]`,
+//! `AIS[Appointment]`, `AIG[Appointment]`, `AIL[Appointment]`, `AIP[Appointment]`).
+
+use serde_json::{Value, json};
+
+use crate::context::{Context, Handle, Seg, push, put};
+use crate::datatypes::{codes, identifier, time};
+use crate::references::{location, practitioner};
+use crate::segments::order;
+
+/// Maps an SCH to an Appointment: identifiers (SCH-1 placer, SCH-2 filler),
+/// reasons (SCH-6, SCH-7), type (SCH-8, table 0277), duration (SCH-9 in
+/// SCH-10 units), start and end (SCH-11.4, SCH-11.5) and status (SCH-25,
+/// table 0278, else the trigger event). Participants come from PID and the
+/// AI* segments.
+pub fn sch(ctx: &mut Context<'_>, sch: Seg<'_>, position: usize, trigger: &str) -> Handle {
+    let identifiers: Vec<Value> = [(1, "PLAC"), (2, "FILL")]
+        .into_iter()
+        .filter_map(|(n, code)| Some(identifier::typed(identifier::ei(&sch.rep(n)?, 1)?, code)))
+        .collect();
+    let by_filler: Vec<Value> = identifiers.iter().rev().cloned().collect();
+    let mut appointment = order::identified(ctx, "Appointment", &by_filler, position);
+    let query = identifier::conditional_query(&by_filler);
+    put(
+        &mut appointment,
+        "identifier",
+        Some(Value::Array(identifiers)),
+    );
+    let status = sch
+        .text(25)
+        .and_then(|s| filler_status(&s))
+        .unwrap_or(match trigger {
+            "S15" | "S16" => "cancelled",
+            "S17" => "entered-in-error",
+            "S26" => "noshow",
+            _ => "booked",
+        });
+    appointment["status"] = Value::from(status);
+    let reasons = [6, 7]
+        .into_iter()
+        .filter_map(|n| codes::codeable_concept(&sch.rep(n)?));
+    put(&mut appointment, "reasonCode", Some(reasons.collect()));
+    put(
+        &mut appointment,
+        "appointmentType",
+        sch.rep(8).and_then(|r| codes::table_cwe(&r, "0277")),
+    );
+    let minutes = sch.text(9).and_then(|d| d.parse::<f64>().ok()).map(|d| {
+        let per_unit = match sch.component(10, 1).as_deref() {
+            Some("H" | "HR" | "h") => 60.0,
+            Some("S" | "s") => 1.0 / 60.0,
+            _ => 1.0,
+        };
+        (d * per_unit).round() as u32
+    });
+    put(
+        &mut appointment,
+        "minutesDuration",
+        minutes.filter(|m| *m > 0).map(Value::from),
+    );
+    for (c, key) in [(4, "start"), (5, "end")] {
+        let when = sch
+            .component(11, c)
+            .and_then(|t| time::datetime(&t, ctx.default_offset()));
+        put(
+            &mut appointment,
+            key,
+            when.filter(|w| time::is_instant(w)).map(Value::String),
+        );
+    }
+    ctx.add(appointment, query)
+}
+
+/// HL7 table 0278 (filler status) → Appointment status.
+fn filler_status(code: &str) -> Option<&'static str> {
+    Some(match code.to_ascii_lowercase().as_str() {
+        "booked" | "overbook" | "blocked" => "booked",
+        "pending" => "pending",
+        "cancelled" | "dc" => "cancelled",
+        "complete" => "fulfilled",
+        "noshow" => "noshow",
+        "waitlist" => "waitlist",
+        "started" => "arrived",
+        "deleted" => "entered-in-error",
+        _ => return None,
+    })
+}
+
+/// Adds `actor` as a participant of `appointment` with `status`.
+pub fn participant(
+    ctx: &mut Context<'_>,
+    appointment: Handle,
+    actor: Value,
+    kind: Option<Value>,
+    status: &str,
+) {
+    let mut participant = json!({ "actor": actor, "status": status });
+    put(&mut participant, "type", kind.map(|k| json!([k])));
+    push(ctx.resource_mut(appointment), "participant", participant);
+}
+
+/// Adds an AIS (service, start time AIS-4), AIG (resource AIG-3 of type
+/// AIG-4), AIL (location AIL-3) or AIP (personnel AIP-3 in role AIP-4) to
+/// `appointment`. The participant status comes from field 12 (table 0278).
+pub fn resource(ctx: &mut Context<'_>, seg: Seg<'_>, appointment: Handle) {
+    let status = match seg.text(12).map(|s| s.to_ascii_lowercase()).as_deref() {
+        Some("cancelled" | "deleted" | "noshow" | "dc") => "declined",
+        Some("pending" | "waitlist" | "blocked") => "tentative",
+        _ => "accepted",
+    };
+    match seg.id() {
+        "AIS" => {
+            let service = seg.rep(3).and_then(|r| codes::codeable_concept(&r));
+            let start = seg.instant(4, ctx);
+            let resource = ctx.resource_mut(appointment);
+            if let Some(service) = service {
+                push(resource, "serviceType", service);
+            }
+            if resource.get("start").is_none() {
+                put(resource, "start", start.map(Value::String));
+            }
+        }
+        "AIG" => {
+            let name = seg.component(3, 2).or_else(|| seg.text(3));
+            let kind = seg.rep(4).and_then(|r| codes::codeable_concept(&r));
+            if let Some(name) = name {
+                participant(ctx, appointment, json!({ "display": name }), kind, status);
+            }
+        }
+        "AIL" => {
+            if let Some(place) = seg.rep(3).and_then(|r| location::pl(ctx, r)) {
+                let actor = ctx.reference(place);
+                participant(ctx, appointment, actor, None, status);
+            }
+        }
+        "AIP" => {
+            let kind = seg.rep(4).and_then(|r| codes::codeable_concept(&r));
+            if let Some(actor) = practitioner::reference(ctx, seg.rep(3)) {
+                participant(ctx, appointment, actor, kind, status);
+            }
+        }
+        _ => {}
+    }
+}

@@ -1,0 +1,81 @@
+//! IN1 → Coverage (IG `IN1[Coverage]`).
+
+use serde_json::{Value, json};
+
+use crate::context::{Context, Handle, Seg, push, put};
+use crate::datatypes::{codes, identifier};
+use crate::references::organization;
+use crate::segments::positioned;
+
+/// Maps an IN1 to an active Coverage of `patient`: payor (IN1-4 name with
+/// IN1-3 id), plan (IN1-2) and group (IN1-8, IN1-9) classes, period (IN1-12,
+/// IN1-13), type (IN1-15), relationship (IN1-17), order (IN1-22) and policy
+/// number (IN1-36, identifier and subscriber id). `None` without a payor.
+pub fn in1(
+    ctx: &mut Context<'_>,
+    in1: Seg<'_>,
+    position: usize,
+    patient: Handle,
+) -> Option<Handle> {
+    let company = in1.rep(3).and_then(identifier::cx);
+    let payor = organization::named(ctx, in1.text(4), company)?;
+    let mut coverage = positioned(ctx, "Coverage", position);
+    coverage["status"] = Value::from("active");
+    coverage["beneficiary"] = ctx.reference(patient);
+    coverage["payor"] = json!([ctx.reference(payor)]);
+    for (kind, value, name) in [
+        (
+            "plan",
+            in1.rep(2).and_then(|r| r.get(1)),
+            in1.component(2, 2),
+        ),
+        ("group", in1.text(8), in1.text(9)),
+    ] {
+        let Some(value) = value else { continue };
+        let mut class = json!({
+            "type": { "coding": [{ "system": "http://terminology.hl7.org/CodeSystem/coverage-class", "code": kind }] },
+            "value": value,
+        });
+        put(&mut class, "name", name.map(Value::String));
+        push(&mut coverage, "class", class);
+    }
+    let start = in1.date(12);
+    let end = in1.date(13);
+    put(
+        &mut coverage,
+        "period",
+        crate::datatypes::time::period(start, end),
+    );
+    put(
+        &mut coverage,
+        "type",
+        in1.rep(15).and_then(|r| codes::table_cwe(&r, "0086")),
+    );
+    let relationship = in1.text(17).map(|code| match code.as_str() {
+        "SEL" => "self",
+        "SPO" => "spouse",
+        "CHD" => "child",
+        "DOM" => "common",
+        _ => "other",
+    });
+    put(
+        &mut coverage,
+        "relationship",
+        relationship.map(|code| {
+            json!({ "coding": [{
+                "system": "http://terminology.hl7.org/CodeSystem/subscriber-relationship",
+                "code": code,
+            }]})
+        }),
+    );
+    let order = in1
+        .text(22)
+        .and_then(|o| o.parse::<u32>().ok())
+        .filter(|o| *o > 0);
+    put(&mut coverage, "order", order.map(Value::from));
+    if let Some(policy) = in1.text(36) {
+        coverage["subscriberId"] = Value::String(policy.clone());
+        coverage["identifier"] = json!([{ "value": policy }]);
+    }
+    Some(ctx.add(coverage, None))
+}

@@ -1,0 +1,189 @@
+//! PV1 and PV2 → Encounter (IG `PV1[Encounter]`, `PV2[Encounter]`).
+
+use hl7wasm_plugin_sdk::fhir;
+use serde_json::{Value, json};
+
+use crate::context::{Context, Handle, Seg, push, put};
+use crate::datatypes::{codes, identifier, quantity, time};
+use crate::references::{location, practitioner};
+use crate::segments::positioned;
+
+/// The participant fields of PV1, with their v3-ParticipationType code and text.
+const PARTICIPANTS: [(usize, &str, &str); 5] = [
+    (7, "ATND", "attender"),
+    (8, "REF", "referrer"),
+    (9, "CON", "consultant"),
+    (17, "ADM", "admitter"),
+    (52, "PART", "Participation"),
+];
+
+/// The location fields of PV1 with the status each gets; PV1-3 is planned
+/// rather than active for a preadmit (class `P`).
+const LOCATIONS: [(usize, &str); 4] = [
+    (3, "active"),
+    (6, "completed"),
+    (11, "active"),
+    (42, "planned"),
+];
+
+/// Maps a PV1 to an Encounter of `patient`. Its id derives from the visit
+/// number (PV1-19) when there is one, else from the message and `position`.
+/// `trigger` (MSH-9.2) sets the status when PV1-45 does not.
+pub fn pv1(
+    ctx: &mut Context<'_>,
+    pv1: Seg<'_>,
+    position: usize,
+    patient: Option<Handle>,
+    trigger: &str,
+) -> Handle {
+    let identifiers: Vec<Value> = [(19, "VN"), (50, "VN")]
+        .into_iter()
+        .filter_map(|(n, code)| Some(identifier::typed(identifier::cx(pv1.rep(n)?)?, code)))
+        .collect();
+    let mut encounter = match identifiers.first() {
+        Some(visit) => {
+            let [scope, value] = identifier::key(visit);
+            let id = fhir::deterministic_id(&["Encounter", &scope, &value]);
+            json!({ "resourceType": "Encounter", "id": id })
+        }
+        None => positioned(ctx, "Encounter", position),
+    };
+    let query = identifier::conditional_query(&identifiers);
+    put(
+        &mut encounter,
+        "identifier",
+        Some(Value::Array(identifiers)),
+    );
+    let class_code = pv1.text(2);
+    let start = pv1.datetime(44, ctx);
+    let end = pv1.datetime(45, ctx);
+    encounter["status"] = Value::from(status(class_code.as_deref(), end.is_some(), trigger));
+    encounter["class"] = class(class_code.as_deref());
+    put(
+        &mut encounter,
+        "type",
+        pv1.rep(4)
+            .and_then(|r| codes::table_cwe(&r, "0007"))
+            .map(|t| json!([t])),
+    );
+    put(
+        &mut encounter,
+        "serviceType",
+        pv1.rep(10).and_then(|r| codes::table_cwe(&r, "0069")),
+    );
+    put(&mut encounter, "subject", patient.map(|h| ctx.reference(h)));
+    put(&mut encounter, "period", time::period(start, end));
+    put(&mut encounter, "hospitalization", hospitalization(pv1));
+    participants(ctx, pv1, &mut encounter);
+    for (n, status) in LOCATIONS {
+        let status = if n == 3 && class_code.as_deref() == Some("P") {
+            "planned"
+        } else {
+            status
+        };
+        let Some(place) = pv1.rep(n).and_then(|r| location::pl(ctx, r)) else {
+            continue;
+        };
+        let entry = json!({ "location": ctx.reference(place), "status": status });
+        push(&mut encounter, "location", entry);
+    }
+    ctx.add(encounter, query)
+}
+
+/// HL7 table 0004 (patient class) → v3-ActCode; other codes keep table 0004.
+fn class(code: Option<&str>) -> Value {
+    let act = |code: &str, display: &str| json!({ "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": code, "display": display });
+    match code {
+        Some("E") => act("EMER", "emergency"),
+        Some("I" | "B") => act("IMP", "inpatient encounter"),
+        Some("O" | "R") => act("AMB", "ambulatory"),
+        Some("P") => act("PRENC", "pre-admission"),
+        Some(other) => json!({ "system": codes::table_system("0004"), "code": other }),
+        None => {
+            json!({ "system": "http://terminology.hl7.org/CodeSystem/v3-NullFlavor", "code": "UNK" })
+        }
+    }
+}
+
+/// Cancelled by a cancel event; finished once discharged (PV1-45, or a
+/// discharge event); planned for preadmits and pending admits; in progress
+/// for admits, registrations and transfers; else by the class (PV1-2).
+fn status(class: Option<&str>, discharged: bool, trigger: &str) -> &'static str {
+    match trigger {
+        "A11" | "A27" | "A38" => "cancelled",
+        _ if discharged => "finished",
+        "A03" => "finished",
+        "A05" | "A14" => "planned",
+        "A01" | "A02" | "A04" | "A06" | "A07" | "A12" | "A13" => "in-progress",
+        _ if class == Some("P") => "planned",
+        _ if class.is_none() => "unknown",
+        _ => "in-progress",
+    }
+}
+
+/// PV1-5, -13, -14, -15, -16, -36 and -38.
+fn hospitalization(pv1: Seg<'_>) -> Option<Value> {
+    let mut hospitalization = json!({});
+    put(
+        &mut hospitalization,
+        "preAdmissionIdentifier",
+        pv1.rep(5).and_then(identifier::cx),
+    );
+    for (n, key, table) in [
+        (13, "reAdmission", "0092"),
+        (14, "admitSource", "0023"),
+        (36, "dischargeDisposition", "0112"),
+    ] {
+        put(
+            &mut hospitalization,
+            key,
+            pv1.rep(n).and_then(|r| codes::table_cwe(&r, table)),
+        );
+    }
+    for (n, key, table) in [
+        (15, "specialArrangement", "0009"),
+        (16, "specialCourtesy", "0099"),
+        (38, "dietPreference", "0114"),
+    ] {
+        let concepts = pv1
+            .reps(n)
+            .iter()
+            .filter_map(|r| codes::table_cwe(r, table))
+            .collect();
+        put(&mut hospitalization, key, Some(Value::Array(concepts)));
+    }
+    (hospitalization != json!({})).then_some(hospitalization)
+}
+
+fn participants(ctx: &mut Context<'_>, pv1: Seg<'_>, encounter: &mut Value) {
+    for (n, code, text) in PARTICIPANTS {
+        for rep in pv1.reps(n) {
+            let Some(doctor) = practitioner::reference(ctx, Some(rep)) else {
+                continue;
+            };
+            let kind = json!({ "coding": [{
+                "system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType",
+                "code": code,
+            }], "text": text });
+            push(
+                encounter,
+                "participant",
+                json!({ "type": [kind], "individual": doctor }),
+            );
+        }
+    }
+}
+
+/// Adds a PV2 to `encounter`: admit reason (PV2-3), length of stay in days
+/// (PV2-11) and priority (PV2-25, table 0217).
+pub fn pv2(ctx: &mut Context<'_>, pv2: Seg<'_>, encounter: Handle) {
+    let reason = pv2.rep(3).and_then(|r| codes::codeable_concept(&r));
+    let length = pv2.text(11).and_then(|days| quantity::number(&days)).map(|days| {
+        json!({ "value": days, "unit": "days", "system": "http://unitsofmeasure.org", "code": "d" })
+    });
+    let priority = pv2.rep(25).and_then(|r| codes::table_cwe(&r, "0217"));
+    let resource = ctx.resource_mut(encounter);
+    put(resource, "reasonCode", reason.map(|r| json!([r])));
+    put(resource, "length", length);
+    put(resource, "priority", priority);
+}

@@ -1,0 +1,54 @@
+//! One module per resource, holding the maps of the segments that build it
+//! (after the IG's `SEG[Resource]` segment maps).
+
+pub mod allergy;
+pub mod appointment;
+pub mod condition;
+pub mod coverage;
+pub mod document;
+pub mod encounter;
+pub mod header;
+pub mod immunization;
+pub mod note;
+pub mod observation;
+pub mod order;
+pub mod patient;
+pub mod procedure;
+pub mod related_person;
+pub mod report;
+pub mod specimen;
+pub mod value;
+
+use serde_json::{Value, json};
+
+use crate::context::{Context, Handle};
+
+/// The resources that a clinical resource points at: the current patient,
+/// visit, order and immunization of the message walk.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Links {
+    /// The Patient (subject).
+    pub patient: Option<Handle>,
+    /// The Encounter.
+    pub encounter: Option<Handle>,
+    /// The ServiceRequest (basedOn).
+    pub request: Option<Handle>,
+    /// The Immunization (partOf), in vaccination messages.
+    pub immunization: Option<Handle>,
+}
+
+/// An element that is required but has no value: a data-absent-reason
+/// extension saying `unknown`.
+pub fn unknown() -> Value {
+    json!({ "extension": [{
+        "url": "http://hl7.org/fhir/StructureDefinition/data-absent-reason",
+        "valueCode": "unknown",
+    }]})
+}
+
+/// A resource of `resource_type` with an id from the message key and the
+/// segment at `position` (its index in the message): stable across resends.
+pub fn positioned(ctx: &Context<'_>, resource_type: &str, position: usize) -> Value {
+    let id = ctx.message_id(&[resource_type, &position.to_string()]);
+    json!({ "resourceType": resource_type, "id": id })
+}

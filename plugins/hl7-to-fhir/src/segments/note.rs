@@ -1,0 +1,42 @@
+//! NTE → Annotation on the resource the note follows (IG `NTE[...]` maps).
+
+use serde_json::{Value, json};
+
+use crate::context::{Context, Handle, Seg, push};
+
+/// R4 resources with a `note` (Annotation) element that NTE can follow.
+const WITH_NOTE: [&str; 7] = [
+    "Observation",
+    "ServiceRequest",
+    "Immunization",
+    "Condition",
+    "Procedure",
+    "AllergyIntolerance",
+    "Specimen",
+];
+
+/// Adds the comment of an NTE (NTE-3, repetitions joined by line breaks) to
+/// `target`: as a note, or appended to an Appointment's comment. Other
+/// targets have no place for it, and the note is dropped.
+pub fn nte(ctx: &mut Context<'_>, nte: Seg<'_>, target: Handle) {
+    let lines: Vec<String> = nte
+        .reps(3)
+        .iter()
+        .map(|r| r.0.value().trim_end().to_string())
+        .collect();
+    if lines.is_empty() {
+        return;
+    }
+    let text = lines.join("\n");
+    let resource = ctx.resource_mut(target);
+    let resource_type = resource["resourceType"].as_str().unwrap_or_default();
+    if WITH_NOTE.contains(&resource_type) {
+        push(resource, "note", json!({ "text": text }));
+    } else if resource_type == "Appointment" {
+        let comment = match resource["comment"].as_str() {
+            Some(before) => format!("{before}\n{text}"),
+            None => text,
+        };
+        resource["comment"] = Value::String(comment);
+    }
+}

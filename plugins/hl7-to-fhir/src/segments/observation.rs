@@ -1,0 +1,115 @@
+//! OBX → Observation (IG `OBX[Observation]`).
+
+use serde_json::{Value, json};
+
+use crate::context::{Context, Handle, Seg, push, put};
+use crate::datatypes::codes;
+use crate::references::{organization, practitioner};
+use crate::segments::{Links, positioned, value};
+
+/// Maps an OBX to an Observation: code (OBX-3), value (OBX-2, -5, -6),
+/// reference range (OBX-7), interpretation (OBX-8), status (OBX-11, table
+/// 0085), effective time (OBX-14), performers (OBX-16 observers, OBX-23
+/// organization), method (OBX-17) and body site (OBX-20); subject, encounter,
+/// basedOn and partOf from `links`. An OBX without OBX-3 (text lines of a
+/// report, in some feeds) keeps its value under an unknown code.
+pub fn obx(ctx: &mut Context<'_>, obx: Seg<'_>, position: usize, links: Links) -> Handle {
+    let code = obx
+        .rep(3)
+        .and_then(|r| codes::codeable_concept(&r))
+        .unwrap_or_else(|| {
+            json!({ "coding": [{
+                "system": "http://terminology.hl7.org/CodeSystem/data-absent-reason",
+                "code": "unknown",
+            }]})
+        });
+    let mut observation = positioned(ctx, "Observation", position);
+    observation["status"] = Value::from(obx.text(11).map_or("unknown", |s| status(&s)));
+    put(
+        &mut observation,
+        "basedOn",
+        links.request.map(|h| json!([ctx.reference(h)])),
+    );
+    put(
+        &mut observation,
+        "partOf",
+        links.immunization.map(|h| json!([ctx.reference(h)])),
+    );
+    observation["code"] = code;
+    put(
+        &mut observation,
+        "subject",
+        links.patient.map(|h| ctx.reference(h)),
+    );
+    put(
+        &mut observation,
+        "encounter",
+        links.encounter.map(|h| ctx.reference(h)),
+    );
+    put(
+        &mut observation,
+        "effectiveDateTime",
+        obx.datetime(14, ctx).map(Value::String),
+    );
+    value::set(ctx, obx, &mut observation);
+    let interpretations = obx
+        .reps(8)
+        .iter()
+        .filter_map(|r| codes::table_cwe(r, "0078"))
+        .map(interpretation)
+        .collect();
+    put(
+        &mut observation,
+        "interpretation",
+        Some(Value::Array(interpretations)),
+    );
+    put(
+        &mut observation,
+        "referenceRange",
+        obx.text(7).map(|text| json!([{ "text": text }])),
+    );
+    put(
+        &mut observation,
+        "method",
+        obx.rep(17).and_then(|r| codes::codeable_concept(&r)),
+    );
+    put(
+        &mut observation,
+        "bodySite",
+        obx.rep(20).and_then(|r| codes::codeable_concept(&r)),
+    );
+    for rep in obx.reps(16) {
+        if let Some(observer) = practitioner::reference(ctx, Some(rep)) {
+            push(&mut observation, "performer", observer);
+        }
+    }
+    if let Some(lab) = obx.rep(23).and_then(|r| organization::xon(ctx, r)) {
+        push(&mut observation, "performer", ctx.reference(lab));
+    }
+    ctx.add(observation, None)
+}
+
+/// HL7 table 0085 (observation result status) → Observation status.
+fn status(code: &str) -> &'static str {
+    match code {
+        "F" | "U" => "final",
+        "C" => "corrected",
+        "A" => "amended",
+        "P" | "R" | "S" => "preliminary",
+        "I" | "O" => "registered",
+        "D" | "W" => "entered-in-error",
+        "X" => "cancelled",
+        _ => "unknown",
+    }
+}
+
+/// Table 0078 codes are the v3 ObservationInterpretation codes that FHIR binds.
+fn interpretation(mut concept: Value) -> Value {
+    if let Some(coding) = concept.pointer_mut("/coding/0")
+        && coding["system"] == codes::table_system("0078").as_str()
+    {
+        coding["system"] =
+            Value::from("http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation");
+    }
+    concept
+}

@@ -1,0 +1,137 @@
+//! ORC and OBR → ServiceRequest (IG `ORC[ServiceRequest]`, `OBR[ServiceRequest]`).
+
+use hl7wasm_plugin_sdk::fhir;
+use serde_json::{Value, json};
+
+use crate::context::{Context, Handle, Seg, put};
+use crate::datatypes::{codes, identifier};
+use crate::references::practitioner;
+use crate::segments::positioned;
+
+/// The order identifiers of an ORC/OBR pair: placer (ORC-2, else OBR-2) and
+/// filler (ORC-3, else OBR-3), typed `PLAC` and `FILL`.
+pub fn identifiers(orc: Option<Seg<'_>>, obr: Option<Seg<'_>>) -> Vec<Value> {
+    [(2, "PLAC"), (3, "FILL")]
+        .into_iter()
+        .filter_map(|(n, code)| {
+            let from = |seg: Option<Seg<'_>>| seg?.rep(n).and_then(|r| identifier::ei(&r, 1));
+            Some(identifier::typed(from(orc).or_else(|| from(obr))?, code))
+        })
+        .collect()
+}
+
+/// A resource of `resource_type` whose id derives from the first of
+/// `identifiers`, else from the message and `position`.
+pub fn identified(
+    ctx: &Context<'_>,
+    resource_type: &str,
+    identifiers: &[Value],
+    position: usize,
+) -> Value {
+    match identifiers.first() {
+        Some(first) => {
+            let [scope, value] = identifier::key(first);
+            let id = fhir::deterministic_id(&[resource_type, &scope, &value]);
+            json!({ "resourceType": resource_type, "id": id })
+        }
+        None => positioned(ctx, resource_type, position),
+    }
+}
+
+/// Maps an ORC and/or its OBR to a ServiceRequest (intent `order`) of
+/// `patient`: identifiers, status (ORC-5, else ORC-1), code (OBR-4),
+/// authored time (ORC-9), requester (ORC-12, else OBR-16), priority (ORC-7.6,
+/// else OBR-27.6) and reasons (OBR-31). Without a patient (ORM allows
+/// that), the required subject is marked unknown.
+pub fn request(
+    ctx: &mut Context<'_>,
+    orc: Option<Seg<'_>>,
+    obr: Option<Seg<'_>>,
+    position: usize,
+    patient: Option<Handle>,
+    encounter: Option<Handle>,
+) -> Handle {
+    let identifiers = identifiers(orc, obr);
+    let mut request = identified(ctx, "ServiceRequest", &identifiers, position);
+    let query = identifier::conditional_query(&identifiers);
+    put(&mut request, "identifier", Some(Value::Array(identifiers)));
+    request["status"] = Value::from(status(orc));
+    request["intent"] = Value::from("order");
+    put(
+        &mut request,
+        "code",
+        obr.and_then(|o| codes::codeable_concept(&o.rep(4)?)),
+    );
+    request["subject"] = match patient {
+        Some(patient) => ctx.reference(patient),
+        None => crate::segments::unknown(),
+    };
+    put(
+        &mut request,
+        "encounter",
+        encounter.map(|h| ctx.reference(h)),
+    );
+    if let Some(orc) = orc {
+        put(
+            &mut request,
+            "authoredOn",
+            orc.datetime(9, ctx).map(Value::String),
+        );
+    }
+    let requester = orc
+        .and_then(|o| o.rep(12))
+        .or_else(|| obr.and_then(|o| o.rep(16)));
+    let requester = practitioner::reference(ctx, requester);
+    put(&mut request, "requester", requester);
+    let priority = orc
+        .and_then(|o| o.component(7, 6))
+        .or_else(|| obr.and_then(|o| o.component(27, 6)))
+        .and_then(|code| priority(&code));
+    put(&mut request, "priority", priority.map(Value::from));
+    if let Some(obr) = obr {
+        let reasons = obr
+            .reps(31)
+            .iter()
+            .filter_map(codes::codeable_concept)
+            .collect();
+        put(&mut request, "reasonCode", Some(Value::Array(reasons)));
+    }
+    ctx.add(request, query)
+}
+
+/// ORC-5 (table 0038), else ORC-1 (table 0119), as a request status.
+fn status(orc: Option<Seg<'_>>) -> &'static str {
+    let Some(orc) = orc else {
+        return "unknown";
+    };
+    let by_status = orc.text(5).and_then(|code| {
+        Some(match code.as_str() {
+            "A" | "IP" | "SC" => "active",
+            "CA" | "DC" | "RP" => "revoked",
+            "CM" => "completed",
+            "ER" => "entered-in-error",
+            "HD" => "on-hold",
+            _ => return None,
+        })
+    });
+    let by_control = orc.text(1).and_then(|code| {
+        Some(match code.as_str() {
+            "NW" | "SC" | "XO" | "RL" | "SN" | "OK" | "RE" => "active",
+            "CA" | "OC" | "DC" | "OD" | "CR" | "DR" => "revoked",
+            "HD" | "OH" => "on-hold",
+            _ => return None,
+        })
+    });
+    by_status.or(by_control).unwrap_or("unknown")
+}
+
+/// TQ priority → request priority.
+fn priority(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "S" => "stat",
+        "A" => "asap",
+        "R" => "routine",
+        "P" | "T" => "urgent",
+        _ => return None,
+    })
+}

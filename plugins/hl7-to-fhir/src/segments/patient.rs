@@ -1,0 +1,239 @@
+//! PID, PD1 and MRG → Patient (IG `PID[Patient]`, `PD1[Patient]`).
+
+use hl7wasm_plugin_sdk::fhir;
+use serde_json::{Value, json};
+
+use crate::context::{Context, Handle, Seg, push, put};
+use crate::datatypes::{address, codes, identifier, name, telecom, time};
+use crate::references::{organization, practitioner};
+
+/// Maps a PID to a Patient. Its id derives from the first identifier of
+/// PID-3 (else PID-2, PID-4), so every message about the patient updates the
+/// same resource; without any, from the message and `position`.
+pub fn pid(ctx: &mut Context<'_>, pid: Seg<'_>, position: usize) -> Handle {
+    let identifiers = identifiers(pid);
+    let id = match identifiers.first() {
+        Some(first) => {
+            let [scope, value] = identifier::key(first);
+            fhir::deterministic_id(&["Patient", &scope, &value])
+        }
+        None => ctx.message_id(&["Patient", &position.to_string()]),
+    };
+    let mut patient = json!({ "resourceType": "Patient", "id": id });
+    let query = identifier::conditional_query(&identifiers);
+    put(&mut patient, "identifier", Some(Value::Array(identifiers)));
+    let names = [5, 9]
+        .into_iter()
+        .flat_map(|n| pid.reps(n))
+        .filter_map(name::xpn);
+    put(&mut patient, "name", Some(names.collect()));
+    if let Some(mother) = pid.rep(6).and_then(name::xpn) {
+        push(&mut patient, "extension", mothers_maiden_name(&mother));
+    }
+    birth(ctx, pid, &mut patient);
+    put(
+        &mut patient,
+        "gender",
+        pid.text(8).and_then(gender).map(Value::from),
+    );
+    demographics(pid, &mut patient);
+    deceased(ctx, pid, &mut patient);
+    ctx.add(patient, query)
+}
+
+/// PID-2, PID-3, PID-4 (CX), PID-19 (SSN) and PID-20 (driver's licence).
+fn identifiers(pid: Seg<'_>) -> Vec<Value> {
+    let mut identifiers: Vec<Value> = [3, 2, 4]
+        .into_iter()
+        .flat_map(|n| pid.reps(n))
+        .filter_map(identifier::cx)
+        .collect();
+    if let Some(ssn) = pid.text(19) {
+        identifiers.push(identifier::typed(
+            json!({ "system": "http://hl7.org/fhir/sid/us-ssn", "value": ssn }),
+            "SS",
+        ));
+    }
+    if let Some(licence) = pid.rep(20) {
+        let mut dl = json!({ "value": licence.get(1) });
+        let end = licence.get(3).and_then(|t| time::date(&t));
+        put(&mut dl, "period", time::period(None, end));
+        if dl["value"].is_string() {
+            identifiers.push(identifier::typed(dl, "DL"));
+        }
+    }
+    identifiers
+}
+
+fn mothers_maiden_name(name: &Value) -> Value {
+    let parts: Vec<&str> = std::iter::once(&name["family"])
+        .chain(name["given"].as_array().into_iter().flatten())
+        .filter_map(Value::as_str)
+        .collect();
+    json!({
+        "url": "http://hl7.org/fhir/StructureDefinition/patient-mothersMaidenName",
+        "valueString": parts.join(" "),
+    })
+}
+
+/// PID-7: birthDate, and the birth time as an extension when a time is given.
+fn birth(ctx: &Context<'_>, pid: Seg<'_>, patient: &mut Value) {
+    let Some(date) = pid.date(7) else {
+        return;
+    };
+    patient["birthDate"] = Value::String(date);
+    if let Some(datetime) = pid.datetime(7, ctx).filter(|d| time::is_instant(d)) {
+        patient["_birthDate"] = json!({ "extension": [{
+            "url": "http://hl7.org/fhir/StructureDefinition/patient-birthTime",
+            "valueDateTime": datetime,
+        }]});
+    }
+}
+
+/// HL7 table 0001 → FHIR AdministrativeGender.
+fn gender(code: String) -> Option<&'static str> {
+    Some(match code.as_str() {
+        "M" => "male",
+        "F" => "female",
+        "O" | "A" | "N" | "X" => "other",
+        "U" => "unknown",
+        _ => return None,
+    })
+}
+
+/// Address, telecom, language, marital status, religion, birth place,
+/// multiple birth, citizenship and nationality.
+fn demographics(pid: Seg<'_>, patient: &mut Value) {
+    let mut addresses: Vec<Value> = pid.reps(11).into_iter().filter_map(address::xad).collect();
+    if let (Some(county), Some(first)) = (pid.text(12), addresses.first_mut())
+        && first.get("district").is_none()
+    {
+        first["district"] = Value::String(county);
+    }
+    put(patient, "address", Some(Value::Array(addresses)));
+    let telecoms = [(13, Some("home")), (14, Some("work")), (40, None)]
+        .into_iter()
+        .flat_map(|(n, default_use)| {
+            pid.reps(n)
+                .into_iter()
+                .filter_map(move |rep| telecom::xtn(rep, default_use))
+        });
+    put(patient, "telecom", Some(telecoms.collect()));
+    let language = pid.rep(15).and_then(|r| codes::table_cwe(&r, "0296"));
+    put(
+        patient,
+        "communication",
+        language.map(|l| json!([{ "language": l }])),
+    );
+    put(
+        patient,
+        "maritalStatus",
+        pid.rep(16).and_then(|r| codes::table_cwe(&r, "0002")),
+    );
+    if let Some(religion) = pid.rep(17).and_then(|r| codes::table_cwe(&r, "0006")) {
+        push(
+            patient,
+            "extension",
+            json!({
+                "url": "http://hl7.org/fhir/StructureDefinition/patient-religion",
+                "valueCodeableConcept": religion,
+            }),
+        );
+    }
+    if let Some(place) = pid.text(23) {
+        push(
+            patient,
+            "extension",
+            json!({
+                "url": "http://hl7.org/fhir/StructureDefinition/patient-birthPlace",
+                "valueAddress": { "text": place },
+            }),
+        );
+    }
+    match (
+        pid.text(25).and_then(|n| n.parse::<u32>().ok()),
+        pid.text(24),
+    ) {
+        (Some(order), _) => patient["multipleBirthInteger"] = Value::from(order),
+        (None, Some(flag)) if flag == "Y" || flag == "N" => {
+            patient["multipleBirthBoolean"] = Value::Bool(flag == "Y");
+        }
+        _ => {}
+    }
+    for (n, url) in [
+        (
+            26,
+            "http://hl7.org/fhir/StructureDefinition/patient-citizenship",
+        ),
+        (
+            28,
+            "http://hl7.org/fhir/StructureDefinition/patient-nationality",
+        ),
+    ] {
+        for concept in pid.reps(n).iter().filter_map(codes::codeable_concept) {
+            push(
+                patient,
+                "extension",
+                json!({ "url": url, "extension": [{ "url": "code", "valueCodeableConcept": concept }] }),
+            );
+        }
+    }
+}
+
+/// PID-29 (death time), else PID-30 (death indicator).
+fn deceased(ctx: &Context<'_>, pid: Seg<'_>, patient: &mut Value) {
+    if let Some(when) = pid.datetime(29, ctx) {
+        patient["deceasedDateTime"] = Value::String(when);
+    } else if let Some(flag) = pid.text(30).filter(|f| f == "Y" || f == "N") {
+        patient["deceasedBoolean"] = Value::Bool(flag == "Y");
+    }
+}
+
+/// Adds a PD1 to `patient`: the primary facility (PD1-3) and the primary care
+/// provider (PD1-4) become generalPractitioner.
+pub fn pd1(ctx: &mut Context<'_>, pd1: Seg<'_>, patient: Handle) {
+    let facility = pd1
+        .rep(3)
+        .and_then(|r| organization::xon(ctx, r))
+        .map(|h| ctx.reference(h));
+    let doctors: Vec<Value> = pd1
+        .reps(4)
+        .into_iter()
+        .filter_map(|r| practitioner::reference(ctx, Some(r)))
+        .collect();
+    let resource = ctx.resource_mut(patient);
+    for reference in facility.into_iter().chain(doctors) {
+        push(resource, "generalPractitioner", reference);
+    }
+}
+
+/// Maps an MRG (merge) to the Patient that `patient` replaces: identified by
+/// MRG-1 (and MRG-4), named by MRG-7, inactive, linked both ways.
+pub fn mrg(ctx: &mut Context<'_>, mrg: Seg<'_>, patient: Handle) -> Option<Handle> {
+    let identifiers: Vec<Value> = [1, 4]
+        .into_iter()
+        .flat_map(|n| mrg.reps(n))
+        .filter_map(identifier::cx)
+        .collect();
+    let [scope, value] = identifier::key(identifiers.first()?);
+    let id = fhir::deterministic_id(&["Patient", &scope, &value]);
+    let mut old = json!({
+        "resourceType": "Patient",
+        "id": id,
+        "active": false,
+        "link": [{ "other": ctx.reference(patient), "type": "replaced-by" }],
+    });
+    let query = identifier::conditional_query(&identifiers);
+    put(&mut old, "identifier", Some(Value::Array(identifiers)));
+    put(
+        &mut old,
+        "name",
+        mrg.rep(7).and_then(name::xpn).map(|n| json!([n])),
+    );
+    let old = ctx.add(old, query);
+    if old != patient {
+        let link = json!({ "other": ctx.reference(old), "type": "replaces" });
+        push(ctx.resource_mut(patient), "link", link);
+    }
+    Some(old)
+}

@@ -1,0 +1,82 @@
+//! OBR → DiagnosticReport (IG `OBR[DiagnosticReport]`).
+
+use serde_json::{Value, json};
+
+use crate::MapError;
+use crate::context::{Context, Handle, Seg, put};
+use crate::datatypes::{codes, identifier, time};
+use crate::segments::{Links, order};
+
+/// Maps an OBR (with its ORC) to a DiagnosticReport of `patient` based on
+/// `request`: identifiers, code (OBR-4), status (OBR-25, table 0123),
+/// category (OBR-24, table 0074), effective time (OBR-7, with OBR-8 a
+/// period) and issued (OBR-22). Results and specimens are added later.
+///
+/// # Errors
+/// [`MapError::Invalid`] when OBR-4 (the code) is empty.
+pub fn obr(
+    ctx: &mut Context<'_>,
+    orc: Option<Seg<'_>>,
+    obr: Seg<'_>,
+    position: usize,
+    links: Links,
+) -> Result<Handle, MapError> {
+    let code = obr
+        .rep(4)
+        .and_then(|r| codes::codeable_concept(&r))
+        .ok_or_else(|| obr.error(4, "the universal service identifier is required"))?;
+    let identifiers = order::identifiers(orc, Some(obr));
+    let by_filler: Vec<Value> = identifiers.iter().rev().cloned().collect();
+    let mut report = order::identified(ctx, "DiagnosticReport", &by_filler, position);
+    let query = identifier::conditional_query(&by_filler);
+    put(&mut report, "identifier", Some(Value::Array(identifiers)));
+    put(
+        &mut report,
+        "basedOn",
+        links.request.map(|h| json!([ctx.reference(h)])),
+    );
+    report["status"] = Value::from(obr.text(25).map_or("unknown", |s| status(&s)));
+    let category = obr
+        .text(24)
+        .map(|c| json!([codes::table_concept("0074", &c)]));
+    put(&mut report, "category", category);
+    report["code"] = code;
+    put(
+        &mut report,
+        "subject",
+        links.patient.map(|h| ctx.reference(h)),
+    );
+    put(
+        &mut report,
+        "encounter",
+        links.encounter.map(|h| ctx.reference(h)),
+    );
+    let start = obr.datetime(7, ctx);
+    match obr.datetime(8, ctx) {
+        Some(end) => put(
+            &mut report,
+            "effectivePeriod",
+            time::period(start, Some(end)),
+        ),
+        None => put(&mut report, "effectiveDateTime", start.map(Value::String)),
+    }
+    put(
+        &mut report,
+        "issued",
+        obr.instant(22, ctx).map(Value::String),
+    );
+    Ok(ctx.add(report, query))
+}
+
+/// HL7 table 0123 (result status) → DiagnosticReport status.
+fn status(code: &str) -> &'static str {
+    match code {
+        "O" | "I" => "registered",
+        "S" | "A" => "partial",
+        "P" | "R" => "preliminary",
+        "C" => "corrected",
+        "F" => "final",
+        "X" => "cancelled",
+        _ => "unknown",
+    }
+}

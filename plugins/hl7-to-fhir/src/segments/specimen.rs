@@ -1,0 +1,79 @@
+//! SPM → Specimen (IG `SPM[Specimen]`).
+
+use serde_json::{Value, json};
+
+use crate::context::{Context, Handle, Seg, put};
+use crate::datatypes::{codes, identifier, time};
+use crate::segments::positioned;
+
+/// Maps an SPM to a Specimen of `patient`: identifiers (SPM-2, placer and
+/// filler), type (SPM-4, table 0487), collection method (SPM-7), body site
+/// (SPM-8) and time (SPM-17), received time (SPM-18) and conditions (SPM-24).
+pub fn spm(
+    ctx: &mut Context<'_>,
+    spm: Seg<'_>,
+    position: usize,
+    patient: Option<Handle>,
+) -> Handle {
+    let mut specimen = positioned(ctx, "Specimen", position);
+    let identifiers: Vec<Value> = spm
+        .rep(2)
+        .map(|eip| {
+            [(1, "PLAC"), (2, "FILL")]
+                .into_iter()
+                .filter_map(|(c, code)| {
+                    Some(identifier::typed(identifier::ei(&eip.nested(c), 1)?, code))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    put(&mut specimen, "identifier", Some(Value::Array(identifiers)));
+    put(
+        &mut specimen,
+        "type",
+        spm.rep(4).and_then(|r| codes::table_cwe(&r, "0487")),
+    );
+    put(&mut specimen, "subject", patient.map(|h| ctx.reference(h)));
+    put(
+        &mut specimen,
+        "receivedTime",
+        spm.datetime(18, ctx).map(Value::String),
+    );
+    let mut collection = json!({});
+    let start = spm.datetime(17, ctx);
+    let end = spm
+        .component(17, 2)
+        .and_then(|t| time::datetime(&t, ctx.default_offset()));
+    match end {
+        Some(end) => put(
+            &mut collection,
+            "collectedPeriod",
+            time::period(start, Some(end)),
+        ),
+        None => put(
+            &mut collection,
+            "collectedDateTime",
+            start.map(Value::String),
+        ),
+    }
+    put(
+        &mut collection,
+        "method",
+        spm.rep(7).and_then(|r| codes::table_cwe(&r, "0488")),
+    );
+    put(
+        &mut collection,
+        "bodySite",
+        spm.rep(8).and_then(|r| codes::codeable_concept(&r)),
+    );
+    if collection != json!({}) {
+        specimen["collection"] = collection;
+    }
+    let conditions = spm
+        .reps(24)
+        .iter()
+        .filter_map(|r| codes::table_cwe(r, "0493"))
+        .collect();
+    put(&mut specimen, "condition", Some(Value::Array(conditions)));
+    ctx.add(specimen, None)
+}

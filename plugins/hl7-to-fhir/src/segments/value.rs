@@ -1,0 +1,149 @@
+//! OBX-5 → Observation.value[x], by the value type in OBX-2 (IG
+//! `OBX[Observation]`, rows for OBX-5 and OBX-6).
+
+use serde_json::{Value, json};
+
+use crate::context::{Context, Parts, Rep, Seg, clean, push, put};
+use crate::datatypes::{attachment, codes, quantity, time};
+
+/// R4 has no Attachment value; the IG carries ED and RP values in this
+/// cross-version extension of R5's Observation.value[x].
+const VALUE_EXTENSION: &str =
+    "http://hl7.org/fhir/5.0/StructureDefinition/extension-Observation.value";
+
+/// Sets `observation`'s value from OBX-5 (with units OBX-6): NM → Quantity
+/// (a leading comparator kept, text that is no number kept as a string); ST,
+/// FT, TX → string (repetitions joined by line breaks); CWE, CE, CNE, CF →
+/// CodeableConcept; IS, ID → a code; SN → Quantity (with comparator), Range
+/// or Ratio, else string; DT, DTM, TS → dateTime; TM → time; NR → Range; DR →
+/// Period; ED, RP → an Attachment extension; other types → string (their
+/// components joined by spaces). A malformed date or time is dropped.
+pub fn set(ctx: &Context<'_>, obx: Seg<'_>, observation: &mut Value) {
+    let reps = obx.reps(5);
+    let Some(first) = reps.first().copied() else {
+        return;
+    };
+    let value_type = obx.text(2).unwrap_or_default().to_ascii_uppercase();
+    let units = obx.rep(6);
+    let at = |c: usize| {
+        first
+            .sub(c, 1)
+            .and_then(|t| time::datetime(&t, ctx.default_offset()))
+    };
+    let value = match value_type.as_str() {
+        "NM" => Some(numeric(first, units)),
+        "CWE" | "CE" | "CNE" | "CF" => {
+            codes::codeable_concept(&first).map(|c| ("valueCodeableConcept", c))
+        }
+        "IS" | "ID" => first.get(1).map(|code| {
+            (
+                "valueCodeableConcept",
+                json!({ "coding": [{ "code": code }] }),
+            )
+        }),
+        "SN" => Some(structured_numeric(first, units)),
+        "DT" | "DTM" | "TS" => at(1).map(|when| ("valueDateTime", Value::String(when))),
+        "TM" => first
+            .get(1)
+            .and_then(|t| time::time_of_day(&t))
+            .map(|t| ("valueTime", Value::String(t))),
+        "NR" => range(&first, units).map(|r| ("valueRange", r)),
+        "DR" => time::period(at(1), at(2)).map(|p| ("valuePeriod", p)),
+        "ED" | "RP" => {
+            if let Some(attachment) = attachment_value(&value_type, first) {
+                let extension = json!({ "url": VALUE_EXTENSION, "valueAttachment": attachment });
+                push(observation, "extension", extension);
+            }
+            None
+        }
+        "ST" | "FT" | "TX" | "" => Some(("valueString", Value::String(text(&reps)))),
+        _ => {
+            let parts: Vec<String> = first
+                .0
+                .components()
+                .filter_map(|c| clean(&c.value()))
+                .collect();
+            Some(("valueString", Value::String(parts.join(" "))))
+        }
+    };
+    if let Some((key, value)) = value {
+        observation[key] = value;
+    }
+}
+
+/// ED as its Attachment, RP (pointer 1, type 3, subtype 4) as a URL one.
+fn attachment_value(value_type: &str, value: Rep<'_>) -> Option<Value> {
+    if value_type == "ED" {
+        return attachment::ed(&value);
+    }
+    let url = value.get(1)?;
+    let kind = attachment::media_type(value.get(3).as_deref(), value.get(4).as_deref());
+    Some(json!({ "url": url, "contentType": kind }))
+}
+
+/// NM: a number, with a comparator when it starts with one (`<0.5`), else
+/// the text.
+fn numeric(nm: Rep<'_>, units: Option<Rep<'_>>) -> (&'static str, Value) {
+    let text = nm.get(1).unwrap_or_default();
+    let comparator = ["<=", ">=", "<", ">"]
+        .into_iter()
+        .find(|c| text.starts_with(c));
+    let digits = text[comparator.map_or(0, str::len)..].trim();
+    match quantity::number(digits) {
+        Some(number) => {
+            let mut value = quantity::quantity(number, units.as_ref());
+            put(&mut value, "comparator", comparator.map(Value::from));
+            ("valueQuantity", value)
+        }
+        None => ("valueString", Value::String(text)),
+    }
+}
+
+/// The text of every repetition, joined by line breaks.
+fn text(reps: &[Rep<'_>]) -> String {
+    let lines: Vec<String> = reps
+        .iter()
+        .map(|r| r.0.value().trim_end().to_string())
+        .collect();
+    lines.join("\n")
+}
+
+/// SN: comparator (1), number (2), separator (3), number (4).
+fn structured_numeric(sn: Rep<'_>, units: Option<Rep<'_>>) -> (&'static str, Value) {
+    let comparator = sn.get(1).unwrap_or_default();
+    let first = sn.get(2).and_then(|n| quantity::number(&n));
+    let separator = sn.get(3).unwrap_or_default();
+    let second = sn.get(4).and_then(|n| quantity::number(&n));
+    let plain = comparator.is_empty() || comparator == "=";
+    let q = |n: Value| quantity::quantity(n, units.as_ref());
+    match (first, separator.as_str(), second) {
+        (Some(a), ":" | "/", Some(b)) if plain => (
+            "valueRatio",
+            json!({ "numerator": q(a), "denominator": { "value": b } }),
+        ),
+        (Some(a), "-", Some(b)) if plain => ("valueRange", json!({ "low": q(a), "high": q(b) })),
+        (Some(a), "", None) if plain => ("valueQuantity", q(a)),
+        (Some(a), "", None) if matches!(comparator.as_str(), "<" | ">" | "<=" | ">=") => {
+            let mut quantity = q(a);
+            quantity["comparator"] = Value::String(comparator);
+            ("valueQuantity", quantity)
+        }
+        _ => {
+            let parts = [1, 2, 3, 4].map(|c| sn.get(c).unwrap_or_default());
+            ("valueString", Value::String(parts.concat()))
+        }
+    }
+}
+
+/// NR: low (1) and high (2) numbers.
+fn range(nr: &impl Parts, units: Option<Rep<'_>>) -> Option<Value> {
+    let bound = |c| {
+        nr.part(c)
+            .and_then(|n| quantity::number(&n))
+            .map(|n| quantity::quantity(n, units.as_ref()))
+    };
+    let mut range = json!({});
+    put(&mut range, "low", bound(1));
+    put(&mut range, "high", bound(2));
+    (range != json!({})).then_some(range)
+}

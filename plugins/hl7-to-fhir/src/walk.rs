@@ -1,0 +1,293 @@
+//! The message walk: every segment in order, each to its resource, with the
+//! state that links them — the current patient, visit, order, report,
+//! immunization, appointment and document, and the resource a following NTE
+//! annotates. Groups are recognised by position, as HL7 defines them: an ORC
+//! owns the OBR that follows it before the next ORC; OBX and SPM belong to
+//! the OBR (or RXA, or TXA) before them; a new PID starts a new patient.
+
+use std::collections::HashMap;
+
+use hl7wasm_plugin_sdk::hl7v2::Message;
+use serde_json::Value;
+
+use crate::context::{Context, Handle, Seg, push};
+use crate::segments::{
+    Links, allergy, appointment, condition, coverage, document, encounter, header, immunization,
+    note, observation, order, patient, procedure, related_person, report, specimen,
+};
+use crate::{MapError, MessageKind, Options};
+
+/// Maps a parsed message of `kind` to a Bundle.
+///
+/// # Errors
+/// The first [`MapError`] of any segment.
+pub fn map(message: &Message<'_>, kind: MessageKind, options: &Options) -> Result<Value, MapError> {
+    let mut ctx = Context::new(message, options);
+    let segments = numbered(message);
+    let msh = segments[0];
+    let header = header::message_header(&mut ctx, msh);
+    let mut walk = Walk {
+        kind,
+        trigger: msh.component(9, 2).unwrap_or_default(),
+        segments: &segments,
+        links: Links::default(),
+        report: None,
+        note_target: None,
+        orc: None,
+        paired_obr: None,
+        appointment: None,
+        document: None,
+    };
+    for position in 1..segments.len() {
+        walk.segment(&mut ctx, position)?;
+    }
+    walk.finish_document(&mut ctx);
+    header::focus(&mut ctx, header, kind);
+    header::provenance(&mut ctx, msh);
+    Ok(ctx.into_bundle(options.bundle_type))
+}
+
+/// Every segment with its repetition number among segments of its id.
+fn numbered<'m>(message: &'m Message<'m>) -> Vec<Seg<'m>> {
+    let mut seen: HashMap<&str, u32> = HashMap::new();
+    message
+        .segments()
+        .map(|segment| {
+            let sequence = seen.entry(segment.id()).or_default();
+            *sequence += 1;
+            Seg {
+                segment,
+                sequence: *sequence,
+            }
+        })
+        .collect()
+}
+
+struct Walk<'s, 'm> {
+    kind: MessageKind,
+    /// MSH-9.2, e.g. `A01`.
+    trigger: String,
+    segments: &'s [Seg<'m>],
+    links: Links,
+    /// The DiagnosticReport of the current OBR (result messages).
+    report: Option<Handle>,
+    /// What an NTE annotates.
+    note_target: Option<Handle>,
+    /// The ORC of the current order group.
+    orc: Option<Seg<'m>>,
+    /// The position of the OBR that the current ORC already mapped with.
+    paired_obr: Option<usize>,
+    appointment: Option<Handle>,
+    /// The current DocumentReference and the OBX that make its content.
+    document: Option<(Handle, Vec<Seg<'m>>)>,
+}
+
+impl<'m> Walk<'_, 'm> {
+    fn segment(&mut self, ctx: &mut Context<'_>, position: usize) -> Result<(), MapError> {
+        let seg = self.segments[position];
+        let annotated = match seg.id() {
+            "PID" => self.pid(ctx, seg, position),
+            "PD1" => {
+                let patient = self.patient(seg)?;
+                patient::pd1(ctx, seg, patient);
+                None
+            }
+            "MRG" => patient::mrg(ctx, seg, self.patient(seg)?),
+            "NK1" => Some(related_person::nk1(ctx, seg, position, self.patient(seg)?)),
+            "PV1" => {
+                let visit = encounter::pv1(ctx, seg, position, self.links.patient, &self.trigger);
+                self.links.encounter = Some(visit);
+                None
+            }
+            "PV2" => {
+                if let Some(visit) = self.links.encounter {
+                    encounter::pv2(ctx, seg, visit);
+                }
+                None
+            }
+            "AL1" => Some(allergy::al1(ctx, seg, self.patient(seg)?)?),
+            "DG1" => {
+                let patient = self.patient(seg)?;
+                Some(condition::dg1(
+                    ctx,
+                    seg,
+                    position,
+                    patient,
+                    self.links.encounter,
+                ))
+            }
+            "PR1" => {
+                let patient = self.patient(seg)?;
+                Some(procedure::pr1(
+                    ctx,
+                    seg,
+                    position,
+                    patient,
+                    self.links.encounter,
+                ))
+            }
+            "IN1" => coverage::in1(ctx, seg, position, self.patient(seg)?),
+            "ORC" => self.orc(ctx, seg, position),
+            "OBR" => self.obr(ctx, seg, position)?,
+            "OBX" => self.obx(ctx, seg, position),
+            "SPM" => Some(self.spm(ctx, seg, position)),
+            "NTE" => {
+                if let Some(target) = self.note_target {
+                    note::nte(ctx, seg, target);
+                }
+                return Ok(());
+            }
+            "RXA" => {
+                self.patient(seg)?;
+                let orc = self.orc.take();
+                let given = immunization::rxa(ctx, seg, orc, position, self.links)?;
+                self.links.immunization = Some(given);
+                Some(given)
+            }
+            "RXR" => {
+                if let Some(given) = self.links.immunization {
+                    immunization::rxr(ctx, seg, given);
+                }
+                return Ok(());
+            }
+            "SCH" => {
+                let booked = appointment::sch(ctx, seg, position, &self.trigger);
+                self.appointment = Some(booked);
+                Some(booked)
+            }
+            "AIS" | "AIG" | "AIL" | "AIP" => {
+                if let Some(booked) = self.appointment {
+                    appointment::resource(ctx, seg, booked);
+                }
+                return Ok(());
+            }
+            "TXA" => {
+                self.finish_document(ctx);
+                let written = document::txa(ctx, seg, position, self.links, &self.trigger);
+                self.document = Some((written, Vec::new()));
+                None
+            }
+            _ => return Ok(()),
+        };
+        self.note_target = annotated;
+        Ok(())
+    }
+
+    /// The current patient; a segment that needs one before any PID is an error.
+    fn patient(&self, seg: Seg<'_>) -> Result<Handle, MapError> {
+        self.links.patient.ok_or_else(|| MapError::Invalid {
+            segment: "PID".into(),
+            sequence: 1,
+            field: 3,
+            reason: format!("the message has no patient (PID) before {}", seg.id()),
+        })
+    }
+
+    /// A new patient: what followed the previous one no longer applies.
+    fn pid(&mut self, ctx: &mut Context<'_>, seg: Seg<'_>, position: usize) -> Option<Handle> {
+        let patient = patient::pid(ctx, seg, position);
+        self.links = Links {
+            patient: Some(patient),
+            ..Links::default()
+        };
+        self.report = None;
+        if let Some(booked) = self.appointment {
+            let actor = ctx.reference(patient);
+            appointment::participant(ctx, booked, actor, None, "accepted");
+        }
+        None
+    }
+
+    /// An ORC starts an order group: a ServiceRequest with the group's first
+    /// OBR, or, in vaccination messages, the order of the RXA that follows.
+    fn orc(&mut self, ctx: &mut Context<'_>, seg: Seg<'m>, position: usize) -> Option<Handle> {
+        self.orc = Some(seg);
+        self.report = None;
+        self.links.immunization = None;
+        if self.kind == MessageKind::Vaccination {
+            return None;
+        }
+        let obr = self.segments[position + 1..]
+            .iter()
+            .enumerate()
+            .take_while(|(_, s)| !matches!(s.id(), "ORC" | "PID"))
+            .find(|(_, s)| s.id() == "OBR");
+        self.paired_obr = obr.map(|(offset, _)| position + 1 + offset);
+        let obr = obr.map(|(_, s)| *s);
+        let links = self.links;
+        let request = order::request(
+            ctx,
+            Some(seg),
+            obr,
+            position,
+            links.patient,
+            links.encounter,
+        );
+        self.links.request = Some(request);
+        Some(request)
+    }
+
+    /// An OBR: the ServiceRequest (unless its ORC made it) and, in result
+    /// messages, the DiagnosticReport.
+    fn obr(
+        &mut self,
+        ctx: &mut Context<'_>,
+        seg: Seg<'m>,
+        position: usize,
+    ) -> Result<Option<Handle>, MapError> {
+        let orc = if self.paired_obr == Some(position) {
+            self.orc
+        } else {
+            let links = self.links;
+            let request = order::request(
+                ctx,
+                None,
+                Some(seg),
+                position,
+                links.patient,
+                links.encounter,
+            );
+            self.links.request = Some(request);
+            None
+        };
+        if self.kind == MessageKind::Results {
+            self.report = Some(report::obr(ctx, orc, seg, position, self.links)?);
+        }
+        Ok(self.links.request)
+    }
+
+    /// An OBX: part of the current document, else an Observation — a result
+    /// of the current report, or supporting information of the current order.
+    fn obx(&mut self, ctx: &mut Context<'_>, seg: Seg<'m>, position: usize) -> Option<Handle> {
+        if let Some((_, obxs)) = &mut self.document {
+            obxs.push(seg);
+            return None;
+        }
+        let result = observation::obx(ctx, seg, position, self.links);
+        let reference = ctx.reference(result);
+        match (self.report, self.links.request) {
+            (Some(report), _) => push(ctx.resource_mut(report), "result", reference),
+            (None, Some(request)) if self.kind == MessageKind::Orders => {
+                push(ctx.resource_mut(request), "supportingInfo", reference);
+            }
+            _ => {}
+        }
+        Some(result)
+    }
+
+    /// An SPM: a Specimen of the current report and order.
+    fn spm(&mut self, ctx: &mut Context<'_>, seg: Seg<'_>, position: usize) -> Handle {
+        let sample = specimen::spm(ctx, seg, position, self.links.patient);
+        let reference = ctx.reference(sample);
+        for owner in [self.report, self.links.request].into_iter().flatten() {
+            push(ctx.resource_mut(owner), "specimen", reference.clone());
+        }
+        sample
+    }
+
+    fn finish_document(&mut self, ctx: &mut Context<'_>) {
+        if let Some((written, obxs)) = self.document.take() {
+            document::content(ctx, written, &obxs);
+        }
+    }
+}

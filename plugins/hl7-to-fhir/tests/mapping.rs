@@ -1,0 +1,123 @@
+//! Ensures that `map_message` maps the main message families to linked,
+//! deterministic, idempotent FHIR bundles, and reports problems with their
+//! place in the message.
+
+use hl7_to_fhir::{MapError, Options, map_message};
+use serde_json::Value;
+
+const ADT: &str = "MSH|^~\\&|ADT1|HOSP^1.2.3^ISO|FHIR|DEST|20240102030405+0100||ADT^A01^ADT_A01|MSG1|P|2.5.1\r\
+EVN|A01|20240102030405\r\
+PID|1||123456^^^HOSP&1.2.840.99&ISO^MR||DOE^JOHN^Q||19800101|M|||1 MAIN ST^^SPRINGFIELD^IL^62701||^PRN^PH^^^555^5551234\r\
+NK1|1|DOE^JANE|SPO^Spouse^HL70063\r\
+PV1|1|I|WARD^101^1|||||||MED|||||||||V100^^^HOSP&1.2.840.99&ISO^VN|||||||||||||||||||||||||20240102030000+0100\r\
+AL1|1|DA|70618^Penicillin^RXNORM|SV|Hives\r\
+DG1|1||I10^Essential hypertension^I10|||A\r";
+
+const ORU: &str = "MSH|^~\\&|LAB|HOSP|||20240102030405+0100||ORU^R01|MSG2|P|2.5.1\r\
+PID|1||123456^^^HOSP&1.2.840.99&ISO^MR||DOE^JOHN\r\
+ORC|RE|P100|F200\r\
+OBR|1|P100|F200|24317-0^Hemogram^LN|||20240102020000+0100||||||||||||||||||F\r\
+OBX|1|NM|718-7^Hemoglobin^LN||13.5|g/dL^g/dL^UCUM|12-16|N|||F|||20240102020000+0100\r\
+OBX|2|SN|2345-7^Glucose^LN||>^200|mg/dL|||||F\r\
+NTE|1||Repeat tomorrow\r\
+SPM|1|S1&LAB||BLD^Blood^HL70487\r";
+
+fn resources<'b>(bundle: &'b Value, resource_type: &str) -> Vec<&'b Value> {
+    bundle["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["resource"]["resourceType"] == resource_type)
+        .collect()
+}
+
+#[test]
+fn adt_maps_patient_visit_and_clinical_segments_linked_by_full_url() {
+    let bundle = map_message(ADT, &Options::default()).unwrap();
+    assert_eq!(bundle["type"], "transaction");
+    let patient = resources(&bundle, "Patient")[0];
+    assert_eq!(
+        patient["request"]["url"],
+        "Patient?identifier=urn:oid:1.2.840.99|123456"
+    );
+    assert_eq!(patient["resource"]["birthDate"], "1980-01-01");
+    assert_eq!(patient["resource"]["gender"], "male");
+    let encounter = &resources(&bundle, "Encounter")[0]["resource"];
+    assert_eq!(encounter["class"]["code"], "IMP");
+    assert_eq!(encounter["status"], "in-progress");
+    assert_eq!(encounter["period"]["start"], "2024-01-02T03:00:00+01:00");
+    assert_eq!(encounter["subject"]["reference"], patient["fullUrl"]);
+    let allergy = &resources(&bundle, "AllergyIntolerance")[0]["resource"];
+    assert_eq!(
+        allergy["code"]["coding"][0]["system"],
+        "http://www.nlm.nih.gov/research/umls/rxnorm"
+    );
+    assert_eq!(allergy["reaction"][0]["severity"], "severe");
+    let condition = &resources(&bundle, "Condition")[0]["resource"];
+    assert_eq!(
+        condition["code"]["coding"][0]["system"],
+        "http://hl7.org/fhir/sid/icd-10-cm"
+    );
+    assert_eq!(resources(&bundle, "RelatedPerson").len(), 1);
+    assert_eq!(resources(&bundle, "Provenance").len(), 1);
+}
+
+#[test]
+fn the_same_message_gives_the_same_bundle() {
+    let options = Options::default();
+    assert_eq!(
+        map_message(ADT, &options).unwrap(),
+        map_message(ADT, &options).unwrap()
+    );
+}
+
+#[test]
+fn oru_maps_report_results_notes_and_specimen() {
+    let bundle = map_message(ORU, &Options::default()).unwrap();
+    let report = &resources(&bundle, "DiagnosticReport")[0]["resource"];
+    assert_eq!(report["status"], "final");
+    assert_eq!(report["result"].as_array().unwrap().len(), 2);
+    assert_eq!(report["specimen"].as_array().unwrap().len(), 1);
+    let observations = resources(&bundle, "Observation");
+    let hemoglobin = &observations[0]["resource"];
+    assert_eq!(hemoglobin["valueQuantity"]["value"], 13.5);
+    assert_eq!(hemoglobin["valueQuantity"]["code"], "g/dL");
+    assert_eq!(hemoglobin["effectiveDateTime"], "2024-01-02T02:00:00+01:00");
+    let glucose = &observations[1]["resource"];
+    assert_eq!(glucose["valueQuantity"]["comparator"], ">");
+    assert_eq!(glucose["note"][0]["text"], "Repeat tomorrow");
+    assert_eq!(resources(&bundle, "ServiceRequest").len(), 1);
+}
+
+#[test]
+fn an_unsupported_type_is_named() {
+    let ack = "MSH|^~\\&|A|B|C|D|20240102||ACK|1|P|2.5\rMSA|AA|1\r";
+    match map_message(ack, &Options::default()) {
+        Err(MapError::Unsupported(event)) => assert_eq!(event, "ACK^"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_missing_required_field_names_segment_and_field() {
+    let message = ORU.replace("24317-0^Hemogram^LN", "");
+    match map_message(&message, &Options::default()) {
+        Err(MapError::Invalid {
+            segment,
+            sequence,
+            field,
+            ..
+        }) => {
+            assert_eq!((segment.as_str(), sequence, field), ("OBR", 1, 4));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn collection_bundles_have_no_requests() {
+    let options = Options::from_json(&serde_json::json!({"bundle_type": "collection"})).unwrap();
+    let bundle = map_message(ADT, &options).unwrap();
+    assert_eq!(bundle["type"], "collection");
+    assert!(bundle["entry"][0].get("request").is_none());
+}

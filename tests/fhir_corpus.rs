@@ -1,0 +1,179 @@
+//! Ensures that the bundled `hl7-to-fhir` plugin maps every message of the
+//! shared corpus (`../shared/corpus/hl7v2`) through `hl7wasm plugin run`, that
+//! every bundle it writes is valid FHIR (`tests/fhir/validate.py`, with the
+//! `fhir.resources` package), and that its agreement with Microsoft
+//! FHIR-Converter's expected outputs on key fields (`tests/fhir/compare.py`)
+//! does not fall below the floor measured when the mapper was written.
+//!
+//! Needs `python3` with `tests/requirements.txt` installed (scripts/test-all
+//! does that).
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use support::plugin_path;
+
+/// The overall agreement with FHIR-Converter, in percent, that the mapper
+/// reached (docs/FHIR-MAPPING.md explains the differences); less is a regression.
+const AGREEMENT_FLOOR: f64 = 60.0;
+
+/// Files the engine's parser refuses before the plugin sees them: the
+/// corpus's deliberately empty message and MSH without fields, and the
+/// LinuxForHealth messages whose MSH-2 doubles the escape character.
+const UNPARSEABLE: [&str; 6] = [
+    "cdc-trusted-intermediary/Test/Message/empty.hl7",
+    "cdc-trusted-intermediary/Test/Message/msh_present_but_missing_all_fields.hl7",
+    "linuxforhealth/extracted/Hl7ORUMessageTest_L305_ORU-R01.hl7",
+    "linuxforhealth/extracted/Hl7ORUMessageTest_L431_ORU-R01.hl7",
+    "linuxforhealth/extracted/Hl7ORUMessageTest_L60_ORU-R01.hl7",
+    "linuxforhealth/extracted/SegmentUtilTest_L321_ORU-R01.hl7",
+];
+
+/// Message types the mapper filters as unsupported (pharmacy, problems, ACK,
+/// custom).
+const UNSUPPORTED: [&str; 9] = [
+    "ACK^",
+    "CUSTOM^PAT",
+    "OMP^O09",
+    "PPR^PC1",
+    "PPR^PC2",
+    "PPR^PC3",
+    "RDE^O11",
+    "RDE^O25",
+    "RDS^O13",
+];
+
+fn corpus() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus")
+}
+
+fn message_files(dir: &Path, files: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).expect("read corpus dir") {
+        let path = entry.expect("corpus entry").path();
+        if path.is_dir() {
+            message_files(&path, files);
+        } else {
+            files.push(path);
+        }
+    }
+}
+
+/// What `plugin run` printed for each message, by file relative to hl7v2/:
+/// the outcome line and, when forwarded, the body.
+fn outcomes(stdout: &str, root: &Path) -> BTreeMap<String, Vec<(String, Option<String>)>> {
+    let mut outcomes: BTreeMap<String, Vec<(String, Option<String>)>> = BTreeMap::new();
+    let mut lines = stdout.lines();
+    let mut file = String::new();
+    while let Some(line) = lines.next() {
+        if let Some(header) = line.strip_prefix("# ") {
+            let path = header.split(" message ").next().unwrap_or(header);
+            file = Path::new(path)
+                .strip_prefix(root)
+                .map_or(path.to_string(), |p| p.display().to_string());
+        } else if line.starts_with("forward: 1 message(s)") {
+            assert_eq!(lines.next(), Some("--- application/fhir+json"), "{file}");
+            let body = lines.next().map(str::to_string);
+            outcomes
+                .entry(file.clone())
+                .or_default()
+                .push((line.to_string(), body));
+        } else if !line.is_empty() {
+            outcomes
+                .entry(file.clone())
+                .or_default()
+                .push((line.to_string(), None));
+        }
+    }
+    outcomes
+}
+
+fn python(script: &str, args: &[&Path], extra: &[&str]) -> (bool, String) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fhir")
+        .join(script);
+    let output = Command::new("python3")
+        .arg(&script)
+        .args(args)
+        .args(extra)
+        .output()
+        .expect("python3 runs (install tests/requirements.txt)");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}
+
+#[test]
+fn corpus_maps_to_valid_fhir_that_agrees_with_fhir_converter() {
+    let root = corpus().join("hl7v2");
+    let mut files = Vec::new();
+    message_files(&root, &mut files);
+    files.sort();
+    let output = Command::new(env!("CARGO_BIN_EXE_hl7wasm"))
+        .args([
+            "plugin",
+            "run",
+            plugin_path("hl7-to-fhir").to_str().unwrap(),
+        ])
+        .args(["--deadline-ms", "5000"])
+        .args(&files)
+        .output()
+        .expect("run hl7wasm plugin run");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let outcomes = outcomes(&stdout, &root);
+
+    let out = tempfile::tempdir().unwrap();
+    for file in &files {
+        let relative = file.strip_prefix(&root).unwrap().display().to_string();
+        let results = outcomes
+            .get(&relative)
+            .unwrap_or_else(|| panic!("no outcome for {relative}"));
+        for (index, (line, body)) in results.iter().enumerate() {
+            if UNPARSEABLE.contains(&relative.as_str()) {
+                assert!(
+                    line.starts_with("error:"),
+                    "{relative} was expected to be refused: {line}"
+                );
+            } else if let Some(body) = body {
+                let bundle: serde_json::Value = serde_json::from_str(body).expect("bundle JSON");
+                assert_eq!(bundle["type"], "transaction", "{relative}");
+                let suffix = if index == 0 {
+                    String::new()
+                } else {
+                    format!("-{index}")
+                };
+                let target = out
+                    .path()
+                    .join(&relative)
+                    .with_extension("")
+                    .display()
+                    .to_string();
+                let target = PathBuf::from(format!("{target}{suffix}.json"));
+                std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+                std::fs::write(target, body).unwrap();
+            } else {
+                let reason = line.strip_prefix("filtered: unsupported message type ");
+                let event = reason.map(|r| r.trim_matches('"'));
+                assert!(
+                    event.is_some_and(|e| UNSUPPORTED.contains(&e)),
+                    "{relative} did not convert: {line}"
+                );
+            }
+        }
+    }
+
+    let (valid, report) = python("validate.py", &[out.path()], &[]);
+    assert!(valid, "invalid FHIR:\n{report}");
+    let floor = AGREEMENT_FLOOR.to_string();
+    let (agrees, table) = python("compare.py", &[out.path(), &corpus()], &["--min", &floor]);
+    eprintln!("{table}");
+    assert!(
+        agrees,
+        "agreement with FHIR-Converter fell below {floor}%:\n{table}"
+    );
+}
