@@ -12,10 +12,12 @@
 //! it is discarded, and the wait goes on until the ACK timeout.
 
 use std::fmt;
+use std::task::Poll;
 use std::time::Duration;
 
 use hl7v2::ack::{AckCode, AckOutcome};
 use serde::Deserialize;
+
 use tokio::time::{Instant, timeout, timeout_at};
 
 use super::{Attempt, ConnectorError, Delivery, peer_text};
@@ -208,13 +210,21 @@ impl MllpConnector {
 /// earlier messages are discarded; a close or an error means it cannot be reused.
 async fn still_open(connection: &mut Connection<Box<dyn Stream>>) -> bool {
     loop {
-        // A zero timeout polls the read once: pending means nothing is waiting.
-        match timeout(Duration::ZERO, connection.read_frame()).await {
-            Err(_) => return true,
-            Ok(Ok(Some(_))) => {}
-            Ok(Ok(None) | Err(_)) => return false,
+        // One poll of the read: pending means nothing is waiting. (A zero
+        // `timeout` would wait for the timer's next millisecond tick, which
+        // caps a connection at about 1,000 messages a second.)
+        let read = std::pin::pin!(connection.read_frame());
+        match poll_once(read).await {
+            Poll::Pending => return true,
+            Poll::Ready(Ok(Some(_))) => {}
+            Poll::Ready(Ok(None) | Err(_)) => return false,
         }
     }
+}
+
+/// Polls `future` once and returns what that poll gave.
+async fn poll_once<F: Future>(mut future: std::pin::Pin<&mut F>) -> Poll<F::Output> {
+    std::future::poll_fn(|context| Poll::Ready(future.as_mut().poll(context))).await
 }
 
 /// The attempt a reply decides, or `None` when its MSA-2 names another message.
