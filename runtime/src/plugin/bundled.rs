@@ -4,10 +4,16 @@
 //! directory, where a newer version of the same plugin may sit.
 
 /// Name and component bytes of each bundled plugin.
-pub const PLUGINS: &[(&str, &[u8])] = &[(
-    "passthrough",
-    include_bytes!(concat!(env!("HL7WASM_BUILT_PLUGINS"), "/passthrough.wasm")),
-)];
+pub const PLUGINS: &[(&str, &[u8])] = &[
+    (
+        "hl7-to-fhir",
+        include_bytes!(concat!(env!("HL7WASM_BUILT_PLUGINS"), "/hl7_to_fhir.wasm")),
+    ),
+    (
+        "passthrough",
+        include_bytes!(concat!(env!("HL7WASM_BUILT_PLUGINS"), "/passthrough.wasm")),
+    ),
+];
 
 /// The bundled plugins' names.
 pub fn names() -> Vec<&'static str> {
