@@ -1,6 +1,7 @@
 //! The hl7wasm host library: MLLP ingest over TCP and TLS, the durable
-//! store, and the sandboxed plugin host.
+//! store, the sandboxed plugin host and the admin API.
 
+pub mod admin;
 pub mod alerts;
 pub mod config;
 pub mod deliver;

@@ -1,6 +1,6 @@
 //! The running engine: opens the store, starts the processing side
-//! (pipelines, delivery, pruning), binds one listener per channel and shuts
-//! everything down cleanly.
+//! (pipelines, delivery, pruning) and the admin API, binds one listener per
+//! channel and shuts everything down cleanly.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -10,11 +10,12 @@ use anyhow::Context;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::admin::{AdminApi, AdminState, redacted};
 use crate::alerts::Alerts;
 use crate::config::{Config, SourceConfig};
 use crate::ingest::{AckIds, ChannelRuntime, Listener};
 use crate::metrics::Metrics;
-use crate::pipeline::{Shared, Topology, Wakers, pruner};
+use crate::pipeline::{ChannelPipeline, Shared, Topology, Wakers, pruner};
 use crate::plugin::PluginRegistry;
 use crate::store::{DeadLetterFilter, Requeued, Store, StoreError};
 
@@ -34,6 +35,8 @@ pub struct Server {
     pub wakers: Arc<Wakers>,
     /// The plugin registry, when a channel has plugins.
     pub registry: Option<Arc<PluginRegistry>>,
+    pipelines: BTreeMap<String, Arc<ChannelPipeline>>,
+    admin: Option<AdminApi>,
     shutdown: CancellationToken,
     tasks: JoinSet<()>,
 }
@@ -42,10 +45,13 @@ impl Server {
     /// Opens the store, starts the processing side and every channel's
     /// listener.
     ///
+    /// The admin API (when `[admin]` enables it) starts before the channels'
+    /// listeners and reports ready once they all listen.
+    ///
     /// # Errors
     /// When the store cannot be opened, a plugin or destination cannot
     /// start, a listener cannot bind, or a TLS setting cannot be loaded; the
-    /// error names the channel.
+    /// error names the channel, or the `admin` key.
     pub async fn start(config: Config) -> anyhow::Result<Server> {
         let store = Store::open(&config.storage.dir, config.storage.store_settings())
             .with_context(|| {
@@ -68,11 +74,22 @@ impl Server {
         // On an error below, dropping `tasks` aborts the workers already
         // spawned.
         let topology = Topology::start(&config, &shared, &mut tasks)?;
+        let pipelines: BTreeMap<String, Arc<ChannelPipeline>> = topology
+            .channels
+            .iter()
+            .map(|pipeline| (pipeline.name().to_string(), pipeline.clone()))
+            .collect();
         tasks.spawn(pruner::run(
             store.clone(),
             config.storage.clone(),
             shutdown.clone(),
         ));
+        let admin = if config.admin.enabled {
+            let state = admin_state(&config, &shared, &topology.registry, &pipelines);
+            Some(AdminApi::start(state, &shutdown, &mut tasks).await?)
+        } else {
+            None
+        };
         for channel in config.channels {
             let SourceConfig::Mllp(source) = channel.source.clone();
             let listen = source.listen_address().map_err(anyhow::Error::msg)?;
@@ -97,6 +114,9 @@ impl Server {
             addresses.insert(name, listener.local_addr());
             tasks.spawn(listener.run());
         }
+        if let Some(admin) = &admin {
+            admin.state.set_ready(true);
+        }
         Ok(Server {
             addresses,
             store,
@@ -104,6 +124,8 @@ impl Server {
             alerts,
             wakers,
             registry: topology.registry,
+            pipelines,
+            admin,
             shutdown,
             tasks,
         })
@@ -119,17 +141,13 @@ impl Server {
         &self,
         filter: &DeadLetterFilter,
     ) -> Result<Vec<Requeued>, StoreError> {
-        let requeued = self.store.reprocess_dead_letters(filter)?;
-        for entry in &requeued {
-            match &entry.destination {
-                Some(destination) => {
-                    self.wakers
-                        .wake_outbound(&entry.channel, destination, entry.partition);
-                }
-                None => self.wakers.wake_inbound(&entry.channel, entry.partition),
-            }
-        }
-        Ok(requeued)
+        reprocess_dead_letters(&self.store, &self.wakers, filter)
+    }
+
+    /// The processing side of `channel`: its stages (swappable), routes
+    /// and workers' shared state.
+    pub fn pipeline(&self, channel: &str) -> Option<&Arc<ChannelPipeline>> {
+        self.pipelines.get(channel)
     }
 
     /// The address of `channel`'s listener.
@@ -137,9 +155,60 @@ impl Server {
         self.addresses.get(channel).copied()
     }
 
-    /// Stops accepting, lets in-flight messages finish, and waits.
+    /// The address of the admin API, when it runs.
+    pub fn admin_address(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().map(|admin| admin.address)
+    }
+
+    /// Stops accepting, lets in-flight messages and admin requests finish,
+    /// and waits.
     pub async fn shutdown(mut self) {
+        if let Some(admin) = &self.admin {
+            admin.state.set_ready(false);
+        }
         self.shutdown.cancel();
         while self.tasks.join_next().await.is_some() {}
     }
+}
+
+/// Puts the dead letters `filter` matches back in their queues (see
+/// [`Store::reprocess_dead_letters`]) and wakes the workers concerned.
+///
+/// # Errors
+/// When storage fails; entries requeued before the failure stay requeued.
+pub fn reprocess_dead_letters(
+    store: &Store,
+    wakers: &Wakers,
+    filter: &DeadLetterFilter,
+) -> Result<Vec<Requeued>, StoreError> {
+    let requeued = store.reprocess_dead_letters(filter)?;
+    for entry in &requeued {
+        match &entry.destination {
+            Some(destination) => wakers.wake_outbound(&entry.channel, destination, entry.partition),
+            None => wakers.wake_inbound(&entry.channel, entry.partition),
+        }
+    }
+    Ok(requeued)
+}
+
+/// What the admin API shares with the engine; not ready until the
+/// channels listen.
+fn admin_state(
+    config: &Config,
+    shared: &Shared,
+    registry: &Option<Arc<PluginRegistry>>,
+    pipelines: &BTreeMap<String, Arc<ChannelPipeline>>,
+) -> Arc<AdminState> {
+    Arc::new(AdminState {
+        store: shared.store.clone(),
+        wakers: shared.wakers.clone(),
+        metrics: shared.metrics.clone(),
+        alerts: shared.alerts.clone(),
+        registry: registry.clone(),
+        channels: config.channels.clone(),
+        pipelines: pipelines.clone(),
+        settings: config.admin.clone(),
+        config_view: redacted(&config.as_written),
+        ready: false.into(),
+    })
 }

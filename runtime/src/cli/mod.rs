@@ -1,10 +1,15 @@
 //! Subcommands of the `hl7wasm` binary; each file holds one.
 
+mod api;
 mod bench;
+mod channels;
 mod client;
 mod config_check;
+mod dlq;
+mod messages;
 mod parse;
 mod plugin_run;
+mod plugins;
 mod send;
 mod serve;
 
@@ -45,6 +50,27 @@ enum Command {
     /// Work with configuration files.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Dead letters of a running engine, over its admin API: list, show,
+    /// reprocess, purge.
+    ///
+    /// Example: hl7wasm dlq list --api http://127.0.0.1:8080 --token $TOKEN
+    #[command(subcommand)]
+    Dlq(dlq::DlqCommand),
+    /// Plugin versions of a running engine, over its admin API: list, upload.
+    ///
+    /// Example: hl7wasm plugins upload my_plugin.wasm
+    #[command(subcommand)]
+    Plugins(plugins::PluginsCommand),
+    /// Channels of a running engine, over its admin API: the list, one
+    /// channel's counters, or its queues.
+    ///
+    /// Example: hl7wasm channels adt --queues
+    Channels(channels::ChannelsArgs),
+    /// Stored messages of a running engine, over its admin API.
+    ///
+    /// Example: hl7wasm messages search --control-id MSG00042
+    #[command(subcommand)]
+    Messages(messages::MessagesCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -77,6 +103,10 @@ pub fn main() -> ExitCode {
         Command::Parse(args) => parse::run(&args),
         Command::Plugin(PluginCommand::Run(args)) => plugin_run::run(&args),
         Command::Config(ConfigCommand::Check(args)) => config_check::run(&args),
+        Command::Dlq(command) => dlq::run(&command),
+        Command::Plugins(command) => plugins::run(&command),
+        Command::Channels(args) => channels::run(&args),
+        Command::Messages(command) => messages::run(&command),
     };
     match result {
         Ok(code) => code,

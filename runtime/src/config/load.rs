@@ -44,17 +44,19 @@ pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
         message,
     };
     let mut document: toml::Value = toml::from_str(text).map_err(|e| fail(e.to_string()))?;
+    let as_written = document.as_table().cloned().unwrap_or_default();
     let environment = |name: &str| std::env::var(name).ok();
     interpolate(&mut document, "", &environment).map_err(|(path, problem)| {
         let key = describe_path(&document, &path);
         fail(format!("{key}: {problem}"))
     })?;
     let deserializer = document.clone();
-    let config: Config = serde_path_to_error::deserialize(deserializer).map_err(|e| {
+    let mut config: Config = serde_path_to_error::deserialize(deserializer).map_err(|e| {
         let key = describe_path(&document, &e.path().to_string());
         fail(format!("{key}: {}", e.inner()))
     })?;
     check(&config).map_err(fail)?;
+    config.as_written = as_written;
     Ok(config)
 }
 
@@ -114,7 +116,7 @@ fn check(config: &Config) -> Result<(), String> {
     for channel in &config.channels {
         check_channel_targets(config, channel)?;
     }
-    Ok(())
+    config.admin.check()
 }
 
 /// A destination of type `channel` must name another, existing channel.
@@ -314,6 +316,27 @@ mod tests {
         );
         let bad_retry = text.replace("max_retries = 3", "multiplier = 0.5");
         assert!(error(&bad_retry).contains("key destinations[0].retry: multiplier"));
+    }
+
+    /// Ensures the admin API runs only when asked for, and never on an
+    /// address other hosts reach without tokens.
+    #[test]
+    fn the_admin_section_is_off_by_default_and_needs_tokens_off_loopback() {
+        let channel = format!("[[channels]]\nname = \"a\"\n{SOURCE}");
+        assert!(!parse(&channel, "test.toml").unwrap().admin.enabled);
+        let embedded = parse(super::super::EMBEDDED_DEFAULT, "embedded").unwrap();
+        assert!(embedded.admin.enabled);
+        assert_eq!(embedded.admin.listen, "127.0.0.1:8080");
+        let open = format!("[admin]\nlisten = \"0.0.0.0:8080\"\n\n{channel}");
+        assert!(
+            error(&open).contains("key admin.listen"),
+            "{}",
+            error(&open)
+        );
+        let short = format!(
+            "[admin]\ntokens = [{{ name = \"a\", token = \"short\", role = \"viewer\" }}]\n\n{channel}"
+        );
+        assert!(error(&short).contains("key admin.tokens[0].token"));
     }
 
     #[test]

@@ -41,6 +41,9 @@
 //!
 //! [lookups.facilities]         # read-only tables plugins may look up
 //! LAB = "Central Laboratory"
+//!
+//! [admin]                      # the admin API; see `crate::admin`
+//! listen = "127.0.0.1:8080"
 //! ```
 //!
 //! String values may use `${NAME}` for environment variables (secrets).
@@ -56,6 +59,8 @@ pub use channel::{AckMode, ChannelConfig, MllpSourceConfig, Ordering, SourceConf
 pub use destination::{DestinationConfig, RetryPolicy, RouteFacts, RouteFilter};
 pub use load::{ConfigError, load_file, parse};
 pub use pipeline::StageConfig;
+
+pub use crate::admin::{AdminConfig, AdminToken, Role};
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -83,6 +88,13 @@ pub struct Config {
     pub lookups: BTreeMap<String, BTreeMap<String, String>>,
     /// The channels, each with its own source and settings.
     pub channels: Vec<ChannelConfig>,
+    /// The admin API. Off when the file has no `[admin]` table.
+    #[serde(default)]
+    pub admin: AdminConfig,
+    /// The file as written, before `${NAME}` substitution, so that the
+    /// admin API can show it without the environment's secrets.
+    #[serde(skip)]
+    pub as_written: toml::Table,
 }
 
 impl Config {

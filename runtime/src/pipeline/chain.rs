@@ -57,6 +57,11 @@ impl Chain {
         Chain { workers }
     }
 
+    /// Whether there are no stages.
+    pub fn is_empty(&self) -> bool {
+        self.workers.is_empty()
+    }
+
     /// Runs `input` through every stage, on this thread.
     pub fn run(&mut self, input: Message, metadata: &Metadata, metrics: &Metrics) -> ChainResult {
         let mut stages = Vec::with_capacity(self.workers.len());

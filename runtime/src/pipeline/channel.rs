@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
-use super::chain::Stage;
+use super::active::ActiveStages;
 use super::router::Route;
 use super::wakers::Wakers;
 use crate::alerts::Alerts;
@@ -19,8 +19,8 @@ pub const DEAD_LETTER_ALERT: &str = "dead_letter_depth";
 pub struct ChannelPipeline {
     /// The channel's configuration.
     pub config: ChannelConfig,
-    /// Its plugin stages, resolved to versions.
-    pub stages: Vec<Stage>,
+    /// Its plugin stages, resolved to versions; swappable.
+    pub stages: ActiveStages,
     /// Its destinations, for routing.
     pub routes: Vec<Route>,
     /// The store.

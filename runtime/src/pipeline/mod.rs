@@ -19,6 +19,7 @@
 //! run in parallel. Workers sleep until woken (`Wakers`) or until their
 //! next retry is due.
 
+mod active;
 mod chain;
 mod channel;
 mod delivery;
@@ -29,6 +30,7 @@ mod router;
 mod topology;
 mod wakers;
 
+pub use active::{ActivateError, ActiveStages};
 pub use chain::{Chain, ChainResult, Stage, Verdict};
 pub use channel::{ChannelPipeline, DEAD_LETTER_ALERT, check_dead_letters};
 pub use router::{Origin, Route, route};

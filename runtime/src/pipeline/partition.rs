@@ -35,6 +35,8 @@ pub struct PartitionWorker {
     channel: Arc<ChannelPipeline>,
     partition: u32,
     chain: Option<Chain>,
+    /// The stages' generation `chain` was built from.
+    generation: u64,
     /// Messages waiting for their next attempt, by id.
     parked: HashMap<u64, Instant>,
 }
@@ -50,11 +52,12 @@ enum Step {
 impl PartitionWorker {
     /// A worker for `partition` of `channel`.
     pub fn new(channel: Arc<ChannelPipeline>, partition: u32) -> Self {
-        let chain = Some(Chain::new(&channel.stages));
+        let (generation, stages) = channel.stages.snapshot();
         PartitionWorker {
             channel,
             partition,
-            chain,
+            chain: Some(Chain::new(&stages)),
+            generation,
             parked: HashMap::new(),
         }
     }
@@ -86,6 +89,13 @@ impl PartitionWorker {
     /// Processes one batch on a blocking thread (plugins and sled are
     /// synchronous), then wakes whoever the results concern.
     async fn step(&mut self) -> Result<Step, StoreError> {
+        // A swapped stage takes effect here, between batches: the batch
+        // before ran wholly on the versions it started with.
+        if self.channel.stages.generation() != self.generation {
+            let (generation, stages) = self.channel.stages.snapshot();
+            self.chain = Some(Chain::new(&stages));
+            self.generation = generation;
+        }
         let chain = self
             .chain
             .take()
@@ -233,7 +243,7 @@ fn process(
         dead_letter: None,
         dequeue: true,
     };
-    if channel.stages.is_empty() {
+    if chain.is_empty() {
         // No plugins: the message goes on exactly as received.
         let outputs = vec![(HL7_V2_CONTENT_TYPE.to_string(), message.raw.clone())];
         item.outputs = route(&channel.routes, origin, outputs);

@@ -9,6 +9,7 @@ use anyhow::{Context, bail};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use super::active::ActiveStages;
 use super::chain::Stage;
 use super::channel::ChannelPipeline;
 use super::delivery::{DeliveryWorker, Target};
@@ -73,7 +74,7 @@ impl Topology {
                 .collect();
             let pipeline = Arc::new(ChannelPipeline {
                 config: channel.clone(),
-                stages,
+                stages: ActiveStages::new(stages),
                 routes,
                 store: shared.store.clone(),
                 wakers: shared.wakers.clone(),

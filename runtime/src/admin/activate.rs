@@ -1,0 +1,133 @@
+//! `POST /api/v1/channels/{name}/stages/{index}/activate`: swaps the plugin
+//! version one pipeline stage runs, while traffic flows. The version is
+//! started and configured with the stage's settings first; only then does it
+//! replace the running one, and messages in flight finish on the version
+//! they started with. Rolling back is activating the previous version,
+//! which the answer names.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+
+use super::audit;
+use super::auth::Caller;
+use super::error::ApiError;
+use super::plugins::{PluginView, registry};
+use super::state::AdminState;
+use crate::config::Role;
+
+/// The request: which version to run.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActivateRequest {
+    /// `latest`, an exact version, or a sha256 prefix of 8+ hex digits.
+    pub version: String,
+}
+
+/// The answer: what runs now and what ran before.
+#[derive(Debug, Serialize)]
+pub struct Activated {
+    /// The channel.
+    pub channel: String,
+    /// The stage's index in the pipeline.
+    pub stage: usize,
+    /// The version now active.
+    pub active: PluginView,
+    /// The version it replaced (activate it to roll back).
+    pub previous: PluginView,
+    /// Microseconds from the request to the swap (start, checks, swap).
+    pub swap_micros: u64,
+}
+
+/// Activates a version for one stage; admin role, audited.
+///
+/// # Errors
+/// 403 below admin, 404 for an unknown channel, stage or version, 409
+/// without a registry, 422 when the version does not start with the
+/// stage's settings or belongs to another plugin (the running one stays).
+pub async fn activate(
+    caller: Caller,
+    State(state): State<Arc<AdminState>>,
+    Path((name, stage)): Path<(String, usize)>,
+    request: Result<Json<ActivateRequest>, JsonRejection>,
+) -> Result<Json<Activated>, ApiError> {
+    let wanted = request
+        .as_ref()
+        .map(|Json(r)| r.version.clone())
+        .unwrap_or_default();
+    let result = match (caller.require(Role::Admin), request) {
+        (Err(error), _) => Err(error),
+        (Ok(()), Err(rejection)) => Err(rejection.into()),
+        (Ok(()), Ok(Json(request))) => swap(&state, name.clone(), stage, request.version).await,
+    };
+    audit::record(
+        &caller,
+        "plugin.activate",
+        &format!("channel {name} stage {stage} version {wanted}"),
+        result.as_ref().map(|a| {
+            format!(
+                "{}@{} ({}) replaced {}",
+                a.active.name,
+                a.active.version,
+                &a.active.sha256[..12],
+                &a.previous.sha256[..12]
+            )
+        }),
+    );
+    result.map(Json)
+}
+
+async fn swap(
+    state: &Arc<AdminState>,
+    channel: String,
+    stage: usize,
+    wanted: String,
+) -> Result<Activated, ApiError> {
+    let started = std::time::Instant::now();
+    let registry = registry(state)?;
+    let pipeline = state
+        .pipelines
+        .get(&channel)
+        .cloned()
+        .ok_or_else(|| ApiError::not_found(format!("channel {channel:?}")))?;
+    state
+        .blocking(move |_| {
+            let (_, stages) = pipeline.stages.snapshot();
+            let running = stages.get(stage).ok_or_else(|| {
+                ApiError::not_found(format!("stage {stage} of channel {channel:?}"))
+            })?;
+            let plugin = &running.version.info.name;
+            let version = registry.resolve(plugin, &wanted).ok_or_else(|| {
+                ApiError::not_found(format!("version {wanted:?} of plugin {plugin:?}"))
+            })?;
+            let previous = pipeline
+                .stages
+                .activate(stage, version.clone())
+                .map_err(|error| {
+                    ApiError::new(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "activation_refused",
+                        error.to_string(),
+                    )
+                })?;
+            tracing::info!(
+                channel = %channel,
+                stage,
+                from = %previous.label(),
+                to = %version.label(),
+                "Plugin version activated."
+            );
+            Ok(Activated {
+                channel,
+                stage,
+                active: PluginView::of(&version),
+                previous: PluginView::of(&previous),
+                swap_micros: started.elapsed().as_micros() as u64,
+            })
+        })
+        .await
+}

@@ -1,0 +1,137 @@
+//! `GET /api/v1/channels` and `GET /api/v1/channels/{name}`: each channel's
+//! configuration in brief, and one channel's statistics.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use serde::Serialize;
+
+use super::auth::Caller;
+use super::error::ApiError;
+use super::state::AdminState;
+use super::stats::ChannelStats;
+use crate::config::{AckMode, ChannelConfig, Ordering, SourceConfig};
+use crate::deliver::TargetConfig;
+use crate::store::DeadLetterFilter;
+
+/// A channel's configuration in brief.
+#[derive(Debug, Serialize)]
+pub struct ChannelSummary {
+    /// The name.
+    pub name: String,
+    /// The source's type and address, for example `mllp 0.0.0.0:2575`.
+    pub source: String,
+    /// Whether the source uses TLS.
+    pub tls: bool,
+    /// `commit`, `after_transform` or `none`.
+    pub ack_mode: &'static str,
+    /// The partition key's field path, if any.
+    pub partition_by: Option<String>,
+    /// How many partitions.
+    pub partitions: u32,
+    /// `ordered` or `unordered`.
+    pub ordering: &'static str,
+    /// The plugins, in order, as `name@version`.
+    pub pipeline: Vec<String>,
+    /// The destinations.
+    pub destinations: Vec<DestinationSummary>,
+}
+
+/// A destination in brief.
+#[derive(Debug, Serialize)]
+pub struct DestinationSummary {
+    /// The name.
+    pub name: String,
+    /// `mllp`, `http`, `file` or `channel`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+}
+
+impl ChannelSummary {
+    /// Summarizes `channel`.
+    pub fn of(channel: &ChannelConfig) -> Self {
+        let SourceConfig::Mllp(source) = &channel.source;
+        ChannelSummary {
+            name: channel.name.clone(),
+            source: format!("mllp {}", source.listen),
+            tls: source.tls.is_some(),
+            ack_mode: match channel.ack_mode {
+                AckMode::Commit => "commit",
+                AckMode::AfterTransform => "after_transform",
+                AckMode::None => "none",
+            },
+            partition_by: channel.partition_by.clone(),
+            partitions: channel.partitions,
+            ordering: match channel.ordering {
+                Ordering::Ordered => "ordered",
+                Ordering::Unordered => "unordered",
+            },
+            pipeline: channel
+                .pipeline
+                .iter()
+                .map(|stage| format!("{}@{}", stage.plugin, stage.version))
+                .collect(),
+            destinations: channel
+                .destinations
+                .iter()
+                .map(|d| DestinationSummary {
+                    name: d.name.clone(),
+                    kind: match d.to {
+                        TargetConfig::Mllp(_) => "mllp",
+                        TargetConfig::Http(_) => "http",
+                        TargetConfig::File(_) => "file",
+                        TargetConfig::Channel(_) => "channel",
+                    },
+                })
+                .collect(),
+        }
+    }
+}
+
+/// One channel's configuration and statistics.
+#[derive(Debug, Serialize)]
+pub struct ChannelStatus {
+    /// The configuration in brief.
+    #[serde(flatten)]
+    pub summary: ChannelSummary,
+    /// The counters since the engine started.
+    pub stats: ChannelStats,
+    /// Dead letters waiting now.
+    pub dead_letters: usize,
+}
+
+/// `GET /api/v1/channels`: every channel, in configuration order.
+pub async fn list(
+    _caller: Caller,
+    State(state): State<Arc<AdminState>>,
+) -> Json<Vec<ChannelSummary>> {
+    Json(state.channels.iter().map(ChannelSummary::of).collect())
+}
+
+/// `GET /api/v1/channels/{name}`.
+///
+/// # Errors
+/// 404 for an unknown channel, 503 when the store fails.
+pub async fn show(
+    _caller: Caller,
+    State(state): State<Arc<AdminState>>,
+    name: Result<Path<String>, PathRejection>,
+) -> Result<Json<ChannelStatus>, ApiError> {
+    let Path(name) = name?;
+    state
+        .blocking(move |state| {
+            let channel = state.channel(&name)?;
+            let filter = DeadLetterFilter {
+                channel: Some(name.clone()),
+                ..DeadLetterFilter::default()
+            };
+            Ok(Json(ChannelStatus {
+                summary: ChannelSummary::of(channel),
+                stats: ChannelStats::read(&state.metrics, channel),
+                dead_letters: state.store.dead_letter_count(&filter)?,
+            }))
+        })
+        .await
+}

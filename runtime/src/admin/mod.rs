@@ -1,0 +1,64 @@
+//! The admin API: HTTP (axum) on its own listener, under `/api/v1`, plus
+//! Prometheus metrics at `/metrics`.
+//!
+//! ```text
+//! GET  /api/v1/health                       no auth   the API answers
+//! GET  /api/v1/ready                        no auth   every channel listens
+//! GET  /api/v1/openapi.json                 no auth   this list, in OpenAPI 3
+//! GET  /metrics                             viewer    Prometheus text
+//! GET  /api/v1/channels                     viewer    configuration in brief
+//! GET  /api/v1/channels/{name}              viewer    + counters, dead letters
+//! GET  /api/v1/channels/{name}/queues       viewer    depth, oldest age per partition
+//! GET  /api/v1/messages?control_id=&type=…  viewer    metadata + processing record
+//! GET  /api/v1/messages/{id}                viewer
+//! GET  /api/v1/messages/{id}/body           admin     PHI; audited
+//! GET  /api/v1/dead-letters?channel=&…      viewer    metadata only
+//! GET  /api/v1/dead-letters/{sequence}      viewer    payload for admin only
+//! POST /api/v1/dead-letters/reprocess       operator  JSON filter; audited
+//! POST /api/v1/dead-letters/purge           operator  JSON filter; audited
+//! GET  /api/v1/plugins                      viewer    versions, hashes, info
+//! POST /api/v1/plugins                      admin     .wasm body; audited
+//! POST /api/v1/channels/{name}/stages/{i}/activate
+//!                                           admin     {"version"}: hot swap; audited
+//! GET  /api/v1/alerts                       viewer
+//! GET  /api/v1/config                       viewer    as written, secrets redacted
+//! ```
+//!
+//! Callers present `Authorization: Bearer <token>`; each configured token
+//! has a role, viewer < operator < admin. No or an unknown token is 401, a
+//! role too low 403. Without configured tokens the API serves loopback
+//! only and every caller is an operator (see `settings.rs`). `/metrics`
+//! asks for a token like the rest, since channel names are operational
+//! detail; Prometheus sends one with `authorization: { credentials: … }`.
+//!
+//! Errors are JSON `{"code": "...", "message": "..."}`. Every action that
+//! changes something or reveals PHI logs one line at target `audit` (see
+//! `audit.rs`).
+
+mod activate;
+mod alerts;
+mod audit;
+mod auth;
+mod channels;
+mod config_view;
+mod dead_letters;
+mod error;
+mod health;
+mod messages;
+mod openapi;
+mod plugins;
+mod queues;
+mod router;
+mod serve;
+mod settings;
+mod state;
+mod stats;
+mod tls;
+
+pub use auth::Caller;
+pub use config_view::redacted;
+pub use error::ApiError;
+pub use openapi::DOCUMENT as OPENAPI_DOCUMENT;
+pub use serve::AdminApi;
+pub use settings::{AdminConfig, AdminToken, Role};
+pub use state::AdminState;

@@ -1,0 +1,64 @@
+//! The admin API's routes: which handler answers which method and path.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+
+use super::error::ApiError;
+use super::state::AdminState;
+use super::{
+    activate, alerts, channels, config_view, dead_letters, health, messages, openapi, plugins,
+    queues,
+};
+
+/// Every route: `/api/v1/...` and `/metrics`; unknown paths get a JSON 404
+/// and unknown methods a JSON 405.
+pub fn router(state: Arc<AdminState>) -> Router {
+    let api = Router::new()
+        .route("/health", get(health::health))
+        .route("/ready", get(health::ready))
+        .route("/openapi.json", get(openapi::document))
+        .route("/channels", get(channels::list))
+        .route("/channels/{name}", get(channels::show))
+        .route("/channels/{name}/queues", get(queues::show))
+        .route(
+            "/channels/{name}/stages/{stage}/activate",
+            post(activate::activate),
+        )
+        .route("/messages", get(messages::search))
+        .route("/messages/{id}", get(messages::show))
+        .route("/messages/{id}/body", get(messages::body))
+        .route("/dead-letters", get(dead_letters::list))
+        .route("/dead-letters/{sequence}", get(dead_letters::show))
+        .route("/dead-letters/reprocess", post(dead_letters::reprocess))
+        .route("/dead-letters/purge", post(dead_letters::purge))
+        .route(
+            "/plugins",
+            get(plugins::list)
+                .post(plugins::upload)
+                .layer(DefaultBodyLimit::max(plugins::MAX_UPLOAD_BYTES)),
+        )
+        .route("/alerts", get(alerts::list))
+        .route("/config", get(config_view::show));
+    Router::new()
+        .nest("/api/v1", api)
+        .route("/metrics", get(health::metrics))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("this path")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this path does not take this method; see /api/v1/openapi.json",
+    )
+}

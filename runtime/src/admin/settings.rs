@@ -1,0 +1,164 @@
+//! The `[admin]` section: where the admin API listens, who may call it and
+//! with which role.
+//!
+//! ```toml
+//! [admin]
+//! listen = "127.0.0.1:8080"      # the default
+//! enabled = true                 # the default once the table is present
+//! tokens = [
+//!   { name = "grafana", token = "${HL7WASM_VIEWER_TOKEN}", role = "viewer" },
+//!   { name = "oncall", token = "${HL7WASM_OPERATOR_TOKEN}", role = "operator" },
+//!   { name = "alice", token = "${HL7WASM_ADMIN_TOKEN}", role = "admin" },
+//! ]
+//! [admin.tls]                    # optional, as for an MLLP listener
+//! cert_file = "admin.pem"
+//! key_file = "admin.key"
+//! ```
+//!
+//! A configuration without an `[admin]` table runs no admin API (so that
+//! engines started from test or library configs open no port they did not
+//! ask for); the embedded default configuration has the table, so
+//! `hl7wasm serve` without a file serves the API on 127.0.0.1:8080.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+
+use serde::Deserialize;
+
+use crate::tls::TlsServerSettings;
+
+/// What a caller may do, from least to most: each role may do everything
+/// the ones before it may.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Read status, statistics and metadata; never a message body.
+    Viewer,
+    /// Also reprocess and purge dead letters.
+    Operator,
+    /// Also read message bodies (PHI) and upload plugins.
+    Admin,
+}
+
+impl Role {
+    /// The role's name as in the config.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Operator => "operator",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+/// One bearer token of the admin API.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminToken {
+    /// Who holds it; the audit log names callers by it.
+    pub name: String,
+    /// The secret, sent as `Authorization: Bearer <token>`; use `${NAME}`
+    /// to take it from the environment.
+    pub token: String,
+    /// What its holder may do.
+    pub role: Role,
+}
+
+impl std::fmt::Debug for AdminToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminToken")
+            .field("name", &self.name)
+            .field("token", &"<redacted>")
+            .field("role", &self.role)
+            .finish()
+    }
+}
+
+/// The `[admin]` section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    /// The address of the admin API. By default `127.0.0.1:8080`. An
+    /// address other than loopback needs `tokens`.
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// Whether the admin API runs. By default on when the `[admin]` table
+    /// is present, off when it is not.
+    #[serde(default = "enabled")]
+    pub enabled: bool,
+    /// The bearer tokens callers present. Without any, only loopback
+    /// callers are served, and they get the `operator` role (no message
+    /// bodies, no plugin uploads).
+    #[serde(default)]
+    pub tokens: Vec<AdminToken>,
+    /// TLS for the admin API. By default plain HTTP.
+    pub tls: Option<TlsServerSettings>,
+}
+
+impl Default for AdminConfig {
+    /// No `[admin]` table: the admin API does not run.
+    fn default() -> Self {
+        AdminConfig {
+            listen: default_listen(),
+            enabled: false,
+            tokens: Vec::new(),
+            tls: None,
+        }
+    }
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:8080".into()
+}
+
+fn enabled() -> bool {
+    true
+}
+
+impl AdminConfig {
+    /// The listen address, parsed.
+    ///
+    /// # Errors
+    /// When `listen` is not `IP:PORT`, naming the key.
+    pub fn listen_address(&self) -> Result<SocketAddr, String> {
+        self.listen.parse().map_err(|e| {
+            format!(
+                "key admin.listen: {:?} is not an IP:PORT address ({e})",
+                self.listen
+            )
+        })
+    }
+
+    /// Checks the section: a parsable address, tokens when the address is
+    /// not loopback, and unique, non-empty token names and secrets.
+    ///
+    /// # Errors
+    /// What is wrong, naming the key.
+    pub fn check(&self) -> Result<(), String> {
+        if !self.enabled {
+            return Ok(());
+        }
+        let listen = self.listen_address()?;
+        if !listen.ip().is_loopback() && self.tokens.is_empty() {
+            return Err(format!(
+                "key admin.listen: {listen} is reachable from other hosts, so the admin API needs admin.tokens (or listen on 127.0.0.1)"
+            ));
+        }
+        let mut names = HashSet::new();
+        let mut secrets = HashSet::new();
+        for (index, token) in self.tokens.iter().enumerate() {
+            let at =
+                |key: &str, problem: &str| format!("key admin.tokens[{index}].{key}: {problem}");
+            if token.name.trim().is_empty() || !names.insert(token.name.as_str()) {
+                return Err(at("name", "must be non-empty and unique"));
+            }
+            if token.token.len() < 16 {
+                return Err(at("token", "must be at least 16 characters"));
+            }
+            if !secrets.insert(token.token.as_str()) {
+                return Err(at("token", "is the same as another token's"));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,77 @@
+//! What the admin API's handlers share: the engine's store, wakers,
+//! metrics, alerts and plugin registry, and the configuration.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::error::ApiError;
+use crate::alerts::Alerts;
+use crate::config::{AdminConfig, ChannelConfig};
+use crate::metrics::Metrics;
+use crate::pipeline::{ChannelPipeline, Wakers};
+use crate::plugin::PluginRegistry;
+use crate::store::Store;
+
+/// The engine as the admin API sees it.
+pub struct AdminState {
+    /// The store.
+    pub store: Store,
+    /// The workers' wake-up signals, for reprocessing.
+    pub wakers: Arc<Wakers>,
+    /// The engine's metrics.
+    pub metrics: Arc<Metrics>,
+    /// The active alerts.
+    pub alerts: Arc<Alerts>,
+    /// The plugin registry, when a channel has a pipeline.
+    pub registry: Option<Arc<PluginRegistry>>,
+    /// The channels, as configured.
+    pub channels: Vec<ChannelConfig>,
+    /// Each channel's pipeline, by name, for swapping plugin versions.
+    pub pipelines: BTreeMap<String, Arc<ChannelPipeline>>,
+    /// The `[admin]` section (its tokens authenticate callers).
+    pub settings: AdminConfig,
+    /// The configuration as `GET /api/v1/config` shows it: secrets redacted.
+    pub config_view: serde_json::Value,
+    /// Whether every channel is listening; `GET /api/v1/ready` reports it.
+    pub ready: AtomicBool,
+}
+
+impl AdminState {
+    /// The channel named `name`.
+    ///
+    /// # Errors
+    /// 404 when there is none.
+    pub fn channel(&self, name: &str) -> Result<&ChannelConfig, ApiError> {
+        self.channels
+            .iter()
+            .find(|channel| channel.name == name)
+            .ok_or_else(|| ApiError::not_found(format!("channel {name:?}")))
+    }
+
+    /// Marks the engine ready (or not) for `GET /api/v1/ready`.
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.store(ready, Ordering::Release);
+    }
+
+    /// Whether the engine is ready.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
+    /// Runs `work` on a blocking thread: store scans and plugin compiles
+    /// must not hold up the async workers that move messages.
+    ///
+    /// # Errors
+    /// What `work` returns, or 500 when it panicked.
+    pub async fn blocking<T, F>(self: &Arc<Self>, work: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&AdminState) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let state = Arc::clone(self);
+        tokio::task::spawn_blocking(move || work(&state))
+            .await
+            .map_err(|e| ApiError::internal(format!("the request's task failed: {e}")))?
+    }
+}

@@ -1,0 +1,391 @@
+//! Ensures the admin API over real HTTP: tokens and roles (401/403),
+//! channel statistics and queues after MLLP traffic, message search with
+//! bodies for admins only, dead letters listed, reprocessed exactly once
+//! and purged, plugin uploads good and bad, metrics, the OpenAPI document,
+//! the refusal of an open address without tokens, and the `dlq` CLI.
+
+#[path = "support/admin.rs"]
+mod admin;
+#[path = "support/engine.rs"]
+mod engine;
+#[path = "support/sink.rs"]
+mod sink;
+#[path = "support/mod.rs"]
+mod support;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use admin::Api;
+use engine::{TestEngine, exchange, field, message, start_channels};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sink::{Answer, Sink};
+use tokio::net::TcpStream;
+
+const PATIENCE: Duration = Duration::from_secs(20);
+const VIEWER: &str = "viewer-token-0123456789";
+const OPERATOR: &str = "operator-token-0123456789";
+const ADMIN: &str = "admin-token-0123456789";
+
+/// An engine with the admin API on 127.0.0.1:0, three tokens, and a
+/// channel `test` that runs `passthrough` and delivers to `sink`.
+async fn start(sink: SocketAddr) -> TestEngine {
+    let text = format!(
+        "[admin]\nlisten = \"127.0.0.1:0\"\ntokens = [\n\
+         {{ name = \"grafana\", token = \"{VIEWER}\", role = \"viewer\" }},\n\
+         {{ name = \"oncall\", token = \"{OPERATOR}\", role = \"operator\" }},\n\
+         {{ name = \"alice\", token = \"{ADMIN}\", role = \"admin\" }},\n]\n\n\
+         [[channels]]\nname = \"test\"\n[channels.source]\ntype = \"mllp\"\nlisten = \"127.0.0.1:0\"\n\
+         [[channels.pipeline]]\nplugin = \"passthrough\"\n\
+         [[channels.destinations]]\nname = \"sink\"\n\
+         to = {{ type = \"mllp\", address = \"{sink}\", ack_timeout_secs = 2, connect_timeout_secs = 1 }}\n\
+         retry = {{ initial_delay_ms = 50, max_delay_ms = 200, max_retries = 5, jitter = 0.0 }}\n"
+    );
+    start_channels(tempfile::tempdir().unwrap(), &text).await
+}
+
+/// Polls `path` until `condition` holds on its JSON.
+async fn eventually(
+    api: &Api,
+    path: &str,
+    what: &str,
+    condition: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let body = api.ok(path, VIEWER).await;
+        if condition(&body) {
+            return body;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{what}: {body}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Sends each id as a message, each ACKed AA.
+async fn send(engine: &TestEngine, ids: &[&str]) {
+    let mut stream = TcpStream::connect(engine.address).await.unwrap();
+    for id in ids {
+        let ack = exchange(&mut stream, message(id).as_bytes()).await;
+        assert_eq!(field(&ack, "MSA-1"), "AA", "{ack}");
+    }
+}
+
+#[tokio::test]
+async fn tokens_and_roles_guard_the_api() {
+    let sink = Sink::start("127.0.0.1:0", Answer::Accept).await;
+    let engine = start(sink.address).await;
+    let api = Api::of(&engine);
+    assert_eq!(api.get("/api/v1/health", None).await.0, StatusCode::OK);
+    assert_eq!(api.get("/api/v1/ready", None).await.0, StatusCode::OK);
+    let (status, body) = api.get("/api/v1/channels", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["code"], "unauthorized", "{body}");
+    let unknown = api
+        .get("/api/v1/channels", Some("not-a-token-at-all"))
+        .await;
+    assert_eq!(unknown.0, StatusCode::UNAUTHORIZED);
+    let (status, body) = api
+        .post("/api/v1/dead-letters/purge", VIEWER, &json!({}))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body["code"], "forbidden", "{body}");
+    let (status, body) = api.get("/api/v1/nowhere", Some(VIEWER)).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found"))
+    );
+
+    let config = api.ok("/api/v1/config", VIEWER).await.to_string();
+    assert!(
+        config.contains("<redacted>") && config.contains("grafana"),
+        "{config}"
+    );
+    for token in [VIEWER, OPERATOR, ADMIN] {
+        assert!(!config.contains(token), "{config}");
+    }
+    assert_eq!(api.ok("/api/v1/alerts", VIEWER).await, json!([]));
+}
+
+#[tokio::test]
+async fn channels_messages_and_metrics_follow_the_traffic() {
+    let sink = Sink::start("127.0.0.1:0", Answer::Accept).await;
+    let engine = start(sink.address).await;
+    let api = Api::of(&engine);
+    send(&engine, &["ADM1", "ADM2"]).await;
+    sink.wait_for(2, PATIENCE).await;
+
+    let channels = api.ok("/api/v1/channels", VIEWER).await;
+    assert_eq!(channels[0]["name"], "test");
+    assert_eq!(channels[0]["pipeline"], json!(["passthrough@latest"]));
+    assert_eq!(channels[0]["destinations"][0]["type"], "mllp");
+    let status = eventually(
+        &api,
+        "/api/v1/channels/test",
+        "two deliveries counted",
+        |b| b["stats"]["destinations"]["sink"]["attempts"]["delivered"] == 2,
+    )
+    .await;
+    assert_eq!(status["stats"]["acks"]["AA"], 2, "{status}");
+    assert_eq!(status["stats"]["processed"]["processed"], 2, "{status}");
+    assert_eq!(status["dead_letters"], 0);
+    let queues = api.ok("/api/v1/channels/test/queues", VIEWER).await;
+    assert_eq!(queues["inbound"][0]["depth"], 0, "{queues}");
+    assert_eq!(queues["outbound"]["sink"][0]["depth"], 0, "{queues}");
+    assert_eq!(
+        api.get("/api/v1/channels/nope", Some(VIEWER)).await.0,
+        StatusCode::NOT_FOUND
+    );
+
+    let found = api
+        .ok("/api/v1/messages?control_id=ADM2&type=ADT", VIEWER)
+        .await;
+    let found = found.as_array().unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0]["status"]["state"], "processed");
+    assert!(found[0].get("raw").is_none() && found[0].get("body").is_none());
+    let id = found[0]["id"].as_u64().unwrap();
+    let one = api.ok(&format!("/api/v1/messages/{id}"), VIEWER).await;
+    assert_eq!(one["control_id"], "ADM2");
+    let body_path = format!("/api/v1/messages/{id}/body");
+    for token in [VIEWER, OPERATOR] {
+        let (status, _) = api
+            .call(reqwest::Method::GET, &body_path, Some(token), None)
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+    }
+    let (status, body) = api
+        .call(reqwest::Method::GET, &body_path, Some(ADMIN), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, message("ADM2").as_bytes());
+    let pending = api.ok("/api/v1/messages?status=pending", VIEWER).await;
+    assert_eq!(pending, json!([]));
+
+    let (status, metrics) = api
+        .call(reqwest::Method::GET, "/metrics", Some(VIEWER), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let metrics = String::from_utf8(metrics).unwrap();
+    assert!(metrics.contains("hl7wasm_acks_sent"), "{metrics}");
+    assert_eq!(api.get("/metrics", None).await.0, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn dead_letters_are_listed_reprocessed_once_and_purged() {
+    let sink = Sink::start("127.0.0.1:0", Answer::Reject).await;
+    let engine = start(sink.address).await;
+    let api = Api::of(&engine);
+    send(&engine, &["DL1", "DL2"]).await;
+    let letters = eventually(
+        &api,
+        "/api/v1/dead-letters?channel=test&reason=rejected",
+        "two dead letters",
+        |b| b.as_array().is_some_and(|l| l.len() == 2),
+    )
+    .await;
+    assert_eq!(letters[0]["control_id"], "DL1");
+    assert_eq!(letters[0]["destination"], "sink");
+    assert!(letters[0].get("body").is_none(), "{letters}");
+    let first = letters[0]["sequence"].as_u64().unwrap();
+    let path = format!("/api/v1/dead-letters/{first}");
+    assert!(api.ok(&path, OPERATOR).await.get("body").is_none());
+    assert_eq!(api.ok(&path, ADMIN).await["body"], message("DL1"));
+
+    sink.answer(Answer::Accept);
+    let (status, _) = api
+        .post(
+            "/api/v1/dead-letters/reprocess",
+            VIEWER,
+            &json!({ "sequence": first }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, answer) = api
+        .post(
+            "/api/v1/dead-letters/reprocess",
+            OPERATOR,
+            &json!({ "sequence": first }),
+        )
+        .await;
+    assert_eq!(
+        (status, &answer["requeued"]),
+        (StatusCode::OK, &json!(1)),
+        "{answer}"
+    );
+    sink.wait_for(1, PATIENCE).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(sink.accepted_ids(), ["DL1"], "delivered once");
+    let (status, body) = api
+        .post(
+            "/api/v1/dead-letters/reprocess",
+            OPERATOR,
+            &json!({ "bogus": 1 }),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("bad_request"))
+    );
+
+    let (status, answer) = api
+        .post("/api/v1/dead-letters/purge", OPERATOR, &json!({}))
+        .await;
+    assert_eq!(
+        (status, &answer["purged"]),
+        (StatusCode::OK, &json!(1)),
+        "{answer}"
+    );
+    assert_eq!(api.ok("/api/v1/dead-letters", VIEWER).await, json!([]));
+    assert_eq!(
+        api.get(&path, Some(VIEWER)).await.0,
+        StatusCode::NOT_FOUND,
+        "reprocessed letters are gone"
+    );
+}
+
+#[tokio::test]
+async fn plugin_uploads_load_good_components_and_refuse_bad_ones() {
+    let sink = Sink::start("127.0.0.1:0", Answer::Accept).await;
+    let engine = start(sink.address).await;
+    let api = Api::of(&engine);
+    let before = api.ok("/api/v1/plugins", VIEWER).await;
+    assert!(
+        before
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["name"] == "passthrough"),
+        "{before}"
+    );
+
+    let upload = |token: &'static str, bytes: Vec<u8>| {
+        let api = &api;
+        async move {
+            let (status, body) = api
+                .call(
+                    reqwest::Method::POST,
+                    "/api/v1/plugins",
+                    Some(token),
+                    Some(("application/wasm", bytes)),
+                )
+                .await;
+            (status, serde_json::from_slice::<Value>(&body).unwrap())
+        }
+    };
+    let passthrough = support::plugin_bytes("passthrough");
+    assert_eq!(
+        upload(OPERATOR, passthrough.clone()).await.0,
+        StatusCode::FORBIDDEN
+    );
+    let (status, body) = upload(ADMIN, passthrough).await;
+    assert!(
+        matches!(status, StatusCode::OK | StatusCode::CREATED),
+        "{status} {body}"
+    );
+    assert_eq!(body["name"], "passthrough");
+    assert_eq!(body["sha256"].as_str().unwrap().len(), 64);
+
+    let (status, body) = upload(ADMIN, b"\0asm garbage".to_vec()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["code"], "plugin_refused");
+    assert!(!body["message"].as_str().unwrap().is_empty());
+    assert_eq!(
+        api.ok("/api/v1/plugins", VIEWER).await,
+        before,
+        "loaded versions untouched"
+    );
+}
+
+/// Ensures the OpenAPI document parses and describes every route.
+#[tokio::test]
+async fn the_openapi_document_names_every_route() {
+    let sink = Sink::start("127.0.0.1:0", Answer::Accept).await;
+    let engine = start(sink.address).await;
+    let document = Api::of(&engine).get("/api/v1/openapi.json", None).await.1;
+    assert_eq!(document["openapi"], "3.1.0");
+    let router = include_str!("../runtime/src/admin/router.rs");
+    for line in router
+        .lines()
+        .filter(|l| l.trim_start().starts_with(".route("))
+    {
+        let Some(path) = line.split('"').nth(1) else {
+            continue;
+        };
+        let full = match path {
+            "/metrics" => path.to_owned(),
+            _ => format!("/api/v1{path}"),
+        };
+        assert!(
+            document["paths"].get(&full).is_some(),
+            "{full} is not in openapi.json"
+        );
+    }
+    assert!(document["paths"].get("/api/v1/plugins").is_some());
+}
+
+#[tokio::test]
+async fn an_open_address_without_tokens_is_refused() {
+    let channel = "[[channels]]\nname = \"a\"\n[channels.source]\ntype = \"mllp\"\nlisten = \"127.0.0.1:0\"\n";
+    let open = format!("[admin]\nlisten = \"0.0.0.0:0\"\n\n{channel}");
+    let error = hl7wasm::config::parse(&open, "test.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("admin.listen"), "{error}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "[storage]\ndir = {:?}\n\n[admin]\nlisten = \"127.0.0.1:0\"\n\n{channel}",
+        dir.path().join("store")
+    );
+    let mut config = hl7wasm::config::parse(&text, "test.toml").unwrap();
+    config.admin.listen = "0.0.0.0:0".into();
+    let error = match hl7wasm::server::Server::start(config).await {
+        Ok(_) => panic!("the engine must not start"),
+        Err(error) => format!("{error:#}"),
+    };
+    assert!(error.contains("admin.listen"), "{error}");
+}
+
+#[tokio::test]
+async fn the_dlq_cli_lists_dead_letters_over_the_api() {
+    let sink = Sink::start("127.0.0.1:0", Answer::Reject).await;
+    let engine = start(sink.address).await;
+    let api = Api::of(&engine);
+    send(&engine, &["CLI1"]).await;
+    eventually(&api, "/api/v1/dead-letters", "a dead letter", |b| {
+        b.as_array().is_some_and(|l| l.len() == 1)
+    })
+    .await;
+    let url = api.base.clone();
+    let run = |token: &'static str| {
+        let url = url.clone();
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_hl7wasm"))
+                .args([
+                    "dlq",
+                    "list",
+                    "--channel",
+                    "test",
+                    "--api",
+                    &url,
+                    "--token",
+                    token,
+                ])
+                .output()
+                .unwrap()
+        })
+    };
+    let output = run(VIEWER).await.unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let listed: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(listed[0]["control_id"], "CLI1", "{listed}");
+    let refused = run("wrong-token-0123456789").await.unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("HL7WASM_TOKEN"));
+}

@@ -1,0 +1,87 @@
+//! A client of the admin API for end-to-end tests, over real HTTP.
+
+#![allow(dead_code)] // Each test binary uses a different subset.
+
+use std::sync::Arc;
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::engine::TestEngine;
+
+/// A client of one engine's admin API.
+pub struct Api {
+    client: reqwest::Client,
+    /// `http://<admin address>`.
+    pub base: String,
+}
+
+impl Api {
+    pub fn of(engine: &TestEngine) -> Api {
+        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_no_client_auth();
+        let client = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
+            .build()
+            .unwrap();
+        let address = engine.server.admin_address().expect("the admin API runs");
+        Api {
+            client,
+            base: format!("http://{address}"),
+        }
+    }
+
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> (StatusCode, Vec<u8>) {
+        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some((content_type, body)) = body {
+            request = request.header("content-type", content_type).body(body);
+        }
+        let response = request.send().await.expect("the admin API answers");
+        let status = response.status();
+        (status, response.bytes().await.unwrap().to_vec())
+    }
+
+    /// GET as JSON.
+    pub async fn get(&self, path: &str, token: Option<&str>) -> (StatusCode, Value) {
+        let (status, body) = self.call(reqwest::Method::GET, path, token, None).await;
+        (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+    }
+
+    /// POST JSON, answer as JSON.
+    pub async fn post(&self, path: &str, token: &str, body: &Value) -> (StatusCode, Value) {
+        let bytes = body.to_string().into_bytes();
+        let (status, answer) = self
+            .call(
+                reqwest::Method::POST,
+                path,
+                Some(token),
+                Some(("application/json", bytes)),
+            )
+            .await;
+        (
+            status,
+            serde_json::from_slice(&answer).unwrap_or(Value::Null),
+        )
+    }
+
+    /// GET as JSON, which must be 200.
+    pub async fn ok(&self, path: &str, token: &str) -> Value {
+        let (status, body) = self.get(path, Some(token)).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+        body
+    }
+}
