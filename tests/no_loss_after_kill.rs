@@ -152,9 +152,13 @@ fn verify(store_dir: &Path, acked: &[Vec<u64>]) -> usize {
             );
         }
     }
+    // Ids are assigned in arrival order, so each sender's messages must
+    // have increasing ids: checked over every stored message, since the
+    // pipeline may already have taken some from the queue.
+    let mut by_arrival: Vec<(&u64, &String)> = by_id.iter().collect();
+    by_arrival.sort();
     let mut last_seq = [None; SENDERS];
-    for id in store.queue("crash", 0).expect("readable queue") {
-        let control_id = &by_id[&id];
+    for (_, control_id) in by_arrival {
         let (sender, seq) = control_id[1..].split_once('-').unwrap();
         let (sender, seq): (usize, u64) = (sender.parse().unwrap(), seq.parse().unwrap());
         assert!(

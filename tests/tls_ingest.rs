@@ -59,7 +59,7 @@ async fn mtls_listener_accepts_allowed_clients_and_counts_refusals() {
         String::from_utf8_lossy(&allowed.stderr)
     );
     assert!(stdout.contains("MSA|AA|MSG00001"), "{stdout}");
-    assert_eq!(engine.server.store.queue("test", 0).unwrap().len(), 1);
+    assert_eq!(engine.server.store.messages().count(), 1);
     assert_eq!(failures(), 0);
 
     let anonymous = hl7wasm_send(&pki, engine.address, None).await;
@@ -86,7 +86,7 @@ async fn mtls_listener_accepts_allowed_clients_and_counts_refusals() {
     assert!(!old.status.success(), "a TLS 1.1 client must be refused");
     assert_eq!(failures(), 4);
     assert_eq!(
-        engine.server.store.queue("test", 0).unwrap().len(),
+        engine.server.store.messages().count(),
         1,
         "refused clients stored nothing"
     );
