@@ -1,6 +1,7 @@
 //! `hl7wasm plugin run`: runs a plugin on message files and prints each
 //! output or error.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -8,8 +9,8 @@ use std::sync::Arc;
 use anyhow::Context;
 use hl7wasm::hl7_input::InboundMessage;
 use hl7wasm::plugin::{
-    EngineSettings, FHIR_JSON_CONTENT_TYPE, Message, PluginEngine, PluginLimits, PluginVersion,
-    PluginWorker, StageOutcome, StageSettings,
+    EngineSettings, FHIR_JSON_CONTENT_TYPE, LookupTables, Message, PluginEngine, PluginLimits,
+    PluginVersion, PluginWorker, StageOutcome, StageSettings,
 };
 
 /// Arguments of `hl7wasm plugin run`.
@@ -20,6 +21,11 @@ pub struct RunArgs {
     /// The plugin's settings, as JSON.
     #[arg(long, default_value = "{}")]
     config: String,
+    /// A lookup table for the plugin, as `TABLE=FILE`; repeat for more
+    /// tables. FILE is TOML, `key = "value"` lines: the body of a
+    /// `[lookups.TABLE]` section of the engine config.
+    #[arg(long = "lookup", value_name = "TABLE=FILE", value_parser = table_file)]
+    lookups: Vec<(String, PathBuf)>,
     /// The deadline of each call, in milliseconds.
     #[arg(long, default_value_t = PluginLimits::default().deadline_ms)]
     deadline_ms: u64,
@@ -75,6 +81,7 @@ fn start_worker(args: &RunArgs) -> anyhow::Result<PluginWorker> {
     let settings = StageSettings {
         limits,
         config_json: args.config.clone(),
+        lookups: read_lookups(&args.lookups)?,
         ..StageSettings::default()
     };
     let mut worker = PluginWorker::new(version, Arc::new(settings));
@@ -82,6 +89,29 @@ fn start_worker(args: &RunArgs) -> anyhow::Result<PluginWorker> {
         .warm_up()
         .map_err(|failure| anyhow::anyhow!("the plugin did not start: {failure}"))?;
     Ok(worker)
+}
+
+/// Parses `TABLE=FILE`.
+fn table_file(arg: &str) -> Result<(String, PathBuf), String> {
+    match arg.split_once('=') {
+        Some((table, file)) if !table.is_empty() && !file.is_empty() => {
+            Ok((table.to_string(), PathBuf::from(file)))
+        }
+        _ => Err(format!("expected TABLE=FILE, not {arg:?}")),
+    }
+}
+
+/// Reads each `--lookup` table file.
+fn read_lookups(files: &[(String, PathBuf)]) -> anyhow::Result<LookupTables> {
+    let mut tables = HashMap::new();
+    for (table, file) in files {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read {}", file.display()))?;
+        let entries: HashMap<String, String> = toml::from_str(&text)
+            .with_context(|| format!("{} is not a TOML table of strings", file.display()))?;
+        tables.insert(table.clone(), entries);
+    }
+    Ok(Arc::new(tables))
 }
 
 /// The messages in one file: a FHIR JSON document, or HL7 v2 (one message or
