@@ -100,12 +100,15 @@ impl Bundle {
 
     /// The finished bundle as JSON.
     pub fn into_json(self) -> Value {
-        json!({
+        let mut bundle = json!({
             "resourceType": "Bundle",
             "id": self.id,
             "type": self.kind.code(),
-            "entry": self.entries,
-        })
+        });
+        // Moved in, not through `json!`, which would serialize (deep-copy)
+        // every entry.
+        bundle["entry"] = Value::Array(self.entries);
+        bundle
     }
 }
 
