@@ -105,7 +105,7 @@ async fn ar_dead_letters_at_once_and_reprocessing_delivers_exactly_once() {
     let sink = Sink::start("127.0.0.1:0", Answer::Reject).await;
     let engine = start_channels(
         tempfile::tempdir().unwrap(),
-        &channel(sink.address, "", "", 5),
+        &channel(sink.address, "dead_letter_alert = 2", "", 5),
     )
     .await;
     let sent = ids("AR", 3);
@@ -114,6 +114,10 @@ async fn ar_dead_letters_at_once_and_reprocessing_delivers_exactly_once() {
         dead_letters(&engine).len() == 3
     })
     .await;
+    let alerts = engine.server.alerts.active();
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts[0].kind, "dead_letter_depth");
+    assert_eq!(alerts[0].channel, "test");
     let letters = dead_letters(&engine);
     for (letter, id) in letters.iter().zip(&sent) {
         let header = &letter.header;
@@ -144,6 +148,10 @@ async fn ar_dead_letters_at_once_and_reprocessing_delivers_exactly_once() {
             .unwrap(),
         []
     );
+    eventually(PATIENCE, "the alert clears", || {
+        engine.server.alerts.active().is_empty()
+    })
+    .await;
 }
 
 #[tokio::test]

@@ -1,8 +1,11 @@
 //! Ensures that nothing ACKed is ever lost: the engine runs as a real child
 //! process under concurrent senders and is killed with SIGKILL at random
-//! moments, 20+ times. After each kill, every control ID that was ACKed AA
+//! moments, 20+ times, while its channel also runs a plugin and delivers to
+//! a file destination. After each kill, every control ID that was ACKed AA
 //! is in the store exactly once (resends after a restart are deduplicated)
-//! and the queue keeps each sender's order.
+//! and the queue keeps each sender's order. After the last restart, every
+//! ACKed message reaches the destination (at least once: a delivery cut by
+//! a kill is redone) and nothing was dead-lettered.
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener};
@@ -12,7 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use hl7wasm::store::{Store, StoreSettings};
+use hl7wasm::store::{DeadLetterFilter, Store, StoreSettings};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -174,12 +177,18 @@ fn verify(store_dir: &Path, acked: &[Vec<u64>]) -> usize {
 async fn acked_messages_survive_sigkill() {
     let dir = tempfile::tempdir().unwrap();
     let store_dir = dir.path().join("store");
+    let out = dir.path().join("out");
     let address = free_address();
     let config = dir.path().join("crash.toml");
     std::fs::write(
         &config,
         format!(
-            "[storage]\ndir = {store_dir:?}\n\n[[channels]]\nname = \"crash\"\n\n[channels.source]\ntype = \"mllp\"\nlisten = \"{address}\"\n"
+            "[storage]\ndir = {store_dir:?}\n\n[plugins]\ndir = {:?}\ncache_dir = {:?}\n\n\
+             [[channels]]\nname = \"crash\"\n\n[channels.source]\ntype = \"mllp\"\nlisten = \"{address}\"\n\
+             [[channels.pipeline]]\nplugin = \"passthrough\"\n\
+             [[channels.destinations]]\nname = \"files\"\nto = {{ type = \"file\", dir = {out:?}, file_name = \"{{control_id}}.{{ext}}\" }}\n",
+            dir.path().join("plugins"),
+            dir.path().join("plugin-cache"),
         ),
     )
     .unwrap();
@@ -212,16 +221,40 @@ async fn acked_messages_survive_sigkill() {
     for sender in senders {
         sender.await.unwrap();
     }
+    let acked_ids: Vec<String> = acked
+        .lock()
+        .unwrap()
+        .iter()
+        .enumerate()
+        .flat_map(|(sender, seqs)| seqs.iter().map(move |seq| control_id(sender, *seq)))
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let missing = loop {
+        let missing: Vec<&String> = acked_ids
+            .iter()
+            .filter(|id| !out.join(format!("{id}.hl7")).exists())
+            .collect();
+        if missing.is_empty() || Instant::now() > deadline {
+            break missing.len();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     engine.kill().unwrap();
     engine.wait().unwrap();
+    assert_eq!(missing, 0, "ACKed messages never delivered after the kills");
     let total_acked: usize = acked.lock().unwrap().iter().map(Vec::len).sum();
     let stored = verify(&store_dir, &acked.lock().unwrap());
+    let store = Store::open(&store_dir, StoreSettings::default()).unwrap();
+    let dead = store
+        .dead_letters(&DeadLetterFilter::default(), 10)
+        .unwrap();
+    assert!(dead.is_empty(), "dead letters after the kills: {dead:?}");
     assert!(
         total_acked > KILLS * SENDERS,
         "too little traffic to mean anything: {total_acked} ACKed"
     );
     eprintln!(
-        "{KILLS} kills in {:?}: {total_acked} messages ACKed AA, {stored} stored, none lost or duplicated",
+        "{KILLS} kills in {:?}: {total_acked} messages ACKed AA, {stored} stored, none lost or duplicated, all delivered",
         started.elapsed()
     );
     assert!(

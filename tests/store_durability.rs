@@ -505,3 +505,95 @@ fn assert_all_readable(store: &Store, acknowledged: &[(u64, Sample)]) {
         "every acknowledged message is queued"
     );
 }
+
+/// Ensures retention: a processed message older than the retention is
+/// pruned with its status, a queued one is kept whatever its age, a recent
+/// one is kept, and dead letters go by their own retention.
+#[test]
+fn pruning_removes_old_processed_messages_and_old_dead_letters() {
+    use hl7wasm::store::{
+        DeadLetterFilter, DeadLetterReason, MessageState, MessageStatus, NewOutbound, Processed,
+        Retention,
+    };
+    const DAY_MS: u64 = 24 * HOUR_MS;
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let old = ingest(
+        &store,
+        &Sample::new("adt", 0, "OLD").at(NOW_MS - 40 * DAY_MS),
+    );
+    let old_queued = ingest(
+        &store,
+        &Sample::new("adt", 1, "OLD-Q").at(NOW_MS - 40 * DAY_MS),
+    );
+    let recent = ingest(&store, &Sample::new("adt", 0, "NEW").at(NOW_MS - DAY_MS));
+    let status = MessageStatus {
+        state: MessageState::Processed,
+        stages: Vec::new(),
+        routed_to: vec!["out".into()],
+        attempts: 0,
+        error: None,
+        location: None,
+        updated_at_ms: NOW_MS,
+    };
+    let processed = |id: u64, received_at_ms: u64| Processed {
+        message_id: id,
+        received_at_ms,
+        control_id: None,
+        message_type: None,
+        status: status.clone(),
+        outputs: vec![NewOutbound {
+            destination: "out".into(),
+            content_type: "application/hl7-v2+er7".into(),
+            body: b"MSH|^~\\&|x".to_vec(),
+        }],
+        dead_letter: None,
+        dequeue: true,
+    };
+    store
+        .complete(
+            "adt",
+            0,
+            &[
+                processed(old, NOW_MS - 40 * DAY_MS),
+                processed(recent, NOW_MS - DAY_MS),
+            ],
+        )
+        .unwrap();
+    // Two dead letters: one failed 40 days ago, one yesterday.
+    let entries = store.outbound("adt", "out", 0, 10).unwrap();
+    assert_eq!(entries.len(), 2);
+    store
+        .dead_letter_outbound(
+            &entries[0],
+            DeadLetterReason::Rejected,
+            "AR",
+            NOW_MS - 40 * DAY_MS,
+        )
+        .unwrap();
+    store
+        .dead_letter_outbound(
+            &entries[1],
+            DeadLetterReason::Rejected,
+            "AR",
+            NOW_MS - DAY_MS,
+        )
+        .unwrap();
+
+    let retention = Retention {
+        messages: Duration::from_millis(30 * DAY_MS),
+        dead_letters: Duration::from_millis(30 * DAY_MS),
+    };
+    let pruned = store.prune(NOW_MS, retention).unwrap();
+    assert_eq!((pruned.messages, pruned.dead_letters), (1, 1), "{pruned:?}");
+    assert!(store.message(old).unwrap().is_none());
+    assert!(store.status(old).unwrap().is_none());
+    assert!(store.message(old_queued).unwrap().is_some(), "still queued");
+    assert!(store.message(recent).unwrap().is_some());
+    let letters = store
+        .dead_letters(&DeadLetterFilter::default(), 10)
+        .unwrap();
+    assert_eq!(letters.len(), 1);
+    assert_eq!(letters[0].header.last_failure_ms, NOW_MS - DAY_MS);
+    assert_eq!(store.prune(NOW_MS, retention).unwrap().messages, 0);
+}

@@ -15,6 +15,10 @@ use crate::store::{DeadLetterFilter, Store};
 /// The alert kind for a deep dead-letter queue.
 pub const DEAD_LETTER_ALERT: &str = "dead_letter_depth";
 
+/// How often the dead-letter depth is checked besides after each dead
+/// letter, so that reprocessing and purging clear the alert.
+const DEAD_LETTER_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// One channel's processing side.
 pub struct ChannelPipeline {
     /// The channel's configuration.
@@ -49,6 +53,21 @@ impl ChannelPipeline {
             self.name(),
             self.config.dead_letter_alert,
         );
+    }
+
+    /// Checks the dead-letter depth now and then every few seconds, until
+    /// the engine shuts down.
+    pub async fn watch_dead_letters(self: Arc<Self>) {
+        loop {
+            let pipeline = Arc::clone(&self);
+            tokio::task::spawn_blocking(move || pipeline.check_dead_letters())
+                .await
+                .expect("dead-letter check panicked");
+            tokio::select! {
+                () = tokio::time::sleep(DEAD_LETTER_CHECK_INTERVAL) => {}
+                () = self.shutdown.cancelled() => return,
+            }
+        }
     }
 }
 

@@ -102,7 +102,7 @@ impl Topology {
                     tasks.spawn(worker.run());
                 }
             }
-            pipeline.check_dead_letters();
+            tasks.spawn(pipeline.clone().watch_dead_letters());
             channels.push(pipeline);
         }
         Ok(Topology { channels, registry })
