@@ -28,21 +28,6 @@ use tokio::net::TcpStream;
 
 const ADMIN: &str = "admin-token-0123456789";
 
-/// The component with a custom section appended: the same plugin, rebuilt,
-/// with another content hash.
-fn rebuilt(component: &[u8]) -> Vec<u8> {
-    let name = b"hl7wasm-test-rebuild";
-    let payload = b"2";
-    let mut section = vec![name.len() as u8];
-    section.extend_from_slice(name);
-    section.extend_from_slice(payload);
-    let mut bytes = component.to_vec();
-    bytes.push(0); // custom section id
-    bytes.push(section.len() as u8); // its size (LEB128, < 128)
-    bytes.extend(section);
-    bytes
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_swaps_under_load_lose_nothing() {
     let sink = Sink::start("127.0.0.1:0", Answer::Accept).await;
@@ -77,7 +62,7 @@ async fn fifty_swaps_under_load_lose_nothing() {
 
     let activate = "/api/v1/channels/test/stages/0/activate";
     let started = Instant::now();
-    let rebuilt = rebuilt(&support::plugin_bytes("passthrough"));
+    let rebuilt = support::rebuilt(&support::plugin_bytes("passthrough"));
     let (status, uploaded) = api
         .call(
             reqwest::Method::POST,

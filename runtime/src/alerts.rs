@@ -1,11 +1,16 @@
 //! Alerts: conditions an administrator must look at, raised while they
 //! hold and cleared when they stop. The admin API lists the active ones;
-//! each change is logged.
+//! each change is logged on the `audit` target and passed to the
+//! [`Notifier`], when there is one (see `crate::alerting` for the rules and
+//! the webhook).
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::sync::Mutex;
 
 use serde::Serialize;
+
+use crate::logging::AUDIT_TARGET;
 
 /// One active alert.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -20,16 +25,42 @@ pub struct Alert {
     pub raised_at_ms: u64,
 }
 
+/// What happened to an alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertState {
+    /// It began to hold.
+    Raised,
+    /// It stopped holding.
+    Cleared,
+}
+
+/// Told of every raise and clear, after the alert store changed. It must
+/// not block: it runs on the caller's thread.
+pub trait Notifier: Send + Sync + fmt::Debug {
+    /// `alert` was raised or cleared.
+    fn notify(&self, alert: &Alert, state: AlertState);
+}
+
 /// The active alerts, one per kind and channel.
 #[derive(Debug, Default)]
 pub struct Alerts {
     active: Mutex<BTreeMap<(&'static str, String), Alert>>,
+    notifier: Option<Box<dyn Notifier>>,
 }
 
 impl Alerts {
     /// No alerts.
     pub fn new() -> Self {
         Alerts::default()
+    }
+
+    /// No alerts; each raise and clear is passed to `notifier`.
+    pub fn with_notifier(notifier: Box<dyn Notifier>) -> Self {
+        Alerts {
+            notifier: Some(notifier),
+            ..Alerts::default()
+        }
     }
 
     /// Raises `kind` for `channel`, or updates its text if it is active.
@@ -40,23 +71,27 @@ impl Alerts {
             alert.text = text;
             return;
         }
-        tracing::warn!(alert = kind, channel, %text, "Alert raised.");
-        active.insert(
-            key,
-            Alert {
-                kind,
-                channel: channel.to_string(),
-                text,
-                raised_at_ms: crate::hl7_input::now_unix_ms(),
-            },
-        );
+        tracing::warn!(target: AUDIT_TARGET, alert = kind, channel, %text, "Alert raised.");
+        let alert = Alert {
+            kind,
+            channel: channel.to_string(),
+            text,
+            raised_at_ms: crate::hl7_input::now_unix_ms(),
+        };
+        if let Some(notifier) = &self.notifier {
+            notifier.notify(&alert, AlertState::Raised);
+        }
+        active.insert(key, alert);
     }
 
     /// Clears `kind` for `channel` if it is active.
     pub fn clear(&self, kind: &'static str, channel: &str) {
         let mut active = self.active.lock().expect("alerts lock");
-        if active.remove(&(kind, channel.to_string())).is_some() {
-            tracing::info!(alert = kind, channel, "Alert cleared.");
+        if let Some(alert) = active.remove(&(kind, channel.to_string())) {
+            tracing::info!(target: AUDIT_TARGET, alert = kind, channel, "Alert cleared.");
+            if let Some(notifier) = &self.notifier {
+                notifier.notify(&alert, AlertState::Cleared);
+            }
         }
     }
 

@@ -1,10 +1,12 @@
 //! Everything the ingest path logs and counts, one struct per event. An
 //! event's fields are all that reaches the log, so no message body and no
-//! patient name can: PHI stays out by construction.
+//! patient name can: PHI stays out by construction. Connection and message
+//! events go to target `audit`, and so to the audit log (`crate::logging`).
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::logging::AUDIT_TARGET;
 use crate::metrics::{self, Metrics};
 
 /// A connection was accepted (after its TLS handshake, if any).
@@ -27,6 +29,7 @@ impl ConnectionOpened<'_> {
             .get_or_create(&metrics::channel(self.channel))
             .inc();
         tracing::info!(
+            target: AUDIT_TARGET,
             channel = self.channel,
             peer = %self.peer,
             tls_version = self.tls_version,
@@ -54,14 +57,14 @@ impl ConnectionClosed<'_> {
     pub fn emit(&self, metrics: &Metrics) {
         match self.error {
             None => {
-                tracing::info!(channel = self.channel, peer = %self.peer, frames = self.frames, "Connection closed.")
+                tracing::info!(target: AUDIT_TARGET, channel = self.channel, peer = %self.peer, frames = self.frames, "Connection closed.")
             }
             Some(reason) => {
                 metrics
                     .connection_errors
                     .get_or_create(&metrics::channel_and(self.channel, "reason", reason))
                     .inc();
-                tracing::warn!(channel = self.channel, peer = %self.peer, frames = self.frames, reason, "Connection closed on an error.");
+                tracing::warn!(target: AUDIT_TARGET, channel = self.channel, peer = %self.peer, frames = self.frames, reason, "Connection closed on an error.");
             }
         }
     }
@@ -84,7 +87,7 @@ impl TlsHandshakeFailed<'_> {
             .tls_handshake_failures
             .get_or_create(&metrics::channel(self.channel))
             .inc();
-        tracing::warn!(channel = self.channel, peer = %self.peer, reason = self.reason, "TLS handshake failed.");
+        tracing::warn!(target: AUDIT_TARGET, channel = self.channel, peer = %self.peer, reason = self.reason, "TLS handshake failed.");
     }
 }
 
@@ -131,6 +134,7 @@ impl FrameRefused<'_> {
             .get_or_create(&metrics::channel_and(self.channel, "reason", self.reason))
             .inc();
         tracing::warn!(
+            target: AUDIT_TARGET,
             channel = self.channel,
             peer = %self.peer,
             reason = self.reason,
@@ -162,6 +166,7 @@ impl MessageAccepted<'_> {
         if self.duplicate {
             metrics.duplicates.get_or_create(&labels).inc();
             tracing::info!(
+                target: AUDIT_TARGET,
                 channel = self.channel,
                 control_id = self.control_id,
                 id = self.id,
@@ -170,6 +175,7 @@ impl MessageAccepted<'_> {
         } else {
             metrics.messages_stored.get_or_create(&labels).inc();
             tracing::debug!(
+                target: AUDIT_TARGET,
                 channel = self.channel,
                 control_id = self.control_id,
                 message_type = self.message_type,
@@ -198,6 +204,7 @@ impl StorageFailed<'_> {
             .get_or_create(&metrics::channel(self.channel))
             .inc();
         tracing::error!(
+            target: AUDIT_TARGET,
             channel = self.channel,
             control_id = self.control_id,
             reason = self.reason,
@@ -217,7 +224,8 @@ pub struct AckSent<'a> {
 }
 
 impl AckSent<'_> {
-    /// Counts the event (ACKs are too frequent to log).
+    /// Counts the event and logs it at `debug`, for the audit log (ACKs are
+    /// too frequent for the default stderr level).
     pub fn emit(&self, metrics: &Metrics) {
         metrics
             .acks
@@ -227,5 +235,12 @@ impl AckSent<'_> {
             .ack_latency_seconds
             .get_or_create(&metrics::channel(self.channel))
             .observe(self.latency.as_secs_f64());
+        tracing::debug!(
+            target: AUDIT_TARGET,
+            channel = self.channel,
+            code = self.code,
+            latency_ms = self.latency.as_millis() as u64,
+            "ACK sent."
+        );
     }
 }

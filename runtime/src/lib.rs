@@ -2,12 +2,14 @@
 //! store, the sandboxed plugin host and the admin API.
 
 pub mod admin;
+pub mod alerting;
 pub mod alerts;
 pub mod config;
 pub mod deliver;
 pub mod events;
 pub mod hl7_input;
 pub mod ingest;
+pub mod logging;
 pub mod metrics;
 pub mod mllp;
 pub mod pipeline;

@@ -43,6 +43,9 @@ pub struct Metrics {
     pub deliveries: Counters,
     /// Messages dead-lettered, by channel, destination and reason.
     pub dead_letters: Counters,
+    /// MLLP delivery attempts that got no ACK in time, by channel and
+    /// destination.
+    pub ack_timeouts: Counters,
     /// Seconds per plugin call, by channel and plugin.
     pub plugin_latency_seconds: Histograms,
     /// Seconds from receipt to delivery, by channel and destination.
@@ -91,6 +94,10 @@ impl Metrics {
         );
         let deliveries = counter("deliveries", "Delivery attempts, by result");
         let dead_letters = counter("dead_letters", "Messages dead-lettered, by reason");
+        let ack_timeouts = counter(
+            "delivery_ack_timeouts",
+            "MLLP delivery attempts that got no ACK in time",
+        );
         let mut histogram = |name: &str, help: &str| {
             let family = Histograms::new_with_constructor(latency_histogram as fn() -> Histogram);
             registry.register(name, help, family.clone());
@@ -119,6 +126,7 @@ impl Metrics {
             messages_processed,
             deliveries,
             dead_letters,
+            ack_timeouts,
             plugin_latency_seconds,
             delivery_latency_seconds,
         }

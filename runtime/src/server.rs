@@ -11,6 +11,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::admin::{AdminApi, AdminState, redacted};
+use crate::alerting::{AlertsConfig, Evaluator, Webhook};
 use crate::alerts::Alerts;
 use crate::config::{Config, SourceConfig};
 use crate::ingest::{AckIds, ChannelRuntime, Listener};
@@ -58,12 +59,12 @@ impl Server {
                 format!("cannot open the store in {}", config.storage.dir.display())
             })?;
         let metrics = Arc::new(Metrics::new());
-        let alerts = Arc::new(Alerts::new());
         let wakers = Arc::new(Wakers::new(&config));
         let ack_ids = Arc::new(AckIds::new());
         let shutdown = CancellationToken::new();
         let mut addresses = BTreeMap::new();
         let mut tasks = JoinSet::new();
+        let alerts = Arc::new(alerts(&config.alerts, &shutdown, &mut tasks)?);
         let shared = Shared {
             store: store.clone(),
             wakers: wakers.clone(),
@@ -84,6 +85,14 @@ impl Server {
             config.storage.clone(),
             shutdown.clone(),
         ));
+        let evaluator = Evaluator::new(
+            config.alerts.clone(),
+            config.channels.clone(),
+            store.clone(),
+            metrics.clone(),
+            alerts.clone(),
+        );
+        tasks.spawn(evaluator.run(shutdown.clone()));
         let admin = if config.admin.enabled {
             let state = admin_state(&config, &shared, &topology.registry, &pipelines);
             Some(AdminApi::start(state, &shutdown, &mut tasks).await?)
@@ -189,6 +198,22 @@ pub fn reprocess_dead_letters(
         }
     }
     Ok(requeued)
+}
+
+/// The alert store, with the webhook's notifier and task when
+/// `webhook_url` is set.
+fn alerts(
+    config: &AlertsConfig,
+    shutdown: &CancellationToken,
+    tasks: &mut JoinSet<()>,
+) -> anyhow::Result<Alerts> {
+    let Some(url) = &config.webhook_url else {
+        return Ok(Alerts::new());
+    };
+    let (webhook, post_all) = Webhook::start(url, config.webhook_timeout_secs, shutdown.clone())
+        .context("key alerts.webhook_url: cannot build the webhook client")?;
+    tasks.spawn(post_all);
+    Ok(Alerts::with_notifier(Box::new(webhook)))
 }
 
 /// What the admin API shares with the engine; not ready until the

@@ -22,6 +22,21 @@ pub fn plugin_bytes(package: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
 }
 
+/// The component with a custom section appended: the same plugin, rebuilt,
+/// with another content hash.
+pub fn rebuilt(component: &[u8]) -> Vec<u8> {
+    let name = b"hl7wasm-test-rebuild";
+    let payload = b"2";
+    let mut section = vec![name.len() as u8];
+    section.extend_from_slice(name);
+    section.extend_from_slice(payload);
+    let mut bytes = component.to_vec();
+    bytes.push(0); // custom section id
+    bytes.push(section.len() as u8); // its size (LEB128, < 128)
+    bytes.extend(section);
+    bytes
+}
+
 /// A plugin engine with default settings.
 pub fn engine() -> PluginEngine {
     PluginEngine::new(&EngineSettings::default()).expect("plugin engine")

@@ -95,7 +95,10 @@ enum PluginCommand {
 /// codes: 0 success, 1 a failed message or input, 2 a usage error (clap).
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    // `serve` sets up logging once its configuration has named the audit log.
+    if !matches!(cli.command, Command::Serve(_)) {
+        hl7wasm::logging::init(None);
+    }
     let result = match cli.command {
         Command::Serve(args) => serve::run(&args),
         Command::Send(args) => send::run(&args),
@@ -115,17 +118,4 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// Logs to stderr; `RUST_LOG` sets the filter (default `info`).
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // Colours only on a terminal: log files and journald get plain text.
-    let colours = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(colours)
-        .with_writer(std::io::stderr)
-        .init();
 }

@@ -15,9 +15,11 @@ pub struct ServeArgs {
     config: Option<PathBuf>,
 }
 
-/// Loads the configuration, starts every channel and waits for a signal.
+/// Loads the configuration, sets up logging (with the audit log it names),
+/// starts every channel and waits for a signal.
 pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     let config = load(args)?;
+    hl7wasm::logging::init(config.audit.open()?);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

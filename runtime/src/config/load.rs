@@ -116,7 +116,8 @@ fn check(config: &Config) -> Result<(), String> {
     for channel in &config.channels {
         check_channel_targets(config, channel)?;
     }
-    config.admin.check()
+    config.admin.check()?;
+    config.alerts.check()
 }
 
 /// A destination of type `channel` must name another, existing channel.

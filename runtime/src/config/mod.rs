@@ -44,6 +44,14 @@
 //!
 //! [admin]                      # the admin API; see `crate::admin`
 //! listen = "127.0.0.1:8080"
+//!
+//! [audit]                      # the audit log; see `crate::logging`
+//! file = "./data/audit.jsonl"
+//! stdout = false
+//!
+//! [alerts]                     # optional; see `crate::alerting`
+//! interval_secs = 60
+//! webhook_url = "https://siem.example.org/hooks/hl7wasm"
 //! ```
 //!
 //! String values may use `${NAME}` for environment variables (secrets).
@@ -61,6 +69,8 @@ pub use load::{ConfigError, load_file, parse};
 pub use pipeline::StageConfig;
 
 pub use crate::admin::{AdminConfig, AdminToken, Role};
+pub use crate::alerting::AlertsConfig;
+pub use crate::logging::AuditConfig;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -91,6 +101,13 @@ pub struct Config {
     /// The admin API. Off when the file has no `[admin]` table.
     #[serde(default)]
     pub admin: AdminConfig,
+    /// The alert rules' thresholds and the alert webhook. Every key has a
+    /// default.
+    #[serde(default)]
+    pub alerts: AlertsConfig,
+    /// The audit log. Off when the file has no `[audit]` table.
+    #[serde(default)]
+    pub audit: AuditConfig,
     /// The file as written, before `${NAME}` substitution, so that the
     /// admin API can show it without the environment's secrets.
     #[serde(skip)]
@@ -123,6 +140,10 @@ pub struct PluginsConfig {
     pub dir: PathBuf,
     /// Where compiled plugins are cached. By default `./data/plugin-cache`.
     pub cache_dir: PathBuf,
+    /// How often the plugin directory is checked for new or changed
+    /// `.wasm` files, in milliseconds; 0 turns watching off. By default
+    /// 2000.
+    pub watch_interval_ms: u64,
 }
 
 impl Default for PluginsConfig {
@@ -130,6 +151,7 @@ impl Default for PluginsConfig {
         PluginsConfig {
             dir: PathBuf::from("./plugins"),
             cache_dir: PathBuf::from("./data/plugin-cache"),
+            watch_interval_ms: 2000,
         }
     }
 }

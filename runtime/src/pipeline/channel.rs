@@ -35,6 +35,9 @@ pub struct ChannelPipeline {
     pub metrics: Arc<Metrics>,
     /// The engine's alerts.
     pub alerts: Arc<Alerts>,
+    /// A dead-letter queue deeper than this raises an alert: `[alerts]
+    /// dead_letter_max_depth`, or the channel's `dead_letter_alert`.
+    pub dead_letter_threshold: u64,
     /// Cancelled when the engine shuts down.
     pub shutdown: CancellationToken,
 }
@@ -51,7 +54,7 @@ impl ChannelPipeline {
             &self.store,
             &self.alerts,
             self.name(),
-            self.config.dead_letter_alert,
+            self.dead_letter_threshold,
         );
     }
 

@@ -19,6 +19,7 @@ use super::partition::jitter_sample;
 use crate::config::{ChannelConfig, DestinationConfig, Ordering};
 use crate::deliver::{Attempt, Connector, Delivery};
 use crate::hl7_input::now_unix_ms;
+use crate::metrics::channel_and;
 use crate::store::{DeadLetterReason, OutboundEntry, StoreError};
 
 /// Entries read from the queue at a time.
@@ -187,6 +188,11 @@ impl DeliveryWorker {
             }
             Attempt::Retry { reason, after } => {
                 report("retry", entry.header.attempts + 1, Some(&reason));
+                // The MLLP connector's reason for an ACK that did not come in time.
+                if reason.starts_with("no ACK within") {
+                    let labels = channel_and(channel.name(), "destination", &self.destination.name);
+                    channel.metrics.ack_timeouts.get_or_create(&labels).inc();
+                }
                 let retry = &self.destination.retry;
                 let backoff = retry.delay(entry.header.attempts + 1, jitter_sample());
                 let delay = after.map_or(backoff, |asked| asked.max(backoff));

@@ -1,7 +1,9 @@
 //! Everything the pipeline and the delivery workers log and count, one
 //! struct per event. Fields are ids, names and reasons only: no message
-//! body reaches the log.
+//! body reaches the log. All go to target `audit`, and so to the audit log
+//! (`crate::logging`).
 
+use crate::logging::AUDIT_TARGET;
 use crate::metrics::{self, Metrics};
 use crate::store::{DeadLetterReason, MessageState};
 
@@ -29,6 +31,7 @@ impl MessageProcessed<'_> {
             .get_or_create(&metrics::channel_and(self.channel, "state", state))
             .inc();
         tracing::debug!(
+            target: AUDIT_TARGET,
             channel = self.channel,
             id = self.message_id,
             control_id = self.control_id,
@@ -69,12 +72,14 @@ impl DeliveryAttempted<'_> {
             .inc();
         match self.reason {
             None => tracing::debug!(
+                target: AUDIT_TARGET,
                 channel = self.channel,
                 destination = self.destination,
                 control_id = self.control_id,
                 "Delivered."
             ),
             Some(reason) => tracing::warn!(
+                target: AUDIT_TARGET,
                 channel = self.channel,
                 destination = self.destination,
                 control_id = self.control_id,
@@ -115,6 +120,7 @@ impl DeadLettered<'_> {
             ))
             .inc();
         tracing::warn!(
+            target: AUDIT_TARGET,
             channel = self.channel,
             destination,
             control_id = self.control_id,

@@ -25,6 +25,7 @@ mod channel;
 mod delivery;
 mod events;
 mod partition;
+pub mod plugin_watch;
 pub mod pruner;
 mod router;
 mod topology;

@@ -14,6 +14,7 @@ use super::chain::Stage;
 use super::channel::ChannelPipeline;
 use super::delivery::{DeliveryWorker, Target};
 use super::partition::PartitionWorker;
+use super::plugin_watch;
 use super::router::Route;
 use super::wakers::Wakers;
 use crate::alerts::Alerts;
@@ -80,6 +81,9 @@ impl Topology {
                 wakers: shared.wakers.clone(),
                 metrics: shared.metrics.clone(),
                 alerts: shared.alerts.clone(),
+                dead_letter_threshold: config
+                    .alerts
+                    .dead_letter_threshold(channel.dead_letter_alert),
                 shutdown: shared.shutdown.child_token(),
             });
             for partition in 0..channel.partitions {
@@ -104,6 +108,18 @@ impl Topology {
             }
             tasks.spawn(pipeline.clone().watch_dead_letters());
             channels.push(pipeline);
+        }
+        let interval = config.plugins.watch_interval_ms;
+        if let Some(registry) = &registry
+            && interval > 0
+        {
+            tasks.spawn(plugin_watch::run(
+                registry.clone(),
+                config.plugins.dir.clone(),
+                channels.clone(),
+                std::time::Duration::from_millis(interval),
+                shared.shutdown.clone(),
+            ));
         }
         Ok(Topology { channels, registry })
     }

@@ -1,0 +1,246 @@
+//! The periodic task that reads the metrics and the store, runs the rules
+//! and raises or clears the alerts.
+//!
+//! Each evaluation takes a sample of every channel's counters and keeps the
+//! samples of the last hour (or window, when longer). A rate over a span is
+//! the growth since the oldest sample inside the span, or since the newest
+//! sample when none is (an interval longer than the span).
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use super::config::AlertsConfig;
+use super::rules::{self, Baseline, Counts};
+use crate::alerts::Alerts;
+use crate::config::ChannelConfig;
+use crate::deliver::TargetConfig;
+use crate::hl7_input::now_unix_ms;
+use crate::metrics::{self, Metrics, channel_and, destination_and};
+use crate::store::{Store, StoreError};
+
+/// The TLS failure rule counts over an hour.
+const HOUR_MS: u64 = 3_600_000;
+
+/// Every ACK code the listener sends.
+const ACK_CODES: [&str; 6] = ["AA", "AE", "AR", "CA", "CE", "CR"];
+
+/// Every delivery attempt result.
+const RESULTS: [&str; 3] = ["delivered", "retry", "rejected"];
+
+/// Every channel's counters at one moment.
+struct Sample {
+    at_ms: u64,
+    counts: BTreeMap<String, Counts>,
+}
+
+/// Evaluates the rules every `interval_secs`.
+pub struct Evaluator {
+    config: AlertsConfig,
+    channels: Vec<ChannelConfig>,
+    store: Store,
+    metrics: Arc<Metrics>,
+    alerts: Arc<Alerts>,
+    history: VecDeque<Sample>,
+    baselines: BTreeMap<String, Baseline>,
+}
+
+impl Evaluator {
+    /// An evaluator of `channels` under `config`.
+    pub fn new(
+        config: AlertsConfig,
+        channels: Vec<ChannelConfig>,
+        store: Store,
+        metrics: Arc<Metrics>,
+        alerts: Arc<Alerts>,
+    ) -> Self {
+        Evaluator {
+            config,
+            channels,
+            store,
+            metrics,
+            alerts,
+            history: VecDeque::new(),
+            baselines: BTreeMap::new(),
+        }
+    }
+
+    /// Evaluates now and then every interval, until `shutdown`.
+    pub async fn run(mut self, shutdown: CancellationToken) {
+        let mut ticks = tokio::time::interval(Duration::from_secs(self.config.interval_secs));
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = ticks.tick() => {}
+                () = shutdown.cancelled() => return,
+            }
+            self.evaluate().await;
+        }
+    }
+
+    async fn evaluate(&mut self) {
+        let sample = Sample {
+            at_ms: now_unix_ms(),
+            counts: self
+                .channels
+                .iter()
+                .map(|channel| (channel.name.clone(), read_counts(&self.metrics, channel)))
+                .collect(),
+        };
+        if !self.history.is_empty() {
+            self.judge_counters(&sample);
+        }
+        self.remember(sample);
+        self.judge_queue_ages().await;
+    }
+
+    /// Runs the counter rules of every channel against the history.
+    fn judge_counters(&mut self, sample: &Sample) {
+        let window_ms = self.config.window_secs.saturating_mul(1000);
+        let previous = self.history.back().expect("a sample before this one");
+        let window_start = since(&self.history, window_ms, sample.at_ms);
+        let hour_start = since(&self.history, HOUR_MS, sample.at_ms);
+        for (channel, now) in &sample.counts {
+            let growth = |earlier: &Sample| {
+                now.since(earlier.counts.get(channel).unwrap_or(&Counts::default()))
+            };
+            let interval = growth(previous);
+            let window = growth(window_start);
+            let hour = growth(hour_start);
+            let baseline = self.baselines.entry(channel.clone()).or_default();
+            let volume = rules::inbound_volume(interval.frames, baseline, &self.config);
+            baseline.observe(interval.frames, self.config.volume_baseline_intervals);
+            let verdicts = [
+                (rules::INBOUND_VOLUME, volume),
+                (
+                    rules::ACK_TIMEOUT_RATE,
+                    rules::ack_timeout_rate(&window, &self.config),
+                ),
+                (
+                    rules::ACK_REJECT_RATE,
+                    rules::ack_reject_rate(&window, &self.config),
+                ),
+                (
+                    rules::TLS_HANDSHAKE_FAILURES,
+                    rules::tls_handshake_failures(&hour, &self.config),
+                ),
+            ];
+            for (kind, verdict) in verdicts {
+                apply(&self.alerts, kind, channel, verdict);
+            }
+        }
+    }
+
+    /// Keeps `sample` and forgets those older than every span.
+    fn remember(&mut self, sample: Sample) {
+        let keep_ms = HOUR_MS.max(self.config.window_secs.saturating_mul(1000));
+        let start = sample.at_ms.saturating_sub(keep_ms);
+        self.history.push_back(sample);
+        while self.history.front().is_some_and(|s| s.at_ms < start) {
+            self.history.pop_front();
+        }
+    }
+
+    /// Runs the queue age rule of every channel against the store.
+    async fn judge_queue_ages(&self) {
+        let store = self.store.clone();
+        let channels: Vec<(String, u32)> = self
+            .channels
+            .iter()
+            .map(|channel| (channel.name.clone(), channel.partitions))
+            .collect();
+        let oldest = tokio::task::spawn_blocking(move || {
+            channels
+                .into_iter()
+                .map(|(name, partitions)| {
+                    let oldest = oldest_queued(&store, &name, partitions);
+                    (name, oldest)
+                })
+                .collect::<Vec<_>>()
+        })
+        .await
+        .expect("queue age check panicked");
+        let now_ms = now_unix_ms();
+        for (channel, oldest) in oldest {
+            match oldest {
+                Ok(received_at_ms) => apply(
+                    &self.alerts,
+                    rules::QUEUE_AGE,
+                    &channel,
+                    rules::queue_age(received_at_ms, now_ms, &self.config),
+                ),
+                Err(error) => tracing::warn!(channel, %error, "Queue age not read."),
+            }
+        }
+    }
+}
+
+/// The oldest sample of `history` taken within `span_ms` before `now_ms`,
+/// or the newest when none is.
+fn since(history: &VecDeque<Sample>, span_ms: u64, now_ms: u64) -> &Sample {
+    let start = now_ms.saturating_sub(span_ms);
+    history
+        .iter()
+        .find(|sample| sample.at_ms >= start)
+        .or(history.back())
+        .expect("a sample before this one")
+}
+
+/// Raises `kind` with the verdict's text, or clears it.
+fn apply(alerts: &Alerts, kind: &'static str, channel: &str, verdict: Option<String>) {
+    match verdict {
+        Some(text) => alerts.raise(kind, channel, text),
+        None => alerts.clear(kind, channel),
+    }
+}
+
+/// A channel's counters now.
+fn read_counts(metrics: &Metrics, channel: &ChannelConfig) -> Counts {
+    let name = channel.name.as_str();
+    let by_channel = metrics::channel(name);
+    let acks = |code: &str| metrics::count(&metrics.acks, &channel_and(name, "code", code));
+    let mllp_destinations = || {
+        channel
+            .destinations
+            .iter()
+            .filter(|destination| matches!(destination.to, TargetConfig::Mllp(_)))
+    };
+    let attempts = |destination: &str| -> u64 {
+        RESULTS
+            .iter()
+            .map(|result| {
+                let labels = destination_and(name, destination, "result", result);
+                metrics::count(&metrics.deliveries, &labels)
+            })
+            .sum()
+    };
+    Counts {
+        frames: metrics::count(&metrics.frames_received, &by_channel),
+        acks: ACK_CODES.iter().map(|code| acks(code)).sum(),
+        ack_rejects: acks("AR"),
+        tls_failures: metrics::count(&metrics.tls_handshake_failures, &by_channel),
+        mllp_attempts: mllp_destinations().map(|d| attempts(&d.name)).sum(),
+        ack_timeouts: mllp_destinations()
+            .map(|d| {
+                let labels = channel_and(name, "destination", &d.name);
+                metrics::count(&metrics.ack_timeouts, &labels)
+            })
+            .sum(),
+    }
+}
+
+/// When the oldest message in `channel`'s inbound queues was received.
+fn oldest_queued(store: &Store, channel: &str, partitions: u32) -> Result<Option<u64>, StoreError> {
+    let mut oldest: Option<u64> = None;
+    for partition in 0..partitions {
+        let Some(&id) = store.queue(channel, partition)?.first() else {
+            continue;
+        };
+        if let Some(message) = store.message(id)? {
+            oldest = Some(oldest.map_or(message.received_at_ms, |o| o.min(message.received_at_ms)));
+        }
+    }
+    Ok(oldest)
+}

@@ -1,0 +1,292 @@
+//! The alert rules as pure functions of counter deltas, ages and the
+//! volume baseline: each answers the alert's text when it holds and `None`
+//! when it does not (the alert is then cleared).
+
+use super::config::AlertsConfig;
+
+/// `inbound_volume`: a burst of inbound frames.
+pub const INBOUND_VOLUME: &str = "inbound_volume";
+/// `ack_timeout_rate`: MLLP destinations that do not ACK in time.
+pub const ACK_TIMEOUT_RATE: &str = "ack_timeout_rate";
+/// `ack_reject_rate`: many inbound messages answered AR.
+pub const ACK_REJECT_RATE: &str = "ack_reject_rate";
+/// `tls_handshake_failures`: many failed (m)TLS handshakes.
+pub const TLS_HANDSHAKE_FAILURES: &str = "tls_handshake_failures";
+/// `queue_age`: an inbound message waiting too long.
+pub const QUEUE_AGE: &str = "queue_age";
+
+/// A channel's counters at one moment, or their growth over a span.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// MLLP frames received.
+    pub frames: u64,
+    /// ACKs sent, every code.
+    pub acks: u64,
+    /// ACKs sent with code AR.
+    pub ack_rejects: u64,
+    /// Failed TLS handshakes.
+    pub tls_failures: u64,
+    /// Delivery attempts to MLLP destinations, every result.
+    pub mllp_attempts: u64,
+    /// Of those, attempts that got no ACK in time.
+    pub ack_timeouts: u64,
+}
+
+impl Counts {
+    /// The growth from `earlier` to `self`; a counter that went down (never,
+    /// for Prometheus counters) counts as zero.
+    pub fn since(&self, earlier: &Counts) -> Counts {
+        Counts {
+            frames: self.frames.saturating_sub(earlier.frames),
+            acks: self.acks.saturating_sub(earlier.acks),
+            ack_rejects: self.ack_rejects.saturating_sub(earlier.ack_rejects),
+            tls_failures: self.tls_failures.saturating_sub(earlier.tls_failures),
+            mllp_attempts: self.mllp_attempts.saturating_sub(earlier.mllp_attempts),
+            ack_timeouts: self.ack_timeouts.saturating_sub(earlier.ack_timeouts),
+        }
+    }
+}
+
+/// A channel's usual frames per interval: an exponentially weighted moving
+/// average.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Baseline {
+    mean: f64,
+    samples: u32,
+}
+
+impl Baseline {
+    /// The average so far (zero before the first interval).
+    pub fn mean(&self) -> f64 {
+        self.mean
+    }
+
+    /// Whether `intervals` intervals have been seen.
+    pub fn warmed_up(&self, intervals: u32) -> bool {
+        self.samples >= intervals
+    }
+
+    /// Folds in one interval's count with weight 2 / (`intervals` + 1); the
+    /// first count becomes the average.
+    pub fn observe(&mut self, count: u64, intervals: u32) {
+        let count = count as f64;
+        self.mean = match self.samples {
+            0 => count,
+            _ => self.mean + (count - self.mean) * 2.0 / (f64::from(intervals) + 1.0),
+        };
+        self.samples = self.samples.saturating_add(1);
+    }
+}
+
+/// `inbound_volume` holds when the baseline is warmed up, the interval had
+/// at least `volume_min_frames` frames and more than `volume_max_percent`
+/// of the baseline. `baseline` is the one before this interval is folded in.
+pub fn inbound_volume(frames: u64, baseline: &Baseline, config: &AlertsConfig) -> Option<String> {
+    if !baseline.warmed_up(config.volume_baseline_intervals) || frames < config.volume_min_frames {
+        return None;
+    }
+    let limit = baseline.mean() * config.volume_max_percent / 100.0;
+    (frames as f64 > limit).then(|| {
+        format!(
+            "{frames} frames in {}s, over {}% of the baseline {:.1}",
+            config.interval_secs,
+            config.volume_max_percent,
+            baseline.mean()
+        )
+    })
+}
+
+/// `ack_timeout_rate` holds when the window's MLLP delivery attempts number
+/// at least `rate_min_events` and more than `ack_timeout_max_percent` of
+/// them timed out.
+pub fn ack_timeout_rate(window: &Counts, config: &AlertsConfig) -> Option<String> {
+    let percent = percent_over(
+        window.ack_timeouts,
+        window.mllp_attempts,
+        config.ack_timeout_max_percent,
+        config.rate_min_events,
+    )?;
+    Some(format!(
+        "{percent:.1}% of {} MLLP delivery attempts got no ACK in {}s (threshold {}%)",
+        window.mllp_attempts, config.window_secs, config.ack_timeout_max_percent
+    ))
+}
+
+/// `ack_reject_rate` holds when the window's ACKs number at least
+/// `rate_min_events` and more than `ack_reject_max_percent` of them were AR.
+pub fn ack_reject_rate(window: &Counts, config: &AlertsConfig) -> Option<String> {
+    let percent = percent_over(
+        window.ack_rejects,
+        window.acks,
+        config.ack_reject_max_percent,
+        config.rate_min_events,
+    )?;
+    Some(format!(
+        "{percent:.1}% of {} ACKs in {}s were AR (threshold {}%)",
+        window.acks, config.window_secs, config.ack_reject_max_percent
+    ))
+}
+
+/// `tls_handshake_failures` holds when more than
+/// `tls_failures_max_per_hour` handshakes failed in the last hour.
+pub fn tls_handshake_failures(last_hour: &Counts, config: &AlertsConfig) -> Option<String> {
+    (last_hour.tls_failures > config.tls_failures_max_per_hour).then(|| {
+        format!(
+            "{} failed TLS handshakes in the last hour (threshold {})",
+            last_hour.tls_failures, config.tls_failures_max_per_hour
+        )
+    })
+}
+
+/// `queue_age` holds when the oldest message of a channel's inbound queues,
+/// received at `oldest_received_ms`, has waited more than
+/// `queue_age_max_secs` at `now_ms`. An empty queue never holds.
+pub fn queue_age(
+    oldest_received_ms: Option<u64>,
+    now_ms: u64,
+    config: &AlertsConfig,
+) -> Option<String> {
+    let age_secs = now_ms.saturating_sub(oldest_received_ms?) / 1000;
+    (age_secs > config.queue_age_max_secs).then(|| {
+        format!(
+            "the oldest queued message has waited {age_secs}s (threshold {}s)",
+            config.queue_age_max_secs
+        )
+    })
+}
+
+/// The percentage `part` is of `total`, when `total` reaches `min_total`
+/// and the percentage exceeds `max_percent`.
+fn percent_over(part: u64, total: u64, max_percent: f64, min_total: u64) -> Option<f64> {
+    if total == 0 || total < min_total {
+        return None;
+    }
+    let percent = part as f64 * 100.0 / total as f64;
+    (percent > max_percent).then_some(percent)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> AlertsConfig {
+        AlertsConfig {
+            volume_baseline_intervals: 3,
+            volume_min_frames: 5,
+            rate_min_events: 10,
+            ..AlertsConfig::default()
+        }
+    }
+
+    fn warmed(counts: &[u64]) -> Baseline {
+        let mut baseline = Baseline::default();
+        for &count in counts {
+            baseline.observe(count, config().volume_baseline_intervals);
+        }
+        baseline
+    }
+
+    #[test]
+    fn baseline_starts_at_the_first_count_and_moves_by_its_weight() {
+        let mut baseline = Baseline::default();
+        baseline.observe(10, 3);
+        assert_eq!(baseline.mean(), 10.0);
+        baseline.observe(20, 3);
+        // Weight 2 / (3 + 1) = 0.5.
+        assert_eq!(baseline.mean(), 15.0);
+        assert!(!baseline.warmed_up(3));
+        baseline.observe(15, 3);
+        assert!(baseline.warmed_up(3));
+    }
+
+    #[test]
+    fn volume_over_twice_the_baseline_holds() {
+        let baseline = warmed(&[10, 10, 10]);
+        assert!(inbound_volume(21, &baseline, &config()).is_some());
+        assert_eq!(inbound_volume(20, &baseline, &config()), None);
+        assert_eq!(inbound_volume(3, &baseline, &config()), None);
+    }
+
+    #[test]
+    fn volume_waits_for_the_baseline_to_warm_up() {
+        let baseline = warmed(&[10, 10]);
+        assert_eq!(inbound_volume(100, &baseline, &config()), None);
+    }
+
+    #[test]
+    fn volume_needs_the_minimum_frames() {
+        let baseline = warmed(&[0, 0, 1]);
+        assert_eq!(inbound_volume(4, &baseline, &config()), None);
+        assert!(inbound_volume(5, &baseline, &config()).is_some());
+    }
+
+    #[test]
+    fn ack_timeouts_over_five_percent_hold() {
+        let window = |ack_timeouts, mllp_attempts| Counts {
+            ack_timeouts,
+            mllp_attempts,
+            ..Counts::default()
+        };
+        assert!(ack_timeout_rate(&window(6, 100), &config()).is_some());
+        assert_eq!(ack_timeout_rate(&window(5, 100), &config()), None);
+        assert_eq!(
+            ack_timeout_rate(&window(5, 9), &config()),
+            None,
+            "too few attempts to judge"
+        );
+        assert_eq!(ack_timeout_rate(&window(0, 0), &config()), None);
+    }
+
+    #[test]
+    fn ar_over_ten_percent_holds() {
+        let window = |ack_rejects, acks| Counts {
+            ack_rejects,
+            acks,
+            ..Counts::default()
+        };
+        let text = ack_reject_rate(&window(2, 10), &config()).expect("20% holds");
+        assert!(text.starts_with("20.0% of 10 ACKs"), "{text}");
+        assert_eq!(ack_reject_rate(&window(1, 10), &config()), None);
+        assert_eq!(ack_reject_rate(&window(5, 5), &config()), None);
+    }
+
+    #[test]
+    fn more_than_ten_tls_failures_an_hour_hold() {
+        let hour = |tls_failures| Counts {
+            tls_failures,
+            ..Counts::default()
+        };
+        assert_eq!(tls_handshake_failures(&hour(10), &config()), None);
+        assert!(tls_handshake_failures(&hour(11), &config()).is_some());
+    }
+
+    #[test]
+    fn a_message_queued_too_long_holds() {
+        let config = AlertsConfig {
+            queue_age_max_secs: 60,
+            ..config()
+        };
+        let now = 1_000_000;
+        assert_eq!(queue_age(None, now, &config), None);
+        assert_eq!(queue_age(Some(now - 60_000), now, &config), None);
+        assert!(queue_age(Some(now - 61_000), now, &config).is_some());
+        assert_eq!(queue_age(Some(now + 5), now, &config), None, "clock skew");
+    }
+
+    #[test]
+    fn counts_since_subtract_each_counter() {
+        let earlier = Counts {
+            frames: 5,
+            acks: 4,
+            ..Counts::default()
+        };
+        let later = Counts {
+            frames: 8,
+            acks: 4,
+            ack_rejects: 1,
+            ..Counts::default()
+        };
+        let growth = later.since(&earlier);
+        assert_eq!((growth.frames, growth.acks, growth.ack_rejects), (3, 0, 1));
+    }
+}

@@ -1,0 +1,138 @@
+//! Ensures that the alert rules raise and clear alerts in a running engine:
+//! an AR rate over the threshold shows in the alert store and is POSTed to
+//! the webhook as "raised", then as "cleared" once good messages bring the
+//! rate down; a message stuck in an inbound queue raises `queue_age`.
+
+#[path = "support/engine.rs"]
+mod engine;
+#[path = "support/mod.rs"]
+mod support;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::routing::post;
+use engine::{eventually, exchange, field, install_plugin, message, start_channels};
+use serde_json::Value;
+use tokio::net::TcpStream;
+
+const PATIENCE: Duration = Duration::from_secs(20);
+
+/// The bodies POSTed to the test webhook, in order.
+type Posts = Arc<Mutex<Vec<Value>>>;
+
+/// Starts an HTTP server that records every POST to `/hook`.
+async fn webhook() -> (SocketAddr, Posts) {
+    let posts = Posts::default();
+    let app = axum::Router::new()
+        .route(
+            "/hook",
+            post(
+                |State(posts): State<Posts>, Json(body): Json<Value>| async move {
+                    posts.lock().unwrap().push(body);
+                },
+            ),
+        )
+        .with_state(posts.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (address, posts)
+}
+
+/// The posts for `kind` with `state`.
+fn posted(posts: &Posts, kind: &str, state: &str) -> Vec<Value> {
+    posts
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|post| post["kind"] == kind && post["state"] == state)
+        .cloned()
+        .collect()
+}
+
+#[tokio::test]
+async fn ar_rate_over_ten_percent_is_raised_posted_and_cleared() {
+    let (hook, posts) = webhook().await;
+    let channels = format!(
+        "[[channels]]\nname = \"test\"\n[channels.source]\ntype = \"mllp\"\nlisten = \"127.0.0.1:0\"\n\n\
+         [alerts]\ninterval_secs = 1\nwindow_secs = 3\nrate_min_events = 5\n\
+         webhook_url = \"http://{hook}/hook\"\nwebhook_timeout_secs = 2\n"
+    );
+    let engine = start_channels(tempfile::tempdir().unwrap(), &channels).await;
+    let mut stream = TcpStream::connect(engine.address).await.unwrap();
+    let alerts = &engine.server.alerts;
+    let is_active = || {
+        alerts
+            .active()
+            .iter()
+            .any(|alert| alert.kind == "ack_reject_rate" && alert.channel == "test")
+    };
+    // Frames without MSH (each answered AR) until the evaluator, sampling
+    // every second over a 3 s window, sees the rate: a fixed burst could
+    // fall between its samples on a busy machine.
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while !is_active() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the AR rate alert is raised"
+        );
+        let ack = exchange(&mut stream, b"PID|1||42\rPV1|1|I\r").await;
+        assert_eq!(field(&ack, "MSA-1"), "AR");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eventually(PATIENCE, "the webhook gets the raise", || {
+        !posted(&posts, "ack_reject_rate", "raised").is_empty()
+    })
+    .await;
+    let raised = &posted(&posts, "ack_reject_rate", "raised")[0];
+    assert_eq!(raised["channel"], "test");
+    assert!(raised["raised_at_ms"].as_u64().unwrap() > 0);
+    assert!(
+        raised["text"].as_str().unwrap().contains("were AR"),
+        "{raised}"
+    );
+
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let mut sent = 0;
+    while posted(&posts, "ack_reject_rate", "cleared").is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "no clear posted");
+        let ack = exchange(&mut stream, message(&format!("GOOD-{sent}")).as_bytes()).await;
+        assert_eq!(field(&ack, "MSA-1"), "AA");
+        sent += 1;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!is_active(), "the alert is cleared");
+    let cleared = &posted(&posts, "ack_reject_rate", "cleared")[0];
+    assert_eq!(cleared["raised_at_ms"], raised["raised_at_ms"]);
+    engine.server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_message_stuck_in_the_inbound_queue_raises_queue_age() {
+    let dir = tempfile::tempdir().unwrap();
+    install_plugin(&dir, &support::plugin_path("hostile"));
+    let channels = "[[channels]]\nname = \"test\"\n\
+         retry = { initial_delay_ms = 100, max_delay_ms = 200, max_retries = 1000, jitter = 0.0 }\n\
+         [channels.source]\ntype = \"mllp\"\nlisten = \"127.0.0.1:0\"\n\
+         [[channels.pipeline]]\nplugin = \"hostile\"\n\n\
+         [alerts]\ninterval_secs = 1\nqueue_age_max_secs = 1\n";
+    let engine = start_channels(dir, channels).await;
+    let mut stream = TcpStream::connect(engine.address).await.unwrap();
+    let stuck = format!("{}NTE|1||HOSTILE:retry\r", message("STUCK-1"));
+    let ack = exchange(&mut stream, stuck.as_bytes()).await;
+    assert_eq!(field(&ack, "MSA-1"), "AA");
+    eventually(PATIENCE, "the queue age alert is raised", || {
+        engine
+            .server
+            .alerts
+            .active()
+            .iter()
+            .any(|alert| alert.kind == "queue_age" && alert.channel == "test")
+    })
+    .await;
+    engine.server.shutdown().await;
+}

@@ -1,0 +1,165 @@
+//! Ensures that the audit log records, as one JSON object per line, the
+//! connection, the message by control ID (stored, ACK code, processed,
+//! delivered) and the administrator's action, with no patient name: the
+//! engine runs as a real child process, is sent a real MLLP message, is
+//! called over real HTTP and is killed before the file is read.
+
+#[path = "support/engine.rs"]
+mod engine;
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+
+const OPERATOR: &str = "operator-token-0123456789";
+const CONTROL_ID: &str = "AUDIT-0001";
+const PATIENT: &str = "ZANZIBAR^QUILLFEATHER";
+
+fn free_address() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+fn spawn_engine(config: &Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_hl7wasm"))
+        .args(["serve", "--config"])
+        .arg(config)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start hl7wasm serve")
+}
+
+async fn wait_until_listening(address: SocketAddr) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(address).await.is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "the engine did not start listening"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// The audit log's lines, each parsed as a JSON object.
+fn read_lines(file: &Path) -> (String, Vec<Value>) {
+    let text = std::fs::read_to_string(file).unwrap_or_default();
+    let lines = text
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect();
+    (text, lines)
+}
+
+/// The first line whose `message` is `message` and whose `field` is
+/// `value`, polling until it is written.
+async fn line(file: &Path, message: &str, field: &str, value: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (text, lines) = read_lines(file);
+        if let Some(line) = lines
+            .into_iter()
+            .find(|line| line["message"] == message && line[field] == value)
+        {
+            return line;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no {message:?} line with {field} {value:?} in:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn admin_client() -> reqwest::Client {
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(rustls::RootCertStore::empty())
+    .with_no_client_auth();
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_audit_log_records_events_without_phi() {
+    let dir = tempfile::tempdir().unwrap();
+    let (channel, admin) = (free_address(), free_address());
+    let audit_file = dir.path().join("logs/audit.jsonl");
+    let config = dir.path().join("hl7wasm.toml");
+    let text = format!(
+        "[storage]\ndir = {store:?}\n\n[plugins]\ndir = {plugins:?}\ncache_dir = {cache:?}\n\n\
+         [audit]\nfile = {audit_file:?}\n\n\
+         [admin]\nlisten = \"{admin}\"\n\
+         tokens = [{{ name = \"oncall\", token = \"{OPERATOR}\", role = \"operator\" }}]\n\n\
+         [[channels]]\nname = \"test\"\n[channels.source]\ntype = \"mllp\"\nlisten = \"{channel}\"\n\
+         [[channels.destinations]]\nname = \"files\"\nto = {{ type = \"file\", dir = {out:?} }}\n",
+        store = dir.path().join("store"),
+        plugins = dir.path().join("plugins"),
+        cache = dir.path().join("plugin-cache"),
+        out = dir.path().join("out"),
+    );
+    std::fs::write(&config, text).unwrap();
+    let mut child = spawn_engine(&config);
+    wait_until_listening(channel).await;
+
+    let mut stream = TcpStream::connect(channel).await.unwrap();
+    let sender = stream.local_addr().unwrap();
+    let message = format!(
+        "MSH|^~\\&|SENDER|FAC|RECV|RFAC|20240101120000||ADT^A01^ADT_A01|{CONTROL_ID}|P|2.5.1\r\
+         PID|1||42^^^H^MR||{PATIENT}||19800101|F\r"
+    );
+    let ack = engine::exchange(&mut stream, message.as_bytes()).await;
+    assert_eq!(engine::field(&ack, "MSA-1"), "AA", "{ack}");
+    stream.shutdown().await.unwrap();
+    drop(stream);
+
+    let purge = admin_client()
+        .post(format!("http://{admin}/api/v1/dead-letters/purge"))
+        .bearer_auth(OPERATOR)
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .expect("the admin API answers");
+    assert!(purge.status().is_success(), "{}", purge.status());
+
+    let peer = sender.to_string();
+    let opened = line(&audit_file, "Connection opened.", "peer", &peer).await;
+    assert_eq!(opened["channel"], "test", "{opened}");
+    let stored = line(&audit_file, "Message stored.", "control_id", CONTROL_ID).await;
+    assert_eq!(stored["message_type"], "ADT^A01", "{stored}");
+    assert!(stored["id"].is_u64(), "{stored}");
+    line(&audit_file, "ACK sent.", "code", "AA").await;
+    line(&audit_file, "Message processed.", "control_id", CONTROL_ID).await;
+    let delivered = line(&audit_file, "Delivered.", "control_id", CONTROL_ID).await;
+    assert_eq!(delivered["destination"], "files", "{delivered}");
+    line(&audit_file, "Connection closed.", "peer", &peer).await;
+    let action = line(&audit_file, "Admin action done.", "who", "oncall").await;
+    assert_eq!(action["action"], "dead_letters.purge", "{action}");
+
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let (text, lines) = read_lines(&audit_file);
+    for line in &lines {
+        assert_eq!(line["target"], "audit", "{line}");
+        assert!(line["timestamp"].is_string(), "{line}");
+        assert!(line["level"].is_string(), "{line}");
+    }
+    for part in PATIENT.split('^') {
+        assert!(!text.contains(part), "the patient name is in:\n{text}");
+    }
+}
