@@ -4,15 +4,17 @@
 //! engine runs as a real child process, is sent a real MLLP message, is
 //! called over real HTTP and is killed before the file is read.
 
+#[path = "support/admin.rs"]
+mod admin;
 #[path = "support/engine.rs"]
 mod engine;
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use admin::Api;
 use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
@@ -80,20 +82,6 @@ async fn line(file: &Path, message: &str, field: &str, value: &str) -> Value {
     }
 }
 
-fn admin_client() -> reqwest::Client {
-    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(rustls::RootCertStore::empty())
-    .with_no_client_auth();
-    reqwest::Client::builder()
-        .tls_backend_preconfigured(tls)
-        .build()
-        .unwrap()
-}
-
 #[tokio::test]
 async fn the_audit_log_records_events_without_phi() {
     let dir = tempfile::tempdir().unwrap();
@@ -127,15 +115,14 @@ async fn the_audit_log_records_events_without_phi() {
     stream.shutdown().await.unwrap();
     drop(stream);
 
-    let purge = admin_client()
-        .post(format!("http://{admin}/api/v1/dead-letters/purge"))
-        .bearer_auth(OPERATOR)
-        .header("content-type", "application/json")
-        .body("{}")
-        .send()
-        .await
-        .expect("the admin API answers");
-    assert!(purge.status().is_success(), "{}", purge.status());
+    let (status, purged) = Api::at(admin)
+        .post(
+            "/api/v1/dead-letters/purge",
+            OPERATOR,
+            &serde_json::json!({}),
+        )
+        .await;
+    assert!(status.is_success(), "{status}: {purged}");
 
     let peer = sender.to_string();
     let opened = line(&audit_file, "Connection opened.", "peer", &peer).await;
@@ -143,7 +130,8 @@ async fn the_audit_log_records_events_without_phi() {
     let stored = line(&audit_file, "Message stored.", "control_id", CONTROL_ID).await;
     assert_eq!(stored["message_type"], "ADT^A01", "{stored}");
     assert!(stored["id"].is_u64(), "{stored}");
-    line(&audit_file, "ACK sent.", "code", "AA").await;
+    let ack_line = line(&audit_file, "ACK sent.", "control_id", CONTROL_ID).await;
+    assert_eq!(ack_line["code"], "AA", "{ack_line}");
     line(&audit_file, "Message processed.", "control_id", CONTROL_ID).await;
     let delivered = line(&audit_file, "Delivered.", "control_id", CONTROL_ID).await;
     assert_eq!(delivered["destination"], "files", "{delivered}");

@@ -3,7 +3,8 @@
 //! uploaded and the stage is swapped 50 times between the two builds. No
 //! message is lost or fails, every message's stage record names exactly one
 //! of the two builds, both builds ran, and the swap latency (upload →
-//! active, and each activation request) is printed.
+//! active, and each activation request) is printed. Rollback goes back to
+//! the replaced build, over the API and with the CLI.
 
 #[path = "support/admin.rs"]
 mod admin;
@@ -130,6 +131,27 @@ async fn fifty_swaps_under_load_lose_nothing() {
             .dead_letters(&DeadLetterFilter::default(), 1)
             .unwrap()
             .is_empty()
+    );
+
+    // Roll back over the API (the last swap activated builds[1]), then
+    // roll the rollback back with the CLI.
+    let rollback = "/api/v1/channels/test/stages/0/rollback";
+    let (status, answer) = api.post(rollback, ADMIN, &json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(
+        answer["active"]["sha256"].as_str(),
+        Some(builds[0].as_str())
+    );
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_hl7wasm"))
+        .args(["plugins", "rollback", "--channel", "test", "--stage", "0"])
+        .args(["--api", &api.base, "--token", ADMIN])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let answer: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        answer["active"]["sha256"].as_str(),
+        Some(builds[1].as_str())
     );
 
     latencies.sort();

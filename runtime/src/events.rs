@@ -217,6 +217,8 @@ impl StorageFailed<'_> {
 pub struct AckSent<'a> {
     /// The channel.
     pub channel: &'a str,
+    /// MSA-2: the control id of the message answered, when it had one.
+    pub control_id: Option<&'a str>,
     /// MSA-1.
     pub code: &'a str,
     /// From the end of the frame to the ACK.
@@ -238,6 +240,7 @@ impl AckSent<'_> {
         tracing::debug!(
             target: AUDIT_TARGET,
             channel = self.channel,
+            control_id = self.control_id,
             code = self.code,
             latency_ms = self.latency.as_millis() as u64,
             "ACK sent."

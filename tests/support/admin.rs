@@ -17,7 +17,13 @@ pub struct Api {
 }
 
 impl Api {
+    /// A client of the admin API of an in-process engine.
     pub fn of(engine: &TestEngine) -> Api {
+        Api::at(engine.server.admin_address().expect("the admin API runs"))
+    }
+
+    /// A client of the admin API listening on `address`.
+    pub fn at(address: std::net::SocketAddr) -> Api {
         let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
             rustls::crypto::ring::default_provider(),
         ))
@@ -29,7 +35,6 @@ impl Api {
             .tls_backend_preconfigured(tls)
             .build()
             .unwrap();
-        let address = engine.server.admin_address().expect("the admin API runs");
         Api {
             client,
             base: format!("http://{address}"),

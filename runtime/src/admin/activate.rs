@@ -2,8 +2,8 @@
 //! version one pipeline stage runs, while traffic flows. The version is
 //! started and configured with the stage's settings first; only then does it
 //! replace the running one, and messages in flight finish on the version
-//! they started with. Rolling back is activating the previous version,
-//! which the answer names.
+//! they started with. `POST .../rollback` activates the version the last
+//! swap replaced.
 
 use std::sync::Arc;
 
@@ -62,30 +62,71 @@ pub async fn activate(
     let result = match (caller.require(Role::Admin), request) {
         (Err(error), _) => Err(error),
         (Ok(()), Err(rejection)) => Err(rejection.into()),
-        (Ok(()), Ok(Json(request))) => swap(&state, name.clone(), stage, request.version).await,
+        (Ok(()), Ok(Json(request))) => {
+            swap(
+                &state,
+                name.clone(),
+                stage,
+                Wanted::Version(request.version),
+            )
+            .await
+        }
     };
     audit::record(
         &caller,
         "plugin.activate",
         &format!("channel {name} stage {stage} version {wanted}"),
-        result.as_ref().map(|a| {
-            format!(
-                "{}@{} ({}) replaced {}",
-                a.active.name,
-                a.active.version,
-                &a.active.sha256[..12],
-                &a.previous.sha256[..12]
-            )
-        }),
+        result.as_ref().map(summary),
     );
     result.map(Json)
+}
+
+/// `POST /api/v1/channels/{name}/stages/{index}/rollback`: activates the
+/// version the stage's last swap replaced; admin role, audited.
+///
+/// # Errors
+/// As [`activate`], and 409 when the stage was never swapped.
+pub async fn rollback(
+    caller: Caller,
+    State(state): State<Arc<AdminState>>,
+    Path((name, stage)): Path<(String, usize)>,
+) -> Result<Json<Activated>, ApiError> {
+    let result = match caller.require(Role::Admin) {
+        Err(error) => Err(error),
+        Ok(()) => swap(&state, name.clone(), stage, Wanted::Previous).await,
+    };
+    audit::record(
+        &caller,
+        "plugin.rollback",
+        &format!("channel {name} stage {stage}"),
+        result.as_ref().map(summary),
+    );
+    result.map(Json)
+}
+
+/// Which version to activate.
+enum Wanted {
+    /// As the registry resolves it: `latest`, a version or a hash prefix.
+    Version(String),
+    /// The one the last swap replaced.
+    Previous,
+}
+
+fn summary(activated: &Activated) -> String {
+    format!(
+        "{}@{} ({}) replaced {}",
+        activated.active.name,
+        activated.active.version,
+        &activated.active.sha256[..12],
+        &activated.previous.sha256[..12]
+    )
 }
 
 async fn swap(
     state: &Arc<AdminState>,
     channel: String,
     stage: usize,
-    wanted: String,
+    wanted: Wanted,
 ) -> Result<Activated, ApiError> {
     let started = std::time::Instant::now();
     let registry = registry(state)?;
@@ -101,9 +142,18 @@ async fn swap(
                 ApiError::not_found(format!("stage {stage} of channel {channel:?}"))
             })?;
             let plugin = &running.version.info.name;
-            let version = registry.resolve(plugin, &wanted).ok_or_else(|| {
-                ApiError::not_found(format!("version {wanted:?} of plugin {plugin:?}"))
-            })?;
+            let version = match &wanted {
+                Wanted::Version(wanted) => registry.resolve(plugin, wanted).ok_or_else(|| {
+                    ApiError::not_found(format!("version {wanted:?} of plugin {plugin:?}"))
+                })?,
+                Wanted::Previous => pipeline.stages.replaced(stage).ok_or_else(|| {
+                    ApiError::new(
+                        StatusCode::CONFLICT,
+                        "nothing_to_roll_back",
+                        format!("stage {stage} of channel {channel:?} was never swapped"),
+                    )
+                })?,
+            };
             let previous = pipeline
                 .stages
                 .activate(stage, version.clone())

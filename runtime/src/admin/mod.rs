@@ -20,6 +20,8 @@
 //! POST /api/v1/plugins                      admin     .wasm body; audited
 //! POST /api/v1/channels/{name}/stages/{i}/activate
 //!                                           admin     {"version"}: hot swap; audited
+//! POST /api/v1/channels/{name}/stages/{i}/rollback
+//!                                           admin     back to the replaced version
 //! GET  /api/v1/alerts                       viewer
 //! GET  /api/v1/config                       viewer    as written, secrets redacted
 //! ```

@@ -28,6 +28,10 @@ pub fn router(state: Arc<AdminState>) -> Router {
             "/channels/{name}/stages/{stage}/activate",
             post(activate::activate),
         )
+        .route(
+            "/channels/{name}/stages/{stage}/rollback",
+            post(activate::rollback),
+        )
         .route("/messages", get(messages::search))
         .route("/messages/{id}", get(messages::show))
         .route("/messages/{id}/body", get(messages::body))

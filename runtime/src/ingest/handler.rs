@@ -55,6 +55,8 @@ struct Answer {
     ack: Option<String>,
     /// MSA-1 of `ack`, for the metrics.
     code: &'static str,
+    /// MSA-2 of `ack`, for the audit log.
+    control_id: Option<String>,
     /// When the frame was complete, for the ACK latency.
     received: Instant,
 }
@@ -141,6 +143,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Handler<S> {
                 .map_err(Close::Mllp)?;
             AckSent {
                 channel: &self.channel.name,
+                control_id: answer.control_id.as_deref(),
                 code: answer.code,
                 latency: answer.received.elapsed(),
             }
@@ -279,6 +282,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Handler<S> {
             committed,
             ack: wanted.then(|| commit_ack(context, outcome, errors, &self.channel.ack_ids)),
             code,
+            control_id: context.control_id.clone(),
             received,
         }
     }

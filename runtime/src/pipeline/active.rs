@@ -39,9 +39,11 @@ pub enum ActivateError {
 }
 
 /// The stages of one channel, with a generation that changes on every
-/// swap.
+/// swap and, per stage, the version the last swap replaced (for a
+/// rollback).
 pub struct ActiveStages {
     current: RwLock<Arc<Vec<Stage>>>,
+    replaced: RwLock<Vec<Option<Arc<PluginVersion>>>>,
     generation: AtomicU64,
 }
 
@@ -49,9 +51,21 @@ impl ActiveStages {
     /// The stages a channel starts with.
     pub fn new(stages: Vec<Stage>) -> Self {
         ActiveStages {
+            replaced: RwLock::new(vec![None; stages.len()]),
             current: RwLock::new(Arc::new(stages)),
             generation: AtomicU64::new(0),
         }
+    }
+
+    /// The version stage `index` ran before its last swap, if it was
+    /// swapped.
+    pub fn replaced(&self, index: usize) -> Option<Arc<PluginVersion>> {
+        self.replaced
+            .read()
+            .expect("stages lock")
+            .get(index)
+            .cloned()
+            .flatten()
     }
 
     /// The generation now; it changes whenever a stage is swapped.
@@ -99,6 +113,7 @@ impl ActiveStages {
         let mut stages = current.as_ref().clone();
         let replaced = std::mem::replace(&mut stages[index].version, version);
         *current = Arc::new(stages);
+        self.replaced.write().expect("stages lock")[index] = Some(replaced.clone());
         self.generation.fetch_add(1, Ordering::AcqRel);
         Ok(replaced)
     }
