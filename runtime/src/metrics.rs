@@ -3,6 +3,7 @@
 
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -11,6 +12,7 @@ pub type Labels = Vec<(&'static str, String)>;
 
 type Counters = Family<Labels, Counter>;
 type Histograms = Family<Labels, Histogram, fn() -> Histogram>;
+type Gauges = Family<Labels, Gauge>;
 
 /// Every metric the engine keeps.
 pub struct Metrics {
@@ -48,6 +50,14 @@ pub struct Metrics {
     pub ack_timeouts: Counters,
     /// Seconds per plugin call, by channel and plugin.
     pub plugin_latency_seconds: Histograms,
+    /// Plugin calls that failed a message, by channel, plugin and cause
+    /// (`FailureCause::as_str`: `trap`, `timeout`, `memory_limit`, …;
+    /// `plugin_error` when the plugin itself refused the message).
+    pub plugin_failures: Counters,
+    /// Entries waiting, by channel, queue (`inbound` or a destination's
+    /// name) and partition; refreshed every few seconds while the admin API
+    /// runs (see `admin/queue_gauges.rs`).
+    pub queue_depth: Gauges,
     /// Seconds from receipt to delivery, by channel and destination.
     pub delivery_latency_seconds: Histograms,
 }
@@ -98,6 +108,16 @@ impl Metrics {
             "delivery_ack_timeouts",
             "MLLP delivery attempts that got no ACK in time",
         );
+        let plugin_failures = counter(
+            "plugin_failures",
+            "Plugin calls that failed a message, by cause",
+        );
+        let queue_depth = Gauges::default();
+        registry.register(
+            "queue_depth",
+            "Entries waiting, by queue and partition",
+            queue_depth.clone(),
+        );
         let mut histogram = |name: &str, help: &str| {
             let family = Histograms::new_with_constructor(latency_histogram as fn() -> Histogram);
             registry.register(name, help, family.clone());
@@ -128,6 +148,8 @@ impl Metrics {
             dead_letters,
             ack_timeouts,
             plugin_latency_seconds,
+            plugin_failures,
+            queue_depth,
             delivery_latency_seconds,
         }
     }

@@ -10,7 +10,9 @@ use anyhow::Context;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::admin::{AdminApi, AdminState, redacted};
+use crate::admin::{
+    AdminApi, AdminState, RateSamples, redacted, refresh_queue_gauges, sample_rates,
+};
 use crate::alerting::{AlertsConfig, Evaluator, Webhook};
 use crate::alerts::Alerts;
 use crate::config::{Config, SourceConfig};
@@ -95,6 +97,8 @@ impl Server {
         tasks.spawn(evaluator.run(shutdown.clone()));
         let admin = if config.admin.enabled {
             let state = admin_state(&config, &shared, &topology.registry, &pipelines);
+            tasks.spawn(sample_rates(state.clone(), shutdown.clone()));
+            tasks.spawn(refresh_queue_gauges(state.clone(), shutdown.clone()));
             Some(AdminApi::start(state, &shutdown, &mut tasks).await?)
         } else {
             None
@@ -112,6 +116,7 @@ impl Server {
                 metrics: metrics.clone(),
                 wakers: wakers.clone(),
                 ack_ids: ack_ids.clone(),
+                control: pipelines[&name].control.clone(),
                 shutdown: shutdown.child_token(),
             });
             let listener =
@@ -235,5 +240,6 @@ fn admin_state(
         settings: config.admin.clone(),
         config_view: redacted(&config.as_written),
         ready: false.into(),
+        rates: RateSamples::default(),
     })
 }

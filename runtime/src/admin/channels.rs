@@ -1,7 +1,9 @@
 //! `GET /api/v1/channels` and `GET /api/v1/channels/{name}`: each channel's
-//! configuration in brief, and one channel's statistics.
+//! configuration in brief and run state, and one channel's statistics and
+//! rates.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::Json;
 use axum::extract::rejection::PathRejection;
@@ -10,10 +12,12 @@ use serde::Serialize;
 
 use super::auth::Caller;
 use super::error::ApiError;
+use super::rates::ChannelRates;
 use super::state::AdminState;
 use super::stats::ChannelStats;
 use crate::config::{AckMode, ChannelConfig, Ordering, SourceConfig};
 use crate::deliver::TargetConfig;
+use crate::pipeline::ChannelState;
 use crate::store::DeadLetterFilter;
 
 /// A channel's configuration in brief.
@@ -21,6 +25,8 @@ use crate::store::DeadLetterFilter;
 pub struct ChannelSummary {
     /// The name.
     pub name: String,
+    /// `running`, `paused` or `stopped` (see `POST .../stop`).
+    pub state: ChannelState,
     /// The source's type and address, for example `mllp 0.0.0.0:2575`.
     pub source: String,
     /// Whether the source uses TLS.
@@ -50,11 +56,12 @@ pub struct DestinationSummary {
 }
 
 impl ChannelSummary {
-    /// Summarizes `channel`.
-    pub fn of(channel: &ChannelConfig) -> Self {
+    /// Summarizes `channel`, in `state`.
+    pub fn of(channel: &ChannelConfig, state: ChannelState) -> Self {
         let SourceConfig::Mllp(source) = &channel.source;
         ChannelSummary {
             name: channel.name.clone(),
+            state,
             source: format!("mllp {}", source.listen),
             tls: source.tls.is_some(),
             ack_mode: match channel.ack_mode {
@@ -98,6 +105,9 @@ pub struct ChannelStatus {
     pub summary: ChannelSummary,
     /// The counters since the engine started.
     pub stats: ChannelStats,
+    /// Per-second rates over the last minute; `null` until the first
+    /// sample.
+    pub rates: Option<ChannelRates>,
     /// Dead letters waiting now.
     pub dead_letters: usize,
 }
@@ -107,7 +117,13 @@ pub async fn list(
     _caller: Caller,
     State(state): State<Arc<AdminState>>,
 ) -> Json<Vec<ChannelSummary>> {
-    Json(state.channels.iter().map(ChannelSummary::of).collect())
+    Json(
+        state
+            .channels
+            .iter()
+            .map(|channel| ChannelSummary::of(channel, run_state(&state, &channel.name)))
+            .collect(),
+    )
 }
 
 /// `GET /api/v1/channels/{name}`.
@@ -127,11 +143,22 @@ pub async fn show(
                 channel: Some(name.clone()),
                 ..DeadLetterFilter::default()
             };
+            let stats = ChannelStats::read(&state.metrics, channel);
+            let rates = state.rates.rates(&name, Instant::now(), stats.totals());
             Ok(Json(ChannelStatus {
-                summary: ChannelSummary::of(channel),
-                stats: ChannelStats::read(&state.metrics, channel),
+                summary: ChannelSummary::of(channel, run_state(state, &name)),
+                stats,
+                rates,
                 dead_letters: state.store.dead_letter_count(&filter)?,
             }))
         })
         .await
+}
+
+/// The run state of the channel named `name`.
+fn run_state(state: &AdminState, name: &str) -> ChannelState {
+    state
+        .pipelines
+        .get(name)
+        .map_or(ChannelState::Running, |pipeline| pipeline.control.state())
 }

@@ -6,8 +6,12 @@
 //! GET  /api/v1/ready                        no auth   every channel listens
 //! GET  /api/v1/openapi.json                 no auth   this list, in OpenAPI 3
 //! GET  /metrics                             viewer    Prometheus text
-//! GET  /api/v1/channels                     viewer    configuration in brief
-//! GET  /api/v1/channels/{name}              viewer    + counters, dead letters
+//! GET  /api/v1/channels                     viewer    configuration in brief, state
+//! GET  /api/v1/channels/{name}              viewer    + counters, rates, dead letters
+//! POST /api/v1/channels/{name}/stop         operator  close the listener, hold work; audited
+//! POST /api/v1/channels/{name}/start        operator  listen and run again; audited
+//! POST /api/v1/channels/{name}/pause        operator  receive and ACK, hold work; audited
+//! POST /api/v1/channels/{name}/resume       operator  run again; audited
 //! GET  /api/v1/channels/{name}/queues       viewer    depth, oldest age per partition
 //! GET  /api/v1/messages?control_id=&type=…  viewer    metadata + processing record
 //! GET  /api/v1/messages/{id}                viewer
@@ -17,7 +21,9 @@
 //! POST /api/v1/dead-letters/reprocess       operator  JSON filter; audited
 //! POST /api/v1/dead-letters/purge           operator  JSON filter; audited
 //! GET  /api/v1/plugins                      viewer    versions, hashes, info
-//! POST /api/v1/plugins                      admin     .wasm body; audited
+//! POST /api/v1/plugins                      admin     .wasm body, or multipart with
+//!                                                     self-tests; audited
+//! DELETE /api/v1/plugins/{sha256}           admin     a version no stage runs; audited
 //! POST /api/v1/channels/{name}/stages/{i}/activate
 //!                                           admin     {"version"}: hot swap; audited
 //! POST /api/v1/channels/{name}/stages/{i}/rollback
@@ -43,13 +49,17 @@ mod audit;
 mod auth;
 mod channels;
 mod config_view;
+mod control;
 mod dead_letters;
 mod error;
 mod health;
 mod messages;
 mod openapi;
+mod plugin_upload;
 mod plugins;
+mod queue_gauges;
 mod queues;
+mod rates;
 mod router;
 mod serve;
 mod settings;
@@ -61,6 +71,8 @@ pub use auth::Caller;
 pub use config_view::redacted;
 pub use error::ApiError;
 pub use openapi::DOCUMENT as OPENAPI_DOCUMENT;
+pub use queue_gauges::refresh_queue_gauges;
+pub use rates::{RateSamples, sample_rates};
 pub use serve::AdminApi;
 pub use settings::{AdminConfig, AdminToken, Role};
 pub use state::AdminState;

@@ -5,8 +5,9 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 
+use super::control;
 use super::error::ApiError;
 use super::state::AdminState;
 use super::{
@@ -24,6 +25,10 @@ pub fn router(state: Arc<AdminState>) -> Router {
         .route("/channels", get(channels::list))
         .route("/channels/{name}", get(channels::show))
         .route("/channels/{name}/queues", get(queues::show))
+        .route("/channels/{name}/stop", post(control::stop))
+        .route("/channels/{name}/start", post(control::start))
+        .route("/channels/{name}/pause", post(control::pause))
+        .route("/channels/{name}/resume", post(control::resume))
         .route(
             "/channels/{name}/stages/{stage}/activate",
             post(activate::activate),
@@ -45,6 +50,7 @@ pub fn router(state: Arc<AdminState>) -> Router {
                 .post(plugins::upload)
                 .layer(DefaultBodyLimit::max(plugins::MAX_UPLOAD_BYTES)),
         )
+        .route("/plugins/{sha256}", delete(plugins::delete))
         .route("/alerts", get(alerts::list))
         .route("/config", get(config_view::show));
     Router::new()

@@ -1,11 +1,13 @@
 //! What the admin API's handlers share: the engine's store, wakers,
-//! metrics, alerts and plugin registry, and the configuration.
+//! metrics, alerts and plugin registry, the configuration, and the
+//! counter samples rates come from.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::error::ApiError;
+use super::rates::RateSamples;
 use crate::alerts::Alerts;
 use crate::config::{AdminConfig, ChannelConfig};
 use crate::metrics::Metrics;
@@ -35,6 +37,8 @@ pub struct AdminState {
     pub config_view: serde_json::Value,
     /// Whether every channel is listening; `GET /api/v1/ready` reports it.
     pub ready: AtomicBool,
+    /// The last minute's counter samples, for each channel's rates.
+    pub rates: RateSamples,
 }
 
 impl AdminState {

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::rates::Totals;
 use crate::config::ChannelConfig;
 use crate::metrics::{self, Metrics, channel_and, destination_and};
 use crate::store::{DeadLetterReason, PIPELINE};
@@ -83,6 +84,25 @@ impl ChannelStats {
                     )
                 })
                 .collect(),
+        }
+    }
+}
+
+impl ChannelStats {
+    /// The totals rates are computed from.
+    pub fn totals(&self) -> Totals {
+        let destinations = self.destinations.values();
+        Totals {
+            received: self.frames_received,
+            acked: self.acks.values().sum(),
+            delivered: destinations
+                .clone()
+                .map(|d| d.attempts.get("delivered").copied().unwrap_or(0))
+                .sum(),
+            dead_lettered: self.pipeline_dead_lettered.values().sum::<u64>()
+                + destinations
+                    .flat_map(|d| d.dead_lettered.values())
+                    .sum::<u64>(),
         }
     }
 }

@@ -62,9 +62,9 @@ enum Command {
     #[command(subcommand)]
     Plugins(plugins::PluginsCommand),
     /// Channels of a running engine, over its admin API: the list, one
-    /// channel's counters, or its queues.
+    /// channel's counters, or its queues; stop, start, pause, resume.
     ///
-    /// Example: hl7wasm channels adt --queues
+    /// Example: hl7wasm channels adt --queues; hl7wasm channels pause adt
     Channels(channels::ChannelsArgs),
     /// Stored messages of a running engine, over its admin API.
     ///

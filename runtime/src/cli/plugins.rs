@@ -1,12 +1,14 @@
-//! `hl7wasm plugins`: list the engine's plugin versions, upload a new one,
-//! and activate or roll back a version for a channel's stage, over the
-//! admin API.
+//! `hl7wasm plugins`: list the engine's plugin versions, upload a new one
+//! (optionally with self-tests), and activate or roll back a
+//! version for a channel's stage, over the admin API.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use serde_json::Map;
+use hl7wasm::plugin::content_hash;
+use hl7wasm::plugin::self_test::Expect;
+use serde_json::{Map, Value, json};
 
 use super::api::{self, Api, ApiArgs};
 
@@ -23,10 +25,23 @@ pub enum PluginsCommand {
     /// Upload a plugin component; the engine checks and keeps it (admin
     /// token). A refused component leaves the loaded versions alone.
     ///
+    /// With `--self-test`, each message file must get its expected outcome
+    /// (forward by default) on a fresh instance before the version is kept.
+    ///
     /// Example: hl7wasm plugins upload target/wasm32-wasip2/release/my_plugin.wasm
+    /// --self-test samples/a01.hl7 --self-test samples/junk.hl7:reject
     Upload {
         /// The component (.wasm).
         file: PathBuf,
+        /// A file with one HL7 v2 message, and after a colon the outcome it
+        /// must have: forward (the default), filter, reject, retry or skip.
+        #[arg(long = "self-test", value_name = "MSG_FILE[:EXPECT]")]
+        self_tests: Vec<String>,
+        /// The plugin configuration the self-tests run with, a JSON object.
+        ///
+        /// By default this is `{}`.
+        #[arg(long, value_name = "JSON")]
+        config: Option<String>,
         #[command(flatten)]
         api: ApiArgs,
     },
@@ -71,11 +86,20 @@ pub fn run(command: &PluginsCommand) -> anyhow::Result<ExitCode> {
             PluginsCommand::List { api } => {
                 Api::new(api)?.get("/api/v1/plugins", &Map::new()).await?
             }
-            PluginsCommand::Upload { file, api } => {
-                let bytes = std::fs::read(file)
-                    .with_context(|| format!("cannot read {}", file.display()))?;
+            PluginsCommand::Upload {
+                file,
+                self_tests,
+                config,
+                api,
+            } => {
+                let bytes = read(file)?;
+                let (content_type, body) = if self_tests.is_empty() && config.is_none() {
+                    ("application/wasm".to_owned(), bytes)
+                } else {
+                    self_test_form(bytes, self_tests, config.as_deref())?
+                };
                 Api::new(api)?
-                    .post_bytes("/api/v1/plugins", "application/wasm", bytes)
+                    .post_bytes("/api/v1/plugins", &content_type, body)
                     .await?
             }
             PluginsCommand::Activate {
@@ -102,4 +126,68 @@ pub fn run(command: &PluginsCommand) -> anyhow::Result<ExitCode> {
         api::print(&answer);
         Ok(ExitCode::SUCCESS)
     })
+}
+
+fn read(file: &Path) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))
+}
+
+/// The `multipart/form-data` upload (see `admin/plugin_upload.rs`): its
+/// content type and body.
+///
+/// # Errors
+/// When a message file cannot be read, an expectation is unknown or the
+/// configuration is not a JSON object.
+fn self_test_form(
+    component: Vec<u8>,
+    self_tests: &[String],
+    config: Option<&str>,
+) -> anyhow::Result<(String, Vec<u8>)> {
+    let tests = self_tests
+        .iter()
+        .map(|arg| {
+            let (file, expect) = match arg.rsplit_once(':') {
+                Some((file, expect)) if expect.parse::<Expect>().is_ok() => (file, expect),
+                _ => (arg.as_str(), Expect::Forward.as_str()),
+            };
+            let message = String::from_utf8(read(Path::new(file))?)
+                .with_context(|| format!("{file} is not UTF-8 text"))?;
+            // Files keep line feeds; HL7 separates segments with carriage returns.
+            let message = message.trim_end().replace("\r\n", "\r").replace('\n', "\r");
+            Ok(json!({ "message": message, "expect": expect }))
+        })
+        .collect::<anyhow::Result<Vec<Value>>>()?;
+    let config: Value = serde_json::from_str(config.unwrap_or("{}")).context("--config")?;
+    anyhow::ensure!(config.is_object(), "--config must be a JSON object");
+    let parts = [
+        ("component", "application/wasm", component),
+        (
+            "config",
+            "application/json",
+            config.to_string().into_bytes(),
+        ),
+        (
+            "self_tests",
+            "application/json",
+            Value::Array(tests).to_string().into_bytes(),
+        ),
+    ];
+    // A hash of the parts: in practice never found inside them.
+    let boundary = format!(
+        "hl7wasm-{}",
+        content_hash(&parts.iter().flat_map(|p| p.2.clone()).collect::<Vec<u8>>())
+    );
+    let mut body = Vec::new();
+    for (name, content_type, bytes) in parts {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\nContent-Type: {content_type}\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(&bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    Ok((format!("multipart/form-data; boundary={boundary}"), body))
 }

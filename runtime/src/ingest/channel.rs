@@ -8,10 +8,11 @@ use super::ack::AckIds;
 use crate::config::ChannelConfig;
 use crate::metrics::Metrics;
 use crate::mllp::MllpLimits;
-use crate::pipeline::Wakers;
+use crate::pipeline::{ChannelControl, Wakers};
 use crate::store::Store;
 
 /// A running channel's shared state.
+#[derive(Clone)]
 pub struct ChannelRuntime {
     /// The channel's name.
     pub name: String,
@@ -29,6 +30,9 @@ pub struct ChannelRuntime {
     pub wakers: Arc<Wakers>,
     /// Control IDs for outgoing ACKs.
     pub ack_ids: Arc<AckIds>,
-    /// Cancelled when the engine shuts down.
+    /// Running, paused or stopped; the listener closes while stopped.
+    pub control: Arc<ChannelControl>,
+    /// Cancelled when the engine shuts down, or (for the connections of
+    /// one listening period) when the channel stops.
     pub shutdown: CancellationToken,
 }

@@ -1,6 +1,6 @@
 //! One channel's MLLP listener: accepts connections up to the channel's
 //! limit, performs the TLS handshake when configured, and hands each
-//! connection to a [`Handler`].
+//! connection to a [`Handler`]; closes while the channel is stopped.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -60,24 +60,89 @@ impl Listener {
 
     /// Accepts connections until shutdown. A connection beyond the limit
     /// waits in the kernel's accept queue until a permit frees up.
+    ///
+    /// While the channel is stopped the listening socket is closed, so new
+    /// connections are refused, and open connections close after their
+    /// current message; when it starts again, the same address is bound
+    /// anew.
     pub async fn run(self) {
-        let shutdown = self.channel.shutdown.clone();
-        loop {
-            let permit = tokio::select! {
-                permit = self.permits.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
-                () = shutdown.cancelled() => return,
-            };
-            let (socket, peer) = tokio::select! {
-                accepted = accept_with_backoff(&self.tcp) => accepted,
-                () = shutdown.cancelled() => return,
-            };
-            let channel = self.channel.clone();
-            let tls = self.tls.clone();
-            tokio::spawn(async move {
-                serve(socket, peer, tls, channel).await;
-                drop(permit);
+        let Listener {
+            tcp,
+            tls,
+            channel,
+            permits,
+        } = self;
+        let address = tcp.local_addr().expect("a bound listener has an address");
+        let mut listening = Some(tcp);
+        while let Some(tcp) = listening.take() {
+            // The connections of this listening period close when it ends.
+            let period = Arc::new(ChannelRuntime {
+                shutdown: channel.shutdown.child_token(),
+                ..ChannelRuntime::clone(&channel)
             });
+            let stopped = accept_until_stopped(tcp, tls.as_ref(), &period, &permits).await;
+            period.shutdown.cancel();
+            if !stopped {
+                return;
+            }
+            tracing::info!(channel = channel.name, %address, "MLLP listener closed: the channel stopped.");
+            listening = rebind(&channel, address).await;
         }
+    }
+}
+
+/// Accepts on `tcp` until the channel stops (`true`) or the engine shuts
+/// down (`false`); the socket closes on return.
+async fn accept_until_stopped(
+    tcp: TcpListener,
+    tls: Option<&TlsAcceptor>,
+    channel: &Arc<ChannelRuntime>,
+    permits: &Arc<Semaphore>,
+) -> bool {
+    loop {
+        let permit = tokio::select! {
+            permit = permits.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
+            () = channel.control.stopped() => return true,
+            () = channel.shutdown.cancelled() => return false,
+        };
+        let (socket, peer) = tokio::select! {
+            accepted = accept_with_backoff(&tcp) => accepted,
+            () = channel.control.stopped() => return true,
+            () = channel.shutdown.cancelled() => return false,
+        };
+        let channel = channel.clone();
+        let tls = tls.cloned();
+        tokio::spawn(async move {
+            serve(socket, peer, tls, channel).await;
+            drop(permit);
+        });
+    }
+}
+
+/// Waits until the channel may listen again and binds `address`; retries
+/// (100 ms doubling to 5 s) while the address is taken. `None` when the
+/// engine shuts down first.
+async fn rebind(channel: &ChannelRuntime, address: SocketAddr) -> Option<TcpListener> {
+    let mut backoff = Duration::from_millis(100);
+    tokio::select! {
+        () = channel.control.listening() => {}
+        () = channel.shutdown.cancelled() => return None,
+    }
+    loop {
+        match TcpListener::bind(address).await {
+            Ok(tcp) => {
+                tracing::info!(channel = channel.name, %address, "MLLP listener started again.");
+                return Some(tcp);
+            }
+            Err(error) => {
+                tracing::warn!(channel = channel.name, %address, %error, "MLLP listener cannot bind; retrying.");
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(backoff) => {}
+            () = channel.shutdown.cancelled() => return None,
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(5));
     }
 }
 

@@ -108,6 +108,14 @@ impl Chain {
                         filtered = reason;
                     }
                     StageOutcome::Failed(failure) => {
+                        metrics
+                            .plugin_failures
+                            .get_or_create(&vec![
+                                ("channel", metadata.channel.clone()),
+                                ("plugin", info.name.clone()),
+                                ("cause", failure.cause.as_str().to_owned()),
+                            ])
+                            .inc();
                         record.outcome = match failure.disposition {
                             crate::plugin::Disposition::Reject => "reject".into(),
                             crate::plugin::Disposition::Retry => "retry".into(),

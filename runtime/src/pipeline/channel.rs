@@ -5,6 +5,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use super::active::ActiveStages;
+use super::control::ChannelControl;
 use super::router::Route;
 use super::wakers::Wakers;
 use crate::alerts::Alerts;
@@ -38,6 +39,9 @@ pub struct ChannelPipeline {
     /// A dead-letter queue deeper than this raises an alert: `[alerts]
     /// dead_letter_max_depth`, or the channel's `dead_letter_alert`.
     pub dead_letter_threshold: u64,
+    /// Running, paused or stopped, as an administrator set it; shared
+    /// with the channel's listener.
+    pub control: Arc<ChannelControl>,
     /// Cancelled when the engine shuts down.
     pub shutdown: CancellationToken,
 }
@@ -46,6 +50,15 @@ impl ChannelPipeline {
     /// The channel's name.
     pub fn name(&self) -> &str {
         &self.config.name
+    }
+
+    /// Waits until the channel runs; `false` when the engine shuts down
+    /// first. Workers call it before each batch.
+    pub async fn runs(&self) -> bool {
+        tokio::select! {
+            () = self.control.running() => true,
+            () = self.shutdown.cancelled() => false,
+        }
     }
 
     /// Raises or clears the dead-letter depth alert.

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::channel::ChannelPipeline;
+use super::control::ChannelState;
 use super::events::{DeadLettered, DeliveryAttempted};
 use super::partition::jitter_sample;
 use crate::config::{ChannelConfig, DestinationConfig, Ordering};
@@ -68,13 +69,17 @@ impl DeliveryWorker {
         }
     }
 
-    /// Delivers until the engine shuts down.
+    /// Delivers until the engine shuts down; between batches, waits while
+    /// the channel is paused or stopped.
     pub async fn run(mut self) {
         let channel = Arc::clone(&self.channel);
         let wake = channel
             .wakers
             .outbound(channel.name(), &self.destination.name, self.partition);
         loop {
+            if !channel.runs().await {
+                return;
+            }
             let wait_until_ms = match self.pass().await {
                 Ok(None) => continue,
                 Ok(Some(until)) => until,
@@ -111,6 +116,10 @@ impl DeliveryWorker {
         for mut entry in entries {
             if self.channel.shutdown.is_cancelled() {
                 return Ok(Some(now));
+            }
+            // Paused or stopped: the entries left wait for the next pass.
+            if self.channel.control.state() != ChannelState::Running {
+                return Ok(None);
             }
             let due = entry.header.next_attempt_ms;
             if due > now_unix_ms() {

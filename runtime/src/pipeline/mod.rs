@@ -17,11 +17,13 @@
 //! Each partition has its own pipeline worker and, per destination, its
 //! own delivery worker, so order holds within a partition while partitions
 //! run in parallel. Workers sleep until woken (`Wakers`) or until their
-//! next retry is due.
+//! next retry is due, and wait while an administrator has paused or
+//! stopped their channel (`ChannelControl`).
 
 mod active;
 mod chain;
 mod channel;
+mod control;
 mod delivery;
 mod events;
 mod partition;
@@ -34,6 +36,7 @@ mod wakers;
 pub use active::{ActivateError, ActiveStages};
 pub use chain::{Chain, ChainResult, Stage, Verdict};
 pub use channel::{ChannelPipeline, DEAD_LETTER_ALERT, check_dead_letters};
+pub use control::{ChannelControl, ChannelState};
 pub use router::{Origin, Route, route};
 pub use topology::{Shared, Topology};
 pub use wakers::Wakers;

@@ -62,11 +62,15 @@ impl PartitionWorker {
         }
     }
 
-    /// Processes messages until the engine shuts down.
+    /// Processes messages until the engine shuts down; between batches,
+    /// waits while the channel is paused or stopped.
     pub async fn run(mut self) {
         let channel = Arc::clone(&self.channel);
         let wake = channel.wakers.inbound(channel.name(), self.partition);
         loop {
+            if !channel.runs().await {
+                return;
+            }
             let until = match self.step().await {
                 Ok(Step::Worked) => continue,
                 Ok(Step::Idle(until)) => until,

@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use super::active::ActiveStages;
 use super::chain::Stage;
 use super::channel::ChannelPipeline;
+use super::control::ChannelControl;
 use super::delivery::{DeliveryWorker, Target};
 use super::partition::PartitionWorker;
 use super::plugin_watch;
@@ -84,6 +85,7 @@ impl Topology {
                 dead_letter_threshold: config
                     .alerts
                     .dead_letter_threshold(channel.dead_letter_alert),
+                control: Arc::new(ChannelControl::default()),
                 shutdown: shared.shutdown.child_token(),
             });
             for partition in 0..channel.partitions {

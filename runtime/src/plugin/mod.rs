@@ -13,6 +13,7 @@
 //!                 isolation, recycle thresholds, drop on any trap
 //! PluginInstance  a Store with limits; each call gets a fresh epoch
 //!                 deadline, the memory guard reset, stdio and logs drained
+//! self_test       sample messages an upload must pass before it is kept
 //! ```
 //!
 //! Limits on every call: the epoch deadline (instantiation included), the
@@ -28,6 +29,7 @@ mod failure;
 mod instance;
 mod limits;
 mod registry;
+pub mod self_test;
 mod state;
 mod stdio;
 mod version;
@@ -40,7 +42,7 @@ pub use error::LoadError;
 pub use failure::{CallFailure, FailureCause};
 pub use instance::PluginInstance;
 pub use limits::PluginLimits;
-pub use registry::{PluginRegistry, RefusedFile};
+pub use registry::{PluginRegistry, RefusedFile, RemoveError};
 pub use state::LookupTables;
 pub use version::{PluginVersion, content_hash};
 pub use worker::{

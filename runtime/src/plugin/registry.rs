@@ -6,11 +6,19 @@
 //! file is refused with a reason and leaves the loaded versions alone.
 //! Uploaded components are written into the directory as
 //! `<name>-<version>-<sha256 prefix>.wasm`, so they survive a restart.
+//!
+//! The registry remembers where each version came from: the files it was
+//! loaded from or written to, and whether it is built into the binary.
+//! Removing a version deletes its files, so neither a restart nor the
+//! directory watcher brings it back; a bundled version cannot be removed,
+//! since every start loads it again.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
+
+use thiserror::Error;
 
 use super::artifact_cache::ArtifactCache;
 use super::engine::PluginEngine;
@@ -27,6 +35,40 @@ pub struct RefusedFile {
     pub error: LoadError,
 }
 
+/// Why a version was not removed; the registry is unchanged.
+#[derive(Debug, Error)]
+pub enum RemoveError {
+    /// No loaded version has this content hash.
+    #[error("no loaded plugin version has sha256 {0}")]
+    Unknown(String),
+    /// The version is built into the binary.
+    #[error("{0} is built into the hl7wasm binary and is loaded again at every start")]
+    Bundled(String),
+    /// One of its files could not be deleted.
+    #[error("cannot delete {path}: {source}")]
+    File {
+        /// The file.
+        path: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+}
+
+/// Where one version came from.
+#[derive(Debug, Default)]
+struct Origin {
+    /// Built into the binary.
+    bundled: bool,
+    /// Files in the plugin directory holding its bytes.
+    files: BTreeSet<PathBuf>,
+}
+
+/// Where a version being kept came from.
+enum Source<'a> {
+    Bundled,
+    File(&'a Path),
+}
+
 /// All loaded plugin versions.
 pub struct PluginRegistry {
     engine: PluginEngine,
@@ -35,6 +77,8 @@ pub struct PluginRegistry {
     limits: PluginLimits,
     /// Name → versions in load order.
     versions: RwLock<BTreeMap<String, Vec<Arc<PluginVersion>>>>,
+    /// Content hash → where that version came from.
+    origins: RwLock<HashMap<String, Origin>>,
 }
 
 impl PluginRegistry {
@@ -56,6 +100,7 @@ impl PluginRegistry {
             dir: dir.to_path_buf(),
             limits,
             versions: RwLock::default(),
+            origins: RwLock::default(),
         })
     }
 
@@ -94,7 +139,7 @@ impl PluginRegistry {
             path: path.display().to_string(),
             source,
         })?;
-        let version = self.insert(&bytes)?;
+        let version = self.keep(self.check(&bytes)?, Source::File(path));
         tracing::info!(plugin = %version.label(), path = %path.display(), "Plugin loaded.");
         Ok(version)
     }
@@ -104,7 +149,19 @@ impl PluginRegistry {
     /// # Errors
     /// The reason the upload was refused, or a failure to store it.
     pub fn add(&self, bytes: &[u8]) -> Result<Arc<PluginVersion>, LoadError> {
-        let version = self.insert(bytes)?;
+        self.store(self.check(bytes)?, bytes)
+    }
+
+    /// Keeps `version`, checked from `bytes` by [`PluginRegistry::check`],
+    /// and a copy of `bytes` in the plugin directory.
+    ///
+    /// # Errors
+    /// A failure to write the file; the version is then not kept.
+    pub fn store(
+        &self,
+        version: Arc<PluginVersion>,
+        bytes: &[u8],
+    ) -> Result<Arc<PluginVersion>, LoadError> {
         let file = self.dir.join(format!(
             "{}-{}-{}.wasm",
             version.info.name,
@@ -117,6 +174,7 @@ impl PluginRegistry {
                 source,
             })?;
         }
+        let version = self.keep(version, Source::File(&file));
         tracing::info!(plugin = %version.label(), "Plugin uploaded.");
         Ok(version)
     }
@@ -127,7 +185,7 @@ impl PluginRegistry {
     /// # Errors
     /// The reason it was refused.
     pub fn add_bundled(&self, bytes: &[u8]) -> Result<Arc<PluginVersion>, LoadError> {
-        let version = self.insert(bytes)?;
+        let version = self.keep(self.check(bytes)?, Source::Bundled);
         tracing::info!(plugin = %version.label(), "Bundled plugin loaded.");
         Ok(version)
     }
@@ -164,18 +222,92 @@ impl PluginRegistry {
             .cloned()
     }
 
-    fn insert(&self, bytes: &[u8]) -> Result<Arc<PluginVersion>, LoadError> {
+    /// Loads `bytes` (compiled, checked against the world, `info()`
+    /// answered) without keeping them; the version already kept when the
+    /// content is known. Keep it with [`PluginRegistry::store`].
+    ///
+    /// # Errors
+    /// The reason the component was refused.
+    pub fn check(&self, bytes: &[u8]) -> Result<Arc<PluginVersion>, LoadError> {
         let sha256 = content_hash(bytes);
-        if let Some(known) = self.all().into_iter().find(|v| v.sha256 == sha256) {
+        if let Some(known) = self.find(&sha256) {
             return Ok(known);
         }
-        let version = PluginVersion::load(&self.engine, Some(&self.cache), bytes, &self.limits)?;
+        PluginVersion::load(&self.engine, Some(&self.cache), bytes, &self.limits)
+    }
+
+    /// The version with content hash `sha256`.
+    pub fn find(&self, sha256: &str) -> Option<Arc<PluginVersion>> {
+        self.read()
+            .values()
+            .flatten()
+            .find(|v| v.sha256 == sha256)
+            .cloned()
+    }
+
+    /// Removes the version with content hash `sha256` and deletes the files
+    /// it was loaded from or written to; returns it.
+    ///
+    /// # Errors
+    /// [`RemoveError`]: an unknown hash, a bundled version, or a file that
+    /// cannot be deleted (files already deleted stay deleted; the version
+    /// stays loaded).
+    pub fn remove(&self, sha256: &str) -> Result<Arc<PluginVersion>, RemoveError> {
+        let version = self
+            .find(sha256)
+            .ok_or_else(|| RemoveError::Unknown(sha256.to_owned()))?;
+        // Both locks in the order `keep` takes them.
         let mut versions = self.versions.write().expect("registry lock");
-        versions
-            .entry(version.info.name.clone())
-            .or_default()
-            .push(version.clone());
+        let mut origins = self.origins.write().expect("registry lock");
+        let origin = origins.entry(version.sha256.clone()).or_default();
+        if origin.bundled {
+            return Err(RemoveError::Bundled(version.label()));
+        }
+        while let Some(path) = origin.files.pop_first() {
+            match fs::remove_file(&path) {
+                Err(source) if source.kind() != std::io::ErrorKind::NotFound => {
+                    let error = RemoveError::File {
+                        path: path.display().to_string(),
+                        source,
+                    };
+                    origin.files.insert(path);
+                    return Err(error);
+                }
+                _ => tracing::info!(path = %path.display(), "Plugin file deleted."),
+            }
+        }
+        origins.remove(&version.sha256);
+        if let Some(list) = versions.get_mut(&version.info.name) {
+            list.retain(|v| v.sha256 != version.sha256);
+            if list.is_empty() {
+                versions.remove(&version.info.name);
+            }
+        }
+        tracing::info!(plugin = %version.label(), "Plugin version removed.");
         Ok(version)
+    }
+
+    /// Keeps `version` (or the one with the same content, when two loads
+    /// raced) and notes where it came from.
+    fn keep(&self, version: Arc<PluginVersion>, source: Source<'_>) -> Arc<PluginVersion> {
+        let mut versions = self.versions.write().expect("registry lock");
+        let list = versions.entry(version.info.name.clone()).or_default();
+        let kept = match list.iter().find(|v| v.sha256 == version.sha256) {
+            Some(known) => known.clone(),
+            None => {
+                list.push(version.clone());
+                version
+            }
+        };
+        let mut origins = self.origins.write().expect("registry lock");
+        let origin = origins.entry(kept.sha256.clone()).or_default();
+        match source {
+            Source::Bundled => origin.bundled = true,
+            Source::File(path) => {
+                origin.files.insert(path.to_path_buf());
+            }
+        }
+        kept
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Vec<Arc<PluginVersion>>>> {
