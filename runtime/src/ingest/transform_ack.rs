@@ -39,32 +39,24 @@ pub(crate) async fn await_transform(
             Ok(Some(status)) => return answer(&status),
             Ok(None) => {}
             Err(store_error) => {
-                let text = format!("Message stored, but its status cannot be read: {store_error}.");
-                return (
-                    AckOutcome::Error,
-                    vec![error(
-                        ErrorCode::ApplicationInternalError,
-                        Severity::Error,
-                        text,
-                    )],
-                );
+                return stored_but(format!("its status cannot be read: {store_error}."));
             }
         }
         if tokio::time::timeout_at(deadline, notified).await.is_err() {
-            let text = format!(
-                "Message stored but not transformed within {} s; it will be processed.",
+            return stored_but(format!(
+                "not transformed within {} s; it will be processed.",
                 timeout.as_secs()
-            );
-            return (
-                AckOutcome::Error,
-                vec![error(
-                    ErrorCode::ApplicationInternalError,
-                    Severity::Error,
-                    text,
-                )],
-            );
+            ));
         }
     }
+}
+
+/// AE for a message that is durable but whose transform result is not
+/// known: `Message stored, but <why>`.
+fn stored_but(why: String) -> (AckOutcome, Vec<ErrDetail>) {
+    let text = format!("Message stored, but {why}");
+    let detail = error(ErrorCode::ApplicationInternalError, Severity::Error, text);
+    (AckOutcome::Error, vec![detail])
 }
 
 fn answer(status: &MessageStatus) -> (AckOutcome, Vec<ErrDetail>) {

@@ -98,18 +98,13 @@ impl Store {
                 batch.remove(keys::dead_letter(letter.sequence));
                 match &header.destination {
                     Some(destination) => {
-                        let entry = OutboundHeader {
-                            message_id: header.message_id,
-                            received_at_ms: crate::hl7_input::now_unix_ms(),
-                            control_id: header.control_id.clone(),
-                            message_type: header.message_type.clone(),
-                            content_type: header.content_type.clone(),
-                            attempts: 0,
-                            first_failure_ms: None,
-                            last_failure_ms: None,
-                            next_attempt_ms: 0,
-                            last_error: None,
-                        };
+                        let entry = OutboundHeader::new(
+                            header.message_id,
+                            crate::hl7_input::now_unix_ms(),
+                            header.control_id.clone(),
+                            header.message_type.clone(),
+                            header.content_type.clone(),
+                        );
                         let key = keys::outbound_entry(
                             &header.channel,
                             destination,

@@ -31,18 +31,8 @@ pub(crate) fn decode<H: DeserializeOwned>(
     key: &[u8],
     bytes: &[u8],
 ) -> Result<(H, Vec<u8>), StoreError> {
-    let corrupt = |reason: String| StoreError::Corrupt {
-        key: keys::describe(key),
-        reason,
-    };
-    let (length, rest) = bytes
-        .split_first_chunk::<4>()
-        .ok_or_else(|| corrupt("truncated header length".into()))?;
-    let (header, payload) = rest
-        .split_at_checked(u32::from_be_bytes(*length) as usize)
-        .ok_or_else(|| corrupt("truncated header".into()))?;
-    let header = serde_json::from_slice(header).map_err(|e| corrupt(e.to_string()))?;
-    Ok((header, payload.to_vec()))
+    let (header, payload) = split(key, bytes)?;
+    Ok((parse(key, header)?, payload.to_vec()))
 }
 
 /// Decodes only the header of an entry stored under `key`.
@@ -54,15 +44,25 @@ pub(crate) fn decode_header<H: DeserializeOwned>(
     key: &[u8],
     bytes: &[u8],
 ) -> Result<H, StoreError> {
-    let corrupt = |reason: String| StoreError::Corrupt {
-        key: keys::describe(key),
-        reason,
-    };
+    parse(key, split(key, bytes)?.0)
+}
+
+/// The header's bytes and the payload's.
+fn split<'a>(key: &[u8], bytes: &'a [u8]) -> Result<(&'a [u8], &'a [u8]), StoreError> {
     let (length, rest) = bytes
         .split_first_chunk::<4>()
-        .ok_or_else(|| corrupt("truncated header length".into()))?;
-    let header = rest
-        .get(..u32::from_be_bytes(*length) as usize)
-        .ok_or_else(|| corrupt("truncated header".into()))?;
-    serde_json::from_slice(header).map_err(|e| corrupt(e.to_string()))
+        .ok_or_else(|| corrupt(key, "truncated header length".into()))?;
+    rest.split_at_checked(u32::from_be_bytes(*length) as usize)
+        .ok_or_else(|| corrupt(key, "truncated header".into()))
+}
+
+fn parse<H: DeserializeOwned>(key: &[u8], header: &[u8]) -> Result<H, StoreError> {
+    serde_json::from_slice(header).map_err(|e| corrupt(key, e.to_string()))
+}
+
+fn corrupt(key: &[u8], reason: String) -> StoreError {
+    StoreError::Corrupt {
+        key: keys::describe(key),
+        reason,
+    }
 }

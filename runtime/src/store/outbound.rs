@@ -40,6 +40,30 @@ pub struct OutboundHeader {
     pub last_error: Option<String>,
 }
 
+impl OutboundHeader {
+    /// The header of an entry not attempted yet.
+    pub fn new(
+        message_id: u64,
+        received_at_ms: u64,
+        control_id: Option<String>,
+        message_type: Option<String>,
+        content_type: String,
+    ) -> Self {
+        OutboundHeader {
+            message_id,
+            received_at_ms,
+            control_id,
+            message_type,
+            content_type,
+            attempts: 0,
+            first_failure_ms: None,
+            last_failure_ms: None,
+            next_attempt_ms: 0,
+            last_error: None,
+        }
+    }
+}
+
 /// One entry of a destination's queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboundEntry {

@@ -97,18 +97,13 @@ impl Store {
                     batch.remove(keys::queue_entry(channel, partition, item.message_id));
                 }
                 for output in &item.outputs {
-                    let header = OutboundHeader {
-                        message_id: item.message_id,
-                        received_at_ms: item.received_at_ms,
-                        control_id: item.control_id.clone(),
-                        message_type: item.message_type.clone(),
-                        content_type: output.content_type.clone(),
-                        attempts: 0,
-                        first_failure_ms: None,
-                        last_failure_ms: None,
-                        next_attempt_ms: 0,
-                        last_error: None,
-                    };
+                    let header = OutboundHeader::new(
+                        item.message_id,
+                        item.received_at_ms,
+                        item.control_id.clone(),
+                        item.message_type.clone(),
+                        output.content_type.clone(),
+                    );
                     let key = keys::outbound_entry(
                         channel,
                         &output.destination,
