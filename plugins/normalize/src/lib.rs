@@ -62,14 +62,14 @@ impl Rules {
             .unwrap_or(body)
             .split('\r')
             .map(|segment| {
-                if segment.starts_with("PID") {
+                if separators.is_pid(segment) {
                     separators.pid(segment)
                 } else {
                     segment.to_string()
                 }
             })
             .collect();
-        let first_pid = segments.iter().find(|s| s.starts_with("PID"));
+        let first_pid = segments.iter().find(|s| separators.is_pid(s));
         if let Some(pid) = first_pid {
             let family = separators.part(pid, 5, 1);
             if self.test_family_names.contains(&family) {
@@ -92,6 +92,11 @@ struct Separators {
 }
 
 impl Separators {
+    /// Whether `segment`'s id (its first field) is `PID`.
+    fn is_pid(&self, segment: &str) -> bool {
+        segment.split(self.field).next() == Some("PID")
+    }
+
     /// A PID segment with PID-5, PID-13 and PID-14 rewritten.
     fn pid(&self, segment: &str) -> String {
         let mut fields: Vec<String> = segment.split(self.field).map(str::to_string).collect();
