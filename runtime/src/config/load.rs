@@ -158,6 +158,12 @@ fn check_channel(channel: &ChannelConfig) -> Result<(), String> {
         if stage.plugin.trim().is_empty() {
             return Err(at(&format!("pipeline[{index}].plugin"), "is empty".into()));
         }
+        if stage.deadline_ms == 0 {
+            return Err(at(
+                &format!("pipeline[{index}].deadline_ms"),
+                "must be at least 1".into(),
+            ));
+        }
     }
     let mut names = HashSet::new();
     for (index, destination) in channel.destinations.iter().enumerate() {

@@ -29,6 +29,11 @@ pub struct StageConfig {
     /// one for every message (`strict`).
     #[serde(default = "reuse")]
     pub isolation: Isolation,
+    /// The wall-clock budget of one call in milliseconds, instantiation
+    /// included. By default 100; plugins in interpreted languages (Python,
+    /// JavaScript) may need more for large messages.
+    #[serde(default = "default_deadline_ms")]
+    pub deadline_ms: u64,
 }
 
 impl StageConfig {
@@ -40,6 +45,10 @@ impl StageConfig {
 
 fn latest() -> String {
     "latest".into()
+}
+
+fn default_deadline_ms() -> u64 {
+    crate::plugin::PluginLimits::default().deadline_ms
 }
 
 fn reuse() -> Isolation {

@@ -185,7 +185,10 @@ fn resolve_stages(
             );
         };
         let settings = Arc::new(StageSettings {
-            limits: PluginLimits::default(),
+            limits: PluginLimits {
+                deadline_ms: stage.deadline_ms,
+                ..PluginLimits::default()
+            },
             config_json: stage.config_json(),
             lookups: lookups.clone(),
             policy: InstancePolicy {
