@@ -9,6 +9,7 @@ mod dlq;
 mod messages;
 mod parse;
 mod plugin_run;
+mod plugin_sign;
 mod plugins;
 mod send;
 mod serve;
@@ -89,6 +90,16 @@ enum PluginCommand {
     ///
     /// Example: hl7wasm plugin run target/wasm32-wasip2/release/my_plugin.wasm --config '{"strict":true}' adt.hl7
     Run(plugin_run::RunArgs),
+    /// Create a vendor signing key: writes the private key, prints the
+    /// public key for the engines' `plugins.trusted_keys`.
+    ///
+    /// Example: hl7wasm plugin keygen --out vendor.key
+    Keygen(plugin_sign::KeygenArgs),
+    /// Sign a component with a vendor key; its info() and licence go into
+    /// the signed metadata.
+    ///
+    /// Example: hl7wasm plugin sign --key vendor.key --license Apache-2.0 mapper.wasm
+    Sign(plugin_sign::SignArgs),
 }
 
 /// Parses the command line, runs the subcommand and maps errors to exit
@@ -105,6 +116,8 @@ pub fn main() -> ExitCode {
         Command::Bench(args) => bench::run(&args),
         Command::Parse(args) => parse::run(&args),
         Command::Plugin(PluginCommand::Run(args)) => plugin_run::run(&args),
+        Command::Plugin(PluginCommand::Keygen(args)) => plugin_sign::keygen(&args),
+        Command::Plugin(PluginCommand::Sign(args)) => plugin_sign::sign(&args),
         Command::Config(ConfigCommand::Check(args)) => config_check::run(&args),
         Command::Dlq(command) => dlq::run(&command),
         Command::Plugins(command) => plugins::run(&command),

@@ -116,6 +116,11 @@ fn check(config: &Config) -> Result<(), String> {
     for channel in &config.channels {
         check_channel_targets(config, channel)?;
     }
+    if config.plugins.require_signed && config.plugins.trusted_keys.is_empty() {
+        return Err(
+            "key plugins.trusted_keys: require_signed needs at least one trusted key".into(),
+        );
+    }
     config.admin.check()?;
     config.alerts.check()
 }

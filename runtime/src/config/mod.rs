@@ -144,6 +144,13 @@ pub struct PluginsConfig {
     /// `.wasm` files, in milliseconds; 0 turns watching off. By default
     /// 2000.
     pub watch_interval_ms: u64,
+    /// Refuse plugins (uploads and directory files) that are not signed by
+    /// one of `trusted_keys`. Bundled plugins are part of the binary and
+    /// always load. By default false.
+    pub require_signed: bool,
+    /// ed25519 public keys (hex, from `hl7wasm plugin keygen`) whose
+    /// signatures are trusted. By default none.
+    pub trusted_keys: Vec<String>,
 }
 
 impl Default for PluginsConfig {
@@ -152,6 +159,8 @@ impl Default for PluginsConfig {
             dir: PathBuf::from("./plugins"),
             cache_dir: PathBuf::from("./data/plugin-cache"),
             watch_interval_ms: 2000,
+            require_signed: false,
+            trusted_keys: Vec::new(),
         }
     }
 }

@@ -153,6 +153,9 @@ fn open_registry(config: &Config) -> anyhow::Result<Option<Arc<PluginRegistry>>>
         PluginLimits::default(),
     )
     .with_context(|| format!("cannot open the plugin directory {}", plugins.dir.display()))?;
+    if plugins.require_signed {
+        registry.require_signed(plugins.trusted_keys.clone());
+    }
     for (name, bytes) in bundled::PLUGINS {
         registry
             .add_bundled(bytes)

@@ -30,6 +30,9 @@ pub enum LoadError {
     /// `info` trapped, timed out or returned nonsense.
     #[error("info() failed: {0}")]
     InfoFailed(String),
+    /// Signed plugins are required and this one does not pass.
+    #[error("refused: {0}")]
+    Signature(#[from] super::signature::SignatureError),
     /// Reading the file failed.
     #[error("cannot read {path}: {source}")]
     Io {

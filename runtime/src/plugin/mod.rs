@@ -30,6 +30,7 @@ mod instance;
 mod limits;
 mod registry;
 pub mod self_test;
+pub mod signature;
 mod state;
 mod stdio;
 mod version;

@@ -24,6 +24,7 @@ use super::artifact_cache::ArtifactCache;
 use super::engine::PluginEngine;
 use super::error::LoadError;
 use super::limits::PluginLimits;
+use super::signature::{self, SignatureError};
 use super::version::{PluginVersion, content_hash};
 
 /// A file in the plugin directory that was refused, with the reason.
@@ -79,6 +80,9 @@ pub struct PluginRegistry {
     versions: RwLock<BTreeMap<String, Vec<Arc<PluginVersion>>>>,
     /// Content hash → where that version came from.
     origins: RwLock<HashMap<String, Origin>>,
+    /// The public keys (hex) whose signatures are accepted, when signed
+    /// plugins are required; `None` accepts unsigned ones.
+    trusted_keys: RwLock<Option<Vec<String>>>,
 }
 
 impl PluginRegistry {
@@ -101,6 +105,7 @@ impl PluginRegistry {
             limits,
             versions: RwLock::default(),
             origins: RwLock::default(),
+            trusted_keys: RwLock::default(),
         })
     }
 
@@ -185,7 +190,7 @@ impl PluginRegistry {
     /// # Errors
     /// The reason it was refused.
     pub fn add_bundled(&self, bytes: &[u8]) -> Result<Arc<PluginVersion>, LoadError> {
-        let version = self.keep(self.check(bytes)?, Source::Bundled);
+        let version = self.keep(self.compile(bytes)?, Source::Bundled);
         tracing::info!(plugin = %version.label(), "Bundled plugin loaded.");
         Ok(version)
     }
@@ -229,6 +234,30 @@ impl PluginRegistry {
     /// # Errors
     /// The reason the component was refused.
     pub fn check(&self, bytes: &[u8]) -> Result<Arc<PluginVersion>, LoadError> {
+        let trusted = self.trusted_keys.read().expect("registry lock").clone();
+        let Some(trusted) = trusted else {
+            return self.compile(bytes);
+        };
+        let metadata = signature::verify(bytes, &trusted)?;
+        let version = self.compile(bytes)?;
+        let info = &version.info;
+        if metadata.name != info.name || metadata.version != info.version {
+            return Err(LoadError::Signature(SignatureError::Malformed(format!(
+                "the signed metadata names {}@{}, but info() says {}@{}",
+                metadata.name, metadata.version, info.name, info.version
+            ))));
+        }
+        Ok(version)
+    }
+
+    /// From now on, accepts only components signed by one of
+    /// `trusted_keys` (ed25519 public keys in hex), in uploads and in the
+    /// plugin directory; bundled plugins are trusted as part of the binary.
+    pub fn require_signed(&self, trusted_keys: Vec<String>) {
+        *self.trusted_keys.write().expect("registry lock") = Some(trusted_keys);
+    }
+
+    fn compile(&self, bytes: &[u8]) -> Result<Arc<PluginVersion>, LoadError> {
         let sha256 = content_hash(bytes);
         if let Some(known) = self.find(&sha256) {
             return Ok(known);
