@@ -9,12 +9,14 @@ mod admin;
 #[path = "support/engine.rs"]
 mod engine;
 
-use std::net::{SocketAddr, TcpListener};
+#[path = "support/process.rs"]
+mod process;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use admin::Api;
+use process::{free_address, spawn_engine, wait_until_listening};
 use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
@@ -22,35 +24,6 @@ use tokio::net::TcpStream;
 const OPERATOR: &str = "operator-token-0123456789";
 const CONTROL_ID: &str = "AUDIT-0001";
 const PATIENT: &str = "ZANZIBAR^QUILLFEATHER";
-
-fn free_address() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-}
-
-fn spawn_engine(config: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_hl7wasm"))
-        .args(["serve", "--config"])
-        .arg(config)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start hl7wasm serve")
-}
-
-async fn wait_until_listening(address: SocketAddr) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while TcpStream::connect(address).await.is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "the engine did not start listening"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
 
 /// The audit log's lines, each parsed as a JSON object.
 fn read_lines(file: &Path) -> (String, Vec<Value>) {
@@ -101,7 +74,7 @@ async fn the_audit_log_records_events_without_phi() {
         out = dir.path().join("out"),
     );
     std::fs::write(&config, text).unwrap();
-    let mut child = spawn_engine(&config);
+    let mut child = spawn_engine(&config, None);
     wait_until_listening(channel).await;
 
     let mut stream = TcpStream::connect(channel).await.unwrap();

@@ -7,54 +7,23 @@
 //! ACKed message reaches the destination (at least once: a delivery cut by
 //! a kill is redone) and nothing was dead-lettered.
 
+#[path = "support/process.rs"]
+mod process;
+
 use std::collections::HashMap;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hl7wasm::store::{DeadLetterFilter, Store, StoreSettings};
+use process::{free_address, spawn_engine, wait_until_listening};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 const SENDERS: usize = 8;
 const KILLS: usize = 22;
-
-fn free_address() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-}
-
-fn spawn_engine(config: &Path, log: &Path) -> Child {
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-        .unwrap();
-    Command::new(env!("CARGO_BIN_EXE_hl7wasm"))
-        .args(["serve", "--config"])
-        .arg(config)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("start hl7wasm serve")
-}
-
-async fn wait_until_listening(address: SocketAddr) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while TcpStream::connect(address).await.is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "the engine did not start listening"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
 
 fn control_id(sender: usize, seq: u64) -> String {
     format!("S{sender}-{seq}")
@@ -202,7 +171,7 @@ async fn acked_messages_survive_sigkill() {
 
     let started = Instant::now();
     let mut random = started.elapsed().as_nanos() as u64 | 1;
-    let mut engine = spawn_engine(&config, &log);
+    let mut engine = spawn_engine(&config, Some(&log));
     for _ in 0..KILLS {
         wait_until_listening(address).await;
         random ^= random << 13;
@@ -213,7 +182,7 @@ async fn acked_messages_survive_sigkill() {
         engine.wait().unwrap();
         let snapshot = acked.lock().unwrap().clone();
         verify(&store_dir, &snapshot);
-        engine = spawn_engine(&config, &log);
+        engine = spawn_engine(&config, Some(&log));
     }
     wait_until_listening(address).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
