@@ -263,14 +263,7 @@ async fn plugin_uploads_load_good_components_and_refuse_bad_ones() {
     let upload = |token: &'static str, bytes: Vec<u8>| {
         let api = &api;
         async move {
-            let (status, body) = api
-                .call(
-                    reqwest::Method::POST,
-                    "/api/v1/plugins",
-                    Some(token),
-                    Some(("application/wasm", bytes)),
-                )
-                .await;
+            let (status, body) = api.upload(token, bytes).await;
             (status, serde_json::from_slice::<Value>(&body).unwrap())
         }
     };

@@ -107,14 +107,7 @@ async fn only_a_version_no_stage_runs_is_deleted_and_it_stays_gone() {
     let api = Api::of(&engine);
     let running = support::plugin_bytes("passthrough");
     let rebuilt = support::rebuilt(&running);
-    let (status, uploaded) = api
-        .call(
-            reqwest::Method::POST,
-            "/api/v1/plugins",
-            Some(ADMIN),
-            Some(("application/wasm", rebuilt)),
-        )
-        .await;
+    let (status, uploaded) = api.upload(ADMIN, rebuilt).await;
     assert_eq!(status, StatusCode::CREATED);
     let uploaded: Value = serde_json::from_slice(&uploaded).unwrap();
     let sha256 = uploaded["sha256"].as_str().unwrap().to_owned();

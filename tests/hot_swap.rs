@@ -64,14 +64,7 @@ async fn fifty_swaps_under_load_lose_nothing() {
     let activate = "/api/v1/channels/test/stages/0/activate";
     let started = Instant::now();
     let rebuilt = support::rebuilt(&support::plugin_bytes("passthrough"));
-    let (status, uploaded) = api
-        .call(
-            reqwest::Method::POST,
-            "/api/v1/plugins",
-            Some(ADMIN),
-            Some(("application/wasm", rebuilt)),
-        )
-        .await;
+    let (status, uploaded) = api.upload(ADMIN, rebuilt).await;
     assert_eq!(
         status,
         StatusCode::CREATED,

@@ -118,14 +118,7 @@ async fn only_components_signed_by_a_trusted_key_load() {
         (support::rebuilt(&unsigned), "not signed"),
         (by_other, "not in plugins.trusted_keys"),
     ] {
-        let (status, body) = api
-            .call(
-                reqwest::Method::POST,
-                "/api/v1/plugins",
-                Some(ADMIN),
-                Some(("application/wasm", bytes)),
-            )
-            .await;
+        let (status, body) = api.upload(ADMIN, bytes).await;
         let body = String::from_utf8_lossy(&body);
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
         assert!(body.contains(reason), "{body}");

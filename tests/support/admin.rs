@@ -60,6 +60,18 @@ impl Api {
         (status, response.bytes().await.unwrap().to_vec())
     }
 
+    /// Uploads a component as `POST /api/v1/plugins`; the status and the
+    /// raw answer.
+    pub async fn upload(&self, token: &str, component: Vec<u8>) -> (StatusCode, Vec<u8>) {
+        self.call(
+            reqwest::Method::POST,
+            "/api/v1/plugins",
+            Some(token),
+            Some(("application/wasm", component)),
+        )
+        .await
+    }
+
     /// GET as JSON.
     pub async fn get(&self, path: &str, token: Option<&str>) -> (StatusCode, Value) {
         let (status, body) = self.call(reqwest::Method::GET, path, token, None).await;
