@@ -153,7 +153,7 @@ impl DeliveryWorker {
         let attempt = match &mut self.target {
             Target::Channel(to) => {
                 let to = Arc::clone(to);
-                return self.hand_off(entry, &to);
+                return self.hand_off(entry, &to).await;
             }
             Target::Connector(connector) => {
                 let header = &entry.header;
@@ -247,13 +247,22 @@ impl DeliveryWorker {
 
     /// Moves the entry into `to`'s inbound queue, in the partition its own
     /// `partition_by` picks.
-    fn hand_off(&self, entry: &OutboundEntry, to: &ChannelConfig) -> Result<Settled, StoreError> {
+    /// `&mut self` only so that the future is `Send`: the target's stream
+    /// is not `Sync`.
+    async fn hand_off(
+        &mut self,
+        entry: &OutboundEntry,
+        to: &ChannelConfig,
+    ) -> Result<Settled, StoreError> {
         let partition = hl7v2::Message::parse(&entry.body)
             .map(|message| to.partition_of(&message))
             .unwrap_or(0);
         let channel = &self.channel;
         let now = now_unix_ms();
-        channel.store.hand_off(entry, &to.name, partition, now)?;
+        channel
+            .store
+            .hand_off(entry, &to.name, partition, now)
+            .await?;
         channel.wakers.wake_inbound(&to.name, partition);
         DeliveryAttempted {
             channel: channel.name(),

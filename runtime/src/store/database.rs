@@ -1,5 +1,6 @@
-//! The sled database behind the store, its write-ahead log, and their
-//! recovery at open and after a storage failure.
+//! The sled database behind the store, its write-ahead log, the indexing of
+//! durable log records into sled, and their recovery at open and after a
+//! storage failure.
 //!
 //! Recovery redoes in sled every log record whose message sled does not
 //! hold, flushes sled, then starts a new log segment and deletes the old
@@ -13,16 +14,19 @@
 //! (sled recovers from its own log up to the last intact write) and runs
 //! recovery, at most once per [`REOPEN_INTERVAL`] while storage keeps
 //! failing. Replacing the handle fails every ticket taken on it (see
-//! `group_commit`).
+//! `group_commit`) and discards the groups waiting for the indexer, which
+//! recovery has just applied; each group carries the generation of the
+//! handle it was written under, and a group of an older one is skipped.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 
 use super::error::StoreError;
 use super::group_commit::GroupCommit;
-use super::redo::redo;
+use super::indexer::{Group, Indexer};
+use super::redo::{apply_group, redo};
 use super::settings::StoreSettings;
 use super::wal::Wal;
 
@@ -47,6 +51,8 @@ pub(crate) struct Database {
     // the write lock: no write can land on a handle that is being replaced
     // after its tickets were failed.
     handle: RwLock<Handle>,
+    // Bumped by every reopen, under both the handle and the log lock.
+    generation: AtomicU64,
     broken: AtomicBool,
     // Set by writes that bypass the log (pipeline and delivery progress,
     // admin actions); the next checkpoint flushes sled for them.
@@ -57,6 +63,8 @@ pub(crate) struct Database {
     wal: Mutex<Wal>,
     /// The flush tickets of writes to this database.
     pub(crate) commit: GroupCommit,
+    /// Durable log records on their way into sled.
+    pub(crate) indexer: Indexer,
 }
 
 #[derive(Debug)]
@@ -82,22 +90,40 @@ impl Database {
                 db: Some(db),
                 last_reopen: None,
             }),
+            generation: AtomicU64::new(0),
             broken: AtomicBool::new(false),
             dirty: AtomicBool::new(false),
             wal: Mutex::new(wal),
             commit: GroupCommit::new(),
+            indexer: Indexer::default(),
         })
     }
 
-    /// Runs `operation` on the database, reopening it first if it failed
-    /// before. A storage error from `operation` marks the handle broken and
-    /// is logged.
+    /// Runs `operation` on the database once every acknowledged message is
+    /// indexed, reopening it first if it failed before. A storage error from
+    /// `operation` marks the handle broken and is logged.
     ///
     /// # Errors
     ///
     /// [`StoreError::Unavailable`] if the database is broken and cannot be
     /// reopened yet, and whatever `operation` returns.
     pub(crate) fn with_db<T>(
+        &self,
+        operation: impl FnOnce(&sled::Db) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        // Before the handle's lock: a reopen waiting for it would otherwise
+        // keep the indexer from taking it.
+        self.indexer.catch_up();
+        self.with_unindexed_db(operation)
+    }
+
+    /// [`Database::with_db`] without waiting for the indexer: for ingest,
+    /// which checks the indexer's pending dedupe entries itself.
+    ///
+    /// # Errors
+    ///
+    /// As [`Database::with_db`].
+    pub(crate) fn with_unindexed_db<T>(
         &self,
         operation: impl FnOnce(&sled::Db) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
@@ -121,18 +147,43 @@ impl Database {
         }
     }
 
-    /// Appends and fsyncs the pending log records and resolves the tickets
-    /// they cover. Returns the emptied buffer, for the next call.
-    pub(crate) fn flush_log(&self, spare: Vec<u8>) -> Vec<u8> {
+    /// Appends and fsyncs the pending log records, hands them to the
+    /// indexer and resolves the tickets they cover.
+    pub(crate) fn flush_log(&self) {
+        self.indexer.wait_for_room();
         let mut wal = self.wal();
-        let (target, records) = self.commit.take(spare);
+        let (target, records) = self.commit.take();
         let outcome = wal.append(&records);
-        drop(wal);
-        if let Err(reason) = &outcome {
-            self.note_failure(&StoreError::unavailable(reason.clone()));
+        match &outcome {
+            // Submitted under the log's lock, so that a checkpoint that
+            // rotated the log knows every older record's group.
+            Ok(()) => {
+                let generation = self.generation.load(Ordering::Acquire);
+                self.indexer.submit(generation, records);
+            }
+            Err(reason) => self.note_failure(&StoreError::unavailable(reason.clone())),
         }
+        drop(wal);
         self.commit.complete(target, outcome);
-        records
+    }
+
+    /// Applies one group of durable log records to sled, unless the handle
+    /// it was written under was replaced (recovery applied it then), and
+    /// forgets its pending dedupe entries. A failure marks the handle broken;
+    /// the reopen replays the group.
+    pub(crate) fn apply_group(&self, group: &Group) {
+        let handle = self.handle.read().expect("lock not poisoned");
+        if let Some(db) = &handle.db
+            && group.generation == self.generation.load(Ordering::Acquire)
+            && !self.broken.load(Ordering::Acquire)
+        {
+            match apply_group(db, &group.records) {
+                Ok(indexed) => self.indexer.forget(indexed),
+                Err(error) => self.note_failure(&error),
+            }
+        }
+        drop(handle);
+        self.indexer.finished(group);
     }
 
     /// Notes a sled write that the log does not hold, for the next
@@ -146,7 +197,11 @@ impl Database {
     /// sled only if a write bypassed the log.
     pub(crate) fn checkpoint(&self) {
         let dirty = self.dirty.swap(false, Ordering::AcqRel);
-        let segment = match self.wal().rotate() {
+        let mut wal = self.wal();
+        let rotated = wal.rotate();
+        let last_group = self.indexer.last_submitted();
+        drop(wal);
+        let segment = match rotated {
             Ok(Some(segment)) => segment,
             Ok(None) => {
                 if dirty && self.with_db(|db| Ok(db.flush()?)).is_err() {
@@ -159,9 +214,11 @@ impl Database {
                 return;
             }
         };
-        // Every record in the older segments was applied to sled before it
-        // was appended, so this flush covers them all. A failure is noted by
-        // `with_db`, and the next reopen replays the segments.
+        // Every record in the older segments is in a group up to
+        // `last_group`; once those are applied, this flush covers them all.
+        // A failure is noted by `with_db`, and the next reopen replays the
+        // segments.
+        self.indexer.wait_applied(last_group);
         if self.with_db(|db| Ok(db.flush()?)).is_ok()
             && let Err(error) = self.wal().delete_before(segment)
         {
@@ -182,6 +239,7 @@ impl Database {
         }
         handle.last_reopen = Some(Instant::now());
         let mut wal = self.wal();
+        self.generation.fetch_add(1, Ordering::AcqRel);
         self.commit
             .fail_all_requested("the database was reopened after a storage failure");
         drop(handle.db.take());
@@ -190,6 +248,7 @@ impl Database {
         match reopened {
             Ok(db) => {
                 handle.db = Some(db);
+                self.indexer.discard();
                 self.broken.store(false, Ordering::Release);
                 tracing::info!("Message store reopened after a storage failure.");
                 Ok(())

@@ -1,12 +1,12 @@
 //! Group commit: many writers share one write-ahead log append and fsync.
 //!
-//! A writer applies its sled batch, then appends its log record to the
-//! pending buffer and takes a [`Ticket`] (the next number of the "requested"
-//! counter) in one step under one mutex, so tickets are in the order of the
-//! bytes. It then waits until the flusher reports that number durable. One
-//! flusher thread loops: wait until something is requested, take the
-//! pending bytes and note the highest ticket, append and fsync them (see
-//! `wal.rs`), publish that ticket as durable. A ticket taken with no record
+//! A writer appends its log record to the pending buffer and takes a
+//! [`Ticket`] (the next number of the "requested" counter) in one step under
+//! one mutex, so tickets are in the order of the bytes. It then waits until
+//! the flusher reports that number durable. One flusher thread loops: wait
+//! until something is requested, take the pending bytes and note the
+//! highest ticket, append and fsync them (see `wal.rs`), hand them to the
+//! indexer and publish that ticket as durable. A ticket taken with no record
 //! (a duplicate) is covered by the same flush as every record before it.
 //!
 //! A ticket can also fail: when an append fails, and when the database is
@@ -131,13 +131,12 @@ impl GroupCommit {
         !requests.shutdown
     }
 
-    /// Takes the pending records, leaving `spare` (emptied) in their place,
-    /// and returns them with the highest ticket they cover.
-    pub(crate) fn take(&self, mut spare: Vec<u8>) -> (Ticket, Vec<u8>) {
-        spare.clear();
+    /// Takes the pending records and returns them with the highest ticket
+    /// they cover.
+    pub(crate) fn take(&self) -> (Ticket, Vec<u8>) {
         let mut requests = self.lock();
         requests.started = requests.requested;
-        let records = std::mem::replace(&mut requests.pending, spare);
+        let records = std::mem::take(&mut requests.pending);
         (Ticket(requests.started), records)
     }
 
@@ -194,7 +193,7 @@ mod tests {
         let second = commit.request(|_| {});
         let third = commit.request(|pending| pending.push(3));
         assert!(commit.wait_for_work());
-        let (target, records) = commit.take(Vec::new());
+        let (target, records) = commit.take();
         assert_eq!(records, [1, 3]);
         commit.complete(target, Ok(()));
         for ticket in [first, second, third] {
@@ -204,7 +203,7 @@ mod tests {
         let fourth = commit.request(|pending| pending.push(4));
         commit.fail_all_requested("reopened");
         let fifth = commit.request(|pending| pending.push(5));
-        let (target, records) = commit.take(records);
+        let (target, records) = commit.take();
         assert_eq!(records, [5], "records of failed tickets are dropped");
         commit.complete(target, Ok(()));
         assert!(commit.wait_blocking(fourth).is_err());

@@ -1,6 +1,6 @@
-//! The write half of ingest: dedupe check, then one atomic sled batch with
-//! the message record, its inbound queue entry and its dedupe entry, and
-//! its write-ahead log record.
+//! The write half of ingest: dedupe check, then the write-ahead log record
+//! holding the message record, its inbound queue entry and its dedupe entry,
+//! which the indexer applies to sled once the record is durable.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Mutex;
@@ -9,6 +9,7 @@ use std::time::Duration;
 use super::dedupe::DedupeEntry;
 use super::error::StoreError;
 use super::group_commit::{GroupCommit, Ticket};
+use super::indexer::Indexer;
 use super::record::{self, NewMessage};
 use super::redo::MessageWrites;
 use super::{Ingested, keys};
@@ -21,8 +22,8 @@ const STRIPES: usize = 64;
 /// the order they were generated, and a duplicate's ticket is taken after
 /// its original's log record was appended.
 ///
-/// A std `Mutex` because it is held only around in-memory sled calls, never
-/// across the flush wait or an `.await`. Channels hash onto a fixed set of
+/// A std `Mutex` because it is held only around in-memory work and sled
+/// reads, never across the flush wait or an `.await`. Channels hash onto a fixed set of
 /// stripes: two channels may share one, which costs a little parallelism and
 /// nothing else.
 #[derive(Debug)]
@@ -57,6 +58,7 @@ pub(crate) fn write(
     db: &sled::Db,
     locks: &ChannelLocks,
     commit: &GroupCommit,
+    indexer: &Indexer,
     message: &NewMessage<'_>,
     window: Duration,
 ) -> Result<(Ingested, Ticket), StoreError> {
@@ -70,7 +72,8 @@ pub(crate) fn write(
         .stripe(message.channel)
         .lock()
         .expect("lock not poisoned");
-    if let Some(original_id) = duplicate_of(db, dedupe_key.as_deref(), message, window)? {
+    let key = dedupe_key.as_deref();
+    if let Some(original_id) = duplicate_of(db, indexer, key, message, window)? {
         return Ok((Ingested::Duplicate { original_id }, commit.request(|_| {})));
     }
     let writes = MessageWrites {
@@ -78,19 +81,23 @@ pub(crate) fn write(
         channel: message.channel,
         partition: message.partition,
         received_at_ms: message.received_at_ms,
-        dedupe_key: dedupe_key.as_deref(),
+        dedupe_key: key,
         record: &record,
     };
-    // The sled writes come first: a checkpoint relies on every record in the
-    // log having been applied to sled before it was appended.
-    db.apply_batch(writes.batch())?;
+    // Remembered before the record can reach the indexer, which forgets it
+    // once sled holds it.
+    if let Some(key) = key {
+        indexer.remember(key.to_vec(), writes.dedupe_entry());
+    }
     let ticket = commit.request(|pending| writes.frame_into(pending));
     Ok((Ingested::Stored { id: writes.id }, ticket))
 }
 
-/// The id of the message `message` resends within `window`, if any.
+/// The id of the message `message` resends within `window`, if any: the
+/// entry not yet indexed wins, as it is the newer one.
 fn duplicate_of(
     db: &sled::Db,
+    indexer: &Indexer,
     dedupe_key: Option<&[u8]>,
     message: &NewMessage<'_>,
     window: Duration,
@@ -98,10 +105,13 @@ fn duplicate_of(
     let Some(key) = dedupe_key else {
         return Ok(None);
     };
-    let Some(value) = db.get(key)? else {
-        return Ok(None);
+    let entry = match indexer.pending_duplicate(key) {
+        Some(entry) => entry,
+        None => match db.get(key)? {
+            Some(value) => DedupeEntry::decode(key, &value)?,
+            None => return Ok(None),
+        },
     };
-    let entry = DedupeEntry::decode(key, &value)?;
     Ok(entry
         .covers(message.received_at_ms, window)
         .then_some(entry.id))

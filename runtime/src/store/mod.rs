@@ -4,8 +4,7 @@
 //!
 //! # Trees and key layout
 //!
-//! Everything lives in sled's default tree, so that one `Batch` writes a
-//! message, its queue entry and its dedupe entry atomically:
+//! Everything lives in sled's default tree:
 //!
 //! ```text
 //! m/<id u64>                                         -> record (see record.rs)
@@ -20,7 +19,7 @@
 //! restarts and crashes (sled persists the counter ahead of use), but not
 //! contiguous.
 //!
-//! # Write-ahead log
+//! # Write-ahead log and indexing
 //!
 //! ```text
 //! <dir>/wal/00000001.wal …   segments, appended in number order (wal.rs)
@@ -28,15 +27,25 @@
 //! payload = id u64 | dedupe key | message record   (redo.rs)
 //! ```
 //!
-//! sled is not flushed per message (it is slow to flush often): an ingest
-//! applies its batch to sled, then appends one log record holding the same
-//! three writes to the group commit's buffer. Every second the checkpointer
-//! rotates to a new segment, flushes sled and deletes the older segments
-//! (`background.rs`); a clean shutdown ends with such a checkpoint. Opening
-//! the store replays the segments: each record whose `m/<id>` sled lacks is
-//! redone, sled is flushed, and a fresh segment started. A torn record at
-//! the end of a segment (a crash mid-append) ends its replay; the segment
-//! is then deleted with the others, which discards the torn tail.
+//! An ingest writes nothing to sled itself: it appends one log record
+//! holding the message's three writes to the group commit's buffer. The
+//! flusher thread appends and fsyncs each group, hands it to the indexer
+//! (`indexer.rs`) and then releases its senders, who answer AA. The indexer
+//! thread makes the group's writes in sled as plain inserts (a sled batch
+//! would write and sync sled's log buffer every time), the queue entry of
+//! each message last. Every second the checkpointer rotates to a new
+//! segment, waits until the indexer has applied every older group, flushes
+//! sled and deletes the older segments (`background.rs`); a clean shutdown
+//! ends with such a checkpoint. Opening the store replays the segments:
+//! each record whose writes sled lacks is redone, sled is flushed, and a
+//! fresh segment started. A torn record at the end of a segment (a crash
+//! mid-append) ends its replay; the segment is then deleted with the
+//! others, which discards the torn tail.
+//!
+//! Until the indexer has applied a group, its messages are only in the log:
+//! every read first waits for the indexer to apply the groups flushed so
+//! far, so an acknowledged message is always visible, and ingest checks the
+//! indexer's pending dedupe entries before sled's.
 //!
 //! # What is fsynced before AA
 //!
@@ -50,26 +59,26 @@
 //!
 //! # Invariants
 //!
-//! - A message record, its queue entry and its dedupe entry exist together
-//!   or not at all, in sled (one batch, atomic also in sled's own crash
-//!   recovery) and in the log (one record). The batch matters even for
-//!   messages never acknowledged: sled may persist them on its own, and a
-//!   dedupe entry without its record would make a resend look stored.
-//! - A message's sled batch is applied before its log record is appended,
-//!   so a sled flush that starts after a segment rotation covers every
-//!   record of the older segments, which may then be deleted.
+//! - sled holds only writes whose log record is durable, and for each
+//!   message either its queue entry with its record and dedupe entry, or
+//!   less (then replay redoes them all), or a processing status: sled
+//!   recovers a prefix of its log, and the queue entry is written last.
+//! - Every record in a deleted log segment was applied to sled and flushed
+//!   there before the segment went.
 //! - Records enter the buffer, and tickets are taken, in one order under one
-//!   mutex; the flusher appends them in that order.
-//! - Within a channel, the dedupe check, id, sled batch and log append
-//!   happen under one lock, so a queue (keys ordered by id) is in arrival
-//!   order, no id appears in a queue after a greater one was visible, and a
-//!   duplicate's ticket comes after its original's record.
+//!   mutex; the flusher appends them in that order and the indexer applies
+//!   them in that order.
+//! - Within a channel, the dedupe check, id and log append happen under one
+//!   lock, so a queue (keys ordered by id) is in arrival order, no id
+//!   appears in a queue after a greater one was visible, and a duplicate's
+//!   ticket comes after its original's record.
 //! - Of two copies of one message (same channel, MSH-3, MSH-4, MSH-10) within
 //!   the dedupe window, only the first is stored and queued; the second
-//!   reports the first's id. A dedupe entry older than the window never
-//!   counts, pruned or not.
-//! - Replay is idempotent: it redoes only messages sled does not hold. Code
-//!   that later deletes a message or queue entry must do so only for
+//!   reports the first's id. A dedupe entry leaves the indexer's pending
+//!   entries only after sled holds it. A dedupe entry older than the window
+//!   never counts, pruned or not.
+//! - Replay is idempotent: it redoes only messages sled does not fully hold.
+//!   Code that later deletes a message or queue entry must do so only for
 //!   messages no log segment holds any more (after a checkpoint), or replay
 //!   would bring them back.
 //! - An `Ok` from `ingest` means durable: after a failed append, fsync or
@@ -87,6 +96,7 @@ mod error;
 mod framed;
 mod group_commit;
 mod inbound;
+mod indexer;
 mod keys;
 mod outbound;
 mod prune;
@@ -173,8 +183,8 @@ impl Store {
     /// Stores and queues `message`, or recognises it as a resend, and returns
     /// once that is durable on disk.
     ///
-    /// The write itself is a few in-memory sled calls made on the calling
-    /// thread; only the wait for the log's fsync yields. After a storage
+    /// The write itself is in memory, on the calling thread (a sled read
+    /// for the dedupe check); only the wait for the log's fsync yields. After a storage
     /// failure the first call also reopens the database, which blocks for as
     /// long as sled and the store take to replay their logs.
     ///
@@ -283,7 +293,10 @@ impl Store {
             ..
         } = &*self.inner;
         database
-            .with_db(|db| inbound::write(db, locks, &database.commit, message, *dedupe_window))
+            .with_unindexed_db(|db| {
+                let (commit, indexer) = (&database.commit, &database.indexer);
+                inbound::write(db, locks, commit, indexer, message, *dedupe_window)
+            })
             .inspect_err(|error| log_not_stored(message, error))
     }
 }

@@ -92,6 +92,44 @@ pub(crate) fn encode(message: &NewMessage<'_>) -> Vec<u8> {
     record
 }
 
+/// Where a message goes: the start of its record.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Route<'a> {
+    /// Its partition within the channel.
+    pub(crate) partition: u32,
+    /// When it was received, in milliseconds since the Unix epoch.
+    pub(crate) received_at_ms: u64,
+    /// The channel it arrived on.
+    pub(crate) channel: &'a str,
+}
+
+/// Reads the partition, receive time and channel of message `id`'s record
+/// without decoding the rest.
+///
+/// # Errors
+///
+/// As [`decode`].
+pub(crate) fn route(id: u64, record: &[u8]) -> Result<Route<'_>, StoreError> {
+    read_route(id, &mut Reader(record))
+}
+
+/// Reads a record's route, leaving `reader` after it.
+fn read_route<'a>(id: u64, reader: &mut Reader<'a>) -> Result<Route<'a>, StoreError> {
+    let corrupt = corrupt_in(id);
+    if reader.take(1).ok_or_else(|| corrupt("empty"))? != [VERSION] {
+        return Err(corrupt("unknown record version"));
+    }
+    let truncated = || corrupt("truncated header");
+    Ok(Route {
+        partition: reader.u32().ok_or_else(truncated)?,
+        received_at_ms: reader.u64().ok_or_else(truncated)?,
+        channel: reader
+            .optional_str()
+            .map_err(&corrupt)?
+            .ok_or_else(|| corrupt("no channel"))?,
+    })
+}
+
 /// Decodes the record of message `id`.
 ///
 /// # Errors
@@ -99,25 +137,21 @@ pub(crate) fn encode(message: &NewMessage<'_>) -> Vec<u8> {
 /// [`StoreError::Corrupt`] if the record is truncated, of another version, or
 /// holds text that is not UTF-8.
 pub(crate) fn decode(id: u64, record: &[u8]) -> Result<StoredMessage, StoreError> {
-    let corrupt = |reason: &str| StoreError::Corrupt {
-        key: format!("m/{id}"),
-        reason: reason.to_owned(),
-    };
+    let corrupt = corrupt_in(id);
     let mut reader = Reader(record);
-    if reader.take(1).ok_or_else(|| corrupt("empty"))? != [VERSION] {
-        return Err(corrupt("unknown record version"));
-    }
-    let truncated = || corrupt("truncated header");
-    let partition = reader.u32().ok_or_else(truncated)?;
-    let received_at_ms = reader.u64().ok_or_else(truncated)?;
-    let mut strings = [None, None, None, None];
+    let Route {
+        partition,
+        received_at_ms,
+        channel,
+    } = read_route(id, &mut reader)?;
+    let mut strings = [None, None, None];
     for string in &mut strings {
-        *string = reader.optional_string().map_err(&corrupt)?;
+        *string = reader.optional_str().map_err(&corrupt)?.map(str::to_owned);
     }
-    let [channel, peer, control_id, message_type] = strings;
+    let [peer, control_id, message_type] = strings;
     Ok(StoredMessage {
         id,
-        channel: channel.ok_or_else(|| corrupt("no channel"))?,
+        channel: channel.to_owned(),
         partition,
         received_at_ms,
         peer,
@@ -125,6 +159,14 @@ pub(crate) fn decode(id: u64, record: &[u8]) -> Result<StoredMessage, StoreError
         message_type,
         raw: reader.0.to_vec(),
     })
+}
+
+/// Builds the corrupt-record error of message `id`.
+fn corrupt_in(id: u64) -> impl Fn(&str) -> StoreError {
+    move |reason| StoreError::Corrupt {
+        key: format!("m/{id}"),
+        reason: reason.to_owned(),
+    }
 }
 
 /// The unread rest of a record.
@@ -145,14 +187,14 @@ impl<'a> Reader<'a> {
         Some(u64::from_be_bytes(self.take(8)?.try_into().ok()?))
     }
 
-    fn optional_string(&mut self) -> Result<Option<String>, &'static str> {
+    fn optional_str(&mut self) -> Result<Option<&'a str>, &'static str> {
         let length = self.u32().ok_or("truncated field length")?;
         if length == NONE {
             return Ok(None);
         }
         let bytes = self.take(length as usize).ok_or("truncated field")?;
         let text = std::str::from_utf8(bytes).map_err(|_| "field is not UTF-8")?;
-        Ok(Some(text.to_owned()))
+        Ok(Some(text))
     }
 }
 

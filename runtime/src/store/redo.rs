@@ -1,5 +1,5 @@
 //! The sled writes that store one message, and their write-ahead log record,
-//! from which recovery redoes them.
+//! from which the indexer applies them and recovery redoes them.
 //!
 //! ```text
 //! payload = id u64 | dedupe key length u32 (u32::MAX for none) | dedupe key
@@ -34,19 +34,21 @@ pub(crate) struct MessageWrites<'a> {
 }
 
 impl MessageWrites<'_> {
-    /// The writes as one sled batch: sled applies it atomically, also when
-    /// it recovers after a crash, so a message is never half stored there.
-    pub(crate) fn batch(&self) -> sled::Batch {
-        let mut batch = sled::Batch::default();
-        batch.insert(keys::message(self.id), self.record);
-        batch.insert(
+    /// Makes the writes as plain sled inserts, the queue entry last: a
+    /// reader that finds the queue entry finds the record, and as sled
+    /// recovers a prefix of its log after a crash, a queue entry there means
+    /// the other two are there as well (see [`redo`]). Plain inserts, not a
+    /// batch: sled writes and syncs its log buffer for every batch.
+    pub(crate) fn insert_into(&self, db: &sled::Db) -> Result<(), StoreError> {
+        db.insert(keys::message(self.id), self.record)?;
+        if let Some(key) = self.dedupe_key {
+            db.insert(key, &self.dedupe_entry().encode()[..])?;
+        }
+        db.insert(
             keys::queue_entry(self.channel, self.partition, self.id),
             &[][..],
-        );
-        if let Some(key) = self.dedupe_key {
-            batch.insert(key, &self.dedupe_entry().encode()[..]);
-        }
-        batch
+        )?;
+        Ok(())
     }
 
     /// Appends the write-ahead log record of these writes to `out`.
@@ -63,7 +65,8 @@ impl MessageWrites<'_> {
         });
     }
 
-    fn dedupe_entry(&self) -> DedupeEntry {
+    /// The dedupe entry these writes store under their dedupe key.
+    pub(crate) fn dedupe_entry(&self) -> DedupeEntry {
         DedupeEntry {
             id: self.id,
             received_at_ms: self.received_at_ms,
@@ -71,41 +74,75 @@ impl MessageWrites<'_> {
     }
 }
 
-/// Redoes the writes of one write-ahead log record unless its message is
-/// already in `db` (batches are atomic, so then all of them are); returns
-/// whether it did. Idempotent. A dedupe entry that already names a newer
-/// message is left alone.
+/// Makes the writes of a group of framed log records (see `wal.rs`) in
+/// `db`, and returns the dedupe keys it stored with their message ids.
+///
+/// # Errors
+///
+/// Any sled error, and [`StoreError::Corrupt`] for a payload that does not
+/// decode.
+pub(crate) fn apply_group(
+    db: &sled::Db,
+    records: &[u8],
+) -> Result<Vec<(Vec<u8>, u64)>, StoreError> {
+    let mut dedupe_keys = Vec::new();
+    for payload in wal::payloads(records) {
+        let writes = writes_of(payload)?;
+        writes.insert_into(db)?;
+        if let Some(key) = writes.dedupe_key {
+            dedupe_keys.push((key.to_vec(), writes.id));
+        }
+    }
+    Ok(dedupe_keys)
+}
+
+/// Redoes the writes of one write-ahead log record unless `db` holds them
+/// all, and returns whether it did. Idempotent. A dedupe entry that already
+/// names a newer message is left alone.
+///
+/// `db` holds them all when it has the record and either the queue entry
+/// (written last) or a processing status (the pipeline removed the queue
+/// entry, which it only found after all three were written).
 ///
 /// # Errors
 ///
 /// Any sled error, and [`StoreError::Corrupt`] for a payload that does not
 /// decode (its CRC matched, so it was written that way).
 pub(crate) fn redo(db: &sled::Db, payload: &[u8]) -> Result<bool, StoreError> {
+    let mut writes = writes_of(payload)?;
+    let id = writes.id;
+    if db.contains_key(keys::message(id))?
+        && (db.contains_key(keys::queue_entry(writes.channel, writes.partition, id))?
+            || db.contains_key(keys::status(id))?)
+    {
+        return Ok(false);
+    }
+    if let Some(key) = writes.dedupe_key
+        && let Some(value) = db.get(key)?
+        && DedupeEntry::decode(key, &value)?.id > writes.id
+    {
+        writes.dedupe_key = None;
+    }
+    writes.insert_into(db)?;
+    Ok(true)
+}
+
+/// The writes a log record's payload holds.
+fn writes_of(payload: &[u8]) -> Result<MessageWrites<'_>, StoreError> {
     let Payload {
         id,
         dedupe_key,
         record,
     } = decode(payload)?;
-    if db.contains_key(keys::message(id))? {
-        return Ok(false);
-    }
-    let message = record::decode(id, record)?;
-    let mut writes = MessageWrites {
+    let route = record::route(id, record)?;
+    Ok(MessageWrites {
         id,
-        channel: &message.channel,
-        partition: message.partition,
-        received_at_ms: message.received_at_ms,
+        channel: route.channel,
+        partition: route.partition,
+        received_at_ms: route.received_at_ms,
         dedupe_key,
         record,
-    };
-    if let Some(key) = dedupe_key
-        && let Some(value) = db.get(key)?
-        && DedupeEntry::decode(key, &value)?.id > id
-    {
-        writes.dedupe_key = None;
-    }
-    db.apply_batch(writes.batch())?;
-    Ok(true)
+    })
 }
 
 /// A log record's payload, split.
@@ -173,6 +210,17 @@ mod tests {
 
         assert!(redo(&db, payload).unwrap());
         assert!(!redo(&db, payload).unwrap());
+        db.remove(keys::queue_entry("adt", 2, 7)).unwrap();
+        assert!(redo(&db, payload).unwrap(), "a lost queue entry is redone");
+        db.remove(keys::queue_entry("adt", 2, 7)).unwrap();
+        db.insert(keys::status(7), &b"{}"[..]).unwrap();
+        assert!(!redo(&db, payload).unwrap(), "a processed message is not");
+        db.remove(keys::status(7)).unwrap();
+        assert_eq!(
+            apply_group(&db, &framed).unwrap(),
+            [(b"d/key".to_vec(), 7)],
+            "applying the group again rewrites the same keys"
+        );
         assert_eq!(db.len(), 3);
         assert_eq!(db.get(keys::message(7)).unwrap().unwrap(), record);
         assert!(db.contains_key(keys::queue_entry("adt", 2, 7)).unwrap());

@@ -208,6 +208,12 @@ pub(crate) fn frame(out: &mut Vec<u8>, write_payload: impl FnOnce(&mut Vec<u8>))
     out[start + 4..start + HEADER].copy_from_slice(&crc.to_le_bytes());
 }
 
+/// The payloads of whole records, as framed by [`frame`]; stops at the
+/// first torn or damaged one.
+pub(crate) fn payloads(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
+    parse(bytes).0.into_iter()
+}
+
 /// The payloads of the intact records at the start of `bytes`, and how many
 /// bytes they span.
 fn parse(bytes: &[u8]) -> (Vec<&[u8]>, usize) {

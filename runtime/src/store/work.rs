@@ -3,18 +3,25 @@
 //! queues, recording what happened, retrying, dead-lettering and handing
 //! messages to other channels.
 //!
-//! These writes go to sled only, not to the write-ahead log. Each is one
-//! atomic sled batch, made durable by the checkpointer's next flush (within
-//! about a second, see `background.rs`). A crash before that flush rolls the
-//! batch back as a whole, so the work is done again: after a crash a message
-//! may be processed or delivered twice (at least once), never lost.
+//! These writes go to sled only, not to the write-ahead log (except a hand
+//! off, which stores a new message), and are made durable by the
+//! checkpointer's next flush (within about a second, see `background.rs`).
+//! The frequent ones are plain sled writes in a deliberate order, the write
+//! that ends the work last (removing the inbound or outbound entry): sled
+//! recovers a prefix of its log after a crash, so a crash either keeps that
+//! last write and everything before it, or loses it and the work is done
+//! again. Rare ones are atomic sled batches. Either way, after a crash a
+//! message may be processed or delivered twice (at least once), never lost.
+//! (Plain writes because sled writes and syncs its log buffer for every
+//! batch, which would cost a disk write per pipeline batch and delivery.)
 
 use super::dead_letter::{DeadLetterHeader, DeadLetterReason};
+use super::dedupe::DedupeKey;
 use super::error::StoreError;
 use super::outbound::{NewOutbound, OutboundEntry, OutboundHeader};
 use super::record::{self, NewMessage, StoredMessage};
 use super::status::MessageStatus;
-use super::{Store, framed, keys};
+use super::{Ingested, Store, framed, keys};
 
 /// What the pipeline did with one inbound message.
 #[derive(Debug, Clone)]
@@ -77,25 +84,23 @@ impl Store {
         })
     }
 
-    /// Records the pipeline's results for messages of one partition in one
-    /// atomic write: statuses, outputs queued for their destinations, dead
-    /// letters, and the inbound entries removed.
+    /// Records the pipeline's results for messages of one partition:
+    /// per message its outputs queued for their destinations, its status,
+    /// its dead letter, and last the removal of its inbound entry.
     ///
     /// # Errors
     ///
-    /// [`StoreError::Unavailable`] if storage failed; nothing was written.
+    /// [`StoreError::Unavailable`] if storage failed; the messages whose
+    /// inbound entries were not removed yet are processed again, and may
+    /// then queue their outputs twice.
     pub fn complete(
         &self,
         channel: &str,
         partition: u32,
         processed: &[Processed],
     ) -> Result<(), StoreError> {
-        self.write_progress(|db| {
-            let mut batch = sled::Batch::default();
+        self.progress(|db| {
             for item in processed {
-                if item.dequeue {
-                    batch.remove(keys::queue_entry(channel, partition, item.message_id));
-                }
                 for output in &item.outputs {
                     let header = OutboundHeader::new(
                         item.message_id,
@@ -110,16 +115,19 @@ impl Store {
                         partition,
                         db.generate_id()?,
                     );
-                    batch.insert(key, framed::encode(&header, &output.body));
+                    db.insert(key, framed::encode(&header, &output.body))?;
                 }
                 let status = serde_json::to_vec(&item.status).expect("statuses serialize");
-                batch.insert(keys::status(item.message_id), status);
+                db.insert(keys::status(item.message_id), status)?;
                 if let Some((header, body)) = &item.dead_letter {
                     let key = keys::dead_letter(db.generate_id()?);
-                    batch.insert(key, framed::encode(header, body));
+                    db.insert(key, framed::encode(header, body))?;
+                }
+                if item.dequeue {
+                    db.remove(keys::queue_entry(channel, partition, item.message_id))?;
                 }
             }
-            Ok(batch)
+            Ok(())
         })
     }
 
@@ -198,11 +206,7 @@ impl Store {
     ///
     /// [`StoreError::Unavailable`] if storage failed.
     pub fn delivered(&self, entry: &OutboundEntry) -> Result<(), StoreError> {
-        self.write_progress(|_| {
-            let mut batch = sled::Batch::default();
-            batch.remove(outbound_key(entry));
-            Ok(batch)
-        })
+        self.progress(|db| Ok(db.remove(outbound_key(entry)).map(drop)?))
     }
 
     /// Writes back an entry whose attempts changed, so a restart resumes its
@@ -212,13 +216,9 @@ impl Store {
     ///
     /// [`StoreError::Unavailable`] if storage failed.
     pub fn retry_later(&self, entry: &OutboundEntry) -> Result<(), StoreError> {
-        self.write_progress(|_| {
-            let mut batch = sled::Batch::default();
-            batch.insert(
-                outbound_key(entry),
-                framed::encode(&entry.header, &entry.body),
-            );
-            Ok(batch)
+        self.progress(|db| {
+            let value = framed::encode(&entry.header, &entry.body);
+            Ok(db.insert(outbound_key(entry), value).map(drop)?)
         })
     }
 
@@ -266,12 +266,16 @@ impl Store {
     }
 
     /// Moves an entry into another channel's inbound queue, as a new message
-    /// of that channel, in one atomic write. Returns the new message's id.
+    /// of that channel, and returns the new message's id. The message is
+    /// stored like an ingest (durable when this returns), then the entry is
+    /// removed; a crash in between hands the entry off again, which the
+    /// target's dedupe index recognises (its key names the entry), so the
+    /// target channel gets it once.
     ///
     /// # Errors
     ///
-    /// [`StoreError::Unavailable`] if storage failed; nothing was written.
-    pub fn hand_off(
+    /// [`StoreError::Unavailable`] if storage failed; the entry stays queued.
+    pub async fn hand_off(
         &self,
         entry: &OutboundEntry,
         to_channel: &str,
@@ -279,6 +283,9 @@ impl Store {
         now_ms: u64,
     ) -> Result<u64, StoreError> {
         let peer = format!("channel:{}", entry.channel);
+        // "|" separates HL7 fields, so no sender's MSH-3 can look like this.
+        let source = format!("|hand-off|{}", entry.channel);
+        let sequence = entry.sequence.to_string();
         let message = NewMessage {
             channel: to_channel,
             partition: to_partition,
@@ -287,41 +294,36 @@ impl Store {
             peer: Some(&peer),
             control_id: entry.header.control_id.as_deref(),
             message_type: entry.header.message_type.as_deref(),
-            dedupe_key: None,
+            dedupe_key: Some(DedupeKey {
+                sending_application: &source,
+                sending_facility: &entry.destination,
+                control_id: &sequence,
+            }),
         };
-        let record = record::encode(&message);
-        // Under the target channel's lock, like an ingest: its queue stays
-        // in id order.
-        let _channel = self
-            .inner
-            .locks
-            .stripe(to_channel)
-            .lock()
-            .expect("lock not poisoned");
-        let mut id = 0;
-        self.write_progress(|db| {
-            id = db.generate_id()?;
-            let mut batch = sled::Batch::default();
-            batch.remove(outbound_key(entry));
-            batch.insert(keys::message(id), record.as_slice());
-            batch.insert(keys::queue_entry(to_channel, to_partition, id), &[]);
-            Ok(batch)
-        })?;
+        let id = match self.ingest(message).await? {
+            Ingested::Stored { id } => id,
+            Ingested::Duplicate { original_id } => original_id,
+        };
+        self.delivered(entry)?;
         Ok(id)
     }
 
-    /// Applies one batch of pipeline or delivery progress and marks sled for
-    /// the checkpointer's next flush.
+    /// Applies one atomic batch of progress (see the module docs).
     pub(super) fn write_progress(
         &self,
         build: impl FnOnce(&sled::Db) -> Result<sled::Batch, StoreError>,
     ) -> Result<(), StoreError> {
+        self.progress(|db| Ok(db.apply_batch(build(db)?)?))
+    }
+
+    /// Makes progress writes with `write` and marks sled for the
+    /// checkpointer's next flush.
+    fn progress(
+        &self,
+        write: impl FnOnce(&sled::Db) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
         let database = &self.inner.database;
-        database.with_db(|db| {
-            let batch = build(db)?;
-            db.apply_batch(batch)?;
-            Ok(())
-        })?;
+        database.with_db(write)?;
         database.mark_dirty();
         Ok(())
     }
