@@ -1,10 +1,15 @@
-//! The Wasm component: [`Plugin`] glue around [`crate::map_message`].
+//! The Wasm component: [`Plugin`] glue around [`crate::map_message_to_string`].
 
 use hl7wasm_plugin_sdk::{
-    Location, Message, Outcome, Plugin, PluginInfo, TransformError, export_plugin,
+    FHIR_JSON, Location, Message, Outcome, Plugin, PluginInfo, TransformError, export_plugin,
 };
 
+use crate::small_blocks::SmallBlocks;
 use crate::{MapError, Options, Unsupported};
+
+/// Small blocks from free lists, not dlmalloc (see [`SmallBlocks`]).
+#[global_allocator]
+static ALLOCATOR: SmallBlocks = SmallBlocks::new();
 
 /// The plugin: its configured [`Options`].
 struct Hl7ToFhir {
@@ -36,8 +41,8 @@ impl Plugin for Hl7ToFhir {
                 message.content_type
             )));
         }
-        match crate::map_message(&message.body, &self.options) {
-            Ok(bundle) => Ok(Outcome::forward(Message::fhir(&bundle))),
+        match crate::map_message_to_string(&message.body, &self.options) {
+            Ok(bundle) => Ok(Outcome::forward(Message::new(FHIR_JSON, bundle))),
             Err(error) => self.failure(error),
         }
     }

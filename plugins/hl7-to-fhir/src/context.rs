@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use hl7wasm_plugin_sdk::fhir::{self, Bundle, BundleType};
 use hl7wasm_plugin_sdk::hl7v2::{Message, Segment};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use crate::datatypes::time;
 use crate::{MapError, Options};
@@ -19,6 +19,8 @@ pub struct Handle(usize);
 struct Entry {
     resource: Value,
     conditional_query: Option<String>,
+    /// `urn:uuid:<id>`, made once for the many references to the resource.
+    full_url: String,
 }
 
 /// The state of one mapping.
@@ -69,17 +71,25 @@ impl<'m> Context<'m> {
     /// already present is not added twice, and the first one's handle is
     /// returned.
     pub fn add(&mut self, resource: Value, conditional_query: Option<String>) -> Handle {
-        let id = resource["id"].as_str().unwrap_or_default().to_string();
-        if let Some(handle) = self.by_id.get(&id) {
-            return *handle;
+        let id = resource["id"].as_str().unwrap_or_default();
+        if let Some(handle) = self.existing(id) {
+            return handle;
         }
         let handle = Handle(self.entries.len());
+        let full_url = ["urn:uuid:", id].concat();
+        self.by_id.insert(id.to_string(), handle);
         self.entries.push(Entry {
             resource,
             conditional_query,
+            full_url,
         });
-        self.by_id.insert(id, handle);
         handle
+    }
+
+    /// The resource already added with `id`: a shared resource (a doctor,
+    /// a place) met again need not be built again.
+    pub fn existing(&self, id: &str) -> Option<Handle> {
+        self.by_id.get(id).copied()
     }
 
     /// The resource behind `handle`, to add to it.
@@ -89,8 +99,7 @@ impl<'m> Context<'m> {
 
     /// A Reference to the resource behind `handle`, by its `fullUrl`.
     pub fn reference(&self, handle: Handle) -> Value {
-        let id = self.entries[handle.0].resource["id"].as_str().unwrap_or("");
-        fhir::reference(&format!("urn:uuid:{id}"))
+        fhir::reference(&self.entries[handle.0].full_url)
     }
 
     /// Handles of every resource of `resource_type`, in order.
@@ -107,12 +116,12 @@ impl<'m> Context<'m> {
     }
 
     /// The finished Bundle, its id derived from the message key.
-    pub fn into_bundle(self, kind: BundleType) -> Value {
+    pub fn into_bundle(self, kind: BundleType) -> Bundle {
         let mut bundle = Bundle::new(kind, fhir::deterministic_id(&[&self.key, "Bundle"]));
         for entry in self.entries {
             bundle.add(entry.resource, entry.conditional_query.as_deref());
         }
-        bundle.into_json()
+        bundle
     }
 }
 
@@ -135,23 +144,26 @@ impl<'m> Seg<'m> {
 
     /// The non-empty repetitions of field `n`.
     pub fn reps(&self, n: usize) -> Vec<Rep<'m>> {
-        let Some(field) = self.segment.field(n) else {
-            return Vec::new();
-        };
-        // A repetition of only separators (`^^^`) or HL7 nulls counts as empty.
-        field
-            .repetitions()
-            .filter(|r| {
-                r.components()
-                    .any(|c| c.subcomponents().any(|s| clean(&s.value()).is_some()))
-            })
-            .map(Rep)
-            .collect()
+        self.present_reps(n).collect()
     }
 
     /// The first non-empty repetition of field `n`.
     pub fn rep(&self, n: usize) -> Option<Rep<'m>> {
-        self.reps(n).into_iter().next()
+        self.present_reps(n).next()
+    }
+
+    /// The non-empty repetitions of field `n`, lazily.
+    fn present_reps(&self, n: usize) -> impl Iterator<Item = Rep<'m>> + use<'m> {
+        // A repetition of only separators (`^^^`) or HL7 nulls counts as empty.
+        self.segment
+            .field(n)
+            .into_iter()
+            .flat_map(|field| field.repetitions())
+            .filter(|r| {
+                r.components()
+                    .any(|c| c.subcomponents().any(|s| present(&s.value()).is_some()))
+            })
+            .map(Rep)
     }
 
     /// Component 1 (first subcomponent) of the first repetition of field `n`.
@@ -240,8 +252,13 @@ impl Parts for Nested<'_> {
 
 /// Trimmed text, `None` when empty or the HL7 null `""`.
 pub fn clean(text: &str) -> Option<String> {
+    present(text).map(str::to_string)
+}
+
+/// [`clean`] without the copy.
+fn present(text: &str) -> Option<&str> {
     let text = text.trim();
-    (!text.is_empty() && text != "\"\"").then(|| text.to_string())
+    (!text.is_empty() && text != "\"\"").then_some(text)
 }
 
 /// Sets `key` in `object` when `value` is present and not an empty array.
@@ -259,4 +276,13 @@ pub fn push(object: &mut Value, key: &str, value: Value) {
         Some(items) => items.push(value),
         None => object[key] = json!([value]),
     }
+}
+
+/// A new resource: `resourceType` and `id`, with room for the elements the
+/// maps add (an object that need not grow as they are put in).
+pub fn resource(resource_type: &str, id: String) -> Value {
+    let mut resource = Map::with_capacity(16);
+    resource.insert("resourceType".into(), Value::from(resource_type));
+    resource.insert("id".into(), Value::String(id));
+    Value::Object(resource)
 }

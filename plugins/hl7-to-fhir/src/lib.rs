@@ -41,11 +41,14 @@ mod walk;
 
 #[cfg(target_arch = "wasm32")]
 mod component;
+#[cfg(target_arch = "wasm32")]
+mod small_blocks;
 
 pub use dispatch::MessageKind;
 pub use error::MapError;
 pub use options::{Options, Unsupported};
 
+use hl7wasm_plugin_sdk::fhir::Bundle;
 use hl7wasm_plugin_sdk::hl7v2::Message;
 use serde_json::Value;
 
@@ -56,6 +59,22 @@ use serde_json::Value;
 /// [`MapError::Unsupported`] for a message type this mapper does not handle,
 /// [`MapError::Invalid`] when a value the mapping needs is malformed or missing.
 pub fn map_message(raw: &str, options: &Options) -> Result<Value, MapError> {
+    Ok(bundle(raw, options)?.into_json())
+}
+
+/// [`map_message`] serialised: the same Bundle as compact JSON text, written
+/// straight from the mapped resources (faster than building and then
+/// serialising the [`Value`]).
+///
+/// # Errors
+/// As [`map_message`].
+pub fn map_message_to_string(raw: &str, options: &Options) -> Result<String, MapError> {
+    // Bundles run to about twelve times the message.
+    Ok(bundle(raw, options)?.to_json_string(raw.len() * 16))
+}
+
+/// The mapped Bundle, not yet serialised.
+fn bundle(raw: &str, options: &Options) -> Result<Bundle, MapError> {
     let message = Message::parse(raw.as_bytes())?;
     let header = message.header();
     let message_type = header.message_type();

@@ -7,8 +7,8 @@
 
 use std::collections::HashMap;
 
+use hl7wasm_plugin_sdk::fhir::Bundle;
 use hl7wasm_plugin_sdk::hl7v2::Message;
-use serde_json::Value;
 
 use crate::context::{Context, Handle, Seg, push};
 use crate::segments::{
@@ -21,7 +21,11 @@ use crate::{MapError, MessageKind, Options};
 ///
 /// # Errors
 /// The first [`MapError`] of any segment.
-pub fn map(message: &Message<'_>, kind: MessageKind, options: &Options) -> Result<Value, MapError> {
+pub fn map(
+    message: &Message<'_>,
+    kind: MessageKind,
+    options: &Options,
+) -> Result<Bundle, MapError> {
     let mut ctx = Context::new(message, options);
     let segments = numbered(message);
     let msh = segments[0];

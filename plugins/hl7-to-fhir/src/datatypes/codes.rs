@@ -37,13 +37,19 @@ pub fn codeable_concept(cwe: &impl Parts) -> Option<Value> {
 /// table's system on a first coding that names none.
 pub fn table_cwe(cwe: &impl Parts, table: &str) -> Option<Value> {
     let mut concept = codeable_concept(cwe)?;
-    if let Some(first) = concept.pointer_mut("/coding/0")
+    if let Some(first) = first_coding(&mut concept)
         && first.get("system").is_none()
         && cwe.part(3).is_none()
     {
         first["system"] = Value::String(table_system(table));
     }
     Some(concept)
+}
+
+/// The first coding of a CodeableConcept (a direct lookup: `pointer_mut`
+/// allocates for every token of its path).
+pub fn first_coding(concept: &mut Value) -> Option<&mut Value> {
+    concept.get_mut("coding")?.get_mut(0)
 }
 
 /// A Coding; absent parts are left out.
@@ -68,7 +74,7 @@ pub fn table_concept(table: &str, code: &str) -> Value {
 
 /// The FHIR system of HL7 v2 table `table`.
 pub fn table_system(table: &str) -> String {
-    format!("http://terminology.hl7.org/CodeSystem/v2-{table}")
+    ["http://terminology.hl7.org/CodeSystem/v2-", table].concat()
 }
 
 /// The FHIR system URI of an HL7 coding-system name (table 0396), for example

@@ -29,6 +29,10 @@ pub fn pl(ctx: &mut Context<'_>, pl: Rep<'_>) -> Option<Handle> {
         path.push(format!("{code}={name}"));
         let keys: Vec<&str> = path.iter().map(String::as_str).collect();
         let id = fhir::deterministic_id(&[&["Location"], keys.as_slice()].concat());
+        if let Some(known) = ctx.existing(&id) {
+            inner = Some(known);
+            continue;
+        }
         let mut location = json!({
             "resourceType": "Location",
             "id": id,

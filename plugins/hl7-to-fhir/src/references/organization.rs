@@ -3,7 +3,7 @@
 use hl7wasm_plugin_sdk::fhir;
 use serde_json::{Value, json};
 
-use crate::context::{Context, Handle, Parts, Rep, put};
+use crate::context::{Context, Handle, Parts, Rep, put, resource};
 use crate::datatypes::identifier;
 
 /// An Organization named `name` with `identifier`; `None` when both are absent.
@@ -22,7 +22,10 @@ pub fn named(
         &value,
         name.as_deref().unwrap_or(""),
     ]);
-    let mut organization = json!({ "resourceType": "Organization", "id": id });
+    if let Some(known) = ctx.existing(&id) {
+        return Some(known);
+    }
+    let mut organization = resource("Organization", id);
     let identifiers: Vec<Value> = identifier.into_iter().collect();
     let query = identifier::conditional_query(&identifiers);
     put(

@@ -3,7 +3,7 @@
 use hl7wasm_plugin_sdk::fhir;
 use serde_json::{Value, json};
 
-use crate::context::{Context, Handle, Rep, put};
+use crate::context::{Context, Handle, Rep, put, resource};
 use crate::datatypes::{codes, identifier, name};
 
 /// An XCN as a Practitioner: identifier XCN-1 (system from XCN-9, type from
@@ -24,15 +24,19 @@ pub fn xcn(ctx: &mut Context<'_>, xcn: Rep<'_>) -> Option<Handle> {
         );
         identifier
     });
-    let name = name::xcn(xcn);
-    if identifier.is_none() && name.is_none() {
-        return None;
-    }
     let [scope, value] = identifier.as_ref().map(identifier::key).unwrap_or_default();
     let family = xcn.get(2).unwrap_or_default();
     let given = xcn.get(3).unwrap_or_default();
     let id = fhir::deterministic_id(&["Practitioner", &scope, &value, &family, &given]);
-    let mut practitioner = json!({ "resourceType": "Practitioner", "id": id });
+    if let Some(known) = ctx.existing(&id) {
+        // The same doctor again: only whether this XCN names anyone matters.
+        return (identifier.is_some() || name::xcn(xcn).is_some()).then_some(known);
+    }
+    let name = name::xcn(xcn);
+    if identifier.is_none() && name.is_none() {
+        return None;
+    }
+    let mut practitioner = resource("Practitioner", id);
     let identifiers: Vec<Value> = identifier.into_iter().collect();
     let query = identifier::conditional_query(&identifiers);
     put(

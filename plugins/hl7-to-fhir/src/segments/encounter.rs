@@ -3,7 +3,7 @@
 use hl7wasm_plugin_sdk::fhir;
 use serde_json::{Value, json};
 
-use crate::context::{Context, Handle, Seg, push, put};
+use crate::context::{Context, Handle, Seg, push, put, resource};
 use crate::datatypes::{codes, identifier, quantity, time};
 use crate::references::{location, practitioner};
 use crate::segments::positioned;
@@ -44,7 +44,7 @@ pub fn pv1(
         Some(visit) => {
             let [scope, value] = identifier::key(visit);
             let id = fhir::deterministic_id(&["Encounter", &scope, &value]);
-            json!({ "resourceType": "Encounter", "id": id })
+            resource("Encounter", id)
         }
         None => positioned(ctx, "Encounter", position),
     };

@@ -21,7 +21,7 @@ pub mod value;
 
 use serde_json::{Value, json};
 
-use crate::context::{Context, Handle};
+use crate::context::{Context, Handle, resource};
 
 /// The resources that a clinical resource points at: the current patient,
 /// visit, order and immunization of the message walk.
@@ -50,5 +50,5 @@ pub fn unknown() -> Value {
 /// segment at `position` (its index in the message): stable across resends.
 pub fn positioned(ctx: &Context<'_>, resource_type: &str, position: usize) -> Value {
     let id = ctx.message_id(&[resource_type, &position.to_string()]);
-    json!({ "resourceType": resource_type, "id": id })
+    resource(resource_type, id)
 }

@@ -105,7 +105,7 @@ fn status(code: &str) -> &'static str {
 
 /// Table 0078 codes are the v3 ObservationInterpretation codes that FHIR binds.
 fn interpretation(mut concept: Value) -> Value {
-    if let Some(coding) = concept.pointer_mut("/coding/0")
+    if let Some(coding) = codes::first_coding(&mut concept)
         && coding["system"] == codes::table_system("0078").as_str()
     {
         coding["system"] =

@@ -1,9 +1,9 @@
 //! ORC and OBR → ServiceRequest (IG `ORC[ServiceRequest]`, `OBR[ServiceRequest]`).
 
 use hl7wasm_plugin_sdk::fhir;
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use crate::context::{Context, Handle, Seg, put};
+use crate::context::{Context, Handle, Seg, put, resource};
 use crate::datatypes::{codes, identifier};
 use crate::references::practitioner;
 use crate::segments::positioned;
@@ -32,7 +32,7 @@ pub fn identified(
         Some(first) => {
             let [scope, value] = identifier::key(first);
             let id = fhir::deterministic_id(&[resource_type, &scope, &value]);
-            json!({ "resourceType": resource_type, "id": id })
+            resource(resource_type, id)
         }
         None => positioned(ctx, resource_type, position),
     }

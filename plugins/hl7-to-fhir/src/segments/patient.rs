@@ -3,7 +3,7 @@
 use hl7wasm_plugin_sdk::fhir;
 use serde_json::{Value, json};
 
-use crate::context::{Context, Handle, Seg, push, put};
+use crate::context::{Context, Handle, Seg, push, put, resource};
 use crate::datatypes::{address, codes, identifier, name, telecom, time};
 use crate::references::{organization, practitioner};
 
@@ -19,7 +19,7 @@ pub fn pid(ctx: &mut Context<'_>, pid: Seg<'_>, position: usize) -> Handle {
         }
         None => ctx.message_id(&["Patient", &position.to_string()]),
     };
-    let mut patient = json!({ "resourceType": "Patient", "id": id });
+    let mut patient = resource("Patient", id);
     let query = identifier::conditional_query(&identifiers);
     put(&mut patient, "identifier", Some(Value::Array(identifiers)));
     let names = [5, 9]
