@@ -80,6 +80,7 @@ async fn load(
 ) -> anyhow::Result<(Duration, Tally)> {
     let per_connection = args.messages.div_ceil(args.connections);
     let timeout = Duration::from_secs(args.timeout_secs);
+    let run = run_number();
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for connection in 0..args.connections {
@@ -87,7 +88,10 @@ async fn load(
         let (connector, template, pipeline) = (connector.clone(), template.clone(), args.pipeline);
         tasks.spawn(async move {
             match connector.connect().await {
-                Ok(stream) => drive(stream, connection, count, pipeline, &template, timeout).await,
+                Ok(stream) => {
+                    let sender = Sender { run, connection };
+                    drive(stream, sender, count, pipeline, &template, timeout).await
+                }
                 Err(error) => Tally {
                     failures: vec![format!("{error:#}")],
                     ..Tally::default()
@@ -106,10 +110,28 @@ async fn load(
     Ok((started.elapsed(), total))
 }
 
+/// A number that differs between runs a few seconds apart (milliseconds
+/// since the epoch, modulo a day and a bit), so that a run's MSH-10s are
+/// not resends of an earlier run's, which the engine would deduplicate
+/// instead of storing.
+fn run_number() -> u128 {
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    since_epoch.as_millis() % 100_000_000
+}
+
+/// Which run and connection a message comes from, for its MSH-10.
+#[derive(Clone, Copy)]
+struct Sender {
+    run: u128,
+    connection: usize,
+}
+
 /// Sends `count` messages on one connection with up to `pipeline` in flight.
 async fn drive(
     stream: Box<dyn Stream>,
-    connection: usize,
+    sender: Sender,
     count: usize,
     pipeline: usize,
     template: &Template,
@@ -121,7 +143,8 @@ async fn drive(
     let sender_window = window.clone();
     let frames: Vec<(String, Vec<u8>)> = (0..count)
         .map(|seq| {
-            let control_id = format!("B{connection}-{seq}");
+            // At most 20 characters, the length HL7 v2.5 allows MSH-10.
+            let control_id = format!("B{}-{}-{seq}", sender.run, sender.connection);
             let frame = mllp::frame::encode(template.with_control_id(&control_id).as_bytes());
             (control_id, frame)
         })
@@ -151,12 +174,13 @@ async fn drive(
             Ok(Err(error)) => {
                 tally
                     .failures
-                    .push(format!("connection {connection}: {error}"));
+                    .push(format!("connection {}: {error}", sender.connection));
                 break;
             }
             Err(_) => {
                 tally.failures.push(format!(
-                    "connection {connection}: no ACK within {timeout:?}"
+                    "connection {}: no ACK within {timeout:?}",
+                    sender.connection
                 ));
                 break;
             }
