@@ -3,8 +3,9 @@
 //! twice, concurrent senders share flushes without hanging, an `Ok` means
 //! the message is on disk, a torn write-ahead log record or a second replay
 //! of the log loses or doubles nothing, checkpoints delete the log segments
-//! sled covers, and a full disk answers `Unavailable` until space is freed,
-//! then works again with nothing acknowledged lost.
+//! sled covers, a hand-off repeated after a crash is queued once, and a full
+//! disk answers `Unavailable` until space is freed, then works again with
+//! nothing acknowledged lost.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -13,7 +14,8 @@ use std::time::{Duration, Instant};
 mod tmpfs;
 
 use hl7wasm::store::{
-    DedupeKey, Ingested, NewMessage, Store, StoreError, StoreSettings, StoredMessage,
+    DedupeKey, Ingested, NewMessage, OutboundEntry, OutboundHeader, Store, StoreError,
+    StoreSettings, StoredMessage,
 };
 use tmpfs::{Tmpfs, fill};
 
@@ -239,6 +241,50 @@ async fn concurrent_senders_are_all_stored_without_hanging() {
     }
     let queued: usize = (0..4).map(|p| store.queue("adt", p).unwrap().len()).sum();
     assert_eq!(queued, 32 * 200);
+}
+
+/// Ensures that handing one outbound entry to another channel twice, as the
+/// delivery worker does when a crash came between storing it there and
+/// removing it here, queues it there once, also after a reopen, while
+/// another entry with the same content is a message of its own.
+#[tokio::test]
+async fn a_repeated_hand_off_is_queued_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let sample = Sample::new("adt", 0, "C1");
+    let header = OutboundHeader::new(
+        7,
+        NOW_MS,
+        Some("C1".to_owned()),
+        Some("ADT^A01".to_owned()),
+        "application/hl7-v2".to_owned(),
+    );
+    let entry = OutboundEntry {
+        channel: "adt".to_owned(),
+        destination: "to-lab".to_owned(),
+        partition: 0,
+        sequence: 42,
+        header,
+        body: sample.raw.clone(),
+    };
+    let first = store.hand_off(&entry, "lab", 1, NOW_MS).await.unwrap();
+    let again = store.hand_off(&entry, "lab", 1, NOW_MS + 1).await.unwrap();
+    assert_eq!(first, again, "the repeat is recognised as the same message");
+    drop(store);
+
+    let store = open(dir.path());
+    let again = store.hand_off(&entry, "lab", 1, NOW_MS + 2).await.unwrap();
+    assert_eq!(first, again, "also after a reopen");
+    let next = OutboundEntry {
+        sequence: 43,
+        ..entry.clone()
+    };
+    let second = store.hand_off(&next, "lab", 1, NOW_MS + 3).await.unwrap();
+    assert_eq!(store.queue("lab", 1).unwrap(), vec![first, second]);
+    let handed = store.message(first).unwrap().unwrap();
+    assert_eq!(handed.channel, "lab");
+    assert_eq!(handed.peer.as_deref(), Some("channel:adt"));
+    assert_eq!(handed.raw, sample.raw);
 }
 
 /// Ensures that an acknowledged message is already in the files on disk: a
