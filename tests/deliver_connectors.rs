@@ -195,7 +195,18 @@ async fn mllp_late_ack_is_discarded() {
 async fn mllp_ack_timeout_retries_and_reconnects() {
     let (address, connections) = mllp_listener(None).await;
     let mut connector = mllp_connector(mllp_target(&address.to_string()));
-    assert_retry(&send(&mut connector, "SLOW-1").await, "no ACK within 1s");
+    let late = send(&mut connector, "SLOW-1").await;
+    assert_retry(&late, "no ACK within 1s");
+    assert!(
+        matches!(
+            late,
+            Attempt::Retry {
+                timed_out: true,
+                ..
+            }
+        ),
+        "a timeout is marked as one: {late:?}"
+    );
     assert_eq!(send(&mut connector, "AA-2").await, Attempt::Delivered);
     assert_eq!(connections.load(Ordering::SeqCst), 2);
 }
@@ -399,6 +410,7 @@ async fn http_statuses_decide() {
         Attempt::Retry {
             reason: "HTTP 503 Service Unavailable".into(),
             after: Some(Duration::from_secs(2)),
+            timed_out: false,
         }
     );
     assert_retry(&attempt("/limit").await, "HTTP 429");

@@ -135,7 +135,7 @@ impl MllpConnector {
         };
         match self.exchange(delivery.body, &control_id).await {
             Ok(attempt) => attempt,
-            Err(reason) => {
+            Err(Dropped { reason, timed_out }) => {
                 self.connection = None;
                 tracing::debug!(
                     channel = delivery.channel,
@@ -144,14 +144,18 @@ impl MllpConnector {
                     reason,
                     "MLLP connection dropped."
                 );
-                Attempt::retry(reason)
+                Attempt::Retry {
+                    reason,
+                    after: None,
+                    timed_out,
+                }
             }
         }
     }
 
-    /// Sends `body` and waits for its ACK; `Err` is a retry reason after which the
-    /// connection cannot be trusted.
-    async fn exchange(&mut self, body: &[u8], control_id: &str) -> Result<Attempt, String> {
+    /// Sends `body` and waits for its ACK; `Err` is a failure after which the connection
+    /// cannot be trusted.
+    async fn exchange(&mut self, body: &[u8], control_id: &str) -> Result<Attempt, Dropped> {
         let ack_timeout = self.ack_timeout;
         let connection = self.connection().await?;
         connection
@@ -162,7 +166,10 @@ impl MllpConnector {
         loop {
             let event = timeout_at(deadline, connection.read_frame())
                 .await
-                .map_err(|_| format!("no ACK within {}s", ack_timeout.as_secs()))?
+                .map_err(|_| Dropped {
+                    reason: format!("no ACK within {}s", ack_timeout.as_secs()),
+                    timed_out: true,
+                })?
                 .map_err(|error| format!("reading the ACK failed: {error}"))?
                 .ok_or("the peer closed the connection without an ACK")?;
             match event {
@@ -176,7 +183,8 @@ impl MllpConnector {
                     return Ok(Attempt::retry("negative commit acknowledgement (NAK)"));
                 }
                 FrameEvent::TooLarge { size, .. } => {
-                    return Err(format!("a reply of {size} bytes exceeds max_message_bytes"));
+                    let reason = format!("a reply of {size} bytes exceeds max_message_bytes");
+                    return Err(reason.into());
                 }
             }
         }
@@ -203,6 +211,29 @@ impl MllpConnector {
             self.connection = Some(Connection::new(stream, self.limits));
         }
         Ok(self.connection.as_mut().expect("connected above"))
+    }
+}
+
+/// Why an exchange failed in a way that leaves the connection untrustworthy.
+struct Dropped {
+    /// Why, without content from the peer.
+    reason: String,
+    /// Whether the ACK did not come within the ACK timeout.
+    timed_out: bool,
+}
+
+impl From<String> for Dropped {
+    fn from(reason: String) -> Self {
+        Dropped {
+            reason,
+            timed_out: false,
+        }
+    }
+}
+
+impl From<&str> for Dropped {
+    fn from(reason: &str) -> Self {
+        reason.to_owned().into()
     }
 }
 

@@ -84,6 +84,9 @@ pub enum Attempt {
         reason: String,
         /// The delay the destination asked for (HTTP `Retry-After`), if any.
         after: Option<Duration>,
+        /// Whether the destination did not answer in time (MLLP: no ACK
+        /// within the ACK timeout), which the ACK-timeout alert counts.
+        timed_out: bool,
     },
     /// Never will (AR, 4xx other than 408 and 429, undeliverable content): dead-letter now.
     Reject {
@@ -98,6 +101,7 @@ impl Attempt {
         Attempt::Retry {
             reason: reason.into(),
             after: None,
+            timed_out: false,
         }
     }
 

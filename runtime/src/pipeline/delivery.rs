@@ -195,10 +195,13 @@ impl DeliveryWorker {
                 self.observe_latency(entry, now);
                 Ok(Settled::Done)
             }
-            Attempt::Retry { reason, after } => {
+            Attempt::Retry {
+                reason,
+                after,
+                timed_out,
+            } => {
                 report("retry", entry.header.attempts + 1, Some(&reason));
-                // The MLLP connector's reason for an ACK that did not come in time.
-                if reason.starts_with("no ACK within") {
+                if timed_out {
                     let labels = channel_and(channel.name(), "destination", &self.destination.name);
                     channel.metrics.ack_timeouts.get_or_create(&labels).inc();
                 }

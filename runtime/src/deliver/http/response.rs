@@ -25,6 +25,7 @@ pub(super) async fn classify(response: Response) -> Attempt {
         Attempt::Retry {
             reason: format!("HTTP {status}"),
             after,
+            timed_out: false,
         }
     } else if status.is_redirection() {
         Attempt::reject(format!(
