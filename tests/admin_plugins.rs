@@ -100,7 +100,8 @@ async fn upload_checked(api: &Api, component: Vec<u8>, self_tests: Value) -> (St
     )
 }
 
-#[tokio::test]
+// Two threads: the CLI runs as a blocking child process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_a_version_no_stage_runs_is_deleted_and_it_stays_gone() {
     let sink = Sink::start("127.0.0.1:0", Answer::Accept).await;
     let engine = start(sink.address, "passthrough").await;
@@ -133,10 +134,13 @@ async fn only_a_version_no_stage_runs_is_deleted_and_it_stays_gone() {
         "{body}"
     );
 
-    let (status, body) = api
-        .call(reqwest::Method::DELETE, &path(&sha256), Some(ADMIN), None)
-        .await;
-    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    // The unused upload goes, through the CLI.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_hl7wasm"))
+        .args(["plugins", "delete", &sha256])
+        .args(["--api", &api.base, "--token", ADMIN])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
     assert_eq!(plugin_files(&engine), ["hostile.wasm"], "the file is gone");
     let after = hashes(&api).await;
     assert_eq!(after.len(), before.len() - 1);

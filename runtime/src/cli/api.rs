@@ -87,6 +87,15 @@ impl Api {
         self.send(request).await
     }
 
+    /// `DELETE path`.
+    ///
+    /// # Errors
+    /// As for [`Api::send`].
+    pub async fn delete(&self, path: &str) -> anyhow::Result<Value> {
+        self.send(self.request(reqwest::Method::DELETE, self.url(path)?))
+            .await
+    }
+
     /// `POST path` with `bytes` of `content_type`.
     ///
     /// # Errors

@@ -1,6 +1,6 @@
 //! `hl7wasm plugins`: list the engine's plugin versions, upload a new one
-//! (optionally with self-tests), and activate or roll back a
-//! version for a channel's stage, over the admin API.
+//! (optionally with self-tests), activate or roll back a version for a
+//! channel's stage, and delete a version no stage runs, over the admin API.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -74,6 +74,16 @@ pub enum PluginsCommand {
         #[command(flatten)]
         api: ApiArgs,
     },
+    /// Delete a version that no stage runs and no rollback can return to,
+    /// with its files in the plugin directory (admin token).
+    ///
+    /// Example: hl7wasm plugins delete 3f5a…(the full sha256 from `plugins list`)
+    Delete {
+        /// The version's full sha256, as `plugins list` shows it.
+        sha256: String,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
 }
 
 /// Runs a `plugins` subcommand and prints the API's answer.
@@ -120,6 +130,11 @@ pub fn run(command: &PluginsCommand) -> anyhow::Result<ExitCode> {
                 let path = format!("/api/v1/channels/{channel}/stages/{stage}/rollback");
                 Api::new(api)?
                     .post_json(&path, &serde_json::json!({}))
+                    .await?
+            }
+            PluginsCommand::Delete { sha256, api } => {
+                Api::new(api)?
+                    .delete(&format!("/api/v1/plugins/{sha256}"))
                     .await?
             }
         };
