@@ -99,31 +99,33 @@ impl Database {
         })
     }
 
-    /// Runs `operation` on the database once every acknowledged message is
-    /// indexed, reopening it first if it failed before. A storage error from
-    /// `operation` marks the handle broken and is logged.
+    /// [`Database::with_db`] once every acknowledged message is indexed:
+    /// for reads of ingested messages and queues, which must see every
+    /// message that was acknowledged.
     ///
     /// # Errors
     ///
-    /// [`StoreError::Unavailable`] if the database is broken and cannot be
-    /// reopened yet, and whatever `operation` returns.
-    pub(crate) fn with_db<T>(
+    /// As [`Database::with_db`].
+    pub(crate) fn with_indexed_db<T>(
         &self,
         operation: impl FnOnce(&sled::Db) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         // Before the handle's lock: a reopen waiting for it would otherwise
         // keep the indexer from taking it.
         self.indexer.catch_up();
-        self.with_unindexed_db(operation)
+        self.with_db(operation)
     }
 
-    /// [`Database::with_db`] without waiting for the indexer: for ingest,
-    /// which checks the indexer's pending dedupe entries itself.
+    /// Runs `operation` on the database, reopening it first if it failed
+    /// before. A storage error from `operation` marks the handle broken and
+    /// is logged. It does not wait for the indexer: what it reads of
+    /// messages acknowledged a moment ago may not be in sled yet.
     ///
     /// # Errors
     ///
-    /// As [`Database::with_db`].
-    pub(crate) fn with_unindexed_db<T>(
+    /// [`StoreError::Unavailable`] if the database is broken and cannot be
+    /// reopened yet, and whatever `operation` returns.
+    pub(crate) fn with_db<T>(
         &self,
         operation: impl FnOnce(&sled::Db) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {

@@ -10,8 +10,9 @@
 //! - its dedupe entries stay in [`Indexer::pending_duplicate`]'s map, which
 //!   ingest checks before sled: an entry leaves the map only after sled holds
 //!   it;
-//! - readers call [`Indexer::catch_up`] first, which waits until every group
-//!   submitted so far is applied, so whatever was acknowledged is visible;
+//! - readers of messages and queues call [`Indexer::catch_up`] first, which
+//!   waits until every group submitted so far is applied, so whatever was
+//!   acknowledged is visible;
 //! - the flusher waits in [`Indexer::wait_for_room`] while more than
 //!   [`MAX_BACKLOG_BYTES`] wait, which slows acknowledgements down to the
 //!   speed sled can index at instead of letting the backlog grow.

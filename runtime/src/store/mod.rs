@@ -43,9 +43,10 @@
 //! others, which discards the torn tail.
 //!
 //! Until the indexer has applied a group, its messages are only in the log:
-//! every read first waits for the indexer to apply the groups flushed so
-//! far, so an acknowledged message is always visible, and ingest checks the
-//! indexer's pending dedupe entries before sled's.
+//! reads of messages and inbound queues first wait for the indexer to apply
+//! the groups flushed so far, so an acknowledged message is always visible
+//! (other reads and writes, such as deliveries, do not wait), and ingest
+//! checks the indexer's pending dedupe entries before sled's.
 //!
 //! # What is fsynced before AA
 //!
@@ -223,7 +224,7 @@ impl Store {
         let record = self
             .inner
             .database
-            .with_db(|db| Ok(db.get(keys::message(id))?))?;
+            .with_indexed_db(|db| Ok(db.get(keys::message(id))?))?;
         record.map(|record| record::decode(id, &record)).transpose()
     }
 
@@ -234,7 +235,7 @@ impl Store {
     /// [`StoreError::Unavailable`] if storage failed.
     pub fn queue(&self, channel: &str, partition: u32) -> Result<Vec<u64>, StoreError> {
         let prefix = keys::queue_prefix(channel, partition);
-        self.inner.database.with_db(|db| {
+        self.inner.database.with_indexed_db(|db| {
             db.scan_prefix(&prefix)
                 .keys()
                 .map(|key| Ok(keys::trailing_id(&key?).expect("queue keys end in an id")))
@@ -254,7 +255,7 @@ impl Store {
         let scan = self
             .inner
             .database
-            .with_db(|db| Ok(db.scan_prefix(keys::MESSAGE_PREFIX)));
+            .with_indexed_db(|db| Ok(db.scan_prefix(keys::MESSAGE_PREFIX)));
         let database = Arc::clone(&self.inner.database);
         scan.into_iter().flatten().map(move |item| {
             let (key, record) = item
@@ -293,7 +294,7 @@ impl Store {
             ..
         } = &*self.inner;
         database
-            .with_unindexed_db(|db| {
+            .with_db(|db| {
                 let (commit, indexer) = (&database.commit, &database.indexer);
                 inbound::write(db, locks, commit, indexer, message, *dedupe_window)
             })

@@ -45,7 +45,9 @@ impl Store {
         let letter_cutoff = cutoff(retention.dead_letters);
         let mut old_messages = Vec::new();
         let mut old_letters = Vec::new();
-        self.inner.database.with_db(|db| {
+        // Indexed first: a message half applied by the indexer (its record
+        // without its queue entry yet) would look processed.
+        self.inner.database.with_indexed_db(|db| {
             for item in db.scan_prefix(keys::MESSAGE_PREFIX) {
                 let (key, value) = item?;
                 let id = keys::trailing_id(&key).expect("message keys end in an id");

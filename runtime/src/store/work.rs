@@ -60,7 +60,7 @@ impl Store {
         skip: impl Fn(u64) -> bool,
     ) -> Result<Vec<StoredMessage>, StoreError> {
         let prefix = keys::queue_prefix(channel, partition);
-        self.inner.database.with_db(|db| {
+        self.inner.database.with_indexed_db(|db| {
             let mut messages = Vec::new();
             for key in db.scan_prefix(&prefix).keys() {
                 let id = keys::trailing_id(&key?).expect("queue keys end in an id");
