@@ -1,9 +1,10 @@
 //! Ensures that an operator controls a channel over the admin API: a
 //! paused channel still ACKs but delivers nothing until resumed, then
 //! everything in order; a stopped channel refuses connections and closes
-//! open ones, and takes messages again once started; the channel view
-//! shows the state and rates; a viewer may not act; and the `channels
-//! pause` CLI does the same.
+//! open ones, and takes messages again once started; a restart keeps the
+//! state an operator left a channel in; the channel view shows the state
+//! and rates; a viewer may not act; and the `channels pause` CLI does the
+//! same.
 
 #[path = "support/admin.rs"]
 mod admin;
@@ -28,7 +29,12 @@ const OPERATOR: &str = "operator-token-0123456789";
 
 /// An engine with the admin API and a channel `test` delivering to `sink`.
 async fn start(sink: SocketAddr) -> TestEngine {
-    let text = format!(
+    start_channels(tempfile::tempdir().unwrap(), &config(sink)).await
+}
+
+/// The configuration of [`start`].
+fn config(sink: SocketAddr) -> String {
+    format!(
         "[admin]\nlisten = \"127.0.0.1:0\"\ntokens = [\n\
          {{ name = \"grafana\", token = \"{VIEWER}\", role = \"viewer\" }},\n\
          {{ name = \"oncall\", token = \"{OPERATOR}\", role = \"operator\" }},\n]\n\n\
@@ -36,8 +42,7 @@ async fn start(sink: SocketAddr) -> TestEngine {
          [[channels.destinations]]\nname = \"sink\"\n\
          to = {{ type = \"mllp\", address = \"{sink}\", ack_timeout_secs = 2, connect_timeout_secs = 1 }}\n\
          retry = {{ initial_delay_ms = 50, max_delay_ms = 200, max_retries = 5, jitter = 0.0 }}\n"
-    );
-    start_channels(tempfile::tempdir().unwrap(), &text).await
+    )
 }
 
 /// POSTs `action` for channel `test` with `token`.
@@ -172,6 +177,45 @@ async fn a_stopped_channel_refuses_connections_until_started() {
     assert_eq!(field(&ack, "MSA-1"), "AA", "{ack}");
     sink.wait_for(2, PATIENCE).await;
     assert_eq!(sink.accepted_ids(), ["S1", "S2"]);
+}
+
+#[tokio::test]
+async fn a_restart_keeps_the_state_an_operator_left() {
+    let sink = Sink::start("127.0.0.1:0", Answer::Accept).await;
+    let engine = start(sink.address).await;
+    let (status, _) = act(&Api::of(&engine), "stop", OPERATOR).await;
+    assert_eq!(status, StatusCode::OK);
+
+    let engine = engine.restart(&config(sink.address)).await;
+    let api = Api::of(&engine);
+    assert_eq!(
+        api.ok("/api/v1/channels/test", VIEWER).await["state"],
+        "stopped"
+    );
+    until_refused(engine.address).await;
+
+    let (status, _) = act(&api, "start", OPERATOR).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = act(&api, "pause", OPERATOR).await;
+    assert_eq!(status, StatusCode::OK);
+    let engine = engine.restart(&config(sink.address)).await;
+    let api = Api::of(&engine);
+    assert_eq!(
+        api.ok("/api/v1/channels/test", VIEWER).await["state"],
+        "paused"
+    );
+    send(engine.address, &["R1"]).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(sink.accepted_ids().is_empty(), "paused: nothing delivered");
+
+    let (status, _) = act(&api, "resume", OPERATOR).await;
+    assert_eq!(status, StatusCode::OK);
+    sink.wait_for(1, PATIENCE).await;
+    let engine = engine.restart(&config(sink.address)).await;
+    assert_eq!(
+        Api::of(&engine).ok("/api/v1/channels/test", VIEWER).await["state"],
+        "running"
+    );
 }
 
 #[tokio::test]

@@ -3,7 +3,8 @@
 //! wait after the batch in hand), stops it (its MLLP listener closes as
 //! well) or sets it running again. Audited.
 //!
-//! The state is kept in memory: after a restart every channel runs.
+//! The state is kept in the store (flushed before the answer), so a
+//! restart brings the channel back in it.
 
 use std::sync::Arc;
 
@@ -137,6 +138,17 @@ fn control(
             .get(&name)
             .ok_or_else(|| ApiError::not_found(format!("channel {name:?}")))?;
         let (previous, now) = pipeline.control.update(|from| action.next(from))?;
+        let kept = (now != ChannelState::Running).then(|| now.as_str());
+        state
+            .store
+            .set_channel_state(&name, kept)
+            .map_err(|error| {
+                ApiError::internal(format!(
+                    "the channel is {} now, but that was not saved and a restart \
+                 would not keep it: {error}",
+                    now.as_str()
+                ))
+            })?;
         Ok(Controlled {
             channel: name,
             state: now,

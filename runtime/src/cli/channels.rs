@@ -25,8 +25,8 @@ pub struct ChannelsArgs {
     api: ApiArgs,
 }
 
-/// What an operator can do to a channel (operator token). The state is
-/// kept in memory: after a restart every channel runs.
+/// What an operator can do to a channel (operator token). The engine keeps
+/// the state across restarts.
 #[derive(Debug, clap::Subcommand)]
 enum ChannelAction {
     /// Close the channel's MLLP listener and hold processing and delivery.

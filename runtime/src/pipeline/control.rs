@@ -3,10 +3,10 @@
 //! delivery takes new work) or stopped (paused, and the MLLP listener is
 //! closed).
 //!
-//! The state lives in memory only: an engine that restarts comes back
-//! with every channel running. Workers look at it before each batch, so a
-//! pause takes effect after the batch in hand (a delivery worker's, after
-//! the entry in hand). A paused `after_transform` channel answers AE
+//! The admin API keeps the state in the store, so an engine that restarts
+//! brings each channel back as an administrator left it. Workers look at it
+//! before each batch, so a pause takes effect after the batch in hand (a
+//! delivery worker's, after the entry in hand). A paused `after_transform` channel answers AE
 //! (stored, not yet transformed) once `transform_ack_timeout_secs` passes.
 
 use serde::Serialize;
@@ -30,14 +30,6 @@ pub struct ChannelControl {
     state: watch::Sender<ChannelState>,
 }
 
-impl Default for ChannelControl {
-    fn default() -> Self {
-        ChannelControl {
-            state: watch::Sender::new(ChannelState::Running),
-        }
-    }
-}
-
 impl ChannelState {
     /// `running`, `paused` or `stopped`.
     pub fn as_str(self) -> &'static str {
@@ -47,9 +39,27 @@ impl ChannelState {
             ChannelState::Stopped => "stopped",
         }
     }
+
+    /// The state named by [`ChannelState::as_str`], if `name` is one.
+    pub fn from_name(name: &str) -> Option<ChannelState> {
+        [
+            ChannelState::Running,
+            ChannelState::Paused,
+            ChannelState::Stopped,
+        ]
+        .into_iter()
+        .find(|state| state.as_str() == name)
+    }
 }
 
 impl ChannelControl {
+    /// A channel starting in `state`.
+    pub fn new(state: ChannelState) -> Self {
+        ChannelControl {
+            state: watch::Sender::new(state),
+        }
+    }
+
     /// The state now.
     pub fn state(&self) -> ChannelState {
         *self.state.borrow()

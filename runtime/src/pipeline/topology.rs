@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use super::active::ActiveStages;
 use super::chain::Stage;
 use super::channel::ChannelPipeline;
-use super::control::ChannelControl;
+use super::control::{ChannelControl, ChannelState};
 use super::delivery::{DeliveryWorker, Target};
 use super::partition::PartitionWorker;
 use super::plugin_watch;
@@ -85,7 +85,7 @@ impl Topology {
                 dead_letter_threshold: config
                     .alerts
                     .dead_letter_threshold(channel.dead_letter_alert),
-                control: Arc::new(ChannelControl::default()),
+                control: Arc::new(ChannelControl::new(initial_state(shared, &channel.name)?)),
                 shutdown: shared.shutdown.child_token(),
             });
             for partition in 0..channel.partitions {
@@ -129,6 +129,27 @@ impl Topology {
 
 /// Opens the plugin registry with the bundled plugins and the plugin
 /// directory's, when any channel has a pipeline.
+/// The state an administrator left `channel` in before the engine last
+/// stopped (running if none, or if the stored name is unknown).
+fn initial_state(shared: &Shared, channel: &str) -> anyhow::Result<ChannelState> {
+    let stored = shared
+        .store
+        .channel_state(channel)
+        .with_context(|| format!("channel \"{channel}\": reading its run state"))?;
+    let state = stored
+        .as_deref()
+        .and_then(ChannelState::from_name)
+        .unwrap_or(ChannelState::Running);
+    if state != ChannelState::Running {
+        tracing::info!(
+            channel,
+            state = state.as_str(),
+            "Channel starts as an administrator left it."
+        );
+    }
+    Ok(state)
+}
+
 fn open_registry(config: &Config) -> anyhow::Result<Option<Arc<PluginRegistry>>> {
     if config.channels.iter().all(|c| c.pipeline.is_empty()) {
         return Ok(None);

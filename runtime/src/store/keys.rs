@@ -20,6 +20,8 @@ pub(crate) const OUTBOUND_PREFIX: &[u8] = b"o/";
 pub(crate) const DEAD_LETTER_PREFIX: &[u8] = b"x/";
 /// Prefix of processing status records: `s/<id u64>`.
 pub(crate) const STATUS_PREFIX: &[u8] = b"s/";
+/// Prefix of the run states administrators set: `c/<channel>`.
+pub(crate) const CHANNEL_STATE_PREFIX: &[u8] = b"c/";
 
 /// The key of message `id`.
 pub(crate) fn message(id: u64) -> Vec<u8> {
@@ -29,6 +31,13 @@ pub(crate) fn message(id: u64) -> Vec<u8> {
 /// The key of message `id`'s processing status.
 pub(crate) fn status(id: u64) -> Vec<u8> {
     prefixed_id(STATUS_PREFIX, id)
+}
+
+/// The key of `channel`'s run state.
+pub(crate) fn channel_state(channel: &str) -> Vec<u8> {
+    let mut key = CHANNEL_STATE_PREFIX.to_vec();
+    push_part(&mut key, channel.as_bytes());
+    key
 }
 
 /// The key of dead letter `sequence`.

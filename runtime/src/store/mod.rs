@@ -89,6 +89,7 @@
 //!   acknowledged.
 
 mod background;
+mod channel_states;
 mod database;
 mod dead_letter;
 mod dead_letters;
