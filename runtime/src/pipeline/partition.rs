@@ -116,7 +116,11 @@ impl PartitionWorker {
         .expect("pipeline thread panicked");
         self.chain = Some(chain);
         self.parked = parked;
-        let (processed, next) = result?;
+        let Batch {
+            processed,
+            next,
+            drained,
+        } = result?;
         if processed.is_empty() {
             return Ok(Step::Idle(next));
         }
@@ -136,20 +140,33 @@ impl PartitionWorker {
         }
         Ok(match next {
             Some(blocked_until) => Step::Idle(Some(blocked_until)),
+            // The queue held less than a batch: whatever arrived since woke
+            // the worker (the wake-up waits), so waiting saves a round on
+            // the blocking pool that would find nothing.
+            None if drained => Step::Idle(self.parked.values().min().copied()),
             None => Step::Worked,
         })
     }
 }
 
-/// Processes up to [`BATCH`] messages and records them; returns what was
-/// recorded and, when the partition must wait (ordered mode, a retry at its
-/// head) or only parked messages are left, when to look again.
+/// What one batch did.
+struct Batch {
+    /// What was recorded.
+    processed: Vec<Processed>,
+    /// When to look again, when the partition must wait (ordered mode, a
+    /// retry at its head) or only parked messages are left.
+    next: Option<Instant>,
+    /// Whether the queue held less than a batch (parked messages aside).
+    drained: bool,
+}
+
+/// Processes up to [`BATCH`] messages and records them.
 fn process_batch(
     channel: &ChannelPipeline,
     partition: u32,
     chain: &mut Chain,
     parked: &mut HashMap<u64, Instant>,
-) -> Result<(Vec<Processed>, Option<Instant>), StoreError> {
+) -> Result<Batch, StoreError> {
     let ordered = channel.config.ordering == Ordering::Ordered;
     let now = Instant::now();
     let not_due = |id: u64| parked.get(&id).is_some_and(|due| *due > now);
@@ -157,12 +174,17 @@ fn process_batch(
     let messages = channel
         .store
         .pending(channel.name(), partition, BATCH, skip)?;
-    let next_parked = parked.values().min().copied();
+    let drained = messages.len() < BATCH;
+    let waiting = |next| Batch {
+        processed: Vec::new(),
+        next,
+        drained,
+    };
     let Some(head) = messages.first() else {
-        return Ok((Vec::new(), next_parked));
+        return Ok(waiting(parked.values().min().copied()));
     };
     if ordered && not_due(head.id) {
-        return Ok((Vec::new(), parked.get(&head.id).copied()));
+        return Ok(waiting(parked.get(&head.id).copied()));
     }
     let mut processed = Vec::with_capacity(messages.len());
     let mut blocked = None;
@@ -208,7 +230,11 @@ fn process_batch(
             .emit(&channel.metrics);
         }
     }
-    Ok((processed, blocked))
+    Ok(Batch {
+        processed,
+        next: blocked,
+        drained,
+    })
 }
 
 /// Runs one message through the chain and decides what happens to it.
