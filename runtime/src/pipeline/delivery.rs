@@ -111,6 +111,7 @@ impl DeliveryWorker {
         if entries.is_empty() {
             return Ok(Some(u64::MAX / 2));
         }
+        let full = entries.len() == BATCH;
         let mut next_due: Option<u64> = None;
         let mut attempted = false;
         for mut entry in entries {
@@ -137,10 +138,11 @@ impl DeliveryWorker {
                 next_due = Some(next_due.map_or(due, |d| d.min(due)));
             }
         }
-        // A full batch of parked entries may hide ready ones behind it; an
-        // unordered queue that long is rare, so look again after the
-        // earliest retry.
-        Ok(if attempted {
+        // After a full batch more may wait: look again at once, unless the
+        // whole batch was parked (an unordered queue that long is rare: look
+        // again after the earliest retry). After a partial batch, whatever
+        // was queued since left a wake-up.
+        Ok(if attempted && full {
             None
         } else {
             next_due.or(Some(u64::MAX / 2))
