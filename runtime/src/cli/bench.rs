@@ -114,17 +114,14 @@ async fn load(
 /// since the epoch, modulo a day and a bit), so that a run's MSH-10s are
 /// not resends of an earlier run's, which the engine would deduplicate
 /// instead of storing.
-fn run_number() -> u128 {
-    let since_epoch = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    since_epoch.as_millis() % 100_000_000
+fn run_number() -> u64 {
+    hl7wasm::hl7_input::now_unix_ms() % 100_000_000
 }
 
 /// Which run and connection a message comes from, for its MSH-10.
 #[derive(Clone, Copy)]
 struct Sender {
-    run: u128,
+    run: u64,
     connection: usize,
 }
 

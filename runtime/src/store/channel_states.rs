@@ -38,7 +38,8 @@ impl Store {
                 Some(state) => db.insert(key, state.as_bytes()).map(drop)?,
                 None => db.remove(key).map(drop)?,
             }
-            Ok(db.flush().map(drop)?)
-        })
+            Ok(())
+        })?;
+        self.flush_now()
     }
 }
