@@ -329,6 +329,82 @@ async fn filters_route_to_files_and_a_channel_hands_over_durably() {
     );
 }
 
+/// Sends U0001, U0002 and U0003 to a channel whose file destination cannot
+/// write U0002 (a directory holds its name) and returns the engine once
+/// U0002 has been retried twice, with the output directory.
+async fn file_fails_for_u2(ordering: &str) -> (TestEngine, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(out.join("U0002.hl7")).unwrap();
+    let config = format!(
+        "[[channels]]\nname = \"test\"\nordering = \"{ordering}\"\n\
+         [channels.source]\ntype = \"mllp\"\nlisten = \"127.0.0.1:0\"\n\
+         [[channels.destinations]]\nname = \"files\"\n\
+         to = {{ type = \"file\", dir = {out:?}, file_name = \"{{control_id}}.{{ext}}\" }}\n\
+         retry = {{ initial_delay_ms = 50, max_delay_ms = 200, max_retries = 1000, jitter = 0.0 }}\n"
+    );
+    let engine = start_channels(dir, &config).await;
+    send_all(&engine, &ids("U", 4)[1..]).await;
+    let metrics = engine.server.metrics.clone();
+    let retries = hl7wasm::metrics::destination_and("test", "files", "result", "retry");
+    eventually(PATIENCE, "U0002 is retried", || {
+        hl7wasm::metrics::count(&metrics.deliveries, &retries) >= 2
+    })
+    .await;
+    (engine, out)
+}
+
+fn written(out: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(out)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().unwrap().is_file())
+        .map(|e| e.file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Ensures that a message whose delivery keeps failing blocks the messages
+/// behind it in an ordered channel and is parked in an unordered one, and
+/// that either way it is delivered once the destination recovers.
+#[tokio::test]
+async fn a_failing_message_blocks_its_partition_only_when_ordered() {
+    for (ordering, while_failing) in [
+        ("ordered", vec!["U0001.hl7"]),
+        ("unordered", vec!["U0001.hl7", "U0003.hl7"]),
+    ] {
+        let (engine, out) = file_fails_for_u2(ordering).await;
+        // U0003 was due with U0002: it is written unless U0002 blocks it.
+        if ordering == "unordered" {
+            eventually(PATIENCE, "U0003 passes the parked U0002", || {
+                written(&out) == while_failing
+            })
+            .await;
+        }
+        assert_eq!(written(&out), while_failing, "{ordering}");
+        std::fs::remove_dir(out.join("U0002.hl7")).unwrap();
+        eventually(PATIENCE, "U0002 is delivered once the way is clear", || {
+            written(&out) == ["U0001.hl7", "U0002.hl7", "U0003.hl7"]
+        })
+        .await;
+        assert_eq!(
+            std::fs::read_to_string(out.join("U0002.hl7")).unwrap(),
+            message("U0002"),
+            "{ordering}"
+        );
+        eventually(PATIENCE, "the queue empties", || {
+            engine
+                .server
+                .store
+                .outbound_depth("test", "files", 0)
+                .unwrap()
+                == 0
+        })
+        .await;
+    }
+}
+
 #[tokio::test]
 async fn http_destination_retries_5xx_until_it_succeeds() {
     use axum::http::StatusCode;

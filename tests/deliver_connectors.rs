@@ -643,6 +643,39 @@ async fn file_control_id_cannot_escape() {
     assert_eq!(names(root.path()), ["out"]);
 }
 
+/// Ensures that a batch of files is written in order up to the first failure: the
+/// files before it are delivered, the failure is a retry naming its file, the files
+/// after it are neither attempted nor written, and no temporary file is left.
+#[tokio::test]
+async fn file_batch_stops_at_the_first_failure() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("out");
+    let mut connector = file_connector(&dir, "{control_id}.{ext}");
+    assert_eq!(connector.batch_size(), 64);
+    let bodies: Vec<Vec<u8>> = ["A", "B", "C", "D"].into_iter().map(adt).collect();
+    let ids = ["A", "B", "C", "D"];
+    let batch: Vec<Delivery<'_>> = bodies
+        .iter()
+        .zip(ids)
+        .map(|(body, id)| delivery(body, Some(id), HL7))
+        .collect();
+
+    let attempts = connector.deliver_batch(&batch).await;
+    assert_eq!(attempts, vec![Attempt::Delivered; 4]);
+    assert_eq!(names(&dir), ["A.hl7", "B.hl7", "C.hl7", "D.hl7"]);
+    assert_eq!(std::fs::read(dir.join("C.hl7")).unwrap(), bodies[2]);
+
+    // A directory where C's file goes: its rename fails.
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::create_dir_all(dir.join("C.hl7")).unwrap();
+    let attempts = connector.deliver_batch(&batch).await;
+    assert_eq!(attempts.len(), 3, "D is not attempted: {attempts:?}");
+    assert_eq!(attempts[..2], [Attempt::Delivered, Attempt::Delivered]);
+    assert_retry(&attempts[2], "C.hl7");
+    assert_eq!(names(&dir), ["A.hl7", "B.hl7", "C.hl7"]);
+    assert!(dir.join("C.hl7").is_dir(), "nothing replaced the directory");
+}
+
 /// Ensures that an unwritable directory is a retry that leaves nothing behind, and
 /// that an invalid pattern is refused when the connector is built.
 #[tokio::test]

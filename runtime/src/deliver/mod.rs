@@ -33,6 +33,9 @@ use serde::Deserialize;
 
 pub use error::ConnectorError;
 
+/// How many files a file destination writes with one directory flush.
+const FILE_BATCH: usize = 64;
+
 /// How many bytes of a peer's answer (an HTTP response body, an ACK's text) a
 /// [`Attempt::Reject`] reason keeps.
 pub const PEER_TEXT_BYTES: usize = 200;
@@ -173,6 +176,34 @@ impl Connector {
             Connector::Http(connector) => connector.deliver(delivery).await,
             Connector::File(connector) => connector.deliver(delivery).await,
         }
+    }
+
+    /// How many messages [`Connector::deliver_batch`] takes at a time: files are
+    /// written together; MLLP and HTTP deliver one at a time (one message in flight).
+    pub fn batch_size(&self) -> usize {
+        match self {
+            Connector::File(_) => FILE_BATCH,
+            Connector::Mllp(_) | Connector::Http(_) => 1,
+        }
+    }
+
+    /// Makes one attempt for each of `deliveries`, in order, up to the first that
+    /// is not delivered: the answer has an attempt for each message attempted, and
+    /// is shorter than `deliveries` when one failed before the end.
+    pub async fn deliver_batch(&mut self, deliveries: &[Delivery<'_>]) -> Vec<Attempt> {
+        if let Connector::File(connector) = self {
+            return connector.deliver_batch(deliveries).await;
+        }
+        let mut attempts = Vec::with_capacity(deliveries.len());
+        for delivery in deliveries {
+            let attempt = self.deliver(delivery).await;
+            let delivered = attempt == Attempt::Delivered;
+            attempts.push(attempt);
+            if !delivered {
+                break;
+            }
+        }
+        attempts
     }
 }
 

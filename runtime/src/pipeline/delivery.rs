@@ -3,7 +3,9 @@
 //! destination's connector (or hands them to another channel), and settles
 //! the result with the store: delivered entries leave the queue, failures
 //! are retried with exponential backoff, rejections and exhausted retries
-//! go to the dead-letter queue.
+//! go to the dead-letter queue. MLLP and HTTP have one message in flight; a
+//! file destination writes the due entries of a batch together, with one
+//! directory flush, up to the first failure.
 //!
 //! In ordered mode an entry waiting for a retry blocks its partition; in
 //! unordered mode it is parked and later entries go on. Attempts and the
@@ -112,9 +114,25 @@ impl DeliveryWorker {
             return Ok(Some(u64::MAX / 2));
         }
         let full = entries.len() == BATCH;
+        // The entries due now, in order: in ordered mode only those before
+        // the first that waits for a retry, which blocks the rest.
         let mut next_due: Option<u64> = None;
-        let mut attempted = false;
-        for mut entry in entries {
+        let mut due = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let at = entry.header.next_attempt_ms;
+            if at <= now {
+                due.push(entry);
+                continue;
+            }
+            next_due = Some(next_due.map_or(at, |d| d.min(at)));
+            if ordered {
+                break;
+            }
+        }
+        let blocked = ordered && next_due.is_some();
+        let attempted = !due.is_empty();
+        let mut rest = due.as_mut_slice();
+        while !rest.is_empty() {
             if self.channel.shutdown.is_cancelled() {
                 return Ok(Some(now));
             }
@@ -122,21 +140,26 @@ impl DeliveryWorker {
             if self.channel.control.state() != ChannelState::Running {
                 return Ok(None);
             }
-            let due = entry.header.next_attempt_ms;
-            if due > now_unix_ms() {
-                if ordered {
-                    return Ok(Some(due));
+            let (chunk, after) = rest.split_at_mut(self.batch_size().min(rest.len()));
+            let settled = self.attempt(chunk).await?;
+            let stopped_early = settled.len() < chunk.len();
+            for outcome in settled {
+                if let Settled::RetryAt(at) = outcome {
+                    if ordered {
+                        return Ok(Some(at));
+                    }
+                    next_due = Some(next_due.map_or(at, |d| d.min(at)));
                 }
-                next_due = Some(next_due.map_or(due, |d| d.min(due)));
-                continue;
             }
-            attempted = true;
-            if let Settled::RetryAt(due) = self.attempt(&mut entry).await? {
-                if ordered {
-                    return Ok(Some(due));
-                }
-                next_due = Some(next_due.map_or(due, |d| d.min(due)));
+            // A failure ended the chunk (unordered mode): the entries after
+            // it are still due.
+            if stopped_early {
+                return Ok(None);
             }
+            rest = after;
+        }
+        if blocked {
+            return Ok(next_due);
         }
         // After a full batch more may wait: look again at once, unless the
         // whole batch was parked (an unordered queue that long is rare: look
@@ -149,30 +172,50 @@ impl DeliveryWorker {
         })
     }
 
-    /// Makes one attempt for `entry` and settles it with the store.
-    async fn attempt(&mut self, entry: &mut OutboundEntry) -> Result<Settled, StoreError> {
+    /// How many entries one attempt takes.
+    fn batch_size(&self) -> usize {
+        match &self.target {
+            Target::Connector(connector) => connector.batch_size(),
+            Target::Channel(_) => 1,
+        }
+    }
+
+    /// Makes one attempt for each of `entries`, in order, as far as the
+    /// connector goes (see [`Connector::deliver_batch`]), and settles each
+    /// with the store.
+    async fn attempt(&mut self, entries: &mut [OutboundEntry]) -> Result<Vec<Settled>, StoreError> {
         let channel = Arc::clone(&self.channel);
-        let attempt = match &mut self.target {
+        let attempts = match &mut self.target {
             Target::Channel(to) => {
                 let to = Arc::clone(to);
-                return self.hand_off(entry, &to).await;
+                let mut settled = Vec::with_capacity(entries.len());
+                for entry in entries.iter() {
+                    settled.push(self.hand_off(entry, &to).await?);
+                }
+                return Ok(settled);
             }
             Target::Connector(connector) => {
-                let header = &entry.header;
-                let delivery = Delivery {
-                    channel: channel.name(),
-                    destination: &self.destination.name,
-                    message_id: header.message_id,
-                    sequence: entry.sequence,
-                    control_id: header.control_id.as_deref(),
-                    message_type: header.message_type.as_deref(),
-                    content_type: &header.content_type,
-                    body: &entry.body,
-                };
-                connector.deliver(&delivery).await
+                let deliveries: Vec<Delivery<'_>> = entries
+                    .iter()
+                    .map(|entry| Delivery {
+                        channel: channel.name(),
+                        destination: &self.destination.name,
+                        message_id: entry.header.message_id,
+                        sequence: entry.sequence,
+                        control_id: entry.header.control_id.as_deref(),
+                        message_type: entry.header.message_type.as_deref(),
+                        content_type: &entry.header.content_type,
+                        body: &entry.body,
+                    })
+                    .collect();
+                connector.deliver_batch(&deliveries).await
             }
         };
-        self.settle(entry, attempt)
+        attempts
+            .into_iter()
+            .zip(entries)
+            .map(|(attempt, entry)| self.settle(entry, attempt))
+            .collect()
     }
 
     fn settle(&self, entry: &mut OutboundEntry, attempt: Attempt) -> Result<Settled, StoreError> {

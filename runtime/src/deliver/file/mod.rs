@@ -2,11 +2,17 @@
 //! message to its own file, atomically.
 //!
 //! A write goes to a temporary file in the same directory (named `.hl7wasm-….tmp`, so
-//! that a poller skipping dot files or `.tmp` never picks it up), which is flushed to
-//! disk, renamed to its final name, and the directory flushed too: a reader sees the
-//! whole file or none, and a file that was reported written survives a crash. A file
-//! of the same name is replaced, so a message delivered again after a crash is written
-//! once. Any IO error is a retry: a full disk or a lost mount may clear.
+//! that a poller skipping dot files or `.tmp` never picks it up), whose data is
+//! flushed to disk, renamed to its final name, and the directory flushed too: a reader
+//! sees the whole file or none, and a file that was reported written survives a crash.
+//! A file of the same name is replaced, so a message delivered again after a crash is
+//! written once. Any IO error is a retry: a full disk or a lost mount may clear.
+//!
+//! [`FileConnector::deliver_batch`] writes several messages together: every temporary
+//! file is written, their data flushed from several threads at once (the file system
+//! commits concurrent flushes together), then all are renamed in order and the
+//! directory is flushed once. Flushes are what a file destination's throughput is
+//! made of; one at a time, each new file costs two journal commits.
 
 mod pattern;
 
@@ -68,33 +74,112 @@ impl FileConnector {
 
     /// Writes the body to its file; an IO error is a retry.
     pub async fn deliver(&mut self, delivery: &Delivery<'_>) -> Attempt {
-        let name = self.pattern.render(delivery, &today());
-        let path = self.dir.join(&name);
-        let (dir, body) = (self.dir.clone(), delivery.body.to_vec());
+        let mut attempts = self.deliver_batch(std::slice::from_ref(delivery)).await;
+        attempts.pop().expect("one attempt per batch at least")
+    }
+
+    /// Writes each body to its file, in order, with one directory flush, and
+    /// answers one attempt per file written or failed: every file before the first
+    /// failure is delivered, the failure is a retry, and the files after it are not
+    /// attempted (the answer is shorter than `deliveries`), so that no file overtakes
+    /// one that failed.
+    pub async fn deliver_batch(&mut self, deliveries: &[Delivery<'_>]) -> Vec<Attempt> {
+        let date = today();
+        let files: Vec<(String, Vec<u8>)> = deliveries
+            .iter()
+            .map(|delivery| (self.pattern.render(delivery, &date), delivery.body.to_vec()))
+            .collect();
+        let dir = self.dir.clone();
         // Writes and fsyncs block; they run off the async workers.
-        let written = tokio::task::spawn_blocking(move || write_atomically(&dir, &name, &body))
+        let written = tokio::task::spawn_blocking(move || write_all_atomically(&dir, &files))
             .await
-            .unwrap_or_else(|join_error| Err(io::Error::other(join_error)));
-        match written {
-            Ok(()) => {
-                tracing::debug!(
-                    channel = delivery.channel,
-                    destination = delivery.destination,
-                    control_id = delivery.control_id,
-                    path = %path.display(),
-                    "File written."
-                );
-                Attempt::Delivered
-            }
-            Err(error) => Attempt::retry(format!("cannot write {}: {error}", path.display())),
+            .unwrap_or_else(|join_error| Written {
+                files: 0,
+                failure: Some(format!("file writer failed: {join_error}")),
+            });
+        let mut attempts = Vec::with_capacity(deliveries.len());
+        for delivery in &deliveries[..written.files] {
+            tracing::debug!(
+                channel = delivery.channel,
+                destination = delivery.destination,
+                control_id = delivery.control_id,
+                "File written."
+            );
+            attempts.push(Attempt::Delivered);
         }
+        if let Some(reason) = written.failure {
+            attempts.push(Attempt::retry(reason));
+        }
+        attempts
     }
 }
 
-/// Writes `body` to `dir/name` through a flushed temporary file and a rename. On an
-/// error the temporary file is removed.
-fn write_atomically(dir: &Path, name: &str, body: &[u8]) -> io::Result<()> {
-    std::fs::create_dir_all(dir)?;
+/// How many threads flush one batch's files at once.
+const SYNC_THREADS: usize = 8;
+
+/// How far a batch of writes got.
+struct Written {
+    /// The files written and flushed, from the first.
+    files: usize,
+    /// Why the file after them failed, if one did.
+    failure: Option<String>,
+}
+
+/// Writes each `(name, body)` to `dir/name` through a flushed temporary file and a
+/// rename, then flushes the directory. Stops at the first error; temporary files not
+/// renamed are removed. A failed directory flush fails every file, as none is known
+/// to survive a crash.
+fn write_all_atomically(dir: &Path, files: &[(String, Vec<u8>)]) -> Written {
+    let cannot_write = |index: usize, error: io::Error| {
+        let path = dir.join(&files[index].0);
+        format!("cannot write {}: {error}", path.display())
+    };
+    let mut failure = None;
+    let mut temporary = Vec::with_capacity(files.len());
+    match std::fs::create_dir_all(dir) {
+        Err(error) => failure = Some(cannot_write(0, error)),
+        Ok(()) => {
+            for (index, (_, body)) in files.iter().enumerate() {
+                match write_temporary(dir, body) {
+                    Ok(file) => temporary.push(file),
+                    Err(error) => {
+                        failure = Some(cannot_write(index, error));
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    if let Some((index, error)) = sync_all_data(&temporary) {
+        temporary.truncate(index); // Dropping the rest removes them.
+        failure = Some(cannot_write(index, error));
+    }
+    let mut renamed = 0;
+    for (file, (name, _)) in temporary.into_iter().zip(files) {
+        // On an error, dropping the files left removes them.
+        if let Err(error) = file.persist(dir.join(name)) {
+            failure = Some(cannot_write(renamed, error.error));
+            break;
+        }
+        renamed += 1;
+    }
+    if renamed > 0
+        && let Err(error) = File::open(dir).and_then(|dir| dir.sync_all())
+    {
+        let reason = format!("cannot flush directory {}: {error}", dir.display());
+        return Written {
+            files: 0,
+            failure: Some(reason),
+        };
+    }
+    Written {
+        files: renamed,
+        failure,
+    }
+}
+
+/// A temporary file in `dir` holding `body`, not flushed yet.
+fn write_temporary(dir: &Path, body: &[u8]) -> io::Result<tempfile::NamedTempFile> {
     let mut builder = tempfile::Builder::new();
     builder.prefix(".hl7wasm-").suffix(".tmp");
     // Temporary files are private by default; the final file gets the permissions of
@@ -103,9 +188,41 @@ fn write_atomically(dir: &Path, name: &str, body: &[u8]) -> io::Result<()> {
     builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
     let mut file = builder.tempfile_in(dir)?;
     file.write_all(body)?;
-    file.as_file().sync_all()?;
-    file.persist(dir.join(name)).map_err(|error| error.error)?;
-    File::open(dir)?.sync_all()
+    Ok(file)
+}
+
+/// Flushes the data of `files` to disk from up to [`SYNC_THREADS`] threads at once,
+/// as the file system commits concurrent flushes together (one after the other, each
+/// new file's flush is a journal commit of its own). Returns the first file that
+/// failed, by index, and why.
+fn sync_all_data(files: &[tempfile::NamedTempFile]) -> Option<(usize, io::Error)> {
+    let per_thread = files.len().div_ceil(SYNC_THREADS).max(1);
+    if files.len() <= 1 {
+        return first_failed_sync(files, 0);
+    }
+    std::thread::scope(|scope| {
+        let syncs: Vec<_> = files
+            .chunks(per_thread)
+            .enumerate()
+            .map(|(chunk, slice)| scope.spawn(move || first_failed_sync(slice, chunk * per_thread)))
+            .collect();
+        syncs
+            .into_iter()
+            .filter_map(|sync| sync.join().expect("flushing does not panic"))
+            .min_by_key(|(index, _)| *index)
+    })
+}
+
+/// Flushes the data of `files`, which start at index `first`, one after the other,
+/// up to the first failure.
+fn first_failed_sync(
+    files: &[tempfile::NamedTempFile],
+    first: usize,
+) -> Option<(usize, io::Error)> {
+    files.iter().enumerate().find_map(|(offset, file)| {
+        let failed = file.as_file().sync_data().err();
+        failed.map(|error| (first + offset, error))
+    })
 }
 
 /// Today's date in UTC as `YYYYMMDD`.
