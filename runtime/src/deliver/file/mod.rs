@@ -8,9 +8,9 @@
 //! A file of the same name is replaced, so a message delivered again after a crash is
 //! written once. Any IO error is a retry: a full disk or a lost mount may clear.
 //!
-//! [`FileConnector::deliver_batch`] writes several messages together: every temporary
-//! file is written, their data flushed from several threads at once (the file system
-//! commits concurrent flushes together), then all are renamed in order and the
+//! [`FileConnector::deliver_batch`] writes several messages together: the temporary
+//! files are written and their data flushed from several threads at once (the file
+//! system commits concurrent flushes together), then all are renamed in order and the
 //! directory is flushed once. Flushes are what a file destination's throughput is
 //! made of; one at a time, each new file costs two journal commits.
 
@@ -114,8 +114,8 @@ impl FileConnector {
     }
 }
 
-/// How many threads flush one batch's files at once.
-const SYNC_THREADS: usize = 8;
+/// How many threads write and flush one batch's files at once.
+const WRITER_THREADS: usize = 8;
 
 /// How far a batch of writes got.
 struct Written {
@@ -134,26 +134,14 @@ fn write_all_atomically(dir: &Path, files: &[(String, Vec<u8>)]) -> Written {
         let path = dir.join(&files[index].0);
         format!("cannot write {}: {error}", path.display())
     };
-    let mut failure = None;
-    let mut temporary = Vec::with_capacity(files.len());
-    match std::fs::create_dir_all(dir) {
-        Err(error) => failure = Some(cannot_write(0, error)),
-        Ok(()) => {
-            for (index, (_, body)) in files.iter().enumerate() {
-                match write_temporary(dir, body) {
-                    Ok(file) => temporary.push(file),
-                    Err(error) => {
-                        failure = Some(cannot_write(index, error));
-                        break;
-                    }
-                }
-            }
-        }
+    if let Err(error) = std::fs::create_dir_all(dir) {
+        return Written {
+            files: 0,
+            failure: Some(cannot_write(0, error)),
+        };
     }
-    if let Some((index, error)) = sync_all_data(&temporary) {
-        temporary.truncate(index); // Dropping the rest removes them.
-        failure = Some(cannot_write(index, error));
-    }
+    let (temporary, failed) = write_temporaries(dir, files);
+    let mut failure = failed.map(|(index, error)| cannot_write(index, error));
     let mut renamed = 0;
     for (file, (name, _)) in temporary.into_iter().zip(files) {
         // On an error, dropping the files left removes them.
@@ -178,7 +166,57 @@ fn write_all_atomically(dir: &Path, files: &[(String, Vec<u8>)]) -> Written {
     }
 }
 
-/// A temporary file in `dir` holding `body`, not flushed yet.
+/// Writes each body to a temporary file in `dir` and flushes its data, from up to
+/// [`WRITER_THREADS`] threads at once: the file system commits concurrent flushes
+/// together, where one after the other each new file's flush is a journal commit of
+/// its own. Returns the flushed files before the first failure, in order, and that
+/// failure (its index and why); the files after it are removed.
+fn write_temporaries(
+    dir: &Path,
+    files: &[(String, Vec<u8>)],
+) -> (Vec<tempfile::NamedTempFile>, Option<(usize, io::Error)>) {
+    let per_thread = files.len().div_ceil(WRITER_THREADS).max(1);
+    let chunks = if files.len() <= 1 {
+        vec![write_chunk(dir, files)]
+    } else {
+        std::thread::scope(|scope| {
+            let writers: Vec<_> = files
+                .chunks(per_thread)
+                .map(|chunk| scope.spawn(move || write_chunk(dir, chunk)))
+                .collect();
+            writers
+                .into_iter()
+                .map(|writer| writer.join().expect("writing files does not panic"))
+                .collect()
+        })
+    };
+    let mut written = Vec::with_capacity(files.len());
+    for (chunk, failed) in chunks {
+        written.extend(chunk);
+        if let Some(error) = failed {
+            let index = written.len();
+            return (written, Some((index, error)));
+        }
+    }
+    (written, None)
+}
+
+/// Writes and flushes `files`' bodies one after the other, up to the first failure.
+fn write_chunk(
+    dir: &Path,
+    files: &[(String, Vec<u8>)],
+) -> (Vec<tempfile::NamedTempFile>, Option<io::Error>) {
+    let mut written = Vec::with_capacity(files.len());
+    for (_, body) in files {
+        match write_temporary(dir, body) {
+            Ok(file) => written.push(file),
+            Err(error) => return (written, Some(error)),
+        }
+    }
+    (written, None)
+}
+
+/// A temporary file in `dir` holding `body`, its data flushed to disk.
 fn write_temporary(dir: &Path, body: &[u8]) -> io::Result<tempfile::NamedTempFile> {
     let mut builder = tempfile::Builder::new();
     builder.prefix(".hl7wasm-").suffix(".tmp");
@@ -188,41 +226,8 @@ fn write_temporary(dir: &Path, body: &[u8]) -> io::Result<tempfile::NamedTempFil
     builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
     let mut file = builder.tempfile_in(dir)?;
     file.write_all(body)?;
+    file.as_file().sync_data()?;
     Ok(file)
-}
-
-/// Flushes the data of `files` to disk from up to [`SYNC_THREADS`] threads at once,
-/// as the file system commits concurrent flushes together (one after the other, each
-/// new file's flush is a journal commit of its own). Returns the first file that
-/// failed, by index, and why.
-fn sync_all_data(files: &[tempfile::NamedTempFile]) -> Option<(usize, io::Error)> {
-    let per_thread = files.len().div_ceil(SYNC_THREADS).max(1);
-    if files.len() <= 1 {
-        return first_failed_sync(files, 0);
-    }
-    std::thread::scope(|scope| {
-        let syncs: Vec<_> = files
-            .chunks(per_thread)
-            .enumerate()
-            .map(|(chunk, slice)| scope.spawn(move || first_failed_sync(slice, chunk * per_thread)))
-            .collect();
-        syncs
-            .into_iter()
-            .filter_map(|sync| sync.join().expect("flushing does not panic"))
-            .min_by_key(|(index, _)| *index)
-    })
-}
-
-/// Flushes the data of `files`, which start at index `first`, one after the other,
-/// up to the first failure.
-fn first_failed_sync(
-    files: &[tempfile::NamedTempFile],
-    first: usize,
-) -> Option<(usize, io::Error)> {
-    files.iter().enumerate().find_map(|(offset, file)| {
-        let failed = file.as_file().sync_data().err();
-        failed.map(|error| (first + offset, error))
-    })
 }
 
 /// Today's date in UTC as `YYYYMMDD`.
