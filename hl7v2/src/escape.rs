@@ -10,11 +10,12 @@ use std::borrow::Cow;
 
 use crate::Delimiters;
 use crate::charset::latin1_to_string;
+use crate::path::find_byte;
 
 /// Decodes the escape sequences in `raw`; borrows when there are none.
 pub fn unescape<'r>(raw: &'r str, d: &Delimiters) -> Cow<'r, str> {
     let bytes = raw.as_bytes();
-    let Some(first) = memchr::memchr(d.escape, bytes) else {
+    let Some(first) = find_byte(d.escape, bytes) else {
         return Cow::Borrowed(raw);
     };
     let mut out = String::with_capacity(raw.len());

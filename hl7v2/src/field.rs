@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 
-use crate::path::nth_part;
+use crate::path::{find_byte, nth_part};
 use crate::{Delimiters, unescape};
 
 /// Splits `raw` on `sep` (or not at all when `sep` is `None`).
@@ -21,7 +21,7 @@ impl<'m> Iterator for Parts<'m> {
 
     fn next(&mut self) -> Option<&'m str> {
         let rest = self.rest?;
-        match self.sep.and_then(|s| memchr::memchr(s, rest.as_bytes())) {
+        match self.sep.and_then(|s| find_byte(s, rest.as_bytes())) {
             Some(i) => {
                 self.rest = Some(&rest[i + 1..]);
                 Some(&rest[..i])

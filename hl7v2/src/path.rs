@@ -121,17 +121,43 @@ impl fmt::Display for Path<'_> {
 
 /// The `n`th (1-based) part of `raw` split on `sep`, borrowed.
 pub(crate) fn nth_part(raw: &str, sep: u8, n: usize) -> Option<&str> {
-    let bytes = raw.as_bytes();
-    let mut start = 0;
-    let mut seen = 1;
-    for i in memchr::memchr_iter(sep, bytes) {
-        if seen == n {
-            return Some(&raw[start..i]);
-        }
-        seen += 1;
-        start = i + 1;
+    if n == 0 {
+        return None;
     }
-    (seen == n).then(|| &raw[start..])
+    let mut rest = raw;
+    for _ in 1..n {
+        rest = &rest[find_byte(sep, rest.as_bytes())? + 1..];
+    }
+    Some(&rest[..find_byte(sep, rest.as_bytes()).unwrap_or(rest.len())])
+}
+
+/// Texts shorter than this (the many small components and subcomponents) are
+/// searched without `memchr`, whose setup costs more than such a search.
+const SHORT: usize = 64;
+
+/// The index of the first `byte` in `bytes`: [`SHORT`] texts eight bytes at a
+/// time with the zero-byte test on words (Wasm has no SIMD), longer ones by
+/// `memchr`.
+pub(crate) fn find_byte(byte: u8, bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
+    if bytes.len() >= SHORT {
+        return memchr::memchr(byte, bytes);
+    }
+    let pattern = ONES * u64::from(byte);
+    let mut words = bytes.chunks_exact(8);
+    for (n, chunk) in words.by_ref().enumerate() {
+        let word = u64::from_le_bytes(chunk.try_into().expect("eight bytes")) ^ pattern;
+        // The lowest flagged byte is the first zero one (flags above it may
+        // be false).
+        let zeros = word.wrapping_sub(ONES) & !word & HIGHS;
+        if zeros != 0 {
+            return Some(n * 8 + zeros.trailing_zeros() as usize / 8);
+        }
+    }
+    let rest = words.remainder();
+    let offset = bytes.len() - rest.len();
+    rest.iter().position(|&b| b == byte).map(|i| offset + i)
 }
 
 /// Selects repetition, component and subcomponent of a field's raw text.
@@ -148,4 +174,35 @@ pub(crate) fn select<'f>(field: &'f str, d: &Delimiters, path: &Path<'_>) -> Opt
         value = nth_part(value, d.subcomponent, s)?;
     }
     Some(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{find_byte, nth_part};
+
+    #[test]
+    fn find_byte_finds_the_first() {
+        for len in 0..80 {
+            let mut text = vec![b'a'; len];
+            assert_eq!(find_byte(b'^', &text), None);
+            for at in (0..len).rev() {
+                text[at] = b'^';
+                assert_eq!(find_byte(b'^', &text), Some(at), "{len} {at}");
+            }
+            // A byte one above the one sought must not be taken for it.
+            assert_eq!(find_byte(b']', &text), None);
+            assert_eq!(find_byte(0, &text), None);
+        }
+    }
+
+    #[test]
+    fn nth_part_is_split_nth() {
+        let long = format!("{}^b^^{}", "a".repeat(40), "c".repeat(40));
+        for raw in ["", "a", "a^b", "^^", "a^b^c^", long.as_str()] {
+            for n in 0..7_usize {
+                let expected = n.checked_sub(1).and_then(|i| raw.split('^').nth(i));
+                assert_eq!(nth_part(raw, b'^', n), expected, "{raw:?} {n}");
+            }
+        }
+    }
 }

@@ -108,7 +108,7 @@ impl Timestamp {
             hour: part(8, 0),
             minute: part(10, 0),
             second: part(12, 0),
-            nanos: format!("{fraction:0<9}").parse().unwrap_or(0),
+            nanos: nanos(fraction),
             fraction_digits: fraction.len() as u8,
             precision,
             offset_minutes: offset,
@@ -139,8 +139,37 @@ impl Timestamp {
 
     /// The fraction digits as written, e.g. `8343` for `.8343`.
     pub fn fraction_text(&self) -> String {
-        let digits = usize::from(self.fraction_digits);
-        format!("{:09}", self.nanos)[..digits].to_string()
+        let mut text = Vec::with_capacity(9);
+        self.push_fraction(&mut text);
+        ascii(text)
+    }
+
+    /// Appends [`Timestamp::fraction_text`] to `text`.
+    fn push_fraction(&self, text: &mut Vec<u8>) {
+        let start = text.len();
+        push_padded(text, self.nanos, 9);
+        text.truncate(start + usize::from(self.fraction_digits));
+    }
+
+    /// The date as a FHIR `date` with the timestamp's precision, up to the day:
+    /// `2024`, `2024-03`, `2024-03-05`.
+    pub fn to_fhir_date(&self) -> String {
+        let mut text = Vec::with_capacity(10);
+        self.push_date(&mut text);
+        ascii(text)
+    }
+
+    /// Appends [`Timestamp::to_fhir_date`] to `text`.
+    fn push_date(&self, text: &mut Vec<u8>) {
+        push_padded(text, u32::from(self.year), 4);
+        if self.precision >= Precision::Month {
+            text.push(b'-');
+            push_padded(text, u32::from(self.month), 2);
+        }
+        if self.precision >= Precision::Day {
+            text.push(b'-');
+            push_padded(text, u32::from(self.day), 2);
+        }
     }
 
     /// FHIR `dateTime` text keeping the precision: `2024`, `2024-03`, `2024-03-05`,
@@ -151,28 +180,58 @@ impl Timestamp {
     /// is used, else `default_offset` (minutes); when neither exists the result is
     /// truncated to the date rather than given an invented zone.
     pub fn to_fhir_datetime(&self, default_offset: Option<i16>) -> String {
-        let date = match self.precision {
-            Precision::Year => return format!("{:04}", self.year),
-            Precision::Month => return format!("{:04}-{:02}", self.year, self.month),
-            _ => format!("{:04}-{:02}-{:02}", self.year, self.month, self.day),
+        let mut text = Vec::with_capacity(35);
+        self.push_date(&mut text);
+        let offset = self.offset_minutes.or(default_offset);
+        let Some(offset) = offset.filter(|_| self.precision > Precision::Day) else {
+            return ascii(text);
         };
-        let Some(offset) = self.offset_minutes.or(default_offset) else {
-            return date;
-        };
-        if self.precision == Precision::Day {
-            return date;
+        for (separator, value) in [(b'T', self.hour), (b':', self.minute), (b':', self.second)] {
+            text.push(separator);
+            push_padded(&mut text, u32::from(value), 2);
         }
-        let (h, m, s) = (self.hour, self.minute, self.second);
-        let mut text = format!("{date}T{h:02}:{m:02}:{s:02}");
         if self.fraction_digits > 0 {
-            text.push('.');
-            text.push_str(&self.fraction_text());
+            text.push(b'.');
+            self.push_fraction(&mut text);
         }
-        let sign = if offset < 0 { '-' } else { '+' };
-        let abs = offset.unsigned_abs();
-        text.push_str(&format!("{sign}{:02}:{:02}", abs / 60, abs % 60));
-        text
+        text.push(if offset < 0 { b'-' } else { b'+' });
+        let abs = u32::from(offset.unsigned_abs());
+        push_padded(&mut text, abs / 60, 2);
+        text.push(b':');
+        push_padded(&mut text, abs % 60, 2);
+        ascii(text)
     }
+}
+
+/// Text built of ASCII bytes.
+fn ascii(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).expect("ASCII text")
+}
+
+/// Appends `n` in decimal, zero-padded to `width` digits (at most 10): as
+/// `format!("{n:0width$}")`, without the formatting machinery.
+fn push_padded(text: &mut Vec<u8>, n: u32, width: usize) {
+    let mut digits = [b'0'; 10];
+    let mut at = digits.len();
+    let mut rest = n;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    text.extend_from_slice(&digits[at.min(digits.len() - width)..]);
+}
+
+/// The nanoseconds of fraction digits (at most 9, all ASCII digits), as
+/// `format!("{fraction:0<9}").parse()`.
+fn nanos(fraction: &str) -> u32 {
+    let value = fraction
+        .bytes()
+        .fold(0u32, |n, digit| n * 10 + u32::from(digit - b'0'));
+    value * 10u32.pow(9 - fraction.len() as u32)
 }
 
 /// `+HHMM` or `-HHMM` to minutes.
@@ -227,5 +286,25 @@ impl fmt::Display for Timestamp {
             write!(f, "{sign}{:02}{:02}", abs / 60, abs % 60)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn padding_and_fractions_match_format() {
+        for n in [0, 7, 42, 99, 100, 2024, 65_535, 999_999_999, u32::MAX] {
+            for width in [2, 4, 9] {
+                let mut text = Vec::new();
+                push_padded(&mut text, n, width);
+                assert_eq!(ascii(text), format!("{n:0width$}"));
+            }
+        }
+        for fraction in ["", "1", "12", "8343", "123456789", "000000001"] {
+            let expected: u32 = format!("{fraction:0<9}").parse().unwrap();
+            assert_eq!(nanos(fraction), expected, "{fraction}");
+        }
     }
 }

@@ -1,7 +1,8 @@
 //! Small helpers to build FHIR R4 JSON: bundles with deterministic ids,
 //! references by `fullUrl`, and codings.
 
-use serde_json::{Map, Value, json};
+use crate::json;
+use crate::json::{Value, needs_escape, write_str};
 
 /// The namespace for [`deterministic_id`]: fixed so that ids stay the same
 /// across plugin versions.
@@ -11,10 +12,28 @@ const ID_NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x6c1f_0d5e_2b1a_4d6e_9a3
 /// same id, so resending a message yields the same resource ids.
 pub fn deterministic_id(parts: &[&str]) -> String {
     let key = parts.join("\u{1f}");
-    let id = uuid::Uuid::new_v5(&ID_NAMESPACE, key.as_bytes());
-    id.hyphenated()
-        .encode_lower(&mut uuid::Uuid::encode_buffer())
-        .to_string()
+    hyphenated(uuid::Uuid::new_v5(&ID_NAMESPACE, key.as_bytes()).as_bytes())
+}
+
+/// A UUID's bytes as lower-case hyphenated text (`8-4-4-4-12` hex digits).
+fn hyphenated(bytes: &[u8; 16]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut text = [b'-'; 36];
+    let mut at = 0;
+    for (n, byte) in bytes.iter().enumerate() {
+        if matches!(n, 4 | 6 | 8 | 10) {
+            at += 1;
+        }
+        text[at] = HEX[usize::from(byte >> 4)];
+        text[at + 1] = HEX[usize::from(byte & 15)];
+        at += 2;
+    }
+    String::from_utf8(text.to_vec()).expect("hex digits and hyphens")
+}
+
+/// The `fullUrl` of the resource with `id` in a bundle: `urn:uuid:<id>`.
+pub fn full_url(id: &str) -> String {
+    ["urn:uuid:", id].concat()
 }
 
 /// The kind of bundle to build.
@@ -50,7 +69,7 @@ impl BundleType {
 ///
 /// [`Bundle::to_json_string`] writes it straight to compact JSON, the
 /// resources serialised in place; [`Bundle::into_json`] gives the same
-/// document as a [`Value`].
+/// document as a `serde_json::Value`.
 #[derive(Debug, Clone)]
 pub struct Bundle {
     kind: BundleType,
@@ -58,13 +77,33 @@ pub struct Bundle {
     entries: Vec<Entry>,
 }
 
-/// One bundle entry: the resource, its `fullUrl` and, in transaction and
-/// batch bundles, the `PUT` request's url.
+/// One bundle entry: the resource and the query of its conditional update.
 #[derive(Debug, Clone)]
 struct Entry {
-    full_url: String,
     resource: Value,
-    request_url: Option<String>,
+    conditional_query: Option<String>,
+}
+
+impl Entry {
+    /// The resource's id.
+    fn id(&self) -> &str {
+        self.resource["id"].as_str().unwrap_or_default()
+    }
+
+    /// The parts of the entry's `fullUrl` (see [`full_url`]).
+    fn full_url(&self) -> [&str; 2] {
+        ["urn:uuid:", self.id()]
+    }
+
+    /// The parts of the `PUT` request's url: by the conditional query when
+    /// there is one, else by id.
+    fn request_url(&self) -> [&str; 3] {
+        let resource_type = self.resource["resourceType"].as_str().unwrap_or_default();
+        match &self.conditional_query {
+            Some(query) => [resource_type, "?", query],
+            None => [resource_type, "/", self.id()],
+        }
+    }
 }
 
 impl Bundle {
@@ -77,26 +116,17 @@ impl Bundle {
         }
     }
 
-    /// Adds `resource` (which must carry `resourceType` and `id`) and returns
-    /// its `fullUrl` (`urn:uuid:<id>`) for references from other entries.
+    /// Adds `resource` (which must carry `resourceType` and `id`); other
+    /// entries refer to it by its [`full_url`].
     ///
     /// In transaction and batch bundles the entry is a `PUT` of the resource
     /// by id, or a conditional update on `conditional_query` (for example
     /// `identifier=http://hospital|123`) when given.
-    pub fn add(&mut self, resource: Value, conditional_query: Option<&str>) -> String {
-        let resource_type = resource["resourceType"].as_str().unwrap_or_default();
-        let id = resource["id"].as_str().unwrap_or_default();
-        let full_url = ["urn:uuid:", id].concat();
-        let request_url = self.kind.has_requests().then(|| match conditional_query {
-            Some(query) => [resource_type, "?", query].concat(),
-            None => [resource_type, "/", id].concat(),
-        });
+    pub fn add(&mut self, resource: Value, conditional_query: Option<String>) {
         self.entries.push(Entry {
-            full_url: full_url.clone(),
             resource,
-            request_url,
+            conditional_query,
         });
-        full_url
     }
 
     /// The number of entries so far.
@@ -109,31 +139,36 @@ impl Bundle {
         self.entries.is_empty()
     }
 
-    /// The finished bundle as JSON.
-    pub fn into_json(self) -> Value {
+    /// The finished bundle as a `serde_json::Value`.
+    pub fn into_json(self) -> serde_json::Value {
+        let requests = self.kind.has_requests();
         let entries = self.entries.into_iter().map(|entry| {
-            let mut object = Map::new();
-            object.insert("fullUrl".into(), Value::String(entry.full_url));
-            object.insert("resource".into(), entry.resource);
-            if let Some(url) = entry.request_url {
-                object.insert("request".into(), json!({ "method": "PUT", "url": url }));
+            let mut object = serde_json::Map::new();
+            object.insert("fullUrl".into(), entry.full_url().concat().into());
+            let url = requests.then(|| entry.request_url().concat());
+            object.insert("resource".into(), entry.resource.into());
+            if let Some(url) = url {
+                object.insert(
+                    "request".into(),
+                    serde_json::json!({ "method": "PUT", "url": url }),
+                );
             }
-            Value::Object(object)
+            serde_json::Value::Object(object)
         });
-        let mut bundle = json!({
+        let mut bundle = serde_json::json!({
             "resourceType": "Bundle",
             "id": self.id,
             "type": self.kind.code(),
         });
         // Moved in, not through `json!`, which would serialize (deep-copy)
         // every entry.
-        bundle["entry"] = Value::Array(entries.collect());
+        bundle["entry"] = serde_json::Value::Array(entries.collect());
         bundle
     }
 
     /// The finished bundle as compact JSON text: the same text as
     /// `into_json().to_string()`, written without building the bundle's
-    /// [`Value`] and with a fast path for the strings that need no escapes.
+    /// `serde_json::Value`.
     /// `capacity` is a guess of the length, to size the buffer once.
     pub fn to_json_string(&self, capacity: usize) -> String {
         let mut out = Vec::with_capacity(capacity);
@@ -147,12 +182,12 @@ impl Bundle {
                 out.push(b',');
             }
             out.extend_from_slice(br#"{"fullUrl":"#);
-            write_str(&mut out, &entry.full_url);
+            write_joined(&mut out, &entry.full_url());
             out.extend_from_slice(br#","resource":"#);
-            write_value(&mut out, &entry.resource);
-            if let Some(url) = &entry.request_url {
+            entry.resource.write(&mut out);
+            if self.kind.has_requests() {
                 out.extend_from_slice(br#","request":{"method":"PUT","url":"#);
-                write_str(&mut out, url);
+                write_joined(&mut out, &entry.request_url());
                 out.push(b'}');
             }
             out.push(b'}');
@@ -162,61 +197,28 @@ impl Bundle {
     }
 }
 
-/// Appends `value` as compact JSON, exactly as `serde_json` writes it.
-fn write_value(out: &mut Vec<u8>, value: &Value) {
-    match value {
-        Value::String(text) => write_str(out, text),
-        Value::Object(map) => {
-            out.push(b'{');
-            for (n, (key, value)) in map.iter().enumerate() {
-                if n > 0 {
-                    out.push(b',');
-                }
-                write_str(out, key);
-                out.push(b':');
-                write_value(out, value);
-            }
-            out.push(b'}');
-        }
-        Value::Array(items) => {
-            out.push(b'[');
-            for (n, item) in items.iter().enumerate() {
-                if n > 0 {
-                    out.push(b',');
-                }
-                write_value(out, item);
-            }
-            out.push(b']');
-        }
-        scalar => serde_json::to_writer(out, scalar).expect("a JSON scalar writes to memory"),
-    }
-}
-
-/// Appends `text` as a JSON string: copied as is between quotes unless it
-/// has a byte JSON escapes (a control character, `"` or `\`), which is left
-/// to `serde_json`.
-fn write_str(out: &mut Vec<u8>, text: &str) {
-    // No early exit: the whole-string fold vectorises.
-    let escapes = text.bytes().fold(false, |any, b| {
-        any | (b < 0x20) | (b == b'"') | (b == b'\\')
-    });
-    if escapes {
-        serde_json::to_writer(out, text).expect("a JSON string writes to memory");
+/// Appends the concatenation of `parts` as a JSON string, without
+/// concatenating them first when none needs escapes.
+fn write_joined(out: &mut Vec<u8>, parts: &[&str]) {
+    if parts.iter().any(|part| needs_escape(part.as_bytes())) {
+        write_str(out, &parts.concat());
     } else {
         out.push(b'"');
-        out.extend_from_slice(text.as_bytes());
+        for part in parts {
+            out.extend_from_slice(part.as_bytes());
+        }
         out.push(b'"');
     }
 }
 
 /// A reference to another bundle entry by its `fullUrl`.
 pub fn reference(full_url: &str) -> Value {
-    json!({ "reference": full_url })
+    json!({ "reference": full_url.to_string() })
 }
 
 /// A coding; `display` is left out when empty.
 pub fn coding(system: &str, code: &str, display: Option<&str>) -> Value {
-    let mut coding = json!({ "system": system, "code": code });
+    let mut coding = json!({ "system": system.to_string(), "code": code.to_string() });
     if let Some(display) = display.filter(|d| !d.is_empty()) {
         coding["display"] = Value::String(display.into());
     }
@@ -258,16 +260,17 @@ mod tests {
     fn deterministic_id_is_stable_and_input_sensitive() {
         assert_eq!(deterministic_id(&["a", "b"]), deterministic_id(&["a", "b"]));
         assert_ne!(deterministic_id(&["a", "b"]), deterministic_id(&["ab"]));
+        let id = uuid::Uuid::new_v5(&ID_NAMESPACE, b"a\x1fb");
+        assert_eq!(deterministic_id(&["a", "b"]), id.hyphenated().to_string());
     }
 
     #[test]
     fn transaction_entries_carry_put_requests() {
         let mut bundle = Bundle::new(BundleType::Transaction, "b1");
-        let url = bundle.add(
+        bundle.add(
             json!({"resourceType": "Patient", "id": "p1"}),
-            Some("identifier=x|1"),
+            Some("identifier=x|1".into()),
         );
-        assert_eq!(url, "urn:uuid:p1");
         let json = bundle.into_json();
         assert_eq!(json["entry"][0]["request"]["url"], "Patient?identifier=x|1");
         assert_eq!(json["type"], "transaction");
@@ -281,14 +284,14 @@ mod tests {
                 json!({
                     "resourceType": "Observation",
                     "id": "o1",
-                    "valueQuantity": { "value": 38.4, "unit": "Cel" },
+                    "valueQuantity": { "value": 38_u32, "unit": "Cel" },
                     "note": [{ "text": "line\nnext \\ \"quoted\" \u{1} é" }],
-                    "flags": [true, false, null, -3, 12_345_678_901_u64],
+                    "flags": [true, false, null, -3_i64],
                     "empty": {},
                 }),
-                Some("identifier=x|1"),
+                Some("identifier=x|1".into()),
             );
-            bundle.add(json!({"resourceType": "Patient", "id": "p1"}), None);
+            bundle.add(json!({"resourceType": "Patient\n", "id": "p1"}), None);
             let text = bundle.to_json_string(0);
             assert_eq!(text, bundle.into_json().to_string());
         }

@@ -26,7 +26,7 @@
 //! `target/wasm32-wasip2/release/` is the component the host loads.
 //!
 //! The HL7 v2 parser the host uses is re-exported as [`hl7v2`], and
-//! [`fhir`] has small helpers to build FHIR R4 JSON.
+//! [`fhir`] has small helpers to build FHIR R4 JSON, as [`json::Value`]s.
 
 #[doc(hidden)]
 pub mod adapter;
@@ -34,6 +34,7 @@ pub mod adapter;
 pub mod bindings;
 pub mod fhir;
 pub mod host;
+pub mod json;
 mod types;
 
 pub use hl7v2;

@@ -3,10 +3,12 @@
 //! deterministic ids.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use hl7wasm_plugin_sdk::fhir::{self, Bundle, BundleType};
-use hl7wasm_plugin_sdk::hl7v2::{Message, Segment};
-use serde_json::{Map, Value, json};
+use hl7wasm_plugin_sdk::hl7v2::{Delimiters, Field, Message, Segment, Subcomponent};
+use hl7wasm_plugin_sdk::json;
+use hl7wasm_plugin_sdk::json::{Object, Value};
 
 use crate::datatypes::time;
 use crate::{MapError, Options};
@@ -30,7 +32,28 @@ pub struct Context<'m> {
     /// when MSH-10 is missing.
     key: String,
     entries: Vec<Entry>,
-    by_id: HashMap<String, Handle>,
+    by_id: HashMap<String, Handle, BuildHasherDefault<IdHasher>>,
+}
+
+/// A hasher for resource ids (UUIDs, already well spread): a multiply-rotate
+/// over eight bytes at a time, much cheaper than the default SipHash, whose
+/// flooding resistance ids derived by SHA-1 do not need.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word))
+                .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 impl<'m> Context<'m> {
@@ -46,11 +69,12 @@ impl<'m> Context<'m> {
             .join("|"),
             None => message.text().to_string(),
         };
+        // Room for the resources of a typical message.
         Context {
             options,
             key,
-            entries: Vec::new(),
-            by_id: HashMap::new(),
+            entries: Vec::with_capacity(32),
+            by_id: HashMap::with_capacity_and_hasher(32, Default::default()),
         }
     }
 
@@ -60,11 +84,10 @@ impl<'m> Context<'m> {
     }
 
     /// An id that is the same whenever the same message is mapped: derived
-    /// from the message key and `parts` (for example a segment's position).
-    pub fn message_id(&self, parts: &[&str]) -> String {
-        let mut all = vec![self.key.as_str()];
-        all.extend_from_slice(parts);
-        fhir::deterministic_id(&all)
+    /// from the message key, `resource_type` and the `position` of the
+    /// segment that made the resource.
+    pub fn message_id(&self, resource_type: &str, position: usize) -> String {
+        fhir::deterministic_id(&[&self.key, resource_type, &position.to_string()])
     }
 
     /// Adds `resource` (with `resourceType` and `id`); a resource whose id is
@@ -76,7 +99,7 @@ impl<'m> Context<'m> {
             return handle;
         }
         let handle = Handle(self.entries.len());
-        let full_url = ["urn:uuid:", id].concat();
+        let full_url = fhir::full_url(id);
         self.by_id.insert(id.to_string(), handle);
         self.entries.push(Entry {
             resource,
@@ -119,7 +142,7 @@ impl<'m> Context<'m> {
     pub fn into_bundle(self, kind: BundleType) -> Bundle {
         let mut bundle = Bundle::new(kind, fhir::deterministic_id(&[&self.key, "Bundle"]));
         for entry in self.entries {
-            bundle.add(entry.resource, entry.conditional_query.as_deref());
+            bundle.add(entry.resource, entry.conditional_query);
         }
         bundle
     }
@@ -134,6 +157,8 @@ pub struct Seg<'m> {
     pub segment: Segment<'m>,
     /// 1-based repetition of this segment id within the message.
     pub sequence: u32,
+    /// The message's delimiters.
+    pub delimiters: &'m Delimiters,
 }
 
 impl<'m> Seg<'m> {
@@ -152,6 +177,16 @@ impl<'m> Seg<'m> {
         self.present_reps(n).next()
     }
 
+    /// Field `n` when it is a single part, without repetition, component or
+    /// subcomponent separators: for [`Seg::text`], the usual case, read
+    /// without splitting.
+    fn one_part(&self, n: usize) -> Option<Field<'m>> {
+        let field = self.segment.field(n)?;
+        let d = self.delimiters;
+        let splits = |b: &u8| [d.repetition, d.component, d.subcomponent].contains(b);
+        (!field.raw().as_bytes().iter().any(splits)).then_some(field)
+    }
+
     /// The non-empty repetitions of field `n`, lazily.
     fn present_reps(&self, n: usize) -> impl Iterator<Item = Rep<'m>> + use<'m> {
         // A repetition of only separators (`^^^`) or HL7 nulls counts as empty.
@@ -168,7 +203,10 @@ impl<'m> Seg<'m> {
 
     /// Component 1 (first subcomponent) of the first repetition of field `n`.
     pub fn text(&self, n: usize) -> Option<String> {
-        self.rep(n)?.get(1)
+        match self.one_part(n) {
+            Some(field) => clean(&field.value()),
+            None => self.rep(n)?.get(1),
+        }
     }
 
     /// Component `c` (first subcomponent) of the first repetition of field `n`.
@@ -220,6 +258,17 @@ impl<'m> Rep<'m> {
         clean(&sub.value())
     }
 
+    /// The first `N` components (their first subcomponents), split out once:
+    /// cheaper than [`Rep::get`] for a datatype read component by component,
+    /// as each call finds its component anew.
+    pub fn split<const N: usize>(&self) -> Split<'m, N> {
+        let mut parts = [None; N];
+        for (part, component) in parts.iter_mut().zip(self.0.components()) {
+            *part = component.subcomponent(1);
+        }
+        Split(parts)
+    }
+
     /// Component `c` as a nested datatype whose parts are subcomponents.
     pub fn nested(&self, c: usize) -> Nested<'m> {
         Nested(*self, c)
@@ -250,6 +299,23 @@ impl Parts for Nested<'_> {
     }
 }
 
+/// The first `N` components of a repetition (see [`Rep::split`]).
+pub struct Split<'m, const N: usize>([Option<Subcomponent<'m>>; N]);
+
+impl<const N: usize> Split<'_, N> {
+    /// Component `n` as [`Rep::get`] gives it.
+    ///
+    /// # Panics
+    /// When `n` is beyond the `N` parts split out.
+    pub fn part(&self, n: usize) -> Option<String> {
+        let part = self
+            .0
+            .get(n.checked_sub(1)?)
+            .expect("a part within the split");
+        clean(&(*part)?.value())
+    }
+}
+
 /// Trimmed text, `None` when empty or the HL7 null `""`.
 pub fn clean(text: &str) -> Option<String> {
     present(text).map(str::to_string)
@@ -257,12 +323,23 @@ pub fn clean(text: &str) -> Option<String> {
 
 /// [`clean`] without the copy.
 fn present(text: &str) -> Option<&str> {
-    let text = text.trim();
+    let text = trim(text);
     (!text.is_empty() && text != "\"\"").then_some(text)
 }
 
+/// `text.trim()`, skipped when both ends are ASCII other than whitespace
+/// (the usual case, and much cheaper to see than to trim).
+fn trim(text: &str) -> &str {
+    let plain = |b: &u8| b.is_ascii() && !matches!(b, b' ' | b'\t'..=b'\r');
+    let bytes = text.as_bytes();
+    match (bytes.first(), bytes.last()) {
+        (Some(first), Some(last)) if plain(first) && plain(last) => text,
+        _ => text.trim(),
+    }
+}
+
 /// Sets `key` in `object` when `value` is present and not an empty array.
-pub fn put(object: &mut Value, key: &str, value: Option<Value>) {
+pub fn put(object: &mut Value, key: &'static str, value: Option<Value>) {
     match value {
         Some(Value::Array(items)) if items.is_empty() => {}
         Some(value) => object[key] = value,
@@ -271,7 +348,7 @@ pub fn put(object: &mut Value, key: &str, value: Option<Value>) {
 }
 
 /// Appends `value` to the array `key` of `object`, creating it when needed.
-pub fn push(object: &mut Value, key: &str, value: Value) {
+pub fn push(object: &mut Value, key: &'static str, value: Value) {
     match object.get_mut(key).and_then(Value::as_array_mut) {
         Some(items) => items.push(value),
         None => object[key] = json!([value]),
@@ -280,9 +357,9 @@ pub fn push(object: &mut Value, key: &str, value: Value) {
 
 /// A new resource: `resourceType` and `id`, with room for the elements the
 /// maps add (an object that need not grow as they are put in).
-pub fn resource(resource_type: &str, id: String) -> Value {
-    let mut resource = Map::with_capacity(16);
-    resource.insert("resourceType".into(), Value::from(resource_type));
-    resource.insert("id".into(), Value::String(id));
+pub fn resource(resource_type: &'static str, id: String) -> Value {
+    let mut resource = Object::with_capacity(16);
+    resource.insert("resourceType", Value::from(resource_type));
+    resource.insert("id", Value::String(id));
     Value::Object(resource)
 }

@@ -5,8 +5,6 @@
 //! owns the OBR that follows it before the next ORC; OBX and SPM belong to
 //! the OBR (or RXA, or TXA) before them; a new PID starts a new patient.
 
-use std::collections::HashMap;
-
 use hl7wasm_plugin_sdk::fhir::Bundle;
 use hl7wasm_plugin_sdk::hl7v2::Message;
 
@@ -53,15 +51,26 @@ pub fn map(
 
 /// Every segment with its repetition number among segments of its id.
 fn numbered<'m>(message: &'m Message<'m>) -> Vec<Seg<'m>> {
-    let mut seen: HashMap<&str, u32> = HashMap::new();
+    // Few distinct ids: a list beats hashing.
+    let mut seen: Vec<(&str, u32)> = Vec::new();
     message
         .segments()
         .map(|segment| {
-            let sequence = seen.entry(segment.id()).or_default();
-            *sequence += 1;
+            let id = segment.id();
+            let sequence = match seen.iter_mut().find(|(seen_id, _)| *seen_id == id) {
+                Some((_, count)) => {
+                    *count += 1;
+                    *count
+                }
+                None => {
+                    seen.push((id, 1));
+                    1
+                }
+            };
             Seg {
                 segment,
-                sequence: *sequence,
+                sequence,
+                delimiters: message.delimiters(),
             }
         })
         .collect()

@@ -1,6 +1,7 @@
 //! XAD → Address.
 
-use serde_json::{Value, json};
+use hl7wasm_plugin_sdk::json;
+use hl7wasm_plugin_sdk::json::Value;
 
 use crate::context::{Rep, put};
 use crate::datatypes::time;

@@ -1,6 +1,7 @@
 //! ED (encapsulated data) → Attachment, with the base64 FHIR requires.
 
-use serde_json::{Value, json};
+use hl7wasm_plugin_sdk::json;
+use hl7wasm_plugin_sdk::json::Value;
 
 use crate::context::Parts;
 

@@ -1,15 +1,19 @@
 //! CWE/CE/CNE → CodeableConcept, IS/ID → a coded value of an HL7 table, and
 //! HL7 coding-system names (table 0396) → FHIR system URIs.
 
-use serde_json::{Value, json};
+use std::borrow::Cow;
 
-use crate::context::{Parts, put};
+use hl7wasm_plugin_sdk::json;
+use hl7wasm_plugin_sdk::json::Value;
+
+use crate::context::{Rep, put};
 
 /// A CWE, CE or CNE as a CodeableConcept: components 1–3 (with version 7 and
 /// system OID 14) are the first coding, 4–6 (8, 17) the alternate one, and
 /// component 9 (original text), else the display of a coding-less value, is
 /// the text.
-pub fn codeable_concept(cwe: &impl Parts) -> Option<Value> {
+pub fn codeable_concept(cwe: &Rep<'_>) -> Option<Value> {
+    let cwe = cwe.split::<17>();
     let codings: Vec<Value> = [(1, 2, 3, 7, 14), (4, 5, 6, 8, 17)]
         .into_iter()
         .filter_map(|(code, display, system, version, oid)| {
@@ -17,7 +21,7 @@ pub fn codeable_concept(cwe: &impl Parts) -> Option<Value> {
             let system = cwe
                 .part(system)
                 .and_then(|name| coding_system(&name))
-                .or_else(|| cwe.part(oid).map(|oid| format!("urn:oid:{oid}")));
+                .or_else(|| cwe.part(oid).map(|oid| format!("urn:oid:{oid}").into()));
             Some(coding(system, code, cwe.part(display), cwe.part(version)))
         })
         .collect();
@@ -35,11 +39,11 @@ pub fn codeable_concept(cwe: &impl Parts) -> Option<Value> {
 
 /// A CWE bound to HL7 table `table`: as [`codeable_concept`], with the
 /// table's system on a first coding that names none.
-pub fn table_cwe(cwe: &impl Parts, table: &str) -> Option<Value> {
+pub fn table_cwe(cwe: &Rep<'_>, table: &str) -> Option<Value> {
     let mut concept = codeable_concept(cwe)?;
     if let Some(first) = first_coding(&mut concept)
         && first.get("system").is_none()
-        && cwe.part(3).is_none()
+        && cwe.get(3).is_none()
     {
         first["system"] = Value::String(table_system(table));
     }
@@ -49,18 +53,18 @@ pub fn table_cwe(cwe: &impl Parts, table: &str) -> Option<Value> {
 /// The first coding of a CodeableConcept (a direct lookup: `pointer_mut`
 /// allocates for every token of its path).
 pub fn first_coding(concept: &mut Value) -> Option<&mut Value> {
-    concept.get_mut("coding")?.get_mut(0)
+    concept.get_mut("coding")?.as_array_mut()?.first_mut()
 }
 
 /// A Coding; absent parts are left out.
 pub fn coding(
-    system: Option<String>,
+    system: Option<Cow<'static, str>>,
     code: String,
     display: Option<String>,
     version: Option<String>,
 ) -> Value {
     let mut coding = json!({});
-    put(&mut coding, "system", system.map(Value::String));
+    put(&mut coding, "system", system.map(Value::from));
     put(&mut coding, "version", version.map(Value::String));
     coding["code"] = Value::String(code);
     put(&mut coding, "display", display.map(Value::String));
@@ -69,21 +73,39 @@ pub fn coding(
 
 /// A CodeableConcept for a value of HL7 table `table` (e.g. `0203`).
 pub fn table_concept(table: &str, code: &str) -> Value {
-    json!({ "coding": [{ "system": table_system(table), "code": code }] })
+    json!({ "coding": [{ "system": table_system(table), "code": code.to_string() }] })
 }
+
+/// What the FHIR systems of HL7 v2 tables start with.
+const TABLE_SYSTEM: &str = "http://terminology.hl7.org/CodeSystem/v2-";
 
 /// The FHIR system of HL7 v2 table `table`.
 pub fn table_system(table: &str) -> String {
-    ["http://terminology.hl7.org/CodeSystem/v2-", table].concat()
+    [TABLE_SYSTEM, table].concat()
+}
+
+/// Whether `system` is [`table_system`] of `table`.
+pub fn is_table_system(system: &str, table: &str) -> bool {
+    system.strip_prefix(TABLE_SYSTEM) == Some(table)
 }
 
 /// The FHIR system URI of an HL7 coding-system name (table 0396), for example
 /// `LN` → `http://loinc.org`, `HL70203` → the v2-0203 code system. An OID is
 /// written `urn:oid:`. `None` for local and unknown names (`L`, `99zzz`, ...):
 /// a code without a system is truer than an invented URI.
-pub fn coding_system(name: &str) -> Option<String> {
-    let upper = name.trim().to_ascii_uppercase();
-    let known = match upper.as_str() {
+pub fn coding_system(name: &str) -> Option<Cow<'static, str>> {
+    let trimmed = name.trim();
+    // Upper-cased on the stack: names are short.
+    let mut buffer = [0; 16];
+    let upper = match buffer.get_mut(..trimmed.len()) {
+        Some(room) if trimmed.is_ascii() => {
+            room.copy_from_slice(trimmed.as_bytes());
+            room.make_ascii_uppercase();
+            Cow::Borrowed(std::str::from_utf8(room).expect("ASCII"))
+        }
+        _ => Cow::Owned(trimmed.to_ascii_uppercase()),
+    };
+    let known = match &*upper {
         "LN" | "LOINC" => "http://loinc.org",
         "SCT" | "SNM" | "SNM3" | "SCT2" | "SNOMED" | "SNOMED-CT" | "SNOMEDCT" => {
             "http://snomed.info/sct"
@@ -109,9 +131,9 @@ pub fn coding_system(name: &str) -> Option<String> {
         "UMLS" => "http://www.nlm.nih.gov/research/umls",
         "NPI" => "http://hl7.org/fhir/sid/us-npi",
         "FDDX" => "http://fdbhealth.com/fhir/CodeSystem/FDDX",
-        _ => return hl7_table(&upper).or_else(|| oid(name)),
+        _ => return hl7_table(&upper).or_else(|| oid(name)).map(Cow::Owned),
     };
-    Some(known.to_string())
+    Some(Cow::Borrowed(known))
 }
 
 /// `HL70203`, `HL7-0203` and `HL7203` name HL7 tables.

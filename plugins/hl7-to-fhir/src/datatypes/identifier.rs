@@ -2,7 +2,8 @@
 //! allows.
 
 use hl7wasm_plugin_sdk::fhir;
-use serde_json::{Value, json};
+use hl7wasm_plugin_sdk::json;
+use hl7wasm_plugin_sdk::json::Value;
 
 use crate::context::{Parts, Rep, put};
 use crate::datatypes::{codes, time};

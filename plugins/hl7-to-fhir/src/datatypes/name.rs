@@ -1,6 +1,7 @@
 //! XPN and the name part of XCN → HumanName.
 
-use serde_json::{Value, json};
+use hl7wasm_plugin_sdk::json;
+use hl7wasm_plugin_sdk::json::Value;
 
 use crate::context::{Rep, put};
 use crate::datatypes::time;
@@ -62,16 +63,17 @@ pub fn xcn(xcn: Rep<'_>) -> Option<Value> {
 }
 
 fn human_name(rep: Rep<'_>, at: &Layout) -> Option<Value> {
+    let rep = rep.split::<21>();
     let list = |parts: &[usize]| -> Option<Value> {
         let items: Vec<Value> = parts
             .iter()
-            .filter_map(|&c| rep.get(c))
+            .filter_map(|&c| rep.part(c))
             .map(Value::String)
             .collect();
         (!items.is_empty()).then_some(Value::Array(items))
     };
     let mut name = json!({});
-    put(&mut name, "family", rep.get(at.family).map(Value::String));
+    put(&mut name, "family", rep.part(at.family).map(Value::String));
     put(&mut name, "given", list(&[at.given, at.middle]));
     put(&mut name, "prefix", list(&[at.prefix]));
     put(
@@ -82,8 +84,8 @@ fn human_name(rep: Rep<'_>, at: &Layout) -> Option<Value> {
     if name == json!({}) {
         return None;
     }
-    let name_use = rep.get(at.name_type).and_then(|code| name_use(&code));
-    put(&mut name, "use", name_use.map(|u| Value::String(u.into())));
+    let name_use = rep.part(at.name_type).and_then(|code| name_use(&code));
+    put(&mut name, "use", name_use.map(Value::from));
     Some(name)
 }
 

@@ -1,6 +1,7 @@
 //! NM, CQ and units (CWE) → Quantity.
 
-use serde_json::{Number, Value, json};
+use hl7wasm_plugin_sdk::json;
+use hl7wasm_plugin_sdk::json::{Number, Value};
 
 use crate::context::{Parts, put};
 use crate::datatypes::codes;
@@ -42,7 +43,7 @@ pub fn quantity(value: Value, units: Option<&impl Parts>) -> Value {
     );
     let system = units.part(3).and_then(|name| codes::coding_system(&name));
     if system.as_deref() == Some("http://unitsofmeasure.org") {
-        put(&mut quantity, "system", system.map(Value::String));
+        put(&mut quantity, "system", system.map(Value::from));
         put(&mut quantity, "code", code.map(Value::String));
     }
     quantity
@@ -54,9 +55,10 @@ mod tests {
 
     #[test]
     fn parses_decimals_only() {
-        assert_eq!(number("221"), Some(json!(221)));
-        assert_eq!(number("4.06"), Some(json!(4.06)));
-        assert_eq!(number("-.5"), Some(json!(-0.5)));
+        let text = |n: &str| number(n).map(|v| v.to_string());
+        assert_eq!(text("221").as_deref(), Some("221"));
+        assert_eq!(text("4.06").as_deref(), Some("4.06"));
+        assert_eq!(text("-.5").as_deref(), Some("-0.5"));
         assert_eq!(number("<5"), None);
         assert_eq!(number("."), None);
         assert_eq!(number(""), None);

@@ -1,8 +1,9 @@
 //! XTN → ContactPoint.
 
-use serde_json::{Value, json};
+use hl7wasm_plugin_sdk::json;
+use hl7wasm_plugin_sdk::json::Value;
 
-use crate::context::{Rep, put};
+use crate::context::{Rep, Split, put};
 use crate::datatypes::time;
 
 /// An XTN as a ContactPoint. The value is the e-mail address (XTN-4) for
@@ -10,9 +11,10 @@ use crate::datatypes::time;
 /// one composed of XTN-5 to XTN-8, else the formatted text (XTN-1). The use
 /// comes from XTN-2 (table 0201), else `default_use`; the system from XTN-3
 /// (table 0202). Rank is XTN-18, period XTN-13 and XTN-14.
-pub fn xtn(xtn: Rep<'_>, default_use: Option<&str>) -> Option<Value> {
-    let use_code = xtn.get(2).unwrap_or_default();
-    let equipment = xtn.get(3).unwrap_or_default().to_ascii_uppercase();
+pub fn xtn(xtn: Rep<'_>, default_use: Option<&'static str>) -> Option<Value> {
+    let xtn = xtn.split::<18>();
+    let use_code = xtn.part(2).unwrap_or_default();
+    let equipment = xtn.part(3).unwrap_or_default().to_ascii_uppercase();
     let email = matches!(equipment.as_str(), "INTERNET" | "X.400") || use_code == "NET";
     let system = match equipment.as_str() {
         _ if email => Some("email"),
@@ -24,9 +26,11 @@ pub fn xtn(xtn: Rep<'_>, default_use: Option<&str>) -> Option<Value> {
         _ => None,
     };
     let value = if email {
-        xtn.get(4).or_else(|| xtn.get(1))
+        xtn.part(4).or_else(|| xtn.part(1))
     } else {
-        xtn.get(12).or_else(|| composed(xtn)).or_else(|| xtn.get(1))
+        xtn.part(12)
+            .or_else(|| composed(&xtn))
+            .or_else(|| xtn.part(1))
     }?;
     let mut contact = json!({});
     put(&mut contact, "system", system.map(|s| s.into()));
@@ -40,28 +44,28 @@ pub fn xtn(xtn: Rep<'_>, default_use: Option<&str>) -> Option<Value> {
     };
     put(&mut contact, "use", contact_use.map(|u| u.into()));
     let rank = xtn
-        .get(18)
+        .part(18)
         .and_then(|r| r.parse::<u32>().ok())
         .filter(|r| *r > 0);
     put(&mut contact, "rank", rank.map(Value::from));
-    let start = xtn.get(13).and_then(|t| time::date(&t));
-    let end = xtn.get(14).and_then(|t| time::date(&t));
+    let start = xtn.part(13).and_then(|t| time::date(&t));
+    let end = xtn.part(14).and_then(|t| time::date(&t));
     put(&mut contact, "period", time::period(start, end));
     Some(contact)
 }
 
 /// `+country (area) local ext. extension` from XTN-5 to XTN-8.
-fn composed(xtn: Rep<'_>) -> Option<String> {
-    let local = xtn.get(7)?;
+fn composed(xtn: &Split<'_, 18>) -> Option<String> {
+    let local = xtn.part(7)?;
     let mut number = String::new();
-    if let Some(country) = xtn.get(5) {
+    if let Some(country) = xtn.part(5) {
         number.push_str(&format!("+{country} "));
     }
-    if let Some(area) = xtn.get(6) {
+    if let Some(area) = xtn.part(6) {
         number.push_str(&format!("({area}) "));
     }
     number.push_str(&local);
-    if let Some(extension) = xtn.get(8) {
+    if let Some(extension) = xtn.part(8) {
         number.push_str(&format!(" ext. {extension}"));
     }
     Some(number)

@@ -1,8 +1,9 @@
 //! DTM/TS/DT/TM to FHIR `dateTime`, `date`, `instant` and `time`, keeping the
 //! precision and the UTC offset that the sender gave.
 
-use hl7wasm_plugin_sdk::hl7v2::{Precision, Timestamp};
-use serde_json::{Value, json};
+use hl7wasm_plugin_sdk::hl7v2::Timestamp;
+use hl7wasm_plugin_sdk::json;
+use hl7wasm_plugin_sdk::json::Value;
 
 /// A FHIR dateTime with the timestamp's precision and offset. A time without
 /// offset gets `default_offset` (minutes) or, without one, is cut to its date.
@@ -17,15 +18,7 @@ pub fn datetime(text: &str, default_offset: Option<i16>) -> Option<String> {
 
 /// The date part of a timestamp as a FHIR date (`2024`, `2024-03`, `2024-03-05`).
 pub fn date(text: &str) -> Option<String> {
-    let timestamp = Timestamp::parse(text).ok()?;
-    Some(match timestamp.precision {
-        Precision::Year => format!("{:04}", timestamp.year),
-        Precision::Month => format!("{:04}-{:02}", timestamp.year, timestamp.month),
-        _ => format!(
-            "{:04}-{:02}-{:02}",
-            timestamp.year, timestamp.month, timestamp.day
-        ),
-    })
+    Some(Timestamp::parse(text).ok()?.to_fhir_date())
 }
 
 /// Whether a FHIR dateTime is also a valid instant (it has a time, hence a zone).

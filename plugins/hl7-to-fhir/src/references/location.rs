@@ -2,7 +2,8 @@
 //! room, bed), each `partOf` the one above.
 
 use hl7wasm_plugin_sdk::fhir;
-use serde_json::{Value, json};
+use hl7wasm_plugin_sdk::json;
+use hl7wasm_plugin_sdk::json::Value;
 
 use crate::context::{Context, Handle, Rep, put};
 

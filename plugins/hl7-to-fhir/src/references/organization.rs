@@ -1,7 +1,8 @@
 //! HD, XON and CWE → Organization.
 
 use hl7wasm_plugin_sdk::fhir;
-use serde_json::{Value, json};
+use hl7wasm_plugin_sdk::json;
+use hl7wasm_plugin_sdk::json::Value;
 
 use crate::context::{Context, Handle, Parts, Rep, put, resource};
 use crate::datatypes::identifier;
@@ -70,7 +71,7 @@ pub fn cwe(ctx: &mut Context<'_>, cwe: Rep<'_>) -> Option<Handle> {
         let system = cwe
             .get(3)
             .and_then(|name| crate::datatypes::codes::coding_system(&name));
-        put(&mut identifier, "system", system.map(Value::String));
+        put(&mut identifier, "system", system.map(Value::from));
         identifier
     });
     named(ctx, cwe.get(2), identifier)

@@ -1,7 +1,8 @@
 //! XCN → Practitioner.
 
 use hl7wasm_plugin_sdk::fhir;
-use serde_json::{Value, json};
+use hl7wasm_plugin_sdk::json;
+use hl7wasm_plugin_sdk::json::Value;
 
 use crate::context::{Context, Handle, Rep, put, resource};
 use crate::datatypes::{codes, identifier, name};

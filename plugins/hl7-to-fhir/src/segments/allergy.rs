@@ -1,7 +1,8 @@
 //! AL1 → AllergyIntolerance (IG `AL1[AllergyIntolerance]`).
 
 use hl7wasm_plugin_sdk::fhir;
-use serde_json::{Value, json};
+use hl7wasm_plugin_sdk::json;
+use hl7wasm_plugin_sdk::json::Value;
 
 use crate::MapError;
 use crate::context::{Context, Handle, Seg, put};

@@ -1,7 +1,8 @@
 //! SCH, AIS, AIG, AIL and AIP → Appointment (IG `SCH[Appointment]`,
 //! `AIS[Appointment]`, `AIG[Appointment]`, `AIL[Appointment]`, `AIP[Appointment]`).
 
-use serde_json::{Value, json};
+use hl7wasm_plugin_sdk::json;
+use hl7wasm_plugin_sdk::json::Value;
 
 use crate::context::{Context, Handle, Seg, push, put};
 use crate::datatypes::{codes, identifier, time};
@@ -92,7 +93,7 @@ pub fn participant(
     appointment: Handle,
     actor: Value,
     kind: Option<Value>,
-    status: &str,
+    status: &'static str,
 ) {
     let mut participant = json!({ "actor": actor, "status": status });
     put(&mut participant, "type", kind.map(|k| json!([k])));

@@ -1,7 +1,8 @@
 //! DG1 → Condition, and Encounter.diagnosis (IG `DG1[Condition]`,
 //! `DG1[Encounter]`).
 
-use serde_json::{Value, json};
+use hl7wasm_plugin_sdk::json;
+use hl7wasm_plugin_sdk::json::Value;
 
 use crate::context::{Context, Handle, Seg, push, put};
 use crate::datatypes::{codes, identifier};

@@ -1,6 +1,7 @@
 //! IN1 → Coverage (IG `IN1[Coverage]`).
 
-use serde_json::{Value, json};
+use hl7wasm_plugin_sdk::json;
+use hl7wasm_plugin_sdk::json::Value;
 
 use crate::context::{Context, Handle, Seg, push, put};
 use crate::datatypes::{codes, identifier};

@@ -1,7 +1,8 @@
 //! TXA and its OBX text → DocumentReference (IG `TXA[DocumentReference]`,
 //! `OBX[DocumentReference]`).
 
-use serde_json::{Value, json};
+use hl7wasm_plugin_sdk::json;
+use hl7wasm_plugin_sdk::json::Value;
 
 use crate::context::{Context, Handle, Seg, put};
 use crate::datatypes::{attachment, codes, identifier};

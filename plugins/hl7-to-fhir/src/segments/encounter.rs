@@ -1,7 +1,8 @@
 //! PV1 and PV2 → Encounter (IG `PV1[Encounter]`, `PV2[Encounter]`).
 
 use hl7wasm_plugin_sdk::fhir;
-use serde_json::{Value, json};
+use hl7wasm_plugin_sdk::json;
+use hl7wasm_plugin_sdk::json::Value;
 
 use crate::context::{Context, Handle, Seg, push, put, resource};
 use crate::datatypes::{codes, identifier, quantity, time};
@@ -92,13 +93,13 @@ pub fn pv1(
 
 /// HL7 table 0004 (patient class) → v3-ActCode; other codes keep table 0004.
 fn class(code: Option<&str>) -> Value {
-    let act = |code: &str, display: &str| json!({ "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": code, "display": display });
+    let act = |code: &'static str, display: &'static str| json!({ "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": code, "display": display });
     match code {
         Some("E") => act("EMER", "emergency"),
         Some("I" | "B") => act("IMP", "inpatient encounter"),
         Some("O" | "R") => act("AMB", "ambulatory"),
         Some("P") => act("PRENC", "pre-admission"),
-        Some(other) => json!({ "system": codes::table_system("0004"), "code": other }),
+        Some(other) => json!({ "system": codes::table_system("0004"), "code": other.to_string() }),
         None => {
             json!({ "system": "http://terminology.hl7.org/CodeSystem/v3-NullFlavor", "code": "UNK" })
         }

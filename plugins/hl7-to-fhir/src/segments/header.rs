@@ -1,7 +1,8 @@
 //! MSH → MessageHeader and Provenance (IG `MSH[MessageHeader]`,
 //! `MSH[Provenance-Source]`).
 
-use serde_json::{Value, json};
+use hl7wasm_plugin_sdk::json;
+use hl7wasm_plugin_sdk::json::Value;
 
 use crate::MessageKind;
 use crate::context::{Context, Handle, Seg, put};
@@ -15,11 +16,14 @@ use crate::segments::{positioned, unknown};
 pub fn message_header(ctx: &mut Context<'_>, msh: Seg<'_>) -> Handle {
     let mut header = positioned(ctx, "MessageHeader", 0);
     let event = match (msh.component(9, 1), msh.component(9, 2)) {
-        (Some(code), Some(trigger)) => json!({
-            "system": codes::table_system("0003"),
-            "code": trigger,
-            "display": format!("{code}^{trigger}"),
-        }),
+        (Some(code), Some(trigger)) => {
+            let display = format!("{code}^{trigger}");
+            json!({
+                "system": codes::table_system("0003"),
+                "code": trigger,
+                "display": display,
+            })
+        }
         (code, _) => json!({ "system": codes::table_system("0076"), "code": code }),
     };
     header["eventCoding"] = event;

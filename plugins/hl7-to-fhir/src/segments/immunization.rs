@@ -1,7 +1,8 @@
 //! RXA and RXR (with the ORC before them) → Immunization (IG
 //! `RXA[Immunization]`, `RXR[Immunization]`, `ORC[Immunization]`).
 
-use serde_json::{Value, json};
+use hl7wasm_plugin_sdk::json;
+use hl7wasm_plugin_sdk::json::Value;
 
 use crate::MapError;
 use crate::context::{Context, Handle, Seg, push, put};

@@ -19,7 +19,8 @@ pub mod report;
 pub mod specimen;
 pub mod value;
 
-use serde_json::{Value, json};
+use hl7wasm_plugin_sdk::json;
+use hl7wasm_plugin_sdk::json::Value;
 
 use crate::context::{Context, Handle, resource};
 
@@ -48,7 +49,7 @@ pub fn unknown() -> Value {
 
 /// A resource of `resource_type` with an id from the message key and the
 /// segment at `position` (its index in the message): stable across resends.
-pub fn positioned(ctx: &Context<'_>, resource_type: &str, position: usize) -> Value {
-    let id = ctx.message_id(&[resource_type, &position.to_string()]);
+pub fn positioned(ctx: &Context<'_>, resource_type: &'static str, position: usize) -> Value {
+    let id = ctx.message_id(resource_type, position);
     resource(resource_type, id)
 }

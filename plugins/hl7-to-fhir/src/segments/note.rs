@@ -1,6 +1,7 @@
 //! NTE → Annotation on the resource the note follows (IG `NTE[...]` maps).
 
-use serde_json::{Value, json};
+use hl7wasm_plugin_sdk::json;
+use hl7wasm_plugin_sdk::json::Value;
 
 use crate::context::{Context, Handle, Seg, push};
 

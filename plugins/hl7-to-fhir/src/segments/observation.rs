@@ -1,6 +1,7 @@
 //! OBX → Observation (IG `OBX[Observation]`).
 
-use serde_json::{Value, json};
+use hl7wasm_plugin_sdk::json;
+use hl7wasm_plugin_sdk::json::Value;
 
 use crate::context::{Context, Handle, Seg, push, put};
 use crate::datatypes::codes;
@@ -106,7 +107,9 @@ fn status(code: &str) -> &'static str {
 /// Table 0078 codes are the v3 ObservationInterpretation codes that FHIR binds.
 fn interpretation(mut concept: Value) -> Value {
     if let Some(coding) = codes::first_coding(&mut concept)
-        && coding["system"] == codes::table_system("0078").as_str()
+        && coding["system"]
+            .as_str()
+            .is_some_and(|system| codes::is_table_system(system, "0078"))
     {
         coding["system"] =
             Value::from("http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation");

@@ -1,7 +1,7 @@
 //! ORC and OBR → ServiceRequest (IG `ORC[ServiceRequest]`, `OBR[ServiceRequest]`).
 
 use hl7wasm_plugin_sdk::fhir;
-use serde_json::Value;
+use hl7wasm_plugin_sdk::json::Value;
 
 use crate::context::{Context, Handle, Seg, put, resource};
 use crate::datatypes::{codes, identifier};
@@ -24,7 +24,7 @@ pub fn identifiers(orc: Option<Seg<'_>>, obr: Option<Seg<'_>>) -> Vec<Value> {
 /// `identifiers`, else from the message and `position`.
 pub fn identified(
     ctx: &Context<'_>,
-    resource_type: &str,
+    resource_type: &'static str,
     identifiers: &[Value],
     position: usize,
 ) -> Value {

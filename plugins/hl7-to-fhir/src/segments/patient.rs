@@ -1,7 +1,8 @@
 //! PID, PD1 and MRG → Patient (IG `PID[Patient]`, `PD1[Patient]`).
 
 use hl7wasm_plugin_sdk::fhir;
-use serde_json::{Value, json};
+use hl7wasm_plugin_sdk::json;
+use hl7wasm_plugin_sdk::json::Value;
 
 use crate::context::{Context, Handle, Seg, push, put, resource};
 use crate::datatypes::{address, codes, identifier, name, telecom, time};
@@ -17,7 +18,7 @@ pub fn pid(ctx: &mut Context<'_>, pid: Seg<'_>, position: usize) -> Handle {
             let [scope, value] = identifier::key(first);
             fhir::deterministic_id(&["Patient", &scope, &value])
         }
-        None => ctx.message_id(&["Patient", &position.to_string()]),
+        None => ctx.message_id("Patient", position),
     };
     let mut patient = resource("Patient", id);
     let query = identifier::conditional_query(&identifiers);

@@ -1,6 +1,7 @@
 //! PR1 → Procedure (IG `PR1[Procedure]`).
 
-use serde_json::{Value, json};
+use hl7wasm_plugin_sdk::json;
+use hl7wasm_plugin_sdk::json::Value;
 
 use crate::context::{Context, Handle, Seg, put};
 use crate::datatypes::{codes, identifier};

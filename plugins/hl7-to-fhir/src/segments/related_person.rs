@@ -1,6 +1,7 @@
 //! NK1 → RelatedPerson (IG `NK1[RelatedPerson]`).
 
-use serde_json::{Value, json};
+use hl7wasm_plugin_sdk::json;
+use hl7wasm_plugin_sdk::json::Value;
 
 use crate::context::{Context, Handle, Seg, put};
 use crate::datatypes::{address, codes, identifier, name, telecom, time};

@@ -1,6 +1,7 @@
 //! OBR → DiagnosticReport (IG `OBR[DiagnosticReport]`).
 
-use serde_json::{Value, json};
+use hl7wasm_plugin_sdk::json;
+use hl7wasm_plugin_sdk::json::Value;
 
 use crate::MapError;
 use crate::context::{Context, Handle, Seg, put};

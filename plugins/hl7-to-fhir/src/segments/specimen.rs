@@ -1,6 +1,7 @@
 //! SPM → Specimen (IG `SPM[Specimen]`).
 
-use serde_json::{Value, json};
+use hl7wasm_plugin_sdk::json;
+use hl7wasm_plugin_sdk::json::Value;
 
 use crate::context::{Context, Handle, Seg, put};
 use crate::datatypes::{codes, identifier, time};

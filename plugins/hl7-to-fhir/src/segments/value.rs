@@ -1,7 +1,8 @@
 //! OBX-5 → Observation.value[x], by the value type in OBX-2 (IG
 //! `OBX[Observation]`, rows for OBX-5 and OBX-6).
 
-use serde_json::{Value, json};
+use hl7wasm_plugin_sdk::json;
+use hl7wasm_plugin_sdk::json::Value;
 
 use crate::context::{Context, Parts, Rep, Seg, clean, push, put};
 use crate::datatypes::{attachment, codes, quantity, time};

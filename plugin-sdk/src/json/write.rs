@@ -1,0 +1,106 @@
+//! Compact JSON text, byte for byte as `serde_json` writes it.
+
+use super::Value;
+
+impl Value {
+    /// Appends this value as compact JSON.
+    pub fn write(&self, out: &mut Vec<u8>) {
+        match self {
+            Value::Null => out.extend_from_slice(b"null"),
+            Value::Bool(true) => out.extend_from_slice(b"true"),
+            Value::Bool(false) => out.extend_from_slice(b"false"),
+            Value::Number(number) => {
+                serde_json::to_writer(out, number).expect("a JSON number writes to memory");
+            }
+            Value::String(text) => write_str(out, text),
+            Value::Static(text) => write_str(out, text),
+            Value::Array(items) => {
+                out.push(b'[');
+                for (n, item) in items.iter().enumerate() {
+                    if n > 0 {
+                        out.push(b',');
+                    }
+                    item.write(out);
+                }
+                out.push(b']');
+            }
+            Value::Object(object) => {
+                out.push(b'{');
+                for (n, (key, value)) in object.iter().enumerate() {
+                    if n > 0 {
+                        out.push(b',');
+                    }
+                    // Keys need no escapes (see `Object::slot`).
+                    out.push(b'"');
+                    out.extend_from_slice(key.as_bytes());
+                    out.extend_from_slice(b"\":");
+                    value.write(out);
+                }
+                out.push(b'}');
+            }
+        }
+    }
+}
+
+/// Appends `text` as a JSON string: copied as is between quotes unless it
+/// has a byte JSON escapes (a control character, `"` or `\`), which is left
+/// to `serde_json`.
+pub(crate) fn write_str(out: &mut Vec<u8>, text: &str) {
+    if needs_escape(text.as_bytes()) {
+        serde_json::to_writer(out, text).expect("a JSON string writes to memory");
+    } else {
+        out.reserve(text.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
+    }
+}
+
+/// Whether `bytes` has a control character, `"` or `\`: eight bytes at a
+/// time, by the zero-byte test on words (Wasm has no SIMD by default).
+pub(crate) fn needs_escape(bytes: &[u8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    /// Whether some byte of `word` is zero.
+    const fn has_zero(word: u64) -> bool {
+        word.wrapping_sub(ONES) & !word & HIGHS != 0
+    }
+    let mut words = bytes.chunks_exact(8);
+    let any_word = words.by_ref().any(|chunk| {
+        let word = u64::from_ne_bytes(chunk.try_into().expect("eight bytes"));
+        // A byte below 0x20 is one whose top three bits are zero.
+        has_zero(word & u64::from_ne_bytes([0xe0; 8]))
+            || has_zero(word ^ u64::from_ne_bytes([b'"'; 8]))
+            || has_zero(word ^ u64::from_ne_bytes([b'\\'; 8]))
+    });
+    any_word
+        || words
+            .remainder()
+            .iter()
+            .any(|&b| b < 0x20 || b == b'"' || b == b'\\')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::needs_escape;
+
+    #[test]
+    fn finds_every_byte_to_escape_at_every_place() {
+        for len in 0..20 {
+            let plain = vec![b'a'; len];
+            assert!(!needs_escape(&plain));
+            for at in 0..len {
+                for bad in [0x00, 0x1f, b'"', b'\\'] {
+                    let mut text = plain.clone();
+                    text[at] = bad;
+                    assert!(needs_escape(&text), "{len} {at} {bad}");
+                }
+                for good in [0x20, 0x7f, 0x80, 0xe0, 0xff, b'!', b'#', b'[', b']'] {
+                    let mut text = plain.clone();
+                    text[at] = good;
+                    assert!(!needs_escape(&text), "{len} {at} {good}");
+                }
+            }
+        }
+    }
+}
