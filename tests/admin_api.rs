@@ -162,6 +162,23 @@ async fn channels_messages_and_metrics_follow_the_traffic() {
     assert_eq!(body, message("ADM2").as_bytes());
     let pending = api.ok("/api/v1/messages?status=pending", VIEWER).await;
     assert_eq!(pending, json!([]));
+    let newest = api.ok("/api/v1/messages?limit=1", VIEWER).await;
+    assert_eq!(newest.as_array().unwrap().len(), 1, "{newest}");
+    assert_eq!(newest[0]["control_id"], "ADM2", "newest first");
+    let both = api.ok("/api/v1/messages?type=ADT", VIEWER).await;
+    let ids: Vec<&Value> = both
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| &m["control_id"])
+        .collect();
+    assert_eq!(ids, [&json!("ADM2"), &json!("ADM1")], "{both}");
+    let received = one["received_at_ms"].as_u64().unwrap();
+    let since = |ms: u64| format!("/api/v1/messages?since_ms={ms}");
+    let later = api.ok(&since(received + 1), VIEWER).await;
+    assert_eq!(later.as_array().unwrap().len(), 0, "{later}");
+    let from = api.ok(&since(received), VIEWER).await;
+    assert_eq!(from[0]["control_id"], "ADM2", "{from}");
 
     let (status, metrics) = api
         .call(reqwest::Method::GET, "/metrics", Some(VIEWER), None)

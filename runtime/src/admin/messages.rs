@@ -2,7 +2,6 @@
 //! search stored messages by metadata and read their processing record.
 //! Only `/body` returns message content (PHI), and only to the admin role.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 
 use axum::Json;
@@ -22,6 +21,11 @@ use crate::store::{MessageState, MessageStatus, StoredMessage};
 
 /// The most messages one search returns.
 const MAX_LIMIT: usize = 1000;
+
+/// How far before `since_ms` a search reads on: the receive times of
+/// messages in id order may step back this much (an NTP correction, a
+/// clock set back across a restart) without a match being missed.
+const CLOCK_SLACK_MS: u64 = 60 * 60 * 1000;
 
 /// The query of `GET /api/v1/messages`; absent fields match all.
 #[derive(Debug, Default, Deserialize)]
@@ -119,7 +123,12 @@ impl MessageQuery {
 }
 
 /// `GET /api/v1/messages`: the newest messages that match, without bodies.
-/// It scans the store, so narrow it with `since_ms` on a large one.
+///
+/// It scans the store from the newest message back and stops at `limit`
+/// matches, or, with `since_ms`, once it reaches messages received
+/// [`CLOCK_SLACK_MS`] before it: ids increase in arrival order, so older
+/// ids hold older messages, up to a clock step. Without `since_ms`, a query
+/// that matches little reads the whole store.
 ///
 /// # Errors
 /// 400 for a bad query, 503 when the store fails.
@@ -131,11 +140,18 @@ pub async fn search(
     let Query(query) = query?;
     let wanted_state = query.state()?;
     let limit = query.limit.unwrap_or(100).min(MAX_LIMIT);
+    let oldest_ms = query.since_ms.map(|t| t.saturating_sub(CLOCK_SLACK_MS));
     state
         .blocking(move |state| {
-            let mut found = VecDeque::with_capacity(limit);
-            for message in state.store.messages() {
+            let mut found = Vec::with_capacity(limit);
+            for message in state.store.messages().rev() {
+                if found.len() == limit {
+                    break;
+                }
                 let message = message?;
+                if oldest_ms.is_some_and(|oldest| message.received_at_ms < oldest) {
+                    break;
+                }
                 if !query.matches(&message) {
                     continue;
                 }
@@ -143,12 +159,9 @@ pub async fn search(
                 if wanted_state.is_some_and(|w| w != status.as_ref().map(|s| s.state)) {
                     continue;
                 }
-                if found.len() == limit {
-                    found.pop_front();
-                }
-                found.push_back(MessageSummary::of(message, status));
+                found.push(MessageSummary::of(message, status));
             }
-            Ok(Json(found.into_iter().rev().collect()))
+            Ok(Json(found))
         })
         .await
 }

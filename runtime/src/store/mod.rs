@@ -244,15 +244,17 @@ impl Store {
         })
     }
 
-    /// Every stored message, by id. The iterator keeps the current database
-    /// handle open, which delays a reopen after a storage failure: drop it
-    /// promptly.
+    /// Every stored message, by id: oldest first, newest first with
+    /// `.rev()`. The iterator keeps the current database handle open, which
+    /// delays a reopen after a storage failure: drop it promptly.
     ///
     /// # Errors
     ///
     /// Each item is [`StoreError::Unavailable`] if storage failed and
     /// [`StoreError::Corrupt`] if its record cannot be decoded.
-    pub fn messages(&self) -> impl Iterator<Item = Result<StoredMessage, StoreError>> + use<> {
+    pub fn messages(
+        &self,
+    ) -> impl DoubleEndedIterator<Item = Result<StoredMessage, StoreError>> + use<> {
         let scan = self
             .inner
             .database
