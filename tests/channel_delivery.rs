@@ -58,6 +58,15 @@ fn ids(prefix: &str, count: usize) -> Vec<String> {
     (0..count).map(|i| format!("{prefix}{i:04}")).collect()
 }
 
+/// Waits until `destination`'s queue (partition 0 of channel `test`) is empty.
+async fn queue_empties(engine: &TestEngine, destination: &str) {
+    let store = &engine.server.store;
+    eventually(PATIENCE, "the queue empties", || {
+        store.outbound_depth("test", destination, 0).unwrap() == 0
+    })
+    .await;
+}
+
 fn dead_letters(engine: &TestEngine) -> Vec<hl7wasm::store::DeadLetter> {
     engine
         .server
@@ -88,15 +97,7 @@ async fn a_destination_that_comes_back_gets_every_message_in_order() {
     let sink = Sink::start(&address.to_string(), Answer::Accept).await;
     sink.wait_for(sent.len(), PATIENCE).await;
     assert_eq!(sink.accepted_ids(), sent);
-    eventually(PATIENCE, "the queue empties", || {
-        engine
-            .server
-            .store
-            .outbound_depth("test", "sink", 0)
-            .unwrap()
-            == 0
-    })
-    .await;
+    queue_empties(&engine, "sink").await;
     assert!(dead_letters(&engine).is_empty());
 }
 
@@ -393,15 +394,7 @@ async fn a_failing_message_blocks_its_partition_only_when_ordered() {
             message("U0002"),
             "{ordering}"
         );
-        eventually(PATIENCE, "the queue empties", || {
-            engine
-                .server
-                .store
-                .outbound_depth("test", "files", 0)
-                .unwrap()
-                == 0
-        })
-        .await;
+        queue_empties(&engine, "files").await;
     }
 }
 
