@@ -245,8 +245,9 @@ async fn concurrent_senders_are_all_stored_without_hanging() {
 
 /// Ensures that handing one outbound entry to another channel twice, as the
 /// delivery worker does when a crash came between storing it there and
-/// removing it here, queues it there once, also after a reopen, while
-/// another entry with the same content is a message of its own.
+/// removing it here, queues it there once, also after a reopen and within a
+/// batch, while other entries with the same content are messages of their
+/// own, each in the partition it was handed to.
 #[tokio::test]
 async fn a_repeated_hand_off_is_queued_once() {
     let dir = tempfile::tempdir().unwrap();
@@ -267,20 +268,36 @@ async fn a_repeated_hand_off_is_queued_once() {
         header,
         body: sample.raw.clone(),
     };
-    let first = store.hand_off(&entry, "lab", 1, NOW_MS).await.unwrap();
-    let again = store.hand_off(&entry, "lab", 1, NOW_MS + 1).await.unwrap();
+    let first = store.hand_off(&[(&entry, 1)], "lab", NOW_MS).await.unwrap()[0];
+    let again = store
+        .hand_off(&[(&entry, 1)], "lab", NOW_MS + 1)
+        .await
+        .unwrap()[0];
     assert_eq!(first, again, "the repeat is recognised as the same message");
     drop(store);
 
     let store = open(dir.path());
-    let again = store.hand_off(&entry, "lab", 1, NOW_MS + 2).await.unwrap();
+    let again = store
+        .hand_off(&[(&entry, 1)], "lab", NOW_MS + 2)
+        .await
+        .unwrap()[0];
     assert_eq!(first, again, "also after a reopen");
     let next = OutboundEntry {
         sequence: 43,
         ..entry.clone()
     };
-    let second = store.hand_off(&next, "lab", 1, NOW_MS + 3).await.unwrap();
+    let then = OutboundEntry {
+        sequence: 44,
+        ..entry.clone()
+    };
+    let batch = [(&entry, 1), (&next, 1), (&then, 0)];
+    let ids = store.hand_off(&batch, "lab", NOW_MS + 3).await.unwrap();
+    let [repeat, second, third] = ids[..] else {
+        panic!("one id per entry: {ids:?}");
+    };
+    assert_eq!(repeat, first, "a repeat within a batch too");
     assert_eq!(store.queue("lab", 1).unwrap(), vec![first, second]);
+    assert_eq!(store.queue("lab", 0).unwrap(), vec![third]);
     let handed = store.message(first).unwrap().unwrap();
     assert_eq!(handed.channel, "lab");
     assert_eq!(handed.peer.as_deref(), Some("channel:adt"));

@@ -2,10 +2,12 @@
 //! the passthrough plugin → an MLLP receiving system and a file directory.
 //! Prints the sustained rate (first send to last delivery) and the
 //! ingest-to-delivery latency at the receiving system, then the same
-//! pipeline with 1, 2, 4 and 8 partitions to show how partitions scale.
+//! pipeline with 1, 2, 4 and 8 partitions to show how partitions scale, and
+//! last through a second channel (a `channel` destination) to the receiver.
 //!
-//! Run: `cargo bench -p hl7wasm-runtime --bench pipeline_e2e [-- MESSAGES]`
-//! (default 20,000 messages per run). The engine, the senders and the
+//! Run: `cargo bench -p hl7wasm-runtime --bench pipeline_e2e [-- MESSAGES]
+//! [WORD]]` (default 20,000 messages per run; WORD keeps only the runs whose
+//! label has it, such as `files` or `channel`). The engine, the senders and the
 //! receiver share this machine's cores.
 
 #[path = "../../tests/support/sink.rs"]
@@ -65,27 +67,45 @@ struct Run {
     files: usize,
 }
 
-async fn run(template: &str, messages: usize, partitions: u32, files: bool) -> Run {
+/// Where the channel sends its messages.
+#[derive(Clone, Copy, PartialEq)]
+enum Route {
+    /// To the MLLP sink.
+    Sink,
+    /// To the MLLP sink and to a file destination.
+    SinkAndFiles,
+    /// To a second channel (a `channel` destination), which sends them to
+    /// the MLLP sink.
+    ViaChannel,
+}
+
+async fn run(template: &str, messages: usize, partitions: u32, route: Route) -> Run {
     let dir = tempfile::tempdir().unwrap();
     let sink = Sink::start("127.0.0.1:0", Answer::Accept).await;
     let out = dir.path().join("out");
-    let file_destination = if files {
-        format!(
-            "[[channels.destinations]]\nname = \"files\"\nto = {{ type = \"file\", dir = {out:?} }}\n"
-        )
-    } else {
-        String::new()
+    let to_sink = format!(
+        "[[channels.destinations]]\nname = \"sink\"\nto = {{ type = \"mllp\", address = \"{}\" }}\n",
+        sink.address
+    );
+    let destinations = match route {
+        Route::Sink => to_sink,
+        Route::SinkAndFiles => format!(
+            "{to_sink}[[channels.destinations]]\nname = \"files\"\nto = {{ type = \"file\", dir = {out:?} }}\n"
+        ),
+        Route::ViaChannel => format!(
+            "[[channels.destinations]]\nname = \"next\"\nto = {{ type = \"channel\", channel = \"second\" }}\n\n\
+             [[channels]]\nname = \"second\"\npartition_by = \"PID-3.1\"\npartitions = {partitions}\n\
+             [channels.source]\ntype = \"mllp\"\nlisten = \"127.0.0.1:0\"\n{to_sink}"
+        ),
     };
     let text = format!(
         "[storage]\ndir = {:?}\n[plugins]\ndir = {:?}\ncache_dir = {:?}\n\n\
          [[channels]]\nname = \"bench\"\npartition_by = \"PID-3.1\"\npartitions = {partitions}\n\
          [channels.source]\ntype = \"mllp\"\nlisten = \"127.0.0.1:0\"\nmax_connections = 256\n\
-         [[channels.pipeline]]\nplugin = \"passthrough\"\n\
-         [[channels.destinations]]\nname = \"sink\"\nto = {{ type = \"mllp\", address = \"{}\" }}\n{file_destination}",
+         [[channels.pipeline]]\nplugin = \"passthrough\"\n{destinations}",
         dir.path().join("store"),
         dir.path().join("plugins"),
         dir.path().join("cache"),
-        sink.address
     );
     let server = Server::start(config::parse(&text, "bench").unwrap())
         .await
@@ -104,7 +124,7 @@ async fn run(template: &str, messages: usize, partitions: u32, files: bool) -> R
     sink.wait_for(total, Duration::from_secs(600)).await;
     let delivered = started.elapsed();
     let latencies = sink_latencies(&sink);
-    let files = if files {
+    let files = if route == Route::SinkAndFiles {
         let deadline = Instant::now() + Duration::from_secs(600);
         loop {
             let count = std::fs::read_dir(&out).map(|d| d.count()).unwrap_or(0);
@@ -155,27 +175,43 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
 }
 
 fn main() {
-    let messages: usize = std::env::args()
-        .filter_map(|a| a.parse().ok())
-        .next()
-        .unwrap_or(20_000);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let messages: usize = args.iter().find_map(|a| a.parse().ok()).unwrap_or(20_000);
+    // A word that is not a number keeps only the runs whose label has it.
+    let only = args
+        .iter()
+        .find(|a| a.parse::<usize>().is_err() && !a.starts_with('-'));
     let template = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../tests/data/adt_a01.hl7"
     ))
     .unwrap();
+    let runs = [
+        ("MLLP sink + files, 8 partitions", 8, Route::SinkAndFiles),
+        ("MLLP sink only, 1 partition(s)", 1, Route::Sink),
+        ("MLLP sink only, 2 partition(s)", 2, Route::Sink),
+        ("MLLP sink only, 4 partition(s)", 4, Route::Sink),
+        ("MLLP sink only, 8 partition(s)", 8, Route::Sink),
+        (
+            "MLLP sink through a second channel, 4 partitions",
+            4,
+            Route::ViaChannel,
+        ),
+    ];
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         println!("{messages} messages, {CONNECTIONS} sync sender connections, passthrough plugin");
-        let both = run(&template, messages, 8, true).await;
-        println!(
-            "MLLP sink + files, 8 partitions: ingest {:.0} msg/s, end to end {:.0} msg/s, latency p50 {:.1} ms p99 {:.1} ms, {} files",
-            both.ingest_rate, both.end_to_end_rate, both.p50_ms, both.p99_ms, both.files
-        );
-        for partitions in [1, 2, 4, 8] {
-            let r = run(&template, messages, partitions, false).await;
+        for (label, partitions, route) in runs {
+            if only.is_some_and(|word| !label.contains(word.as_str())) {
+                continue;
+            }
+            let r = run(&template, messages, partitions, route).await;
+            let files = match route {
+                Route::SinkAndFiles => format!(", {} files", r.files),
+                Route::Sink | Route::ViaChannel => String::new(),
+            };
             println!(
-                "MLLP sink only, {partitions} partition(s): ingest {:.0} msg/s, end to end {:.0} msg/s, latency p50 {:.1} ms p99 {:.1} ms",
+                "{label}: ingest {:.0} msg/s, end to end {:.0} msg/s, latency p50 {:.1} ms p99 {:.1} ms{files}",
                 r.ingest_rate, r.end_to_end_rate, r.p50_ms, r.p99_ms
             );
         }

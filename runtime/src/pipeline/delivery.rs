@@ -4,8 +4,9 @@
 //! the result with the store: delivered entries leave the queue, failures
 //! are retried with exponential backoff, rejections and exhausted retries
 //! go to the dead-letter queue. MLLP and HTTP have one message in flight; a
-//! file destination writes the due entries of a batch together, with one
-//! directory flush, up to the first failure.
+//! file destination writes the due entries of a batch together, up to the
+//! first failure, and a channel destination hands them over with one log
+//! flush.
 //!
 //! In ordered mode an entry waiting for a retry blocks its partition; in
 //! unordered mode it is parked and later entries go on. Attempts and the
@@ -172,11 +173,12 @@ impl DeliveryWorker {
         })
     }
 
-    /// How many entries one attempt takes.
+    /// How many entries one attempt takes: hand-offs to a channel share
+    /// one log flush, so they go together.
     fn batch_size(&self) -> usize {
         match &self.target {
             Target::Connector(connector) => connector.batch_size(),
-            Target::Channel(_) => 1,
+            Target::Channel(_) => BATCH,
         }
     }
 
@@ -188,11 +190,8 @@ impl DeliveryWorker {
         let attempts = match &mut self.target {
             Target::Channel(to) => {
                 let to = Arc::clone(to);
-                let mut settled = Vec::with_capacity(entries.len());
-                for entry in entries.iter() {
-                    settled.push(self.hand_off(entry, &to).await?);
-                }
-                return Ok(settled);
+                self.hand_off(entries, &to).await?;
+                return Ok(entries.iter().map(|_| Settled::Done).collect());
             }
             Target::Connector(connector) => {
                 let deliveries: Vec<Delivery<'_>> = entries
@@ -293,36 +292,45 @@ impl DeliveryWorker {
         Ok(Settled::Done)
     }
 
-    /// Moves the entry into `to`'s inbound queue, in the partition its own
-    /// `partition_by` picks.
+    /// Moves the entries into `to`'s inbound queue, each in the partition
+    /// its own `partition_by` picks.
     /// `&mut self` only so that the future is `Send`: the target's stream
     /// is not `Sync`.
     async fn hand_off(
         &mut self,
-        entry: &OutboundEntry,
+        entries: &[OutboundEntry],
         to: &ChannelConfig,
-    ) -> Result<Settled, StoreError> {
-        let partition = hl7v2::Message::parse(&entry.body)
-            .map(|message| to.partition_of(&message))
-            .unwrap_or(0);
+    ) -> Result<(), StoreError> {
+        let routed: Vec<(&OutboundEntry, u32)> = entries
+            .iter()
+            .map(|entry| {
+                let partition = hl7v2::Message::parse(&entry.body)
+                    .map(|message| to.partition_of(&message))
+                    .unwrap_or(0);
+                (entry, partition)
+            })
+            .collect();
         let channel = &self.channel;
         let now = now_unix_ms();
-        channel
-            .store
-            .hand_off(entry, &to.name, partition, now)
-            .await?;
-        channel.wakers.wake_inbound(&to.name, partition);
-        DeliveryAttempted {
-            channel: channel.name(),
-            destination: &self.destination.name,
-            control_id: entry.header.control_id.as_deref(),
-            result: "delivered",
-            attempt: entry.header.attempts + 1,
-            reason: None,
+        channel.store.hand_off(&routed, &to.name, now).await?;
+        let mut woken = Vec::new();
+        for (entry, partition) in routed {
+            if !woken.contains(&partition) {
+                channel.wakers.wake_inbound(&to.name, partition);
+                woken.push(partition);
+            }
+            DeliveryAttempted {
+                channel: channel.name(),
+                destination: &self.destination.name,
+                control_id: entry.header.control_id.as_deref(),
+                result: "delivered",
+                attempt: entry.header.attempts + 1,
+                reason: None,
+            }
+            .emit(&channel.metrics);
+            self.observe_latency(entry, now);
         }
-        .emit(&channel.metrics);
-        self.observe_latency(entry, now);
-        Ok(Settled::Done)
+        Ok(())
     }
 
     fn observe_latency(&self, entry: &OutboundEntry, now: u64) {

@@ -265,47 +265,58 @@ impl Store {
         Ok(sequence)
     }
 
-    /// Moves an entry into another channel's inbound queue, as a new message
-    /// of that channel, and returns the new message's id. The message is
-    /// stored like an ingest (durable when this returns), then the entry is
-    /// removed; a crash in between hands the entry off again, which the
+    /// Moves entries into another channel's inbound queue, each as a new
+    /// message of that channel in the partition paired with it, and returns
+    /// the new messages' ids in order. The messages are stored like ingests
+    /// sharing one log flush (durable when this returns), then the entries
+    /// are removed; a crash in between hands them off again, which the
     /// target's dedupe index recognises (its key names the entry), so the
-    /// target channel gets it once.
+    /// target channel gets each once.
     ///
     /// # Errors
     ///
-    /// [`StoreError::Unavailable`] if storage failed; the entry stays queued.
+    /// [`StoreError::Unavailable`] if storage failed; the entries stay
+    /// queued.
     pub async fn hand_off(
         &self,
-        entry: &OutboundEntry,
+        entries: &[(&OutboundEntry, u32)],
         to_channel: &str,
-        to_partition: u32,
         now_ms: u64,
-    ) -> Result<u64, StoreError> {
-        let peer = format!("channel:{}", entry.channel);
-        // "|" separates HL7 fields, so no sender's MSH-3 can look like this.
-        let source = format!("|hand-off|{}", entry.channel);
-        let sequence = entry.sequence.to_string();
-        let message = NewMessage {
-            channel: to_channel,
-            partition: to_partition,
-            raw: &entry.body,
-            received_at_ms: now_ms,
-            peer: Some(&peer),
-            control_id: entry.header.control_id.as_deref(),
-            message_type: entry.header.message_type.as_deref(),
-            dedupe_key: Some(DedupeKey {
-                sending_application: &source,
-                sending_facility: &entry.destination,
-                control_id: &sequence,
-            }),
-        };
-        let id = match self.ingest(message).await? {
-            Ingested::Stored { id } => id,
-            Ingested::Duplicate { original_id } => original_id,
-        };
-        self.delivered(entry)?;
-        Ok(id)
+    ) -> Result<Vec<u64>, StoreError> {
+        let mut stored = Vec::with_capacity(entries.len());
+        for &(entry, to_partition) in entries {
+            let peer = format!("channel:{}", entry.channel);
+            // "|" separates HL7 fields, so no sender's MSH-3 can look like this.
+            let source = format!("|hand-off|{}", entry.channel);
+            let sequence = entry.sequence.to_string();
+            let message = NewMessage {
+                channel: to_channel,
+                partition: to_partition,
+                raw: &entry.body,
+                received_at_ms: now_ms,
+                peer: Some(&peer),
+                control_id: entry.header.control_id.as_deref(),
+                message_type: entry.header.message_type.as_deref(),
+                dedupe_key: Some(DedupeKey {
+                    sending_application: &source,
+                    sending_facility: &entry.destination,
+                    control_id: &sequence,
+                }),
+            };
+            stored.push(self.write(&message)?);
+        }
+        let mut ids = Vec::with_capacity(stored.len());
+        for (ingested, ticket) in stored {
+            self.inner.database.commit.wait(ticket).await?;
+            ids.push(match ingested {
+                Ingested::Stored { id } => id,
+                Ingested::Duplicate { original_id } => original_id,
+            });
+        }
+        for (entry, _) in entries {
+            self.delivered(entry)?;
+        }
+        Ok(ids)
     }
 
     /// Applies one atomic batch of progress (see the module docs).
