@@ -4,15 +4,31 @@
 use crate::json;
 use crate::json::{Value, needs_escape, write_str};
 
-/// The namespace for [`deterministic_id`]: fixed so that ids stay the same
+/// The namespace for [`deterministic_id`] (UUID
+/// `6c1f0d5e-2b1a-4d6e-9a3f-7c2b8e4d1a90`): fixed so that ids stay the same
 /// across plugin versions.
-const ID_NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x6c1f_0d5e_2b1a_4d6e_9a3f_7c2b_8e4d_1a90);
+const ID_NAMESPACE: [u8; 16] = 0x6c1f_0d5e_2b1a_4d6e_9a3f_7c2b_8e4d_1a90_u128.to_be_bytes();
 
 /// A UUID (version 5) derived from `parts`: the same inputs always give the
 /// same id, so resending a message yields the same resource ids.
+///
+/// The name hashed is the parts joined by U+001F; they are hashed one after
+/// the other, without joining them first.
 pub fn deterministic_id(parts: &[&str]) -> String {
-    let key = parts.join("\u{1f}");
-    hyphenated(uuid::Uuid::new_v5(&ID_NAMESPACE, key.as_bytes()).as_bytes())
+    let mut sha1 = sha1_smol::Sha1::new();
+    sha1.update(&ID_NAMESPACE);
+    for (n, part) in parts.iter().enumerate() {
+        if n > 0 {
+            sha1.update(b"\x1f");
+        }
+        sha1.update(part.as_bytes());
+    }
+    let mut bytes = [0; 16];
+    bytes.copy_from_slice(&sha1.digest().bytes()[..16]);
+    // Version 5 and the RFC 4122 variant, as `uuid::Uuid::new_v5` sets them.
+    bytes[6] = (bytes[6] & 0x0f) | 0x50;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    hyphenated(&bytes)
 }
 
 /// A UUID's bytes as lower-case hyphenated text (`8-4-4-4-12` hex digits).
@@ -171,43 +187,43 @@ impl Bundle {
     /// `serde_json::Value`.
     /// `capacity` is a guess of the length, to size the buffer once.
     pub fn to_json_string(&self, capacity: usize) -> String {
-        let mut out = Vec::with_capacity(capacity);
-        out.extend_from_slice(br#"{"resourceType":"Bundle","id":"#);
+        let mut out = String::with_capacity(capacity);
+        out.push_str(r#"{"resourceType":"Bundle","id":"#);
         write_str(&mut out, &self.id);
-        out.extend_from_slice(br#","type":"#);
+        out.push_str(r#","type":"#);
         write_str(&mut out, self.kind.code());
-        out.extend_from_slice(br#","entry":["#);
+        out.push_str(r#","entry":["#);
         for (n, entry) in self.entries.iter().enumerate() {
             if n > 0 {
-                out.push(b',');
+                out.push(',');
             }
-            out.extend_from_slice(br#"{"fullUrl":"#);
+            out.push_str(r#"{"fullUrl":"#);
             write_joined(&mut out, &entry.full_url());
-            out.extend_from_slice(br#","resource":"#);
+            out.push_str(r#","resource":"#);
             entry.resource.write(&mut out);
             if self.kind.has_requests() {
-                out.extend_from_slice(br#","request":{"method":"PUT","url":"#);
+                out.push_str(r#","request":{"method":"PUT","url":"#);
                 write_joined(&mut out, &entry.request_url());
-                out.push(b'}');
+                out.push('}');
             }
-            out.push(b'}');
+            out.push('}');
         }
-        out.extend_from_slice(b"]}");
-        String::from_utf8(out).expect("JSON written from strings is UTF-8")
+        out.push_str("]}");
+        out
     }
 }
 
 /// Appends the concatenation of `parts` as a JSON string, without
 /// concatenating them first when none needs escapes.
-fn write_joined(out: &mut Vec<u8>, parts: &[&str]) {
+fn write_joined(out: &mut String, parts: &[&str]) {
     if parts.iter().any(|part| needs_escape(part.as_bytes())) {
         write_str(out, &parts.concat());
     } else {
-        out.push(b'"');
+        out.push('"');
         for part in parts {
-            out.extend_from_slice(part.as_bytes());
+            out.push_str(part);
         }
-        out.push(b'"');
+        out.push('"');
     }
 }
 
@@ -260,8 +276,11 @@ mod tests {
     fn deterministic_id_is_stable_and_input_sensitive() {
         assert_eq!(deterministic_id(&["a", "b"]), deterministic_id(&["a", "b"]));
         assert_ne!(deterministic_id(&["a", "b"]), deterministic_id(&["ab"]));
-        let id = uuid::Uuid::new_v5(&ID_NAMESPACE, b"a\x1fb");
-        assert_eq!(deterministic_id(&["a", "b"]), id.hyphenated().to_string());
+        let namespace = uuid::Uuid::from_bytes(ID_NAMESPACE);
+        for parts in [&["a", "b"][..], &[], &["x"; 40]] {
+            let id = uuid::Uuid::new_v5(&namespace, parts.join("\x1f").as_bytes());
+            assert_eq!(deterministic_id(parts), id.hyphenated().to_string());
+        }
     }
 
     #[test]

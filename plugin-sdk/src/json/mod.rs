@@ -302,9 +302,9 @@ impl From<Value> for serde_json::Value {
 impl fmt::Display for Value {
     /// Compact JSON, as `serde_json` writes it.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut out = Vec::new();
+        let mut out = String::new();
         self.write(&mut out);
-        f.write_str(std::str::from_utf8(&out).expect("JSON written from strings is UTF-8"))
+        f.write_str(&out)
     }
 }
 

@@ -1,42 +1,45 @@
 //! Compact JSON text, byte for byte as `serde_json` writes it.
 
+use std::fmt::Write;
+
 use super::Value;
 
 impl Value {
     /// Appends this value as compact JSON.
-    pub fn write(&self, out: &mut Vec<u8>) {
+    pub fn write(&self, out: &mut String) {
         match self {
-            Value::Null => out.extend_from_slice(b"null"),
-            Value::Bool(true) => out.extend_from_slice(b"true"),
-            Value::Bool(false) => out.extend_from_slice(b"false"),
-            Value::Number(number) => {
-                serde_json::to_writer(out, number).expect("a JSON number writes to memory");
-            }
+            Value::Null => out.push_str("null"),
+            Value::Bool(true) => out.push_str("true"),
+            Value::Bool(false) => out.push_str("false"),
+            // `Number`'s `Display` is its JSON text: the same integer and
+            // shortest-float formatting as its serialisation (a `Number`
+            // float is always finite).
+            Value::Number(number) => write!(out, "{number}").expect("a String takes any text"),
             Value::String(text) => write_str(out, text),
             Value::Static(text) => write_str(out, text),
             Value::Array(items) => {
-                out.push(b'[');
+                out.push('[');
                 for (n, item) in items.iter().enumerate() {
                     if n > 0 {
-                        out.push(b',');
+                        out.push(',');
                     }
                     item.write(out);
                 }
-                out.push(b']');
+                out.push(']');
             }
             Value::Object(object) => {
-                out.push(b'{');
+                out.push('{');
                 for (n, (key, value)) in object.iter().enumerate() {
                     if n > 0 {
-                        out.push(b',');
+                        out.push(',');
                     }
                     // Keys need no escapes (see `Object::slot`).
-                    out.push(b'"');
-                    out.extend_from_slice(key.as_bytes());
-                    out.extend_from_slice(b"\":");
+                    out.push('"');
+                    out.push_str(key);
+                    out.push_str("\":");
                     value.write(out);
                 }
-                out.push(b'}');
+                out.push('}');
             }
         }
     }
@@ -45,14 +48,14 @@ impl Value {
 /// Appends `text` as a JSON string: copied as is between quotes unless it
 /// has a byte JSON escapes (a control character, `"` or `\`), which is left
 /// to `serde_json`.
-pub(crate) fn write_str(out: &mut Vec<u8>, text: &str) {
+pub(crate) fn write_str(out: &mut String, text: &str) {
     if needs_escape(text.as_bytes()) {
-        serde_json::to_writer(out, text).expect("a JSON string writes to memory");
+        out.push_str(&serde_json::to_string(text).expect("a JSON string writes to memory"));
     } else {
         out.reserve(text.len() + 2);
-        out.push(b'"');
-        out.extend_from_slice(text.as_bytes());
-        out.push(b'"');
+        out.push('"');
+        out.push_str(text);
+        out.push('"');
     }
 }
 

@@ -87,7 +87,11 @@ impl<'m> Context<'m> {
     /// from the message key, `resource_type` and the `position` of the
     /// segment that made the resource.
     pub fn message_id(&self, resource_type: &str, position: usize) -> String {
-        fhir::deterministic_id(&[&self.key, resource_type, &position.to_string()])
+        fhir::deterministic_id(&[
+            &self.key,
+            resource_type,
+            itoa::Buffer::new().format(position),
+        ])
     }
 
     /// Adds `resource` (with `resourceType` and `id`); a resource whose id is
