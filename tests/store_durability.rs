@@ -369,6 +369,7 @@ fn segments(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut segments: Vec<_> = std::fs::read_dir(dir.join("wal"))
         .unwrap()
         .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|extension| extension == "wal"))
         .collect();
     segments.sort();
     segments
@@ -449,9 +450,9 @@ fn replaying_the_log_twice_stores_each_message_once() {
     );
 }
 
-/// Ensures that a checkpoint flushes sled and then deletes the log segments
-/// it covers: the old segments go, and sled's files alone hold every
-/// acknowledged message.
+/// Ensures that a checkpoint flushes sled and then retires the log segments
+/// it covers: the old segments go (one is kept as the spare, which replay
+/// ignores), and sled's files alone hold every acknowledged message.
 #[test]
 fn checkpoint_deletes_covered_log_segments() {
     let dir = tempfile::tempdir().unwrap();
@@ -465,7 +466,12 @@ fn checkpoint_deletes_covered_log_segments() {
     }
     let after = segments(dir.path());
     assert_eq!(after.len(), 1, "only the new segment: {after:?}");
-    assert_eq!(std::fs::metadata(&after[0]).unwrap().len(), 0);
+    let header = std::fs::read(&after[0]).unwrap();
+    assert_eq!(header.len(), 16, "only the new segment's header");
+    assert!(
+        dir.path().join("wal/spare").exists(),
+        "the old segment is kept for reuse"
+    );
 
     let sled_only = tempfile::tempdir().unwrap();
     copy_dir(dir.path(), sled_only.path());

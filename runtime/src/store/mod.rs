@@ -22,7 +22,8 @@
 //! # Write-ahead log and indexing
 //!
 //! ```text
-//! <dir>/wal/00000001.wal …   segments, appended in number order (wal.rs)
+//! <dir>/wal/00000001.wal …   segments, appended in number order, one
+//!                            checksummed group of records per flush (wal.rs)
 //! record  = len u32 LE | crc32 u32 LE | payload
 //! payload = id u64 | dedupe key | message record   (redo.rs)
 //! ```
@@ -35,12 +36,13 @@
 //! would write and sync sled's log buffer every time), the queue entry of
 //! each message last. Every second the checkpointer rotates to a new
 //! segment, waits until the indexer has applied every older group, flushes
-//! sled and deletes the older segments (`background.rs`); a clean shutdown
-//! ends with such a checkpoint. Opening the store replays the segments:
-//! each record whose writes sled lacks is redone, sled is flushed, and a
-//! fresh segment started. A torn record at the end of a segment (a crash
-//! mid-append) ends its replay; the segment is then deleted with the
-//! others, which discards the torn tail.
+//! sled and retires the older segments, keeping one file for reuse
+//! (`background.rs`, `wal.rs`); a clean shutdown ends with such a
+//! checkpoint. Opening the store replays the segments: each record whose
+//! writes sled lacks is redone, sled is flushed, and a fresh segment
+//! started. A torn group at the end of a segment (a crash mid-append) ends
+//! its replay; the segment is then retired with the others, which discards
+//! the torn tail.
 //!
 //! Until the indexer has applied a group, its messages are only in the log:
 //! reads of messages and inbound queues first wait for the indexer to apply
