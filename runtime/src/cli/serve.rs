@@ -16,10 +16,12 @@ pub struct ServeArgs {
 }
 
 /// Loads the configuration, sets up logging (with the audit log it names),
-/// starts every channel and waits for a signal.
+/// opts out of transparent huge pages, starts every channel and waits for a
+/// signal.
 pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     let config = load(args)?;
     hl7wasm::logging::init(config.audit.open()?);
+    disable_transparent_huge_pages();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -34,6 +36,24 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         Ok(ExitCode::SUCCESS)
     })
 }
+
+/// Opts the engine's process out of transparent huge pages. The allocator
+/// asks for them for its heap, where they only inflate the resident size:
+/// at 64 connections the engine peaked at 176 MB with them and 118 MB
+/// without, at the same throughput (docs/BENCHMARKS.md). The kernel checks
+/// the flag at every page fault, so memory reserved before is covered too.
+#[cfg(target_os = "linux")]
+fn disable_transparent_huge_pages() {
+    // SAFETY: PR_SET_THP_DISABLE takes no pointers; it sets a flag of this
+    // process's memory map.
+    if unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) } != 0 {
+        let error = std::io::Error::last_os_error();
+        tracing::warn!(%error, "Transparent huge pages stay enabled.");
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn disable_transparent_huge_pages() {}
 
 fn load(args: &ServeArgs) -> anyhow::Result<Config> {
     Ok(match &args.config {

@@ -388,8 +388,11 @@ mod tests {
 
     fn replayed(wal: &Wal) -> Vec<Vec<u8>> {
         let mut payloads = Vec::new();
-        wal.replay(|payload| Ok(payloads.push(payload.to_vec())))
-            .expect("replays");
+        wal.replay(|payload| {
+            payloads.push(payload.to_vec());
+            Ok(())
+        })
+        .expect("replays");
         payloads
     }
 
