@@ -82,6 +82,17 @@ macro_rules! view {
                 self.raw.is_empty()
             }
 
+            /// Whether the text is taken literally (MSH-1 and MSH-2): it has
+            /// no parts and no escapes.
+            pub fn is_literal(&self) -> bool {
+                self.literal
+            }
+
+            /// The message's delimiters, which split and unescape the text.
+            pub fn delimiters(&self) -> &'m Delimiters {
+                self.delimiters
+            }
+
         }
     };
 }

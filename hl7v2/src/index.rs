@@ -45,9 +45,11 @@ impl Index {
     ///
     /// The caller guarantees `text.len() <= u32::MAX`.
     pub(crate) fn build(text: &[u8], start: usize, field: u8) -> Index {
+        // Fields run to about six bytes in typical messages: room for the
+        // bounds of fields of four, so that the vector rarely grows.
         let mut index = Index {
             spans: Vec::with_capacity(text.len() / 64 + 2),
-            bounds: Vec::with_capacity(text.len() / 8 + 4),
+            bounds: Vec::with_capacity(text.len() / 4 + 4),
         };
         let len = text.len();
         if start >= len {

@@ -14,6 +14,9 @@ pub struct Segment<'m> {
     /// Positions of the field separators, then of the segment end.
     bounds: &'m [u32],
     delimiters: &'m Delimiters,
+    /// Whether this is an MSH segment with at least its field separator,
+    /// whose first two fields are special (found once, not per field).
+    msh: bool,
 }
 
 impl<'m> Segment<'m> {
@@ -23,11 +26,13 @@ impl<'m> Segment<'m> {
         bounds: &'m [u32],
         delimiters: &'m Delimiters,
     ) -> Self {
+        let msh = bounds.len() > 1 && text.get(start..bounds[0] as usize) == Some("MSH");
         Segment {
             text,
             start,
             bounds,
             delimiters,
+            msh,
         }
     }
 
@@ -50,19 +55,10 @@ impl<'m> Segment<'m> {
         self.bounds[i] as usize
     }
 
-    /// Whether this is an MSH segment with at least its field separator.
-    fn is_msh(&self) -> bool {
-        self.bounds.len() > 1 && self.id() == "MSH"
-    }
-
     /// The number of fields present (trailing empty fields included).
     pub fn field_count(&self) -> usize {
         let separators = self.bounds.len() - 1;
-        if self.is_msh() {
-            separators + 1
-        } else {
-            separators
-        }
+        if self.msh { separators + 1 } else { separators }
     }
 
     /// Field `n` (1-based); `None` beyond the last field.
@@ -70,7 +66,7 @@ impl<'m> Segment<'m> {
         if n == 0 || n > self.field_count() {
             return None;
         }
-        let (from, to, literal) = match (self.is_msh(), n) {
+        let (from, to, literal) = match (self.msh, n) {
             (true, 1) => (self.bound(0), self.bound(0) + 1, true),
             (true, 2) => (self.bound(0) + 1, self.bound(1), true),
             (true, n) => (self.bound(n - 2) + 1, self.bound(n - 1), false),

@@ -70,15 +70,16 @@ impl Timestamp {
     /// for an impossible date or time.
     pub fn parse(text: &str) -> Result<Timestamp, TimestampError> {
         let syntax = || TimestampError::Syntax(text.to_string());
-        let (body, offset) = match text.find(['+', '-']) {
+        let sign = text.bytes().position(|b| b == b'+' || b == b'-');
+        let (body, offset) = match sign {
             Some(i) => (
                 &text[..i],
                 Some(parse_offset(&text[i..]).ok_or_else(syntax)?),
             ),
             None => (text, None),
         };
-        let (digits, fraction) = match body.split_once('.') {
-            Some((d, f)) => (d, Some(f)),
+        let (digits, fraction) = match body.bytes().position(|b| b == b'.') {
+            Some(dot) => (&body[..dot], Some(&body[dot + 1..])),
             None => (body, None),
         };
         let precision = match (digits.len(), fraction) {
@@ -95,14 +96,16 @@ impl Timestamp {
         if !all_digits(digits) || !fraction.is_none_or(all_digits) {
             return Err(syntax());
         }
+        // All digits from here on: read by hand, not by `str::parse`.
+        let digits = digits.as_bytes();
         let part = |from: usize, default: u8| {
             digits
                 .get(from..from + 2)
-                .map_or(default, |p| p.parse().unwrap_or(default))
+                .map_or(default, |pair| two_digits(pair) as u8)
         };
         let fraction = fraction.unwrap_or_default();
         let timestamp = Timestamp {
-            year: digits[..4].parse().map_err(|_| syntax())?,
+            year: two_digits(&digits[..2]) * 100 + two_digits(&digits[2..4]),
             month: part(4, 1),
             day: part(6, 1),
             hour: part(8, 0),
@@ -139,13 +142,13 @@ impl Timestamp {
 
     /// The fraction digits as written, e.g. `8343` for `.8343`.
     pub fn fraction_text(&self) -> String {
-        let mut text = Vec::with_capacity(9);
+        let mut text = String::with_capacity(9);
         self.push_fraction(&mut text);
-        ascii(text)
+        text
     }
 
     /// Appends [`Timestamp::fraction_text`] to `text`.
-    fn push_fraction(&self, text: &mut Vec<u8>) {
+    fn push_fraction(&self, text: &mut String) {
         let start = text.len();
         push_padded(text, self.nanos, 9);
         text.truncate(start + usize::from(self.fraction_digits));
@@ -154,20 +157,20 @@ impl Timestamp {
     /// The date as a FHIR `date` with the timestamp's precision, up to the day:
     /// `2024`, `2024-03`, `2024-03-05`.
     pub fn to_fhir_date(&self) -> String {
-        let mut text = Vec::with_capacity(10);
+        let mut text = String::with_capacity(10);
         self.push_date(&mut text);
-        ascii(text)
+        text
     }
 
     /// Appends [`Timestamp::to_fhir_date`] to `text`.
-    fn push_date(&self, text: &mut Vec<u8>) {
+    fn push_date(&self, text: &mut String) {
         push_padded(text, u32::from(self.year), 4);
         if self.precision >= Precision::Month {
-            text.push(b'-');
+            text.push('-');
             push_padded(text, u32::from(self.month), 2);
         }
         if self.precision >= Precision::Day {
-            text.push(b'-');
+            text.push('-');
             push_padded(text, u32::from(self.day), 2);
         }
     }
@@ -180,37 +183,51 @@ impl Timestamp {
     /// is used, else `default_offset` (minutes); when neither exists the result is
     /// truncated to the date rather than given an invented zone.
     pub fn to_fhir_datetime(&self, default_offset: Option<i16>) -> String {
-        let mut text = Vec::with_capacity(35);
+        let mut text = String::with_capacity(35);
         self.push_date(&mut text);
         let offset = self.offset_minutes.or(default_offset);
         let Some(offset) = offset.filter(|_| self.precision > Precision::Day) else {
-            return ascii(text);
+            return text;
         };
-        for (separator, value) in [(b'T', self.hour), (b':', self.minute), (b':', self.second)] {
+        for (separator, value) in [('T', self.hour), (':', self.minute), (':', self.second)] {
             text.push(separator);
             push_padded(&mut text, u32::from(value), 2);
         }
         if self.fraction_digits > 0 {
-            text.push(b'.');
+            text.push('.');
             self.push_fraction(&mut text);
         }
-        text.push(if offset < 0 { b'-' } else { b'+' });
+        text.push(if offset < 0 { '-' } else { '+' });
         let abs = u32::from(offset.unsigned_abs());
         push_padded(&mut text, abs / 60, 2);
-        text.push(b':');
+        text.push(':');
         push_padded(&mut text, abs % 60, 2);
-        ascii(text)
+        text
     }
 }
 
-/// Text built of ASCII bytes.
-fn ascii(bytes: Vec<u8>) -> String {
-    String::from_utf8(bytes).expect("ASCII text")
+/// The number two ASCII digits write.
+fn two_digits(pair: &[u8]) -> u16 {
+    u16::from(pair[0] - b'0') * 10 + u16::from(pair[1] - b'0')
 }
 
 /// Appends `n` in decimal, zero-padded to `width` digits (at most 10): as
 /// `format!("{n:0width$}")`, without the formatting machinery.
-fn push_padded(text: &mut Vec<u8>, n: u32, width: usize) {
+fn push_padded(text: &mut String, n: u32, width: usize) {
+    // The usual widths, digit by digit: two (hours, offsets) and four (years).
+    match (width, n) {
+        (2, 0..100) => {
+            text.push(char::from(b'0' + (n / 10) as u8));
+            text.push(char::from(b'0' + (n % 10) as u8));
+            return;
+        }
+        (4, 0..10_000) => {
+            push_padded(text, n / 100, 2);
+            push_padded(text, n % 100, 2);
+            return;
+        }
+        _ => {}
+    }
     let mut digits = [b'0'; 10];
     let mut at = digits.len();
     let mut rest = n;
@@ -222,7 +239,9 @@ fn push_padded(text: &mut Vec<u8>, n: u32, width: usize) {
             break;
         }
     }
-    text.extend_from_slice(&digits[at.min(digits.len() - width)..]);
+    for &digit in &digits[at.min(digits.len() - width)..] {
+        text.push(char::from(digit));
+    }
 }
 
 /// The nanoseconds of fraction digits (at most 9, all ASCII digits), as
@@ -237,11 +256,12 @@ fn nanos(fraction: &str) -> u32 {
 /// `+HHMM` or `-HHMM` to minutes.
 fn parse_offset(text: &str) -> Option<i16> {
     let (sign, digits) = text.split_at(1);
-    if digits.len() != 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+    let digits = digits.as_bytes();
+    if digits.len() != 4 || !digits.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    let hours: i16 = digits[..2].parse().ok()?;
-    let minutes: i16 = digits[2..].parse().ok()?;
+    let hours = two_digits(&digits[..2]) as i16;
+    let minutes = two_digits(&digits[2..]) as i16;
     if hours > 23 || minutes > 59 {
         return None;
     }
@@ -297,9 +317,9 @@ mod tests {
     fn padding_and_fractions_match_format() {
         for n in [0, 7, 42, 99, 100, 2024, 65_535, 999_999_999, u32::MAX] {
             for width in [2, 4, 9] {
-                let mut text = Vec::new();
+                let mut text = String::new();
                 push_padded(&mut text, n, width);
-                assert_eq!(ascii(text), format!("{n:0width$}"));
+                assert_eq!(text, format!("{n:0width$}"));
             }
         }
         for fraction in ["", "1", "12", "8343", "123456789", "000000001"] {

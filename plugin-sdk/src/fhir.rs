@@ -1,6 +1,8 @@
 //! Small helpers to build FHIR R4 JSON: bundles with deterministic ids,
 //! references by `fullUrl`, and codings.
 
+use std::rc::Rc;
+
 use crate::json;
 use crate::json::{Value, needs_escape, write_str};
 
@@ -15,20 +17,64 @@ const ID_NAMESPACE: [u8; 16] = 0x6c1f_0d5e_2b1a_4d6e_9a3f_7c2b_8e4d_1a90_u128.to
 /// The name hashed is the parts joined by U+001F; they are hashed one after
 /// the other, without joining them first.
 pub fn deterministic_id(parts: &[&str]) -> String {
-    let mut sha1 = sha1_smol::Sha1::new();
-    sha1.update(&ID_NAMESPACE);
-    for (n, part) in parts.iter().enumerate() {
-        if n > 0 {
-            sha1.update(b"\x1f");
-        }
-        sha1.update(part.as_bytes());
+    let mut name = IdName::new();
+    for part in parts {
+        name.part(part);
     }
-    let mut bytes = [0; 16];
-    bytes.copy_from_slice(&sha1.digest().bytes()[..16]);
-    // Version 5 and the RFC 4122 variant, as `uuid::Uuid::new_v5` sets them.
-    bytes[6] = (bytes[6] & 0x0f) | 0x50;
-    bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    hyphenated(&bytes)
+    name.id()
+}
+
+/// The parts of a [`deterministic_id`] given one by one, each possibly in
+/// pieces, hashed as they come: no text is joined, and a name that extends
+/// another (a place within a place) is a clone of the shorter one extended.
+#[derive(Clone)]
+pub struct IdName {
+    sha1: sha1_smol::Sha1,
+    /// Whether a part was given (the next one is preceded by U+001F).
+    started: bool,
+}
+
+impl IdName {
+    /// A name without parts yet.
+    pub fn new() -> Self {
+        let mut sha1 = sha1_smol::Sha1::new();
+        sha1.update(&ID_NAMESPACE);
+        IdName {
+            sha1,
+            started: false,
+        }
+    }
+
+    /// Starts the next part with `text`.
+    pub fn part(&mut self, text: &str) -> &mut Self {
+        if self.started {
+            self.sha1.update(b"\x1f");
+        }
+        self.started = true;
+        self.extend(text)
+    }
+
+    /// Appends `text` to the current part.
+    pub fn extend(&mut self, text: &str) -> &mut Self {
+        self.sha1.update(text.as_bytes());
+        self
+    }
+
+    /// The id of the name so far: [`deterministic_id`] of its parts.
+    pub fn id(&self) -> String {
+        let mut bytes = [0; 16];
+        bytes.copy_from_slice(&self.sha1.digest().bytes()[..16]);
+        // Version 5 and the RFC 4122 variant, as `uuid::Uuid::new_v5` sets them.
+        bytes[6] = (bytes[6] & 0x0f) | 0x50;
+        bytes[8] = (bytes[8] & 0x3f) | 0x80;
+        hyphenated(&bytes)
+    }
+}
+
+impl Default for IdName {
+    fn default() -> Self {
+        IdName::new()
+    }
 }
 
 /// A UUID's bytes as lower-case hyphenated text (`8-4-4-4-12` hex digits).
@@ -47,9 +93,22 @@ fn hyphenated(bytes: &[u8; 16]) -> String {
     String::from_utf8(text.to_vec()).expect("hex digits and hyphens")
 }
 
-/// The `fullUrl` of the resource with `id` in a bundle: `urn:uuid:<id>`.
-pub fn full_url(id: &str) -> String {
-    ["urn:uuid:", id].concat()
+/// The `fullUrl` of the resource with `id` in a bundle: `urn:uuid:<id>`,
+/// shared by the many [`reference`]s to the resource.
+pub fn full_url(id: &str) -> Rc<str> {
+    const PREFIX: &str = "urn:uuid:";
+    // Joined on the stack when short (ids are 36 characters): `Rc<str>`
+    // copies its text anyway.
+    let mut buffer = [0; 64];
+    match buffer.get_mut(..PREFIX.len() + id.len()) {
+        Some(url) => {
+            let (prefix, rest) = url.split_at_mut(PREFIX.len());
+            prefix.copy_from_slice(PREFIX.as_bytes());
+            rest.copy_from_slice(id.as_bytes());
+            Rc::from(std::str::from_utf8(url).expect("joined text"))
+        }
+        None => Rc::from([PREFIX, id].concat()),
+    }
 }
 
 /// The kind of bundle to build.
@@ -87,20 +146,20 @@ impl BundleType {
 /// resources serialised in place; [`Bundle::into_json`] gives the same
 /// document as a `serde_json::Value`.
 #[derive(Debug, Clone)]
-pub struct Bundle {
+pub struct Bundle<'a> {
     kind: BundleType,
     id: String,
-    entries: Vec<Entry>,
+    entries: Vec<Entry<'a>>,
 }
 
 /// One bundle entry: the resource and the query of its conditional update.
 #[derive(Debug, Clone)]
-struct Entry {
-    resource: Value,
+struct Entry<'a> {
+    resource: Value<'a>,
     conditional_query: Option<String>,
 }
 
-impl Entry {
+impl Entry<'_> {
     /// The resource's id.
     fn id(&self) -> &str {
         self.resource["id"].as_str().unwrap_or_default()
@@ -122,7 +181,7 @@ impl Entry {
     }
 }
 
-impl Bundle {
+impl<'a> Bundle<'a> {
     /// An empty bundle of `kind` with the given id.
     pub fn new(kind: BundleType, id: impl Into<String>) -> Self {
         Bundle {
@@ -132,13 +191,18 @@ impl Bundle {
         }
     }
 
+    /// Makes room for `additional` more entries.
+    pub fn reserve(&mut self, additional: usize) {
+        self.entries.reserve(additional);
+    }
+
     /// Adds `resource` (which must carry `resourceType` and `id`); other
     /// entries refer to it by its [`full_url`].
     ///
     /// In transaction and batch bundles the entry is a `PUT` of the resource
     /// by id, or a conditional update on `conditional_query` (for example
     /// `identifier=http://hospital|123`) when given.
-    pub fn add(&mut self, resource: Value, conditional_query: Option<String>) {
+    pub fn add(&mut self, resource: Value<'a>, conditional_query: Option<String>) {
         self.entries.push(Entry {
             resource,
             conditional_query,
@@ -227,16 +291,16 @@ fn write_joined(out: &mut String, parts: &[&str]) {
     }
 }
 
-/// A reference to another bundle entry by its `fullUrl`.
-pub fn reference(full_url: &str) -> Value {
-    json!({ "reference": full_url.to_string() })
+/// A reference to another bundle entry by its `fullUrl` (see [`full_url`]).
+pub fn reference(full_url: Rc<str>) -> Value<'static> {
+    json!({ "reference": full_url })
 }
 
 /// A coding; `display` is left out when empty.
-pub fn coding(system: &str, code: &str, display: Option<&str>) -> Value {
-    let mut coding = json!({ "system": system.to_string(), "code": code.to_string() });
+pub fn coding<'a>(system: &'a str, code: &'a str, display: Option<&'a str>) -> Value<'a> {
+    let mut coding = json!({ "system": system, "code": code });
     if let Some(display) = display.filter(|d| !d.is_empty()) {
-        coding["display"] = Value::String(display.into());
+        coding["display"] = Value::Str(display);
     }
     coding
 }
@@ -281,6 +345,16 @@ mod tests {
             let id = uuid::Uuid::new_v5(&namespace, parts.join("\x1f").as_bytes());
             assert_eq!(deterministic_id(parts), id.hyphenated().to_string());
         }
+    }
+
+    #[test]
+    fn a_name_given_in_pieces_is_its_parts_joined() {
+        let mut name = IdName::new();
+        name.part("Location").part("si=").extend("A");
+        assert_eq!(name.id(), deterministic_id(&["Location", "si=A"]));
+        let mut inner = name.clone();
+        inner.part("wa=B");
+        assert_eq!(inner.id(), deterministic_id(&["Location", "si=A", "wa=B"]));
     }
 
     #[test]

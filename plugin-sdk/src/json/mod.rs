@@ -1,7 +1,8 @@
 //! A JSON tree for building output documents, cheaper than
 //! `serde_json::Value`: object keys are `&'static str` kept in insertion
-//! order in a `Vec` (no key allocation, no hashing, no index table), and
-//! [`Value::write`] appends compact text exactly as `serde_json` writes it.
+//! order in a `Vec` (no key allocation, no hashing, no index table), text can
+//! be borrowed from the document it is mapped from, and [`Value::write`]
+//! appends compact text exactly as `serde_json` writes it.
 //!
 //! Build values with [`json!`](crate::json!), which takes the syntax of
 //! `serde_json::json!` (keys must be string literals); read and update them
@@ -14,17 +15,19 @@ mod write;
 use std::borrow::Cow;
 use std::fmt;
 use std::ops::{Index, IndexMut};
+use std::rc::Rc;
 
 pub use serde_json::Number;
 pub(crate) use write::{needs_escape, write_str};
 
-/// A JSON value.
+/// A JSON value whose borrowed text lives for `'a`.
 ///
-/// Text is a [`Value::String`] or, when it lives for the whole program (a
-/// literal), a [`Value::Static`], which costs no allocation; the two compare
-/// equal when their text does.
+/// Text is a [`Value::String`] or, when it outlives the value (a literal, a
+/// slice of the message being mapped), a [`Value::Str`], which costs no
+/// allocation, or a [`Value::Shared`] when many values hold the same text;
+/// they compare equal when their text does.
 #[derive(Debug, Clone, Default)]
-pub enum Value {
+pub enum Value<'a> {
     /// `null`.
     #[default]
     Null,
@@ -34,12 +37,14 @@ pub enum Value {
     Number(Number),
     /// A string.
     String(String),
-    /// A string that is a literal (see [`Value`]).
-    Static(&'static str),
+    /// A borrowed string (see [`Value`]).
+    Str(&'a str),
+    /// A string shared with other values: cloned without copying the text.
+    Shared(Rc<str>),
     /// An array.
-    Array(Vec<Value>),
+    Array(Vec<Value<'a>>),
     /// An object.
-    Object(Object),
+    Object(Object<'a>),
 }
 
 /// The members of an object, in insertion order; a key appears once. Keys
@@ -47,12 +52,12 @@ pub enum Value {
 /// character, `"` or `\` (checked in debug builds). Two objects are equal
 /// when they have equal members in the same order.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Object(Vec<(&'static str, Value)>);
+pub struct Object<'a>(Vec<(&'static str, Value<'a>)>);
 
 /// What indexing a missing member gives.
-static NULL: Value = Value::Null;
+const NULL: &Value<'static> = &Value::Null;
 
-impl Object {
+impl<'a> Object<'a> {
     /// An empty object with room for `capacity` members.
     pub fn with_capacity(capacity: usize) -> Self {
         Object(Vec::with_capacity(capacity))
@@ -61,7 +66,7 @@ impl Object {
     /// An object of `members`, whose keys must differ (checked in debug
     /// builds): what [`json!`](crate::json!) builds, allocated once.
     #[doc(hidden)]
-    pub fn from_members(members: Vec<(&'static str, Value)>) -> Self {
+    pub fn from_members(members: Vec<(&'static str, Value<'a>)>) -> Self {
         debug_assert!(
             members.iter().enumerate().all(|(n, (key, _))| {
                 !write::needs_escape(key.as_bytes())
@@ -73,12 +78,12 @@ impl Object {
     }
 
     /// Sets `key` to `value`: in place when present, else appended.
-    pub fn insert(&mut self, key: &'static str, value: Value) {
+    pub fn insert(&mut self, key: &'static str, value: Value<'a>) {
         *self.slot(key) = value;
     }
 
     /// The member `key`, if present.
-    pub fn get(&self, key: &str) -> Option<&Value> {
+    pub fn get(&self, key: &str) -> Option<&Value<'a>> {
         self.0
             .iter()
             .find(|(k, _)| same_key(k, key))
@@ -86,7 +91,7 @@ impl Object {
     }
 
     /// The member `key`, mutably, if present.
-    pub fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut Value<'a>> {
         self.0
             .iter_mut()
             .find(|(k, _)| same_key(k, key))
@@ -94,12 +99,12 @@ impl Object {
     }
 
     /// The members in order.
-    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &Value)> {
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &Value<'a>)> {
         self.0.iter().map(|(k, v)| (*k, v))
     }
 
     /// The member `key`, appended as `null` when absent.
-    fn slot(&mut self, key: &'static str) -> &mut Value {
+    fn slot(&mut self, key: &'static str) -> &mut Value<'a> {
         let at = match self.0.iter().position(|(k, _)| same_key(k, key)) {
             Some(at) => at,
             None => {
@@ -121,10 +126,10 @@ fn same_key(a: &str, b: &str) -> bool {
     a.len() == b.len() && (std::ptr::eq(a.as_ptr(), b.as_ptr()) || a == b)
 }
 
-impl Value {
+impl<'a> Value<'a> {
     /// The member `key` of an object; `None` for a missing member or another
     /// kind of value.
-    pub fn get(&self, key: &str) -> Option<&Value> {
+    pub fn get(&self, key: &str) -> Option<&Value<'a>> {
         match self {
             Value::Object(object) => object.get(key),
             _ => None,
@@ -132,7 +137,7 @@ impl Value {
     }
 
     /// The member `key` of an object, mutably.
-    pub fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut Value<'a>> {
         match self {
             Value::Object(object) => object.get_mut(key),
             _ => None,
@@ -143,18 +148,19 @@ impl Value {
     pub fn as_str(&self) -> Option<&str> {
         match self {
             Value::String(text) => Some(text),
-            Value::Static(text) => Some(text),
+            Value::Str(text) => Some(text),
+            Value::Shared(text) => Some(text),
             _ => None,
         }
     }
 
     /// Whether this is a string.
     pub fn is_string(&self) -> bool {
-        matches!(self, Value::String(_) | Value::Static(_))
+        matches!(self, Value::String(_) | Value::Str(_) | Value::Shared(_))
     }
 
     /// The items of an array.
-    pub fn as_array(&self) -> Option<&Vec<Value>> {
+    pub fn as_array(&self) -> Option<&Vec<Value<'a>>> {
         match self {
             Value::Array(items) => Some(items),
             _ => None,
@@ -162,7 +168,7 @@ impl Value {
     }
 
     /// The items of an array, mutably.
-    pub fn as_array_mut(&mut self) -> Option<&mut Vec<Value>> {
+    pub fn as_array_mut(&mut self) -> Option<&mut Vec<Value<'a>>> {
         match self {
             Value::Array(items) => Some(items),
             _ => None,
@@ -170,22 +176,22 @@ impl Value {
     }
 }
 
-impl Index<&str> for Value {
-    type Output = Value;
+impl<'a> Index<&str> for Value<'a> {
+    type Output = Value<'a>;
 
     /// The member `key` of an object; `null` when absent or not an object.
-    fn index(&self, key: &str) -> &Value {
-        self.get(key).unwrap_or(&NULL)
+    fn index(&self, key: &str) -> &Value<'a> {
+        self.get(key).unwrap_or(NULL)
     }
 }
 
-impl IndexMut<&'static str> for Value {
+impl IndexMut<&'static str> for Value<'_> {
     /// The member `key`, added as `null` when absent; `null` itself first
     /// becomes an empty object.
     ///
     /// # Panics
     /// When the value is neither an object nor `null`.
-    fn index_mut(&mut self, key: &'static str) -> &mut Value {
+    fn index_mut(&mut self, key: &'static str) -> &mut Self {
         if let Value::Null = self {
             *self = Value::Object(Object::default());
         }
@@ -196,8 +202,8 @@ impl IndexMut<&'static str> for Value {
     }
 }
 
-impl PartialEq for Value {
-    fn eq(&self, other: &Value) -> bool {
+impl PartialEq for Value<'_> {
+    fn eq(&self, other: &Self) -> bool {
         match (self, other) {
             (Value::Null, Value::Null) => true,
             (Value::Bool(a), Value::Bool(b)) => a == b,
@@ -209,82 +215,90 @@ impl PartialEq for Value {
     }
 }
 
-impl PartialEq<str> for Value {
+impl PartialEq<str> for Value<'_> {
     fn eq(&self, other: &str) -> bool {
         self.as_str() == Some(other)
     }
 }
 
-impl PartialEq<&str> for Value {
+impl PartialEq<&str> for Value<'_> {
     fn eq(&self, other: &&str) -> bool {
         self.as_str() == Some(*other)
     }
 }
 
-impl From<&'static str> for Value {
-    /// A [`Value::Static`]: copy text that does not live as long with
+impl<'a> From<&'a str> for Value<'a> {
+    /// A [`Value::Str`]: copy text that does not live as long with
     /// `String::from` first.
-    fn from(text: &'static str) -> Self {
-        Value::Static(text)
+    fn from(text: &'a str) -> Self {
+        Value::Str(text)
     }
 }
 
-impl From<String> for Value {
+impl From<String> for Value<'_> {
     fn from(text: String) -> Self {
         Value::String(text)
     }
 }
 
-impl From<Cow<'static, str>> for Value {
-    /// A [`Value::Static`] when borrowed, else a [`Value::String`].
-    fn from(text: Cow<'static, str>) -> Self {
+impl<'a> From<Cow<'a, str>> for Value<'a> {
+    /// A [`Value::Str`] when borrowed, else a [`Value::String`].
+    fn from(text: Cow<'a, str>) -> Self {
         match text {
-            Cow::Borrowed(text) => Value::Static(text),
+            Cow::Borrowed(text) => Value::Str(text),
             Cow::Owned(text) => Value::String(text),
         }
     }
 }
 
-impl From<u32> for Value {
+impl From<Rc<str>> for Value<'_> {
+    /// A [`Value::Shared`].
+    fn from(text: Rc<str>) -> Self {
+        Value::Shared(text)
+    }
+}
+
+impl From<u32> for Value<'_> {
     fn from(number: u32) -> Self {
         Value::Number(number.into())
     }
 }
 
-impl From<i64> for Value {
+impl From<i64> for Value<'_> {
     fn from(number: i64) -> Self {
         Value::Number(number.into())
     }
 }
 
-impl From<Vec<Value>> for Value {
-    fn from(items: Vec<Value>) -> Self {
+impl<'a> From<Vec<Value<'a>>> for Value<'a> {
+    fn from(items: Vec<Value<'a>>) -> Self {
         Value::Array(items)
     }
 }
 
-impl<T: Into<Value>> From<Option<T>> for Value {
+impl<'a, T: Into<Value<'a>>> From<Option<T>> for Value<'a> {
     /// `null` for `None`.
     fn from(value: Option<T>) -> Self {
         value.map_or(Value::Null, Into::into)
     }
 }
 
-impl FromIterator<Value> for Value {
-    fn from_iter<I: IntoIterator<Item = Value>>(items: I) -> Self {
+impl<'a> FromIterator<Value<'a>> for Value<'a> {
+    fn from_iter<I: IntoIterator<Item = Value<'a>>>(items: I) -> Self {
         Value::Array(items.into_iter().collect())
     }
 }
 
-impl From<Value> for serde_json::Value {
+impl From<Value<'_>> for serde_json::Value {
     /// The same document as a `serde_json` value.
-    fn from(value: Value) -> Self {
+    fn from(value: Value<'_>) -> Self {
         match value {
             Value::Null => serde_json::Value::Null,
             Value::Bool(flag) => serde_json::Value::Bool(flag),
             Value::Number(number) => serde_json::Value::Number(number),
             Value::String(text) => serde_json::Value::String(text),
-            Value::Static(text) => serde_json::Value::String(text.into()),
+            Value::Str(text) => serde_json::Value::String(text.into()),
+            Value::Shared(text) => serde_json::Value::String(text.as_ref().into()),
             Value::Array(items) => {
                 serde_json::Value::Array(items.into_iter().map(Into::into).collect())
             }
@@ -299,7 +313,7 @@ impl From<Value> for serde_json::Value {
     }
 }
 
-impl fmt::Display for Value {
+impl fmt::Display for Value<'_> {
     /// Compact JSON, as `serde_json` writes it.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut out = String::new();

@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use super::Value;
 
-impl Value {
+impl Value<'_> {
     /// Appends this value as compact JSON.
     pub fn write(&self, out: &mut String) {
         match self {
@@ -16,7 +16,8 @@ impl Value {
             // float is always finite).
             Value::Number(number) => write!(out, "{number}").expect("a String takes any text"),
             Value::String(text) => write_str(out, text),
-            Value::Static(text) => write_str(out, text),
+            Value::Str(text) => write_str(out, text),
+            Value::Shared(text) => write_str(out, text),
             Value::Array(items) => {
                 out.push('[');
                 for (n, item) in items.iter().enumerate() {
@@ -64,23 +65,31 @@ pub(crate) fn write_str(out: &mut String, text: &str) {
 pub(crate) fn needs_escape(bytes: &[u8]) -> bool {
     const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
     const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
-    /// Whether some byte of `word` is zero.
-    const fn has_zero(word: u64) -> bool {
-        word.wrapping_sub(ONES) & !word & HIGHS != 0
+    /// The high bit of bytes of `word` below `n` (at most 0x80) set, and
+    /// none when there is no such byte (flags above a flagged byte may be
+    /// false, which a yes-or-no test does not mind).
+    const fn below(word: u64, n: u8) -> u64 {
+        word.wrapping_sub(ONES * n as u64) & !word & HIGHS
+    }
+    /// One test of the three: a control byte, or one that is `"` or `\`
+    /// (zero once xor-ed with it).
+    fn needs(word: u64) -> bool {
+        let quote = word ^ u64::from_ne_bytes([b'"'; 8]);
+        let backslash = word ^ u64::from_ne_bytes([b'\\'; 8]);
+        below(word, 0x20) | below(quote, 1) | below(backslash, 1) != 0
     }
     let mut words = bytes.chunks_exact(8);
-    let any_word = words.by_ref().any(|chunk| {
-        let word = u64::from_ne_bytes(chunk.try_into().expect("eight bytes"));
-        // A byte below 0x20 is one whose top three bits are zero.
-        has_zero(word & u64::from_ne_bytes([0xe0; 8]))
-            || has_zero(word ^ u64::from_ne_bytes([b'"'; 8]))
-            || has_zero(word ^ u64::from_ne_bytes([b'\\'; 8]))
-    });
-    any_word
-        || words
-            .remainder()
-            .iter()
-            .any(|&b| b < 0x20 || b == b'"' || b == b'\\')
+    if words
+        .by_ref()
+        .any(|chunk| needs(u64::from_ne_bytes(chunk.try_into().expect("eight bytes"))))
+    {
+        return true;
+    }
+    // The last bytes as a word padded with spaces, which need no escape.
+    let rest = words.remainder();
+    let mut last = [b' '; 8];
+    last[..rest.len()].copy_from_slice(rest);
+    needs(u64::from_ne_bytes(last))
 }
 
 #[cfg(test)]

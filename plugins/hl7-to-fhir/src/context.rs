@@ -2,12 +2,15 @@
 //! far (mutable until the end, so that later segments can add to them), and
 //! deterministic ids.
 
+use std::borrow::{Borrow, Cow};
+use std::cell::RefCell;
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::hash_map::Entry;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::rc::Rc;
 
 use hl7wasm_plugin_sdk::fhir::{self, Bundle, BundleType};
-use hl7wasm_plugin_sdk::hl7v2::{Delimiters, Field, Message, Segment, Subcomponent};
-use hl7wasm_plugin_sdk::json;
+use hl7wasm_plugin_sdk::hl7v2::{Delimiters, Message, Repetition, Segment, unescape};
 use hl7wasm_plugin_sdk::json::{Object, Value};
 
 use crate::datatypes::time;
@@ -17,23 +20,66 @@ use crate::{MapError, Options};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Handle(usize);
 
+/// Text read from the message: borrowed unless unescaping changed it.
+pub type Text<'m> = Cow<'m, str>;
+
 /// One resource and how it is written.
-struct Entry {
-    resource: Value,
+struct Added<'m> {
+    resource: Value<'m>,
     conditional_query: Option<String>,
     /// `urn:uuid:<id>`, made once for the many references to the resource.
-    full_url: String,
+    full_url: Rc<str>,
 }
 
-/// The state of one mapping.
+/// The state of one mapping of a message whose text lives for `'m`.
 pub struct Context<'m> {
     options: &'m Options,
     /// Identifies the message: MSH-3, MSH-4 and MSH-10, or the whole text
     /// when MSH-10 is missing.
     key: String,
-    entries: Vec<Entry>,
-    by_id: HashMap<String, Handle, BuildHasherDefault<IdHasher>>,
+    entries: Vec<Added<'m>>,
+    by_id: HashMap<IdKey, Handle, BuildHasherDefault<IdHasher>>,
+    /// What [`Context::shared`] made: by datatype and raw text.
+    made: Vec<(&'static str, &'m str, Option<Handle>)>,
+    /// What [`Context::datetime`] made, by timestamp text: a message repeats
+    /// its times (an OBR's in each of its OBX).
+    datetimes: RefCell<Vec<(&'m str, Option<String>)>>,
 }
+
+/// A key of the resources by id: a resource's shared `fullUrl`, hashed and
+/// compared by the id it ends with, so that the map is searched by id without
+/// a copy of the id per resource.
+struct IdKey {
+    full_url: Rc<str>,
+    /// Where the id starts in `full_url`.
+    id_at: usize,
+}
+
+impl IdKey {
+    fn id(&self) -> &str {
+        &self.full_url[self.id_at..]
+    }
+}
+
+impl Borrow<str> for IdKey {
+    fn borrow(&self) -> &str {
+        self.id()
+    }
+}
+
+impl Hash for IdKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.id().hash(state);
+    }
+}
+
+impl PartialEq for IdKey {
+    fn eq(&self, other: &IdKey) -> bool {
+        self.id() == other.id()
+    }
+}
+
+impl Eq for IdKey {}
 
 /// A hasher for resource ids (UUIDs, already well spread): a multiply-rotate
 /// over eight bytes at a time, much cheaper than the default SipHash, whose
@@ -41,14 +87,29 @@ pub struct Context<'m> {
 #[derive(Default)]
 struct IdHasher(u64);
 
+impl IdHasher {
+    /// Mixes in eight bytes.
+    fn mix(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
 impl Hasher for IdHasher {
     fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word))
-                .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        let mut words = bytes.chunks_exact(8);
+        for word in words.by_ref() {
+            self.mix(u64::from_le_bytes(word.try_into().expect("eight bytes")));
         }
+        let rest = words.remainder();
+        if !rest.is_empty() {
+            let mut word = [0; 8];
+            word[..rest.len()].copy_from_slice(rest);
+            self.mix(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u8(&mut self, byte: u8) {
+        self.mix(u64::from(byte));
     }
 
     fn finish(&self) -> u64 {
@@ -75,12 +136,34 @@ impl<'m> Context<'m> {
             key,
             entries: Vec::with_capacity(32),
             by_id: HashMap::with_capacity_and_hasher(32, Default::default()),
+            made: Vec::new(),
+            datetimes: RefCell::default(),
         }
     }
 
     /// The offset for HL7 times without one (see [`Options`]).
     pub fn default_offset(&self) -> Option<i16> {
         self.options.default_offset_minutes
+    }
+
+    /// An HL7 timestamp as a FHIR dateTime (see [`time::datetime`]), made
+    /// once per text of the message.
+    pub fn datetime(&self, text: Text<'m>) -> Option<String> {
+        let Cow::Borrowed(text) = text else {
+            return time::datetime(&text, self.default_offset());
+        };
+        let known = self
+            .datetimes
+            .borrow()
+            .iter()
+            .find(|(t, _)| *t == text)
+            .map(|(_, made)| made.clone());
+        if let Some(made) = known {
+            return made;
+        }
+        let made = time::datetime(text, self.default_offset());
+        self.datetimes.borrow_mut().push((text, made.clone()));
+        made
     }
 
     /// An id that is the same whenever the same message is mapped: derived
@@ -97,15 +180,19 @@ impl<'m> Context<'m> {
     /// Adds `resource` (with `resourceType` and `id`); a resource whose id is
     /// already present is not added twice, and the first one's handle is
     /// returned.
-    pub fn add(&mut self, resource: Value, conditional_query: Option<String>) -> Handle {
+    pub fn add(&mut self, resource: Value<'m>, conditional_query: Option<String>) -> Handle {
         let id = resource["id"].as_str().unwrap_or_default();
-        if let Some(handle) = self.existing(id) {
-            return handle;
-        }
-        let handle = Handle(self.entries.len());
         let full_url = fhir::full_url(id);
-        self.by_id.insert(id.to_string(), handle);
-        self.entries.push(Entry {
+        let key = IdKey {
+            full_url: Rc::clone(&full_url),
+            id_at: full_url.len() - id.len(),
+        };
+        let handle = Handle(self.entries.len());
+        match self.by_id.entry(key) {
+            Entry::Occupied(known) => return *known.get(),
+            Entry::Vacant(slot) => slot.insert(handle),
+        };
+        self.entries.push(Added {
             resource,
             conditional_query,
             full_url,
@@ -119,14 +206,36 @@ impl<'m> Context<'m> {
         self.by_id.get(id).copied()
     }
 
+    /// The shared resource that `make` makes of `rep`, an instance of
+    /// `datatype`; made once for the same text met again (a doctor named in
+    /// several fields), so `make` must depend on the text of `rep` only.
+    pub fn shared(
+        &mut self,
+        datatype: &'static str,
+        rep: Rep<'m>,
+        make: impl FnOnce(&mut Self, Rep<'m>) -> Option<Handle>,
+    ) -> Option<Handle> {
+        let raw = rep.0.raw();
+        let known = self
+            .made
+            .iter()
+            .find(|(d, r, _)| *d == datatype && *r == raw);
+        if let Some(&(_, _, made)) = known {
+            return made;
+        }
+        let made = make(self, rep);
+        self.made.push((datatype, raw, made));
+        made
+    }
+
     /// The resource behind `handle`, to add to it.
-    pub fn resource_mut(&mut self, handle: Handle) -> &mut Value {
+    pub fn resource_mut(&mut self, handle: Handle) -> &mut Value<'m> {
         &mut self.entries[handle.0].resource
     }
 
     /// A Reference to the resource behind `handle`, by its `fullUrl`.
-    pub fn reference(&self, handle: Handle) -> Value {
-        fhir::reference(&self.entries[handle.0].full_url)
+    pub fn reference(&self, handle: Handle) -> Value<'m> {
+        fhir::reference(Rc::clone(&self.entries[handle.0].full_url))
     }
 
     /// Handles of every resource of `resource_type`, in order.
@@ -143,8 +252,9 @@ impl<'m> Context<'m> {
     }
 
     /// The finished Bundle, its id derived from the message key.
-    pub fn into_bundle(self, kind: BundleType) -> Bundle {
+    pub fn into_bundle(self, kind: BundleType) -> Bundle<'m> {
         let mut bundle = Bundle::new(kind, fhir::deterministic_id(&[&self.key, "Bundle"]));
+        bundle.reserve(self.entries.len());
         for entry in self.entries {
             bundle.add(entry.resource, entry.conditional_query);
         }
@@ -171,50 +281,40 @@ impl<'m> Seg<'m> {
         self.segment.id()
     }
 
-    /// The non-empty repetitions of field `n`.
-    pub fn reps(&self, n: usize) -> Vec<Rep<'m>> {
-        self.present_reps(n).collect()
-    }
-
     /// The first non-empty repetition of field `n`.
     pub fn rep(&self, n: usize) -> Option<Rep<'m>> {
-        self.present_reps(n).next()
-    }
-
-    /// Field `n` when it is a single part, without repetition, component or
-    /// subcomponent separators: for [`Seg::text`], the usual case, read
-    /// without splitting.
-    fn one_part(&self, n: usize) -> Option<Field<'m>> {
-        let field = self.segment.field(n)?;
-        let d = self.delimiters;
-        let splits = |b: &u8| [d.repetition, d.component, d.subcomponent].contains(b);
-        (!field.raw().as_bytes().iter().any(splits)).then_some(field)
+        self.reps(n).next()
     }
 
     /// The non-empty repetitions of field `n`, lazily.
-    fn present_reps(&self, n: usize) -> impl Iterator<Item = Rep<'m>> + use<'m> {
+    pub fn reps(&self, n: usize) -> impl Iterator<Item = Rep<'m>> + use<'m> {
         // A repetition of only separators (`^^^`) or HL7 nulls counts as empty.
         self.segment
             .field(n)
+            .filter(|field| !field.is_empty())
             .into_iter()
             .flat_map(|field| field.repetitions())
-            .filter(|r| {
-                r.components()
-                    .any(|c| c.subcomponents().any(|s| present(&s.value()).is_some()))
-            })
+            .filter(has_text)
             .map(Rep)
     }
 
     /// Component 1 (first subcomponent) of the first repetition of field `n`.
-    pub fn text(&self, n: usize) -> Option<String> {
-        match self.one_part(n) {
-            Some(field) => clean(&field.value()),
-            None => self.rep(n)?.get(1),
+    pub fn text(&self, n: usize) -> Option<Text<'m>> {
+        let field = self.segment.field(n)?;
+        let (raw, d) = (field.raw().as_bytes(), self.delimiters);
+        // The usual case, one repetition, read without splitting it: its
+        // first component's first subcomponent is the text up to the first
+        // separator (and is empty when the repetition is).
+        let splits = |b: &u8| *b == d.repetition || *b == d.component || *b == d.subcomponent;
+        let end = raw.iter().position(splits).unwrap_or(raw.len());
+        if field.is_literal() || raw[end..].contains(&d.repetition) {
+            return self.rep(n)?.get(1);
         }
+        clean(unescape(&field.raw()[..end], d))
     }
 
     /// Component `c` (first subcomponent) of the first repetition of field `n`.
-    pub fn component(&self, n: usize, c: usize) -> Option<String> {
+    pub fn component(&self, n: usize, c: usize) -> Option<Text<'m>> {
         self.rep(n)?.get(c)
     }
 
@@ -230,12 +330,12 @@ impl<'m> Seg<'m> {
 
     /// Field `n` (TS/DTM, component 1) as a FHIR dateTime; `None` when empty
     /// or malformed (a malformed value is dropped, not guessed at).
-    pub fn datetime(&self, n: usize, ctx: &Context<'_>) -> Option<String> {
-        time::datetime(&self.text(n)?, ctx.default_offset())
+    pub fn datetime(&self, n: usize, ctx: &Context<'m>) -> Option<String> {
+        ctx.datetime(self.text(n)?)
     }
 
     /// Field `n` as a FHIR instant; `None` unless it has a time and a zone.
-    pub fn instant(&self, n: usize, ctx: &Context<'_>) -> Option<String> {
+    pub fn instant(&self, n: usize, ctx: &Context<'m>) -> Option<String> {
         self.datetime(n, ctx).filter(|d| time::is_instant(d))
     }
 
@@ -248,29 +348,52 @@ impl<'m> Seg<'m> {
 /// One repetition of a field: a datatype instance whose components are read
 /// by number.
 #[derive(Debug, Clone, Copy)]
-pub struct Rep<'m>(pub hl7wasm_plugin_sdk::hl7v2::Repetition<'m>);
+pub struct Rep<'m>(pub Repetition<'m>);
 
 impl<'m> Rep<'m> {
     /// Component `c`'s first subcomponent.
-    pub fn get(&self, c: usize) -> Option<String> {
+    pub fn get(&self, c: usize) -> Option<Text<'m>> {
         self.sub(c, 1)
     }
 
     /// Subcomponent `s` of component `c`.
-    pub fn sub(&self, c: usize, s: usize) -> Option<String> {
+    pub fn sub(&self, c: usize, s: usize) -> Option<Text<'m>> {
         let sub = self.0.component(c)?.subcomponent(s)?;
-        clean(&sub.value())
+        clean(sub.value())
     }
 
     /// The first `N` components (their first subcomponents), split out once:
     /// cheaper than [`Rep::get`] for a datatype read component by component,
     /// as each call finds its component anew.
     pub fn split<const N: usize>(&self) -> Split<'m, N> {
-        let mut parts = [None; N];
-        for (part, component) in parts.iter_mut().zip(self.0.components()) {
-            *part = component.subcomponent(1);
+        let (rep, raw) = (self.0, self.0.raw());
+        let mut parts = [""; N];
+        if rep.is_literal() {
+            if let Some(first) = parts.first_mut() {
+                *first = raw;
+            }
+            return Split { parts, rep };
         }
-        Split(parts)
+        // One pass: where each component starts, and where its first
+        // subcomponent ends.
+        let d = rep.delimiters();
+        let (mut n, mut start, mut first_end) = (0, 0, None);
+        for (i, &b) in raw.as_bytes().iter().enumerate() {
+            if b == d.component {
+                match parts.get_mut(n) {
+                    Some(part) => *part = &raw[start..first_end.unwrap_or(i)],
+                    None => return Split { parts, rep },
+                }
+                n += 1;
+                (start, first_end) = (i + 1, None);
+            } else if b == d.subcomponent && first_end.is_none() {
+                first_end = Some(i);
+            }
+        }
+        if let Some(part) = parts.get_mut(n) {
+            *part = &raw[start..first_end.unwrap_or(raw.len())];
+        }
+        Split { parts, rep }
     }
 
     /// Component `c` as a nested datatype whose parts are subcomponents.
@@ -286,46 +409,78 @@ pub struct Nested<'m>(Rep<'m>, usize);
 
 /// A datatype instance whose parts are read by number: a field repetition
 /// (parts are components) or a component (parts are subcomponents).
-pub trait Parts {
+pub trait Parts<'m> {
     /// Part `n`, trimmed and unescaped; `None` when empty.
-    fn part(&self, n: usize) -> Option<String>;
+    fn part(&self, n: usize) -> Option<Text<'m>>;
 }
 
-impl Parts for Rep<'_> {
-    fn part(&self, n: usize) -> Option<String> {
+impl<'m> Parts<'m> for Rep<'m> {
+    fn part(&self, n: usize) -> Option<Text<'m>> {
         self.get(n)
     }
 }
 
-impl Parts for Nested<'_> {
-    fn part(&self, n: usize) -> Option<String> {
+impl<'m> Parts<'m> for Nested<'m> {
+    fn part(&self, n: usize) -> Option<Text<'m>> {
         self.0.sub(self.1, n)
     }
 }
 
 /// The first `N` components of a repetition (see [`Rep::split`]).
-pub struct Split<'m, const N: usize>([Option<Subcomponent<'m>>; N]);
+pub struct Split<'m, const N: usize> {
+    /// The raw first subcomponent of each component; empty when absent.
+    parts: [&'m str; N],
+    rep: Repetition<'m>,
+}
 
-impl<const N: usize> Split<'_, N> {
+impl<'m, const N: usize> Split<'m, N> {
     /// Component `n` as [`Rep::get`] gives it.
     ///
     /// # Panics
     /// When `n` is beyond the `N` parts split out.
-    pub fn part(&self, n: usize) -> Option<String> {
-        let part = self
-            .0
+    pub fn part(&self, n: usize) -> Option<Text<'m>> {
+        let raw = *self
+            .parts
             .get(n.checked_sub(1)?)
             .expect("a part within the split");
-        clean(&(*part)?.value())
+        if self.rep.is_literal() {
+            return clean(Cow::Borrowed(raw));
+        }
+        clean(unescape(raw, self.rep.delimiters()))
+    }
+}
+
+/// Whether some subcomponent of `rep` has text (see [`clean`]): a repetition
+/// of only separators (`^^^`) or HL7 nulls has none. One pass over the text,
+/// not a split into components and then subcomponents.
+fn has_text(rep: &Repetition<'_>) -> bool {
+    let raw = rep.raw();
+    if rep.is_literal() {
+        return present(raw).is_some();
+    }
+    let d = rep.delimiters();
+    let mut start = 0;
+    for (i, &b) in raw.as_bytes().iter().enumerate() {
+        if b == d.component || b == d.subcomponent {
+            if present(&unescape(&raw[start..i], d)).is_some() {
+                return true;
+            }
+            start = i + 1;
+        }
+    }
+    present(&unescape(&raw[start..], d)).is_some()
+}
+
+/// Trimmed text, `None` when empty or the HL7 null `""`; borrowed text stays
+/// borrowed.
+pub fn clean(text: Text<'_>) -> Option<Text<'_>> {
+    match text {
+        Cow::Borrowed(text) => present(text).map(Cow::Borrowed),
+        Cow::Owned(text) => present(&text).map(|trimmed| Cow::Owned(trimmed.to_string())),
     }
 }
 
 /// Trimmed text, `None` when empty or the HL7 null `""`.
-pub fn clean(text: &str) -> Option<String> {
-    present(text).map(str::to_string)
-}
-
-/// [`clean`] without the copy.
 fn present(text: &str) -> Option<&str> {
     let text = trim(text);
     (!text.is_empty() && text != "\"\"").then_some(text)
@@ -343,7 +498,7 @@ fn trim(text: &str) -> &str {
 }
 
 /// Sets `key` in `object` when `value` is present and not an empty array.
-pub fn put(object: &mut Value, key: &'static str, value: Option<Value>) {
+pub fn put<'m>(object: &mut Value<'m>, key: &'static str, value: Option<Value<'m>>) {
     match value {
         Some(Value::Array(items)) if items.is_empty() => {}
         Some(value) => object[key] = value,
@@ -351,19 +506,33 @@ pub fn put(object: &mut Value, key: &'static str, value: Option<Value>) {
     }
 }
 
-/// Appends `value` to the array `key` of `object`, creating it when needed.
-pub fn push(object: &mut Value, key: &'static str, value: Value) {
+/// Appends `value` to the array `key` of `object`, creating it when needed
+/// (with room for a few more: arrays built this way often grow).
+pub fn push<'m>(object: &mut Value<'m>, key: &'static str, value: Value<'m>) {
     match object.get_mut(key).and_then(Value::as_array_mut) {
         Some(items) => items.push(value),
-        None => object[key] = json!([value]),
+        None => {
+            let mut items = Vec::with_capacity(4);
+            items.push(value);
+            object[key] = Value::Array(items);
+        }
     }
+}
+
+/// An object whose first member is `key` set to `value`, with room for
+/// `room` members: for an element that more members are put into (a `json!`
+/// object has room for the members it is built with only).
+pub fn object<'m>(room: usize, key: &'static str, value: impl Into<Value<'m>>) -> Value<'m> {
+    let mut object = Object::with_capacity(room);
+    object.insert(key, value.into());
+    Value::Object(object)
 }
 
 /// A new resource: `resourceType` and `id`, with room for the elements the
 /// maps add (an object that need not grow as they are put in).
-pub fn resource(resource_type: &'static str, id: String) -> Value {
+pub fn resource(resource_type: &'static str, id: String) -> Value<'static> {
     let mut resource = Object::with_capacity(16);
     resource.insert("resourceType", Value::from(resource_type));
-    resource.insert("id", Value::String(id));
+    resource.insert("id", Value::from(id));
     Value::Object(resource)
 }

@@ -59,7 +59,7 @@ use serde_json::Value;
 /// [`MapError::Unsupported`] for a message type this mapper does not handle,
 /// [`MapError::Invalid`] when a value the mapping needs is malformed or missing.
 pub fn map_message(raw: &str, options: &Options) -> Result<Value, MapError> {
-    Ok(bundle(raw, options)?.into_json())
+    with_bundle(raw, options, |bundle| bundle.into_json())
 }
 
 /// [`map_message`] serialised: the same Bundle as compact JSON text, written
@@ -70,16 +70,21 @@ pub fn map_message(raw: &str, options: &Options) -> Result<Value, MapError> {
 /// As [`map_message`].
 pub fn map_message_to_string(raw: &str, options: &Options) -> Result<String, MapError> {
     // Bundles run to about twelve times the message.
-    Ok(bundle(raw, options)?.to_json_string(raw.len() * 16))
+    with_bundle(raw, options, |bundle| bundle.to_json_string(raw.len() * 16))
 }
 
-/// The mapped Bundle, not yet serialised.
-fn bundle(raw: &str, options: &Options) -> Result<Bundle, MapError> {
+/// `finish` applied to the mapped Bundle, which borrows from the parsed
+/// message.
+fn with_bundle<T>(
+    raw: &str,
+    options: &Options,
+    finish: impl for<'m> FnOnce(Bundle<'m>) -> T,
+) -> Result<T, MapError> {
     let message = Message::parse(raw.as_bytes())?;
     let header = message.header();
     let message_type = header.message_type();
     let event = message_type.event().unwrap_or_default();
     let kind = MessageKind::of(message_type.code.unwrap_or(""))
         .ok_or_else(|| MapError::Unsupported(event.clone()))?;
-    walk::map(&message, kind, options)
+    Ok(finish(walk::map(&message, kind, options)?))
 }

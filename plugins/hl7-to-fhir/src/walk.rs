@@ -8,7 +8,7 @@
 use hl7wasm_plugin_sdk::fhir::Bundle;
 use hl7wasm_plugin_sdk::hl7v2::Message;
 
-use crate::context::{Context, Handle, Seg, push};
+use crate::context::{Context, Handle, Seg, Text, push};
 use crate::segments::{
     Links, allergy, appointment, condition, coverage, document, encounter, header, immunization,
     note, observation, order, patient, procedure, related_person, report, specimen,
@@ -19,11 +19,11 @@ use crate::{MapError, MessageKind, Options};
 ///
 /// # Errors
 /// The first [`MapError`] of any segment.
-pub fn map(
-    message: &Message<'_>,
+pub fn map<'m>(
+    message: &'m Message<'m>,
     kind: MessageKind,
-    options: &Options,
-) -> Result<Bundle, MapError> {
+    options: &'m Options,
+) -> Result<Bundle<'m>, MapError> {
     let mut ctx = Context::new(message, options);
     let segments = numbered(message);
     let msh = segments[0];
@@ -79,7 +79,7 @@ fn numbered<'m>(message: &'m Message<'m>) -> Vec<Seg<'m>> {
 struct Walk<'s, 'm> {
     kind: MessageKind,
     /// MSH-9.2, e.g. `A01`.
-    trigger: String,
+    trigger: Text<'m>,
     segments: &'s [Seg<'m>],
     links: Links,
     /// The DiagnosticReport of the current OBR (result messages).
@@ -96,7 +96,7 @@ struct Walk<'s, 'm> {
 }
 
 impl<'m> Walk<'_, 'm> {
-    fn segment(&mut self, ctx: &mut Context<'_>, position: usize) -> Result<(), MapError> {
+    fn segment(&mut self, ctx: &mut Context<'m>, position: usize) -> Result<(), MapError> {
         let seg = self.segments[position];
         let annotated = match seg.id() {
             "PID" => self.pid(ctx, seg, position),
@@ -187,7 +187,7 @@ impl<'m> Walk<'_, 'm> {
     }
 
     /// The current patient; a segment that needs one before any PID is an error.
-    fn patient(&self, seg: Seg<'_>) -> Result<Handle, MapError> {
+    fn patient(&self, seg: Seg<'m>) -> Result<Handle, MapError> {
         self.links.patient.ok_or_else(|| MapError::Invalid {
             segment: "PID".into(),
             sequence: 1,
@@ -197,7 +197,7 @@ impl<'m> Walk<'_, 'm> {
     }
 
     /// A new patient: what followed the previous one no longer applies.
-    fn pid(&mut self, ctx: &mut Context<'_>, seg: Seg<'_>, position: usize) -> Option<Handle> {
+    fn pid(&mut self, ctx: &mut Context<'m>, seg: Seg<'m>, position: usize) -> Option<Handle> {
         let patient = patient::pid(ctx, seg, position);
         self.links = Links {
             patient: Some(patient),
@@ -213,7 +213,7 @@ impl<'m> Walk<'_, 'm> {
 
     /// An ORC starts an order group: a ServiceRequest with the group's first
     /// OBR, or, in vaccination messages, the order of the RXA that follows.
-    fn orc(&mut self, ctx: &mut Context<'_>, seg: Seg<'m>, position: usize) -> Option<Handle> {
+    fn orc(&mut self, ctx: &mut Context<'m>, seg: Seg<'m>, position: usize) -> Option<Handle> {
         self.orc = Some(seg);
         self.report = None;
         self.links.immunization = None;
@@ -244,7 +244,7 @@ impl<'m> Walk<'_, 'm> {
     /// messages, the DiagnosticReport.
     fn obr(
         &mut self,
-        ctx: &mut Context<'_>,
+        ctx: &mut Context<'m>,
         seg: Seg<'m>,
         position: usize,
     ) -> Result<Option<Handle>, MapError> {
@@ -271,7 +271,7 @@ impl<'m> Walk<'_, 'm> {
 
     /// An OBX: part of the current document, else an Observation — a result
     /// of the current report, or supporting information of the current order.
-    fn obx(&mut self, ctx: &mut Context<'_>, seg: Seg<'m>, position: usize) -> Option<Handle> {
+    fn obx(&mut self, ctx: &mut Context<'m>, seg: Seg<'m>, position: usize) -> Option<Handle> {
         if let Some((_, obxs)) = &mut self.document {
             obxs.push(seg);
             return None;
@@ -289,7 +289,7 @@ impl<'m> Walk<'_, 'm> {
     }
 
     /// An SPM: a Specimen of the current report and order.
-    fn spm(&mut self, ctx: &mut Context<'_>, seg: Seg<'_>, position: usize) -> Handle {
+    fn spm(&mut self, ctx: &mut Context<'m>, seg: Seg<'m>, position: usize) -> Handle {
         let sample = specimen::spm(ctx, seg, position, self.links.patient);
         let reference = ctx.reference(sample);
         for owner in [self.report, self.links.request].into_iter().flatten() {
@@ -298,7 +298,7 @@ impl<'m> Walk<'_, 'm> {
         sample
     }
 
-    fn finish_document(&mut self, ctx: &mut Context<'_>) {
+    fn finish_document(&mut self, ctx: &mut Context<'m>) {
         if let Some((written, obxs)) = self.document.take() {
             document::content(ctx, written, &obxs);
         }

@@ -1,7 +1,7 @@
 //! XAD → Address.
 
 use hl7wasm_plugin_sdk::json;
-use hl7wasm_plugin_sdk::json::Value;
+use hl7wasm_plugin_sdk::json::{Object, Value};
 
 use crate::context::{Rep, put};
 use crate::datatypes::time;
@@ -10,13 +10,13 @@ use crate::datatypes::time;
 /// dwelling number, then XAD-2), city (3), state (4), postal
 /// code (5), country (6), use or type (7, table 0190), district (9) and
 /// period (12, or 13 and 14).
-pub fn xad(xad: Rep<'_>) -> Option<Value> {
-    let lines: Vec<Value> = [xad.sub(1, 1), xad.sub(1, 2), xad.sub(1, 3), xad.get(2)]
+pub fn xad<'m>(xad: Rep<'m>) -> Option<Value<'m>> {
+    let lines: Vec<Value<'m>> = [xad.sub(1, 1), xad.sub(1, 2), xad.sub(1, 3), xad.get(2)]
         .into_iter()
         .flatten()
-        .map(Value::String)
+        .map(Value::from)
         .collect();
-    let mut address = json!({});
+    let mut address = Value::Object(Object::with_capacity(8));
     put(&mut address, "line", Some(Value::Array(lines)));
     for (key, c) in [
         ("city", 3),
@@ -25,13 +25,13 @@ pub fn xad(xad: Rep<'_>) -> Option<Value> {
         ("country", 6),
         ("district", 9),
     ] {
-        put(&mut address, key, xad.get(c).map(Value::String));
+        put(&mut address, key, xad.get(c).map(Value::from));
     }
     if address == json!({}) {
         return None;
     }
     if let Some(code) = xad.get(7) {
-        let (key, value) = match code.as_str() {
+        let (key, value) = match &*code {
             "H" | "P" => ("use", "home"),
             "B" | "O" => ("use", "work"),
             "C" => ("use", "temp"),

@@ -8,7 +8,7 @@ use crate::context::Parts;
 /// An ED (type of data 2, subtype 3, encoding 4, data 5) as an Attachment
 /// whose data is base64: valid Base64 data is kept, Hex decoded and
 /// re-encoded, anything else (`A`, plain text) encoded.
-pub fn ed(ed: &impl Parts) -> Option<Value> {
+pub fn ed<'m>(ed: &impl Parts<'m>) -> Option<Value<'m>> {
     let data = ed.part(5)?;
     let encoding = ed.part(4).unwrap_or_default().to_ascii_uppercase();
     let compact: String = data.split_whitespace().collect();
@@ -23,7 +23,7 @@ pub fn ed(ed: &impl Parts) -> Option<Value> {
 }
 
 /// Text as an Attachment of `text/plain` data.
-pub fn text(text: &str) -> Value {
+pub fn text<'m>(text: &str) -> Value<'m> {
     json!({ "contentType": "text/plain", "data": encode(text.as_bytes()) })
 }
 

@@ -6,15 +6,15 @@ use std::borrow::Cow;
 use hl7wasm_plugin_sdk::json;
 use hl7wasm_plugin_sdk::json::Value;
 
-use crate::context::{Rep, put};
+use crate::context::{Rep, Text, put};
 
 /// A CWE, CE or CNE as a CodeableConcept: components 1–3 (with version 7 and
 /// system OID 14) are the first coding, 4–6 (8, 17) the alternate one, and
 /// component 9 (original text), else the display of a coding-less value, is
 /// the text.
-pub fn codeable_concept(cwe: &Rep<'_>) -> Option<Value> {
+pub fn codeable_concept<'m>(cwe: &Rep<'m>) -> Option<Value<'m>> {
     let cwe = cwe.split::<17>();
-    let codings: Vec<Value> = [(1, 2, 3, 7, 14), (4, 5, 6, 8, 17)]
+    let codings: Vec<Value<'m>> = [(1, 2, 3, 7, 14), (4, 5, 6, 8, 17)]
         .into_iter()
         .filter_map(|(code, display, system, version, oid)| {
             let code = cwe.part(code)?;
@@ -33,60 +33,66 @@ pub fn codeable_concept(cwe: &Rep<'_>) -> Option<Value> {
     }
     let mut concept = json!({});
     put(&mut concept, "coding", Some(Value::Array(codings)));
-    put(&mut concept, "text", text.map(Value::String));
+    put(&mut concept, "text", text.map(Value::from));
     Some(concept)
 }
 
-/// A CWE bound to HL7 table `table`: as [`codeable_concept`], with the
-/// table's system on a first coding that names none.
-pub fn table_cwe(cwe: &Rep<'_>, table: &str) -> Option<Value> {
+/// A CWE bound to an HL7 table whose FHIR system is `system` (see
+/// [`v2_table!`]): as [`codeable_concept`], with the table's system on a
+/// first coding that names none.
+pub fn table_cwe<'m>(cwe: &Rep<'m>, system: &'static str) -> Option<Value<'m>> {
     let mut concept = codeable_concept(cwe)?;
     if let Some(first) = first_coding(&mut concept)
         && first.get("system").is_none()
         && cwe.get(3).is_none()
     {
-        first["system"] = Value::String(table_system(table));
+        first["system"] = Value::from(system);
     }
     Some(concept)
 }
 
 /// The first coding of a CodeableConcept (a direct lookup: `pointer_mut`
 /// allocates for every token of its path).
-pub fn first_coding(concept: &mut Value) -> Option<&mut Value> {
+pub fn first_coding<'v, 'm>(concept: &'v mut Value<'m>) -> Option<&'v mut Value<'m>> {
     concept.get_mut("coding")?.as_array_mut()?.first_mut()
 }
 
 /// A Coding; absent parts are left out.
-pub fn coding(
+pub fn coding<'m>(
     system: Option<Cow<'static, str>>,
-    code: String,
-    display: Option<String>,
-    version: Option<String>,
-) -> Value {
+    code: Text<'m>,
+    display: Option<Text<'m>>,
+    version: Option<Text<'m>>,
+) -> Value<'m> {
     let mut coding = json!({});
     put(&mut coding, "system", system.map(Value::from));
-    put(&mut coding, "version", version.map(Value::String));
-    coding["code"] = Value::String(code);
-    put(&mut coding, "display", display.map(Value::String));
+    put(&mut coding, "version", version.map(Value::from));
+    coding["code"] = Value::from(code);
+    put(&mut coding, "display", display.map(Value::from));
     coding
 }
 
-/// A CodeableConcept for a value of HL7 table `table` (e.g. `0203`).
-pub fn table_concept(table: &str, code: &str) -> Value {
-    json!({ "coding": [{ "system": table_system(table), "code": code.to_string() }] })
+/// A CodeableConcept for a `code` of the HL7 table whose FHIR system is
+/// `system` (see [`v2_table!`]).
+pub fn table_concept<'m>(system: &'static str, code: impl Into<Value<'m>>) -> Value<'m> {
+    json!({ "coding": [{ "system": system, "code": code.into() }] })
 }
 
 /// What the FHIR systems of HL7 v2 tables start with.
 const TABLE_SYSTEM: &str = "http://terminology.hl7.org/CodeSystem/v2-";
 
-/// The FHIR system of HL7 v2 table `table`.
-pub fn table_system(table: &str) -> String {
-    [TABLE_SYSTEM, table].concat()
+/// The FHIR system of HL7 v2 table `$table` (a literal, e.g. `"0203"`) as a
+/// literal: [`table_system`] without the allocation.
+macro_rules! v2_table {
+    ($table:literal) => {
+        concat!("http://terminology.hl7.org/CodeSystem/v2-", $table)
+    };
 }
+pub(crate) use v2_table;
 
-/// Whether `system` is [`table_system`] of `table`.
-pub fn is_table_system(system: &str, table: &str) -> bool {
-    system.strip_prefix(TABLE_SYSTEM) == Some(table)
+/// The FHIR system of HL7 v2 table `table`.
+fn table_system(table: &str) -> String {
+    [TABLE_SYSTEM, table].concat()
 }
 
 /// The FHIR system URI of an HL7 coding-system name (table 0396), for example
@@ -157,6 +163,11 @@ fn oid(name: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn table_systems_agree() {
+        assert_eq!(v2_table!("0203"), table_system("0203"));
+    }
 
     #[test]
     fn maps_well_known_systems() {

@@ -5,13 +5,13 @@ use hl7wasm_plugin_sdk::fhir;
 use hl7wasm_plugin_sdk::json;
 use hl7wasm_plugin_sdk::json::Value;
 
-use crate::context::{Parts, Rep, put};
+use crate::context::{Parts, Rep, Text, object, put};
 use crate::datatypes::{codes, time};
 
 /// The system URI of an HD given as namespace, universal id and its type:
 /// `urn:oid:` for ISO (or an OID-shaped id), `urn:uuid:` for UUID, the id
 /// itself for URI/URL. A namespace alone is no URI, so gives `None`.
-pub fn hd_system(hd: &impl Parts, first: usize) -> Option<String> {
+pub fn hd_system<'m>(hd: &impl Parts<'m>, first: usize) -> Option<Text<'m>> {
     let universal = hd.part(first + 1)?;
     let kind = hd.part(first + 2).unwrap_or_default().to_ascii_uppercase();
     let oid_shaped = universal.split('.').count() > 1
@@ -19,28 +19,29 @@ pub fn hd_system(hd: &impl Parts, first: usize) -> Option<String> {
             .split('.')
             .all(|arc| !arc.is_empty() && arc.bytes().all(|b| b.is_ascii_digit()));
     match kind.as_str() {
-        "ISO" => Some(format!("urn:oid:{universal}")),
-        "UUID" | "GUID" => Some(format!("urn:uuid:{universal}")),
+        "ISO" => Some(format!("urn:oid:{universal}").into()),
+        "UUID" | "GUID" => Some(format!("urn:uuid:{universal}").into()),
         "URI" | "URL" => Some(universal),
-        _ if oid_shaped => Some(format!("urn:oid:{universal}")),
+        _ if oid_shaped => Some(format!("urn:oid:{universal}").into()),
         _ => None,
     }
 }
 
 /// A CX as an Identifier: value (CX-1), system and assigner (CX-4, an HD),
 /// type (CX-5, table 0203) and period (CX-7, CX-8).
-pub fn cx(cx: Rep<'_>) -> Option<Value> {
-    let mut identifier = json!({ "value": cx.get(1)? });
+pub fn cx<'m>(cx: Rep<'m>) -> Option<Value<'m>> {
+    let mut identifier = object(5, "value", cx.get(1)?);
     let authority = cx.nested(4);
     put(
         &mut identifier,
         "system",
-        hd_system(&authority, 1).map(Value::String),
+        hd_system(&authority, 1).map(Value::from),
     );
     put(
         &mut identifier,
         "type",
-        cx.get(5).map(|code| codes::table_concept("0203", &code)),
+        cx.get(5)
+            .map(|code| codes::table_concept(codes::v2_table!("0203"), code)),
     );
     let assigner = authority.part(1).or_else(|| authority.part(2));
     put(
@@ -56,12 +57,12 @@ pub fn cx(cx: Rep<'_>) -> Option<Value> {
 
 /// An EI (value, namespace, universal id, its type) starting at part `first`
 /// as an Identifier.
-pub fn ei(ei: &impl Parts, first: usize) -> Option<Value> {
-    let mut identifier = json!({ "value": ei.part(first)? });
+pub fn ei<'m>(ei: &impl Parts<'m>, first: usize) -> Option<Value<'m>> {
+    let mut identifier = object(4, "value", ei.part(first)?);
     put(
         &mut identifier,
         "system",
-        hd_system(ei, first + 1).map(Value::String),
+        hd_system(ei, first + 1).map(Value::from),
     );
     if identifier.get("system").is_none() {
         let assigner = ei.part(first + 1);
@@ -75,13 +76,13 @@ pub fn ei(ei: &impl Parts, first: usize) -> Option<Value> {
 }
 
 /// `identifier` with a type from HL7 table 0203 (`PLAC`, `FILL`, `VN`, ...).
-pub fn typed(mut identifier: Value, code: &str) -> Value {
-    identifier["type"] = codes::table_concept("0203", code);
+pub fn typed<'m>(mut identifier: Value<'m>, code: &'static str) -> Value<'m> {
+    identifier["type"] = codes::table_concept(codes::v2_table!("0203"), code);
     identifier
 }
 
 /// The conditional-write query for the first identifier with a system URI.
-pub fn conditional_query(identifiers: &[Value]) -> Option<String> {
+pub fn conditional_query<'m>(identifiers: &[Value<'m>]) -> Option<String> {
     identifiers.iter().find_map(|identifier| {
         let system = identifier["system"].as_str()?;
         let value = identifier["value"].as_str()?;
@@ -91,11 +92,11 @@ pub fn conditional_query(identifiers: &[Value]) -> Option<String> {
 
 /// The parts that name an identifier for a deterministic id: its system, or
 /// else its assigner, and its value.
-pub fn key(identifier: &Value) -> [String; 2] {
+pub fn key<'v>(identifier: &'v Value<'_>) -> [&'v str; 2] {
     let scope = identifier["system"]
         .as_str()
         .or_else(|| identifier["assigner"]["display"].as_str())
         .unwrap_or("");
     let value = identifier["value"].as_str().unwrap_or("");
-    [scope.to_string(), value.to_string()]
+    [scope, value]
 }

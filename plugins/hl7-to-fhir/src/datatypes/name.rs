@@ -43,7 +43,7 @@ const XCN: Layout = Layout {
 /// An XPN as a HumanName: family (XPN-1.1), given (XPN-2, XPN-3), prefix
 /// (XPN-5), suffix (XPN-4, XPN-6, XPN-14), use (XPN-7, table 0200) and period
 /// (XPN-10, or XPN-12 and XPN-13).
-pub fn xpn(xpn: Rep<'_>) -> Option<Value> {
+pub fn xpn<'m>(xpn: Rep<'m>) -> Option<Value<'m>> {
     let mut name = human_name(xpn, &XPN)?;
     let start = xpn
         .sub(10, 1)
@@ -58,22 +58,22 @@ pub fn xpn(xpn: Rep<'_>) -> Option<Value> {
 }
 
 /// The name in an XCN (XCN-2 to XCN-7, XCN-10, XCN-21) as a HumanName.
-pub fn xcn(xcn: Rep<'_>) -> Option<Value> {
+pub fn xcn<'m>(xcn: Rep<'m>) -> Option<Value<'m>> {
     human_name(xcn, &XCN)
 }
 
-fn human_name(rep: Rep<'_>, at: &Layout) -> Option<Value> {
+fn human_name<'m>(rep: Rep<'m>, at: &Layout) -> Option<Value<'m>> {
     let rep = rep.split::<21>();
-    let list = |parts: &[usize]| -> Option<Value> {
-        let items: Vec<Value> = parts
+    let list = |parts: &[usize]| -> Option<Value<'m>> {
+        let items: Vec<Value<'m>> = parts
             .iter()
             .filter_map(|&c| rep.part(c))
-            .map(Value::String)
+            .map(Value::from)
             .collect();
         (!items.is_empty()).then_some(Value::Array(items))
     };
     let mut name = json!({});
-    put(&mut name, "family", rep.part(at.family).map(Value::String));
+    put(&mut name, "family", rep.part(at.family).map(Value::from));
     put(&mut name, "given", list(&[at.given, at.middle]));
     put(&mut name, "prefix", list(&[at.prefix]));
     put(

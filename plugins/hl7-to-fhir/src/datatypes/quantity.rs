@@ -1,14 +1,13 @@
 //! NM, CQ and units (CWE) → Quantity.
 
-use hl7wasm_plugin_sdk::json;
 use hl7wasm_plugin_sdk::json::{Number, Value};
 
-use crate::context::{Parts, put};
+use crate::context::{Parts, object, put};
 use crate::datatypes::codes;
 
 /// A decimal text (`-1`, `4.06`, `.5`, `+2.`) as a JSON number; `None` when it
 /// is not one.
-pub fn number(text: &str) -> Option<Value> {
+pub fn number<'m>(text: &str) -> Option<Value<'m>> {
     let unsigned = text.strip_prefix(['+', '-']).unwrap_or(text);
     let (whole, fraction) = unsigned.split_once('.').unwrap_or((unsigned, ""));
     let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
@@ -30,8 +29,8 @@ pub fn number(text: &str) -> Option<Value> {
 
 /// A Quantity of `value` in `units` (a CWE: unit text from component 2, else
 /// 1; UCUM system and code when component 3 says UCUM).
-pub fn quantity(value: Value, units: Option<&impl Parts>) -> Value {
-    let mut quantity = json!({ "value": value });
+pub fn quantity<'m>(value: Value<'m>, units: Option<&impl Parts<'m>>) -> Value<'m> {
+    let mut quantity = object(5, "value", value);
     let Some(units) = units else {
         return quantity;
     };
@@ -39,12 +38,12 @@ pub fn quantity(value: Value, units: Option<&impl Parts>) -> Value {
     put(
         &mut quantity,
         "unit",
-        units.part(2).or_else(|| code.clone()).map(Value::String),
+        units.part(2).or_else(|| code.clone()).map(Value::from),
     );
     let system = units.part(3).and_then(|name| codes::coding_system(&name));
     if system.as_deref() == Some("http://unitsofmeasure.org") {
         put(&mut quantity, "system", system.map(Value::from));
-        put(&mut quantity, "code", code.map(Value::String));
+        put(&mut quantity, "code", code.map(Value::from));
     }
     quantity
 }

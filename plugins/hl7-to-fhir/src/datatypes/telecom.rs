@@ -3,7 +3,7 @@
 use hl7wasm_plugin_sdk::json;
 use hl7wasm_plugin_sdk::json::Value;
 
-use crate::context::{Rep, Split, put};
+use crate::context::{Rep, Split, Text, put};
 use crate::datatypes::time;
 
 /// An XTN as a ContactPoint. The value is the e-mail address (XTN-4) for
@@ -11,7 +11,7 @@ use crate::datatypes::time;
 /// one composed of XTN-5 to XTN-8, else the formatted text (XTN-1). The use
 /// comes from XTN-2 (table 0201), else `default_use`; the system from XTN-3
 /// (table 0202). Rank is XTN-18, period XTN-13 and XTN-14.
-pub fn xtn(xtn: Rep<'_>, default_use: Option<&'static str>) -> Option<Value> {
+pub fn xtn<'m>(xtn: Rep<'m>, default_use: Option<&'static str>) -> Option<Value<'m>> {
     let xtn = xtn.split::<18>();
     let use_code = xtn.part(2).unwrap_or_default();
     let equipment = xtn.part(3).unwrap_or_default().to_ascii_uppercase();
@@ -29,13 +29,13 @@ pub fn xtn(xtn: Rep<'_>, default_use: Option<&'static str>) -> Option<Value> {
         xtn.part(4).or_else(|| xtn.part(1))
     } else {
         xtn.part(12)
-            .or_else(|| composed(&xtn))
+            .or_else(|| composed(&xtn).map(Text::Owned))
             .or_else(|| xtn.part(1))
     }?;
     let mut contact = json!({});
     put(&mut contact, "system", system.map(|s| s.into()));
-    contact["value"] = Value::String(value);
-    let contact_use = match use_code.as_str() {
+    contact["value"] = Value::from(value);
+    let contact_use = match &*use_code {
         _ if equipment == "CP" || use_code == "PRS" => Some("mobile"),
         "PRN" | "ORN" | "VHN" => Some("home"),
         "WPN" => Some("work"),
@@ -55,7 +55,7 @@ pub fn xtn(xtn: Rep<'_>, default_use: Option<&'static str>) -> Option<Value> {
 }
 
 /// `+country (area) local ext. extension` from XTN-5 to XTN-8.
-fn composed(xtn: &Split<'_, 18>) -> Option<String> {
+fn composed<'m>(xtn: &Split<'m, 18>) -> Option<String> {
     let local = xtn.part(7)?;
     let mut number = String::new();
     if let Some(country) = xtn.part(5) {

@@ -47,10 +47,10 @@ pub fn time_of_day(text: &str) -> Option<String> {
 }
 
 /// A Period from optional start and end; `None` when both are absent.
-pub fn period(start: Option<String>, end: Option<String>) -> Option<Value> {
+pub fn period<'m>(start: Option<String>, end: Option<String>) -> Option<Value<'m>> {
     let mut period = json!({});
-    crate::context::put(&mut period, "start", start.map(Value::String));
-    crate::context::put(&mut period, "end", end.map(Value::String));
+    crate::context::put(&mut period, "start", start.map(Value::from));
+    crate::context::put(&mut period, "end", end.map(Value::from));
     (period != json!({})).then_some(period)
 }
 

@@ -20,16 +20,17 @@ const LEVELS: [(usize, &str, &str); 6] = [
 
 /// A PL as Locations; returns the innermost one (the bed, else the room, ...),
 /// which carries the description PL-9. `None` for an empty PL.
-pub fn pl(ctx: &mut Context<'_>, pl: Rep<'_>) -> Option<Handle> {
-    let mut path: Vec<String> = Vec::new();
+pub fn pl<'m>(ctx: &mut Context<'m>, pl: Rep<'m>) -> Option<Handle> {
+    // The id names the level and those above it: `Location`, `si=<name>`, ...
+    let mut path = fhir::IdName::new();
+    path.part("Location");
     let mut inner: Option<Handle> = None;
     for (component, code, display) in LEVELS {
         let Some(name) = pl.get(component) else {
             continue;
         };
-        path.push(format!("{code}={name}"));
-        let keys: Vec<&str> = path.iter().map(String::as_str).collect();
-        let id = fhir::deterministic_id(&[&["Location"], keys.as_slice()].concat());
+        path.part(code).extend("=").extend(&name);
+        let id = path.id();
         if let Some(known) = ctx.existing(&id) {
             inner = Some(known);
             continue;
@@ -50,7 +51,7 @@ pub fn pl(ctx: &mut Context<'_>, pl: Rep<'_>) -> Option<Handle> {
     }
     let inner = inner?;
     if let Some(description) = pl.get(9) {
-        ctx.resource_mut(inner)["description"] = Value::String(description);
+        ctx.resource_mut(inner)["description"] = Value::from(description);
     }
     Some(inner)
 }

@@ -16,7 +16,7 @@ use crate::datatypes::codes;
 ///
 /// # Errors
 /// [`MapError::Invalid`] when AL1-3 (the allergen) is empty.
-pub fn al1(ctx: &mut Context<'_>, al1: Seg<'_>, patient: Handle) -> Result<Handle, MapError> {
+pub fn al1<'m>(ctx: &mut Context<'m>, al1: Seg<'m>, patient: Handle) -> Result<Handle, MapError> {
     let code = al1
         .rep(3)
         .and_then(|r| codes::codeable_concept(&r))
@@ -43,9 +43,8 @@ pub fn al1(ctx: &mut Context<'_>, al1: Seg<'_>, patient: Handle) -> Result<Handl
         allergy["type"] = Value::from(kind);
     }
     let severity = al1.text(4);
-    let manifestations: Vec<Value> = al1
+    let manifestations: Vec<Value<'m>> = al1
         .reps(5)
-        .iter()
         .filter_map(|r| r.get(1))
         .map(|text| json!({ "text": text }))
         .collect();
@@ -71,7 +70,7 @@ pub fn al1(ctx: &mut Context<'_>, al1: Seg<'_>, patient: Handle) -> Result<Handl
     put(
         &mut allergy,
         "onsetDateTime",
-        al1.datetime(6, ctx).map(Value::String),
+        al1.datetime(6, ctx).map(Value::from),
     );
     Ok(ctx.add(allergy, None))
 }

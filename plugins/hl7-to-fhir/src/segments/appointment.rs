@@ -14,12 +14,12 @@ use crate::segments::order;
 /// SCH-10 units), start and end (SCH-11.4, SCH-11.5) and status (SCH-25,
 /// table 0278, else the trigger event). Participants come from PID and the
 /// AI* segments.
-pub fn sch(ctx: &mut Context<'_>, sch: Seg<'_>, position: usize, trigger: &str) -> Handle {
-    let identifiers: Vec<Value> = [(1, "PLAC"), (2, "FILL")]
+pub fn sch<'m>(ctx: &mut Context<'m>, sch: Seg<'m>, position: usize, trigger: &str) -> Handle {
+    let identifiers: Vec<Value<'m>> = [(1, "PLAC"), (2, "FILL")]
         .into_iter()
         .filter_map(|(n, code)| Some(identifier::typed(identifier::ei(&sch.rep(n)?, 1)?, code)))
         .collect();
-    let by_filler: Vec<Value> = identifiers.iter().rev().cloned().collect();
+    let by_filler: Vec<Value<'m>> = identifiers.iter().rev().cloned().collect();
     let mut appointment = order::identified(ctx, "Appointment", &by_filler, position);
     let query = identifier::conditional_query(&by_filler);
     put(
@@ -44,7 +44,8 @@ pub fn sch(ctx: &mut Context<'_>, sch: Seg<'_>, position: usize, trigger: &str) 
     put(
         &mut appointment,
         "appointmentType",
-        sch.rep(8).and_then(|r| codes::table_cwe(&r, "0277")),
+        sch.rep(8)
+            .and_then(|r| codes::table_cwe(&r, codes::v2_table!("0277"))),
     );
     let minutes = sch.text(9).and_then(|d| d.parse::<f64>().ok()).map(|d| {
         let per_unit = match sch.component(10, 1).as_deref() {
@@ -66,7 +67,7 @@ pub fn sch(ctx: &mut Context<'_>, sch: Seg<'_>, position: usize, trigger: &str) 
         put(
             &mut appointment,
             key,
-            when.filter(|w| time::is_instant(w)).map(Value::String),
+            when.filter(|w| time::is_instant(w)).map(Value::from),
         );
     }
     ctx.add(appointment, query)
@@ -88,11 +89,11 @@ fn filler_status(code: &str) -> Option<&'static str> {
 }
 
 /// Adds `actor` as a participant of `appointment` with `status`.
-pub fn participant(
-    ctx: &mut Context<'_>,
+pub fn participant<'m>(
+    ctx: &mut Context<'m>,
     appointment: Handle,
-    actor: Value,
-    kind: Option<Value>,
+    actor: Value<'m>,
+    kind: Option<Value<'m>>,
     status: &'static str,
 ) {
     let mut participant = json!({ "actor": actor, "status": status });
@@ -103,7 +104,7 @@ pub fn participant(
 /// Adds an AIS (service, start time AIS-4), AIG (resource AIG-3 of type
 /// AIG-4), AIL (location AIL-3) or AIP (personnel AIP-3 in role AIP-4) to
 /// `appointment`. The participant status comes from field 12 (table 0278).
-pub fn resource(ctx: &mut Context<'_>, seg: Seg<'_>, appointment: Handle) {
+pub fn resource<'m>(ctx: &mut Context<'m>, seg: Seg<'m>, appointment: Handle) {
     let status = match seg.text(12).map(|s| s.to_ascii_lowercase()).as_deref() {
         Some("cancelled" | "deleted" | "noshow" | "dc") => "declined",
         Some("pending" | "waitlist" | "blocked") => "tentative",
@@ -118,7 +119,7 @@ pub fn resource(ctx: &mut Context<'_>, seg: Seg<'_>, appointment: Handle) {
                 push(resource, "serviceType", service);
             }
             if resource.get("start").is_none() {
-                put(resource, "start", start.map(Value::String));
+                put(resource, "start", start.map(Value::from));
             }
         }
         "AIG" => {

@@ -14,9 +14,9 @@ use crate::segments::positioned;
 /// (DG1-19), identifier (DG1-20), entered-in-error for action code `D`
 /// (DG1-21). With an `encounter`, adds it to Encounter.diagnosis with its use
 /// (DG1-6) and rank (DG1-15).
-pub fn dg1(
-    ctx: &mut Context<'_>,
-    dg1: Seg<'_>,
+pub fn dg1<'m>(
+    ctx: &mut Context<'m>,
+    dg1: Seg<'m>,
     position: usize,
     patient: Handle,
     encounter: Option<Handle>,
@@ -28,7 +28,7 @@ pub fn dg1(
     }]}]);
     let mut code = dg1.rep(3).and_then(|r| codes::codeable_concept(&r));
     if let Some(text) = dg1.text(4) {
-        code.get_or_insert_with(|| json!({}))["text"] = Value::String(text);
+        code.get_or_insert_with(|| json!({}))["text"] = Value::from(text);
     }
     put(&mut condition, "code", code);
     condition["subject"] = ctx.reference(patient);
@@ -40,16 +40,16 @@ pub fn dg1(
     put(
         &mut condition,
         "onsetDateTime",
-        dg1.datetime(5, ctx).map(Value::String),
+        dg1.datetime(5, ctx).map(Value::from),
     );
     put(
         &mut condition,
         "recordedDate",
-        dg1.datetime(19, ctx).map(Value::String),
+        dg1.datetime(19, ctx).map(Value::from),
     );
     let asserter = practitioner::reference(ctx, dg1.rep(16));
     put(&mut condition, "asserter", asserter);
-    let identifiers: Vec<Value> = dg1
+    let identifiers: Vec<Value<'m>> = dg1
         .rep(20)
         .and_then(|r| identifier::ei(&r, 1))
         .into_iter()
@@ -69,7 +69,7 @@ pub fn dg1(
     let handle = ctx.add(condition, query);
     if let Some(encounter) = encounter {
         let mut diagnosis = json!({ "condition": ctx.reference(handle) });
-        let role = dg1.text(6).and_then(|t| match t.as_str() {
+        let role = dg1.text(6).and_then(|t| match &*t {
             "A" => Some("AD"),
             "F" => Some("DD"),
             _ => None,

@@ -12,9 +12,9 @@ use crate::segments::positioned;
 /// IN1-3 id), plan (IN1-2) and group (IN1-8, IN1-9) classes, period (IN1-12,
 /// IN1-13), type (IN1-15), relationship (IN1-17), order (IN1-22) and policy
 /// number (IN1-36, identifier and subscriber id). `None` without a payor.
-pub fn in1(
-    ctx: &mut Context<'_>,
-    in1: Seg<'_>,
+pub fn in1<'m>(
+    ctx: &mut Context<'m>,
+    in1: Seg<'m>,
     position: usize,
     patient: Handle,
 ) -> Option<Handle> {
@@ -37,7 +37,7 @@ pub fn in1(
             "type": { "coding": [{ "system": "http://terminology.hl7.org/CodeSystem/coverage-class", "code": kind }] },
             "value": value,
         });
-        put(&mut class, "name", name.map(Value::String));
+        put(&mut class, "name", name.map(Value::from));
         push(&mut coverage, "class", class);
     }
     let start = in1.date(12);
@@ -50,9 +50,10 @@ pub fn in1(
     put(
         &mut coverage,
         "type",
-        in1.rep(15).and_then(|r| codes::table_cwe(&r, "0086")),
+        in1.rep(15)
+            .and_then(|r| codes::table_cwe(&r, codes::v2_table!("0086"))),
     );
-    let relationship = in1.text(17).map(|code| match code.as_str() {
+    let relationship = in1.text(17).map(|code| match &*code {
         "SEL" => "self",
         "SPO" => "spouse",
         "CHD" => "child",
@@ -75,7 +76,7 @@ pub fn in1(
         .filter(|o| *o > 0);
     put(&mut coverage, "order", order.map(Value::from));
     if let Some(policy) = in1.text(36) {
-        coverage["subscriberId"] = Value::String(policy.clone());
+        coverage["subscriberId"] = Value::from(policy.clone());
         coverage["identifier"] = json!([{ "value": policy }]);
     }
     Some(ctx.add(coverage, None))

@@ -15,9 +15,9 @@ use crate::segments::{Links, positioned};
 /// security label (TXA-18, table 0272) and status (TXA-19; a T11 event is
 /// entered-in-error). The content is set by [`content`] from the OBX that
 /// follow.
-pub fn txa(
-    ctx: &mut Context<'_>,
-    txa: Seg<'_>,
+pub fn txa<'m>(
+    ctx: &mut Context<'m>,
+    txa: Seg<'m>,
     position: usize,
     links: Links,
     trigger: &str,
@@ -47,7 +47,7 @@ pub fn txa(
         _ => "current",
     };
     document["status"] = Value::from(status);
-    let doc_status = txa.text(17).and_then(|code| match code.as_str() {
+    let doc_status = txa.text(17).and_then(|code| match &*code {
         "AU" | "LA" | "DO" => Some("final"),
         "DI" | "IP" | "IN" | "PA" => Some("preliminary"),
         _ => None,
@@ -56,21 +56,17 @@ pub fn txa(
     put(
         &mut document,
         "type",
-        txa.rep(2).and_then(|r| codes::table_cwe(&r, "0270")),
+        txa.rep(2)
+            .and_then(|r| codes::table_cwe(&r, codes::v2_table!("0270"))),
     );
     put(
         &mut document,
         "subject",
         links.patient.map(|h| ctx.reference(h)),
     );
-    put(
-        &mut document,
-        "date",
-        txa.instant(6, ctx).map(Value::String),
-    );
-    let authors: Vec<Value> = txa
+    put(&mut document, "date", txa.instant(6, ctx).map(Value::from));
+    let authors: Vec<Value<'m>> = txa
         .reps(9)
-        .into_iter()
         .filter_map(|r| practitioner::reference(ctx, Some(r)))
         .collect();
     put(&mut document, "author", Some(Value::Array(authors)));
@@ -81,7 +77,7 @@ pub fn txa(
     );
     let label = txa
         .text(18)
-        .map(|code| json!([codes::table_concept("0272", &code)]));
+        .map(|code| json!([codes::table_concept(codes::v2_table!("0272"), code)]));
     put(&mut document, "securityLabel", label);
     let media = attachment::media_type(txa.text(3).as_deref(), None);
     document["content"] = json!([{ "attachment": { "contentType": media } }]);
@@ -97,7 +93,7 @@ pub fn txa(
 
 /// Sets the content of `document` from its OBX: the first ED value as is,
 /// else the text of every OBX-5 joined by line breaks, base64-encoded.
-pub fn content(ctx: &mut Context<'_>, document: Handle, obxs: &[Seg<'_>]) {
+pub fn content<'m>(ctx: &mut Context<'m>, document: Handle, obxs: &[Seg<'m>]) {
     let embedded = obxs
         .iter()
         .filter(|obx| obx.text(2).as_deref() == Some("ED"))

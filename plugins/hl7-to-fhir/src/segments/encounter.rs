@@ -30,21 +30,21 @@ const LOCATIONS: [(usize, &str); 4] = [
 /// Maps a PV1 to an Encounter of `patient`. Its id derives from the visit
 /// number (PV1-19) when there is one, else from the message and `position`.
 /// `trigger` (MSH-9.2) sets the status when PV1-45 does not.
-pub fn pv1(
-    ctx: &mut Context<'_>,
-    pv1: Seg<'_>,
+pub fn pv1<'m>(
+    ctx: &mut Context<'m>,
+    pv1: Seg<'m>,
     position: usize,
     patient: Option<Handle>,
     trigger: &str,
 ) -> Handle {
-    let identifiers: Vec<Value> = [(19, "VN"), (50, "VN")]
+    let identifiers: Vec<Value<'m>> = [(19, "VN"), (50, "VN")]
         .into_iter()
         .filter_map(|(n, code)| Some(identifier::typed(identifier::cx(pv1.rep(n)?)?, code)))
         .collect();
     let mut encounter = match identifiers.first() {
         Some(visit) => {
             let [scope, value] = identifier::key(visit);
-            let id = fhir::deterministic_id(&["Encounter", &scope, &value]);
+            let id = fhir::deterministic_id(&["Encounter", scope, value]);
             resource("Encounter", id)
         }
         None => positioned(ctx, "Encounter", position),
@@ -64,13 +64,14 @@ pub fn pv1(
         &mut encounter,
         "type",
         pv1.rep(4)
-            .and_then(|r| codes::table_cwe(&r, "0007"))
+            .and_then(|r| codes::table_cwe(&r, codes::v2_table!("0007")))
             .map(|t| json!([t])),
     );
     put(
         &mut encounter,
         "serviceType",
-        pv1.rep(10).and_then(|r| codes::table_cwe(&r, "0069")),
+        pv1.rep(10)
+            .and_then(|r| codes::table_cwe(&r, codes::v2_table!("0069"))),
     );
     put(&mut encounter, "subject", patient.map(|h| ctx.reference(h)));
     put(&mut encounter, "period", time::period(start, end));
@@ -92,14 +93,14 @@ pub fn pv1(
 }
 
 /// HL7 table 0004 (patient class) → v3-ActCode; other codes keep table 0004.
-fn class(code: Option<&str>) -> Value {
+fn class<'m>(code: Option<&str>) -> Value<'m> {
     let act = |code: &'static str, display: &'static str| json!({ "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": code, "display": display });
     match code {
         Some("E") => act("EMER", "emergency"),
         Some("I" | "B") => act("IMP", "inpatient encounter"),
         Some("O" | "R") => act("AMB", "ambulatory"),
         Some("P") => act("PRENC", "pre-admission"),
-        Some(other) => json!({ "system": codes::table_system("0004"), "code": other.to_string() }),
+        Some(other) => json!({ "system": codes::v2_table!("0004"), "code": other.to_string() }),
         None => {
             json!({ "system": "http://terminology.hl7.org/CodeSystem/v3-NullFlavor", "code": "UNK" })
         }
@@ -123,7 +124,7 @@ fn status(class: Option<&str>, discharged: bool, trigger: &str) -> &'static str 
 }
 
 /// PV1-5, -13, -14, -15, -16, -36 and -38.
-fn hospitalization(pv1: Seg<'_>) -> Option<Value> {
+fn hospitalization<'m>(pv1: Seg<'m>) -> Option<Value<'m>> {
     let mut hospitalization = json!({});
     put(
         &mut hospitalization,
@@ -131,9 +132,9 @@ fn hospitalization(pv1: Seg<'_>) -> Option<Value> {
         pv1.rep(5).and_then(identifier::cx),
     );
     for (n, key, table) in [
-        (13, "reAdmission", "0092"),
-        (14, "admitSource", "0023"),
-        (36, "dischargeDisposition", "0112"),
+        (13, "reAdmission", codes::v2_table!("0092")),
+        (14, "admitSource", codes::v2_table!("0023")),
+        (36, "dischargeDisposition", codes::v2_table!("0112")),
     ] {
         put(
             &mut hospitalization,
@@ -142,21 +143,20 @@ fn hospitalization(pv1: Seg<'_>) -> Option<Value> {
         );
     }
     for (n, key, table) in [
-        (15, "specialArrangement", "0009"),
-        (16, "specialCourtesy", "0099"),
-        (38, "dietPreference", "0114"),
+        (15, "specialArrangement", codes::v2_table!("0009")),
+        (16, "specialCourtesy", codes::v2_table!("0099")),
+        (38, "dietPreference", codes::v2_table!("0114")),
     ] {
         let concepts = pv1
             .reps(n)
-            .iter()
-            .filter_map(|r| codes::table_cwe(r, table))
+            .filter_map(|r| codes::table_cwe(&r, table))
             .collect();
         put(&mut hospitalization, key, Some(Value::Array(concepts)));
     }
     (hospitalization != json!({})).then_some(hospitalization)
 }
 
-fn participants(ctx: &mut Context<'_>, pv1: Seg<'_>, encounter: &mut Value) {
+fn participants<'m>(ctx: &mut Context<'m>, pv1: Seg<'m>, encounter: &mut Value<'m>) {
     for (n, code, text) in PARTICIPANTS {
         for rep in pv1.reps(n) {
             let Some(doctor) = practitioner::reference(ctx, Some(rep)) else {
@@ -177,12 +177,14 @@ fn participants(ctx: &mut Context<'_>, pv1: Seg<'_>, encounter: &mut Value) {
 
 /// Adds a PV2 to `encounter`: admit reason (PV2-3), length of stay in days
 /// (PV2-11) and priority (PV2-25, table 0217).
-pub fn pv2(ctx: &mut Context<'_>, pv2: Seg<'_>, encounter: Handle) {
+pub fn pv2<'m>(ctx: &mut Context<'m>, pv2: Seg<'m>, encounter: Handle) {
     let reason = pv2.rep(3).and_then(|r| codes::codeable_concept(&r));
     let length = pv2.text(11).and_then(|days| quantity::number(&days)).map(|days| {
         json!({ "value": days, "unit": "days", "system": "http://unitsofmeasure.org", "code": "d" })
     });
-    let priority = pv2.rep(25).and_then(|r| codes::table_cwe(&r, "0217"));
+    let priority = pv2
+        .rep(25)
+        .and_then(|r| codes::table_cwe(&r, codes::v2_table!("0217")));
     let resource = ctx.resource_mut(encounter);
     put(resource, "reasonCode", reason.map(|r| json!([r])));
     put(resource, "length", length);

@@ -5,7 +5,7 @@ use hl7wasm_plugin_sdk::json;
 use hl7wasm_plugin_sdk::json::Value;
 
 use crate::MessageKind;
-use crate::context::{Context, Handle, Seg, put};
+use crate::context::{Context, Handle, Seg, Text, put};
 use crate::datatypes::{codes, identifier};
 use crate::references::organization;
 use crate::segments::{positioned, unknown};
@@ -13,37 +13,37 @@ use crate::segments::{positioned, unknown};
 /// Maps the MSH to a MessageHeader: event (MSH-9), source (MSH-3), sender
 /// (MSH-4), destination (MSH-5, receiver MSH-6) and processing id (MSH-11,
 /// as a tag). An endpoint that no HD universal id gives is marked unknown.
-pub fn message_header(ctx: &mut Context<'_>, msh: Seg<'_>) -> Handle {
+pub fn message_header<'m>(ctx: &mut Context<'m>, msh: Seg<'m>) -> Handle {
     let mut header = positioned(ctx, "MessageHeader", 0);
     let event = match (msh.component(9, 1), msh.component(9, 2)) {
         (Some(code), Some(trigger)) => {
             let display = format!("{code}^{trigger}");
             json!({
-                "system": codes::table_system("0003"),
+                "system": codes::v2_table!("0003"),
                 "code": trigger,
                 "display": display,
             })
         }
-        (code, _) => json!({ "system": codes::table_system("0076"), "code": code }),
+        (code, _) => json!({ "system": codes::v2_table!("0076"), "code": code }),
     };
     header["eventCoding"] = event;
     let endpoint = |n: usize| msh.rep(n).and_then(|hd| identifier::hd_system(&hd, 1));
     let mut source = json!({});
-    put(&mut source, "name", msh.text(3).map(Value::String));
+    put(&mut source, "name", msh.text(3).map(Value::from));
     match endpoint(3) {
-        Some(uri) => source["endpoint"] = Value::String(uri),
+        Some(uri) => source["endpoint"] = Value::from(uri),
         None => source["_endpoint"] = unknown(),
     }
     header["source"] = source;
-    if let Some(sender) = msh.rep(4).and_then(|hd| organization::hd(ctx, &hd)) {
+    if let Some(sender) = msh.rep(4).and_then(|hd| organization::hd(ctx, hd)) {
         header["sender"] = ctx.reference(sender);
     }
-    let receiver = msh.rep(6).and_then(|hd| organization::hd(ctx, &hd));
+    let receiver = msh.rep(6).and_then(|hd| organization::hd(ctx, hd));
     if msh.rep(5).is_some() || receiver.is_some() {
         let mut destination = json!({});
-        put(&mut destination, "name", msh.text(5).map(Value::String));
+        put(&mut destination, "name", msh.text(5).map(Value::from));
         match endpoint(5) {
-            Some(uri) => destination["endpoint"] = Value::String(uri),
+            Some(uri) => destination["endpoint"] = Value::from(uri),
             None => destination["_endpoint"] = unknown(),
         }
         put(
@@ -54,16 +54,15 @@ pub fn message_header(ctx: &mut Context<'_>, msh: Seg<'_>) -> Handle {
         header["destination"] = json!([destination]);
     }
     if let Some(mode) = msh.text(11) {
-        header["meta"] =
-            json!({ "tag": [{ "system": codes::table_system("0103"), "code": mode }] });
+        header["meta"] = json!({ "tag": [{ "system": codes::v2_table!("0103"), "code": mode }] });
     }
     ctx.add(header, None)
 }
 
 /// Points the MessageHeader at the resources the message is about (see
 /// [`MessageKind`]).
-pub fn focus(ctx: &mut Context<'_>, header: Handle, kind: MessageKind) {
-    let focus: Vec<Value> = kind
+pub fn focus<'m>(ctx: &mut Context<'m>, header: Handle, kind: MessageKind) {
+    let focus: Vec<Value<'m>> = kind
         .focus_types()
         .iter()
         .flat_map(|t| ctx.handles_of(t))
@@ -76,27 +75,27 @@ pub fn focus(ctx: &mut Context<'_>, header: Handle, kind: MessageKind) {
 /// MSH-7, authored by the sender (MSH-4, else the application MSH-3),
 /// activity the message type. None when MSH-7 has no time with a zone, as
 /// `recorded` must be an instant.
-pub fn provenance(ctx: &mut Context<'_>, msh: Seg<'_>) {
+pub fn provenance<'m>(ctx: &mut Context<'m>, msh: Seg<'m>) {
     let Some(recorded) = msh.instant(7, ctx) else {
         return;
     };
-    let who = match msh.rep(4).and_then(|hd| organization::hd(ctx, &hd)) {
+    let who = match msh.rep(4).and_then(|hd| organization::hd(ctx, hd)) {
         Some(sender) => ctx.reference(sender),
         None => match msh.text(3) {
             Some(application) => json!({ "display": application }),
             None => return,
         },
     };
-    let targets: Vec<Value> = ctx
+    let targets: Vec<Value<'m>> = ctx
         .handles()
         .into_iter()
         .map(|h| ctx.reference(h))
         .collect();
-    let event: Vec<String> = (1..=3).filter_map(|c| msh.component(9, c)).collect();
+    let event: Vec<Text<'m>> = (1..=3).filter_map(|c| msh.component(9, c)).collect();
     let mut provenance = positioned(ctx, "Provenance", usize::MAX);
     provenance["target"] = Value::Array(targets);
-    provenance["occurredDateTime"] = Value::String(recorded.clone());
-    provenance["recorded"] = Value::String(recorded);
+    provenance["occurredDateTime"] = Value::from(recorded.clone());
+    provenance["recorded"] = Value::from(recorded);
     provenance["activity"] =
         json!({ "coding": [{ "display": format!("message - {}", event.join("^")) }] });
     provenance["agent"] = json!([{

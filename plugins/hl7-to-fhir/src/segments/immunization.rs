@@ -5,7 +5,7 @@ use hl7wasm_plugin_sdk::json;
 use hl7wasm_plugin_sdk::json::Value;
 
 use crate::MapError;
-use crate::context::{Context, Handle, Seg, push, put};
+use crate::context::{Context, Handle, Seg, Text, push, put};
 use crate::datatypes::{codes, identifier, quantity};
 use crate::references::{location, organization, practitioner};
 use crate::segments::{Links, order};
@@ -20,10 +20,10 @@ use crate::segments::{Links, order};
 ///
 /// # Errors
 /// [`MapError::Invalid`] when RXA-3 (the time) or RXA-5 (the vaccine) is empty.
-pub fn rxa(
-    ctx: &mut Context<'_>,
-    rxa: Seg<'_>,
-    orc: Option<Seg<'_>>,
+pub fn rxa<'m>(
+    ctx: &mut Context<'m>,
+    rxa: Seg<'m>,
+    orc: Option<Seg<'m>>,
     position: usize,
     links: Links,
 ) -> Result<Handle, MapError> {
@@ -35,11 +35,11 @@ pub fn rxa(
         .text(3)
         .ok_or_else(|| rxa.error(3, "the administration time is required"))?;
     let occurrence = match rxa.datetime(3, ctx) {
-        Some(when) => ("occurrenceDateTime", when),
+        Some(when) => ("occurrenceDateTime", Text::Owned(when)),
         None => ("occurrenceString", text),
     };
     let identifiers = order::identifiers(orc, None);
-    let by_filler: Vec<Value> = identifiers.iter().rev().cloned().collect();
+    let by_filler: Vec<Value<'m>> = identifiers.iter().rev().cloned().collect();
     let mut immunization = order::identified(ctx, "Immunization", &by_filler, position);
     let query = identifier::conditional_query(&by_filler);
     put(
@@ -48,7 +48,7 @@ pub fn rxa(
         Some(Value::Array(identifiers)),
     );
     let completion = rxa.text(20).unwrap_or_default();
-    let status = match (rxa.text(21).as_deref(), completion.as_str()) {
+    let status = match (rxa.text(21).as_deref(), &*completion) {
         (Some("D"), _) => "entered-in-error",
         (_, "RE" | "NA") => "not-done",
         _ => "completed",
@@ -72,11 +72,11 @@ pub fn rxa(
         "encounter",
         links.encounter.map(|h| ctx.reference(h)),
     );
-    immunization[occurrence.0] = Value::String(occurrence.1);
+    immunization[occurrence.0] = Value::from(occurrence.1);
     put(
         &mut immunization,
         "recorded",
-        rxa.datetime(22, ctx).map(Value::String),
+        rxa.datetime(22, ctx).map(Value::from),
     );
     if let Some(source) = rxa.text(9) {
         immunization["primarySource"] = Value::Bool(source == "00");
@@ -84,12 +84,12 @@ pub fn rxa(
     put(
         &mut immunization,
         "lotNumber",
-        rxa.text(15).map(Value::String),
+        rxa.text(15).map(Value::from),
     );
     put(
         &mut immunization,
         "expirationDate",
-        rxa.date(16).map(Value::String),
+        rxa.date(16).map(Value::from),
     );
     let manufacturer = rxa.rep(17).and_then(|r| organization::cwe(ctx, r));
     put(
@@ -100,8 +100,7 @@ pub fn rxa(
     put(&mut immunization, "doseQuantity", dose(rxa));
     let reasons = rxa
         .reps(19)
-        .iter()
-        .filter_map(codes::codeable_concept)
+        .filter_map(|r| codes::codeable_concept(&r))
         .collect();
     put(&mut immunization, "reasonCode", Some(Value::Array(reasons)));
     if completion == "PA" {
@@ -118,26 +117,27 @@ pub fn rxa(
 }
 
 /// RXA-6 in RXA-7's units; `999` is "unknown amount" and gives none.
-fn dose(rxa: Seg<'_>) -> Option<Value> {
+fn dose<'m>(rxa: Seg<'m>) -> Option<Value<'m>> {
     let amount = rxa.text(6).filter(|a| a != "999")?;
     let value = quantity::number(&amount)?;
     Some(quantity::quantity(value, rxa.rep(7).as_ref()))
 }
 
 /// RXA-10 (administering, `AP`) and ORC-12 (ordering, `OP`) providers.
-fn performers(ctx: &mut Context<'_>, rxa: Seg<'_>, orc: Option<Seg<'_>>, immunization: &mut Value) {
-    let givers = rxa.reps(10).into_iter().map(|r| ("AP", r));
-    let orderers = orc
-        .map(|o| o.reps(12))
-        .unwrap_or_default()
-        .into_iter()
-        .map(|r| ("OP", r));
+fn performers<'m>(
+    ctx: &mut Context<'m>,
+    rxa: Seg<'m>,
+    orc: Option<Seg<'m>>,
+    immunization: &mut Value<'m>,
+) {
+    let givers = rxa.reps(10).map(|r| ("AP", r));
+    let orderers = orc.into_iter().flat_map(|o| o.reps(12)).map(|r| ("OP", r));
     for (function, xcn) in givers.chain(orderers) {
         let Some(actor) = practitioner::reference(ctx, Some(xcn)) else {
             continue;
         };
         let performer = json!({
-            "function": codes::table_concept("0443", function),
+            "function": codes::table_concept(codes::v2_table!("0443"), function),
             "actor": actor,
         });
         push(immunization, "performer", performer);
@@ -146,9 +146,13 @@ fn performers(ctx: &mut Context<'_>, rxa: Seg<'_>, orc: Option<Seg<'_>>, immuniz
 
 /// Adds an RXR to `immunization`: route (RXR-1, table 0162) and site (RXR-2,
 /// table 0163).
-pub fn rxr(ctx: &mut Context<'_>, rxr: Seg<'_>, immunization: Handle) {
-    let route = rxr.rep(1).and_then(|r| codes::table_cwe(&r, "0162"));
-    let site = rxr.rep(2).and_then(|r| codes::table_cwe(&r, "0163"));
+pub fn rxr<'m>(ctx: &mut Context<'m>, rxr: Seg<'m>, immunization: Handle) {
+    let route = rxr
+        .rep(1)
+        .and_then(|r| codes::table_cwe(&r, codes::v2_table!("0162")));
+    let site = rxr
+        .rep(2)
+        .and_then(|r| codes::table_cwe(&r, codes::v2_table!("0163")));
     let resource = ctx.resource_mut(immunization);
     put(resource, "route", route);
     put(resource, "site", site);

@@ -40,7 +40,7 @@ pub struct Links {
 
 /// An element that is required but has no value: a data-absent-reason
 /// extension saying `unknown`.
-pub fn unknown() -> Value {
+pub fn unknown<'m>() -> Value<'m> {
     json!({ "extension": [{
         "url": "http://hl7.org/fhir/StructureDefinition/data-absent-reason",
         "valueCode": "unknown",
@@ -49,7 +49,11 @@ pub fn unknown() -> Value {
 
 /// A resource of `resource_type` with an id from the message key and the
 /// segment at `position` (its index in the message): stable across resends.
-pub fn positioned(ctx: &Context<'_>, resource_type: &'static str, position: usize) -> Value {
+pub fn positioned<'m>(
+    ctx: &Context<'m>,
+    resource_type: &'static str,
+    position: usize,
+) -> Value<'m> {
     let id = ctx.message_id(resource_type, position);
     resource(resource_type, id)
 }

@@ -19,10 +19,9 @@ const WITH_NOTE: [&str; 7] = [
 /// Adds the comment of an NTE (NTE-3, repetitions joined by line breaks) to
 /// `target`: as a note, or appended to an Appointment's comment. Other
 /// targets have no place for it, and the note is dropped.
-pub fn nte(ctx: &mut Context<'_>, nte: Seg<'_>, target: Handle) {
+pub fn nte<'m>(ctx: &mut Context<'m>, nte: Seg<'m>, target: Handle) {
     let lines: Vec<String> = nte
         .reps(3)
-        .iter()
         .map(|r| r.0.value().trim_end().to_string())
         .collect();
     if lines.is_empty() {
@@ -38,6 +37,6 @@ pub fn nte(ctx: &mut Context<'_>, nte: Seg<'_>, target: Handle) {
             Some(before) => format!("{before}\n{text}"),
             None => text,
         };
-        resource["comment"] = Value::String(comment);
+        resource["comment"] = Value::from(comment);
     }
 }

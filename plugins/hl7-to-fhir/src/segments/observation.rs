@@ -14,7 +14,7 @@ use crate::segments::{Links, positioned, value};
 /// organization), method (OBX-17) and body site (OBX-20); subject, encounter,
 /// basedOn and partOf from `links`. An OBX without OBX-3 (text lines of a
 /// report, in some feeds) keeps its value under an unknown code.
-pub fn obx(ctx: &mut Context<'_>, obx: Seg<'_>, position: usize, links: Links) -> Handle {
+pub fn obx<'m>(ctx: &mut Context<'m>, obx: Seg<'m>, position: usize, links: Links) -> Handle {
     let code = obx
         .rep(3)
         .and_then(|r| codes::codeable_concept(&r))
@@ -50,13 +50,12 @@ pub fn obx(ctx: &mut Context<'_>, obx: Seg<'_>, position: usize, links: Links) -
     put(
         &mut observation,
         "effectiveDateTime",
-        obx.datetime(14, ctx).map(Value::String),
+        obx.datetime(14, ctx).map(Value::from),
     );
     value::set(ctx, obx, &mut observation);
     let interpretations = obx
         .reps(8)
-        .iter()
-        .filter_map(|r| codes::table_cwe(r, "0078"))
+        .filter_map(|r| codes::table_cwe(&r, codes::v2_table!("0078")))
         .map(interpretation)
         .collect();
     put(
@@ -105,11 +104,11 @@ fn status(code: &str) -> &'static str {
 }
 
 /// Table 0078 codes are the v3 ObservationInterpretation codes that FHIR binds.
-fn interpretation(mut concept: Value) -> Value {
+fn interpretation<'m>(mut concept: Value<'m>) -> Value<'m> {
     if let Some(coding) = codes::first_coding(&mut concept)
         && coding["system"]
             .as_str()
-            .is_some_and(|system| codes::is_table_system(system, "0078"))
+            .is_some_and(|system| system == codes::v2_table!("0078"))
     {
         coding["system"] =
             Value::from("http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation");

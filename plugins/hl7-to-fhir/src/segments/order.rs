@@ -10,11 +10,11 @@ use crate::segments::positioned;
 
 /// The order identifiers of an ORC/OBR pair: placer (ORC-2, else OBR-2) and
 /// filler (ORC-3, else OBR-3), typed `PLAC` and `FILL`.
-pub fn identifiers(orc: Option<Seg<'_>>, obr: Option<Seg<'_>>) -> Vec<Value> {
+pub fn identifiers<'m>(orc: Option<Seg<'m>>, obr: Option<Seg<'m>>) -> Vec<Value<'m>> {
     [(2, "PLAC"), (3, "FILL")]
         .into_iter()
         .filter_map(|(n, code)| {
-            let from = |seg: Option<Seg<'_>>| seg?.rep(n).and_then(|r| identifier::ei(&r, 1));
+            let from = |seg: Option<Seg<'m>>| seg?.rep(n).and_then(|r| identifier::ei(&r, 1));
             Some(identifier::typed(from(orc).or_else(|| from(obr))?, code))
         })
         .collect()
@@ -22,16 +22,16 @@ pub fn identifiers(orc: Option<Seg<'_>>, obr: Option<Seg<'_>>) -> Vec<Value> {
 
 /// A resource of `resource_type` whose id derives from the first of
 /// `identifiers`, else from the message and `position`.
-pub fn identified(
-    ctx: &Context<'_>,
+pub fn identified<'m>(
+    ctx: &Context<'m>,
     resource_type: &'static str,
-    identifiers: &[Value],
+    identifiers: &[Value<'m>],
     position: usize,
-) -> Value {
+) -> Value<'m> {
     match identifiers.first() {
         Some(first) => {
             let [scope, value] = identifier::key(first);
-            let id = fhir::deterministic_id(&[resource_type, &scope, &value]);
+            let id = fhir::deterministic_id(&[resource_type, scope, value]);
             resource(resource_type, id)
         }
         None => positioned(ctx, resource_type, position),
@@ -43,10 +43,10 @@ pub fn identified(
 /// authored time (ORC-9), requester (ORC-12, else OBR-16), priority (ORC-7.6,
 /// else OBR-27.6) and reasons (OBR-31). Without a patient (ORM allows
 /// that), the required subject is marked unknown.
-pub fn request(
-    ctx: &mut Context<'_>,
-    orc: Option<Seg<'_>>,
-    obr: Option<Seg<'_>>,
+pub fn request<'m>(
+    ctx: &mut Context<'m>,
+    orc: Option<Seg<'m>>,
+    obr: Option<Seg<'m>>,
     position: usize,
     patient: Option<Handle>,
     encounter: Option<Handle>,
@@ -75,7 +75,7 @@ pub fn request(
         put(
             &mut request,
             "authoredOn",
-            orc.datetime(9, ctx).map(Value::String),
+            orc.datetime(9, ctx).map(Value::from),
         );
     }
     let requester = orc
@@ -91,8 +91,7 @@ pub fn request(
     if let Some(obr) = obr {
         let reasons = obr
             .reps(31)
-            .iter()
-            .filter_map(codes::codeable_concept)
+            .filter_map(|r| codes::codeable_concept(&r))
             .collect();
         put(&mut request, "reasonCode", Some(Value::Array(reasons)));
     }
@@ -100,12 +99,12 @@ pub fn request(
 }
 
 /// ORC-5 (table 0038), else ORC-1 (table 0119), as a request status.
-fn status(orc: Option<Seg<'_>>) -> &'static str {
+fn status<'m>(orc: Option<Seg<'m>>) -> &'static str {
     let Some(orc) = orc else {
         return "unknown";
     };
     let by_status = orc.text(5).and_then(|code| {
-        Some(match code.as_str() {
+        Some(match &*code {
             "A" | "IP" | "SC" => "active",
             "CA" | "DC" | "RP" => "revoked",
             "CM" => "completed",
@@ -115,7 +114,7 @@ fn status(orc: Option<Seg<'_>>) -> &'static str {
         })
     });
     let by_control = orc.text(1).and_then(|code| {
-        Some(match code.as_str() {
+        Some(match &*code {
             "NW" | "SC" | "XO" | "RL" | "SN" | "OK" | "RE" => "active",
             "CA" | "OC" | "DC" | "OD" | "CR" | "DR" => "revoked",
             "HD" | "OH" => "on-hold",

@@ -4,19 +4,19 @@ use hl7wasm_plugin_sdk::fhir;
 use hl7wasm_plugin_sdk::json;
 use hl7wasm_plugin_sdk::json::Value;
 
-use crate::context::{Context, Handle, Seg, push, put, resource};
+use crate::context::{Context, Handle, Seg, Text, object, push, put, resource};
 use crate::datatypes::{address, codes, identifier, name, telecom, time};
 use crate::references::{organization, practitioner};
 
 /// Maps a PID to a Patient. Its id derives from the first identifier of
 /// PID-3 (else PID-2, PID-4), so every message about the patient updates the
 /// same resource; without any, from the message and `position`.
-pub fn pid(ctx: &mut Context<'_>, pid: Seg<'_>, position: usize) -> Handle {
+pub fn pid<'m>(ctx: &mut Context<'m>, pid: Seg<'m>, position: usize) -> Handle {
     let identifiers = identifiers(pid);
     let id = match identifiers.first() {
         Some(first) => {
             let [scope, value] = identifier::key(first);
-            fhir::deterministic_id(&["Patient", &scope, &value])
+            fhir::deterministic_id(&["Patient", scope, value])
         }
         None => ctx.message_id("Patient", position),
     };
@@ -43,8 +43,8 @@ pub fn pid(ctx: &mut Context<'_>, pid: Seg<'_>, position: usize) -> Handle {
 }
 
 /// PID-2, PID-3, PID-4 (CX), PID-19 (SSN) and PID-20 (driver's licence).
-fn identifiers(pid: Seg<'_>) -> Vec<Value> {
-    let mut identifiers: Vec<Value> = [3, 2, 4]
+fn identifiers<'m>(pid: Seg<'m>) -> Vec<Value<'m>> {
+    let mut identifiers: Vec<Value<'m>> = [3, 2, 4]
         .into_iter()
         .flat_map(|n| pid.reps(n))
         .filter_map(identifier::cx)
@@ -56,7 +56,7 @@ fn identifiers(pid: Seg<'_>) -> Vec<Value> {
         ));
     }
     if let Some(licence) = pid.rep(20) {
-        let mut dl = json!({ "value": licence.get(1) });
+        let mut dl = object(3, "value", licence.get(1));
         let end = licence.get(3).and_then(|t| time::date(&t));
         put(&mut dl, "period", time::period(None, end));
         if dl["value"].is_string() {
@@ -66,7 +66,7 @@ fn identifiers(pid: Seg<'_>) -> Vec<Value> {
     identifiers
 }
 
-fn mothers_maiden_name(name: &Value) -> Value {
+fn mothers_maiden_name<'m>(name: &Value<'m>) -> Value<'m> {
     let parts: Vec<&str> = std::iter::once(&name["family"])
         .chain(name["given"].as_array().into_iter().flatten())
         .filter_map(Value::as_str)
@@ -78,11 +78,11 @@ fn mothers_maiden_name(name: &Value) -> Value {
 }
 
 /// PID-7: birthDate, and the birth time as an extension when a time is given.
-fn birth(ctx: &Context<'_>, pid: Seg<'_>, patient: &mut Value) {
+fn birth<'m>(ctx: &Context<'m>, pid: Seg<'m>, patient: &mut Value<'m>) {
     let Some(date) = pid.date(7) else {
         return;
     };
-    patient["birthDate"] = Value::String(date);
+    patient["birthDate"] = Value::from(date);
     if let Some(datetime) = pid.datetime(7, ctx).filter(|d| time::is_instant(d)) {
         patient["_birthDate"] = json!({ "extension": [{
             "url": "http://hl7.org/fhir/StructureDefinition/patient-birthTime",
@@ -92,8 +92,8 @@ fn birth(ctx: &Context<'_>, pid: Seg<'_>, patient: &mut Value) {
 }
 
 /// HL7 table 0001 → FHIR AdministrativeGender.
-fn gender(code: String) -> Option<&'static str> {
-    Some(match code.as_str() {
+fn gender(code: Text<'_>) -> Option<&'static str> {
+    Some(match &*code {
         "M" => "male",
         "F" => "female",
         "O" | "A" | "N" | "X" => "other",
@@ -104,23 +104,24 @@ fn gender(code: String) -> Option<&'static str> {
 
 /// Address, telecom, language, marital status, religion, birth place,
 /// multiple birth, citizenship and nationality.
-fn demographics(pid: Seg<'_>, patient: &mut Value) {
-    let mut addresses: Vec<Value> = pid.reps(11).into_iter().filter_map(address::xad).collect();
+fn demographics<'m>(pid: Seg<'m>, patient: &mut Value<'m>) {
+    let mut addresses: Vec<Value<'m>> = pid.reps(11).filter_map(address::xad).collect();
     if let (Some(county), Some(first)) = (pid.text(12), addresses.first_mut())
         && first.get("district").is_none()
     {
-        first["district"] = Value::String(county);
+        first["district"] = Value::from(county);
     }
     put(patient, "address", Some(Value::Array(addresses)));
     let telecoms = [(13, Some("home")), (14, Some("work")), (40, None)]
         .into_iter()
         .flat_map(|(n, default_use)| {
             pid.reps(n)
-                .into_iter()
                 .filter_map(move |rep| telecom::xtn(rep, default_use))
         });
     put(patient, "telecom", Some(telecoms.collect()));
-    let language = pid.rep(15).and_then(|r| codes::table_cwe(&r, "0296"));
+    let language = pid
+        .rep(15)
+        .and_then(|r| codes::table_cwe(&r, codes::v2_table!("0296")));
     put(
         patient,
         "communication",
@@ -129,9 +130,13 @@ fn demographics(pid: Seg<'_>, patient: &mut Value) {
     put(
         patient,
         "maritalStatus",
-        pid.rep(16).and_then(|r| codes::table_cwe(&r, "0002")),
+        pid.rep(16)
+            .and_then(|r| codes::table_cwe(&r, codes::v2_table!("0002"))),
     );
-    if let Some(religion) = pid.rep(17).and_then(|r| codes::table_cwe(&r, "0006")) {
+    if let Some(religion) = pid
+        .rep(17)
+        .and_then(|r| codes::table_cwe(&r, codes::v2_table!("0006")))
+    {
         push(
             patient,
             "extension",
@@ -171,7 +176,7 @@ fn demographics(pid: Seg<'_>, patient: &mut Value) {
             "http://hl7.org/fhir/StructureDefinition/patient-nationality",
         ),
     ] {
-        for concept in pid.reps(n).iter().filter_map(codes::codeable_concept) {
+        for concept in pid.reps(n).filter_map(|r| codes::codeable_concept(&r)) {
             push(
                 patient,
                 "extension",
@@ -182,9 +187,9 @@ fn demographics(pid: Seg<'_>, patient: &mut Value) {
 }
 
 /// PID-29 (death time), else PID-30 (death indicator).
-fn deceased(ctx: &Context<'_>, pid: Seg<'_>, patient: &mut Value) {
+fn deceased<'m>(ctx: &Context<'m>, pid: Seg<'m>, patient: &mut Value<'m>) {
     if let Some(when) = pid.datetime(29, ctx) {
-        patient["deceasedDateTime"] = Value::String(when);
+        patient["deceasedDateTime"] = Value::from(when);
     } else if let Some(flag) = pid.text(30).filter(|f| f == "Y" || f == "N") {
         patient["deceasedBoolean"] = Value::Bool(flag == "Y");
     }
@@ -192,14 +197,13 @@ fn deceased(ctx: &Context<'_>, pid: Seg<'_>, patient: &mut Value) {
 
 /// Adds a PD1 to `patient`: the primary facility (PD1-3) and the primary care
 /// provider (PD1-4) become generalPractitioner.
-pub fn pd1(ctx: &mut Context<'_>, pd1: Seg<'_>, patient: Handle) {
+pub fn pd1<'m>(ctx: &mut Context<'m>, pd1: Seg<'m>, patient: Handle) {
     let facility = pd1
         .rep(3)
         .and_then(|r| organization::xon(ctx, r))
         .map(|h| ctx.reference(h));
-    let doctors: Vec<Value> = pd1
+    let doctors: Vec<Value<'m>> = pd1
         .reps(4)
-        .into_iter()
         .filter_map(|r| practitioner::reference(ctx, Some(r)))
         .collect();
     let resource = ctx.resource_mut(patient);
@@ -210,14 +214,14 @@ pub fn pd1(ctx: &mut Context<'_>, pd1: Seg<'_>, patient: Handle) {
 
 /// Maps an MRG (merge) to the Patient that `patient` replaces: identified by
 /// MRG-1 (and MRG-4), named by MRG-7, inactive, linked both ways.
-pub fn mrg(ctx: &mut Context<'_>, mrg: Seg<'_>, patient: Handle) -> Option<Handle> {
-    let identifiers: Vec<Value> = [1, 4]
+pub fn mrg<'m>(ctx: &mut Context<'m>, mrg: Seg<'m>, patient: Handle) -> Option<Handle> {
+    let identifiers: Vec<Value<'m>> = [1, 4]
         .into_iter()
         .flat_map(|n| mrg.reps(n))
         .filter_map(identifier::cx)
         .collect();
     let [scope, value] = identifier::key(identifiers.first()?);
-    let id = fhir::deterministic_id(&["Patient", &scope, &value]);
+    let id = fhir::deterministic_id(&["Patient", scope, value]);
     let mut old = json!({
         "resourceType": "Patient",
         "id": id,

@@ -12,9 +12,9 @@ use crate::segments::positioned;
 /// as text), performed time (PR1-5), performers (PR1-8 anesthesiologist,
 /// PR1-11 surgeon, PR1-12 practitioners), reason (PR1-15) and identifier
 /// (PR1-19).
-pub fn pr1(
-    ctx: &mut Context<'_>,
-    pr1: Seg<'_>,
+pub fn pr1<'m>(
+    ctx: &mut Context<'m>,
+    pr1: Seg<'m>,
     position: usize,
     patient: Handle,
     encounter: Option<Handle>,
@@ -23,7 +23,7 @@ pub fn pr1(
     procedure["status"] = Value::from("completed");
     let mut code = pr1.rep(3).and_then(|r| codes::codeable_concept(&r));
     if let Some(text) = pr1.text(4) {
-        code.get_or_insert_with(|| json!({}))["text"] = Value::String(text);
+        code.get_or_insert_with(|| json!({}))["text"] = Value::from(text);
     }
     put(&mut procedure, "code", code);
     procedure["subject"] = ctx.reference(patient);
@@ -35,9 +35,9 @@ pub fn pr1(
     put(
         &mut procedure,
         "performedDateTime",
-        pr1.datetime(5, ctx).map(Value::String),
+        pr1.datetime(5, ctx).map(Value::from),
     );
-    let performers: Vec<Value> = [8, 11, 12]
+    let performers: Vec<Value<'m>> = [8, 11, 12]
         .into_iter()
         .flat_map(|n| pr1.reps(n))
         .filter_map(|r| practitioner::reference(ctx, Some(r)))
@@ -46,7 +46,7 @@ pub fn pr1(
     put(&mut procedure, "performer", Some(Value::Array(performers)));
     let reason = pr1.rep(15).and_then(|r| codes::codeable_concept(&r));
     put(&mut procedure, "reasonCode", reason.map(|r| json!([r])));
-    let identifiers: Vec<Value> = pr1
+    let identifiers: Vec<Value<'m>> = pr1
         .rep(19)
         .and_then(|r| identifier::ei(&r, 1))
         .into_iter()

@@ -12,10 +12,10 @@ use crate::segments::positioned;
 /// telecom (NK1-5 home, NK1-6 work, NK1-31, -40, -41), period (NK1-8, -9),
 /// identifiers (NK1-12, -33), gender (NK1-15), birth date (NK1-16) and
 /// language (NK1-20).
-pub fn nk1(ctx: &mut Context<'_>, nk1: Seg<'_>, position: usize, patient: Handle) -> Handle {
+pub fn nk1<'m>(ctx: &mut Context<'m>, nk1: Seg<'m>, position: usize, patient: Handle) -> Handle {
     let mut person = positioned(ctx, "RelatedPerson", position);
     person["patient"] = ctx.reference(patient);
-    let identifiers: Vec<Value> = [12, 33]
+    let identifiers: Vec<Value<'m>> = [12, 33]
         .into_iter()
         .flat_map(|n| nk1.reps(n))
         .filter_map(identifier::cx)
@@ -26,7 +26,7 @@ pub fn nk1(ctx: &mut Context<'_>, nk1: Seg<'_>, position: usize, patient: Handle
         .flat_map(|n| nk1.reps(n))
         .filter_map(name::xpn);
     put(&mut person, "name", Some(names.collect()));
-    let relationships = [(3, "0063"), (7, "0131")]
+    let relationships = [(3, codes::v2_table!("0063")), (7, codes::v2_table!("0131"))]
         .into_iter()
         .filter_map(|(n, table)| codes::table_cwe(&nk1.rep(n)?, table));
     put(&mut person, "relationship", Some(relationships.collect()));
@@ -45,14 +45,13 @@ pub fn nk1(ctx: &mut Context<'_>, nk1: Seg<'_>, position: usize, patient: Handle
     .into_iter()
     .flat_map(|(n, default_use)| {
         nk1.reps(n)
-            .into_iter()
             .filter_map(move |r| telecom::xtn(r, default_use))
     });
     put(&mut person, "telecom", Some(telecoms.collect()));
     let start = nk1.text(8).and_then(|t| time::date(&t));
     let end = nk1.text(9).and_then(|t| time::date(&t));
     put(&mut person, "period", time::period(start, end));
-    let gender = nk1.text(15).and_then(|code| match code.as_str() {
+    let gender = nk1.text(15).and_then(|code| match &*code {
         "M" => Some("male"),
         "F" => Some("female"),
         "U" => Some("unknown"),
@@ -60,8 +59,10 @@ pub fn nk1(ctx: &mut Context<'_>, nk1: Seg<'_>, position: usize, patient: Handle
         _ => None,
     });
     put(&mut person, "gender", gender.map(Value::from));
-    put(&mut person, "birthDate", nk1.date(16).map(Value::String));
-    let language = nk1.rep(20).and_then(|r| codes::table_cwe(&r, "0296"));
+    put(&mut person, "birthDate", nk1.date(16).map(Value::from));
+    let language = nk1
+        .rep(20)
+        .and_then(|r| codes::table_cwe(&r, codes::v2_table!("0296")));
     put(
         &mut person,
         "communication",

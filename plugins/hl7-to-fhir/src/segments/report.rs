@@ -15,10 +15,10 @@ use crate::segments::{Links, order};
 ///
 /// # Errors
 /// [`MapError::Invalid`] when OBR-4 (the code) is empty.
-pub fn obr(
-    ctx: &mut Context<'_>,
-    orc: Option<Seg<'_>>,
-    obr: Seg<'_>,
+pub fn obr<'m>(
+    ctx: &mut Context<'m>,
+    orc: Option<Seg<'m>>,
+    obr: Seg<'m>,
     position: usize,
     links: Links,
 ) -> Result<Handle, MapError> {
@@ -27,7 +27,7 @@ pub fn obr(
         .and_then(|r| codes::codeable_concept(&r))
         .ok_or_else(|| obr.error(4, "the universal service identifier is required"))?;
     let identifiers = order::identifiers(orc, Some(obr));
-    let by_filler: Vec<Value> = identifiers.iter().rev().cloned().collect();
+    let by_filler: Vec<Value<'m>> = identifiers.iter().rev().cloned().collect();
     let mut report = order::identified(ctx, "DiagnosticReport", &by_filler, position);
     let query = identifier::conditional_query(&by_filler);
     put(&mut report, "identifier", Some(Value::Array(identifiers)));
@@ -39,7 +39,7 @@ pub fn obr(
     report["status"] = Value::from(obr.text(25).map_or("unknown", |s| status(&s)));
     let category = obr
         .text(24)
-        .map(|c| json!([codes::table_concept("0074", &c)]));
+        .map(|c| json!([codes::table_concept(codes::v2_table!("0074"), c)]));
     put(&mut report, "category", category);
     report["code"] = code;
     put(
@@ -59,13 +59,9 @@ pub fn obr(
             "effectivePeriod",
             time::period(start, Some(end)),
         ),
-        None => put(&mut report, "effectiveDateTime", start.map(Value::String)),
+        None => put(&mut report, "effectiveDateTime", start.map(Value::from)),
     }
-    put(
-        &mut report,
-        "issued",
-        obr.instant(22, ctx).map(Value::String),
-    );
+    put(&mut report, "issued", obr.instant(22, ctx).map(Value::from));
     Ok(ctx.add(report, query))
 }
 

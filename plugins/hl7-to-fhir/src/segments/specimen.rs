@@ -10,14 +10,14 @@ use crate::segments::positioned;
 /// Maps an SPM to a Specimen of `patient`: identifiers (SPM-2, placer and
 /// filler), type (SPM-4, table 0487), collection method (SPM-7), body site
 /// (SPM-8) and time (SPM-17), received time (SPM-18) and conditions (SPM-24).
-pub fn spm(
-    ctx: &mut Context<'_>,
-    spm: Seg<'_>,
+pub fn spm<'m>(
+    ctx: &mut Context<'m>,
+    spm: Seg<'m>,
     position: usize,
     patient: Option<Handle>,
 ) -> Handle {
     let mut specimen = positioned(ctx, "Specimen", position);
-    let identifiers: Vec<Value> = spm
+    let identifiers: Vec<Value<'m>> = spm
         .rep(2)
         .map(|eip| {
             [(1, "PLAC"), (2, "FILL")]
@@ -32,13 +32,14 @@ pub fn spm(
     put(
         &mut specimen,
         "type",
-        spm.rep(4).and_then(|r| codes::table_cwe(&r, "0487")),
+        spm.rep(4)
+            .and_then(|r| codes::table_cwe(&r, codes::v2_table!("0487"))),
     );
     put(&mut specimen, "subject", patient.map(|h| ctx.reference(h)));
     put(
         &mut specimen,
         "receivedTime",
-        spm.datetime(18, ctx).map(Value::String),
+        spm.datetime(18, ctx).map(Value::from),
     );
     let mut collection = json!({});
     let start = spm.datetime(17, ctx);
@@ -51,16 +52,13 @@ pub fn spm(
             "collectedPeriod",
             time::period(start, Some(end)),
         ),
-        None => put(
-            &mut collection,
-            "collectedDateTime",
-            start.map(Value::String),
-        ),
+        None => put(&mut collection, "collectedDateTime", start.map(Value::from)),
     }
     put(
         &mut collection,
         "method",
-        spm.rep(7).and_then(|r| codes::table_cwe(&r, "0488")),
+        spm.rep(7)
+            .and_then(|r| codes::table_cwe(&r, codes::v2_table!("0488"))),
     );
     put(
         &mut collection,
@@ -72,8 +70,7 @@ pub fn spm(
     }
     let conditions = spm
         .reps(24)
-        .iter()
-        .filter_map(|r| codes::table_cwe(r, "0493"))
+        .filter_map(|r| codes::table_cwe(&r, codes::v2_table!("0493")))
         .collect();
     put(&mut specimen, "condition", Some(Value::Array(conditions)));
     ctx.add(specimen, None)

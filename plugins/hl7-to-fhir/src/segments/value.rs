@@ -4,7 +4,7 @@
 use hl7wasm_plugin_sdk::json;
 use hl7wasm_plugin_sdk::json::Value;
 
-use crate::context::{Context, Parts, Rep, Seg, clean, push, put};
+use crate::context::{Context, Parts, Rep, Seg, Text, clean, push, put};
 use crate::datatypes::{attachment, codes, quantity, time};
 
 /// R4 has no Attachment value; the IG carries ED and RP values in this
@@ -19,8 +19,8 @@ const VALUE_EXTENSION: &str =
 /// or Ratio, else string; DT, DTM, TS → dateTime; TM → time; NR → Range; DR →
 /// Period; ED, RP → an Attachment extension; other types → string (their
 /// components joined by spaces). A malformed date or time is dropped.
-pub fn set(ctx: &Context<'_>, obx: Seg<'_>, observation: &mut Value) {
-    let reps = obx.reps(5);
+pub fn set<'m>(ctx: &Context<'m>, obx: Seg<'m>, observation: &mut Value<'m>) {
+    let reps: Vec<Rep<'m>> = obx.reps(5).collect();
     let Some(first) = reps.first().copied() else {
         return;
     };
@@ -43,11 +43,11 @@ pub fn set(ctx: &Context<'_>, obx: Seg<'_>, observation: &mut Value) {
             )
         }),
         "SN" => Some(structured_numeric(first, units)),
-        "DT" | "DTM" | "TS" => at(1).map(|when| ("valueDateTime", Value::String(when))),
+        "DT" | "DTM" | "TS" => at(1).map(|when| ("valueDateTime", Value::from(when))),
         "TM" => first
             .get(1)
             .and_then(|t| time::time_of_day(&t))
-            .map(|t| ("valueTime", Value::String(t))),
+            .map(|t| ("valueTime", Value::from(t))),
         "NR" => range(&first, units).map(|r| ("valueRange", r)),
         "DR" => time::period(at(1), at(2)).map(|p| ("valuePeriod", p)),
         "ED" | "RP" => {
@@ -57,14 +57,14 @@ pub fn set(ctx: &Context<'_>, obx: Seg<'_>, observation: &mut Value) {
             }
             None
         }
-        "ST" | "FT" | "TX" | "" => Some(("valueString", Value::String(text(&reps)))),
+        "ST" | "FT" | "TX" | "" => Some(("valueString", Value::from(text(&reps)))),
         _ => {
-            let parts: Vec<String> = first
+            let parts: Vec<Text<'m>> = first
                 .0
                 .components()
-                .filter_map(|c| clean(&c.value()))
+                .filter_map(|c| clean(c.value()))
                 .collect();
-            Some(("valueString", Value::String(parts.join(" "))))
+            Some(("valueString", Value::from(parts.join(" "))))
         }
     };
     if let Some((key, value)) = value {
@@ -73,7 +73,7 @@ pub fn set(ctx: &Context<'_>, obx: Seg<'_>, observation: &mut Value) {
 }
 
 /// ED as its Attachment, RP (pointer 1, type 3, subtype 4) as a URL one.
-fn attachment_value(value_type: &str, value: Rep<'_>) -> Option<Value> {
+fn attachment_value<'m>(value_type: &str, value: Rep<'m>) -> Option<Value<'m>> {
     if value_type == "ED" {
         return attachment::ed(&value);
     }
@@ -84,7 +84,7 @@ fn attachment_value(value_type: &str, value: Rep<'_>) -> Option<Value> {
 
 /// NM: a number, with a comparator when it starts with one (`<0.5`), else
 /// the text.
-fn numeric(nm: Rep<'_>, units: Option<Rep<'_>>) -> (&'static str, Value) {
+fn numeric<'m>(nm: Rep<'m>, units: Option<Rep<'m>>) -> (&'static str, Value<'m>) {
     let text = nm.get(1).unwrap_or_default();
     let comparator = ["<=", ">=", "<", ">"]
         .into_iter()
@@ -96,12 +96,12 @@ fn numeric(nm: Rep<'_>, units: Option<Rep<'_>>) -> (&'static str, Value) {
             put(&mut value, "comparator", comparator.map(Value::from));
             ("valueQuantity", value)
         }
-        None => ("valueString", Value::String(text)),
+        None => ("valueString", Value::from(text)),
     }
 }
 
 /// The text of every repetition, joined by line breaks.
-fn text(reps: &[Rep<'_>]) -> String {
+fn text<'m>(reps: &[Rep<'m>]) -> String {
     let lines: Vec<String> = reps
         .iter()
         .map(|r| r.0.value().trim_end().to_string())
@@ -110,34 +110,34 @@ fn text(reps: &[Rep<'_>]) -> String {
 }
 
 /// SN: comparator (1), number (2), separator (3), number (4).
-fn structured_numeric(sn: Rep<'_>, units: Option<Rep<'_>>) -> (&'static str, Value) {
+fn structured_numeric<'m>(sn: Rep<'m>, units: Option<Rep<'m>>) -> (&'static str, Value<'m>) {
     let comparator = sn.get(1).unwrap_or_default();
     let first = sn.get(2).and_then(|n| quantity::number(&n));
     let separator = sn.get(3).unwrap_or_default();
     let second = sn.get(4).and_then(|n| quantity::number(&n));
     let plain = comparator.is_empty() || comparator == "=";
-    let q = |n: Value| quantity::quantity(n, units.as_ref());
-    match (first, separator.as_str(), second) {
+    let q = |n: Value<'m>| quantity::quantity(n, units.as_ref());
+    match (first, &*separator, second) {
         (Some(a), ":" | "/", Some(b)) if plain => (
             "valueRatio",
             json!({ "numerator": q(a), "denominator": { "value": b } }),
         ),
         (Some(a), "-", Some(b)) if plain => ("valueRange", json!({ "low": q(a), "high": q(b) })),
         (Some(a), "", None) if plain => ("valueQuantity", q(a)),
-        (Some(a), "", None) if matches!(comparator.as_str(), "<" | ">" | "<=" | ">=") => {
+        (Some(a), "", None) if matches!(&*comparator, "<" | ">" | "<=" | ">=") => {
             let mut quantity = q(a);
-            quantity["comparator"] = Value::String(comparator);
+            quantity["comparator"] = Value::from(comparator);
             ("valueQuantity", quantity)
         }
         _ => {
             let parts = [1, 2, 3, 4].map(|c| sn.get(c).unwrap_or_default());
-            ("valueString", Value::String(parts.concat()))
+            ("valueString", Value::from(parts.concat()))
         }
     }
 }
 
 /// NR: low (1) and high (2) numbers.
-fn range(nr: &impl Parts, units: Option<Rep<'_>>) -> Option<Value> {
+fn range<'m>(nr: &impl Parts<'m>, units: Option<Rep<'m>>) -> Option<Value<'m>> {
     let bound = |c| {
         nr.part(c)
             .and_then(|n| quantity::number(&n))
