@@ -5,6 +5,9 @@
 //! FHIR-Converter's expected outputs on key fields (`tests/fhir/compare.py`)
 //! does not fall below the floor measured when the mapper was written.
 //!
+//! It also ensures that the component and the crate compiled natively map
+//! each message to the same text.
+//!
 //! Needs `python3` with `tests/requirements.txt` installed (scripts/test-all
 //! does that).
 
@@ -14,6 +17,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use hl7wasm::hl7_input::InboundMessage;
+use hl7wasm::plugin::{PluginLimits, StageOutcome};
 use support::plugin_path;
 
 /// The overall agreement with FHIR-Converter, in percent, that the mapper
@@ -176,4 +181,46 @@ fn corpus_maps_to_valid_fhir_that_agrees_with_fhir_converter() {
         agrees,
         "agreement with FHIR-Converter fell below {floor}%:\n{table}"
     );
+}
+
+/// Ensures that the component maps every corpus message to the same text
+/// as the crate compiled natively: its deterministic ids must not depend on
+/// the platform (Wasm is 32-bit, the host 64-bit).
+#[test]
+fn the_component_and_the_native_crate_map_alike() {
+    let root = corpus().join("hl7v2");
+    let mut files = Vec::new();
+    message_files(&root, &mut files);
+    files.sort();
+    let options = hl7_to_fhir::Options::default();
+    let version = support::load(&support::engine(), "hl7-to-fhir");
+    let mut worker = support::worker(version, PluginLimits::default(), "{}");
+    let mut compared = 0;
+    for file in &files {
+        let bytes = std::fs::read(file).unwrap();
+        let Ok(batch) = hl7v2::split_batch(&bytes) else {
+            continue;
+        };
+        for raw in &batch.messages {
+            let Ok(input) = InboundMessage::parse(raw) else {
+                continue;
+            };
+            let Ok(native) = hl7_to_fhir::map_message_to_string(&input.message.body, &options)
+            else {
+                continue;
+            };
+            let outcome = worker.transform(input.message, support::metadata("corpus"));
+            let StageOutcome::Forward(outputs) = outcome else {
+                panic!("{}: {outcome:?}", file.display());
+            };
+            assert_eq!(outputs.len(), 1, "{}", file.display());
+            assert!(
+                outputs[0].body == native,
+                "{} maps differently",
+                file.display()
+            );
+            compared += 1;
+        }
+    }
+    assert!(compared > 150, "only {compared} messages compared");
 }

@@ -10,6 +10,11 @@ use crate::datatypes::{codes, identifier};
 use crate::references::organization;
 use crate::segments::{positioned, unknown};
 
+/// The Provenance's position, after every segment's: the same number on
+/// every platform, so that its id is too (`usize::MAX` differs between the
+/// 32-bit component and a 64-bit native build).
+const AFTER_EVERY_SEGMENT: usize = u32::MAX as usize;
+
 /// Maps the MSH to a MessageHeader: event (MSH-9), source (MSH-3), sender
 /// (MSH-4), destination (MSH-5, receiver MSH-6) and processing id (MSH-11,
 /// as a tag). An endpoint that no HD universal id gives is marked unknown.
@@ -92,7 +97,7 @@ pub fn provenance<'m>(ctx: &mut Context<'m>, msh: Seg<'m>) {
         .map(|h| ctx.reference(h))
         .collect();
     let event: Vec<Text<'m>> = (1..=3).filter_map(|c| msh.component(9, c)).collect();
-    let mut provenance = positioned(ctx, "Provenance", usize::MAX);
+    let mut provenance = positioned(ctx, "Provenance", AFTER_EVERY_SEGMENT);
     provenance["target"] = Value::Array(targets);
     provenance["occurredDateTime"] = Value::from(recorded.clone());
     provenance["recorded"] = Value::from(recorded);
