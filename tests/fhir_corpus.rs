@@ -55,6 +55,15 @@ fn corpus() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus")
 }
 
+/// The corpus's message folder and every file under it, sorted.
+fn corpus_messages() -> (PathBuf, Vec<PathBuf>) {
+    let root = corpus().join("hl7v2");
+    let mut files = Vec::new();
+    message_files(&root, &mut files);
+    files.sort();
+    (root, files)
+}
+
 fn message_files(dir: &Path, files: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).expect("read corpus dir") {
         let path = entry.expect("corpus entry").path();
@@ -115,10 +124,7 @@ fn python(script: &str, args: &[&Path], extra: &[&str]) -> (bool, String) {
 
 #[test]
 fn corpus_maps_to_valid_fhir_that_agrees_with_fhir_converter() {
-    let root = corpus().join("hl7v2");
-    let mut files = Vec::new();
-    message_files(&root, &mut files);
-    files.sort();
+    let (root, files) = corpus_messages();
     let output = Command::new(env!("CARGO_BIN_EXE_hl7wasm"))
         .args([
             "plugin",
@@ -188,10 +194,7 @@ fn corpus_maps_to_valid_fhir_that_agrees_with_fhir_converter() {
 /// the platform (Wasm is 32-bit, the host 64-bit).
 #[test]
 fn the_component_and_the_native_crate_map_alike() {
-    let root = corpus().join("hl7v2");
-    let mut files = Vec::new();
-    message_files(&root, &mut files);
-    files.sort();
+    let (_, files) = corpus_messages();
     let options = hl7_to_fhir::Options::default();
     let version = support::load(&support::engine(), "hl7-to-fhir");
     let mut worker = support::worker(version, PluginLimits::default(), "{}");
