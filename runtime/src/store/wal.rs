@@ -274,10 +274,16 @@ fn segment_header(segment: u64) -> [u8; SEGMENT_HEADER] {
 
 /// The length and checksum of a group of `records` in `segment`.
 fn group_header(segment: u64, records: &[u8]) -> [u8; HEADER] {
-    let length = u32::try_from(records.len()).expect("group under 4 GiB");
+    frame_header(records, group_crc(segment, records))
+}
+
+/// The header of a frame (a group or a record) holding `contents`, whose
+/// checksum is `crc`: `len u32 | crc u32`, little-endian.
+fn frame_header(contents: &[u8], crc: u32) -> [u8; HEADER] {
+    let length = u32::try_from(contents.len()).expect("frame under 4 GiB");
     let mut header = [0; HEADER];
     header[..4].copy_from_slice(&length.to_le_bytes());
-    header[4..].copy_from_slice(&group_crc(segment, records).to_le_bytes());
+    header[4..].copy_from_slice(&crc.to_le_bytes());
     header
 }
 
@@ -318,10 +324,8 @@ pub(crate) fn frame(out: &mut Vec<u8>, write_payload: impl FnOnce(&mut Vec<u8>))
     out.extend_from_slice(&[0; HEADER]);
     write_payload(out);
     let payload = &out[start + HEADER..];
-    let length = u32::try_from(payload.len()).expect("record under 4 GiB");
-    let crc = crc32fast::hash(payload);
-    out[start..start + 4].copy_from_slice(&length.to_le_bytes());
-    out[start + 4..start + HEADER].copy_from_slice(&crc.to_le_bytes());
+    let header = frame_header(payload, crc32fast::hash(payload));
+    out[start..start + HEADER].copy_from_slice(&header);
 }
 
 /// The payloads of whole records, as framed by [`frame`]; stops at the
