@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 
 use super::error::StoreError;
 use super::group_commit::GroupCommit;
+use super::ids::Ids;
 use super::indexer::{Group, Indexer};
 use super::redo::{apply_group, redo};
 use super::settings::StoreSettings;
@@ -65,6 +66,8 @@ pub(crate) struct Database {
     pub(crate) commit: GroupCommit,
     /// Durable log records on their way into sled.
     pub(crate) indexer: Indexer,
+    /// Message ids and sequence numbers, set again by every recovery.
+    pub(crate) ids: Ids,
 }
 
 #[derive(Debug)]
@@ -82,7 +85,8 @@ impl Database {
     pub(crate) fn open(dir: &Path, settings: StoreSettings) -> Result<Self, StoreError> {
         let db = open_sled(dir, &settings)?;
         let mut wal = Wal::open(dir)?;
-        recover(&db, &mut wal)?;
+        let ids = Ids::default();
+        recover(&db, &mut wal, &ids)?;
         Ok(Database {
             dir: dir.to_owned(),
             settings,
@@ -96,6 +100,7 @@ impl Database {
             wal: Mutex::new(wal),
             commit: GroupCommit::new(),
             indexer: Indexer::default(),
+            ids,
         })
     }
 
@@ -245,8 +250,8 @@ impl Database {
         self.commit
             .fail_all_requested("the database was reopened after a storage failure");
         drop(handle.db.take());
-        let reopened =
-            open_sled(&self.dir, &self.settings).and_then(|db| recover(&db, &mut wal).map(|()| db));
+        let reopened = open_sled(&self.dir, &self.settings)
+            .and_then(|db| recover(&db, &mut wal, &self.ids).map(|()| db));
         match reopened {
             Ok(db) => {
                 handle.db = Some(db);
@@ -267,13 +272,15 @@ impl Database {
     }
 }
 
-/// Redoes the log in `db`, makes it durable there, and starts a new segment.
-fn recover(db: &sled::Db, wal: &mut Wal) -> Result<(), StoreError> {
+/// Redoes the log in `db`, sets `ids` past every id it holds, makes both
+/// durable there, and starts a new segment.
+fn recover(db: &sled::Db, wal: &mut Wal, ids: &Ids) -> Result<(), StoreError> {
     let mut redone = 0;
     let records = wal.replay(|payload| {
         redone += usize::from(redo(db, payload)?);
         Ok(())
     })?;
+    ids.recover(db)?;
     db.flush()?;
     wal.restart()?;
     if records > 0 {

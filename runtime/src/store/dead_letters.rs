@@ -109,7 +109,7 @@ impl Store {
                             &header.channel,
                             destination,
                             header.partition,
-                            db.generate_id()?,
+                            self.inner.database.ids.next(db)?,
                         );
                         batch.insert(key, framed::encode(&entry, &letter.body));
                     }

@@ -6,9 +6,10 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use super::database::Database;
 use super::dedupe::DedupeEntry;
 use super::error::StoreError;
-use super::group_commit::{GroupCommit, Ticket};
+use super::group_commit::Ticket;
 use super::indexer::Indexer;
 use super::record::{self, NewMessage};
 use super::redo::MessageWrites;
@@ -56,9 +57,8 @@ impl ChannelLocks {
 /// entry.
 pub(crate) fn write(
     db: &sled::Db,
+    database: &Database,
     locks: &ChannelLocks,
-    commit: &GroupCommit,
-    indexer: &Indexer,
     message: &NewMessage<'_>,
     window: Duration,
 ) -> Result<(Ingested, Ticket), StoreError> {
@@ -72,12 +72,13 @@ pub(crate) fn write(
         .stripe(message.channel)
         .lock()
         .expect("lock not poisoned");
+    let (commit, indexer) = (&database.commit, &database.indexer);
     let key = dedupe_key.as_deref();
     if let Some(original_id) = duplicate_of(db, indexer, key, message, window)? {
         return Ok((Ingested::Duplicate { original_id }, commit.request(|_| {})));
     }
     let writes = MessageWrites {
-        id: db.generate_id()?,
+        id: database.ids.next(db)?,
         channel: message.channel,
         partition: message.partition,
         received_at_ms: message.received_at_ms,

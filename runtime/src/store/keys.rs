@@ -22,6 +22,8 @@ pub(crate) const DEAD_LETTER_PREFIX: &[u8] = b"x/";
 pub(crate) const STATUS_PREFIX: &[u8] = b"s/";
 /// Prefix of the run states administrators set: `c/<channel>`.
 pub(crate) const CHANNEL_STATE_PREFIX: &[u8] = b"c/";
+/// The ceiling of the ids the store may hand out (see `ids.rs`).
+pub(crate) const ID_CEILING: &[u8] = b"n/ids";
 
 /// The key of message `id`.
 pub(crate) fn message(id: u64) -> Vec<u8> {

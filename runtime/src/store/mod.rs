@@ -10,14 +10,15 @@
 //! m/<id u64>                                         -> record (see record.rs)
 //! q/<channel str>/<partition u32>/<id u64>           -> empty
 //! d/<channel str><msh3 str><msh4 str><msh10 str>     -> id u64 | received_at_ms u64
+//! n/ids                                              -> id ceiling u64 (ids.rs)
 //!
 //! str = len u32 | UTF-8 bytes; integers big-endian, so keys sort numerically
 //! (the "/" in the picture are for reading; only "m/", "q/", "d/" are stored).
 //! ```
 //!
-//! Ids come from sled's `generate_id`: unique and increasing, also across
-//! restarts and crashes (sled persists the counter ahead of use), but not
-//! contiguous.
+//! Ids come from the store's own counter (`ids.rs`): unique and increasing,
+//! also across restarts and crashes, but not contiguous. (sled's
+//! `generate_id` repeats ids after two crashes in a row.)
 //!
 //! # Write-ahead log and indexing
 //!
@@ -99,6 +100,7 @@ mod dedupe;
 mod error;
 mod framed;
 mod group_commit;
+mod ids;
 mod inbound;
 mod indexer;
 mod keys;
@@ -299,10 +301,7 @@ impl Store {
             ..
         } = &*self.inner;
         database
-            .with_db(|db| {
-                let (commit, indexer) = (&database.commit, &database.indexer);
-                inbound::write(db, locks, commit, indexer, message, *dedupe_window)
-            })
+            .with_db(|db| inbound::write(db, database, locks, message, *dedupe_window))
             .inspect_err(|error| log_not_stored(message, error))
     }
 }

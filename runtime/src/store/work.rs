@@ -99,6 +99,7 @@ impl Store {
         partition: u32,
         processed: &[Processed],
     ) -> Result<(), StoreError> {
+        let ids = &self.inner.database.ids;
         self.progress(|db| {
             for item in processed {
                 for output in &item.outputs {
@@ -113,14 +114,14 @@ impl Store {
                         channel,
                         &output.destination,
                         partition,
-                        db.generate_id()?,
+                        ids.next(db)?,
                     );
                     db.insert(key, framed::encode(&header, &output.body))?;
                 }
                 let status = serde_json::to_vec(&item.status).expect("statuses serialize");
                 db.insert(keys::status(item.message_id), status)?;
                 if let Some((header, body)) = &item.dead_letter {
-                    let key = keys::dead_letter(db.generate_id()?);
+                    let key = keys::dead_letter(ids.next(db)?);
                     db.insert(key, framed::encode(header, body))?;
                 }
                 if item.dequeue {
@@ -253,7 +254,7 @@ impl Store {
         };
         let mut sequence = 0;
         self.write_progress(|db| {
-            sequence = db.generate_id()?;
+            sequence = self.inner.database.ids.next(db)?;
             let mut batch = sled::Batch::default();
             batch.remove(outbound_key(entry));
             batch.insert(

@@ -1,0 +1,128 @@
+//! The store's ids: message ids and the sequence numbers of outbound
+//! entries and dead letters, unique and increasing also across crashes.
+//!
+//! sled 0.34's own `generate_id` is not: after a recovery it starts two
+//! intervals past its last durable counter, but the counter it then writes
+//! becomes durable only with a later flush, so a second crash before that
+//! flush hands out the same ids again. A message id lives on in the
+//! write-ahead log, which recovery redoes, so a repeated id overwrote a
+//! message that had been acknowledged.
+//!
+//! Here ids come from a counter in memory below a ceiling recorded in sled
+//! under [`keys::ID_CEILING`]. Recovery raises the ceiling one block past
+//! every id handed out before, and the flush that ends recovery makes it
+//! durable before any new id is used; an id that reaches the ceiling raises
+//! it by another block and flushes sled first.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::error::StoreError;
+use super::keys;
+
+/// How many ids one durable ceiling covers: one flush per this many ids.
+const BLOCK: u64 = 1 << 20;
+
+/// Hands out ids below a durable ceiling.
+#[derive(Debug, Default)]
+pub(crate) struct Ids {
+    next: AtomicU64,
+    /// Every id below it may be handed out: its ceiling record is durable.
+    ceiling: AtomicU64,
+    /// Held while the ceiling is raised.
+    raising: Mutex<()>,
+}
+
+impl Ids {
+    /// Continues after every id handed out before `db` was opened: records
+    /// a new ceiling in `db` and allows ids below it. The caller must flush
+    /// `db` before using an id, and call this with no id being handed out.
+    ///
+    /// # Errors
+    ///
+    /// Any sled error, and [`StoreError::Corrupt`] for an undecodable
+    /// ceiling.
+    pub(crate) fn recover(&self, db: &sled::Db) -> Result<(), StoreError> {
+        let recorded = match db.get(keys::ID_CEILING)? {
+            Some(value) => decode(&value)?,
+            // A store from before the ceiling: sled's counter is past every
+            // id it handed out before its last flush, and the last message
+            // (redone from the log by now) past the ones after.
+            None => {
+                let last_message = db.scan_prefix(keys::MESSAGE_PREFIX).keys().next_back();
+                let last_message = last_message
+                    .transpose()?
+                    .as_deref()
+                    .and_then(keys::trailing_id);
+                db.generate_id()?.max(last_message.map_or(0, |id| id + 1))
+            }
+        };
+        let next = self.next.load(Ordering::Acquire).max(recorded);
+        db.insert(keys::ID_CEILING, &(next + BLOCK).to_be_bytes())?;
+        self.next.store(next, Ordering::Release);
+        self.ceiling.store(next + BLOCK, Ordering::Release);
+        Ok(())
+    }
+
+    /// A new id, greater than every id handed out before in this store.
+    ///
+    /// # Errors
+    ///
+    /// Any sled error raising the ceiling; the id is then never used.
+    pub(crate) fn next(&self, db: &sled::Db) -> Result<u64, StoreError> {
+        let id = self.next.fetch_add(1, Ordering::AcqRel);
+        if id >= self.ceiling.load(Ordering::Acquire) {
+            self.raise_past(db, id)?;
+        }
+        Ok(id)
+    }
+
+    fn raise_past(&self, db: &sled::Db, id: u64) -> Result<(), StoreError> {
+        let _raising = self.raising.lock().expect("lock not poisoned");
+        if id < self.ceiling.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let ceiling = id + BLOCK;
+        db.insert(keys::ID_CEILING, &ceiling.to_be_bytes())?;
+        db.flush()?;
+        self.ceiling.store(ceiling, Ordering::Release);
+        Ok(())
+    }
+}
+
+fn decode(value: &[u8]) -> Result<u64, StoreError> {
+    let bytes = value.try_into().map_err(|_| StoreError::Corrupt {
+        key: keys::describe(keys::ID_CEILING),
+        reason: format!("{} bytes, not 8", value.len()),
+    })?;
+    Ok(u64::from_be_bytes(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Ensures that ids increase past a raised ceiling, and that recovering
+    /// from the recorded ceiling continues past every id handed out.
+    #[test]
+    fn ids_continue_past_the_ceiling_and_after_recovery() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::Config::new().path(dir.path()).open().unwrap();
+        let ids = Ids::default();
+        ids.recover(&db).unwrap();
+        let first = ids.next(&db).unwrap();
+        ids.next.store(first + BLOCK - 1, Ordering::Release);
+        let last_in_block = ids.next(&db).unwrap();
+        let past = ids.next(&db).unwrap();
+        assert_eq!(past, last_in_block + 1);
+        assert_eq!(
+            db.get(keys::ID_CEILING).unwrap().unwrap().as_ref(),
+            (past + BLOCK).to_be_bytes(),
+            "reaching the ceiling recorded a new one"
+        );
+
+        let recovered = Ids::default();
+        recovered.recover(&db).unwrap();
+        assert_eq!(recovered.next(&db).unwrap(), past + BLOCK);
+    }
+}
