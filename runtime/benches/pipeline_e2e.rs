@@ -23,6 +23,11 @@ use tokio::net::TcpStream;
 
 const CONNECTIONS: usize = 64;
 
+// The engine binary's allocator (see `runtime/src/main.rs`), so that the
+// engine measured here allocates as the shipped one does.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn now_micros() -> u128 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
