@@ -125,4 +125,18 @@ mod tests {
         recovered.recover(&db).unwrap();
         assert_eq!(recovered.next(&db).unwrap(), past + BLOCK);
     }
+
+    /// Ensures that a store written before the ceiling continues past its
+    /// last message, even where sled's own counter lags behind it.
+    #[test]
+    fn a_store_without_a_ceiling_continues_past_its_last_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::Config::new().path(dir.path()).open().unwrap();
+        let last = 5_000_000;
+        db.insert(keys::message(last), &b"record"[..]).unwrap();
+        db.insert(keys::message(7), &b"record"[..]).unwrap();
+        let ids = Ids::default();
+        ids.recover(&db).unwrap();
+        assert_eq!(ids.next(&db).unwrap(), last + 1);
+    }
 }
