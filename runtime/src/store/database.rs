@@ -211,7 +211,7 @@ impl Database {
         let segment = match rotated {
             Ok(Some(segment)) => segment,
             Ok(None) => {
-                if dirty && self.with_db(|db| Ok(db.flush()?)).is_err() {
+                if dirty && self.flush().is_err() {
                     self.mark_dirty();
                 }
                 return;
@@ -226,11 +226,24 @@ impl Database {
         // A failure is noted by `with_db`, and the next reopen replays the
         // segments.
         self.indexer.wait_applied(last_group);
-        if self.with_db(|db| Ok(db.flush()?)).is_ok()
+        if self.flush().is_ok()
             && let Err(error) = self.wal().delete_before(segment)
         {
             tracing::warn!(%error, "Old write-ahead log segments not deleted.");
         }
+    }
+
+    /// Flushes sled, with the next id ceiling when it is due (see
+    /// `ids.rs`).
+    fn flush(&self) -> Result<(), StoreError> {
+        self.with_db(|db| {
+            let reserved = self.ids.reserve_ahead(db)?;
+            db.flush()?;
+            if let Some(ceiling) = reserved {
+                self.ids.publish(ceiling);
+            }
+            Ok(())
+        })
     }
 
     fn reopen(&self) -> Result<(), StoreError> {

@@ -11,8 +11,10 @@
 //! Here ids come from a counter in memory below a ceiling recorded in sled
 //! under [`keys::ID_CEILING`]. Recovery raises the ceiling one block past
 //! every id handed out before, and the flush that ends recovery makes it
-//! durable before any new id is used; an id that reaches the ceiling raises
-//! it by another block and flushes sled first.
+//! durable before any new id is used. Each checkpoint that finds less than
+//! half a block left records the next ceiling before its flush, so ids run
+//! out only when a block goes by between checkpoints: then the id that
+//! reaches the ceiling raises it and flushes sled itself.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,8 +31,9 @@ pub(crate) struct Ids {
     next: AtomicU64,
     /// Every id below it may be handed out: its ceiling record is durable.
     ceiling: AtomicU64,
-    /// Held while the ceiling is raised.
-    raising: Mutex<()>,
+    /// The highest ceiling written to sled, durable or not: the record only
+    /// ever grows. Held while the ceiling is raised past an id.
+    recorded: Mutex<u64>,
 }
 
 impl Ids {
@@ -58,10 +61,33 @@ impl Ids {
             }
         };
         let next = self.next.load(Ordering::Acquire).max(recorded);
-        db.insert(keys::ID_CEILING, &(next + BLOCK).to_be_bytes())?;
+        let mut record = self.recorded.lock().expect("lock not poisoned");
+        *record = recorded;
+        let ceiling = raise(db, &mut record, next + BLOCK)?;
         self.next.store(next, Ordering::Release);
-        self.ceiling.store(next + BLOCK, Ordering::Release);
+        self.ceiling.store(ceiling, Ordering::Release);
         Ok(())
+    }
+
+    /// For a checkpoint, before it flushes `db`: records the next ceiling
+    /// if less than half a block is left below the current one, and returns
+    /// it, to [`Ids::publish`] once the flush succeeded.
+    ///
+    /// # Errors
+    ///
+    /// Any sled error writing it.
+    pub(crate) fn reserve_ahead(&self, db: &sled::Db) -> Result<Option<u64>, StoreError> {
+        let next = self.next.load(Ordering::Acquire);
+        if self.ceiling.load(Ordering::Acquire).saturating_sub(next) > BLOCK / 2 {
+            return Ok(None);
+        }
+        let mut record = self.recorded.lock().expect("lock not poisoned");
+        raise(db, &mut record, next + BLOCK).map(Some)
+    }
+
+    /// Allows ids below `ceiling`, whose record a flush made durable.
+    pub(crate) fn publish(&self, ceiling: u64) {
+        self.ceiling.fetch_max(ceiling, Ordering::AcqRel);
     }
 
     /// A new id, greater than every id handed out before in this store.
@@ -78,16 +104,25 @@ impl Ids {
     }
 
     fn raise_past(&self, db: &sled::Db, id: u64) -> Result<(), StoreError> {
-        let _raising = self.raising.lock().expect("lock not poisoned");
+        let mut record = self.recorded.lock().expect("lock not poisoned");
         if id < self.ceiling.load(Ordering::Acquire) {
             return Ok(());
         }
-        let ceiling = id + BLOCK;
-        db.insert(keys::ID_CEILING, &ceiling.to_be_bytes())?;
+        let ceiling = raise(db, &mut record, id + BLOCK)?;
         db.flush()?;
-        self.ceiling.store(ceiling, Ordering::Release);
+        self.publish(ceiling);
         Ok(())
     }
+}
+
+/// Writes `ceiling` to `db` unless `recorded`, the highest one written, is
+/// past it already, and returns the highest.
+fn raise(db: &sled::Db, recorded: &mut u64, ceiling: u64) -> Result<u64, StoreError> {
+    if ceiling > *recorded {
+        db.insert(keys::ID_CEILING, &ceiling.to_be_bytes())?;
+        *recorded = ceiling;
+    }
+    Ok(*recorded)
 }
 
 fn decode(value: &[u8]) -> Result<u64, StoreError> {
@@ -124,6 +159,44 @@ mod tests {
         let recovered = Ids::default();
         recovered.recover(&db).unwrap();
         assert_eq!(recovered.next(&db).unwrap(), past + BLOCK);
+    }
+
+    /// Ensures that a checkpoint records the next ceiling only when less
+    /// than half a block is left, and that ids may use it once published.
+    #[test]
+    fn checkpoints_reserve_the_next_ceiling_ahead() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::Config::new().path(dir.path()).open().unwrap();
+        let ids = Ids::default();
+        ids.recover(&db).unwrap();
+        let recorded = |db: &sled::Db| decode(&db.get(keys::ID_CEILING).unwrap().unwrap()).unwrap();
+        let first = recorded(&db);
+        assert_eq!(
+            ids.reserve_ahead(&db).unwrap(),
+            None,
+            "a whole block is left"
+        );
+
+        ids.next.store(first - BLOCK / 4, Ordering::Release);
+        let ahead = ids
+            .reserve_ahead(&db)
+            .unwrap()
+            .expect("a quarter block left");
+        assert_eq!((ahead, recorded(&db)), (first + 3 * BLOCK / 4, ahead));
+        ids.publish(ahead);
+        ids.next.store(ahead - 1, Ordering::Release);
+        assert_eq!(ids.next(&db).unwrap(), ahead - 1);
+        assert_eq!(recorded(&db), ahead, "no raise below the published ceiling");
+
+        let past = ids.next(&db).unwrap();
+        assert_eq!(
+            recorded(&db),
+            past + BLOCK,
+            "the id at the ceiling raised it"
+        );
+        let mut highest = past + BLOCK;
+        assert_eq!(raise(&db, &mut highest, ahead).unwrap(), past + BLOCK);
+        assert_eq!(recorded(&db), past + BLOCK, "the record never goes down");
     }
 
     /// Ensures that a store written before the ceiling continues past its
