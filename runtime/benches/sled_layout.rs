@@ -1,0 +1,157 @@
+//! The store's sled writes in a loop, to weigh key layouts before building
+//! one: per message an indexer thread inserts a 1 KB record, a dedupe entry
+//! and a queue entry, and a pipeline thread reads the queue, the record,
+//! writes a status and removes the queue entry, as `runtime/src/store`
+//! does. Variants: everything in one tree (as the store is), one tree per
+//! key kind, no queue entries (the pipeline told the ids in memory), and
+//! both. Each prints msg/s and the CPU seconds it took. sled's cache is the
+//! store's default, 64 MiB.
+//!
+//! Run: `cargo bench -p hl7wasm-runtime --bench sled_layout [-- MESSAGES]`
+//! (default 100,000 per variant). The variants run in turns, twice.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+// The engine binary's allocator (see `runtime/src/main.rs`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// How the writes are laid out.
+#[derive(Clone, Copy)]
+struct Layout {
+    name: &'static str,
+    tree_per_kind: bool,
+    queue_entries: bool,
+}
+
+const LAYOUTS: [Layout; 4] = [
+    Layout {
+        name: "one tree, as the store is now",
+        tree_per_kind: false,
+        queue_entries: true,
+    },
+    Layout {
+        name: "one tree per key kind",
+        tree_per_kind: true,
+        queue_entries: true,
+    },
+    Layout {
+        name: "no queue entries",
+        tree_per_kind: false,
+        queue_entries: false,
+    },
+    Layout {
+        name: "both",
+        tree_per_kind: true,
+        queue_entries: false,
+    },
+];
+
+fn key(prefix: &[u8], id: u64) -> Vec<u8> {
+    let mut key = prefix.to_vec();
+    key.extend_from_slice(&id.to_be_bytes());
+    key
+}
+
+/// User plus system CPU time of this process so far, in seconds.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").expect("Linux /proc");
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    ticks / 100.0
+}
+
+fn run(layout: Layout, messages: u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sled::Config::new()
+        .path(dir.path())
+        .flush_every_ms(None)
+        .cache_capacity(64 << 20)
+        .open()
+        .unwrap();
+    let tree = |name: &str| -> sled::Tree {
+        if layout.tree_per_kind {
+            db.open_tree(name).unwrap()
+        } else {
+            (*db).clone()
+        }
+    };
+    let (records, dedupe, queue, statuses) = (tree("m"), tree("d"), tree("q"), tree("s"));
+    let queue_prefix = b"q/\0\0\0\x05bench\0\0\0\0";
+    let indexed = AtomicU64::new(0);
+    let body = vec![b'x'; 1024];
+    let started = Instant::now();
+    let cpu_before = cpu_seconds();
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let mut done = 0;
+            while done < messages {
+                let upto = indexed.load(Ordering::Acquire);
+                if upto == done {
+                    std::thread::yield_now();
+                    continue;
+                }
+                let ids: Vec<u64> = if layout.queue_entries {
+                    queue
+                        .scan_prefix(queue_prefix)
+                        .keys()
+                        .take(64)
+                        .map(|key| {
+                            let key = key.unwrap();
+                            u64::from_be_bytes(key[key.len() - 8..].try_into().unwrap())
+                        })
+                        .collect()
+                } else {
+                    (done..upto.min(done + 64)).collect()
+                };
+                for id in ids {
+                    assert!(records.get(key(b"m/", id)).unwrap().is_some());
+                    statuses
+                        .insert(key(b"s/", id), &b"{\"state\":\"processed\"}"[..])
+                        .unwrap();
+                    if layout.queue_entries {
+                        queue.remove(key(queue_prefix, id)).unwrap();
+                    }
+                    done += 1;
+                }
+            }
+        });
+        for id in 0..messages {
+            records.insert(key(b"m/", id), &body[..]).unwrap();
+            // Dedupe keys land all over the tree, as control ids do.
+            let control_id = id.wrapping_mul(2_654_435_761) % 100_000_000;
+            dedupe
+                .insert(format!("d/bench/APP/FAC/{control_id:08}"), &[0u8; 16][..])
+                .unwrap();
+            if layout.queue_entries {
+                queue.insert(key(queue_prefix, id), &[][..]).unwrap();
+            }
+            indexed.store(id + 1, Ordering::Release);
+        }
+    });
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "{:<32} {:>8.0} msg/s  {:>5.1} CPU s",
+        layout.name,
+        messages as f64 / seconds,
+        cpu_seconds() - cpu_before
+    );
+}
+
+fn main() {
+    let messages = std::env::args()
+        .skip(1)
+        .find_map(|arg| arg.parse().ok())
+        .unwrap_or(100_000);
+    for _ in 0..2 {
+        for layout in LAYOUTS {
+            run(layout, messages);
+        }
+    }
+}
