@@ -137,39 +137,50 @@ fn decode(value: &[u8]) -> Result<u64, StoreError> {
 mod tests {
     use super::*;
 
+    /// A new database in a temporary folder, kept while the folder lives.
+    fn open_db() -> (tempfile::TempDir, sled::Db) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::Config::new().path(dir.path()).open().unwrap();
+        (dir, db)
+    }
+
+    /// Ids recovered from `db`.
+    fn recovered(db: &sled::Db) -> Ids {
+        let ids = Ids::default();
+        ids.recover(db).unwrap();
+        ids
+    }
+
+    /// The ceiling recorded in `db`.
+    fn recorded(db: &sled::Db) -> u64 {
+        decode(&db.get(keys::ID_CEILING).unwrap().unwrap()).unwrap()
+    }
+
     /// Ensures that ids increase past a raised ceiling, and that recovering
     /// from the recorded ceiling continues past every id handed out.
     #[test]
     fn ids_continue_past_the_ceiling_and_after_recovery() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = sled::Config::new().path(dir.path()).open().unwrap();
-        let ids = Ids::default();
-        ids.recover(&db).unwrap();
+        let (_dir, db) = open_db();
+        let ids = recovered(&db);
         let first = ids.next(&db).unwrap();
         ids.next.store(first + BLOCK - 1, Ordering::Release);
         let last_in_block = ids.next(&db).unwrap();
         let past = ids.next(&db).unwrap();
         assert_eq!(past, last_in_block + 1);
         assert_eq!(
-            db.get(keys::ID_CEILING).unwrap().unwrap().as_ref(),
-            (past + BLOCK).to_be_bytes(),
+            recorded(&db),
+            past + BLOCK,
             "reaching the ceiling recorded a new one"
         );
-
-        let recovered = Ids::default();
-        recovered.recover(&db).unwrap();
-        assert_eq!(recovered.next(&db).unwrap(), past + BLOCK);
+        assert_eq!(recovered(&db).next(&db).unwrap(), past + BLOCK);
     }
 
     /// Ensures that a checkpoint records the next ceiling only when less
     /// than half a block is left, and that ids may use it once published.
     #[test]
     fn checkpoints_reserve_the_next_ceiling_ahead() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = sled::Config::new().path(dir.path()).open().unwrap();
-        let ids = Ids::default();
-        ids.recover(&db).unwrap();
-        let recorded = |db: &sled::Db| decode(&db.get(keys::ID_CEILING).unwrap().unwrap()).unwrap();
+        let (_dir, db) = open_db();
+        let ids = recovered(&db);
         let first = recorded(&db);
         assert_eq!(
             ids.reserve_ahead(&db).unwrap(),
@@ -203,13 +214,10 @@ mod tests {
     /// last message, even where sled's own counter lags behind it.
     #[test]
     fn a_store_without_a_ceiling_continues_past_its_last_message() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = sled::Config::new().path(dir.path()).open().unwrap();
+        let (_dir, db) = open_db();
         let last = 5_000_000;
         db.insert(keys::message(last), &b"record"[..]).unwrap();
         db.insert(keys::message(7), &b"record"[..]).unwrap();
-        let ids = Ids::default();
-        ids.recover(&db).unwrap();
-        assert_eq!(ids.next(&db).unwrap(), last + 1);
+        assert_eq!(recovered(&db).next(&db).unwrap(), last + 1);
     }
 }
