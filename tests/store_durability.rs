@@ -647,7 +647,6 @@ fn pruning_removes_old_processed_messages_and_old_dead_letters() {
             body: b"MSH|^~\\&|x".to_vec(),
         }],
         dead_letter: None,
-        dequeue: true,
     };
     store
         .complete(
@@ -695,4 +694,131 @@ fn pruning_removes_old_processed_messages_and_old_dead_letters() {
     assert_eq!(letters.len(), 1);
     assert_eq!(letters[0].header.last_failure_ms, NOW_MS - DAY_MS);
     assert_eq!(store.prune(NOW_MS, retention).unwrap().messages, 0);
+}
+
+/// A pipeline result for message `id` of `adt`/0 in `state`, with a dead
+/// letter of the inbound message when it is dead-lettered.
+fn pipeline_result(id: u64, state: hl7wasm::store::MessageState) -> hl7wasm::store::Processed {
+    use hl7wasm::store::{DeadLetterHeader, DeadLetterReason, MessageState, MessageStatus};
+    let dead_letter = (state == MessageState::DeadLettered).then(|| {
+        let header = DeadLetterHeader {
+            channel: "adt".into(),
+            destination: None,
+            partition: 0,
+            message_id: id,
+            control_id: None,
+            message_type: None,
+            content_type: "application/hl7-v2+er7".into(),
+            reason: DeadLetterReason::PluginRejected,
+            error: "rejected".into(),
+            attempts: 1,
+            first_failure_ms: NOW_MS,
+            last_failure_ms: NOW_MS,
+        };
+        (header, Sample::new("adt", 0, "DL").raw)
+    });
+    hl7wasm::store::Processed {
+        message_id: id,
+        received_at_ms: NOW_MS,
+        control_id: None,
+        message_type: None,
+        status: MessageStatus {
+            state,
+            stages: Vec::new(),
+            routed_to: Vec::new(),
+            attempts: 1,
+            error: None,
+            location: None,
+            updated_at_ms: NOW_MS,
+        },
+        outputs: Vec::new(),
+        dead_letter,
+    }
+}
+
+/// Waits until a checkpoint has retired every log segment `dir` has now.
+fn wait_for_checkpoint(dir: &Path) {
+    let before = segments(dir);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while segments(dir).iter().any(|old| before.contains(old)) {
+        assert!(Instant::now() < deadline, "no checkpoint");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Crashes `store` (a copy of its open files) and opens the copy.
+fn crash(store: Store, dir: &Path) -> (Store, tempfile::TempDir) {
+    let image = tempfile::tempdir().unwrap();
+    copy_dir(dir, image.path());
+    drop(store);
+    (open(image.path()), image)
+}
+
+/// Ensures that the inbound queues, which live in memory, come back after
+/// crashes with exactly the messages not yet processed for good: those a
+/// checkpoint saw queued, those only the log held, a message being retried,
+/// and a dead letter reprocessed after every older message was done, which
+/// lies below the low-water mark the last checkpoint recorded and stays
+/// queued only through the queue entry reprocessing wrote for it.
+#[test]
+fn queues_come_back_after_crashes_with_what_was_not_processed() {
+    use hl7wasm::store::{DeadLetterFilter, MessageState};
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let ids: Vec<u64> = ingest_samples(&store, "A", 6)
+        .iter()
+        .map(|(id, _)| *id)
+        .collect();
+    // Read first, as the pipeline does: that waits until they are indexed.
+    assert_eq!(store.queue("adt", 0).unwrap(), ids);
+    let states = [
+        MessageState::Processed,
+        MessageState::Filtered,
+        MessageState::Retrying,
+        MessageState::DeadLettered,
+    ];
+    let results: Vec<_> = ids
+        .iter()
+        .zip(states)
+        .map(|(id, s)| pipeline_result(*id, s))
+        .collect();
+    store.complete("adt", 0, &results).unwrap();
+    wait_for_checkpoint(dir.path());
+    let logged: Vec<u64> = ingest_samples(&store, "B", 2)
+        .iter()
+        .map(|(id, _)| *id)
+        .collect();
+    let expected = [&[ids[2], ids[4], ids[5]][..], &logged].concat();
+    assert_eq!(store.queue("adt", 0).unwrap(), expected);
+
+    let (store, first_image) = crash(store, dir.path());
+    assert_eq!(store.queue("adt", 0).unwrap(), expected, "after a crash");
+    let done: Vec<_> = expected
+        .iter()
+        .map(|id| pipeline_result(*id, MessageState::Processed))
+        .collect();
+    store.complete("adt", 0, &done).unwrap();
+    let last = ingest_samples(&store, "C", 1)[0].0;
+    assert_eq!(store.queue("adt", 0).unwrap(), [last]);
+    store
+        .complete("adt", 0, &[pipeline_result(last, MessageState::Processed)])
+        .unwrap();
+    wait_for_checkpoint(first_image.path());
+    assert!(store.queue("adt", 0).unwrap().is_empty());
+    let requeued = store
+        .reprocess_dead_letters(&DeadLetterFilter::default())
+        .unwrap();
+    assert_eq!(requeued.len(), 1);
+
+    let (store, _second_image) = crash(store, first_image.path());
+    assert_eq!(
+        store.queue("adt", 0).unwrap(),
+        [ids[3]],
+        "the reprocessed dead letter"
+    );
+    let status = store.status(ids[3]).unwrap().expect("status");
+    assert_eq!(status.state, MessageState::Requeued);
+    let pending = store.pending("adt", 0, 10, |_| false).unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].id, ids[3]);
 }

@@ -6,6 +6,7 @@
 //! | processed/filtered | AA                                             |
 //! | dead-lettered      | AR, ERR with the plugin's text and location    |
 //! | retrying           | AE, ERR: the transform will be retried         |
+//! | requeued           | AE, ERR: queued again from the dead letters    |
 //! | none in time       | AE, ERR: stored, not yet transformed           |
 //!
 //! In every case the message is already durable: an AE here never means it
@@ -76,6 +77,9 @@ fn answer(status: &MessageStatus) -> (AckOutcome, Vec<ErrDetail>) {
         MessageState::Retrying => (
             AckOutcome::Error,
             vec![detail(format!("Transform will be retried: {text}"))],
+        ),
+        MessageState::Requeued => stored_but(
+            "it was queued again from the dead-letter queue and is not transformed yet.".into(),
         ),
     }
 }

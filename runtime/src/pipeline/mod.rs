@@ -1,11 +1,11 @@
 //! Everything between the commit ACK and the receiving systems.
 //!
 //! ```text
-//! inbound queue (channel, partition)          store: q/
+//! inbound queue (channel, partition)          store: in memory, rebuilt from m/ and s/
 //!   └─ PartitionWorker: plugins in order (Chain), routing by filters (route)
-//!        ├─ outputs → destination queues      store: o/   (one atomic write per batch,
-//!        ├─ status of each message            store: s/    with the inbound entries removed)
-//!        └─ failures → dead letters           store: x/
+//!        ├─ outputs → destination queues      store: o/
+//!        ├─ failures → dead letters           store: x/
+//!        └─ status of each message            store: s/   (last; a final one dequeues)
 //! destination queue (channel, destination, partition)
 //!   └─ DeliveryWorker: one attempt per entry through the Connector
 //!        (or a hand-off into another channel's inbound queue)

@@ -271,7 +271,6 @@ fn process(
         status: status.clone(),
         outputs: Vec::new(),
         dead_letter: None,
-        dequeue: true,
     };
     if chain.is_empty() {
         // No plugins: the message goes on exactly as received.
@@ -341,7 +340,6 @@ fn process(
                     status.state = MessageState::Retrying;
                     status.attempts = attempts;
                     item.status = status;
-                    item.dequeue = false;
                     Ok(item)
                 }
                 Disposition::Retry => Ok(dead_letter(

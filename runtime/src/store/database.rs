@@ -3,8 +3,8 @@
 //! storage failure.
 //!
 //! Recovery redoes in sled every log record whose message sled does not
-//! hold, flushes sled, then starts a new log segment and deletes the old
-//! ones.
+//! hold, rebuilds the inbound queues, flushes sled, then starts a new log
+//! segment and deletes the old ones.
 //!
 //! After an IO error (disk full, failed fsync) sled 0.34 poisons itself: it
 //! keeps the error and returns it from every later write and flush, so the
@@ -27,6 +27,7 @@ use super::error::StoreError;
 use super::group_commit::GroupCommit;
 use super::ids::Ids;
 use super::indexer::{Group, Indexer};
+use super::queues::InboundQueues;
 use super::redo::{apply_group, redo};
 use super::settings::StoreSettings;
 use super::wal::Wal;
@@ -68,6 +69,8 @@ pub(crate) struct Database {
     pub(crate) indexer: Indexer,
     /// Message ids and sequence numbers, set again by every recovery.
     pub(crate) ids: Ids,
+    /// The inbound queues, rebuilt by every recovery.
+    pub(crate) queues: InboundQueues,
 }
 
 #[derive(Debug)]
@@ -86,7 +89,8 @@ impl Database {
         let db = open_sled(dir, &settings)?;
         let mut wal = Wal::open(dir)?;
         let ids = Ids::default();
-        recover(&db, &mut wal, &ids)?;
+        let queues = InboundQueues::default();
+        recover(&db, &mut wal, &ids, &queues)?;
         Ok(Database {
             dir: dir.to_owned(),
             settings,
@@ -101,6 +105,7 @@ impl Database {
             commit: GroupCommit::new(),
             indexer: Indexer::default(),
             ids,
+            queues,
         })
     }
 
@@ -174,9 +179,9 @@ impl Database {
         self.commit.complete(target, outcome);
     }
 
-    /// Applies one group of durable log records to sled, unless the handle
-    /// it was written under was replaced (recovery applied it then), and
-    /// forgets its pending dedupe entries. A failure marks the handle broken;
+    /// Applies one group of durable log records to sled and queues its
+    /// messages, unless the handle it was written under was replaced
+    /// (recovery applied it then), and forgets its pending dedupe entries. A failure marks the handle broken;
     /// the reopen replays the group.
     pub(crate) fn apply_group(&self, group: &Group) {
         let handle = self.handle.read().expect("lock not poisoned");
@@ -184,7 +189,7 @@ impl Database {
             && group.generation == self.generation.load(Ordering::Acquire)
             && !self.broken.load(Ordering::Acquire)
         {
-            match apply_group(db, &group.records) {
+            match apply_group(db, &group.records, &self.queues) {
                 Ok(indexed) => self.indexer.forget(indexed),
                 Err(error) => self.note_failure(&error),
             }
@@ -233,10 +238,12 @@ impl Database {
         }
     }
 
-    /// Flushes sled, with the next id ceiling when it is due (see
-    /// `ids.rs`).
+    /// Flushes sled, with the inbound queues' low-water mark and the next
+    /// id ceiling when it is due (see `queues.rs` and `ids.rs`). Call it
+    /// only once every log record it is to make durable is indexed.
     fn flush(&self) -> Result<(), StoreError> {
         self.with_db(|db| {
+            self.queues.record_low_water(db, self.ids.peek())?;
             let reserved = self.ids.reserve_ahead(db)?;
             db.flush()?;
             if let Some(ceiling) = reserved {
@@ -264,7 +271,7 @@ impl Database {
             .fail_all_requested("the database was reopened after a storage failure");
         drop(handle.db.take());
         let reopened = open_sled(&self.dir, &self.settings)
-            .and_then(|db| recover(&db, &mut wal, &self.ids).map(|()| db));
+            .and_then(|db| recover(&db, &mut wal, &self.ids, &self.queues).map(|()| db));
         match reopened {
             Ok(db) => {
                 handle.db = Some(db);
@@ -285,19 +292,33 @@ impl Database {
     }
 }
 
-/// Redoes the log in `db`, sets `ids` past every id it holds, makes both
-/// durable there, and starts a new segment.
-fn recover(db: &sled::Db, wal: &mut Wal, ids: &Ids) -> Result<(), StoreError> {
+/// Redoes the log in `db`, sets `ids` past every id it holds, rebuilds
+/// `queues` from it, makes all that durable there, and starts a new
+/// segment.
+fn recover(
+    db: &sled::Db,
+    wal: &mut Wal,
+    ids: &Ids,
+    queues: &InboundQueues,
+) -> Result<(), StoreError> {
+    let mut logged = Vec::new();
     let mut redone = 0;
     let records = wal.replay(|payload| {
-        redone += usize::from(redo(db, payload)?);
+        let (id, redid) = redo(db, payload)?;
+        logged.push(id);
+        redone += usize::from(redid);
         Ok(())
     })?;
     ids.recover(db)?;
+    let queued = queues.rebuild(db, &logged)?;
+    queues.record_low_water(db, ids.peek())?;
     db.flush()?;
     wal.restart()?;
     if records > 0 {
         tracing::info!(records, redone, "Write-ahead log replayed.");
+    }
+    if queued > 0 {
+        tracing::info!(queued, "Inbound queues rebuilt.");
     }
     Ok(())
 }

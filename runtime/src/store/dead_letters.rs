@@ -6,7 +6,9 @@
 use super::dead_letter::{DeadLetter, DeadLetterFilter, DeadLetterHeader};
 use super::error::StoreError;
 use super::outbound::OutboundHeader;
+use super::queues::InboundQueues;
 use super::record::{self, NewMessage};
+use super::status::{MessageState, MessageStatus};
 use super::{Store, framed, keys};
 
 /// Where a reprocessed dead letter went back to.
@@ -93,29 +95,28 @@ impl Store {
         let mut requeued = Vec::with_capacity(letters.len());
         for letter in letters {
             let header = &letter.header;
-            self.write_progress(|db| {
+            let database = &self.inner.database;
+            self.progress(|db| {
                 let mut batch = sled::Batch::default();
                 batch.remove(keys::dead_letter(letter.sequence));
-                match &header.destination {
-                    Some(destination) => {
-                        let entry = OutboundHeader::new(
-                            header.message_id,
-                            crate::hl7_input::now_unix_ms(),
-                            header.control_id.clone(),
-                            header.message_type.clone(),
-                            header.content_type.clone(),
-                        );
-                        let key = keys::outbound_entry(
-                            &header.channel,
-                            destination,
-                            header.partition,
-                            self.inner.database.ids.next(db)?,
-                        );
-                        batch.insert(key, framed::encode(&entry, &letter.body));
-                    }
-                    None => requeue_inbound(db, &mut batch, header, &letter.body)?,
-                }
-                Ok(batch)
+                let Some(destination) = &header.destination else {
+                    return requeue_inbound(db, &database.queues, batch, header, &letter.body);
+                };
+                let entry = OutboundHeader::new(
+                    header.message_id,
+                    crate::hl7_input::now_unix_ms(),
+                    header.control_id.clone(),
+                    header.message_type.clone(),
+                    header.content_type.clone(),
+                );
+                let key = keys::outbound_entry(
+                    &header.channel,
+                    destination,
+                    header.partition,
+                    database.ids.next(db)?,
+                );
+                batch.insert(key, framed::encode(&entry, &letter.body));
+                Ok(db.apply_batch(batch)?)
             })?;
             requeued.push(Requeued {
                 sequence: letter.sequence,
@@ -156,11 +157,14 @@ impl Store {
     }
 }
 
-/// Queues a pipeline failure's message again under its id, storing it
-/// again first if the pruner removed it.
+/// Queues a pipeline failure's message again under its id, with `batch`
+/// (the dead letter's removal) in one atomic write: its status becomes
+/// requeued, which keeps it queued across a restart, and its record is
+/// stored again first if the pruner removed it.
 fn requeue_inbound(
     db: &sled::Db,
-    batch: &mut sled::Batch,
+    queues: &InboundQueues,
+    mut batch: sled::Batch,
     header: &DeadLetterHeader,
     raw: &[u8],
 ) -> Result<(), StoreError> {
@@ -178,9 +182,28 @@ fn requeue_inbound(
         };
         batch.insert(keys::message(id), record::encode(&message));
     }
-    batch.insert(
-        keys::queue_entry(&header.channel, header.partition, id),
-        &[],
-    );
-    Ok(())
+    let now_ms = crate::hl7_input::now_unix_ms();
+    let status = match db.get(keys::status(id))? {
+        Some(value) => serde_json::from_slice(&value).ok(),
+        None => None,
+    };
+    let status = match status {
+        Some(status) => MessageStatus {
+            state: MessageState::Requeued,
+            updated_at_ms: now_ms,
+            ..status
+        },
+        None => MessageStatus {
+            state: MessageState::Requeued,
+            stages: Vec::new(),
+            routed_to: Vec::new(),
+            attempts: header.attempts,
+            error: Some(header.error.clone()),
+            location: None,
+            updated_at_ms: now_ms,
+        },
+    };
+    let status = serde_json::to_vec(&status).expect("statuses serialize");
+    batch.insert(keys::status(id), status);
+    queues.requeue(db, batch, &header.channel, header.partition, id)
 }

@@ -90,6 +90,11 @@ impl Ids {
         self.ceiling.fetch_max(ceiling, Ordering::AcqRel);
     }
 
+    /// No greater than the id [`Ids::next`] hands out next.
+    pub(crate) fn peek(&self) -> u64 {
+        self.next.load(Ordering::Acquire)
+    }
+
     /// A new id, greater than every id handed out before in this store.
     ///
     /// # Errors

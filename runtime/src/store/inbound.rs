@@ -1,6 +1,6 @@
 //! The write half of ingest: dedupe check, then the write-ahead log record
-//! holding the message record, its inbound queue entry and its dedupe entry,
-//! which the indexer applies to sled once the record is durable.
+//! holding the message record and its dedupe entry, which the indexer
+//! applies to sled (and queues the message) once the record is durable.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Mutex;

@@ -9,7 +9,8 @@ use super::dedupe::DedupeKey;
 
 /// Prefix of message records: `m/<id u64>`.
 pub(crate) const MESSAGE_PREFIX: &[u8] = b"m/";
-/// Prefix of inbound queue entries: `q/<channel>/<partition u32>/<id u64>`.
+/// Prefix of the inbound queue entries of messages queued for long (see
+/// `queues.rs`): `q/<channel>/<partition u32>/<id u64>`.
 pub(crate) const QUEUE_PREFIX: &[u8] = b"q/";
 /// Prefix of dedupe entries: `d/<channel><msh3><msh4><msh10>`.
 pub(crate) const DEDUPE_PREFIX: &[u8] = b"d/";
@@ -24,6 +25,8 @@ pub(crate) const STATUS_PREFIX: &[u8] = b"s/";
 pub(crate) const CHANNEL_STATE_PREFIX: &[u8] = b"c/";
 /// The ceiling of the ids the store may hand out (see `ids.rs`).
 pub(crate) const ID_CEILING: &[u8] = b"n/ids";
+/// The low-water mark of the inbound queues (see `queues.rs`).
+pub(crate) const QUEUE_LOW_WATER: &[u8] = b"n/queued";
 
 /// The key of message `id`.
 pub(crate) fn message(id: u64) -> Vec<u8> {
@@ -71,25 +74,19 @@ pub(crate) fn outbound_entry(
     key
 }
 
-fn prefixed_id(prefix: &[u8], id: u64) -> Vec<u8> {
-    let mut key = Vec::with_capacity(prefix.len() + 8);
-    key.extend_from_slice(prefix);
-    key.extend_from_slice(&id.to_be_bytes());
-    key
-}
-
-/// The prefix shared by every entry of one inbound queue.
-pub(crate) fn queue_prefix(channel: &str, partition: u32) -> Vec<u8> {
+/// The inbound queue entry of message `id`.
+pub(crate) fn queue_entry(channel: &str, partition: u32, id: u64) -> Vec<u8> {
     let mut key = Vec::with_capacity(QUEUE_PREFIX.len() + 4 + channel.len() + 4 + 8);
     key.extend_from_slice(QUEUE_PREFIX);
     push_part(&mut key, channel.as_bytes());
     key.extend_from_slice(&partition.to_be_bytes());
+    key.extend_from_slice(&id.to_be_bytes());
     key
 }
 
-/// The key of message `id` in one inbound queue.
-pub(crate) fn queue_entry(channel: &str, partition: u32, id: u64) -> Vec<u8> {
-    let mut key = queue_prefix(channel, partition);
+fn prefixed_id(prefix: &[u8], id: u64) -> Vec<u8> {
+    let mut key = Vec::with_capacity(prefix.len() + 8);
+    key.extend_from_slice(prefix);
     key.extend_from_slice(&id.to_be_bytes());
     key
 }
@@ -138,15 +135,16 @@ fn push_part(key: &mut Vec<u8>, part: &[u8]) {
 mod tests {
     use super::*;
 
-    /// Ensures that queue keys sort by id and that one channel's queue prefix
-    /// does not cover a channel whose name extends it.
+    /// Ensures that keys sort by id within a queue and that one
+    /// destination's queue prefix does not cover a destination whose name
+    /// extends it.
     #[test]
-    fn queue_keys_sort_by_id_and_do_not_overlap() {
+    fn keys_sort_by_id_and_do_not_overlap() {
         assert!(queue_entry("adt", 0, 9) < queue_entry("adt", 0, 10));
-        assert!(queue_entry("adt", 0, 255) < queue_entry("adt", 0, 256));
-        assert!(!queue_entry("adt2", 0, 1).starts_with(&queue_prefix("adt", 0)));
-        assert!(!queue_entry("adt", 1, 1).starts_with(&queue_prefix("adt", 0)));
+        assert!(queue_entry("adt", 0, 255) < queue_entry("adt", 1, 0));
+        assert!(queue_entry("adt", 9, 9) < queue_entry("adt2", 0, 0));
         assert_eq!(trailing_id(&queue_entry("adt", 3, 42)), Some(42));
+        assert_eq!(trailing_id(&outbound_entry("adt", "ehr", 3, 42)), Some(42));
         assert!(outbound_entry("adt", "ehr", 0, 255) < outbound_entry("adt", "ehr", 0, 256));
         assert!(
             !outbound_entry("adt", "ehr2", 0, 1).starts_with(&outbound_prefix("adt", "ehr", 0))

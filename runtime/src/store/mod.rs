@@ -1,6 +1,7 @@
 //! The durable message store: raw messages with their metadata, the inbound
 //! queue of every channel partition, and the dedupe index, in sled, made
-//! durable by the store's own write-ahead log.
+//! durable by the store's own write-ahead log. The inbound queues live in
+//! memory and are rebuilt from sled at open (`queues.rs`).
 //!
 //! # Trees and key layout
 //!
@@ -8,12 +9,16 @@
 //!
 //! ```text
 //! m/<id u64>                                         -> record (see record.rs)
-//! q/<channel str>/<partition u32>/<id u64>           -> empty
+//! s/<id u64>                                         -> processing status (JSON)
+//! q/<channel str><partition u32><id u64>             -> empty: queued for long (queues.rs)
 //! d/<channel str><msh3 str><msh4 str><msh10 str>     -> id u64 | received_at_ms u64
 //! n/ids                                              -> id ceiling u64 (ids.rs)
+//! n/queued                                           -> queues' low-water mark u64 (queues.rs)
 //!
 //! str = len u32 | UTF-8 bytes; integers big-endian, so keys sort numerically
-//! (the "/" in the picture are for reading; only "m/", "q/", "d/" are stored).
+//! (the "/" in the picture are for reading; only the two-byte prefixes are
+//! stored). Destination queues (`o/`), dead letters (`x/`) and channel run
+//! states (`c/`) are described in `keys.rs`.
 //! ```
 //!
 //! Ids come from the store's own counter (`ids.rs`): unique and increasing,
@@ -30,18 +35,18 @@
 //! ```
 //!
 //! An ingest writes nothing to sled itself: it appends one log record
-//! holding the message's three writes to the group commit's buffer. The
+//! holding the message's two writes to the group commit's buffer. The
 //! flusher thread appends and fsyncs each group, hands it to the indexer
 //! (`indexer.rs`) and then releases its senders, who answer AA. The indexer
 //! thread makes the group's writes in sled as plain inserts (a sled batch
-//! would write and sync sled's log buffer every time), the queue entry of
-//! each message last. Every second the checkpointer rotates to a new
+//! would write and sync sled's log buffer every time), the record of each
+//! message last, and then queues the message in memory. Every second the checkpointer rotates to a new
 //! segment, waits until the indexer has applied every older group, flushes
 //! sled and retires the older segments, keeping one file for reuse
 //! (`background.rs`, `wal.rs`); a clean shutdown ends with such a
 //! checkpoint. Opening the store replays the segments: each record whose
-//! writes sled lacks is redone, sled is flushed, and a fresh segment
-//! started. A torn group at the end of a segment (a crash mid-append) ends
+//! writes sled lacks is redone, the inbound queues are rebuilt, sled is
+//! flushed, and a fresh segment started. A torn group at the end of a segment (a crash mid-append) ends
 //! its replay; the segment is then retired with the others, which discards
 //! the torn tail.
 //!
@@ -54,7 +59,7 @@
 //! # What is fsynced before AA
 //!
 //! [`Store::ingest`] returns only after the log record holding the message
-//! record, queue entry and dedupe entry has been written and fsynced
+//! record and dedupe entry has been written and fsynced
 //! (`fdatasync`) in the current segment, whose directory entry was fsynced
 //! when it was created. For a duplicate it waits for the same, because the
 //! original's record may still be in the buffer. Concurrent ingests share
@@ -64,16 +69,20 @@
 //! # Invariants
 //!
 //! - sled holds only writes whose log record is durable, and for each
-//!   message either its queue entry with its record and dedupe entry, or
-//!   less (then replay redoes them all), or a processing status: sled
-//!   recovers a prefix of its log, and the queue entry is written last.
+//!   message either its record with its dedupe entry, or less (then replay
+//!   redoes both): sled recovers a prefix of its log, and the record is
+//!   written last.
+//! - A message is queued while sled holds its record and no final status
+//!   (`MessageState::is_queued`). Its id is at or above the low-water mark
+//!   sled holds, or its log record is still in a segment, or it has a queue
+//!   entry in sled (see `queues.rs`).
 //! - Every record in a deleted log segment was applied to sled and flushed
 //!   there before the segment went.
 //! - Records enter the buffer, and tickets are taken, in one order under one
 //!   mutex; the flusher appends them in that order and the indexer applies
 //!   them in that order.
 //! - Within a channel, the dedupe check, id and log append happen under one
-//!   lock, so a queue (keys ordered by id) is in arrival order, no id
+//!   lock, so a queue (ordered by id) is in arrival order, no id
 //!   appears in a queue after a greater one was visible, and a duplicate's
 //!   ticket comes after its original's record.
 //! - Of two copies of one message (same channel, MSH-3, MSH-4, MSH-10) within
@@ -82,7 +91,7 @@
 //!   entries only after sled holds it. A dedupe entry older than the window
 //!   never counts, pruned or not.
 //! - Replay is idempotent: it redoes only messages sled does not fully hold.
-//!   Code that later deletes a message or queue entry must do so only for
+//!   Code that later deletes a message must do so only for
 //!   messages no log segment holds any more (after a checkpoint), or replay
 //!   would bring them back.
 //! - An `Ok` from `ingest` means durable: after a failed append, fsync or
@@ -106,6 +115,7 @@ mod indexer;
 mod keys;
 mod outbound;
 mod prune;
+mod queues;
 mod record;
 mod redo;
 mod settings;
@@ -239,12 +249,11 @@ impl Store {
     ///
     /// [`StoreError::Unavailable`] if storage failed.
     pub fn queue(&self, channel: &str, partition: u32) -> Result<Vec<u64>, StoreError> {
-        let prefix = keys::queue_prefix(channel, partition);
-        self.inner.database.with_indexed_db(|db| {
-            db.scan_prefix(&prefix)
-                .keys()
-                .map(|key| Ok(keys::trailing_id(&key?).expect("queue keys end in an id")))
-                .collect()
+        let database = &self.inner.database;
+        database.with_indexed_db(|_| {
+            Ok(database
+                .queues
+                .first(channel, partition, usize::MAX, |_| false))
         })
     }
 

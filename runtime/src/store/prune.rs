@@ -45,16 +45,16 @@ impl Store {
         let letter_cutoff = cutoff(retention.dead_letters);
         let mut old_messages = Vec::new();
         let mut old_letters = Vec::new();
-        // Indexed first: a message half applied by the indexer (its record
-        // without its queue entry yet) would look processed.
-        self.inner.database.with_indexed_db(|db| {
+        // Indexed first: a message whose record the indexer wrote but has
+        // not queued yet would look processed.
+        let database = &self.inner.database;
+        database.with_indexed_db(|db| {
             for item in db.scan_prefix(keys::MESSAGE_PREFIX) {
                 let (key, value) = item?;
                 let id = keys::trailing_id(&key).expect("message keys end in an id");
-                let message = record::decode(id, &value)?;
-                let queued =
-                    db.contains_key(keys::queue_entry(&message.channel, message.partition, id))?;
-                if message.received_at_ms < message_cutoff && !queued {
+                let route = record::route(id, &value)?;
+                let queued = database.queues.contains(route.channel, route.partition, id);
+                if route.received_at_ms < message_cutoff && !queued {
                     old_messages.push(id);
                 }
             }

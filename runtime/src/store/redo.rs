@@ -7,16 +7,18 @@
 //! ```
 //!
 //! Integers are big-endian, as in the keys. The record holds the channel,
-//! partition and receive time, so the payload rebuilds all three writes.
+//! partition and receive time, so the payload rebuilds both writes and the
+//! message's place in its inbound queue.
 
 use super::dedupe::DedupeEntry;
 use super::error::StoreError;
+use super::queues::InboundQueues;
 use super::{keys, record, wal};
 
 const NONE: u32 = u32::MAX;
 
-/// The writes that store message `id`: its record, its queue entry and its
-/// dedupe entry, if it has a dedupe key.
+/// The writes that store message `id`: its record and its dedupe entry, if
+/// it has a dedupe key.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct MessageWrites<'a> {
     /// The new message's id.
@@ -34,20 +36,15 @@ pub(crate) struct MessageWrites<'a> {
 }
 
 impl MessageWrites<'_> {
-    /// Makes the writes as plain sled inserts, the queue entry last: a
-    /// reader that finds the queue entry finds the record, and as sled
-    /// recovers a prefix of its log after a crash, a queue entry there means
-    /// the other two are there as well (see [`redo`]). Plain inserts, not a
+    /// Makes the writes as plain sled inserts, the record last: as sled
+    /// recovers a prefix of its log after a crash, a record there means its
+    /// dedupe entry is there as well (see [`redo`]). Plain inserts, not a
     /// batch: sled writes and syncs its log buffer for every batch.
     pub(crate) fn insert_into(&self, db: &sled::Db) -> Result<(), StoreError> {
-        db.insert(keys::message(self.id), self.record)?;
         if let Some(key) = self.dedupe_key {
             db.insert(key, &self.dedupe_entry().encode()[..])?;
         }
-        db.insert(
-            keys::queue_entry(self.channel, self.partition, self.id),
-            &[][..],
-        )?;
+        db.insert(keys::message(self.id), self.record)?;
         Ok(())
     }
 
@@ -75,7 +72,8 @@ impl MessageWrites<'_> {
 }
 
 /// Makes the writes of a group of framed log records (see `wal.rs`) in
-/// `db`, and returns the dedupe keys it stored with their message ids.
+/// `db`, queues each message in `queues` once its writes are made, and
+/// returns the dedupe keys it stored with their message ids.
 ///
 /// # Errors
 ///
@@ -84,11 +82,13 @@ impl MessageWrites<'_> {
 pub(crate) fn apply_group(
     db: &sled::Db,
     records: &[u8],
+    queues: &InboundQueues,
 ) -> Result<Vec<(Vec<u8>, u64)>, StoreError> {
     let mut dedupe_keys = Vec::new();
     for payload in wal::payloads(records) {
         let writes = writes_of(payload)?;
         writes.insert_into(db)?;
+        queues.push(writes.channel, writes.partition, writes.id);
         if let Some(key) = writes.dedupe_key {
             dedupe_keys.push((key.to_vec(), writes.id));
         }
@@ -97,34 +97,35 @@ pub(crate) fn apply_group(
 }
 
 /// Redoes the writes of one write-ahead log record unless `db` holds them
-/// all, and returns whether it did. Idempotent. A dedupe entry that already
-/// names a newer message is left alone.
+/// both, and returns the message's id and whether it redid them.
+/// Idempotent. A dedupe entry that already names a newer message is left
+/// alone.
 ///
-/// `db` holds them all when it has the record and either the queue entry
-/// (written last) or a processing status (the pipeline removed the queue
-/// entry, which it only found after all three were written).
+/// `db` holds them both when it has the record (written last) and no dedupe
+/// entry is missing or older.
 ///
 /// # Errors
 ///
 /// Any sled error, and [`StoreError::Corrupt`] for a payload that does not
 /// decode (its CRC matched, so it was written that way).
-pub(crate) fn redo(db: &sled::Db, payload: &[u8]) -> Result<bool, StoreError> {
+pub(crate) fn redo(db: &sled::Db, payload: &[u8]) -> Result<(u64, bool), StoreError> {
     let mut writes = writes_of(payload)?;
     let id = writes.id;
-    if db.contains_key(keys::message(id))?
-        && (db.contains_key(keys::queue_entry(writes.channel, writes.partition, id))?
-            || db.contains_key(keys::status(id))?)
-    {
-        return Ok(false);
+    let indexed = match writes.dedupe_key {
+        Some(key) => match db.get(key)? {
+            Some(value) => Some(DedupeEntry::decode(key, &value)?.id),
+            None => None,
+        },
+        None => Some(id),
+    };
+    if db.contains_key(keys::message(id))? && indexed.is_some_and(|indexed| indexed >= id) {
+        return Ok((id, false));
     }
-    if let Some(key) = writes.dedupe_key
-        && let Some(value) = db.get(key)?
-        && DedupeEntry::decode(key, &value)?.id > writes.id
-    {
+    if indexed.is_some_and(|indexed| indexed > id) {
         writes.dedupe_key = None;
     }
     writes.insert_into(db)?;
-    Ok(true)
+    Ok((id, true))
 }
 
 /// The writes a log record's payload holds.
@@ -179,8 +180,9 @@ mod tests {
     use super::*;
     use crate::store::record::NewMessage;
 
-    /// Ensures that redoing a record stores the message, queue entry and
-    /// dedupe entry once, however often it is replayed.
+    /// Ensures that redoing a record stores the message and dedupe entry
+    /// once, however often it is replayed, and that applying a group queues
+    /// its messages.
     #[test]
     fn redo_is_idempotent() {
         let dir = tempfile::tempdir().unwrap();
@@ -208,22 +210,33 @@ mod tests {
         writes.frame_into(&mut framed);
         let payload = &framed[8..];
 
-        assert!(redo(&db, payload).unwrap());
-        assert!(!redo(&db, payload).unwrap());
-        db.remove(keys::queue_entry("adt", 2, 7)).unwrap();
-        assert!(redo(&db, payload).unwrap(), "a lost queue entry is redone");
-        db.remove(keys::queue_entry("adt", 2, 7)).unwrap();
-        db.insert(keys::status(7), &b"{}"[..]).unwrap();
-        assert!(!redo(&db, payload).unwrap(), "a processed message is not");
-        db.remove(keys::status(7)).unwrap();
+        assert_eq!(redo(&db, payload).unwrap(), (7, true));
+        assert_eq!(redo(&db, payload).unwrap(), (7, false));
+        db.remove(b"d/key").unwrap();
+        assert!(
+            redo(&db, payload).unwrap().1,
+            "a lost dedupe entry is redone"
+        );
+        let newer = DedupeEntry {
+            id: 9,
+            received_at_ms: 2_000,
+        };
+        db.insert(b"d/key", &newer.encode()[..]).unwrap();
+        db.remove(keys::message(7)).unwrap();
+        assert!(redo(&db, payload).unwrap().1, "a lost record is redone");
+        let entry = DedupeEntry::decode(b"d/key", &db.get(b"d/key").unwrap().unwrap()).unwrap();
+        assert_eq!(entry.id, 9, "a newer message keeps its dedupe entry");
+        db.remove(b"d/key").unwrap();
+
+        let queues = InboundQueues::default();
         assert_eq!(
-            apply_group(&db, &framed).unwrap(),
+            apply_group(&db, &framed, &queues).unwrap(),
             [(b"d/key".to_vec(), 7)],
             "applying the group again rewrites the same keys"
         );
-        assert_eq!(db.len(), 3);
+        assert_eq!(db.len(), 2);
         assert_eq!(db.get(keys::message(7)).unwrap().unwrap(), record);
-        assert!(db.contains_key(keys::queue_entry("adt", 2, 7)).unwrap());
+        assert_eq!(queues.first("adt", 2, 10, |_| false), [7]);
         let entry = DedupeEntry::decode(b"d/key", &db.get(b"d/key").unwrap().unwrap()).unwrap();
         assert_eq!(entry.id, 7);
     }

@@ -17,6 +17,17 @@ pub enum MessageState {
     Retrying,
     /// It failed and went to the dead-letter queue.
     DeadLettered,
+    /// An administrator reprocessed it from the dead-letter queue; it is
+    /// queued again.
+    Requeued,
+}
+
+impl MessageState {
+    /// Whether a message in this state stays in (or is back in) its inbound
+    /// queue.
+    pub fn is_queued(self) -> bool {
+        matches!(self, MessageState::Retrying | MessageState::Requeued)
+    }
 }
 
 /// One stage's result.

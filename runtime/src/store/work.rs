@@ -7,7 +7,8 @@
 //! off, which stores a new message), and are made durable by the
 //! checkpointer's next flush (within about a second, see `background.rs`).
 //! The frequent ones are plain sled writes in a deliberate order, the write
-//! that ends the work last (removing the inbound or outbound entry): sled
+//! that ends the work last (a message's final status, which takes it out of
+//! its inbound queue, or removing an outbound entry): sled
 //! recovers a prefix of its log after a crash, so a crash either keeps that
 //! last write and everything before it, or loses it and the work is done
 //! again. Rare ones are atomic sled batches. Either way, after a crash a
@@ -40,8 +41,6 @@ pub struct Processed {
     pub outputs: Vec<NewOutbound>,
     /// A dead letter with its payload, when it failed for good.
     pub dead_letter: Option<(DeadLetterHeader, Vec<u8>)>,
-    /// Whether it leaves the inbound queue (false while it is retried).
-    pub dequeue: bool,
 }
 
 impl Store {
@@ -59,14 +58,11 @@ impl Store {
         limit: usize,
         skip: impl Fn(u64) -> bool,
     ) -> Result<Vec<StoredMessage>, StoreError> {
-        let prefix = keys::queue_prefix(channel, partition);
-        self.inner.database.with_indexed_db(|db| {
-            let mut messages = Vec::new();
-            for key in db.scan_prefix(&prefix).keys() {
-                let id = keys::trailing_id(&key?).expect("queue keys end in an id");
-                if skip(id) {
-                    continue;
-                }
+        let database = &self.inner.database;
+        database.with_indexed_db(|db| {
+            let ids = database.queues.first(channel, partition, limit, skip);
+            let mut messages = Vec::with_capacity(ids.len());
+            for id in ids {
                 match db.get(keys::message(id))? {
                     Some(record) => messages.push(record::decode(id, &record)?),
                     None => {
@@ -76,30 +72,28 @@ impl Store {
                         });
                     }
                 }
-                if messages.len() == limit {
-                    break;
-                }
             }
             Ok(messages)
         })
     }
 
     /// Records the pipeline's results for messages of one partition:
-    /// per message its outputs queued for their destinations, its status,
-    /// its dead letter, and last the removal of its inbound entry.
+    /// per message its outputs queued for their destinations, its dead
+    /// letter, and last its status, which takes it out of its inbound queue
+    /// unless it is to be retried.
     ///
     /// # Errors
     ///
     /// [`StoreError::Unavailable`] if storage failed; the messages whose
-    /// inbound entries were not removed yet are processed again, and may
-    /// then queue their outputs twice.
+    /// statuses were not written yet are processed again, and may then
+    /// queue their outputs twice.
     pub fn complete(
         &self,
         channel: &str,
         partition: u32,
         processed: &[Processed],
     ) -> Result<(), StoreError> {
-        let ids = &self.inner.database.ids;
+        let database = &self.inner.database;
         self.progress(|db| {
             for item in processed {
                 for output in &item.outputs {
@@ -114,18 +108,20 @@ impl Store {
                         channel,
                         &output.destination,
                         partition,
-                        ids.next(db)?,
+                        database.ids.next(db)?,
                     );
                     db.insert(key, framed::encode(&header, &output.body))?;
                 }
-                let status = serde_json::to_vec(&item.status).expect("statuses serialize");
-                db.insert(keys::status(item.message_id), status)?;
                 if let Some((header, body)) = &item.dead_letter {
-                    let key = keys::dead_letter(ids.next(db)?);
+                    let key = keys::dead_letter(database.ids.next(db)?);
                     db.insert(key, framed::encode(header, body))?;
                 }
-                if item.dequeue {
-                    db.remove(keys::queue_entry(channel, partition, item.message_id))?;
+                let status = serde_json::to_vec(&item.status).expect("statuses serialize");
+                db.insert(keys::status(item.message_id), status)?;
+                if !item.status.state.is_queued() {
+                    database
+                        .queues
+                        .remove(db, channel, partition, item.message_id)?;
                 }
             }
             Ok(())
@@ -330,7 +326,7 @@ impl Store {
 
     /// Makes progress writes with `write` and marks sled for the
     /// checkpointer's next flush.
-    fn progress(
+    pub(super) fn progress(
         &self,
         write: impl FnOnce(&sled::Db) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {

@@ -1,0 +1,432 @@
+//! The inbound queues, kept in memory and rebuilt from sled at open.
+//!
+//! A message is queued while sled holds its record and no processing status
+//! that ends its stay ([`MessageState::is_queued`]). sled keeps no queue
+//! entry for most messages: inserting, scanning and removing one per message
+//! cost about a third of the store's CPU (see `runtime/benches/sled_layout.rs`).
+//!
+//! Rebuilding must not read every message ever stored, so each checkpoint
+//! records a low-water mark under [`keys::QUEUE_LOW_WATER`] before it
+//! flushes: no greater than any message queued in memory only, or the next
+//! id when there is none. A message queued after a crash is therefore
+//! - at or above the mark: opening reads every record from the mark on and
+//!   queues those without a final status;
+//! - or still in the write-ahead log, whose records opening also reads;
+//! - or below the mark with a queue entry in sled (`q/`, see
+//!   [`keys::queue_entry`]): the checkpoint spills the messages queued for
+//!   long ([`SPILL_LAG`] ids behind the next one) as entries, so that a
+//!   paused channel does not hold the mark back and make every restart read
+//!   all the messages stored since; reprocessing a dead letter queues it
+//!   with an entry too. An entry goes once its message's final status is
+//!   written; one left over by a crash in between is dropped at open.
+//!
+//! Stores from before the in-memory queues held an entry for every queued
+//! message and no mark: opening such a store keeps its entries as spilled
+//! ones, and sets the status of those whose status is final (reprocessed
+//! dead letters kept theirs then) to requeued.
+//!
+//! The checkpoint spills and writes the mark under the queues' lock, so no
+//! message leaves memory-only between the two.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Mutex, MutexGuard};
+
+use super::error::StoreError;
+use super::status::{MessageState, MessageStatus};
+use super::{keys, record};
+
+/// How many ids a message may lag behind the next id, queued in memory
+/// only, before a checkpoint spills it to a queue entry: this bounds what
+/// opening reads to about this many messages (ids also number outbound
+/// entries, so a little fewer).
+const SPILL_LAG: u64 = 1 << 16;
+
+/// One partition's queue: ids in memory only and ids with a queue entry in
+/// sled, together in id (arrival) order.
+#[derive(Debug, Default)]
+struct Queue {
+    held: BTreeSet<u64>,
+    spilled: BTreeSet<u64>,
+}
+
+impl Queue {
+    /// Every id, in order.
+    fn ids(&self) -> impl Iterator<Item = u64> + '_ {
+        let (mut held, mut spilled) = (self.held.iter().peekable(), self.spilled.iter().peekable());
+        std::iter::from_fn(move || {
+            let next = match (held.peek(), spilled.peek()) {
+                (Some(a), Some(b)) if b < a => spilled.next(),
+                (Some(_), _) => held.next(),
+                (None, _) => spilled.next(),
+            };
+            next.copied()
+        })
+    }
+}
+
+/// Queues by channel and partition.
+type Queues = HashMap<String, HashMap<u32, Queue>>;
+
+/// The inbound queue of every channel partition.
+#[derive(Debug, Default)]
+pub(crate) struct InboundQueues {
+    queues: Mutex<Queues>,
+}
+
+impl InboundQueues {
+    /// Queues message `id`, in memory only.
+    pub(crate) fn push(&self, channel: &str, partition: u32, id: u64) {
+        queue_of(&mut self.lock(), channel, partition)
+            .held
+            .insert(id);
+    }
+
+    /// Takes message `id` out of its queue, once its final status is
+    /// written, and removes its queue entry if it has one.
+    ///
+    /// # Errors
+    ///
+    /// Any sled error.
+    pub(crate) fn remove(
+        &self,
+        db: &sled::Db,
+        channel: &str,
+        partition: u32,
+        id: u64,
+    ) -> Result<(), StoreError> {
+        let mut queues = self.lock();
+        let Some(queue) = queues.get_mut(channel).and_then(|p| p.get_mut(&partition)) else {
+            return Ok(());
+        };
+        if queue.spilled.remove(&id) {
+            db.remove(keys::queue_entry(channel, partition, id))?;
+        }
+        queue.held.remove(&id);
+        Ok(())
+    }
+
+    /// Whether message `id` is queued.
+    pub(crate) fn contains(&self, channel: &str, partition: u32, id: u64) -> bool {
+        self.lock()
+            .get(channel)
+            .and_then(|partitions| partitions.get(&partition))
+            .is_some_and(|queue| queue.held.contains(&id) || queue.spilled.contains(&id))
+    }
+
+    /// Up to `limit` ids of one queue, oldest first, leaving out those
+    /// `skip` names.
+    pub(crate) fn first(
+        &self,
+        channel: &str,
+        partition: u32,
+        limit: usize,
+        skip: impl Fn(u64) -> bool,
+    ) -> Vec<u64> {
+        let queues = self.lock();
+        let Some(queue) = queues.get(channel).and_then(|p| p.get(&partition)) else {
+            return Vec::new();
+        };
+        queue.ids().filter(|id| !skip(*id)).take(limit).collect()
+    }
+
+    /// Spills the messages queued for long and writes the low-water mark:
+    /// the lowest id queued in memory only, or `next_id`. For a checkpoint,
+    /// once every log record it will retire is indexed, and before it
+    /// flushes `db`.
+    ///
+    /// # Errors
+    ///
+    /// Any sled error.
+    pub(crate) fn record_low_water(&self, db: &sled::Db, next_id: u64) -> Result<(), StoreError> {
+        let mut queues = self.lock();
+        let old = next_id.saturating_sub(SPILL_LAG);
+        let mut mark = next_id;
+        for (channel, partitions) in queues.iter_mut() {
+            for (partition, queue) in partitions.iter_mut() {
+                while let Some(id) = queue.held.first().copied().filter(|id| *id < old) {
+                    db.insert(keys::queue_entry(channel, *partition, id), &[][..])?;
+                    queue.held.remove(&id);
+                    queue.spilled.insert(id);
+                }
+                mark = queue.held.first().map_or(mark, |first| mark.min(*first));
+            }
+        }
+        db.insert(keys::QUEUE_LOW_WATER, &mark.to_be_bytes()[..])?;
+        Ok(())
+    }
+
+    /// Queues message `id` again with a queue entry, applying `batch`
+    /// (which must end its final status) in the same atomic write. Nothing
+    /// is queued if the write fails.
+    ///
+    /// # Errors
+    ///
+    /// Any sled error.
+    pub(crate) fn requeue(
+        &self,
+        db: &sled::Db,
+        mut batch: sled::Batch,
+        channel: &str,
+        partition: u32,
+        id: u64,
+    ) -> Result<(), StoreError> {
+        let mut queues = self.lock();
+        batch.insert(keys::queue_entry(channel, partition, id), &[][..]);
+        db.apply_batch(batch)?;
+        let queue = queue_of(&mut queues, channel, partition);
+        queue.held.remove(&id);
+        queue.spilled.insert(id);
+        Ok(())
+    }
+
+    /// Replaces every queue with what `db` holds: the messages with a queue
+    /// entry, those from the low-water mark on and those named by `logged`
+    /// (the write-ahead log's records), that have no final status. Returns
+    /// how many are queued.
+    ///
+    /// # Errors
+    ///
+    /// Any sled error, and [`StoreError::Corrupt`] for a record, status or
+    /// mark that does not decode.
+    pub(crate) fn rebuild(&self, db: &sled::Db, logged: &[u64]) -> Result<usize, StoreError> {
+        let mark = match db.get(keys::QUEUE_LOW_WATER)? {
+            Some(value) => Some(decode_mark(&value)?),
+            None => None,
+        };
+        if mark.is_none() {
+            requeue_older_entries(db)?;
+        }
+        let mut rebuilt = Queues::new();
+        let mut left_over = sled::Batch::default();
+        for key in db.scan_prefix(keys::QUEUE_PREFIX).keys() {
+            let key = key?;
+            let id = keys::trailing_id(&key).expect("queue keys end in an id");
+            match queued_route(db, id)? {
+                Some((channel, partition)) => {
+                    queue_of(&mut rebuilt, &channel, partition)
+                        .spilled
+                        .insert(id);
+                }
+                None => left_over.remove(key),
+            }
+        }
+        db.apply_batch(left_over)?;
+        let mark = mark.unwrap_or(0);
+        let from_mark = db.range(keys::message(mark)..keys::message(u64::MAX));
+        let ids = from_mark
+            .keys()
+            .map(|key| key.map(|key| keys::trailing_id(&key).expect("message keys end in an id")));
+        let below_mark = logged.iter().copied().filter(|id| *id < mark);
+        let below_mark = below_mark.map(Ok::<u64, sled::Error>);
+        for id in ids.chain(below_mark) {
+            let id = id?;
+            if let Some((channel, partition)) = queued_route(db, id)? {
+                let queue = queue_of(&mut rebuilt, &channel, partition);
+                if !queue.spilled.contains(&id) {
+                    queue.held.insert(id);
+                }
+            }
+        }
+        let queued = rebuilt.values().flat_map(HashMap::values);
+        let queued = queued
+            .map(|queue| queue.held.len() + queue.spilled.len())
+            .sum();
+        *self.lock() = rebuilt;
+        Ok(queued)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Queues> {
+        self.queues.lock().expect("lock not poisoned")
+    }
+}
+
+/// The queue of `channel`'s `partition`, created empty if need be.
+fn queue_of<'a>(queues: &'a mut Queues, channel: &str, partition: u32) -> &'a mut Queue {
+    let partitions = queues.entry(channel.to_owned()).or_default();
+    partitions.entry(partition).or_default()
+}
+
+/// The channel and partition of message `id` if sled holds its record and
+/// no final status for it.
+fn queued_route(db: &sled::Db, id: u64) -> Result<Option<(String, u32)>, StoreError> {
+    let Some(record) = db.get(keys::message(id))? else {
+        return Ok(None);
+    };
+    if status(db, id)?.is_some_and(|status| !status.state.is_queued()) {
+        return Ok(None);
+    }
+    let route = record::route(id, &record)?;
+    Ok(Some((route.channel.to_owned(), route.partition)))
+}
+
+fn status(db: &sled::Db, id: u64) -> Result<Option<MessageStatus>, StoreError> {
+    let key = keys::status(id);
+    let Some(value) = db.get(&key)? else {
+        return Ok(None);
+    };
+    let status = serde_json::from_slice(&value).map_err(|e| StoreError::Corrupt {
+        key: keys::describe(&key),
+        reason: e.to_string(),
+    })?;
+    Ok(Some(status))
+}
+
+/// For a store from before the in-memory queues, whose every queued
+/// message has a queue entry: sets the status of the entries' messages whose
+/// status is final (reprocessed dead letters kept theirs) to requeued.
+fn requeue_older_entries(db: &sled::Db) -> Result<(), StoreError> {
+    let mut batch = sled::Batch::default();
+    for key in db.scan_prefix(keys::QUEUE_PREFIX).keys() {
+        let id = keys::trailing_id(&key?).expect("queue keys end in an id");
+        if let Some(mut status) = status(db, id)?.filter(|status| !status.state.is_queued()) {
+            status.state = MessageState::Requeued;
+            let value = serde_json::to_vec(&status).expect("statuses serialize");
+            batch.insert(keys::status(id), value);
+        }
+    }
+    Ok(db.apply_batch(batch)?)
+}
+
+fn decode_mark(value: &[u8]) -> Result<u64, StoreError> {
+    let bytes = value.try_into().map_err(|_| StoreError::Corrupt {
+        key: String::from_utf8_lossy(keys::QUEUE_LOW_WATER).into_owned(),
+        reason: format!("{} bytes, not 8", value.len()),
+    })?;
+    Ok(u64::from_be_bytes(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::record::NewMessage;
+
+    fn store_message(db: &sled::Db, id: u64) {
+        let message = NewMessage {
+            channel: "adt",
+            partition: 0,
+            raw: b"MSH|^~\\&|APP\r",
+            received_at_ms: 1_000,
+            peer: None,
+            control_id: None,
+            message_type: None,
+            dedupe_key: None,
+        };
+        db.insert(keys::message(id), record::encode(&message))
+            .unwrap();
+    }
+
+    fn write_status(db: &sled::Db, id: u64, state: MessageState) {
+        let status = MessageStatus {
+            state,
+            stages: Vec::new(),
+            routed_to: Vec::new(),
+            attempts: 1,
+            error: None,
+            location: None,
+            updated_at_ms: 1_000,
+        };
+        db.insert(keys::status(id), serde_json::to_vec(&status).unwrap())
+            .unwrap();
+    }
+
+    fn entries(db: &sled::Db) -> Vec<u64> {
+        let keys = db.scan_prefix(keys::QUEUE_PREFIX).keys();
+        keys.map(|key| keys::trailing_id(&key.unwrap()).unwrap())
+            .collect()
+    }
+
+    /// Ensures that queues keep id order, skip what they are told to, and
+    /// that a removed id is gone.
+    #[test]
+    fn queues_keep_id_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::Config::new().path(dir.path()).open().unwrap();
+        let queues = InboundQueues::default();
+        queues.push("adt", 0, 9);
+        queues.push("adt", 0, 4);
+        queues.push("adt", 1, 7);
+        queues.push("lab", 0, 3);
+        assert_eq!(queues.first("adt", 0, 10, |_| false), [4, 9]);
+        assert_eq!(queues.first("adt", 0, 10, |id| id == 4), [9]);
+        assert_eq!(queues.first("adt", 0, 1, |_| false), [4]);
+        assert!(queues.first("ad", 0, 10, |_| false).is_empty());
+        assert!(queues.contains("lab", 0, 3));
+        queues.remove(&db, "lab", 0, 3).unwrap();
+        assert!(!queues.contains("lab", 0, 3));
+    }
+
+    /// Ensures that a checkpoint spills the messages queued for long to
+    /// queue entries and sets the mark at the oldest one left in memory,
+    /// that a rebuild finds both kinds in order, and that removing a
+    /// spilled message removes its entry.
+    #[test]
+    fn long_queued_messages_spill_and_come_back_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::Config::new().path(dir.path()).open().unwrap();
+        let next_id = SPILL_LAG + 100;
+        let ids = [3, 50, SPILL_LAG + 10, SPILL_LAG + 20];
+        let queues = InboundQueues::default();
+        for id in ids {
+            store_message(&db, id);
+            queues.push("adt", 0, id);
+        }
+        queues.record_low_water(&db, next_id).unwrap();
+        assert_eq!(entries(&db), [3, 50]);
+        let mark = decode_mark(&db.get(keys::QUEUE_LOW_WATER).unwrap().unwrap()).unwrap();
+        assert_eq!(mark, SPILL_LAG + 10);
+
+        let rebuilt = InboundQueues::default();
+        assert_eq!(rebuilt.rebuild(&db, &[]).unwrap(), 4);
+        assert_eq!(rebuilt.first("adt", 0, 10, |_| false), ids);
+        write_status(&db, 3, MessageState::Processed);
+        rebuilt.remove(&db, "adt", 0, 3).unwrap();
+        assert_eq!(entries(&db), [50]);
+        assert_eq!(rebuilt.first("adt", 0, 10, |_| false), &ids[1..]);
+
+        // A crash between a spilled message's final status and its
+        // entry's removal leaves the entry: opening drops it.
+        write_status(&db, 50, MessageState::Filtered);
+        assert_eq!(rebuilt.rebuild(&db, &[]).unwrap(), 2);
+        assert!(entries(&db).is_empty());
+    }
+
+    /// Ensures that opening a store from before the in-memory queues (queue
+    /// entries for every queued message, no mark) keeps its entries: a
+    /// queued message whose status is final (a reprocessed dead letter)
+    /// stays queued, as requeued; a processed one does not come back.
+    #[test]
+    fn queue_entries_of_an_older_store_stay_queued() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::Config::new().path(dir.path()).open().unwrap();
+        for id in 1..=3 {
+            store_message(&db, id);
+        }
+        write_status(&db, 2, MessageState::DeadLettered);
+        write_status(&db, 3, MessageState::Processed);
+        for id in [1, 2] {
+            db.insert(keys::queue_entry("adt", 0, id), &[][..]).unwrap();
+        }
+
+        let queues = InboundQueues::default();
+        assert_eq!(queues.rebuild(&db, &[]).unwrap(), 2);
+        assert_eq!(queues.first("adt", 0, 10, |_| false), [1, 2]);
+        let requeued = status(&db, 2).unwrap().unwrap();
+        assert_eq!(requeued.state, MessageState::Requeued);
+        assert_eq!(entries(&db), [1, 2]);
+    }
+
+    /// Ensures that messages below the mark come back only from the log.
+    #[test]
+    fn below_the_mark_only_logged_messages_come_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::Config::new().path(dir.path()).open().unwrap();
+        for id in [1, 2, 9] {
+            store_message(&db, id);
+        }
+        db.insert(keys::QUEUE_LOW_WATER, &5_u64.to_be_bytes()[..])
+            .unwrap();
+        let queues = InboundQueues::default();
+        assert_eq!(queues.rebuild(&db, &[2]).unwrap(), 2);
+        assert_eq!(queues.first("adt", 0, 10, |_| false), [2, 9]);
+    }
+}
