@@ -41,6 +41,11 @@ use super::{keys, record};
 /// entries, so a little fewer).
 const SPILL_LAG: u64 = 1 << 16;
 
+/// The most messages one checkpoint spills, so that a large backlog going
+/// old at once does not hold the queues' lock for long; the next
+/// checkpoints spill the rest, and the mark stays below them meanwhile.
+const SPILL_PER_CHECKPOINT: usize = 1 << 14;
+
 /// One partition's queue: ids in memory only and ids with a queue entry in
 /// sled, together in id (arrival) order.
 #[derive(Debug, Default)]
@@ -141,12 +146,16 @@ impl InboundQueues {
         let mut queues = self.lock();
         let old = next_id.saturating_sub(SPILL_LAG);
         let mut mark = next_id;
+        let mut budget = SPILL_PER_CHECKPOINT;
         for (channel, partitions) in queues.iter_mut() {
             for (partition, queue) in partitions.iter_mut() {
-                while let Some(id) = queue.held.first().copied().filter(|id| *id < old) {
+                while budget > 0
+                    && let Some(id) = queue.held.first().copied().filter(|id| *id < old)
+                {
                     db.insert(keys::queue_entry(channel, *partition, id), &[][..])?;
                     queue.held.remove(&id);
                     queue.spilled.insert(id);
+                    budget -= 1;
                 }
                 mark = queue.held.first().map_or(mark, |first| mark.min(*first));
             }
@@ -388,6 +397,28 @@ mod tests {
         write_status(&db, 50, MessageState::Filtered);
         assert_eq!(rebuilt.rebuild(&db, &[]).unwrap(), 2);
         assert!(entries(&db).is_empty());
+    }
+
+    /// Ensures that one checkpoint spills at most its budget and keeps the
+    /// mark below what it left, and that the next spills the rest.
+    #[test]
+    fn a_large_backlog_spills_over_several_checkpoints() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::Config::new().path(dir.path()).open().unwrap();
+        let queues = InboundQueues::default();
+        let backlog = SPILL_PER_CHECKPOINT as u64 + 5;
+        for id in 0..backlog {
+            queues.push("adt", 0, id);
+        }
+        let next_id = SPILL_LAG + backlog;
+        let mark = |db: &sled::Db| decode_mark(&db.get(keys::QUEUE_LOW_WATER).unwrap().unwrap());
+        queues.record_low_water(&db, next_id).unwrap();
+        assert_eq!(entries(&db).len(), SPILL_PER_CHECKPOINT);
+        assert_eq!(mark(&db).unwrap(), SPILL_PER_CHECKPOINT as u64);
+        queues.record_low_water(&db, next_id).unwrap();
+        assert_eq!(entries(&db).len() as u64, backlog);
+        assert_eq!(mark(&db).unwrap(), next_id);
+        assert_eq!(queues.first("adt", 0, 3, |_| false), [0, 1, 2]);
     }
 
     /// Ensures that opening a store from before the in-memory queues (queue
