@@ -99,7 +99,7 @@ impl MessageQuery {
         }
         serde_json::from_value(serde_json::Value::from(status))
             .map(|state| Some(Some(state)))
-            .map_err(|_| ApiError::bad_request(format!("status {status:?} is not pending, processed, filtered, retrying or dead_lettered")))
+            .map_err(|_| ApiError::bad_request(format!("status {status:?} is not pending, processed, filtered, retrying, dead_lettered or requeued")))
     }
 
     /// Whether `message`'s metadata matches (everything but the status).
