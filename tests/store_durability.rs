@@ -611,8 +611,7 @@ fn assert_all_readable(store: &Store, acknowledged: &[(u64, Sample)]) {
 #[test]
 fn pruning_removes_old_processed_messages_and_old_dead_letters() {
     use hl7wasm::store::{
-        DeadLetterFilter, DeadLetterReason, MessageState, MessageStatus, NewOutbound, Processed,
-        Retention,
+        DeadLetterFilter, DeadLetterReason, MessageState, NewOutbound, Processed, Retention,
     };
     const DAY_MS: u64 = 24 * HOUR_MS;
     let dir = tempfile::tempdir().unwrap();
@@ -626,27 +625,14 @@ fn pruning_removes_old_processed_messages_and_old_dead_letters() {
         &Sample::new("adt", 1, "OLD-Q").at(NOW_MS - 40 * DAY_MS),
     );
     let recent = ingest(&store, &Sample::new("adt", 0, "NEW").at(NOW_MS - DAY_MS));
-    let status = MessageStatus {
-        state: MessageState::Processed,
-        stages: Vec::new(),
-        routed_to: vec!["out".into()],
-        attempts: 0,
-        error: None,
-        location: None,
-        updated_at_ms: NOW_MS,
-    };
     let processed = |id: u64, received_at_ms: u64| Processed {
-        message_id: id,
         received_at_ms,
-        control_id: None,
-        message_type: None,
-        status: status.clone(),
         outputs: vec![NewOutbound {
             destination: "out".into(),
             content_type: "application/hl7-v2+er7".into(),
             body: b"MSH|^~\\&|x".to_vec(),
         }],
-        dead_letter: None,
+        ..pipeline_result(id, MessageState::Processed)
     };
     store
         .complete(
@@ -722,15 +708,7 @@ fn pipeline_result(id: u64, state: hl7wasm::store::MessageState) -> hl7wasm::sto
         received_at_ms: NOW_MS,
         control_id: None,
         message_type: None,
-        status: MessageStatus {
-            state,
-            stages: Vec::new(),
-            routed_to: Vec::new(),
-            attempts: 1,
-            error: None,
-            location: None,
-            updated_at_ms: NOW_MS,
-        },
+        status: MessageStatus::new(state, NOW_MS),
         outputs: Vec::new(),
         dead_letter,
     }

@@ -254,15 +254,7 @@ fn process(
         trigger_event: code_and_trigger.map(|(_, trigger)| trigger),
         sending_facility: facility.as_deref(),
     };
-    let mut status = MessageStatus {
-        state: MessageState::Processed,
-        stages: Vec::new(),
-        routed_to: Vec::new(),
-        attempts: 0,
-        error: None,
-        location: None,
-        updated_at_ms: now_unix_ms(),
-    };
+    let mut status = MessageStatus::new(MessageState::Processed, now_unix_ms());
     let mut item = Processed {
         message_id: message.id,
         received_at_ms: message.received_at_ms,

@@ -194,13 +194,9 @@ fn requeue_inbound(
             ..status
         },
         None => MessageStatus {
-            state: MessageState::Requeued,
-            stages: Vec::new(),
-            routed_to: Vec::new(),
             attempts: header.attempts,
             error: Some(header.error.clone()),
-            location: None,
-            updated_at_ms: now_ms,
+            ..MessageStatus::new(MessageState::Requeued, now_ms)
         },
     };
     let status = serde_json::to_vec(&status).expect("statuses serialize");

@@ -325,15 +325,7 @@ mod tests {
     }
 
     fn write_status(db: &sled::Db, id: u64, state: MessageState) {
-        let status = MessageStatus {
-            state,
-            stages: Vec::new(),
-            routed_to: Vec::new(),
-            attempts: 1,
-            error: None,
-            location: None,
-            updated_at_ms: 1_000,
-        };
+        let status = MessageStatus::new(state, 1_000);
         db.insert(keys::status(id), serde_json::to_vec(&status).unwrap())
             .unwrap();
     }

@@ -76,3 +76,19 @@ pub struct MessageStatus {
     /// When this record was written, in milliseconds since the Unix epoch.
     pub updated_at_ms: u64,
 }
+
+impl MessageStatus {
+    /// A record in `state` written at `updated_at_ms`, with no stages,
+    /// destinations, attempts or failure yet.
+    pub fn new(state: MessageState, updated_at_ms: u64) -> Self {
+        MessageStatus {
+            state,
+            stages: Vec::new(),
+            routed_to: Vec::new(),
+            attempts: 0,
+            error: None,
+            location: None,
+            updated_at_ms,
+        }
+    }
+}
