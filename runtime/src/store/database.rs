@@ -3,8 +3,8 @@
 //! storage failure.
 //!
 //! Recovery redoes in sled every log record whose message sled does not
-//! hold, rebuilds the inbound queues, flushes sled, then starts a new log
-//! segment and deletes the old ones.
+//! hold, rebuilds the inbound queues and the dedupe filter, flushes sled,
+//! then starts a new log segment and deletes the old ones.
 //!
 //! After an IO error (disk full, failed fsync) sled 0.34 poisons itself: it
 //! keeps the error and returns it from every later write and flush, so the
@@ -23,6 +23,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 
+use super::dedupe_filter::DedupeFilter;
 use super::error::StoreError;
 use super::group_commit::GroupCommit;
 use super::ids::Ids;
@@ -71,6 +72,8 @@ pub(crate) struct Database {
     pub(crate) ids: Ids,
     /// The inbound queues, rebuilt by every recovery.
     pub(crate) queues: InboundQueues,
+    /// The dedupe keys sled holds, counted again by every recovery.
+    pub(crate) dedupe_filter: DedupeFilter,
 }
 
 #[derive(Debug)]
@@ -90,7 +93,8 @@ impl Database {
         let mut wal = Wal::open(dir)?;
         let ids = Ids::default();
         let queues = InboundQueues::default();
-        recover(&db, &mut wal, &ids, &queues)?;
+        let dedupe_filter = DedupeFilter::default();
+        recover(&db, &mut wal, &ids, &queues, &dedupe_filter)?;
         Ok(Database {
             dir: dir.to_owned(),
             settings,
@@ -106,6 +110,7 @@ impl Database {
             indexer: Indexer::default(),
             ids,
             queues,
+            dedupe_filter,
         })
     }
 
@@ -189,7 +194,7 @@ impl Database {
             && group.generation == self.generation.load(Ordering::Acquire)
             && !self.broken.load(Ordering::Acquire)
         {
-            match apply_group(db, &group.records, &self.queues) {
+            match apply_group(db, &group.records, &self.queues, &self.dedupe_filter) {
                 Ok(indexed) => self.indexer.forget(indexed),
                 Err(error) => self.note_failure(&error),
             }
@@ -270,8 +275,9 @@ impl Database {
         self.commit
             .fail_all_requested("the database was reopened after a storage failure");
         drop(handle.db.take());
-        let reopened = open_sled(&self.dir, &self.settings)
-            .and_then(|db| recover(&db, &mut wal, &self.ids, &self.queues).map(|()| db));
+        let reopened = open_sled(&self.dir, &self.settings).and_then(|db| {
+            recover(&db, &mut wal, &self.ids, &self.queues, &self.dedupe_filter).map(|()| db)
+        });
         match reopened {
             Ok(db) => {
                 handle.db = Some(db);
@@ -293,13 +299,14 @@ impl Database {
 }
 
 /// Redoes the log in `db`, sets `ids` past every id it holds, rebuilds
-/// `queues` from it, makes all that durable there, and starts a new
-/// segment.
+/// `queues` and `dedupe_filter` from it, makes all that durable there, and
+/// starts a new segment.
 fn recover(
     db: &sled::Db,
     wal: &mut Wal,
     ids: &Ids,
     queues: &InboundQueues,
+    dedupe_filter: &DedupeFilter,
 ) -> Result<(), StoreError> {
     let mut logged = Vec::new();
     let mut redone = 0;
@@ -311,6 +318,7 @@ fn recover(
     })?;
     ids.recover(db)?;
     let queued = queues.rebuild(db, &logged)?;
+    dedupe_filter.rebuild(db)?;
     queues.record_low_water(db, ids.peek())?;
     db.flush()?;
     wal.restart()?;

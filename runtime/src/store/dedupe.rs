@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use super::dedupe_filter::DedupeFilter;
 use super::error::StoreError;
 use super::keys;
 
@@ -64,13 +65,18 @@ impl DedupeEntry {
     }
 }
 
-/// Removes every dedupe entry older than `window` at `now_ms` and returns how
-/// many it removed.
+/// Removes every dedupe entry older than `window` at `now_ms`, uncounting
+/// each in `filter`, and returns how many it removed.
 ///
 /// # Errors
 ///
 /// Any sled error, and [`StoreError::Corrupt`] for an undecodable entry.
-pub(crate) fn prune(tree: &sled::Tree, now_ms: u64, window: Duration) -> Result<usize, StoreError> {
+pub(crate) fn prune(
+    tree: &sled::Tree,
+    now_ms: u64,
+    window: Duration,
+    filter: &DedupeFilter,
+) -> Result<usize, StoreError> {
     let mut removed = 0;
     for item in tree.scan_prefix(keys::DEDUPE_PREFIX) {
         let (key, value) = item?;
@@ -84,6 +90,7 @@ pub(crate) fn prune(tree: &sled::Tree, now_ms: u64, window: Duration) -> Result<
             .compare_and_swap(&key, Some(value), None::<&[u8]>)?
             .is_ok()
         {
+            filter.removed(&key);
             removed += 1;
         }
     }

@@ -10,7 +10,6 @@ use super::database::Database;
 use super::dedupe::DedupeEntry;
 use super::error::StoreError;
 use super::group_commit::Ticket;
-use super::indexer::Indexer;
 use super::record::{self, NewMessage};
 use super::redo::MessageWrites;
 use super::{Ingested, keys};
@@ -74,7 +73,7 @@ pub(crate) fn write(
         .expect("lock not poisoned");
     let (commit, indexer) = (&database.commit, &database.indexer);
     let key = dedupe_key.as_deref();
-    if let Some(original_id) = duplicate_of(db, indexer, key, message, window)? {
+    if let Some(original_id) = duplicate_of(db, database, key, message, window)? {
         return Ok((Ingested::Duplicate { original_id }, commit.request(|_| {})));
     }
     let writes = MessageWrites {
@@ -95,10 +94,11 @@ pub(crate) fn write(
 }
 
 /// The id of the message `message` resends within `window`, if any: the
-/// entry not yet indexed wins, as it is the newer one.
+/// entry not yet indexed wins, as it is the newer one; sled is read only
+/// for a key its dedupe filter may hold.
 fn duplicate_of(
     db: &sled::Db,
-    indexer: &Indexer,
+    database: &Database,
     dedupe_key: Option<&[u8]>,
     message: &NewMessage<'_>,
     window: Duration,
@@ -106,8 +106,9 @@ fn duplicate_of(
     let Some(key) = dedupe_key else {
         return Ok(None);
     };
-    let entry = match indexer.pending_duplicate(key) {
+    let entry = match database.indexer.pending_duplicate(key) {
         Some(entry) => entry,
+        None if !database.dedupe_filter.may_hold(key) => return Ok(None),
         None => match db.get(key)? {
             Some(value) => DedupeEntry::decode(key, &value)?,
             None => return Ok(None),

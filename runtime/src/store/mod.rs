@@ -54,7 +54,8 @@
 //! reads of messages and inbound queues first wait for the indexer to apply
 //! the groups flushed so far, so an acknowledged message is always visible
 //! (other reads and writes, such as deliveries, do not wait), and ingest
-//! checks the indexer's pending dedupe entries before sled's.
+//! checks the indexer's pending dedupe entries before sled's, reading sled
+//! only for a key the dedupe filter says it may hold (`dedupe_filter.rs`).
 //!
 //! # What is fsynced before AA
 //!
@@ -106,6 +107,7 @@ mod database;
 mod dead_letter;
 mod dead_letters;
 mod dedupe;
+mod dedupe_filter;
 mod error;
 mod framed;
 mod group_commit;
@@ -296,7 +298,7 @@ impl Store {
         let window = self.inner.dedupe_window;
         self.inner
             .database
-            .with_db(|db| dedupe::prune(db, now_ms, window))
+            .with_db(|db| dedupe::prune(db, now_ms, window, &self.inner.database.dedupe_filter))
     }
 
     fn write(

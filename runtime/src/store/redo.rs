@@ -11,6 +11,7 @@
 //! message's place in its inbound queue.
 
 use super::dedupe::DedupeEntry;
+use super::dedupe_filter::DedupeFilter;
 use super::error::StoreError;
 use super::queues::InboundQueues;
 use super::{keys, record, wal};
@@ -39,13 +40,15 @@ impl MessageWrites<'_> {
     /// Makes the writes as plain sled inserts, the record last: as sled
     /// recovers a prefix of its log after a crash, a record there means its
     /// dedupe entry is there as well (see [`redo`]). Plain inserts, not a
-    /// batch: sled writes and syncs its log buffer for every batch.
-    pub(crate) fn insert_into(&self, db: &sled::Db) -> Result<(), StoreError> {
+    /// batch: sled writes and syncs its log buffer for every batch. Returns
+    /// whether sled held no entry under the dedupe key before.
+    pub(crate) fn insert_into(&self, db: &sled::Db) -> Result<bool, StoreError> {
+        let mut new_key = false;
         if let Some(key) = self.dedupe_key {
-            db.insert(key, &self.dedupe_entry().encode()[..])?;
+            new_key = db.insert(key, &self.dedupe_entry().encode()[..])?.is_none();
         }
         db.insert(keys::message(self.id), self.record)?;
-        Ok(())
+        Ok(new_key)
     }
 
     /// Appends the write-ahead log record of these writes to `out`.
@@ -72,8 +75,9 @@ impl MessageWrites<'_> {
 }
 
 /// Makes the writes of a group of framed log records (see `wal.rs`) in
-/// `db`, queues each message in `queues` once its writes are made, and
-/// returns the dedupe keys it stored with their message ids.
+/// `db`, queues each message in `queues` once its writes are made, counts
+/// the dedupe keys it adds in `dedupe_filter`, and returns the dedupe keys
+/// it stored with their message ids.
 ///
 /// # Errors
 ///
@@ -83,13 +87,17 @@ pub(crate) fn apply_group(
     db: &sled::Db,
     records: &[u8],
     queues: &InboundQueues,
+    dedupe_filter: &DedupeFilter,
 ) -> Result<Vec<(Vec<u8>, u64)>, StoreError> {
     let mut dedupe_keys = Vec::new();
     for payload in wal::payloads(records) {
         let writes = writes_of(payload)?;
-        writes.insert_into(db)?;
+        let new_key = writes.insert_into(db)?;
         queues.push(writes.channel, writes.partition, writes.id);
         if let Some(key) = writes.dedupe_key {
+            if new_key {
+                dedupe_filter.added(key);
+            }
             dedupe_keys.push((key.to_vec(), writes.id));
         }
     }
@@ -229,14 +237,16 @@ mod tests {
         db.remove(b"d/key").unwrap();
 
         let queues = InboundQueues::default();
+        let filter = DedupeFilter::default();
         assert_eq!(
-            apply_group(&db, &framed, &queues).unwrap(),
+            apply_group(&db, &framed, &queues, &filter).unwrap(),
             [(b"d/key".to_vec(), 7)],
             "applying the group again rewrites the same keys"
         );
         assert_eq!(db.len(), 2);
         assert_eq!(db.get(keys::message(7)).unwrap().unwrap(), record);
         assert_eq!(queues.first("adt", 2, 10, |_| false), [7]);
+        assert!(filter.may_hold(b"d/key"), "the dedupe key it added");
         let entry = DedupeEntry::decode(b"d/key", &db.get(b"d/key").unwrap().unwrap()).unwrap();
         assert_eq!(entry.id, 7);
     }
