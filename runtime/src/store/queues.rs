@@ -210,30 +210,38 @@ impl InboundQueues {
         for key in db.scan_prefix(keys::QUEUE_PREFIX).keys() {
             let key = key?;
             let id = keys::trailing_id(&key).expect("queue keys end in an id");
-            match queued_route(db, id)? {
-                Some((channel, partition)) => {
+            let record = db.get(keys::message(id))?;
+            match record
+                .map(|record| queued_route(db, id, &record))
+                .transpose()?
+            {
+                Some(Some((channel, partition))) => {
                     queue_of(&mut rebuilt, &channel, partition)
                         .spilled
                         .insert(id);
                 }
-                None => left_over.remove(key),
+                _ => left_over.remove(key),
             }
         }
         db.apply_batch(left_over)?;
         let mark = mark.unwrap_or(0);
-        let from_mark = db.range(keys::message(mark)..keys::message(u64::MAX));
-        let ids = from_mark
-            .keys()
-            .map(|key| key.map(|key| keys::trailing_id(&key).expect("message keys end in an id")));
-        let below_mark = logged.iter().copied().filter(|id| *id < mark);
-        let below_mark = below_mark.map(Ok::<u64, sled::Error>);
-        for id in ids.chain(below_mark) {
-            let id = id?;
-            if let Some((channel, partition)) = queued_route(db, id)? {
+        let mut hold_if_queued = |id: u64, record: &[u8]| -> Result<(), StoreError> {
+            if let Some((channel, partition)) = queued_route(db, id, record)? {
                 let queue = queue_of(&mut rebuilt, &channel, partition);
                 if !queue.spilled.contains(&id) {
                     queue.held.insert(id);
                 }
+            }
+            Ok(())
+        };
+        for item in db.range(keys::message(mark)..keys::message(u64::MAX)) {
+            let (key, record) = item?;
+            let id = keys::trailing_id(&key).expect("message keys end in an id");
+            hold_if_queued(id, &record)?;
+        }
+        for &id in logged.iter().filter(|id| **id < mark) {
+            if let Some(record) = db.get(keys::message(id))? {
+                hold_if_queued(id, &record)?;
             }
         }
         let queued = rebuilt.values().flat_map(HashMap::values);
@@ -255,16 +263,17 @@ fn queue_of<'a>(queues: &'a mut Queues, channel: &str, partition: u32) -> &'a mu
     partitions.entry(partition).or_default()
 }
 
-/// The channel and partition of message `id` if sled holds its record and
-/// no final status for it.
-fn queued_route(db: &sled::Db, id: u64) -> Result<Option<(String, u32)>, StoreError> {
-    let Some(record) = db.get(keys::message(id))? else {
-        return Ok(None);
-    };
+/// The channel and partition of message `id`, whose record is `record`,
+/// if sled holds no final status for it.
+fn queued_route(
+    db: &sled::Db,
+    id: u64,
+    record: &[u8],
+) -> Result<Option<(String, u32)>, StoreError> {
     if status(db, id)?.is_some_and(|status| !status.state.is_queued()) {
         return Ok(None);
     }
-    let route = record::route(id, &record)?;
+    let route = record::route(id, record)?;
     Ok(Some((route.channel.to_owned(), route.partition)))
 }
 
