@@ -1,6 +1,8 @@
 //! Store ingest throughput with real durability (every `ingest` waits for
 //! its fsync): 1, 8 and 64 concurrent senders of a 1 KB message, which shows
-//! what group commit buys.
+//! what group commit buys. Then how long opening a store takes with
+//! [`REOPEN_MESSAGES`] messages in it, all processed or all still queued:
+//! opening rebuilds the inbound queues, which live in memory.
 //!
 //! Run: `cargo bench -p hl7wasm-runtime --bench store_ingest`
 
@@ -9,7 +11,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use hl7wasm::store::{DedupeKey, NewMessage, Store, StoreSettings};
+use hl7wasm::store::{
+    DedupeKey, MessageState, MessageStatus, NewMessage, Processed, Store, StoreSettings,
+};
+
+/// Messages in the stores that the reopen benchmarks open.
+const REOPEN_MESSAGES: u64 = 64 * 1_600;
 
 /// A 1 KB ADT^A01.
 fn raw() -> Vec<u8> {
@@ -79,5 +86,93 @@ fn ingest(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, ingest);
+/// Stores [`REOPEN_MESSAGES`] messages in a new store in `dir` from 64
+/// senders, processes them all if `process`, and closes the store.
+fn prepare(runtime: &tokio::runtime::Runtime, dir: &std::path::Path, process: bool) {
+    let store = Store::open(dir, StoreSettings::default()).expect("open store");
+    let (raw, next) = (Arc::new(raw()), Arc::new(AtomicU64::new(0)));
+    runtime.block_on(async {
+        let senders: Vec<_> = (0..64)
+            .map(|_| {
+                tokio::spawn(send(
+                    store.clone(),
+                    raw.clone(),
+                    next.clone(),
+                    REOPEN_MESSAGES / 64,
+                ))
+            })
+            .collect();
+        for sender in senders {
+            sender.await.expect("sender");
+        }
+    });
+    if process {
+        process_all(&store);
+    }
+}
+
+/// Records every queued message of `adt`/0 as processed.
+fn process_all(store: &Store) {
+    loop {
+        let batch = store.pending("adt", 0, 1024, |_| false).expect("pending");
+        if batch.is_empty() {
+            return;
+        }
+        let done: Vec<Processed> = batch
+            .iter()
+            .map(|message| Processed {
+                message_id: message.id,
+                received_at_ms: message.received_at_ms,
+                control_id: None,
+                message_type: None,
+                status: MessageStatus::new(MessageState::Processed, 1_700_000_000_000),
+                outputs: Vec::new(),
+                dead_letter: None,
+            })
+            .collect();
+        store.complete("adt", 0, &done).expect("complete");
+    }
+}
+
+/// Copies a closed store's files.
+fn copy_store(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).expect("copy dir");
+    for entry in std::fs::read_dir(from).expect("store dir") {
+        let entry = entry.expect("store entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("file type").is_dir() {
+            copy_store(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).expect("copy file");
+        }
+    }
+}
+
+fn reopen(c: &mut Criterion) {
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    let mut group = c.benchmark_group("store_reopen");
+    group.sample_size(10);
+    for (name, process) in [("all_processed", true), ("all_queued", false)] {
+        let prepared = tempfile::tempdir().expect("temp dir");
+        prepare(&runtime, prepared.path(), process);
+        group.bench_function(BenchmarkId::new(name, REOPEN_MESSAGES), |b| {
+            b.iter_custom(|opens| {
+                let mut opening = Duration::ZERO;
+                for _ in 0..opens {
+                    let copy = tempfile::tempdir().expect("temp dir");
+                    copy_store(prepared.path(), copy.path());
+                    let started = Instant::now();
+                    let store = Store::open(copy.path(), StoreSettings::default());
+                    opening += started.elapsed();
+                    let queued = store.expect("open").queue("adt", 0).expect("queue").len();
+                    assert_eq!(queued as u64, if process { 0 } else { REOPEN_MESSAGES });
+                }
+                opening
+            });
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, ingest, reopen);
 criterion_main!(benches);
