@@ -625,6 +625,8 @@ fn pruning_removes_old_processed_messages_and_old_dead_letters() {
         &Sample::new("adt", 1, "OLD-Q").at(NOW_MS - 40 * DAY_MS),
     );
     let recent = ingest(&store, &Sample::new("adt", 0, "NEW").at(NOW_MS - DAY_MS));
+    // Read first, as the pipeline does: that waits until they are queued.
+    assert_eq!(store.queue("adt", 0).unwrap(), [old, recent]);
     let processed = |id: u64, received_at_ms: u64| Processed {
         received_at_ms,
         outputs: vec![NewOutbound {

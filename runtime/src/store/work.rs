@@ -80,7 +80,9 @@ impl Store {
     /// Records the pipeline's results for messages of one partition:
     /// per message its outputs queued for their destinations, its dead
     /// letter, and last its status, which takes it out of its inbound queue
-    /// unless it is to be retried.
+    /// unless it is to be retried. Only for messages [`Store::pending`]
+    /// returned: a message acknowledged a moment ago may not be queued yet,
+    /// and would be queued after this took it out.
     ///
     /// # Errors
     ///
