@@ -8,7 +8,7 @@ use super::error::StoreError;
 use super::outbound::OutboundHeader;
 use super::queues::InboundQueues;
 use super::record::{self, NewMessage};
-use super::status::{MessageState, MessageStatus};
+use super::status::{self, MessageState, MessageStatus};
 use super::{Store, framed, keys};
 
 /// Where a reprocessed dead letter went back to.
@@ -183,9 +183,10 @@ fn requeue_inbound(
         batch.insert(keys::message(id), record::encode(&message));
     }
     let now_ms = crate::hl7_input::now_unix_ms();
-    let status = match db.get(keys::status(id))? {
-        Some(value) => serde_json::from_slice(&value).ok(),
-        None => None,
+    // A status that does not decode is replaced, as if there were none.
+    let status = match status::read(db, id) {
+        Err(StoreError::Corrupt { .. }) => None,
+        read => read?,
     };
     let status = match status {
         Some(status) => MessageStatus {
@@ -199,7 +200,6 @@ fn requeue_inbound(
             ..MessageStatus::new(MessageState::Requeued, now_ms)
         },
     };
-    let status = serde_json::to_vec(&status).expect("statuses serialize");
-    batch.insert(keys::status(id), status);
+    batch.insert(keys::status(id), status::encode(&status));
     queues.requeue(db, batch, &header.channel, header.partition, id)
 }

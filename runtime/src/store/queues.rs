@@ -32,7 +32,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
 use super::error::StoreError;
-use super::status::{MessageState, MessageStatus};
+use super::status::{self, MessageState};
 use super::{keys, record};
 
 /// How many ids a message may lag behind the next id, queued in memory
@@ -270,23 +270,11 @@ fn queued_route(
     id: u64,
     record: &[u8],
 ) -> Result<Option<(String, u32)>, StoreError> {
-    if status(db, id)?.is_some_and(|status| !status.state.is_queued()) {
+    if status::read(db, id)?.is_some_and(|status| !status.state.is_queued()) {
         return Ok(None);
     }
     let route = record::route(id, record)?;
     Ok(Some((route.channel.to_owned(), route.partition)))
-}
-
-fn status(db: &sled::Db, id: u64) -> Result<Option<MessageStatus>, StoreError> {
-    let key = keys::status(id);
-    let Some(value) = db.get(&key)? else {
-        return Ok(None);
-    };
-    let status = serde_json::from_slice(&value).map_err(|e| StoreError::Corrupt {
-        key: keys::describe(&key),
-        reason: e.to_string(),
-    })?;
-    Ok(Some(status))
 }
 
 /// For a store from before the in-memory queues, whose every queued
@@ -296,10 +284,9 @@ fn requeue_older_entries(db: &sled::Db) -> Result<(), StoreError> {
     let mut batch = sled::Batch::default();
     for key in db.scan_prefix(keys::QUEUE_PREFIX).keys() {
         let id = keys::trailing_id(&key?).expect("queue keys end in an id");
-        if let Some(mut status) = status(db, id)?.filter(|status| !status.state.is_queued()) {
+        if let Some(mut status) = status::read(db, id)?.filter(|s| !s.state.is_queued()) {
             status.state = MessageState::Requeued;
-            let value = serde_json::to_vec(&status).expect("statuses serialize");
-            batch.insert(keys::status(id), value);
+            batch.insert(keys::status(id), status::encode(&status));
         }
     }
     Ok(db.apply_batch(batch)?)
@@ -317,6 +304,7 @@ fn decode_mark(value: &[u8]) -> Result<u64, StoreError> {
 mod tests {
     use super::*;
     use crate::store::record::NewMessage;
+    use crate::store::status::MessageStatus;
 
     fn store_message(db: &sled::Db, id: u64) {
         let message = NewMessage {
@@ -442,7 +430,7 @@ mod tests {
         let queues = InboundQueues::default();
         assert_eq!(queues.rebuild(&db, &[]).unwrap(), 2);
         assert_eq!(queues.first("adt", 0, 10, |_| false), [1, 2]);
-        let requeued = status(&db, 2).unwrap().unwrap();
+        let requeued = status::read(&db, 2).unwrap().unwrap();
         assert_eq!(requeued.state, MessageState::Requeued);
         assert_eq!(entries(&db), [1, 2]);
     }

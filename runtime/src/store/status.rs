@@ -4,6 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::error::StoreError;
+use super::keys;
+
 /// A message's state after the pipeline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -91,4 +94,27 @@ impl MessageStatus {
             updated_at_ms,
         }
     }
+}
+
+/// The status record of message `id` in `db`, if it has one.
+///
+/// # Errors
+///
+/// Any sled error, and [`StoreError::Corrupt`] if the record does not
+/// decode.
+pub(crate) fn read(db: &sled::Db, id: u64) -> Result<Option<MessageStatus>, StoreError> {
+    let key = keys::status(id);
+    let Some(value) = db.get(&key)? else {
+        return Ok(None);
+    };
+    let status = serde_json::from_slice(&value).map_err(|e| StoreError::Corrupt {
+        key: keys::describe(&key),
+        reason: e.to_string(),
+    })?;
+    Ok(Some(status))
+}
+
+/// `status` as stored.
+pub(crate) fn encode(status: &MessageStatus) -> Vec<u8> {
+    serde_json::to_vec(status).expect("statuses serialize")
 }

@@ -21,7 +21,7 @@ use super::dedupe::DedupeKey;
 use super::error::StoreError;
 use super::outbound::{NewOutbound, OutboundEntry, OutboundHeader};
 use super::record::{self, NewMessage, StoredMessage};
-use super::status::MessageStatus;
+use super::status::{self, MessageStatus};
 use super::{Ingested, Store, framed, keys};
 
 /// What the pipeline did with one inbound message.
@@ -118,8 +118,7 @@ impl Store {
                     let key = keys::dead_letter(database.ids.next(db)?);
                     db.insert(key, framed::encode(header, body))?;
                 }
-                let status = serde_json::to_vec(&item.status).expect("statuses serialize");
-                db.insert(keys::status(item.message_id), status)?;
+                db.insert(keys::status(item.message_id), status::encode(&item.status))?;
                 if !item.status.state.is_queued() {
                     database
                         .queues
@@ -137,16 +136,7 @@ impl Store {
     /// [`StoreError::Unavailable`] if storage failed, [`StoreError::Corrupt`]
     /// if the record cannot be decoded.
     pub fn status(&self, id: u64) -> Result<Option<MessageStatus>, StoreError> {
-        let key = keys::status(id);
-        let value = self.inner.database.with_db(|db| Ok(db.get(&key)?))?;
-        value
-            .map(|bytes| {
-                serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
-                    key: keys::describe(&key),
-                    reason: e.to_string(),
-                })
-            })
-            .transpose()
+        self.inner.database.with_db(|db| status::read(db, id))
     }
 
     /// Up to `limit` entries of one destination queue, oldest first.
