@@ -81,9 +81,14 @@ pub(crate) struct InboundQueues {
 impl InboundQueues {
     /// Queues message `id`, in memory only.
     pub(crate) fn push(&self, channel: &str, partition: u32, id: u64) {
-        queue_of(&mut self.lock(), channel, partition)
-            .held
-            .insert(id);
+        let mut queues = self.lock();
+        // Looked up before the name is copied: the indexer queues every
+        // message, and a channel is new only once.
+        if let Some(partitions) = queues.get_mut(channel) {
+            partitions.entry(partition).or_default().held.insert(id);
+            return;
+        }
+        queue_of(&mut queues, channel, partition).held.insert(id);
     }
 
     /// Takes message `id` out of its queue, once its final status is
