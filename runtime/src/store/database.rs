@@ -168,7 +168,28 @@ impl Database {
     /// indexer and resolves the tickets they cover.
     pub(crate) fn flush_log(&self) {
         self.indexer.wait_for_room();
-        let mut wal = self.wal();
+        self.flush_locked(self.wal());
+    }
+
+    /// Makes the tickets taken so far durable: on the caller's thread when
+    /// `may_block` and no flush is under way (the writer leads), else by
+    /// waking the flusher thread. Leading saves a lone sender two thread
+    /// hand-offs per message; a flush under way picks the records up in
+    /// its next round.
+    pub(crate) fn flush_or_wake(&self, may_block: bool) {
+        let led = may_block
+            && self.indexer.has_room()
+            && self
+                .wal
+                .try_lock()
+                .map(|wal| self.flush_locked(wal))
+                .is_ok();
+        if !led {
+            self.commit.wake_flusher();
+        }
+    }
+
+    fn flush_locked(&self, mut wal: MutexGuard<'_, Wal>) {
         let (target, records) = self.commit.take();
         let outcome = wal.append(&records);
         match &outcome {
@@ -358,4 +379,39 @@ fn open_sled(dir: &Path, settings: &StoreSettings) -> Result<sled::Db, StoreErro
 fn is_lock_conflict(error: &sled::Error) -> bool {
     // sled reports a held lock only as an `Io` error with this text.
     matches!(error, sled::Error::Io(io) if io.to_string().contains("could not acquire lock"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Ensures that a writer flushes its own record when the log is free,
+    /// leaves it to the flusher while a flush holds the log or when it may
+    /// not block, and that a later flush covers what it left.
+    #[test]
+    fn a_writer_flushes_itself_only_when_the_log_is_free_and_it_may_block() {
+        let dir = tempfile::tempdir().unwrap();
+        let database = Database::open(dir.path(), StoreSettings::default()).unwrap();
+        let commit = &database.commit;
+
+        let led = commit.request(|pending| pending.extend_from_slice(b"first"));
+        database.flush_or_wake(true);
+        assert!(commit.is_resolved(led), "the writer flushed its record");
+
+        let flush_under_way = database.wal();
+        let waiting = commit.request(|pending| pending.extend_from_slice(b"second"));
+        database.flush_or_wake(true);
+        assert!(
+            !commit.is_resolved(waiting),
+            "a locked log is left to the flusher"
+        );
+        drop(flush_under_way);
+        let not_blocking = commit.request(|pending| pending.extend_from_slice(b"third"));
+        database.flush_or_wake(false);
+        assert!(!commit.is_resolved(not_blocking));
+
+        database.flush_log();
+        assert!(commit.is_resolved(waiting) && commit.is_resolved(not_blocking));
+        assert!(commit.wait_blocking(not_blocking).is_ok());
+    }
 }

@@ -2,12 +2,18 @@
 //!
 //! A writer appends its log record to the pending buffer and takes a
 //! [`Ticket`] (the next number of the "requested" counter) in one step under
-//! one mutex, so tickets are in the order of the bytes. It then waits until
-//! the flusher reports that number durable. One flusher thread loops: wait
-//! until something is requested, take the pending bytes and note the
-//! highest ticket, append and fsync them (see `wal.rs`), hand them to the
-//! indexer and publish that ticket as durable. A ticket taken with no record
-//! (a duplicate) is covered by the same flush as every record before it.
+//! one mutex, so tickets are in the order of the bytes. It then flushes
+//! itself if it can take the log's lock at once (no flush under way), or
+//! wakes the flusher thread, and waits until its number is durable. A flush,
+//! by either, takes the pending bytes and notes the highest ticket, appends
+//! and fsyncs them (see `wal.rs`), hands them to the indexer and publishes
+//! that ticket as durable. A ticket taken with no record (a duplicate) is
+//! covered by the same flush as every record before it.
+//!
+//! Records that arrive during a flush wait for the next: their writers
+//! found the log locked and woke the flusher, which takes the lock when the
+//! flush ends. A lone sender thus pays no thread hand-off, and many share
+//! each fsync.
 //!
 //! A ticket can also fail: when an append fails, and when the database is
 //! reopened after a failure (writes applied to the old handle may be lost;
@@ -84,14 +90,18 @@ impl GroupCommit {
     }
 
     /// Appends a log record to the pending buffer with `append_record` (or
-    /// nothing), takes a ticket covering it and every record before it, and
-    /// wakes the flusher.
+    /// nothing) and takes a ticket covering it and every record before it.
+    /// The caller then flushes itself or calls [`GroupCommit::wake_flusher`].
     pub(crate) fn request(&self, append_record: impl FnOnce(&mut Vec<u8>)) -> Ticket {
         let mut requests = self.lock();
         append_record(&mut requests.pending);
         requests.requested += 1;
-        self.work.notify_one();
         Ticket(requests.requested)
+    }
+
+    /// Wakes the flusher for the tickets taken so far.
+    pub(crate) fn wake_flusher(&self) {
+        self.work.notify_one();
     }
 
     /// Waits until `ticket` is durable.
@@ -119,6 +129,12 @@ impl GroupCommit {
             }
             requests = self.published.wait(requests).expect("lock not poisoned");
         }
+    }
+
+    /// Whether `ticket` is resolved (durable or failed), without waiting.
+    #[cfg(test)]
+    pub(crate) fn is_resolved(&self, ticket: Ticket) -> bool {
+        self.progress.borrow().outcome(ticket).is_some()
     }
 
     /// Blocks the flusher until a ticket is waiting for a flush; `false`

@@ -86,6 +86,11 @@ impl Indexer {
         }
     }
 
+    /// Whether the backlog has room: a flush would not wait.
+    pub(crate) fn has_room(&self) -> bool {
+        self.lock().queued_bytes <= MAX_BACKLOG_BYTES
+    }
+
     /// Blocks while the backlog is over [`MAX_BACKLOG_BYTES`].
     pub(crate) fn wait_for_room(&self) {
         let mut state = self.lock();

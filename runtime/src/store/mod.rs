@@ -35,9 +35,11 @@
 //! ```
 //!
 //! An ingest writes nothing to sled itself: it appends one log record
-//! holding the message's two writes to the group commit's buffer. The
-//! flusher thread appends and fsyncs each group, hands it to the indexer
-//! (`indexer.rs`) and then releases its senders, who answer AA. The indexer
+//! holding the message's two writes to the group commit's buffer. If no
+//! flush is under way, the ingesting thread then flushes itself (it leads);
+//! otherwise the flusher thread picks the record up in the next round.
+//! Either appends and fsyncs the whole buffer as one group, hands it to the
+//! indexer (`indexer.rs`) and then releases its senders, who answer AA. The indexer
 //! thread makes the group's writes in sled as plain inserts (a sled batch
 //! would write and sync sled's log buffer every time), the record of each
 //! message last, and then queues the message in memory. Every second the checkpointer rotates to a new
@@ -202,7 +204,10 @@ impl Store {
     /// once that is durable on disk.
     ///
     /// The write itself is in memory, on the calling thread (a sled read
-    /// for the dedupe check); only the wait for the log's fsync yields. After a storage
+    /// for the dedupe check). If no flush is under way and the runtime has
+    /// another worker for the other tasks meanwhile, the calling thread
+    /// appends and fsyncs the log itself, blocking for that one fsync;
+    /// otherwise it yields until the flusher thread's fsync. After a storage
     /// failure the first call also reopens the database, which blocks for as
     /// long as sled and the store take to replay their logs.
     ///
@@ -213,7 +218,9 @@ impl Store {
     /// cannot be read.
     pub async fn ingest(&self, message: NewMessage<'_>) -> Result<Ingested, StoreError> {
         let (ingested, ticket) = self.write(&message)?;
-        let durable = self.inner.database.commit.wait(ticket).await;
+        let database = &self.inner.database;
+        database.flush_or_wake(may_block_worker());
+        let durable = database.commit.wait(ticket).await;
         durable.inspect_err(|error| log_not_stored(&message, error))?;
         Ok(ingested)
     }
@@ -226,7 +233,9 @@ impl Store {
     /// As [`Store::ingest`].
     pub fn ingest_blocking(&self, message: NewMessage<'_>) -> Result<Ingested, StoreError> {
         let (ingested, ticket) = self.write(&message)?;
-        let durable = self.inner.database.commit.wait_blocking(ticket);
+        let database = &self.inner.database;
+        database.flush_or_wake(true);
+        let durable = database.commit.wait_blocking(ticket);
         durable.inspect_err(|error| log_not_stored(&message, error))?;
         Ok(ingested)
     }
@@ -314,6 +323,21 @@ impl Store {
         database
             .with_db(|db| inbound::write(db, database, locks, message, *dedupe_window))
             .inspect_err(|error| log_not_stored(message, error))
+    }
+}
+
+/// Whether the calling thread may block for a log flush: a thread outside
+/// any runtime or on a blocking pool, or a worker of a multi-threaded tokio
+/// runtime with another worker to run the other tasks meanwhile. At most
+/// one thread flushes at a time, so at most one worker is ever blocked.
+fn may_block_worker() -> bool {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Err(_) => true,
+        Ok(handle) => {
+            handle.runtime_flavor() == RuntimeFlavor::MultiThread
+                && handle.metrics().num_workers() > 1
+        }
     }
 }
 

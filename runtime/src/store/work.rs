@@ -294,6 +294,7 @@ impl Store {
             };
             stored.push(self.write(&message)?);
         }
+        self.inner.database.flush_or_wake(super::may_block_worker());
         let mut ids = Vec::with_capacity(stored.len());
         for (ingested, ticket) in stored {
             self.inner.database.commit.wait(ticket).await?;
