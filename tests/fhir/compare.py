@@ -47,6 +47,8 @@ def value(obs):
     for key in ("valueDateTime", "valuePeriod", "valueRange", "valueRatio", "valueTime"):
         if key in obs:
             return (key, json.dumps(obs[key], sort_keys=True))
+    if "component" in obs:
+        return ("components", tuple(value(c) for c in obs["component"]))
     return None
 
 

@@ -89,6 +89,38 @@ fn oru_maps_report_results_notes_and_specimen() {
     assert_eq!(resources(&bundle, "ServiceRequest").len(), 1);
 }
 
+/// Ensures that a repeated value of a type other than text becomes one
+/// component per repetition, each with the code, its value and the
+/// reference range, and that repeated text stays one string.
+#[test]
+fn a_repeated_value_becomes_components() {
+    let message = ORU.replace(
+        "OBX|2|SN|2345-7^Glucose^LN||>^200|mg/dL|||||F",
+        "OBX|2|NM|8867-4^Heart rate^LN||60~~120|/min^^UCUM|70-80|N|||F\r\
+         OBX|3|TX|8251-1^Note^LN||first~second||||||F",
+    );
+    let bundle = map_message(&message, &Options::default()).unwrap();
+    let observations = resources(&bundle, "Observation");
+    let heart_rate = &observations[1]["resource"];
+    let components = heart_rate["component"].as_array().unwrap();
+    let values: Vec<&Value> = components
+        .iter()
+        .map(|c| &c["valueQuantity"]["value"])
+        .collect();
+    assert_eq!(values, [60, 120], "empty repetitions give no component");
+    for component in components {
+        assert_eq!(component["code"], heart_rate["code"]);
+        assert_eq!(component["valueQuantity"]["code"], "/min");
+        assert_eq!(component["referenceRange"][0]["text"], "70-80");
+    }
+    assert!(heart_rate.get("valueQuantity").is_none());
+    assert!(heart_rate.get("referenceRange").is_none());
+    assert_eq!(heart_rate["interpretation"][0]["coding"][0]["code"], "N");
+    let note = &observations[2]["resource"];
+    assert_eq!(note["valueString"], "first\nsecond");
+    assert!(note.get("component").is_none());
+}
+
 #[test]
 fn an_unsupported_type_is_named() {
     let ack = "MSH|^~\\&|A|B|C|D|20240102||ACK|1|P|2.5\rMSA|AA|1\r";

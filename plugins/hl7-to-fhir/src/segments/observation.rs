@@ -63,11 +63,14 @@ pub fn obx<'m>(ctx: &mut Context<'m>, obx: Seg<'m>, position: usize, links: Link
         "interpretation",
         Some(Value::Array(interpretations)),
     );
-    put(
-        &mut observation,
-        "referenceRange",
-        obx.text(7).map(|text| json!([{ "text": text }])),
-    );
+    // A repeated value's components carry the range themselves.
+    if observation.get("component").is_none() {
+        put(
+            &mut observation,
+            "referenceRange",
+            obx.text(7).map(|text| json!([{ "text": text }])),
+        );
+    }
     put(
         &mut observation,
         "method",

@@ -17,58 +17,91 @@ const VALUE_EXTENSION: &str =
 /// FT, TX → string (repetitions joined by line breaks); CWE, CE, CNE, CF →
 /// CodeableConcept; IS, ID → a code; SN → Quantity (with comparator), Range
 /// or Ratio, else string; DT, DTM, TS → dateTime; TM → time; NR → Range; DR →
-/// Period; ED, RP → an Attachment extension; other types → string (their
-/// components joined by spaces). A malformed date or time is dropped.
+/// Period; ED, RP → an Attachment extension (of the first repetition); other
+/// types → string (their components joined by spaces). A malformed date or
+/// time is dropped.
+///
+/// A value of another than a text type that repeats becomes one component
+/// per repetition instead (IG `OBX[Observation-Component]`), each with the
+/// Observation's code, its value and OBX-7 as its reference range.
 pub fn set<'m>(ctx: &Context<'m>, obx: Seg<'m>, observation: &mut Value<'m>) {
     let reps: Vec<Rep<'m>> = obx.reps(5).collect();
     let Some(first) = reps.first().copied() else {
         return;
     };
     let value_type = obx.text(2).unwrap_or_default().to_ascii_uppercase();
-    let units = obx.rep(6);
-    let at = |c: usize| {
-        first
-            .sub(c, 1)
-            .and_then(|t| time::datetime(&t, ctx.default_offset()))
-    };
-    let value = match value_type.as_str() {
-        "NM" => Some(numeric(first, units)),
-        "CWE" | "CE" | "CNE" | "CF" => {
-            codes::codeable_concept(&first).map(|c| ("valueCodeableConcept", c))
-        }
-        "IS" | "ID" => first.get(1).map(|code| {
-            (
-                "valueCodeableConcept",
-                json!({ "coding": [{ "code": code }] }),
-            )
-        }),
-        "SN" => Some(structured_numeric(first, units)),
-        "DT" | "DTM" | "TS" => at(1).map(|when| ("valueDateTime", Value::from(when))),
-        "TM" => first
-            .get(1)
-            .and_then(|t| time::time_of_day(&t))
-            .map(|t| ("valueTime", Value::from(t))),
-        "NR" => range(&first, units).map(|r| ("valueRange", r)),
-        "DR" => time::period(at(1), at(2)).map(|p| ("valuePeriod", p)),
+    match value_type.as_str() {
         "ED" | "RP" => {
             if let Some(attachment) = attachment_value(&value_type, first) {
                 let extension = json!({ "url": VALUE_EXTENSION, "valueAttachment": attachment });
                 push(observation, "extension", extension);
             }
-            None
         }
-        "ST" | "FT" | "TX" | "" => Some(("valueString", Value::from(text(&reps)))),
+        "ST" | "FT" | "TX" | "" => observation["valueString"] = Value::from(text(&reps)),
+        _ if reps.len() > 1 => {
+            for rep in reps {
+                let Some((key, value)) = typed(ctx, obx, &value_type, rep) else {
+                    continue;
+                };
+                let mut component = json!({ "code": observation["code"].clone() });
+                component[key] = value;
+                put(
+                    &mut component,
+                    "referenceRange",
+                    obx.text(7).map(|text| json!([{ "text": text }])),
+                );
+                push(observation, "component", component);
+            }
+        }
         _ => {
-            let parts: Vec<Text<'m>> = first
+            if let Some((key, value)) = typed(ctx, obx, &value_type, first) {
+                observation[key] = value;
+            }
+        }
+    }
+}
+
+/// One repetition of a value of a type other than text, ED or RP, as the
+/// key and value of a `value[x]`.
+fn typed<'m>(
+    ctx: &Context<'m>,
+    obx: Seg<'m>,
+    value_type: &str,
+    value: Rep<'m>,
+) -> Option<(&'static str, Value<'m>)> {
+    let units = obx.rep(6);
+    let at = |c: usize| {
+        value
+            .sub(c, 1)
+            .and_then(|t| time::datetime(&t, ctx.default_offset()))
+    };
+    match value_type {
+        "NM" => Some(numeric(value, units)),
+        "CWE" | "CE" | "CNE" | "CF" => {
+            codes::codeable_concept(&value).map(|c| ("valueCodeableConcept", c))
+        }
+        "IS" | "ID" => value.get(1).map(|code| {
+            (
+                "valueCodeableConcept",
+                json!({ "coding": [{ "code": code }] }),
+            )
+        }),
+        "SN" => Some(structured_numeric(value, units)),
+        "DT" | "DTM" | "TS" => at(1).map(|when| ("valueDateTime", Value::from(when))),
+        "TM" => value
+            .get(1)
+            .and_then(|t| time::time_of_day(&t))
+            .map(|t| ("valueTime", Value::from(t))),
+        "NR" => range(&value, units).map(|r| ("valueRange", r)),
+        "DR" => time::period(at(1), at(2)).map(|p| ("valuePeriod", p)),
+        _ => {
+            let parts: Vec<Text<'m>> = value
                 .0
                 .components()
                 .filter_map(|c| clean(c.value()))
                 .collect();
             Some(("valueString", Value::from(parts.join(" "))))
         }
-    };
-    if let Some((key, value)) = value {
-        observation[key] = value;
     }
 }
 
