@@ -39,10 +39,9 @@ const UNPARSEABLE: [&str; 6] = [
 
 /// Message types the mapper filters as unsupported (pharmacy, problems, ACK,
 /// custom).
-const UNSUPPORTED: [&str; 9] = [
+const UNSUPPORTED: [&str; 8] = [
     "ACK^",
     "CUSTOM^PAT",
-    "OMP^O09",
     "PPR^PC1",
     "PPR^PC2",
     "PPR^PC3",

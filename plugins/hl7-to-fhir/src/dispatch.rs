@@ -15,6 +15,8 @@ pub enum MessageKind {
     Orders,
     /// VXU: RXA and RXR to Immunization.
     Vaccination,
+    /// OMP: RXO and RXR (with the ORC) to MedicationRequest and Medication.
+    Pharmacy,
     /// SIU: SCH, AIS, AIG, AIL and AIP to Appointment.
     Scheduling,
     /// MDM: TXA with its OBX text to DocumentReference.
@@ -23,13 +25,15 @@ pub enum MessageKind {
 
 impl MessageKind {
     /// The mapping for MSH-9.1 `code` (every trigger of a family maps alike);
-    /// `None` for a type without one (ACK, queries, pharmacy, problems, ...).
+    /// `None` for a type without one (ACK, queries, encoded pharmacy orders
+    /// and dispenses, problems, ...).
     pub fn of(code: &str) -> Option<MessageKind> {
         match code {
             "ADT" | "BAR" | "DFT" | "REF" => Some(MessageKind::Admin),
             "ORU" | "OUL" => Some(MessageKind::Results),
             "ORM" | "OML" | "OMG" => Some(MessageKind::Orders),
             "VXU" => Some(MessageKind::Vaccination),
+            "OMP" => Some(MessageKind::Pharmacy),
             "SIU" => Some(MessageKind::Scheduling),
             "MDM" => Some(MessageKind::Document),
             _ => None,
@@ -43,6 +47,7 @@ impl MessageKind {
             MessageKind::Results => &["DiagnosticReport"],
             MessageKind::Orders => &["ServiceRequest"],
             MessageKind::Vaccination => &["Immunization"],
+            MessageKind::Pharmacy => &["MedicationRequest"],
             MessageKind::Scheduling => &["Appointment"],
             MessageKind::Document => &["DocumentReference"],
         }

@@ -1,7 +1,7 @@
 //! The message walk: every segment in order, each to its resource, with the
 //! state that links them — the current patient, visit, order, report,
-//! immunization, appointment and document, and the resource a following NTE
-//! annotates. Groups are recognised by position, as HL7 defines them: an ORC
+//! immunization, medication request, appointment and document, and the
+//! resource a following NTE annotates. Groups are recognised by position, as HL7 defines them: an ORC
 //! owns the OBR that follows it before the next ORC; OBX and SPM belong to
 //! the OBR (or RXA, or TXA) before them; a new PID starts a new patient.
 
@@ -11,7 +11,7 @@ use hl7wasm_plugin_sdk::hl7v2::Message;
 use crate::context::{Context, Handle, Seg, Text, push};
 use crate::segments::{
     Links, allergy, appointment, condition, coverage, document, encounter, header, immunization,
-    note, observation, order, patient, procedure, related_person, report, specimen,
+    medication, note, observation, order, patient, procedure, related_person, report, specimen,
 };
 use crate::{MapError, MessageKind, Options};
 
@@ -39,6 +39,7 @@ pub fn map<'m>(
         paired_obr: None,
         appointment: None,
         document: None,
+        medication: None,
     };
     for position in 1..segments.len() {
         walk.segment(&mut ctx, position)?;
@@ -93,6 +94,8 @@ struct Walk<'s, 'm> {
     appointment: Option<Handle>,
     /// The current DocumentReference and the OBX that make its content.
     document: Option<(Handle, Vec<Seg<'m>>)>,
+    /// The MedicationRequest of the current RXO, in pharmacy messages.
+    medication: Option<Handle>,
 }
 
 impl<'m> Walk<'_, 'm> {
@@ -157,9 +160,16 @@ impl<'m> Walk<'_, 'm> {
                 self.links.immunization = Some(given);
                 Some(given)
             }
+            "RXO" if self.kind == MessageKind::Pharmacy => {
+                let request = medication::rxo(ctx, seg, self.orc, position, self.links)?;
+                self.medication = Some(request);
+                Some(request)
+            }
             "RXR" => {
                 if let Some(given) = self.links.immunization {
                     immunization::rxr(ctx, seg, given);
+                } else if let Some(request) = self.medication {
+                    medication::rxr(ctx, seg, request);
                 }
                 return Ok(());
             }
@@ -212,12 +222,14 @@ impl<'m> Walk<'_, 'm> {
     }
 
     /// An ORC starts an order group: a ServiceRequest with the group's first
-    /// OBR, or, in vaccination messages, the order of the RXA that follows.
+    /// OBR, or, in vaccination and pharmacy messages, the order of the RXA
+    /// or RXO that follows.
     fn orc(&mut self, ctx: &mut Context<'m>, seg: Seg<'m>, position: usize) -> Option<Handle> {
         self.orc = Some(seg);
         self.report = None;
         self.links.immunization = None;
-        if self.kind == MessageKind::Vaccination {
+        self.medication = None;
+        if matches!(self.kind, MessageKind::Vaccination | MessageKind::Pharmacy) {
             return None;
         }
         let obr = self.segments[position + 1..]

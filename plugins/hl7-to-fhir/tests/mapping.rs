@@ -121,6 +121,57 @@ fn a_repeated_value_becomes_components() {
     assert!(note.get("component").is_none());
 }
 
+/// Ensures that a pharmacy order maps to a MedicationRequest for a
+/// Medication, with the order's identifiers, status, dose range, dispense
+/// request, substitution and the route of its RXR.
+#[test]
+fn a_pharmacy_order_maps_to_a_medication_request() {
+    let message = "MSH|^~\\&|CPOE|HOSP|PHARM|HOSP|20240102030405+0100||OMP^O09|MSG3|P|2.5.1\r\
+        PID|1||123456^^^HOSP&1.2.840.99&ISO^MR||DOE^JOHN\r\
+        ORC|NW|P300^CPOE|||SC||||20240102030000+0100|||1234^WELBY^MARCUS\r\
+        RXO|50111032701^Hydralazine 25 MG Oral Tablet^NDC|1|2|TAB^tablet|TAB^Tablet^HL70663||||G||30|TAB^tablet|2\r\
+        RXR|PO^Oral^HL70162\r";
+    let bundle = map_message(message, &Options::default()).unwrap();
+    let request = &resources(&bundle, "MedicationRequest")[0]["resource"];
+    let medication = &resources(&bundle, "Medication")[0];
+    assert_eq!(
+        request["medicationReference"]["reference"],
+        medication["fullUrl"]
+    );
+    assert_eq!(
+        medication["resource"]["code"]["coding"][0]["code"],
+        "50111032701"
+    );
+    assert_eq!(medication["resource"]["form"]["coding"][0]["code"], "TAB");
+    assert_eq!(request["intent"], "original-order");
+    assert_eq!(request["status"], "active");
+    assert_eq!(request["identifier"][0]["value"], "P300");
+    assert_eq!(request["authoredOn"], "2024-01-02T03:00:00+01:00");
+    let patient = &resources(&bundle, "Patient")[0];
+    assert_eq!(request["subject"]["reference"], patient["fullUrl"]);
+    let dosage = &request["dosageInstruction"][0];
+    let range = &dosage["doseAndRate"][0]["doseRange"];
+    assert_eq!(
+        (&range["low"]["value"], &range["high"]["value"]),
+        (&1.into(), &2.into())
+    );
+    assert_eq!(range["low"]["unit"], "tablet");
+    assert_eq!(dosage["route"]["coding"][0]["code"], "PO");
+    assert_eq!(request["dispenseRequest"]["quantity"]["value"], 30);
+    assert_eq!(request["dispenseRequest"]["numberOfRepeatsAllowed"], 2);
+    assert_eq!(
+        request["substitution"]["allowedCodeableConcept"]["coding"][0]["code"],
+        "G"
+    );
+    assert!(request["requester"]["reference"].is_string());
+    let header = &resources(&bundle, "MessageHeader")[0]["resource"];
+    let focus = header["focus"][0]["reference"].as_str();
+    assert_eq!(
+        focus,
+        resources(&bundle, "MedicationRequest")[0]["fullUrl"].as_str()
+    );
+}
+
 #[test]
 fn an_unsupported_type_is_named() {
     let ack = "MSH|^~\\&|A|B|C|D|20240102||ACK|1|P|2.5\rMSA|AA|1\r";

@@ -9,6 +9,7 @@ pub mod document;
 pub mod encounter;
 pub mod header;
 pub mod immunization;
+pub mod medication;
 pub mod note;
 pub mod observation;
 pub mod order;

@@ -99,7 +99,7 @@ pub fn request<'m>(
 }
 
 /// ORC-5 (table 0038), else ORC-1 (table 0119), as a request status.
-fn status<'m>(orc: Option<Seg<'m>>) -> &'static str {
+pub(crate) fn status<'m>(orc: Option<Seg<'m>>) -> &'static str {
     let Some(orc) = orc else {
         return "unknown";
     };
