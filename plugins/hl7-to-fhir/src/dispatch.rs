@@ -15,7 +15,8 @@ pub enum MessageKind {
     Orders,
     /// VXU: RXA and RXR to Immunization.
     Vaccination,
-    /// OMP: RXO and RXR (with the ORC) to MedicationRequest and Medication.
+    /// OMP: RXO, RXR and TQ1 (with the ORC) to MedicationRequest and
+    /// Medication.
     Pharmacy,
     /// SIU: SCH, AIS, AIG, AIL and AIP to Appointment.
     Scheduling,

@@ -40,6 +40,7 @@ pub fn map<'m>(
         appointment: None,
         document: None,
         medication: None,
+        timings: Vec::new(),
     };
     for position in 1..segments.len() {
         walk.segment(&mut ctx, position)?;
@@ -96,6 +97,8 @@ struct Walk<'s, 'm> {
     document: Option<(Handle, Vec<Seg<'m>>)>,
     /// The MedicationRequest of the current RXO, in pharmacy messages.
     medication: Option<Handle>,
+    /// The TQ1 of the current order group that came before its RXO.
+    timings: Vec<Seg<'m>>,
 }
 
 impl<'m> Walk<'_, 'm> {
@@ -162,8 +165,19 @@ impl<'m> Walk<'_, 'm> {
             }
             "RXO" if self.kind == MessageKind::Pharmacy => {
                 let request = medication::rxo(ctx, seg, self.orc, position, self.links)?;
+                for tq1 in self.timings.drain(..) {
+                    medication::tq1(ctx, tq1, request);
+                }
                 self.medication = Some(request);
                 Some(request)
+            }
+            "TQ1" if self.kind == MessageKind::Pharmacy => {
+                // Before the RXO (as OMP orders them) it waits for it.
+                match self.medication {
+                    Some(request) => medication::tq1(ctx, seg, request),
+                    None => self.timings.push(seg),
+                }
+                return Ok(());
             }
             "RXR" => {
                 if let Some(given) = self.links.immunization {
@@ -229,6 +243,7 @@ impl<'m> Walk<'_, 'm> {
         self.report = None;
         self.links.immunization = None;
         self.medication = None;
+        self.timings.clear();
         if matches!(self.kind, MessageKind::Vaccination | MessageKind::Pharmacy) {
             return None;
         }

@@ -123,14 +123,16 @@ fn a_repeated_value_becomes_components() {
 
 /// Ensures that a pharmacy order maps to a MedicationRequest for a
 /// Medication, with the order's identifiers, status, dose range, dispense
-/// request, substitution and the route of its RXR.
+/// request, substitution, the route of its RXR and the timing of the TQ1
+/// that comes before the RXO.
 #[test]
 fn a_pharmacy_order_maps_to_a_medication_request() {
     let message = "MSH|^~\\&|CPOE|HOSP|PHARM|HOSP|20240102030405+0100||OMP^O09|MSG3|P|2.5.1\r\
         PID|1||123456^^^HOSP&1.2.840.99&ISO^MR||DOE^JOHN\r\
         ORC|NW|P300^CPOE|||SC||||20240102030000+0100|||1234^WELBY^MARCUS\r\
+        TQ1|1||TID||||20240102080000+0100|20240109080000+0100|S|If pulse above 100|With food|||21\r\
         RXO|50111032701^Hydralazine 25 MG Oral Tablet^NDC|1|2|TAB^tablet|TAB^Tablet^HL70663||||G||30|TAB^tablet|2\r\
-        RXR|PO^Oral^HL70162\r";
+        RXR|PO^Oral^HL70162||^^^||ROUTE^Check site^L\r";
     let bundle = map_message(message, &Options::default()).unwrap();
     let request = &resources(&bundle, "MedicationRequest")[0]["resource"];
     let medication = &resources(&bundle, "Medication")[0];
@@ -157,6 +159,17 @@ fn a_pharmacy_order_maps_to_a_medication_request() {
     );
     assert_eq!(range["low"]["unit"], "tablet");
     assert_eq!(dosage["route"]["coding"][0]["code"], "PO");
+    let timing = &dosage["timing"];
+    assert_eq!(timing["code"]["coding"][0]["code"], "TID");
+    let bounds = &timing["repeat"]["boundsPeriod"];
+    assert_eq!(bounds["start"], "2024-01-02T08:00:00+01:00");
+    assert_eq!(bounds["end"], "2024-01-09T08:00:00+01:00");
+    assert_eq!(timing["repeat"]["countMax"], 21);
+    assert_eq!(dosage["text"], "With food");
+    let instructions = dosage["additionalInstruction"].as_array().unwrap();
+    assert_eq!(instructions.len(), 2, "TQ1-10 and RXR-5 both kept");
+    assert_eq!(instructions[0]["text"], "If pulse above 100");
+    assert_eq!(request["priority"], "stat");
     assert_eq!(request["dispenseRequest"]["quantity"]["value"], 30);
     assert_eq!(request["dispenseRequest"]["numberOfRepeatsAllowed"], 2);
     assert_eq!(

@@ -1,12 +1,13 @@
-//! RXO (with the ORC before it) and RXR → MedicationRequest and Medication
-//! (IG `RXO[MedicationRequest]`, `RXR[MedicationRequest]`).
+//! RXO (with the ORC before it), RXR and TQ1 → MedicationRequest and
+//! Medication (IG `RXO[MedicationRequest]`, `RXR[MedicationRequest]`,
+//! `TQ1[MedicationRequest]`).
 
 use hl7wasm_plugin_sdk::json;
 use hl7wasm_plugin_sdk::json::Value;
 
 use crate::MapError;
-use crate::context::{Context, Handle, Seg, put};
-use crate::datatypes::{codes, identifier, quantity};
+use crate::context::{Context, Handle, Seg, push, put};
+use crate::datatypes::{codes, identifier, quantity, time};
 use crate::references::practitioner;
 use crate::segments::{Links, order, positioned};
 
@@ -126,11 +127,69 @@ fn dispense<'m>(rxo: Seg<'m>) -> Option<Value<'m>> {
 /// (RXR-5).
 pub fn rxr<'m>(ctx: &mut Context<'m>, rxr: Seg<'m>, request: Handle) {
     let table = |n, system| rxr.rep(n).and_then(|r| codes::table_cwe(&r, system));
-    let route = table(1, codes::v2_table!("0162"));
-    let site = table(2, codes::v2_table!("0163"));
-    let method = rxr.rep(4).and_then(|r| codes::codeable_concept(&r));
-    let instruction = rxr.rep(5).and_then(|r| codes::codeable_concept(&r));
-    if route.is_none() && site.is_none() && method.is_none() && instruction.is_none() {
+    let elements = [
+        ("route", table(1, codes::v2_table!("0162"))),
+        ("site", table(2, codes::v2_table!("0163"))),
+        (
+            "method",
+            rxr.rep(4).and_then(|r| codes::codeable_concept(&r)),
+        ),
+        (
+            "additionalInstruction",
+            rxr.rep(5).and_then(|r| codes::codeable_concept(&r)),
+        ),
+    ];
+    add_to_dosage(ctx, request, elements);
+}
+
+/// Adds a TQ1 to `request`: the repeat pattern's code (TQ1-3.1, table 0335),
+/// the start and end (TQ1-7, TQ1-8) and the number of occurrences (TQ1-14)
+/// as the dosage's timing, the condition (TQ1-10) as an additional
+/// instruction, the text instruction (TQ1-11) as its text, and the priority
+/// (TQ1-9) as the request's.
+pub fn tq1<'m>(ctx: &mut Context<'m>, tq1: Seg<'m>, request: Handle) {
+    let mut repeat = json!({});
+    let bounds = time::period(tq1.datetime(7, ctx), tq1.datetime(8, ctx));
+    put(&mut repeat, "boundsPeriod", bounds);
+    let count = tq1.text(14).and_then(|c| c.trim().parse::<u32>().ok());
+    put(
+        &mut repeat,
+        "countMax",
+        count.filter(|c| *c > 0).map(Value::from),
+    );
+    let mut timing = json!({});
+    let pattern = tq1.component(3, 1);
+    let pattern = pattern.map(|code| codes::table_concept(codes::v2_table!("0335"), code));
+    put(&mut timing, "code", pattern);
+    put(
+        &mut timing,
+        "repeat",
+        (repeat != json!({})).then_some(repeat),
+    );
+    let condition = tq1.text(10).map(|text| json!({ "text": text }));
+    let elements = [
+        ("timing", (timing != json!({})).then_some(timing)),
+        ("additionalInstruction", condition),
+        ("text", tq1.text(11).map(Value::from)),
+    ];
+    add_to_dosage(ctx, request, elements);
+    let priority = tq1.component(9, 1).and_then(|code| order::priority(&code));
+    put(
+        ctx.resource_mut(request),
+        "priority",
+        priority.map(Value::from),
+    );
+}
+
+/// Puts `elements` (those with a value) into the first dosage instruction
+/// of `request`, which is made when there is none yet; an additional
+/// instruction is added to the list of them.
+fn add_to_dosage<'m, const N: usize>(
+    ctx: &mut Context<'m>,
+    request: Handle,
+    elements: [(&'static str, Option<Value<'m>>); N],
+) {
+    if elements.iter().all(|(_, value)| value.is_none()) {
         return;
     }
     let resource = ctx.resource_mut(request);
@@ -140,13 +199,12 @@ pub fn rxr<'m>(ctx: &mut Context<'m>, rxr: Seg<'m>, request: Handle) {
     let dosages = resource["dosageInstruction"]
         .as_array_mut()
         .expect("dosageInstruction is an array");
-    let dosage = &mut dosages[0];
-    put(dosage, "route", route);
-    put(dosage, "site", site);
-    put(dosage, "method", method);
-    put(
-        dosage,
-        "additionalInstruction",
-        instruction.map(|i| json!([i])),
-    );
+    for (key, value) in elements {
+        match (key, value) {
+            ("additionalInstruction", Some(instruction)) => {
+                push(&mut dosages[0], key, instruction);
+            }
+            (key, value) => put(&mut dosages[0], key, value),
+        }
+    }
 }

@@ -125,7 +125,7 @@ pub(crate) fn status<'m>(orc: Option<Seg<'m>>) -> &'static str {
 }
 
 /// TQ priority → request priority.
-fn priority(code: &str) -> Option<&'static str> {
+pub(crate) fn priority(code: &str) -> Option<&'static str> {
     Some(match code {
         "S" => "stat",
         "A" => "asap",
