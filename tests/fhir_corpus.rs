@@ -39,14 +39,12 @@ const UNPARSEABLE: [&str; 6] = [
 
 /// Message types the mapper filters as unsupported (pharmacy, problems, ACK,
 /// custom).
-const UNSUPPORTED: [&str; 8] = [
+const UNSUPPORTED: [&str; 6] = [
     "ACK^",
     "CUSTOM^PAT",
     "PPR^PC1",
     "PPR^PC2",
     "PPR^PC3",
-    "RDE^O11",
-    "RDE^O25",
     "RDS^O13",
 ];
 

@@ -3,7 +3,8 @@
 Usage: python3 compare.py OURS_DIR CORPUS_DIR [--min PERCENT]
 For every CORPUS_DIR/expected/fhir-converter/NAME.json, reads our bundle
 OURS_DIR/fhir-converter/NAME.json and measures agreement on key fields per
-resource type. Resources of a type are paired by code (then in order); a field
+resource type. Resources of a type are paired by code (then in order; a
+MedicationRequest by its Medication's code); a field
 counts when either side has it, and agrees when both normalise to the same
 value. Prints markdown tables; exits 1 when overall agreement < --min.
 """
@@ -89,12 +90,17 @@ FIELDS = {
         "vaccineCode": lambda r: codes(r.get("vaccineCode")),
         "occurrence": lambda r: when(r.get("occurrenceDateTime")),
     },
+    "MedicationRequest": {
+        "medication": lambda r: codes(r.get("medicationCodeableConcept") or r.get("_medication")),
+        "status": lambda r: r.get("status"),
+        "intent": lambda r: r.get("intent"),
+    },
     "AllergyIntolerance": {"code": lambda r: codes(r.get("code"))},
     "Condition": {"code": lambda r: codes(r.get("code"))},
 }
 TIME_FIELDS = {"period.start", "period.end", "effective", "occurrence"}
 CODE_FIELD = {"Observation": "code", "DiagnosticReport": "code", "Immunization": "vaccineCode",
-              "AllergyIntolerance": "code", "Condition": "code"}
+              "AllergyIntolerance": "code", "Condition": "code", "MedicationRequest": "medication"}
 
 
 def resources(bundle, resource_type):
@@ -115,7 +121,24 @@ def pairs(ours, theirs, resource_type):
     return result + [(None, t) for t in left]
 
 
+def inline_medications(bundle):
+    """Copies each referenced Medication's code into its MedicationRequest
+    (as `_medication`), found by fullUrl or by `Medication/id`."""
+    by_reference = {}
+    for entry in bundle.get("entry", []):
+        resource = entry.get("resource", {})
+        if resource.get("resourceType") == "Medication":
+            by_reference[entry.get("fullUrl")] = resource
+            by_reference[f"Medication/{resource.get('id')}"] = resource
+    for request in resources(bundle, "MedicationRequest"):
+        reference = (request.get("medicationReference") or {}).get("reference")
+        if reference in by_reference:
+            request["_medication"] = by_reference[reference].get("code")
+
+
 def compare(ours, theirs, tally, per_message, message):
+    for bundle in (ours, theirs):
+        inline_medications(bundle)
     for resource_type, fields in FIELDS.items():
         for mine, other in pairs(resources(ours, resource_type), resources(theirs, resource_type), resource_type):
             for field, read in fields.items():

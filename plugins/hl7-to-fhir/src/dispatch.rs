@@ -15,8 +15,8 @@ pub enum MessageKind {
     Orders,
     /// VXU: RXA and RXR to Immunization.
     Vaccination,
-    /// OMP: RXO, RXR and TQ1 (with the ORC) to MedicationRequest and
-    /// Medication.
+    /// OMP and RDE: RXO, RXE, RXR and TQ1 (with the ORC) to
+    /// MedicationRequest and Medication.
     Pharmacy,
     /// SIU: SCH, AIS, AIG, AIL and AIP to Appointment.
     Scheduling,
@@ -26,15 +26,15 @@ pub enum MessageKind {
 
 impl MessageKind {
     /// The mapping for MSH-9.1 `code` (every trigger of a family maps alike);
-    /// `None` for a type without one (ACK, queries, encoded pharmacy orders
-    /// and dispenses, problems, ...).
+    /// `None` for a type without one (ACK, queries, pharmacy dispenses,
+    /// problems, ...).
     pub fn of(code: &str) -> Option<MessageKind> {
         match code {
             "ADT" | "BAR" | "DFT" | "REF" => Some(MessageKind::Admin),
             "ORU" | "OUL" => Some(MessageKind::Results),
             "ORM" | "OML" | "OMG" => Some(MessageKind::Orders),
             "VXU" => Some(MessageKind::Vaccination),
-            "OMP" => Some(MessageKind::Pharmacy),
+            "OMP" | "RDE" => Some(MessageKind::Pharmacy),
             "SIU" => Some(MessageKind::Scheduling),
             "MDM" => Some(MessageKind::Document),
             _ => None,

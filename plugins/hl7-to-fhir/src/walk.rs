@@ -163,13 +163,8 @@ impl<'m> Walk<'_, 'm> {
                 self.links.immunization = Some(given);
                 Some(given)
             }
-            "RXO" if self.kind == MessageKind::Pharmacy => {
-                let request = medication::rxo(ctx, seg, self.orc, position, self.links)?;
-                for tq1 in self.timings.drain(..) {
-                    medication::tq1(ctx, tq1, request);
-                }
-                self.medication = Some(request);
-                Some(request)
+            "RXO" | "RXE" if self.kind == MessageKind::Pharmacy => {
+                self.medication_order(ctx, seg, position)?
             }
             "TQ1" if self.kind == MessageKind::Pharmacy => {
                 // Before the RXO (as OMP orders them) it waits for it.
@@ -265,6 +260,41 @@ impl<'m> Walk<'_, 'm> {
         );
         self.links.request = Some(request);
         Some(request)
+    }
+
+    /// An RXO (the placer's order) or RXE (the pharmacy's, `basedOn` the
+    /// RXO's): a MedicationRequest, with the group's TQ1 that came before
+    /// it. An RXO without a give code is skipped when an RXE of its group
+    /// names the drug (some senders leave it empty in RDE).
+    fn medication_order(
+        &mut self,
+        ctx: &mut Context<'m>,
+        seg: Seg<'m>,
+        position: usize,
+    ) -> Result<Option<Handle>, MapError> {
+        let encoded = seg.id() == "RXE";
+        if !encoded && seg.text(1).is_none() && self.group_has(position, "RXE") {
+            return Ok(None);
+        }
+        let (fields, original) = match encoded {
+            true => (&medication::RXE, self.medication),
+            false => (&medication::RXO, None),
+        };
+        let request =
+            medication::request(ctx, seg, fields, self.orc, position, self.links, original)?;
+        for tq1 in self.timings.drain(..) {
+            medication::tq1(ctx, tq1, request);
+        }
+        self.medication = Some(request);
+        Ok(Some(request))
+    }
+
+    /// Whether a segment `id` follows `position` before the next ORC or PID.
+    fn group_has(&self, position: usize, id: &str) -> bool {
+        self.segments[position + 1..]
+            .iter()
+            .take_while(|s| !matches!(s.id(), "ORC" | "PID"))
+            .any(|s| s.id() == id)
     }
 
     /// An OBR: the ServiceRequest (unless its ORC made it) and, in result

@@ -185,6 +185,64 @@ fn a_pharmacy_order_maps_to_a_medication_request() {
     );
 }
 
+/// Ensures that an encoded pharmacy order maps to a filler order based on
+/// the placer's, with its own id, the prescription number, and the RXR and
+/// TQ1 that follow the RXE.
+#[test]
+fn an_encoded_pharmacy_order_is_based_on_the_placer_order() {
+    let message = "MSH|^~\\&|PHARM|HOSP|CPOE|HOSP|20240102030405+0100||RDE^O11|MSG4|P|2.5.1\r\
+        PID|1||123456^^^HOSP&1.2.840.99&ISO^MR||DOE^JOHN\r\
+        ORC|NW|P300^CPOE^1.2.3.4^ISO|F400^PHARM||IP||||20240102030000+0100\r\
+        RXO|50111032701^Hydralazine 25 MG Oral Tablet^NDC|1||TAB^tablet\r\
+        RXR|PO^Oral^HL70162\r\
+        RXE||50111032701^Hydralazine 25 MG Oral Tablet^NDC|1||TAB^tablet|||||30|TAB^tablet|2|||RX998877\r\
+        TQ1|1||BID\r\
+        RXR|NG^Nasogastric^HL70162\r";
+    let bundle = map_message(message, &Options::default()).unwrap();
+    let requests = resources(&bundle, "MedicationRequest");
+    assert_eq!(requests.len(), 2);
+    let (placer, filler) = (&requests[0], &requests[1]);
+    assert_eq!(placer["resource"]["intent"], "original-order");
+    assert_eq!(filler["resource"]["intent"], "filler-order");
+    assert_ne!(placer["resource"]["id"], filler["resource"]["id"]);
+    assert_eq!(
+        filler["resource"]["basedOn"][0]["reference"],
+        placer["fullUrl"]
+    );
+    let identifiers = filler["resource"]["identifier"].as_array().unwrap();
+    let prescription = identifiers.last().unwrap();
+    assert_eq!(prescription["value"], "RX998877");
+    assert_eq!(prescription["type"]["coding"][0]["code"], "PRN");
+    assert!(placer["request"]["url"].as_str().unwrap().contains('?'));
+    assert_eq!(filler["request"]["method"], "PUT");
+    assert!(!filler["request"]["url"].as_str().unwrap().contains('?'));
+    let route =
+        |r: &Value| r["resource"]["dosageInstruction"][0]["route"]["coding"][0]["code"].clone();
+    assert_eq!((route(placer), route(filler)), ("PO".into(), "NG".into()));
+    let timing = &filler["resource"]["dosageInstruction"][0]["timing"];
+    assert_eq!(timing["code"]["coding"][0]["code"], "BID");
+    assert_eq!(
+        filler["resource"]["dispenseRequest"]["quantity"]["value"],
+        30
+    );
+    assert_eq!(resources(&bundle, "Medication").len(), 2);
+
+    let without_placer_code = message.replace(
+        "RXO|50111032701^Hydralazine 25 MG Oral Tablet^NDC|",
+        "RXO||",
+    );
+    let bundle = map_message(&without_placer_code, &Options::default()).unwrap();
+    let requests = resources(&bundle, "MedicationRequest");
+    assert_eq!(requests.len(), 1, "an RXO without a drug is skipped");
+    assert_eq!(requests[0]["resource"]["intent"], "filler-order");
+    assert!(
+        requests[0]["request"]["url"]
+            .as_str()
+            .unwrap()
+            .contains('?')
+    );
+}
+
 #[test]
 fn an_unsupported_type_is_named() {
     let ack = "MSH|^~\\&|A|B|C|D|20240102||ACK|1|P|2.5\rMSA|AA|1\r";

@@ -1,52 +1,131 @@
-//! RXO (with the ORC before it), RXR and TQ1 → MedicationRequest and
-//! Medication (IG `RXO[MedicationRequest]`, `RXR[MedicationRequest]`,
-//! `TQ1[MedicationRequest]`).
+//! RXO and RXE (with the ORC before them), RXR and TQ1 → MedicationRequest
+//! and Medication (IG `RXO[MedicationRequest]`, `RXR[MedicationRequest]`,
+//! `TQ1[MedicationRequest]`; RXE by the RXO rows, see [`RXE`]).
 
+use hl7wasm_plugin_sdk::fhir;
 use hl7wasm_plugin_sdk::json;
 use hl7wasm_plugin_sdk::json::Value;
 
 use crate::MapError;
-use crate::context::{Context, Handle, Seg, push, put};
+use crate::context::{Context, Handle, Seg, push, put, resource};
 use crate::datatypes::{codes, identifier, quantity, time};
 use crate::references::practitioner;
 use crate::segments::{Links, order, positioned};
 
-/// Maps an RXO (and its ORC) to a MedicationRequest (intent
-/// `original-order`) of the patient in `links`, for a Medication of the
-/// requested give code (RXO-1) and dosage form (RXO-5): identifiers and
-/// status from the ORC, as for a ServiceRequest; dose range (RXO-2 to
-/// RXO-4); substitution (RXO-9, table 0161); dispense quantity (RXO-11,
-/// RXO-12) and refills (RXO-13); requester (ORC-12, else RXO-14); authored
-/// time (ORC-9). Its id derives from the order identifiers.
+/// Where a pharmacy order segment keeps what the IG maps from RXO.
+#[derive(Debug, Clone, Copy)]
+pub struct OrderFields {
+    intent: &'static str,
+    code: usize,
+    dose_min: usize,
+    dose_max: usize,
+    dose_units: usize,
+    form: usize,
+    substitution: Option<usize>,
+    dispense_amount: usize,
+    dispense_units: usize,
+    refills: usize,
+    provider: usize,
+    prescription: Option<usize>,
+}
+
+/// The placer's order: RXO, as the IG maps it.
+pub const RXO: OrderFields = OrderFields {
+    intent: "original-order",
+    code: 1,
+    dose_min: 2,
+    dose_max: 3,
+    dose_units: 4,
+    form: 5,
+    substitution: Some(9),
+    dispense_amount: 11,
+    dispense_units: 12,
+    refills: 13,
+    provider: 14,
+    prescription: None,
+};
+
+/// The pharmacy's encoded order: RXE, by the RXO rows at RXE's positions
+/// (the IG's own RXE map was under construction), with the prescription
+/// number (RXE-15) as an identifier. Its substitution status (RXE-9) says
+/// what was done, not what is allowed, and is not mapped.
+pub const RXE: OrderFields = OrderFields {
+    intent: "filler-order",
+    code: 2,
+    dose_min: 3,
+    dose_max: 4,
+    dose_units: 5,
+    form: 6,
+    substitution: None,
+    dispense_amount: 10,
+    dispense_units: 11,
+    refills: 12,
+    provider: 13,
+    prescription: Some(15),
+};
+
+/// Maps an RXO or RXE (`fields` says which) and its ORC to a
+/// MedicationRequest of the patient in `links`, for a Medication of the give
+/// code and dosage form: identifiers and status from the ORC, as for a
+/// ServiceRequest; the dose range; substitution (RXO-9, table 0161);
+/// dispense quantity and refills; requester (ORC-12, else the ordering
+/// provider of the segment); authored time (ORC-9). An encoded order is
+/// `basedOn` the group's RXO request (`original`), if there is one.
+///
+/// Its id derives from the order identifiers, with the ORC's conditional
+/// update. When an RXO already took those, an RXE's id derives from them
+/// with its prescription number, else from its place in the message, and
+/// it is written by id.
 ///
 /// # Errors
-/// [`MapError::Invalid`] when RXO-1 (what is requested) is empty.
-pub fn rxo<'m>(
+/// [`MapError::Invalid`] when the give code is empty.
+pub fn request<'m>(
     ctx: &mut Context<'m>,
-    rxo: Seg<'m>,
+    order: Seg<'m>,
+    fields: &OrderFields,
     orc: Option<Seg<'m>>,
     position: usize,
     links: Links,
+    original: Option<Handle>,
 ) -> Result<Handle, MapError> {
-    let code = rxo
-        .rep(1)
+    let code = order
+        .rep(fields.code)
         .and_then(|r| codes::codeable_concept(&r))
-        .ok_or_else(|| rxo.error(1, "the requested give code is required"))?;
+        .ok_or_else(|| order.error(fields.code, "the give code is required"))?;
     let mut medication = positioned(ctx, "Medication", position);
     medication["code"] = code;
     put(
         &mut medication,
         "form",
-        rxo.rep(5).and_then(|r| codes::codeable_concept(&r)),
+        order
+            .rep(fields.form)
+            .and_then(|r| codes::codeable_concept(&r)),
     );
     let medication = ctx.add(medication, None);
 
-    let identifiers = order::identifiers(orc, None);
-    let mut request = order::identified(ctx, "MedicationRequest", &identifiers, position);
-    let query = identifier::conditional_query(&identifiers);
+    let mut identifiers = order::identifiers(orc, None);
+    let prescription = fields.prescription.and_then(|n| order.text(n));
+    let (mut request, query) = match (original, &prescription) {
+        (None, _) => (
+            order::identified(ctx, "MedicationRequest", &identifiers, position),
+            identifier::conditional_query(&identifiers),
+        ),
+        (Some(_), Some(number)) => {
+            let [scope, order] = identifiers.first().map_or(["", ""], identifier::key);
+            let parts = ["MedicationRequest", scope, order, "prescription", number];
+            (
+                resource("MedicationRequest", fhir::deterministic_id(&parts)),
+                None,
+            )
+        }
+        (Some(_), None) => (positioned(ctx, "MedicationRequest", position), None),
+    };
+    if let Some(number) = prescription {
+        identifiers.push(identifier::typed(json!({ "value": number }), "PRN"));
+    }
     put(&mut request, "identifier", Some(Value::Array(identifiers)));
     request["status"] = Value::from(order::status(orc));
-    request["intent"] = Value::from("original-order");
+    request["intent"] = Value::from(fields.intent);
     request["medicationReference"] = ctx.reference(medication);
     request["subject"] = match links.patient {
         Some(patient) => ctx.reference(patient),
@@ -59,20 +138,28 @@ pub fn rxo<'m>(
     );
     put(
         &mut request,
+        "basedOn",
+        original.map(|h| json!([ctx.reference(h)])),
+    );
+    put(
+        &mut request,
         "authoredOn",
         orc.and_then(|o| o.datetime(9, ctx)).map(Value::from),
     );
-    let requester = orc.and_then(|o| o.rep(12)).or_else(|| rxo.rep(14));
+    let requester = orc
+        .and_then(|o| o.rep(12))
+        .or_else(|| order.rep(fields.provider));
     let requester = practitioner::reference(ctx, requester);
     put(&mut request, "requester", requester);
     put(
         &mut request,
         "dosageInstruction",
-        dose(rxo).map(|d| json!([d])),
+        dose(order, fields).map(|d| json!([d])),
     );
-    put(&mut request, "dispenseRequest", dispense(rxo));
-    let substitution = rxo
-        .text(9)
+    put(&mut request, "dispenseRequest", dispense(order, fields));
+    let substitution = fields
+        .substitution
+        .and_then(|n| order.text(n))
         .map(|code| codes::table_concept(codes::v2_table!("0161"), code));
     put(
         &mut request,
@@ -82,16 +169,17 @@ pub fn rxo<'m>(
     Ok(ctx.add(request, query))
 }
 
-/// RXO-2 and RXO-3 in RXO-4's units, as the ordered dose range.
-fn dose<'m>(rxo: Seg<'m>) -> Option<Value<'m>> {
-    let units = rxo.rep(4);
+/// The minimum and maximum give amounts in the give units, as the ordered
+/// dose range.
+fn dose<'m>(order: Seg<'m>, fields: &OrderFields) -> Option<Value<'m>> {
+    let units = order.rep(fields.dose_units);
     let bound = |n| {
-        let amount = quantity::number(&rxo.text(n)?)?;
+        let amount = quantity::number(&order.text(n)?)?;
         Some(quantity::quantity(amount, units.as_ref()))
     };
     let mut range = json!({});
-    put(&mut range, "low", bound(2));
-    put(&mut range, "high", bound(3));
+    put(&mut range, "low", bound(fields.dose_min));
+    put(&mut range, "high", bound(fields.dose_max));
     if range == json!({}) {
         return None;
     }
@@ -104,16 +192,21 @@ fn dose<'m>(rxo: Seg<'m>) -> Option<Value<'m>> {
     }]}))
 }
 
-/// RXO-11 in RXO-12's units, and RXO-13 refills.
-fn dispense<'m>(rxo: Seg<'m>) -> Option<Value<'m>> {
+/// The dispense amount in its units, and the number of refills.
+fn dispense<'m>(order: Seg<'m>, fields: &OrderFields) -> Option<Value<'m>> {
     let mut request = json!({});
-    let amount = rxo.text(11).and_then(|a| quantity::number(&a));
+    let amount = order
+        .text(fields.dispense_amount)
+        .and_then(|a| quantity::number(&a));
+    let units = order.rep(fields.dispense_units);
     put(
         &mut request,
         "quantity",
-        amount.map(|a| quantity::quantity(a, rxo.rep(12).as_ref())),
+        amount.map(|a| quantity::quantity(a, units.as_ref())),
     );
-    let refills = rxo.text(13).and_then(|r| r.trim().parse::<u32>().ok());
+    let refills = order
+        .text(fields.refills)
+        .and_then(|r| r.trim().parse::<u32>().ok());
     put(
         &mut request,
         "numberOfRepeatsAllowed",
