@@ -223,6 +223,8 @@ impl<'m> Walk<'_, 'm> {
             ..Links::default()
         };
         self.report = None;
+        self.medication = None;
+        self.timings.clear();
         if let Some(booked) = self.appointment {
             let actor = ctx.reference(patient);
             appointment::participant(ctx, booked, actor, None, "accepted");

@@ -177,6 +177,13 @@ fn a_pharmacy_order_maps_to_a_medication_request() {
         "G"
     );
     assert!(request["requester"]["reference"].is_string());
+    let next_patient = format!("{message}PID|2||999^^^HOSP&1.2.840.99&ISO^MR||ROE^JANE\rRXR|IV\r");
+    let bundle_after = map_message(&next_patient, &Options::default()).unwrap();
+    let request_after = &resources(&bundle_after, "MedicationRequest")[0]["resource"];
+    assert_eq!(
+        request_after["dosageInstruction"][0]["route"]["coding"][0]["code"], "PO",
+        "an RXR after a new PID is not the order's"
+    );
     let header = &resources(&bundle, "MessageHeader")[0]["resource"];
     let focus = header["focus"][0]["reference"].as_str();
     assert_eq!(
