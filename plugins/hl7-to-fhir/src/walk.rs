@@ -244,13 +244,9 @@ impl<'m> Walk<'_, 'm> {
         if matches!(self.kind, MessageKind::Vaccination | MessageKind::Pharmacy) {
             return None;
         }
-        let obr = self.segments[position + 1..]
-            .iter()
-            .enumerate()
-            .take_while(|(_, s)| !matches!(s.id(), "ORC" | "PID"))
-            .find(|(_, s)| s.id() == "OBR");
-        self.paired_obr = obr.map(|(offset, _)| position + 1 + offset);
-        let obr = obr.map(|(_, s)| *s);
+        let obr = self.rest_of_group(position).find(|(_, s)| s.id() == "OBR");
+        self.paired_obr = obr.map(|(at, _)| at);
+        let obr = obr.map(|(_, s)| s);
         let links = self.links;
         let request = order::request(
             ctx,
@@ -275,7 +271,8 @@ impl<'m> Walk<'_, 'm> {
         position: usize,
     ) -> Result<Option<Handle>, MapError> {
         let encoded = seg.id() == "RXE";
-        if !encoded && seg.text(1).is_none() && self.group_has(position, "RXE") {
+        let group_has_rxe = || self.rest_of_group(position).any(|(_, s)| s.id() == "RXE");
+        if !encoded && seg.text(1).is_none() && group_has_rxe() {
             return Ok(None);
         }
         let (fields, original) = match encoded {
@@ -291,12 +288,15 @@ impl<'m> Walk<'_, 'm> {
         Ok(Some(request))
     }
 
-    /// Whether a segment `id` follows `position` before the next ORC or PID.
-    fn group_has(&self, position: usize, id: &str) -> bool {
-        self.segments[position + 1..]
+    /// The segments after `position` up to the next ORC or PID (the rest of
+    /// its order group), with their positions.
+    fn rest_of_group(&self, position: usize) -> impl Iterator<Item = (usize, Seg<'m>)> + '_ {
+        let after = position + 1;
+        self.segments[after..]
             .iter()
-            .take_while(|s| !matches!(s.id(), "ORC" | "PID"))
-            .any(|s| s.id() == id)
+            .enumerate()
+            .map(move |(offset, s)| (after + offset, *s))
+            .take_while(|(_, s)| !matches!(s.id(), "ORC" | "PID"))
     }
 
     /// An OBR: the ServiceRequest (unless its ORC made it) and, in result
