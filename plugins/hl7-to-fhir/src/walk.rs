@@ -275,9 +275,10 @@ impl<'m> Walk<'_, 'm> {
         if !encoded && seg.text(1).is_none() && group_has_rxe() {
             return Ok(None);
         }
-        let (fields, original) = match encoded {
-            true => (&medication::RXE, self.medication),
-            false => (&medication::RXO, None),
+        let (fields, original) = if encoded {
+            (&medication::RXE, self.medication)
+        } else {
+            (&medication::RXO, None)
         };
         let request =
             medication::request(ctx, seg, fields, self.orc, position, self.links, original)?;

@@ -1,5 +1,6 @@
 //! NM, CQ and units (CWE) → Quantity.
 
+use hl7wasm_plugin_sdk::json;
 use hl7wasm_plugin_sdk::json::{Number, Value};
 
 use crate::context::{Parts, object, put};
@@ -46,6 +47,15 @@ pub fn quantity<'m>(value: Value<'m>, units: Option<&impl Parts<'m>>) -> Value<'
         put(&mut quantity, "code", code.map(Value::from));
     }
     quantity
+}
+
+/// A Range of `low` and `high` (either may be missing), or `None` when both
+/// are.
+pub fn range<'m>(low: Option<Value<'m>>, high: Option<Value<'m>>) -> Option<Value<'m>> {
+    let mut range = json!({});
+    put(&mut range, "low", low);
+    put(&mut range, "high", high);
+    (range != json!({})).then_some(range)
 }
 
 #[cfg(test)]

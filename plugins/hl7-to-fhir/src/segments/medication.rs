@@ -10,7 +10,7 @@ use crate::MapError;
 use crate::context::{Context, Handle, Seg, push, put, resource};
 use crate::datatypes::{codes, identifier, quantity, time};
 use crate::references::practitioner;
-use crate::segments::{Links, order, positioned};
+use crate::segments::{Links, order, positioned, subject};
 
 /// Where a pharmacy order segment keeps what the IG maps from RXO.
 #[derive(Debug, Clone, Copy)]
@@ -127,10 +127,7 @@ pub fn request<'m>(
     request["status"] = Value::from(order::status(orc));
     request["intent"] = Value::from(fields.intent);
     request["medicationReference"] = ctx.reference(medication);
-    request["subject"] = match links.patient {
-        Some(patient) => ctx.reference(patient),
-        None => crate::segments::unknown(),
-    };
+    request["subject"] = subject(ctx, links.patient);
     put(
         &mut request,
         "encounter",
@@ -177,12 +174,7 @@ fn dose<'m>(order: Seg<'m>, fields: &OrderFields) -> Option<Value<'m>> {
         let amount = quantity::number(&order.text(n)?)?;
         Some(quantity::quantity(amount, units.as_ref()))
     };
-    let mut range = json!({});
-    put(&mut range, "low", bound(fields.dose_min));
-    put(&mut range, "high", bound(fields.dose_max));
-    if range == json!({}) {
-        return None;
-    }
+    let range = quantity::range(bound(fields.dose_min), bound(fields.dose_max))?;
     Some(json!({ "doseAndRate": [{
         "type": { "coding": [{
             "system": "http://terminology.hl7.org/CodeSystem/dose-rate-type",

@@ -48,6 +48,15 @@ pub fn unknown<'m>() -> Value<'m> {
     }]})
 }
 
+/// A reference to `patient` for a required subject, which without a patient
+/// (orders allow that) is marked unknown.
+pub fn subject<'m>(ctx: &Context<'m>, patient: Option<Handle>) -> Value<'m> {
+    match patient {
+        Some(patient) => ctx.reference(patient),
+        None => unknown(),
+    }
+}
+
 /// A resource of `resource_type` with an id from the message key and the
 /// segment at `position` (its index in the message): stable across resends.
 pub fn positioned<'m>(

@@ -62,10 +62,7 @@ pub fn request<'m>(
         "code",
         obr.and_then(|o| codes::codeable_concept(&o.rep(4)?)),
     );
-    request["subject"] = match patient {
-        Some(patient) => ctx.reference(patient),
-        None => crate::segments::unknown(),
-    };
+    request["subject"] = crate::segments::subject(ctx, patient);
     put(
         &mut request,
         "encounter",

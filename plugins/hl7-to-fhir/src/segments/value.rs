@@ -176,8 +176,5 @@ fn range<'m>(nr: &impl Parts<'m>, units: Option<Rep<'m>>) -> Option<Value<'m>> {
             .and_then(|n| quantity::number(&n))
             .map(|n| quantity::quantity(n, units.as_ref()))
     };
-    let mut range = json!({});
-    put(&mut range, "low", bound(1));
-    put(&mut range, "high", bound(2));
-    (range != json!({})).then_some(range)
+    quantity::range(bound(1), bound(2))
 }
