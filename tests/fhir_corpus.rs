@@ -37,16 +37,8 @@ const UNPARSEABLE: [&str; 6] = [
     "linuxforhealth/extracted/SegmentUtilTest_L321_ORU-R01.hl7",
 ];
 
-/// Message types the mapper filters as unsupported (pharmacy, problems, ACK,
-/// custom).
-const UNSUPPORTED: [&str; 6] = [
-    "ACK^",
-    "CUSTOM^PAT",
-    "PPR^PC1",
-    "PPR^PC2",
-    "PPR^PC3",
-    "RDS^O13",
-];
+/// Message types the mapper filters as unsupported (ACK, custom).
+const UNSUPPORTED: [&str; 2] = ["ACK^", "CUSTOM^PAT"];
 
 fn corpus() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus")

@@ -258,6 +258,12 @@ impl From<Rc<str>> for Value<'_> {
     }
 }
 
+impl From<bool> for Value<'_> {
+    fn from(flag: bool) -> Self {
+        Value::Bool(flag)
+    }
+}
+
 impl From<u32> for Value<'_> {
     fn from(number: u32) -> Self {
         Value::Number(number.into())

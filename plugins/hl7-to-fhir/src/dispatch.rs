@@ -15,9 +15,12 @@ pub enum MessageKind {
     Orders,
     /// VXU: RXA and RXR to Immunization.
     Vaccination,
-    /// OMP and RDE: RXO, RXE, RXR and TQ1 (with the ORC) to
-    /// MedicationRequest and Medication.
+    /// OMP, RDE and RDS: RXO, RXE, RXR and TQ1 (with the ORC) to
+    /// MedicationRequest, RXD to MedicationDispense, and their Medication.
     Pharmacy,
+    /// PPR: PRB to problem-list Conditions, with the OBX after a PRB as
+    /// their evidence.
+    Problems,
     /// SIU: SCH, AIS, AIG, AIL and AIP to Appointment.
     Scheduling,
     /// MDM: TXA with its OBX text to DocumentReference.
@@ -26,15 +29,15 @@ pub enum MessageKind {
 
 impl MessageKind {
     /// The mapping for MSH-9.1 `code` (every trigger of a family maps alike);
-    /// `None` for a type without one (ACK, queries, pharmacy dispenses,
-    /// problems, ...).
+    /// `None` for a type without one (ACK, queries, ...).
     pub fn of(code: &str) -> Option<MessageKind> {
         match code {
             "ADT" | "BAR" | "DFT" | "REF" => Some(MessageKind::Admin),
             "ORU" | "OUL" => Some(MessageKind::Results),
             "ORM" | "OML" | "OMG" => Some(MessageKind::Orders),
             "VXU" => Some(MessageKind::Vaccination),
-            "OMP" | "RDE" => Some(MessageKind::Pharmacy),
+            "OMP" | "RDE" | "RDS" => Some(MessageKind::Pharmacy),
+            "PPR" => Some(MessageKind::Problems),
             "SIU" => Some(MessageKind::Scheduling),
             "MDM" => Some(MessageKind::Document),
             _ => None,
@@ -48,7 +51,8 @@ impl MessageKind {
             MessageKind::Results => &["DiagnosticReport"],
             MessageKind::Orders => &["ServiceRequest"],
             MessageKind::Vaccination => &["Immunization"],
-            MessageKind::Pharmacy => &["MedicationRequest"],
+            MessageKind::Pharmacy => &["MedicationRequest", "MedicationDispense"],
+            MessageKind::Problems => &["Condition"],
             MessageKind::Scheduling => &["Appointment"],
             MessageKind::Document => &["DocumentReference"],
         }

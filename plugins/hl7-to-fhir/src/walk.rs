@@ -1,17 +1,20 @@
 //! The message walk: every segment in order, each to its resource, with the
 //! state that links them — the current patient, visit, order, report,
-//! immunization, medication request, appointment and document, and the
+//! immunization, medication request and dispense, appointment and document,
+//! and the
 //! resource a following NTE annotates. Groups are recognised by position, as HL7 defines them: an ORC
 //! owns the OBR that follows it before the next ORC; OBX and SPM belong to
 //! the OBR (or RXA, or TXA) before them; a new PID starts a new patient.
 
 use hl7wasm_plugin_sdk::fhir::Bundle;
 use hl7wasm_plugin_sdk::hl7v2::Message;
+use hl7wasm_plugin_sdk::json;
 
 use crate::context::{Context, Handle, Seg, Text, push};
 use crate::segments::{
-    Links, allergy, appointment, condition, coverage, document, encounter, header, immunization,
-    medication, note, observation, order, patient, procedure, related_person, report, specimen,
+    Links, allergy, appointment, condition, coverage, dispense, document, encounter, header,
+    immunization, medication, note, observation, order, patient, procedure, related_person, report,
+    specimen,
 };
 use crate::{MapError, MessageKind, Options};
 
@@ -40,6 +43,8 @@ pub fn map<'m>(
         appointment: None,
         document: None,
         medication: None,
+        dispense: None,
+        problem: None,
         timings: Vec::new(),
     };
     for position in 1..segments.len() {
@@ -95,8 +100,13 @@ struct Walk<'s, 'm> {
     appointment: Option<Handle>,
     /// The current DocumentReference and the OBX that make its content.
     document: Option<(Handle, Vec<Seg<'m>>)>,
-    /// The MedicationRequest of the current RXO, in pharmacy messages.
+    /// The MedicationRequest of the current RXO or RXE, in pharmacy messages.
     medication: Option<Handle>,
+    /// The MedicationDispense of the current RXD, which a following RXR
+    /// describes.
+    dispense: Option<Handle>,
+    /// The Condition of the current PRB, which the OBX after it support.
+    problem: Option<Handle>,
     /// The TQ1 of the current order group that came before its RXO.
     timings: Vec<Seg<'m>>,
 }
@@ -135,6 +145,12 @@ impl<'m> Walk<'_, 'm> {
                     self.links.encounter,
                 ))
             }
+            "PRB" => {
+                let patient = self.patient(seg)?;
+                let problem = condition::prb(ctx, seg, position, patient, self.links.encounter);
+                self.problem = Some(problem);
+                Some(problem)
+            }
             "PR1" => {
                 let patient = self.patient(seg)?;
                 Some(procedure::pr1(
@@ -166,6 +182,11 @@ impl<'m> Walk<'_, 'm> {
             "RXO" | "RXE" if self.kind == MessageKind::Pharmacy => {
                 self.medication_order(ctx, seg, position)?
             }
+            "RXD" if self.kind == MessageKind::Pharmacy => {
+                let handed = dispense::rxd(ctx, seg, position, self.links, self.medication)?;
+                self.dispense = Some(handed);
+                Some(handed)
+            }
             "TQ1" if self.kind == MessageKind::Pharmacy => {
                 // Before the RXO (as OMP orders them) it waits for it.
                 match self.medication {
@@ -177,6 +198,8 @@ impl<'m> Walk<'_, 'm> {
             "RXR" => {
                 if let Some(given) = self.links.immunization {
                     immunization::rxr(ctx, seg, given);
+                } else if let Some(handed) = self.dispense {
+                    medication::rxr(ctx, seg, handed);
                 } else if let Some(request) = self.medication {
                     medication::rxr(ctx, seg, request);
                 }
@@ -224,6 +247,8 @@ impl<'m> Walk<'_, 'm> {
         };
         self.report = None;
         self.medication = None;
+        self.dispense = None;
+        self.problem = None;
         self.timings.clear();
         if let Some(booked) = self.appointment {
             let actor = ctx.reference(patient);
@@ -240,6 +265,8 @@ impl<'m> Walk<'_, 'm> {
         self.report = None;
         self.links.immunization = None;
         self.medication = None;
+        self.dispense = None;
+        self.problem = None;
         self.timings.clear();
         if matches!(self.kind, MessageKind::Vaccination | MessageKind::Pharmacy) {
             return None;
@@ -286,6 +313,7 @@ impl<'m> Walk<'_, 'm> {
             medication::tq1(ctx, tq1, request);
         }
         self.medication = Some(request);
+        self.dispense = None;
         Ok(Some(request))
     }
 
@@ -330,7 +358,8 @@ impl<'m> Walk<'_, 'm> {
     }
 
     /// An OBX: part of the current document, else an Observation — a result
-    /// of the current report, or supporting information of the current order.
+    /// of the current report, supporting information of the current order,
+    /// or evidence of the current problem.
     fn obx(&mut self, ctx: &mut Context<'m>, seg: Seg<'m>, position: usize) -> Option<Handle> {
         if let Some((_, obxs)) = &mut self.document {
             obxs.push(seg);
@@ -342,6 +371,10 @@ impl<'m> Walk<'_, 'm> {
             (Some(report), _) => push(ctx.resource_mut(report), "result", reference),
             (None, Some(request)) if self.kind == MessageKind::Orders => {
                 push(ctx.resource_mut(request), "supportingInfo", reference);
+            }
+            (None, _) if let Some(problem) = self.problem => {
+                let evidence = json!({ "detail": [reference] });
+                push(ctx.resource_mut(problem), "evidence", evidence);
             }
             _ => {}
         }

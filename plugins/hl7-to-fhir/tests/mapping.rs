@@ -250,6 +250,161 @@ fn an_encoded_pharmacy_order_is_based_on_the_placer_order() {
     );
 }
 
+/// Ensures that a dispense maps to a completed MedicationDispense authorised
+/// by its group's encoded order, with the RXR after it as its own dosage.
+#[test]
+fn a_pharmacy_dispense_maps_to_a_medication_dispense() {
+    let message = "MSH|^~\\&|PHARM|HOSP|WARD|HOSP|20240102030405+0100||RDS^O13|MSG5|P|2.5.1\r\
+        PID|1||123456^^^HOSP&1.2.840.99&ISO^MR||DOE^JOHN\r\
+        PV1|1|I|WARD^101^1\r\
+        ORC|RE|P300^CPOE|F300^PHARM\r\
+        RXE||50111032701^Hydralazine 25 MG Oral Tablet^NDC|1||TAB^tablet|||||30|TAB^tablet|2|||RX77\r\
+        RXR|IV\r\
+        RXD|1|50111032701^Hydralazine 25 MG Oral Tablet^NDC|20240102100000+0100|30|TAB^tablet|TAB^Tablet^HL70663|RX77||Take with food|1234^WELBY^MARCUS|G|3^TAB&tablet||||||L123|20261231||||||||||||||R^Refill - Full Fill^HL70484\r\
+        RXR|PO^Oral^HL70162\r";
+    let bundle = map_message(message, &Options::default()).unwrap();
+    let dispense = &resources(&bundle, "MedicationDispense")[0]["resource"];
+    let request = &resources(&bundle, "MedicationRequest")[0];
+    assert_eq!(dispense["status"], "completed");
+    assert_eq!(
+        dispense["authorizingPrescription"][0]["reference"],
+        request["fullUrl"]
+    );
+    assert_eq!(
+        dispense["subject"]["reference"],
+        resources(&bundle, "Patient")[0]["fullUrl"]
+    );
+    assert_eq!(
+        dispense["context"]["reference"],
+        resources(&bundle, "Encounter")[0]["fullUrl"]
+    );
+    assert_eq!(dispense["whenHandedOver"], "2024-01-02T10:00:00+01:00");
+    assert_eq!(dispense["quantity"]["value"], 30);
+    assert_eq!(dispense["quantity"]["unit"], "tablet");
+    assert_eq!(dispense["note"][0]["text"], "Take with food");
+    assert!(dispense["performer"][0]["actor"]["reference"].is_string());
+    assert_eq!(dispense["substitution"]["wasSubstituted"], true);
+    assert_eq!(dispense["type"]["coding"][0]["code"], "R");
+    let dosage = &dispense["dosageInstruction"][0];
+    assert_eq!(dosage["route"]["coding"][0]["code"], "PO");
+    assert_eq!(dosage["maxDosePerPeriod"]["numerator"]["value"], 3);
+    assert_eq!(dosage["maxDosePerPeriod"]["denominator"]["code"], "d");
+    assert_eq!(
+        request["resource"]["dosageInstruction"][0]["route"]["coding"][0]["code"], "IV",
+        "the RXR after the RXD is the dispense's, not the order's"
+    );
+    let medication = bundle["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["fullUrl"] == dispense["medicationReference"]["reference"])
+        .expect("the dispensed Medication is in the bundle");
+    assert_eq!(medication["resource"]["batch"]["lotNumber"], "L123");
+    assert_eq!(medication["resource"]["form"]["coding"][0]["code"], "TAB");
+
+    let uncoded = message.replace(
+        "RXD|1|50111032701^Hydralazine 25 MG Oral Tablet^NDC|",
+        "RXD|1||",
+    );
+    let bundle = map_message(&uncoded, &Options::default()).unwrap();
+    let dispense = &resources(&bundle, "MedicationDispense")[0]["resource"];
+    let request = &resources(&bundle, "MedicationRequest")[0]["resource"];
+    assert_eq!(
+        dispense["medicationReference"], request["medicationReference"],
+        "without RXD-2 the prescription's drug was dispensed"
+    );
+    let alone = uncoded.replace("ORC|RE|P300^CPOE|F300^PHARM\r", "").replace(
+        "RXE||50111032701^Hydralazine 25 MG Oral Tablet^NDC|1||TAB^tablet|||||30|TAB^tablet|2|||RX77\r",
+        "",
+    );
+    match map_message(&alone, &Options::default()) {
+        Err(MapError::Invalid { segment, field, .. }) => {
+            assert_eq!((segment.as_str(), field), ("RXD", 2));
+        }
+        other => panic!("{other:?}"),
+    }
+    let by_number = message.replace("ORC|RE|P300^CPOE|F300^PHARM\r", "").replace(
+        "RXE||50111032701^Hydralazine 25 MG Oral Tablet^NDC|1||TAB^tablet|||||30|TAB^tablet|2|||RX77\r",
+        "",
+    );
+    let bundle = map_message(&by_number, &Options::default()).unwrap();
+    let authority =
+        &resources(&bundle, "MedicationDispense")[0]["resource"]["authorizingPrescription"][0];
+    assert_eq!(authority["identifier"]["value"], "RX77");
+    assert_eq!(authority["identifier"]["type"]["coding"][0]["code"], "PRN");
+}
+
+/// Ensures that a problem message maps each PRB to a problem-list Condition
+/// whose id follows the problem instance, so an update or delete lands on
+/// the Condition the add made, with its notes and supporting observations.
+#[test]
+fn a_problem_message_maps_to_problem_list_conditions() {
+    let add = "MSH|^~\\&|EHR|HOSP|||20240102030405+0100||PPR^PC1|MSG6|P|2.5.1\r\
+        PID|1||123456^^^HOSP&1.2.840.99&ISO^MR||DOE^JOHN\r\
+        PRB|AD|20240102030000+0100|I10^Essential hypertension^I10|PRB77^EHR|||||||||confirmed|ACTIVE^Active||20230501\r\
+        NTE|1||Found at screening\r\
+        OBX|1|NM|8480-6^Systolic blood pressure^LN||150|mm[Hg]^mm[Hg]^UCUM|||||F\r";
+    let bundle = map_message(add, &Options::default()).unwrap();
+    let condition = &resources(&bundle, "Condition")[0];
+    let problem = &condition["resource"];
+    assert_eq!(
+        problem["category"][0]["coding"][0]["code"],
+        "problem-list-item"
+    );
+    assert_eq!(problem["code"]["coding"][0]["code"], "I10");
+    assert_eq!(problem["identifier"][0]["value"], "PRB77");
+    assert_eq!(problem["clinicalStatus"]["coding"][0]["code"], "active");
+    assert_eq!(
+        problem["verificationStatus"]["coding"][0]["code"],
+        "confirmed"
+    );
+    assert_eq!(problem["onsetDateTime"], "2023-05-01");
+    assert_eq!(problem["recordedDate"], "2024-01-02T03:00:00+01:00");
+    assert_eq!(problem["note"][0]["text"], "Found at screening");
+    assert_eq!(
+        problem["evidence"][0]["detail"][0]["reference"],
+        resources(&bundle, "Observation")[0]["fullUrl"]
+    );
+    let header = &resources(&bundle, "MessageHeader")[0]["resource"];
+    assert_eq!(header["focus"][0]["reference"], condition["fullUrl"]);
+
+    let update = add
+        .replace("PPR^PC1|MSG6", "PPR^PC2|MSG7")
+        .replace("PRB|AD|", "PRB|UP|")
+        .replace(
+            "|||||||||confirmed|ACTIVE^Active|",
+            "|||||20240301|||||Resolved|",
+        );
+    let updated = map_message(&update, &Options::default()).unwrap();
+    let resolved = &resources(&updated, "Condition")[0]["resource"];
+    assert_eq!(resolved["id"], problem["id"], "the same problem instance");
+    assert_eq!(resolved["abatementDateTime"], "2024-03-01");
+    assert_eq!(resolved["clinicalStatus"]["coding"][0]["code"], "resolved");
+
+    let contradictory = update.replace("|Resolved|", "|active|");
+    let bundle = map_message(&contradictory, &Options::default()).unwrap();
+    let abated = &resources(&bundle, "Condition")[0]["resource"];
+    assert!(
+        abated.get("clinicalStatus").is_none(),
+        "an abated problem cannot be active (FHIR con-4)"
+    );
+
+    let delete = add
+        .replace("PPR^PC1|MSG6", "PPR^PC3|MSG8")
+        .replace("PRB|AD|", "PRB|DE|");
+    let deleted = map_message(&delete, &Options::default()).unwrap();
+    let removed = &resources(&deleted, "Condition")[0]["resource"];
+    assert_eq!(removed["id"], problem["id"]);
+    assert_eq!(
+        removed["verificationStatus"]["coding"][0]["code"],
+        "entered-in-error"
+    );
+    assert!(
+        removed.get("clinicalStatus").is_none(),
+        "no clinical status when entered in error (FHIR con-5)"
+    );
+}
+
 #[test]
 fn an_unsupported_type_is_named() {
     let ack = "MSH|^~\\&|A|B|C|D|20240102||ACK|1|P|2.5\rMSA|AA|1\r";

@@ -1,13 +1,13 @@
 //! DG1 → Condition, and Encounter.diagnosis (IG `DG1[Condition]`,
-//! `DG1[Encounter]`).
+//! `DG1[Encounter]`); PRB → a problem-list Condition.
 
 use hl7wasm_plugin_sdk::json;
 use hl7wasm_plugin_sdk::json::Value;
 
-use crate::context::{Context, Handle, Seg, push, put};
+use crate::context::{Context, Handle, Rep, Seg, push, put};
 use crate::datatypes::{codes, identifier};
 use crate::references::practitioner;
-use crate::segments::positioned;
+use crate::segments::{order, positioned};
 
 /// Maps a DG1 to an encounter-diagnosis Condition of `patient`: code (DG1-3,
 /// with DG1-4 as text), onset (DG1-5), asserter (DG1-16), recorded date
@@ -61,10 +61,7 @@ pub fn dg1<'m>(
         Some(Value::Array(identifiers)),
     );
     if dg1.text(21).as_deref() == Some("D") {
-        condition["verificationStatus"] = json!({ "coding": [{
-            "system": "http://terminology.hl7.org/CodeSystem/condition-ver-status",
-            "code": "entered-in-error",
-        }]});
+        condition["verificationStatus"] = status(VERIFICATION, "entered-in-error");
     }
     let handle = ctx.add(condition, query);
     if let Some(encounter) = encounter {
@@ -92,4 +89,137 @@ pub fn dg1<'m>(
         push(ctx.resource_mut(encounter), "diagnosis", diagnosis);
     }
     handle
+}
+
+/// FHIR's code system of Condition.verificationStatus.
+const VERIFICATION: &str = "http://terminology.hl7.org/CodeSystem/condition-ver-status";
+/// FHIR's code system of Condition.clinicalStatus.
+const CLINICAL: &str = "http://terminology.hl7.org/CodeSystem/condition-clinical";
+
+/// A CodeableConcept for `code` of one of the two status code systems.
+fn status<'m>(system: &'static str, code: &'static str) -> Value<'m> {
+    json!({ "coding": [{ "system": system, "code": code }] })
+}
+
+/// Maps a PRB (problem detail, PPR messages) to a problem-list-item
+/// Condition of `patient`. The IG tables at hand have no PRB map; the fields
+/// follow their HL7 v2.8 definitions and DG1's map: code (PRB-3),
+/// identifier (PRB-4, which also makes the id, so an update of a problem
+/// lands on the Condition its add made), recorded date (PRB-7, else the
+/// action's time PRB-2), abatement (PRB-9), classification (PRB-10) as a
+/// further category, verification (PRB-13) and clinical status (PRB-14) when
+/// their text is a FHIR code, onset (PRB-16, else the text PRB-17) and
+/// severity (PRB-26). The action code `DE` (PRB-1) makes it
+/// entered-in-error, as DG1-21 does.
+pub fn prb<'m>(
+    ctx: &mut Context<'m>,
+    prb: Seg<'m>,
+    position: usize,
+    patient: Handle,
+    encounter: Option<Handle>,
+) -> Handle {
+    let identifiers: Vec<Value<'m>> = prb
+        .rep(4)
+        .and_then(|r| identifier::ei(&r, 1))
+        .into_iter()
+        .collect();
+    let query = identifier::conditional_query(&identifiers);
+    let mut condition = order::identified(ctx, "Condition", &identifiers, position);
+    put(
+        &mut condition,
+        "identifier",
+        Some(Value::Array(identifiers)),
+    );
+    let deleted = prb.text(1).as_deref() == Some("DE");
+    let abatement = prb.datetime(9, ctx);
+    let clinical = prb
+        .rep(14)
+        .and_then(|r| known_code(&r, &CLINICAL_CODES))
+        .filter(|code| abatement.is_none() || ABATED_CODES.contains(code))
+        .filter(|_| !deleted);
+    put(
+        &mut condition,
+        "clinicalStatus",
+        clinical.map(|code| status(CLINICAL, code)),
+    );
+    let verification = if deleted {
+        Some("entered-in-error")
+    } else {
+        prb.rep(13)
+            .and_then(|r| known_code(&r, &VERIFICATION_CODES))
+    };
+    put(
+        &mut condition,
+        "verificationStatus",
+        verification.map(|code| status(VERIFICATION, code)),
+    );
+    let mut categories = vec![json!({ "coding": [{
+        "system": "http://terminology.hl7.org/CodeSystem/condition-category",
+        "code": "problem-list-item",
+    }]})];
+    categories.extend(prb.rep(10).and_then(|r| codes::codeable_concept(&r)));
+    condition["category"] = Value::Array(categories);
+    put(
+        &mut condition,
+        "severity",
+        prb.rep(26).and_then(|r| codes::codeable_concept(&r)),
+    );
+    put(
+        &mut condition,
+        "code",
+        prb.rep(3).and_then(|r| codes::codeable_concept(&r)),
+    );
+    condition["subject"] = ctx.reference(patient);
+    put(
+        &mut condition,
+        "encounter",
+        encounter.map(|h| ctx.reference(h)),
+    );
+    match prb.datetime(16, ctx) {
+        Some(onset) => condition["onsetDateTime"] = Value::from(onset),
+        None => put(&mut condition, "onsetString", prb.text(17).map(Value::from)),
+    }
+    put(
+        &mut condition,
+        "abatementDateTime",
+        abatement.map(Value::from),
+    );
+    let recorded = prb.datetime(7, ctx).or_else(|| prb.datetime(2, ctx));
+    put(&mut condition, "recordedDate", recorded.map(Value::from));
+    ctx.add(condition, query)
+}
+
+/// The codes of Condition.clinicalStatus.
+const CLINICAL_CODES: [&str; 6] = [
+    "active",
+    "recurrence",
+    "relapse",
+    "inactive",
+    "remission",
+    "resolved",
+];
+/// The clinical statuses a Condition with an abatement may have.
+const ABATED_CODES: [&str; 3] = ["inactive", "remission", "resolved"];
+/// The codes of Condition.verificationStatus, bar entered-in-error (which
+/// PRB-1 says).
+const VERIFICATION_CODES: [&str; 5] = [
+    "unconfirmed",
+    "provisional",
+    "differential",
+    "confirmed",
+    "refuted",
+];
+
+/// The code of `codes` that the CWE's identifier or text (components 1 and
+/// 2) names, in any case: senders write `ACTIVE` or `Resolved`.
+fn known_code(cwe: &Rep<'_>, codes: &[&'static str]) -> Option<&'static str> {
+    [1, 2]
+        .into_iter()
+        .filter_map(|c| cwe.get(c))
+        .find_map(|text| {
+            codes
+                .iter()
+                .find(|code| code.eq_ignore_ascii_case(text.trim()))
+        })
+        .copied()
 }

@@ -88,19 +88,8 @@ pub fn request<'m>(
     links: Links,
     original: Option<Handle>,
 ) -> Result<Handle, MapError> {
-    let code = order
-        .rep(fields.code)
-        .and_then(|r| codes::codeable_concept(&r))
+    let medication = product(ctx, order, fields.code, fields.form, position)
         .ok_or_else(|| order.error(fields.code, "the give code is required"))?;
-    let mut medication = positioned(ctx, "Medication", position);
-    medication["code"] = code;
-    put(
-        &mut medication,
-        "form",
-        order
-            .rep(fields.form)
-            .and_then(|r| codes::codeable_concept(&r)),
-    );
     let medication = ctx.add(medication, None);
 
     let mut identifiers = order::identifiers(orc, None);
@@ -166,6 +155,26 @@ pub fn request<'m>(
     Ok(ctx.add(request, query))
 }
 
+/// A Medication of the drug coded in field `code` of `seg`, in the dosage
+/// form of field `form`; `None` when the code is empty.
+pub fn product<'m>(
+    ctx: &Context<'m>,
+    seg: Seg<'m>,
+    code: usize,
+    form: usize,
+    position: usize,
+) -> Option<Value<'m>> {
+    let code = seg.rep(code).and_then(|r| codes::codeable_concept(&r))?;
+    let mut medication = positioned(ctx, "Medication", position);
+    medication["code"] = code;
+    put(
+        &mut medication,
+        "form",
+        seg.rep(form).and_then(|r| codes::codeable_concept(&r)),
+    );
+    Some(medication)
+}
+
 /// The minimum and maximum give amounts in the give units, as the ordered
 /// dose range.
 fn dose<'m>(order: Seg<'m>, fields: &OrderFields) -> Option<Value<'m>> {
@@ -207,7 +216,8 @@ fn dispense<'m>(order: Seg<'m>, fields: &OrderFields) -> Option<Value<'m>> {
     (request != json!({})).then_some(request)
 }
 
-/// Adds an RXR to the dosage instruction of `request`: route (RXR-1, table
+/// Adds an RXR to the dosage instruction of `request` (a MedicationRequest
+/// or MedicationDispense): route (RXR-1, table
 /// 0162), site (RXR-2, table 0163), method (RXR-4) and routing instruction
 /// (RXR-5).
 pub fn rxr<'m>(ctx: &mut Context<'m>, rxr: Seg<'m>, request: Handle) {
@@ -269,7 +279,7 @@ pub fn tq1<'m>(ctx: &mut Context<'m>, tq1: Seg<'m>, request: Handle) {
 /// Puts `elements` (those with a value) into the first dosage instruction
 /// of `request`, which is made when there is none yet; an additional
 /// instruction is added to the list of them.
-fn add_to_dosage<'m, const N: usize>(
+pub(crate) fn add_to_dosage<'m, const N: usize>(
     ctx: &mut Context<'m>,
     request: Handle,
     elements: [(&'static str, Option<Value<'m>>); N],

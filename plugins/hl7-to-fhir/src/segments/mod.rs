@@ -5,6 +5,7 @@ pub mod allergy;
 pub mod appointment;
 pub mod condition;
 pub mod coverage;
+pub mod dispense;
 pub mod document;
 pub mod encounter;
 pub mod header;
