@@ -46,6 +46,7 @@ pub fn map<'m>(
         dispense: None,
         problem: None,
         timings: Vec::new(),
+        event: None,
     };
     for position in 1..segments.len() {
         walk.segment(&mut ctx, position)?;
@@ -53,6 +54,9 @@ pub fn map<'m>(
     walk.finish_document(&mut ctx);
     header::focus(&mut ctx, header, kind);
     header::provenance(&mut ctx, msh);
+    if let Some((evn, position)) = walk.event {
+        header::event_provenance(&mut ctx, evn, position, msh);
+    }
     Ok(ctx.into_bundle(options.bundle_type))
 }
 
@@ -109,12 +113,18 @@ struct Walk<'s, 'm> {
     problem: Option<Handle>,
     /// The TQ1 of the current order group that came before its RXO.
     timings: Vec<Seg<'m>>,
+    /// The EVN and its position, whose Provenance covers the whole message.
+    event: Option<(Seg<'m>, usize)>,
 }
 
 impl<'m> Walk<'_, 'm> {
     fn segment(&mut self, ctx: &mut Context<'m>, position: usize) -> Result<(), MapError> {
         let seg = self.segments[position];
         let annotated = match seg.id() {
+            "EVN" => {
+                self.event.get_or_insert((seg, position));
+                return Ok(());
+            }
             "PID" => self.pid(ctx, seg, position),
             "PD1" => {
                 let patient = self.patient(seg)?;

@@ -405,6 +405,75 @@ fn a_problem_message_maps_to_problem_list_conditions() {
     );
 }
 
+/// Ensures that the EVN becomes the event's Provenance (IG `EVN[Provenance]`)
+/// beside the message's, with the operator as its agent, else the sender.
+#[test]
+fn the_trigger_event_has_its_own_provenance() {
+    let message = ADT.replace(
+        "EVN|A01|20240102030405\r",
+        "EVN|A01|20240102030000+0100||01^Patient request^HL70062|C08^WOOLFSON^KATHLEEN|20240102025500+0100|WARDS^1.2.3.4^ISO\r",
+    );
+    let bundle = map_message(&message, &Options::default()).unwrap();
+    let provenances = resources(&bundle, "Provenance");
+    assert_eq!(provenances.len(), 2, "the message's and the event's");
+    let event = provenances
+        .iter()
+        .map(|p| &p["resource"])
+        .find(|p| p["activity"]["coding"][0]["display"] == "event - ADT^A01^ADT_A01")
+        .expect("the event's Provenance");
+    assert_eq!(event["recorded"], "2024-01-02T03:00:00+01:00");
+    assert_eq!(event["occurredDateTime"], "2024-01-02T02:55:00+01:00");
+    assert_eq!(event["reason"][0]["coding"][0]["code"], "01");
+    let url = |resource_type: &str| resources(&bundle, resource_type)[0]["fullUrl"].clone();
+    let operator = &event["agent"][0]["who"]["reference"];
+    let practitioner = resources(&bundle, "Practitioner")
+        .into_iter()
+        .find(|p| &p["fullUrl"] == operator)
+        .expect("the operator is a Practitioner");
+    assert_eq!(practitioner["resource"]["name"][0]["family"], "WOOLFSON");
+    let location = resources(&bundle, "Location")
+        .into_iter()
+        .find(|l| l["fullUrl"] == event["location"]["reference"])
+        .expect("the facility is a Location");
+    assert_eq!(location["resource"]["name"], "WARDS");
+    let targets: Vec<&Value> = event["target"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| &t["reference"])
+        .collect();
+    assert!(targets.contains(&&url("Patient")) && targets.contains(&&url("Encounter")));
+    for not_a_target in [&practitioner["fullUrl"], &location["fullUrl"]]
+        .into_iter()
+        .chain(provenances.iter().map(|p| &p["fullUrl"]))
+    {
+        assert!(!targets.contains(&not_a_target), "{not_a_target}");
+    }
+
+    let anonymous = message
+        .replace("|C08^WOOLFSON^KATHLEEN|", "||")
+        .replace("01^Patient request^HL70062", "U");
+    let bundle = map_message(&anonymous, &Options::default()).unwrap();
+    let event = resources(&bundle, "Provenance")
+        .into_iter()
+        .map(|p| &p["resource"])
+        .find(|p| p["activity"]["coding"][0]["display"] == "event - ADT^A01^ADT_A01")
+        .expect("the event's Provenance");
+    assert_eq!(
+        event["agent"][0]["who"]["reference"],
+        resources(&bundle, "MessageHeader")[0]["resource"]["sender"]["reference"],
+        "without an operator the sender is the agent"
+    );
+    assert_eq!(event["reason"][0]["extension"][0]["valueCode"], "unknown");
+
+    let zoneless = map_message(ADT, &Options::default()).unwrap();
+    assert_eq!(
+        resources(&zoneless, "Provenance").len(),
+        1,
+        "EVN-2 without a zone is no instant, and `recorded` must be one"
+    );
+}
+
 #[test]
 fn an_unsupported_type_is_named() {
     let ack = "MSH|^~\\&|A|B|C|D|20240102||ACK|1|P|2.5\rMSA|AA|1\r";

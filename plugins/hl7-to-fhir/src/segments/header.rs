@@ -1,13 +1,15 @@
-//! MSH → MessageHeader and Provenance (IG `MSH[MessageHeader]`,
-//! `MSH[Provenance-Source]`).
+//! MSH → MessageHeader and Provenance, EVN → the event's Provenance (IG
+//! `MSH[MessageHeader]`, `MSH[Provenance-Source]`, `EVN[Provenance]`).
 
 use hl7wasm_plugin_sdk::json;
 use hl7wasm_plugin_sdk::json::Value;
 
 use crate::MessageKind;
-use crate::context::{Context, Handle, Seg, Text, put};
+use hl7wasm_plugin_sdk::fhir;
+
+use crate::context::{Context, Handle, Rep, Seg, Text, put, resource};
 use crate::datatypes::{codes, identifier};
-use crate::references::organization;
+use crate::references::{organization, practitioner};
 use crate::segments::{positioned, unknown};
 
 /// The Provenance's position, after every segment's: the same number on
@@ -84,25 +86,14 @@ pub fn provenance<'m>(ctx: &mut Context<'m>, msh: Seg<'m>) {
     let Some(recorded) = msh.instant(7, ctx) else {
         return;
     };
-    let who = match msh.rep(4).and_then(|hd| organization::hd(ctx, hd)) {
-        Some(sender) => ctx.reference(sender),
-        None => match msh.text(3) {
-            Some(application) => json!({ "display": application }),
-            None => return,
-        },
+    let Some(who) = sender(ctx, msh) else {
+        return;
     };
-    let targets: Vec<Value<'m>> = ctx
-        .handles()
-        .into_iter()
-        .map(|h| ctx.reference(h))
-        .collect();
-    let event: Vec<Text<'m>> = (1..=3).filter_map(|c| msh.component(9, c)).collect();
     let mut provenance = positioned(ctx, "Provenance", AFTER_EVERY_SEGMENT);
-    provenance["target"] = Value::Array(targets);
+    provenance["target"] = Value::Array(targets(ctx));
     provenance["occurredDateTime"] = Value::from(recorded.clone());
     provenance["recorded"] = Value::from(recorded);
-    provenance["activity"] =
-        json!({ "coding": [{ "display": format!("message - {}", event.join("^")) }] });
+    provenance["activity"] = activity("message", msh);
     provenance["agent"] = json!([{
         "type": { "coding": [{
             "system": "http://terminology.hl7.org/CodeSystem/provenance-participant-type",
@@ -111,4 +102,102 @@ pub fn provenance<'m>(ctx: &mut Context<'m>, msh: Seg<'m>) {
         "who": who,
     }]);
     ctx.add(provenance, None);
+}
+
+/// The trigger event's Provenance (IG `EVN[Provenance]`), for every resource
+/// of the bundle but the Provenances: recorded at EVN-2, occurred at EVN-6,
+/// reason EVN-4 (table 0062; `U` is an unknown reason), the operators
+/// (EVN-5) as agents, at the facility EVN-7 as a Location. Without an
+/// operator the sender is the agent, as in the message's Provenance, since
+/// FHIR requires one. None when EVN-2 has no time with a zone.
+pub fn event_provenance<'m>(ctx: &mut Context<'m>, evn: Seg<'m>, position: usize, msh: Seg<'m>) {
+    let Some(recorded) = evn.instant(2, ctx) else {
+        return;
+    };
+    // The message's resources, not the agents and place made below.
+    let targets = targets(ctx);
+    let operators: Vec<Value<'m>> = evn
+        .reps(5)
+        .filter_map(|xcn| practitioner::reference(ctx, Some(xcn)))
+        .map(|who| json!({ "who": who }))
+        .collect();
+    let agents = if operators.is_empty() {
+        let Some(who) = sender(ctx, msh) else {
+            return;
+        };
+        vec![json!({ "who": who })]
+    } else {
+        operators
+    };
+    let reason = evn.rep(4).and_then(|r| match r.get(1).as_deref() {
+        Some("U") => Some(unknown()),
+        _ => codes::table_cwe(&r, codes::v2_table!("0062")),
+    });
+    let location = evn.rep(7).and_then(|hd| facility(ctx, hd));
+    let mut provenance = positioned(ctx, "Provenance", position);
+    provenance["target"] = Value::Array(targets);
+    put(
+        &mut provenance,
+        "occurredDateTime",
+        evn.datetime(6, ctx).map(Value::from),
+    );
+    provenance["recorded"] = Value::from(recorded);
+    put(
+        &mut provenance,
+        "location",
+        location.map(|h| ctx.reference(h)),
+    );
+    put(&mut provenance, "reason", reason.map(|r| json!([r])));
+    provenance["activity"] = activity("event", msh);
+    provenance["agent"] = Value::Array(agents);
+    ctx.add(provenance, None);
+}
+
+/// The sending organisation (MSH-4), else the sending application's name
+/// (MSH-3), as a Provenance agent's `who`.
+fn sender<'m>(ctx: &mut Context<'m>, msh: Seg<'m>) -> Option<Value<'m>> {
+    match msh.rep(4).and_then(|hd| organization::hd(ctx, hd)) {
+        Some(sender) => Some(ctx.reference(sender)),
+        None => msh
+            .text(3)
+            .map(|application| json!({ "display": application })),
+    }
+}
+
+/// References to every resource of the bundle so far but the Provenances.
+fn targets<'m>(ctx: &mut Context<'m>) -> Vec<Value<'m>> {
+    let provenances = ctx.handles_of("Provenance");
+    ctx.handles()
+        .into_iter()
+        .filter(|h| !provenances.contains(h))
+        .map(|h| ctx.reference(h))
+        .collect()
+}
+
+/// What a Provenance records, `<what> - <MSH-9>` (`event - ADT^A01`), as the
+/// IG words it.
+fn activity<'m>(what: &str, msh: Seg<'m>) -> Value<'m> {
+    let event: Vec<Text<'m>> = (1..=3).filter_map(|c| msh.component(9, c)).collect();
+    json!({ "coding": [{ "display": format!("{what} - {}", event.join("^")) }] })
+}
+
+/// An HD naming a facility as a Location: the namespace as its name, the
+/// universal id as its identifier.
+fn facility<'m>(ctx: &mut Context<'m>, hd: Rep<'m>) -> Option<Handle> {
+    let uri = identifier::hd_system(&hd, 1);
+    let name = hd.get(1);
+    let key = uri.as_deref().or(name.as_deref())?;
+    let id = fhir::deterministic_id(&["Location", "hd", key]);
+    if let Some(known) = ctx.existing(&id) {
+        return Some(known);
+    }
+    let mut location = resource("Location", id);
+    let identifiers: Vec<Value<'m>> = uri
+        .map(|uri| json!({ "system": "urn:ietf:rfc:3986", "value": uri }))
+        .into_iter()
+        .collect();
+    let query = identifier::conditional_query(&identifiers);
+    put(&mut location, "identifier", Some(Value::Array(identifiers)));
+    put(&mut location, "name", name.map(Value::from));
+    Some(ctx.add(location, query))
 }
