@@ -3,6 +3,8 @@
 
 use std::rc::Rc;
 
+use sha1::Digest as _;
+
 use crate::json;
 use crate::json::{Value, needs_escape, write_str};
 
@@ -29,7 +31,7 @@ pub fn deterministic_id(parts: &[&str]) -> String {
 /// another (a place within a place) is a clone of the shorter one extended.
 #[derive(Clone)]
 pub struct IdName {
-    sha1: sha1_smol::Sha1,
+    sha1: sha1::Sha1,
     /// Whether a part was given (the next one is preceded by U+001F).
     started: bool,
 }
@@ -37,8 +39,8 @@ pub struct IdName {
 impl IdName {
     /// A name without parts yet.
     pub fn new() -> Self {
-        let mut sha1 = sha1_smol::Sha1::new();
-        sha1.update(&ID_NAMESPACE);
+        let mut sha1 = sha1::Sha1::new();
+        sha1.update(ID_NAMESPACE);
         IdName {
             sha1,
             started: false,
@@ -63,7 +65,7 @@ impl IdName {
     /// The id of the name so far: [`deterministic_id`] of its parts.
     pub fn id(&self) -> String {
         let mut bytes = [0; 16];
-        bytes.copy_from_slice(&self.sha1.digest().bytes()[..16]);
+        bytes.copy_from_slice(&self.sha1.clone().finalize()[..16]);
         // Version 5 and the RFC 4122 variant, as `uuid::Uuid::new_v5` sets them.
         bytes[6] = (bytes[6] & 0x0f) | 0x50;
         bytes[8] = (bytes[8] & 0x3f) | 0x80;
