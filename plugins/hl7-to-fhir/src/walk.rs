@@ -52,6 +52,7 @@ pub fn map<'m>(
         walk.segment(&mut ctx, position)?;
     }
     walk.finish_document(&mut ctx);
+    appointment::unknown_participants(&mut ctx);
     header::focus(&mut ctx, header, kind);
     header::provenance(&mut ctx, msh);
     if let Some((evn, position)) = walk.event {

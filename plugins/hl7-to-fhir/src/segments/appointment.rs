@@ -7,7 +7,7 @@ use hl7wasm_plugin_sdk::json::Value;
 use crate::context::{Context, Handle, Seg, push, put};
 use crate::datatypes::{codes, identifier, time};
 use crate::references::{location, practitioner};
-use crate::segments::order;
+use crate::segments::{order, unknown};
 
 /// Maps an SCH to an Appointment: identifiers (SCH-1 placer, SCH-2 filler),
 /// reasons (SCH-6, SCH-7), type (SCH-8, table 0277), duration (SCH-9 in
@@ -86,6 +86,17 @@ fn filler_status(code: &str) -> Option<&'static str> {
         "deleted" => "entered-in-error",
         _ => return None,
     })
+}
+
+/// Gives every Appointment without a participant (an SCH with no patient
+/// or resource segments after it) one whose actor is unknown, as FHIR
+/// requires at least one.
+pub fn unknown_participants(ctx: &mut Context<'_>) {
+    for appointment in ctx.handles_of("Appointment") {
+        if ctx.resource_mut(appointment).get("participant").is_none() {
+            participant(ctx, appointment, unknown(), None, "needs-action");
+        }
+    }
 }
 
 /// Adds `actor` as a participant of `appointment` with `status`.

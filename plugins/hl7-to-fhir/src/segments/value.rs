@@ -37,7 +37,7 @@ pub fn set<'m>(ctx: &Context<'m>, obx: Seg<'m>, observation: &mut Value<'m>) {
                 push(observation, "extension", extension);
             }
         }
-        "ST" | "FT" | "TX" | "" => observation["valueString"] = Value::from(text(&reps)),
+        "ST" | "FT" | "TX" | "" => put(observation, "valueString", text(&reps)),
         _ if reps.len() > 1 => {
             for rep in reps {
                 let Some((key, value)) = typed(ctx, obx, &value_type, rep) else {
@@ -76,7 +76,7 @@ fn typed<'m>(
             .and_then(|t| time::datetime(&t, ctx.default_offset()))
     };
     match value_type {
-        "NM" => Some(numeric(value, units)),
+        "NM" => numeric(value, units),
         "CWE" | "CE" | "CNE" | "CF" => {
             codes::codeable_concept(&value).map(|c| ("valueCodeableConcept", c))
         }
@@ -86,7 +86,7 @@ fn typed<'m>(
                 json!({ "coding": [{ "code": code }] }),
             )
         }),
-        "SN" => Some(structured_numeric(value, units)),
+        "SN" => structured_numeric(value, units),
         "DT" | "DTM" | "TS" => at(1).map(|when| ("valueDateTime", Value::from(when))),
         "TM" => value
             .get(1)
@@ -100,7 +100,7 @@ fn typed<'m>(
                 .components()
                 .filter_map(|c| clean(c.value()))
                 .collect();
-            Some(("valueString", Value::from(parts.join(" "))))
+            string(parts.join(" "))
         }
     }
 }
@@ -115,9 +115,15 @@ fn attachment_value<'m>(value_type: &str, value: Rep<'m>) -> Option<Value<'m>> {
     Some(json!({ "url": url, "contentType": kind }))
 }
 
+/// A `valueString` of `text`, none when it is empty (which FHIR forbids: a
+/// value of only subcomponents, `&33`, has an empty first one).
+fn string<'m>(text: impl Into<Value<'m>> + AsRef<str>) -> Option<(&'static str, Value<'m>)> {
+    (!text.as_ref().trim().is_empty()).then(|| ("valueString", text.into()))
+}
+
 /// NM: a number, with a comparator when it starts with one (`<0.5`), else
 /// the text.
-fn numeric<'m>(nm: Rep<'m>, units: Option<Rep<'m>>) -> (&'static str, Value<'m>) {
+fn numeric<'m>(nm: Rep<'m>, units: Option<Rep<'m>>) -> Option<(&'static str, Value<'m>)> {
     let text = nm.get(1).unwrap_or_default();
     let comparator = ["<=", ">=", "<", ">"]
         .into_iter()
@@ -127,30 +133,34 @@ fn numeric<'m>(nm: Rep<'m>, units: Option<Rep<'m>>) -> (&'static str, Value<'m>)
         Some(number) => {
             let mut value = quantity::quantity(number, units.as_ref());
             put(&mut value, "comparator", comparator.map(Value::from));
-            ("valueQuantity", value)
+            Some(("valueQuantity", value))
         }
-        None => ("valueString", Value::from(text)),
+        None => string(text),
     }
 }
 
-/// The text of every repetition, joined by line breaks.
-fn text<'m>(reps: &[Rep<'m>]) -> String {
+/// The text of every repetition, joined by line breaks; none when that is
+/// empty.
+fn text<'m>(reps: &[Rep<'m>]) -> Option<Value<'m>> {
     let lines: Vec<String> = reps
         .iter()
         .map(|r| r.0.value().trim_end().to_string())
         .collect();
-    lines.join("\n")
+    string(lines.join("\n")).map(|(_, text)| text)
 }
 
 /// SN: comparator (1), number (2), separator (3), number (4).
-fn structured_numeric<'m>(sn: Rep<'m>, units: Option<Rep<'m>>) -> (&'static str, Value<'m>) {
+fn structured_numeric<'m>(
+    sn: Rep<'m>,
+    units: Option<Rep<'m>>,
+) -> Option<(&'static str, Value<'m>)> {
     let comparator = sn.get(1).unwrap_or_default();
     let first = sn.get(2).and_then(|n| quantity::number(&n));
     let separator = sn.get(3).unwrap_or_default();
     let second = sn.get(4).and_then(|n| quantity::number(&n));
     let plain = comparator.is_empty() || comparator == "=";
     let q = |n: Value<'m>| quantity::quantity(n, units.as_ref());
-    match (first, &*separator, second) {
+    Some(match (first, &*separator, second) {
         (Some(a), ":" | "/", Some(b)) if plain => (
             "valueRatio",
             json!({ "numerator": q(a), "denominator": { "value": b } }),
@@ -164,9 +174,9 @@ fn structured_numeric<'m>(sn: Rep<'m>, units: Option<Rep<'m>>) -> (&'static str,
         }
         _ => {
             let parts = [1, 2, 3, 4].map(|c| sn.get(c).unwrap_or_default());
-            ("valueString", Value::from(parts.concat()))
+            return string(parts.concat());
         }
-    }
+    })
 }
 
 /// NR: low (1) and high (2) numbers.
