@@ -28,8 +28,12 @@ pub fn pid<'m>(ctx: &mut Context<'m>, pid: Seg<'m>, position: usize) -> Handle {
         .flat_map(|n| pid.reps(n))
         .filter_map(name::xpn);
     put(&mut patient, "name", Some(names.collect()));
-    if let Some(mother) = pid.rep(6).and_then(name::xpn) {
-        push(&mut patient, "extension", mothers_maiden_name(&mother));
+    if let Some(maiden) = pid
+        .rep(6)
+        .and_then(name::xpn)
+        .and_then(|mother| mothers_maiden_name(&mother))
+    {
+        push(&mut patient, "extension", maiden);
     }
     birth(ctx, pid, &mut patient);
     put(
@@ -66,14 +70,18 @@ fn identifiers<'m>(pid: Seg<'m>) -> Vec<Value<'m>> {
     identifiers
 }
 
-fn mothers_maiden_name<'m>(name: &Value<'m>) -> Value<'m> {
+/// The family and given names of `name` as the mother's maiden name; none
+/// when it has neither (an XPN of only a name type).
+fn mothers_maiden_name<'m>(name: &Value<'m>) -> Option<Value<'m>> {
     let parts: Vec<&str> = std::iter::once(&name["family"])
         .chain(name["given"].as_array().into_iter().flatten())
         .filter_map(Value::as_str)
         .collect();
-    json!({
-        "url": "http://hl7.org/fhir/StructureDefinition/patient-mothersMaidenName",
-        "valueString": parts.join(" "),
+    (!parts.is_empty()).then(|| {
+        json!({
+            "url": "http://hl7.org/fhir/StructureDefinition/patient-mothersMaidenName",
+            "valueString": parts.join(" "),
+        })
     })
 }
 
