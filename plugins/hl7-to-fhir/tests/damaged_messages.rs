@@ -1,7 +1,8 @@
 //! Ensures that the mapper never panics on damaged versions of the corpus's
 //! real messages (`../shared/corpus/hl7v2`): segments dropped, repeated,
 //! swapped or spliced in from another message; fields blanked, copied,
-//! truncated or given stray delimiters and odd values. Whatever maps must
+//! truncated or given stray delimiters and odd values; the message retyped,
+//! so that each family's walk meets the others' segments. Whatever maps must
 //! hold together: every entry has a type and an id, every reference inside
 //! the bundle names an entry, and no element is empty (FHIR forbids empty
 //! strings, objects and arrays). Found this way: an Appointment left without
@@ -67,6 +68,12 @@ const ODD_TEXT: [&str; 12] = [
     "&33",
 ];
 
+/// Message types a damaged message may claim, one or two of each family.
+const TYPES: [&str; 15] = [
+    "ADT^A01", "ADT^A40", "ORU^R01", "ORM^O01", "OML^O21", "VXU^V04", "OMP^O09", "RDE^O11",
+    "RDS^O13", "PPR^PC1", "SIU^S12", "SIU^S15", "MDM^T02", "BAR^P01", "DFT^P03",
+];
+
 /// One way to damage a message; the numbers pick segments, fields and
 /// places (modulo what there is).
 #[derive(Debug, Clone)]
@@ -79,6 +86,7 @@ enum Damage {
     Copy(usize, usize, usize),
     Truncate(usize, usize),
     Insert(usize, usize, usize),
+    Retype(usize),
 }
 
 fn damage() -> impl Strategy<Value = Damage> {
@@ -92,6 +100,7 @@ fn damage() -> impl Strategy<Value = Damage> {
         (n(), n(), n()).prop_map(|(a, b, c)| Damage::Copy(a, b, c)),
         (n(), n()).prop_map(|(a, b)| Damage::Truncate(a, b)),
         (n(), n(), n()).prop_map(|(a, b, c)| Damage::Insert(a, b, c)),
+        n().prop_map(Damage::Retype),
     ]
 }
 
@@ -149,6 +158,13 @@ fn apply(segments: &mut Vec<String>, damage: &Damage) {
                 at -= 1;
             }
             segment.insert_str(at, ODD_TEXT[t % ODD_TEXT.len()]);
+        }
+        Damage::Retype(t) => {
+            let mut fields: Vec<&str> = segments[0].split('|').collect();
+            if fields.len() > 8 {
+                fields[8] = TYPES[t % TYPES.len()];
+                segments[0] = fields.join("|");
+            }
         }
     }
 }
