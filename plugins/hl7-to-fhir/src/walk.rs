@@ -14,7 +14,7 @@ use crate::context::{Context, Handle, Seg, Text, push};
 use crate::segments::{
     Links, allergy, appointment, condition, coverage, dispense, document, encounter, header,
     immunization, medication, note, observation, order, patient, procedure, related_person, report,
-    specimen,
+    role, specimen,
 };
 use crate::{MapError, MessageKind, Options};
 
@@ -47,6 +47,7 @@ pub fn map<'m>(
         problem: None,
         timings: Vec::new(),
         event: None,
+        role_scope: None,
     };
     for position in 1..segments.len() {
         walk.segment(&mut ctx, position)?;
@@ -116,11 +117,18 @@ struct Walk<'s, 'm> {
     timings: Vec<Seg<'m>>,
     /// The EVN and its position, whose Provenance covers the whole message.
     event: Option<(Seg<'m>, usize)>,
+    /// What a ROL here describes: the patient right after the PID (and its
+    /// PD1 and ARV), the visit right after the PV1 (and its PV2 and ARV),
+    /// else nothing the IG maps.
+    role_scope: Option<role::Scope>,
 }
 
 impl<'m> Walk<'_, 'm> {
     fn segment(&mut self, ctx: &mut Context<'m>, position: usize) -> Result<(), MapError> {
         let seg = self.segments[position];
+        if !matches!(seg.id(), "PD1" | "PV2" | "ARV" | "ROL") {
+            self.role_scope = None;
+        }
         let annotated = match seg.id() {
             "EVN" => {
                 self.event.get_or_insert((seg, position));
@@ -137,7 +145,14 @@ impl<'m> Walk<'_, 'm> {
             "PV1" => {
                 let visit = encounter::pv1(ctx, seg, position, self.links.patient, &self.trigger);
                 self.links.encounter = Some(visit);
+                self.role_scope = Some(role::Scope::Visit(visit));
                 None
+            }
+            "ROL" => {
+                if let Some(scope) = self.role_scope {
+                    role::rol(ctx, seg, position, scope);
+                }
+                return Ok(());
             }
             "PV2" => {
                 if let Some(visit) = self.links.encounter {
@@ -252,6 +267,7 @@ impl<'m> Walk<'_, 'm> {
     /// A new patient: what followed the previous one no longer applies.
     fn pid(&mut self, ctx: &mut Context<'m>, seg: Seg<'m>, position: usize) -> Option<Handle> {
         let patient = patient::pid(ctx, seg, position);
+        self.role_scope = Some(role::Scope::Patient(patient));
         self.links = Links {
             patient: Some(patient),
             ..Links::default()

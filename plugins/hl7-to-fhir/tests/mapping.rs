@@ -474,6 +474,76 @@ fn the_trigger_event_has_its_own_provenance() {
     );
 }
 
+/// Ensures that ROL maps by where it comes (IG ADT maps): after the PID a
+/// primary care provider to Patient.generalPractitioner and other roles to
+/// the patient's CareTeam; after the PV1 to Encounter.participant.
+#[test]
+fn roles_map_by_where_they_come() {
+    let message = ADT
+        .replace(
+            "NK1|1|",
+            "ROL|1|AD|PP^Primary Care Provider^HL70443|111^WELBY^MARCUS|20200101|||||||^WPN^PH^^^555^5550001\r\
+             ROL|2|AD|FHCP^Family Health Care Professional^HL70443|222^KILDARE^JAMES\r\
+             NK1|1|",
+        )
+        .replace(
+            "AL1|1|",
+            "ROL|1|AD|PP^Primary Care Provider^HL70443|333^HOUSE^GREGORY||||||||||ORG1^^^^^^^^^77\r\
+             AL1|1|",
+        );
+    let bundle = map_message(&message, &Options::default()).unwrap();
+    let patient = &resources(&bundle, "Patient")[0]["resource"];
+    let roles = resources(&bundle, "PractitionerRole");
+    assert_eq!(roles.len(), 2, "the patient's PCP and the visit's role");
+    let family_of = |role: &Value| {
+        let practitioner = resources(&bundle, "Practitioner")
+            .into_iter()
+            .find(|p| p["fullUrl"] == role["resource"]["practitioner"]["reference"])
+            .expect("the role's practitioner");
+        practitioner["resource"]["name"][0]["family"].clone()
+    };
+    let general = roles
+        .iter()
+        .find(|r| {
+            patient["generalPractitioner"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|g| g["reference"] == r["fullUrl"])
+        })
+        .expect("the PCP is a general practitioner");
+    assert_eq!(family_of(general), "WELBY");
+    assert_eq!(general["resource"]["code"][0]["coding"][0]["code"], "PP");
+    assert_eq!(general["resource"]["period"]["start"], "2020-01-01");
+    assert_eq!(general["resource"]["telecom"][0]["value"], "(555) 5550001");
+    let team = &resources(&bundle, "CareTeam")[0]["resource"];
+    assert_eq!(
+        team["subject"]["reference"],
+        resources(&bundle, "Patient")[0]["fullUrl"]
+    );
+    assert_eq!(
+        team["participant"][0]["role"][0]["coding"][0]["code"],
+        "FHCP"
+    );
+    let encounter = &resources(&bundle, "Encounter")[0]["resource"];
+    let visit_role = encounter["participant"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["type"][0]["coding"][0]["code"] == "PP")
+        .expect("the visit's role");
+    let held = roles
+        .iter()
+        .find(|r| r["fullUrl"] == visit_role["individual"]["reference"])
+        .expect("a PractitionerRole");
+    assert_eq!(family_of(held), "HOUSE");
+    assert!(held["resource"]["organization"]["reference"].is_string());
+    assert_ne!(
+        held["resource"]["id"], general["resource"]["id"],
+        "ROL-1 numbered per message does not merge two people's roles"
+    );
+}
+
 #[test]
 fn an_unsupported_type_is_named() {
     let ack = "MSH|^~\\&|A|B|C|D|20240102||ACK|1|P|2.5\rMSA|AA|1\r";

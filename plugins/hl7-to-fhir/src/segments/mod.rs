@@ -18,6 +18,7 @@ pub mod patient;
 pub mod procedure;
 pub mod related_person;
 pub mod report;
+pub mod role;
 pub mod specimen;
 pub mod value;
 
