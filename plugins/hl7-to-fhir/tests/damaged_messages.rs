@@ -7,7 +7,8 @@
 //! the bundle names an entry, and no element is empty (FHIR forbids empty
 //! strings, objects and arrays). Found this way: an Appointment left without
 //! a participant, an empty `valueString` from an NM of only subcomponents,
-//! and an empty mother's maiden name from an XPN of only a name type;
+//! an empty mother's maiden name from an XPN of only a name type, and a
+//! duration past FHIR's 32-bit integers;
 //! tests/fhir_corpus.rs validates the corpus itself.
 
 use std::collections::HashSet;
@@ -232,7 +233,7 @@ proptest! {
 #[test]
 fn the_flaws_found_stay_fixed() {
     let schedule = "MSH|^~\\&|S|F|||20240102030405+0100||SIU^S12|M1|P|2.5.1\r\
-        SCH|A1^S|||||||||||^^^20240105100000+0100\r\
+        SCH|A1^S||||||||9999999999999999999960|s|^^^20240105100000+0100\r\
         SCH|A2^S|||||||||||^^^20240106100000+0100\r\
         PID|1||123^^^H&1.2.3&ISO^MR||DOE^JOHN\r";
     let bundle: Value =
@@ -246,6 +247,10 @@ fn the_flaws_found_stay_fixed() {
         .filter(|r| r["resourceType"] == "Appointment")
         .collect();
     assert_eq!(appointments.len(), 2);
+    assert!(
+        appointments[0].get("minutesDuration").is_none(),
+        "past FHIR's 32-bit integers"
+    );
     let first = &appointments[0]["participant"][0];
     assert_eq!(first["status"], "needs-action");
     assert_eq!(first["actor"]["extension"][0]["valueCode"], "unknown");

@@ -28,6 +28,16 @@ pub fn number<'m>(text: &str) -> Option<Value<'m>> {
         .map(Value::Number)
 }
 
+/// A whole number (`3`, ` 12 `) as a FHIR integer, unsignedInt or
+/// positiveInt holds it: none beyond 2,147,483,647, FHIR's 32-bit limit
+/// (senders do send `99999999999999999999`).
+pub fn whole(text: &str) -> Option<u32> {
+    text.trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|n| *n <= i32::MAX as u32)
+}
+
 /// A Quantity of `value` in `units` (a CWE: unit text from component 2, else
 /// 1; UCUM system and code when component 3 says UCUM).
 pub fn quantity<'m>(value: Value<'m>, units: Option<&impl Parts<'m>>) -> Value<'m> {

@@ -4,7 +4,7 @@ use hl7wasm_plugin_sdk::json;
 use hl7wasm_plugin_sdk::json::Value;
 
 use crate::context::{Rep, Split, Text, put};
-use crate::datatypes::time;
+use crate::datatypes::{quantity, time};
 
 /// An XTN as a ContactPoint. The value is the e-mail address (XTN-4) for
 /// Internet and X.400 equipment, else the unformatted number (XTN-12), else
@@ -45,7 +45,7 @@ pub fn xtn<'m>(xtn: Rep<'m>, default_use: Option<&'static str>) -> Option<Value<
     put(&mut contact, "use", contact_use.map(|u| u.into()));
     let rank = xtn
         .part(18)
-        .and_then(|r| r.parse::<u32>().ok())
+        .and_then(|r| quantity::whole(&r))
         .filter(|r| *r > 0);
     put(&mut contact, "rank", rank.map(Value::from));
     let start = xtn.part(13).and_then(|t| time::date(&t));

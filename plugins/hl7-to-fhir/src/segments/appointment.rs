@@ -53,12 +53,14 @@ pub fn sch<'m>(ctx: &mut Context<'m>, sch: Seg<'m>, position: usize, trigger: &s
             Some("S" | "s") => 1.0 / 60.0,
             _ => 1.0,
         };
-        (d * per_unit).round() as u32
+        (d * per_unit).round()
     });
     put(
         &mut appointment,
         "minutesDuration",
-        minutes.filter(|m| *m > 0).map(Value::from),
+        minutes
+            .filter(|m| (1.0..=f64::from(i32::MAX)).contains(m))
+            .map(|m| Value::from(m as u32)),
     );
     for (c, key) in [(4, "start"), (5, "end")] {
         let when = sch

@@ -5,7 +5,7 @@ use hl7wasm_plugin_sdk::json;
 use hl7wasm_plugin_sdk::json::Value;
 
 use crate::context::{Context, Handle, Rep, Seg, push, put};
-use crate::datatypes::{codes, identifier};
+use crate::datatypes::{codes, identifier, quantity};
 use crate::references::practitioner;
 use crate::segments::{order, positioned};
 
@@ -83,7 +83,7 @@ pub fn dg1<'m>(
         );
         let rank = dg1
             .text(15)
-            .and_then(|r| r.parse::<u32>().ok())
+            .and_then(|r| quantity::whole(&r))
             .filter(|r| *r > 0);
         put(&mut diagnosis, "rank", rank.map(Value::from));
         push(ctx.resource_mut(encounter), "diagnosis", diagnosis);

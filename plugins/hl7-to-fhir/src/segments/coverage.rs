@@ -4,7 +4,7 @@ use hl7wasm_plugin_sdk::json;
 use hl7wasm_plugin_sdk::json::Value;
 
 use crate::context::{Context, Handle, Seg, push, put};
-use crate::datatypes::{codes, identifier};
+use crate::datatypes::{codes, identifier, quantity};
 use crate::references::organization;
 use crate::segments::positioned;
 
@@ -72,7 +72,7 @@ pub fn in1<'m>(
     );
     let order = in1
         .text(22)
-        .and_then(|o| o.parse::<u32>().ok())
+        .and_then(|o| quantity::whole(&o))
         .filter(|o| *o > 0);
     put(&mut coverage, "order", order.map(Value::from));
     if let Some(policy) = in1.text(36) {

@@ -205,9 +205,7 @@ fn dispense<'m>(order: Seg<'m>, fields: &OrderFields) -> Option<Value<'m>> {
         "quantity",
         amount.map(|a| quantity::quantity(a, units.as_ref())),
     );
-    let refills = order
-        .text(fields.refills)
-        .and_then(|r| r.trim().parse::<u32>().ok());
+    let refills = order.text(fields.refills).and_then(|r| quantity::whole(&r));
     put(
         &mut request,
         "numberOfRepeatsAllowed",
@@ -246,7 +244,7 @@ pub fn tq1<'m>(ctx: &mut Context<'m>, tq1: Seg<'m>, request: Handle) {
     let mut repeat = json!({});
     let bounds = time::period(tq1.datetime(7, ctx), tq1.datetime(8, ctx));
     put(&mut repeat, "boundsPeriod", bounds);
-    let count = tq1.text(14).and_then(|c| c.trim().parse::<u32>().ok());
+    let count = tq1.text(14).and_then(|c| quantity::whole(&c));
     put(
         &mut repeat,
         "countMax",

@@ -5,7 +5,7 @@ use hl7wasm_plugin_sdk::json;
 use hl7wasm_plugin_sdk::json::Value;
 
 use crate::context::{Context, Handle, Seg, Text, object, push, put, resource};
-use crate::datatypes::{address, codes, identifier, name, telecom, time};
+use crate::datatypes::{address, codes, identifier, name, quantity, telecom, time};
 use crate::references::{organization, practitioner};
 
 /// Maps a PID to a Patient. Its id derives from the first identifier of
@@ -164,10 +164,7 @@ fn demographics<'m>(pid: Seg<'m>, patient: &mut Value<'m>) {
             }),
         );
     }
-    match (
-        pid.text(25).and_then(|n| n.parse::<u32>().ok()),
-        pid.text(24),
-    ) {
+    match (pid.text(25).and_then(|n| quantity::whole(&n)), pid.text(24)) {
         (Some(order), _) => patient["multipleBirthInteger"] = Value::from(order),
         (None, Some(flag)) if flag == "Y" || flag == "N" => {
             patient["multipleBirthBoolean"] = Value::Bool(flag == "Y");
