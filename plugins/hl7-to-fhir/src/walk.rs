@@ -14,7 +14,7 @@ use crate::context::{Context, Handle, Seg, Text, push};
 use crate::segments::{
     Links, allergy, appointment, condition, coverage, dispense, document, encounter, header,
     immunization, medication, note, observation, order, patient, procedure, related_person, report,
-    role, specimen,
+    role, software, specimen,
 };
 use crate::{MapError, MessageKind, Options};
 
@@ -48,6 +48,7 @@ pub fn map<'m>(
         timings: Vec::new(),
         event: None,
         role_scope: None,
+        software: Vec::new(),
     };
     for position in 1..segments.len() {
         walk.segment(&mut ctx, position)?;
@@ -55,9 +56,12 @@ pub fn map<'m>(
     walk.finish_document(&mut ctx);
     appointment::unknown_participants(&mut ctx);
     header::focus(&mut ctx, header, kind);
-    header::provenance(&mut ctx, msh);
+    if let Some(sending) = segments.iter().find(|s| s.id() == "SFT") {
+        software::source(&mut ctx, *sending, header);
+    }
+    header::provenance(&mut ctx, msh, &walk.software);
     if let Some((evn, position)) = walk.event {
-        header::event_provenance(&mut ctx, evn, position, msh);
+        header::event_provenance(&mut ctx, evn, position, msh, &walk.software);
     }
     Ok(ctx.into_bundle(options.bundle_type))
 }
@@ -121,6 +125,8 @@ struct Walk<'s, 'm> {
     /// PD1 and ARV), the visit right after the PV1 (and its PV2 and ARV),
     /// else nothing the IG maps.
     role_scope: Option<role::Scope>,
+    /// The Devices of the SFT segments, the message Provenance's entities.
+    software: Vec<Handle>,
 }
 
 impl<'m> Walk<'_, 'm> {
@@ -130,6 +136,10 @@ impl<'m> Walk<'_, 'm> {
             self.role_scope = None;
         }
         let annotated = match seg.id() {
+            "SFT" => {
+                self.software.extend(software::sft(ctx, seg));
+                return Ok(());
+            }
             "EVN" => {
                 self.event.get_or_insert((seg, position));
                 return Ok(());

@@ -544,6 +544,53 @@ fn roles_map_by_where_they_come() {
     );
 }
 
+/// Ensures that SFT becomes a Device (IG `SFT[Device]`), the source entity
+/// of the message's Provenance, and that the first SFT names the sending
+/// software in MessageHeader.source (IG `SFT[MessageHeader]`).
+#[test]
+fn the_sending_software_is_a_device() {
+    let message = ADT.replace(
+        "EVN|",
+        "SFT|Orion^L|2.4.3.52854|Rhapsody|B2.4.3|Interface engine|20070725111624+0100\rEVN|",
+    );
+    let bundle = map_message(&message, &Options::default()).unwrap();
+    let device = &resources(&bundle, "Device")[0];
+    let resource = &device["resource"];
+    assert_eq!(resource["manufacturer"], "Orion");
+    assert_eq!(resource["deviceName"][0]["name"], "Rhapsody");
+    assert_eq!(resource["deviceName"][0]["type"], "manufacturer-name");
+    assert_eq!(resource["version"][0]["value"], "2.4.3.52854");
+    assert_eq!(
+        resource["version"][0]["extension"][0]["valueDateTime"],
+        "2007-07-25T11:16:24+01:00"
+    );
+    assert_eq!(resource["modelNumber"], "B2.4.3");
+    assert_eq!(resource["note"][0]["text"], "Interface engine");
+    let source = &resources(&bundle, "MessageHeader")[0]["resource"]["source"];
+    assert_eq!(source["software"], "Rhapsody");
+    assert_eq!(source["version"], "2.4.3.52854");
+    let provenance = &resources(&bundle, "Provenance")[0]["resource"];
+    assert_eq!(provenance["entity"][0]["role"], "source");
+    assert_eq!(
+        provenance["entity"][0]["what"]["reference"],
+        device["fullUrl"]
+    );
+    assert!(
+        provenance["target"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["reference"] != device["fullUrl"]),
+        "the software is the source, not a target"
+    );
+    let again = map_message(&message.replace("|MSG1|", "|MSG9|"), &Options::default()).unwrap();
+    assert_eq!(
+        resources(&again, "Device")[0]["resource"]["id"],
+        resource["id"],
+        "the same software is one Device across messages"
+    );
+}
+
 #[test]
 fn an_unsupported_type_is_named() {
     let ack = "MSH|^~\\&|A|B|C|D|20240102||ACK|1|P|2.5\rMSA|AA|1\r";

@@ -1,5 +1,6 @@
 //! MSH → MessageHeader and Provenance, EVN → the event's Provenance (IG
-//! `MSH[MessageHeader]`, `MSH[Provenance-Source]`, `EVN[Provenance]`).
+//! `MSH[MessageHeader]`, `MSH[Provenance-Source]`, `EVN[Provenance]`); the
+//! SFT Devices are the message Provenance's source entities.
 
 use hl7wasm_plugin_sdk::json;
 use hl7wasm_plugin_sdk::json::Value;
@@ -78,11 +79,13 @@ pub fn focus<'m>(ctx: &mut Context<'m>, header: Handle, kind: MessageKind) {
     put(ctx.resource_mut(header), "focus", Some(Value::Array(focus)));
 }
 
-/// A Provenance for every resource of the bundle: recorded and occurred at
+/// A Provenance for every resource of the bundle but the sending software:
+/// recorded and occurred at
 /// MSH-7, authored by the sender (MSH-4, else the application MSH-3),
-/// activity the message type. None when MSH-7 has no time with a zone, as
-/// `recorded` must be an instant.
-pub fn provenance<'m>(ctx: &mut Context<'m>, msh: Seg<'m>) {
+/// activity the message type, with the software that sent it (`software`,
+/// the SFT Devices) as source entities. None when MSH-7 has no time with a
+/// zone, as `recorded` must be an instant.
+pub fn provenance<'m>(ctx: &mut Context<'m>, msh: Seg<'m>, software: &[Handle]) {
     let Some(recorded) = msh.instant(7, ctx) else {
         return;
     };
@@ -90,7 +93,7 @@ pub fn provenance<'m>(ctx: &mut Context<'m>, msh: Seg<'m>) {
         return;
     };
     let mut provenance = positioned(ctx, "Provenance", AFTER_EVERY_SEGMENT);
-    provenance["target"] = Value::Array(targets(ctx));
+    provenance["target"] = Value::Array(targets(ctx, software));
     provenance["occurredDateTime"] = Value::from(recorded.clone());
     provenance["recorded"] = Value::from(recorded);
     provenance["activity"] = activity("message", msh);
@@ -101,21 +104,32 @@ pub fn provenance<'m>(ctx: &mut Context<'m>, msh: Seg<'m>) {
         }]},
         "who": who,
     }]);
+    let entities: Vec<Value<'m>> = software
+        .iter()
+        .map(|&device| json!({ "role": "source", "what": ctx.reference(device) }))
+        .collect();
+    put(&mut provenance, "entity", Some(Value::Array(entities)));
     ctx.add(provenance, None);
 }
 
 /// The trigger event's Provenance (IG `EVN[Provenance]`), for every resource
-/// of the bundle but the Provenances: recorded at EVN-2, occurred at EVN-6,
+/// of the bundle but the Provenances and the sending `software`: recorded at EVN-2, occurred at EVN-6,
 /// reason EVN-4 (table 0062; `U` is an unknown reason), the operators
 /// (EVN-5) as agents, at the facility EVN-7 as a Location. Without an
 /// operator the sender is the agent, as in the message's Provenance, since
 /// FHIR requires one. None when EVN-2 has no time with a zone.
-pub fn event_provenance<'m>(ctx: &mut Context<'m>, evn: Seg<'m>, position: usize, msh: Seg<'m>) {
+pub fn event_provenance<'m>(
+    ctx: &mut Context<'m>,
+    evn: Seg<'m>,
+    position: usize,
+    msh: Seg<'m>,
+    software: &[Handle],
+) {
     let Some(recorded) = evn.instant(2, ctx) else {
         return;
     };
     // The message's resources, not the agents and place made below.
-    let targets = targets(ctx);
+    let targets = targets(ctx, software);
     let operators: Vec<Value<'m>> = evn
         .reps(5)
         .filter_map(|xcn| practitioner::reference(ctx, Some(xcn)))
@@ -164,12 +178,13 @@ fn sender<'m>(ctx: &mut Context<'m>, msh: Seg<'m>) -> Option<Value<'m>> {
     }
 }
 
-/// References to every resource of the bundle so far but the Provenances.
-fn targets<'m>(ctx: &mut Context<'m>) -> Vec<Value<'m>> {
+/// References to every resource of the bundle so far but the Provenances
+/// and the sending `software`.
+fn targets<'m>(ctx: &mut Context<'m>, software: &[Handle]) -> Vec<Value<'m>> {
     let provenances = ctx.handles_of("Provenance");
     ctx.handles()
         .into_iter()
-        .filter(|h| !provenances.contains(h))
+        .filter(|h| !provenances.contains(h) && !software.contains(h))
         .map(|h| ctx.reference(h))
         .collect()
 }

@@ -19,6 +19,7 @@ pub mod procedure;
 pub mod related_person;
 pub mod report;
 pub mod role;
+pub mod software;
 pub mod specimen;
 pub mod value;
 
