@@ -170,7 +170,18 @@ impl<'m> Walk<'_, 'm> {
                 }
                 None
             }
-            "AL1" => Some(allergy::al1(ctx, seg, self.patient(seg)?)?),
+            "AL1" => Some(allergy::allergy(
+                ctx,
+                seg,
+                &allergy::AL1,
+                self.patient(seg)?,
+            )?),
+            "IAM" => Some(allergy::allergy(
+                ctx,
+                seg,
+                &allergy::IAM,
+                self.patient(seg)?,
+            )?),
             "DG1" => {
                 let patient = self.patient(seg)?;
                 Some(condition::dg1(

@@ -591,6 +591,46 @@ fn the_sending_software_is_a_device() {
     );
 }
 
+/// Ensures that IAM (ADT^A60) maps like AL1, plus its identifier, onset
+/// text, reported time and status (IG `IAM[AllergyIntolerance]`).
+#[test]
+fn an_adverse_reaction_segment_is_an_allergy() {
+    let message = "MSH|^~\\&|ADT1|HOSP|||20240102030405+0100||ADT^A60|MSG7|P|2.8\r\
+        PID|1||123456^^^HOSP&1.2.840.99&ISO^MR||DOE^JOHN\r\
+        IAM|1|FA^Food allergy^HL70127|12345^Peanut^L|SV^Severe^HL70128|Hives|A^Add^HL70206|A77^^1.2.3^ISO|||||Since childhood|20240101120000+0100||||C^Confirmed^HL70438\r";
+    let bundle = map_message(message, &Options::default()).unwrap();
+    let allergy = &resources(&bundle, "AllergyIntolerance")[0]["resource"];
+    assert_eq!(allergy["code"]["coding"][0]["code"], "12345");
+    assert_eq!(allergy["category"][0], "food");
+    assert_eq!(allergy["reaction"][0]["manifestation"][0]["text"], "Hives");
+    assert_eq!(allergy["reaction"][0]["severity"], "severe");
+    assert_eq!(allergy["identifier"][0]["value"], "A77");
+    assert_eq!(allergy["onsetString"], "Since childhood");
+    assert_eq!(allergy["recordedDate"], "2024-01-01T12:00:00+01:00");
+    assert_eq!(allergy["clinicalStatus"]["coding"][0]["code"], "active");
+    assert_eq!(
+        allergy["verificationStatus"]["coding"][0]["code"],
+        "confirmed"
+    );
+
+    let inactive = message.replace("C^Confirmed^HL70438", "I^Inactive^HL70438");
+    let bundle = map_message(&inactive, &Options::default()).unwrap();
+    let allergy = &resources(&bundle, "AllergyIntolerance")[0]["resource"];
+    assert_eq!(allergy["clinicalStatus"]["coding"][0]["code"], "inactive");
+
+    let deleted = message.replace("|A^Add^HL70206|", "|D^Delete^HL70206|");
+    let bundle = map_message(&deleted, &Options::default()).unwrap();
+    let allergy = &resources(&bundle, "AllergyIntolerance")[0]["resource"];
+    assert_eq!(
+        allergy["verificationStatus"]["coding"][0]["code"],
+        "entered-in-error"
+    );
+    assert!(
+        allergy.get("clinicalStatus").is_none(),
+        "no clinical status when entered in error (FHIR ait-2)"
+    );
+}
+
 #[test]
 fn an_unsupported_type_is_named() {
     let ack = "MSH|^~\\&|A|B|C|D|20240102||ACK|1|P|2.5\rMSA|AA|1\r";

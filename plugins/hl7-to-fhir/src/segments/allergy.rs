@@ -1,4 +1,5 @@
-//! AL1 → AllergyIntolerance (IG `AL1[AllergyIntolerance]`).
+//! AL1 and IAM → AllergyIntolerance (IG `AL1[AllergyIntolerance]`,
+//! `IAM[AllergyIntolerance]`).
 
 use hl7wasm_plugin_sdk::fhir;
 use hl7wasm_plugin_sdk::json;
@@ -6,17 +7,60 @@ use hl7wasm_plugin_sdk::json::Value;
 
 use crate::MapError;
 use crate::context::{Context, Handle, Seg, put};
-use crate::datatypes::codes;
+use crate::datatypes::{codes, identifier};
 
-/// Maps an AL1 to an active AllergyIntolerance of `patient`: allergen
-/// (AL1-3), category and type (AL1-2), reactions (AL1-5) with their severity
-/// (AL1-4) — or, without reactions, AL1-4 as criticality — and onset (AL1-6).
-/// The id derives from the patient and the allergen, so a later message
-/// listing the same allergy updates it.
+/// Where an allergy segment keeps what AL1 and IAM share (type, allergen,
+/// severity and reaction at 2 to 5 in both) and what only IAM has.
+#[derive(Debug, Clone, Copy)]
+pub struct AllergyFields {
+    onset: usize,
+    action: Option<usize>,
+    identifier: Option<usize>,
+    onset_text: Option<usize>,
+    recorded: Option<usize>,
+    status: Option<usize>,
+}
+
+/// AL1, the patient allergy segment.
+pub const AL1: AllergyFields = AllergyFields {
+    onset: 6,
+    action: None,
+    identifier: None,
+    onset_text: None,
+    recorded: None,
+    status: None,
+};
+
+/// IAM, the adverse reaction segment of ADT^A60: AL1's fields plus the
+/// action code (IAM-6), identifier (IAM-7), onset text (IAM-12), reported
+/// time (IAM-13) and clinical status (IAM-17, table 0438).
+pub const IAM: AllergyFields = AllergyFields {
+    onset: 11,
+    action: Some(6),
+    identifier: Some(7),
+    onset_text: Some(12),
+    recorded: Some(13),
+    status: Some(17),
+};
+
+/// Maps an AL1 or IAM (`fields` says which) to an AllergyIntolerance of
+/// `patient`: allergen (3), category and type (2), reactions (5) with their
+/// severity (4) — or, without reactions, the severity as criticality — and
+/// onset; from an IAM also the identifier, onset text, recorded date and
+/// status. It is active unless the IAM's status says inactive, or its
+/// action code (`D`) or status (`E`) says entered in error; table 0438's
+/// confirmed (`C`) and unconfirmed (`U`, `P`, `S`) set the verification
+/// status. The id derives from the patient and the allergen, so a later
+/// message listing the same allergy updates it.
 ///
 /// # Errors
-/// [`MapError::Invalid`] when AL1-3 (the allergen) is empty.
-pub fn al1<'m>(ctx: &mut Context<'m>, al1: Seg<'m>, patient: Handle) -> Result<Handle, MapError> {
+/// [`MapError::Invalid`] when the allergen (field 3) is empty.
+pub fn allergy<'m>(
+    ctx: &mut Context<'m>,
+    al1: Seg<'m>,
+    fields: &AllergyFields,
+    patient: Handle,
+) -> Result<Handle, MapError> {
     let code = al1
         .rep(3)
         .and_then(|r| codes::codeable_concept(&r))
@@ -28,16 +72,50 @@ pub fn al1<'m>(ctx: &mut Context<'m>, al1: Seg<'m>, patient: Handle) -> Result<H
         patient_ref["reference"].as_str().unwrap_or(""),
         &allergen,
     ]);
-    let mut allergy = json!({
-        "resourceType": "AllergyIntolerance",
-        "id": id,
-        "clinicalStatus": { "coding": [{
-            "system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical",
-            "code": "active",
-        }]},
-        "code": code,
-        "patient": patient_ref,
-    });
+    let status = fields.status.and_then(|n| al1.text(n));
+    let erroneous = fields.action.and_then(|n| al1.text(n)).as_deref() == Some("D")
+        || status.as_deref() == Some("E");
+    let clinical = match status.as_deref() {
+        _ if erroneous => None,
+        Some("I") => Some("inactive"),
+        _ => Some("active"),
+    };
+    let verification = match status.as_deref() {
+        _ if erroneous => Some("entered-in-error"),
+        Some("C") => Some("confirmed"),
+        Some("U" | "P" | "S") => Some("unconfirmed"),
+        _ => None,
+    };
+    let mut allergy = json!({ "resourceType": "AllergyIntolerance", "id": id });
+    let identifiers: Vec<Value<'m>> = fields
+        .identifier
+        .and_then(|n| al1.rep(n))
+        .and_then(|r| identifier::ei(&r, 1))
+        .into_iter()
+        .collect();
+    put(&mut allergy, "identifier", Some(Value::Array(identifiers)));
+    put(
+        &mut allergy,
+        "clinicalStatus",
+        clinical.map(|code| {
+            json!({ "coding": [{
+                "system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical",
+                "code": code,
+            }]})
+        }),
+    );
+    put(
+        &mut allergy,
+        "verificationStatus",
+        verification.map(|code| {
+            json!({ "coding": [{
+                "system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-verification",
+                "code": code,
+            }]})
+        }),
+    );
+    allergy["code"] = code;
+    allergy["patient"] = patient_ref;
     if let Some((category, kind)) = al1.text(2).and_then(|t| category(&t)) {
         allergy["category"] = json!([category]);
         allergy["type"] = Value::from(kind);
@@ -67,10 +145,21 @@ pub fn al1<'m>(ctx: &mut Context<'m>, al1: Seg<'m>, patient: Handle) -> Result<H
         put(&mut reaction, "severity", level.map(Value::from));
         allergy["reaction"] = json!([reaction]);
     }
+    match al1.datetime(fields.onset, ctx) {
+        Some(onset) => allergy["onsetDateTime"] = Value::from(onset),
+        None => put(
+            &mut allergy,
+            "onsetString",
+            fields.onset_text.and_then(|n| al1.text(n)).map(Value::from),
+        ),
+    }
     put(
         &mut allergy,
-        "onsetDateTime",
-        al1.datetime(6, ctx).map(Value::from),
+        "recordedDate",
+        fields
+            .recorded
+            .and_then(|n| al1.datetime(n, ctx))
+            .map(Value::from),
     );
     Ok(ctx.add(allergy, None))
 }
