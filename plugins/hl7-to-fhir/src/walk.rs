@@ -288,6 +288,7 @@ impl<'m> Walk<'_, 'm> {
     /// A new patient: what followed the previous one no longer applies.
     fn pid(&mut self, ctx: &mut Context<'m>, seg: Seg<'m>, position: usize) -> Option<Handle> {
         let patient = patient::pid(ctx, seg, position);
+        patient::account(ctx, seg, patient);
         self.role_scope = Some(role::Scope::Patient(patient));
         self.links = Links {
             patient: Some(patient),

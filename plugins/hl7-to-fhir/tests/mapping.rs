@@ -631,6 +631,40 @@ fn an_adverse_reaction_segment_is_an_allergy() {
     );
 }
 
+/// Ensures that the account number (PID-18) becomes the patient's Account
+/// (IG `PID[Account]`), and that a number without a system does not merge
+/// two patients' accounts.
+#[test]
+fn the_account_number_is_an_account() {
+    let with_account = |pid: &str, number: &str| {
+        let message = ADT.replace(
+            "PID|1||123456^^^HOSP&1.2.840.99&ISO^MR||DOE^JOHN^Q||19800101|M|||1 MAIN ST^^SPRINGFIELD^IL^62701||^PRN^PH^^^555^5551234",
+            &format!("PID|1||{pid}^^^HOSP&1.2.840.99&ISO^MR||DOE^JOHN^Q||19800101|M||||||||||{number}"),
+        );
+        map_message(&message, &Options::default()).unwrap()
+    };
+    let bundle = with_account("123456", "A100^^^HOSP&1.2.840.99&ISO^AN");
+    let account = &resources(&bundle, "Account")[0];
+    assert_eq!(account["resource"]["status"], "active");
+    assert_eq!(account["resource"]["identifier"][0]["value"], "A100");
+    assert_eq!(
+        account["resource"]["subject"][0]["reference"],
+        resources(&bundle, "Patient")[0]["fullUrl"]
+    );
+    assert_eq!(
+        account["request"]["url"],
+        "Account?identifier=urn:oid:1.2.840.99|A100"
+    );
+    let id_of =
+        |pid: &str| resources(&with_account(pid, "A100"), "Account")[0]["resource"]["id"].clone();
+    assert_ne!(
+        id_of("123456"),
+        id_of("654321"),
+        "a bare number names an account only with its patient"
+    );
+    assert!(resources(&map_message(ADT, &Options::default()).unwrap(), "Account").is_empty());
+}
+
 #[test]
 fn an_unsupported_type_is_named() {
     let ack = "MSH|^~\\&|A|B|C|D|20240102||ACK|1|P|2.5\rMSA|AA|1\r";

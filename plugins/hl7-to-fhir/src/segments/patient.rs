@@ -1,4 +1,5 @@
-//! PID, PD1 and MRG → Patient (IG `PID[Patient]`, `PD1[Patient]`).
+//! PID, PD1 and MRG → Patient (IG `PID[Patient]`, `PD1[Patient]`), and the
+//! account number → Account (IG `PID[Account]`).
 
 use hl7wasm_plugin_sdk::fhir;
 use hl7wasm_plugin_sdk::json;
@@ -246,4 +247,31 @@ pub fn mrg<'m>(ctx: &mut Context<'m>, mrg: Seg<'m>, patient: Handle) -> Option<H
         push(ctx.resource_mut(patient), "link", link);
     }
     Some(old)
+}
+
+/// The patient's account (IG `PID[Account]`): an active Account identified
+/// by the account number PID-18, whose subject is `patient`; none without
+/// one. Its id derives from the number and its system, with a conditional
+/// update; a number without a system only names an account with the patient,
+/// so then the id derives from both.
+pub fn account<'m>(ctx: &mut Context<'m>, pid: Seg<'m>, patient: Handle) {
+    let Some(number) = pid.rep(18).and_then(identifier::cx) else {
+        return;
+    };
+    let identifiers = vec![number];
+    let query = identifier::conditional_query(&identifiers);
+    let subject = ctx.reference(patient);
+    let [system, value] = identifier::key(&identifiers[0]);
+    let id = match query {
+        Some(_) => fhir::deterministic_id(&["Account", system, value]),
+        None => {
+            let holder = subject["reference"].as_str().unwrap_or_default();
+            fhir::deterministic_id(&["Account", holder, value])
+        }
+    };
+    let mut account = resource("Account", id);
+    account["identifier"] = Value::Array(identifiers);
+    account["status"] = Value::from("active");
+    account["subject"] = json!([subject]);
+    ctx.add(account, query);
 }
