@@ -72,8 +72,8 @@ pub fn coding<'m>(
     coding
 }
 
-/// A CodeableConcept for a `code` of the HL7 table whose FHIR system is
-/// `system` (see [`v2_table!`]).
+/// A CodeableConcept of one coding: `code` in the code system `system`, an
+/// HL7 table's (see [`v2_table!`]) or one of FHIR's own.
 pub fn table_concept<'m>(system: &'static str, code: impl Into<Value<'m>>) -> Value<'m> {
     json!({ "coding": [{ "system": system, "code": code.into() }] })
 }

@@ -9,6 +9,11 @@ use crate::MapError;
 use crate::context::{Context, Handle, Seg, put};
 use crate::datatypes::{codes, identifier};
 
+/// FHIR's code system of AllergyIntolerance.clinicalStatus.
+const CLINICAL: &str = "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical";
+/// FHIR's code system of AllergyIntolerance.verificationStatus.
+const VERIFICATION: &str = "http://terminology.hl7.org/CodeSystem/allergyintolerance-verification";
+
 /// Where an allergy segment keeps what AL1 and IAM share (type, allergen,
 /// severity and reaction at 2 to 5 in both) and what only IAM has.
 #[derive(Debug, Clone, Copy)]
@@ -97,22 +102,12 @@ pub fn allergy<'m>(
     put(
         &mut allergy,
         "clinicalStatus",
-        clinical.map(|code| {
-            json!({ "coding": [{
-                "system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical",
-                "code": code,
-            }]})
-        }),
+        clinical.map(|code| codes::table_concept(CLINICAL, code)),
     );
     put(
         &mut allergy,
         "verificationStatus",
-        verification.map(|code| {
-            json!({ "coding": [{
-                "system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-verification",
-                "code": code,
-            }]})
-        }),
+        verification.map(|code| codes::table_concept(VERIFICATION, code)),
     );
     allergy["code"] = code;
     allergy["patient"] = patient_ref;

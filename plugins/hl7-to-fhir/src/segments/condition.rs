@@ -61,7 +61,7 @@ pub fn dg1<'m>(
         Some(Value::Array(identifiers)),
     );
     if dg1.text(21).as_deref() == Some("D") {
-        condition["verificationStatus"] = status(VERIFICATION, "entered-in-error");
+        condition["verificationStatus"] = codes::table_concept(VERIFICATION, "entered-in-error");
     }
     let handle = ctx.add(condition, query);
     if let Some(encounter) = encounter {
@@ -95,11 +95,6 @@ pub fn dg1<'m>(
 const VERIFICATION: &str = "http://terminology.hl7.org/CodeSystem/condition-ver-status";
 /// FHIR's code system of Condition.clinicalStatus.
 const CLINICAL: &str = "http://terminology.hl7.org/CodeSystem/condition-clinical";
-
-/// A CodeableConcept for `code` of one of the two status code systems.
-fn status<'m>(system: &'static str, code: &'static str) -> Value<'m> {
-    json!({ "coding": [{ "system": system, "code": code }] })
-}
 
 /// Maps a PRB (problem detail, PPR messages) to a problem-list-item
 /// Condition of `patient`. The IG tables at hand have no PRB map; the fields
@@ -140,7 +135,7 @@ pub fn prb<'m>(
     put(
         &mut condition,
         "clinicalStatus",
-        clinical.map(|code| status(CLINICAL, code)),
+        clinical.map(|code| codes::table_concept(CLINICAL, code)),
     );
     let verification = if deleted {
         Some("entered-in-error")
@@ -151,7 +146,7 @@ pub fn prb<'m>(
     put(
         &mut condition,
         "verificationStatus",
-        verification.map(|code| status(VERIFICATION, code)),
+        verification.map(|code| codes::table_concept(VERIFICATION, code)),
     );
     let mut categories = vec![json!({ "coding": [{
         "system": "http://terminology.hl7.org/CodeSystem/condition-category",
