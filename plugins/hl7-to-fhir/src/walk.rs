@@ -242,6 +242,12 @@ impl<'m> Walk<'_, 'm> {
                 }
                 return Ok(());
             }
+            "TQ1" => {
+                if let Some(request) = self.links.request {
+                    order::tq1(ctx, seg, request);
+                }
+                return Ok(());
+            }
             "RXR" => {
                 if let Some(given) = self.links.immunization {
                     immunization::rxr(ctx, seg, given);

@@ -665,6 +665,30 @@ fn the_account_number_is_an_account() {
     assert!(resources(&map_message(ADT, &Options::default()).unwrap(), "Account").is_empty());
 }
 
+/// Ensures that an order's TQ1 becomes its quantity, timing, priority and
+/// note (IG `TQ1[ServiceRequest]`).
+#[test]
+fn an_order_timing_maps_to_the_service_request() {
+    let message = "MSH|^~\\&|CPOE|HOSP|LAB|HOSP|20240102030405+0100||OML^O21|MSG8|P|2.5.1\r\
+        PID|1||123456^^^HOSP&1.2.840.99&ISO^MR||DOE^JOHN\r\
+        ORC|NW|P500^CPOE\r\
+        TQ1|1|2^mL&milliliter&UCUM|Q4H||||20240103080000+0100|20240104080000+0100|S||Before breakfast|||6\r\
+        OBR|1|P500^CPOE||2345-7^Glucose^LN\r";
+    let bundle = map_message(message, &Options::default()).unwrap();
+    let request = &resources(&bundle, "ServiceRequest")[0]["resource"];
+    let timing = &request["occurrenceTiming"];
+    assert_eq!(timing["code"]["coding"][0]["code"], "Q4H");
+    assert_eq!(
+        timing["repeat"]["boundsPeriod"]["start"],
+        "2024-01-03T08:00:00+01:00"
+    );
+    assert_eq!(timing["repeat"]["countMax"], 6);
+    assert_eq!(request["priority"], "stat");
+    assert_eq!(request["note"][0]["text"], "Before breakfast");
+    assert_eq!(request["quantityQuantity"]["value"], 2);
+    assert_eq!(request["quantityQuantity"]["unit"], "milliliter");
+}
+
 #[test]
 fn an_unsupported_type_is_named() {
     let ack = "MSH|^~\\&|A|B|C|D|20240102||ACK|1|P|2.5\rMSA|AA|1\r";

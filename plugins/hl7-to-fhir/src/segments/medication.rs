@@ -8,7 +8,7 @@ use hl7wasm_plugin_sdk::json::Value;
 
 use crate::MapError;
 use crate::context::{Context, Handle, Seg, push, put, resource};
-use crate::datatypes::{codes, identifier, quantity, time};
+use crate::datatypes::{codes, identifier, quantity};
 use crate::references::practitioner;
 use crate::segments::{Links, order, positioned, subject};
 
@@ -241,37 +241,14 @@ pub fn rxr<'m>(ctx: &mut Context<'m>, rxr: Seg<'m>, request: Handle) {
 /// instruction, the text instruction (TQ1-11) as its text, and the priority
 /// (TQ1-9) as the request's.
 pub fn tq1<'m>(ctx: &mut Context<'m>, tq1: Seg<'m>, request: Handle) {
-    let mut repeat = json!({});
-    let bounds = time::period(tq1.datetime(7, ctx), tq1.datetime(8, ctx));
-    put(&mut repeat, "boundsPeriod", bounds);
-    let count = tq1.text(14).and_then(|c| quantity::whole(&c));
-    put(
-        &mut repeat,
-        "countMax",
-        count.filter(|c| *c > 0).map(Value::from),
-    );
-    let mut timing = json!({});
-    let pattern = tq1.component(3, 1);
-    let pattern = pattern.map(|code| codes::table_concept(codes::v2_table!("0335"), code));
-    put(&mut timing, "code", pattern);
-    put(
-        &mut timing,
-        "repeat",
-        (repeat != json!({})).then_some(repeat),
-    );
     let condition = tq1.text(10).map(|text| json!({ "text": text }));
     let elements = [
-        ("timing", (timing != json!({})).then_some(timing)),
+        ("timing", order::timing(ctx, tq1)),
         ("additionalInstruction", condition),
         ("text", tq1.text(11).map(Value::from)),
     ];
     add_to_dosage(ctx, request, elements);
-    let priority = tq1.component(9, 1).and_then(|code| order::priority(&code));
-    put(
-        ctx.resource_mut(request),
-        "priority",
-        priority.map(Value::from),
-    );
+    order::tq1_priority(ctx, tq1, request);
 }
 
 /// Puts `elements` (those with a value) into the first dosage instruction

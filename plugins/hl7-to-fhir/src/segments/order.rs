@@ -1,10 +1,11 @@
 //! ORC and OBR → ServiceRequest (IG `ORC[ServiceRequest]`, `OBR[ServiceRequest]`).
 
 use hl7wasm_plugin_sdk::fhir;
+use hl7wasm_plugin_sdk::json;
 use hl7wasm_plugin_sdk::json::Value;
 
-use crate::context::{Context, Handle, Seg, put, resource};
-use crate::datatypes::{codes, identifier};
+use crate::context::{Context, Handle, Seg, push, put, resource};
+use crate::datatypes::{codes, identifier, quantity, time};
 use crate::references::practitioner;
 use crate::segments::positioned;
 
@@ -130,4 +131,63 @@ pub(crate) fn priority(code: &str) -> Option<&'static str> {
         "P" | "T" => "urgent",
         _ => return None,
     })
+}
+
+/// TQ1's timing, as both IG TQ1 maps read it: the repeat pattern's code
+/// (TQ1-3.1, table 0335), with the start and end (TQ1-7, TQ1-8) and the
+/// number of occurrences (TQ1-14) as its repeat; `None` when the TQ1 gives
+/// none of them.
+pub fn timing<'m>(ctx: &Context<'m>, tq1: Seg<'m>) -> Option<Value<'m>> {
+    let mut repeat = json!({});
+    let bounds = time::period(tq1.datetime(7, ctx), tq1.datetime(8, ctx));
+    put(&mut repeat, "boundsPeriod", bounds);
+    let count = tq1.text(14).and_then(|c| quantity::whole(&c));
+    put(
+        &mut repeat,
+        "countMax",
+        count.filter(|c| *c > 0).map(Value::from),
+    );
+    let mut timing = json!({});
+    let pattern = tq1.component(3, 1);
+    let pattern = pattern.map(|code| codes::table_concept(codes::v2_table!("0335"), code));
+    put(&mut timing, "code", pattern);
+    put(
+        &mut timing,
+        "repeat",
+        (repeat != json!({})).then_some(repeat),
+    );
+    (timing != json!({})).then_some(timing)
+}
+
+/// Sets the priority of `request` from TQ1-9 (see [`priority`]).
+pub fn tq1_priority<'m>(ctx: &mut Context<'m>, tq1: Seg<'m>, request: Handle) {
+    let priority = tq1.component(9, 1).and_then(|code| priority(&code));
+    put(
+        ctx.resource_mut(request),
+        "priority",
+        priority.map(Value::from),
+    );
+}
+
+/// Adds a TQ1 to the ServiceRequest `request` (IG `TQ1[ServiceRequest]`):
+/// the quantity (TQ1-2), the [`timing`] as occurrenceTiming, the priority
+/// (TQ1-9) and the text instruction (TQ1-11) as a note. A second TQ1 of the
+/// same order adds its note and priority but keeps the first's timing.
+pub fn tq1<'m>(ctx: &mut Context<'m>, tq1: Seg<'m>, request: Handle) {
+    let amount = tq1.rep(2).and_then(|cq| {
+        let number = quantity::number(&cq.get(1)?)?;
+        Some(quantity::quantity(number, Some(&cq.nested(2))))
+    });
+    let timing = timing(ctx, tq1);
+    let resource = ctx.resource_mut(request);
+    if resource.get("quantityQuantity").is_none() {
+        put(resource, "quantityQuantity", amount);
+    }
+    if resource.get("occurrenceTiming").is_none() {
+        put(resource, "occurrenceTiming", timing);
+    }
+    if let Some(text) = tq1.text(11) {
+        push(resource, "note", json!({ "text": text }));
+    }
+    tq1_priority(ctx, tq1, request);
 }
