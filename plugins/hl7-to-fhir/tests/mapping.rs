@@ -689,6 +689,23 @@ fn an_order_timing_maps_to_the_service_request() {
     assert_eq!(request["quantityQuantity"]["unit"], "milliliter");
 }
 
+/// Ensures that a problem instance id without a system names a problem only
+/// within its patient: two patients' problem 1 are two Conditions.
+#[test]
+fn bare_problem_ids_do_not_merge_patients() {
+    let problem_of = |patient: &str| {
+        let message = format!(
+            "MSH|^~\\&|EHR|HOSP|||20240102030405+0100||PPR^PC1|M{patient}|P|2.5.1\r\
+             PID|1||{patient}^^^HOSP&1.2.840.99&ISO^MR||DOE^JOHN\r\
+             PRB|AD|20240102030000+0100|I10^Essential hypertension^I10|1\r"
+        );
+        let bundle = map_message(&message, &Options::default()).unwrap();
+        resources(&bundle, "Condition")[0]["resource"]["id"].clone()
+    };
+    assert_eq!(problem_of("111"), problem_of("111"));
+    assert_ne!(problem_of("111"), problem_of("222"));
+}
+
 #[test]
 fn an_unsupported_type_is_named() {
     let ack = "MSH|^~\\&|A|B|C|D|20240102||ACK|1|P|2.5\rMSA|AA|1\r";

@@ -4,10 +4,10 @@
 use hl7wasm_plugin_sdk::json;
 use hl7wasm_plugin_sdk::json::Value;
 
-use crate::context::{Context, Handle, Rep, Seg, push, put};
+use crate::context::{Context, Handle, Rep, Seg, push, put, resource};
 use crate::datatypes::{codes, identifier, quantity};
 use crate::references::practitioner;
-use crate::segments::{order, positioned};
+use crate::segments::{owned_id, positioned};
 
 /// Maps a DG1 to an encounter-diagnosis Condition of `patient`: code (DG1-3,
 /// with DG1-4 as text), onset (DG1-5), asserter (DG1-16), recorded date
@@ -99,8 +99,9 @@ const CLINICAL: &str = "http://terminology.hl7.org/CodeSystem/condition-clinical
 /// Maps a PRB (problem detail, PPR messages) to a problem-list-item
 /// Condition of `patient`. The IG tables at hand have no PRB map; the fields
 /// follow their HL7 v2.8 definitions and DG1's map: code (PRB-3),
-/// identifier (PRB-4, which also makes the id, so an update of a problem
-/// lands on the Condition its add made), recorded date (PRB-7, else the
+/// identifier (PRB-4, which also makes the id with the patient, see
+/// [`owned_id`], so an update of a problem lands on the Condition its add
+/// made), recorded date (PRB-7, else the
 /// action's time PRB-2), abatement (PRB-9), classification (PRB-10) as a
 /// further category, verification (PRB-13) and clinical status (PRB-14) when
 /// their text is a FHIR code, onset (PRB-16, else the text PRB-17) and
@@ -119,7 +120,11 @@ pub fn prb<'m>(
         .into_iter()
         .collect();
     let query = identifier::conditional_query(&identifiers);
-    let mut condition = order::identified(ctx, "Condition", &identifiers, position);
+    let subject = ctx.reference(patient);
+    let mut condition = match identifiers.first() {
+        Some(instance) => resource("Condition", owned_id("Condition", instance, &subject)),
+        None => positioned(ctx, "Condition", position),
+    };
     put(
         &mut condition,
         "identifier",
@@ -164,7 +169,7 @@ pub fn prb<'m>(
         "code",
         prb.rep(3).and_then(|r| codes::codeable_concept(&r)),
     );
-    condition["subject"] = ctx.reference(patient);
+    condition["subject"] = subject;
     put(
         &mut condition,
         "encounter",

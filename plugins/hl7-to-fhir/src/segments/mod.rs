@@ -26,6 +26,8 @@ pub mod value;
 use hl7wasm_plugin_sdk::json;
 use hl7wasm_plugin_sdk::json::Value;
 
+use hl7wasm_plugin_sdk::fhir;
+
 use crate::context::{Context, Handle, resource};
 
 /// The resources that a clinical resource points at: the current patient,
@@ -58,6 +60,20 @@ pub fn subject<'m>(ctx: &Context<'m>, patient: Option<Handle>) -> Value<'m> {
         Some(patient) => ctx.reference(patient),
         None => unknown(),
     }
+}
+
+/// The id of a `resource_type` that `identifier` names for the patient
+/// `owner` (a reference): from the identifier's system and value when it has
+/// a system, which makes it unique anywhere; else from its value within the
+/// patient, since senders number problems and accounts without a namespace
+/// and such a number must not merge two patients' resources.
+pub fn owned_id(resource_type: &str, identifier: &Value<'_>, owner: &Value<'_>) -> String {
+    let value = identifier["value"].as_str().unwrap_or_default();
+    let scope = identifier["system"]
+        .as_str()
+        .or_else(|| owner["reference"].as_str())
+        .unwrap_or_default();
+    fhir::deterministic_id(&[resource_type, scope, value])
 }
 
 /// A resource of `resource_type` with an id from the message key and the

@@ -8,6 +8,7 @@ use hl7wasm_plugin_sdk::json::Value;
 use crate::context::{Context, Handle, Seg, Text, object, push, put, resource};
 use crate::datatypes::{address, codes, identifier, name, quantity, telecom, time};
 use crate::references::{organization, practitioner};
+use crate::segments::owned_id;
 
 /// Maps a PID to a Patient. Its id derives from the first identifier of
 /// PID-3 (else PID-2, PID-4), so every message about the patient updates the
@@ -251,9 +252,8 @@ pub fn mrg<'m>(ctx: &mut Context<'m>, mrg: Seg<'m>, patient: Handle) -> Option<H
 
 /// The patient's account (IG `PID[Account]`): an active Account identified
 /// by the account number PID-18, whose subject is `patient`; none without
-/// one. Its id derives from the number and its system, with a conditional
-/// update; a number without a system only names an account with the patient,
-/// so then the id derives from both.
+/// one. Its id is [`owned_id`]'s, with a conditional update when the number
+/// has a system.
 pub fn account<'m>(ctx: &mut Context<'m>, pid: Seg<'m>, patient: Handle) {
     let Some(number) = pid.rep(18).and_then(identifier::cx) else {
         return;
@@ -261,14 +261,7 @@ pub fn account<'m>(ctx: &mut Context<'m>, pid: Seg<'m>, patient: Handle) {
     let identifiers = vec![number];
     let query = identifier::conditional_query(&identifiers);
     let subject = ctx.reference(patient);
-    let [system, value] = identifier::key(&identifiers[0]);
-    let id = match query {
-        Some(_) => fhir::deterministic_id(&["Account", system, value]),
-        None => {
-            let holder = subject["reference"].as_str().unwrap_or_default();
-            fhir::deterministic_id(&["Account", holder, value])
-        }
-    };
+    let id = owned_id("Account", &identifiers[0], &subject);
     let mut account = resource("Account", id);
     account["identifier"] = Value::Array(identifiers);
     account["status"] = Value::from("active");
