@@ -3,7 +3,7 @@
 use hl7wasm_plugin_sdk::json;
 use hl7wasm_plugin_sdk::json::{Number, Value};
 
-use crate::context::{Parts, object, put};
+use crate::context::{Parts, Rep, object, put};
 use crate::datatypes::codes;
 
 /// A decimal text (`-1`, `4.06`, `.5`, `+2.`) as a JSON number; `None` when it
@@ -57,6 +57,13 @@ pub fn quantity<'m>(value: Value<'m>, units: Option<&impl Parts<'m>>) -> Value<'
         put(&mut quantity, "code", code.map(Value::from));
     }
     quantity
+}
+
+/// A CQ (quantity, units as a CWE in component 2) as a Quantity; `None`
+/// when the quantity is no number.
+pub fn cq<'m>(cq: &Rep<'m>) -> Option<Value<'m>> {
+    let amount = number(&cq.get(1)?)?;
+    Some(quantity(amount, Some(&cq.nested(2))))
 }
 
 /// A Range of `low` and `high` (either may be missing), or `None` when both

@@ -128,10 +128,9 @@ fn substitution<'m>(rxd: Seg<'m>) -> Option<Value<'m>> {
 
 /// RXD-12 (CQ) as the most given in one day.
 fn daily_dose<'m>(rxd: Seg<'m>) -> Option<Value<'m>> {
-    let dose = rxd.rep(12)?;
-    let amount = quantity::number(&dose.get(1)?)?;
+    let dose = quantity::cq(&rxd.rep(12)?)?;
     Some(json!({
-        "numerator": quantity::quantity(amount, Some(&dose.nested(2))),
+        "numerator": dose,
         "denominator": {
             "value": 1_u32,
             "unit": "d",

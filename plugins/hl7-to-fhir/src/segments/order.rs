@@ -174,10 +174,7 @@ pub fn tq1_priority<'m>(ctx: &mut Context<'m>, tq1: Seg<'m>, request: Handle) {
 /// (TQ1-9) and the text instruction (TQ1-11) as a note. A second TQ1 of the
 /// same order adds its note and priority but keeps the first's timing.
 pub fn tq1<'m>(ctx: &mut Context<'m>, tq1: Seg<'m>, request: Handle) {
-    let amount = tq1.rep(2).and_then(|cq| {
-        let number = quantity::number(&cq.get(1)?)?;
-        Some(quantity::quantity(number, Some(&cq.nested(2))))
-    });
+    let amount = tq1.rep(2).and_then(|cq| quantity::cq(&cq));
     let timing = timing(ctx, tq1);
     let resource = ctx.resource_mut(request);
     if resource.get("quantityQuantity").is_none() {
