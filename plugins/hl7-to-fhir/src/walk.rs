@@ -13,8 +13,8 @@ use hl7wasm_plugin_sdk::json;
 use crate::context::{Context, Handle, Seg, Text, push};
 use crate::segments::{
     Links, allergy, appointment, condition, coverage, dispense, document, encounter, header,
-    immunization, medication, note, observation, order, patient, procedure, related_person, report,
-    role, software, specimen,
+    immunization, medication, note, observation, order, participation, patient, procedure,
+    related_person, report, software, specimen,
 };
 use crate::{MapError, MessageKind, Options};
 
@@ -47,7 +47,8 @@ pub fn map<'m>(
         problem: None,
         timings: Vec::new(),
         event: None,
-        role_scope: None,
+        participation: None,
+        collector: None,
         software: Vec::new(),
     };
     for position in 1..segments.len() {
@@ -121,10 +122,13 @@ struct Walk<'s, 'm> {
     timings: Vec<Seg<'m>>,
     /// The EVN and its position, whose Provenance covers the whole message.
     event: Option<(Seg<'m>, usize)>,
-    /// What a ROL here describes: the patient right after the PID (and its
-    /// PD1 and ARV), the visit right after the PV1 (and its PV2 and ARV),
-    /// else nothing the IG maps.
-    role_scope: Option<role::Scope>,
+    /// What a ROL or PRT here describes: the segment it follows (past the
+    /// segments that extend that one: PD1, PV2, NTE, TQ1, ...), else nothing
+    /// the IG maps.
+    participation: Option<participation::Scope>,
+    /// The specimen collector that a PRT of the current order named, which
+    /// the order's specimens take.
+    collector: Option<json::Value<'m>>,
     /// The Devices of the SFT segments, the message Provenance's entities.
     software: Vec<Handle>,
 }
@@ -132,8 +136,11 @@ struct Walk<'s, 'm> {
 impl<'m> Walk<'_, 'm> {
     fn segment(&mut self, ctx: &mut Context<'m>, position: usize) -> Result<(), MapError> {
         let seg = self.segments[position];
-        if !matches!(seg.id(), "PD1" | "PV2" | "ARV" | "ROL") {
-            self.role_scope = None;
+        if !matches!(
+            seg.id(),
+            "PD1" | "PV2" | "ARV" | "ROL" | "PRT" | "NTE" | "TQ1" | "TQ2" | "TCD"
+        ) {
+            self.participation = None;
         }
         let annotated = match seg.id() {
             "SFT" => {
@@ -155,12 +162,20 @@ impl<'m> Walk<'_, 'm> {
             "PV1" => {
                 let visit = encounter::pv1(ctx, seg, position, self.links.patient, &self.trigger);
                 self.links.encounter = Some(visit);
-                self.role_scope = Some(role::Scope::Visit(visit));
+                self.participation = Some(participation::Scope::Visit(visit));
                 None
             }
             "ROL" => {
-                if let Some(scope) = self.role_scope {
-                    role::rol(ctx, seg, position, scope);
+                if let Some(scope) = self.participation {
+                    participation::rol(ctx, seg, position, scope);
+                }
+                return Ok(());
+            }
+            "PRT" => {
+                if let Some(scope) = self.participation
+                    && let Some(collector) = participation::prt(ctx, seg, position, scope)
+                {
+                    self.collector = Some(collector);
                 }
                 return Ok(());
             }
@@ -200,13 +215,9 @@ impl<'m> Walk<'_, 'm> {
             }
             "PR1" => {
                 let patient = self.patient(seg)?;
-                Some(procedure::pr1(
-                    ctx,
-                    seg,
-                    position,
-                    patient,
-                    self.links.encounter,
-                ))
+                let done = procedure::pr1(ctx, seg, position, patient, self.links.encounter);
+                self.participation = Some(participation::Scope::Procedure(done));
+                Some(done)
             }
             "IN1" => coverage::in1(ctx, seg, position, self.patient(seg)?),
             "ORC" => self.orc(ctx, seg, position),
@@ -223,6 +234,7 @@ impl<'m> Walk<'_, 'm> {
                 self.patient(seg)?;
                 let orc = self.orc.take();
                 let given = immunization::rxa(ctx, seg, orc, position, self.links)?;
+                self.order_participants(ctx, position, participation::Scope::Immunization(given));
                 self.links.immunization = Some(given);
                 Some(given)
             }
@@ -295,7 +307,8 @@ impl<'m> Walk<'_, 'm> {
     fn pid(&mut self, ctx: &mut Context<'m>, seg: Seg<'m>, position: usize) -> Option<Handle> {
         let patient = patient::pid(ctx, seg, position);
         patient::account(ctx, seg, patient);
-        self.role_scope = Some(role::Scope::Patient(patient));
+        self.participation = Some(participation::Scope::Patient(patient));
+        self.collector = None;
         self.links = Links {
             patient: Some(patient),
             ..Links::default()
@@ -317,6 +330,7 @@ impl<'m> Walk<'_, 'm> {
     /// or RXO that follows.
     fn orc(&mut self, ctx: &mut Context<'m>, seg: Seg<'m>, position: usize) -> Option<Handle> {
         self.orc = Some(seg);
+        self.collector = None;
         self.report = None;
         self.links.immunization = None;
         self.medication = None;
@@ -339,6 +353,10 @@ impl<'m> Walk<'_, 'm> {
             links.encounter,
         );
         self.links.request = Some(request);
+        self.participation = Some(participation::Scope::Order {
+            request,
+            report: None,
+        });
         Some(request)
     }
 
@@ -367,6 +385,11 @@ impl<'m> Walk<'_, 'm> {
         for tq1 in self.timings.drain(..) {
             medication::tq1(ctx, tq1, request);
         }
+        let scope = participation::Scope::Order {
+            request,
+            report: None,
+        };
+        self.order_participants(ctx, position, scope);
         self.medication = Some(request);
         self.dispense = None;
         Ok(Some(request))
@@ -409,6 +432,12 @@ impl<'m> Walk<'_, 'm> {
         if self.kind == MessageKind::Results {
             self.report = Some(report::obr(ctx, orc, seg, position, self.links)?);
         }
+        if let Some(request) = self.links.request {
+            self.participation = Some(participation::Scope::Order {
+                request,
+                report: self.report,
+            });
+        }
         Ok(self.links.request)
     }
 
@@ -433,6 +462,7 @@ impl<'m> Walk<'_, 'm> {
             }
             _ => {}
         }
+        self.participation = Some(participation::Scope::Observation(result));
         Some(result)
     }
 
@@ -443,7 +473,39 @@ impl<'m> Walk<'_, 'm> {
         for owner in [self.report, self.links.request].into_iter().flatten() {
             push(ctx.resource_mut(owner), "specimen", reference.clone());
         }
+        if let Some(collector) = &self.collector {
+            let collection = &mut ctx.resource_mut(sample)["collection"];
+            if collection.get("collector").is_none() {
+                collection["collector"] = collector.clone();
+            }
+        }
         sample
+    }
+
+    /// Maps the PRT between the group's ORC and `position` in `scope`: in
+    /// vaccination and pharmacy messages the ORC's participations describe
+    /// the order that the RXA or RXO after them makes.
+    fn order_participants(
+        &self,
+        ctx: &mut Context<'m>,
+        position: usize,
+        scope: participation::Scope,
+    ) {
+        let before = &self.segments[..position];
+        let Some(start) = before
+            .iter()
+            .rposition(|s| !matches!(s.id(), "PRT" | "TQ1" | "TQ2" | "NTE"))
+        else {
+            return;
+        };
+        if before[start].id() != "ORC" {
+            return;
+        }
+        for (offset, prt) in before[start + 1..].iter().enumerate() {
+            if prt.id() == "PRT" {
+                participation::prt(ctx, *prt, start + 1 + offset, scope);
+            }
+        }
     }
 
     fn finish_document(&mut self, ctx: &mut Context<'m>) {

@@ -544,6 +544,123 @@ fn roles_map_by_where_they_come() {
     );
 }
 
+/// Ensures that each PRT lands where the IG's message maps put it, by the
+/// segment it follows and its role: the patient's general practitioner,
+/// the visit's participant, the order's requester (not over ORC-12) and
+/// specimen collector, the report's performer and interpreter, the
+/// observation's performer, device and place, an immunization's
+/// performers; and that a deleted participation maps to nothing.
+#[test]
+fn participations_map_by_where_they_come() {
+    let message = ORU
+        .replace(
+            "ORC|RE|P100|F200\r",
+            "PRT|1|AD||PP^Primary Care Provider^HL70912|111^WELBY^MARCUS\r\
+             PV1|1|O\r\
+             PRT|2|AD||AT^Attending^HL70912|222^KILDARE^JAMES||||||20240102010000+0100\r\
+             ORC|RE|P100|F200\r\
+             PRT|3|AD||OP^Ordering Provider^HL70912|333^HOUSE^GREGORY\r",
+        )
+        .replace(
+            "||||||F\rOBX|1|",
+            "||||||F\r\
+             NTE|1||Fasting\r\
+             PRT|4|AD||PRI^Principal Result Interpreter^HL70912|444^QUINN^MICHAELA\r\
+             PRT|5|AD||TN^Technician^HL70912|555^GREY^MEREDITH\r\
+             PRT|6|AD||SC^Specimen Collector^HL70912|666^ROSS^DOUG\r\
+             PRT|7|DE||TN^Technician^HL70912|777^BAILEY^MIRANDA\r\
+             OBX|1|",
+        )
+        .replace(
+            "OBX|2|SN|",
+            "PRT|8|AD||RO^Responsible Observer^HL70912|888^YANG^CRISTINA||||ICU^12^A|ANALYZER-9^^1.2.3.4^ISO||||6547 DRUMS ST^^FLINT^MI^48507\r\
+             OBX|2|SN|",
+        );
+    let bundle = map_message(&message, &Options::default()).unwrap();
+    let resolve = |reference: &Value| -> Value {
+        bundle["entry"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["fullUrl"] == reference["reference"])
+            .map(|e| e["resource"].clone())
+            .expect("a reference resolves inside the bundle")
+    };
+    let family = |role_reference: &Value| {
+        let role = resolve(role_reference);
+        assert_eq!(role["resourceType"], "PractitionerRole");
+        resolve(&role["practitioner"])["name"][0]["family"].clone()
+    };
+    let patient = &resources(&bundle, "Patient")[0]["resource"];
+    assert_eq!(family(&patient["generalPractitioner"][0]), "WELBY");
+    let visit = &resources(&bundle, "Encounter")[0]["resource"];
+    let attending = &visit["participant"][0];
+    assert_eq!(attending["type"][0]["coding"][0]["code"], "AT");
+    assert_eq!(attending["period"]["start"], "2024-01-02T01:00:00+01:00");
+    assert_eq!(family(&attending["individual"]), "KILDARE");
+    let request = &resources(&bundle, "ServiceRequest")[0]["resource"];
+    assert_eq!(family(&request["requester"]), "HOUSE");
+    let report = &resources(&bundle, "DiagnosticReport")[0]["resource"];
+    assert_eq!(family(&report["resultsInterpreter"][0]), "QUINN");
+    let performers = report["performer"].as_array().unwrap();
+    assert_eq!(performers.len(), 1, "the deleted technician is left out");
+    assert_eq!(family(&performers[0]), "GREY");
+    let specimen = &resources(&bundle, "Specimen")[0]["resource"];
+    assert_eq!(family(&specimen["collection"]["collector"]), "ROSS");
+
+    let hemoglobin = &resources(&bundle, "Observation")[0]["resource"];
+    assert_eq!(family(&hemoglobin["performer"][0]), "YANG");
+    let device = resolve(&hemoglobin["device"]);
+    assert_eq!(device["udiCarrier"][0]["deviceIdentifier"], "ANALYZER-9");
+    assert_eq!(device["udiCarrier"][0]["issuer"], "urn:oid:1.2.3.4");
+    let place = &hemoglobin["extension"][0];
+    assert_eq!(
+        place["url"],
+        "http://hl7.org/fhir/StructureDefinition/event-location"
+    );
+    let place = resolve(&place["valueReference"]);
+    assert_eq!(
+        place["name"], "A",
+        "the innermost level of the PL (the bed)"
+    );
+    assert_eq!(place["address"]["city"], "FLINT");
+    let glucose = &resources(&bundle, "Observation")[1]["resource"];
+    assert!(
+        glucose.get("performer").is_none(),
+        "the PRT is the first OBX's"
+    );
+
+    let named = message.replace(
+        "ORC|RE|P100|F200\r",
+        "ORC|RE|P100|F200|||||||||999^CARTER^JOHN\r",
+    );
+    let bundle = map_message(&named, &Options::default()).unwrap();
+    let request = &resources(&bundle, "ServiceRequest")[0]["resource"];
+    let requester = resources(&bundle, "Practitioner")
+        .into_iter()
+        .find(|p| p["fullUrl"] == request["requester"]["reference"])
+        .expect("the requester is a Practitioner");
+    assert_eq!(requester["resource"]["name"][0]["family"], "CARTER");
+
+    let vaccination = "MSH|^~\\&|IIS|HOSP|||20240102030405+0100||VXU^V04|MSG3|P|2.5.1\r\
+        PID|1||123456^^^HOSP&1.2.840.99&ISO^MR||DOE^JOHN\r\
+        ORC|RE|P300\r\
+        PRT|1|AD||OP^Ordering Provider^HL70912|333^HOUSE^GREGORY\r\
+        PRT|2|AD||AP^Administering Provider^HL70912|999^NURSE^BETTY\r\
+        PRT|3|AD||RCT^Results Copies To^HL70912|123^COPY^CAROL\r\
+        TQ1|1\r\
+        RXA|0|1|20240101||08^HepB^CVX|0.5|mL\r";
+    let bundle = map_message(vaccination, &Options::default()).unwrap();
+    let given = &resources(&bundle, "Immunization")[0]["resource"];
+    let functions: Vec<&Value> = given["performer"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| &p["function"]["coding"][0]["code"])
+        .collect();
+    assert_eq!(functions, ["OP", "AP"], "copies-to is not a performer");
+}
+
 /// Ensures that SFT becomes a Device (IG `SFT[Device]`), the source entity
 /// of the message's Provenance, and that the first SFT names the sending
 /// software in MessageHeader.source (IG `SFT[MessageHeader]`).
