@@ -14,7 +14,7 @@ use crate::context::{Context, Handle, Seg, Text, push};
 use crate::segments::{
     Links, allergy, appointment, condition, coverage, dispense, document, encounter, header,
     immunization, medication, note, observation, order, participation, patient, procedure,
-    related_person, report, software, specimen,
+    provenance, related_person, report, software, specimen,
 };
 use crate::{MapError, MessageKind, Options};
 
@@ -234,6 +234,9 @@ impl<'m> Walk<'_, 'm> {
                 self.patient(seg)?;
                 let orc = self.orc.take();
                 let given = immunization::rxa(ctx, seg, orc, position, self.links)?;
+                if let Some(orc) = orc {
+                    provenance::orc(ctx, orc, position, given);
+                }
                 self.order_participants(ctx, position, participation::Scope::Immunization(given));
                 self.links.immunization = Some(given);
                 Some(given)
@@ -284,6 +287,7 @@ impl<'m> Walk<'_, 'm> {
             "TXA" => {
                 self.finish_document(ctx);
                 let written = document::txa(ctx, seg, position, self.links, &self.trigger);
+                provenance::txa(ctx, seg, position, written);
                 self.document = Some((written, Vec::new()));
                 None
             }
@@ -307,6 +311,7 @@ impl<'m> Walk<'_, 'm> {
     fn pid(&mut self, ctx: &mut Context<'m>, seg: Seg<'m>, position: usize) -> Option<Handle> {
         let patient = patient::pid(ctx, seg, position);
         patient::account(ctx, seg, patient);
+        provenance::pid(ctx, seg, position, patient);
         self.participation = Some(participation::Scope::Patient(patient));
         self.collector = None;
         self.links = Links {
@@ -353,6 +358,7 @@ impl<'m> Walk<'_, 'm> {
             links.encounter,
         );
         self.links.request = Some(request);
+        provenance::orc(ctx, seg, position, request);
         self.participation = Some(participation::Scope::Order {
             request,
             report: None,
@@ -390,6 +396,11 @@ impl<'m> Walk<'_, 'm> {
             report: None,
         };
         self.order_participants(ctx, position, scope);
+        if self.medication.is_none()
+            && let Some(orc) = self.orc
+        {
+            provenance::orc(ctx, orc, position, request);
+        }
         self.medication = Some(request);
         self.dispense = None;
         Ok(Some(request))

@@ -661,6 +661,83 @@ fn participations_map_by_where_they_come() {
     assert_eq!(functions, ["OP", "AP"], "copies-to is not a performer");
 }
 
+/// Ensures that an order's, a document's and a patient record's own
+/// history become Provenances of what they describe (IG `ORC[Provenance]`,
+/// `TXA[Provenance]`, `PID[Provenance-Patient]`), and that one without a
+/// time with a zone makes none, as `recorded` must be an instant.
+#[test]
+fn records_keep_their_history_as_provenance() {
+    let order = "MSH|^~\\&|CPOE|HOSP|||20240102030405+0100||ORM^O01|MSG4|P|2.5.1\r\
+        PID|1||123456^^^HOSP&1.2.840.99&ISO^MR||DOE^JOHN||||||||||||||||||||||||||||20240101120000+0100|HOSP^1.2.840.99^ISO\r\
+        ORC|NW|P100|||||||20240102020000+0100|11^ENTRY^ELLA||33^HOUSE^GREGORY|||||CARD^Cardiology^L||||Heart Clinic|1 MAIN ST^^SPRINGFIELD^IL|^WPN^PH^^^555^5550101\r\
+        OBR|1|P100||24317-0^Hemogram^LN\r";
+    let bundle = map_message(order, &Options::default()).unwrap();
+    let target_of = |provenance: &Value| provenance["resource"]["target"][0]["reference"].clone();
+    let request = &resources(&bundle, "ServiceRequest")[0];
+    let patient = &resources(&bundle, "Patient")[0];
+    let provenances = resources(&bundle, "Provenance");
+    let ordered = provenances
+        .iter()
+        .find(|p| target_of(p) == request["fullUrl"])
+        .expect("the order's Provenance");
+    let ordered = &ordered["resource"];
+    assert_eq!(ordered["recorded"], "2024-01-02T02:00:00+01:00");
+    assert_eq!(ordered["activity"]["coding"][0]["code"], "CREATE");
+    let kinds: Vec<&Value> = ordered["agent"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| &a["type"]["coding"][0]["code"])
+        .collect();
+    assert_eq!(kinds, ["enterer", "author"]);
+    assert!(ordered["agent"][0]["onBehalfOf"]["reference"].is_string());
+    let facility = resources(&bundle, "Location")
+        .into_iter()
+        .find(|l| l["fullUrl"] == ordered["location"]["reference"])
+        .expect("the ordering facility");
+    assert_eq!(facility["resource"]["name"], "Heart Clinic");
+    assert_eq!(facility["resource"]["address"]["city"], "SPRINGFIELD");
+    let updated = provenances
+        .iter()
+        .find(|p| target_of(p) == patient["fullUrl"])
+        .expect("the patient record's Provenance");
+    assert_eq!(
+        updated["resource"]["activity"]["coding"][0]["code"],
+        "UPDATE"
+    );
+    assert_eq!(updated["resource"]["recorded"], "2024-01-01T12:00:00+01:00");
+    assert_eq!(
+        updated["resource"]["agent"][0]["type"]["coding"][0]["code"],
+        "performer"
+    );
+
+    let zoneless = order.replace("20240102020000+0100|11^", "20240102020000|11^");
+    let bundle = map_message(&zoneless, &Options::default()).unwrap();
+    let request = &resources(&bundle, "ServiceRequest")[0];
+    assert!(
+        !resources(&bundle, "Provenance")
+            .iter()
+            .any(|p| target_of(p) == request["fullUrl"]),
+        "no instant, no order Provenance"
+    );
+
+    let document = "MSH|^~\\&|DOCS|HOSP|||20240102030405+0100||MDM^T02|MSG5|P|2.5.1\r\
+        PID|1||123456^^^HOSP&1.2.840.99&ISO^MR||DOE^JOHN\r\
+        TXA|1|CN|TX|||||20240102010000+0100|44^WRITER^WANDA||||||||AU||||Typo fixed||55^COPY^CAROL\r\
+        OBX|1|TX|||Note text||||||F\r";
+    let bundle = map_message(document, &Options::default()).unwrap();
+    let written = &resources(&bundle, "DocumentReference")[0];
+    let edited = resources(&bundle, "Provenance")
+        .into_iter()
+        .find(|p| target_of(p) == written["fullUrl"])
+        .expect("the document's Provenance");
+    let edited = &edited["resource"];
+    assert_eq!(edited["recorded"], "2024-01-02T01:00:00+01:00");
+    assert_eq!(edited["reason"][0]["text"], "Typo fixed");
+    assert_eq!(edited["agent"][0]["type"]["coding"][0]["code"], "author");
+    assert_eq!(edited["agent"][1]["role"][0]["coding"][0]["code"], "IRCP");
+}
+
 /// Ensures that SFT becomes a Device (IG `SFT[Device]`), the source entity
 /// of the message's Provenance, and that the first SFT names the sending
 /// software in MessageHeader.source (IG `SFT[MessageHeader]`).

@@ -18,6 +18,7 @@ pub mod order;
 pub mod participation;
 pub mod patient;
 pub mod procedure;
+pub mod provenance;
 pub mod related_person;
 pub mod report;
 pub mod software;
