@@ -161,6 +161,9 @@ impl<'m> Walk<'_, 'm> {
             "NK1" => Some(related_person::nk1(ctx, seg, position, self.patient(seg)?)),
             "PV1" => {
                 let visit = encounter::pv1(ctx, seg, position, self.links.patient, &self.trigger);
+                if let Some(patient) = self.links.patient {
+                    patient::pv1(ctx, seg, patient);
+                }
                 self.links.encounter = Some(visit);
                 self.participation = Some(participation::Scope::Visit(visit));
                 None

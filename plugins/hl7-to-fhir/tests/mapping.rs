@@ -859,6 +859,36 @@ fn the_account_number_is_an_account() {
     assert!(resources(&map_message(ADT, &Options::default()).unwrap(), "Account").is_empty());
 }
 
+/// Ensures that a merge's prior account number (MRG-3) becomes an Account
+/// of the patient whose status is unknown (IG `MRG[Account]`), and that a
+/// visit's VIP indicator (PV1-16) marks the patient's importance once, however
+/// many visits say it (IG `PV1[Patient]`).
+#[test]
+fn a_merge_and_a_visit_say_more_about_the_patient() {
+    let message = ADT
+        .replace("ADT^A01^ADT_A01", "ADT^A06^ADT_A06")
+        .replace("NK1|1|", "MRG|||A099^^^HOSP&1.2.840.99&ISO^AN\rNK1|1|")
+        .replace("|||MED||||||", "|||MED||||||VIP^Very important^HL70099");
+    let message = format!("{message}PV1|2|O||||||||||||||VIP\r");
+    let bundle = map_message(&message, &Options::default()).unwrap();
+    let account = &resources(&bundle, "Account")[0]["resource"];
+    assert_eq!(account["status"], "unknown");
+    assert_eq!(account["identifier"][0]["value"], "A099");
+    let patient = &resources(&bundle, "Patient")[0];
+    assert_eq!(account["subject"][0]["reference"], patient["fullUrl"]);
+    let importance: Vec<&Value> = patient["resource"]["extension"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["url"] == "http://hl7.org/fhir/StructureDefinition/patient-importance")
+        .collect();
+    assert_eq!(importance.len(), 1);
+    assert_eq!(
+        importance[0]["valueCodeableConcept"]["coding"][0]["code"],
+        "VIP"
+    );
+}
+
 /// Ensures that an order's TQ1 becomes its quantity, timing, priority and
 /// note (IG `TQ1[ServiceRequest]`).
 #[test]

@@ -220,8 +220,13 @@ pub fn pd1<'m>(ctx: &mut Context<'m>, pd1: Seg<'m>, patient: Handle) {
 }
 
 /// Maps an MRG (merge) to the Patient that `patient` replaces: identified by
-/// MRG-1 (and MRG-4), named by MRG-7, inactive, linked both ways.
+/// MRG-1 (and MRG-4), named by MRG-7, inactive, linked both ways; and the
+/// prior account number MRG-3 to an Account of `patient` whose status is
+/// unknown (IG `MRG[Account]`).
 pub fn mrg<'m>(ctx: &mut Context<'m>, mrg: Seg<'m>, patient: Handle) -> Option<Handle> {
+    if let Some(number) = mrg.rep(3).and_then(identifier::cx) {
+        account_of(ctx, number, "unknown", patient);
+    }
     let identifiers: Vec<Value<'m>> = [1, 4]
         .into_iter()
         .flat_map(|n| mrg.reps(n))
@@ -252,19 +257,43 @@ pub fn mrg<'m>(ctx: &mut Context<'m>, mrg: Seg<'m>, patient: Handle) -> Option<H
 
 /// The patient's account (IG `PID[Account]`): an active Account identified
 /// by the account number PID-18, whose subject is `patient`; none without
-/// one. Its id is [`owned_id`]'s, with a conditional update when the number
-/// has a system.
+/// one.
 pub fn account<'m>(ctx: &mut Context<'m>, pid: Seg<'m>, patient: Handle) {
-    let Some(number) = pid.rep(18).and_then(identifier::cx) else {
-        return;
-    };
+    if let Some(number) = pid.rep(18).and_then(identifier::cx) {
+        account_of(ctx, number, "active", patient);
+    }
+}
+
+/// An Account of `patient` identified by `number`, in `status`. Its id is
+/// [`owned_id`]'s, with a conditional update when the number has a system.
+fn account_of<'m>(ctx: &mut Context<'m>, number: Value<'m>, status: &'static str, patient: Handle) {
     let identifiers = vec![number];
     let query = identifier::conditional_query(&identifiers);
     let subject = ctx.reference(patient);
     let id = owned_id("Account", &identifiers[0], &subject);
     let mut account = resource("Account", id);
     account["identifier"] = Value::Array(identifiers);
-    account["status"] = Value::from("active");
+    account["status"] = Value::from(status);
     account["subject"] = json!([subject]);
     ctx.add(account, query);
+}
+
+/// A visit's facts about its patient (IG `PV1[Patient]`): the VIP indicator
+/// PV1-16 (table 0099) as the patient-importance extension, once.
+pub fn pv1<'m>(ctx: &mut Context<'m>, pv1: Seg<'m>, patient: Handle) {
+    let Some(importance) = pv1
+        .rep(16)
+        .and_then(|r| codes::table_cwe(&r, codes::v2_table!("0099")))
+    else {
+        return;
+    };
+    const IMPORTANCE: &str = "http://hl7.org/fhir/StructureDefinition/patient-importance";
+    let resource = ctx.resource_mut(patient);
+    let extensions = resource.get("extension").and_then(|e| e.as_array());
+    // A second visit of the same patient does not say it twice.
+    if extensions.is_some_and(|e| e.iter().any(|x| x["url"] == IMPORTANCE)) {
+        return;
+    }
+    let extension = json!({ "url": IMPORTANCE, "valueCodeableConcept": importance });
+    push(resource, "extension", extension);
 }
