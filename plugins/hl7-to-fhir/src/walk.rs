@@ -12,8 +12,8 @@ use hl7wasm_plugin_sdk::json;
 
 use crate::context::{Context, Handle, Seg, Text, push};
 use crate::segments::{
-    Links, allergy, appointment, condition, coverage, dispense, document, encounter, header,
-    immunization, medication, note, observation, order, participation, patient, procedure,
+    Links, account, allergy, appointment, condition, coverage, dispense, document, encounter,
+    header, immunization, medication, note, observation, order, participation, patient, procedure,
     provenance, related_person, report, software, specimen,
 };
 use crate::{MapError, MessageKind, Options};
@@ -49,6 +49,7 @@ pub fn map<'m>(
         event: None,
         participation: None,
         collector: None,
+        account: None,
         software: Vec::new(),
     };
     for position in 1..segments.len() {
@@ -129,6 +130,8 @@ struct Walk<'s, 'm> {
     /// The specimen collector that a PRT of the current order named, which
     /// the order's specimens take.
     collector: Option<json::Value<'m>>,
+    /// The current patient's Account, which a GT1's guarantor joins.
+    account: Option<Handle>,
     /// The Devices of the SFT segments, the message Provenance's entities.
     software: Vec<Handle>,
 }
@@ -157,7 +160,17 @@ impl<'m> Walk<'_, 'm> {
                 patient::pd1(ctx, seg, patient);
                 None
             }
-            "MRG" => patient::mrg(ctx, seg, self.patient(seg)?),
+            "MRG" => {
+                let patient = self.patient(seg)?;
+                account::mrg(ctx, seg, patient);
+                patient::mrg(ctx, seg, patient)
+            }
+            "GT1" => {
+                let patient = self.patient(seg)?;
+                let account = account::gt1(ctx, seg, position, patient, self.account);
+                self.account = account.or(self.account);
+                None
+            }
             "NK1" => Some(related_person::nk1(ctx, seg, position, self.patient(seg)?)),
             "PV1" => {
                 let visit = encounter::pv1(ctx, seg, position, self.links.patient, &self.trigger);
@@ -313,7 +326,7 @@ impl<'m> Walk<'_, 'm> {
     /// A new patient: what followed the previous one no longer applies.
     fn pid(&mut self, ctx: &mut Context<'m>, seg: Seg<'m>, position: usize) -> Option<Handle> {
         let patient = patient::pid(ctx, seg, position);
-        patient::account(ctx, seg, patient);
+        self.account = account::pid(ctx, seg, patient);
         provenance::pid(ctx, seg, position, patient);
         self.participation = Some(participation::Scope::Patient(patient));
         self.collector = None;

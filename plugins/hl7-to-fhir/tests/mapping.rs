@@ -889,6 +889,68 @@ fn a_merge_and_a_visit_say_more_about_the_patient() {
     );
 }
 
+/// Ensures that GT1 guarantors join the patient's Account in order: a
+/// named guarantor as a RelatedPerson, the patient itself for `SEL`, an
+/// organization by its name; and that without an account number the
+/// guarantors get an Account of their own.
+#[test]
+fn guarantors_join_the_patients_account() {
+    let guarantors = "GT1|1|G1|DOE^JANE||1 MAIN ST^^SPRINGFIELD^IL|^PRN^PH^^^555^5551111||19820202|F||SPO^Spouse^HL70063||20240101|20241231||||||||N\r\
+        GT1|2||DOE^JOHN||||||||SEL\r\
+        GT1|3||||||||||||||||||||ACME INSURANCE TRUST\r\
+        GT1|4\r";
+    let with = |pid_18: &str| {
+        let message = ADT
+            .replace(
+                "||^PRN^PH^^^555^5551234",
+                &format!("||^PRN^PH^^^555^5551234|||||{pid_18}"),
+            )
+            .replace("AL1|1|", &format!("{guarantors}AL1|1|"));
+        map_message(&message, &Options::default()).unwrap()
+    };
+    let bundle = with("A100^^^HOSP&1.2.840.99&ISO^AN");
+    let accounts = resources(&bundle, "Account");
+    assert_eq!(accounts.len(), 1, "the guarantors join the PID-18 account");
+    let account = &accounts[0]["resource"];
+    assert_eq!(account["identifier"][0]["value"], "A100");
+    let guarantors = account["guarantor"].as_array().unwrap();
+    assert_eq!(guarantors.len(), 3, "a GT1 naming no one adds nothing");
+    let spouse = resources(&bundle, "RelatedPerson")
+        .into_iter()
+        .find(|p| p["fullUrl"] == guarantors[0]["party"]["reference"])
+        .expect("the first guarantor is a RelatedPerson");
+    assert_eq!(spouse["resource"]["name"][0]["given"][0], "JANE");
+    assert_eq!(spouse["resource"]["birthDate"], "1982-02-02");
+    assert_eq!(spouse["resource"]["gender"], "female");
+    assert_eq!(
+        spouse["resource"]["relationship"][0]["coding"][0]["code"],
+        "SPO"
+    );
+    assert_eq!(guarantors[0]["onHold"], false);
+    assert_eq!(guarantors[0]["period"]["end"], "2024-12-31");
+    assert_eq!(
+        guarantors[1]["party"]["reference"],
+        resources(&bundle, "Patient")[0]["fullUrl"]
+    );
+    let trust = resources(&bundle, "Organization")
+        .into_iter()
+        .find(|o| o["fullUrl"] == guarantors[2]["party"]["reference"])
+        .expect("the third guarantor is an Organization");
+    assert_eq!(trust["resource"]["name"], "ACME INSURANCE TRUST");
+
+    let bundle = with("");
+    let accounts = resources(&bundle, "Account");
+    assert_eq!(accounts.len(), 1, "one account for all the guarantors");
+    assert_eq!(accounts[0]["resource"]["status"], "active");
+    assert_eq!(
+        accounts[0]["resource"]["guarantor"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+}
+
 /// Ensures that an order's TQ1 becomes its quantity, timing, priority and
 /// note (IG `TQ1[ServiceRequest]`).
 #[test]

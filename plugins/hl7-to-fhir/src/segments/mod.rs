@@ -1,6 +1,7 @@
 //! One module per resource, holding the maps of the segments that build it
 //! (after the IG's `SEG[Resource]` segment maps).
 
+pub mod account;
 pub mod allergy;
 pub mod appointment;
 pub mod condition;

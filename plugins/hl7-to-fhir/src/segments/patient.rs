@@ -1,5 +1,5 @@
-//! PID, PD1 and MRG → Patient (IG `PID[Patient]`, `PD1[Patient]`), and the
-//! account number → Account (IG `PID[Account]`).
+//! PID, PD1 and MRG → Patient (IG `PID[Patient]`, `PD1[Patient]`), and what
+//! a visit says about its patient (IG `PV1[Patient]`).
 
 use hl7wasm_plugin_sdk::fhir;
 use hl7wasm_plugin_sdk::json;
@@ -8,7 +8,6 @@ use hl7wasm_plugin_sdk::json::Value;
 use crate::context::{Context, Handle, Seg, Text, object, push, put, resource};
 use crate::datatypes::{address, codes, identifier, name, quantity, telecom, time};
 use crate::references::{organization, practitioner};
-use crate::segments::owned_id;
 
 /// Maps a PID to a Patient. Its id derives from the first identifier of
 /// PID-3 (else PID-2, PID-4), so every message about the patient updates the
@@ -102,7 +101,7 @@ fn birth<'m>(ctx: &Context<'m>, pid: Seg<'m>, patient: &mut Value<'m>) {
 }
 
 /// HL7 table 0001 → FHIR AdministrativeGender.
-fn gender(code: Text<'_>) -> Option<&'static str> {
+pub fn gender(code: Text<'_>) -> Option<&'static str> {
     Some(match &*code {
         "M" => "male",
         "F" => "female",
@@ -220,13 +219,8 @@ pub fn pd1<'m>(ctx: &mut Context<'m>, pd1: Seg<'m>, patient: Handle) {
 }
 
 /// Maps an MRG (merge) to the Patient that `patient` replaces: identified by
-/// MRG-1 (and MRG-4), named by MRG-7, inactive, linked both ways; and the
-/// prior account number MRG-3 to an Account of `patient` whose status is
-/// unknown (IG `MRG[Account]`).
+/// MRG-1 (and MRG-4), named by MRG-7, inactive, linked both ways.
 pub fn mrg<'m>(ctx: &mut Context<'m>, mrg: Seg<'m>, patient: Handle) -> Option<Handle> {
-    if let Some(number) = mrg.rep(3).and_then(identifier::cx) {
-        account_of(ctx, number, "unknown", patient);
-    }
     let identifiers: Vec<Value<'m>> = [1, 4]
         .into_iter()
         .flat_map(|n| mrg.reps(n))
@@ -253,29 +247,6 @@ pub fn mrg<'m>(ctx: &mut Context<'m>, mrg: Seg<'m>, patient: Handle) -> Option<H
         push(ctx.resource_mut(patient), "link", link);
     }
     Some(old)
-}
-
-/// The patient's account (IG `PID[Account]`): an active Account identified
-/// by the account number PID-18, whose subject is `patient`; none without
-/// one.
-pub fn account<'m>(ctx: &mut Context<'m>, pid: Seg<'m>, patient: Handle) {
-    if let Some(number) = pid.rep(18).and_then(identifier::cx) {
-        account_of(ctx, number, "active", patient);
-    }
-}
-
-/// An Account of `patient` identified by `number`, in `status`. Its id is
-/// [`owned_id`]'s, with a conditional update when the number has a system.
-fn account_of<'m>(ctx: &mut Context<'m>, number: Value<'m>, status: &'static str, patient: Handle) {
-    let identifiers = vec![number];
-    let query = identifier::conditional_query(&identifiers);
-    let subject = ctx.reference(patient);
-    let id = owned_id("Account", &identifiers[0], &subject);
-    let mut account = resource("Account", id);
-    account["identifier"] = Value::Array(identifiers);
-    account["status"] = Value::from(status);
-    account["subject"] = json!([subject]);
-    ctx.add(account, query);
 }
 
 /// A visit's facts about its patient (IG `PV1[Patient]`): the VIP indicator
