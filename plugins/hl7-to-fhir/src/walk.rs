@@ -12,9 +12,9 @@ use hl7wasm_plugin_sdk::json;
 
 use crate::context::{Context, Handle, Seg, Text, push};
 use crate::segments::{
-    Links, account, allergy, appointment, condition, coverage, dispense, document, encounter,
-    header, immunization, medication, note, observation, order, participation, patient, procedure,
-    provenance, related_person, report, software, specimen,
+    Links, account, allergy, appointment, charge, condition, coverage, dispense, document,
+    encounter, header, immunization, medication, note, observation, order, participation, patient,
+    procedure, provenance, related_person, report, software, specimen,
 };
 use crate::{MapError, MessageKind, Options};
 
@@ -164,6 +164,10 @@ impl<'m> Walk<'_, 'm> {
                 let patient = self.patient(seg)?;
                 account::mrg(ctx, seg, patient);
                 patient::mrg(ctx, seg, patient)
+            }
+            "FT1" => {
+                self.patient(seg)?;
+                charge::ft1(ctx, seg, position, self.links, self.account)
             }
             "GT1" => {
                 let patient = self.patient(seg)?;

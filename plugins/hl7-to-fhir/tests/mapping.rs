@@ -951,6 +951,60 @@ fn guarantors_join_the_patients_account() {
     );
 }
 
+/// Ensures that an FT1 charge becomes a billable ChargeItem of the patient,
+/// its visit and account, and that payments and adjustments, which are no
+/// charge items, make none.
+#[test]
+fn a_financial_transaction_is_a_charge_item() {
+    let message = "MSH|^~\\&|BILL|HOSP|||20240102030405+0100||DFT^P03|MSG6|P|2.5.1\r\
+        EVN|P03|20240102030405+0100\r\
+        PID|1||123456^^^HOSP&1.2.840.99&ISO^MR||DOE^JOHN|||||||||||||A100^^^HOSP&1.2.840.99&ISO^AN\r\
+        PV1|1|O\r\
+        FT1|1|T-77||20240101^20240102|20240103|CG|71045^Xray exam chest 1 view^C4|||2|100.50&USD||||||||R07.9^Chest pain^I10|11^RAD^RAY||||22^CLERK^CLARA|||||00071015523^Drug^NDC\r\
+        NTE|1||Portable unit\r\
+        FT1|2|T-78||20240101|20240103|PY|CASH^Cash payment|||1|50&USD\r\
+        FT1|3|T-79||20240101|20240103|AJ|DISC^Discount|||1|-10&USD\r";
+    let bundle = map_message(message, &Options::default()).unwrap();
+    let charges = resources(&bundle, "ChargeItem");
+    assert_eq!(charges.len(), 1, "payments and adjustments are no charges");
+    let charge = &charges[0]["resource"];
+    assert_eq!(charge["status"], "billable");
+    assert_eq!(charge["identifier"][0]["value"], "T-77");
+    assert_eq!(charge["code"]["coding"][0]["code"], "71045");
+    assert_eq!(charge["occurrencePeriod"]["end"], "2024-01-02");
+    assert_eq!(charge["quantity"]["value"], 2);
+    assert_eq!(charge["priceOverride"]["value"], 100.5);
+    assert_eq!(charge["priceOverride"]["currency"], "USD");
+    assert_eq!(charge["reason"][0]["coding"][0]["code"], "R07.9");
+    assert_eq!(
+        charge["productCodeableConcept"]["coding"][0]["code"],
+        "00071015523"
+    );
+    assert_eq!(charge["note"][0]["text"], "Portable unit");
+    let linked = |key: &str, resource_type: &str| {
+        assert_eq!(
+            charge[key]["reference"],
+            resources(&bundle, resource_type)[0]["fullUrl"],
+            "{key}"
+        );
+    };
+    linked("subject", "Patient");
+    linked("context", "Encounter");
+    assert_eq!(
+        charge["account"][0]["reference"],
+        resources(&bundle, "Account")[0]["fullUrl"]
+    );
+    let named = |reference: &Value| {
+        resources(&bundle, "Practitioner")
+            .into_iter()
+            .find(|p| p["fullUrl"] == reference["reference"])
+            .expect("a Practitioner")["resource"]["name"][0]["family"]
+            .clone()
+    };
+    assert_eq!(named(&charge["performer"][0]["actor"]), "RAD");
+    assert_eq!(named(&charge["enterer"]), "CLERK");
+}
+
 /// Ensures that an order's TQ1 becomes its quantity, timing, priority and
 /// note (IG `TQ1[ServiceRequest]`).
 #[test]

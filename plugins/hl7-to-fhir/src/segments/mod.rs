@@ -4,6 +4,7 @@
 pub mod account;
 pub mod allergy;
 pub mod appointment;
+pub mod charge;
 pub mod condition;
 pub mod coverage;
 pub mod device;

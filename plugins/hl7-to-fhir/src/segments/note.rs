@@ -6,7 +6,7 @@ use hl7wasm_plugin_sdk::json::Value;
 use crate::context::{Context, Handle, Seg, push};
 
 /// R4 resources with a `note` (Annotation) element that NTE can follow.
-const WITH_NOTE: [&str; 7] = [
+const WITH_NOTE: [&str; 8] = [
     "Observation",
     "ServiceRequest",
     "Immunization",
@@ -14,6 +14,7 @@ const WITH_NOTE: [&str; 7] = [
     "Procedure",
     "AllergyIntolerance",
     "Specimen",
+    "ChargeItem",
 ];
 
 /// Adds the comment of an NTE (NTE-3, repetitions joined by line breaks) to
