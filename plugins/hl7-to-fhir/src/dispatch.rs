@@ -5,9 +5,12 @@
 /// resources the MessageHeader focuses on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MessageKind {
-    /// ADT (every trigger, merges included), BAR, DFT and REF: patient,
-    /// visit, allergies, diagnoses, procedures, insurance.
+    /// ADT (every trigger, merges included), BAR and DFT: patient, visit,
+    /// allergies, diagnoses, procedures, insurance, charges.
     Admin,
+    /// REF: an RF1 referral (a ServiceRequest) with its providers (PRD),
+    /// and the patient's data as in ADT.
+    Referral,
     /// ORU and OUL: OBR to ServiceRequest and DiagnosticReport, OBX to
     /// Observation results.
     Results,
@@ -32,7 +35,8 @@ impl MessageKind {
     /// `None` for a type without one (ACK, queries, ...).
     pub fn of(code: &str) -> Option<MessageKind> {
         match code {
-            "ADT" | "BAR" | "DFT" | "REF" => Some(MessageKind::Admin),
+            "ADT" | "BAR" | "DFT" => Some(MessageKind::Admin),
+            "REF" => Some(MessageKind::Referral),
             "ORU" | "OUL" => Some(MessageKind::Results),
             "ORM" | "OML" | "OMG" => Some(MessageKind::Orders),
             "VXU" => Some(MessageKind::Vaccination),
@@ -48,6 +52,7 @@ impl MessageKind {
     pub(crate) fn focus_types(self) -> &'static [&'static str] {
         match self {
             MessageKind::Admin => &["Patient", "Encounter"],
+            MessageKind::Referral => &["ServiceRequest"],
             MessageKind::Results => &["DiagnosticReport"],
             MessageKind::Orders => &["ServiceRequest"],
             MessageKind::Vaccination => &["Immunization"],

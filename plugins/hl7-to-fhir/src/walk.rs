@@ -14,7 +14,7 @@ use crate::context::{Context, Handle, Seg, Text, push};
 use crate::segments::{
     Links, account, allergy, appointment, charge, condition, coverage, dispense, document,
     encounter, header, immunization, medication, note, observation, order, participation, patient,
-    procedure, provenance, related_person, report, software, specimen,
+    procedure, provenance, referral, related_person, report, software, specimen,
 };
 use crate::{MapError, MessageKind, Options};
 
@@ -50,6 +50,7 @@ pub fn map<'m>(
         participation: None,
         collector: None,
         account: None,
+        referral: None,
         software: Vec::new(),
     };
     for position in 1..segments.len() {
@@ -132,6 +133,9 @@ struct Walk<'s, 'm> {
     collector: Option<json::Value<'m>>,
     /// The current patient's Account, which a GT1's guarantor joins.
     account: Option<Handle>,
+    /// The ServiceRequest of the RF1, which the PRD after it name providers
+    /// of, and which a REF sends before its PID.
+    referral: Option<Handle>,
     /// The Devices of the SFT segments, the message Provenance's entities.
     software: Vec<Handle>,
 }
@@ -168,6 +172,15 @@ impl<'m> Walk<'_, 'm> {
             "FT1" => {
                 self.patient(seg)?;
                 charge::ft1(ctx, seg, position, self.links, self.account)
+            }
+            "RF1" => {
+                let referred = referral::rf1(ctx, seg, position, self.links);
+                self.referral = Some(referred);
+                Some(referred)
+            }
+            "PRD" => {
+                referral::prd(ctx, seg, position, self.referral);
+                return Ok(());
             }
             "GT1" => {
                 let patient = self.patient(seg)?;
@@ -331,6 +344,9 @@ impl<'m> Walk<'_, 'm> {
     fn pid(&mut self, ctx: &mut Context<'m>, seg: Seg<'m>, position: usize) -> Option<Handle> {
         let patient = patient::pid(ctx, seg, position);
         self.account = account::pid(ctx, seg, patient);
+        if let Some(referred) = self.referral {
+            referral::subject_of(ctx, referred, patient);
+        }
         provenance::pid(ctx, seg, position, patient);
         self.participation = Some(participation::Scope::Patient(patient));
         self.collector = None;

@@ -1005,6 +1005,52 @@ fn a_financial_transaction_is_a_charge_item() {
     assert_eq!(named(&charge["enterer"]), "CLERK");
 }
 
+/// Ensures that a referral (RF1) becomes a ServiceRequest in the referral
+/// category, whose subject is the patient even when the PID comes after it
+/// (as REF sends it), whose requester is the referring provider (PRD `RP`)
+/// and whose performer the provider referred to (`RT`).
+#[test]
+fn a_referral_is_a_service_request() {
+    let message = "MSH|^~\\&|REFER|HOSP|||20240102030405+0100||REF^I12|MSG7|P|2.5.1\r\
+        RF1|A^Accepted^HL70283|S^STAT^HL70280|Med^Medical^HL70281||O^Outpatient^HL70284|R-1^^1.2.3.9^ISO|20240101|20240301|20240102|O^Provider Ordered^HL70336\r\
+        PRD|RP^Referring Provider^HL70286|POWELL^ROBERT^^^DR|1 HEALTH DR^^ANN ARBOR^MI|||||||General Clinic\r\
+        PRD|RT^Referred to Provider^HL70286|MCWILLIAMS^PAUL^^^DR\r\
+        PID|1||123456^^^HOSP&1.2.840.99&ISO^MR||DOE^JOHN\r";
+    let bundle = map_message(message, &Options::default()).unwrap();
+    let referral = &resources(&bundle, "ServiceRequest")[0];
+    let request = &referral["resource"];
+    assert_eq!(request["status"], "active");
+    assert_eq!(request["intent"], "order");
+    assert_eq!(request["priority"], "stat");
+    assert_eq!(request["category"][0]["coding"][0]["code"], "3457005");
+    assert_eq!(request["identifier"][0]["system"], "urn:oid:1.2.3.9");
+    assert_eq!(request["occurrencePeriod"]["end"], "2024-03-01");
+    assert_eq!(request["authoredOn"], "2024-01-02");
+    assert_eq!(
+        request["subject"]["reference"],
+        resources(&bundle, "Patient")[0]["fullUrl"]
+    );
+    let family = |reference: &Value| {
+        let role = resources(&bundle, "PractitionerRole")
+            .into_iter()
+            .find(|r| r["fullUrl"] == reference["reference"])
+            .expect("a PractitionerRole");
+        let person = resources(&bundle, "Practitioner")
+            .into_iter()
+            .find(|p| p["fullUrl"] == role["resource"]["practitioner"]["reference"])
+            .expect("its Practitioner");
+        person["resource"]["name"][0]["family"].clone()
+    };
+    assert_eq!(family(&request["requester"]), "POWELL");
+    assert_eq!(family(&request["performer"][0]), "MCWILLIAMS");
+    let header = &resources(&bundle, "MessageHeader")[0]["resource"];
+    assert_eq!(header["focus"][0]["reference"], referral["fullUrl"]);
+    assert_eq!(
+        referral["request"]["url"],
+        "ServiceRequest?identifier=urn:oid:1.2.3.9|R-1"
+    );
+}
+
 /// Ensures that an order's TQ1 becomes its quantity, timing, priority and
 /// note (IG `TQ1[ServiceRequest]`).
 #[test]
