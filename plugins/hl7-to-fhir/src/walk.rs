@@ -51,6 +51,7 @@ pub fn map<'m>(
         collector: None,
         account: None,
         referral: None,
+        sample: None,
         software: Vec::new(),
     };
     for position in 1..segments.len() {
@@ -136,6 +137,9 @@ struct Walk<'s, 'm> {
     /// The ServiceRequest of the RF1, which the PRD after it name providers
     /// of, and which a REF sends before its PID.
     referral: Option<Handle>,
+    /// The Specimen of the current SPM, whose containers the SAC after it
+    /// describe.
+    sample: Option<Handle>,
     /// The Devices of the SFT segments, the message Provenance's entities.
     software: Vec<Handle>,
 }
@@ -256,7 +260,17 @@ impl<'m> Walk<'_, 'm> {
             "ORC" => self.orc(ctx, seg, position),
             "OBR" => self.obr(ctx, seg, position)?,
             "OBX" => self.obx(ctx, seg, position),
-            "SPM" => Some(self.spm(ctx, seg, position)),
+            "SPM" => {
+                let sample = self.spm(ctx, seg, position);
+                self.sample = Some(sample);
+                Some(sample)
+            }
+            "SAC" => {
+                if let Some(sample) = self.sample {
+                    specimen::sac(ctx, seg, sample);
+                }
+                return Ok(());
+            }
             "NTE" => {
                 if let Some(target) = self.note_target {
                     note::nte(ctx, seg, target);
@@ -350,6 +364,7 @@ impl<'m> Walk<'_, 'm> {
         provenance::pid(ctx, seg, position, patient);
         self.participation = Some(participation::Scope::Patient(patient));
         self.collector = None;
+        self.sample = None;
         self.links = Links {
             patient: Some(patient),
             ..Links::default()
@@ -372,6 +387,7 @@ impl<'m> Walk<'_, 'm> {
     fn orc(&mut self, ctx: &mut Context<'m>, seg: Seg<'m>, position: usize) -> Option<Handle> {
         self.orc = Some(seg);
         self.collector = None;
+        self.sample = None;
         self.report = None;
         self.links.immunization = None;
         self.medication = None;
@@ -461,6 +477,7 @@ impl<'m> Walk<'_, 'm> {
         seg: Seg<'m>,
         position: usize,
     ) -> Result<Option<Handle>, MapError> {
+        self.sample = None;
         let orc = if self.paired_obr == Some(position) {
             self.orc
         } else {

@@ -1051,6 +1051,31 @@ fn a_referral_is_a_service_request() {
     );
 }
 
+/// Ensures that an SAC after an SPM describes that Specimen's container:
+/// its identifier, capacity, available volume and additive, and the
+/// accession number the Specimen lacked.
+#[test]
+fn a_container_detail_describes_its_specimen() {
+    let message = ORU.replace(
+        "SPM|1|S1&LAB||BLD^Blood^HL70487\r",
+        "SPM|1|S1&LAB||BLD^Blood^HL70487\r\
+         OBX|3|NM|SPEC-TEMP^Specimen temperature^L||4|Cel\r\
+         SAC||ACC-9^LAB|TUBE-1^LAB||||||||||||||||||10|7||mL^milliliter^UCUM|||EDTA^EDTA^HL70371\r",
+    );
+    let bundle = map_message(&message, &Options::default()).unwrap();
+    let specimen = &resources(&bundle, "Specimen")[0]["resource"];
+    assert_eq!(specimen["accessionIdentifier"]["value"], "ACC-9");
+    let container = &specimen["container"][0];
+    assert_eq!(container["identifier"][0]["value"], "TUBE-1");
+    assert_eq!(container["capacity"]["value"], 10);
+    assert_eq!(container["specimenQuantity"]["value"], 7);
+    assert_eq!(container["specimenQuantity"]["code"], "mL");
+    assert_eq!(
+        container["additiveCodeableConcept"]["coding"][0]["code"],
+        "EDTA"
+    );
+}
+
 /// Ensures that an order's TQ1 becomes its quantity, timing, priority and
 /// note (IG `TQ1[ServiceRequest]`).
 #[test]

@@ -1,10 +1,10 @@
-//! SPM → Specimen (IG `SPM[Specimen]`).
+//! SPM → Specimen (IG `SPM[Specimen]`), and SAC → its container.
 
 use hl7wasm_plugin_sdk::json;
 use hl7wasm_plugin_sdk::json::Value;
 
-use crate::context::{Context, Handle, Seg, put};
-use crate::datatypes::{codes, identifier, time};
+use crate::context::{Context, Handle, Seg, push, put};
+use crate::datatypes::{codes, identifier, quantity, time};
 use crate::segments::positioned;
 
 /// Maps an SPM to a Specimen of `patient`: identifiers (SPM-2, placer and
@@ -74,4 +74,40 @@ pub fn spm<'m>(
         .collect();
     put(&mut specimen, "condition", Some(Value::Array(conditions)));
     ctx.add(specimen, None)
+}
+
+/// Adds an SAC (specimen container detail; no IG map at hand, so by its
+/// HL7 v2.8 field definitions) to `specimen`: its accession identifier
+/// SAC-2 when the Specimen has none, and a container of identifier SAC-3,
+/// capacity SAC-21 and available volume SAC-22 (both in the units SAC-24)
+/// and additive SAC-27.
+pub fn sac<'m>(ctx: &mut Context<'m>, sac: Seg<'m>, specimen: Handle) {
+    let accession = sac.rep(2).and_then(|ei| identifier::ei(&ei, 1));
+    let units = sac.rep(24);
+    let volume = |n: usize| {
+        let amount = quantity::number(&sac.text(n)?)?;
+        Some(quantity::quantity(amount, units.as_ref()))
+    };
+    let mut container = json!({});
+    put(
+        &mut container,
+        "identifier",
+        sac.rep(3)
+            .and_then(|ei| identifier::ei(&ei, 1))
+            .map(|id| json!([id])),
+    );
+    put(&mut container, "capacity", volume(21));
+    put(&mut container, "specimenQuantity", volume(22));
+    put(
+        &mut container,
+        "additiveCodeableConcept",
+        sac.rep(27).and_then(|r| codes::codeable_concept(&r)),
+    );
+    let resource = ctx.resource_mut(specimen);
+    if resource.get("accessionIdentifier").is_none() {
+        put(resource, "accessionIdentifier", accession);
+    }
+    if container != json!({}) {
+        push(resource, "container", container);
+    }
 }
