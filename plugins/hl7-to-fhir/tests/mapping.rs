@@ -1083,7 +1083,7 @@ fn an_order_timing_maps_to_the_service_request() {
     let message = "MSH|^~\\&|CPOE|HOSP|LAB|HOSP|20240102030405+0100||OML^O21|MSG8|P|2.5.1\r\
         PID|1||123456^^^HOSP&1.2.840.99&ISO^MR||DOE^JOHN\r\
         ORC|NW|P500^CPOE\r\
-        TQ1|1|2^mL&milliliter&UCUM|Q4H||||20240103080000+0100|20240104080000+0100|S||Before breakfast|||6\r\
+        TQ1|1|2^mL&milliliter&UCUM|Q4H|0800~2000||1^wk|20240103080000+0100|20240104080000+0100|S||Before breakfast||30^min&minute&ANS+|6\r\
         OBR|1|P500^CPOE||2345-7^Glucose^LN\r";
     let bundle = map_message(message, &Options::default()).unwrap();
     let request = &resources(&bundle, "ServiceRequest")[0]["resource"];
@@ -1094,10 +1094,41 @@ fn an_order_timing_maps_to_the_service_request() {
         "2024-01-03T08:00:00+01:00"
     );
     assert_eq!(timing["repeat"]["countMax"], 6);
+    assert_eq!(
+        timing["repeat"]["timeOfDay"],
+        serde_json::json!(["08:00:00", "20:00:00"])
+    );
+    assert_eq!(timing["repeat"]["duration"], 30);
+    assert_eq!(timing["repeat"]["durationUnit"], "min");
+    assert!(
+        timing["repeat"].get("boundsDuration").is_none(),
+        "the start and end bound it"
+    );
     assert_eq!(request["priority"], "stat");
     assert_eq!(request["note"][0]["text"], "Before breakfast");
     assert_eq!(request["quantityQuantity"]["value"], 2);
     assert_eq!(request["quantityQuantity"]["unit"], "milliliter");
+
+    let timing_of = |tq1: &str| {
+        let message = message.replace(
+            "TQ1|1|2^mL&milliliter&UCUM|Q4H|0800~2000||1^wk|20240103080000+0100|20240104080000+0100|S||Before breakfast||30^min&minute&ANS+|6",
+            tq1,
+        );
+        let bundle = map_message(&message, &Options::default()).unwrap();
+        resources(&bundle, "ServiceRequest")[0]["resource"]["occurrenceTiming"].clone()
+    };
+    let bounded = timing_of("TQ1|1||Q4H|||3^D&day&ISO");
+    assert_eq!(
+        bounded["repeat"]["boundsDuration"],
+        serde_json::json!({
+            "value": 3, "unit": "d", "system": "http://unitsofmeasure.org", "code": "d",
+        })
+    );
+    let weighed = timing_of("TQ1|1||Q4H|||150^&kg|||||||2^kg");
+    assert!(
+        weighed.get("repeat").is_none(),
+        "a duration that is no time is left out: {weighed}"
+    );
 }
 
 /// Ensures that a problem instance id without a system names a problem only

@@ -54,6 +54,22 @@ pub fn period<'m>(start: Option<String>, end: Option<String>) -> Option<Value<'m
     (period != json!({})).then_some(period)
 }
 
+/// A unit of time as FHIR's UCUM time units name it (`s`, `min`, `h`, `d`,
+/// `wk`, `mo`, `a`), from the code or name that senders give it (`Hr`,
+/// `minute`, `D`, `ann`, ...); `None` for any other unit.
+pub fn ucum_time_unit(unit: &str) -> Option<&'static str> {
+    Some(match unit.trim().to_ascii_lowercase().as_str() {
+        "s" | "sec" | "second" | "seconds" => "s",
+        "min" | "minute" | "minutes" => "min",
+        "h" | "hr" | "hour" | "hours" => "h",
+        "d" | "day" | "days" => "d",
+        "wk" | "week" | "weeks" => "wk",
+        "mo" | "month" | "months" => "mo",
+        "a" | "ann" | "yr" | "year" | "years" => "a",
+        _ => return None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

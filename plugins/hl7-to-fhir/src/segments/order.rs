@@ -4,7 +4,7 @@ use hl7wasm_plugin_sdk::fhir;
 use hl7wasm_plugin_sdk::json;
 use hl7wasm_plugin_sdk::json::Value;
 
-use crate::context::{Context, Handle, Seg, push, put, resource};
+use crate::context::{Context, Handle, Parts, Rep, Seg, push, put, resource};
 use crate::datatypes::{codes, identifier, quantity, time};
 use crate::references::practitioner;
 use crate::segments::positioned;
@@ -134,13 +134,34 @@ pub(crate) fn priority(code: &str) -> Option<&'static str> {
 }
 
 /// TQ1's timing, as both IG TQ1 maps read it: the repeat pattern's code
-/// (TQ1-3.1, table 0335), with the start and end (TQ1-7, TQ1-8) and the
-/// number of occurrences (TQ1-14) as its repeat; `None` when the TQ1 gives
-/// none of them.
+/// (TQ1-3.1, table 0335), with its repeat: the start and end (TQ1-7,
+/// TQ1-8), else the service duration TQ1-6, as bounds; the explicit times
+/// TQ1-4 as times of day (the IG's MedicationRequest map says `event`, a
+/// dateTime, which a time without a date cannot be); the occurrence
+/// duration TQ1-13; the number of occurrences TQ1-14. Durations in a unit
+/// that is no time unit are left out. `None` when the TQ1 gives none of
+/// them.
 pub fn timing<'m>(ctx: &Context<'m>, tq1: Seg<'m>) -> Option<Value<'m>> {
     let mut repeat = json!({});
     let bounds = time::period(tq1.datetime(7, ctx), tq1.datetime(8, ctx));
-    put(&mut repeat, "boundsPeriod", bounds);
+    match bounds {
+        Some(bounds) => repeat["boundsPeriod"] = bounds,
+        None => put(
+            &mut repeat,
+            "boundsDuration",
+            tq1.rep(6).and_then(|cq| duration(&cq)),
+        ),
+    }
+    let times: Vec<Value<'m>> = tq1
+        .reps(4)
+        .filter_map(|tm| time::time_of_day(&tm.get(1)?))
+        .map(Value::from)
+        .collect();
+    put(&mut repeat, "timeOfDay", Some(Value::Array(times)));
+    if let Some(each) = tq1.rep(13).and_then(|cq| duration(&cq)) {
+        repeat["duration"] = each["value"].clone();
+        repeat["durationUnit"] = each["code"].clone();
+    }
     let count = tq1.text(14).and_then(|c| quantity::whole(&c));
     put(
         &mut repeat,
@@ -157,6 +178,22 @@ pub fn timing<'m>(ctx: &Context<'m>, tq1: Seg<'m>) -> Option<Value<'m>> {
         (repeat != json!({})).then_some(repeat),
     );
     (timing != json!({})).then_some(timing)
+}
+
+/// A CQ of a time unit as a Duration (UCUM, as FHIR requires); `None` for a
+/// quantity in another unit or none.
+fn duration<'m>(cq: &Rep<'m>) -> Option<Value<'m>> {
+    let value = quantity::number(&cq.get(1)?)?;
+    let units = cq.nested(2);
+    let unit = [1, 2]
+        .into_iter()
+        .find_map(|c| time::ucum_time_unit(&units.part(c)?))?;
+    Some(json!({
+        "value": value,
+        "unit": unit,
+        "system": "http://unitsofmeasure.org",
+        "code": unit,
+    }))
 }
 
 /// Sets the priority of `request` from TQ1-9 (see [`priority`]).
