@@ -895,7 +895,7 @@ fn a_merge_and_a_visit_say_more_about_the_patient() {
 /// guarantors get an Account of their own.
 #[test]
 fn guarantors_join_the_patients_account() {
-    let guarantors = "GT1|1|G1|DOE^JANE||1 MAIN ST^^SPRINGFIELD^IL|^PRN^PH^^^555^5551111||19820202|F||SPO^Spouse^HL70063||20240101|20241231||||||||N\r\
+    let gt1s = "GT1|1|G1|DOE^JANE||1 MAIN ST^^SPRINGFIELD^IL|^PRN^PH^^^555^5551111||19820202|F||SPO^Spouse^HL70063||20240101|20241231||||||||N\r\
         GT1|2||DOE^JOHN||||||||SEL\r\
         GT1|3||||||||||||||||||||ACME INSURANCE TRUST\r\
         GT1|4\r";
@@ -905,7 +905,7 @@ fn guarantors_join_the_patients_account() {
                 "||^PRN^PH^^^555^5551234",
                 &format!("||^PRN^PH^^^555^5551234|||||{pid_18}"),
             )
-            .replace("AL1|1|", &format!("{guarantors}AL1|1|"));
+            .replace("AL1|1|", &format!("{gt1s}AL1|1|"));
         map_message(&message, &Options::default()).unwrap()
     };
     let bundle = with("A100^^^HOSP&1.2.840.99&ISO^AN");
@@ -948,6 +948,15 @@ fn guarantors_join_the_patients_account() {
             .unwrap()
             .len(),
         3
+    );
+    let resent = ADT
+        .replace("|MSG1|", "|MSG9|")
+        .replace("AL1|1|", &format!("{gt1s}AL1|1|"));
+    let later = map_message(&resent, &Options::default()).unwrap();
+    assert_eq!(
+        resources(&later, "Account")[0]["resource"]["id"],
+        accounts[0]["resource"]["id"],
+        "the next message's guarantors update the same Account"
     );
 }
 

@@ -4,13 +4,14 @@
 //! construction in the tables at hand, so GT1 follows its HL7 v2.8 field
 //! definitions.
 
+use hl7wasm_plugin_sdk::fhir;
 use hl7wasm_plugin_sdk::json;
 use hl7wasm_plugin_sdk::json::Value;
 
 use crate::context::{Context, Handle, Seg, push, put, resource};
 use crate::datatypes::{identifier, time};
 use crate::references::organization;
-use crate::segments::{owned_id, positioned, related_person};
+use crate::segments::{owned_id, related_person};
 
 /// The patient's account (IG `PID[Account]`): an active Account of
 /// `patient` identified by the account number PID-18; none without one.
@@ -47,8 +48,8 @@ fn numbered<'m>(
 }
 
 /// Adds a GT1's guarantor to `account`, the patient's account, and returns
-/// it; without one (no PID-18) an active Account of `patient` is made for
-/// the guarantors. The guarantor is the patient itself when the
+/// it; without one (no PID-18) the guarantors go to an active Account of
+/// `patient` whose id derives from the patient's, one per patient. The guarantor is the patient itself when the
 /// relationship GT1-11 is `SEL`, else a RelatedPerson of the guarantor's
 /// name GT1-3, else the guarantor organization GT1-21; with the billing
 /// hold flag GT1-22 as `onHold` and GT1-13/-14 as period. A GT1 that names
@@ -79,9 +80,14 @@ pub fn gt1<'m>(
     let end = gt1.text(14).and_then(|t| time::date(&t));
     put(&mut guarantor, "period", time::period(start, end));
     let account = account.unwrap_or_else(|| {
-        let mut account = positioned(ctx, "Account", position);
+        // One per patient, so that the next message's guarantors replace
+        // these rather than pile up in new Accounts.
+        let subject = ctx.reference(patient);
+        let owner = subject["reference"].as_str().unwrap_or_default();
+        let id = fhir::deterministic_id(&["Account", "guarantors", owner]);
+        let mut account = resource("Account", id);
         account["status"] = Value::from("active");
-        account["subject"] = json!([ctx.reference(patient)]);
+        account["subject"] = json!([subject]);
         ctx.add(account, None)
     });
     push(ctx.resource_mut(account), "guarantor", guarantor);
