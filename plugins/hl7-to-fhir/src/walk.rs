@@ -183,7 +183,7 @@ impl<'m> Walk<'_, 'm> {
                 Some(referred)
             }
             "PRD" => {
-                referral::prd(ctx, seg, position, self.referral);
+                referral::prd(ctx, seg, self.referral);
                 return Ok(());
             }
             "GT1" => {

@@ -1058,6 +1058,12 @@ fn a_referral_is_a_service_request() {
         referral["request"]["url"],
         "ServiceRequest?identifier=urn:oid:1.2.3.9|R-1"
     );
+    let again = map_message(&message.replace("|MSG7|", "|MSG8|"), &Options::default()).unwrap();
+    assert_eq!(
+        resources(&again, "PractitionerRole")[0]["fullUrl"],
+        resources(&bundle, "PractitionerRole")[0]["fullUrl"],
+        "the same provider's role is one resource across messages"
+    );
 }
 
 /// Ensures that an SAC after an SPM describes that Specimen's container:

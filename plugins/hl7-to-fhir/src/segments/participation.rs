@@ -360,21 +360,11 @@ fn practitioner_role<'m>(ctx: &mut Context<'m>, part: &Participation<'m>) -> Opt
             let [system, value] = identifier::key(&identifiers[0]);
             fhir::deterministic_id(&["PractitionerRole", system, value])
         }
-        None => {
-            let reference = |r: &Option<Value<'m>>| {
-                r.as_ref()
-                    .and_then(|r| r["reference"].as_str())
-                    .unwrap_or("")
-                    .to_string()
-            };
-            let code = part.code.as_deref().unwrap_or_default();
-            fhir::deterministic_id(&[
-                "PractitionerRole",
-                &reference(&person),
-                code,
-                &reference(&organization),
-            ])
-        }
+        None => role_id(
+            person.as_ref(),
+            part.code.as_deref().unwrap_or_default(),
+            organization.as_ref(),
+        ),
     };
     if let Some(known) = ctx.existing(&id) {
         return Some(known);
@@ -404,6 +394,21 @@ fn practitioner_role<'m>(ctx: &mut Context<'m>, part: &Participation<'m>) -> Opt
         .collect();
     put(&mut held, "telecom", Some(Value::Array(telecoms)));
     Some(ctx.add(held, query))
+}
+
+/// The id of the PractitionerRole of `person` in the role `code` for
+/// `organization` (references, either may be absent): the same role of the
+/// same person is one resource across messages.
+pub fn role_id(person: Option<&Value<'_>>, code: &str, organization: Option<&Value<'_>>) -> String {
+    fn reference<'v>(r: Option<&'v Value<'_>>) -> &'v str {
+        r.and_then(|r| r["reference"].as_str()).unwrap_or("")
+    }
+    fhir::deterministic_id(&[
+        "PractitionerRole",
+        reference(person),
+        code,
+        reference(organization),
+    ])
 }
 
 /// The patient's CareTeam, made at the first participation that needs it.

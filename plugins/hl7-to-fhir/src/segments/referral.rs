@@ -9,7 +9,7 @@ use hl7wasm_plugin_sdk::json::Value;
 use crate::context::{Context, Handle, Seg, push, put, resource};
 use crate::datatypes::{address, codes, identifier, name, telecom, time};
 use crate::references::{location, organization};
-use crate::segments::{Links, order, positioned, subject};
+use crate::segments::{Links, order, participation, positioned, subject};
 
 /// SNOMED CT's "Patient referral", the category every referral carries.
 const REFERRAL: &str = "3457005";
@@ -92,15 +92,11 @@ pub fn subject_of(ctx: &mut Context<'_>, referral: Handle, patient: Handle) {
 /// Maps a PRD to a PractitionerRole of the referral: role PRD-1 (table
 /// 0286), a Practitioner of the name PRD-2, address PRD-3 and identifier
 /// PRD-7, location PRD-4, telecom PRD-5, period PRD-8/-9, organization
-/// PRD-10. The referring provider (`RP`) is `referral`'s requester (the
+/// PRD-10; one resource per person, role and organization across messages.
+/// The referring provider (`RP`) is `referral`'s requester (the
 /// first one), a referred-to or consulting provider (`RT`, `CP`) a
 /// performer. `None` for a PRD that names no one.
-pub fn prd<'m>(
-    ctx: &mut Context<'m>,
-    prd: Seg<'m>,
-    position: usize,
-    referral: Option<Handle>,
-) -> Option<Handle> {
+pub fn prd<'m>(ctx: &mut Context<'m>, prd: Seg<'m>, referral: Option<Handle>) -> Option<Handle> {
     let role = prd.component(1, 1);
     let person = practitioner(ctx, prd);
     let organization = prd
@@ -110,7 +106,12 @@ pub fn prd<'m>(
     if person.is_none() && organization.is_none() {
         return None;
     }
-    let mut held = positioned(ctx, "PractitionerRole", position);
+    let id = participation::role_id(
+        person.as_ref(),
+        role.as_deref().unwrap_or_default(),
+        organization.as_ref(),
+    );
+    let mut held = resource("PractitionerRole", id);
     put(&mut held, "practitioner", person);
     put(&mut held, "organization", organization);
     put(
