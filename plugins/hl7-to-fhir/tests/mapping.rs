@@ -1091,6 +1091,46 @@ fn a_container_detail_describes_its_specimen() {
     );
 }
 
+/// Ensures that an IN1 names the Coverage's subscriber (the patient for
+/// `SEL`, else a RelatedPerson of the insured's name), its policy holder
+/// (the insured's employer) and the payer's address (IG `IN1[Coverage]`).
+#[test]
+fn insurance_names_its_subscriber_and_holder() {
+    let in1 = "IN1|1|GOLD^Gold Plan|INS001|ACME INSURANCE|PO BOX 1^^SPRINGFIELD^IL^62701|||GRP100||E77^^^EMPLOYERS|BIG CORP|||||DOE^JANE|SPO^Spouse^HL70063|19820202|1 MAIN ST^^SPRINGFIELD^IL\r";
+    let bundle_with = |in1: &str| {
+        let message = ADT.replace("AL1|1|", &format!("{in1}AL1|1|"));
+        map_message(&message, &Options::default()).unwrap()
+    };
+    let bundle = bundle_with(in1);
+    let coverage = &resources(&bundle, "Coverage")[0]["resource"];
+    let find = |resource_type: &str, reference: &Value| {
+        resources(&bundle, resource_type)
+            .into_iter()
+            .find(|r| r["fullUrl"] == reference["reference"])
+            .unwrap_or_else(|| panic!("a {resource_type}"))["resource"]
+            .clone()
+    };
+    let insured = find("RelatedPerson", &coverage["subscriber"]);
+    assert_eq!(insured["name"][0]["given"][0], "JANE");
+    assert_eq!(insured["birthDate"], "1982-02-02");
+    assert_eq!(insured["relationship"][0]["coding"][0]["code"], "SPO");
+    assert_eq!(coverage["relationship"]["coding"][0]["code"], "spouse");
+    assert_eq!(
+        find("Organization", &coverage["policyHolder"])["name"],
+        "BIG CORP"
+    );
+    let payer = find("Organization", &coverage["payor"][0]);
+    assert_eq!(payer["address"][0]["line"][0], "PO BOX 1");
+
+    let own = in1.replace("SPO^Spouse^HL70063", "SEL^Self^HL70063");
+    let bundle = bundle_with(&own);
+    let coverage = &resources(&bundle, "Coverage")[0]["resource"];
+    assert_eq!(
+        coverage["subscriber"]["reference"],
+        resources(&bundle, "Patient")[0]["fullUrl"]
+    );
+}
+
 /// Ensures that an order's TQ1 becomes its quantity, timing, priority and
 /// note (IG `TQ1[ServiceRequest]`).
 #[test]

@@ -4,14 +4,16 @@ use hl7wasm_plugin_sdk::json;
 use hl7wasm_plugin_sdk::json::Value;
 
 use crate::context::{Context, Handle, Seg, push, put};
-use crate::datatypes::{codes, identifier, quantity};
+use crate::datatypes::{address, codes, identifier, name, quantity};
 use crate::references::organization;
-use crate::segments::positioned;
+use crate::segments::{patient as person, positioned};
 
 /// Maps an IN1 to an active Coverage of `patient`: payor (IN1-4 name with
-/// IN1-3 id), plan (IN1-2) and group (IN1-8, IN1-9) classes, period (IN1-12,
-/// IN1-13), type (IN1-15), relationship (IN1-17), order (IN1-22) and policy
-/// number (IN1-36, identifier and subscriber id). `None` without a payor.
+/// IN1-3 id, and the address IN1-5), plan (IN1-2) and group (IN1-8, IN1-9)
+/// classes, the insured's employer (IN1-11 with IN1-10 id) as policy
+/// holder, period (IN1-12, IN1-13), type (IN1-15), subscriber (see
+/// [`subscriber`]), relationship (IN1-17), order (IN1-22) and policy number
+/// (IN1-36, identifier and subscriber id). `None` without a payor.
 pub fn in1<'m>(
     ctx: &mut Context<'m>,
     in1: Seg<'m>,
@@ -20,10 +22,25 @@ pub fn in1<'m>(
 ) -> Option<Handle> {
     let company = in1.rep(3).and_then(identifier::cx);
     let payor = organization::named(ctx, in1.text(4), company)?;
+    if let Some(home) = in1.rep(5).and_then(address::xad) {
+        let payor = ctx.resource_mut(payor);
+        if payor.get("address").is_none() {
+            payor["address"] = json!([home]);
+        }
+    }
+    let employer_id = in1.rep(10).and_then(identifier::cx);
+    let holder = organization::named(ctx, in1.component(11, 1), employer_id);
+    let subscriber = subscriber(ctx, in1, position, patient);
     let mut coverage = positioned(ctx, "Coverage", position);
     coverage["status"] = Value::from("active");
     coverage["beneficiary"] = ctx.reference(patient);
     coverage["payor"] = json!([ctx.reference(payor)]);
+    put(
+        &mut coverage,
+        "policyHolder",
+        holder.map(|h| ctx.reference(h)),
+    );
+    put(&mut coverage, "subscriber", subscriber);
     for (kind, value, name) in [
         (
             "plan",
@@ -80,4 +97,41 @@ pub fn in1<'m>(
         coverage["identifier"] = json!([{ "value": policy }]);
     }
     Some(ctx.add(coverage, None))
+}
+
+/// The insured (IN1-16): the patient when the relationship IN1-17 is `SEL`,
+/// else a RelatedPerson of the patient with that name, relationship (table
+/// 0063), birth date IN1-18, address IN1-19 and gender IN1-43. `None`
+/// without a name.
+fn subscriber<'m>(
+    ctx: &mut Context<'m>,
+    in1: Seg<'m>,
+    position: usize,
+    patient: Handle,
+) -> Option<Value<'m>> {
+    if in1.component(17, 1).as_deref() == Some("SEL") {
+        return Some(ctx.reference(patient));
+    }
+    let names: Vec<Value<'m>> = in1.reps(16).filter_map(name::xpn).collect();
+    if names.is_empty() {
+        return None;
+    }
+    let mut insured = positioned(ctx, "RelatedPerson", position);
+    insured["patient"] = ctx.reference(patient);
+    insured["name"] = Value::Array(names);
+    let relationship = in1
+        .rep(17)
+        .and_then(|r| codes::table_cwe(&r, codes::v2_table!("0063")));
+    put(
+        &mut insured,
+        "relationship",
+        relationship.map(|r| json!([r])),
+    );
+    put(&mut insured, "birthDate", in1.date(18).map(Value::from));
+    let addresses = in1.reps(19).filter_map(address::xad);
+    put(&mut insured, "address", Some(addresses.collect()));
+    let gender = in1.text(43).and_then(person::gender);
+    put(&mut insured, "gender", gender.map(Value::from));
+    let made = ctx.add(insured, None);
+    Some(ctx.reference(made))
 }
