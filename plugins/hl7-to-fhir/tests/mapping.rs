@@ -1131,6 +1131,67 @@ fn insurance_names_its_subscriber_and_holder() {
     );
 }
 
+/// Ensures that a visit's discharge destination (PV1-37) and PV2's pending
+/// location, expected admit and discharge, referral source and mode of
+/// arrival reach the Encounter (IG `PV1[Encounter]`, `PV2[Encounter]`).
+#[test]
+fn a_visit_carries_its_plans_and_discharge() {
+    let message = ADT
+        .replace(
+            "PV1|1|I|WARD^101^1|||||||MED|||||||||V100^^^HOSP&1.2.840.99&ISO^VN|||||||||||||||||||||||||20240102030000+0100",
+            "PV1|1|I|WARD^101^1|||||||MED|||||||||V100^^^HOSP&1.2.840.99&ISO^VN||||||||||||||||||HOME&Home&L|||||||20240102030000+0100",
+        )
+        .replace(
+            "AL1|1|",
+            "PV2|WARD^202^2||CHEST PAIN|||||20240103080000+0100|20240105120000+0100||||77^SENDER^SAM|||||||||||||||||||||||||A^Ambulance^HL70430\rAL1|1|",
+        );
+    let bundle = map_message(&message, &Options::default()).unwrap();
+    let encounter = &resources(&bundle, "Encounter")[0]["resource"];
+    let find = |reference: &Value| {
+        bundle["entry"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["fullUrl"] == reference["reference"])
+            .expect("a reference inside the bundle")["resource"]
+            .clone()
+    };
+    let home = find(&encounter["hospitalization"]["destination"]);
+    assert_eq!(home["name"], "Home");
+    let pending = encounter["location"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| find(&l["location"])["name"] == "2")
+        .expect("the pending bed");
+    assert_eq!(pending["status"], "planned");
+    let extension = |url_end: &str| {
+        encounter["extension"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["url"].as_str().unwrap().ends_with(url_end))
+            .unwrap_or_else(|| panic!("{url_end}"))
+            .clone()
+    };
+    assert_eq!(
+        extension("plannedStartDate")["valueDateTime"],
+        "2024-01-03T08:00:00+01:00"
+    );
+    assert_eq!(
+        extension("plannedEndDate")["valueDateTime"],
+        "2024-01-05T12:00:00+01:00"
+    );
+    assert_eq!(extension("modeOfArrival")["valueCoding"]["code"], "A");
+    let referrer = encounter["participant"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["type"][0]["coding"][0]["code"] == "REF")
+        .expect("the referral source");
+    assert_eq!(find(&referrer["individual"])["name"][0]["family"], "SENDER");
+}
+
 /// Ensures that an order's TQ1 becomes its quantity, timing, priority and
 /// note (IG `TQ1[ServiceRequest]`).
 #[test]

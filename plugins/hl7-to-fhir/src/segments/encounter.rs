@@ -4,7 +4,7 @@ use hl7wasm_plugin_sdk::fhir;
 use hl7wasm_plugin_sdk::json;
 use hl7wasm_plugin_sdk::json::Value;
 
-use crate::context::{Context, Handle, Seg, push, put, resource};
+use crate::context::{Context, Handle, Parts, Rep, Seg, push, put, resource};
 use crate::datatypes::{codes, identifier, quantity, time};
 use crate::references::{location, practitioner};
 use crate::segments::positioned;
@@ -76,6 +76,9 @@ pub fn pv1<'m>(
     put(&mut encounter, "subject", patient.map(|h| ctx.reference(h)));
     put(&mut encounter, "period", time::period(start, end));
     put(&mut encounter, "hospitalization", hospitalization(pv1));
+    if let Some(place) = discharged_to(ctx, pv1) {
+        encounter["hospitalization"]["destination"] = ctx.reference(place);
+    }
     participants(ctx, pv1, &mut encounter);
     for (n, status) in LOCATIONS {
         let status = if n == 3 && class_code.as_deref() == Some("P") {
@@ -159,24 +162,66 @@ fn hospitalization<'m>(pv1: Seg<'m>) -> Option<Value<'m>> {
 fn participants<'m>(ctx: &mut Context<'m>, pv1: Seg<'m>, encounter: &mut Value<'m>) {
     for (n, code, text) in PARTICIPANTS {
         for rep in pv1.reps(n) {
-            let Some(doctor) = practitioner::reference(ctx, Some(rep)) else {
-                continue;
-            };
-            let kind = json!({ "coding": [{
-                "system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType",
-                "code": code,
-            }], "text": text });
-            push(
-                encounter,
-                "participant",
-                json!({ "type": [kind], "individual": doctor }),
-            );
+            if let Some(participant) = participant(ctx, rep, code, text) {
+                push(encounter, "participant", participant);
+            }
         }
     }
 }
 
-/// Adds a PV2 to `encounter`: admit reason (PV2-3), length of stay in days
-/// (PV2-11) and priority (PV2-25, table 0217).
+/// An Encounter participant: the Practitioner of an XCN, with its
+/// v3-ParticipationType `code` and `text` as type.
+fn participant<'m>(
+    ctx: &mut Context<'m>,
+    xcn: Rep<'m>,
+    code: &'static str,
+    text: &'static str,
+) -> Option<Value<'m>> {
+    let doctor = practitioner::reference(ctx, Some(xcn))?;
+    let kind = json!({ "coding": [{
+        "system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType",
+        "code": code,
+    }], "text": text });
+    Some(json!({ "type": [kind], "individual": doctor }))
+}
+
+/// Where the patient was discharged to (PV1-37, a DLD: the location as a
+/// CWE) as a Location named by its text, else its code; one per code.
+fn discharged_to<'m>(ctx: &mut Context<'m>, pv1: Seg<'m>) -> Option<Handle> {
+    let place = pv1.rep(37)?.nested(1);
+    let code = place.part(1);
+    let name = place.part(2).or_else(|| code.clone())?;
+    let id = fhir::deterministic_id(&["Location", "discharge", code.as_deref().unwrap_or(&name)]);
+    if let Some(known) = ctx.existing(&id) {
+        return Some(known);
+    }
+    let mut location = resource("Location", id);
+    put(
+        &mut location,
+        "identifier",
+        code.map(|code| json!([{ "value": code }])),
+    );
+    location["name"] = Value::from(name);
+    Some(ctx.add(location, None))
+}
+
+/// R5's planned start and end of an encounter, as the IG carries them in R4.
+const PLANNED: [(usize, &str); 2] = [
+    (
+        8,
+        "http://hl7.org/fhir/5.0/StructureDefinition/extension-Encounter.plannedStartDate",
+    ),
+    (
+        9,
+        "http://hl7.org/fhir/5.0/StructureDefinition/extension-Encounter.plannedEndDate",
+    ),
+];
+
+/// Adds a PV2 to `encounter`: the prior pending location PV2-1 (planned),
+/// admit reason (PV2-3), the expected admit and discharge times PV2-8/-9
+/// (R5's planned start and end), length of stay in days (PV2-11), the
+/// referral source PV2-13 as a referrer, priority (PV2-25, table 0217) and
+/// mode of arrival (PV2-38, table 0430).
 pub fn pv2<'m>(ctx: &mut Context<'m>, pv2: Seg<'m>, encounter: Handle) {
     let reason = pv2.rep(3).and_then(|r| codes::codeable_concept(&r));
     let length = pv2.text(11).and_then(|days| quantity::number(&days)).map(|days| {
@@ -185,8 +230,39 @@ pub fn pv2<'m>(ctx: &mut Context<'m>, pv2: Seg<'m>, encounter: Handle) {
     let priority = pv2
         .rep(25)
         .and_then(|r| codes::table_cwe(&r, codes::v2_table!("0217")));
+    let pending = pv2.rep(1).and_then(|pl| location::pl(ctx, pl));
+    let pending = pending.map(|h| json!({ "location": ctx.reference(h), "status": "planned" }));
+    let referrer = pv2
+        .rep(13)
+        .and_then(|xcn| participant(ctx, xcn, "REF", "referrer"));
+    let mut extensions: Vec<Value<'m>> = PLANNED
+        .into_iter()
+        .filter_map(|(n, url)| {
+            let at = pv2.datetime(n, ctx)?;
+            Some(json!({ "url": url, "valueDateTime": at }))
+        })
+        .collect();
+    let arrival = pv2
+        .rep(38)
+        .and_then(|r| codes::table_cwe(&r, codes::v2_table!("0430")))
+        .and_then(|mut concept| codes::first_coding(&mut concept).map(|c| c.clone()));
+    if let Some(arrival) = arrival {
+        extensions.push(json!({
+            "url": "http://hl7.org/fhir/StructureDefinition/encounter-modeOfArrival",
+            "valueCoding": arrival,
+        }));
+    }
     let resource = ctx.resource_mut(encounter);
     put(resource, "reasonCode", reason.map(|r| json!([r])));
     put(resource, "length", length);
     put(resource, "priority", priority);
+    if let Some(pending) = pending {
+        push(resource, "location", pending);
+    }
+    if let Some(referrer) = referrer {
+        push(resource, "participant", referrer);
+    }
+    for extension in extensions {
+        push(resource, "extension", extension);
+    }
 }
