@@ -496,6 +496,15 @@ impl<'m> Walk<'_, 'm> {
         if self.kind == MessageKind::Results {
             self.report = Some(report::obr(ctx, orc, seg, position, self.links)?);
         }
+        // The OBR describes the specimen only when no SPM of its own does.
+        let described = self
+            .rest_of_group(position)
+            .take_while(|(_, s)| s.id() != "OBR")
+            .any(|(_, s)| s.id() == "SPM");
+        if !described && let Some(sample) = specimen::obr(ctx, seg, position, self.links.patient) {
+            self.give_specimen(ctx, sample);
+            self.sample = Some(sample);
+        }
         if let Some(request) = self.links.request {
             self.participation = Some(participation::Scope::Order {
                 request,
@@ -533,10 +542,7 @@ impl<'m> Walk<'_, 'm> {
     /// An SPM: a Specimen of the current report and order.
     fn spm(&mut self, ctx: &mut Context<'m>, seg: Seg<'m>, position: usize) -> Handle {
         let sample = specimen::spm(ctx, seg, position, self.links.patient);
-        let reference = ctx.reference(sample);
-        for owner in [self.report, self.links.request].into_iter().flatten() {
-            push(ctx.resource_mut(owner), "specimen", reference.clone());
-        }
+        self.give_specimen(ctx, sample);
         if let Some(collector) = &self.collector {
             let collection = &mut ctx.resource_mut(sample)["collection"];
             if collection.get("collector").is_none() {
@@ -544,6 +550,14 @@ impl<'m> Walk<'_, 'm> {
             }
         }
         sample
+    }
+
+    /// Makes `sample` a specimen of the current report and order.
+    fn give_specimen(&self, ctx: &mut Context<'m>, sample: Handle) {
+        let reference = ctx.reference(sample);
+        for owner in [self.report, self.links.request].into_iter().flatten() {
+            push(ctx.resource_mut(owner), "specimen", reference.clone());
+        }
     }
 
     /// Maps the PRT between the group's ORC and `position` in `scope`: in

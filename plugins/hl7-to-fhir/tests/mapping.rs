@@ -1192,6 +1192,44 @@ fn a_visit_carries_its_plans_and_discharge() {
     assert_eq!(find(&referrer["individual"])["name"][0]["family"], "SENDER");
 }
 
+/// Ensures that an OBR that describes its specimen (OBR-15, as before v2.5)
+/// makes a Specimen of the report and order (IG `OBR[Specimen]`), and that
+/// one whose group has an SPM leaves the specimen to it.
+#[test]
+fn an_order_without_spm_describes_its_specimen() {
+    let old_style = ORU
+        .replace(
+            "OBR|1|P100|F200|24317-0^Hemogram^LN|||20240102020000+0100||||||||||||||||||F\r",
+            "OBR|1|P100|F200|24317-0^Hemogram^LN|||20240102020000+0100|||55^DRAWER^DAN|||||122555007&Venous blood specimen&SCT^^^368208006&Left arm&SCT||||||||||F\r",
+        )
+        .replace("SPM|1|S1&LAB||BLD^Blood^HL70487\r", "");
+    let bundle = map_message(&old_style, &Options::default()).unwrap();
+    let specimens = resources(&bundle, "Specimen");
+    assert_eq!(specimens.len(), 1);
+    let specimen = &specimens[0]["resource"];
+    assert_eq!(specimen["type"]["coding"][0]["code"], "122555007");
+    assert_eq!(
+        specimen["collection"]["bodySite"]["coding"][0]["code"],
+        "368208006"
+    );
+    assert_eq!(
+        specimen["collection"]["collectedDateTime"],
+        "2024-01-02T02:00:00+01:00"
+    );
+    assert!(specimen["collection"]["collector"]["reference"].is_string());
+    let report = &resources(&bundle, "DiagnosticReport")[0]["resource"];
+    assert_eq!(report["specimen"][0]["reference"], specimens[0]["fullUrl"]);
+
+    let with_spm = old_style.replace(
+        "NTE|1||Repeat tomorrow\r",
+        "NTE|1||Repeat tomorrow\rSPM|1|S1&LAB||BLD^Blood^HL70487\r",
+    );
+    let bundle = map_message(&with_spm, &Options::default()).unwrap();
+    let specimens = resources(&bundle, "Specimen");
+    assert_eq!(specimens.len(), 1, "the SPM describes the specimen");
+    assert_eq!(specimens[0]["resource"]["type"]["coding"][0]["code"], "BLD");
+}
+
 /// Ensures that an order's TQ1 becomes its quantity, timing, priority and
 /// note (IG `TQ1[ServiceRequest]`).
 #[test]

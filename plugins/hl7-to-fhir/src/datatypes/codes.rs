@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use hl7wasm_plugin_sdk::json;
 use hl7wasm_plugin_sdk::json::Value;
 
-use crate::context::{Rep, Text, put};
+use crate::context::{Nested, Parts, Rep, Text, put};
 
 /// A CWE, CE or CNE as a CodeableConcept: components 1–3 (with version 7 and
 /// system OID 14) are the first coding, 4–6 (8, 17) the alternate one, and
@@ -14,20 +14,28 @@ use crate::context::{Rep, Text, put};
 /// the text.
 pub fn codeable_concept<'m>(cwe: &Rep<'m>) -> Option<Value<'m>> {
     let cwe = cwe.split::<17>();
+    concept(|n| cwe.part(n))
+}
+
+/// [`codeable_concept`] of a CWE that is a component, its parts
+/// subcomponents (for example SPS-1, the specimen source).
+pub fn nested_concept<'m>(cwe: &Nested<'m>) -> Option<Value<'m>> {
+    concept(|n| cwe.part(n))
+}
+
+/// A CodeableConcept of the CWE whose parts `part` reads.
+fn concept<'m>(part: impl Fn(usize) -> Option<Text<'m>>) -> Option<Value<'m>> {
     let codings: Vec<Value<'m>> = [(1, 2, 3, 7, 14), (4, 5, 6, 8, 17)]
         .into_iter()
         .filter_map(|(code, display, system, version, oid)| {
-            let code = cwe.part(code)?;
-            let system = cwe
-                .part(system)
+            let code = part(code)?;
+            let system = part(system)
                 .and_then(|name| coding_system(&name))
-                .or_else(|| cwe.part(oid).map(|oid| format!("urn:oid:{oid}").into()));
-            Some(coding(system, code, cwe.part(display), cwe.part(version)))
+                .or_else(|| part(oid).map(|oid| format!("urn:oid:{oid}").into()));
+            Some(coding(system, code, part(display), part(version)))
         })
         .collect();
-    let text = cwe
-        .part(9)
-        .or_else(|| codings.is_empty().then(|| cwe.part(2)).flatten());
+    let text = part(9).or_else(|| codings.is_empty().then(|| part(2)).flatten());
     if codings.is_empty() && text.is_none() {
         return None;
     }

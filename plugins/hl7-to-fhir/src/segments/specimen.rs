@@ -1,10 +1,12 @@
-//! SPM → Specimen (IG `SPM[Specimen]`), and SAC → its container.
+//! SPM → Specimen (IG `SPM[Specimen]`), SAC → its container, and an OBR's
+//! own specimen data → Specimen (IG `OBR[Specimen]`).
 
 use hl7wasm_plugin_sdk::json;
 use hl7wasm_plugin_sdk::json::Value;
 
 use crate::context::{Context, Handle, Seg, push, put};
 use crate::datatypes::{codes, identifier, quantity, time};
+use crate::references::practitioner;
 use crate::segments::positioned;
 
 /// Maps an SPM to a Specimen of `patient`: identifiers (SPM-2, placer and
@@ -110,4 +112,71 @@ pub fn sac<'m>(ctx: &mut Context<'m>, sac: Seg<'m>, specimen: Handle) {
     if container != json!({}) {
         push(resource, "container", container);
     }
+}
+
+/// Maps the specimen data of an OBR (IG `OBR[Specimen]`), for senders that
+/// describe the specimen there rather than in an SPM (before v2.5): a
+/// Specimen of `patient` with type the specimen source OBR-15 (SPS-1) and
+/// body site SPS-4, collected at OBR-7 (to OBR-8), volume OBR-9, collector
+/// OBR-10, received OBR-14, accession the placer order number OBR-2.
+/// `None` when the OBR names none of the source, volume, collector or
+/// received time: its observation time alone describes no specimen.
+pub fn obr<'m>(
+    ctx: &mut Context<'m>,
+    obr: Seg<'m>,
+    position: usize,
+    patient: Option<Handle>,
+) -> Option<Handle> {
+    if [9, 10, 14, 15].iter().all(|&n| obr.rep(n).is_none()) {
+        return None;
+    }
+    let mut specimen = positioned(ctx, "Specimen", position);
+    put(
+        &mut specimen,
+        "accessionIdentifier",
+        obr.rep(2).and_then(|ei| identifier::ei(&ei, 1)),
+    );
+    let source = obr.rep(15);
+    put(
+        &mut specimen,
+        "type",
+        source
+            .as_ref()
+            .and_then(|sps| codes::nested_concept(&sps.nested(1))),
+    );
+    put(&mut specimen, "subject", patient.map(|h| ctx.reference(h)));
+    put(
+        &mut specimen,
+        "receivedTime",
+        obr.datetime(14, ctx).map(Value::from),
+    );
+    let mut collection = json!({});
+    let start = obr.datetime(7, ctx);
+    match obr.datetime(8, ctx) {
+        Some(end) => put(
+            &mut collection,
+            "collectedPeriod",
+            time::period(start, Some(end)),
+        ),
+        None => put(&mut collection, "collectedDateTime", start.map(Value::from)),
+    }
+    put(
+        &mut collection,
+        "quantity",
+        obr.rep(9).and_then(|cq| quantity::cq(&cq)),
+    );
+    put(
+        &mut collection,
+        "collector",
+        practitioner::reference(ctx, obr.rep(10)),
+    );
+    put(
+        &mut collection,
+        "bodySite",
+        source.and_then(|sps| codes::nested_concept(&sps.nested(4))),
+    );
+    if collection != json!({}) {
+        specimen["collection"] = collection;
+    }
+    Some(ctx.add(specimen, None))
 }
