@@ -611,7 +611,8 @@ fn assert_all_readable(store: &Store, acknowledged: &[(u64, Sample)]) {
 #[test]
 fn pruning_removes_old_processed_messages_and_old_dead_letters() {
     use hl7wasm::store::{
-        DeadLetterFilter, DeadLetterReason, MessageState, NewOutbound, Processed, Retention,
+        DeadLetterFilter, DeadLetterReason, MessageState, NewOutbound, Payload, Processed,
+        Retention,
     };
     const DAY_MS: u64 = 24 * HOUR_MS;
     let dir = tempfile::tempdir().unwrap();
@@ -632,7 +633,7 @@ fn pruning_removes_old_processed_messages_and_old_dead_letters() {
         outputs: vec![NewOutbound {
             destination: "out".into(),
             content_type: "application/hl7-v2+er7".into(),
-            body: b"MSH|^~\\&|x".to_vec(),
+            payload: Payload::Bytes(b"MSH|^~\\&|x".to_vec()),
         }],
         ..pipeline_result(id, MessageState::Processed)
     };
@@ -682,6 +683,64 @@ fn pruning_removes_old_processed_messages_and_old_dead_letters() {
     assert_eq!(letters.len(), 1);
     assert_eq!(letters[0].header.last_failure_ms, NOW_MS - DAY_MS);
     assert_eq!(store.prune(NOW_MS, retention).unwrap().messages, 0);
+}
+
+/// Ensures that an outbound entry of the message as received delivers the
+/// stored message's body without a copy of its own: after a failed attempt
+/// is written back, after a reopen, and that pruning keeps such a message
+/// while the entry waits, however old.
+#[test]
+fn an_entry_of_the_message_as_received_delivers_its_record() {
+    use hl7wasm::store::{MessageState, NewOutbound, Payload, Processed, Retention};
+    const DAY_MS: u64 = 24 * HOUR_MS;
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let sample = Sample::new("adt", 0, "REF").at(NOW_MS - 40 * DAY_MS);
+    let id = ingest(&store, &sample);
+    assert_eq!(store.queue("adt", 0).unwrap(), [id]);
+    let fan_out = ["a", "b"].map(|destination| NewOutbound {
+        destination: destination.into(),
+        content_type: "application/hl7-v2+er7".into(),
+        payload: Payload::Message,
+    });
+    let processed = Processed {
+        received_at_ms: NOW_MS - 40 * DAY_MS,
+        outputs: fan_out.to_vec(),
+        ..pipeline_result(id, MessageState::Processed)
+    };
+    store.complete("adt", 0, &[processed]).unwrap();
+    let mut entry = store.outbound("adt", "a", 0, 10).unwrap().remove(0);
+    assert_eq!(entry.body, sample.raw, "the entry delivers the message");
+    assert!(entry.header.body_in_message);
+    entry.failed(NOW_MS, NOW_MS + 1_000, "down".into());
+    store.retry_later(&entry).unwrap();
+    drop(store);
+
+    let store = open(dir.path());
+    let again = store.outbound("adt", "a", 0, 10).unwrap().remove(0);
+    assert_eq!(again.header.attempts, 1);
+    assert_eq!(
+        again.body, sample.raw,
+        "still the message after a retry and a reopen"
+    );
+    let retention = Retention {
+        messages: Duration::from_millis(30 * DAY_MS),
+        dead_letters: Duration::from_millis(30 * DAY_MS),
+    };
+    assert_eq!(
+        store.prune(NOW_MS, retention).unwrap().messages,
+        0,
+        "entries wait for it"
+    );
+    store.delivered(&again).unwrap();
+    let other = store.outbound("adt", "b", 0, 10).unwrap().remove(0);
+    assert_eq!(other.body, sample.raw);
+    store.delivered(&other).unwrap();
+    assert_eq!(
+        store.prune(NOW_MS, retention).unwrap().messages,
+        1,
+        "delivered, it goes"
+    );
 }
 
 /// A pipeline result for message `id` of `adt`/0 in `state`, with a dead

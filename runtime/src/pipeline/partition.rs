@@ -20,8 +20,8 @@ use crate::config::Ordering;
 use crate::hl7_input::{InboundMessage, now_unix_ms};
 use crate::plugin::{Disposition, FHIR_JSON_CONTENT_TYPE, HL7_V2_CONTENT_TYPE, Message, Metadata};
 use crate::store::{
-    DeadLetterHeader, DeadLetterReason, FailureLocation, MessageState, MessageStatus, Processed,
-    StoreError, StoredMessage,
+    DeadLetterHeader, DeadLetterReason, FailureLocation, MessageState, MessageStatus, Payload,
+    Processed, StoreError, StoredMessage,
 };
 
 /// Messages taken from the inbound queue per store write.
@@ -266,7 +266,7 @@ fn process(
     };
     if chain.is_empty() {
         // No plugins: the message goes on exactly as received.
-        let outputs = vec![(HL7_V2_CONTENT_TYPE.to_string(), message.raw.clone())];
+        let outputs = vec![(HL7_V2_CONTENT_TYPE.to_string(), Payload::Message)];
         item.outputs = route(&channel.routes, origin, outputs);
         item.status.routed_to = destinations(&item);
         return Ok(item);
@@ -300,7 +300,16 @@ fn process(
         Verdict::Forward(outputs) => {
             let outputs = outputs
                 .into_iter()
-                .map(|Message { content_type, body }| (content_type, body.into_bytes()))
+                .map(|Message { content_type, body }| {
+                    // A plugin that passed the message on unchanged: the
+                    // entries refer to it rather than copy it.
+                    let payload = if body.as_bytes() == message.raw.as_slice() {
+                        Payload::Message
+                    } else {
+                        Payload::Bytes(body.into_bytes())
+                    };
+                    (content_type, payload)
+                })
                 .collect();
             item.outputs = route(&channel.routes, origin, outputs);
             status.routed_to = destinations(&item);

@@ -2,7 +2,7 @@
 //! filters.
 
 use crate::config::{RouteFacts, RouteFilter};
-use crate::store::NewOutbound;
+use crate::store::{NewOutbound, Payload};
 
 /// A destination as routing sees it.
 #[derive(Debug, Clone)]
@@ -24,15 +24,15 @@ pub struct Origin<'a> {
     pub sending_facility: Option<&'a str>,
 }
 
-/// The outbound entries for `outputs` (content type, body): one per output
-/// and destination whose filter matches.
+/// The outbound entries for `outputs` (content type, payload): one per
+/// output and destination whose filter matches.
 pub fn route(
     routes: &[Route],
     origin: Origin<'_>,
-    outputs: Vec<(String, Vec<u8>)>,
+    outputs: Vec<(String, Payload)>,
 ) -> Vec<NewOutbound> {
     let mut queued = Vec::new();
-    for (content_type, body) in outputs {
+    for (content_type, payload) in outputs {
         let facts = RouteFacts {
             message_code: origin.message_code,
             trigger_event: origin.trigger_event,
@@ -43,7 +43,7 @@ pub fn route(
             queued.push(NewOutbound {
                 destination: route.destination.clone(),
                 content_type: content_type.clone(),
-                body: body.clone(),
+                payload: payload.clone(),
             });
         }
     }

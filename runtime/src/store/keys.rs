@@ -15,7 +15,10 @@ pub(crate) const QUEUE_PREFIX: &[u8] = b"q/";
 /// Prefix of dedupe entries: `d/<channel><msh3><msh4><msh10>`.
 pub(crate) const DEDUPE_PREFIX: &[u8] = b"d/";
 /// Prefix of outbound queue entries:
-/// `o/<channel><destination><partition u32><sequence u64>`.
+/// `o/<channel><destination><partition u32><sequence u64>`. An entry is a
+/// header and its payload; one that delivers the inbound message as
+/// received holds no payload and says so in its header (the message
+/// record `m/<id>` holds the body).
 pub(crate) const OUTBOUND_PREFIX: &[u8] = b"o/";
 /// Prefix of dead letters: `x/<sequence u64>`.
 pub(crate) const DEAD_LETTER_PREFIX: &[u8] = b"x/";

@@ -135,7 +135,7 @@ pub use dead_letter::{DeadLetter, DeadLetterFilter, DeadLetterHeader, DeadLetter
 pub use dead_letters::Requeued;
 pub use dedupe::DedupeKey;
 pub use error::StoreError;
-pub use outbound::{NewOutbound, OutboundEntry, OutboundHeader};
+pub use outbound::{NewOutbound, OutboundEntry, OutboundHeader, Payload};
 pub use prune::{Pruned, Retention};
 pub use record::{NewMessage, StoredMessage};
 pub use settings::StoreSettings;

@@ -8,10 +8,21 @@ use serde::{Deserialize, Serialize};
 pub struct NewOutbound {
     /// The destination's name.
     pub destination: String,
-    /// The content type of `body`.
+    /// The content type of the payload.
     pub content_type: String,
     /// What to deliver.
-    pub body: Vec<u8>,
+    pub payload: Payload,
+}
+
+/// What an outbound entry delivers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Payload {
+    /// The inbound message exactly as received. The entry refers to the
+    /// message's record instead of holding a copy, so a pass-through, or a
+    /// fan-out to many destinations, stores the body once.
+    Message,
+    /// Bytes of its own, such as a transform's output.
+    Bytes(Vec<u8>),
 }
 
 /// What an outbound entry records besides its payload.
@@ -38,6 +49,10 @@ pub struct OutboundHeader {
     pub next_attempt_ms: u64,
     /// Why the latest attempt failed.
     pub last_error: Option<String>,
+    /// Whether the payload is the inbound message's (see
+    /// [`Payload::Message`]): the entry then stores none of its own.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub body_in_message: bool,
 }
 
 impl OutboundHeader {
@@ -60,6 +75,7 @@ impl OutboundHeader {
             last_failure_ms: None,
             next_attempt_ms: 0,
             last_error: None,
+            body_in_message: false,
         }
     }
 }
@@ -82,6 +98,16 @@ pub struct OutboundEntry {
 }
 
 impl OutboundEntry {
+    /// The payload as the entry stores it: none when it is the inbound
+    /// message's.
+    pub(crate) fn stored_payload(&self) -> &[u8] {
+        if self.header.body_in_message {
+            &[]
+        } else {
+            &self.body
+        }
+    }
+
     /// Records a failed attempt at `now_ms`, to be retried at `retry_at_ms`.
     pub fn failed(&mut self, now_ms: u64, retry_at_ms: u64, error: String) {
         let header = &mut self.header;

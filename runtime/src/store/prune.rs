@@ -1,13 +1,16 @@
 //! Retention: removing old messages, their statuses and old dead letters.
 //!
-//! A message still in its inbound queue is kept whatever its age. Old
+//! A message still in its inbound queue, or whose body an outbound entry
+//! still waiting delivers by reference, is kept whatever its age. Old
 //! messages are long out of the write-ahead log (it holds about a second of
 //! writes), so replay cannot bring a pruned message back.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use super::dead_letter::DeadLetterHeader;
 use super::error::StoreError;
+use super::outbound::OutboundHeader;
 use super::{Store, framed, keys, record};
 
 /// What one pruning pass removed.
@@ -32,8 +35,9 @@ pub struct Retention {
 
 impl Store {
     /// Removes, as of `now_ms`, messages older than the retention that are
-    /// no longer queued, dead letters older than theirs, and expired dedupe
-    /// entries.
+    /// no longer queued (nor waiting in an outbound entry that delivers
+    /// them by reference), dead letters older than theirs, and expired
+    /// dedupe entries.
     ///
     /// # Errors
     ///
@@ -49,11 +53,21 @@ impl Store {
         // not queued yet would look processed.
         let database = &self.inner.database;
         database.with_indexed_db(|db| {
+            // Messages that waiting outbound entries deliver by reference.
+            let mut delivered_by_reference = HashSet::new();
+            for item in db.scan_prefix(keys::OUTBOUND_PREFIX) {
+                let (key, value) = item?;
+                let header: OutboundHeader = framed::decode_header(&key, &value)?;
+                if header.body_in_message {
+                    delivered_by_reference.insert(header.message_id);
+                }
+            }
             for item in db.scan_prefix(keys::MESSAGE_PREFIX) {
                 let (key, value) = item?;
                 let id = keys::trailing_id(&key).expect("message keys end in an id");
                 let route = record::route(id, &value)?;
-                let queued = database.queues.contains(route.channel, route.partition, id);
+                let queued = database.queues.contains(route.channel, route.partition, id)
+                    || delivered_by_reference.contains(&id);
                 if route.received_at_ms < message_cutoff && !queued {
                     old_messages.push(id);
                 }

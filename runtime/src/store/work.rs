@@ -19,7 +19,7 @@
 use super::dead_letter::{DeadLetterHeader, DeadLetterReason};
 use super::dedupe::DedupeKey;
 use super::error::StoreError;
-use super::outbound::{NewOutbound, OutboundEntry, OutboundHeader};
+use super::outbound::{NewOutbound, OutboundEntry, OutboundHeader, Payload};
 use super::record::{self, NewMessage, StoredMessage};
 use super::status::{self, MessageStatus};
 use super::{Ingested, Store, framed, keys};
@@ -99,20 +99,27 @@ impl Store {
         self.progress(|db| {
             for item in processed {
                 for output in &item.outputs {
-                    let header = OutboundHeader::new(
+                    let mut header = OutboundHeader::new(
                         item.message_id,
                         item.received_at_ms,
                         item.control_id.clone(),
                         item.message_type.clone(),
                         output.content_type.clone(),
                     );
+                    let body = match &output.payload {
+                        Payload::Message => {
+                            header.body_in_message = true;
+                            &[][..]
+                        }
+                        Payload::Bytes(bytes) => bytes.as_slice(),
+                    };
                     let key = keys::outbound_entry(
                         channel,
                         &output.destination,
                         partition,
                         database.ids.next(db)?,
                     );
-                    db.insert(key, framed::encode(&header, &output.body))?;
+                    db.insert(key, framed::encode(&header, body))?;
                 }
                 if let Some((header, body)) = &item.dead_letter {
                     let key = keys::dead_letter(database.ids.next(db)?);
@@ -158,7 +165,12 @@ impl Store {
                 .take(limit)
                 .map(|item| {
                     let (key, value) = item?;
-                    let (header, body) = framed::decode(&key, &value)?;
+                    let (header, body): (OutboundHeader, _) = framed::decode(&key, &value)?;
+                    let body = if header.body_in_message {
+                        message_body(db, header.message_id, &key)?
+                    } else {
+                        body
+                    };
                     Ok(OutboundEntry {
                         channel: channel.to_owned(),
                         destination: destination.to_owned(),
@@ -206,7 +218,7 @@ impl Store {
     /// [`StoreError::Unavailable`] if storage failed.
     pub fn retry_later(&self, entry: &OutboundEntry) -> Result<(), StoreError> {
         self.progress(|db| {
-            let value = framed::encode(&entry.header, &entry.body);
+            let value = framed::encode(&entry.header, entry.stored_payload());
             Ok(db.insert(outbound_key(entry), value).map(drop)?)
         })
     }
@@ -337,4 +349,21 @@ fn outbound_key(entry: &OutboundEntry) -> Vec<u8> {
         entry.partition,
         entry.sequence,
     )
+}
+
+/// The body of message `id`, which the outbound entry under `key` delivers
+/// by reference.
+///
+/// # Errors
+///
+/// [`StoreError::Corrupt`] if the message's record is gone or does not
+/// decode.
+fn message_body(db: &sled::Db, id: u64, key: &[u8]) -> Result<Vec<u8>, StoreError> {
+    let record = db
+        .get(keys::message(id))?
+        .ok_or_else(|| StoreError::Corrupt {
+            key: String::from_utf8_lossy(key).into_owned(),
+            reason: format!("the record of message {id}, which it delivers, is gone"),
+        })?;
+    Ok(record::decode(id, &record)?.raw)
 }
