@@ -54,6 +54,21 @@ pub fn period<'m>(start: Option<String>, end: Option<String>) -> Option<Value<'m
     (period != json!({})).then_some(period)
 }
 
+/// Sets a choice of when something happened on `object`: the Period
+/// `keys.0` from `start` to `end` when there is an end, else the dateTime
+/// `keys.1` of `start` (if any).
+pub fn put_when<'m>(
+    object: &mut Value<'m>,
+    keys: (&'static str, &'static str),
+    start: Option<String>,
+    end: Option<String>,
+) {
+    match end {
+        Some(end) => crate::context::put(object, keys.0, period(start, Some(end))),
+        None => crate::context::put(object, keys.1, start.map(Value::from)),
+    }
+}
+
 /// A unit of time as FHIR's UCUM time units name it (`s`, `min`, `h`, `d`,
 /// `wk`, `mo`, `a`), from the code or name that senders give it (`Hr`,
 /// `minute`, `D`, `ann`, ...); `None` for any other unit.

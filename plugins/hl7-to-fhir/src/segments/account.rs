@@ -49,11 +49,12 @@ fn numbered<'m>(
 
 /// Adds a GT1's guarantor to `account`, the patient's account, and returns
 /// it; without one (no PID-18) the guarantors go to an active Account of
-/// `patient` whose id derives from the patient's, one per patient. The guarantor is the patient itself when the
-/// relationship GT1-11 is `SEL`, else a RelatedPerson of the guarantor's
-/// name GT1-3, else the guarantor organization GT1-21; with the billing
-/// hold flag GT1-22 as `onHold` and GT1-13/-14 as period. A GT1 that names
-/// no guarantor changes nothing.
+/// `patient` whose id derives from the patient's, one per patient. The
+/// guarantor is the patient itself when the relationship GT1-11 is `SEL`,
+/// else a RelatedPerson of the guarantor's name GT1-3 (see
+/// [`related_person::GUARANTOR`]), else the guarantor organization GT1-21;
+/// with the billing hold flag GT1-22 as `onHold` and GT1-13/-14 as period.
+/// A GT1 that names no guarantor changes nothing.
 pub fn gt1<'m>(
     ctx: &mut Context<'m>,
     gt1: Seg<'m>,
@@ -63,7 +64,9 @@ pub fn gt1<'m>(
 ) -> Option<Handle> {
     let party = if gt1.component(11, 1).as_deref() == Some("SEL") {
         Some(ctx.reference(patient))
-    } else if let Some(person) = related_person::gt1(ctx, gt1, position, patient) {
+    } else if let Some(person) =
+        related_person::named(ctx, gt1, &related_person::GUARANTOR, position, patient)
+    {
         Some(ctx.reference(person))
     } else {
         gt1.rep(21)

@@ -50,14 +50,9 @@ pub fn ft1<'m>(
     );
     if let Some(when) = ft1.rep(4) {
         let start = when.get(1).and_then(|t| ctx.datetime(t));
-        match when.get(2).and_then(|t| ctx.datetime(t)) {
-            Some(end) => put(
-                &mut charge,
-                "occurrencePeriod",
-                time::period(start, Some(end)),
-            ),
-            None => put(&mut charge, "occurrenceDateTime", start.map(Value::from)),
-        }
+        let end = when.get(2).and_then(|t| ctx.datetime(t));
+        let keys = ("occurrencePeriod", "occurrenceDateTime");
+        time::put_when(&mut charge, keys, start, end);
     }
     let performers = ft1
         .reps(20)

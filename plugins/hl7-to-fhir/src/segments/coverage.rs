@@ -4,9 +4,9 @@ use hl7wasm_plugin_sdk::json;
 use hl7wasm_plugin_sdk::json::Value;
 
 use crate::context::{Context, Handle, Seg, push, put};
-use crate::datatypes::{address, codes, identifier, name, quantity};
+use crate::datatypes::{address, codes, identifier, quantity};
 use crate::references::organization;
-use crate::segments::{patient as person, positioned};
+use crate::segments::{positioned, related_person};
 
 /// Maps an IN1 to an active Coverage of `patient`: payor (IN1-4 name with
 /// IN1-3 id, and the address IN1-5), plan (IN1-2) and group (IN1-8, IN1-9)
@@ -100,9 +100,8 @@ pub fn in1<'m>(
 }
 
 /// The insured (IN1-16): the patient when the relationship IN1-17 is `SEL`,
-/// else a RelatedPerson of the patient with that name, relationship (table
-/// 0063), birth date IN1-18, address IN1-19 and gender IN1-43. `None`
-/// without a name.
+/// else a RelatedPerson of the patient (see [`related_person::INSURED`]).
+/// `None` without a name.
 fn subscriber<'m>(
     ctx: &mut Context<'m>,
     in1: Seg<'m>,
@@ -112,26 +111,6 @@ fn subscriber<'m>(
     if in1.component(17, 1).as_deref() == Some("SEL") {
         return Some(ctx.reference(patient));
     }
-    let names: Vec<Value<'m>> = in1.reps(16).filter_map(name::xpn).collect();
-    if names.is_empty() {
-        return None;
-    }
-    let mut insured = positioned(ctx, "RelatedPerson", position);
-    insured["patient"] = ctx.reference(patient);
-    insured["name"] = Value::Array(names);
-    let relationship = in1
-        .rep(17)
-        .and_then(|r| codes::table_cwe(&r, codes::v2_table!("0063")));
-    put(
-        &mut insured,
-        "relationship",
-        relationship.map(|r| json!([r])),
-    );
-    put(&mut insured, "birthDate", in1.date(18).map(Value::from));
-    let addresses = in1.reps(19).filter_map(address::xad);
-    put(&mut insured, "address", Some(addresses.collect()));
-    let gender = in1.text(43).and_then(person::gender);
-    put(&mut insured, "gender", gender.map(Value::from));
-    let made = ctx.add(insured, None);
-    Some(ctx.reference(made))
+    let insured = related_person::named(ctx, in1, &related_person::INSURED, position, patient)?;
+    Some(ctx.reference(insured))
 }

@@ -1,4 +1,5 @@
-//! NK1 → RelatedPerson (IG `NK1[RelatedPerson]`), and a GT1's guarantor.
+//! NK1 → RelatedPerson (IG `NK1[RelatedPerson]`), and the people that GT1
+//! and IN1 name: the guarantor and the insured.
 
 use hl7wasm_plugin_sdk::json;
 use hl7wasm_plugin_sdk::json::Value;
@@ -65,41 +66,89 @@ pub fn nk1<'m>(ctx: &mut Context<'m>, nk1: Seg<'m>, position: usize, patient: Ha
     ctx.add(person, None)
 }
 
-/// A GT1's guarantor as a RelatedPerson of `patient`: identifier GT1-2, name
-/// GT1-3, address GT1-5, telecom GT1-6 (home) and GT1-7 (work), birth date
-/// GT1-8, gender GT1-9 and relationship GT1-11 (table 0063). `None` without
-/// a name.
-pub fn gt1<'m>(
+/// Where a segment that names a person related to the patient keeps that
+/// person's data: GT1's guarantor, IN1's insured.
+pub struct PersonFields {
+    identifier: Option<usize>,
+    name: usize,
+    relationship: usize,
+    address: usize,
+    home_phone: Option<usize>,
+    work_phone: Option<usize>,
+    birth_date: usize,
+    gender: usize,
+}
+
+/// GT1's guarantor: identifier GT1-2, name GT1-3, address GT1-5, telecom
+/// GT1-6 (home) and GT1-7 (work), birth date GT1-8, gender GT1-9,
+/// relationship GT1-11.
+pub const GUARANTOR: PersonFields = PersonFields {
+    identifier: Some(2),
+    name: 3,
+    relationship: 11,
+    address: 5,
+    home_phone: Some(6),
+    work_phone: Some(7),
+    birth_date: 8,
+    gender: 9,
+};
+
+/// IN1's insured: name IN1-16, relationship IN1-17, birth date IN1-18,
+/// address IN1-19, gender IN1-43.
+pub const INSURED: PersonFields = PersonFields {
+    identifier: None,
+    name: 16,
+    relationship: 17,
+    address: 19,
+    home_phone: None,
+    work_phone: None,
+    birth_date: 18,
+    gender: 43,
+};
+
+/// The person that `seg` names at `fields` as a RelatedPerson of
+/// `patient`, with the relationship from table 0063. `None` without a name.
+pub fn named<'m>(
     ctx: &mut Context<'m>,
-    gt1: Seg<'m>,
+    seg: Seg<'m>,
+    fields: &PersonFields,
     position: usize,
     patient: Handle,
 ) -> Option<Handle> {
-    let names: Vec<Value<'m>> = gt1.reps(3).filter_map(name::xpn).collect();
+    let names: Vec<Value<'m>> = seg.reps(fields.name).filter_map(name::xpn).collect();
     if names.is_empty() {
         return None;
     }
     let mut person = positioned(ctx, "RelatedPerson", position);
     person["patient"] = ctx.reference(patient);
-    let identifiers = gt1.reps(2).filter_map(identifier::cx);
+    let identifiers = fields
+        .identifier
+        .into_iter()
+        .flat_map(|n| seg.reps(n))
+        .filter_map(identifier::cx);
     put(&mut person, "identifier", Some(identifiers.collect()));
     person["name"] = Value::Array(names);
-    let relationship = gt1
-        .rep(11)
+    let relationship = seg
+        .rep(fields.relationship)
         .and_then(|r| codes::table_cwe(&r, codes::v2_table!("0063")));
     put(
         &mut person,
         "relationship",
         relationship.map(|r| json!([r])),
     );
-    let addresses = gt1.reps(5).filter_map(address::xad);
+    let addresses = seg.reps(fields.address).filter_map(address::xad);
     put(&mut person, "address", Some(addresses.collect()));
-    let telecoms = [(6, "home"), (7, "work")]
+    let telecoms = [(fields.home_phone, "home"), (fields.work_phone, "work")]
         .into_iter()
-        .flat_map(|(n, used)| gt1.reps(n).filter_map(move |r| telecom::xtn(r, Some(used))));
+        .filter_map(|(n, used)| Some((n?, used)))
+        .flat_map(|(n, used)| seg.reps(n).filter_map(move |r| telecom::xtn(r, Some(used))));
     put(&mut person, "telecom", Some(telecoms.collect()));
-    put(&mut person, "birthDate", gt1.date(8).map(Value::from));
-    let gender = gt1.text(9).and_then(patient::gender);
+    put(
+        &mut person,
+        "birthDate",
+        seg.date(fields.birth_date).map(Value::from),
+    );
+    let gender = seg.text(fields.gender).and_then(patient::gender);
     put(&mut person, "gender", gender.map(Value::from));
     Some(ctx.add(person, None))
 }

@@ -52,15 +52,13 @@ pub fn obr<'m>(
         "encounter",
         links.encounter.map(|h| ctx.reference(h)),
     );
-    let start = obr.datetime(7, ctx);
-    match obr.datetime(8, ctx) {
-        Some(end) => put(
-            &mut report,
-            "effectivePeriod",
-            time::period(start, Some(end)),
-        ),
-        None => put(&mut report, "effectiveDateTime", start.map(Value::from)),
-    }
+    let (start, end) = (obr.datetime(7, ctx), obr.datetime(8, ctx));
+    time::put_when(
+        &mut report,
+        ("effectivePeriod", "effectiveDateTime"),
+        start,
+        end,
+    );
     put(&mut report, "issued", obr.instant(22, ctx).map(Value::from));
     Ok(ctx.add(report, query))
 }

@@ -9,6 +9,9 @@ use crate::datatypes::{codes, identifier, quantity, time};
 use crate::references::practitioner;
 use crate::segments::positioned;
 
+/// Specimen.collection's choice of when it was collected.
+const COLLECTED: (&str, &str) = ("collectedPeriod", "collectedDateTime");
+
 /// Maps an SPM to a Specimen of `patient`: identifiers (SPM-2, placer and
 /// filler), type (SPM-4, table 0487), collection method (SPM-7), body site
 /// (SPM-8) and time (SPM-17), received time (SPM-18) and conditions (SPM-24).
@@ -48,14 +51,7 @@ pub fn spm<'m>(
     let end = spm
         .component(17, 2)
         .and_then(|t| time::datetime(&t, ctx.default_offset()));
-    match end {
-        Some(end) => put(
-            &mut collection,
-            "collectedPeriod",
-            time::period(start, Some(end)),
-        ),
-        None => put(&mut collection, "collectedDateTime", start.map(Value::from)),
-    }
+    time::put_when(&mut collection, COLLECTED, start, end);
     put(
         &mut collection,
         "method",
@@ -151,15 +147,8 @@ pub fn obr<'m>(
         obr.datetime(14, ctx).map(Value::from),
     );
     let mut collection = json!({});
-    let start = obr.datetime(7, ctx);
-    match obr.datetime(8, ctx) {
-        Some(end) => put(
-            &mut collection,
-            "collectedPeriod",
-            time::period(start, Some(end)),
-        ),
-        None => put(&mut collection, "collectedDateTime", start.map(Value::from)),
-    }
+    let (start, end) = (obr.datetime(7, ctx), obr.datetime(8, ctx));
+    time::put_when(&mut collection, COLLECTED, start, end);
     put(
         &mut collection,
         "quantity",
