@@ -68,7 +68,7 @@ fn oru_r01_20_obx() -> String {
     let mut body = "MSH|^~\\&|LAB|GENHOSP|EHR|GENHOSP|20240102030405+0100||ORU^R01^ORU_R01|LAB00001|P|2.5.1\r\
 PID|1||123456^^^GENHOSP^MR||EXAMPLE^PAT^Q||19800101|F\r\
 ORC|RE|P100|F200\r\
-OBR|1|P100|F200|24323-8^Comprehensive metabolic panel^LN|||20240102020000+0100||||||||1234^ATTEND^ALICE||||||20240102030000+0100|||F\r"
+OBR|1|P100|F200|24323-8^Comprehensive metabolic panel^LN|||20240102020000+0100|||||||||1234^ATTEND^ALICE||||||20240102030000+0100|||F\r"
         .to_string();
     for n in 1..=20 {
         body.push_str(&format!(
