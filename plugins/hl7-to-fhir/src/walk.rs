@@ -192,7 +192,12 @@ impl<'m> Walk<'_, 'm> {
                 self.account = account.or(self.account);
                 None
             }
-            "NK1" => Some(related_person::nk1(ctx, seg, position, self.patient(seg)?)),
+            "NK1" => {
+                let patient = self.patient(seg)?;
+                related_person::contact(ctx, seg, patient);
+                related_person::names_a_person(seg)
+                    .then(|| related_person::nk1(ctx, seg, position, patient))
+            }
             "PV1" => {
                 let visit = encounter::pv1(ctx, seg, position, self.links.patient, &self.trigger);
                 if let Some(patient) = self.links.patient {

@@ -1230,6 +1230,34 @@ fn an_order_without_spm_describes_its_specimen() {
     assert_eq!(specimens[0]["resource"]["type"]["coding"][0]["code"], "BLD");
 }
 
+/// Ensures that every NK1 is a contact of the Patient (IG `NK1[Patient]`),
+/// and that one naming a person is also a RelatedPerson while an employer
+/// is only a contact, as the IG's ADT maps have it.
+#[test]
+fn next_of_kin_are_contacts_and_people() {
+    let message = ADT.replace(
+        "NK1|1|DOE^JANE|SPO^Spouse^HL70063\r",
+        "NK1|1|DOE^JANE|SPO^Spouse^HL70063|2 OAK ST^^SPRINGFIELD^IL|^PRN^PH^^^555^5550002\r\
+         NK1|2||EMR^Employer^HL70063||||||||||ACME CORP\r",
+    );
+    let bundle = map_message(&message, &Options::default()).unwrap();
+    let people = resources(&bundle, "RelatedPerson");
+    assert_eq!(people.len(), 1, "the employer is no RelatedPerson");
+    assert_eq!(people[0]["resource"]["name"][0]["given"][0], "JANE");
+    let patient = &resources(&bundle, "Patient")[0]["resource"];
+    let contacts = patient["contact"].as_array().unwrap();
+    assert_eq!(contacts.len(), 2);
+    assert_eq!(contacts[0]["name"]["family"], "DOE");
+    assert_eq!(contacts[0]["relationship"][0]["coding"][0]["code"], "SPO");
+    assert_eq!(contacts[0]["address"]["city"], "SPRINGFIELD");
+    assert_eq!(contacts[0]["telecom"][0]["use"], "home");
+    let employer = resources(&bundle, "Organization")
+        .into_iter()
+        .find(|o| o["fullUrl"] == contacts[1]["organization"]["reference"])
+        .expect("the employer");
+    assert_eq!(employer["resource"]["name"], "ACME CORP");
+}
+
 /// Ensures that an order's TQ1 becomes its quantity, timing, priority and
 /// note (IG `TQ1[ServiceRequest]`).
 #[test]
