@@ -1064,6 +1064,20 @@ fn a_referral_is_a_service_request() {
         resources(&bundle, "PractitionerRole")[0]["fullUrl"],
         "the same provider's role is one resource across messages"
     );
+    let assigned = message.replace("R-1^^1.2.3.9^ISO", "R-1^REFAPP");
+    let id_in = |control_id: &str| {
+        let bundle = map_message(
+            &assigned.replace("|MSG7|", &format!("|{control_id}|")),
+            &Options::default(),
+        )
+        .unwrap();
+        resources(&bundle, "ServiceRequest")[0]["resource"]["id"].clone()
+    };
+    assert_eq!(
+        id_in("MSG8"),
+        id_in("MSG9"),
+        "a resent referral whose id has an assigner is the same ServiceRequest"
+    );
 }
 
 /// Ensures that an SAC after an SPM describes that Specimen's container:

@@ -90,6 +90,16 @@ pub fn conditional_query<'m>(identifiers: &[Value<'m>]) -> Option<String> {
     })
 }
 
+/// The first of `identifiers` named within a system or by its assigner, as
+/// a slice of none or one: such an identifier names the same thing in a
+/// resend, where a bare number may name another patient's.
+pub fn scoped<'v, 'm>(identifiers: &'v [Value<'m>]) -> &'v [Value<'m>] {
+    identifiers
+        .iter()
+        .position(|identifier| !key(identifier)[0].is_empty())
+        .map_or(&[], |at| &identifiers[at..=at])
+}
+
 /// The parts that name an identifier for a deterministic id: its system, or
 /// else its assigner, and its value.
 pub fn key<'v>(identifier: &'v Value<'_>) -> [&'v str; 2] {

@@ -1,35 +1,28 @@
 //! PRT → Device (IG `PRT[Device]`): a device that took part, for example in
 //! an observation.
 
-use hl7wasm_plugin_sdk::fhir;
 use hl7wasm_plugin_sdk::json;
 use hl7wasm_plugin_sdk::json::Value;
 
-use crate::context::{Context, Handle, Rep, Seg, put, resource};
+use crate::context::{Context, Handle, Rep, Seg, put};
 use crate::datatypes::{codes, identifier};
-use crate::segments::positioned;
+use crate::segments::order;
 
 /// Maps the device of a PRT: identifier and UDI carrier PRT-10, a second
 /// UDI carrier PRT-16, manufacture and expiry dates PRT-17/-18, lot PRT-19,
 /// serial PRT-20, distinct identifier PRT-21 and type PRT-22. Its id derives
-/// from PRT-10 when that has a system, so the same device is one Device
-/// across messages; else from the message and position. `None` without
-/// PRT-10.
+/// from PRT-10 when that has a system or assigner, so the same device is one
+/// Device across messages; else from the message and position. `None`
+/// without PRT-10.
 pub fn prt<'m>(ctx: &mut Context<'m>, prt: Seg<'m>, position: usize) -> Option<Handle> {
     let device_id = prt.rep(10).and_then(|ei| identifier::ei(&ei, 1))?;
     let identifiers = [device_id];
     let query = identifier::conditional_query(&identifiers);
-    let [device_id] = identifiers;
-    let mut device = match &query {
-        Some(_) => {
-            let [system, value] = identifier::key(&device_id);
-            resource("Device", fhir::deterministic_id(&["Device", system, value]))
-        }
-        None => positioned(ctx, "Device", position),
-    };
+    let mut device = order::identified(ctx, "Device", identifier::scoped(&identifiers), position);
     if let Some(known) = ctx.existing(device["id"].as_str().unwrap_or_default()) {
         return Some(known);
     }
+    let [device_id] = identifiers;
     let carriers: Vec<Value<'m>> = [
         Some(&device_id),
         prt.rep(16).and_then(|ei| identifier::ei(&ei, 1)).as_ref(),

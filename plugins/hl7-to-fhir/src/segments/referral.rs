@@ -9,7 +9,7 @@ use hl7wasm_plugin_sdk::json::Value;
 use crate::context::{Context, Handle, Seg, push, put, resource};
 use crate::datatypes::{address, codes, identifier, name, telecom, time};
 use crate::references::{location, organization};
-use crate::segments::{Links, order, participation, positioned, subject};
+use crate::segments::{Links, order, participation, subject};
 
 /// SNOMED CT's "Patient referral", the category every referral carries.
 const REFERRAL: &str = "3457005";
@@ -19,7 +19,8 @@ const REFERRAL: &str = "3457005";
 /// category RF1-5 (table 0284): status RF1-1 (table 0283: accepted and
 /// pending are active, rejected, expired and cancelled revoked),
 /// priority RF1-2, identifiers the originating and external referral ids
-/// (RF1-6, RF1-11), the effective and expiration dates RF1-7/-8 as
+/// (RF1-6, RF1-11; the first with a system or assigner makes the id, as an
+/// order's does), the effective and expiration dates RF1-7/-8 as
 /// occurrence, the process date RF1-9 as authored, reason RF1-10 (table
 /// 0336). A referral before the PID (as REF sends it) gets its subject
 /// from [`subject_of`].
@@ -29,16 +30,8 @@ pub fn rf1<'m>(ctx: &mut Context<'m>, rf1: Seg<'m>, position: usize, links: Link
         .filter_map(|n| identifier::ei(&rf1.rep(n)?, 1))
         .collect();
     let query = identifier::conditional_query(&identifiers);
-    let mut referral = match &query {
-        Some(_) => {
-            let [system, value] = identifier::key(&identifiers[0]);
-            resource(
-                "ServiceRequest",
-                fhir::deterministic_id(&["ServiceRequest", system, value]),
-            )
-        }
-        None => positioned(ctx, "ServiceRequest", position),
-    };
+    let named = identifier::scoped(&identifiers);
+    let mut referral = order::identified(ctx, "ServiceRequest", named, position);
     put(&mut referral, "identifier", Some(Value::Array(identifiers)));
     let status = rf1.component(1, 1).map(|code| match &*code {
         "A" | "P" => "active",
