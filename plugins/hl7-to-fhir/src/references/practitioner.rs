@@ -34,7 +34,7 @@ fn make<'m>(ctx: &mut Context<'m>, xcn: Rep<'m>) -> Option<Handle> {
     let [scope, value] = identifier.as_ref().map(identifier::key).unwrap_or_default();
     let family = xcn.get(2).unwrap_or_default();
     let given = xcn.get(3).unwrap_or_default();
-    let id = fhir::deterministic_id(&["Practitioner", scope, value, &family, &given]);
+    let id = id([scope, value], &family, &given);
     if let Some(known) = ctx.existing(&id) {
         // The same doctor again: only whether this XCN names anyone matters.
         return (identifier.is_some() || name::xcn(xcn).is_some()).then_some(known);
@@ -53,6 +53,13 @@ fn make<'m>(ctx: &mut Context<'m>, xcn: Rep<'m>) -> Option<Handle> {
     );
     put(&mut practitioner, "name", name.map(|n| json!([n])));
     Some(ctx.add(practitioner, query))
+}
+
+/// The id of the Practitioner with the identifier `key` (see
+/// [`identifier::key`]) and the name `family`, `given`: the same doctor
+/// named in another field or segment is the same resource.
+pub fn id(key: [&str; 2], family: &str, given: &str) -> String {
+    fhir::deterministic_id(&["Practitioner", key[0], key[1], family, given])
 }
 
 /// The first non-empty XCN of a field as a Practitioner reference.

@@ -2,13 +2,12 @@
 //! requester and performers). No IG map at hand covers RF1 or PRD, so the
 //! fields follow their HL7 v2.8 definitions.
 
-use hl7wasm_plugin_sdk::fhir;
 use hl7wasm_plugin_sdk::json;
 use hl7wasm_plugin_sdk::json::Value;
 
 use crate::context::{Context, Handle, Seg, push, put, resource};
 use crate::datatypes::{address, codes, identifier, name, telecom, time};
-use crate::references::{location, organization};
+use crate::references::{location, organization, practitioner};
 use crate::segments::{Links, order, participation, subject};
 
 /// SNOMED CT's "Patient referral", the category every referral carries.
@@ -142,7 +141,7 @@ pub fn prd<'m>(ctx: &mut Context<'m>, prd: Seg<'m>, referral: Option<Handle>) ->
 
 /// The Practitioner a PRD names: name PRD-2, address PRD-3, identifier
 /// PRD-7.1 (a PLN, whose type PRD-7.2 names no system). Its id derives from
-/// the identifier and name as an XCN's does, so the same provider named
+/// the identifier and name as an XCN's does ([`practitioner::id`]), so the same provider named
 /// elsewhere is the same Practitioner.
 fn practitioner<'m>(ctx: &mut Context<'m>, prd: Seg<'m>) -> Option<Value<'m>> {
     let names: Vec<Value<'m>> = prd.reps(2).filter_map(name::xpn).collect();
@@ -155,13 +154,11 @@ fn practitioner<'m>(ctx: &mut Context<'m>, prd: Seg<'m>) -> Option<Value<'m>> {
         return None;
     }
     let first = |value: Option<&Value<'m>>| value.and_then(Value::as_str).unwrap_or("").to_string();
-    let id = fhir::deterministic_id(&[
-        "Practitioner",
-        "",
-        &first(identifiers.first().map(|i| &i["value"])),
+    let id = practitioner::id(
+        ["", &first(identifiers.first().map(|i| &i["value"]))],
         &first(names.first().map(|n| &n["family"])),
         &first(names.first().and_then(|n| n["given"].as_array()?.first())),
-    ]);
+    );
     let made = match ctx.existing(&id) {
         Some(known) => known,
         None => {
