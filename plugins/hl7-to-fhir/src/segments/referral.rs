@@ -141,8 +141,8 @@ pub fn prd<'m>(ctx: &mut Context<'m>, prd: Seg<'m>, referral: Option<Handle>) ->
 
 /// The Practitioner a PRD names: name PRD-2, address PRD-3, identifier
 /// PRD-7.1 (a PLN, whose type PRD-7.2 names no system). Its id derives from
-/// the identifier and name as an XCN's does ([`practitioner::id`]), so the same provider named
-/// elsewhere is the same Practitioner.
+/// the identifier and name as an XCN's does ([`practitioner::id`]), so the
+/// same provider named elsewhere is the same Practitioner.
 fn practitioner<'m>(ctx: &mut Context<'m>, prd: Seg<'m>) -> Option<Value<'m>> {
     let names: Vec<Value<'m>> = prd.reps(2).filter_map(name::xpn).collect();
     let identifiers: Vec<Value<'m>> = prd
