@@ -121,6 +121,9 @@ fn corpus_maps_to_valid_fhir_that_agrees_with_fhir_converter() {
             plugin_path("hl7-to-fhir").to_str().unwrap(),
         ])
         .args(["--deadline-ms", "5000"])
+        // The US realm adds the race and ethnicity extensions to what every
+        // channel gets, so that they are validated too.
+        .args(["--config", r#"{"realm": "us"}"#])
         .args(&files)
         .output()
         .expect("run hl7wasm plugin run");

@@ -19,7 +19,7 @@ const CONFIGS: [&str; 4] = [
     "{}",
     r#"{"bundle_type": "batch", "default_timezone": "+01:00"}"#,
     r#"{"bundle_type": "message", "default_timezone": "-05:30"}"#,
-    r#"{"bundle_type": "collection"}"#,
+    r#"{"bundle_type": "collection", "realm": "us"}"#,
 ];
 
 fn main() {

@@ -14,7 +14,7 @@ use hl7wasm_plugin_sdk::hl7v2::{Delimiters, Message, Repetition, Segment, unesca
 use hl7wasm_plugin_sdk::json::{Object, Value};
 
 use crate::datatypes::time;
-use crate::{MapError, Options};
+use crate::{MapError, Options, Realm};
 
 /// A resource added to the [`Context`]; stays valid for the whole mapping.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,6 +144,11 @@ impl<'m> Context<'m> {
     /// The offset for HL7 times without one (see [`Options`]).
     pub fn default_offset(&self) -> Option<i16> {
         self.options.default_offset_minutes
+    }
+
+    /// The realm whose profiles fill what the IG leaves open.
+    pub fn realm(&self) -> Realm {
+        self.options.realm
     }
 
     /// An HL7 timestamp as a FHIR dateTime (see [`time::datetime`]), made

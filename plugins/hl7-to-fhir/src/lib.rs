@@ -46,7 +46,7 @@ mod small_blocks;
 
 pub use dispatch::MessageKind;
 pub use error::MapError;
-pub use options::{Options, Unsupported};
+pub use options::{Options, Realm, Unsupported};
 
 use hl7wasm_plugin_sdk::fhir::Bundle;
 use hl7wasm_plugin_sdk::hl7v2::Message;

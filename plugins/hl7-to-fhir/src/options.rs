@@ -13,10 +13,23 @@ pub enum Unsupported {
     Reject,
 }
 
+/// The realm whose profiles fill what the IG leaves to local requirements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Realm {
+    /// No realm: race and ethnic group (PID-10, PID-22) are left out, as the
+    /// IG has no universal map for them (the default).
+    #[default]
+    Universal,
+    /// The United States: race and ethnic group become the US Core race and
+    /// ethnicity extensions.
+    Us,
+}
+
 /// Mapping settings, read from the channel's plugin config:
 ///
 /// ```json
-/// { "bundle_type": "transaction", "unsupported": "filter", "default_timezone": "+01:00" }
+/// { "bundle_type": "transaction", "unsupported": "filter", "default_timezone": "+01:00",
+///   "realm": "us" }
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Options {
@@ -29,6 +42,8 @@ pub struct Options {
     /// there is none, and such times are truncated to their date rather than
     /// given an invented zone (FHIR needs a zone whenever a time is given).
     pub default_offset_minutes: Option<i16>,
+    /// The realm profiles to follow where the IG defers to them.
+    pub realm: Realm,
 }
 
 impl Default for Options {
@@ -37,6 +52,7 @@ impl Default for Options {
             bundle_type: BundleType::Transaction,
             unsupported: Unsupported::Filter,
             default_offset_minutes: None,
+            realm: Realm::Universal,
         }
     }
 }
@@ -60,7 +76,9 @@ impl Options {
                 ("default_timezone", Some(text)) => {
                     options.default_offset_minutes = Some(parse_offset(text)?);
                 }
-                ("bundle_type" | "unsupported" | "default_timezone", _) => {
+                ("realm", Some("universal")) => options.realm = Realm::Universal,
+                ("realm", Some("us")) => options.realm = Realm::Us,
+                ("bundle_type" | "unsupported" | "default_timezone" | "realm", _) => {
                     return Err(format!("{key}: unsupported value {value}"));
                 }
                 _ => return Err(format!("unknown setting `{key}`")),
@@ -119,12 +137,14 @@ mod tests {
     #[test]
     fn reads_every_setting() {
         let options = Options::from_json(&json!({
-            "bundle_type": "batch", "unsupported": "reject", "default_timezone": "-05:00"
+            "bundle_type": "batch", "unsupported": "reject", "default_timezone": "-05:00",
+            "realm": "us"
         }))
         .unwrap();
         assert_eq!(options.bundle_type, BundleType::Batch);
         assert_eq!(options.unsupported, Unsupported::Reject);
         assert_eq!(options.default_offset_minutes, Some(-300));
+        assert_eq!(options.realm, Realm::Us);
     }
 
     #[test]
@@ -133,5 +153,7 @@ mod tests {
         assert!(error.contains("bundle_typ"), "{error}");
         let error = Options::from_json(&json!({"unsupported": "drop"})).unwrap_err();
         assert!(error.starts_with("unsupported:"), "{error}");
+        let error = Options::from_json(&json!({"realm": "uk"})).unwrap_err();
+        assert!(error.starts_with("realm:"), "{error}");
     }
 }

@@ -218,9 +218,9 @@ proptest! {
             apply(&mut segments, damage);
         }
         let raw = segments.join("\r");
-        let zoned = Options::from_json(&serde_json::json!({ "default_timezone": "+01:00" }))
-            .expect("valid options");
-        for options in [Options::default(), zoned] {
+        let zoned_us = serde_json::json!({ "default_timezone": "+01:00", "realm": "us" });
+        let zoned_us = Options::from_json(&zoned_us).expect("valid options");
+        for options in [Options::default(), zoned_us] {
             if let Ok(text) = map_message_to_string(&raw, &options) {
                 let bundle: Value = serde_json::from_str(&text).expect("JSON");
                 prop_assert_eq!(flaw(&bundle), None, "{}", raw);

@@ -1376,3 +1376,102 @@ fn collection_bundles_have_no_requests() {
     assert_eq!(bundle["type"], "collection");
     assert!(bundle["entry"][0].get("request").is_none());
 }
+
+#[test]
+fn a_us_channel_gets_race_and_ethnicity_as_us_core_extensions() {
+    let message = "MSH|^~\\&|ADT1|HOSP|||20240102030405+0100||ADT^A04|MSG9|P|2.5.1\r\
+PID|1||123456^^^HOSP^MR||DOE^JOHN||19800101|M||2106-3^White^CDCREC~2028-9^^HL70005~2108-9^European^CDCREC~W~2106-3^White^CDCREC||||||||||||H^Hispanic or Latino^HL70189~2182-4^Cuban^CDCREC\r";
+    let race_and_ethnicity = |options: &Options| {
+        let bundle = map_message(message, options).unwrap();
+        let patient = &resources(&bundle, "Patient")[0]["resource"];
+        let us_core = |x: &&Value| x["url"].as_str().unwrap().contains("/us/core/");
+        let extensions = patient["extension"].as_array().into_iter().flatten();
+        extensions.filter(us_core).cloned().collect::<Vec<_>>()
+    };
+    assert!(race_and_ethnicity(&Options::default()).is_empty());
+
+    let us = Options::from_json(&serde_json::json!({ "realm": "us" })).unwrap();
+    let [race, ethnicity] = &race_and_ethnicity(&us)[..] else {
+        panic!("expected a race and an ethnicity extension");
+    };
+    let parts = |extension: &Value| -> Vec<(String, String)> {
+        let parts = extension["extension"].as_array().unwrap().iter();
+        parts
+            .map(|p| {
+                let value = p["valueCoding"]["code"].as_str();
+                let value = value.or(p["valueString"].as_str()).unwrap();
+                (p["url"].as_str().unwrap().to_owned(), value.to_owned())
+            })
+            .collect()
+    };
+    let pair = |url: &str, value: &str| (url.to_owned(), value.to_owned());
+    assert!(race["url"].as_str().unwrap().ends_with("us-core-race"));
+    // Categories once each, a finer code as detailed, and the local `W`
+    // only in the text, never guessed at.
+    assert_eq!(
+        parts(race),
+        [
+            pair("ombCategory", "2106-3"),
+            pair("ombCategory", "2028-9"),
+            pair("detailed", "2108-9"),
+            pair("text", "White, Asian, European, W"),
+        ]
+    );
+    let white = &race["extension"][0]["valueCoding"];
+    assert_eq!(white["system"], "urn:oid:2.16.840.1.113883.6.238");
+    assert_eq!(white["display"], "White");
+    // Table 0189's letter becomes its CDC code.
+    assert_eq!(
+        parts(ethnicity),
+        [
+            pair("ombCategory", "2135-2"),
+            pair("detailed", "2182-4"),
+            pair("text", "Hispanic or Latino, Cuban"),
+        ]
+    );
+}
+
+#[test]
+fn a_patient_additional_demographic_says_more_about_the_patient() {
+    let message = |control_id: &str| {
+        format!(
+            "MSH|^~\\&|ADT1|HOSP|||20240102030405+0100||ADT^A08|{control_id}|P|2.5.1\r\
+PID|1||123456^^^HOSP^MR||DOE^JOHN||19800101|M\r\
+PD1||||||D^Deaf^HL70295|Y^Yes, patient has a living will^HL70315|||||||First Baptist Church\r"
+        )
+    };
+    let bundle = map_message(&message("MSG1"), &Options::default()).unwrap();
+    let patient = &resources(&bundle, "Patient")[0];
+    let extension = |url: &str| {
+        let extensions = patient["resource"]["extension"].as_array().unwrap();
+        let found = extensions
+            .iter()
+            .find(|x| x["url"].as_str().unwrap().ends_with(url));
+        found.unwrap_or_else(|| panic!("no {url}")).clone()
+    };
+    assert_eq!(
+        extension("patient-disability")["valueCodeableConcept"]["coding"][0]["code"],
+        "D"
+    );
+    assert_eq!(
+        extension("patient-congregation")["valueString"],
+        "First Baptist Church"
+    );
+    let [will] = &resources(&bundle, "Observation")[..] else {
+        panic!("expected one living will Observation");
+    };
+    let observation = &will["resource"];
+    assert_eq!(observation["code"]["coding"][0]["code"], "75320-2");
+    assert_eq!(observation["status"], "final");
+    assert_eq!(
+        observation["valueCodeableConcept"]["coding"][0]["system"],
+        "http://terminology.hl7.org/CodeSystem/v2-0315"
+    );
+    assert_eq!(observation["subject"]["reference"], patient["fullUrl"]);
+    // The next message about the patient updates the same Observation.
+    let next = map_message(&message("MSG2"), &Options::default()).unwrap();
+    assert_eq!(
+        resources(&next, "Observation")[0]["fullUrl"],
+        will["fullUrl"]
+    );
+}

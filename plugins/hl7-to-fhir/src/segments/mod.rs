@@ -21,6 +21,7 @@ pub mod participation;
 pub mod patient;
 pub mod procedure;
 pub mod provenance;
+pub mod race_ethnicity;
 pub mod referral;
 pub mod related_person;
 pub mod report;

@@ -1,12 +1,39 @@
-//! OBX → Observation (IG `OBX[Observation]`).
+//! OBX → Observation (IG `OBX[Observation]`), and the patient's living will
+//! (IG `PD1[Observation-LivingWill]`).
 
+use hl7wasm_plugin_sdk::fhir;
 use hl7wasm_plugin_sdk::json;
 use hl7wasm_plugin_sdk::json::Value;
 
-use crate::context::{Context, Handle, Seg, push, put};
+use crate::context::{Context, Handle, Seg, push, put, resource};
 use crate::datatypes::codes;
 use crate::references::{organization, practitioner};
 use crate::segments::{Links, positioned, value};
+
+/// Maps a PD1's living will code (PD1-7, table 0315) to a final Observation
+/// of `patient` with the LOINC code for an advance directive. Its id derives
+/// from the patient's, so the next message updates the one Observation.
+pub fn living_will<'m>(ctx: &mut Context<'m>, pd1: Seg<'m>, patient: Handle) {
+    let Some(value) = pd1
+        .rep(7)
+        .and_then(|r| codes::table_cwe(&r, codes::v2_table!("0315")))
+    else {
+        return;
+    };
+    let subject = ctx.reference(patient);
+    let owner = subject["reference"].as_str().unwrap_or_default();
+    let id = fhir::deterministic_id(&["Observation", "living-will", owner]);
+    let mut observation = resource("Observation", id);
+    observation["status"] = Value::from("final");
+    observation["code"] = json!({ "coding": [{
+        "system": "http://loinc.org",
+        "code": "75320-2",
+        "display": "Advance directive",
+    }]});
+    observation["subject"] = subject;
+    observation["valueCodeableConcept"] = value;
+    ctx.add(observation, None);
+}
 
 /// Maps an OBX to an Observation: code (OBX-3), value (OBX-2, -5, -6),
 /// reference range (OBX-7), interpretation (OBX-8), status (OBX-11, table

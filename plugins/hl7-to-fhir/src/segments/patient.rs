@@ -5,9 +5,11 @@ use hl7wasm_plugin_sdk::fhir;
 use hl7wasm_plugin_sdk::json;
 use hl7wasm_plugin_sdk::json::Value;
 
+use crate::Realm;
 use crate::context::{Context, Handle, Seg, Text, object, push, put, resource};
 use crate::datatypes::{address, codes, identifier, name, quantity, telecom, time};
 use crate::references::{organization, practitioner};
+use crate::segments::{observation, race_ethnicity};
 
 /// Maps a PID to a Patient. Its id derives from the first identifier of
 /// PID-3 (else PID-2, PID-4), so every message about the patient updates the
@@ -43,6 +45,9 @@ pub fn pid<'m>(ctx: &mut Context<'m>, pid: Seg<'m>, position: usize) -> Handle {
         pid.text(8).and_then(gender).map(Value::from),
     );
     demographics(pid, &mut patient);
+    if ctx.realm() == Realm::Us {
+        race_ethnicity::us_core(pid, &mut patient);
+    }
     deceased(ctx, pid, &mut patient);
     ctx.add(patient, query)
 }
@@ -201,8 +206,11 @@ fn deceased<'m>(ctx: &Context<'m>, pid: Seg<'m>, patient: &mut Value<'m>) {
     }
 }
 
-/// Adds a PD1 to `patient`: the primary facility (PD1-3) and the primary care
-/// provider (PD1-4) become generalPractitioner.
+/// Adds a PD1 to `patient` (IG `PD1[Patient]`): the primary facility
+/// (PD1-3) and the primary care provider (PD1-4) become generalPractitioner,
+/// the handicap (PD1-6, table 0295) the disability extension and the place of
+/// worship (PD1-14) the congregation extension. The living will (PD1-7)
+/// becomes an Observation of its own ([`observation::living_will`]).
 pub fn pd1<'m>(ctx: &mut Context<'m>, pd1: Seg<'m>, patient: Handle) {
     let facility = pd1
         .rep(3)
@@ -212,9 +220,33 @@ pub fn pd1<'m>(ctx: &mut Context<'m>, pd1: Seg<'m>, patient: Handle) {
         .reps(4)
         .filter_map(|r| practitioner::reference(ctx, Some(r)))
         .collect();
+    observation::living_will(ctx, pd1, patient);
     let resource = ctx.resource_mut(patient);
     for reference in facility.into_iter().chain(doctors) {
         push(resource, "generalPractitioner", reference);
+    }
+    if let Some(handicap) = pd1
+        .rep(6)
+        .and_then(|r| codes::table_cwe(&r, codes::v2_table!("0295")))
+    {
+        push(
+            resource,
+            "extension",
+            json!({
+                "url": "http://hl7.org/fhir/StructureDefinition/patient-disability",
+                "valueCodeableConcept": handicap,
+            }),
+        );
+    }
+    for congregation in pd1.reps(14).filter_map(|r| r.get(1)) {
+        push(
+            resource,
+            "extension",
+            json!({
+                "url": "http://hl7.org/fhir/StructureDefinition/patient-congregation",
+                "valueString": congregation,
+            }),
+        );
     }
 }
 
