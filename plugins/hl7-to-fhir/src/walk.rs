@@ -202,6 +202,7 @@ impl<'m> Walk<'_, 'm> {
                 let visit = encounter::pv1(ctx, seg, position, self.links.patient, &self.trigger);
                 if let Some(patient) = self.links.patient {
                     patient::pv1(ctx, seg, patient);
+                    coverage::pv1(ctx, seg, visit, patient);
                 }
                 self.links.encounter = Some(visit);
                 self.participation = Some(participation::Scope::Visit(visit));

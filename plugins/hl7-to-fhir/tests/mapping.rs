@@ -1475,3 +1475,37 @@ PD1||||||D^Deaf^HL70295|Y^Yes, patient has a living will^HL70315|||||||First Bap
         will["fullUrl"]
     );
 }
+
+#[test]
+fn a_visits_financial_class_is_a_coverage() {
+    let message = |control_id: &str| {
+        format!(
+            "MSH|^~\\&|ADT1|HOSP|||20240102030405+0100||ADT^A08|{control_id}|P|2.5.1\r\
+PID|1||123456^^^HOSP^MR||DOE^JOHN||19800101|M\r\
+PV1|1|I|WARD^101^1|||||||MED|||||||||V100^^^HOSP^VN|MC^20240101\r"
+        )
+    };
+    let bundle = map_message(&message("MSG1"), &Options::default()).unwrap();
+    let [coverage] = &resources(&bundle, "Coverage")[..] else {
+        panic!("expected one Coverage");
+    };
+    let resource = &coverage["resource"];
+    let kind = &resource["type"]["coding"][0];
+    assert_eq!(kind["code"], "MC");
+    assert_eq!(
+        kind["system"],
+        "http://terminology.hl7.org/CodeSystem/v2-0064"
+    );
+    assert_eq!(resource["period"]["start"], "2024-01-01");
+    let patient = resources(&bundle, "Patient")[0];
+    assert_eq!(resource["beneficiary"]["reference"], patient["fullUrl"]);
+    // FHIR requires a payor; the financial class does not name one.
+    let payor = &resource["payor"][0]["extension"][0];
+    assert_eq!(payor["valueCode"], "unknown");
+    // One per visit: the next message about the visit updates it.
+    let next = map_message(&message("MSG2"), &Options::default()).unwrap();
+    assert_eq!(
+        resources(&next, "Coverage")[0]["fullUrl"],
+        coverage["fullUrl"]
+    );
+}

@@ -1,12 +1,14 @@
-//! IN1 → Coverage (IG `IN1[Coverage]`).
+//! IN1 → Coverage (IG `IN1[Coverage]`), and a visit's financial class
+//! (IG `PV1[Coverage]`).
 
+use hl7wasm_plugin_sdk::fhir;
 use hl7wasm_plugin_sdk::json;
 use hl7wasm_plugin_sdk::json::Value;
 
-use crate::context::{Context, Handle, Seg, push, put};
-use crate::datatypes::{address, codes, identifier, quantity};
+use crate::context::{Context, Handle, Seg, push, put, resource};
+use crate::datatypes::{address, codes, identifier, quantity, time};
 use crate::references::organization;
-use crate::segments::{positioned, related_person};
+use crate::segments::{positioned, related_person, unknown};
 
 /// Maps an IN1 to an active Coverage of `patient`: payor (IN1-4 name with
 /// IN1-3 id, and the address IN1-5), plan (IN1-2) and group (IN1-8, IN1-9)
@@ -59,11 +61,7 @@ pub fn in1<'m>(
     }
     let start = in1.date(12);
     let end = in1.date(13);
-    put(
-        &mut coverage,
-        "period",
-        crate::datatypes::time::period(start, end),
-    );
+    put(&mut coverage, "period", time::period(start, end));
     put(
         &mut coverage,
         "type",
@@ -113,4 +111,34 @@ fn subscriber<'m>(
     }
     let insured = related_person::named(ctx, in1, &related_person::INSURED, position, patient)?;
     Some(ctx.reference(insured))
+}
+
+/// Maps the visit's financial class PV1-20 (FC: class, table 0064, and its
+/// effective date) to an active Coverage of `patient` whose type is the
+/// class, as the IG's ADT maps do when PV1-20 is valued. The IG names no
+/// payor, which FHIR requires, so the payor is marked unknown. One per
+/// visit: the id derives from the Encounter's.
+pub fn pv1<'m>(ctx: &mut Context<'m>, pv1: Seg<'m>, visit: Handle, patient: Handle) {
+    let Some(class) = pv1.rep(20) else {
+        return;
+    };
+    let Some(mut kind) = codes::nested_concept(&class.nested(1)) else {
+        return;
+    };
+    if let Some(first) = codes::first_coding(&mut kind)
+        && first.get("system").is_none()
+    {
+        first["system"] = Value::from(codes::v2_table!("0064"));
+    }
+    let encounter = ctx.reference(visit);
+    let owner = encounter["reference"].as_str().unwrap_or_default();
+    let id = fhir::deterministic_id(&["Coverage", "financial-class", owner]);
+    let mut coverage = resource("Coverage", id);
+    coverage["status"] = Value::from("active");
+    coverage["type"] = kind;
+    coverage["beneficiary"] = ctx.reference(patient);
+    let start = class.get(2).and_then(|t| time::date(&t));
+    put(&mut coverage, "period", time::period(start, None));
+    coverage["payor"] = json!([unknown()]);
+    ctx.add(coverage, None);
 }
