@@ -151,24 +151,11 @@ fn demographics<'m>(pid: Seg<'m>, patient: &mut Value<'m>) {
         .rep(17)
         .and_then(|r| codes::table_cwe(&r, codes::v2_table!("0006")))
     {
-        push(
-            patient,
-            "extension",
-            json!({
-                "url": "http://hl7.org/fhir/StructureDefinition/patient-religion",
-                "valueCodeableConcept": religion,
-            }),
-        );
+        extend(patient, "religion", "valueCodeableConcept", religion);
     }
     if let Some(place) = pid.text(23) {
-        push(
-            patient,
-            "extension",
-            json!({
-                "url": "http://hl7.org/fhir/StructureDefinition/patient-birthPlace",
-                "valueAddress": { "text": place },
-            }),
-        );
+        let address = json!({ "text": place });
+        extend(patient, "birthPlace", "valueAddress", address);
     }
     match (pid.text(25).and_then(|n| quantity::whole(&n)), pid.text(24)) {
         (Some(order), _) => patient["multipleBirthInteger"] = Value::from(order),
@@ -195,6 +182,15 @@ fn demographics<'m>(pid: Seg<'m>, patient: &mut Value<'m>) {
             );
         }
     }
+}
+
+/// Adds FHIR's core patient extension `patient-<name>` to `patient`, its
+/// value under `key` (`valueString`, `valueCodeableConcept`, ...).
+fn extend<'m>(patient: &mut Value<'m>, name: &str, key: &'static str, value: Value<'m>) {
+    let url = ["http://hl7.org/fhir/StructureDefinition/patient-", name].concat();
+    let mut extension = json!({ "url": url });
+    extension[key] = value;
+    push(patient, "extension", extension);
 }
 
 /// PID-29 (death time), else PID-30 (death indicator).
@@ -229,24 +225,10 @@ pub fn pd1<'m>(ctx: &mut Context<'m>, pd1: Seg<'m>, patient: Handle) {
         .rep(6)
         .and_then(|r| codes::table_cwe(&r, codes::v2_table!("0295")))
     {
-        push(
-            resource,
-            "extension",
-            json!({
-                "url": "http://hl7.org/fhir/StructureDefinition/patient-disability",
-                "valueCodeableConcept": handicap,
-            }),
-        );
+        extend(resource, "disability", "valueCodeableConcept", handicap);
     }
     for congregation in pd1.reps(14).filter_map(|r| r.get(1)) {
-        push(
-            resource,
-            "extension",
-            json!({
-                "url": "http://hl7.org/fhir/StructureDefinition/patient-congregation",
-                "valueString": congregation,
-            }),
-        );
+        extend(resource, "congregation", "valueString", congregation.into());
     }
 }
 
