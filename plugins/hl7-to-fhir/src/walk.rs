@@ -50,6 +50,7 @@ pub fn map<'m>(
         participation: None,
         collector: None,
         account: None,
+        insured: None,
         referral: None,
         sample: None,
         software: Vec::new(),
@@ -134,6 +135,8 @@ struct Walk<'s, 'm> {
     collector: Option<json::Value<'m>>,
     /// The current patient's Account, which a GT1's guarantor joins.
     account: Option<Handle>,
+    /// The insured of the current IN1, whose numbers the IN2 after it gives.
+    insured: Option<Handle>,
     /// The ServiceRequest of the RF1, which the PRD after it name providers
     /// of, and which a REF sends before its PID.
     referral: Option<Handle>,
@@ -262,7 +265,21 @@ impl<'m> Walk<'_, 'm> {
                 self.participation = Some(participation::Scope::Procedure(done));
                 Some(done)
             }
-            "IN1" => coverage::in1(ctx, seg, position, self.patient(seg)?),
+            "IN1" => {
+                let insurance = coverage::in1(ctx, seg, position, self.patient(seg)?);
+                self.insured = insurance.and_then(|i| i.insured);
+                insurance.map(|i| i.coverage)
+            }
+            "IN2" => {
+                if let Some(insured) = self.insured {
+                    coverage::in2(ctx, seg, insured);
+                }
+                return Ok(());
+            }
+            "DB1" => {
+                patient::db1(ctx, seg, self.patient(seg)?);
+                return Ok(());
+            }
             "ORC" => self.orc(ctx, seg, position),
             "OBR" => self.obr(ctx, seg, position)?,
             "OBX" => self.obx(ctx, seg, position),
@@ -364,6 +381,7 @@ impl<'m> Walk<'_, 'm> {
     fn pid(&mut self, ctx: &mut Context<'m>, seg: Seg<'m>, position: usize) -> Option<Handle> {
         let patient = patient::pid(ctx, seg, position);
         self.account = account::pid(ctx, seg, patient);
+        self.insured = None;
         if let Some(referred) = self.referral {
             referral::subject_of(ctx, referred, patient);
         }

@@ -1509,3 +1509,56 @@ PV1|1|I|WARD^101^1|||||||MED|||||||||V100^^^HOSP^VN|MC^20240101\r"
         coverage["fullUrl"]
     );
 }
+
+#[test]
+fn the_insureds_and_the_disabled_persons_numbers_identify_them() {
+    let in1 = "IN1|1|GOLD^Gold Plan|INS001|ACME INSURANCE||||||||||||DOE^JILL|SPO^Spouse^HL70063\r";
+    let in2 = format!(
+        "IN2||123-45-6789||||MBI-1||MCD-2||MIL-3{}M-4^^^PLAN&2.16.840.1.999&ISO\r",
+        "|".repeat(51)
+    );
+    let db1 = "DB1|1|PT|DIS-5^^^STATE&2.16.840.1.888&ISO^DI|Y\rDB1|2|GT|DIS-6\r";
+    let message = ADT.replace("AL1|1|", &format!("{in1}{in2}{db1}AL1|1|"));
+    let bundle = map_message(&message, &Options::default()).unwrap();
+    let numbers = |resource: &Value| -> Vec<(String, String)> {
+        let identifiers = resource["resource"]["identifier"].as_array().unwrap();
+        let number = |i: &Value| {
+            let code = i["type"]["coding"][0]["code"].as_str().unwrap_or("");
+            (code.to_owned(), i["value"].as_str().unwrap().to_owned())
+        };
+        identifiers.iter().map(number).collect()
+    };
+    let pair = |code: &str, value: &str| (code.to_owned(), value.to_owned());
+    // The IN2 describes the insured, here the spouse, not the patient.
+    let spouse = resources(&bundle, "RelatedPerson")
+        .into_iter()
+        .find(|r| r["resource"]["name"][0]["given"][0] == "JILL")
+        .unwrap();
+    assert_eq!(
+        numbers(spouse),
+        [
+            pair("SS", "123-45-6789"),
+            pair("MC", "MBI-1"),
+            pair("MA", "MCD-2"),
+            pair("MI", "MIL-3"),
+            pair("MB", "M-4"),
+        ]
+    );
+    // The patient's disabled person id; a guarantor's DB1 adds nothing.
+    let patient = resources(&bundle, "Patient")[0];
+    let patient_numbers = numbers(patient);
+    assert!(patient_numbers.contains(&pair("DI", "DIS-5")));
+    assert!(!patient_numbers.iter().any(|(_, value)| value == "DIS-6"));
+
+    // For a self-insured patient the IN2's numbers are the patient's; one
+    // the PID gives already is not repeated.
+    let own = message
+        .replace("SPO^Spouse^HL70063", "SEL^Self^HL70063")
+        .replace("||19800101|M|||", "||19800101|M|||||||||||123-45-6789|")
+        .replace("1 MAIN ST^^SPRINGFIELD^IL^62701||^PRN^PH^^^555^5551234", "");
+    let bundle = map_message(&own, &Options::default()).unwrap();
+    let patient_numbers = numbers(resources(&bundle, "Patient")[0]);
+    let ssns = patient_numbers.iter().filter(|(code, _)| code == "SS");
+    assert_eq!(ssns.count(), 1, "{patient_numbers:?}");
+    assert!(patient_numbers.contains(&pair("MC", "MBI-1")));
+}

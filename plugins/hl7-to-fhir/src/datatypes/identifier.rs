@@ -5,7 +5,7 @@ use hl7wasm_plugin_sdk::fhir;
 use hl7wasm_plugin_sdk::json;
 use hl7wasm_plugin_sdk::json::Value;
 
-use crate::context::{Parts, Rep, Text, object, put};
+use crate::context::{Parts, Rep, Text, object, push, put};
 use crate::datatypes::{codes, time};
 
 /// The system URI of an HD given as namespace, universal id and its type:
@@ -79,6 +79,26 @@ pub fn ei<'m>(ei: &impl Parts<'m>, first: usize) -> Option<Value<'m>> {
 pub fn typed<'m>(mut identifier: Value<'m>, code: &'static str) -> Value<'m> {
     identifier["type"] = codes::table_concept(codes::v2_table!("0203"), code);
     identifier
+}
+
+/// A US social security number (type `SS`).
+pub fn ssn<'m>(number: Text<'m>) -> Value<'m> {
+    typed(
+        json!({ "system": "http://hl7.org/fhir/sid/us-ssn", "value": number }),
+        "SS",
+    )
+}
+
+/// Adds `identifier` to `resource` unless it already has one of the same
+/// system and value (a number that the PID and an IN2 both give).
+pub fn add_new<'m>(resource: &mut Value<'m>, identifier: Value<'m>) {
+    let mut known = resource["identifier"].as_array().into_iter().flatten();
+    let same = |other: &Value<'m>| {
+        other["value"] == identifier["value"] && other["system"] == identifier["system"]
+    };
+    if !known.any(same) {
+        push(resource, "identifier", identifier);
+    }
 }
 
 /// The conditional-write query for the first identifier with a system URI.

@@ -1,5 +1,5 @@
-//! IN1 → Coverage (IG `IN1[Coverage]`), and a visit's financial class
-//! (IG `PV1[Coverage]`).
+//! IN1 → Coverage (IG `IN1[Coverage]`), the insured's numbers in IN2, and a
+//! visit's financial class (IG `PV1[Coverage]`).
 
 use hl7wasm_plugin_sdk::fhir;
 use hl7wasm_plugin_sdk::json;
@@ -9,6 +9,16 @@ use crate::context::{Context, Handle, Seg, push, put, resource};
 use crate::datatypes::{address, codes, identifier, quantity, time};
 use crate::references::organization;
 use crate::segments::{positioned, related_person, unknown};
+
+/// An IN1's Coverage and its subscriber, the resource of the insured: the
+/// Patient or a RelatedPerson.
+#[derive(Debug, Clone, Copy)]
+pub struct Insurance {
+    /// The Coverage.
+    pub coverage: Handle,
+    /// The insured, when the IN1 names one.
+    pub insured: Option<Handle>,
+}
 
 /// Maps an IN1 to an active Coverage of `patient`: payor (IN1-4 name with
 /// IN1-3 id, and the address IN1-5), plan (IN1-2) and group (IN1-8, IN1-9)
@@ -21,7 +31,7 @@ pub fn in1<'m>(
     in1: Seg<'m>,
     position: usize,
     patient: Handle,
-) -> Option<Handle> {
+) -> Option<Insurance> {
     let company = in1.rep(3).and_then(identifier::cx);
     let payor = organization::named(ctx, in1.text(4), company)?;
     if let Some(home) = in1.rep(5).and_then(address::xad) {
@@ -32,7 +42,7 @@ pub fn in1<'m>(
     }
     let employer_id = in1.rep(10).and_then(identifier::cx);
     let holder = organization::named(ctx, in1.component(11, 1), employer_id);
-    let subscriber = subscriber(ctx, in1, position, patient);
+    let insured = subscriber(ctx, in1, position, patient);
     let mut coverage = positioned(ctx, "Coverage", position);
     coverage["status"] = Value::from("active");
     coverage["beneficiary"] = ctx.reference(patient);
@@ -42,7 +52,11 @@ pub fn in1<'m>(
         "policyHolder",
         holder.map(|h| ctx.reference(h)),
     );
-    put(&mut coverage, "subscriber", subscriber);
+    put(
+        &mut coverage,
+        "subscriber",
+        insured.map(|h| ctx.reference(h)),
+    );
     for (kind, value, name) in [
         (
             "plan",
@@ -94,7 +108,8 @@ pub fn in1<'m>(
         coverage["subscriberId"] = Value::from(policy.clone());
         coverage["identifier"] = json!([{ "value": policy }]);
     }
-    Some(ctx.add(coverage, None))
+    let coverage = ctx.add(coverage, None);
+    Some(Insurance { coverage, insured })
 }
 
 /// The insured (IN1-16): the patient when the relationship IN1-17 is `SEL`,
@@ -105,12 +120,36 @@ fn subscriber<'m>(
     in1: Seg<'m>,
     position: usize,
     patient: Handle,
-) -> Option<Value<'m>> {
+) -> Option<Handle> {
     if in1.component(17, 1).as_deref() == Some("SEL") {
-        return Some(ctx.reference(patient));
+        return Some(patient);
     }
-    let insured = related_person::named(ctx, in1, &related_person::INSURED, position, patient)?;
-    Some(ctx.reference(insured))
+    related_person::named(ctx, in1, &related_person::INSURED, position, patient)
+}
+
+/// Adds an IN2's numbers of the insured to `insured` (the Patient or the
+/// insured RelatedPerson of the IN1 before it): the social security number
+/// IN2-2, the Medicare number IN2-6 (type `MC`), the Medicaid case number
+/// IN2-8 (`MA`), the military id IN2-10 (`MI`) and the member number IN2-61
+/// (its own type, else `MB`). There is no IG map at hand; these follow the
+/// HL7 v2.8 field definitions.
+pub fn in2<'m>(ctx: &mut Context<'m>, in2: Seg<'m>, insured: Handle) {
+    let mut numbers: Vec<Value<'m>> = in2.text(2).map(identifier::ssn).into_iter().collect();
+    for (n, code) in [(6, "MC"), (8, "MA"), (10, "MI")] {
+        if let Some(number) = in2.text(n) {
+            numbers.push(identifier::typed(json!({ "value": number }), code));
+        }
+    }
+    numbers.extend(in2.reps(61).filter_map(identifier::cx).map(|mut member| {
+        if member.get("type").is_none() {
+            member = identifier::typed(member, "MB");
+        }
+        member
+    }));
+    let resource = ctx.resource_mut(insured);
+    for number in numbers {
+        identifier::add_new(resource, number);
+    }
 }
 
 /// Maps the visit's financial class PV1-20 (FC: class, table 0064, and its

@@ -59,12 +59,7 @@ fn identifiers<'m>(pid: Seg<'m>) -> Vec<Value<'m>> {
         .flat_map(|n| pid.reps(n))
         .filter_map(identifier::cx)
         .collect();
-    if let Some(ssn) = pid.text(19) {
-        identifiers.push(identifier::typed(
-            json!({ "system": "http://hl7.org/fhir/sid/us-ssn", "value": ssn }),
-            "SS",
-        ));
-    }
+    identifiers.extend(pid.text(19).map(identifier::ssn));
     if let Some(licence) = pid.rep(20) {
         let mut dl = object(3, "value", licence.get(1));
         let end = licence.get(3).and_then(|t| time::date(&t));
@@ -229,6 +224,21 @@ pub fn pd1<'m>(ctx: &mut Context<'m>, pd1: Seg<'m>, patient: Handle) {
     }
     for congregation in pd1.reps(14).filter_map(|r| r.get(1)) {
         extend(resource, "congregation", "valueString", congregation.into());
+    }
+}
+
+/// Adds a DB1 about the patient (DB1-2 `PT`, or not said) to `patient`: the
+/// disabled person identifier DB1-3. A DB1 about a guarantor or an insured
+/// adds nothing. There is no IG map at hand; this follows the HL7 v2.8 field
+/// definitions.
+pub fn db1<'m>(ctx: &mut Context<'m>, db1: Seg<'m>, patient: Handle) {
+    if db1.text(2).is_some_and(|person| person != "PT") {
+        return;
+    }
+    let numbers: Vec<Value<'m>> = db1.reps(3).filter_map(identifier::cx).collect();
+    let resource = ctx.resource_mut(patient);
+    for number in numbers {
+        identifier::add_new(resource, number);
     }
 }
 
