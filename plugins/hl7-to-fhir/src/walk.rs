@@ -12,9 +12,9 @@ use hl7wasm_plugin_sdk::json;
 
 use crate::context::{Context, Handle, Seg, Text, push};
 use crate::segments::{
-    Links, account, allergy, appointment, charge, condition, coverage, dispense, document,
-    encounter, header, immunization, medication, note, observation, order, participation, patient,
-    procedure, provenance, referral, related_person, report, software, specimen,
+    Links, account, adopt_subject, allergy, appointment, charge, condition, coverage, dispense,
+    document, encounter, header, immunization, medication, note, observation, order, participation,
+    patient, procedure, provenance, referral, related_person, report, software, specimen,
 };
 use crate::{MapError, MessageKind, Options};
 
@@ -52,6 +52,7 @@ pub fn map<'m>(
         account: None,
         insured: None,
         referral: None,
+        booked_order: None,
         sample: None,
         software: Vec::new(),
     };
@@ -140,6 +141,9 @@ struct Walk<'s, 'm> {
     /// The ServiceRequest of the RF1, which the PRD after it name providers
     /// of, and which a REF sends before its PID.
     referral: Option<Handle>,
+    /// The ServiceRequest that the current SCH books, whose subject is the
+    /// PID after it and whose service the AIS give.
+    booked_order: Option<Handle>,
     /// The Specimen of the current SPM, whose containers the SAC after it
     /// describe.
     sample: Option<Handle>,
@@ -346,11 +350,15 @@ impl<'m> Walk<'_, 'm> {
             "SCH" => {
                 let booked = appointment::sch(ctx, seg, position, &self.trigger);
                 self.appointment = Some(booked);
+                self.booked_order = appointment::booked_order(ctx, seg, position, booked);
                 Some(booked)
             }
             "AIS" | "AIG" | "AIL" | "AIP" => {
                 if let Some(booked) = self.appointment {
                     appointment::resource(ctx, seg, booked);
+                }
+                if let (Some(order), "AIS") = (self.booked_order, seg.id()) {
+                    appointment::ais_order(ctx, seg, order);
                 }
                 return Ok(());
             }
@@ -382,8 +390,8 @@ impl<'m> Walk<'_, 'm> {
         let patient = patient::pid(ctx, seg, position);
         self.account = account::pid(ctx, seg, patient);
         self.insured = None;
-        if let Some(referred) = self.referral {
-            referral::subject_of(ctx, referred, patient);
+        for made in [self.referral, self.booked_order].into_iter().flatten() {
+            adopt_subject(ctx, made, patient);
         }
         provenance::pid(ctx, seg, position, patient);
         self.participation = Some(participation::Scope::Patient(patient));

@@ -1562,3 +1562,59 @@ fn the_insureds_and_the_disabled_persons_numbers_identify_them() {
     assert_eq!(ssns.count(), 1, "{patient_numbers:?}");
     assert!(patient_numbers.contains(&pair("MC", "MBI-1")));
 }
+
+#[test]
+fn an_appointment_is_based_on_the_order_it_books() {
+    let siu = |trigger: &str| {
+        format!(
+            "MSH|^~\\&|SCHED|HOSP|||20240102030405+0100||SIU^{trigger}|MSG5|P|2.5.1\r\
+SCH|A1^SCHED|||||||||||||||||||||||||P77^ORDERS|F88^LAB\r\
+PID|1||123456^^^HOSP^MR||DOE^JOHN\r\
+AIS|1|A|76164006^Biopsy of colon^SCT|20240110093000+0100\r"
+        )
+    };
+    let bundle = map_message(&siu("S12"), &Options::default()).unwrap();
+    let [order] = &resources(&bundle, "ServiceRequest")[..] else {
+        panic!("expected the booked order");
+    };
+    let request = &order["resource"];
+    assert_eq!(request["intent"], "order");
+    assert_eq!(request["status"], "active");
+    assert_eq!(request["identifier"][0]["value"], "P77");
+    assert_eq!(request["identifier"][1]["value"], "F88");
+    // The PID after the SCH is the subject; the AIS names the service.
+    let patient = resources(&bundle, "Patient")[0];
+    assert_eq!(request["subject"]["reference"], patient["fullUrl"]);
+    assert_eq!(request["code"]["coding"][0]["code"], "76164006");
+    assert_eq!(
+        request["occurrencePeriod"]["start"],
+        "2024-01-10T09:30:00+01:00"
+    );
+    let appointment = &resources(&bundle, "Appointment")[0]["resource"];
+    assert_eq!(appointment["basedOn"][0]["reference"], order["fullUrl"]);
+
+    // The order message with the same placer number updates the same
+    // ServiceRequest.
+    let orm = "MSH|^~\\&|ORDERS|HOSP|||20240102030405+0100||ORM^O01|MSG6|P|2.5.1\r\
+PID|1||123456^^^HOSP^MR||DOE^JOHN\r\
+ORC|NW|P77^ORDERS|F88^LAB\r\
+OBR|1|P77^ORDERS|F88^LAB|76164006^Biopsy of colon^SCT\r";
+    let ordered = map_message(orm, &Options::default()).unwrap();
+    assert_eq!(
+        resources(&ordered, "ServiceRequest")[0]["fullUrl"],
+        order["fullUrl"]
+    );
+
+    // A cancelled booking revokes the order; an SCH without order numbers
+    // books none.
+    let cancelled = map_message(&siu("S15"), &Options::default()).unwrap();
+    assert_eq!(
+        resources(&cancelled, "ServiceRequest")[0]["resource"]["status"],
+        "revoked"
+    );
+    let unordered = siu("S12").replace("|P77^ORDERS|F88^LAB", "");
+    let bundle = map_message(&unordered, &Options::default()).unwrap();
+    assert!(resources(&bundle, "ServiceRequest").is_empty());
+    let appointment = &resources(&bundle, "Appointment")[0]["resource"];
+    assert!(appointment.get("basedOn").is_none());
+}

@@ -1,5 +1,7 @@
 //! SCH, AIS, AIG, AIL and AIP → Appointment (IG `SCH[Appointment]`,
-//! `AIS[Appointment]`, `AIG[Appointment]`, `AIL[Appointment]`, `AIP[Appointment]`).
+//! `AIS[Appointment]`, `AIG[Appointment]`, `AIL[Appointment]`, `AIP[Appointment]`),
+//! and the order an appointment books (IG `SCH[ServiceRequest]`,
+//! `AIS[ServiceRequest]`).
 
 use hl7wasm_plugin_sdk::json;
 use hl7wasm_plugin_sdk::json::Value;
@@ -8,6 +10,61 @@ use crate::context::{Context, Handle, Seg, push, put};
 use crate::datatypes::{codes, identifier, time};
 use crate::references::{location, practitioner};
 use crate::segments::{order, unknown};
+
+/// Maps the order that an SCH books, when it names one (IG
+/// `SCH[ServiceRequest]`): a ServiceRequest identified by the placer and
+/// filler order numbers SCH-26 and SCH-27, whose id derives from them as
+/// an ORC's order does, so that the booking and the order are one
+/// resource; intent `order`, status from `appointment`'s, and the
+/// appointment is based on it. An SIU sends its PID after the SCH, so the
+/// subject is unknown until then (see [`crate::segments::adopt_subject`]).
+pub fn booked_order<'m>(
+    ctx: &mut Context<'m>,
+    sch: Seg<'m>,
+    position: usize,
+    appointment: Handle,
+) -> Option<Handle> {
+    let identifiers: Vec<Value<'m>> = [(26, "PLAC"), (27, "FILL")]
+        .into_iter()
+        .filter_map(|(n, code)| Some(identifier::typed(identifier::ei(&sch.rep(n)?, 1)?, code)))
+        .collect();
+    if identifiers.is_empty() {
+        return None;
+    }
+    let mut request = order::identified(ctx, "ServiceRequest", &identifiers, position);
+    let query = identifier::conditional_query(&identifiers);
+    request["identifier"] = Value::Array(identifiers);
+    let booking = ctx.resource_mut(appointment)["status"].as_str();
+    request["status"] = Value::from(match booking.unwrap_or_default() {
+        "fulfilled" => "completed",
+        "cancelled" => "revoked",
+        "entered-in-error" => "entered-in-error",
+        _ => "active",
+    });
+    request["intent"] = Value::from("order");
+    request["subject"] = unknown();
+    let request = ctx.add(request, query);
+    let based_on = ctx.reference(request);
+    push(ctx.resource_mut(appointment), "basedOn", based_on);
+    Some(request)
+}
+
+/// Adds an AIS's service to the order that its appointment books (IG
+/// `AIS[ServiceRequest]`): the service AIS-3 as the code and the start
+/// AIS-4 as the start of the occurrence, from the first AIS that gives them.
+/// The IG makes AIS-3 an identifier; it names the service requested, which
+/// is what `code` holds.
+pub fn ais_order<'m>(ctx: &mut Context<'m>, ais: Seg<'m>, order: Handle) {
+    let service = ais.rep(3).and_then(|r| codes::codeable_concept(&r));
+    let start = ais.datetime(4, ctx);
+    let request = ctx.resource_mut(order);
+    if request.get("code").is_none() {
+        put(request, "code", service);
+    }
+    if request.get("occurrencePeriod").is_none() {
+        put(request, "occurrencePeriod", time::period(start, None));
+    }
+}
 
 /// Maps an SCH to an Appointment: identifiers (SCH-1 placer, SCH-2 filler),
 /// reasons (SCH-6, SCH-7), type (SCH-8, table 0277), duration (SCH-9 in

@@ -59,6 +59,16 @@ pub fn unknown<'m>() -> Value<'m> {
     }]})
 }
 
+/// Gives `made`, a resource made before any PID (a REF's referral, the
+/// order an SIU books), its subject `patient`, unless it has one.
+pub fn adopt_subject(ctx: &mut Context<'_>, made: Handle, patient: Handle) {
+    let reference = ctx.reference(patient);
+    let resource = ctx.resource_mut(made);
+    if resource["subject"].get("reference").is_none() {
+        resource["subject"] = reference;
+    }
+}
+
 /// A reference to `patient` for a required subject, which without a patient
 /// (orders allow that) is marked unknown.
 pub fn subject<'m>(ctx: &Context<'m>, patient: Option<Handle>) -> Value<'m> {

@@ -72,15 +72,6 @@ pub fn rf1<'m>(ctx: &mut Context<'m>, rf1: Seg<'m>, position: usize, links: Link
     ctx.add(referral, query)
 }
 
-/// Gives `referral`, made before any PID, its subject `patient`.
-pub fn subject_of(ctx: &mut Context<'_>, referral: Handle, patient: Handle) {
-    let reference = ctx.reference(patient);
-    let request = ctx.resource_mut(referral);
-    if request["subject"].get("reference").is_none() {
-        request["subject"] = reference;
-    }
-}
-
 /// Maps a PRD to a PractitionerRole of the referral: role PRD-1 (table
 /// 0286), a Practitioner of the name PRD-2, address PRD-3 and identifier
 /// PRD-7, location PRD-4, telecom PRD-5, period PRD-8/-9, organization
