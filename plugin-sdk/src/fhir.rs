@@ -151,6 +151,11 @@ impl BundleType {
 pub struct Bundle<'a> {
     kind: BundleType,
     id: String,
+    /// `identifier.value`: what identifies the source, e.g. a message's
+    /// control id.
+    identifier: Option<String>,
+    /// `timestamp`: when the bundle's content was assembled, an instant.
+    timestamp: Option<String>,
     entries: Vec<Entry<'a>>,
 }
 
@@ -189,8 +194,20 @@ impl<'a> Bundle<'a> {
         Bundle {
             kind,
             id: id.into(),
+            identifier: None,
+            timestamp: None,
             entries: Vec::new(),
         }
+    }
+
+    /// Sets the bundle's `identifier` to `value` (with no system).
+    pub fn set_identifier(&mut self, value: impl Into<String>) {
+        self.identifier = Some(value.into());
+    }
+
+    /// Sets the bundle's `timestamp`, which must be a FHIR instant.
+    pub fn set_timestamp(&mut self, instant: impl Into<String>) {
+        self.timestamp = Some(instant.into());
     }
 
     /// Makes room for `additional` more entries.
@@ -240,8 +257,14 @@ impl<'a> Bundle<'a> {
         let mut bundle = serde_json::json!({
             "resourceType": "Bundle",
             "id": self.id,
-            "type": self.kind.code(),
         });
+        if let Some(value) = self.identifier {
+            bundle["identifier"] = serde_json::json!({ "value": value });
+        }
+        bundle["type"] = self.kind.code().into();
+        if let Some(instant) = self.timestamp {
+            bundle["timestamp"] = instant.into();
+        }
         // Moved in, not through `json!`, which would serialize (deep-copy)
         // every entry.
         bundle["entry"] = serde_json::Value::Array(entries.collect());
@@ -256,8 +279,17 @@ impl<'a> Bundle<'a> {
         let mut out = String::with_capacity(capacity);
         out.push_str(r#"{"resourceType":"Bundle","id":"#);
         write_str(&mut out, &self.id);
+        if let Some(value) = &self.identifier {
+            out.push_str(r#","identifier":{"value":"#);
+            write_str(&mut out, value);
+            out.push('}');
+        }
         out.push_str(r#","type":"#);
         write_str(&mut out, self.kind.code());
+        if let Some(instant) = &self.timestamp {
+            out.push_str(r#","timestamp":"#);
+            write_str(&mut out, instant);
+        }
         out.push_str(r#","entry":["#);
         for (n, entry) in self.entries.iter().enumerate() {
             if n > 0 {
@@ -375,6 +407,10 @@ mod tests {
     fn json_text_is_the_json_value_serialised() {
         for kind in [BundleType::Transaction, BundleType::Message] {
             let mut bundle = Bundle::new(kind, "b\"1");
+            if kind == BundleType::Message {
+                bundle.set_identifier("MSG\"1");
+                bundle.set_timestamp("2024-01-02T03:04:05+01:00");
+            }
             bundle.add(
                 json!({
                     "resourceType": "Observation",

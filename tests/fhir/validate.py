@@ -2,7 +2,9 @@
 
 Usage: python3 validate.py DIR
 Checks every DIR/**/*.json: the Bundle, then each entry's resource against its
-own model. Prints one line per invalid file and exits 1 when there is any.
+own model, then the Bundle invariants the models leave out (bdl-3, bdl-7,
+bdl-12) and that every urn:uuid: reference names an entry of the bundle.
+Prints one line per invalid file and exits 1 when there is any.
 """
 
 import json
@@ -28,11 +30,46 @@ def problems(bundle: dict) -> list[str]:
     return found
 
 
+def references(node):
+    """Every `reference` string anywhere under `node`."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "reference" and isinstance(value, str):
+                yield value
+            else:
+                yield from references(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from references(item)
+
+
+def invariants(bundle: dict) -> list[str]:
+    """Breaches of the Bundle invariants that the models do not check, and
+    references to entries the bundle does not have."""
+    found = []
+    entries = bundle.get("entry", [])
+    full_urls = [entry.get("fullUrl") for entry in entries]
+    if len(set(full_urls)) != len(full_urls):
+        found.append("bdl-7: fullUrl repeated")
+    if bundle.get("type") in ("transaction", "batch"):
+        if any("request" not in entry for entry in entries):
+            found.append("bdl-3: an entry of a transaction or batch has no request")
+    if bundle.get("type") == "message":
+        first = entries[0].get("resource", {}) if entries else {}
+        if first.get("resourceType") != "MessageHeader":
+            found.append("bdl-12: a message bundle must start with its MessageHeader")
+    dangling = {r for r in references(entries) if r.startswith("urn:uuid:")} - set(full_urls)
+    if dangling:
+        found.append(f"references to no entry: {sorted(dangling)}")
+    return found
+
+
 def main(directory: str) -> int:
     files = sorted(Path(directory).rglob("*.json"))
     invalid = 0
     for path in files:
-        found = problems(json.loads(path.read_text(encoding="utf-8")))
+        bundle = json.loads(path.read_text(encoding="utf-8"))
+        found = problems(bundle) + invariants(bundle)
         if found:
             invalid += 1
             print(f"INVALID {path.name}:\n  " + "\n  ".join(found))

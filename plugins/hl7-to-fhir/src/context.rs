@@ -256,11 +256,20 @@ impl<'m> Context<'m> {
         (0..self.entries.len()).map(Handle).collect()
     }
 
-    /// The finished Bundle, its id derived from the message key.
+    /// The finished Bundle, its id derived from the message key. The
+    /// MessageHeader comes first, as a message bundle needs (FHIR's bdl-12),
+    /// though the Organizations it names were added before it.
     pub fn into_bundle(self, kind: BundleType) -> Bundle<'m> {
         let mut bundle = Bundle::new(kind, fhir::deterministic_id(&[&self.key, "Bundle"]));
         bundle.reserve(self.entries.len());
-        for entry in self.entries {
+        let mut entries = self.entries;
+        if let Some(header) = entries
+            .iter()
+            .position(|e| e.resource["resourceType"] == "MessageHeader")
+        {
+            entries[..=header].rotate_right(1);
+        }
+        for entry in entries {
             bundle.add(entry.resource, entry.conditional_query);
         }
         bundle

@@ -69,7 +69,16 @@ pub fn map<'m>(
     if let Some((evn, position)) = walk.event {
         header::event_provenance(&mut ctx, evn, position, msh, &walk.software);
     }
-    Ok(ctx.into_bundle(options.bundle_type))
+    // IG `MSH[Bundle]`: the message's control id and time.
+    let timestamp = msh.instant(7, &ctx);
+    let mut bundle = ctx.into_bundle(options.bundle_type);
+    if let Some(control_id) = msh.text(10) {
+        bundle.set_identifier(control_id);
+    }
+    if let Some(instant) = timestamp {
+        bundle.set_timestamp(instant);
+    }
+    Ok(bundle)
 }
 
 /// Every segment with its repetition number among segments of its id.

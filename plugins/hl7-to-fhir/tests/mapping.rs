@@ -1618,3 +1618,18 @@ OBR|1|P77^ORDERS|F88^LAB|76164006^Biopsy of colon^SCT\r";
     let appointment = &resources(&bundle, "Appointment")[0]["resource"];
     assert!(appointment.get("basedOn").is_none());
 }
+
+#[test]
+fn a_message_bundle_starts_with_its_header_and_names_the_message() {
+    let options = Options::from_json(&serde_json::json!({ "bundle_type": "message" })).unwrap();
+    let bundle = map_message(ADT, &options).unwrap();
+    // FHIR's bdl-12, though the header's sender Organization is made first.
+    assert_eq!(
+        bundle["entry"][0]["resource"]["resourceType"],
+        "MessageHeader"
+    );
+    assert!(!resources(&bundle, "Organization").is_empty());
+    // IG `MSH[Bundle]`: MSH-10 and MSH-7.
+    assert_eq!(bundle["identifier"]["value"], "MSG1");
+    assert_eq!(bundle["timestamp"], "2024-01-02T03:04:05+01:00");
+}
