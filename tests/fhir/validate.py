@@ -2,8 +2,9 @@
 
 Usage: python3 validate.py DIR
 Checks every DIR/**/*.json: the Bundle, then each entry's resource against its
-own model, then the Bundle invariants the models leave out (bdl-3, bdl-7,
-bdl-12) and that every urn:uuid: reference names an entry of the bundle.
+own model, then what the models leave out: the Bundle invariants bdl-3,
+bdl-7 and bdl-12, no empty element anywhere (ele-1), and that every urn:uuid:
+reference names an entry of the bundle.
 Prints one line per invalid file and exits 1 when there is any.
 """
 
@@ -43,6 +44,23 @@ def references(node):
             yield from references(item)
 
 
+def empty_elements(node, path="Bundle"):
+    """The paths of empty objects, arrays and strings, and nulls, under
+    `node`: FHIR's ele-1 wants a value or children in every element."""
+    if isinstance(node, dict):
+        if not node:
+            yield path
+        for key, value in node.items():
+            yield from empty_elements(value, f"{path}.{key}")
+    elif isinstance(node, list):
+        if not node:
+            yield path
+        for i, value in enumerate(node):
+            yield from empty_elements(value, f"{path}[{i}]")
+    elif node is None or (isinstance(node, str) and not node.strip()):
+        yield path
+
+
 def invariants(bundle: dict) -> list[str]:
     """Breaches of the Bundle invariants that the models do not check, and
     references to entries the bundle does not have."""
@@ -58,6 +76,9 @@ def invariants(bundle: dict) -> list[str]:
         first = entries[0].get("resource", {}) if entries else {}
         if first.get("resourceType") != "MessageHeader":
             found.append("bdl-12: a message bundle must start with its MessageHeader")
+    empty = list(empty_elements(bundle))
+    if empty:
+        found.append(f"ele-1: empty elements {empty[:5]}")
     dangling = {r for r in references(entries) if r.startswith("urn:uuid:")} - set(full_urls)
     if dangling:
         found.append(f"references to no entry: {sorted(dangling)}")
