@@ -3,13 +3,15 @@
 Usage: python3 validate.py DIR
 Checks every DIR/**/*.json: the Bundle, then each entry's resource against its
 own model, then what the models leave out: the Bundle invariants bdl-3,
-bdl-7 and bdl-12, no empty element anywhere (ele-1), and that every urn:uuid:
-reference names an entry of the bundle.
+bdl-7 and bdl-12, no empty element anywhere (ele-1), that every urn:uuid:
+reference names an entry of the bundle, and the resource invariants that
+mappers break most (see RESOURCE_RULES).
 Prints one line per invalid file and exits 1 when there is any.
 """
 
 import json
 import sys
+from datetime import datetime
 from pathlib import Path
 
 from fhir.resources.R4B import get_fhir_model_class
@@ -61,6 +63,87 @@ def empty_elements(node, path="Bundle"):
         yield path
 
 
+def codes(concept):
+    return {coding.get("code") for coding in (concept or {}).get("coding", [])}
+
+
+def has_value(resource):
+    return any(key.startswith("value") for key in resource)
+
+
+def periods_in_order(node):
+    """per-1 for every Period under `node`: a start not after its end, two
+    dateTimes compared to the coarser precision (an end `2024` covers the
+    whole year), instants by their moment."""
+    if isinstance(node, dict):
+        start, end = node.get("start"), node.get("end")
+        if isinstance(start, str) and isinstance(end, str):
+            moments = [datetime.fromisoformat(t.replace("Z", "+00:00")) if "T" in t else None
+                       for t in (start, end)]
+            if all(m is not None and m.tzinfo for m in moments):
+                if moments[0] > moments[1]:
+                    return False
+            else:
+                n = min(len(start), len(end), 10)
+                if start[:n] > end[:n]:
+                    return False
+        return all(periods_in_order(value) for value in node.values())
+    if isinstance(node, list):
+        return all(periods_in_order(item) for item in node)
+    return True
+
+
+def contact_points(node):
+    """Every ContactPoint-like object (a `value` beside `use` or `system`)."""
+    if isinstance(node, dict):
+        if "value" in node and ("use" in node or "system" in node) and "code" not in node:
+            yield node
+        for value in node.values():
+            yield from contact_points(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from contact_points(item)
+
+
+# Invariants of single resources, by the resource types they hold for:
+# (name, check) where check(resource) is True when the rule holds.
+RESOURCE_RULES = {
+    "*": [
+        ("per-1", periods_in_order),
+        ("cpt-2", lambda r: all("system" in c for c in contact_points(r.get("telecom", [])))),
+    ],
+    "Observation": [
+        ("obs-6", lambda r: not ("dataAbsentReason" in r and has_value(r))),
+        ("obs-7", lambda r: not has_value(r) or not any(
+            codes(c.get("code")) & codes(r.get("code")) for c in r.get("component", []))),
+    ],
+    "Patient": [
+        ("pat-1", lambda r: all(
+            any(k in c for k in ("name", "telecom", "address", "organization"))
+            for c in r.get("contact", []))),
+    ],
+    "AllergyIntolerance": [
+        ("ait-1", lambda r: "entered-in-error" in codes(r.get("verificationStatus"))
+         or "clinicalStatus" in r),
+        ("ait-2", lambda r: "entered-in-error" not in codes(r.get("verificationStatus"))
+         or "clinicalStatus" not in r),
+    ],
+    "Condition": [
+        ("con-3", lambda r: "clinicalStatus" in r
+         or "entered-in-error" in codes(r.get("verificationStatus"))
+         or not any("problem-list-item" in codes(c) for c in r.get("category", []))),
+        ("con-4", lambda r: not any(k.startswith("abatement") for k in r)
+         or codes(r.get("clinicalStatus")) & {"inactive", "resolved", "remission"}
+         or "entered-in-error" in codes(r.get("verificationStatus"))),
+        ("con-5", lambda r: "entered-in-error" not in codes(r.get("verificationStatus"))
+         or "clinicalStatus" not in r),
+    ],
+    "Appointment": [
+        ("apt-2", lambda r: ("start" in r) == ("end" in r)),
+    ],
+}
+
+
 def invariants(bundle: dict) -> list[str]:
     """Breaches of the Bundle invariants that the models do not check, and
     references to entries the bundle does not have."""
@@ -79,6 +162,12 @@ def invariants(bundle: dict) -> list[str]:
     empty = list(empty_elements(bundle))
     if empty:
         found.append(f"ele-1: empty elements {empty[:5]}")
+    for i, entry in enumerate(entries):
+        resource = entry.get("resource", {})
+        rules = RESOURCE_RULES["*"] + RESOURCE_RULES.get(resource.get("resourceType"), [])
+        broken = [name for name, holds in rules if not holds(resource)]
+        if broken:
+            found.append(f"entry[{i}] {resource.get('resourceType')}: breaks {broken}")
     dangling = {r for r in references(entries) if r.startswith("urn:uuid:")} - set(full_urls)
     if dangling:
         found.append(f"references to no entry: {sorted(dangling)}")

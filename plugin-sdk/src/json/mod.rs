@@ -98,6 +98,12 @@ impl<'a> Object<'a> {
             .map(|(_, v)| v)
     }
 
+    /// Removes the member `key` and returns its value, if present.
+    pub fn remove(&mut self, key: &str) -> Option<Value<'a>> {
+        let at = self.0.iter().position(|(k, _)| same_key(k, key))?;
+        Some(self.0.remove(at).1)
+    }
+
     /// The members in order.
     pub fn iter(&self) -> impl Iterator<Item = (&'static str, &Value<'a>)> {
         self.0.iter().map(|(k, v)| (*k, v))
@@ -140,6 +146,23 @@ impl<'a> Value<'a> {
     pub fn get_mut(&mut self, key: &str) -> Option<&mut Value<'a>> {
         match self {
             Value::Object(object) => object.get_mut(key),
+            _ => None,
+        }
+    }
+
+    /// Removes the member `key` of an object and returns its value; `None`
+    /// for a missing member or another kind of value.
+    pub fn remove(&mut self, key: &str) -> Option<Value<'a>> {
+        match self {
+            Value::Object(object) => object.remove(key),
+            _ => None,
+        }
+    }
+
+    /// A number that is a non-negative integer, as `u64`.
+    pub fn as_u64(&self) -> Option<u64> {
+        match self {
+            Value::Number(number) => number.as_u64(),
             _ => None,
         }
     }
@@ -341,6 +364,15 @@ mod tests {
         assert_eq!(value.to_string(), r#"{"a":"y","b":"x","c":null}"#);
         assert_eq!(value["missing"], Value::Null);
         assert_eq!(value["b"], "x");
+    }
+
+    #[test]
+    fn a_removed_member_is_gone_and_given_back() {
+        let mut value = json!({ "a": 1_u32, "b": "x" });
+        assert_eq!(value.remove("a").and_then(|a| a.as_u64()), Some(1));
+        assert_eq!(value.remove("a"), None);
+        assert_eq!(value.to_string(), r#"{"b":"x"}"#);
+        assert_eq!(Value::from("x").remove("a"), None);
     }
 
     #[test]

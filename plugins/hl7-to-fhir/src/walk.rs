@@ -60,7 +60,7 @@ pub fn map<'m>(
         walk.segment(&mut ctx, position)?;
     }
     walk.finish_document(&mut ctx);
-    appointment::unknown_participants(&mut ctx);
+    appointment::finish(&mut ctx);
     header::focus(&mut ctx, header, kind);
     if let Some(sending) = segments.iter().find(|s| s.id() == "SFT") {
         software::source(&mut ctx, *sending, header);

@@ -384,10 +384,17 @@ fn a_problem_message_maps_to_problem_list_conditions() {
     let contradictory = update.replace("|Resolved|", "|active|");
     let bundle = map_message(&contradictory, &Options::default()).unwrap();
     let abated = &resources(&bundle, "Condition")[0]["resource"];
-    assert!(
-        abated.get("clinicalStatus").is_none(),
+    assert_eq!(
+        abated["clinicalStatus"]["coding"][0]["code"], "inactive",
         "an abated problem cannot be active (FHIR con-4)"
     );
+
+    // A problem must have a clinical status (FHIR con-3): one that gives
+    // none has an unknown one.
+    let unsaid = add.replace("|ACTIVE^Active|", "||");
+    let bundle = map_message(&unsaid, &Options::default()).unwrap();
+    let problem_status = &resources(&bundle, "Condition")[0]["resource"]["clinicalStatus"];
+    assert_eq!(problem_status["extension"][0]["valueCode"], "unknown");
 
     let delete = add
         .replace("PPR^PC1|MSG6", "PPR^PC3|MSG8")
@@ -1632,4 +1639,47 @@ fn a_message_bundle_starts_with_its_header_and_names_the_message() {
     // IG `MSH[Bundle]`: MSH-10 and MSH-7.
     assert_eq!(bundle["identifier"]["value"], "MSG1");
     assert_eq!(bundle["timestamp"], "2024-01-02T03:04:05+01:00");
+}
+
+/// Ensures that what FHIR's invariants require and senders leave out or get
+/// wrong is completed or left out: a ContactPoint's system (cpt-2), a
+/// Period's order (per-1) and an Appointment's end (apt-2).
+#[test]
+fn what_fhir_requires_is_completed_and_what_it_forbids_left_out() {
+    let message = "MSH|^~\\&|ADT1|HOSP|||20240102030405+0100||ADT^A03|MSG1|P|2.5.1\r\
+PID|1||123456^^^HOSP^MR||DOE^JOHN|||M|||||^PRN^^^^555^5551234~^NET^^jd@example.org~^PRN^^^^^^^^^^unlisted\r\
+PV1|1|I|WARD^101^1|||||||MED|||||||||V100^^^HOSP^VN|||||||||||||||||||||||||20240105100000+0100|20240101090000+0100\r";
+    let bundle = map_message(message, &Options::default()).unwrap();
+    let patient = &resources(&bundle, "Patient")[0]["resource"];
+    let systems: Vec<&str> = patient["telecom"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["system"].as_str().unwrap())
+        .collect();
+    assert_eq!(systems, ["phone", "email", "other"]);
+    // A discharge before the admission: the end is left out.
+    let encounter = &resources(&bundle, "Encounter")[0]["resource"];
+    assert_eq!(encounter["period"]["start"], "2024-01-05T10:00:00+01:00");
+    assert!(encounter["period"].get("end").is_none());
+
+    let schedule = |duration: &str| {
+        format!(
+            "MSH|^~\\&|SCHED|HOSP|||20240102030405+0100||SIU^S12|MSG5|P|2.5.1\r\
+SCH|A1^SCHED||||||||{duration}|^^^20240110233000-0500\r\
+PID|1||123456^^^HOSP^MR||DOE^JOHN\r"
+        )
+    };
+    let bundle = map_message(&schedule("45|min"), &Options::default()).unwrap();
+    let appointment = &resources(&bundle, "Appointment")[0]["resource"];
+    assert_eq!(appointment["start"], "2024-01-10T23:30:00-05:00");
+    assert_eq!(appointment["end"], "2024-01-11T00:15:00-05:00");
+    // Without a duration the start is only what was asked for.
+    let bundle = map_message(&schedule("|"), &Options::default()).unwrap();
+    let appointment = &resources(&bundle, "Appointment")[0]["resource"];
+    assert!(appointment.get("start").is_none());
+    assert_eq!(
+        appointment["requestedPeriod"][0]["start"],
+        "2024-01-10T23:30:00-05:00"
+    );
 }

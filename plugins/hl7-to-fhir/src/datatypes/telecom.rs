@@ -10,7 +10,9 @@ use crate::datatypes::{quantity, time};
 /// Internet and X.400 equipment, else the unformatted number (XTN-12), else
 /// one composed of XTN-5 to XTN-8, else the formatted text (XTN-1). The use
 /// comes from XTN-2 (table 0201), else `default_use`; the system from XTN-3
-/// (table 0202). Rank is XTN-18, period XTN-13 and XTN-14.
+/// (table 0202), else, as FHIR requires one with a value (cpt-2), `email`
+/// for an address with `@`, `phone` for one with digits and `other` for the
+/// rest. Rank is XTN-18, period XTN-13 and XTN-14.
 pub fn xtn<'m>(xtn: Rep<'m>, default_use: Option<&'static str>) -> Option<Value<'m>> {
     let xtn = xtn.split::<18>();
     let use_code = xtn.part(2).unwrap_or_default();
@@ -32,8 +34,14 @@ pub fn xtn<'m>(xtn: Rep<'m>, default_use: Option<&'static str>) -> Option<Value<
             .or_else(|| composed(&xtn).map(Text::Owned))
             .or_else(|| xtn.part(1))
     }?;
-    let mut contact = json!({});
-    put(&mut contact, "system", system.map(|s| s.into()));
+    let system = system.unwrap_or(if value.contains('@') {
+        "email"
+    } else if value.bytes().any(|b| b.is_ascii_digit()) {
+        "phone"
+    } else {
+        "other"
+    });
+    let mut contact = json!({ "system": system });
     contact["value"] = Value::from(value);
     let contact_use = match &*use_code {
         _ if equipment == "CP" || use_code == "PRS" => Some("mobile"),

@@ -46,8 +46,14 @@ pub fn time_of_day(text: &str) -> Option<String> {
     Some(time)
 }
 
-/// A Period from optional start and end; `None` when both are absent.
+/// A Period from optional start and end; `None` when both are absent. An
+/// end before the start (a sender's error) is left out, as FHIR's per-1
+/// forbids it.
 pub fn period<'m>(start: Option<String>, end: Option<String>) -> Option<Value<'m>> {
+    let end = match (&start, end) {
+        (Some(start), Some(end)) if !in_order(start, &end) => None,
+        (_, end) => end,
+    };
     let mut period = json!({});
     crate::context::put(&mut period, "start", start.map(Value::from));
     crate::context::put(&mut period, "end", end.map(Value::from));
@@ -67,6 +73,103 @@ pub fn put_when<'m>(
         Some(end) => crate::context::put(object, keys.0, period(start, Some(end))),
         None => crate::context::put(object, keys.1, start.map(Value::from)),
     }
+}
+
+/// Whether the FHIR dateTime `start` is not after `end`: two instants by
+/// their moment, else by the dates they give, to the coarser precision.
+pub fn in_order(start: &str, end: &str) -> bool {
+    match (moment(start), moment(end)) {
+        (Some((a, _)), Some((b, _))) => a <= b,
+        _ => {
+            let n = start.len().min(end.len()).min(10);
+            start.get(..n) <= end.get(..n)
+        }
+    }
+}
+
+/// The instant `minutes` after the instant `start`, in `start`'s offset
+/// (without fractions of a second); `None` when `start` is not an instant.
+pub fn minutes_after(start: &str, minutes: i64) -> Option<String> {
+    let (seconds, offset) = moment(start)?;
+    let local = seconds + minutes * 60 + offset * 60;
+    let (year, month, day) = civil_from_days(local.div_euclid(86_400));
+    let clock = local.rem_euclid(86_400);
+    let zone = if offset == 0 && start.ends_with('Z') {
+        "Z".to_string()
+    } else {
+        let sign = if offset < 0 { '-' } else { '+' };
+        format!("{sign}{:02}:{:02}", offset.abs() / 60, offset.abs() % 60)
+    };
+    Some(format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}{zone}",
+        clock / 3600,
+        clock / 60 % 60,
+        clock % 60
+    ))
+}
+
+/// An instant `YYYY-MM-DDThh:mm:ss[.f](Z|±hh:mm)` as seconds since 1970
+/// (UTC) and its offset in minutes.
+fn moment(text: &str) -> Option<(i64, i64)> {
+    let (date, rest) = text.split_once('T')?;
+    let (clock, offset) = match rest.strip_suffix('Z') {
+        Some(clock) => (clock, 0),
+        None => {
+            let at = rest.len().checked_sub(6)?;
+            let (clock, zone) = rest.split_at_checked(at)?;
+            let sign = match zone.as_bytes()[0] {
+                b'+' => 1,
+                b'-' => -1,
+                _ => return None,
+            };
+            let hours: i64 = zone.get(1..3)?.parse().ok()?;
+            let minutes: i64 = zone.get(4..6)?.parse().ok()?;
+            (clock, sign * (hours * 60 + minutes))
+        }
+    };
+    let number = |text: &str, at: usize, len: usize| -> Option<i64> {
+        let part = text.get(at..at + len)?;
+        part.bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| part.parse().ok())?
+    };
+    let days = days_from_civil(
+        number(date, 0, 4)?,
+        number(date, 5, 2)?,
+        number(date, 8, 2)?,
+    );
+    let seconds = number(clock, 0, 2)? * 3600 + number(clock, 3, 2)? * 60 + number(clock, 6, 2)?;
+    Some((days * 86_400 + seconds - offset * 60, offset))
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
+/// algorithm).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
+/// The date of a day since 1970-01-01: [`days_from_civil`] reversed.
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let days = days + 719_468;
+    let era = days.div_euclid(146_097);
+    let day_of_era = days - era * 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let shifted_month = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
+    let month = if shifted_month < 10 {
+        shifted_month + 3
+    } else {
+        shifted_month - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
 }
 
 /// A unit of time as FHIR's UCUM time units name it (`s`, `min`, `h`, `d`,
@@ -102,6 +205,39 @@ mod tests {
             "2014-03-06T10:15:00-05:00"
         );
         assert_eq!(datetime("2014030", None), None);
+    }
+
+    #[test]
+    fn periods_keep_their_order() {
+        assert!(in_order(
+            "2024-01-02T10:00:00+01:00",
+            "2024-01-02T09:30:00Z"
+        ));
+        assert!(!in_order(
+            "2024-01-02T10:00:00Z",
+            "2024-01-02T10:30:00+01:00"
+        ));
+        assert!(in_order("2024-01", "2024-01-31T00:00:00Z"));
+        assert!(!in_order("2014-09-12", "2000-02-06"));
+        let inverted = period(Some("2014-09-12".into()), Some("2000-02-06".into()));
+        assert_eq!(inverted, Some(json!({ "start": "2014-09-12" })));
+    }
+
+    #[test]
+    fn minutes_are_added_across_days_in_the_offset_given() {
+        assert_eq!(
+            minutes_after("2024-02-28T23:30:00-05:00", 50).as_deref(),
+            Some("2024-02-29T00:20:00-05:00")
+        );
+        assert_eq!(
+            minutes_after("2023-12-31T23:59:59.5Z", 1).as_deref(),
+            Some("2024-01-01T00:00:59Z")
+        );
+        assert_eq!(
+            minutes_after("1969-12-31T23:00:00+00:00", 120).as_deref(),
+            Some("1970-01-01T01:00:00+00:00")
+        );
+        assert_eq!(minutes_after("2024-02-28", 50), None);
     }
 
     #[test]

@@ -104,20 +104,13 @@ pub fn sch<'m>(ctx: &mut Context<'m>, sch: Seg<'m>, position: usize, trigger: &s
         sch.rep(8)
             .and_then(|r| codes::table_cwe(&r, codes::v2_table!("0277"))),
     );
-    let minutes = sch.text(9).and_then(|d| d.parse::<f64>().ok()).map(|d| {
-        let per_unit = match sch.component(10, 1).as_deref() {
-            Some("H" | "HR" | "h") => 60.0,
-            Some("S" | "s") => 1.0 / 60.0,
-            _ => 1.0,
-        };
-        (d * per_unit).round()
-    });
+    let minutes = sch
+        .text(9)
+        .and_then(|d| duration_minutes(&d, sch.component(10, 1).as_deref()));
     put(
         &mut appointment,
         "minutesDuration",
-        minutes
-            .filter(|m| (1.0..=f64::from(i32::MAX)).contains(m))
-            .map(|m| Value::from(m as u32)),
+        minutes.map(Value::from),
     );
     for (c, key) in [(4, "start"), (5, "end")] {
         let when = sch
@@ -130,6 +123,24 @@ pub fn sch<'m>(ctx: &mut Context<'m>, sch: Seg<'m>, position: usize, trigger: &s
         );
     }
     ctx.add(appointment, query)
+}
+
+/// A duration `amount` in `unit` (a time unit, by default minutes) as whole
+/// minutes; `None` unless it is at least one.
+fn duration_minutes(amount: &str, unit: Option<&str>) -> Option<u32> {
+    let amount: f64 = amount.parse().ok()?;
+    let per_unit = match unit.map_or(Some("min"), time::ucum_time_unit)? {
+        "s" => 1.0 / 60.0,
+        "min" => 1.0,
+        "h" => 60.0,
+        "d" => 1440.0,
+        "wk" => 10_080.0,
+        _ => return None,
+    };
+    let minutes = (amount * per_unit).round();
+    (1.0..=f64::from(i32::MAX))
+        .contains(&minutes)
+        .then_some(minutes as u32)
 }
 
 /// HL7 table 0278 (filler status) → Appointment status.
@@ -147,14 +158,41 @@ fn filler_status(code: &str) -> Option<&'static str> {
     })
 }
 
-/// Gives every Appointment without a participant (an SCH with no patient
-/// or resource segments after it) one whose actor is unknown, as FHIR
-/// requires at least one.
-pub fn unknown_participants(ctx: &mut Context<'_>) {
+/// Completes every Appointment once the message is walked, with what FHIR
+/// requires and a sender may leave out: a participant whose actor is
+/// unknown when nothing names one (an SCH with no patient or resource
+/// segments after it), and the end of a start without one (see
+/// [`end_by_duration`]).
+pub fn finish(ctx: &mut Context<'_>) {
     for appointment in ctx.handles_of("Appointment") {
         if ctx.resource_mut(appointment).get("participant").is_none() {
             participant(ctx, appointment, unknown(), None, "needs-action");
         }
+        end_by_duration(ctx.resource_mut(appointment));
+    }
+}
+
+/// Gives an appointment with a start but no end the end its duration
+/// gives, as FHIR wants both or neither (apt-2). Without a duration the
+/// start moves to the requested period, which may have a start alone.
+fn end_by_duration(appointment: &mut Value<'_>) {
+    if appointment.get("end").is_some() {
+        return;
+    }
+    let Some(start) = appointment.remove("start") else {
+        return;
+    };
+    let minutes = appointment.get("minutesDuration").and_then(Value::as_u64);
+    let end = start
+        .as_str()
+        .zip(minutes)
+        .and_then(|(start, minutes)| time::minutes_after(start, i64::try_from(minutes).ok()?));
+    match end {
+        Some(end) => {
+            appointment["start"] = start;
+            appointment["end"] = Value::from(end);
+        }
+        None => appointment["requestedPeriod"] = json!([{ "start": start }]),
     }
 }
 
@@ -171,7 +209,7 @@ pub fn participant<'m>(
     push(ctx.resource_mut(appointment), "participant", participant);
 }
 
-/// Adds an AIS (service, start time AIS-4), AIG (resource AIG-3 of type
+/// Adds an AIS (service, start time AIS-4, duration AIS-7 in AIS-8 units), AIG (resource AIG-3 of type
 /// AIG-4), AIL (location AIL-3) or AIP (personnel AIP-3 in role AIP-4) to
 /// `appointment`. The participant status comes from field 12 (table 0278).
 pub fn resource<'m>(ctx: &mut Context<'m>, seg: Seg<'m>, appointment: Handle) {
@@ -184,12 +222,18 @@ pub fn resource<'m>(ctx: &mut Context<'m>, seg: Seg<'m>, appointment: Handle) {
         "AIS" => {
             let service = seg.rep(3).and_then(|r| codes::codeable_concept(&r));
             let start = seg.instant(4, ctx);
+            let minutes = seg
+                .text(7)
+                .and_then(|d| duration_minutes(&d, seg.component(8, 1).as_deref()));
             let resource = ctx.resource_mut(appointment);
             if let Some(service) = service {
                 push(resource, "serviceType", service);
             }
             if resource.get("start").is_none() {
                 put(resource, "start", start.map(Value::from));
+            }
+            if resource.get("minutesDuration").is_none() {
+                put(resource, "minutesDuration", minutes.map(Value::from));
             }
         }
         "AIG" => {

@@ -7,7 +7,7 @@ use hl7wasm_plugin_sdk::json::Value;
 use crate::context::{Context, Handle, Rep, Seg, push, put, resource};
 use crate::datatypes::{codes, identifier, quantity};
 use crate::references::practitioner;
-use crate::segments::{owned_id, positioned};
+use crate::segments::{owned_id, positioned, unknown};
 
 /// Maps a DG1 to an encounter-diagnosis Condition of `patient`: code (DG1-3,
 /// with DG1-4 as text), onset (DG1-5), asserter (DG1-16), recorded date
@@ -106,7 +106,9 @@ const CLINICAL: &str = "http://terminology.hl7.org/CodeSystem/condition-clinical
 /// further category, verification (PRB-13) and clinical status (PRB-14) when
 /// their text is a FHIR code, onset (PRB-16, else the text PRB-17) and
 /// severity (PRB-26). The action code `DE` (PRB-1) makes it
-/// entered-in-error, as DG1-21 does.
+/// entered-in-error, as DG1-21 does. FHIR requires a problem's clinical
+/// status (con-3): without one, an abated problem is `inactive` (con-4) and
+/// any other's status is marked unknown.
 pub fn prb<'m>(
     ctx: &mut Context<'m>,
     prb: Seg<'m>,
@@ -135,13 +137,14 @@ pub fn prb<'m>(
     let clinical = prb
         .rep(14)
         .and_then(|r| known_code(&r, &CLINICAL_CODES))
-        .filter(|code| abatement.is_none() || ABATED_CODES.contains(code))
-        .filter(|_| !deleted);
-    put(
-        &mut condition,
-        "clinicalStatus",
-        clinical.map(|code| codes::table_concept(CLINICAL, code)),
-    );
+        .filter(|code| abatement.is_none() || ABATED_CODES.contains(code));
+    let clinical = match (clinical, &abatement) {
+        _ if deleted => None,
+        (Some(code), _) => Some(codes::table_concept(CLINICAL, code)),
+        (None, Some(_)) => Some(codes::table_concept(CLINICAL, "inactive")),
+        (None, None) => Some(unknown()),
+    };
+    put(&mut condition, "clinicalStatus", clinical);
     let verification = if deleted {
         Some("entered-in-error")
     } else {
