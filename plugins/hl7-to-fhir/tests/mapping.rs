@@ -1152,15 +1152,16 @@ fn insurance_names_its_subscriber_and_holder() {
     );
 }
 
-/// Ensures that a visit's discharge destination (PV1-37) and PV2's pending
-/// location, expected admit and discharge, referral source and mode of
+/// Ensures that a visit's discharge destination (PV1-37), its pending
+/// location (PV1-42) and PV2's prior pending location, expected admit and
+/// discharge, referral source and mode of
 /// arrival reach the Encounter (IG `PV1[Encounter]`, `PV2[Encounter]`).
 #[test]
 fn a_visit_carries_its_plans_and_discharge() {
     let message = ADT
         .replace(
             "PV1|1|I|WARD^101^1|||||||MED|||||||||V100^^^HOSP&1.2.840.99&ISO^VN|||||||||||||||||||||||||20240102030000+0100",
-            "PV1|1|I|WARD^101^1|||||||MED|||||||||V100^^^HOSP&1.2.840.99&ISO^VN||||||||||||||||||HOME&Home&L|||||||20240102030000+0100",
+            "PV1|1|I|WARD^101^1|||||||MED|||||||||V100^^^HOSP&1.2.840.99&ISO^VN||||||||||||||||||HOME&Home&L|||||WARD^303^3||20240102030000+0100",
         )
         .replace(
             "AL1|1|",
@@ -1186,6 +1187,14 @@ fn a_visit_carries_its_plans_and_discharge() {
         .find(|l| find(&l["location"])["name"] == "2")
         .expect("the pending bed");
     assert_eq!(pending["status"], "planned");
+    // The pending location PV1-42 is held for the patient.
+    let held = encounter["location"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| find(&l["location"])["name"] == "3")
+        .expect("the pending location");
+    assert_eq!(held["status"], "reserved");
     let extension = |url_end: &str| {
         encounter["extension"]
             .as_array()

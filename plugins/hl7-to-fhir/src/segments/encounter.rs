@@ -18,13 +18,15 @@ const PARTICIPANTS: [(usize, &str, &str); 5] = [
     (52, "PART", "Participation"),
 ];
 
-/// The location fields of PV1 with the status each gets; PV1-3 is planned
-/// rather than active for a preadmit (class `P`).
+/// The location fields of PV1 with the status each gets, as the IG's
+/// `PV1[Encounter]` map gives them: the pending location PV1-42 is
+/// `reserved` for the patient, and PV1-3 is planned rather than active for
+/// a preadmit (class `P`).
 const LOCATIONS: [(usize, &str); 4] = [
     (3, "active"),
     (6, "completed"),
     (11, "active"),
-    (42, "planned"),
+    (42, "reserved"),
 ];
 
 /// Maps a PV1 to an Encounter of `patient`. Its id derives from the visit
