@@ -24,10 +24,7 @@ pub fn booked_order<'m>(
     position: usize,
     appointment: Handle,
 ) -> Option<Handle> {
-    let identifiers: Vec<Value<'m>> = [(26, "PLAC"), (27, "FILL")]
-        .into_iter()
-        .filter_map(|(n, code)| Some(identifier::typed(identifier::ei(&sch.rep(n)?, 1)?, code)))
-        .collect();
+    let identifiers = placer_and_filler(sch, [26, 27]);
     if identifiers.is_empty() {
         return None;
     }
@@ -72,10 +69,7 @@ pub fn ais_order<'m>(ctx: &mut Context<'m>, ais: Seg<'m>, order: Handle) {
 /// table 0278, else the trigger event). Participants come from PID and the
 /// AI* segments.
 pub fn sch<'m>(ctx: &mut Context<'m>, sch: Seg<'m>, position: usize, trigger: &str) -> Handle {
-    let identifiers: Vec<Value<'m>> = [(1, "PLAC"), (2, "FILL")]
-        .into_iter()
-        .filter_map(|(n, code)| Some(identifier::typed(identifier::ei(&sch.rep(n)?, 1)?, code)))
-        .collect();
+    let identifiers = placer_and_filler(sch, [1, 2]);
     let by_filler: Vec<Value<'m>> = identifiers.iter().rev().cloned().collect();
     let mut appointment = order::identified(ctx, "Appointment", &by_filler, position);
     let query = identifier::conditional_query(&by_filler);
@@ -141,6 +135,17 @@ fn duration_minutes(amount: &str, unit: Option<&str>) -> Option<u32> {
     (1.0..=f64::from(i32::MAX))
         .contains(&minutes)
         .then_some(minutes as u32)
+}
+
+/// The placer and filler numbers (EI) in the fields `fields` of `sch`, typed
+/// `PLAC` and `FILL`: the appointment's (SCH-1, SCH-2) or its order's
+/// (SCH-26, SCH-27).
+fn placer_and_filler<'m>(sch: Seg<'m>, fields: [usize; 2]) -> Vec<Value<'m>> {
+    fields
+        .into_iter()
+        .zip(["PLAC", "FILL"])
+        .filter_map(|(n, code)| Some(identifier::typed(identifier::ei(&sch.rep(n)?, 1)?, code)))
+        .collect()
 }
 
 /// HL7 table 0278 (filler status) → Appointment status.
