@@ -1692,3 +1692,59 @@ PID|1||123456^^^HOSP^MR||DOE^JOHN\r"
         "2024-01-10T23:30:00-05:00"
     );
 }
+
+/// Ensures that a result's type, instance id, analysis time, performing
+/// lab's address and medical director reach the Observation (IG
+/// `OBX[Observation]`).
+#[test]
+fn a_result_names_its_lab_director_type_and_analysis() {
+    let obx = "OBX|1|NM|718-7^Hemoglobin^LN||13.5|g/dL|||||F|||20240102020000+0100|||||20240102023000+0100||OBS9^LAB||CITY LAB|1 LAB RD^^SPRINGFIELD^IL|77^DIRECTOR^DANA||||RSLT\r";
+    let message = ORU.replace(
+        "OBX|1|NM|718-7^Hemoglobin^LN||13.5|g/dL^g/dL^UCUM|12-16|N|||F|||20240102020000+0100\r",
+        obx,
+    );
+    assert_ne!(message, ORU, "the OBX was replaced");
+    let bundle = map_message(&message, &Options::default()).unwrap();
+    let observation = resources(&bundle, "Observation")
+        .into_iter()
+        .find(|o| o["resource"]["code"]["coding"][0]["code"] == "718-7")
+        .unwrap()["resource"]
+        .clone();
+    assert_eq!(observation["category"][0]["coding"][0]["code"], "RSLT");
+    assert_eq!(observation["identifier"][0]["value"], "OBS9");
+    assert_eq!(
+        observation["extension"][0]["valueDateTime"],
+        "2024-01-02T02:30:00+01:00"
+    );
+    let find = |reference: &Value| {
+        bundle["entry"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["fullUrl"] == reference["reference"])
+            .expect("a performer in the bundle")["resource"]
+            .clone()
+    };
+    let performers: Vec<Value> = observation["performer"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(find)
+        .collect();
+    let lab = performers
+        .iter()
+        .find(|p| p["resourceType"] == "Organization")
+        .expect("the performing lab");
+    assert_eq!(lab["name"], "CITY LAB");
+    assert_eq!(lab["address"][0]["line"][0], "1 LAB RD");
+    let director = performers
+        .iter()
+        .find(|p| p["resourceType"] == "PractitionerRole")
+        .expect("the medical director");
+    assert_eq!(director["code"][0]["coding"][0]["code"], "MDIR");
+    assert_eq!(
+        find(&director["practitioner"])["name"][0]["family"],
+        "DIRECTOR"
+    );
+    assert_eq!(find(&director["organization"])["name"], "CITY LAB");
+}

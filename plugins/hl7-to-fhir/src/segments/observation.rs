@@ -6,9 +6,9 @@ use hl7wasm_plugin_sdk::json;
 use hl7wasm_plugin_sdk::json::Value;
 
 use crate::context::{Context, Handle, Seg, push, put, resource};
-use crate::datatypes::codes;
+use crate::datatypes::{address, codes, identifier};
 use crate::references::{organization, practitioner};
-use crate::segments::{Links, positioned, value};
+use crate::segments::{Links, participation, positioned, value};
 
 /// Maps a PD1's living will code (PD1-7, table 0315) to a final Observation
 /// of `patient` with the LOINC code for an advance directive. Its id derives
@@ -39,7 +39,10 @@ pub fn living_will<'m>(ctx: &mut Context<'m>, pd1: Seg<'m>, patient: Handle) {
 /// reference range (OBX-7), interpretation (OBX-8), status (OBX-11, table
 /// 0085), effective time (OBX-14), performers (OBX-16 observers, OBX-23
 /// organization), method (OBX-17) and body site (OBX-20); subject, encounter,
-/// basedOn and partOf from `links`. An OBX without OBX-3 (text lines of a
+/// basedOn and partOf from `links`; the type OBX-29 (table 0936) as
+/// category, the instance identifier OBX-21, the analysis time OBX-19, the
+/// performing lab OBX-23 (address OBX-24) and its medical director OBX-25.
+/// An OBX without OBX-3 (text lines of a
 /// report, in some feeds) keeps its value under an unknown code.
 pub fn obx<'m>(ctx: &mut Context<'m>, obx: Seg<'m>, position: usize, links: Links) -> Handle {
     let code = obx
@@ -113,10 +116,65 @@ pub fn obx<'m>(ctx: &mut Context<'m>, obx: Seg<'m>, position: usize, links: Link
             push(&mut observation, "performer", observer);
         }
     }
-    if let Some(lab) = obx.rep(23).and_then(|r| organization::xon(ctx, r)) {
+    let lab = performing_lab(ctx, obx);
+    if let Some(lab) = lab {
         push(&mut observation, "performer", ctx.reference(lab));
     }
+    if let Some(director) = medical_director(ctx, obx, lab) {
+        push(&mut observation, "performer", ctx.reference(director));
+    }
+    put(
+        &mut observation,
+        "category",
+        obx.rep(29)
+            .and_then(|r| codes::table_cwe(&r, codes::v2_table!("0936")))
+            .map(|c| json!([c])),
+    );
+    if let Some(instance) = obx.rep(21).and_then(|r| identifier::ei(&r, 1)) {
+        observation["identifier"] = json!([identifier::typed(instance, "FILL")]);
+    }
+    if let Some(analysed) = obx.datetime(19, ctx) {
+        let extension = json!({
+            "url": "http://hl7.org/fhir/StructureDefinition/observation-analysis-date-time",
+            "valueDateTime": analysed,
+        });
+        push(&mut observation, "extension", extension);
+    }
     ctx.add(observation, None)
+}
+
+/// The performing organization OBX-23, with its address OBX-24 when it
+/// has none yet.
+fn performing_lab<'m>(ctx: &mut Context<'m>, obx: Seg<'m>) -> Option<Handle> {
+    let lab = obx.rep(23).and_then(|r| organization::xon(ctx, r))?;
+    if let Some(address) = obx.rep(24).and_then(address::xad) {
+        let organization = ctx.resource_mut(lab);
+        if organization.get("address").is_none() {
+            organization["address"] = json!([address]);
+        }
+    }
+    Some(lab)
+}
+
+/// The performing organization's medical director OBX-25, as a
+/// PractitionerRole (`MDIR`, table 0912) of `lab`; one per person and lab
+/// across results.
+fn medical_director<'m>(
+    ctx: &mut Context<'m>,
+    obx: Seg<'m>,
+    lab: Option<Handle>,
+) -> Option<Handle> {
+    let person = practitioner::reference(ctx, obx.rep(25))?;
+    let organization = lab.map(|h| ctx.reference(h));
+    let id = participation::role_id(Some(&person), "MDIR", organization.as_ref());
+    if let Some(known) = ctx.existing(&id) {
+        return Some(known);
+    }
+    let mut role = resource("PractitionerRole", id);
+    role["practitioner"] = person;
+    put(&mut role, "organization", organization);
+    role["code"] = json!([codes::table_concept(codes::v2_table!("0912"), "MDIR")]);
+    Some(ctx.add(role, None))
 }
 
 /// HL7 table 0085 (observation result status) → Observation status.
