@@ -1447,13 +1447,21 @@ PID|1||123456^^^HOSP^MR||DOE^JOHN||19800101|M||2106-3^White^CDCREC~2028-9^^HL700
     );
 }
 
+/// An ADT^A08 about patient 123456 with the control id `control_id` and
+/// `segments` after its PID: two of them differ only as two messages do.
+fn patient_update(control_id: &str, segments: &str) -> String {
+    format!(
+        "MSH|^~\\&|ADT1|HOSP|||20240102030405+0100||ADT^A08|{control_id}|P|2.5.1\r\
+PID|1||123456^^^HOSP^MR||DOE^JOHN||19800101|M\r{segments}"
+    )
+}
+
 #[test]
 fn a_patient_additional_demographic_says_more_about_the_patient() {
     let message = |control_id: &str| {
-        format!(
-            "MSH|^~\\&|ADT1|HOSP|||20240102030405+0100||ADT^A08|{control_id}|P|2.5.1\r\
-PID|1||123456^^^HOSP^MR||DOE^JOHN||19800101|M\r\
-PD1||||||D^Deaf^HL70295|Y^Yes, patient has a living will^HL70315|||||||First Baptist Church\r"
+        patient_update(
+            control_id,
+            "PD1||||||D^Deaf^HL70295|Y^Yes, patient has a living will^HL70315|||||||First Baptist Church\r",
         )
     };
     let bundle = map_message(&message("MSG1"), &Options::default()).unwrap();
@@ -1495,10 +1503,9 @@ PD1||||||D^Deaf^HL70295|Y^Yes, patient has a living will^HL70315|||||||First Bap
 #[test]
 fn a_visits_financial_class_is_a_coverage() {
     let message = |control_id: &str| {
-        format!(
-            "MSH|^~\\&|ADT1|HOSP|||20240102030405+0100||ADT^A08|{control_id}|P|2.5.1\r\
-PID|1||123456^^^HOSP^MR||DOE^JOHN||19800101|M\r\
-PV1|1|I|WARD^101^1|||||||MED|||||||||V100^^^HOSP^VN|MC^20240101\r"
+        patient_update(
+            control_id,
+            "PV1|1|I|WARD^101^1|||||||MED|||||||||V100^^^HOSP^VN|MC^20240101\r",
         )
     };
     let bundle = map_message(&message("MSG1"), &Options::default()).unwrap();
