@@ -53,6 +53,8 @@ fn adt_maps_patient_visit_and_clinical_segments_linked_by_full_url() {
         "http://www.nlm.nih.gov/research/umls/rxnorm"
     );
     assert_eq!(allergy["reaction"][0]["severity"], "severe");
+    // The IG sets the criticality from AL1-4 with reactions too.
+    assert_eq!(allergy["criticality"], "high");
     let condition = &resources(&bundle, "Condition")[0]["resource"];
     assert_eq!(
         condition["code"]["coding"][0]["system"],
@@ -805,6 +807,8 @@ fn an_adverse_reaction_segment_is_an_allergy() {
     assert_eq!(allergy["category"][0], "food");
     assert_eq!(allergy["reaction"][0]["manifestation"][0]["text"], "Hives");
     assert_eq!(allergy["reaction"][0]["severity"], "severe");
+    // The IG sets the criticality from AL1-4 with reactions too.
+    assert_eq!(allergy["criticality"], "high");
     assert_eq!(allergy["identifier"][0]["value"], "A77");
     assert_eq!(allergy["onsetString"], "Since childhood");
     assert_eq!(allergy["recordedDate"], "2024-01-01T12:00:00+01:00");
@@ -1754,4 +1758,39 @@ fn a_result_names_its_lab_director_type_and_analysis() {
         "DIRECTOR"
     );
     assert_eq!(find(&director["organization"])["name"], "CITY LAB");
+}
+
+/// Ensures that an alternate visit id keeps its sender's type (IG
+/// `PV1[Encounter]`) and that a general resource's participant status is
+/// its filler status AIG-14, not AIG-12 (its duration units).
+#[test]
+fn visit_ids_and_resource_statuses_are_read_where_the_ig_says() {
+    let visit = patient_update(
+        "MSG1",
+        "PV1|1|I|WARD^101^1|||||||MED|||||||||V100^^^HOSP^VN|||||||||||||||||||||||||||||||ALT7^^^HOSP^MR\r",
+    );
+    let bundle = map_message(&visit, &Options::default()).unwrap();
+    let encounter = &resources(&bundle, "Encounter")[0]["resource"];
+    let types: Vec<&str> = encounter["identifier"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["type"]["coding"][0]["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, ["VN", "MR"]);
+
+    let schedule = "MSH|^~\\&|SCHED|HOSP|||20240102030405+0100||SIU^S12|MSG5|P|2.5.1\r\
+SCH|A1^SCHED\r\
+PID|1||123456^^^HOSP^MR||DOE^JOHN\r\
+AIG|1||SCOPE^Endoscope|EQ^Equipment||||||||Cancelled|||\r\
+AIG|2||CART^Cart|EQ^Equipment||||||||MIN||Cancelled|\r";
+    let bundle = map_message(schedule, &Options::default()).unwrap();
+    let appointment = &resources(&bundle, "Appointment")[0]["resource"];
+    let status_of = |name: &str| {
+        let participants = appointment["participant"].as_array().unwrap();
+        let found = participants.iter().find(|p| p["actor"]["display"] == name);
+        found.unwrap()["status"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(status_of("Endoscope"), "accepted");
+    assert_eq!(status_of("Cart"), "declined");
 }

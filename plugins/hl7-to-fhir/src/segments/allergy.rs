@@ -50,8 +50,8 @@ pub const IAM: AllergyFields = AllergyFields {
 
 /// Maps an AL1 or IAM (`fields` says which) to an AllergyIntolerance of
 /// `patient`: allergen (3), category and type (2), reactions (5) with their
-/// severity (4) — or, without reactions, the severity as criticality — and
-/// onset; from an IAM also the identifier, onset text, recorded date and
+/// severity (4), the severity also as criticality (as the IG's AL1 map
+/// has it), and onset; from an IAM also the identifier, onset text, recorded date and
 /// status. It is active unless the IAM's status says inactive, or its
 /// action code (`D`) or status (`E`) says entered in error; table 0438's
 /// confirmed (`C`) and unconfirmed (`U`, `P`, `S`) set the verification
@@ -121,15 +121,14 @@ pub fn allergy<'m>(
         .filter_map(|r| r.get(1))
         .map(|text| json!({ "text": text }))
         .collect();
-    if manifestations.is_empty() {
-        let criticality = severity.as_deref().and_then(|s| match s {
-            "SV" => Some("high"),
-            "MO" | "MI" => Some("low"),
-            "U" => Some("unable-to-assess"),
-            _ => None,
-        });
-        put(&mut allergy, "criticality", criticality.map(Value::from));
-    } else {
+    let criticality = severity.as_deref().and_then(|s| match s {
+        "SV" => Some("high"),
+        "MO" | "MI" => Some("low"),
+        "U" => Some("unable-to-assess"),
+        _ => None,
+    });
+    put(&mut allergy, "criticality", criticality.map(Value::from));
+    if !manifestations.is_empty() {
         let mut reaction = json!({ "manifestation": manifestations });
         let level = severity.as_deref().and_then(|s| match s {
             "SV" => Some("severe"),

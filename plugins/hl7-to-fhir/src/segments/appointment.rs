@@ -214,11 +214,22 @@ pub fn participant<'m>(
     push(ctx.resource_mut(appointment), "participant", participant);
 }
 
-/// Adds an AIS (service, start time AIS-4, duration AIS-7 in AIS-8 units), AIG (resource AIG-3 of type
-/// AIG-4), AIL (location AIL-3) or AIP (personnel AIP-3 in role AIP-4) to
-/// `appointment`. The participant status comes from field 12 (table 0278).
+/// Adds an AIS (service, start time AIS-4, duration AIS-7 in AIS-8 units),
+/// AIG (resource AIG-3 of type AIG-4), AIL (location AIL-3) or AIP
+/// (personnel AIP-3 in role AIP-4) to `appointment`. The participant status
+/// comes from the filler status (table 0278): AIS-10, AIG-14, AIL-12,
+/// AIP-12.
 pub fn resource<'m>(ctx: &mut Context<'m>, seg: Seg<'m>, appointment: Handle) {
-    let status = match seg.text(12).map(|s| s.to_ascii_lowercase()).as_deref() {
+    let status_field = match seg.id() {
+        "AIS" => 10,
+        "AIG" => 14,
+        _ => 12,
+    };
+    let status = match seg
+        .text(status_field)
+        .map(|s| s.to_ascii_lowercase())
+        .as_deref()
+    {
         Some("cancelled" | "deleted" | "noshow" | "dc") => "declined",
         Some("pending" | "waitlist" | "blocked") => "tentative",
         _ => "accepted",

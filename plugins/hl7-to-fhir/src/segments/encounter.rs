@@ -39,10 +39,20 @@ pub fn pv1<'m>(
     patient: Option<Handle>,
     trigger: &str,
 ) -> Handle {
-    let identifiers: Vec<Value<'m>> = [(19, "VN"), (50, "VN")]
-        .into_iter()
-        .filter_map(|(n, code)| Some(identifier::typed(identifier::cx(pv1.rep(n)?)?, code)))
-        .collect();
+    // The visit number is a `VN`; the alternate visit id keeps the type
+    // its sender gave it (IG `PV1[Encounter]`).
+    let visit = pv1
+        .rep(19)
+        .and_then(identifier::cx)
+        .map(|cx| identifier::typed(cx, "VN"));
+    let alternate = pv1.rep(50).and_then(identifier::cx).map(|cx| {
+        if cx.get("type").is_some() {
+            cx
+        } else {
+            identifier::typed(cx, "VN")
+        }
+    });
+    let identifiers: Vec<Value<'m>> = visit.into_iter().chain(alternate).collect();
     let mut encounter = match identifiers.first() {
         Some(visit) => {
             let [scope, value] = identifier::key(visit);
