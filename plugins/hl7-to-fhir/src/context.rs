@@ -520,6 +520,14 @@ pub fn put<'m>(object: &mut Value<'m>, key: &'static str, value: Option<Value<'m
     }
 }
 
+/// [`put`], unless `object` has `key` already: what an earlier segment or
+/// field said stands.
+pub fn put_new<'m>(object: &mut Value<'m>, key: &'static str, value: Option<Value<'m>>) {
+    if object.get(key).is_none() {
+        put(object, key, value);
+    }
+}
+
 /// Appends `value` to the array `key` of `object`, creating it when needed
 /// (with room for a few more: arrays built this way often grow).
 pub fn push<'m>(object: &mut Value<'m>, key: &'static str, value: Value<'m>) {

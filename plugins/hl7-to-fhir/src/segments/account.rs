@@ -4,14 +4,13 @@
 //! construction in the tables at hand, so GT1 follows its HL7 v2.8 field
 //! definitions.
 
-use hl7wasm_plugin_sdk::fhir;
 use hl7wasm_plugin_sdk::json;
 use hl7wasm_plugin_sdk::json::Value;
 
 use crate::context::{Context, Handle, Seg, push, put, resource};
 use crate::datatypes::{identifier, time};
 use crate::references::organization;
-use crate::segments::{owned_id, related_person};
+use crate::segments::{one_per, owned_id, related_person};
 
 /// The patient's account (IG `PID[Account]`): an active Account of
 /// `patient` identified by the account number PID-18; none without one.
@@ -85,12 +84,10 @@ pub fn gt1<'m>(
     let account = account.unwrap_or_else(|| {
         // One per patient, so that the next message's guarantors replace
         // these rather than pile up in new Accounts.
-        let subject = ctx.reference(patient);
-        let owner = subject["reference"].as_str().unwrap_or_default();
-        let id = fhir::deterministic_id(&["Account", "guarantors", owner]);
+        let id = one_per(ctx, "Account", "guarantors", patient);
         let mut account = resource("Account", id);
         account["status"] = Value::from("active");
-        account["subject"] = json!([subject]);
+        account["subject"] = json!([ctx.reference(patient)]);
         ctx.add(account, None)
     });
     push(ctx.resource_mut(account), "guarantor", guarantor);

@@ -6,7 +6,7 @@
 use hl7wasm_plugin_sdk::json;
 use hl7wasm_plugin_sdk::json::Value;
 
-use crate::context::{Context, Handle, Seg, push, put};
+use crate::context::{Context, Handle, Seg, push, put, put_new};
 use crate::datatypes::{codes, identifier, time};
 use crate::references::{location, practitioner};
 use crate::segments::{order, unknown};
@@ -55,12 +55,8 @@ pub fn ais_order<'m>(ctx: &mut Context<'m>, ais: Seg<'m>, order: Handle) {
     let service = ais.rep(3).and_then(|r| codes::codeable_concept(&r));
     let start = ais.datetime(4, ctx);
     let request = ctx.resource_mut(order);
-    if request.get("code").is_none() {
-        put(request, "code", service);
-    }
-    if request.get("occurrencePeriod").is_none() {
-        put(request, "occurrencePeriod", time::period(start, None));
-    }
+    put_new(request, "code", service);
+    put_new(request, "occurrencePeriod", time::period(start, None));
 }
 
 /// Maps an SCH to an Appointment: identifiers (SCH-1 placer, SCH-2 filler),
@@ -245,12 +241,8 @@ pub fn resource<'m>(ctx: &mut Context<'m>, seg: Seg<'m>, appointment: Handle) {
             if let Some(service) = service {
                 push(resource, "serviceType", service);
             }
-            if resource.get("start").is_none() {
-                put(resource, "start", start.map(Value::from));
-            }
-            if resource.get("minutesDuration").is_none() {
-                put(resource, "minutesDuration", minutes.map(Value::from));
-            }
+            put_new(resource, "start", start.map(Value::from));
+            put_new(resource, "minutesDuration", minutes.map(Value::from));
         }
         "AIG" => {
             let name = seg.component(3, 2).or_else(|| seg.text(3));

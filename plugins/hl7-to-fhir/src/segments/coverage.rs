@@ -1,14 +1,13 @@
 //! IN1 → Coverage (IG `IN1[Coverage]`), the insured's numbers in IN2, and a
 //! visit's financial class (IG `PV1[Coverage]`).
 
-use hl7wasm_plugin_sdk::fhir;
 use hl7wasm_plugin_sdk::json;
 use hl7wasm_plugin_sdk::json::Value;
 
-use crate::context::{Context, Handle, Seg, push, put, resource};
+use crate::context::{Context, Handle, Seg, push, put, put_new, resource};
 use crate::datatypes::{address, codes, identifier, quantity, time};
 use crate::references::organization;
-use crate::segments::{positioned, related_person, unknown};
+use crate::segments::{one_per, positioned, related_person, unknown};
 
 /// An IN1's Coverage and its subscriber, the resource of the insured: the
 /// Patient or a RelatedPerson.
@@ -36,9 +35,7 @@ pub fn in1<'m>(
     let payor = organization::named(ctx, in1.text(4), company)?;
     if let Some(home) = in1.rep(5).and_then(address::xad) {
         let payor = ctx.resource_mut(payor);
-        if payor.get("address").is_none() {
-            payor["address"] = json!([home]);
-        }
+        put_new(payor, "address", Some(json!([home])));
     }
     let employer_id = in1.rep(10).and_then(identifier::cx);
     let holder = organization::named(ctx, in1.component(11, 1), employer_id);
@@ -169,9 +166,7 @@ pub fn pv1<'m>(ctx: &mut Context<'m>, pv1: Seg<'m>, visit: Handle, patient: Hand
     {
         first["system"] = Value::from(codes::v2_table!("0064"));
     }
-    let encounter = ctx.reference(visit);
-    let owner = encounter["reference"].as_str().unwrap_or_default();
-    let id = fhir::deterministic_id(&["Coverage", "financial-class", owner]);
+    let id = one_per(ctx, "Coverage", "financial-class", visit);
     let mut coverage = resource("Coverage", id);
     coverage["status"] = Value::from("active");
     coverage["type"] = kind;

@@ -59,6 +59,15 @@ pub fn unknown<'m>() -> Value<'m> {
     }]})
 }
 
+/// The id of the one `resource_type` of kind `what` that `owner` has (a
+/// patient's living will, a visit's financial class): derived from the
+/// owner's id, so the next message updates it rather than adding another.
+pub fn one_per(ctx: &Context<'_>, resource_type: &str, what: &str, owner: Handle) -> String {
+    let reference = ctx.reference(owner);
+    let owner = reference["reference"].as_str().unwrap_or_default();
+    fhir::deterministic_id(&[resource_type, what, owner])
+}
+
 /// Gives `made`, a resource made before any PID (a REF's referral, the
 /// order an SIU books), its subject `patient`, unless it has one.
 pub fn adopt_subject(ctx: &mut Context<'_>, made: Handle, patient: Handle) {

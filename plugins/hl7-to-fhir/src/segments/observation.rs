@@ -1,14 +1,13 @@
 //! OBX → Observation (IG `OBX[Observation]`), and the patient's living will
 //! (IG `PD1[Observation-LivingWill]`).
 
-use hl7wasm_plugin_sdk::fhir;
 use hl7wasm_plugin_sdk::json;
 use hl7wasm_plugin_sdk::json::Value;
 
-use crate::context::{Context, Handle, Seg, push, put, resource};
+use crate::context::{Context, Handle, Seg, push, put, put_new, resource};
 use crate::datatypes::{address, codes, identifier};
 use crate::references::{organization, practitioner};
-use crate::segments::{Links, participation, positioned, value};
+use crate::segments::{Links, one_per, participation, positioned, value};
 
 /// Maps a PD1's living will code (PD1-7, table 0315) to a final Observation
 /// of `patient` with the LOINC code for an advance directive. Its id derives
@@ -20,9 +19,7 @@ pub fn living_will<'m>(ctx: &mut Context<'m>, pd1: Seg<'m>, patient: Handle) {
     else {
         return;
     };
-    let subject = ctx.reference(patient);
-    let owner = subject["reference"].as_str().unwrap_or_default();
-    let id = fhir::deterministic_id(&["Observation", "living-will", owner]);
+    let id = one_per(ctx, "Observation", "living-will", patient);
     let mut observation = resource("Observation", id);
     observation["status"] = Value::from("final");
     observation["code"] = json!({ "coding": [{
@@ -30,7 +27,7 @@ pub fn living_will<'m>(ctx: &mut Context<'m>, pd1: Seg<'m>, patient: Handle) {
         "code": "75320-2",
         "display": "Advance directive",
     }]});
-    observation["subject"] = subject;
+    observation["subject"] = ctx.reference(patient);
     observation["valueCodeableConcept"] = value;
     ctx.add(observation, None);
 }
@@ -149,9 +146,7 @@ fn performing_lab<'m>(ctx: &mut Context<'m>, obx: Seg<'m>) -> Option<Handle> {
     let lab = obx.rep(23).and_then(|r| organization::xon(ctx, r))?;
     if let Some(address) = obx.rep(24).and_then(address::xad) {
         let organization = ctx.resource_mut(lab);
-        if organization.get("address").is_none() {
-            organization["address"] = json!([address]);
-        }
+        put_new(organization, "address", Some(json!([address])));
     }
     Some(lab)
 }

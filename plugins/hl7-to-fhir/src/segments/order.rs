@@ -4,7 +4,7 @@ use hl7wasm_plugin_sdk::fhir;
 use hl7wasm_plugin_sdk::json;
 use hl7wasm_plugin_sdk::json::Value;
 
-use crate::context::{Context, Handle, Parts, Rep, Seg, push, put, resource};
+use crate::context::{Context, Handle, Parts, Rep, Seg, push, put, put_new, resource};
 use crate::datatypes::{codes, identifier, quantity, time};
 use crate::references::practitioner;
 use crate::segments::positioned;
@@ -214,12 +214,8 @@ pub fn tq1<'m>(ctx: &mut Context<'m>, tq1: Seg<'m>, request: Handle) {
     let amount = tq1.rep(2).and_then(|cq| quantity::cq(&cq));
     let timing = timing(ctx, tq1);
     let resource = ctx.resource_mut(request);
-    if resource.get("quantityQuantity").is_none() {
-        put(resource, "quantityQuantity", amount);
-    }
-    if resource.get("occurrenceTiming").is_none() {
-        put(resource, "occurrenceTiming", timing);
-    }
+    put_new(resource, "quantityQuantity", amount);
+    put_new(resource, "occurrenceTiming", timing);
     if let Some(text) = tq1.text(11) {
         push(resource, "note", json!({ "text": text }));
     }

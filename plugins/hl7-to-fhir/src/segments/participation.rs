@@ -10,7 +10,7 @@ use hl7wasm_plugin_sdk::json::Value;
 
 use hl7wasm_plugin_sdk::fhir;
 
-use crate::context::{Context, Handle, Seg, Text, push, put, resource};
+use crate::context::{Context, Handle, Seg, Text, push, put, put_new, resource};
 use crate::datatypes::{address, codes, identifier, telecom, time};
 use crate::references::{location, organization, practitioner};
 use crate::segments::{device, positioned};
@@ -273,9 +273,7 @@ fn event_location<'m>(ctx: &mut Context<'m>, prt: Seg<'m>, position: usize) -> O
     match prt.rep(9).and_then(|pl| location::pl(ctx, pl)) {
         Some(place) => {
             let resource = ctx.resource_mut(place);
-            if resource.get("address").is_none() {
-                put(resource, "address", address);
-            }
+            put_new(resource, "address", address);
             Some(place)
         }
         None => {
@@ -337,9 +335,7 @@ fn practitioner_role<'m>(ctx: &mut Context<'m>, part: &Participation<'m>) -> Opt
             .and_then(address::xad)
     {
         let practitioner = ctx.resource_mut(person);
-        if practitioner.get("address").is_none() {
-            practitioner["address"] = json!([home]);
-        }
+        put_new(practitioner, "address", Some(json!([home])));
     }
     let person = person.map(|h| ctx.reference(h));
     let organization = seg

@@ -4,7 +4,7 @@
 use hl7wasm_plugin_sdk::json;
 use hl7wasm_plugin_sdk::json::Value;
 
-use crate::context::{Context, Handle, Seg, push, put};
+use crate::context::{Context, Handle, Seg, push, put, put_new};
 use crate::datatypes::{codes, identifier, quantity, time};
 use crate::references::practitioner;
 use crate::segments::positioned;
@@ -102,9 +102,7 @@ pub fn sac<'m>(ctx: &mut Context<'m>, sac: Seg<'m>, specimen: Handle) {
         sac.rep(27).and_then(|r| codes::codeable_concept(&r)),
     );
     let resource = ctx.resource_mut(specimen);
-    if resource.get("accessionIdentifier").is_none() {
-        put(resource, "accessionIdentifier", accession);
-    }
+    put_new(resource, "accessionIdentifier", accession);
     if container != json!({}) {
         push(resource, "container", container);
     }
