@@ -1704,12 +1704,12 @@ PID|1||123456^^^HOSP^MR||DOE^JOHN\r"
     );
 }
 
-/// Ensures that a result's type, instance id, analysis time, performing
-/// lab's address and medical director reach the Observation (IG
-/// `OBX[Observation]`).
+/// Ensures that a result's sub-id, observer, equipment, type, instance id,
+/// analysis time, performing lab's address and medical director reach the
+/// Observation (IG `OBX[Observation]`).
 #[test]
-fn a_result_names_its_lab_director_type_and_analysis() {
-    let obx = "OBX|1|NM|718-7^Hemoglobin^LN||13.5|g/dL|||||F|||20240102020000+0100|||||20240102023000+0100||OBS9^LAB||CITY LAB|1 LAB RD^^SPRINGFIELD^IL|77^DIRECTOR^DANA||||RSLT\r";
+fn a_result_names_its_lab_director_equipment_and_grouping() {
+    let obx = "OBX|1|NM|718-7^Hemoglobin^LN|^1^2|13.5|g/dL|||||F|||20240102020000+0100||55^OBSERVER^OLLIE||ANALYZER7^^1.2.3^ISO|20240102023000+0100||OBS9^LAB||CITY LAB|1 LAB RD^^SPRINGFIELD^IL|77^DIRECTOR^DANA||||RSLT\r";
     let message = ORU.replace(
         "OBX|1|NM|718-7^Hemoglobin^LN||13.5|g/dL^g/dL^UCUM|12-16|N|||F|||20240102020000+0100\r",
         obx,
@@ -1723,9 +1723,25 @@ fn a_result_names_its_lab_director_type_and_analysis() {
         .clone();
     assert_eq!(observation["category"][0]["coding"][0]["code"], "RSLT");
     assert_eq!(observation["identifier"][0]["value"], "OBS9");
+    let extension = |url: &str| {
+        observation["extension"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["url"] == url)
+            .unwrap_or_else(|| panic!("extension {url}"))
+            .clone()
+    };
     assert_eq!(
-        observation["extension"][0]["valueDateTime"],
+        extension("http://hl7.org/fhir/StructureDefinition/observation-analysis-date-time")["valueDateTime"],
         "2024-01-02T02:30:00+01:00"
+    );
+    assert_eq!(
+        extension("http://hl7.org/fhir/StructureDefinition/observation-v2-subid")["extension"],
+        serde_json::json!([
+            { "url": "group", "valueDecimal": 1 },
+            { "url": "sequence", "valueDecimal": 2 },
+        ])
     );
     let find = |reference: &Value| {
         bundle["entry"]
@@ -1733,9 +1749,12 @@ fn a_result_names_its_lab_director_type_and_analysis() {
             .unwrap()
             .iter()
             .find(|e| e["fullUrl"] == reference["reference"])
-            .expect("a performer in the bundle")["resource"]
+            .expect("a reference in the bundle")["resource"]
             .clone()
     };
+    let equipment = find(&observation["device"]);
+    assert_eq!(equipment["identifier"][0]["system"], "urn:oid:1.2.3");
+    assert_eq!(equipment["identifier"][0]["value"], "ANALYZER7");
     let performers: Vec<Value> = observation["performer"]
         .as_array()
         .unwrap()
@@ -1748,16 +1767,23 @@ fn a_result_names_its_lab_director_type_and_analysis() {
         .expect("the performing lab");
     assert_eq!(lab["name"], "CITY LAB");
     assert_eq!(lab["address"][0]["line"][0], "1 LAB RD");
-    let director = performers
-        .iter()
-        .find(|p| p["resourceType"] == "PractitionerRole")
-        .expect("the medical director");
-    assert_eq!(director["code"][0]["coding"][0]["code"], "MDIR");
+    let role = |code: &str| {
+        performers
+            .iter()
+            .find(|p| p["code"][0]["coding"][0]["code"] == code)
+            .unwrap_or_else(|| panic!("a PractitionerRole {code}"))
+    };
+    let director = role("MDIR");
     assert_eq!(
         find(&director["practitioner"])["name"][0]["family"],
         "DIRECTOR"
     );
     assert_eq!(find(&director["organization"])["name"], "CITY LAB");
+    let observer = role("responsibleObserver");
+    assert_eq!(
+        find(&observer["practitioner"])["name"][0]["family"],
+        "OBSERVER"
+    );
 }
 
 /// Ensures that an alternate visit id keeps its sender's type (IG

@@ -1,5 +1,5 @@
 //! PRT → Device (IG `PRT[Device]`): a device that took part, for example in
-//! an observation.
+//! an observation; and an observation's equipment (OBX-18).
 
 use hl7wasm_plugin_sdk::json;
 use hl7wasm_plugin_sdk::json::Value;
@@ -18,10 +18,10 @@ pub fn prt<'m>(ctx: &mut Context<'m>, prt: Seg<'m>, position: usize) -> Option<H
     let device_id = prt.rep(10).and_then(|ei| identifier::ei(&ei, 1))?;
     let identifiers = [device_id];
     let query = identifier::conditional_query(&identifiers);
-    let mut device = order::identified(ctx, "Device", identifier::scoped(&identifiers), position);
-    if let Some(known) = ctx.existing(device["id"].as_str().unwrap_or_default()) {
-        return Some(known);
-    }
+    let mut device = match unknown(ctx, &identifiers, position) {
+        Ok(device) => device,
+        Err(known) => return Some(known),
+    };
     let [device_id] = identifiers;
     let carriers: Vec<Value<'m>> = [
         Some(&device_id),
@@ -57,6 +57,40 @@ pub fn prt<'m>(ctx: &mut Context<'m>, prt: Seg<'m>, position: usize) -> Option<H
             .and_then(|r: Rep<'m>| codes::codeable_concept(&r)),
     );
     Some(ctx.add(device, query))
+}
+
+/// Maps the equipment of an OBX (OBX-18, IG `EI[Identifier-Extension]`) to
+/// a Device with those identifiers, one across messages when the first
+/// identifier with a system or assigner names it. `None` without OBX-18.
+pub fn equipment<'m>(ctx: &mut Context<'m>, obx: Seg<'m>, position: usize) -> Option<Handle> {
+    let identifiers: Vec<Value<'m>> = obx
+        .reps(18)
+        .filter_map(|ei| identifier::ei(&ei, 1))
+        .collect();
+    if identifiers.is_empty() {
+        return None;
+    }
+    let query = identifier::conditional_query(&identifiers);
+    let mut device = match unknown(ctx, &identifiers, position) {
+        Ok(device) => device,
+        Err(known) => return Some(known),
+    };
+    device["identifier"] = Value::Array(identifiers);
+    Some(ctx.add(device, query))
+}
+
+/// A new Device named by `identifiers` (see [`order::identified`]), or the
+/// handle of the one this message already holds.
+fn unknown<'m>(
+    ctx: &Context<'m>,
+    identifiers: &[Value<'m>],
+    position: usize,
+) -> Result<Value<'m>, Handle> {
+    let device = order::identified(ctx, "Device", identifier::scoped(identifiers), position);
+    match ctx.existing(device["id"].as_str().unwrap_or_default()) {
+        Some(known) => Err(known),
+        None => Ok(device),
+    }
 }
 
 /// A device identifier as a UDI carrier: the identifier's value as the

@@ -5,9 +5,9 @@ use hl7wasm_plugin_sdk::json;
 use hl7wasm_plugin_sdk::json::Value;
 
 use crate::context::{Context, Handle, Seg, push, put, put_new, resource};
-use crate::datatypes::{address, codes, identifier};
+use crate::datatypes::{address, codes, identifier, quantity};
 use crate::references::{organization, practitioner};
-use crate::segments::{Links, one_per, participation, positioned, value};
+use crate::segments::{Links, device, one_per, participation, positioned, value};
 
 /// Maps a PD1's living will code (PD1-7, table 0315) to a final Observation
 /// of `patient` with the LOINC code for an advance directive. Its id derives
@@ -32,15 +32,16 @@ pub fn living_will<'m>(ctx: &mut Context<'m>, pd1: Seg<'m>, patient: Handle) {
     ctx.add(observation, None);
 }
 
-/// Maps an OBX to an Observation: code (OBX-3), value (OBX-2, -5, -6),
-/// reference range (OBX-7), interpretation (OBX-8), status (OBX-11, table
-/// 0085), effective time (OBX-14), performers (OBX-16 observers, OBX-23
-/// organization), method (OBX-17) and body site (OBX-20); subject, encounter,
-/// basedOn and partOf from `links`; the type OBX-29 (table 0936) as
-/// category, the instance identifier OBX-21, the analysis time OBX-19, the
-/// performing lab OBX-23 (address OBX-24) and its medical director OBX-25.
-/// An OBX without OBX-3 (text lines of a
-/// report, in some feeds) keeps its value under an unknown code.
+/// Maps an OBX to an Observation: code (OBX-3), sub-id (OBX-4), value
+/// (OBX-2, -5, -6), reference range (OBX-7), interpretation (OBX-8), status
+/// (OBX-11, table 0085), effective time (OBX-14), performers (OBX-16
+/// observers as PractitionerRoles, OBX-23 organization), method (OBX-17),
+/// device (OBX-18) and body site (OBX-20); subject, encounter, basedOn and
+/// partOf from `links`; the type OBX-29 (table 0936) as category, the
+/// instance identifier OBX-21, the analysis time OBX-19, the performing lab
+/// OBX-23 (address OBX-24) and its medical director OBX-25. An OBX without
+/// OBX-3 (text lines of a report, in some feeds) keeps its value under an
+/// unknown code.
 pub fn obx<'m>(ctx: &mut Context<'m>, obx: Seg<'m>, position: usize, links: Links) -> Handle {
     let code = obx
         .rep(3)
@@ -110,15 +111,24 @@ pub fn obx<'m>(ctx: &mut Context<'m>, obx: Seg<'m>, position: usize, links: Link
     );
     for rep in obx.reps(16) {
         if let Some(observer) = practitioner::reference(ctx, Some(rep)) {
-            push(&mut observation, "performer", observer);
+            let role = participation::held_role(ctx, Some(observer), Some(OBSERVER), None);
+            push(&mut observation, "performer", ctx.reference(role));
         }
     }
     let lab = performing_lab(ctx, obx);
     if let Some(lab) = lab {
         push(&mut observation, "performer", ctx.reference(lab));
     }
-    if let Some(director) = medical_director(ctx, obx, lab) {
-        push(&mut observation, "performer", ctx.reference(director));
+    if let Some(director) = practitioner::reference(ctx, obx.rep(25)) {
+        let lab = lab.map(|h| ctx.reference(h));
+        let role = participation::held_role(ctx, Some(director), Some(DIRECTOR), lab);
+        push(&mut observation, "performer", ctx.reference(role));
+    }
+    if let Some(equipment) = device::equipment(ctx, obx, position) {
+        observation["device"] = ctx.reference(equipment);
+    }
+    if let Some(extension) = sub_id(obx) {
+        push(&mut observation, "extension", extension);
     }
     put(
         &mut observation,
@@ -140,6 +150,40 @@ pub fn obx<'m>(ctx: &mut Context<'m>, obx: Seg<'m>, position: usize, links: Link
     ctx.add(observation, None)
 }
 
+/// OBX-4 as the `observation-v2-subid` extension: the OG type's original
+/// sub-identifier (all of OBX-4 before v2.8.2), group, sequence and
+/// identifier. How the sub-ids group results is local to each feed, so the
+/// IG passes them on for the receiver to structure.
+fn sub_id<'m>(obx: Seg<'m>) -> Option<Value<'m>> {
+    let og = obx.rep(4)?.split::<4>();
+    let text = |n| og.part(n).map(|t| ("valueString", Value::from(t)));
+    let number = |n| {
+        og.part(n)
+            .and_then(|t| quantity::number(&t))
+            .map(|v| ("valueDecimal", v))
+    };
+    let parts: Vec<Value<'m>> = [
+        ("original-sub-identifier", text(1)),
+        ("group", number(2)),
+        ("sequence", number(3)),
+        ("identifier", text(4)),
+    ]
+    .into_iter()
+    .filter_map(|(url, value)| {
+        let (key, value) = value?;
+        let mut part = json!({ "url": url });
+        part[key] = value;
+        Some(part)
+    })
+    .collect();
+    (!parts.is_empty()).then(|| {
+        json!({
+            "url": "http://hl7.org/fhir/StructureDefinition/observation-v2-subid",
+            "extension": parts,
+        })
+    })
+}
+
 /// The performing organization OBX-23, with its address OBX-24 when it
 /// has none yet.
 fn performing_lab<'m>(ctx: &mut Context<'m>, obx: Seg<'m>) -> Option<Handle> {
@@ -151,26 +195,14 @@ fn performing_lab<'m>(ctx: &mut Context<'m>, obx: Seg<'m>) -> Option<Handle> {
     Some(lab)
 }
 
-/// The performing organization's medical director OBX-25, as a
-/// PractitionerRole (`MDIR`, table 0912) of `lab`; one per person and lab
-/// across results.
-fn medical_director<'m>(
-    ctx: &mut Context<'m>,
-    obx: Seg<'m>,
-    lab: Option<Handle>,
-) -> Option<Handle> {
-    let person = practitioner::reference(ctx, obx.rep(25))?;
-    let organization = lab.map(|h| ctx.reference(h));
-    let id = participation::role_id(Some(&person), "MDIR", organization.as_ref());
-    if let Some(known) = ctx.existing(&id) {
-        return Some(known);
-    }
-    let mut role = resource("PractitionerRole", id);
-    role["practitioner"] = person;
-    put(&mut role, "organization", organization);
-    role["code"] = json!([codes::table_concept(codes::v2_table!("0912"), "MDIR")]);
-    Some(ctx.add(role, None))
-}
+/// OBX-16's role (the IG's code for a responsible observer).
+const OBSERVER: (&str, &str) = (
+    "http://terminology.hl7.org/CodeSystem/practitioner-role",
+    "responsibleObserver",
+);
+
+/// OBX-25's role: the performing organization's medical director.
+const DIRECTOR: (&str, &str) = (codes::v2_table!("0912"), "MDIR");
 
 /// HL7 table 0085 (observation result status) → Observation status.
 fn status(code: &str) -> &'static str {

@@ -392,6 +392,29 @@ fn practitioner_role<'m>(ctx: &mut Context<'m>, part: &Participation<'m>) -> Opt
     Some(ctx.add(held, query))
 }
 
+/// The PractitionerRole of `person` (a reference) for `organization` (a
+/// reference) in the role `code` (a system and a code), as a field of
+/// another segment names it: one per person, role and organization across
+/// messages, made when the message does not hold it yet.
+pub fn held_role<'m>(
+    ctx: &mut Context<'m>,
+    person: Option<Value<'m>>,
+    code: Option<(&'static str, &'static str)>,
+    organization: Option<Value<'m>>,
+) -> Handle {
+    let key = code.map_or("", |(_, code)| code);
+    let id = role_id(person.as_ref(), key, organization.as_ref());
+    if let Some(known) = ctx.existing(&id) {
+        return known;
+    }
+    let mut role = resource("PractitionerRole", id);
+    put(&mut role, "practitioner", person);
+    put(&mut role, "organization", organization);
+    let code = code.map(|(system, code)| json!([codes::table_concept(system, code)]));
+    put(&mut role, "code", code);
+    ctx.add(role, None)
+}
+
 /// The id of the PractitionerRole of `person` in the role `code` for
 /// `organization` (references, either may be absent): the same role of the
 /// same person is one resource across messages.
