@@ -645,10 +645,14 @@ fn participations_map_by_where_they_come() {
     );
     let bundle = map_message(&named, &Options::default()).unwrap();
     let request = &resources(&bundle, "ServiceRequest")[0]["resource"];
-    let requester = resources(&bundle, "Practitioner")
+    let role = resources(&bundle, "PractitionerRole")
         .into_iter()
         .find(|p| p["fullUrl"] == request["requester"]["reference"])
-        .expect("the requester is a Practitioner");
+        .expect("the requester is ORC-12's PractitionerRole");
+    let requester = resources(&bundle, "Practitioner")
+        .into_iter()
+        .find(|p| p["fullUrl"] == role["resource"]["practitioner"]["reference"])
+        .expect("the role's Practitioner");
     assert_eq!(requester["resource"]["name"][0]["family"], "CARTER");
 
     let vaccination = "MSH|^~\\&|IIS|HOSP|||20240102030405+0100||VXU^V04|MSG3|P|2.5.1\r\
@@ -1819,4 +1823,56 @@ AIG|2||CART^Cart|EQ^Equipment||||||||MIN||Cancelled|\r";
     };
     assert_eq!(status_of("Endoscope"), "accepted");
     assert_eq!(status_of("Cart"), "declined");
+}
+
+/// Ensures that the ordering provider is a PractitionerRole of the ordering
+/// facility, with their addresses and phones where the IG puts them, and
+/// that the call-back phone goes on the requester when OBR-17 gives it
+/// (IG `ORC[ServiceRequest]`, `OBR[ServiceRequest]`).
+#[test]
+fn the_ordering_provider_acts_for_the_ordering_facility() {
+    let orc = "ORC|RE|P100|F200|||||||||77^ORDER^OLIVIA||^WPN^PH^^^555^1112222|||||||CITY CLINIC^^^^^^^^^C1|2 CLINIC RD^^SPRINGFIELD^IL|^WPN^PH^^^555^3334444|9 HOME ST^^SPRINGFIELD^IL|||||O\r";
+    let message = ORU.replace("ORC|RE|P100|F200\r", orc);
+    assert_ne!(message, ORU, "the ORC was replaced");
+    let bundle = map_message(&message, &Options::default()).unwrap();
+    let find = |reference: &Value| {
+        bundle["entry"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["fullUrl"] == reference["reference"])
+            .expect("a reference in the bundle")["resource"]
+            .clone()
+    };
+    let request = &resources(&bundle, "ServiceRequest")[0]["resource"];
+    assert_eq!(request["locationCode"][0]["coding"][0]["code"], "O");
+    let callback =
+        "http://hl7.org/fhir/StructureDefinition/servicerequest-order-callback-phone-number";
+    assert_eq!(request["extension"][0]["url"], callback);
+    assert_eq!(
+        request["extension"][0]["valueContactPoint"]["value"],
+        "(555) 1112222"
+    );
+    let role = find(&request["requester"]);
+    assert_eq!(role["resourceType"], "PractitionerRole");
+    let person = find(&role["practitioner"]);
+    assert_eq!(person["name"][0]["family"], "ORDER");
+    assert_eq!(person["address"][0]["line"][0], "9 HOME ST");
+    let facility = find(&role["organization"]);
+    assert_eq!(facility["name"], "CITY CLINIC");
+    assert_eq!(facility["address"][0]["line"][0], "2 CLINIC RD");
+    assert_eq!(facility["telecom"][0]["value"], "(555) 3334444");
+
+    // OBR-17 puts the call-back phone on the requester, and ORC-14 yields.
+    let obr = "OBR|1|P100|F200|24317-0^Hemogram^LN|||20240102020000+0100||||||||||^WPN^PH^^^555^9990000||||||||F\r";
+    let message = message.replace(
+        "OBR|1|P100|F200|24317-0^Hemogram^LN|||20240102020000+0100||||||||||||||||||F\r",
+        obr,
+    );
+    let bundle = map_message(&message, &Options::default()).unwrap();
+    let request = &resources(&bundle, "ServiceRequest")[0]["resource"];
+    assert!(request.get("extension").is_none(), "{request}");
+    let on_requester = &request["requester"]["extension"][0];
+    assert_eq!(on_requester["url"], callback);
+    assert_eq!(on_requester["valueContactPoint"]["value"], "(555) 9990000");
 }

@@ -4,8 +4,8 @@ use hl7wasm_plugin_sdk::fhir;
 use hl7wasm_plugin_sdk::json;
 use hl7wasm_plugin_sdk::json::Value;
 
-use crate::context::{Context, Handle, Parts, Rep, Text, object, put, resource};
-use crate::datatypes::identifier;
+use crate::context::{Context, Handle, Parts, Rep, Text, object, put, put_new, resource};
+use crate::datatypes::{address, identifier, telecom};
 
 /// An Organization named `name` with `identifier`; `None` when both are absent.
 pub fn named<'m>(
@@ -58,6 +58,23 @@ pub fn xon<'m>(ctx: &mut Context<'m>, xon: Rep<'m>) -> Option<Handle> {
         identifier
     });
     named(ctx, xon.get(1), identifier)
+}
+
+/// An XON as an Organization (see [`xon`]), with the address and phone
+/// numbers its segment gives beside it when it has none yet.
+pub fn xon_reached<'m>(
+    ctx: &mut Context<'m>,
+    xon: Rep<'m>,
+    address: Option<Rep<'m>>,
+    telecoms: impl Iterator<Item = Rep<'m>>,
+) -> Option<Handle> {
+    let organization = self::xon(ctx, xon)?;
+    let address = address.and_then(address::xad).map(|a| json!([a]));
+    let telecoms: Vec<Value<'m>> = telecoms.filter_map(|t| telecom::xtn(t, None)).collect();
+    let held = ctx.resource_mut(organization);
+    put_new(held, "address", address);
+    put_new(held, "telecom", Some(Value::Array(telecoms)));
+    Some(organization)
 }
 
 /// A CWE naming an organization (e.g. a vaccine manufacturer, MVX): the code

@@ -4,8 +4,8 @@
 use hl7wasm_plugin_sdk::json;
 use hl7wasm_plugin_sdk::json::Value;
 
-use crate::context::{Context, Handle, Seg, push, put, put_new, resource};
-use crate::datatypes::{address, codes, identifier, quantity};
+use crate::context::{Context, Handle, Seg, push, put, resource};
+use crate::datatypes::{codes, identifier, quantity};
 use crate::references::{organization, practitioner};
 use crate::segments::{Links, device, one_per, participation, positioned, value};
 
@@ -187,12 +187,7 @@ fn sub_id<'m>(obx: Seg<'m>) -> Option<Value<'m>> {
 /// The performing organization OBX-23, with its address OBX-24 when it
 /// has none yet.
 fn performing_lab<'m>(ctx: &mut Context<'m>, obx: Seg<'m>) -> Option<Handle> {
-    let lab = obx.rep(23).and_then(|r| organization::xon(ctx, r))?;
-    if let Some(address) = obx.rep(24).and_then(address::xad) {
-        let organization = ctx.resource_mut(lab);
-        put_new(organization, "address", Some(json!([address])));
-    }
-    Some(lab)
+    organization::xon_reached(ctx, obx.rep(23)?, obx.rep(24), std::iter::empty())
 }
 
 /// OBX-16's role (the IG's code for a responsible observer).

@@ -5,9 +5,9 @@ use hl7wasm_plugin_sdk::json;
 use hl7wasm_plugin_sdk::json::Value;
 
 use crate::context::{Context, Handle, Parts, Rep, Seg, push, put, put_new, resource};
-use crate::datatypes::{codes, identifier, quantity, time};
-use crate::references::practitioner;
-use crate::segments::positioned;
+use crate::datatypes::{address, codes, identifier, quantity, telecom, time};
+use crate::references::{organization, practitioner};
+use crate::segments::{participation, positioned};
 
 /// The order identifiers of an ORC/OBR pair: placer (ORC-2, else OBR-2) and
 /// filler (ORC-3, else OBR-3), typed `PLAC` and `FILL`.
@@ -41,9 +41,10 @@ pub fn identified<'m>(
 
 /// Maps an ORC and/or its OBR to a ServiceRequest (intent `order`) of
 /// `patient`: identifiers, status (ORC-5, else ORC-1), code (OBR-4),
-/// authored time (ORC-9), requester (ORC-12, else OBR-16), priority (ORC-7.6,
-/// else OBR-27.6) and reasons (OBR-31). Without a patient (ORM allows
-/// that), the required subject is marked unknown.
+/// authored time (ORC-9), requester (see [`requester`]), call-back phones
+/// (OBR-17, ORC-14), order type (ORC-29), priority (ORC-7.6, else OBR-27.6)
+/// and reasons (OBR-31). Without a patient (ORM allows that), the required
+/// subject is marked unknown.
 pub fn request<'m>(
     ctx: &mut Context<'m>,
     orc: Option<Seg<'m>>,
@@ -75,12 +76,13 @@ pub fn request<'m>(
             "authoredOn",
             orc.datetime(9, ctx).map(Value::from),
         );
+        let order_type = orc
+            .rep(29)
+            .and_then(|r| codes::table_cwe(&r, codes::v2_table!("0482")));
+        put(&mut request, "locationCode", order_type.map(|c| json!([c])));
     }
-    let requester = orc
-        .and_then(|o| o.rep(12))
-        .or_else(|| obr.and_then(|o| o.rep(16)));
-    let requester = practitioner::reference(ctx, requester);
-    put(&mut request, "requester", requester);
+    put(&mut request, "requester", requester(ctx, orc, obr));
+    call_back(&mut request, orc, obr);
     let priority = orc
         .and_then(|o| o.component(7, 6))
         .or_else(|| obr.and_then(|o| o.component(27, 6)))
@@ -94,6 +96,68 @@ pub fn request<'m>(
         put(&mut request, "reasonCode", Some(Value::Array(reasons)));
     }
     ctx.add(request, query)
+}
+
+/// Who placed the order: the ordering provider ORC-12 (else OBR-16) as a
+/// PractitionerRole of the ordering facility ORC-21 (address ORC-22, phone
+/// ORC-23), the provider's address ORC-24 on the Practitioner; a bare
+/// Practitioner when an OBR alone names the provider.
+fn requester<'m>(
+    ctx: &mut Context<'m>,
+    orc: Option<Seg<'m>>,
+    obr: Option<Seg<'m>>,
+) -> Option<Value<'m>> {
+    let ordering = obr.and_then(|o| o.rep(16));
+    let Some(orc) = orc else {
+        return practitioner::reference(ctx, ordering);
+    };
+    let person = orc
+        .rep(12)
+        .or(ordering)
+        .and_then(|xcn| practitioner::xcn(ctx, xcn));
+    if let Some(person) = person {
+        let address = orc.rep(24).and_then(address::xad).map(|a| json!([a]));
+        put_new(ctx.resource_mut(person), "address", address);
+    }
+    let facility = orc
+        .rep(21)
+        .and_then(|xon| organization::xon_reached(ctx, xon, orc.rep(22), orc.reps(23)));
+    let person = person.map(|h| ctx.reference(h));
+    let facility = facility.map(|h| ctx.reference(h));
+    if facility.is_none() && (person.is_none() || orc.rep(12).is_none()) {
+        return person;
+    }
+    let role = participation::held_role(ctx, person, None, facility);
+    Some(ctx.reference(role))
+}
+
+/// The order's call-back phone numbers: OBR-17 on the requester (on the
+/// request when it names none), else ORC-14 on the request.
+fn call_back<'m>(request: &mut Value<'m>, orc: Option<Seg<'m>>, obr: Option<Seg<'m>>) {
+    let extension = |xtn| {
+        let phone = telecom::xtn(xtn, None)?;
+        Some(json!({
+            "url": "http://hl7.org/fhir/StructureDefinition/servicerequest-order-callback-phone-number",
+            "valueContactPoint": phone,
+        }))
+    };
+    let of_requester: Vec<Value<'m>> = obr
+        .into_iter()
+        .flat_map(|o| o.reps(17))
+        .filter_map(extension)
+        .collect();
+    let of_order = orc
+        .into_iter()
+        .flat_map(|o| o.reps(14))
+        .filter_map(extension);
+    let (held_by, extensions): (&mut Value<'m>, Vec<Value<'m>>) = match request.get("requester") {
+        _ if of_requester.is_empty() => (request, of_order.collect()),
+        Some(_) => (&mut request["requester"], of_requester),
+        None => (request, of_requester),
+    };
+    for extension in extensions {
+        push(held_by, "extension", extension);
+    }
 }
 
 /// ORC-5 (table 0038), else ORC-1 (table 0119), as a request status.
