@@ -1876,3 +1876,42 @@ fn the_ordering_provider_acts_for_the_ordering_facility() {
     assert_eq!(on_requester["url"], callback);
     assert_eq!(on_requester["valueContactPoint"]["value"], "(555) 9990000");
 }
+
+/// Ensures that a reflex order (OBR-11 `G`) is based on its parent OBR-29:
+/// by fullUrl when the message holds the parent, else by its filler
+/// number; and not at all when OBR-50 is valued, which the IG leaves
+/// unmapped (IG `OBR[ServiceRequest]`).
+#[test]
+fn a_reflex_order_is_based_on_its_parent() {
+    let child =
+        "OBR|2|P101|F201|5778-6^Color^LN|||20240102020000+0100||||G||||||||||||||F||||P100^F200\r";
+    let message = format!("{ORU}{child}");
+    let bundle = map_message(&message, &Options::default()).unwrap();
+    let requests = resources(&bundle, "ServiceRequest");
+    let [parent, reflex] = requests.as_slice() else {
+        panic!("two orders: {requests:?}")
+    };
+    assert_eq!(parent["resource"]["intent"], "order");
+    assert!(parent["resource"].get("basedOn").is_none());
+    assert_eq!(reflex["resource"]["intent"], "reflex-order");
+    assert_eq!(
+        reflex["resource"]["basedOn"],
+        serde_json::json!([{ "reference": parent["fullUrl"] }])
+    );
+
+    let elsewhere = message.replace("P100^F200\r", "P900^F900\r");
+    let bundle = map_message(&elsewhere, &Options::default()).unwrap();
+    let reflex = &resources(&bundle, "ServiceRequest")[1]["resource"];
+    let based_on = &reflex["basedOn"][0];
+    assert_eq!(based_on["type"], "ServiceRequest");
+    assert_eq!(based_on["identifier"]["value"], "F900");
+    assert_eq!(based_on["identifier"]["type"]["coding"][0]["code"], "FILL");
+
+    let with_parent_code = message.replace(
+        "P100^F200\r",
+        "P100^F200|||||||||||||||||||||24317-0^Hemogram^LN\r",
+    );
+    let bundle = map_message(&with_parent_code, &Options::default()).unwrap();
+    let reflex = &resources(&bundle, "ServiceRequest")[1]["resource"];
+    assert!(reflex.get("basedOn").is_none(), "{reflex}");
+}

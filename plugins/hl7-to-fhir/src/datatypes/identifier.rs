@@ -75,6 +75,15 @@ pub fn ei<'m>(ei: &impl Parts<'m>, first: usize) -> Option<Value<'m>> {
     Some(identifier)
 }
 
+/// An EIP (a placer and a filler EI, each in subcomponents) as its
+/// Identifiers, typed `PLAC` and `FILL`; the absent ones are left out.
+pub fn eip<'m>(eip: &Rep<'m>) -> Vec<Value<'m>> {
+    [(1, "PLAC"), (2, "FILL")]
+        .into_iter()
+        .filter_map(|(c, code)| Some(typed(ei(&eip.nested(c), 1)?, code)))
+        .collect()
+}
+
 /// `identifier` with a type from HL7 table 0203 (`PLAC`, `FILL`, `VN`, ...).
 pub fn typed<'m>(mut identifier: Value<'m>, code: &'static str) -> Value<'m> {
     identifier["type"] = codes::table_concept(codes::v2_table!("0203"), code);

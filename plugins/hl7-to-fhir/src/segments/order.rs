@@ -30,17 +30,21 @@ pub fn identified<'m>(
     position: usize,
 ) -> Value<'m> {
     match identifiers.first() {
-        Some(first) => {
-            let [scope, value] = identifier::key(first);
-            let id = fhir::deterministic_id(&[resource_type, scope, value]);
-            resource(resource_type, id)
-        }
+        Some(first) => resource(resource_type, identified_id(resource_type, first)),
         None => positioned(ctx, resource_type, position),
     }
 }
 
-/// Maps an ORC and/or its OBR to a ServiceRequest (intent `order`) of
-/// `patient`: identifiers, status (ORC-5, else ORC-1), code (OBR-4),
+/// The id of the resource of `resource_type` that [`identified`] names by
+/// `first`, its first identifier.
+fn identified_id(resource_type: &str, first: &Value<'_>) -> String {
+    let [scope, value] = identifier::key(first);
+    fhir::deterministic_id(&[resource_type, scope, value])
+}
+
+/// Maps an ORC and/or its OBR to a ServiceRequest of `patient`: identifiers,
+/// status (ORC-5, else ORC-1), intent (`reflex-order` for OBR-11 `G`, else
+/// `order`), the parent order OBR-29 as basedOn, code (OBR-4),
 /// authored time (ORC-9), requester (see [`requester`]), call-back phones
 /// (OBR-17, ORC-14), order type (ORC-29), priority (ORC-7.6, else OBR-27.6)
 /// and reasons (OBR-31). Without a patient (ORM allows that), the required
@@ -58,7 +62,13 @@ pub fn request<'m>(
     let query = identifier::conditional_query(&identifiers);
     put(&mut request, "identifier", Some(Value::Array(identifiers)));
     request["status"] = Value::from(status(orc));
-    request["intent"] = Value::from("order");
+    // A reflex test (OBR-11 `G`) is ordered by the results of its parent.
+    let reflex = obr
+        .and_then(|o| o.text(11))
+        .is_some_and(|action| action == "G");
+    request["intent"] = Value::from(if reflex { "reflex-order" } else { "order" });
+    let parent = obr.and_then(|o| parent(ctx, o));
+    put(&mut request, "basedOn", parent.map(|p| json!([p])));
     put(
         &mut request,
         "code",
@@ -96,6 +106,24 @@ pub fn request<'m>(
         put(&mut request, "reasonCode", Some(Value::Array(reasons)));
     }
     ctx.add(request, query)
+}
+
+/// The order whose results gave rise to this one, OBR-29 (IG
+/// `OBR[ServiceRequest]`): a reference to its ServiceRequest when the
+/// message holds it, else a logical one by its filler number (which names
+/// the parent result) or its placer number. The IG leaves OBR-29 unmapped
+/// when OBR-50 (the parent's universal service id) is valued.
+fn parent<'m>(ctx: &Context<'m>, obr: Seg<'m>) -> Option<Value<'m>> {
+    if obr.rep(50).is_some() {
+        return None;
+    }
+    let identifiers = identifier::eip(&obr.rep(29)?);
+    let first = identifiers.first()?;
+    if let Some(known) = ctx.existing(&identified_id("ServiceRequest", first)) {
+        return Some(ctx.reference(known));
+    }
+    let named = identifiers.last()?.clone();
+    Some(json!({ "type": "ServiceRequest", "identifier": named }))
 }
 
 /// Who placed the order: the ordering provider ORC-12 (else OBR-16) as a

@@ -22,16 +22,9 @@ pub fn spm<'m>(
     patient: Option<Handle>,
 ) -> Handle {
     let mut specimen = positioned(ctx, "Specimen", position);
-    let identifiers: Vec<Value<'m>> = spm
+    let identifiers = spm
         .rep(2)
-        .map(|eip| {
-            [(1, "PLAC"), (2, "FILL")]
-                .into_iter()
-                .filter_map(|(c, code)| {
-                    Some(identifier::typed(identifier::ei(&eip.nested(c), 1)?, code))
-                })
-                .collect()
-        })
+        .map(|eip| identifier::eip(&eip))
         .unwrap_or_default();
     put(&mut specimen, "identifier", Some(Value::Array(identifiers)));
     put(
