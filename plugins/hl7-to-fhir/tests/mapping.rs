@@ -1915,3 +1915,50 @@ fn a_reflex_order_is_based_on_its_parent() {
     let reflex = &resources(&bundle, "ServiceRequest")[1]["resource"];
     assert!(reflex.get("basedOn").is_none(), "{reflex}");
 }
+
+/// Ensures that the MSH's security, country, language, responsible and
+/// receiving organizations and network addresses reach the MessageHeader
+/// where the IG puts them (`MSH[MessageHeader]`), and that without the
+/// network addresses the applications' HDs give the endpoints.
+#[test]
+fn the_header_carries_the_msh_as_the_ig_maps_it() {
+    let msh = "MSH|^~\\&|APP^1.2.3.3^ISO|FAC^1.2.3^ISO|RAPP^1.2.3.5^ISO|RFAC|20240102030405+0100|SECRET|ADT^A01^ADT_A01|MSG1|P|2.5.1|||||USA||en-US^English^ISO639|||SENDORG^^^^^^^^^S22|RECVORG^^^^^^^^^R23|NET^1.2.3.24^ISO|RNET^1.2.3.25^ISO|R^Restricted^HL70952\r";
+    let message = ADT.replacen(ADT.split('\r').next().unwrap(), msh.trim_end(), 1);
+    assert_ne!(message, ADT, "the MSH was replaced");
+    let find = |bundle: &Value, reference: &Value| {
+        bundle["entry"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["fullUrl"] == reference["reference"])
+            .expect("a reference in the bundle")["resource"]
+            .clone()
+    };
+    let bundle = map_message(&message, &Options::default()).unwrap();
+    let header = &resources(&bundle, "MessageHeader")[0]["resource"];
+    assert_eq!(header["language"], "en-US");
+    assert_eq!(header["meta"]["security"][0]["code"], "SECRET");
+    assert_eq!(header["meta"]["security"][1]["code"], "R");
+    assert_eq!(header["meta"]["tag"][0]["code"], "P");
+    assert_eq!(header["source"]["name"], "APP");
+    assert_eq!(header["source"]["endpoint"], "urn:oid:1.2.3.24");
+    let destination = &header["destination"][0];
+    assert_eq!(destination["endpoint"], "urn:oid:1.2.3.25");
+    assert_eq!(find(&bundle, &destination["receiver"])["name"], "RECVORG");
+    assert_eq!(find(&bundle, &header["responsible"])["name"], "SENDORG");
+    let sender = find(&bundle, &header["sender"]);
+    assert_eq!(sender["address"][0]["country"], "USA");
+
+    // Without MSH-23 to -25 the applications and MSH-6 stand in.
+    let fewer = message.replace(
+        "|SENDORG^^^^^^^^^S22|RECVORG^^^^^^^^^R23|NET^1.2.3.24^ISO|RNET^1.2.3.25^ISO|",
+        "|SENDORG^^^^^^^^^S22||||",
+    );
+    assert_ne!(fewer, message);
+    let bundle = map_message(&fewer, &Options::default()).unwrap();
+    let header = &resources(&bundle, "MessageHeader")[0]["resource"];
+    assert_eq!(header["source"]["endpoint"], "urn:oid:1.2.3.3");
+    let destination = &header["destination"][0];
+    assert_eq!(destination["endpoint"], "urn:oid:1.2.3.5");
+    assert_eq!(find(&bundle, &destination["receiver"])["name"], "RFAC");
+}

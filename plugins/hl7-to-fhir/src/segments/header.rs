@@ -8,7 +8,7 @@ use hl7wasm_plugin_sdk::json::Value;
 use crate::MessageKind;
 use hl7wasm_plugin_sdk::fhir;
 
-use crate::context::{Context, Handle, Rep, Seg, Text, put, resource};
+use crate::context::{Context, Handle, Rep, Seg, Text, put, put_new, resource};
 use crate::datatypes::{codes, identifier};
 use crate::references::{organization, practitioner};
 use crate::segments::{positioned, unknown};
@@ -18,9 +18,12 @@ use crate::segments::{positioned, unknown};
 /// 32-bit component and a 64-bit native build).
 const AFTER_EVERY_SEGMENT: usize = u32::MAX as usize;
 
-/// Maps the MSH to a MessageHeader: event (MSH-9), source (MSH-3), sender
-/// (MSH-4), destination (MSH-5, receiver MSH-6) and processing id (MSH-11,
-/// as a tag). An endpoint that no HD universal id gives is marked unknown.
+/// Maps the MSH to a MessageHeader: event (MSH-9), source (MSH-3, endpoint
+/// MSH-24 else MSH-3), sender (MSH-4, its country MSH-17), destination
+/// (MSH-5, endpoint MSH-25 else MSH-5, receiver MSH-23 else MSH-6), the
+/// responsible organization MSH-22, language MSH-19, and as meta the
+/// security MSH-8, -26 and -27 and the processing id MSH-11 (a tag). An
+/// endpoint that no HD universal id gives is marked unknown.
 pub fn message_header<'m>(ctx: &mut Context<'m>, msh: Seg<'m>) -> Handle {
     let mut header = positioned(ctx, "MessageHeader", 0);
     let event = match (msh.component(9, 1), msh.component(9, 2)) {
@@ -34,26 +37,28 @@ pub fn message_header<'m>(ctx: &mut Context<'m>, msh: Seg<'m>) -> Handle {
         }
         (code, _) => json!({ "system": codes::v2_table!("0076"), "code": code }),
     };
+    put(&mut header, "meta", meta(msh));
+    put(&mut header, "language", language(msh).map(Value::from));
     header["eventCoding"] = event;
-    let endpoint = |n: usize| msh.rep(n).and_then(|hd| identifier::hd_system(&hd, 1));
     let mut source = json!({});
     put(&mut source, "name", msh.text(3).map(Value::from));
-    match endpoint(3) {
-        Some(uri) => source["endpoint"] = Value::from(uri),
-        None => source["_endpoint"] = unknown(),
-    }
+    set_endpoint(&mut source, msh, [24, 3]);
     header["source"] = source;
     if let Some(sender) = msh.rep(4).and_then(|hd| organization::hd(ctx, hd)) {
+        if let Some(country) = msh.text(17) {
+            let address = json!([{ "country": country }]);
+            put_new(ctx.resource_mut(sender), "address", Some(address));
+        }
         header["sender"] = ctx.reference(sender);
     }
-    let receiver = msh.rep(6).and_then(|hd| organization::hd(ctx, hd));
-    if msh.rep(5).is_some() || receiver.is_some() {
+    let receiver = match msh.rep(23) {
+        Some(xon) => organization::xon(ctx, xon),
+        None => msh.rep(6).and_then(|hd| organization::hd(ctx, hd)),
+    };
+    if msh.rep(5).is_some() || msh.rep(25).is_some() || receiver.is_some() {
         let mut destination = json!({});
         put(&mut destination, "name", msh.text(5).map(Value::from));
-        match endpoint(5) {
-            Some(uri) => destination["endpoint"] = Value::from(uri),
-            None => destination["_endpoint"] = unknown(),
-        }
+        set_endpoint(&mut destination, msh, [25, 5]);
         put(
             &mut destination,
             "receiver",
@@ -61,10 +66,56 @@ pub fn message_header<'m>(ctx: &mut Context<'m>, msh: Seg<'m>) -> Handle {
         );
         header["destination"] = json!([destination]);
     }
-    if let Some(mode) = msh.text(11) {
-        header["meta"] = json!({ "tag": [{ "system": codes::v2_table!("0103"), "code": mode }] });
-    }
+    let responsible = msh.rep(22).and_then(|xon| organization::xon(ctx, xon));
+    put(
+        &mut header,
+        "responsible",
+        responsible.map(|h| ctx.reference(h)),
+    );
     ctx.add(header, None)
+}
+
+/// Sets the endpoint of a MessageHeader's source or destination from the
+/// first of `fields` (a network address, then an application) whose HD
+/// gives a URI; marked unknown when none does, as FHIR requires one.
+fn set_endpoint<'m>(side: &mut Value<'m>, msh: Seg<'m>, fields: [usize; 2]) {
+    let uri = fields
+        .into_iter()
+        .find_map(|n| msh.rep(n).and_then(|hd| identifier::hd_system(&hd, 1)));
+    match uri {
+        Some(uri) => side["endpoint"] = Value::from(uri),
+        None => side["_endpoint"] = unknown(),
+    }
+}
+
+/// The message's principal language MSH-19 (a CWE's code), when it looks
+/// like a language tag.
+fn language<'m>(msh: Seg<'m>) -> Option<Text<'m>> {
+    let code = msh.component(19, 1)?;
+    let tag = |b: u8| b.is_ascii_alphanumeric() || b == b'-';
+    code.bytes().all(tag).then_some(code)
+}
+
+/// The header's meta: its security labels (MSH-8 as a code, the
+/// classification MSH-26 and handling instructions MSH-27 as codings) and
+/// the processing id MSH-11 (table 0103) as a tag.
+fn meta<'m>(msh: Seg<'m>) -> Option<Value<'m>> {
+    let mut meta = json!({});
+    let labelled = msh.text(8).map(|code| json!({ "code": code }));
+    let coded = [26, 27]
+        .into_iter()
+        .flat_map(|n| msh.reps(n))
+        .filter_map(|cwe| {
+            let mut concept = codes::codeable_concept(&cwe)?;
+            codes::first_coding(&mut concept).map(std::mem::take)
+        });
+    let labels: Vec<Value<'m>> = labelled.into_iter().chain(coded).collect();
+    put(&mut meta, "security", Some(Value::Array(labels)));
+    if let Some(mode) = msh.text(11) {
+        meta["tag"] = json!([{ "system": codes::v2_table!("0103"), "code": mode }]);
+    }
+    let labelled = meta.get("security").is_some() || meta.get("tag").is_some();
+    labelled.then_some(meta)
 }
 
 /// Points the MessageHeader at the resources the message is about (see
