@@ -1962,3 +1962,51 @@ fn the_header_carries_the_msh_as_the_ig_maps_it() {
     assert_eq!(destination["endpoint"], "urn:oid:1.2.3.5");
     assert_eq!(find(&bundle, &destination["receiver"])["name"], "RFAC");
 }
+
+/// Ensures that the county, the mother's identifier, the animal and the
+/// tribal citizenship of a PID reach the Patient as the IG maps them
+/// (`PID[Patient]`): a county that differs from the address's own is an
+/// address of its own.
+#[test]
+fn a_patient_names_county_mother_species_and_tribe() {
+    let pid = "PID|1||123456^^^HOSP&1.2.840.99&ISO^MR||DOE^JOHN||||||1 MAIN ST^^SPRINGFIELD^IL^^^^^SANGAMON|MENARD|||||||||M77^^^HOSP&1.2.840.99&ISO^MR||||||||||||||125097000^Goat^SCT|4880003^Beagle^SCT|||CA^Canada^ISO3166_1\r";
+    let message = format!("MSH|^~\\&|ADT1|HOSP|||20240102030405+0100||ADT^A08|MSG1|P|2.5.1\r{pid}");
+    let bundle = map_message(&message, &Options::default()).unwrap();
+    let patient = &resources(&bundle, "Patient")[0];
+    let districts: Vec<&Value> = patient["resource"]["address"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| &a["district"])
+        .collect();
+    assert_eq!(districts, ["SANGAMON", "MENARD"]);
+    let extensions = patient["resource"]["extension"].as_array().unwrap();
+    let animal = extensions
+        .iter()
+        .find(|e| e["url"] == "http://hl7.org/fhir/StructureDefinition/patient-animal")
+        .expect("the animal extension");
+    assert_eq!(animal["extension"][0]["url"], "species");
+    assert_eq!(
+        animal["extension"][1]["valueCodeableConcept"]["coding"][0]["display"],
+        "Beagle"
+    );
+    let citizenship = extensions
+        .iter()
+        .find(|e| e["url"] == "http://hl7.org/fhir/StructureDefinition/patient-citizenship")
+        .expect("the tribal citizenship");
+    assert_eq!(
+        citizenship["extension"][0]["valueCodeableConcept"]["coding"][0]["code"],
+        "CA"
+    );
+    let mother = &resources(&bundle, "RelatedPerson")[0]["resource"];
+    assert_eq!(mother["patient"]["reference"], patient["fullUrl"]);
+    assert_eq!(mother["identifier"][0]["value"], "M77");
+    assert_eq!(mother["relationship"][0]["coding"][0]["code"], "MTH");
+
+    // The county of an address that names none is that address's.
+    let same = message.replace("^^^^^SANGAMON|MENARD|", "|MENARD|");
+    let bundle = map_message(&same, &Options::default()).unwrap();
+    let addresses = &resources(&bundle, "Patient")[0]["resource"]["address"];
+    assert_eq!(addresses.as_array().unwrap().len(), 1);
+    assert_eq!(addresses[0]["district"], "MENARD");
+}

@@ -9,11 +9,12 @@ use crate::Realm;
 use crate::context::{Context, Handle, Seg, Text, object, push, put, resource};
 use crate::datatypes::{address, codes, identifier, name, quantity, telecom, time};
 use crate::references::{organization, practitioner};
-use crate::segments::{observation, race_ethnicity};
+use crate::segments::{observation, one_per, race_ethnicity};
 
 /// Maps a PID to a Patient. Its id derives from the first identifier of
 /// PID-3 (else PID-2, PID-4), so every message about the patient updates the
-/// same resource; without any, from the message and `position`.
+/// same resource; without any, from the message and `position`. The
+/// mother PID-21 identifies becomes a RelatedPerson.
 pub fn pid<'m>(ctx: &mut Context<'m>, pid: Seg<'m>, position: usize) -> Handle {
     let identifiers = identifiers(pid);
     let id = match identifiers.first() {
@@ -45,11 +46,14 @@ pub fn pid<'m>(ctx: &mut Context<'m>, pid: Seg<'m>, position: usize) -> Handle {
         pid.text(8).and_then(gender).map(Value::from),
     );
     demographics(pid, &mut patient);
+    animal(pid, &mut patient);
     if ctx.realm() == Realm::Us {
         race_ethnicity::us_core(pid, &mut patient);
     }
     deceased(ctx, pid, &mut patient);
-    ctx.add(patient, query)
+    let patient = ctx.add(patient, query);
+    mother(ctx, pid, patient);
+    patient
 }
 
 /// PID-2, PID-3, PID-4 (CX), PID-19 (SSN) and PID-20 (driver's licence).
@@ -115,10 +119,8 @@ pub fn gender(code: Text<'_>) -> Option<&'static str> {
 /// multiple birth, citizenship and nationality.
 fn demographics<'m>(pid: Seg<'m>, patient: &mut Value<'m>) {
     let mut addresses: Vec<Value<'m>> = pid.reps(11).filter_map(address::xad).collect();
-    if let (Some(county), Some(first)) = (pid.text(12), addresses.first_mut())
-        && first.get("district").is_none()
-    {
-        first["district"] = Value::from(county);
+    if let Some(county) = pid.text(12) {
+        county_of(&mut addresses, county);
     }
     put(patient, "address", Some(Value::Array(addresses)));
     let telecoms = [(13, Some("home")), (14, Some("work")), (40, None)]
@@ -168,6 +170,10 @@ fn demographics<'m>(pid: Seg<'m>, patient: &mut Value<'m>) {
             28,
             "http://hl7.org/fhir/StructureDefinition/patient-nationality",
         ),
+        (
+            39,
+            "http://hl7.org/fhir/StructureDefinition/patient-citizenship",
+        ),
     ] {
         for concept in pid.reps(n).filter_map(|r| codes::codeable_concept(&r)) {
             push(
@@ -177,6 +183,51 @@ fn demographics<'m>(pid: Seg<'m>, patient: &mut Value<'m>) {
             );
         }
     }
+}
+
+/// The county PID-12 as the IG places it: the district of the one address
+/// that names none, else of an address of its own (PID-11 repeats, PID-12
+/// does not, so it belongs to no one repetition of several).
+fn county_of<'m>(addresses: &mut Vec<Value<'m>>, county: Text<'m>) {
+    match addresses.as_mut_slice() {
+        [only] if only.get("district").is_none() => only["district"] = Value::from(county),
+        [only] if only["district"].as_str() == Some(&*county) => {}
+        _ => addresses.push(json!({ "district": county })),
+    }
+}
+
+/// The animal a patient is (PID-35 species, PID-36 breed), as the
+/// `patient-animal` extension.
+fn animal<'m>(pid: Seg<'m>, patient: &mut Value<'m>) {
+    let parts: Vec<Value<'m>> = [(35, "species"), (36, "breed")]
+        .into_iter()
+        .filter_map(|(n, url)| {
+            let concept = pid.rep(n).and_then(|r| codes::codeable_concept(&r))?;
+            Some(json!({ "url": url, "valueCodeableConcept": concept }))
+        })
+        .collect();
+    if !parts.is_empty() {
+        extend(patient, "animal", "extension", Value::Array(parts));
+    }
+}
+
+/// The patient's mother as PID-21 identifies her (IG
+/// `CX[RelatedPerson-Mother]`): a RelatedPerson with those identifiers and
+/// the relationship `MTH`, one per patient.
+fn mother<'m>(ctx: &mut Context<'m>, pid: Seg<'m>, patient: Handle) {
+    let identifiers: Vec<Value<'m>> = pid.reps(21).filter_map(identifier::cx).collect();
+    if identifiers.is_empty() {
+        return;
+    }
+    let id = one_per(ctx, "RelatedPerson", "mother", patient);
+    let mut mother = resource("RelatedPerson", id);
+    mother["identifier"] = Value::Array(identifiers);
+    mother["patient"] = ctx.reference(patient);
+    mother["relationship"] = json!([codes::table_concept(
+        "http://terminology.hl7.org/CodeSystem/v3-RoleCode",
+        "MTH"
+    )]);
+    ctx.add(mother, None);
 }
 
 /// Adds FHIR's core patient extension `patient-<name>` to `patient`, its
