@@ -1124,8 +1124,8 @@ fn a_container_detail_describes_its_specimen() {
 /// `SEL`, else a RelatedPerson of the insured's name), its policy holder
 /// (the insured's employer) and the payer's address (IG `IN1[Coverage]`).
 #[test]
-fn insurance_names_its_subscriber_and_holder() {
-    let in1 = "IN1|1|GOLD^Gold Plan|INS001|ACME INSURANCE|PO BOX 1^^SPRINGFIELD^IL^62701|||GRP100||E77^^^EMPLOYERS|BIG CORP|||||DOE^JANE|SPO^Spouse^HL70063|19820202|1 MAIN ST^^SPRINGFIELD^IL\r";
+fn insurance_names_its_plan_subscriber_and_holder() {
+    let in1 = "IN1|1|GOLD^Gold Plan|INS001|ACME INSURANCE|PO BOX 1^^SPRINGFIELD^IL^62701|||GRP100||E77^^^EMPLOYERS|BIG CORP|||||DOE^JANE|SPO^Spouse^HL70063|19820202|1 MAIN ST^^SPRINGFIELD^IL|||||||||||||||||POL9|||||||||||||M123^^^HOSP&1.2.3&ISO^NI\r";
     let bundle_with = |in1: &str| {
         let message = ADT.replace("AL1|1|", &format!("{in1}AL1|1|"));
         map_message(&message, &Options::default()).unwrap()
@@ -1150,6 +1150,20 @@ fn insurance_names_its_subscriber_and_holder() {
     );
     let payer = find("Organization", &coverage["payor"][0]);
     assert_eq!(payer["address"][0]["line"][0], "PO BOX 1");
+    // The plan IN1-2 and the policy number identify the coverage; IN1-49,
+    // the insured's id, is R5's subscriberId.
+    let identifiers: Vec<&Value> = coverage["identifier"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| &i["value"])
+        .collect();
+    assert_eq!(identifiers, ["GOLD", "POL9"]);
+    assert_eq!(
+        coverage["extension"][0]["url"],
+        "http://hl7.org/fhir/5.0/StructureDefinition/extension-Coverage.subscriberId"
+    );
+    assert_eq!(coverage["extension"][0]["valueIdentifier"]["value"], "M123");
 
     let own = in1.replace("SPO^Spouse^HL70063", "SEL^Self^HL70063");
     let bundle = bundle_with(&own);

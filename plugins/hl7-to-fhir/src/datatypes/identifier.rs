@@ -75,6 +75,15 @@ pub fn ei<'m>(ei: &impl Parts<'m>, first: usize) -> Option<Value<'m>> {
     Some(identifier)
 }
 
+/// A CWE used as an identifier (IG `CWE[Identifier]`): the code is the
+/// value, within the coding system CWE-3 when it is a known one.
+pub fn cwe<'m>(cwe: &Rep<'m>) -> Option<Value<'m>> {
+    let mut identifier = object(2, "value", cwe.get(1)?);
+    let system = cwe.get(3).and_then(|name| codes::coding_system(&name));
+    put(&mut identifier, "system", system.map(Value::from));
+    Some(identifier)
+}
+
 /// An EIP (a placer and a filler EI, each in subcomponents) as its
 /// Identifiers, typed `PLAC` and `FILL`; the absent ones are left out.
 pub fn eip<'m>(eip: &Rep<'m>) -> Vec<Value<'m>> {

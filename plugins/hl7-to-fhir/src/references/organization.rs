@@ -80,13 +80,5 @@ pub fn xon_reached<'m>(
 /// A CWE naming an organization (e.g. a vaccine manufacturer, MVX): the code
 /// is the identifier in the coding system, the text the name.
 pub fn cwe<'m>(ctx: &mut Context<'m>, cwe: Rep<'m>) -> Option<Handle> {
-    let identifier = cwe.get(1).map(|code| {
-        let mut identifier = object(2, "value", code);
-        let system = cwe
-            .get(3)
-            .and_then(|name| crate::datatypes::codes::coding_system(&name));
-        put(&mut identifier, "system", system.map(Value::from));
-        identifier
-    });
-    named(ctx, cwe.get(2), identifier)
+    named(ctx, cwe.get(2), identifier::cwe(&cwe))
 }

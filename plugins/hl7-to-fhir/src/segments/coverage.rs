@@ -23,8 +23,10 @@ pub struct Insurance {
 /// IN1-3 id, and the address IN1-5), plan (IN1-2) and group (IN1-8, IN1-9)
 /// classes, the insured's employer (IN1-11 with IN1-10 id) as policy
 /// holder, period (IN1-12, IN1-13), type (IN1-15), subscriber (see
-/// [`subscriber`]), relationship (IN1-17), order (IN1-22) and policy number
-/// (IN1-36, identifier and subscriber id). `None` without a payor.
+/// [`subscriber`]), relationship (IN1-17), order (IN1-22), identifiers (the
+/// plan IN1-2 and the policy number IN1-36, which FHIR-Converter also makes
+/// the subscriber id) and the insured's id IN1-49 (R5's subscriberId, an
+/// Identifier, as its cross-version extension). `None` without a payor.
 pub fn in1<'m>(
     ctx: &mut Context<'m>,
     in1: Seg<'m>,
@@ -101,9 +103,22 @@ pub fn in1<'m>(
         .and_then(|o| quantity::whole(&o))
         .filter(|o| *o > 0);
     put(&mut coverage, "order", order.map(Value::from));
+    let mut identifiers: Vec<Value<'m>> = in1
+        .rep(2)
+        .and_then(|r| identifier::cwe(&r))
+        .into_iter()
+        .collect();
     if let Some(policy) = in1.text(36) {
         coverage["subscriberId"] = Value::from(policy.clone());
-        coverage["identifier"] = json!([{ "value": policy }]);
+        identifiers.push(json!({ "value": policy }));
+    }
+    put(&mut coverage, "identifier", Some(Value::Array(identifiers)));
+    if let Some(insured_id) = in1.rep(49).and_then(identifier::cx) {
+        let extension = json!({
+            "url": "http://hl7.org/fhir/5.0/StructureDefinition/extension-Coverage.subscriberId",
+            "valueIdentifier": insured_id,
+        });
+        push(&mut coverage, "extension", extension);
     }
     let coverage = ctx.add(coverage, None);
     Some(Insurance { coverage, insured })
