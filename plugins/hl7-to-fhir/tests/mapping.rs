@@ -2024,3 +2024,71 @@ fn a_patient_names_county_mother_species_and_tribe() {
     assert_eq!(addresses.as_array().unwrap().len(), 1);
     assert_eq!(addresses[0]["district"], "MENARD");
 }
+
+/// Ensures that a visit's description and protection indicator (IG
+/// `PV2[Encounter]`), a contact's social security number (`NK1`), a
+/// diagnosis's parent (`DG1[Condition]`) and an appointment reason coded
+/// as a type (`SCH[Appointment]`) land where the IG puts them.
+#[test]
+fn descriptions_labels_and_causes_land_where_the_ig_puts_them() {
+    let message = ADT
+        .replace(
+            "AL1|1|",
+            "PV2|WARD^202^2||CHEST PAIN|||||20240103080000+0100|20240105120000+0100|||Checkup \\T\\ <review>\\.br\\next|77^SENDER^SAM|||||||||Y||||||||||||||||A^Ambulance^HL70430\rAL1|1|",
+        )
+        .replace(
+            "NK1|1|DOE^JANE|SPO^Spouse^HL70063\r",
+            "NK1|1|DOE^JANE|SPO^Spouse^HL70063||||||||||||||||||||||||||||||||||123-45-6789\r",
+        )
+        .replace(
+            "DG1|1||I10^Essential hypertension^I10|||A\r",
+            "DG1|1||I10^Essential hypertension^I10|||A||||||||||||||D1\r\
+             DG1|2||N18.3^Chronic kidney disease^I10|||A||||||||||||||||D1\r",
+        );
+    let bundle = map_message(&message, &Options::default()).unwrap();
+    let encounter = &resources(&bundle, "Encounter")[0]["resource"];
+    assert_eq!(
+        encounter["text"]["div"],
+        "<div xmlns=\"http://www.w3.org/1999/xhtml\">Checkup &amp; &lt;review&gt;<br/>next</div>"
+    );
+    assert_eq!(encounter["meta"]["security"][0]["code"], "Y");
+    let contact = &resources(&bundle, "RelatedPerson")[0]["resource"];
+    let ssn = contact["identifier"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["system"] == "http://hl7.org/fhir/sid/us-ssn")
+        .expect("the contact's SSN");
+    assert_eq!(ssn["value"], "123-45-6789");
+    let conditions = resources(&bundle, "Condition");
+    let [parent, child] = conditions.as_slice() else {
+        panic!("two diagnoses: {conditions:?}")
+    };
+    assert!(parent["resource"].get("extension").is_none());
+    assert_eq!(
+        child["resource"]["extension"][0],
+        serde_json::json!({
+            "url": "http://hl7.org/fhir/StructureDefinition/condition-dueTo",
+            "valueReference": { "reference": parent["fullUrl"] },
+        })
+    );
+
+    let siu = |reason: &str| {
+        let message = format!(
+            "MSH|^~\\&|SCHED|HOSP|||20240102030405+0100||SIU^S12|MSG5|P|2.5.1\r\
+             SCH|A1^SCHED||||||{reason}\r\
+             PID|1||123456^^^HOSP^MR||DOE^JOHN\r"
+        );
+        let bundle = map_message(&message, &Options::default()).unwrap();
+        resources(&bundle, "Appointment")[0]["resource"].clone()
+    };
+    let appointment = siu("ROUTINE^Routine visit^HL70277");
+    assert_eq!(
+        appointment["appointmentType"]["coding"][0]["code"],
+        "ROUTINE"
+    );
+    assert!(appointment.get("reasonCode").is_none());
+    let appointment = siu("CHECKUP^Check-up^HL70276");
+    assert_eq!(appointment["reasonCode"][0]["coding"][0]["code"], "CHECKUP");
+    assert!(appointment.get("appointmentType").is_none());
+}

@@ -60,7 +60,8 @@ pub fn ais_order<'m>(ctx: &mut Context<'m>, ais: Seg<'m>, order: Handle) {
 }
 
 /// Maps an SCH to an Appointment: identifiers (SCH-1 placer, SCH-2 filler),
-/// reasons (SCH-6, SCH-7), type (SCH-8, table 0277), duration (SCH-9 in
+/// reason (SCH-7), type (SCH-8, table 0277, else SCH-7 when coded in that
+/// table), duration (SCH-9 in
 /// SCH-10 units), start and end (SCH-11.4, SCH-11.5) and status (SCH-25,
 /// table 0278, else the trigger event). Participants come from PID and the
 /// AI* segments.
@@ -84,16 +85,21 @@ pub fn sch<'m>(ctx: &mut Context<'m>, sch: Seg<'m>, position: usize, trigger: &s
             _ => "booked",
         });
     appointment["status"] = Value::from(status);
-    let reasons = [6, 7]
-        .into_iter()
-        .filter_map(|n| codes::codeable_concept(&sch.rep(n)?));
-    put(&mut appointment, "reasonCode", Some(reasons.collect()));
-    put(
-        &mut appointment,
-        "appointmentType",
-        sch.rep(8)
-            .and_then(|r| codes::table_cwe(&r, codes::v2_table!("0277"))),
-    );
+    // SCH-7 coded in table 0277 is the appointment's type, as SCH-8 is.
+    let reason = sch.rep(7).and_then(|r| {
+        let is_type = r.get(3).is_some_and(|s| s.eq_ignore_ascii_case("HL70277"));
+        Some((codes::codeable_concept(&r)?, is_type))
+    });
+    let (kind, reason) = match reason {
+        Some((kind, true)) => (Some(kind), None),
+        other => (None, other.map(|(reason, _)| reason)),
+    };
+    put(&mut appointment, "reasonCode", reason.map(|r| json!([r])));
+    let kind = sch
+        .rep(8)
+        .and_then(|r| codes::table_cwe(&r, codes::v2_table!("0277")))
+        .or(kind);
+    put(&mut appointment, "appointmentType", kind);
     let minutes = sch
         .text(9)
         .and_then(|d| duration_minutes(&d, sch.component(10, 1).as_deref()));

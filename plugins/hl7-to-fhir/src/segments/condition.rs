@@ -12,7 +12,7 @@ use crate::segments::{owned_id, positioned, unknown};
 /// Maps a DG1 to an encounter-diagnosis Condition of `patient`: code (DG1-3,
 /// with DG1-4 as text), onset (DG1-5), asserter (DG1-16), recorded date
 /// (DG1-19), identifier (DG1-20), entered-in-error for action code `D`
-/// (DG1-21). With an `encounter`, adds it to Encounter.diagnosis with its use
+/// (DG1-21), the parent diagnosis DG1-22 as the condition it is due to. With an `encounter`, adds it to Encounter.diagnosis with its use
 /// (DG1-6) and rank (DG1-15).
 pub fn dg1<'m>(
     ctx: &mut Context<'m>,
@@ -60,6 +60,13 @@ pub fn dg1<'m>(
         "identifier",
         Some(Value::Array(identifiers)),
     );
+    if let Some(parent) = dg1.rep(22).and_then(|r| identifier::ei(&r, 1)) {
+        let extension = json!({
+            "url": "http://hl7.org/fhir/StructureDefinition/condition-dueTo",
+            "valueReference": identified_condition(ctx, parent),
+        });
+        push(&mut condition, "extension", extension);
+    }
     if dg1.text(21).as_deref() == Some("D") {
         condition["verificationStatus"] = codes::table_concept(VERIFICATION, "entered-in-error");
     }
@@ -225,4 +232,21 @@ fn known_code(cwe: &Rep<'_>, codes: &[&'static str]) -> Option<&'static str> {
                 .find(|code| code.eq_ignore_ascii_case(text.trim()))
         })
         .copied()
+}
+
+/// A reference to the Condition with the identifier `named`: by fullUrl
+/// when an earlier DG1 of the message is that diagnosis, else by the
+/// identifier.
+fn identified_condition<'m>(ctx: &mut Context<'m>, named: Value<'m>) -> Value<'m> {
+    let key = identifier::key(&named);
+    let known = ctx.handles_of("Condition").into_iter().find(|&h| {
+        let condition = ctx.resource_mut(h);
+        condition["identifier"]
+            .as_array()
+            .is_some_and(|ids| ids.iter().any(|id| identifier::key(id) == key))
+    });
+    match known {
+        Some(condition) => ctx.reference(condition),
+        None => json!({ "type": "Condition", "identifier": named }),
+    }
 }

@@ -231,9 +231,10 @@ const PLANNED: [(usize, &str); 2] = [
 
 /// Adds a PV2 to `encounter`: the prior pending location PV2-1 (planned),
 /// admit reason (PV2-3), the expected admit and discharge times PV2-8/-9
-/// (R5's planned start and end), length of stay in days (PV2-11), the
-/// referral source PV2-13 as a referrer, priority (PV2-25, table 0217) and
-/// mode of arrival (PV2-38, table 0430).
+/// (R5's planned start and end), length of stay in days (PV2-11), the visit
+/// description PV2-12 as narrative, the referral source PV2-13 as a
+/// referrer, the visit protection indicator PV2-22 as a security label,
+/// priority (PV2-25, table 0217) and mode of arrival (PV2-38, table 0430).
 pub fn pv2<'m>(ctx: &mut Context<'m>, pv2: Seg<'m>, encounter: Handle) {
     let reason = pv2.rep(3).and_then(|r| codes::codeable_concept(&r));
     let length = pv2.text(11).and_then(|days| quantity::number(&days)).map(|days| {
@@ -264,7 +265,13 @@ pub fn pv2<'m>(ctx: &mut Context<'m>, pv2: Seg<'m>, encounter: Handle) {
             "valueCoding": arrival,
         }));
     }
+    let protected = pv2.text(22).filter(|flag| flag == "Y" || flag == "N");
     let resource = ctx.resource_mut(encounter);
+    if let Some(flag) = protected {
+        let label = json!({ "system": codes::v2_table!("0136"), "code": flag });
+        push(&mut resource["meta"], "security", label);
+    }
+    put(resource, "text", pv2.text(12).map(|t| narrative(&t)));
     put(resource, "reasonCode", reason.map(|r| json!([r])));
     put(resource, "length", length);
     put(resource, "priority", priority);
@@ -277,4 +284,23 @@ pub fn pv2<'m>(ctx: &mut Context<'m>, pv2: Seg<'m>, encounter: Handle) {
     for extension in extensions {
         push(resource, "extension", extension);
     }
+}
+
+/// `text` as a FHIR Narrative that adds to the resource's data: an XHTML
+/// div holding the text, escaped, its line breaks (`\.br\`) as `<br/>`.
+fn narrative<'m>(text: &str) -> Value<'m> {
+    let mut div = String::with_capacity(text.len() + 48);
+    div.push_str(r#"<div xmlns="http://www.w3.org/1999/xhtml">"#);
+    for c in text.chars() {
+        match c {
+            '&' => div.push_str("&amp;"),
+            '<' => div.push_str("&lt;"),
+            '>' => div.push_str("&gt;"),
+            '\n' => div.push_str("<br/>"),
+            '\r' => {}
+            c => div.push(c),
+        }
+    }
+    div.push_str("</div>");
+    json!({ "status": "additional", "div": div })
 }

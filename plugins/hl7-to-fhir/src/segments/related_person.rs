@@ -13,16 +13,17 @@ use crate::segments::{patient, positioned};
 /// Maps an NK1 to a RelatedPerson of `patient`: name (NK1-2, -30),
 /// relationship (NK1-3, table 0063; NK1-7, table 0131), address (NK1-4, -32),
 /// telecom (NK1-5 home, NK1-6 work, NK1-31, -40, -41), period (NK1-8, -9),
-/// identifiers (NK1-12, -33), gender (NK1-15), birth date (NK1-16) and
+/// identifiers (NK1-12, -33, the social security number NK1-37), gender (NK1-15), birth date (NK1-16) and
 /// language (NK1-20).
 pub fn nk1<'m>(ctx: &mut Context<'m>, nk1: Seg<'m>, position: usize, patient: Handle) -> Handle {
     let mut person = positioned(ctx, "RelatedPerson", position);
     person["patient"] = ctx.reference(patient);
-    let identifiers: Vec<Value<'m>> = [12, 33]
+    let mut identifiers: Vec<Value<'m>> = [12, 33]
         .into_iter()
         .flat_map(|n| nk1.reps(n))
         .filter_map(identifier::cx)
         .collect();
+    identifiers.extend(nk1.text(37).map(identifier::ssn));
     put(&mut person, "identifier", Some(Value::Array(identifiers)));
     let names = [2, 30]
         .into_iter()
