@@ -346,6 +346,12 @@ impl<'m> Walk<'_, 'm> {
                 }
                 return Ok(());
             }
+            "RXC" => {
+                if let Some(request) = self.medication {
+                    medication::rxc(ctx, seg, request);
+                }
+                return Ok(());
+            }
             "RXR" => {
                 if let Some(given) = self.links.immunization {
                     immunization::rxr(ctx, seg, given);

@@ -134,10 +134,21 @@ fn a_pharmacy_order_maps_to_a_medication_request() {
         ORC|NW|P300^CPOE|||SC||||20240102030000+0100|||1234^WELBY^MARCUS\r\
         TQ1|1||TID||||20240102080000+0100|20240109080000+0100|S|If pulse above 100|With food|||21\r\
         RXO|50111032701^Hydralazine 25 MG Oral Tablet^NDC|1|2|TAB^tablet|TAB^Tablet^HL70663||||G||30|TAB^tablet|2\r\
-        RXR|PO^Oral^HL70162||^^^||ROUTE^Check site^L\r";
+        RXR|PO^Oral^HL70162||^^^||ROUTE^Check site^L\r\
+        RXC|B|0338-0049^Sodium chloride 0.9%^NDC|250|mL^mL^UCUM|0.9|g/dL^g/dL^UCUM\r";
     let bundle = map_message(message, &Options::default()).unwrap();
     let request = &resources(&bundle, "MedicationRequest")[0]["resource"];
     let medication = &resources(&bundle, "Medication")[0];
+    // An RXC is an ingredient of the ordered product, with its strength.
+    let ingredient = &medication["resource"]["ingredient"][0];
+    assert_eq!(
+        ingredient["itemCodeableConcept"]["coding"][0]["code"],
+        "0338-0049"
+    );
+    let strength = &ingredient["strength"];
+    assert_eq!(strength["numerator"]["value"], 0.9);
+    assert_eq!(strength["numerator"]["code"], "g/dL");
+    assert_eq!(strength["denominator"]["value"], 1);
     assert_eq!(
         request["medicationReference"]["reference"],
         medication["fullUrl"]

@@ -235,6 +235,31 @@ pub fn rxr<'m>(ctx: &mut Context<'m>, rxr: Seg<'m>, request: Handle) {
     add_to_dosage(ctx, request, elements);
 }
 
+/// Adds an RXC to the Medication of `request`, a MedicationRequest: the
+/// component RXC-2 as an ingredient, its strength RXC-5 in RXC-6 units as
+/// the amount per unit of the product. There is no IG map for RXC; this
+/// follows the HL7 v2 field definitions, as FHIR-Converter does.
+pub fn rxc<'m>(ctx: &mut Context<'m>, rxc: Seg<'m>, request: Handle) {
+    let Some(component) = rxc.rep(2).and_then(|r| codes::codeable_concept(&r)) else {
+        return;
+    };
+    let mut ingredient = json!({ "itemCodeableConcept": component });
+    if let Some(strength) = rxc.text(5).and_then(|s| quantity::number(&s)) {
+        let units = rxc.rep(6);
+        ingredient["strength"] = json!({
+            "numerator": quantity::quantity(strength, units.as_ref()),
+            "denominator": { "value": 1_u32 },
+        });
+    }
+    let product = ctx.resource_mut(request)["medicationReference"]["reference"]
+        .as_str()
+        .and_then(|url| url.strip_prefix("urn:uuid:"))
+        .map(str::to_owned);
+    if let Some(medication) = product.and_then(|id| ctx.existing(&id)) {
+        push(ctx.resource_mut(medication), "ingredient", ingredient);
+    }
+}
+
 /// Adds a TQ1 to `request`: the repeat pattern's code (TQ1-3.1, table 0335),
 /// the start and end (TQ1-7, TQ1-8) and the number of occurrences (TQ1-14)
 /// as the dosage's timing, the condition (TQ1-10) as an additional
