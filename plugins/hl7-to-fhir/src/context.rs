@@ -447,12 +447,12 @@ pub struct Split<'m, const N: usize> {
     rep: Repetition<'m>,
 }
 
-impl<'m, const N: usize> Split<'m, N> {
+impl<'m, const N: usize> Parts<'m> for Split<'m, N> {
     /// Component `n` as [`Rep::get`] gives it.
     ///
     /// # Panics
     /// When `n` is beyond the `N` parts split out.
-    pub fn part(&self, n: usize) -> Option<Text<'m>> {
+    fn part(&self, n: usize) -> Option<Text<'m>> {
         let raw = *self
             .parts
             .get(n.checked_sub(1)?)

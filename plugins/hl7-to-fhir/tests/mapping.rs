@@ -2103,3 +2103,47 @@ fn descriptions_labels_and_causes_land_where_the_ig_puts_them() {
     assert_eq!(appointment["reasonCode"][0]["coding"][0]["code"], "CHECKUP");
     assert!(appointment.get("appointmentType").is_none());
 }
+
+/// Ensures that the principal result interpreter OBR-32 is the report's
+/// resultsInterpreter, a PractitionerRole `PRI` (IG
+/// `NDL[PractitionerRole]`), whether the sender writes the NDL's person as
+/// a CNN in subcomponents or, as older senders do, an XCN, and that it is
+/// the same Practitioner as an XCN naming the same doctor.
+#[test]
+fn the_principal_result_interpreter_reads_the_report() {
+    let obr = "OBR|1|P100|F200|24317-0^Hemogram^LN|||20240102020000+0100||||||||||||||||||F\r";
+    let interpreted = |ndl: &str| {
+        let message = ORU
+            .replace(obr, &format!("{}|||||||{ndl}\r", obr.trim_end()))
+            .replace(
+                "ORC|RE|P100|F200\r",
+                "ORC|RE|P100|F200|||||||||5454^ROBIN^RITA^^^^^^HOSP&1.2.3&ISO\r",
+            );
+        assert_ne!(message, ORU);
+        let bundle = map_message(&message, &Options::default()).unwrap();
+        let report = &resources(&bundle, "DiagnosticReport")[0]["resource"];
+        let role = resources(&bundle, "PractitionerRole")
+            .into_iter()
+            .find(|r| r["fullUrl"] == report["resultsInterpreter"][0]["reference"])
+            .expect("the interpreter's PractitionerRole")["resource"]
+            .clone();
+        assert_eq!(role["code"][0]["coding"][0]["code"], "PRI");
+        let person = resources(&bundle, "Practitioner")
+            .into_iter()
+            .find(|p| p["fullUrl"] == role["practitioner"]["reference"])
+            .expect("the interpreter")["resource"]
+            .clone();
+        (person, bundle)
+    };
+    let (person, bundle) = interpreted("5454&ROBIN&RITA&&&&&&HOSP&1.2.3&ISO^20240102040000+0100");
+    assert_eq!(person["name"][0]["family"], "ROBIN");
+    assert_eq!(person["identifier"][0]["system"], "urn:oid:1.2.3");
+    assert_eq!(
+        resources(&bundle, "Practitioner").len(),
+        1,
+        "ORC-12 names the same doctor"
+    );
+    let (person, _) = interpreted("3065^MAHONEY^PAUL^J");
+    assert_eq!(person["name"][0]["family"], "MAHONEY");
+    assert_eq!(person["name"][0]["given"], serde_json::json!(["PAUL", "J"]));
+}

@@ -3,7 +3,7 @@
 use hl7wasm_plugin_sdk::json;
 use hl7wasm_plugin_sdk::json::Value;
 
-use crate::context::{Rep, put};
+use crate::context::{Nested, Parts, Rep, put};
 use crate::datatypes::time;
 
 /// Where the parts of a name sit in a datatype (XPN and XCN differ).
@@ -14,8 +14,8 @@ struct Layout {
     suffix: usize,
     prefix: usize,
     degree: usize,
-    name_type: usize,
-    professional_suffix: usize,
+    name_type: Option<usize>,
+    professional_suffix: Option<usize>,
 }
 
 const XPN: Layout = Layout {
@@ -25,8 +25,8 @@ const XPN: Layout = Layout {
     suffix: 4,
     prefix: 5,
     degree: 6,
-    name_type: 7,
-    professional_suffix: 14,
+    name_type: Some(7),
+    professional_suffix: Some(14),
 };
 
 const XCN: Layout = Layout {
@@ -36,15 +36,28 @@ const XCN: Layout = Layout {
     suffix: 5,
     prefix: 6,
     degree: 7,
-    name_type: 10,
-    professional_suffix: 21,
+    name_type: Some(10),
+    professional_suffix: Some(21),
+};
+
+/// A CNN has XCN's name parts, one place on, as subcomponents, and no name
+/// type or professional suffix.
+const CNN: Layout = Layout {
+    family: 2,
+    given: 3,
+    middle: 4,
+    suffix: 5,
+    prefix: 6,
+    degree: 7,
+    name_type: None,
+    professional_suffix: None,
 };
 
 /// An XPN as a HumanName: family (XPN-1.1), given (XPN-2, XPN-3), prefix
 /// (XPN-5), suffix (XPN-4, XPN-6, XPN-14), use (XPN-7, table 0200) and period
 /// (XPN-10, or XPN-12 and XPN-13).
 pub fn xpn<'m>(xpn: Rep<'m>) -> Option<Value<'m>> {
-    let mut name = human_name(xpn, &XPN)?;
+    let mut name = human_name(&xpn.split::<21>(), &XPN)?;
     let start = xpn
         .sub(10, 1)
         .or_else(|| xpn.get(12))
@@ -59,32 +72,39 @@ pub fn xpn<'m>(xpn: Rep<'m>) -> Option<Value<'m>> {
 
 /// The name in an XCN (XCN-2 to XCN-7, XCN-10, XCN-21) as a HumanName.
 pub fn xcn<'m>(xcn: Rep<'m>) -> Option<Value<'m>> {
-    human_name(xcn, &XCN)
+    human_name(&xcn.split::<21>(), &XCN)
 }
 
-fn human_name<'m>(rep: Rep<'m>, at: &Layout) -> Option<Value<'m>> {
-    let rep = rep.split::<21>();
-    let list = |parts: &[usize]| -> Option<Value<'m>> {
+/// The name in a CNN (CNN-2 to CNN-7) as a HumanName.
+pub fn cnn<'m>(cnn: &Nested<'m>) -> Option<Value<'m>> {
+    human_name(cnn, &CNN)
+}
+
+fn human_name<'m>(rep: &impl Parts<'m>, at: &Layout) -> Option<Value<'m>> {
+    let list = |parts: &[Option<usize>]| -> Option<Value<'m>> {
         let items: Vec<Value<'m>> = parts
             .iter()
-            .filter_map(|&c| rep.part(c))
+            .filter_map(|&c| rep.part(c?))
             .map(Value::from)
             .collect();
         (!items.is_empty()).then_some(Value::Array(items))
     };
     let mut name = json!({});
     put(&mut name, "family", rep.part(at.family).map(Value::from));
-    put(&mut name, "given", list(&[at.given, at.middle]));
-    put(&mut name, "prefix", list(&[at.prefix]));
+    put(&mut name, "given", list(&[Some(at.given), Some(at.middle)]));
+    put(&mut name, "prefix", list(&[Some(at.prefix)]));
     put(
         &mut name,
         "suffix",
-        list(&[at.suffix, at.degree, at.professional_suffix]),
+        list(&[Some(at.suffix), Some(at.degree), at.professional_suffix]),
     );
     if name == json!({}) {
         return None;
     }
-    let name_use = rep.part(at.name_type).and_then(|code| name_use(&code));
+    let name_use = at
+        .name_type
+        .and_then(|n| rep.part(n))
+        .and_then(|code| name_use(&code));
     put(&mut name, "use", name_use.map(Value::from));
     Some(name)
 }

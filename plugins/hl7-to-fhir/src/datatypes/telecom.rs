@@ -3,7 +3,7 @@
 use hl7wasm_plugin_sdk::json;
 use hl7wasm_plugin_sdk::json::Value;
 
-use crate::context::{Rep, Split, Text, put};
+use crate::context::{Parts, Rep, Split, Text, put};
 use crate::datatypes::{quantity, time};
 
 /// An XTN as a ContactPoint. The value is the e-mail address (XTN-4) for

@@ -4,7 +4,7 @@ use hl7wasm_plugin_sdk::fhir;
 use hl7wasm_plugin_sdk::json;
 use hl7wasm_plugin_sdk::json::Value;
 
-use crate::context::{Context, Handle, Rep, object, put, resource};
+use crate::context::{Context, Handle, Nested, Parts, Rep, object, put, resource};
 use crate::datatypes::{codes, identifier, name};
 
 /// An XCN as a Practitioner: identifier XCN-1 (system from XCN-9, type from
@@ -31,15 +31,43 @@ fn make<'m>(ctx: &mut Context<'m>, xcn: Rep<'m>) -> Option<Handle> {
         );
         identifier
     });
-    let [scope, value] = identifier.as_ref().map(identifier::key).unwrap_or_default();
     let family = xcn.get(2).unwrap_or_default();
     let given = xcn.get(3).unwrap_or_default();
-    let id = id([scope, value], &family, &given);
+    person(ctx, identifier, [&family, &given], || name::xcn(xcn))
+}
+
+/// A CNN (a person in the subcomponents of one component, as NDL-1 holds
+/// it) as a Practitioner: identifier CNN-1 with its assigning authority
+/// CNN-9 to -11, name CNN-2 to -7. The same doctor as an XCN naming them.
+pub fn cnn<'m>(ctx: &mut Context<'m>, cnn: Nested<'m>) -> Option<Handle> {
+    let identifier = cnn.part(1).map(|value| {
+        let mut identifier = object(2, "value", value);
+        let system = identifier::hd_system(&cnn, 9);
+        put(&mut identifier, "system", system.map(Value::from));
+        identifier
+    });
+    let family = cnn.part(2).unwrap_or_default();
+    let given = cnn.part(3).unwrap_or_default();
+    person(ctx, identifier, [&family, &given], || name::cnn(&cnn))
+}
+
+/// The Practitioner of `identifier` and the name that `name` builds (whose
+/// `family` and `given` names key it, with the identifier); the one the
+/// message already holds when it is the same person. `None` when neither
+/// an identifier nor a name is given.
+fn person<'m>(
+    ctx: &mut Context<'m>,
+    identifier: Option<Value<'m>>,
+    [family, given]: [&str; 2],
+    name: impl Fn() -> Option<Value<'m>>,
+) -> Option<Handle> {
+    let [scope, value] = identifier.as_ref().map(identifier::key).unwrap_or_default();
+    let id = id([scope, value], family, given);
     if let Some(known) = ctx.existing(&id) {
-        // The same doctor again: only whether this XCN names anyone matters.
-        return (identifier.is_some() || name::xcn(xcn).is_some()).then_some(known);
+        // The same doctor again: only whether this one names anyone matters.
+        return (identifier.is_some() || name().is_some()).then_some(known);
     }
-    let name = name::xcn(xcn);
+    let name = name();
     if identifier.is_none() && name.is_none() {
         return None;
     }

@@ -4,7 +4,7 @@
 use hl7wasm_plugin_sdk::json;
 use hl7wasm_plugin_sdk::json::Value;
 
-use crate::context::{Context, Handle, Seg, push, put, resource};
+use crate::context::{Context, Handle, Parts, Seg, push, put, resource};
 use crate::datatypes::{codes, identifier, quantity};
 use crate::references::{organization, practitioner};
 use crate::segments::{Links, device, one_per, participation, positioned, value};

@@ -4,14 +4,16 @@ use hl7wasm_plugin_sdk::json;
 use hl7wasm_plugin_sdk::json::Value;
 
 use crate::MapError;
-use crate::context::{Context, Handle, Seg, put};
+use crate::context::{Context, Handle, Rep, Seg, push, put};
 use crate::datatypes::{codes, identifier, time};
-use crate::segments::{Links, order};
+use crate::references::practitioner;
+use crate::segments::{Links, order, participation};
 
 /// Maps an OBR (with its ORC) to a DiagnosticReport of `patient` based on
 /// `request`: identifiers, code (OBR-4), status (OBR-25, table 0123),
 /// category (OBR-24, table 0074), effective time (OBR-7, with OBR-8 a
-/// period) and issued (OBR-22). Results and specimens are added later.
+/// period), issued (OBR-22) and the principal result interpreter (OBR-32).
+/// Results and specimens are added later.
 ///
 /// # Errors
 /// [`MapError::Invalid`] when OBR-4 (the code) is empty.
@@ -60,7 +62,30 @@ pub fn obr<'m>(
         end,
     );
     put(&mut report, "issued", obr.instant(22, ctx).map(Value::from));
+    for ndl in obr.reps(32) {
+        if let Some(interpreter) = interpreter(ctx, ndl) {
+            push(&mut report, "resultsInterpreter", interpreter);
+        }
+    }
     Ok(ctx.add(report, query))
+}
+
+/// The principal result interpreter, an OBR-32 repetition (IG
+/// `NDL[PractitionerRole]`), as a PractitionerRole `PRI` (table 0912) of
+/// the person NDL-1, a CNN. Senders of older versions write an XCN there
+/// (a name, not a time, in the second component), which is read as one.
+fn interpreter<'m>(ctx: &mut Context<'m>, ndl: Rep<'m>) -> Option<Value<'m>> {
+    let written_as_xcn = ndl
+        .get(2)
+        .is_some_and(|t| t.bytes().any(|b| b.is_ascii_alphabetic()));
+    let person = match written_as_xcn {
+        true => practitioner::xcn(ctx, ndl),
+        false => practitioner::cnn(ctx, ndl.nested(1)),
+    }?;
+    let person = ctx.reference(person);
+    let code = (codes::v2_table!("0912"), "PRI");
+    let role = participation::held_role(ctx, Some(person), Some(code), None);
+    Some(ctx.reference(role))
 }
 
 /// HL7 table 0123 (result status) → DiagnosticReport status.
