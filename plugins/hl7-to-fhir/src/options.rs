@@ -29,7 +29,7 @@ pub enum Realm {
 ///
 /// ```json
 /// { "bundle_type": "transaction", "unsupported": "filter", "default_timezone": "+01:00",
-///   "realm": "us" }
+///   "realm": "us", "transformation_provenance": true }
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Options {
@@ -44,6 +44,12 @@ pub struct Options {
     pub default_offset_minutes: Option<i16>,
     /// The realm profiles to follow where the IG defers to them.
     pub realm: Realm,
+    /// Whether the bundle records its own making (IG
+    /// `MSH[Provenance-Transformation]`): a Provenance of every resource by
+    /// this mapper, at the time of mapping, with the message as its source
+    /// (off by default: it embeds the whole message and makes the same
+    /// message's bundles differ in that time).
+    pub transformation_provenance: bool,
 }
 
 impl Default for Options {
@@ -53,6 +59,7 @@ impl Default for Options {
             unsupported: Unsupported::Filter,
             default_offset_minutes: None,
             realm: Realm::Universal,
+            transformation_provenance: false,
         }
     }
 }
@@ -78,6 +85,11 @@ impl Options {
                 }
                 ("realm", Some("universal")) => options.realm = Realm::Universal,
                 ("realm", Some("us")) => options.realm = Realm::Us,
+                ("transformation_provenance", _) => {
+                    options.transformation_provenance = value
+                        .as_bool()
+                        .ok_or_else(|| format!("{key}: expected true or false, not {value}"))?;
+                }
                 ("bundle_type" | "unsupported" | "default_timezone" | "realm", _) => {
                     return Err(format!("{key}: unsupported value {value}"));
                 }
@@ -138,13 +150,14 @@ mod tests {
     fn reads_every_setting() {
         let options = Options::from_json(&json!({
             "bundle_type": "batch", "unsupported": "reject", "default_timezone": "-05:00",
-            "realm": "us"
+            "realm": "us", "transformation_provenance": true
         }))
         .unwrap();
         assert_eq!(options.bundle_type, BundleType::Batch);
         assert_eq!(options.unsupported, Unsupported::Reject);
         assert_eq!(options.default_offset_minutes, Some(-300));
         assert_eq!(options.realm, Realm::Us);
+        assert!(options.transformation_provenance);
     }
 
     #[test]
@@ -155,5 +168,7 @@ mod tests {
         assert!(error.starts_with("unsupported:"), "{error}");
         let error = Options::from_json(&json!({"realm": "uk"})).unwrap_err();
         assert!(error.starts_with("realm:"), "{error}");
+        let error = Options::from_json(&json!({"transformation_provenance": "yes"})).unwrap_err();
+        assert!(error.starts_with("transformation_provenance:"), "{error}");
     }
 }

@@ -6,6 +6,8 @@
 //! owns the OBR that follows it before the next ORC; OBX and SPM belong to
 //! the OBR (or RXA, or TXA) before them; a new PID starts a new patient.
 
+use std::time::{SystemTime, UNIX_EPOCH};
+
 use hl7wasm_plugin_sdk::fhir::Bundle;
 use hl7wasm_plugin_sdk::hl7v2::Message;
 use hl7wasm_plugin_sdk::json;
@@ -15,6 +17,7 @@ use crate::segments::{
     Links, account, adopt_subject, allergy, appointment, charge, condition, coverage, dispense,
     document, encounter, header, immunization, medication, note, observation, order, participation,
     patient, procedure, provenance, referral, related_person, report, software, specimen,
+    transformation,
 };
 use crate::{MapError, MessageKind, Options};
 
@@ -68,6 +71,13 @@ pub fn map<'m>(
     header::provenance(&mut ctx, msh, &walk.software);
     if let Some((evn, position)) = walk.event {
         header::event_provenance(&mut ctx, evn, position, msh, &walk.software);
+    }
+    if options.transformation_provenance {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |since| since.as_secs());
+        let now = i64::try_from(now).unwrap_or(i64::MAX);
+        transformation::provenance(&mut ctx, message.raw(), now);
     }
     // IG `MSH[Bundle]`: the message's control id and time.
     let timestamp = msh.instant(7, &ctx);

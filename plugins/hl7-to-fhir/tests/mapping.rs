@@ -2147,3 +2147,63 @@ fn the_principal_result_interpreter_reads_the_report() {
     assert_eq!(person["name"][0]["family"], "MAHONEY");
     assert_eq!(person["name"][0]["given"], serde_json::json!(["PAUL", "J"]));
 }
+
+/// Ensures that a channel that asks for it gets the mapping recorded as a
+/// Provenance of every resource (IG `MSH[Provenance-Transformation]`): by
+/// this mapper, at the time of mapping, from the message itself.
+#[test]
+fn the_mapping_can_record_itself() {
+    let options =
+        Options::from_json(&serde_json::json!({ "transformation_provenance": true })).unwrap();
+    let before = std::time::SystemTime::now();
+    let bundle = map_message(ADT, &options).unwrap();
+    let provenance = resources(&bundle, "Provenance")
+        .into_iter()
+        .find(|p| p["resource"]["activity"]["coding"][0]["code"] == "v2-fhir-transformation")
+        .expect("the transformation's Provenance")["resource"]
+        .clone();
+    let find = |reference: &Value| {
+        bundle["entry"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["fullUrl"] == reference["reference"])
+            .expect("a reference in the bundle")["resource"]
+            .clone()
+    };
+    let patient = resources(&bundle, "Patient")[0]["fullUrl"].clone();
+    assert!(
+        provenance["target"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["reference"] == patient)
+    );
+    let recorded = provenance["recorded"].as_str().unwrap();
+    let year: u64 = recorded[..4].parse().unwrap();
+    let this_year = before
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        / 31_556_952
+        + 1970;
+    assert!(
+        recorded.ends_with('Z') && year.abs_diff(this_year) <= 1,
+        "{recorded}"
+    );
+    let mapper = find(&provenance["agent"][0]["who"]);
+    assert_eq!(mapper["resourceType"], "Device");
+    assert_eq!(mapper["deviceName"][0]["name"], "hl7wasm hl7-to-fhir");
+    let source = find(&provenance["entity"][0]["what"]);
+    let data = source["content"][0]["attachment"]["data"].as_str().unwrap();
+    assert!(
+        data.starts_with("TVNIfF5+XCZ8"),
+        "the message, base64: {data}"
+    );
+
+    let plain = map_message(ADT, &Options::default()).unwrap();
+    assert!(
+        resources(&plain, "DocumentReference").is_empty(),
+        "off by default"
+    );
+}

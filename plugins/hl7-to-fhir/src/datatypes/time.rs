@@ -91,21 +91,33 @@ pub fn in_order(start: &str, end: &str) -> bool {
 /// (without fractions of a second); `None` when `start` is not an instant.
 pub fn minutes_after(start: &str, minutes: i64) -> Option<String> {
     let (seconds, offset) = moment(start)?;
-    let local = seconds + minutes * 60 + offset * 60;
+    let zulu = offset == 0 && start.ends_with('Z');
+    Some(written(seconds + minutes * 60, offset, zulu))
+}
+
+/// The instant `seconds` after 1970-01-01T00:00:00Z, written in UTC.
+pub fn unix_instant(seconds: i64) -> String {
+    written(seconds, 0, true)
+}
+
+/// The instant `seconds` after 1970 (UTC) as `YYYY-MM-DDThh:mm:ss` in the
+/// offset `offset` (minutes), which is written `Z` when `zulu`.
+fn written(seconds: i64, offset: i64, zulu: bool) -> String {
+    let local = seconds + offset * 60;
     let (year, month, day) = civil_from_days(local.div_euclid(86_400));
     let clock = local.rem_euclid(86_400);
-    let zone = if offset == 0 && start.ends_with('Z') {
+    let zone = if zulu {
         "Z".to_string()
     } else {
         let sign = if offset < 0 { '-' } else { '+' };
         format!("{sign}{:02}:{:02}", offset.abs() / 60, offset.abs() % 60)
     };
-    Some(format!(
+    format!(
         "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}{zone}",
         clock / 3600,
         clock / 60 % 60,
         clock % 60
-    ))
+    )
 }
 
 /// An instant `YYYY-MM-DDThh:mm:ss[.f](Z|±hh:mm)` as seconds since 1970
@@ -191,6 +203,13 @@ pub fn ucum_time_unit(unit: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn writes_unix_time_as_a_utc_instant() {
+        assert_eq!(unix_instant(0), "1970-01-01T00:00:00Z");
+        assert_eq!(unix_instant(1_709_208_000), "2024-02-29T12:00:00Z");
+        assert_eq!(unix_instant(-1), "1969-12-31T23:59:59Z");
+    }
 
     #[test]
     fn keeps_precision_and_offset() {

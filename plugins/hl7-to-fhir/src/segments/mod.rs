@@ -27,6 +27,7 @@ pub mod related_person;
 pub mod report;
 pub mod software;
 pub mod specimen;
+pub mod transformation;
 pub mod value;
 
 use hl7wasm_plugin_sdk::json;
