@@ -1329,9 +1329,21 @@ fn an_order_timing_maps_to_the_service_request() {
         PID|1||123456^^^HOSP&1.2.840.99&ISO^MR||DOE^JOHN\r\
         ORC|NW|P500^CPOE\r\
         TQ1|1|2^mL&milliliter&UCUM|Q4H|0800~2000||1^wk|20240103080000+0100|20240104080000+0100|S||Before breakfast||30^min&minute&ANS+|6\r\
-        OBR|1|P500^CPOE||2345-7^Glucose^LN\r";
+        OBR|1|P500^CPOE||2345-7^Glucose^LN||20240103070000+0100\r";
     let bundle = map_message(message, &Options::default()).unwrap();
     let request = &resources(&bundle, "ServiceRequest")[0]["resource"];
+    // The TQ1 outranks OBR-6, kept for older senders: occurrence[x] is one.
+    assert!(request.get("occurrenceDateTime").is_none());
+    let without_tq1: String = message
+        .split('\r')
+        .filter(|s| !s.trim_start().starts_with("TQ1"))
+        .map(|s| format!("{s}\r"))
+        .collect();
+    let older = map_message(&without_tq1, &Options::default()).unwrap();
+    assert_eq!(
+        resources(&older, "ServiceRequest")[0]["resource"]["occurrenceDateTime"],
+        "2024-01-03T07:00:00+01:00"
+    );
     let timing = &request["occurrenceTiming"];
     assert_eq!(timing["code"]["coding"][0]["code"], "Q4H");
     assert_eq!(

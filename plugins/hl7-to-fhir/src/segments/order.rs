@@ -44,11 +44,11 @@ fn identified_id(resource_type: &str, first: &Value<'_>) -> String {
 
 /// Maps an ORC and/or its OBR to a ServiceRequest of `patient`: identifiers,
 /// status (ORC-5, else ORC-1), intent (`reflex-order` for OBR-11 `G`, else
-/// `order`), the parent order OBR-29 as basedOn, code (OBR-4),
-/// authored time (ORC-9), requester (see [`requester`]), call-back phones
-/// (OBR-17, ORC-14), order type (ORC-29), priority (ORC-7.6, else OBR-27.6)
-/// and reasons (OBR-31). Without a patient (ORM allows that), the required
-/// subject is marked unknown.
+/// `order`), the parent order OBR-29 as basedOn, code (OBR-4), authored
+/// time (ORC-9), requester (see [`requester`]), call-back phones (OBR-17,
+/// ORC-14), order type (ORC-29), priority (ORC-7.6, else OBR-27.6), the
+/// requested time OBR-6 as occurrence and reasons (OBR-31). Without a
+/// patient (ORM allows that), the required subject is marked unknown.
 pub fn request<'m>(
     ctx: &mut Context<'m>,
     orc: Option<Seg<'m>>,
@@ -99,6 +99,12 @@ pub fn request<'m>(
         .and_then(|code| priority(&code));
     put(&mut request, "priority", priority.map(Value::from));
     if let Some(obr) = obr {
+        // Kept for older senders; a TQ1 of the order replaces it.
+        put(
+            &mut request,
+            "occurrenceDateTime",
+            obr.datetime(6, ctx).map(Value::from),
+        );
         let reasons = obr
             .reps(31)
             .filter_map(|r| codes::codeable_concept(&r))
@@ -299,14 +305,20 @@ pub fn tq1_priority<'m>(ctx: &mut Context<'m>, tq1: Seg<'m>, request: Handle) {
 }
 
 /// Adds a TQ1 to the ServiceRequest `request` (IG `TQ1[ServiceRequest]`):
-/// the quantity (TQ1-2), the [`timing`] as occurrenceTiming, the priority
-/// (TQ1-9) and the text instruction (TQ1-11) as a note. A second TQ1 of the
-/// same order adds its note and priority but keeps the first's timing.
+/// the quantity (TQ1-2), the [`timing`] as occurrenceTiming (in place of
+/// OBR-6's occurrenceDateTime, which v2.5 keeps only for older senders),
+/// the priority (TQ1-9) and the text instruction (TQ1-11) as a note. A
+/// second TQ1 of the same order adds its note and priority but keeps the
+/// first's timing.
 pub fn tq1<'m>(ctx: &mut Context<'m>, tq1: Seg<'m>, request: Handle) {
     let amount = tq1.rep(2).and_then(|cq| quantity::cq(&cq));
     let timing = timing(ctx, tq1);
     let resource = ctx.resource_mut(request);
     put_new(resource, "quantityQuantity", amount);
+    if timing.is_some() {
+        // occurrence[x] is one of its kinds: the TQ1 outranks OBR-6.
+        resource.remove("occurrenceDateTime");
+    }
     put_new(resource, "occurrenceTiming", timing);
     if let Some(text) = tq1.text(11) {
         push(resource, "note", json!({ "text": text }));
