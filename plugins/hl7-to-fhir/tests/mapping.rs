@@ -2219,3 +2219,29 @@ fn the_mapping_can_record_itself() {
         "off by default"
     );
 }
+
+/// Ensures that a scheduled resource takes part for its own start and
+/// duration (IG `AIG[Appointment]`, `AIP[Appointment]`).
+#[test]
+fn scheduled_resources_take_part_for_their_own_time() {
+    let message = "MSH|^~\\&|SCHED|HOSP|||20240102030405+0100||SIU^S12|MSG5|P|2.5.1\r\
+        SCH|A1^SCHED\r\
+        PID|1||123456^^^HOSP^MR||DOE^JOHN\r\
+        AIG|1|A|R1^Scope|101^Equipment||||20240110093000+0100|||30|min\r\
+        AIP|1|A|77^DOC^DANA|D^Doctor||20240110093000+0100|||45|min^Minutes^ISO\r";
+    let bundle = map_message(message, &Options::default()).unwrap();
+    let appointment = &resources(&bundle, "Appointment")[0]["resource"];
+    let periods: Vec<&Value> = appointment["participant"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p.get("period"))
+        .collect();
+    assert_eq!(
+        periods,
+        [
+            &serde_json::json!({ "start": "2024-01-10T09:30:00+01:00", "end": "2024-01-10T10:00:00+01:00" }),
+            &serde_json::json!({ "start": "2024-01-10T09:30:00+01:00", "end": "2024-01-10T10:15:00+01:00" }),
+        ]
+    );
+}

@@ -211,16 +211,43 @@ pub fn participant<'m>(
     kind: Option<Value<'m>>,
     status: &'static str,
 ) {
-    let mut participant = json!({ "actor": actor, "status": status });
+    let participant = json!({ "actor": actor, "status": status });
+    take_part(ctx, appointment, participant, kind, None);
+}
+
+/// Adds `participant` (its actor and status) to `appointment`, of the type
+/// `kind` for the `period`.
+fn take_part<'m>(
+    ctx: &mut Context<'m>,
+    appointment: Handle,
+    mut participant: Value<'m>,
+    kind: Option<Value<'m>>,
+    period: Option<Value<'m>>,
+) {
     put(&mut participant, "type", kind.map(|k| json!([k])));
+    put(&mut participant, "period", period);
     push(ctx.resource_mut(appointment), "participant", participant);
+}
+
+/// When a resource of an AIG, AIL or AIP takes part: from its start time
+/// (AIG-8, else AIL-6 and AIP-6) for its duration (AIG-11, else AIL-9 and
+/// AIP-9, in the units of the field after), when the start is an instant.
+fn taking_part<'m>(ctx: &Context<'m>, seg: Seg<'m>) -> Option<Value<'m>> {
+    let (start, duration) = if seg.id() == "AIG" { (8, 11) } else { (6, 9) };
+    let start = seg.datetime(start, ctx)?;
+    let minutes = seg
+        .text(duration)
+        .and_then(|d| duration_minutes(&d, seg.component(duration + 1, 1).as_deref()));
+    let end = minutes.and_then(|m| time::minutes_after(&start, i64::from(m)));
+    time::period(Some(start), end)
 }
 
 /// Adds an AIS (service, start time AIS-4, duration AIS-7 in AIS-8 units),
 /// AIG (resource AIG-3 of type AIG-4), AIL (location AIL-3) or AIP
 /// (personnel AIP-3 in role AIP-4) to `appointment`. The participant status
 /// comes from the filler status (table 0278): AIS-10, AIG-14, AIL-12,
-/// AIP-12.
+/// AIP-12; its period from its own start and duration (see
+/// [`taking_part`]).
 pub fn resource<'m>(ctx: &mut Context<'m>, seg: Seg<'m>, appointment: Handle) {
     let status_field = match seg.id() {
         "AIS" => 10,
@@ -236,6 +263,7 @@ pub fn resource<'m>(ctx: &mut Context<'m>, seg: Seg<'m>, appointment: Handle) {
         Some("pending" | "waitlist" | "blocked") => "tentative",
         _ => "accepted",
     };
+    let with_status = |actor| json!({ "actor": actor, "status": status });
     match seg.id() {
         "AIS" => {
             let service = seg.rep(3).and_then(|r| codes::codeable_concept(&r));
@@ -254,19 +282,23 @@ pub fn resource<'m>(ctx: &mut Context<'m>, seg: Seg<'m>, appointment: Handle) {
             let name = seg.component(3, 2).or_else(|| seg.text(3));
             let kind = seg.rep(4).and_then(|r| codes::codeable_concept(&r));
             if let Some(name) = name {
-                participant(ctx, appointment, json!({ "display": name }), kind, status);
+                let actor = with_status(json!({ "display": name }));
+                let period = taking_part(ctx, seg);
+                take_part(ctx, appointment, actor, kind, period);
             }
         }
         "AIL" => {
             if let Some(place) = seg.rep(3).and_then(|r| location::pl(ctx, r)) {
-                let actor = ctx.reference(place);
-                participant(ctx, appointment, actor, None, status);
+                let actor = with_status(ctx.reference(place));
+                let period = taking_part(ctx, seg);
+                take_part(ctx, appointment, actor, None, period);
             }
         }
         "AIP" => {
             let kind = seg.rep(4).and_then(|r| codes::codeable_concept(&r));
             if let Some(actor) = practitioner::reference(ctx, seg.rep(3)) {
-                participant(ctx, appointment, actor, kind, status);
+                let period = taking_part(ctx, seg);
+                take_part(ctx, appointment, with_status(actor), kind, period);
             }
         }
         _ => {}
