@@ -1974,7 +1974,7 @@ fn the_header_carries_the_msh_as_the_ig_maps_it() {
     let bundle = map_message(&message, &Options::default()).unwrap();
     let header = &resources(&bundle, "MessageHeader")[0]["resource"];
     assert_eq!(header["language"], "en-US");
-    assert_eq!(header["meta"]["security"][0]["code"], "SECRET");
+    assert_eq!(header["meta"]["security"][0]["display"], "SECRET");
     assert_eq!(header["meta"]["security"][1]["code"], "R");
     assert_eq!(header["meta"]["tag"][0]["code"], "P");
     assert_eq!(header["source"]["name"], "APP");

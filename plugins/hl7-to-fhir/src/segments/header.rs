@@ -96,12 +96,12 @@ fn language<'m>(msh: Seg<'m>) -> Option<Text<'m>> {
     code.bytes().all(tag).then_some(code)
 }
 
-/// The header's meta: its security labels (MSH-8 as a code, the
+/// The header's meta: its security labels (MSH-8, free text, as a display; the
 /// classification MSH-26 and handling instructions MSH-27 as codings) and
 /// the processing id MSH-11 (table 0103) as a tag.
 fn meta<'m>(msh: Seg<'m>) -> Option<Value<'m>> {
     let mut meta = json!({});
-    let labelled = msh.text(8).map(|code| json!({ "code": code }));
+    let labelled = msh.text(8).map(|text| json!({ "display": text }));
     let coded = [26, 27]
         .into_iter()
         .flat_map(|n| msh.reps(n))
