@@ -2158,6 +2158,55 @@ fn the_principal_result_interpreter_reads_the_report() {
     let (person, _) = interpreted("3065^MAHONEY^PAUL^J");
     assert_eq!(person["name"][0]["family"], "MAHONEY");
     assert_eq!(person["name"][0]["given"], serde_json::json!(["PAUL", "J"]));
+
+    // The technician OBR-34 and transcriptionist OBR-35 are performers,
+    // each with their function.
+    let (_, bundle) = interpreted("5454&ROBIN||77&TECH&TOM|88&TYPIST&TINA");
+    let report = &resources(&bundle, "DiagnosticReport")[0]["resource"];
+    let functions: Vec<&Value> = report["performer"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| &p["extension"][0]["valueCodeableConcept"]["coding"][0]["code"])
+        .collect();
+    assert_eq!(functions, ["SPRF", "TRANS"]);
+}
+
+/// Ensures that an order's placer group number, status reason and
+/// confidentiality reach its ServiceRequest (IG `ORC[ServiceRequest]`),
+/// the group number as an EI or, in v2.8.2, an EIP.
+#[test]
+fn an_order_names_its_group_reason_and_confidentiality() {
+    let request_of = |orc: &str| {
+        let message = ORU.replace("ORC|RE|P100|F200\r", orc);
+        assert_ne!(message, ORU);
+        let bundle = map_message(&message, &Options::default()).unwrap();
+        resources(&bundle, "ServiceRequest")[0]["resource"].clone()
+    };
+    let request = request_of(
+        "ORC|RE|P100|F200|G7^CPOE||||||||||||PA^Patient asked^L||||||||||||R^Restricted^HL70952\r",
+    );
+    assert_eq!(request["requisition"]["value"], "G7");
+    assert_eq!(request["requisition"]["type"]["coding"][0]["code"], "PGN");
+    assert_eq!(
+        request["extension"][0]["url"],
+        "http://hl7.org/fhir/StructureDefinition/request-statusReason"
+    );
+    assert_eq!(
+        request["extension"][0]["valueCodeableConcept"]["coding"][0]["code"],
+        "PA"
+    );
+    assert_eq!(request["meta"]["security"][0]["code"], "R");
+
+    let request = request_of("ORC|RE|P100|F200|G7&CPOE^FG9&LAB\r");
+    assert_eq!(request["requisition"]["value"], "G7");
+    let group = request["identifier"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["type"]["coding"][0]["code"] == "FGN")
+        .expect("the filler's group number");
+    assert_eq!(group["value"], "FG9");
 }
 
 /// Ensures that a channel that asks for it gets the mapping recorded as a

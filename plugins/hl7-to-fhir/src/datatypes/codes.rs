@@ -59,6 +59,13 @@ pub fn table_cwe<'m>(cwe: &Rep<'m>, system: &'static str) -> Option<Value<'m>> {
     Some(concept)
 }
 
+/// A CWE as a single Coding (IG `CWE[Coding]`): the first of the codings
+/// its CodeableConcept would have.
+pub fn cwe_coding<'m>(cwe: &Rep<'m>) -> Option<Value<'m>> {
+    let mut concept = codeable_concept(cwe)?;
+    first_coding(&mut concept).map(std::mem::take)
+}
+
 /// The first coding of a CodeableConcept (a direct lookup: `pointer_mut`
 /// allocates for every token of its path).
 pub fn first_coding<'v, 'm>(concept: &'v mut Value<'m>) -> Option<&'v mut Value<'m>> {

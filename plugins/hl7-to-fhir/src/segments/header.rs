@@ -105,10 +105,7 @@ fn meta<'m>(msh: Seg<'m>) -> Option<Value<'m>> {
     let coded = [26, 27]
         .into_iter()
         .flat_map(|n| msh.reps(n))
-        .filter_map(|cwe| {
-            let mut concept = codes::codeable_concept(&cwe)?;
-            codes::first_coding(&mut concept).map(std::mem::take)
-        });
+        .filter_map(|cwe| codes::cwe_coding(&cwe));
     let labels: Vec<Value<'m>> = labelled.into_iter().chain(coded).collect();
     put(&mut meta, "security", Some(Value::Array(labels)));
     if let Some(mode) = msh.text(11) {

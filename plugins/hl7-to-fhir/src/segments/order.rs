@@ -44,7 +44,9 @@ fn identified_id(resource_type: &str, first: &Value<'_>) -> String {
 
 /// Maps an ORC and/or its OBR to a ServiceRequest of `patient`: identifiers,
 /// status (ORC-5, else ORC-1), intent (`reflex-order` for OBR-11 `G`, else
-/// `order`), the parent order OBR-29 as basedOn, code (OBR-4), authored
+/// `order`), the parent order OBR-29 as basedOn, the placer group ORC-4
+/// (see [`group`]), the status reason ORC-16 (without ORC-5), the
+/// confidentiality ORC-28 as a security label, code (OBR-4), authored
 /// time (ORC-9), requester (see [`requester`]), call-back phones (OBR-17,
 /// ORC-14), order type (ORC-29), priority (ORC-7.6, else OBR-27.6), the
 /// requested time OBR-6 as occurrence and reasons (OBR-31). Without a
@@ -81,6 +83,22 @@ pub fn request<'m>(
         encounter.map(|h| ctx.reference(h)),
     );
     if let Some(orc) = orc {
+        group(&mut request, orc);
+        if orc.text(5).is_none()
+            && let Some(reason) = orc.rep(16).and_then(|r| codes::codeable_concept(&r))
+        {
+            let extension = json!({
+                "url": "http://hl7.org/fhir/StructureDefinition/request-statusReason",
+                "valueCodeableConcept": reason,
+            });
+            push(&mut request, "extension", extension);
+        }
+        let label = orc.rep(28).and_then(|r| codes::cwe_coding(&r));
+        put(
+            &mut request,
+            "meta",
+            label.map(|l| json!({ "security": [l] })),
+        );
         put(
             &mut request,
             "authoredOn",
@@ -112,6 +130,34 @@ pub fn request<'m>(
         put(&mut request, "reasonCode", Some(Value::Array(reasons)));
     }
     ctx.add(request, query)
+}
+
+/// The placer group number ORC-4 (IG `ORC[ServiceRequest]`): an EI is the
+/// requisition (`PGN`); an EIP (v2.8.2, told apart by its subcomponents)
+/// gives the placer's as the requisition and the filler's as an identifier
+/// (`FGN`).
+fn group<'m>(request: &mut Value<'m>, orc: Seg<'m>) {
+    let Some(number) = orc.rep(4) else {
+        return;
+    };
+    let is_eip = number
+        .0
+        .raw()
+        .contains(char::from(number.0.delimiters().subcomponent));
+    let (requisition, filler) = if is_eip {
+        let part = |c| identifier::ei(&number.nested(c), 1);
+        (part(1), part(2))
+    } else {
+        (identifier::ei(&number, 1), None)
+    };
+    put(
+        request,
+        "requisition",
+        requisition.map(|r| identifier::typed(r, "PGN")),
+    );
+    if let Some(filler) = filler {
+        push(request, "identifier", identifier::typed(filler, "FGN"));
+    }
 }
 
 /// The order whose results gave rise to this one, OBR-29 (IG

@@ -12,8 +12,9 @@ use crate::segments::{Links, order, participation};
 /// Maps an OBR (with its ORC) to a DiagnosticReport of `patient` based on
 /// `request`: identifiers, code (OBR-4), status (OBR-25, table 0123),
 /// category (OBR-24, table 0074), effective time (OBR-7, with OBR-8 a
-/// period), issued (OBR-22) and the principal result interpreter (OBR-32).
-/// Results and specimens are added later.
+/// period), issued (OBR-22), the principal result interpreter (OBR-32) and
+/// as performers the technicians (OBR-34) and transcriptionists (OBR-35),
+/// each with their function. Results and specimens are added later.
 ///
 /// # Errors
 /// [`MapError::Invalid`] when OBR-4 (the code) is empty.
@@ -63,18 +64,33 @@ pub fn obr<'m>(
     );
     put(&mut report, "issued", obr.instant(22, ctx).map(Value::from));
     for ndl in obr.reps(32) {
-        if let Some(interpreter) = interpreter(ctx, ndl) {
+        if let Some(interpreter) = held_by(ctx, ndl, "PRI") {
             push(&mut report, "resultsInterpreter", interpreter);
+        }
+    }
+    for (n, role, function) in [(34, "TN", "SPRF"), (35, "TR", "TRANS")] {
+        for ndl in obr.reps(n) {
+            let Some(mut performer) = held_by(ctx, ndl, role) else {
+                continue;
+            };
+            performer["extension"] = json!([{
+                "url": "http://hl7.org/fhir/StructureDefinition/event-performerFunction",
+                "valueCodeableConcept": codes::table_concept(
+                    "http://terminology.hl7.org/CodeSystem/v3-ParticipationType",
+                    function,
+                ),
+            }]);
+            push(&mut report, "performer", performer);
         }
     }
     Ok(ctx.add(report, query))
 }
 
-/// The principal result interpreter, an OBR-32 repetition (IG
-/// `NDL[PractitionerRole]`), as a PractitionerRole `PRI` (table 0912) of
-/// the person NDL-1, a CNN. Senders of older versions write an XCN there
-/// (a name, not a time, in the second component), which is read as one.
-fn interpreter<'m>(ctx: &mut Context<'m>, ndl: Rep<'m>) -> Option<Value<'m>> {
+/// A reference to the PractitionerRole, in `role` (table 0912), of the
+/// person of an NDL (IG `NDL[PractitionerRole]`): NDL-1, a CNN. Senders of
+/// older versions write an XCN there (a name, not a time, in the second
+/// component), which is read as one.
+fn held_by<'m>(ctx: &mut Context<'m>, ndl: Rep<'m>, role: &'static str) -> Option<Value<'m>> {
     let written_as_xcn = ndl
         .get(2)
         .is_some_and(|t| t.bytes().any(|b| b.is_ascii_alphabetic()));
@@ -83,7 +99,7 @@ fn interpreter<'m>(ctx: &mut Context<'m>, ndl: Rep<'m>) -> Option<Value<'m>> {
         false => practitioner::cnn(ctx, ndl.nested(1)),
     }?;
     let person = ctx.reference(person);
-    let code = (codes::v2_table!("0912"), "PRI");
+    let code = (codes::v2_table!("0912"), role);
     let role = participation::held_role(ctx, Some(person), Some(code), None);
     Some(ctx.reference(role))
 }
