@@ -31,6 +31,17 @@ fn resources<'b>(bundle: &'b Value, resource_type: &str) -> Vec<&'b Value> {
         .collect()
 }
 
+/// The resource of `bundle` that `reference` (by fullUrl) names.
+fn resolve(bundle: &Value, reference: &Value) -> Value {
+    bundle["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["fullUrl"] == reference["reference"])
+        .unwrap_or_else(|| panic!("{reference} names no entry of the bundle"))["resource"]
+        .clone()
+}
+
 #[test]
 fn adt_maps_patient_visit_and_clinical_segments_linked_by_full_url() {
     let bundle = map_message(ADT, &Options::default()).unwrap();
@@ -597,15 +608,7 @@ fn participations_map_by_where_they_come() {
              OBX|2|SN|",
         );
     let bundle = map_message(&message, &Options::default()).unwrap();
-    let resolve = |reference: &Value| -> Value {
-        bundle["entry"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|e| e["fullUrl"] == reference["reference"])
-            .map(|e| e["resource"].clone())
-            .expect("a reference resolves inside the bundle")
-    };
+    let resolve = |reference: &Value| resolve(&bundle, reference);
     let family = |role_reference: &Value| {
         let role = resolve(role_reference);
         assert_eq!(role["resourceType"], "PractitionerRole");
@@ -1202,15 +1205,7 @@ fn a_visit_carries_its_plans_and_discharge() {
         );
     let bundle = map_message(&message, &Options::default()).unwrap();
     let encounter = &resources(&bundle, "Encounter")[0]["resource"];
-    let find = |reference: &Value| {
-        bundle["entry"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|e| e["fullUrl"] == reference["reference"])
-            .expect("a reference inside the bundle")["resource"]
-            .clone()
-    };
+    let find = |reference: &Value| resolve(&bundle, reference);
     let home = find(&encounter["hospitalization"]["destination"]);
     assert_eq!(home["name"], "Home");
     let pending = encounter["location"]
@@ -1784,15 +1779,7 @@ fn a_result_names_its_lab_director_equipment_and_grouping() {
             { "url": "sequence", "valueDecimal": 2 },
         ])
     );
-    let find = |reference: &Value| {
-        bundle["entry"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|e| e["fullUrl"] == reference["reference"])
-            .expect("a reference in the bundle")["resource"]
-            .clone()
-    };
+    let find = |reference: &Value| resolve(&bundle, reference);
     let equipment = find(&observation["device"]);
     assert_eq!(equipment["identifier"][0]["system"], "urn:oid:1.2.3");
     assert_eq!(equipment["identifier"][0]["value"], "ANALYZER7");
@@ -1872,15 +1859,7 @@ fn the_ordering_provider_acts_for_the_ordering_facility() {
     let message = ORU.replace("ORC|RE|P100|F200\r", orc);
     assert_ne!(message, ORU, "the ORC was replaced");
     let bundle = map_message(&message, &Options::default()).unwrap();
-    let find = |reference: &Value| {
-        bundle["entry"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|e| e["fullUrl"] == reference["reference"])
-            .expect("a reference in the bundle")["resource"]
-            .clone()
-    };
+    let find = |reference: &Value| resolve(&bundle, reference);
     let request = &resources(&bundle, "ServiceRequest")[0]["resource"];
     assert_eq!(request["locationCode"][0]["coding"][0]["code"], "O");
     let callback =
@@ -1962,15 +1941,6 @@ fn the_header_carries_the_msh_as_the_ig_maps_it() {
     let msh = "MSH|^~\\&|APP^1.2.3.3^ISO|FAC^1.2.3^ISO|RAPP^1.2.3.5^ISO|RFAC|20240102030405+0100|SECRET|ADT^A01^ADT_A01|MSG1|P|2.5.1|||||USA||en-US^English^ISO639|||SENDORG^^^^^^^^^S22|RECVORG^^^^^^^^^R23|NET^1.2.3.24^ISO|RNET^1.2.3.25^ISO|R^Restricted^HL70952\r";
     let message = ADT.replacen(ADT.split('\r').next().unwrap(), msh.trim_end(), 1);
     assert_ne!(message, ADT, "the MSH was replaced");
-    let find = |bundle: &Value, reference: &Value| {
-        bundle["entry"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|e| e["fullUrl"] == reference["reference"])
-            .expect("a reference in the bundle")["resource"]
-            .clone()
-    };
     let bundle = map_message(&message, &Options::default()).unwrap();
     let header = &resources(&bundle, "MessageHeader")[0]["resource"];
     assert_eq!(header["language"], "en-US");
@@ -1981,9 +1951,12 @@ fn the_header_carries_the_msh_as_the_ig_maps_it() {
     assert_eq!(header["source"]["endpoint"], "urn:oid:1.2.3.24");
     let destination = &header["destination"][0];
     assert_eq!(destination["endpoint"], "urn:oid:1.2.3.25");
-    assert_eq!(find(&bundle, &destination["receiver"])["name"], "RECVORG");
-    assert_eq!(find(&bundle, &header["responsible"])["name"], "SENDORG");
-    let sender = find(&bundle, &header["sender"]);
+    assert_eq!(
+        resolve(&bundle, &destination["receiver"])["name"],
+        "RECVORG"
+    );
+    assert_eq!(resolve(&bundle, &header["responsible"])["name"], "SENDORG");
+    let sender = resolve(&bundle, &header["sender"]);
     assert_eq!(sender["address"][0]["country"], "USA");
 
     // Without MSH-23 to -25 the applications and MSH-6 stand in.
@@ -1997,7 +1970,7 @@ fn the_header_carries_the_msh_as_the_ig_maps_it() {
     assert_eq!(header["source"]["endpoint"], "urn:oid:1.2.3.3");
     let destination = &header["destination"][0];
     assert_eq!(destination["endpoint"], "urn:oid:1.2.3.5");
-    assert_eq!(find(&bundle, &destination["receiver"])["name"], "RFAC");
+    assert_eq!(resolve(&bundle, &destination["receiver"])["name"], "RFAC");
 }
 
 /// Ensures that the county, the mother's identifier, the animal and the
@@ -2223,15 +2196,7 @@ fn the_mapping_can_record_itself() {
         .find(|p| p["resource"]["activity"]["coding"][0]["code"] == "v2-fhir-transformation")
         .expect("the transformation's Provenance")["resource"]
         .clone();
-    let find = |reference: &Value| {
-        bundle["entry"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|e| e["fullUrl"] == reference["reference"])
-            .expect("a reference in the bundle")["resource"]
-            .clone()
-    };
+    let find = |reference: &Value| resolve(&bundle, reference);
     let patient = resources(&bundle, "Patient")[0]["fullUrl"].clone();
     assert!(
         provenance["target"]

@@ -40,17 +40,12 @@ const XCN: Layout = Layout {
     professional_suffix: Some(21),
 };
 
-/// A CNN has XCN's name parts, one place on, as subcomponents, and no name
-/// type or professional suffix.
+/// A CNN has XCN's name parts at the same places, as subcomponents, and no
+/// name type or professional suffix.
 const CNN: Layout = Layout {
-    family: 2,
-    given: 3,
-    middle: 4,
-    suffix: 5,
-    prefix: 6,
-    degree: 7,
     name_type: None,
     professional_suffix: None,
+    ..XCN
 };
 
 /// An XPN as a HumanName: family (XPN-1.1), given (XPN-2, XPN-3), prefix
