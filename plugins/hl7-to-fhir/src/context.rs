@@ -410,6 +410,12 @@ impl<'m> Rep<'m> {
         Split { parts, rep }
     }
 
+    /// Whether some component of the repetition has subcomponents.
+    pub fn has_subcomponents(&self) -> bool {
+        let separator = self.0.delimiters().subcomponent;
+        self.0.raw().as_bytes().contains(&separator)
+    }
+
     /// Component `c` as a nested datatype whose parts are subcomponents.
     pub fn nested(&self, c: usize) -> Nested<'m> {
         Nested(*self, c)

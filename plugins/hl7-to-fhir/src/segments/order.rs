@@ -44,12 +44,10 @@ fn identified_id(resource_type: &str, first: &Value<'_>) -> String {
 
 /// Maps an ORC and/or its OBR to a ServiceRequest of `patient`: identifiers,
 /// status (ORC-5, else ORC-1), intent (`reflex-order` for OBR-11 `G`, else
-/// `order`), the parent order OBR-29 as basedOn, the placer group ORC-4
-/// (see [`group`]), the status reason ORC-16 (without ORC-5), the
-/// confidentiality ORC-28 as a security label, code (OBR-4), authored
-/// time (ORC-9), requester (see [`requester`]), call-back phones (OBR-17,
-/// ORC-14), order type (ORC-29), priority (ORC-7.6, else OBR-27.6), the
-/// requested time OBR-6 as occurrence and reasons (OBR-31). Without a
+/// `order`), the parent order OBR-29 as basedOn, code (OBR-4), what the
+/// ORC alone says (see [`of_the_orc`]), requester (see [`requester`]),
+/// call-back phones (OBR-17, ORC-14), priority (ORC-7.6, else OBR-27.6),
+/// the requested time OBR-6 as occurrence and reasons (OBR-31). Without a
 /// patient (ORM allows that), the required subject is marked unknown.
 pub fn request<'m>(
     ctx: &mut Context<'m>,
@@ -83,31 +81,7 @@ pub fn request<'m>(
         encounter.map(|h| ctx.reference(h)),
     );
     if let Some(orc) = orc {
-        group(&mut request, orc);
-        if orc.text(5).is_none()
-            && let Some(reason) = orc.rep(16).and_then(|r| codes::codeable_concept(&r))
-        {
-            let extension = json!({
-                "url": "http://hl7.org/fhir/StructureDefinition/request-statusReason",
-                "valueCodeableConcept": reason,
-            });
-            push(&mut request, "extension", extension);
-        }
-        let label = orc.rep(28).and_then(|r| codes::cwe_coding(&r));
-        put(
-            &mut request,
-            "meta",
-            label.map(|l| json!({ "security": [l] })),
-        );
-        put(
-            &mut request,
-            "authoredOn",
-            orc.datetime(9, ctx).map(Value::from),
-        );
-        let order_type = orc
-            .rep(29)
-            .and_then(|r| codes::table_cwe(&r, codes::v2_table!("0482")));
-        put(&mut request, "locationCode", order_type.map(|c| json!([c])));
+        of_the_orc(ctx, &mut request, orc);
     }
     put(&mut request, "requester", requester(ctx, orc, obr));
     call_back(&mut request, orc, obr);
@@ -132,6 +106,30 @@ pub fn request<'m>(
     ctx.add(request, query)
 }
 
+/// What only the ORC says of the order: its placer group ORC-4 (see
+/// [`group`]), the status reason ORC-16 when ORC-5 gives no status, the
+/// confidentiality ORC-28 as a security label, the authored time ORC-9 and
+/// the order type ORC-29 as the location code.
+fn of_the_orc<'m>(ctx: &Context<'m>, request: &mut Value<'m>, orc: Seg<'m>) {
+    group(request, orc);
+    if orc.text(5).is_none()
+        && let Some(reason) = orc.rep(16).and_then(|r| codes::codeable_concept(&r))
+    {
+        let extension = json!({
+            "url": "http://hl7.org/fhir/StructureDefinition/request-statusReason",
+            "valueCodeableConcept": reason,
+        });
+        push(request, "extension", extension);
+    }
+    let label = orc.rep(28).and_then(|r| codes::cwe_coding(&r));
+    put(request, "meta", label.map(|l| json!({ "security": [l] })));
+    put(request, "authoredOn", orc.datetime(9, ctx).map(Value::from));
+    let order_type = orc
+        .rep(29)
+        .and_then(|r| codes::table_cwe(&r, codes::v2_table!("0482")));
+    put(request, "locationCode", order_type.map(|c| json!([c])));
+}
+
 /// The placer group number ORC-4 (IG `ORC[ServiceRequest]`): an EI is the
 /// requisition (`PGN`); an EIP (v2.8.2, told apart by its subcomponents)
 /// gives the placer's as the requisition and the filler's as an identifier
@@ -140,11 +138,7 @@ fn group<'m>(request: &mut Value<'m>, orc: Seg<'m>) {
     let Some(number) = orc.rep(4) else {
         return;
     };
-    let is_eip = number
-        .0
-        .raw()
-        .contains(char::from(number.0.delimiters().subcomponent));
-    let (requisition, filler) = if is_eip {
+    let (requisition, filler) = if number.has_subcomponents() {
         let part = |c| identifier::ei(&number.nested(c), 1);
         (part(1), part(2))
     } else {
