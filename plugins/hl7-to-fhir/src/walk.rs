@@ -392,7 +392,7 @@ impl<'m> Walk<'_, 'm> {
                 let written = document::txa(ctx, seg, position, self.links, &self.trigger);
                 provenance::txa(ctx, seg, position, written);
                 self.document = Some((written, Vec::new()));
-                None
+                Some(written)
             }
             _ => return Ok(()),
         };
@@ -575,9 +575,10 @@ impl<'m> Walk<'_, 'm> {
     /// of the current report, supporting information of the current order,
     /// or evidence of the current problem.
     fn obx(&mut self, ctx: &mut Context<'m>, seg: Seg<'m>, position: usize) -> Option<Handle> {
-        if let Some((_, obxs)) = &mut self.document {
+        if let Some((written, obxs)) = &mut self.document {
             obxs.push(seg);
-            return None;
+            // The document's content: an NTE after it annotates the document.
+            return Some(*written);
         }
         let result = observation::obx(ctx, seg, position, self.links);
         let reference = ctx.reference(result);

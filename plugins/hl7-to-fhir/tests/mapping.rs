@@ -2,6 +2,8 @@
 //! deterministic, idempotent FHIR bundles, and reports problems with their
 //! place in the message.
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use hl7_to_fhir::{MapError, Options, map_message};
 use serde_json::Value;
 
@@ -2222,9 +2224,10 @@ fn the_mapping_can_record_itself() {
     assert_eq!(mapper["deviceName"][0]["name"], "hl7wasm hl7-to-fhir");
     let source = find(&provenance["entity"][0]["what"]);
     let data = source["content"][0]["attachment"]["data"].as_str().unwrap();
-    assert!(
-        data.starts_with("TVNIfF5+XCZ8"),
-        "the message, base64: {data}"
+    assert_eq!(
+        STANDARD.decode(data).unwrap(),
+        ADT.as_bytes(),
+        "the message"
     );
 
     let plain = map_message(ADT, &Options::default()).unwrap();
@@ -2257,5 +2260,34 @@ fn scheduled_resources_take_part_for_their_own_time() {
             &serde_json::json!({ "start": "2024-01-10T09:30:00+01:00", "end": "2024-01-10T10:00:00+01:00" }),
             &serde_json::json!({ "start": "2024-01-10T09:30:00+01:00", "end": "2024-01-10T10:15:00+01:00" }),
         ]
+    );
+}
+
+/// Ensures that a document's OBX text is its content and that a comment
+/// on the document (an NTE after its TXA or OBX) is more of its content
+/// (IG `OBX[DocumentReference]`, `NTE[DocumentReference]`).
+#[test]
+fn a_document_keeps_its_text_and_the_comments_on_it() {
+    let message = "MSH|^~\\&|DOCS|HOSP|||20240102030405+0100||MDM^T02|MSG5|P|2.5.1\r\
+        PID|1||123456^^^HOSP^MR||DOE^JOHN\r\
+        TXA|1|CN|TX|||||||||||D77|||AU\r\
+        OBX|1|TX|11488-4^Consult note^LN||Patient seen.\r\
+        NTE|1||Dictated, not read\r\
+        OBX|2|TX|11488-4^Consult note^LN||Follow up in a week.\r";
+    let bundle = map_message(message, &Options::default()).unwrap();
+    let document = &resources(&bundle, "DocumentReference")[0]["resource"];
+    let texts: Vec<String> = document["content"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            assert_eq!(c["attachment"]["contentType"], "text/plain");
+            let data = c["attachment"]["data"].as_str().unwrap();
+            String::from_utf8(STANDARD.decode(data).unwrap()).unwrap()
+        })
+        .collect();
+    assert_eq!(
+        texts,
+        ["Patient seen.\nFollow up in a week.", "Dictated, not read"]
     );
 }

@@ -92,7 +92,8 @@ pub fn txa<'m>(
 }
 
 /// Sets the content of `document` from its OBX: the first ED value as is,
-/// else the text of every OBX-5 joined by line breaks, base64-encoded.
+/// else the text of every OBX-5 joined by line breaks, base64-encoded. NTE
+/// comments on the document stay as further content after it.
 pub fn content<'m>(ctx: &mut Context<'m>, document: Handle, obxs: &[Seg<'m>]) {
     let embedded = obxs
         .iter()
@@ -108,5 +109,11 @@ pub fn content<'m>(ctx: &mut Context<'m>, document: Handle, obxs: &[Seg<'m>]) {
         None if lines.is_empty() => return,
         None => attachment::text(&lines.join("\n")),
     };
-    ctx.resource_mut(document)["content"] = json!([{ "attachment": attachment }]);
+    // In place of the first content, which says only TXA-3's media type,
+    // and ahead of what notes on the document added.
+    let content = json!({ "attachment": attachment });
+    match ctx.resource_mut(document)["content"].as_array_mut() {
+        Some(contents) if !contents.is_empty() => contents[0] = content,
+        _ => ctx.resource_mut(document)["content"] = json!([content]),
+    }
 }

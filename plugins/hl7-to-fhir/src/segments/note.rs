@@ -4,6 +4,7 @@ use hl7wasm_plugin_sdk::json;
 use hl7wasm_plugin_sdk::json::Value;
 
 use crate::context::{Context, Handle, Seg, push};
+use crate::datatypes::attachment;
 
 /// R4 resources with a `note` (Annotation) element that NTE can follow.
 const WITH_NOTE: [&str; 8] = [
@@ -18,8 +19,9 @@ const WITH_NOTE: [&str; 8] = [
 ];
 
 /// Adds the comment of an NTE (NTE-3, repetitions joined by line breaks) to
-/// `target`: as a note, or appended to an Appointment's comment. Other
-/// targets have no place for it, and the note is dropped.
+/// `target`: as a note, appended to an Appointment's comment, or as a
+/// DocumentReference's further content (text/plain). Other targets have no
+/// place for it, and the note is dropped.
 pub fn nte<'m>(ctx: &mut Context<'m>, nte: Seg<'m>, target: Handle) {
     let lines: Vec<String> = nte
         .reps(3)
@@ -33,6 +35,13 @@ pub fn nte<'m>(ctx: &mut Context<'m>, nte: Seg<'m>, target: Handle) {
     let resource_type = resource["resourceType"].as_str().unwrap_or_default();
     if WITH_NOTE.contains(&resource_type) {
         push(resource, "note", json!({ "text": text }));
+    } else if resource_type == "DocumentReference" {
+        // IG `NTE[DocumentReference]`: the comment is more of the content.
+        push(
+            resource,
+            "content",
+            json!({ "attachment": attachment::text(&text) }),
+        );
     } else if resource_type == "Appointment" {
         let comment = match resource["comment"].as_str() {
             Some(before) => format!("{before}\n{text}"),
