@@ -1960,6 +1960,13 @@ fn the_header_carries_the_msh_as_the_ig_maps_it() {
     assert_eq!(resolve(&bundle, &header["responsible"])["name"], "SENDORG");
     let sender = resolve(&bundle, &header["sender"]);
     assert_eq!(sender["address"][0]["country"], "USA");
+    // The responsible sending organization authored the message
+    // (IG `MSH[Provenance-Source]`), else the sending facility.
+    let author = |bundle: &Value| {
+        let provenance = &resources(bundle, "Provenance")[0]["resource"];
+        resolve(bundle, &provenance["agent"][0]["who"])["name"].clone()
+    };
+    assert_eq!(author(&bundle), "SENDORG");
 
     // Without MSH-23 to -25 the applications and MSH-6 stand in.
     let fewer = message.replace(
@@ -1973,6 +1980,9 @@ fn the_header_carries_the_msh_as_the_ig_maps_it() {
     let destination = &header["destination"][0];
     assert_eq!(destination["endpoint"], "urn:oid:1.2.3.5");
     assert_eq!(resolve(&bundle, &destination["receiver"])["name"], "RFAC");
+    let anonymous = fewer.replace("|SENDORG^^^^^^^^^S22|", "||");
+    let bundle = map_message(&anonymous, &Options::default()).unwrap();
+    assert_eq!(author(&bundle), "FAC");
 }
 
 /// Ensures that the county, the mother's identifier, the animal and the

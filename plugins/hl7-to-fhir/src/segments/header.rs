@@ -129,7 +129,7 @@ pub fn focus<'m>(ctx: &mut Context<'m>, header: Handle, kind: MessageKind) {
 
 /// A Provenance for every resource of the bundle but the sending software:
 /// recorded and occurred at
-/// MSH-7, authored by the sender (MSH-4, else the application MSH-3),
+/// MSH-7, authored by the sender (see [`sender`]),
 /// activity the message type, with the software that sent it (`software`,
 /// the SFT Devices) as source entities. None when MSH-7 has no time with a
 /// zone, as `recorded` must be an instant.
@@ -215,10 +215,12 @@ pub fn event_provenance<'m>(
     ctx.add(provenance, None);
 }
 
-/// The sending organisation (MSH-4), else the sending application's name
-/// (MSH-3), as a Provenance agent's `who`.
+/// Who authored the message, as a Provenance agent's `who`: the sending
+/// responsible organization (MSH-22), else the sending facility (MSH-4)
+/// [MSH[Provenance-Source]], else the sending application's name (MSH-3).
 fn sender<'m>(ctx: &mut Context<'m>, msh: Seg<'m>) -> Option<Value<'m>> {
-    match msh.rep(4).and_then(|hd| organization::hd(ctx, hd)) {
+    let responsible = msh.rep(22).and_then(|xon| organization::xon(ctx, xon));
+    match responsible.or_else(|| msh.rep(4).and_then(|hd| organization::hd(ctx, hd))) {
         Some(sender) => Some(ctx.reference(sender)),
         None => msh
             .text(3)
