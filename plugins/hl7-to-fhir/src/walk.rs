@@ -68,6 +68,7 @@ pub fn map<'m>(
     if let Some(sending) = segments.iter().find(|s| s.id() == "SFT") {
         software::source(&mut ctx, *sending, header);
     }
+    walk.software.extend(header::application(&mut ctx, msh));
     header::provenance(&mut ctx, msh, &walk.software);
     if let Some((evn, position)) = walk.event {
         header::event_provenance(&mut ctx, evn, position, msh, &walk.software);
@@ -166,7 +167,8 @@ struct Walk<'s, 'm> {
     /// The Specimen of the current SPM, whose containers the SAC after it
     /// describe.
     sample: Option<Handle>,
-    /// The Devices of the SFT segments, the message Provenance's entities.
+    /// The Devices of the SFT segments (and, at the end, of the sending
+    /// application), the message Provenance's entities.
     software: Vec<Handle>,
 }
 

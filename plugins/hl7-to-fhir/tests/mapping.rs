@@ -1967,6 +1967,11 @@ fn the_header_carries_the_msh_as_the_ig_maps_it() {
         resolve(bundle, &provenance["agent"][0]["who"])["name"].clone()
     };
     assert_eq!(author(&bundle), "SENDORG");
+    // With MSH-24 valued, the sending application is a source Device.
+    let provenance = &resources(&bundle, "Provenance")[0]["resource"];
+    let application = resolve(&bundle, &provenance["entity"][0]["what"]);
+    assert_eq!(application["identifier"][0]["value"], "urn:oid:1.2.3.3");
+    assert_eq!(application["deviceName"][0]["name"], "APP");
 
     // Without MSH-23 to -25 the applications and MSH-6 stand in.
     let fewer = message.replace(

@@ -130,8 +130,8 @@ pub fn focus<'m>(ctx: &mut Context<'m>, header: Handle, kind: MessageKind) {
 /// A Provenance for every resource of the bundle but the sending software:
 /// recorded and occurred at
 /// MSH-7, authored by the sender (see [`sender`]),
-/// activity the message type, with the software that sent it (`software`,
-/// the SFT Devices) as source entities. None when MSH-7 has no time with a
+/// activity the message type, with the software that sent it (`software`:
+/// the SFT Devices and the [`application`]) as source entities. None when MSH-7 has no time with a
 /// zone, as `recorded` must be an instant.
 pub fn provenance<'m>(ctx: &mut Context<'m>, msh: Seg<'m>, software: &[Handle]) {
     let Some(recorded) = msh.instant(7, ctx) else {
@@ -244,6 +244,33 @@ fn targets<'m>(ctx: &mut Context<'m>, software: &[Handle]) -> Vec<Value<'m>> {
 fn activity<'m>(what: &str, msh: Seg<'m>) -> Value<'m> {
     let event: Vec<Text<'m>> = (1..=3).filter_map(|c| msh.component(9, c)).collect();
     json!({ "coding": [{ "display": format!("{what} - {}", event.join("^")) }] })
+}
+
+/// The sending application MSH-3 as a Device, when the message also gives
+/// the sending network address MSH-24 (IG `MSH[Provenance-Source]`, which
+/// makes it a source entity of the message's Provenance): its name the
+/// HD's namespace, its identifier the universal id; one Device across
+/// messages.
+pub fn application<'m>(ctx: &mut Context<'m>, msh: Seg<'m>) -> Option<Handle> {
+    msh.rep(24)?;
+    let hd = msh.rep(3)?;
+    let uri = identifier::hd_system(&hd, 1);
+    let name = hd.get(1);
+    let key = uri.as_deref().or(name.as_deref())?;
+    let id = fhir::deterministic_id(&["Device", "application", key]);
+    if let Some(known) = ctx.existing(&id) {
+        return Some(known);
+    }
+    let mut device = resource("Device", id);
+    let identifiers: Vec<Value<'m>> = uri
+        .map(|uri| json!({ "system": "urn:ietf:rfc:3986", "value": uri }))
+        .into_iter()
+        .collect();
+    let query = identifier::conditional_query(&identifiers);
+    put(&mut device, "identifier", Some(Value::Array(identifiers)));
+    let names = name.map(|name| json!([{ "name": name, "type": "user-friendly-name" }]));
+    put(&mut device, "deviceName", names);
+    Some(ctx.add(device, query))
 }
 
 /// An HD naming a facility as a Location: the namespace as its name, the
