@@ -253,43 +253,44 @@ fn activity<'m>(what: &str, msh: Seg<'m>) -> Value<'m> {
 /// messages.
 pub fn application<'m>(ctx: &mut Context<'m>, msh: Seg<'m>) -> Option<Handle> {
     msh.rep(24)?;
-    let hd = msh.rep(3)?;
-    let uri = identifier::hd_system(&hd, 1);
-    let name = hd.get(1);
-    let key = uri.as_deref().or(name.as_deref())?;
-    let id = fhir::deterministic_id(&["Device", "application", key]);
-    if let Some(known) = ctx.existing(&id) {
-        return Some(known);
-    }
-    let mut device = resource("Device", id);
-    let identifiers: Vec<Value<'m>> = uri
-        .map(|uri| json!({ "system": "urn:ietf:rfc:3986", "value": uri }))
-        .into_iter()
-        .collect();
-    let query = identifier::conditional_query(&identifiers);
-    put(&mut device, "identifier", Some(Value::Array(identifiers)));
-    let names = name.map(|name| json!([{ "name": name, "type": "user-friendly-name" }]));
-    put(&mut device, "deviceName", names);
-    Some(ctx.add(device, query))
+    hd_named(ctx, msh.rep(3)?, "Device", |device, name| {
+        device["deviceName"] = json!([{ "name": name, "type": "user-friendly-name" }]);
+    })
 }
 
 /// An HD naming a facility as a Location: the namespace as its name, the
 /// universal id as its identifier.
 fn facility<'m>(ctx: &mut Context<'m>, hd: Rep<'m>) -> Option<Handle> {
+    hd_named(ctx, hd, "Location", |location, name| {
+        location["name"] = Value::from(name);
+    })
+}
+
+/// The resource of `resource_type` that an HD names: the universal id as
+/// its identifier, the namespace given to it by `set_name`; one resource
+/// per HD across messages. `None` when the HD has neither.
+fn hd_named<'m>(
+    ctx: &mut Context<'m>,
+    hd: Rep<'m>,
+    resource_type: &'static str,
+    set_name: impl FnOnce(&mut Value<'m>, Text<'m>),
+) -> Option<Handle> {
     let uri = identifier::hd_system(&hd, 1);
     let name = hd.get(1);
     let key = uri.as_deref().or(name.as_deref())?;
-    let id = fhir::deterministic_id(&["Location", "hd", key]);
+    let id = fhir::deterministic_id(&[resource_type, "hd", key]);
     if let Some(known) = ctx.existing(&id) {
         return Some(known);
     }
-    let mut location = resource("Location", id);
+    let mut named = resource(resource_type, id);
     let identifiers: Vec<Value<'m>> = uri
         .map(|uri| json!({ "system": "urn:ietf:rfc:3986", "value": uri }))
         .into_iter()
         .collect();
     let query = identifier::conditional_query(&identifiers);
-    put(&mut location, "identifier", Some(Value::Array(identifiers)));
-    put(&mut location, "name", name.map(Value::from));
-    Some(ctx.add(location, query))
+    put(&mut named, "identifier", Some(Value::Array(identifiers)));
+    if let Some(name) = name {
+        set_name(&mut named, name);
+    }
+    Some(ctx.add(named, query))
 }
