@@ -96,9 +96,9 @@ fn language<'m>(msh: Seg<'m>) -> Option<Text<'m>> {
     code.bytes().all(tag).then_some(code)
 }
 
-/// The header's meta: its security labels (MSH-8, free text, as a display; the
-/// classification MSH-26 and handling instructions MSH-27 as codings) and
-/// the processing id MSH-11 (table 0103) as a tag.
+/// The header's meta: its security labels (MSH-8, free text, as a display;
+/// the classification MSH-26 and handling instructions MSH-27 as codings)
+/// and the processing id MSH-11 (table 0103) as a tag.
 fn meta<'m>(msh: Seg<'m>) -> Option<Value<'m>> {
     let mut meta = json!({});
     let labelled = msh.text(8).map(|text| json!({ "display": text }));
@@ -128,11 +128,10 @@ pub fn focus<'m>(ctx: &mut Context<'m>, header: Handle, kind: MessageKind) {
 }
 
 /// A Provenance for every resource of the bundle but the sending software:
-/// recorded and occurred at
-/// MSH-7, authored by the sender (see [`sender`]),
+/// recorded and occurred at MSH-7, authored by the sender (see [`sender`]),
 /// activity the message type, with the software that sent it (`software`:
-/// the SFT Devices and the [`application`]) as source entities. None when MSH-7 has no time with a
-/// zone, as `recorded` must be an instant.
+/// the SFT Devices and the [`application`]) as source entities. None when
+/// MSH-7 has no time with a zone, as `recorded` must be an instant.
 pub fn provenance<'m>(ctx: &mut Context<'m>, msh: Seg<'m>, software: &[Handle]) {
     let Some(recorded) = msh.instant(7, ctx) else {
         return;
@@ -216,8 +215,9 @@ pub fn event_provenance<'m>(
 }
 
 /// Who authored the message, as a Provenance agent's `who`: the sending
-/// responsible organization (MSH-22), else the sending facility (MSH-4)
-/// [MSH[Provenance-Source]], else the sending application's name (MSH-3).
+/// responsible organization (MSH-22), else the sending facility (MSH-4),
+/// as IG `MSH[Provenance-Source]` says; else the sending application's name
+/// (MSH-3).
 fn sender<'m>(ctx: &mut Context<'m>, msh: Seg<'m>) -> Option<Value<'m>> {
     let responsible = msh.rep(22).and_then(|xon| organization::xon(ctx, xon));
     match responsible.or_else(|| msh.rep(4).and_then(|hd| organization::hd(ctx, hd))) {
