@@ -435,7 +435,7 @@ impl<'m> Walk<'_, 'm> {
         self.timings.clear();
         if let Some(booked) = self.appointment {
             let actor = ctx.reference(patient);
-            appointment::participant(ctx, booked, actor, None, "accepted");
+            appointment::participant(ctx, booked, actor, None, "accepted", None);
         }
         None
     }

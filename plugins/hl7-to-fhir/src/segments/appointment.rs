@@ -173,7 +173,7 @@ fn filler_status(code: &str) -> Option<&'static str> {
 pub fn finish(ctx: &mut Context<'_>) {
     for appointment in ctx.handles_of("Appointment") {
         if ctx.resource_mut(appointment).get("participant").is_none() {
-            participant(ctx, appointment, unknown(), None, "needs-action");
+            participant(ctx, appointment, unknown(), None, "needs-action", None);
         }
         end_by_duration(ctx.resource_mut(appointment));
     }
@@ -203,27 +203,17 @@ fn end_by_duration(appointment: &mut Value<'_>) {
     }
 }
 
-/// Adds `actor` as a participant of `appointment` with `status`.
+/// Adds `actor` as a participant of `appointment` with `status`, of the
+/// type `kind`, for the `period`.
 pub fn participant<'m>(
     ctx: &mut Context<'m>,
     appointment: Handle,
     actor: Value<'m>,
     kind: Option<Value<'m>>,
     status: &'static str,
-) {
-    let participant = json!({ "actor": actor, "status": status });
-    take_part(ctx, appointment, participant, kind, None);
-}
-
-/// Adds `participant` (its actor and status) to `appointment`, of the type
-/// `kind` for the `period`.
-fn take_part<'m>(
-    ctx: &mut Context<'m>,
-    appointment: Handle,
-    mut participant: Value<'m>,
-    kind: Option<Value<'m>>,
     period: Option<Value<'m>>,
 ) {
+    let mut participant = json!({ "actor": actor, "status": status });
     put(&mut participant, "type", kind.map(|k| json!([k])));
     put(&mut participant, "period", period);
     push(ctx.resource_mut(appointment), "participant", participant);
@@ -263,8 +253,7 @@ pub fn resource<'m>(ctx: &mut Context<'m>, seg: Seg<'m>, appointment: Handle) {
         Some("pending" | "waitlist" | "blocked") => "tentative",
         _ => "accepted",
     };
-    let with_status = |actor| json!({ "actor": actor, "status": status });
-    match seg.id() {
+    let (actor, kind) = match seg.id() {
         "AIS" => {
             let service = seg.rep(3).and_then(|r| codes::codeable_concept(&r));
             let start = seg.instant(4, ctx);
@@ -277,30 +266,29 @@ pub fn resource<'m>(ctx: &mut Context<'m>, seg: Seg<'m>, appointment: Handle) {
             }
             put_new(resource, "start", start.map(Value::from));
             put_new(resource, "minutesDuration", minutes.map(Value::from));
+            return;
         }
         "AIG" => {
-            let name = seg.component(3, 2).or_else(|| seg.text(3));
+            let Some(name) = seg.component(3, 2).or_else(|| seg.text(3)) else {
+                return;
+            };
             let kind = seg.rep(4).and_then(|r| codes::codeable_concept(&r));
-            if let Some(name) = name {
-                let actor = with_status(json!({ "display": name }));
-                let period = taking_part(ctx, seg);
-                take_part(ctx, appointment, actor, kind, period);
-            }
+            (json!({ "display": name }), kind)
         }
         "AIL" => {
-            if let Some(place) = seg.rep(3).and_then(|r| location::pl(ctx, r)) {
-                let actor = with_status(ctx.reference(place));
-                let period = taking_part(ctx, seg);
-                take_part(ctx, appointment, actor, None, period);
-            }
+            let Some(place) = seg.rep(3).and_then(|r| location::pl(ctx, r)) else {
+                return;
+            };
+            (ctx.reference(place), None)
         }
         "AIP" => {
-            let kind = seg.rep(4).and_then(|r| codes::codeable_concept(&r));
-            if let Some(actor) = practitioner::reference(ctx, seg.rep(3)) {
-                let period = taking_part(ctx, seg);
-                take_part(ctx, appointment, with_status(actor), kind, period);
-            }
+            let Some(actor) = practitioner::reference(ctx, seg.rep(3)) else {
+                return;
+            };
+            (actor, seg.rep(4).and_then(|r| codes::codeable_concept(&r)))
         }
-        _ => {}
-    }
+        _ => return,
+    };
+    let period = taking_part(ctx, seg);
+    participant(ctx, appointment, actor, kind, status, period);
 }
