@@ -243,6 +243,14 @@ impl<'m> Context<'m> {
         fhir::reference(Rc::clone(&self.entries[handle.0].full_url))
     }
 
+    /// The resource that `reference` (as [`Context::reference`] makes it)
+    /// names, when it is in this bundle.
+    pub fn referenced(&self, reference: &Value<'_>) -> Option<Handle> {
+        let url = reference["reference"].as_str()?;
+        let at = self.entries.iter().position(|e| &*e.full_url == url)?;
+        Some(Handle(at))
+    }
+
     /// Handles of every resource of `resource_type`, in order.
     pub fn handles_of(&self, resource_type: &str) -> Vec<Handle> {
         (0..self.entries.len())

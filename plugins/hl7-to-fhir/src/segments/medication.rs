@@ -251,11 +251,8 @@ pub fn rxc<'m>(ctx: &mut Context<'m>, rxc: Seg<'m>, request: Handle) {
             "denominator": { "value": 1_u32 },
         });
     }
-    let product = ctx.resource_mut(request)["medicationReference"]["reference"]
-        .as_str()
-        .and_then(|url| url.strip_prefix("urn:uuid:"))
-        .map(str::to_owned);
-    if let Some(medication) = product.and_then(|id| ctx.existing(&id)) {
+    let product = ctx.resource_mut(request)["medicationReference"].clone();
+    if let Some(medication) = ctx.referenced(&product) {
         push(ctx.resource_mut(medication), "ingredient", ingredient);
     }
 }
