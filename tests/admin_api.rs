@@ -130,6 +130,9 @@ async fn channels_messages_and_metrics_follow_the_traffic() {
     assert_eq!(status["stats"]["acks"]["AA"], 2, "{status}");
     assert_eq!(status["stats"]["processed"]["processed"], 2, "{status}");
     assert_eq!(status["dead_letters"], 0);
+    let stage = &status["stages"][0];
+    assert_eq!(stage["active"]["name"], "passthrough", "{status}");
+    assert_eq!(stage["previous"], Value::Null, "never swapped: {status}");
     let queues = api.ok("/api/v1/channels/test/queues", VIEWER).await;
     assert_eq!(queues["inbound"][0]["depth"], 0, "{queues}");
     assert_eq!(queues["outbound"]["sink"][0]["depth"], 0, "{queues}");

@@ -147,6 +147,18 @@ async fn fifty_swaps_under_load_lose_nothing() {
         Some(builds[1].as_str())
     );
 
+    // The channel's status names what each stage runs now and what a
+    // rollback would bring back.
+    let status = api.ok("/api/v1/channels/test", ADMIN).await;
+    let stage = &status["stages"][0];
+    assert_eq!(stage["index"], 0, "{status}");
+    assert_eq!(stage["configured"], "latest", "{status}");
+    assert_eq!(stage["active"]["sha256"].as_str(), Some(builds[1].as_str()));
+    assert_eq!(
+        stage["previous"]["sha256"].as_str(),
+        Some(builds[0].as_str())
+    );
+
     latencies.sort();
     println!(
         "{sent} messages during 50 swaps; upload to active {upload_to_active:?}; \

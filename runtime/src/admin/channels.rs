@@ -12,12 +12,13 @@ use serde::Serialize;
 
 use super::auth::Caller;
 use super::error::ApiError;
+use super::plugins::PluginView;
 use super::rates::ChannelRates;
 use super::state::AdminState;
 use super::stats::ChannelStats;
 use crate::config::{AckMode, ChannelConfig, Ordering, SourceConfig};
 use crate::deliver::TargetConfig;
-use crate::pipeline::ChannelState;
+use crate::pipeline::{ChannelPipeline, ChannelState};
 use crate::store::DeadLetterFilter;
 
 /// A channel's configuration in brief.
@@ -110,6 +111,43 @@ pub struct ChannelStatus {
     pub rates: Option<ChannelRates>,
     /// Dead letters waiting now.
     pub dead_letters: usize,
+    /// The pipeline's stages as they run now, hot swaps included.
+    pub stages: Vec<StageView>,
+}
+
+/// One pipeline stage as it runs now.
+#[derive(Debug, Serialize)]
+pub struct StageView {
+    /// Its index: the `{stage}` of `.../stages/{stage}/activate`.
+    pub index: usize,
+    /// The version the configuration asks for (`latest`, a version or a
+    /// hash prefix).
+    pub configured: String,
+    /// The version running now.
+    pub active: PluginView,
+    /// The version the last swap replaced, which a rollback restores.
+    pub previous: Option<PluginView>,
+}
+
+impl StageView {
+    /// Every stage of `pipeline`, in order.
+    fn all(pipeline: &ChannelPipeline) -> Vec<StageView> {
+        let (_, running) = pipeline.stages.snapshot();
+        running
+            .iter()
+            .zip(&pipeline.config.pipeline)
+            .enumerate()
+            .map(|(index, (stage, configured))| StageView {
+                index,
+                configured: configured.version.clone(),
+                active: PluginView::of(&stage.version),
+                previous: pipeline
+                    .stages
+                    .replaced(index)
+                    .map(|version| PluginView::of(&version)),
+            })
+            .collect()
+    }
 }
 
 /// `GET /api/v1/channels`: every channel, in configuration order.
@@ -150,6 +188,11 @@ pub async fn show(
                 stats,
                 rates,
                 dead_letters: state.store.dead_letter_count(&filter)?,
+                stages: state
+                    .pipelines
+                    .get(&name)
+                    .map(|pipeline| StageView::all(pipeline))
+                    .unwrap_or_default(),
             }))
         })
         .await
