@@ -22,7 +22,8 @@ impl Api {
         Api::at(engine.server.admin_address().expect("the admin API runs"))
     }
 
-    /// A client of the admin API listening on `address`.
+    /// A client of the admin API listening on `address`. It does not follow
+    /// redirects, so tests see them.
     pub fn at(address: std::net::SocketAddr) -> Api {
         let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
             rustls::crypto::ring::default_provider(),
@@ -33,12 +34,19 @@ impl Api {
         .with_no_client_auth();
         let client = reqwest::Client::builder()
             .tls_backend_preconfigured(tls)
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();
         Api {
             client,
             base: format!("http://{address}"),
         }
+    }
+
+    /// `GET path` without a token, the answer as it comes.
+    pub async fn raw(&self, path: &str) -> reqwest::Response {
+        let url = format!("{}{path}", self.base);
+        self.client.get(url).send().await.unwrap()
     }
 
     pub async fn call(

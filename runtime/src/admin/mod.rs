@@ -1,5 +1,6 @@
 //! The admin API: HTTP (axum) on its own listener, under `/api/v1`, plus
-//! Prometheus metrics at `/metrics`.
+//! Prometheus metrics at `/metrics` and a web dashboard at `/dashboard/`
+//! built on the API alone (see `dashboard.rs`).
 //!
 //! ```text
 //! GET  /api/v1/health                       no auth   the API answers
@@ -7,7 +8,8 @@
 //! GET  /api/v1/openapi.json                 no auth   this list, in OpenAPI 3
 //! GET  /metrics                             viewer    Prometheus text
 //! GET  /api/v1/channels                     viewer    configuration in brief, state
-//! GET  /api/v1/channels/{name}              viewer    + counters, rates, dead letters
+//! GET  /api/v1/channels/{name}              viewer    + counters, rates, dead letters,
+//!                                                     the version each stage runs
 //! POST /api/v1/channels/{name}/stop         operator  close the listener, hold work; audited
 //! POST /api/v1/channels/{name}/start        operator  listen and run again; audited
 //! POST /api/v1/channels/{name}/pause        operator  receive and ACK, hold work; audited
@@ -30,6 +32,7 @@
 //!                                           admin     back to the replaced version
 //! GET  /api/v1/alerts                       viewer
 //! GET  /api/v1/config                       viewer    as written, secrets redacted
+//! GET  /dashboard/                           no auth   the web dashboard (`/` leads there)
 //! ```
 //!
 //! Callers present `Authorization: Bearer <token>`; each configured token
@@ -50,6 +53,7 @@ mod auth;
 mod channels;
 mod config_view;
 mod control;
+mod dashboard;
 mod dead_letters;
 mod error;
 mod health;

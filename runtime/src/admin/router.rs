@@ -11,12 +11,12 @@ use super::control;
 use super::error::ApiError;
 use super::state::AdminState;
 use super::{
-    activate, alerts, channels, config_view, dead_letters, health, messages, openapi, plugins,
-    queues,
+    activate, alerts, channels, config_view, dashboard, dead_letters, health, messages, openapi,
+    plugins, queues,
 };
 
-/// Every route: `/api/v1/...` and `/metrics`; unknown paths get a JSON 404
-/// and unknown methods a JSON 405.
+/// Every route: `/api/v1/...`, `/metrics` and the dashboard; unknown paths
+/// get a JSON 404 and unknown methods a JSON 405.
 pub fn router(state: Arc<AdminState>) -> Router {
     let api = Router::new()
         .route("/health", get(health::health))
@@ -56,6 +56,7 @@ pub fn router(state: Arc<AdminState>) -> Router {
     Router::new()
         .nest("/api/v1", api)
         .route("/metrics", get(health::metrics))
+        .merge(dashboard::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

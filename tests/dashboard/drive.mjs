@@ -1,0 +1,158 @@
+// Drives the engine's web dashboard as a user would, in jsdom (a DOM in
+// Node; it runs the page's own script, fetched from the engine), against a
+// real running engine. Called by tests/dashboard.rs:
+//
+//   node drive.mjs BASE_URL ADMIN_TOKEN PLUGIN.wasm
+//
+// The engine has a channel `test` whose first message (control ID DASH1) is
+// in the dead-letter queue and whose destination accepts again. The script
+// prints one line per step and exits 1 at the first step that fails.
+
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { JSDOM, VirtualConsole } from "jsdom";
+
+const [base, token, pluginPath] = process.argv.slice(2);
+const PATIENCE_MS = 20000;
+
+const console_ = new VirtualConsole();
+const pageErrors = [];
+console_.on("jsdomError", (error) => pageErrors.push(error.message));
+
+const dom = await JSDOM.fromURL(`${base}/`, {
+  runScripts: "dangerously",
+  resources: "usable",
+  pretendToBeVisual: true,
+  virtualConsole: console_,
+  beforeParse(window) {
+    // jsdom has no fetch: lend it Node's, resolving paths against the page.
+    window.fetch = (url, options) => fetch(new URL(url, window.location.href), options);
+    window.confirm = () => true;
+  },
+});
+const { window } = dom;
+const { document } = window;
+
+function fail(message) {
+  const notice = document.getElementById("notice");
+  console.log(`FAIL ${message}`);
+  console.log(`  notice: ${notice && !notice.hidden ? notice.textContent : "(none)"}`);
+  console.log(`  view: ${document.getElementById("view")?.textContent.slice(0, 2000)}`);
+  if (pageErrors.length) console.log(`  page errors: ${pageErrors.join(" | ")}`);
+  window.close();
+  process.exit(1);
+}
+
+/** Polls until `probe` returns a truthy value, and returns it. */
+async function until(what, probe) {
+  const deadline = Date.now() + PATIENCE_MS;
+  for (;;) {
+    const found = probe();
+    if (found) return found;
+    if (Date.now() > deadline) fail(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+const $ = (selector) => document.querySelector(selector);
+const noticeSays = (text) => () => !$("#notice").hidden && $("#notice").textContent.includes(text);
+function click(selector) {
+  const target = $(selector);
+  if (!target) fail(`nothing to click at ${selector}`);
+  target.click();
+}
+function go(hash, view) {
+  window.location.hash = hash;
+  return until(`the ${view} view`, () => $(`#view[data-view="${view}"]`) && $("#view").dataset.refreshed);
+}
+function step(text) {
+  console.log(`ok ${text}`);
+}
+
+// 1. The page loads from `/`, and without a token the API's 401 is shown.
+if (window.location.pathname !== "/dashboard/") fail(`landed on ${window.location.pathname}`);
+await until("the page's script to run", () => $("#view").dataset.view === "channels");
+await until("the 401 notice", noticeSays("The API wants a token"));
+step("the page asks for a token");
+
+// 2. With the token, the channel's row shows its state and counters.
+$("#token").value = token;
+$("#token-form").dispatchEvent(new window.Event("submit", { cancelable: true }));
+const row = await until("the channel's row", () => $('tr[data-channel="test"]'));
+if (window.sessionStorage.getItem("hl7wasm.token") !== token) fail("the token is not kept for the tab");
+await until("one dead letter in the row", () => $('tr[data-channel="test"] .dead-letters')?.textContent === "1");
+if (!row.querySelector(".state").textContent.includes("running")) fail("the channel is not shown running");
+step("the channel is listed with its dead letter");
+
+// 3. Pause and resume the channel from its row.
+click('tr[data-channel="test"] button[data-action="pause"]');
+await until("the paused state", () => $('tr[data-channel="test"] .state')?.textContent === "paused");
+await until("the pause notice", noticeSays("Channel test is paused."));
+click('tr[data-channel="test"] button[data-action="resume"]');
+await until("the running state", () => $('tr[data-channel="test"] .state')?.textContent === "running");
+step("the channel was paused and resumed");
+
+// 4. The dead letter is listed, its payload shown to the admin, and it is
+//    reprocessed.
+await go("#dead-letters", "dead-letters");
+const letter = await until("the dead letter's row", () => $("tr[data-sequence]"));
+if (!letter.textContent.includes("DASH1") || !letter.textContent.includes("rejected")) {
+  fail(`the dead letter's row reads ${letter.textContent}`);
+}
+click('tr[data-sequence] button[data-action="payload"]');
+await until("the payload", () => !$("#detail").hidden && $("#detail").textContent.includes("MSH|"));
+click('tr[data-sequence] button[data-action="reprocess"]');
+await until("the reprocess notice", noticeSays("1 requeued."));
+await until("an empty dead-letter queue", () => !$("tr[data-sequence]"));
+step("the dead letter was reprocessed");
+
+// 5. The message search finds DASH1 delivered.
+await go("#messages", "messages");
+const form = $("#message-filters");
+form.querySelector('[name="control_id"]').value = "DASH1";
+await until("DASH1 processed and routed", () => {
+  form.dispatchEvent(new window.Event("submit", { cancelable: true }));
+  const found = $("#messages tbody tr");
+  return found && found.textContent.includes("DASH1") && found.textContent.includes("processed") && found;
+});
+if ($("#messages tbody tr:nth-child(2)")) fail("the search for DASH1 found more than one message");
+click('#messages button[data-action="body"]');
+await until("the body, a segment a line", () => !$("#detail").hidden && $("#detail").textContent.includes("\nPID|"));
+const shown = $("#view").dataset.refreshed;
+form.dispatchEvent(new window.Event("submit", { cancelable: true }));
+await until("another refresh", () => $("#view").dataset.refreshed !== shown);
+if ($("#detail").hidden) fail("a refresh hid the body asked for");
+step("the message search finds DASH1 processed, with its body on request");
+
+// 6. Upload a new build of the plugin.
+await go("#plugins", "plugins");
+const bytes = readFileSync(pluginPath);
+const sha256 = createHash("sha256").update(bytes).digest("hex");
+const input = $('#upload input[type="file"]');
+Object.defineProperty(input, "files", { value: [new window.File([bytes], "passthrough.wasm")] });
+$("#upload").dispatchEvent(new window.Event("submit", { cancelable: true }));
+await until("the upload notice", noticeSays(`(${sha256.slice(0, 12)})`));
+await until("the new version's row", () => $(`tr[data-sha256="${sha256}"]`));
+step("a new build was uploaded");
+
+// 7. Activate it on the channel's stage, then roll back.
+await go("#channel/test", "channel");
+const select = await until("the stage's version choice", () => $('tr[data-stage="0"] select'));
+select.value = sha256;
+if (select.value !== sha256) fail("the uploaded build is not offered for the stage");
+click('tr[data-stage="0"] button[data-action="activate"]');
+await until("the swap notice", noticeSays("runs"));
+await until("the new build running", () => $('tr[data-stage="0"] .active code')?.title === sha256);
+click('tr[data-stage="0"] button[data-action="rollback"]');
+await until("the old build running", () => {
+  const active = $('tr[data-stage="0"] .active code');
+  return active && active.title !== sha256;
+});
+click('tr[data-stage="0"] button[data-action="activate"]');
+await until("the new build running again", () => $('tr[data-stage="0"] .active code')?.title === sha256);
+step("the build was activated, rolled back and activated again");
+
+if (pageErrors.length) fail("the page raised errors");
+console.log(JSON.stringify({ ok: true, activated: sha256 }));
+window.close();
+process.exit(0);
