@@ -1,7 +1,7 @@
 //! Ensures the admin API over real HTTP: tokens and roles (401/403),
 //! channel statistics and queues after MLLP traffic, message search with
-//! bodies for admins only, dead letters listed, reprocessed exactly once
-//! and purged, plugin uploads good and bad, metrics, the OpenAPI document,
+//! bodies for admins only, stored messages reprocessed through the
+//! pipeline, dead letters listed, reprocessed exactly once and purged, plugin uploads good and bad, metrics, the OpenAPI document,
 //! the refusal of an open address without tokens, and the `dlq` CLI.
 
 #[path = "support/admin.rs"]
@@ -31,7 +31,12 @@ const ADMIN: &str = "admin-token-0123456789";
 /// An engine with the admin API on 127.0.0.1:0, three tokens, and a
 /// channel `test` that runs `passthrough` and delivers to `sink`.
 async fn start(sink: SocketAddr) -> TestEngine {
-    let text = format!(
+    start_channels(tempfile::tempdir().unwrap(), &config(sink)).await
+}
+
+/// The configuration of [`start`].
+fn config(sink: SocketAddr) -> String {
+    format!(
         "[admin]\nlisten = \"127.0.0.1:0\"\ntokens = [\n\
          {{ name = \"grafana\", token = \"{VIEWER}\", role = \"viewer\" }},\n\
          {{ name = \"oncall\", token = \"{OPERATOR}\", role = \"operator\" }},\n\
@@ -41,8 +46,7 @@ async fn start(sink: SocketAddr) -> TestEngine {
          [[channels.destinations]]\nname = \"sink\"\n\
          to = {{ type = \"mllp\", address = \"{sink}\", ack_timeout_secs = 2, connect_timeout_secs = 1 }}\n\
          retry = {{ initial_delay_ms = 50, max_delay_ms = 200, max_retries = 5, jitter = 0.0 }}\n"
-    );
-    start_channels(tempfile::tempdir().unwrap(), &text).await
+    )
 }
 
 /// Polls `path` until `condition` holds on its JSON.
@@ -401,4 +405,98 @@ async fn the_dlq_cli_lists_dead_letters_over_the_api() {
     let refused = run("wrong-token-0123456789").await.unwrap();
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("HL7WASM_TOKEN"));
+}
+
+/// Ensures that stored messages can be run through the pipeline again: a
+/// processed one is delivered again, one still queued is skipped rather
+/// than run twice, a requeued one survives a restart, and the CLI asks for
+/// a filter or `--all`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stored_messages_are_reprocessed_once_each() {
+    let sink = Sink::start("127.0.0.1:0", Answer::Accept).await;
+    let engine = start(sink.address).await;
+    let api = Api::of(&engine);
+    send(&engine, &["REP1", "REP2"]).await;
+    sink.wait_for(2, PATIENCE).await;
+    eventually(
+        &api,
+        "/api/v1/messages?status=processed",
+        "both processed",
+        |b| b.as_array().is_some_and(|l| l.len() == 2),
+    )
+    .await;
+
+    let reprocess = "/api/v1/messages/reprocess";
+    let one = json!({ "control_id": "REP1" });
+    assert_eq!(
+        api.post(reprocess, VIEWER, &one).await.0,
+        StatusCode::FORBIDDEN
+    );
+    let (status, answer) = api.post(reprocess, OPERATOR, &one).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["requeued"].as_array().unwrap().len(), 1, "{answer}");
+    assert_eq!(answer["skipped"], json!([]));
+    sink.wait_for(3, PATIENCE).await;
+    assert_eq!(sink.accepted_ids(), ["REP1", "REP2", "REP1"]);
+    let bad = api
+        .post(reprocess, OPERATOR, &json!({ "colour": "red" }))
+        .await;
+    assert_eq!(bad.0, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.1);
+    assert!(bad.1["message"].as_str().unwrap().contains("colour"));
+
+    // Paused, a requeued message waits in its queue: asked again, it is
+    // skipped; a restart keeps it queued; resumed, it goes once.
+    let (status, _) = api
+        .post("/api/v1/channels/test/pause", OPERATOR, &json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let two = json!({ "control_id": "REP2" });
+    let first = api.post(reprocess, OPERATOR, &two).await.1;
+    let id = first["requeued"][0].as_u64().expect("REP2 requeued");
+    let again = api.post(reprocess, OPERATOR, &two).await.1;
+    assert_eq!(again, json!({ "requeued": [], "skipped": [id] }));
+    let found = api.ok(&format!("/api/v1/messages?id={id}"), VIEWER).await;
+    assert_eq!(found[0]["status"]["state"], "requeued", "{found}");
+
+    let engine = engine.restart(&config(sink.address)).await;
+    let api = Api::of(&engine);
+    let (status, _) = api
+        .post("/api/v1/channels/test/resume", OPERATOR, &json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    sink.wait_for(4, PATIENCE).await;
+    eventually(
+        &api,
+        &format!("/api/v1/messages/{id}"),
+        "REP2 processed",
+        |b| b["status"]["state"] == "processed",
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(sink.accepted_ids(), ["REP1", "REP2", "REP1", "REP2"]);
+
+    let url = api.base.clone();
+    let cli = |args: &'static [&'static str]| {
+        let url = url.clone();
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_hl7wasm"))
+                .args(["messages", "reprocess"])
+                .args(args)
+                .args(["--api", &url, "--token", OPERATOR])
+                .output()
+                .unwrap()
+        })
+    };
+    let unfiltered = cli(&[]).await.unwrap();
+    assert!(!unfiltered.status.success());
+    assert!(String::from_utf8_lossy(&unfiltered.stderr).contains("--all"));
+    let by_type = cli(&["--type", "ADT^A01", "--limit", "1"]).await.unwrap();
+    assert!(
+        by_type.status.success(),
+        "{}",
+        String::from_utf8_lossy(&by_type.stderr)
+    );
+    let answer: Value = serde_json::from_slice(&by_type.stdout).unwrap();
+    assert_eq!(answer["requeued"], json!([id]), "the newest one: {answer}");
+    sink.wait_for(5, PATIENCE).await;
 }

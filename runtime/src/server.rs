@@ -2,7 +2,7 @@
 //! (pipelines, delivery, pruning) and the admin API, binds one listener per
 //! channel and shuts everything down cleanly.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -20,7 +20,7 @@ use crate::ingest::{AckIds, ChannelRuntime, Listener};
 use crate::metrics::Metrics;
 use crate::pipeline::{ChannelPipeline, Shared, Topology, Wakers, pruner};
 use crate::plugin::PluginRegistry;
-use crate::store::{DeadLetterFilter, Requeued, Store, StoreError};
+use crate::store::{DeadLetterFilter, Requeued, Store, StoreError, StoredMessage};
 
 /// A started engine.
 pub struct Server {
@@ -201,6 +201,28 @@ pub fn reprocess_dead_letters(
             Some(destination) => wakers.wake_outbound(&entry.channel, destination, entry.partition),
             None => wakers.wake_inbound(&entry.channel, entry.partition),
         }
+    }
+    Ok(requeued)
+}
+
+/// Queues the stored `messages` that are through the pipeline again (see
+/// [`Store::reprocess_messages`]) and wakes their partitions' workers;
+/// returns the ids queued.
+///
+/// # Errors
+/// When storage fails; messages queued before the failure stay queued.
+pub fn reprocess_messages(
+    store: &Store,
+    wakers: &Wakers,
+    messages: &[StoredMessage],
+) -> Result<Vec<u64>, StoreError> {
+    let requeued = store.reprocess_messages(messages)?;
+    let partitions: BTreeSet<(&str, u32)> = messages
+        .iter()
+        .map(|m| (m.channel.as_str(), m.partition))
+        .collect();
+    for (channel, partition) in partitions {
+        wakers.wake_inbound(channel, partition);
     }
     Ok(requeued)
 }

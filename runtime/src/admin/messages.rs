@@ -1,11 +1,13 @@
 //! `GET /api/v1/messages`, `/messages/{id}` and `/messages/{id}/body`:
 //! search stored messages by metadata and read their processing record.
 //! Only `/body` returns message content (PHI), and only to the admin role.
+//! `POST /api/v1/messages/reprocess` runs matching messages through their
+//! channel's pipeline again.
 
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
@@ -17,7 +19,7 @@ use super::error::ApiError;
 use super::state::AdminState;
 use crate::config::Role;
 use crate::plugin::HL7_V2_CONTENT_TYPE;
-use crate::store::{MessageState, MessageStatus, StoredMessage};
+use crate::store::{MessageState, MessageStatus, StoreError, StoredMessage};
 
 /// The most messages one search returns.
 const MAX_LIMIT: usize = 1000;
@@ -27,10 +29,13 @@ const MAX_LIMIT: usize = 1000;
 /// clock set back across a restart) without a match being missed.
 const CLOCK_SLACK_MS: u64 = 60 * 60 * 1000;
 
-/// The query of `GET /api/v1/messages`; absent fields match all.
-#[derive(Debug, Default, Deserialize)]
+/// The query of `GET /api/v1/messages` and the body of `POST
+/// /api/v1/messages/reprocess`; absent fields match all.
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MessageQuery {
+    /// The message with this id only.
+    pub id: Option<u64>,
     /// The channel.
     pub channel: Option<String>,
     /// MSH-10, exactly.
@@ -43,7 +48,7 @@ pub struct MessageQuery {
     /// Received before.
     pub until_ms: Option<u64>,
     /// `pending` (not through the pipeline yet), `processed`, `filtered`,
-    /// `retrying` or `dead_lettered`.
+    /// `retrying`, `dead_lettered` or `requeued`.
     pub status: Option<String>,
     /// At most this many, newest first. By default 100, at most 1000.
     pub limit: Option<usize>,
@@ -111,7 +116,8 @@ impl MessageQuery {
                         .is_some_and(|rest| rest.starts_with('^'))
             })
         };
-        self.channel.as_ref().is_none_or(|c| *c == message.channel)
+        self.id.is_none_or(|id| id == message.id)
+            && self.channel.as_ref().is_none_or(|c| *c == message.channel)
             && self
                 .control_id
                 .as_ref()
@@ -138,32 +144,110 @@ pub async fn search(
     query: Result<Query<MessageQuery>, QueryRejection>,
 ) -> Result<Json<Vec<MessageSummary>>, ApiError> {
     let Query(query) = query?;
+    query.state()?;
+    state
+        .blocking(move |state| {
+            let found = find(state, &query)?;
+            let summaries = found.into_iter().map(|(m, s)| MessageSummary::of(m, s));
+            Ok(Json(summaries.collect()))
+        })
+        .await
+}
+
+/// The newest messages `query` matches, with their status, at most its
+/// limit (see [`search`] for how far the scan reads).
+fn find(
+    state: &AdminState,
+    query: &MessageQuery,
+) -> Result<Vec<(StoredMessage, Option<MessageStatus>)>, ApiError> {
     let wanted_state = query.state()?;
     let limit = query.limit.unwrap_or(100).min(MAX_LIMIT);
     let oldest_ms = query.since_ms.map(|t| t.saturating_sub(CLOCK_SLACK_MS));
-    state
-        .blocking(move |state| {
-            let mut found = Vec::with_capacity(limit);
-            for message in state.store.messages().rev() {
-                if found.len() == limit {
-                    break;
-                }
-                let message = message?;
-                if oldest_ms.is_some_and(|oldest| message.received_at_ms < oldest) {
-                    break;
-                }
-                if !query.matches(&message) {
-                    continue;
-                }
-                let status = state.store.status(message.id)?;
-                if wanted_state.is_some_and(|w| w != status.as_ref().map(|s| s.state)) {
-                    continue;
-                }
-                found.push(MessageSummary::of(message, status));
-            }
-            Ok(Json(found))
-        })
-        .await
+    let mut found = Vec::with_capacity(limit);
+    let candidates: Box<dyn Iterator<Item = Result<StoredMessage, StoreError>>> = match query.id {
+        Some(id) => Box::new(state.store.message(id).transpose().into_iter()),
+        None => Box::new(state.store.messages().rev()),
+    };
+    for message in candidates {
+        if found.len() == limit {
+            break;
+        }
+        let message = message?;
+        if oldest_ms.is_some_and(|oldest| message.received_at_ms < oldest) {
+            break;
+        }
+        if !query.matches(&message) {
+            continue;
+        }
+        let status = state.store.status(message.id)?;
+        if wanted_state.is_some_and(|w| w != status.as_ref().map(|s| s.state)) {
+            continue;
+        }
+        found.push((message, status));
+    }
+    Ok(found)
+}
+
+/// `POST /api/v1/messages/reprocess`: sends the messages the JSON query
+/// matches (as for the search, newest first up to its limit) through their
+/// channel's pipeline again, oldest first, and on to the destinations its
+/// outputs are routed to; operator role, audited. Only messages through
+/// the pipeline (processed, filtered, dead-lettered) are queued; those
+/// still queued are `skipped`, so nothing runs twice at once. A message's
+/// dead letters stay: reprocess those from the dead-letter queue to retry
+/// only what failed.
+///
+/// # Errors
+/// 400 for a bad query, 403 below operator, 503 when the store fails
+/// (messages queued before the failure stay queued).
+pub async fn reprocess(
+    caller: Caller,
+    State(state): State<Arc<AdminState>>,
+    query: Result<Json<MessageQuery>, JsonRejection>,
+) -> Result<Json<Reprocessed>, ApiError> {
+    let subject = query
+        .as_ref()
+        .map(|Json(q)| serde_json::to_string(q).expect("queries serialize"))
+        .unwrap_or_default();
+    let result = match (caller.require(Role::Operator), query) {
+        (Err(error), _) => Err(error),
+        (Ok(()), Err(rejection)) => Err(rejection.into()),
+        (Ok(()), Ok(Json(query))) => {
+            state
+                .blocking(move |state| {
+                    let found: Vec<StoredMessage> =
+                        find(state, &query)?.into_iter().map(|(m, _)| m).collect();
+                    let requeued =
+                        crate::server::reprocess_messages(&state.store, &state.wakers, &found)?;
+                    let mut skipped: Vec<u64> = found
+                        .iter()
+                        .map(|m| m.id)
+                        .filter(|id| !requeued.contains(id))
+                        .collect();
+                    skipped.sort_unstable();
+                    Ok(Reprocessed { requeued, skipped })
+                })
+                .await
+        }
+    };
+    let summary =
+        |r: &Reprocessed| format!("{} requeued, {} skipped", r.requeued.len(), r.skipped.len());
+    audit::record(
+        &caller,
+        "messages.reprocess",
+        &subject,
+        result.as_ref().map(summary),
+    );
+    result.map(Json)
+}
+
+/// The answer of `POST /api/v1/messages/reprocess`.
+#[derive(Debug, Serialize)]
+pub struct Reprocessed {
+    /// The ids queued again, oldest first.
+    pub requeued: Vec<u64>,
+    /// The ids that matched but were still queued, left alone.
+    pub skipped: Vec<u64>,
 }
 
 /// `GET /api/v1/messages/{id}`: metadata and processing record.

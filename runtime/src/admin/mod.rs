@@ -18,6 +18,8 @@
 //! GET  /api/v1/messages?control_id=&type=…  viewer    metadata + processing record
 //! GET  /api/v1/messages/{id}                viewer
 //! GET  /api/v1/messages/{id}/body           admin     PHI; audited
+//! POST /api/v1/messages/reprocess            operator  JSON query: through the pipeline
+//!                                                     again; audited
 //! GET  /api/v1/dead-letters?channel=&…      viewer    metadata only
 //! GET  /api/v1/dead-letters/{sequence}      viewer    payload for admin only
 //! POST /api/v1/dead-letters/reprocess       operator  JSON filter; audited

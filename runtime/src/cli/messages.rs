@@ -1,7 +1,10 @@
-//! `hl7wasm messages search`: find stored messages by metadata over the
-//! admin API (no bodies).
+//! `hl7wasm messages search|reprocess`: find stored messages by metadata
+//! (no bodies), and run them through their channel's pipeline again, over
+//! the admin API.
 
 use std::process::ExitCode;
+
+use serde_json::{Map, Value};
 
 use super::api::{self, Api, ApiArgs};
 
@@ -11,12 +14,35 @@ pub enum MessagesCommand {
     /// Search messages by control id, type, time or state, newest first.
     ///
     /// Example: hl7wasm messages search --control-id MSG00042
-    Search(SearchArgs),
+    Search {
+        #[command(flatten)]
+        filter: FilterArgs,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Run matching messages through their channel's pipeline again (the
+    /// plugin versions active now) and deliver their outputs again; only
+    /// messages through the pipeline are queued (operator token).
+    ///
+    /// Example: hl7wasm messages reprocess --channel adt --status filtered --since-ms 1764288000000
+    Reprocess {
+        #[command(flatten)]
+        filter: FilterArgs,
+        /// Reprocess the newest `--limit` messages of every channel (needed
+        /// when no filter is given).
+        #[arg(long)]
+        all: bool,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
 }
 
-/// Arguments of `hl7wasm messages search`.
+/// Which messages: the newest `limit` that match every field given.
 #[derive(Debug, clap::Args)]
-pub struct SearchArgs {
+pub struct FilterArgs {
+    /// The message with this store id.
+    #[arg(long)]
+    id: Option<u64>,
     /// The channel.
     #[arg(long)]
     channel: Option<String>,
@@ -32,37 +58,59 @@ pub struct SearchArgs {
     /// Received before this time.
     #[arg(long)]
     until_ms: Option<u64>,
-    /// pending, processed, filtered, retrying or dead_lettered.
+    /// pending, processed, filtered, retrying, dead_lettered or requeued.
     #[arg(long)]
     status: Option<String>,
-    /// At most this many.
+    /// At most this many (the API allows 1000).
     #[arg(long, default_value_t = 100)]
-    limit: usize,
-    #[command(flatten)]
-    api: ApiArgs,
+    limit: u64,
 }
 
-/// Prints the matching messages.
+impl FilterArgs {
+    /// The fields given, as the API reads them; without `limit`.
+    fn fields(&self) -> Map<String, Value> {
+        api::fields(
+            &[
+                ("channel", &self.channel),
+                ("control_id", &self.control_id),
+                ("type", &self.message_type),
+                ("status", &self.status),
+            ],
+            &[
+                ("id", self.id),
+                ("since_ms", self.since_ms),
+                ("until_ms", self.until_ms),
+            ],
+        )
+    }
+}
+
+/// Runs a `messages` subcommand and prints the API's answer.
 ///
 /// # Errors
-/// When the API cannot be reached or refuses.
+/// When the API cannot be reached or refuses, or `reprocess` has neither a
+/// filter nor `--all`.
 pub fn run(command: &MessagesCommand) -> anyhow::Result<ExitCode> {
-    let MessagesCommand::Search(args) = command;
-    let query = api::fields(
-        &[
-            ("channel", &args.channel),
-            ("control_id", &args.control_id),
-            ("type", &args.message_type),
-            ("status", &args.status),
-        ],
-        &[
-            ("since_ms", args.since_ms),
-            ("until_ms", args.until_ms),
-            ("limit", Some(args.limit as u64)),
-        ],
-    );
     api::block_on(async {
-        api::print(&Api::new(&args.api)?.get("/api/v1/messages", &query).await?);
+        let answer = match command {
+            MessagesCommand::Search { filter, api } => {
+                let mut query = filter.fields();
+                query.insert("limit".into(), filter.limit.into());
+                Api::new(api)?.get("/api/v1/messages", &query).await?
+            }
+            MessagesCommand::Reprocess { filter, all, api } => {
+                let mut body = filter.fields();
+                anyhow::ensure!(
+                    *all || !body.is_empty(),
+                    "this would reprocess the newest messages of every channel: give a filter (--channel, --id, ...) or --all"
+                );
+                body.insert("limit".into(), filter.limit.into());
+                Api::new(api)?
+                    .post_json("/api/v1/messages/reprocess", &Value::Object(body))
+                    .await?
+            }
+        };
+        api::print(&answer);
         Ok(ExitCode::SUCCESS)
     })
 }

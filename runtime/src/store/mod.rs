@@ -122,6 +122,7 @@ mod prune;
 mod queues;
 mod record;
 mod redo;
+mod reprocess;
 mod settings;
 mod status;
 mod wal;

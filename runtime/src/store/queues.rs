@@ -16,8 +16,8 @@
 //!   [`keys::queue_entry`]): the checkpoint spills the messages queued for
 //!   long ([`SPILL_LAG`] ids behind the next one) as entries, so that a
 //!   paused channel does not hold the mark back and make every restart read
-//!   all the messages stored since; reprocessing a dead letter queues it
-//!   with an entry too. An entry goes once its message's final status is
+//!   all the messages stored since; reprocessing a dead letter or a stored
+//!   message queues it with an entry too. An entry goes once its message's final status is
 //!   written; one left over by a crash in between is dropped at open.
 //!
 //! Stores from before the in-memory queues held an entry for every queued
@@ -179,18 +179,42 @@ impl InboundQueues {
     pub(crate) fn requeue(
         &self,
         db: &sled::Db,
-        mut batch: sled::Batch,
+        batch: sled::Batch,
         channel: &str,
         partition: u32,
         id: u64,
     ) -> Result<(), StoreError> {
+        queue_again(&mut self.lock(), db, batch, channel, partition, id)
+    }
+
+    /// Queues message `id` of `channel`'s `partition` again if its status
+    /// is final (it is through the pipeline), setting the status to
+    /// requeued in the same atomic write as the queue entry. The check and
+    /// the write hold the queues' lock, so two callers cannot both queue it.
+    /// Returns whether it was queued.
+    ///
+    /// # Errors
+    ///
+    /// Any sled error, and [`StoreError::Corrupt`] for a status that does
+    /// not decode.
+    pub(crate) fn requeue_if_final(
+        &self,
+        db: &sled::Db,
+        channel: &str,
+        partition: u32,
+        id: u64,
+        now_ms: u64,
+    ) -> Result<bool, StoreError> {
         let mut queues = self.lock();
-        batch.insert(keys::queue_entry(channel, partition, id), &[][..]);
-        db.apply_batch(batch)?;
-        let queue = queue_of(&mut queues, channel, partition);
-        queue.held.remove(&id);
-        queue.spilled.insert(id);
-        Ok(())
+        let Some(mut status) = status::read(db, id)?.filter(|s| !s.state.is_queued()) else {
+            return Ok(false);
+        };
+        status.state = MessageState::Requeued;
+        status.updated_at_ms = now_ms;
+        let mut batch = sled::Batch::default();
+        batch.insert(keys::status(id), status::encode(&status));
+        queue_again(&mut queues, db, batch, channel, partition, id)?;
+        Ok(true)
     }
 
     /// Replaces every queue with what `db` holds: the messages with a queue
@@ -260,6 +284,24 @@ impl InboundQueues {
     fn lock(&self) -> MutexGuard<'_, Queues> {
         self.queues.lock().expect("lock not poisoned")
     }
+}
+
+/// Applies `batch` with a queue entry for message `id`, and queues it in
+/// memory as spilled.
+fn queue_again(
+    queues: &mut Queues,
+    db: &sled::Db,
+    mut batch: sled::Batch,
+    channel: &str,
+    partition: u32,
+    id: u64,
+) -> Result<(), StoreError> {
+    batch.insert(keys::queue_entry(channel, partition, id), &[][..]);
+    db.apply_batch(batch)?;
+    let queue = queue_of(queues, channel, partition);
+    queue.held.remove(&id);
+    queue.spilled.insert(id);
+    Ok(())
 }
 
 /// The queue of `channel`'s `partition`, created empty if need be.
@@ -413,6 +455,37 @@ mod tests {
         assert_eq!(entries(&db).len() as u64, backlog);
         assert_eq!(mark(&db).unwrap(), next_id);
         assert_eq!(queues.first("adt", 0, 3, |_| false), [0, 1, 2]);
+    }
+
+    /// Ensures that only a message through the pipeline is queued again,
+    /// once, as requeued with its stage records kept, and that a restart
+    /// finds it queued.
+    #[test]
+    fn only_a_message_with_a_final_status_is_requeued() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::Config::new().path(dir.path()).open().unwrap();
+        for id in 1..=3 {
+            store_message(&db, id);
+        }
+        write_status(&db, 1, MessageState::Processed);
+        write_status(&db, 2, MessageState::Retrying);
+        let queues = InboundQueues::default();
+        queues.push("adt", 0, 2);
+        queues.push("adt", 0, 3);
+
+        assert!(queues.requeue_if_final(&db, "adt", 0, 1, 2_000).unwrap());
+        assert!(!queues.requeue_if_final(&db, "adt", 0, 1, 2_000).unwrap());
+        assert!(!queues.requeue_if_final(&db, "adt", 0, 2, 2_000).unwrap());
+        assert!(!queues.requeue_if_final(&db, "adt", 0, 3, 2_000).unwrap());
+        assert_eq!(queues.first("adt", 0, 10, |_| false), [1, 2, 3]);
+        let status = status::read(&db, 1).unwrap().unwrap();
+        assert_eq!(status.state, MessageState::Requeued);
+        assert_eq!(status.updated_at_ms, 2_000);
+        assert_eq!(entries(&db), [1]);
+
+        let rebuilt = InboundQueues::default();
+        assert_eq!(rebuilt.rebuild(&db, &[]).unwrap(), 3);
+        assert_eq!(rebuilt.first("adt", 0, 10, |_| false), [1, 2, 3]);
     }
 
     /// Ensures that opening a store from before the in-memory queues (queue
