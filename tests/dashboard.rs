@@ -2,7 +2,7 @@
 //! with its security headers, and driven in jsdom (`tests/dashboard/
 //! drive.mjs`, which runs the page's own script) through a user's rounds:
 //! token, channel pause and resume, a dead letter's payload and reprocess,
-//! message search, plugin upload, activation and rollback. What the page
+//! message search and reprocess, plugin upload, activation and rollback. What the page
 //! did is then checked over the API and at the receiving system.
 
 #[path = "support/admin.rs"]
@@ -137,8 +137,12 @@ async fn a_user_operates_the_engine_from_the_dashboard() {
     let summary: serde_json::Value = serde_json::from_str(printed.lines().last().unwrap()).unwrap();
 
     // What the page did, seen from outside it.
-    sink.wait_for(1, PATIENCE).await;
-    assert_eq!(sink.accepted_ids(), ["DASH1"], "delivered once");
+    sink.wait_for(2, PATIENCE).await;
+    assert_eq!(
+        sink.accepted_ids(),
+        ["DASH1", "DASH1"],
+        "delivered from the dead-letter queue, then reprocessed"
+    );
     let status = api.ok("/api/v1/channels/test", ADMIN).await;
     assert_eq!(status["state"], "running", "{status}");
     assert_eq!(status["dead_letters"], 0, "{status}");

@@ -5,7 +5,9 @@
 //   node drive.mjs BASE_URL ADMIN_TOKEN PLUGIN.wasm
 //
 // The engine has a channel `test` whose first message (control ID DASH1) is
-// in the dead-letter queue and whose destination accepts again. The script
+// in the dead-letter queue and whose destination accepts again. The page
+// reprocesses that dead letter, then the message itself: DASH1 reaches the
+// destination twice. The script
 // prints one line per step and exits 1 at the first step that fails.
 
 import { createHash } from "node:crypto";
@@ -124,7 +126,12 @@ await until("another refresh", () => $("#view").dataset.refreshed !== shown);
 if ($("#detail").hidden) fail("a refresh hid the body asked for");
 step("the message search finds DASH1 processed, with its body on request");
 
-// 6. Upload a new build of the plugin.
+// 6. Run DASH1 through the pipeline again.
+click('#messages button[data-action="reprocess"]');
+await until("the reprocess notice", noticeSays("1 requeued."));
+step("DASH1 was reprocessed");
+
+// 7. Upload a new build of the plugin.
 await go("#plugins", "plugins");
 const bytes = readFileSync(pluginPath);
 const sha256 = createHash("sha256").update(bytes).digest("hex");
@@ -135,7 +142,7 @@ await until("the upload notice", noticeSays(`(${sha256.slice(0, 12)})`));
 await until("the new version's row", () => $(`tr[data-sha256="${sha256}"]`));
 step("a new build was uploaded");
 
-// 7. Activate it on the channel's stage, then roll back.
+// 8. Activate it on the channel's stage, then roll back.
 await go("#channel/test", "channel");
 const select = await until("the stage's version choice", () => $('tr[data-stage="0"] select'));
 select.value = sha256;

@@ -294,7 +294,7 @@
       field("channel", "channel", { size: 10 }),
       field("control ID (MSH-10)", "control_id", { size: 14 }),
       field("type (MSH-9)", "type", { size: 10, placeholder: "ADT or ADT^A01" }),
-      choice("status", "status", ["", "pending", "processed", "filtered", "retrying", "dead_lettered"]),
+      choice("status", "status", ["", "pending", "processed", "filtered", "retrying", "dead_lettered", "requeued"]),
       field("at most", "limit", { type: "number", min: 1, max: 1000, value: 100 }),
       el("button", { type: "submit" }, "Search"),
     );
@@ -307,8 +307,20 @@
 
   const stageText = (s) => `${s.plugin} ${s.version} ${s.outcome} ${s.micros} µs${s.detail ? `: ${s.detail}` : ""}`;
 
+  /** Runs the messages `filter` matches through their pipeline again. */
+  function reprocess(filter, what) {
+    return button(`Reprocess ${what}`, "reprocess", () => {
+      if (!confirmed(`Run ${what} through the pipeline again and deliver the outputs again?`)) return;
+      act(
+        () => post("/messages/reprocess", filter),
+        (r) => `${r.requeued.length} requeued${r.skipped.length ? `, ${r.skipped.length} still queued and skipped` : ""}.`,
+      );
+    });
+  }
+
   async function messagesView() {
-    const found = await get(`/messages${query(formValues($("message-filters")))}`);
+    const filter = formValues($("message-filters"));
+    const found = await get(`/messages${query(filter)}`);
     const rows = found.map((m) => {
       const status = m.status || { state: "pending", stages: [], routed_to: [] };
       return el(
@@ -330,10 +342,13 @@
             reveal(async () => JSON.stringify(await get(`/messages/${m.id}`), null, 2)),
           ),
           button("Body", "body", () => reveal(() => get(`/messages/${m.id}/body`))),
+          reprocess({ id: m.id }, "this one"),
         ),
       );
     });
+    const limit = Number(filter.limit ?? 100);
     return [
+      found.length ? el("p", {}, reprocess({ ...filter, limit }, `all ${found.length} shown`)) : "",
       table(["id", "received", "channel", "control ID", "type", "bytes", "state", "stages", "routed to", ""], rows, {
         id: "messages",
       }),
