@@ -1,5 +1,6 @@
 //! Ensures that the MLLP front door ACKs AA only for stored messages, ACKs
-//! resends again without storing them twice, and answers bad input (junk,
+//! resends again without storing them twice (within the channel's window),
+//! and answers bad input (junk,
 //! no start block, no MSH, a wrong MSH-2, Latin-1 text, a 10 MB frame, a
 //! slow sender, a silent client) with the right answer and a metric while
 //! the listener keeps serving other connections.
@@ -41,6 +42,33 @@ async fn a_stored_message_gets_aa_and_a_resend_is_not_stored_twice() {
     let metrics = &engine.server.metrics;
     assert_eq!(count(&metrics.duplicates, &channel("test")), 1);
     assert_eq!(count(&metrics.acks, &channel_and("test", "code", "AA")), 2);
+}
+
+/// Ensures that a channel's own dedupe window applies: none at all for a
+/// sender that reuses control IDs, and a short one that ends.
+#[tokio::test]
+async fn a_channel_sets_its_own_dedupe_window() {
+    let stored = |engine: &engine::TestEngine| engine.server.store.messages().count();
+    let off = start("dedupe_window_secs = 0", "").await;
+    let mut stream = TcpStream::connect(off.address).await.unwrap();
+    for _ in 0..2 {
+        let ack = exchange(&mut stream, message("REUSED-1").as_bytes()).await;
+        assert_eq!(field(&ack, "MSA-1"), "AA");
+    }
+    assert_eq!(stored(&off), 2, "both stored: deduplication is off");
+    let duplicates = count(&off.server.metrics.duplicates, &channel("test"));
+    assert_eq!(duplicates, 0);
+
+    let short = start("dedupe_window_secs = 1", "").await;
+    let mut stream = TcpStream::connect(short.address).await.unwrap();
+    for _ in 0..2 {
+        exchange(&mut stream, message("SHORT-1").as_bytes()).await;
+    }
+    assert_eq!(stored(&short), 1, "a resend within the second");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let ack = exchange(&mut stream, message("SHORT-1").as_bytes()).await;
+    assert_eq!(field(&ack, "MSA-1"), "AA");
+    assert_eq!(stored(&short), 2, "a resend after the channel's window");
 }
 
 #[tokio::test]

@@ -68,6 +68,7 @@ impl Sample {
                 sending_facility: "FAC",
                 control_id: &self.control_id,
             }),
+            dedupe_window: None,
         }
     }
 

@@ -47,6 +47,7 @@ async fn send(store: Store, raw: Arc<Vec<u8>>, next: Arc<AtomicU64>, count: u64)
                 sending_facility: "FAC",
                 control_id: &control_id,
             }),
+            dedupe_window: None,
         };
         store.ingest(message).await.expect("ingest");
     }

@@ -1,6 +1,7 @@
 //! One channel's settings.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -121,6 +122,23 @@ pub struct ChannelConfig {
     /// pipeline before it gets AE. By default 30.
     #[serde(default = "default_transform_ack_timeout")]
     pub transform_ack_timeout_secs: u64,
+    /// How long a resend (same MSH-3, MSH-4 and MSH-10) is recognised on
+    /// this channel, at most `[storage] dedupe_window_secs` (how long the
+    /// store remembers messages); 0 turns deduplication off, for a sender
+    /// that reuses control IDs. By default the storage's window.
+    pub dedupe_window_secs: Option<u64>,
+}
+
+impl ChannelConfig {
+    /// Whether resends are recognised on this channel.
+    pub fn dedupes(&self) -> bool {
+        self.dedupe_window_secs != Some(0)
+    }
+
+    /// This channel's dedupe window, when it sets its own.
+    pub fn dedupe_window(&self) -> Option<Duration> {
+        self.dedupe_window_secs.map(Duration::from_secs)
+    }
 }
 
 fn default_partitions() -> u32 {

@@ -96,6 +96,14 @@ fn check(config: &Config) -> Result<(), String> {
     let mut addresses = HashSet::new();
     for channel in &config.channels {
         check_channel(channel)?;
+        let kept = config.storage.dedupe_window_secs;
+        if channel.dedupe_window_secs.is_some_and(|secs| secs > kept) {
+            return Err(format!(
+                "channel \"{}\", key dedupe_window_secs: longer than the {kept} s the store \
+                 remembers messages for; raise [storage] dedupe_window_secs too",
+                channel.name
+            ));
+        }
         if !names.insert(channel.name.as_str()) {
             return Err(format!(
                 "channel \"{}\", key name: the name is used twice",
@@ -214,6 +222,26 @@ mod tests {
         parse(text, "test.toml")
             .expect_err("the config is invalid")
             .to_string()
+    }
+
+    #[test]
+    fn a_channel_dedupe_window_stays_within_the_stores() {
+        let channel = |window: u64| {
+            format!(
+                "[storage]\ndedupe_window_secs = 600\n[[channels]]\nname = \"adt\"\n\
+                 dedupe_window_secs = {window}\n{SOURCE}"
+            )
+        };
+        let too_long = error(&channel(601));
+        assert!(
+            too_long.contains("channel \"adt\", key dedupe_window_secs")
+                && too_long.contains("[storage] dedupe_window_secs"),
+            "{too_long}"
+        );
+        for window in [0, 600] {
+            let config = parse(&channel(window), "test.toml").unwrap();
+            assert_eq!(config.channels[0].dedupes(), window > 0);
+        }
     }
 
     #[test]

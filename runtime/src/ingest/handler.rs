@@ -162,11 +162,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Handler<S> {
         let header = message.header();
         let message_type = header.message_type().event();
         let control_id = header.control_id();
-        let dedupe_key = control_id.map(|control_id| DedupeKey {
-            sending_application: header.sending_application().unwrap_or(""),
-            sending_facility: header.sending_facility().unwrap_or(""),
-            control_id,
-        });
+        let config = &self.channel.config;
+        let dedupe_key = control_id
+            .filter(|_| config.dedupes())
+            .map(|control_id| DedupeKey {
+                sending_application: header.sending_application().unwrap_or(""),
+                sending_facility: header.sending_facility().unwrap_or(""),
+                control_id,
+            });
         let peer = self.peer.to_string();
         let partition = self.channel.config.partition_of(&message);
         let stored = self
@@ -181,6 +184,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Handler<S> {
                 control_id,
                 message_type: message_type.as_deref(),
                 dedupe_key,
+                dedupe_window: config.dedupe_window(),
             })
             .await;
         let (outcome, errors, committed) = match stored {

@@ -179,6 +179,7 @@ fn requeue_inbound(
             control_id: header.control_id.as_deref(),
             message_type: header.message_type.as_deref(),
             dedupe_key: None,
+            dedupe_window: None,
         };
         batch.insert(keys::message(id), record::encode(&message));
     }

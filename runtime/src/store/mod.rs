@@ -321,8 +321,13 @@ impl Store {
             dedupe_window,
             ..
         } = &*self.inner;
+        // A channel's own window is at most the store's, which decides how
+        // long dedupe entries are kept.
+        let window = message
+            .dedupe_window
+            .map_or(*dedupe_window, |own| own.min(*dedupe_window));
         database
-            .with_db(|db| inbound::write(db, database, locks, message, *dedupe_window))
+            .with_db(|db| inbound::write(db, database, locks, message, window))
             .inspect_err(|error| log_not_stored(message, error))
     }
 }

@@ -363,6 +363,7 @@ mod tests {
             control_id: None,
             message_type: None,
             dedupe_key: None,
+            dedupe_window: None,
         };
         db.insert(keys::message(id), record::encode(&message))
             .unwrap();

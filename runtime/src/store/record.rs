@@ -15,6 +15,8 @@
 //!
 //! All integers are big-endian.
 
+use std::time::Duration;
+
 use super::dedupe::DedupeKey;
 use super::error::StoreError;
 
@@ -43,6 +45,9 @@ pub struct NewMessage<'a> {
     /// What identifies a resend; `None` (for example when MSH-10 is empty)
     /// stores the message without deduplication.
     pub dedupe_key: Option<DedupeKey<'a>>,
+    /// How long a resend is recognised when its channel sets a window of
+    /// its own, at most the store's; `None` for the store's.
+    pub dedupe_window: Option<Duration>,
 }
 
 /// A message as stored.
@@ -215,6 +220,7 @@ mod tests {
             control_id: Some("C1"),
             message_type: None,
             dedupe_key: None,
+            dedupe_window: None,
         };
         let record = encode(&message);
         let stored = decode(9, &record).unwrap();

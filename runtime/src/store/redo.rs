@@ -204,6 +204,7 @@ mod tests {
             control_id: Some("C1"),
             message_type: None,
             dedupe_key: None,
+            dedupe_window: None,
         };
         let record = record::encode(&message);
         let mut framed = Vec::new();

@@ -303,6 +303,7 @@ impl Store {
                     sending_facility: &entry.destination,
                     control_id: &sequence,
                 }),
+                dedupe_window: None,
             };
             stored.push(self.write(&message)?);
         }
