@@ -1,5 +1,6 @@
 //! Ensures the path after the commit ACK: plugins run in order, outputs are
-//! routed by filters to MLLP, HTTP, file and channel destinations, failed
+//! routed by filters to MLLP, HTTP, file and channel destinations, ACKs
+//! can wait for the pipeline or for a destination's verdict, failed
 //! deliveries are retried with backoff (also across a restart), and what
 //! cannot be processed or delivered lands in the dead-letter queue, from
 //! which it can be reprocessed exactly once.
@@ -271,6 +272,80 @@ async fn after_transform_acks_carry_the_pipeline_result() {
     assert_eq!(field(&ack, "MSA-1"), "AE", "{ack}");
     assert!(field(&ack, "ERR-8").contains("will be retried"), "{ack}");
     sink.wait_for(1, PATIENCE).await;
+}
+
+/// Ensures that with `ack_mode = "after_delivery"` the sender gets the ACK
+/// destination's verdict: AA once the sink has the message (also after
+/// retries within the deadline), AR for a refusal or a plugin's rejection,
+/// AE while retries go on past the deadline, and for resends the original's
+/// verdict, from memory or, after a restart, from the store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_delivery_acks_pass_the_destinations_verdict_on() {
+    let sink = Sink::start("127.0.0.1:0", Answer::Accept).await;
+    let dir = tempfile::tempdir().unwrap();
+    install_plugin(&dir, &support::plugin_path("hostile"));
+    let config = channel(
+        sink.address,
+        "ack_mode = \"after_delivery\"\nack_destination = \"sink\"\ndelivery_ack_timeout_secs = 2",
+        HOSTILE_STAGE,
+        1000,
+    );
+    let engine = start_channels(dir, &config).await;
+    let mut stream = TcpStream::connect(engine.address).await.unwrap();
+
+    let ack = exchange(&mut stream, message("D1").as_bytes()).await;
+    assert_eq!(field(&ack, "MSA-1"), "AA", "{ack}");
+    assert_eq!(sink.accepted_ids(), ["D1"], "delivered before the ACK");
+
+    sink.answer(Answer::Reject);
+    let ack = exchange(&mut stream, message("D2").as_bytes()).await;
+    assert_eq!(field(&ack, "MSA-1"), "AR", "{ack}");
+    assert_eq!(field(&ack, "MSA-2"), "D2");
+    assert!(
+        field(&ack, "ERR-8").contains("Not delivered to sink"),
+        "{ack}"
+    );
+    sink.answer(Answer::Accept);
+
+    let rejected = format!("{}NTE|1||HOSTILE:reject\r", message("D3"));
+    let ack = exchange(&mut stream, rejected.as_bytes()).await;
+    assert_eq!(field(&ack, "MSA-1"), "AR", "{ack}");
+    assert_eq!(field(&ack, "ERR-2"), "PID^1^5", "the plugin's location");
+
+    // The sink answers AE for a while: the sender waits through the
+    // retries and gets AA once the sink takes the message.
+    sink.answer(Answer::Error);
+    let sender = tokio::spawn(async move {
+        let ack = exchange(&mut stream, message("D4").as_bytes()).await;
+        (stream, ack)
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    sink.answer(Answer::Accept);
+    let (mut stream, ack) = sender.await.unwrap();
+    assert_eq!(field(&ack, "MSA-1"), "AA", "{ack}");
+    assert_eq!(sink.accepted_ids(), ["D1", "D4"]);
+
+    // Past the deadline: AE with the last failure; the message is still
+    // delivered, and a resend then gets AA.
+    sink.answer(Answer::Error);
+    let ack = exchange(&mut stream, message("D5").as_bytes()).await;
+    assert_eq!(field(&ack, "MSA-1"), "AE", "{ack}");
+    assert!(field(&ack, "ERR-8").contains("being retried"), "{ack}");
+    sink.answer(Answer::Accept);
+    sink.wait_for(3, PATIENCE).await;
+    let ack = exchange(&mut stream, message("D5").as_bytes()).await;
+    assert_eq!(field(&ack, "MSA-1"), "AA", "{ack}");
+
+    // After a restart the outcomes in memory are gone: resends are
+    // answered from the store.
+    drop(stream);
+    let engine = engine.restart(&config).await;
+    let mut stream = TcpStream::connect(engine.address).await.unwrap();
+    let ack = exchange(&mut stream, message("D1").as_bytes()).await;
+    assert_eq!(field(&ack, "MSA-1"), "AA", "delivered before: {ack}");
+    let ack = exchange(&mut stream, message("D2").as_bytes()).await;
+    assert_eq!(field(&ack, "MSA-1"), "AR", "dead-lettered before: {ack}");
+    assert_eq!(sink.accepted_ids(), ["D1", "D4", "D5"], "nothing twice");
 }
 
 #[tokio::test]

@@ -32,7 +32,7 @@ pub struct ChannelSummary {
     pub source: String,
     /// Whether the source uses TLS.
     pub tls: bool,
-    /// `commit`, `after_transform` or `none`.
+    /// `commit`, `after_transform`, `after_delivery` or `none`.
     pub ack_mode: &'static str,
     /// The partition key's field path, if any.
     pub partition_by: Option<String>,
@@ -68,6 +68,7 @@ impl ChannelSummary {
             ack_mode: match channel.ack_mode {
                 AckMode::Commit => "commit",
                 AckMode::AfterTransform => "after_transform",
+                AckMode::AfterDelivery => "after_delivery",
                 AckMode::None => "none",
             },
             partition_by: channel.partition_by.clone(),

@@ -22,6 +22,12 @@ pub enum AckMode {
     /// when a plugin rejected it, AE when it will be retried or the pipeline
     /// did not finish within `transform_ack_timeout_secs`.
     AfterTransform,
+    /// Store the message, run the pipeline and deliver to `ack_destination`,
+    /// then answer with the destination's verdict: AA once it accepted the
+    /// message (or the pipeline filtered it or routed it elsewhere), AR when
+    /// it went to the dead-letter queue, AE while delivery is retried past
+    /// `delivery_ack_timeout_secs`.
+    AfterDelivery,
     /// Store the message but send no ACK.
     None,
 }
@@ -122,6 +128,13 @@ pub struct ChannelConfig {
     /// pipeline before it gets AE. By default 30.
     #[serde(default = "default_transform_ack_timeout")]
     pub transform_ack_timeout_secs: u64,
+    /// With `ack_mode = "after_delivery"`, the destination whose verdict the
+    /// sender gets.
+    pub ack_destination: Option<String>,
+    /// With `ack_mode = "after_delivery"`, how long a sender waits for the
+    /// pipeline and the delivery before it gets AE. By default 30.
+    #[serde(default = "default_transform_ack_timeout")]
+    pub delivery_ack_timeout_secs: u64,
     /// How long a resend (same MSH-3, MSH-4 and MSH-10) is recognised on
     /// this channel, at most `[storage] dedupe_window_secs` (how long the
     /// store remembers messages); 0 turns deduplication off, for a sender

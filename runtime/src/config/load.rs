@@ -7,7 +7,7 @@ use std::path::Path;
 use thiserror::Error;
 
 use super::interpolate::interpolate;
-use super::{ChannelConfig, Config};
+use super::{AckMode, ChannelConfig, Config};
 use crate::deliver::TargetConfig;
 
 /// A configuration that cannot be used.
@@ -178,6 +178,7 @@ fn check_channel(channel: &ChannelConfig) -> Result<(), String> {
             ));
         }
     }
+    check_ack_destination(channel).map_err(|(key, problem)| at(key, problem))?;
     let mut names = HashSet::new();
     for (index, destination) in channel.destinations.iter().enumerate() {
         let key = |name: &str| format!("destinations[{index}].{name}");
@@ -203,6 +204,28 @@ fn check_channel(channel: &ChannelConfig) -> Result<(), String> {
             .map_err(|e| at(&key("retry"), e))?;
     }
     Ok(())
+}
+
+/// `ack_destination` names one of the channel's destinations exactly when
+/// `ack_mode` is `after_delivery`.
+fn check_ack_destination(channel: &ChannelConfig) -> Result<(), (&'static str, String)> {
+    let after_delivery = channel.ack_mode == AckMode::AfterDelivery;
+    match &channel.ack_destination {
+        None if after_delivery => Err((
+            "ack_destination",
+            "ack_mode \"after_delivery\" needs the destination whose verdict the sender gets"
+                .into(),
+        )),
+        Some(_) if !after_delivery => Err((
+            "ack_destination",
+            "only used with ack_mode = \"after_delivery\"".into(),
+        )),
+        Some(name) if !channel.destinations.iter().any(|d| &d.name == name) => Err((
+            "ack_destination",
+            format!("the channel has no destination {name:?}"),
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn is_name(name: &str) -> bool {
@@ -242,6 +265,37 @@ mod tests {
             let config = parse(&channel(window), "test.toml").unwrap();
             assert_eq!(config.channels[0].dedupes(), window > 0);
         }
+    }
+
+    #[test]
+    fn after_delivery_names_one_of_the_channels_destinations() {
+        let channel = |lines: &str| {
+            format!(
+                "[[channels]]\nname = \"adt\"\n{lines}\n{SOURCE}\
+                 [[channels.destinations]]\nname = \"emr\"\n\
+                 to = {{ type = \"file\", dir = \"out\" }}\n"
+            )
+        };
+        let cases = [
+            ("ack_mode = \"after_delivery\"", "needs the destination"),
+            ("ack_destination = \"emr\"", "only used with"),
+            (
+                "ack_mode = \"after_delivery\"\nack_destination = \"lab\"",
+                "no destination \"lab\"",
+            ),
+        ];
+        for (lines, problem) in cases {
+            let text = error(&channel(lines));
+            assert!(
+                text.contains("channel \"adt\", key ack_destination") && text.contains(problem),
+                "{lines}: {text}"
+            );
+        }
+        let good = channel("ack_mode = \"after_delivery\"\nack_destination = \"emr\"");
+        assert_eq!(
+            parse(&good, "test.toml").unwrap().channels[0].ack_mode,
+            AckMode::AfterDelivery
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::ack::{commit_ack, error, error_at};
 use super::channel::ChannelRuntime;
+use super::delivery_ack::{Awaited, await_delivery};
 use super::transform_ack::await_transform;
 use crate::config::AckMode;
 use crate::events::{
@@ -207,6 +208,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Handler<S> {
                 }
                 let (outcome, errors) = match self.channel.config.ack_mode {
                     AckMode::AfterTransform => await_transform(&self.channel, id).await,
+                    AckMode::AfterDelivery => {
+                        let awaited = Awaited {
+                            id,
+                            partition,
+                            duplicate,
+                        };
+                        await_delivery(&self.channel, &awaited).await
+                    }
                     AckMode::Commit | AckMode::None => (AckOutcome::Accept, Vec::new()),
                 };
                 (outcome, errors, true)
@@ -278,7 +287,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Handler<S> {
     ) -> Answer {
         let wanted = match self.channel.config.ack_mode {
             AckMode::Commit => context.should_send_commit_ack(outcome),
-            AckMode::AfterTransform => true,
+            AckMode::AfterTransform | AckMode::AfterDelivery => true,
             AckMode::None => false,
         };
         let code = context.commit_code(outcome).as_str();

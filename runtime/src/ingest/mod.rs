@@ -3,13 +3,17 @@
 //! only then ACKs AA; storage failures answer AE, malformed or oversized
 //! frames AR with an ERR segment, and a frame without a readable MSH
 //! closes the connection. With `ack_mode = "after_transform"` the ACK
-//! waits for the pipeline's result instead (`transform_ack.rs`).
+//! waits for the pipeline's result instead (`transform_ack.rs`), with
+//! `"after_delivery"` for the ACK destination's verdict
+//! (`delivery_ack.rs`).
 
 mod ack;
 mod channel;
+mod delivery_ack;
 mod handler;
 mod listener;
 mod transform_ack;
+mod wait;
 
 pub use ack::{AckIds, hl7_now};
 pub use channel::ChannelRuntime;

@@ -19,48 +19,45 @@ use hl7v2::ack::{AckOutcome, ErrDetail, ErrorCode, Severity};
 
 use super::ack::{error, error_at};
 use super::channel::ChannelRuntime;
+use super::wait;
 use crate::store::{MessageState, MessageStatus};
+
+/// An ACK's outcome and ERR details.
+pub(crate) type Verdict = (AckOutcome, Vec<ErrDetail>);
 
 /// Waits for message `id`'s pipeline result, up to the channel's
 /// `transform_ack_timeout_secs`, and returns the ACK outcome and details.
-pub(crate) async fn await_transform(
-    channel: &ChannelRuntime,
-    id: u64,
-) -> (AckOutcome, Vec<ErrDetail>) {
+pub(crate) async fn await_transform(channel: &ChannelRuntime, id: u64) -> Verdict {
     let timeout = Duration::from_secs(channel.config.transform_ack_timeout_secs);
     let processed = channel.wakers.processed(&channel.name);
     let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        // Registered before the status is read, so a result recorded in
-        // between still wakes this wait.
-        let notified = processed.notified();
-        tokio::pin!(notified);
-        notified.as_mut().enable();
+    let verdict = wait::until(processed, None, deadline, || {
         match channel.store.status(id) {
-            Ok(Some(status)) => return answer(&status),
-            Ok(None) => {}
-            Err(store_error) => {
-                return stored_but(format!("its status cannot be read: {store_error}."));
-            }
+            Ok(Some(status)) => Some(answer(&status)),
+            Ok(None) => None,
+            Err(store_error) => Some(stored_but(format!(
+                "its status cannot be read: {store_error}."
+            ))),
         }
-        if tokio::time::timeout_at(deadline, notified).await.is_err() {
-            return stored_but(format!(
-                "not transformed within {} s; it will be processed.",
-                timeout.as_secs()
-            ));
-        }
-    }
+    });
+    verdict.await.unwrap_or_else(|| {
+        stored_but(format!(
+            "not transformed within {} s; it will be processed.",
+            timeout.as_secs()
+        ))
+    })
 }
 
-/// AE for a message that is durable but whose transform result is not
-/// known: `Message stored, but <why>`.
-fn stored_but(why: String) -> (AckOutcome, Vec<ErrDetail>) {
+/// AE for a message that is durable but whose result is not known:
+/// `Message stored, but <why>`.
+pub(crate) fn stored_but(why: String) -> Verdict {
     let text = format!("Message stored, but {why}");
     let detail = error(ErrorCode::ApplicationInternalError, Severity::Error, text);
     (AckOutcome::Error, vec![detail])
 }
 
-fn answer(status: &MessageStatus) -> (AckOutcome, Vec<ErrDetail>) {
+/// The ACK for a pipeline result.
+pub(crate) fn answer(status: &MessageStatus) -> Verdict {
     let text = status.error.clone().unwrap_or_default();
     let detail = |text: String| match &status.location {
         Some(location) => error_at(

@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use super::channel::ChannelPipeline;
 use super::control::ChannelState;
+use super::delivery_outcomes::DeliveryOutcome;
 use super::events::{DeadLettered, DeliveryAttempted};
 use super::partition::jitter_sample;
 use crate::config::{ChannelConfig, DestinationConfig, Ordering};
@@ -46,6 +47,9 @@ pub struct DeliveryWorker {
     destination: DestinationConfig,
     partition: u32,
     target: Target,
+    /// Whether this is the channel's `ack_destination`, whose outcomes
+    /// senders wait for.
+    decides_acks: bool,
 }
 
 /// What became of one entry.
@@ -64,11 +68,13 @@ impl DeliveryWorker {
         partition: u32,
         target: Target,
     ) -> Self {
+        let decides_acks = channel.config.ack_destination.as_ref() == Some(&destination.name);
         DeliveryWorker {
             channel,
             destination,
             partition,
             target,
+            decides_acks,
         }
     }
 
@@ -217,6 +223,18 @@ impl DeliveryWorker {
             .collect()
     }
 
+    /// Tells the senders waiting for an `after_delivery` ACK what became of
+    /// message `message_id`, when this is the channel's ACK destination.
+    fn tell_senders(&self, message_id: u64, outcome: impl FnOnce() -> DeliveryOutcome) {
+        if self.decides_acks {
+            let channel = &self.channel;
+            channel
+                .wakers
+                .deliveries(channel.name())
+                .record(message_id, outcome());
+        }
+    }
+
     fn settle(&self, entry: &mut OutboundEntry, attempt: Attempt) -> Result<Settled, StoreError> {
         let channel = &self.channel;
         let store = &channel.store;
@@ -235,6 +253,7 @@ impl DeliveryWorker {
         match attempt {
             Attempt::Delivered => {
                 store.delivered(entry)?;
+                self.tell_senders(entry.header.message_id, || DeliveryOutcome::Delivered);
                 report("delivered", entry.header.attempts + 1, None);
                 self.observe_latency(entry, now);
                 Ok(Settled::Done)
@@ -255,6 +274,8 @@ impl DeliveryWorker {
                 entry.failed(now, now + delay.as_millis() as u64, reason);
                 if retry.allows_retry(entry.header.attempts) {
                     store.retry_later(entry)?;
+                    let error = entry.header.last_error.clone().unwrap_or_default();
+                    self.tell_senders(entry.header.message_id, || DeliveryOutcome::Retrying(error));
                     Ok(Settled::RetryAt(entry.header.next_attempt_ms))
                 } else {
                     let error = entry.header.last_error.clone().unwrap_or_default();
@@ -280,6 +301,9 @@ impl DeliveryWorker {
         channel
             .store
             .dead_letter_outbound(entry, reason, error, now)?;
+        self.tell_senders(entry.header.message_id, || {
+            DeliveryOutcome::DeadLettered(error.to_owned())
+        });
         DeadLettered {
             channel: channel.name(),
             destination: Some(&self.destination.name),
@@ -315,6 +339,7 @@ impl DeliveryWorker {
         channel.store.hand_off(&routed, &to.name, now).await?;
         let mut woken = Vec::new();
         for (entry, partition) in routed {
+            self.tell_senders(entry.header.message_id, || DeliveryOutcome::Delivered);
             if !woken.contains(&partition) {
                 channel.wakers.wake_inbound(&to.name, partition);
                 woken.push(partition);

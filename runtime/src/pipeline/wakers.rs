@@ -1,6 +1,6 @@
 //! Who to wake when work arrives: each partition's pipeline worker, each
 //! destination queue's delivery worker, and the connections waiting for
-//! an `after_transform` ACK.
+//! an `after_transform` or `after_delivery` ACK.
 //!
 //! `Notify::notify_one` keeps a permit when nobody waits, so a wake-up
 //! that comes while a worker is busy is not lost: its next wait returns at
@@ -10,6 +10,7 @@ use std::collections::HashMap;
 
 use tokio::sync::Notify;
 
+use super::delivery_outcomes::DeliveryOutcomes;
 use crate::config::Config;
 
 /// The wake-up signals of every channel.
@@ -23,6 +24,7 @@ struct ChannelWakers {
     inbound: Vec<Notify>,
     outbound: HashMap<String, Vec<Notify>>,
     processed: Notify,
+    deliveries: DeliveryOutcomes,
 }
 
 impl Wakers {
@@ -42,6 +44,7 @@ impl Wakers {
                         .map(|d| (d.name.clone(), signals()))
                         .collect(),
                     processed: Notify::new(),
+                    deliveries: DeliveryOutcomes::default(),
                 };
                 (channel.name.clone(), wakers)
             })
@@ -88,5 +91,11 @@ impl Wakers {
     /// results.
     pub fn processed(&self, channel: &str) -> &Notify {
         &self.channels[channel].processed
+    }
+
+    /// The outcomes at the channel's ACK destination (`ack_destination`),
+    /// recorded by its delivery workers.
+    pub fn deliveries(&self, channel: &str) -> &DeliveryOutcomes {
+        &self.channels[channel].deliveries
     }
 }

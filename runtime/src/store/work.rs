@@ -201,6 +201,33 @@ impl Store {
             .with_db(|db| Ok(db.scan_prefix(&prefix).keys().count()))
     }
 
+    /// Whether one destination queue still holds an entry of message
+    /// `message_id` (a scan of the queue's headers).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Unavailable`] if storage failed, [`StoreError::Corrupt`]
+    /// if an entry cannot be decoded.
+    pub fn awaits_delivery(
+        &self,
+        channel: &str,
+        destination: &str,
+        partition: u32,
+        message_id: u64,
+    ) -> Result<bool, StoreError> {
+        let prefix = keys::outbound_prefix(channel, destination, partition);
+        self.inner.database.with_db(|db| {
+            for item in db.scan_prefix(&prefix) {
+                let (key, value) = item?;
+                let header: OutboundHeader = framed::decode_header(&key, &value)?;
+                if header.message_id == message_id {
+                    return Ok(true);
+                }
+            }
+            Ok(false)
+        })
+    }
+
     /// Removes a delivered entry from its queue.
     ///
     /// # Errors
