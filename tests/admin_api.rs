@@ -124,6 +124,8 @@ async fn channels_messages_and_metrics_follow_the_traffic() {
     assert_eq!(channels[0]["name"], "test");
     assert_eq!(channels[0]["pipeline"], json!(["passthrough@latest"]));
     assert_eq!(channels[0]["destinations"][0]["type"], "mllp");
+    assert_eq!(channels[0]["ack_mode"], "commit");
+    assert_eq!(channels[0]["ack_destination"], Value::Null);
     let status = eventually(
         &api,
         "/api/v1/channels/test",

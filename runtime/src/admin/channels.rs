@@ -34,6 +34,8 @@ pub struct ChannelSummary {
     pub tls: bool,
     /// `commit`, `after_transform`, `after_delivery` or `none`.
     pub ack_mode: &'static str,
+    /// With `after_delivery`, the destination whose verdict senders get.
+    pub ack_destination: Option<String>,
     /// The partition key's field path, if any.
     pub partition_by: Option<String>,
     /// How many partitions.
@@ -71,6 +73,7 @@ impl ChannelSummary {
                 AckMode::AfterDelivery => "after_delivery",
                 AckMode::None => "none",
             },
+            ack_destination: channel.ack_destination.clone(),
             partition_by: channel.partition_by.clone(),
             partitions: channel.partitions,
             ordering: match channel.ordering {

@@ -211,7 +211,7 @@
     const summary = facts([
       ["state", [badge(status.state), " ", controls(status)]],
       ["source", `${status.source}${status.tls ? " (TLS)" : ""}`],
-      ["ACK mode", status.ack_mode],
+      ["ACK mode", `${status.ack_mode}${status.ack_destination ? `, verdict of ${status.ack_destination}` : ""}`],
       ["partitions", `${status.partitions}${status.partition_by ? ` by ${status.partition_by}` : ""}, ${status.ordering}`],
       ["received", `${s.frames_received} frames, ${s.messages_stored} stored, ${s.duplicates} duplicates, ${s.storage_failures} storage failures`],
       ["ACKs", Object.entries(s.acks).map(([code, n]) => `${code} ${n}`).join(", ")],
