@@ -3,8 +3,17 @@
 //! applied to and the result. Subjects are ids, names and filters: never a
 //! message body or anything from one.
 
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use serde::Serialize;
+use serde_json::Value;
+
 use super::auth::Caller;
 use super::error::ApiError;
+use super::state::AdminState;
+use crate::config::Role;
 use crate::logging::AUDIT_TARGET;
 
 /// Logs that `caller` did `action` on `subject`, with `result` (a short
@@ -31,4 +40,32 @@ pub fn record(caller: &Caller, action: &str, subject: &str, result: Result<Strin
             "Admin action failed."
         ),
     }
+}
+
+/// Runs an operator action whose JSON body says what it applies to (a
+/// filter or a query) on a blocking thread, and audits it with the body
+/// as subject and the answer as result.
+pub async fn operate<B: Serialize + Send + 'static>(
+    caller: Caller,
+    state: Arc<AdminState>,
+    body: Result<Json<B>, JsonRejection>,
+    action: &'static str,
+    work: fn(&AdminState, &B) -> Result<Value, ApiError>,
+) -> Result<Json<Value>, ApiError> {
+    let subject = body
+        .as_ref()
+        .map(|Json(b)| serde_json::to_string(b).expect("bodies serialize"))
+        .unwrap_or_default();
+    let result = match (caller.require(Role::Operator), body) {
+        (Err(error), _) => Err(error),
+        (Ok(()), Err(rejection)) => Err(rejection.into()),
+        (Ok(()), Ok(Json(body))) => state.blocking(move |state| work(state, &body)).await,
+    };
+    record(
+        &caller,
+        action,
+        &subject,
+        result.as_ref().map(Value::to_string),
+    );
+    result.map(Json)
 }

@@ -153,7 +153,7 @@ pub async fn reprocess(
     State(state): State<Arc<AdminState>>,
     filter: Result<Json<DeadLetterFilter>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    operate(
+    audit::operate(
         caller,
         state,
         filter,
@@ -178,7 +178,7 @@ pub async fn purge(
     State(state): State<Arc<AdminState>>,
     filter: Result<Json<DeadLetterFilter>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    operate(
+    audit::operate(
         caller,
         state,
         filter,
@@ -186,31 +186,4 @@ pub async fn purge(
         |state, filter| Ok(json!({ "purged": state.store.purge_dead_letters(filter)? })),
     )
     .await
-}
-
-/// Runs an operator action on the dead letters `filter` matches, and
-/// audits it with the filter as subject.
-async fn operate(
-    caller: Caller,
-    state: Arc<AdminState>,
-    filter: Result<Json<DeadLetterFilter>, JsonRejection>,
-    action: &'static str,
-    work: fn(&AdminState, &DeadLetterFilter) -> Result<Value, ApiError>,
-) -> Result<Json<Value>, ApiError> {
-    let subject = filter
-        .as_ref()
-        .map(|Json(f)| serde_json::to_string(f).expect("filters serialize"))
-        .unwrap_or_default();
-    let result = match (caller.require(Role::Operator), filter) {
-        (Err(error), _) => Err(error),
-        (Ok(()), Err(rejection)) => Err(rejection.into()),
-        (Ok(()), Ok(Json(filter))) => state.blocking(move |state| work(state, &filter)).await,
-    };
-    audit::record(
-        &caller,
-        action,
-        &subject,
-        result.as_ref().map(Value::to_string),
-    );
-    result.map(Json)
 }

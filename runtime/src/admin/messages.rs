@@ -12,6 +12,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 
 use super::audit;
 use super::auth::Caller;
@@ -204,41 +205,26 @@ pub async fn reprocess(
     caller: Caller,
     State(state): State<Arc<AdminState>>,
     query: Result<Json<MessageQuery>, JsonRejection>,
-) -> Result<Json<Reprocessed>, ApiError> {
-    let subject = query
-        .as_ref()
-        .map(|Json(q)| serde_json::to_string(q).expect("queries serialize"))
-        .unwrap_or_default();
-    let result = match (caller.require(Role::Operator), query) {
-        (Err(error), _) => Err(error),
-        (Ok(()), Err(rejection)) => Err(rejection.into()),
-        (Ok(()), Ok(Json(query))) => {
-            state
-                .blocking(move |state| {
-                    let found: Vec<StoredMessage> =
-                        find(state, &query)?.into_iter().map(|(m, _)| m).collect();
-                    let requeued =
-                        crate::server::reprocess_messages(&state.store, &state.wakers, &found)?;
-                    let mut skipped: Vec<u64> = found
-                        .iter()
-                        .map(|m| m.id)
-                        .filter(|id| !requeued.contains(id))
-                        .collect();
-                    skipped.sort_unstable();
-                    Ok(Reprocessed { requeued, skipped })
-                })
-                .await
-        }
-    };
-    let summary =
-        |r: &Reprocessed| format!("{} requeued, {} skipped", r.requeued.len(), r.skipped.len());
-    audit::record(
-        &caller,
+) -> Result<Json<Value>, ApiError> {
+    audit::operate(
+        caller,
+        state,
+        query,
         "messages.reprocess",
-        &subject,
-        result.as_ref().map(summary),
-    );
-    result.map(Json)
+        |state, query| {
+            let found: Vec<StoredMessage> =
+                find(state, query)?.into_iter().map(|(m, _)| m).collect();
+            let requeued = crate::server::reprocess_messages(&state.store, &state.wakers, &found)?;
+            let mut skipped: Vec<u64> = found
+                .iter()
+                .map(|m| m.id)
+                .filter(|id| !requeued.contains(id))
+                .collect();
+            skipped.sort_unstable();
+            Ok(json!(Reprocessed { requeued, skipped }))
+        },
+    )
+    .await
 }
 
 /// The answer of `POST /api/v1/messages/reprocess`.
