@@ -5,9 +5,12 @@
 //!
 //! Markers: `HOSTILE:loop`, `HOSTILE:bomb`, `HOSTILE:panic`, `HOSTILE:huge`,
 //! `HOSTILE:file`, `HOSTILE:socket <port>`, `HOSTILE:chatty` (floods stdout),
-//! `HOSTILE:retry` (asks for a retry), `HOSTILE:reject` (rejects at PID-5).
+//! `HOSTILE:sleep` (sleeps an hour, then reports the clock it saw),
+//! `HOSTILE:clock` (forwards the wall clock's time), `HOSTILE:retry` (asks
+//! for a retry), `HOSTILE:reject` (rejects at PID-5).
 
 use std::hint::black_box;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hl7wasm_plugin_sdk::{
     Location, Message, Outcome, Plugin, PluginInfo, TransformError, export_plugin,
@@ -48,6 +51,21 @@ fn open_socket(port: &str) -> Result<Outcome, TransformError> {
         Ok(_) => Ok(Outcome::forward(Message::new("text/plain", "connected"))),
         Err(e) => Err(TransformError::reject(format!("socket denied: {e}"))),
     }
+}
+
+/// The wall clock as the plugin sees it, in ms since the Unix epoch.
+fn wall_clock_ms() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_millis())
+}
+
+fn sleep_an_hour() -> Result<Outcome, TransformError> {
+    std::thread::sleep(Duration::from_secs(3600));
+    Ok(Outcome::forward(Message::new(
+        "text/plain",
+        format!("woke at {}", wall_clock_ms()),
+    )))
 }
 
 fn flood_stdout() -> Result<Outcome, TransformError> {
@@ -98,6 +116,11 @@ impl Plugin for Hostile {
             Some("file") => read_host_file(),
             Some("socket") => open_socket(words.next().unwrap_or("2575")),
             Some("chatty") => flood_stdout(),
+            Some("sleep") => sleep_an_hour(),
+            Some("clock") => Ok(Outcome::forward(Message::new(
+                "text/plain",
+                wall_clock_ms().to_string(),
+            ))),
             Some("retry") => Err(TransformError::retry("hostile plugin asks for a retry")),
             Some("reject") => Err(TransformError::reject("hostile plugin rejects on purpose")
                 .at(Location::field("PID", 5))),

@@ -9,6 +9,7 @@ use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use super::bindings::Plugin;
+use super::clocks::shadow_monotonic_clock;
 use super::state::PluginState;
 
 /// How often the epoch advances; deadlines are counted in these ticks.
@@ -53,6 +54,7 @@ impl PluginEngine {
         let engine = Engine::new(&engine_config(settings))?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        shadow_monotonic_clock(&mut linker)?;
         Plugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)?;
         start_epoch_ticker(&engine);
         Ok(PluginEngine {
@@ -66,7 +68,8 @@ impl PluginEngine {
         &self.engine
     }
 
-    /// The linker with WASI p2 (empty context) and the `host` imports.
+    /// The linker with WASI p2 (empty context, the host's clocks) and the
+    /// `host` imports.
     pub fn linker(&self) -> &Linker<PluginState> {
         &self.linker
     }

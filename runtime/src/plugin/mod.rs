@@ -3,6 +3,8 @@
 //! ```text
 //! PluginEngine    one wasmtime Engine per process: pooling allocator, epoch
 //!                 ticker, the linker (WASI p2 with an empty context + `host`)
+//! clocks          the wall clock at the message's received-at, a virtual
+//!                 monotonic clock whose sleeps end at once
 //! ArtifactCache   compiled components on disk, keyed by sha256 and engine,
 //!                 MAC-checked so only our own artifacts are deserialized
 //! PluginRegistry  every loaded PluginVersion (name, version, sha256), from
@@ -23,6 +25,7 @@
 mod artifact_cache;
 mod bindings;
 pub mod bundled;
+mod clocks;
 mod engine;
 mod error;
 mod failure;

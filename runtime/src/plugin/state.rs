@@ -1,6 +1,7 @@
-//! The data each plugin store holds: an empty WASI context, the memory
-//! guard, captured stdio, the lookup tables and the current message's
-//! metadata. It implements the `host` imports.
+//! The data each plugin store holds: an empty WASI context with the
+//! host's clocks (`clocks.rs`), the memory guard, captured stdio, the
+//! lookup tables and the current message's metadata. It implements the
+//! `host` imports.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::hl7wasm::plugin::{host, types};
 use super::bindings::{Level, Metadata};
+use super::clocks::CallClock;
 use super::limits::{MemoryGuard, PluginLimits};
 use super::stdio::CapturedOutput;
 
@@ -47,16 +49,23 @@ pub struct PluginState {
     pub logs_dropped: usize,
     lookups: LookupTables,
     metadata: Metadata,
+    /// What the plugin's wall clock reads.
+    wall_clock: CallClock,
+    /// The plugin's virtual monotonic clock, in nanoseconds.
+    pub(super) monotonic_ns: u64,
 }
 
 impl PluginState {
-    /// A fresh state: no files, no network, no environment, no stdin.
+    /// A fresh state: no files, no network, no environment, no stdin, and
+    /// a wall clock at the current time.
     pub fn new(limits: &PluginLimits, lookups: LookupTables) -> Self {
         let stdout = CapturedOutput::new(limits.stdio_bytes);
         let stderr = CapturedOutput::new(limits.stdio_bytes);
+        let wall_clock = CallClock::starting_now();
         let wasi = WasiCtx::builder()
             .stdout(stdout.clone())
             .stderr(stderr.clone())
+            .wall_clock(wall_clock.clone())
             .build();
         PluginState {
             wasi,
@@ -68,12 +77,21 @@ impl PluginState {
             logs_dropped: 0,
             lookups,
             metadata: empty_metadata(),
+            wall_clock,
+            monotonic_ns: 0,
         }
     }
 
-    /// Sets the metadata the `metadata` import returns for the next call.
+    /// Sets the metadata the `metadata` import returns for the next call,
+    /// and the wall clock to the message's received-at.
     pub fn set_metadata(&mut self, metadata: Metadata) {
+        self.wall_clock.set(metadata.received_at_unix_ms);
         self.metadata = metadata;
+    }
+
+    /// The resource table.
+    pub(super) fn table(&mut self) -> &mut ResourceTable {
+        &mut self.table
     }
 }
 
