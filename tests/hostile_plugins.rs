@@ -1,5 +1,6 @@
 //! Ensures that a misbehaving plugin is contained: a memory bomb is stopped
-//! by the memory cap, a panic surfaces its text, huge output is refused,
+//! by the memory cap, a hoard of host resources by the resource cap, a
+//! panic surfaces its text, huge output is refused,
 //! files and sockets are denied, a stdout flood is bounded, and after each
 //! the same worker processes the next message normally. (The deadline has
 //! its own test binary, plugin_deadline.rs, so that timing is measured
@@ -64,6 +65,19 @@ fn memory_bomb_gets_a_memory_error() {
     let failure = failure(run(&mut worker, "HOSTILE:bomb"));
     assert_eq!(failure.cause, FailureCause::MemoryLimit, "{failure:?}");
     assert!(failure.text.contains("memory limit"), "{}", failure.text);
+    assert_next_message_passes(&mut worker);
+}
+
+#[test]
+fn hoarding_host_resources_is_stopped_at_the_cap() {
+    let mut worker = hostile_worker();
+    let failure = failure(run(&mut worker, "HOSTILE:hoard"));
+    assert_eq!(failure.cause, FailureCause::Trap, "{failure:?}");
+    assert!(
+        failure.text.contains("resource table has no free keys"),
+        "{}",
+        failure.text
+    );
     assert_next_message_passes(&mut worker);
 }
 

@@ -6,8 +6,9 @@
 //! Markers: `HOSTILE:loop`, `HOSTILE:bomb`, `HOSTILE:panic`, `HOSTILE:huge`,
 //! `HOSTILE:file`, `HOSTILE:socket <port>`, `HOSTILE:chatty` (floods stdout),
 //! `HOSTILE:sleep` (sleeps an hour, then reports the clock it saw),
-//! `HOSTILE:clock` (forwards the wall clock's time), `HOSTILE:retry` (asks
-//! for a retry), `HOSTILE:reject` (rejects at PID-5).
+//! `HOSTILE:clock` (forwards the wall clock's time), `HOSTILE:hoard` (takes
+//! host resources and never drops them), `HOSTILE:retry` (asks for a
+//! retry), `HOSTILE:reject` (rejects at PID-5).
 
 use std::hint::black_box;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -68,6 +69,12 @@ fn sleep_an_hour() -> Result<Outcome, TransformError> {
     )))
 }
 
+fn hoard_host_resources() -> ! {
+    loop {
+        std::mem::forget(wasip2::clocks::monotonic_clock::subscribe_duration(0));
+    }
+}
+
 fn flood_stdout() -> Result<Outcome, TransformError> {
     for line in 0..10_000 {
         println!("chatty line {line}");
@@ -117,6 +124,7 @@ impl Plugin for Hostile {
             Some("socket") => open_socket(words.next().unwrap_or("2575")),
             Some("chatty") => flood_stdout(),
             Some("sleep") => sleep_an_hour(),
+            Some("hoard") => hoard_host_resources(),
             Some("clock") => Ok(Outcome::forward(Message::new(
                 "text/plain",
                 wall_clock_ms().to_string(),

@@ -53,6 +53,12 @@ pub struct MemoryGuard {
 /// Tables only hold function references; this cap stops a table bomb.
 const MAX_TABLE_ELEMENTS: usize = 1 << 20;
 
+/// The most host resources (WASI streams, pollables, ...) one instance may
+/// hold at once. They live in host memory, outside the memory cap; wasmtime
+/// allows a million by default, about a hundred megabytes per instance for
+/// a plugin that never drops them. A transform needs a handful.
+pub const MAX_HOST_RESOURCES: usize = 1 << 16;
+
 impl MemoryGuard {
     /// A guard allowing `max_memory_bytes` per memory.
     pub fn new(max_memory_bytes: usize) -> Self {

@@ -12,7 +12,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use super::bindings::hl7wasm::plugin::{host, types};
 use super::bindings::{Level, Metadata};
 use super::clocks::CallClock;
-use super::limits::{MemoryGuard, PluginLimits};
+use super::limits::{MAX_HOST_RESOURCES, MemoryGuard, PluginLimits};
 use super::stdio::CapturedOutput;
 
 /// Read-only lookup tables an administrator configured: table → key → value.
@@ -67,9 +67,11 @@ impl PluginState {
             .stderr(stderr.clone())
             .wall_clock(wall_clock.clone())
             .build();
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(MAX_HOST_RESOURCES);
         PluginState {
             wasi,
-            table: ResourceTable::new(),
+            table,
             memory: MemoryGuard::new(limits.memory_bytes),
             stdout,
             stderr,
