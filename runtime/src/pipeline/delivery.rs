@@ -272,13 +272,12 @@ impl DeliveryWorker {
                 let backoff = retry.delay(entry.header.attempts + 1, jitter_sample());
                 let delay = after.map_or(backoff, |asked| asked.max(backoff));
                 entry.failed(now, now + delay.as_millis() as u64, reason);
+                let error = entry.header.last_error.clone().unwrap_or_default();
                 if retry.allows_retry(entry.header.attempts) {
                     store.retry_later(entry)?;
-                    let error = entry.header.last_error.clone().unwrap_or_default();
                     self.tell_senders(entry.header.message_id, || DeliveryOutcome::Retrying(error));
                     Ok(Settled::RetryAt(entry.header.next_attempt_ms))
                 } else {
-                    let error = entry.header.last_error.clone().unwrap_or_default();
                     self.dead_letter(entry, DeadLetterReason::RetriesExhausted, &error, now)
                 }
             }
