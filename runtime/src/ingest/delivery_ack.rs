@@ -27,7 +27,7 @@ use super::channel::ChannelRuntime;
 use super::transform_ack::{Verdict, answer, stored_but};
 use super::wait;
 use crate::pipeline::DeliveryOutcome;
-use crate::store::{DeadLetterFilter, MessageState, MessageStatus, StoreError};
+use crate::store::{DeadLetterFilter, MessageState, StoreError};
 
 /// The message whose delivery a sender waits for.
 pub(crate) struct Awaited {
@@ -64,8 +64,7 @@ pub(crate) async fn await_delivery(channel: &ChannelRuntime, message: &Awaited) 
             }
             None => {}
         }
-        let status = channel.store.status(message.id);
-        decide(channel, destination, message, status).unwrap_or_else(|store_error| {
+        decide(channel, destination, message).unwrap_or_else(|store_error| {
             Some(stored_but(format!(
                 "its delivery cannot be read: {store_error}."
             )))
@@ -89,9 +88,8 @@ fn decide(
     channel: &ChannelRuntime,
     destination: &str,
     message: &Awaited,
-    status: Result<Option<MessageStatus>, StoreError>,
 ) -> Result<Option<Verdict>, StoreError> {
-    let Some(status) = status? else {
+    let Some(status) = channel.store.status(message.id)? else {
         return Ok(None);
     };
     let routed = status.routed_to.iter().any(|d| d == destination);
