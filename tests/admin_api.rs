@@ -502,3 +502,36 @@ async fn stored_messages_are_reprocessed_once_each() {
     assert_eq!(answer["requeued"], json!([id]), "the newest one: {answer}");
     sink.wait_for(5, PATIENCE).await;
 }
+
+/// Ensures that messages of a channel no longer configured are skipped
+/// rather than queued where no worker would run them.
+#[tokio::test]
+async fn messages_of_a_removed_channel_are_not_reprocessed() {
+    let sink = Sink::start("127.0.0.1:0", Answer::Accept).await;
+    let gone = "[[channels]]\nname = \"gone\"\n[channels.source]\ntype = \"mllp\"\nlisten = \"127.0.0.1:0\"\n";
+    let engine = start_channels(
+        tempfile::tempdir().unwrap(),
+        &format!("{}\n{gone}", config(sink.address)),
+    )
+    .await;
+    let mut stream = TcpStream::connect(engine.server.address("gone").unwrap())
+        .await
+        .unwrap();
+    let ack = exchange(&mut stream, message("GONE1").as_bytes()).await;
+    assert_eq!(field(&ack, "MSA-1"), "AA", "{ack}");
+    drop(stream);
+
+    let engine = engine.restart(&config(sink.address)).await;
+    let api = Api::of(&engine);
+    let found = api.ok("/api/v1/messages?control_id=GONE1", VIEWER).await;
+    let id = found[0]["id"].as_u64().expect("still stored");
+    let (status, answer) = api
+        .post(
+            "/api/v1/messages/reprocess",
+            OPERATOR,
+            &json!({ "channel": "gone" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer, json!({ "requeued": [], "skipped": [id] }));
+}

@@ -194,8 +194,8 @@ fn find(
 /// channel's pipeline again, oldest first, and on to the destinations its
 /// outputs are routed to; operator role, audited. Only messages through
 /// the pipeline (processed, filtered, dead-lettered) are queued; those
-/// still queued are `skipped`, so nothing runs twice at once. A message's
-/// dead letters stay: reprocess those from the dead-letter queue to retry
+/// still queued are `skipped`, so nothing runs twice at once, as are those
+/// of a channel no longer configured. A message's dead letters stay: reprocess those from the dead-letter queue to retry
 /// only what failed.
 ///
 /// # Errors
@@ -212,11 +212,16 @@ pub async fn reprocess(
         query,
         "messages.reprocess",
         |state, query| {
-            let found: Vec<StoredMessage> =
-                find(state, query)?.into_iter().map(|(m, _)| m).collect();
-            let requeued = crate::server::reprocess_messages(&state.store, &state.wakers, &found)?;
-            let mut skipped: Vec<u64> = found
+            // A channel no longer configured has no worker to run them.
+            let (runnable, orphans): (Vec<StoredMessage>, Vec<StoredMessage>) = find(state, query)?
+                .into_iter()
+                .map(|(m, _)| m)
+                .partition(|m| state.channel(&m.channel).is_ok());
+            let requeued =
+                crate::server::reprocess_messages(&state.store, &state.wakers, &runnable)?;
+            let mut skipped: Vec<u64> = runnable
                 .iter()
+                .chain(&orphans)
                 .map(|m| m.id)
                 .filter(|id| !requeued.contains(id))
                 .collect();
@@ -232,7 +237,8 @@ pub async fn reprocess(
 pub struct Reprocessed {
     /// The ids queued again, oldest first.
     pub requeued: Vec<u64>,
-    /// The ids that matched but were still queued, left alone.
+    /// The ids that matched but were still queued (or whose channel is
+    /// gone), left alone.
     pub skipped: Vec<u64>,
 }
 
