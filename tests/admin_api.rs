@@ -503,12 +503,18 @@ async fn stored_messages_are_reprocessed_once_each() {
     sink.wait_for(5, PATIENCE).await;
 }
 
-/// Ensures that messages of a channel no longer configured are skipped
-/// rather than queued where no worker would run them.
+/// Ensures that the messages and dead letters of a channel no longer
+/// configured are left alone rather than queued where no worker would
+/// run them.
 #[tokio::test]
 async fn messages_of_a_removed_channel_are_not_reprocessed() {
     let sink = Sink::start("127.0.0.1:0", Answer::Accept).await;
-    let gone = "[[channels]]\nname = \"gone\"\n[channels.source]\ntype = \"mllp\"\nlisten = \"127.0.0.1:0\"\n";
+    let refusing = Sink::start("127.0.0.1:0", Answer::Reject).await;
+    let gone = format!(
+        "[[channels]]\nname = \"gone\"\n[channels.source]\ntype = \"mllp\"\nlisten = \"127.0.0.1:0\"\n\
+         [[channels.destinations]]\nname = \"old\"\nto = {{ type = \"mllp\", address = \"{}\" }}\n",
+        refusing.address
+    );
     let engine = start_channels(
         tempfile::tempdir().unwrap(),
         &format!("{}\n{gone}", config(sink.address)),
@@ -520,6 +526,11 @@ async fn messages_of_a_removed_channel_are_not_reprocessed() {
     let ack = exchange(&mut stream, message("GONE1").as_bytes()).await;
     assert_eq!(field(&ack, "MSA-1"), "AA", "{ack}");
     drop(stream);
+    let store = &engine.server.store;
+    engine::eventually(PATIENCE, "GONE1 refused", || {
+        store.dead_letter_count(&Default::default()).unwrap() == 1
+    })
+    .await;
 
     let engine = engine.restart(&config(sink.address)).await;
     let api = Api::of(&engine);
@@ -534,4 +545,11 @@ async fn messages_of_a_removed_channel_are_not_reprocessed() {
         .await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     assert_eq!(answer, json!({ "requeued": [], "skipped": [id] }));
+    let (status, answer) = api
+        .post("/api/v1/dead-letters/reprocess", OPERATOR, &json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["requeued"], 0, "{answer}");
+    let letters = api.ok("/api/v1/dead-letters", VIEWER).await;
+    assert_eq!(letters[0]["destination"], "old", "kept: {letters}");
 }

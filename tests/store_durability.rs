@@ -846,7 +846,7 @@ fn queues_come_back_after_crashes_with_what_was_not_processed() {
     wait_for_checkpoint(first_image.path());
     assert!(store.queue("adt", 0).unwrap().is_empty());
     let requeued = store
-        .reprocess_dead_letters(&DeadLetterFilter::default())
+        .reprocess_dead_letters(&DeadLetterFilter::default(), |_| true)
         .unwrap();
     assert_eq!(requeued.len(), 1);
 

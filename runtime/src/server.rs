@@ -187,6 +187,8 @@ impl Server {
 
 /// Puts the dead letters `filter` matches back in their queues (see
 /// [`Store::reprocess_dead_letters`]) and wakes the workers concerned.
+/// Letters of a channel or destination no longer configured stay: no
+/// worker would take them.
 ///
 /// # Errors
 /// When storage fails; entries requeued before the failure stay requeued.
@@ -195,7 +197,9 @@ pub fn reprocess_dead_letters(
     wakers: &Wakers,
     filter: &DeadLetterFilter,
 ) -> Result<Vec<Requeued>, StoreError> {
-    let requeued = store.reprocess_dead_letters(filter)?;
+    let requeued = store.reprocess_dead_letters(filter, |letter| {
+        wakers.serves(&letter.channel, letter.destination.as_deref())
+    })?;
     for entry in &requeued {
         match &entry.destination {
             Some(destination) => wakers.wake_outbound(&entry.channel, destination, entry.partition),

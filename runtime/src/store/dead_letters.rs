@@ -80,8 +80,10 @@ impl Store {
     /// in one atomic write with its removal, so each is delivered once more
     /// and no more: a destination's entry goes back to that destination's
     /// queue with its attempts reset; a pipeline failure goes back to the
-    /// channel's inbound queue. Returns what was requeued, for waking the
-    /// workers.
+    /// channel's inbound queue. Only letters `runnable` accepts are
+    /// requeued (the engine's: those whose channel and destination are
+    /// still configured, so that a worker will take them); the others stay.
+    /// Returns what was requeued, for waking the workers.
     ///
     /// # Errors
     ///
@@ -90,10 +92,11 @@ impl Store {
     pub fn reprocess_dead_letters(
         &self,
         filter: &DeadLetterFilter,
+        runnable: impl Fn(&DeadLetterHeader) -> bool,
     ) -> Result<Vec<Requeued>, StoreError> {
         let letters = self.dead_letters(filter, usize::MAX)?;
         let mut requeued = Vec::with_capacity(letters.len());
-        for letter in letters {
+        for letter in letters.into_iter().filter(|l| runnable(&l.header)) {
             let header = &letter.header;
             let database = &self.inner.database;
             self.progress(|db| {
