@@ -7,19 +7,25 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use hl7wasm::plugin::{Disposition, FailureCause, PluginLimits, StageOutcome};
+use hl7wasm::plugin::{Disposition, FailureCause, PluginLimits, PluginWorker, StageOutcome};
 use support::{adt_a01, engine, load, metadata, worker};
 
 const DEADLINE: Duration = Duration::from_millis(100);
 
-#[test]
-fn infinite_loop_is_stopped_within_twice_the_deadline() {
+/// A started worker of the hostile fixture with [`DEADLINE`].
+fn hostile_worker() -> PluginWorker {
     let limits = PluginLimits {
         deadline_ms: DEADLINE.as_millis() as u64,
         ..PluginLimits::default()
     };
     let mut worker = worker(load(&engine(), "hostile"), limits, "{}");
     worker.warm_up().expect("hostile plugin starts");
+    worker
+}
+
+#[test]
+fn infinite_loop_is_stopped_within_twice_the_deadline() {
+    let mut worker = hostile_worker();
 
     let started = Instant::now();
     let outcome = worker.transform(adt_a01("LOOP-1", "HOSTILE:loop"), metadata("LOOP-1"));
@@ -46,12 +52,7 @@ fn infinite_loop_is_stopped_within_twice_the_deadline() {
 /// received-at, before and after the sleep.
 #[test]
 fn a_sleep_ends_at_once_and_the_clock_reads_the_messages_time() {
-    let limits = PluginLimits {
-        deadline_ms: DEADLINE.as_millis() as u64,
-        ..PluginLimits::default()
-    };
-    let mut worker = worker(load(&engine(), "hostile"), limits, "{}");
-    worker.warm_up().expect("hostile plugin starts");
+    let mut worker = hostile_worker();
     let received_at = metadata("SLEEP-1").received_at_unix_ms;
 
     let started = Instant::now();

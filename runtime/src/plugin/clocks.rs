@@ -12,7 +12,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use wasmtime::component::{HasSelf, Linker, Resource};
 use wasmtime_wasi::HostWallClock;
@@ -31,9 +31,7 @@ pub struct CallClock {
 impl CallClock {
     /// A clock at the current time.
     pub fn starting_now() -> Self {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |since| since.as_millis() as u64);
+        let now = crate::hl7_input::now_unix_ms();
         CallClock {
             unix_ms: Arc::new(AtomicU64::new(now)),
         }
