@@ -553,3 +553,59 @@ async fn messages_of_a_removed_channel_are_not_reprocessed() {
     let letters = api.ok("/api/v1/dead-letters", VIEWER).await;
     assert_eq!(letters[0]["destination"], "old", "kept: {letters}");
 }
+
+/// Ensures that a web page elsewhere cannot use the API through the
+/// browser of someone who can reach it: a cross-origin POST changes
+/// nothing, even with a valid token, and a tokenless API does not answer
+/// under a foreign host name (DNS rebinding).
+#[tokio::test]
+async fn other_web_sites_are_kept_out() {
+    let sink = Sink::start("127.0.0.1:0", Answer::Accept).await;
+    let engine = start(sink.address).await;
+    let api = Api::of(&engine);
+    let own = api.base.clone();
+    let pause = "/api/v1/channels/test/pause";
+    let bearer = format!("Bearer {OPERATOR}");
+    let from = |origin: &'static str| [("authorization", bearer.as_str()), ("origin", origin)];
+    let answer = api
+        .raw_with(reqwest::Method::POST, pause, &from("http://evil.example"))
+        .await;
+    assert_eq!(answer.status(), StatusCode::FORBIDDEN);
+    let body: Value = serde_json::from_slice(&answer.bytes().await.unwrap()).unwrap();
+    assert_eq!(body["code"], "cross_origin", "{body}");
+    let marked = [
+        ("authorization", bearer.as_str()),
+        ("sec-fetch-site", "cross-site"),
+    ];
+    let answer = api.raw_with(reqwest::Method::POST, pause, &marked).await;
+    assert_eq!(answer.status(), StatusCode::FORBIDDEN);
+    let status = api.ok("/api/v1/channels/test", VIEWER).await;
+    assert_eq!(status["state"], "running", "nothing changed: {status}");
+    let same = [("authorization", bearer.as_str()), ("origin", own.as_str())];
+    let answer = api.raw_with(reqwest::Method::POST, pause, &same).await;
+    assert_eq!(
+        answer.status(),
+        StatusCode::OK,
+        "the dashboard's own requests"
+    );
+
+    let admin = start_channels(
+        tempfile::tempdir().unwrap(),
+        "[admin]\nlisten = \"127.0.0.1:0\"\n\n[[channels]]\nname = \"test\"\n\
+         [channels.source]\ntype = \"mllp\"\nlisten = \"127.0.0.1:0\"\n",
+    )
+    .await;
+    let api = Api::of(&admin);
+    let rebound = [("host", "evil.example:8080")];
+    let answer = api
+        .raw_with(reqwest::Method::GET, "/api/v1/channels", &rebound)
+        .await;
+    assert_eq!(answer.status(), StatusCode::FORBIDDEN);
+    let body: Value = serde_json::from_slice(&answer.bytes().await.unwrap()).unwrap();
+    assert_eq!(body["code"], "foreign_host", "{body}");
+    let local = [("host", "localhost:8080")];
+    let answer = api
+        .raw_with(reqwest::Method::GET, "/api/v1/channels", &local)
+        .await;
+    assert_eq!(answer.status(), StatusCode::OK);
+}

@@ -45,8 +45,22 @@ impl Api {
 
     /// `GET path` without a token, the answer as it comes.
     pub async fn raw(&self, path: &str) -> reqwest::Response {
-        let url = format!("{}{path}", self.base);
-        self.client.get(url).send().await.unwrap()
+        self.raw_with(reqwest::Method::GET, path, &[]).await
+    }
+
+    /// `method path` with these headers (a browser's, say), the answer as
+    /// it comes.
+    pub async fn raw_with(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send().await.unwrap()
     }
 
     pub async fn call(

@@ -44,6 +44,10 @@
 //! asks for a token like the rest, since channel names are operational
 //! detail; Prometheus sends one with `authorization: { credentials: … }`.
 //!
+//! Requests a browser marks as coming from another site may change
+//! nothing, and a tokenless API answers only to a loopback `Host` (see
+//! `browser_guard.rs`).
+//!
 //! Errors are JSON `{"code": "...", "message": "..."}`. Every action that
 //! changes something or reveals PHI logs one line at target `audit` (see
 //! `audit.rs`).
@@ -52,6 +56,7 @@ mod activate;
 mod alerts;
 mod audit;
 mod auth;
+mod browser_guard;
 mod channels;
 mod config_view;
 mod control;

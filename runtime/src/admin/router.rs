@@ -5,18 +5,20 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
+use axum::middleware;
 use axum::routing::{delete, get, post};
 
 use super::control;
 use super::error::ApiError;
 use super::state::AdminState;
 use super::{
-    activate, alerts, channels, config_view, dashboard, dead_letters, health, messages, openapi,
-    plugins, queues,
+    activate, alerts, browser_guard, channels, config_view, dashboard, dead_letters, health,
+    messages, openapi, plugins, queues,
 };
 
-/// Every route: `/api/v1/...`, `/metrics` and the dashboard; unknown paths
-/// get a JSON 404 and unknown methods a JSON 405.
+/// Every route: `/api/v1/...`, `/metrics` and the dashboard, behind the
+/// browser guard; unknown paths get a JSON 404 and unknown methods a JSON
+/// 405.
 pub fn router(state: Arc<AdminState>) -> Router {
     let api = Router::new()
         .route("/health", get(health::health))
@@ -60,6 +62,10 @@ pub fn router(state: Arc<AdminState>) -> Router {
         .merge(dashboard::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            browser_guard::guard,
+        ))
         .with_state(state)
 }
 
