@@ -2,7 +2,7 @@
 //! with its security headers, and driven in jsdom (`tests/dashboard/
 //! drive.mjs`, which runs the page's own script) through a user's rounds:
 //! token, channel pause and resume, a dead letter's payload and reprocess,
-//! message search and reprocess, plugin upload, activation and rollback. What the page
+//! another's purge, message search and reprocess, the alerts, plugin upload, activation and rollback. What the page
 //! did is then checked over the API and at the receiving system.
 
 #[path = "support/admin.rs"]
@@ -94,15 +94,17 @@ async fn a_user_operates_the_engine_from_the_dashboard() {
     let api = Api::of(&engine);
 
     let mut stream = TcpStream::connect(engine.address).await.unwrap();
-    let ack = exchange(&mut stream, message("DASH1").as_bytes()).await;
-    assert_eq!(field(&ack, "MSA-1"), "AA", "{ack}");
-    engine::eventually(PATIENCE, "DASH1 dead-lettered", || {
+    for id in ["DASH1", "DASH2"] {
+        let ack = exchange(&mut stream, message(id).as_bytes()).await;
+        assert_eq!(field(&ack, "MSA-1"), "AA", "{ack}");
+    }
+    engine::eventually(PATIENCE, "DASH1 and DASH2 dead-lettered", || {
         engine
             .server
             .store
             .dead_letter_count(&Default::default())
             .unwrap()
-            == 1
+            == 2
     })
     .await;
     sink.answer(Answer::Accept);
@@ -141,7 +143,7 @@ async fn a_user_operates_the_engine_from_the_dashboard() {
     assert_eq!(
         sink.accepted_ids(),
         ["DASH1", "DASH1"],
-        "delivered from the dead-letter queue, then reprocessed"
+        "delivered from the dead-letter queue, then reprocessed; DASH2 purged"
     );
     let status = api.ok("/api/v1/channels/test", ADMIN).await;
     assert_eq!(status["state"], "running", "{status}");

@@ -4,10 +4,11 @@
 //
 //   node drive.mjs BASE_URL ADMIN_TOKEN PLUGIN.wasm
 //
-// The engine has a channel `test` whose first message (control ID DASH1) is
-// in the dead-letter queue and whose destination accepts again. The page
-// reprocesses that dead letter, then the message itself: DASH1 reaches the
-// destination twice. The script
+// The engine has a channel `test` whose first two messages (control IDs
+// DASH1 and DASH2) are in the dead-letter queue and whose destination
+// accepts again. The page reprocesses DASH1's dead letter, then the message
+// itself, and purges DASH2's: DASH1 reaches the destination twice, DASH2
+// never. The script
 // prints one line per step and exits 1 at the first step that fails.
 
 import { createHash } from "node:crypto";
@@ -82,9 +83,9 @@ $("#token").value = token;
 $("#token-form").dispatchEvent(new window.Event("submit", { cancelable: true }));
 const row = await until("the channel's row", () => $('tr[data-channel="test"]'));
 if (window.sessionStorage.getItem("hl7wasm.token") !== token) fail("the token is not kept for the tab");
-await until("one dead letter in the row", () => $('tr[data-channel="test"] .dead-letters')?.textContent === "1");
+await until("two dead letters in the row", () => $('tr[data-channel="test"] .dead-letters')?.textContent === "2");
 if (!row.querySelector(".state").textContent.includes("running")) fail("the channel is not shown running");
-step("the channel is listed with its dead letter");
+step("the channel is listed with its dead letters");
 
 // 3. Pause and resume the channel from its row.
 click('tr[data-channel="test"] button[data-action="pause"]');
@@ -94,19 +95,21 @@ click('tr[data-channel="test"] button[data-action="resume"]');
 await until("the running state", () => $('tr[data-channel="test"] .state')?.textContent === "running");
 step("the channel was paused and resumed");
 
-// 4. The dead letter is listed, its payload shown to the admin, and it is
-//    reprocessed.
+// 4. The dead letters are listed, a payload is shown to the admin, DASH1's
+//    is reprocessed and DASH2's purged.
 await go("#dead-letters", "dead-letters");
-const letter = await until("the dead letter's row", () => $("tr[data-sequence]"));
-if (!letter.textContent.includes("DASH1") || !letter.textContent.includes("rejected")) {
-  fail(`the dead letter's row reads ${letter.textContent}`);
-}
-click('tr[data-sequence] button[data-action="payload"]');
+const rowOf = (id) => [...document.querySelectorAll("tr[data-sequence]")].find((r) => r.textContent.includes(id));
+const letter = await until("DASH1's dead letter", () => rowOf("DASH1"));
+if (!letter.textContent.includes("rejected")) fail(`the dead letter's row reads ${letter.textContent}`);
+letter.querySelector('button[data-action="payload"]').click();
 await until("the payload", () => !$("#detail").hidden && $("#detail").textContent.includes("MSH|"));
-click('tr[data-sequence] button[data-action="reprocess"]');
+letter.querySelector('button[data-action="reprocess"]').click();
 await until("the reprocess notice", noticeSays("1 requeued."));
+const other = await until("only DASH2's dead letter", () => !rowOf("DASH1") && rowOf("DASH2"));
+other.querySelector('button[data-action="purge"]').click();
+await until("the purge notice", noticeSays("1 purged."));
 await until("an empty dead-letter queue", () => !$("tr[data-sequence]"));
-step("the dead letter was reprocessed");
+step("one dead letter was reprocessed, the other purged");
 
 // 5. The message search finds DASH1 delivered.
 await go("#messages", "messages");
@@ -158,6 +161,11 @@ await until("the old build running", () => {
 click('tr[data-stage="0"] button[data-action="activate"]');
 await until("the new build running again", () => $('tr[data-stage="0"] .active code')?.title === sha256);
 step("the build was activated, rolled back and activated again");
+
+// 9. The alerts view answers.
+await go("#alerts", "alerts");
+await until("the alerts", () => $("#alerts"));
+step("the alerts are shown");
 
 if (pageErrors.length) fail("the page raised errors");
 console.log(JSON.stringify({ ok: true, activated: sha256 }));
