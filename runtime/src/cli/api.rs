@@ -178,6 +178,25 @@ fn tls_config(args: &ApiArgs) -> anyhow::Result<rustls::ClientConfig> {
     Ok(Arc::unwrap_or_clone(config))
 }
 
+/// Refuses a bulk action whose filter is empty unless `all` was given, so
+/// that a forgotten option does not act on everything; `everything` says
+/// what that would be, `options` which filters there are.
+///
+/// # Errors
+/// When the filter is empty and `all` is not set.
+pub fn ensure_filtered(
+    filter: &Map<String, Value>,
+    all: bool,
+    everything: &str,
+    options: &str,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        all || !filter.is_empty(),
+        "this would {everything}: give a filter ({options}, ...) or --all"
+    );
+    Ok(())
+}
+
 /// The given options as JSON fields (filters and queries): only those set.
 pub fn fields(
     texts: &[(&str, &Option<String>)],

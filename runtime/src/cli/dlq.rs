@@ -135,10 +135,12 @@ async fn bulk(
     action: &str,
 ) -> anyhow::Result<Value> {
     let filter = filter.to_json();
-    anyhow::ensure!(
-        all || !filter.is_empty(),
-        "this would {action} every dead letter: give a filter (--channel, --sequence, ...) or --all"
-    );
+    api::ensure_filtered(
+        &filter,
+        all,
+        &format!("{action} every dead letter"),
+        "--channel, --sequence",
+    )?;
     Api::new(api)?
         .post_json(
             &format!("/api/v1/dead-letters/{action}"),

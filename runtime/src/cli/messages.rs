@@ -100,10 +100,12 @@ pub fn run(command: &MessagesCommand) -> anyhow::Result<ExitCode> {
             }
             MessagesCommand::Reprocess { filter, all, api } => {
                 let mut body = filter.fields();
-                anyhow::ensure!(
-                    *all || !body.is_empty(),
-                    "this would reprocess the newest messages of every channel: give a filter (--channel, --id, ...) or --all"
-                );
+                api::ensure_filtered(
+                    &body,
+                    *all,
+                    "reprocess the newest messages of every channel",
+                    "--channel, --id",
+                )?;
                 body.insert("limit".into(), filter.limit.into());
                 Api::new(api)?
                     .post_json("/api/v1/messages/reprocess", &Value::Object(body))
