@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::logging::AUDIT_TARGET;
 use crate::metrics::{self, Metrics};
+use crate::validation::Findings;
 
 /// A connection was accepted (after its TLS handshake, if any).
 pub struct ConnectionOpened<'a> {
@@ -181,6 +182,59 @@ impl MessageAccepted<'_> {
                 message_type = self.message_type,
                 id = self.id,
                 "Message stored."
+            );
+        }
+    }
+}
+
+/// A channel's conformance profile found breaches in a message: refused
+/// when any is an error, otherwise accepted with warnings.
+pub struct MessageChecked<'a> {
+    /// The channel.
+    pub channel: &'a str,
+    /// MSH-10.
+    pub control_id: Option<&'a str>,
+    /// MSH-9 as `TYPE^TRIGGER`.
+    pub message_type: Option<&'a str>,
+    /// The profile's name.
+    pub profile: &'a str,
+    /// What it found (codes and places only, never values).
+    pub findings: &'a Findings,
+}
+
+impl MessageChecked<'_> {
+    /// Logs and counts the event.
+    pub fn emit(&self, metrics: &Metrics) {
+        for detail in &self.findings.details {
+            let mut labels =
+                metrics::channel_and(self.channel, "code", &detail.code.code().to_string());
+            labels.push(("severity", detail.severity.code().to_string()));
+            metrics.validation_findings.get_or_create(&labels).inc();
+        }
+        let summary = self.findings.summary();
+        if self.findings.refuses() {
+            metrics
+                .messages_invalid
+                .get_or_create(&metrics::channel(self.channel))
+                .inc();
+            tracing::warn!(
+                target: AUDIT_TARGET,
+                channel = self.channel,
+                control_id = self.control_id,
+                message_type = self.message_type,
+                profile = self.profile,
+                findings = summary,
+                "Message refused by the conformance profile, not stored."
+            );
+        } else {
+            tracing::info!(
+                target: AUDIT_TARGET,
+                channel = self.channel,
+                control_id = self.control_id,
+                message_type = self.message_type,
+                profile = self.profile,
+                findings = summary,
+                "Message accepted with conformance warnings."
             );
         }
     }

@@ -17,6 +17,7 @@ pub mod plugin;
 pub mod server;
 pub mod store;
 pub mod tls;
+pub mod validation;
 
 /// Where `runtime/build.rs` put the plugins it built from `plugins/`, as
 /// wasm32-wasip2 components (`passthrough.wasm`, `hostile.wasm`, ...).

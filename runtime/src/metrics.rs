@@ -37,6 +37,11 @@ pub struct Metrics {
     pub duplicates: Counters,
     /// Messages answered AE because storage failed, by channel.
     pub storage_failures: Counters,
+    /// Messages refused by the channel's conformance profile, by channel.
+    pub messages_invalid: Counters,
+    /// Conformance profile findings, by channel, HL7 error code and
+    /// severity (`E` or `W`).
+    pub validation_findings: Counters,
     /// Seconds from a frame's last byte to its ACK, by channel.
     pub ack_latency_seconds: Histograms,
     /// Messages through the pipeline, by channel and resulting state.
@@ -112,6 +117,14 @@ impl Metrics {
             "plugin_failures",
             "Plugin calls that failed a message, by cause",
         );
+        let messages_invalid = counter(
+            "messages_invalid",
+            "Messages refused by the channel's conformance profile",
+        );
+        let validation_findings = counter(
+            "validation_findings",
+            "Conformance profile findings, by HL7 error code and severity",
+        );
         let queue_depth = Gauges::default();
         registry.register(
             "queue_depth",
@@ -142,6 +155,8 @@ impl Metrics {
             messages_stored,
             duplicates,
             storage_failures,
+            messages_invalid,
+            validation_findings,
             ack_latency_seconds,
             messages_processed,
             deliveries,

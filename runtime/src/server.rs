@@ -103,13 +103,15 @@ impl Server {
         } else {
             None
         };
-        for channel in config.channels {
+        for channel in config.channels.clone() {
             let SourceConfig::Mllp(source) = channel.source.clone();
             let listen = source.listen_address().map_err(anyhow::Error::msg)?;
             let name = channel.name.clone();
+            let profile = config.profile_for(&channel).map_err(anyhow::Error::msg)?;
             let runtime = Arc::new(ChannelRuntime {
                 name: name.clone(),
                 config: channel,
+                profile,
                 limits: source.limits,
                 mllp_release2: source.mllp_release2,
                 store: store.clone(),

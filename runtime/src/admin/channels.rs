@@ -36,6 +36,8 @@ pub struct ChannelSummary {
     pub ack_mode: &'static str,
     /// With `after_delivery`, the destination whose verdict senders get.
     pub ack_destination: Option<String>,
+    /// The conformance profile messages must meet before they are stored.
+    pub validation_profile: Option<String>,
     /// The partition key's field path, if any.
     pub partition_by: Option<String>,
     /// How many partitions.
@@ -74,6 +76,7 @@ impl ChannelSummary {
                 AckMode::None => "none",
             },
             ack_destination: channel.ack_destination.clone(),
+            validation_profile: channel.validation_profile.clone(),
             partition_by: channel.partition_by.clone(),
             partitions: channel.partitions,
             ordering: match channel.ordering {

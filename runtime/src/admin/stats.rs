@@ -35,6 +35,8 @@ pub struct ChannelStats {
     pub duplicates: u64,
     /// Messages answered AE because storage failed.
     pub storage_failures: u64,
+    /// Messages refused by the channel's conformance profile.
+    pub messages_invalid: u64,
     /// ACKs sent, by MSA-1 code.
     pub acks: BTreeMap<&'static str, u64>,
     /// Messages through the pipeline, by resulting state.
@@ -71,6 +73,7 @@ impl ChannelStats {
             messages_stored: count(&metrics.messages_stored, &by_channel),
             duplicates: count(&metrics.duplicates, &by_channel),
             storage_failures: count(&metrics.storage_failures, &by_channel),
+            messages_invalid: count(&metrics.messages_invalid, &by_channel),
             acks: tally(&metrics.acks, "code", &ACK_CODES),
             processed: tally(&metrics.messages_processed, "state", &STATES),
             pipeline_dead_lettered: dead_lettered(metrics, name, PIPELINE),

@@ -38,8 +38,13 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
                 })?;
             }
         }
+        let profile = channel
+            .validation_profile
+            .as_ref()
+            .map(|name| format!(", profile {name}"))
+            .unwrap_or_default();
         println!(
-            "channel {}: {} plugin(s), {} destination(s), {} partition(s)",
+            "channel {}: {} plugin(s), {} destination(s), {} partition(s){profile}",
             channel.name,
             channel.pipeline.len(),
             channel.destinations.len(),

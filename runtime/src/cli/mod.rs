@@ -6,6 +6,7 @@ mod channels;
 mod client;
 mod config_check;
 mod dlq;
+mod message_files;
 mod messages;
 mod parse;
 mod plugin_run;
@@ -13,6 +14,7 @@ mod plugin_sign;
 mod plugins;
 mod send;
 mod serve;
+mod validate;
 
 use std::process::ExitCode;
 
@@ -45,6 +47,11 @@ enum Command {
     ///
     /// Example: hl7wasm parse adt.hl7 batch.hl7
     Parse(parse::ParseArgs),
+    /// Check message files against a conformance profile of a config file:
+    /// the answer a channel with that profile would give, and why.
+    ///
+    /// Example: hl7wasm validate --config hl7wasm.toml --profile adt_in adt.hl7
+    Validate(validate::ValidateArgs),
     /// Work with plugins locally.
     #[command(subcommand)]
     Plugin(PluginCommand),
@@ -115,6 +122,7 @@ pub fn main() -> ExitCode {
         Command::Send(args) => send::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Parse(args) => parse::run(&args),
+        Command::Validate(args) => validate::run(&args),
         Command::Plugin(PluginCommand::Run(args)) => plugin_run::run(&args),
         Command::Plugin(PluginCommand::Keygen(args)) => plugin_sign::keygen(&args),
         Command::Plugin(PluginCommand::Sign(args)) => plugin_sign::sign(&args),

@@ -4,9 +4,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use hl7v2::{Component, Field, Message, Repetition};
 use serde_json::{Map, Value, json};
+
+use super::message_files::each_message;
 
 /// Arguments of `hl7wasm parse`.
 #[derive(Debug, clap::Args)]
@@ -19,40 +20,10 @@ pub struct ParseArgs {
 /// Prints one JSON document per message; exit code 1 when any file or
 /// message could not be parsed (the error names the file and position).
 pub fn run(args: &ParseArgs) -> anyhow::Result<ExitCode> {
-    let mut failed = false;
-    for file in &args.files {
-        let bytes =
-            std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-        let batch = match hl7v2::split_batch(&bytes) {
-            Ok(batch) => batch,
-            Err(error) => {
-                eprintln!("error: {}: {error}", file.display());
-                failed = true;
-                continue;
-            }
-        };
-        for (index, raw) in batch.messages.iter().enumerate() {
-            match Message::parse(raw) {
-                Ok(message) => {
-                    let document = message_json(&file.display().to_string(), index + 1, &message);
-                    println!("{}", serde_json::to_string_pretty(&document)?);
-                }
-                Err(error) => {
-                    let offset = raw.as_ptr() as usize - bytes.as_ptr() as usize;
-                    eprintln!(
-                        "error: {}: message {}: {error} (message starts at byte {offset} of the file)",
-                        file.display(),
-                        index + 1
-                    );
-                    failed = true;
-                }
-            }
-        }
-    }
-    Ok(if failed {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
+    each_message(&args.files, |file, index, message| {
+        let document = message_json(&file.display().to_string(), index, message);
+        println!("{}", serde_json::to_string_pretty(&document)?);
+        Ok(true)
     })
 }
 

@@ -140,6 +140,9 @@ pub struct ChannelConfig {
     /// store remembers messages); 0 turns deduplication off, for a sender
     /// that reuses control IDs. By default the storage's window.
     pub dedupe_window_secs: Option<u64>,
+    /// The conformance profile (a name under `[profiles]`) every message
+    /// must meet before it is stored. By default none.
+    pub validation_profile: Option<String>,
 }
 
 impl ChannelConfig {

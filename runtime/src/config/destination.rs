@@ -65,13 +65,7 @@ impl RouteFilter {
     pub fn matches(&self, facts: &RouteFacts<'_>) -> bool {
         let code = facts.message_code.unwrap_or("");
         let trigger = facts.trigger_event.unwrap_or("");
-        let type_matches = |wanted: &String| match wanted.split_once('^') {
-            Some((wanted_code, wanted_trigger)) => {
-                wanted_code.eq_ignore_ascii_case(code)
-                    && (wanted_trigger == "*" || wanted_trigger.eq_ignore_ascii_case(trigger))
-            }
-            None => wanted == "*" || wanted.eq_ignore_ascii_case(code),
-        };
+        let type_matches = |wanted: &String| super::message_type::matches(wanted, code, trigger);
         let listed = |list: &[String], value: &str| {
             list.is_empty() || list.iter().any(|item| item.eq_ignore_ascii_case(value))
         };
@@ -90,14 +84,7 @@ impl RouteFilter {
     /// Names the entry that cannot match anything.
     pub fn check(&self) -> Result<(), String> {
         for wanted in &self.message_types {
-            let code = wanted
-                .split_once('^')
-                .map_or(wanted.as_str(), |(code, _)| code);
-            if code.is_empty() || wanted.matches('^').count() > 1 {
-                return Err(format!(
-                    "message_types: {wanted:?} is not a message type like \"ADT\" or \"ADT^A01\""
-                ));
-            }
+            super::message_type::check(wanted).map_err(|e| format!("message_types: {e}"))?;
         }
         Ok(())
     }

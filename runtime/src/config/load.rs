@@ -9,6 +9,7 @@ use thiserror::Error;
 use super::interpolate::interpolate;
 use super::{AckMode, ChannelConfig, Config};
 use crate::deliver::TargetConfig;
+use crate::validation::Profile;
 
 /// A configuration that cannot be used.
 #[derive(Debug, Error)]
@@ -123,6 +124,10 @@ fn check(config: &Config) -> Result<(), String> {
     }
     for channel in &config.channels {
         check_channel_targets(config, channel)?;
+        config.profile_for(channel)?;
+    }
+    for (name, profile) in &config.profiles {
+        Profile::compile(name, profile).map_err(|e| format!("key profiles.{name}.{e}"))?;
     }
     if config.plugins.require_signed && config.plugins.trusted_keys.is_empty() {
         return Err(

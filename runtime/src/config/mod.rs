@@ -61,6 +61,7 @@ mod channel;
 mod destination;
 mod interpolate;
 mod load;
+pub mod message_type;
 mod pipeline;
 
 pub use channel::{AckMode, ChannelConfig, MllpSourceConfig, Ordering, SourceConfig};
@@ -79,6 +80,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use crate::store::StoreSettings;
+use crate::validation::{Profile, ProfileConfig};
 
 /// The embedded default: one MLLP channel on port 2575, stored under ./data.
 pub const EMBEDDED_DEFAULT: &str = include_str!("default.toml");
@@ -96,6 +98,10 @@ pub struct Config {
     /// Read-only lookup tables plugins may read: table → key → value.
     #[serde(default)]
     pub lookups: BTreeMap<String, BTreeMap<String, String>>,
+    /// Conformance profiles, by name; channels name theirs with
+    /// `validation_profile`.
+    #[serde(default)]
+    pub profiles: BTreeMap<String, ProfileConfig>,
     /// The channels, each with its own source and settings.
     pub channels: Vec<ChannelConfig>,
     /// The admin API. Off when the file has no `[admin]` table.
@@ -118,6 +124,26 @@ impl Config {
     /// The channel named `name`.
     pub fn channel(&self, name: &str) -> Option<&ChannelConfig> {
         self.channels.iter().find(|channel| channel.name == name)
+    }
+
+    /// The conformance profile `channel` names, ready to apply.
+    ///
+    /// # Errors
+    /// When the profile is missing or does not compile (a checked config
+    /// has neither).
+    pub fn profile_for(&self, channel: &ChannelConfig) -> Result<Option<Arc<Profile>>, String> {
+        let Some(name) = &channel.validation_profile else {
+            return Ok(None);
+        };
+        let config = self.profiles.get(name).ok_or_else(|| {
+            format!(
+                "channel \"{}\", key validation_profile: there is no [profiles.{name}]",
+                channel.name
+            )
+        })?;
+        let profile =
+            Profile::compile(name, config).map_err(|e| format!("key profiles.{name}.{e}"))?;
+        Ok(Some(Arc::new(profile)))
     }
 
     /// The lookup tables in the form plugins read them.

@@ -10,6 +10,7 @@ use crate::metrics::Metrics;
 use crate::mllp::MllpLimits;
 use crate::pipeline::{ChannelControl, Wakers};
 use crate::store::Store;
+use crate::validation::Profile;
 
 /// A running channel's shared state.
 #[derive(Clone)]
@@ -18,6 +19,8 @@ pub struct ChannelRuntime {
     pub name: String,
     /// Its configuration.
     pub config: ChannelConfig,
+    /// The conformance profile messages must meet before they are stored.
+    pub profile: Option<Arc<Profile>>,
     /// Frame size and time limits.
     pub limits: MllpLimits,
     /// Whether to send MLLP release 2 commit acknowledgements.

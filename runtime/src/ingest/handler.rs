@@ -15,7 +15,8 @@ use super::delivery_ack::{Awaited, await_delivery};
 use super::transform_ack::await_transform;
 use crate::config::AckMode;
 use crate::events::{
-    AckSent, ConnectionClosed, FrameRefused, JunkSkipped, MessageAccepted, StorageFailed,
+    AckSent, ConnectionClosed, FrameRefused, JunkSkipped, MessageAccepted, MessageChecked,
+    StorageFailed,
 };
 use crate::mllp::{Connection, FrameEvent, MllpError};
 use crate::store::{DedupeKey, Ingested, NewMessage};
@@ -163,6 +164,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Handler<S> {
         let header = message.header();
         let message_type = header.message_type().event();
         let control_id = header.control_id();
+        let warnings = match self.conform(&message, control_id, message_type.as_deref()) {
+            Ok(warnings) => warnings,
+            Err(errors) => {
+                return self.compose(&context, AckOutcome::Reject, &errors, false, received);
+            }
+        };
         let config = &self.channel.config;
         let dedupe_key = control_id
             .filter(|_| config.dedupes())
@@ -206,7 +213,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Handler<S> {
                     let name = &self.channel.name;
                     self.channel.wakers.wake_inbound(name, partition);
                 }
-                let (outcome, errors) = match self.channel.config.ack_mode {
+                let (outcome, mut errors) = match self.channel.config.ack_mode {
                     AckMode::AfterTransform => await_transform(&self.channel, id).await,
                     AckMode::AfterDelivery => {
                         let awaited = Awaited {
@@ -218,6 +225,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Handler<S> {
                     }
                     AckMode::Commit | AckMode::None => (AckOutcome::Accept, Vec::new()),
                 };
+                errors.splice(0..0, warnings);
                 (outcome, errors, true)
             }
             Err(store_error) => {
@@ -237,6 +245,36 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Handler<S> {
             }
         };
         self.compose(&context, outcome, &errors, committed, received)
+    }
+
+    /// Applies the channel's conformance profile: the warnings to add to
+    /// the ACK, or the findings that refuse the message.
+    fn conform(
+        &self,
+        message: &hl7v2::Message<'_>,
+        control_id: Option<&str>,
+        message_type: Option<&str>,
+    ) -> Result<Vec<ErrDetail>, Vec<ErrDetail>> {
+        let Some(profile) = &self.channel.profile else {
+            return Ok(Vec::new());
+        };
+        let findings = profile.check(message);
+        if findings.details.is_empty() {
+            return Ok(Vec::new());
+        }
+        MessageChecked {
+            channel: &self.channel.name,
+            control_id,
+            message_type,
+            profile: &profile.name,
+            findings: &findings,
+        }
+        .emit(&self.channel.metrics);
+        if findings.refuses() {
+            Err(findings.details)
+        } else {
+            Ok(findings.details)
+        }
     }
 
     fn refuse_malformed(

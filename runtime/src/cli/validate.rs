@@ -1,0 +1,66 @@
+//! `hl7wasm validate`: checks message files against a conformance profile
+//! of a configuration file, offline, to write and test a profile before a
+//! channel uses it.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::bail;
+use hl7wasm::config;
+use hl7wasm::validation::Profile;
+
+use super::message_files::each_message;
+
+/// Arguments of `hl7wasm validate`.
+#[derive(Debug, clap::Args)]
+pub struct ValidateArgs {
+    /// The configuration file holding the profile.
+    #[arg(long)]
+    config: PathBuf,
+    /// The profile's name under `[profiles]`.
+    #[arg(long)]
+    profile: String,
+    /// HL7 v2 files: one message each, or a batch (FHS/BHS ... BTS/FTS).
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+}
+
+/// Prints, for every message, the answer a channel with this profile would
+/// give (AA or AR) and each finding; exit code 1 when any message is
+/// refused or cannot be parsed.
+pub fn run(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
+    let config = config::load_file(&args.config)?;
+    let Some(written) = config.profiles.get(&args.profile) else {
+        let known: Vec<&str> = config.profiles.keys().map(String::as_str).collect();
+        bail!(
+            "{}: there is no [profiles.{}]; profiles in the file: {}",
+            args.config.display(),
+            args.profile,
+            if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            }
+        );
+    };
+    let profile = Profile::compile(&args.profile, written).map_err(anyhow::Error::msg)?;
+    each_message(&args.files, |file, index, message| {
+        let header = message.header();
+        let findings = profile.check(message);
+        let answer = if findings.refuses() { "AR" } else { "AA" };
+        println!(
+            "{} message {index} (MSH-10 {}, {}): {answer}",
+            file.display(),
+            header.control_id().unwrap_or("-"),
+            header.message_type().event().as_deref().unwrap_or("-"),
+        );
+        for detail in &findings.details {
+            let (severity, code) = (detail.severity.code(), detail.code.code());
+            println!("  {severity} {code} {}", detail.message);
+        }
+        if findings.total > findings.details.len() {
+            println!("  … {} more", findings.total - findings.details.len());
+        }
+        Ok(!findings.refuses())
+    })
+}
