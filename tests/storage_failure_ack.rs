@@ -80,3 +80,65 @@ async fn a_full_disk_gets_ae_and_the_engine_recovers() {
     );
     server.shutdown().await;
 }
+
+/// Ensures that a file source leaves a file where it is while storage
+/// fails, and reads it through once space is freed: every message stored
+/// once, the file in the done directory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_waits_in_its_directory_while_the_disk_is_full() {
+    let root = tempfile::tempdir().unwrap();
+    let _mount = Tmpfs::mount(root.path());
+    let inbox = tempfile::tempdir().unwrap();
+    let text = format!(
+        "[storage]\ndir = {:?}\ncache_capacity_bytes = 1048576\n\n[[channels]]\nname = \"files\"\n\n\
+         [channels.source]\ntype = \"file\"\ndir = {:?}\npoll_interval_ms = 50\nmin_age_ms = 0\n",
+        root.path().join("store"),
+        inbox.path(),
+    );
+    let server = Server::start(config::parse(&text, "test").unwrap())
+        .await
+        .unwrap();
+    let ballast = root.path().join("ballast");
+    fill(&ballast);
+    let body: String = (0..200).map(|n| message(&format!("FILE-{n}"))).collect();
+    let staged = inbox.path().join(".batch.hl7");
+    std::fs::write(&staged, body).unwrap();
+    std::fs::rename(&staged, inbox.path().join("batch.hl7")).unwrap();
+    let retried = || {
+        let labels = vec![
+            ("channel", "files".to_string()),
+            ("outcome", "retry".to_string()),
+        ];
+        count(&server.metrics.files_read, &labels)
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while retried() == 0 {
+        assert!(Instant::now() < deadline, "storage never failed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        inbox.path().join("batch.hl7").exists(),
+        "the file stays while storage fails"
+    );
+
+    std::fs::remove_file(&ballast).unwrap();
+    let done = inbox.path().join("done").join("batch.hl7");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !done.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the file was not read after recovery"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut stored: Vec<String> = server
+        .store
+        .messages()
+        .map(|m| m.unwrap().control_id.unwrap())
+        .collect();
+    stored.sort();
+    let mut expected: Vec<String> = (0..200).map(|n| format!("FILE-{n}")).collect();
+    expected.sort();
+    assert_eq!(stored, expected, "every message stored exactly once");
+    server.shutdown().await;
+}

@@ -226,7 +226,10 @@ fn the_validate_command_checks_files_against_a_profile() {
     let output = run(&[&corpus]);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}");
-    assert!(stdout.ends_with("message 1 (MSH-10 MSG00001, ADT^A01): AA\n"), "{stdout}");
+    assert!(
+        stdout.ends_with("message 1 (MSH-10 MSG00001, ADT^A01): AA\n"),
+        "{stdout}"
+    );
 
     let output = run(&[&corpus, &broken]);
     let stdout = String::from_utf8_lossy(&output.stdout);

@@ -117,8 +117,8 @@ impl JunkSkipped<'_> {
 pub struct FrameRefused<'a> {
     /// The channel.
     pub channel: &'a str,
-    /// The sender's address.
-    pub peer: SocketAddr,
+    /// The sender: its address, or the file.
+    pub peer: &'a str,
     /// A stable reason: `too_large`, `no_msh`, `bad_encoding_characters`, ...
     pub reason: &'a str,
     /// MSH-10, when it could be read.
@@ -237,6 +237,69 @@ impl MessageChecked<'_> {
                 "Message accepted with conformance warnings."
             );
         }
+    }
+}
+
+/// A file source read a file and moved it on.
+pub struct FileRead<'a> {
+    /// The channel.
+    pub channel: &'a str,
+    /// The file's name.
+    pub file: &'a str,
+    /// How many messages it held.
+    pub messages: usize,
+    /// How many of them were refused.
+    pub refused: usize,
+    /// `done`, `deleted`, `error` or `retry` (see `FileOutcome`).
+    pub outcome: &'a str,
+    /// How long the file took.
+    pub elapsed: Duration,
+}
+
+impl FileRead<'_> {
+    /// Logs and counts the event.
+    pub fn emit(&self, metrics: &Metrics) {
+        metrics
+            .files_read
+            .get_or_create(&metrics::channel_and(self.channel, "outcome", self.outcome))
+            .inc();
+        tracing::info!(
+            target: AUDIT_TARGET,
+            channel = self.channel,
+            file = self.file,
+            messages = self.messages,
+            refused = self.refused,
+            outcome = self.outcome,
+            elapsed_ms = self.elapsed.as_millis() as u64,
+            "File read."
+        );
+    }
+}
+
+/// A file source could not read a file, or not move it on.
+pub struct FileFailed<'a> {
+    /// The channel.
+    pub channel: &'a str,
+    /// The file's name.
+    pub file: &'a str,
+    /// What went wrong.
+    pub reason: &'a str,
+}
+
+impl FileFailed<'_> {
+    /// Logs and counts the event.
+    pub fn emit(&self, metrics: &Metrics) {
+        metrics
+            .files_read
+            .get_or_create(&metrics::channel_and(self.channel, "outcome", "unreadable"))
+            .inc();
+        tracing::warn!(
+            target: AUDIT_TARGET,
+            channel = self.channel,
+            file = self.file,
+            reason = self.reason,
+            "File not read."
+        );
     }
 }
 

@@ -42,6 +42,9 @@ pub struct Metrics {
     /// Conformance profile findings, by channel, HL7 error code and
     /// severity (`E` or `W`).
     pub validation_findings: Counters,
+    /// Files a file source read, by channel and outcome (`done`,
+    /// `deleted`, `error`, `retry`, `unreadable`).
+    pub files_read: Counters,
     /// Seconds from a frame's last byte to its ACK, by channel.
     pub ack_latency_seconds: Histograms,
     /// Messages through the pipeline, by channel and resulting state.
@@ -125,6 +128,7 @@ impl Metrics {
             "validation_findings",
             "Conformance profile findings, by HL7 error code and severity",
         );
+        let files_read = counter("files_read", "Files a file source read, by outcome");
         let queue_depth = Gauges::default();
         registry.register(
             "queue_depth",
@@ -157,6 +161,7 @@ impl Metrics {
             storage_failures,
             messages_invalid,
             validation_findings,
+            files_read,
             ack_latency_seconds,
             messages_processed,
             deliveries,

@@ -16,8 +16,9 @@ use crate::admin::{
 use crate::alerting::{AlertsConfig, Evaluator, Webhook};
 use crate::alerts::Alerts;
 use crate::config::{Config, SourceConfig};
-use crate::ingest::{AckIds, ChannelRuntime, Listener};
+use crate::ingest::{AckIds, ChannelRuntime, FileReader, Listener};
 use crate::metrics::Metrics;
+use crate::mllp::MllpLimits;
 use crate::pipeline::{ChannelPipeline, Shared, Topology, Wakers, pruner};
 use crate::plugin::PluginRegistry;
 use crate::store::{DeadLetterFilter, Requeued, Store, StoreError, StoredMessage};
@@ -104,16 +105,25 @@ impl Server {
             None
         };
         for channel in config.channels.clone() {
-            let SourceConfig::Mllp(source) = channel.source.clone();
-            let listen = source.listen_address().map_err(anyhow::Error::msg)?;
             let name = channel.name.clone();
             let profile = config.profile_for(&channel).map_err(anyhow::Error::msg)?;
+            let (limits, mllp_release2) = match &channel.source {
+                SourceConfig::Mllp(source) => (source.limits, source.mllp_release2),
+                SourceConfig::File(source) => {
+                    let limits = MllpLimits {
+                        max_message_bytes: source.max_message_bytes,
+                        ..MllpLimits::default()
+                    };
+                    (limits, false)
+                }
+            };
+            let source = channel.source.clone();
             let runtime = Arc::new(ChannelRuntime {
                 name: name.clone(),
                 config: channel,
                 profile,
-                limits: source.limits,
-                mllp_release2: source.mllp_release2,
+                limits,
+                mllp_release2,
                 store: store.clone(),
                 metrics: metrics.clone(),
                 wakers: wakers.clone(),
@@ -121,14 +131,29 @@ impl Server {
                 control: pipelines[&name].control.clone(),
                 shutdown: shutdown.child_token(),
             });
-            let listener =
-                Listener::bind(runtime, listen, source.tls.as_ref(), source.max_connections)
+            match source {
+                SourceConfig::Mllp(source) => {
+                    let listen = source.listen_address().map_err(anyhow::Error::msg)?;
+                    let listener = Listener::bind(
+                        runtime,
+                        listen,
+                        source.tls.as_ref(),
+                        source.max_connections,
+                    )
                     .await
                     .with_context(|| {
                         format!("channel \"{name}\": cannot start its MLLP listener on {listen}")
                     })?;
-            addresses.insert(name, listener.local_addr());
-            tasks.spawn(listener.run());
+                    addresses.insert(name, listener.local_addr());
+                    tasks.spawn(listener.run());
+                }
+                SourceConfig::File(source) => {
+                    let reader = FileReader::new(runtime, source).with_context(|| {
+                        format!("channel \"{name}\": cannot start its file source")
+                    })?;
+                    tasks.spawn(reader.run());
+                }
+            }
         }
         if let Some(admin) = &admin {
             admin.state.set_ready(true);

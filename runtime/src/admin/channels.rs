@@ -63,12 +63,11 @@ pub struct DestinationSummary {
 impl ChannelSummary {
     /// Summarizes `channel`, in `state`.
     pub fn of(channel: &ChannelConfig, state: ChannelState) -> Self {
-        let SourceConfig::Mllp(source) = &channel.source;
         ChannelSummary {
             name: channel.name.clone(),
             state,
-            source: format!("mllp {}", source.listen),
-            tls: source.tls.is_some(),
+            source: channel.source.describe(),
+            tls: matches!(&channel.source, SourceConfig::Mllp(source) if source.tls.is_some()),
             ack_mode: match channel.ack_mode {
                 AckMode::Commit => "commit",
                 AckMode::AfterTransform => "after_transform",

@@ -1,6 +1,7 @@
 //! One channel's settings.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -51,6 +52,104 @@ pub enum Ordering {
 pub enum SourceConfig {
     /// An MLLP listener over TCP, optionally TLS.
     Mllp(MllpSourceConfig),
+    /// A directory polled for message files, single messages or batches.
+    File(FileSourceConfig),
+}
+
+impl SourceConfig {
+    /// The source in brief, for example `mllp 0.0.0.0:2575` or
+    /// `file /var/spool/hl7 (*.hl7)`.
+    pub fn describe(&self) -> String {
+        match self {
+            SourceConfig::Mllp(source) => format!("mllp {}", source.listen),
+            SourceConfig::File(source) => {
+                format!("file {} ({})", source.dir.display(), source.pattern)
+            }
+        }
+    }
+}
+
+/// A directory the channel reads message files from. A file holds one
+/// message, several, or a batch (FHS/BHS … BTS/FTS). Once every message of
+/// a file is stored durably, the file moves to `done_dir` (or is deleted);
+/// a file with a refused message moves to `error_dir` with a report beside
+/// it. A crash before the move reads the file again, and the dedupe index
+/// keeps its stored messages from being stored twice.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSourceConfig {
+    /// The directory read.
+    pub dir: PathBuf,
+    /// Which file names are read, as a glob. By default `*`. Names that
+    /// start with `.` are never read: writers use them while they write.
+    #[serde(default = "default_file_pattern")]
+    pub pattern: String,
+    /// How often the directory is listed, in milliseconds. By default 1000.
+    #[serde(default = "default_poll_interval_ms")]
+    pub poll_interval_ms: u64,
+    /// A file is read once it has not changed for this long, in
+    /// milliseconds, so that a file still being written is left alone. By
+    /// default 1000.
+    #[serde(default = "default_poll_interval_ms")]
+    pub min_age_ms: u64,
+    /// What happens to a file whose messages were all accepted.
+    #[serde(default)]
+    pub after_read: AfterRead,
+    /// Where read files go. By default `<dir>/done`.
+    pub done_dir: Option<PathBuf>,
+    /// Where files with a refused message (or that cannot be read as HL7)
+    /// go, each with a `<name>.errors.txt` report. By default `<dir>/error`.
+    pub error_dir: Option<PathBuf>,
+    /// The largest file read, in bytes; a larger one goes to `error_dir`. By
+    /// default 64 MiB.
+    #[serde(default = "default_max_file_bytes")]
+    pub max_file_bytes: u64,
+    /// The largest message in a file. By default 1 MiB.
+    #[serde(default = "default_max_message_bytes")]
+    pub max_message_bytes: usize,
+}
+
+impl FileSourceConfig {
+    /// Where read files go.
+    pub fn done_dir(&self) -> PathBuf {
+        self.done_dir
+            .clone()
+            .unwrap_or_else(|| self.dir.join("done"))
+    }
+
+    /// Where files with a refused message go.
+    pub fn error_dir(&self) -> PathBuf {
+        self.error_dir
+            .clone()
+            .unwrap_or_else(|| self.dir.join("error"))
+    }
+}
+
+/// What happens to a file whose messages were all accepted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AfterRead {
+    /// Moved to `done_dir` (the default).
+    #[default]
+    Move,
+    /// Deleted.
+    Delete,
+}
+
+fn default_file_pattern() -> String {
+    "*".into()
+}
+
+fn default_poll_interval_ms() -> u64 {
+    1000
+}
+
+fn default_max_file_bytes() -> u64 {
+    64 << 20
+}
+
+fn default_max_message_bytes() -> usize {
+    MllpLimits::default().max_message_bytes
 }
 
 /// An MLLP listener's settings.

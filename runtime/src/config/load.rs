@@ -95,6 +95,7 @@ fn check(config: &Config) -> Result<(), String> {
     }
     let mut names = HashSet::new();
     let mut addresses = HashSet::new();
+    let mut directories = HashSet::new();
     for channel in &config.channels {
         check_channel(channel)?;
         let kept = config.storage.dedupe_window_secs;
@@ -111,15 +112,29 @@ fn check(config: &Config) -> Result<(), String> {
                 channel.name
             ));
         }
-        let super::SourceConfig::Mllp(source) = &channel.source;
-        let listen = source
-            .listen_address()
-            .map_err(|e| format!("channel \"{}\", key source.listen: {e}", channel.name))?;
-        if listen.port() != 0 && !addresses.insert(listen) {
-            return Err(format!(
-                "channel \"{}\", key source.listen: {listen} is used by another channel",
-                channel.name
-            ));
+        match &channel.source {
+            super::SourceConfig::Mllp(source) => {
+                let listen = source
+                    .listen_address()
+                    .map_err(|e| format!("channel \"{}\", key source.listen: {e}", channel.name))?;
+                if listen.port() != 0 && !addresses.insert(listen) {
+                    return Err(format!(
+                        "channel \"{}\", key source.listen: {listen} is used by another channel",
+                        channel.name
+                    ));
+                }
+            }
+            super::SourceConfig::File(source) => {
+                check_file_source(source)
+                    .map_err(|e| format!("channel \"{}\", key source.{e}", channel.name))?;
+                if !directories.insert(source.dir.clone()) {
+                    return Err(format!(
+                        "channel \"{}\", key source.dir: {} is read by another channel",
+                        channel.name,
+                        source.dir.display()
+                    ));
+                }
+            }
         }
     }
     for channel in &config.channels {
@@ -136,6 +151,19 @@ fn check(config: &Config) -> Result<(), String> {
     }
     config.admin.check()?;
     config.alerts.check()
+}
+
+/// A file source's pattern must be a glob, and its done and error
+/// directories must differ from the directory read.
+fn check_file_source(source: &super::FileSourceConfig) -> Result<(), String> {
+    glob::Pattern::new(&source.pattern).map_err(|e| format!("pattern: {e}"))?;
+    if source.done_dir() == source.dir || source.error_dir() == source.dir {
+        return Err("done_dir: must differ from dir (and so must error_dir)".into());
+    }
+    if source.poll_interval_ms == 0 {
+        return Err("poll_interval_ms: must be at least 1".into());
+    }
+    Ok(())
 }
 
 /// A destination of type `channel` must name another, existing channel.
@@ -345,7 +373,9 @@ mod tests {
             "[[channels]]\nname = \"a\"\n{SOURCE}[channels.source.limits]\nmax_message_bytes = 2048\nidle_timeout_secs = 5\n"
         );
         let config = parse(&text, "test.toml").unwrap();
-        let super::super::SourceConfig::Mllp(source) = &config.channels[0].source;
+        let super::super::SourceConfig::Mllp(source) = &config.channels[0].source else {
+            panic!("an MLLP source");
+        };
         assert_eq!(source.limits.max_message_bytes, 2048);
         assert_eq!(source.limits.idle_timeout_secs, 5);
         let unknown = format!("[[channels]]\nname = \"a\"\n{SOURCE}bogus = 1\n");

@@ -64,7 +64,9 @@ mod load;
 pub mod message_type;
 mod pipeline;
 
-pub use channel::{AckMode, ChannelConfig, MllpSourceConfig, Ordering, SourceConfig};
+pub use channel::{
+    AckMode, AfterRead, ChannelConfig, FileSourceConfig, MllpSourceConfig, Ordering, SourceConfig,
+};
 pub use destination::{DestinationConfig, RetryPolicy, RouteFacts, RouteFilter};
 pub use load::{ConfigError, load_file, parse};
 pub use pipeline::StageConfig;

@@ -1,4 +1,5 @@
-//! The front door: one MLLP listener per channel. A handler per connection
+//! The front door: one MLLP listener (or file source, `file_reader.rs`) per
+//! channel, both through the same [`Intake`]. A handler per connection
 //! reads a frame, parses MSH, dedupes, persists durably (group commit), and
 //! only then ACKs AA; storage failures answer AE, malformed or oversized
 //! frames AR with an ERR segment, and a frame without a readable MSH
@@ -10,12 +11,16 @@
 mod ack;
 mod channel;
 mod delivery_ack;
+mod file_reader;
 mod handler;
+mod intake;
 mod listener;
 mod transform_ack;
 mod wait;
 
 pub use ack::{AckIds, hl7_now};
 pub use channel::ChannelRuntime;
+pub use file_reader::{FileOutcome, FileReader};
 pub use handler::Handler;
+pub use intake::{Answer, Intake};
 pub use listener::Listener;

@@ -1,0 +1,338 @@
+//! A channel's file source: polls a directory, reads each settled file
+//! (one message, several, or a batch) through the [`Intake`] one message at
+//! a time, and moves the file on only once every message is durable.
+//!
+//! - All accepted: the file moves to the done directory (or is deleted).
+//! - A message refused (AR: malformed, too large, against the profile, or
+//!   rejected by a plugin in `after_transform` mode): the whole file moves
+//!   to the error directory with a `<name>.errors.txt` report that gives
+//!   each refused message's place, control ID and ERR details (never
+//!   values). Its accepted messages are stored; when the fixed file comes
+//!   back, the dedupe index keeps them from being stored twice.
+//! - Storage fails: the file stays where it is and is read again at the
+//!   next poll.
+//!
+//! Files are read in name order. Reading waits while the channel is
+//! stopped; a paused channel still reads, as its MLLP listener would.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::Context;
+
+use super::channel::ChannelRuntime;
+use super::intake::{Answer, Intake};
+use crate::config::{AfterRead, FileSourceConfig};
+use crate::events::{FileFailed, FileRead};
+
+/// A file source, ready to run.
+pub struct FileReader {
+    channel: Arc<ChannelRuntime>,
+    settings: FileSourceConfig,
+    pattern: glob::Pattern,
+    done_dir: PathBuf,
+    error_dir: PathBuf,
+    /// Files that could not be read, with the modification time they had:
+    /// tried again only once they change, so a log line is not repeated
+    /// every poll.
+    failed: HashMap<PathBuf, SystemTime>,
+}
+
+/// What became of one file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileOutcome {
+    /// Every message accepted; moved to the done directory.
+    Done,
+    /// Every message accepted; deleted.
+    Deleted,
+    /// A message refused, or the file is not HL7; moved to the error
+    /// directory with a report.
+    Refused,
+    /// Storage failed; left in place for the next poll.
+    Retry,
+}
+
+impl FileOutcome {
+    /// A stable name for metrics and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileOutcome::Done => "done",
+            FileOutcome::Deleted => "deleted",
+            FileOutcome::Refused => "error",
+            FileOutcome::Retry => "retry",
+        }
+    }
+}
+
+impl FileReader {
+    /// Checks the settings and creates the directories.
+    ///
+    /// # Errors
+    /// When the pattern is not a glob or a directory cannot be created.
+    pub fn new(channel: Arc<ChannelRuntime>, settings: FileSourceConfig) -> anyhow::Result<Self> {
+        let pattern = glob::Pattern::new(&settings.pattern)
+            .with_context(|| format!("pattern {:?}", settings.pattern))?;
+        let (done_dir, error_dir) = (settings.done_dir(), settings.error_dir());
+        for dir in [&settings.dir, &done_dir, &error_dir] {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        tracing::info!(channel = channel.name, dir = %settings.dir.display(), pattern = settings.pattern, "File source started.");
+        Ok(FileReader {
+            channel,
+            settings,
+            pattern,
+            done_dir,
+            error_dir,
+            failed: HashMap::new(),
+        })
+    }
+
+    /// Polls until the engine shuts down.
+    pub async fn run(mut self) {
+        let interval = Duration::from_millis(self.settings.poll_interval_ms);
+        loop {
+            tokio::select! {
+                () = self.channel.control.listening() => {}
+                () = self.channel.shutdown.cancelled() => return,
+            }
+            for file in self.settled_files() {
+                if self.channel.shutdown.is_cancelled() || self.stopped() {
+                    break;
+                }
+                self.read(&file).await;
+            }
+            tokio::select! {
+                () = tokio::time::sleep(interval) => {}
+                () = self.channel.shutdown.cancelled() => return,
+            }
+        }
+    }
+
+    fn stopped(&self) -> bool {
+        self.channel.control.state() == crate::pipeline::ChannelState::Stopped
+    }
+
+    /// The files to read now, in name order: regular files whose name
+    /// matches the pattern, does not start with `.`, and that have not
+    /// changed for `min_age_ms`.
+    fn settled_files(&mut self) -> Vec<(PathBuf, SystemTime)> {
+        let entries = match std::fs::read_dir(&self.settings.dir) {
+            Ok(entries) => entries,
+            Err(error) => {
+                tracing::warn!(channel = self.channel.name, dir = %self.settings.dir.display(), %error, "File source cannot list its directory.");
+                return Vec::new();
+            }
+        };
+        let min_age = Duration::from_millis(self.settings.min_age_ms);
+        let now = SystemTime::now();
+        let mut files: Vec<(PathBuf, SystemTime)> = entries
+            .filter_map(Result::ok)
+            .filter_map(|entry| {
+                let name = entry.file_name();
+                let name = name.to_str()?;
+                if name.starts_with('.') || !self.pattern.matches(name) {
+                    return None;
+                }
+                let metadata = entry.metadata().ok().filter(std::fs::Metadata::is_file)?;
+                let modified = metadata.modified().ok()?;
+                let settled = now.duration_since(modified).is_ok_and(|age| age >= min_age);
+                settled.then(|| (entry.path(), modified))
+            })
+            .filter(|(path, modified)| self.failed.get(path) != Some(modified))
+            .collect();
+        files.sort();
+        self.failed.retain(|path, _| path.exists());
+        files
+    }
+
+    /// Reads one file and moves it on.
+    async fn read(&mut self, (path, modified): &(PathBuf, SystemTime)) {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let started = Instant::now();
+        let bytes = match self.load(path).await {
+            Ok(bytes) => bytes,
+            Err(Unreadable::TooLarge(size)) => {
+                let limit = self.settings.max_file_bytes;
+                let report =
+                    format!("The file has {size} bytes, more than max_file_bytes ({limit}).\n");
+                self.finish(path, &name, 0, 1, Some(report), started);
+                return;
+            }
+            Err(Unreadable::Io(error)) => {
+                self.failed.insert(path.clone(), *modified);
+                let reason = format!("cannot read the file: {error}");
+                FileFailed {
+                    channel: &self.channel.name,
+                    file: &name,
+                    reason: &reason,
+                }
+                .emit(&self.channel.metrics);
+                return;
+            }
+        };
+        let batch = match hl7v2::split_batch(&bytes) {
+            Ok(batch) => batch,
+            Err(error) => {
+                let report = format!("The file is not HL7 v2: {error}.\n");
+                self.finish(path, &name, 0, 1, Some(report), started);
+                return;
+            }
+        };
+        let peer = format!("file:{name}");
+        let intake = Intake {
+            channel: &self.channel,
+            peer: &peer,
+        };
+        let mut report = String::new();
+        let mut refused = 0;
+        let count = batch.messages.len();
+        for (index, raw) in batch.messages.iter().enumerate() {
+            let answer = self.ingest(&intake, raw).await;
+            if !answer.committed && matches!(answer.code, "AE" | "CE") {
+                let reason = format!(
+                    "storage failed at message {}; the file stays for the next poll",
+                    index + 1
+                );
+                FileFailed {
+                    channel: &self.channel.name,
+                    file: &name,
+                    reason: &reason,
+                }
+                .emit(&self.channel.metrics);
+                self.finish_as(FileOutcome::Retry, &name, count, refused, started);
+                return;
+            }
+            if matches!(answer.code, "AR" | "CR") {
+                refused += 1;
+                describe_refusal(&mut report, index + 1, &answer);
+            }
+        }
+        let report = (refused > 0).then_some(report);
+        self.finish(path, &name, count, refused, report, started);
+    }
+
+    async fn load(&self, path: &Path) -> Result<Vec<u8>, Unreadable> {
+        let size = tokio::fs::metadata(path)
+            .await
+            .map_err(Unreadable::Io)?
+            .len();
+        if size > self.settings.max_file_bytes {
+            return Err(Unreadable::TooLarge(size));
+        }
+        tokio::fs::read(path).await.map_err(Unreadable::Io)
+    }
+
+    /// One message through the intake, or refused when it is too large.
+    async fn ingest(&self, intake: &Intake<'_>, raw: &[u8]) -> Answer {
+        let received = Instant::now();
+        if raw.len() > self.settings.max_message_bytes {
+            let head = &raw[..raw.len().min(crate::mllp::frame::HEAD_BYTES)];
+            if let Some(answer) = intake.refuse_oversized(head, raw.len(), received) {
+                return answer;
+            }
+        }
+        intake.ingest(raw, received).await
+    }
+
+    /// Moves the file on: to the error directory with `report`, else to
+    /// the done directory or away.
+    fn finish(
+        &self,
+        path: &Path,
+        name: &str,
+        messages: usize,
+        refused: usize,
+        report: Option<String>,
+        started: Instant,
+    ) {
+        let moved = match (&report, self.settings.after_read) {
+            (Some(report), _) => move_into(path, &self.error_dir).and_then(|target| {
+                let report_path = target.with_file_name(format!(
+                    "{}.errors.txt",
+                    target.file_name().unwrap_or_default().to_string_lossy()
+                ));
+                std::fs::write(&report_path, report)?;
+                Ok(FileOutcome::Refused)
+            }),
+            (None, AfterRead::Move) => move_into(path, &self.done_dir).map(|_| FileOutcome::Done),
+            (None, AfterRead::Delete) => std::fs::remove_file(path).map(|()| FileOutcome::Deleted),
+        };
+        match moved {
+            Ok(outcome) => self.finish_as(outcome, name, messages, refused, started),
+            Err(error) => {
+                let reason = format!("read, but cannot be moved on: {error}");
+                FileFailed {
+                    channel: &self.channel.name,
+                    file: name,
+                    reason: &reason,
+                }
+                .emit(&self.channel.metrics);
+            }
+        }
+    }
+
+    fn finish_as(
+        &self,
+        outcome: FileOutcome,
+        file: &str,
+        messages: usize,
+        refused: usize,
+        started: Instant,
+    ) {
+        FileRead {
+            channel: &self.channel.name,
+            file,
+            messages,
+            refused,
+            outcome: outcome.as_str(),
+            elapsed: started.elapsed(),
+        }
+        .emit(&self.channel.metrics);
+    }
+}
+
+/// Why a file could not be read.
+enum Unreadable {
+    TooLarge(u64),
+    Io(std::io::Error),
+}
+
+/// Adds a refused message's lines to a file's report.
+fn describe_refusal(report: &mut String, place: usize, answer: &Answer) {
+    let control_id = answer.control_id.as_deref().unwrap_or("-");
+    let _ = writeln!(
+        report,
+        "message {place} (MSH-10 {control_id}): {}",
+        answer.code
+    );
+    for error in &answer.errors {
+        let _ = writeln!(
+            report,
+            "  {} {} {}",
+            error.severity.code(),
+            error.code.code(),
+            error.message
+        );
+    }
+}
+
+/// Renames `path` into `dir`, keeping its name unless a file there has it
+/// already (then `.1`, `.2`, … is added); returns the new path.
+fn move_into(path: &Path, dir: &Path) -> std::io::Result<PathBuf> {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let mut target = dir.join(name.as_ref());
+    let mut n = 0;
+    while target.exists() {
+        n += 1;
+        target = dir.join(format!("{name}.{n}"));
+    }
+    std::fs::rename(path, &target)?;
+    Ok(target)
+}

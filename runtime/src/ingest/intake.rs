@@ -1,0 +1,280 @@
+//! The ingest path any source shares: parse the message, check it against
+//! the channel's profile, dedupe, store it durably (group commit) and decide
+//! the ACK, which waits for the pipeline or a destination in the
+//! `after_transform` and `after_delivery` modes. Sources (MLLP connections,
+//! the file reader) only move bytes in and the answer out.
+
+use std::time::Instant;
+
+use hl7v2::ParseErrorKind;
+use hl7v2::ack::{AckContext, AckOutcome, ErrDetail, ErrorCode, Severity};
+
+use super::ack::{commit_ack, error, error_at};
+use super::channel::ChannelRuntime;
+use super::delivery_ack::{Awaited, await_delivery};
+use super::transform_ack::await_transform;
+use crate::config::AckMode;
+use crate::events::{AckSent, FrameRefused, MessageAccepted, MessageChecked, StorageFailed};
+use crate::store::{DedupeKey, Ingested, NewMessage};
+
+/// What the ingest path decided about one message, before the source
+/// passes it on.
+pub struct Answer {
+    /// Whether the message is now durable (for the MLLP release 2 commit
+    /// ACK, and before a file may be moved away).
+    pub committed: bool,
+    /// The HL7 ACK, unless none is due.
+    pub ack: Option<String>,
+    /// MSA-1 of the ACK (whether or not one is sent).
+    pub code: &'static str,
+    /// MSA-2 of the ACK, for the audit log.
+    pub control_id: Option<String>,
+    /// The ACK's ERR details.
+    pub errors: Vec<ErrDetail>,
+    /// When the message was complete, for the ACK latency.
+    pub received: Instant,
+}
+
+impl Answer {
+    /// Whether the message was accepted (AA or CA).
+    pub fn accepted(&self) -> bool {
+        matches!(self.code, "AA" | "CA")
+    }
+
+    /// Counts and logs the ACK once the source has sent it.
+    pub fn sent(&self, channel: &str, metrics: &crate::metrics::Metrics) {
+        AckSent {
+            channel,
+            control_id: self.control_id.as_deref(),
+            code: self.code,
+            latency: self.received.elapsed(),
+        }
+        .emit(metrics);
+    }
+}
+
+/// One message's way in, for a channel and a peer (a socket address, or
+/// `file:NAME` for the file reader).
+pub struct Intake<'a> {
+    /// The channel.
+    pub channel: &'a ChannelRuntime,
+    /// Where the message came from, as stored and logged.
+    pub peer: &'a str,
+}
+
+impl Intake<'_> {
+    /// Parses, checks, dedupes and stores one message.
+    pub async fn ingest(&self, frame: &[u8], received: Instant) -> Answer {
+        let message = match hl7v2::Message::parse(frame) {
+            Ok(message) => message,
+            Err(parse_error) => return self.refuse_malformed(frame, &parse_error, received),
+        };
+        let context = AckContext::from_message(&message);
+        let header = message.header();
+        let message_type = header.message_type().event();
+        let control_id = header.control_id();
+        let warnings = match self.conform(&message, control_id, message_type.as_deref()) {
+            Ok(warnings) => warnings,
+            Err(errors) => {
+                return self.compose(&context, AckOutcome::Reject, &errors, false, received);
+            }
+        };
+        let config = &self.channel.config;
+        let dedupe_key = control_id
+            .filter(|_| config.dedupes())
+            .map(|control_id| DedupeKey {
+                sending_application: header.sending_application().unwrap_or(""),
+                sending_facility: header.sending_facility().unwrap_or(""),
+                control_id,
+            });
+        let partition = self.channel.config.partition_of(&message);
+        let stored = self
+            .channel
+            .store
+            .ingest(NewMessage {
+                channel: &self.channel.name,
+                partition,
+                raw: frame,
+                received_at_ms: crate::hl7_input::now_unix_ms(),
+                peer: Some(self.peer),
+                control_id,
+                message_type: message_type.as_deref(),
+                dedupe_key,
+                dedupe_window: config.dedupe_window(),
+            })
+            .await;
+        let (outcome, errors, committed) = match stored {
+            Ok(ingested) => {
+                let (id, duplicate) = match ingested {
+                    Ingested::Stored { id } => (id, false),
+                    Ingested::Duplicate { original_id } => (original_id, true),
+                };
+                MessageAccepted {
+                    channel: &self.channel.name,
+                    control_id,
+                    message_type: message_type.as_deref(),
+                    id,
+                    duplicate,
+                }
+                .emit(&self.channel.metrics);
+                if !duplicate {
+                    let name = &self.channel.name;
+                    self.channel.wakers.wake_inbound(name, partition);
+                }
+                let (outcome, mut errors) = match self.channel.config.ack_mode {
+                    AckMode::AfterTransform => await_transform(self.channel, id).await,
+                    AckMode::AfterDelivery => {
+                        let awaited = Awaited {
+                            id,
+                            partition,
+                            duplicate,
+                        };
+                        await_delivery(self.channel, &awaited).await
+                    }
+                    AckMode::Commit | AckMode::None => (AckOutcome::Accept, Vec::new()),
+                };
+                errors.splice(0..0, warnings);
+                (outcome, errors, true)
+            }
+            Err(store_error) => {
+                let reason = store_error.to_string();
+                StorageFailed {
+                    channel: &self.channel.name,
+                    control_id,
+                    reason: &reason,
+                }
+                .emit(&self.channel.metrics);
+                let detail = error(
+                    ErrorCode::ApplicationInternalError,
+                    Severity::Error,
+                    "Message not stored: storage is unavailable. Resend later.",
+                );
+                (AckOutcome::Error, vec![detail], false)
+            }
+        };
+        self.compose(&context, outcome, &errors, committed, received)
+    }
+
+    /// Applies the channel's conformance profile: the warnings to add to
+    /// the ACK, or the findings that refuse the message.
+    fn conform(
+        &self,
+        message: &hl7v2::Message<'_>,
+        control_id: Option<&str>,
+        message_type: Option<&str>,
+    ) -> Result<Vec<ErrDetail>, Vec<ErrDetail>> {
+        let Some(profile) = &self.channel.profile else {
+            return Ok(Vec::new());
+        };
+        let findings = profile.check(message);
+        if findings.details.is_empty() {
+            return Ok(Vec::new());
+        }
+        MessageChecked {
+            channel: &self.channel.name,
+            control_id,
+            message_type,
+            profile: &profile.name,
+            findings: &findings,
+        }
+        .emit(&self.channel.metrics);
+        if findings.refuses() {
+            Err(findings.details)
+        } else {
+            Ok(findings.details)
+        }
+    }
+
+    fn refuse_malformed(
+        &self,
+        frame: &[u8],
+        parse_error: &hl7v2::ParseError,
+        received: Instant,
+    ) -> Answer {
+        let (reason, detail) = describe_parse_error(parse_error);
+        let context = AckContext::from_raw(frame).unwrap_or_default();
+        FrameRefused {
+            channel: &self.channel.name,
+            peer: self.peer,
+            reason,
+            control_id: context.control_id.as_deref(),
+            detail: &parse_error.to_string(),
+        }
+        .emit(&self.channel.metrics);
+        self.compose(&context, AckOutcome::Reject, &[detail], false, received)
+    }
+
+    /// Refuses an oversized frame; `None` when its head has no readable MSH.
+    pub fn refuse_oversized(&self, head: &[u8], size: usize, received: Instant) -> Option<Answer> {
+        let limit = self.channel.limits.max_message_bytes;
+        let text = format!("Message of {size} bytes exceeds the limit of {limit} bytes.");
+        let context = AckContext::from_raw(head);
+        FrameRefused {
+            channel: &self.channel.name,
+            peer: self.peer,
+            reason: "too_large",
+            control_id: context.as_ref().and_then(|c| c.control_id.as_deref()),
+            detail: &text,
+        }
+        .emit(&self.channel.metrics);
+        // Without a readable MSH no ACK can be built: the caller closes.
+        let context = context?;
+        let detail = error(ErrorCode::ApplicationInternalError, Severity::Error, text);
+        Some(self.compose(&context, AckOutcome::Reject, &[detail], false, received))
+    }
+
+    fn compose(
+        &self,
+        context: &AckContext,
+        outcome: AckOutcome,
+        errors: &[ErrDetail],
+        committed: bool,
+        received: Instant,
+    ) -> Answer {
+        let wanted = match self.channel.config.ack_mode {
+            AckMode::Commit => context.should_send_commit_ack(outcome),
+            AckMode::AfterTransform | AckMode::AfterDelivery => true,
+            AckMode::None => false,
+        };
+        let code = context.commit_code(outcome).as_str();
+        Answer {
+            committed,
+            ack: wanted.then(|| commit_ack(context, outcome, errors, &self.channel.ack_ids)),
+            code,
+            control_id: context.control_id.clone(),
+            errors: errors.to_vec(),
+            received,
+        }
+    }
+}
+
+/// A stable metric reason and the ERR detail for a parse error.
+fn describe_parse_error(parse_error: &hl7v2::ParseError) -> (&'static str, ErrDetail) {
+    let text = format!("Malformed message: {parse_error}.");
+    match &parse_error.kind {
+        ParseErrorKind::Empty => (
+            "empty",
+            error(ErrorCode::SegmentSequenceError, Severity::Error, text),
+        ),
+        ParseErrorKind::NoMsh => (
+            "no_msh",
+            error_at(ErrorCode::SegmentSequenceError, "MSH", None, text),
+        ),
+        ParseErrorKind::BadFieldSeparator(_) => (
+            "bad_field_separator",
+            error_at(ErrorCode::DataTypeError, "MSH", Some(1), text),
+        ),
+        ParseErrorKind::BadEncodingCharacters(_) => (
+            "bad_encoding_characters",
+            error_at(ErrorCode::DataTypeError, "MSH", Some(2), text),
+        ),
+        ParseErrorKind::Truncated => (
+            "truncated",
+            error_at(ErrorCode::SegmentSequenceError, "MSH", None, text),
+        ),
+        _ => (
+            "undecodable",
+            error_at(ErrorCode::DataTypeError, "MSH", Some(18), text),
+        ),
+    }
+}

@@ -1,0 +1,145 @@
+//! Ensures that a file source reads single-message, multi-message and batch
+//! files (a real batch from the corpus among them) into the store and on
+//! through the pipeline, moves each file to the done directory only once
+//! its messages are stored, sends a file with a refused message to the
+//! error directory with a report naming the message and the breach, and
+//! that a fixed file dropped in again stores only what was missing.
+
+#[path = "support/engine.rs"]
+mod engine;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use engine::eventually;
+use hl7wasm::config;
+use hl7wasm::metrics::{channel_and, count};
+use hl7wasm::server::Server;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn adt(control_id: &str, patient_id: &str) -> String {
+    format!(
+        "MSH|^~\\&|REG|HOSP|EHR|HOSP|20240101120000||ADT^A01^ADT_A01|{control_id}|P|2.5.1\r\
+         PID|1||{patient_id}^^^HOSP^MR||DOE^JANE\r"
+    )
+}
+
+/// Writes `text` to `dir/name` the way a careful writer does: under a
+/// hidden name first, then renamed.
+fn drop_file(dir: &Path, name: &str, text: &[u8]) {
+    let hidden = dir.join(format!(".{name}.part"));
+    std::fs::write(&hidden, text).unwrap();
+    std::fs::rename(hidden, dir.join(name)).unwrap();
+}
+
+fn names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+fn corpus_batch() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(
+        "../../shared/corpus/hl7v2/cdc-trusted-intermediary/Test/Results/\
+         005_AL_ORU_R01_NBS_Simplified_0_initial_message.hl7",
+    )
+}
+
+#[tokio::test]
+async fn files_are_read_moved_on_and_refusals_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let (inbox, out) = (dir.path().join("in"), dir.path().join("out"));
+    let text = format!(
+        "[storage]\ndir = {store:?}\n\n\
+         [profiles.needs_id]\nfields = [{{ path = \"PID-3.1\", required = true }}]\n\n\
+         [[channels]]\nname = \"files\"\nvalidation_profile = \"needs_id\"\n\
+         [channels.source]\ntype = \"file\"\ndir = {inbox:?}\npattern = \"*.hl7\"\n\
+         poll_interval_ms = 50\nmin_age_ms = 100\n\
+         [[channels.destinations]]\nname = \"out\"\nto = {{ type = \"file\", dir = {out:?} }}\n",
+        store = dir.path().join("store"),
+    );
+    let server = Server::start(config::parse(&text, "test").unwrap())
+        .await
+        .unwrap();
+    let (done, error) = (inbox.join("done"), inbox.join("error"));
+    let stored = || server.store.messages().count();
+    let delivered = || std::fs::read_dir(&out).map_or(0, Iterator::count);
+
+    // A two-message file, a real batch with its FHS/BHS envelope, a file
+    // the pattern leaves alone, and a file still being written.
+    drop_file(
+        &inbox,
+        "two.hl7",
+        format!("{}{}", adt("T-1", "1"), adt("T-2", "2")).as_bytes(),
+    );
+    drop_file(&inbox, "batch.hl7", &std::fs::read(corpus_batch()).unwrap());
+    std::fs::write(inbox.join("notes.txt"), "not for the engine").unwrap();
+    std::fs::write(inbox.join(".writing.hl7"), adt("W-1", "9")).unwrap();
+    eventually(WAIT, "both files read and moved on", || {
+        names(&done).len() == 2
+    })
+    .await;
+    assert_eq!(names(&done), ["batch.hl7", "two.hl7"]);
+    assert_eq!(stored(), 3);
+    eventually(WAIT, "three outputs delivered", || delivered() == 3).await;
+    assert_eq!(
+        names(&inbox),
+        [".writing.hl7", "done", "error", "notes.txt"]
+    );
+
+    // One good message and one without a patient ID: the file goes to the
+    // error directory with a report; the good message is stored.
+    let mixed = format!("{}{}", adt("M-1", "3"), adt("M-2", ""));
+    drop_file(&inbox, "mixed.hl7", mixed.as_bytes());
+    eventually(WAIT, "the mixed file in the error directory", || {
+        names(&error).len() == 2
+    })
+    .await;
+    assert_eq!(names(&error), ["mixed.hl7", "mixed.hl7.errors.txt"]);
+    let report = std::fs::read_to_string(error.join("mixed.hl7.errors.txt")).unwrap();
+    assert_eq!(
+        report,
+        "message 2 (MSH-10 M-2): AR\n  E 101 PID-3.1: required but empty\n"
+    );
+    assert_eq!(stored(), 4);
+
+    // The fixed file comes back: only the missing message is stored, and
+    // the done directory keeps both files named two.hl7 apart.
+    let fixed = format!("{}{}", adt("M-1", "3"), adt("M-2", "4"));
+    drop_file(&inbox, "mixed.hl7", fixed.as_bytes());
+    drop_file(
+        &inbox,
+        "two.hl7",
+        format!("{}{}", adt("T-1", "1"), adt("T-2", "2")).as_bytes(),
+    );
+    eventually(WAIT, "the fixed file read", || names(&done).len() == 4).await;
+    assert_eq!(
+        names(&done),
+        ["batch.hl7", "mixed.hl7", "two.hl7", "two.hl7.1"]
+    );
+    assert_eq!(
+        stored(),
+        5,
+        "resent messages are recognised, not stored twice"
+    );
+    eventually(WAIT, "five outputs delivered", || delivered() == 5).await;
+
+    // A file that is not HL7 at all.
+    drop_file(&inbox, "junk.hl7", b"hello");
+    eventually(WAIT, "the junk file refused", || names(&error).len() == 4).await;
+    let report = std::fs::read_to_string(error.join("junk.hl7.errors.txt")).unwrap();
+    assert!(report.starts_with("The file is not HL7 v2:"), "{report}");
+
+    let outcome = |name: &str| {
+        count(
+            &server.metrics.files_read,
+            &channel_and("files", "outcome", name),
+        )
+    };
+    assert_eq!((outcome("done"), outcome("error")), (4, 2));
+    server.shutdown().await;
+}
