@@ -45,6 +45,8 @@ pub struct Metrics {
     /// Files a file source read, by channel and outcome (`done`,
     /// `deleted`, `error`, `retry`, `unreadable`).
     pub files_read: Counters,
+    /// Requests to HTTP sources, by channel and response status.
+    pub http_requests: Counters,
     /// Seconds from a frame's last byte to its ACK, by channel.
     pub ack_latency_seconds: Histograms,
     /// Messages through the pipeline, by channel and resulting state.
@@ -129,6 +131,10 @@ impl Metrics {
             "Conformance profile findings, by HL7 error code and severity",
         );
         let files_read = counter("files_read", "Files a file source read, by outcome");
+        let http_requests = counter(
+            "http_source_requests",
+            "Requests to HTTP sources, by response status",
+        );
         let queue_depth = Gauges::default();
         registry.register(
             "queue_depth",
@@ -162,6 +168,7 @@ impl Metrics {
             messages_invalid,
             validation_findings,
             files_read,
+            http_requests,
             ack_latency_seconds,
             messages_processed,
             deliveries,

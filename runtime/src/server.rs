@@ -16,7 +16,7 @@ use crate::admin::{
 use crate::alerting::{AlertsConfig, Evaluator, Webhook};
 use crate::alerts::Alerts;
 use crate::config::{Config, SourceConfig};
-use crate::ingest::{AckIds, ChannelRuntime, FileReader, Listener};
+use crate::ingest::{AckIds, ChannelRuntime, FileReader, HttpSource, Listener};
 use crate::metrics::Metrics;
 use crate::mllp::MllpLimits;
 use crate::pipeline::{ChannelPipeline, Shared, Topology, Wakers, pruner};
@@ -109,6 +109,13 @@ impl Server {
             let profile = config.profile_for(&channel).map_err(anyhow::Error::msg)?;
             let (limits, mllp_release2) = match &channel.source {
                 SourceConfig::Mllp(source) => (source.limits, source.mllp_release2),
+                SourceConfig::Http(source) => {
+                    let limits = MllpLimits {
+                        max_message_bytes: source.max_message_bytes,
+                        ..MllpLimits::default()
+                    };
+                    (limits, false)
+                }
                 SourceConfig::File(source) => {
                     let limits = MllpLimits {
                         max_message_bytes: source.max_message_bytes,
@@ -146,6 +153,13 @@ impl Server {
                     })?;
                     addresses.insert(name, listener.local_addr());
                     tasks.spawn(listener.run());
+                }
+                SourceConfig::Http(source) => {
+                    let http = HttpSource::bind(runtime, &source).await.with_context(|| {
+                        format!("channel \"{name}\": cannot start its HTTP source")
+                    })?;
+                    addresses.insert(name, http.local_addr());
+                    tasks.spawn(http.run());
                 }
                 SourceConfig::File(source) => {
                     let reader = FileReader::new(runtime, source).with_context(|| {

@@ -62,11 +62,7 @@ impl FromRequestParts<Arc<AdminState>> for Caller {
                 role: Role::Operator,
             });
         }
-        let presented = parts
-            .headers
-            .get(AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "))
+        let presented = bearer_token(&parts.headers)
             .ok_or_else(|| unauthorized("send Authorization: Bearer <token>"))?;
         find(tokens, presented)
             .map(|token| Caller {
@@ -92,7 +88,17 @@ fn find<'a>(tokens: &'a [AdminToken], presented: &str) -> Option<&'a AdminToken>
     })
 }
 
-fn constant_time_eq(a: &str, b: &str) -> bool {
+/// The token of an `Authorization: Bearer <token>` header.
+pub(crate) fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+}
+
+/// Whether two secrets are equal, in a time that depends only on their
+/// lengths.
+pub(crate) fn constant_time_eq(a: &str, b: &str) -> bool {
     a.len() == b.len()
         && a.bytes()
             .zip(b.bytes())

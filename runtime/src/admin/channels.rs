@@ -16,7 +16,7 @@ use super::plugins::PluginView;
 use super::rates::ChannelRates;
 use super::state::AdminState;
 use super::stats::ChannelStats;
-use crate::config::{AckMode, ChannelConfig, Ordering, SourceConfig};
+use crate::config::{AckMode, ChannelConfig, Ordering};
 use crate::deliver::TargetConfig;
 use crate::pipeline::{ChannelPipeline, ChannelState};
 use crate::store::DeadLetterFilter;
@@ -67,7 +67,7 @@ impl ChannelSummary {
             name: channel.name.clone(),
             state,
             source: channel.source.describe(),
-            tls: matches!(&channel.source, SourceConfig::Mllp(source) if source.tls.is_some()),
+            tls: channel.source.tls().is_some(),
             ack_mode: match channel.ack_mode {
                 AckMode::Commit => "commit",
                 AckMode::AfterTransform => "after_transform",

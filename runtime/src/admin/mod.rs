@@ -55,7 +55,7 @@
 mod activate;
 mod alerts;
 mod audit;
-mod auth;
+pub(crate) mod auth;
 mod browser_guard;
 mod channels;
 mod config_view;
@@ -76,7 +76,6 @@ mod serve;
 mod settings;
 mod state;
 mod stats;
-mod tls;
 
 pub use auth::Caller;
 pub use config_view::redacted;

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::router::router;
 use super::state::AdminState;
-use super::tls::TlsListener;
+use crate::tls::TlsListener;
 
 /// A running admin API.
 pub struct AdminApi {
@@ -56,7 +56,10 @@ impl AdminApi {
         match acceptor {
             None => spawn(tasks, tcp, app, shutdown),
             Some(acceptor) => {
-                let tls = TlsListener::spawn(tcp, acceptor, shutdown.clone())?;
+                let failed = Arc::new(|peer, error: &str| {
+                    tracing::warn!(%peer, error, "Admin API TLS handshake failed.");
+                });
+                let tls = TlsListener::spawn(tcp, acceptor, shutdown.clone(), failed)?;
                 spawn(tasks, tls, app, shutdown);
             }
         }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use hl7wasm::config::{self, MllpSourceConfig, SourceConfig};
+use hl7wasm::config;
 use hl7wasm::deliver::{Connector, TargetConfig};
 
 /// Arguments of `hl7wasm config check`.
@@ -22,7 +22,7 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     let config = config::load_file(&args.file)?;
     let origin = args.file.display();
     for channel in &config.channels {
-        if let SourceConfig::Mllp(MllpSourceConfig { tls: Some(tls), .. }) = &channel.source {
+        if let Some(tls) = channel.source.tls() {
             hl7wasm::tls::server_config(tls).with_context(|| {
                 format!("{origin}: channel \"{}\", key source.tls", channel.name)
             })?;

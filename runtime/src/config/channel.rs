@@ -54,6 +54,8 @@ pub enum SourceConfig {
     Mllp(MllpSourceConfig),
     /// A directory polled for message files, single messages or batches.
     File(FileSourceConfig),
+    /// HL7 over HTTP: a message per POST, its ACK in the response.
+    Http(HttpSourceConfig),
 }
 
 impl SourceConfig {
@@ -65,8 +67,62 @@ impl SourceConfig {
             SourceConfig::File(source) => {
                 format!("file {} ({})", source.dir.display(), source.pattern)
             }
+            SourceConfig::Http(source) => format!("http {}{}", source.listen, source.path),
         }
     }
+
+    /// The TLS settings of a listening source.
+    pub fn tls(&self) -> Option<&TlsServerSettings> {
+        match self {
+            SourceConfig::Mllp(source) => source.tls.as_ref(),
+            SourceConfig::Http(source) => source.tls.as_ref(),
+            SourceConfig::File(_) => None,
+        }
+    }
+
+    /// The address a listening source binds.
+    ///
+    /// # Errors
+    /// When `listen` is not `IP:PORT`.
+    pub fn listen_address(&self) -> Option<Result<SocketAddr, String>> {
+        let listen = match self {
+            SourceConfig::Mllp(source) => &source.listen,
+            SourceConfig::Http(source) => &source.listen,
+            SourceConfig::File(_) => return None,
+        };
+        Some(parse_listen(listen))
+    }
+}
+
+/// An HL7-over-HTTP listener's settings: each POST to `path` carries one
+/// message (`Content-Type: x-application/hl7-v2+er7`, or
+/// `application/hl7-v2`, `text/plain`), and the response carries its ACK.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSourceConfig {
+    /// The address to listen on, for example `0.0.0.0:8443`.
+    pub listen: String,
+    /// The request path messages are posted to. By default `/`.
+    #[serde(default = "default_http_path")]
+    pub path: String,
+    /// TLS (and optionally mTLS) for this listener.
+    pub tls: Option<TlsServerSettings>,
+    /// When set, a request must carry `Authorization: Bearer <token>`.
+    pub bearer_token: Option<String>,
+    /// The largest message accepted, in bytes; a larger body gets 413. By
+    /// default 1 MiB.
+    #[serde(default = "default_max_message_bytes")]
+    pub max_message_bytes: usize,
+}
+
+fn default_http_path() -> String {
+    "/".into()
+}
+
+fn parse_listen(listen: &str) -> Result<SocketAddr, String> {
+    listen
+        .parse()
+        .map_err(|e| format!("{listen:?} is not an IP:PORT address ({e})"))
 }
 
 /// A directory the channel reads message files from. A file holds one
@@ -179,9 +235,7 @@ impl MllpSourceConfig {
     /// # Errors
     /// When `listen` is not `IP:PORT`.
     pub fn listen_address(&self) -> Result<SocketAddr, String> {
-        self.listen
-            .parse()
-            .map_err(|e| format!("{:?} is not an IP:PORT address ({e})", self.listen))
+        parse_listen(&self.listen)
     }
 }
 

@@ -112,15 +112,23 @@ fn check(config: &Config) -> Result<(), String> {
                 channel.name
             ));
         }
+        if let Some(listen) = channel.source.listen_address() {
+            let listen = listen
+                .map_err(|e| format!("channel \"{}\", key source.listen: {e}", channel.name))?;
+            if listen.port() != 0 && !addresses.insert(listen) {
+                return Err(format!(
+                    "channel \"{}\", key source.listen: {listen} is used by another channel",
+                    channel.name
+                ));
+            }
+        }
         match &channel.source {
-            super::SourceConfig::Mllp(source) => {
-                let listen = source
-                    .listen_address()
-                    .map_err(|e| format!("channel \"{}\", key source.listen: {e}", channel.name))?;
-                if listen.port() != 0 && !addresses.insert(listen) {
+            super::SourceConfig::Mllp(_) => {}
+            super::SourceConfig::Http(source) => {
+                if !source.path.starts_with('/') {
                     return Err(format!(
-                        "channel \"{}\", key source.listen: {listen} is used by another channel",
-                        channel.name
+                        "channel \"{}\", key source.path: {:?} must start with /",
+                        channel.name, source.path
                     ));
                 }
             }

@@ -65,7 +65,8 @@ pub mod message_type;
 mod pipeline;
 
 pub use channel::{
-    AckMode, AfterRead, ChannelConfig, FileSourceConfig, MllpSourceConfig, Ordering, SourceConfig,
+    AckMode, AfterRead, ChannelConfig, FileSourceConfig, HttpSourceConfig, MllpSourceConfig,
+    Ordering, SourceConfig,
 };
 pub use destination::{DestinationConfig, RetryPolicy, RouteFacts, RouteFilter};
 pub use load::{ConfigError, load_file, parse};

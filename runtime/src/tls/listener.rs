@@ -1,8 +1,10 @@
-//! The admin API over TLS: a listener that hands axum connections whose
-//! handshake is done. Handshakes run in their own tasks, each with a
-//! deadline, so a client that stalls in one holds up nobody else.
+//! HTTP over TLS (the admin API, HTTP sources): a listener that hands axum
+//! connections whose handshake is done. Handshakes run in their own tasks,
+//! each with a deadline, so a client that stalls in one holds up nobody
+//! else.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::serve::Listener;
@@ -15,6 +17,9 @@ use tokio_util::sync::CancellationToken;
 /// How long a client may take to complete its TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Told of each failed handshake: the client's address and why.
+pub type HandshakeFailed = Arc<dyn Fn(SocketAddr, &str) + Send + Sync>;
+
 /// Accepted connections whose TLS handshake succeeded.
 pub struct TlsListener {
     local: SocketAddr,
@@ -22,7 +27,8 @@ pub struct TlsListener {
 }
 
 impl TlsListener {
-    /// Accepts on `tcp` and shakes hands with `acceptor` until `shutdown`.
+    /// Accepts on `tcp` and shakes hands with `acceptor` until `shutdown`;
+    /// `failed` hears of each handshake that fails or times out.
     ///
     /// # Errors
     /// When the bound address cannot be read.
@@ -30,6 +36,7 @@ impl TlsListener {
         mut tcp: TcpListener,
         acceptor: TlsAcceptor,
         shutdown: CancellationToken,
+        failed: HandshakeFailed,
     ) -> std::io::Result<TlsListener> {
         let local = tcp.local_addr()?;
         let (sender, handshaken) = mpsc::channel(64);
@@ -40,14 +47,12 @@ impl TlsListener {
                     accepted = Listener::accept(&mut tcp) => accepted,
                     () = shutdown.cancelled() => return,
                 };
-                let (acceptor, sender) = (acceptor.clone(), sender.clone());
+                let (acceptor, sender, failed) = (acceptor.clone(), sender.clone(), failed.clone());
                 tokio::spawn(async move {
                     match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(socket)).await {
                         Ok(Ok(stream)) => drop(sender.send((stream, peer)).await),
-                        Ok(Err(error)) => {
-                            tracing::warn!(%peer, %error, "Admin API TLS handshake failed.");
-                        }
-                        Err(_) => tracing::warn!(%peer, "Admin API TLS handshake timed out."),
+                        Ok(Err(error)) => failed(peer, &error.to_string()),
+                        Err(_) => failed(peer, "handshake timed out"),
                     }
                 });
             }

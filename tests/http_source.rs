@@ -1,0 +1,202 @@
+//! Ensures that an HL7-over-HTTP source takes one message per POST through
+//! the same path as MLLP (durable store, dedupe, AA/AR in the response),
+//! refuses a missing token, a wrong content type, an oversized body and a
+//! stopped channel with the right status, and over mTLS lets in only an
+//! allowed client certificate; all with a real HTTP client.
+
+#[path = "support/admin.rs"]
+mod admin;
+#[path = "support/engine.rs"]
+mod engine;
+#[path = "support/pki.rs"]
+mod pki;
+
+use std::sync::Arc;
+
+use engine::{field, message};
+use hl7wasm::config;
+use hl7wasm::metrics::{channel, channel_and, count};
+use hl7wasm::server::Server;
+use hl7wasm::tls::TlsClientSettings;
+use reqwest::StatusCode;
+use serde_json::json;
+
+const TOKEN: &str = "s3cret-sender-token";
+const HL7: &str = "x-application/hl7-v2+er7";
+
+async fn start(source: &str) -> (Server, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "[storage]\ndir = {:?}\n\n[admin]\nlisten = \"127.0.0.1:0\"\n\n\
+         [[channels]]\nname = \"web\"\n[channels.source]\ntype = \"http\"\n\
+         listen = \"127.0.0.1:0\"\npath = \"/hl7\"\n{source}\n",
+        dir.path().join("store")
+    );
+    let server = Server::start(config::parse(&text, "test").unwrap())
+        .await
+        .unwrap();
+    (server, dir)
+}
+
+fn client(tls: Option<rustls::ClientConfig>) -> reqwest::Client {
+    let tls = tls.unwrap_or_else(|| {
+        rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_no_client_auth()
+    });
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_post_is_stored_and_answered_with_its_ack() {
+    let (server, _dir) = start(&format!(
+        "bearer_token = \"{TOKEN}\"\nmax_message_bytes = 4096"
+    ))
+    .await;
+    let url = format!("http://{}/hl7", server.address("web").unwrap());
+    let http = client(None);
+    let post = |body: String, content_type: &'static str, token: Option<&'static str>| {
+        let mut request = http
+            .post(&url)
+            .header("content-type", content_type)
+            .body(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send()
+    };
+
+    let response = post(message("WEB-1"), HL7, Some(TOKEN)).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], HL7);
+    let ack = response.text().await.unwrap();
+    assert_eq!(
+        (field(&ack, "MSA-1"), field(&ack, "MSA-2")),
+        ("AA".into(), "WEB-1".into())
+    );
+    let again = post(message("WEB-1"), HL7, Some(TOKEN)).await.unwrap();
+    assert_eq!(field(&again.text().await.unwrap(), "MSA-1"), "AA");
+    assert_eq!(
+        server.store.messages().count(),
+        1,
+        "a resend is not stored twice"
+    );
+    assert_eq!(count(&server.metrics.duplicates, &channel("web")), 1);
+
+    let response = post(message("WEB-2"), HL7, None).await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(response.headers()["www-authenticate"], "Bearer");
+    let response = post(message("WEB-2"), HL7, Some("guess")).await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let response = post(message("WEB-2"), "application/json", Some(TOKEN))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let large = format!("{}NTE|1||{}\r", message("WEB-3"), "x".repeat(8192));
+    let response = post(large, HL7, Some(TOKEN)).await.unwrap();
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let refused = channel_and("web", "reason", "too_large");
+    assert_eq!(count(&server.metrics.frames_refused, &refused), 1);
+
+    let response = post("no message here".into(), "text/plain", Some(TOKEN))
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "the HL7 answer is in the ACK"
+    );
+    assert_eq!(field(&response.text().await.unwrap(), "MSA-1"), "AR");
+    assert_eq!(server.store.messages().count(), 1);
+
+    let api = admin::Api::at(server.admin_address().unwrap());
+    let (status, _) = api.post("/api/v1/channels/web/stop", "", &json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    let response = post(message("WEB-4"), HL7, Some(TOKEN)).await.unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(response.headers()["retry-after"], "30");
+    let (status, _) = api.post("/api/v1/channels/web/start", "", &json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    let response = post(
+        message("WEB-4"),
+        "application/hl7-v2; charset=utf-8",
+        Some(TOKEN),
+    )
+    .await
+    .unwrap();
+    assert_eq!(field(&response.text().await.unwrap(), "MSA-1"), "AA");
+    assert_eq!(server.store.messages().count(), 2);
+
+    let requests = |status: &str| {
+        count(
+            &server.metrics.http_requests,
+            &channel_and("web", "status", status),
+        )
+    };
+    assert_eq!(
+        [
+            requests("200"),
+            requests("401"),
+            requests("413"),
+            requests("415"),
+            requests("503")
+        ],
+        [4, 2, 1, 1, 1]
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn over_mtls_only_an_allowed_client_gets_in() {
+    let pki = pki::Pki::new();
+    let source = format!(
+        "[channels.source.tls]\ncert_file = {:?}\nkey_file = {:?}\nclient_ca_file = {:?}\n\
+         allowed_clients = [\"lab-analyzer\"]\n",
+        pki.path("server.pem"),
+        pki.path("server.key"),
+        pki.path("ca.pem"),
+    );
+    let (server, _dir) = start(&source).await;
+    let url = format!(
+        "https://localhost:{}/hl7",
+        server.address("web").unwrap().port()
+    );
+    let as_client = |name: &str| {
+        let settings: TlsClientSettings = toml::from_str(&format!(
+            "ca_file = {:?}\ncert_file = {:?}\nkey_file = {:?}\n",
+            pki.path("ca.pem"),
+            pki.path(&format!("{name}.pem")),
+            pki.path(&format!("{name}.key")),
+        ))
+        .unwrap();
+        let config = hl7wasm::tls::client_config(&settings).unwrap();
+        client(Some(Arc::unwrap_or_clone(config)))
+    };
+
+    let response = as_client("lab")
+        .post(&url)
+        .header("content-type", HL7)
+        .body(message("TLS-1"))
+        .send()
+        .await
+        .expect("the allowed client gets in");
+    assert_eq!(field(&response.text().await.unwrap(), "MSA-1"), "AA");
+    for refused in ["pharmacy", "impostor"] {
+        let result = as_client(refused)
+            .post(&url)
+            .body(message("TLS-2"))
+            .send()
+            .await;
+        assert!(result.is_err(), "{refused} got in: {result:?}");
+    }
+    assert_eq!(server.store.messages().count(), 1);
+    assert!(count(&server.metrics.tls_handshake_failures, &channel("web")) >= 2);
+    server.shutdown().await;
+}
