@@ -1,7 +1,8 @@
 //! `hl7wasm bench`: a load generator. It sends a realistic 1 KB ADT^A01 with
 //! a unique MSH-10 per message over C connections, W messages in flight per
-//! connection, checks MSA-1 and MSA-2 of every ACK, and prints throughput
-//! and ACK latency percentiles.
+//! connection (MLLP) or one POST at a time per connection (HL7 over HTTP),
+//! checks MSA-1 and MSA-2 of every ACK, and prints throughput and ACK
+//! latency percentiles.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -22,7 +23,8 @@ const ADT_A01: &str = include_str!("../../../tests/data/adt_a01.hl7");
 /// Arguments of `hl7wasm bench`.
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
-    /// The listener, as HOST:PORT.
+    /// The listener: HOST:PORT for MLLP, or an http:// or https:// URL for
+    /// an HTTP source.
     address: String,
     /// Concurrent connections.
     #[arg(long, default_value_t = 1)]
@@ -65,17 +67,79 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
         None => ADT_A01.to_string(),
     };
     let template = Arc::new(Template::new(&template)?);
-    let connector = Connector::new(&args.address, &args.tls)?;
+    let target = Target::new(args)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let (elapsed, tally) = runtime.block_on(load(args, connector.clone(), template))?;
-    report(args, connector.is_tls(), elapsed, tally)
+    let tls = target.is_tls();
+    let (elapsed, tally) = runtime.block_on(load(args, target, template))?;
+    report(args, tls, elapsed, tally)
+}
+
+/// Where the load goes.
+#[derive(Clone)]
+enum Target {
+    /// An MLLP listener.
+    Mllp(Connector),
+    /// An HTTP source: its URL, and the TLS settings of every connection.
+    Http(String, Arc<rustls::ClientConfig>),
+}
+
+impl Target {
+    fn new(args: &BenchArgs) -> anyhow::Result<Target> {
+        if !(args.address.starts_with("http://") || args.address.starts_with("https://")) {
+            return Ok(Target::Mllp(Connector::new(&args.address, &args.tls)?));
+        }
+        anyhow::ensure!(
+            args.pipeline == 1,
+            "--pipeline needs MLLP: HTTP has one request in flight per connection"
+        );
+        let tls = match args.tls.settings()? {
+            Some(settings) => hl7wasm::tls::client_config(&settings)?,
+            None => Arc::new(
+                rustls::ClientConfig::builder_with_provider(Arc::new(
+                    rustls::crypto::ring::default_provider(),
+                ))
+                .with_safe_default_protocol_versions()?
+                .with_root_certificates(rustls::RootCertStore::empty())
+                .with_no_client_auth(),
+            ),
+        };
+        Ok(Target::Http(args.address.clone(), tls))
+    }
+
+    fn is_tls(&self) -> bool {
+        match self {
+            Target::Mllp(connector) => connector.is_tls(),
+            Target::Http(url, _) => url.starts_with("https://"),
+        }
+    }
+
+    /// Sends `count` messages over one connection.
+    async fn drive(
+        &self,
+        sender: Sender,
+        count: usize,
+        pipeline: usize,
+        template: &Template,
+        timeout: Duration,
+    ) -> Tally {
+        match self {
+            Target::Mllp(connector) => match connector.connect().await {
+                Ok(stream) => drive(stream, sender, count, pipeline, template, timeout).await,
+                Err(error) => Tally {
+                    failures: vec![format!("{error:#}")],
+                    ..Tally::default()
+                },
+            },
+            Target::Http(url, tls) => drive_http(url, tls, sender, count, template, timeout).await,
+        }
+    }
 }
 
 async fn load(
     args: &BenchArgs,
-    connector: Connector,
+    target: Target,
     template: Arc<Template>,
 ) -> anyhow::Result<(Duration, Tally)> {
     let per_connection = args.messages.div_ceil(args.connections);
@@ -85,18 +149,12 @@ async fn load(
     let mut tasks = tokio::task::JoinSet::new();
     for connection in 0..args.connections {
         let count = per_connection.min(args.messages.saturating_sub(connection * per_connection));
-        let (connector, template, pipeline) = (connector.clone(), template.clone(), args.pipeline);
+        let (target, template, pipeline) = (target.clone(), template.clone(), args.pipeline);
         tasks.spawn(async move {
-            match connector.connect().await {
-                Ok(stream) => {
-                    let sender = Sender { run, connection };
-                    drive(stream, sender, count, pipeline, &template, timeout).await
-                }
-                Err(error) => Tally {
-                    failures: vec![format!("{error:#}")],
-                    ..Tally::default()
-                },
-            }
+            let sender = Sender { run, connection };
+            target
+                .drive(sender, count, pipeline, &template, timeout)
+                .await
         });
     }
     let mut total = Tally::default();
@@ -125,6 +183,90 @@ struct Sender {
     connection: usize,
 }
 
+impl Sender {
+    /// The MSH-10 of message `seq`: at most 20 characters, the length HL7
+    /// v2.5 allows.
+    fn control_id(self, seq: usize) -> String {
+        format!("B{}-{}-{seq}", self.run, self.connection)
+    }
+}
+
+impl Tally {
+    /// Records the ACK of the message with MSH-10 `expected`, sent at
+    /// `sent_at`.
+    fn check(&mut self, ack: &[u8], expected: &str, sent_at: Instant) {
+        self.latencies.push(sent_at.elapsed());
+        let parsed = hl7v2::Message::parse(ack);
+        let (code, echoed) = match &parsed {
+            Ok(message) => (message.get_raw("MSA-1"), message.get_raw("MSA-2")),
+            Err(_) => (None, None),
+        };
+        if !matches!(code, Some("AA" | "CA")) {
+            self.rejected += 1;
+        }
+        if echoed != Some(expected) {
+            self.mismatched += 1;
+        }
+    }
+}
+
+/// Posts `count` messages one after the other over one kept-alive HTTP
+/// connection.
+async fn drive_http(
+    url: &str,
+    tls: &rustls::ClientConfig,
+    sender: Sender,
+    count: usize,
+    template: &Template,
+    timeout: Duration,
+) -> Tally {
+    let mut tally = Tally::default();
+    let client = match reqwest::Client::builder()
+        .tls_backend_preconfigured(tls.clone())
+        .pool_max_idle_per_host(1)
+        .timeout(timeout)
+        .build()
+    {
+        Ok(client) => client,
+        Err(error) => {
+            tally.failures.push(format!("{error:#}"));
+            return tally;
+        }
+    };
+    for seq in 0..count {
+        let control_id = sender.control_id(seq);
+        let body = template.with_control_id(&control_id);
+        let sent_at = Instant::now();
+        let response = client
+            .post(url)
+            .header("content-type", "x-application/hl7-v2+er7")
+            .body(body)
+            .send()
+            .await;
+        let ack = match response {
+            Ok(response) if response.status().is_success() => response.bytes().await,
+            Ok(response) => {
+                let status = response.status();
+                tally
+                    .failures
+                    .push(format!("connection {}: HTTP {status}", sender.connection));
+                break;
+            }
+            Err(error) => Err(error),
+        };
+        match ack {
+            Ok(ack) => tally.check(&ack, &control_id, sent_at),
+            Err(error) => {
+                tally
+                    .failures
+                    .push(format!("connection {}: {error}", sender.connection));
+                break;
+            }
+        }
+    }
+    tally
+}
+
 /// Sends `count` messages on one connection with up to `pipeline` in flight.
 async fn drive(
     stream: Box<dyn Stream>,
@@ -140,8 +282,7 @@ async fn drive(
     let sender_window = window.clone();
     let frames: Vec<(String, Vec<u8>)> = (0..count)
         .map(|seq| {
-            // At most 20 characters, the length HL7 v2.5 allows MSH-10.
-            let control_id = format!("B{}-{}-{seq}", sender.run, sender.connection);
+            let control_id = sender.control_id(seq);
             let frame = mllp::frame::encode(template.with_control_id(&control_id).as_bytes());
             (control_id, frame)
         })
@@ -185,19 +326,8 @@ async fn drive(
         let Some((expected, sent_at)) = sent_rx.recv().await else {
             break;
         };
-        tally.latencies.push(sent_at.elapsed());
         window.add_permits(1);
-        let parsed = hl7v2::Message::parse(&ack);
-        let (code, echoed) = match &parsed {
-            Ok(message) => (message.get_raw("MSA-1"), message.get_raw("MSA-2")),
-            Err(_) => (None, None),
-        };
-        if !matches!(code, Some("AA" | "CA")) {
-            tally.rejected += 1;
-        }
-        if echoed != Some(expected.as_str()) {
-            tally.mismatched += 1;
-        }
+        tally.check(&ack, &expected, sent_at);
     }
     if !tally.failures.is_empty() {
         // The writer may wait for window permits that will never return.

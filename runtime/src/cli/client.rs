@@ -24,6 +24,29 @@ pub struct TlsArgs {
     server_name: Option<String>,
 }
 
+impl TlsArgs {
+    /// The client TLS settings these arguments ask for; `None` without
+    /// `--tls-ca`.
+    ///
+    /// # Errors
+    /// When `--cert` is given without `--tls-ca`.
+    pub fn settings(&self) -> anyhow::Result<Option<TlsClientSettings>> {
+        match &self.ca_file {
+            None => {
+                anyhow::ensure!(self.cert_file.is_none(), "--cert needs --tls-ca");
+                Ok(None)
+            }
+            Some(ca_file) => Ok(Some(TlsClientSettings {
+                ca_file: ca_file.clone(),
+                cert_file: self.cert_file.clone(),
+                key_file: self.key_file.clone(),
+                server_name: self.server_name.clone(),
+                min_version: TlsVersion::default(),
+            })),
+        }
+    }
+}
+
 /// A way to open connections to one listener.
 #[derive(Clone)]
 pub struct Connector {
@@ -37,21 +60,8 @@ impl Connector {
     /// When the address has no port or the TLS files are unusable.
     pub fn new(address: &str, args: &TlsArgs) -> anyhow::Result<Connector> {
         anyhow::ensure!(address.contains(':'), "{address:?} is not HOST:PORT");
-        let settings = match &args.ca_file {
-            None => {
-                anyhow::ensure!(args.cert_file.is_none(), "--cert needs --tls-ca");
-                None
-            }
-            Some(ca_file) => Some(TlsClientSettings {
-                ca_file: ca_file.clone(),
-                cert_file: args.cert_file.clone(),
-                key_file: args.key_file.clone(),
-                server_name: args.server_name.clone(),
-                min_version: TlsVersion::default(),
-            }),
-        };
         Ok(Connector {
-            dialer: Dialer::new(address, settings.as_ref())?,
+            dialer: Dialer::new(address, args.settings()?.as_ref())?,
         })
     }
 
