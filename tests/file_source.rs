@@ -3,8 +3,11 @@
 //! through the pipeline, moves each file to the done directory only once
 //! its messages are stored, sends a file with a refused message to the
 //! error directory with a report naming the message and the breach, and
-//! that a fixed file dropped in again stores only what was missing.
+//! that a fixed file dropped in again stores only what was missing, and
+//! that a stopped channel leaves new files alone until it starts.
 
+#[path = "support/admin.rs"]
+mod admin;
 #[path = "support/engine.rs"]
 mod engine;
 
@@ -15,6 +18,8 @@ use engine::eventually;
 use hl7wasm::config;
 use hl7wasm::metrics::{channel_and, count};
 use hl7wasm::server::Server;
+use reqwest::StatusCode;
+use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -54,7 +59,7 @@ async fn files_are_read_moved_on_and_refusals_reported() {
     let dir = tempfile::tempdir().unwrap();
     let (inbox, out) = (dir.path().join("in"), dir.path().join("out"));
     let text = format!(
-        "[storage]\ndir = {store:?}\n\n\
+        "[storage]\ndir = {store:?}\n\n[admin]\nlisten = \"127.0.0.1:0\"\n\n\
          [profiles.needs_id]\nfields = [{{ path = \"PID-3.1\", required = true }}]\n\n\
          [[channels]]\nname = \"files\"\nvalidation_profile = \"needs_id\"\n\
          [channels.source]\ntype = \"file\"\ndir = {inbox:?}\npattern = \"*.hl7\"\n\
@@ -141,5 +146,24 @@ async fn files_are_read_moved_on_and_refusals_reported() {
         )
     };
     assert_eq!((outcome("done"), outcome("error")), (4, 2));
+
+    // A stopped channel leaves new files alone until it starts again.
+    let api = admin::Api::at(server.admin_address().unwrap());
+    let (status, _) = api
+        .post("/api/v1/channels/files/stop", "", &json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    drop_file(&inbox, "later.hl7", adt("L-1", "5").as_bytes());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(inbox.join("later.hl7").exists(), "read while stopped");
+    let (status, _) = api
+        .post("/api/v1/channels/files/start", "", &json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    eventually(WAIT, "the file read once started", || {
+        names(&done).len() == 5
+    })
+    .await;
+    assert_eq!(stored(), 6);
     server.shutdown().await;
 }
