@@ -28,7 +28,8 @@ pub struct ChannelSummary {
     pub name: String,
     /// `running`, `paused` or `stopped` (see `POST .../stop`).
     pub state: ChannelState,
-    /// The source's type and address, for example `mllp 0.0.0.0:2575`.
+    /// The source in brief, for example `mllp 0.0.0.0:2575`,
+    /// `http 0.0.0.0:8443/hl7` or `file /var/spool/hl7 (*.hl7)`.
     pub source: String,
     /// Whether the source uses TLS.
     pub tls: bool,
