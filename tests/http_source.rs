@@ -134,6 +134,30 @@ async fn a_post_is_stored_and_answered_with_its_ack() {
     assert_eq!(field(&response.text().await.unwrap(), "MSA-1"), "AA");
     assert_eq!(server.store.messages().count(), 2);
 
+    // The command line sends to the same source.
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/data/adt_a01.hl7");
+    let target = url.clone();
+    let send = move |token: Option<&str>| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_hl7wasm"));
+        command
+            .args(["send", &url, file])
+            .env_remove("HL7WASM_HTTP_TOKEN");
+        if let Some(token) = token {
+            command.env("HL7WASM_HTTP_TOKEN", token);
+        }
+        command.output().unwrap()
+    };
+    let sent = tokio::task::spawn_blocking(move || (send(Some(TOKEN)), send(None)))
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&sent.0.stdout);
+    assert!(sent.0.status.success(), "{stdout}");
+    assert!(stdout.contains("adt_a01.hl7 message 1: AA"), "{stdout}");
+    let stderr = String::from_utf8_lossy(&sent.1.stderr);
+    assert!(!sent.1.status.success());
+    assert!(stderr.contains("HTTP 401"), "{stderr}");
+    assert_eq!(server.store.messages().count(), 3);
+
     let requests = |status: &str| {
         count(
             &server.metrics.http_requests,
@@ -148,7 +172,7 @@ async fn a_post_is_stored_and_answered_with_its_ack() {
             requests("415"),
             requests("503")
         ],
-        [4, 2, 1, 1, 1]
+        [5, 3, 1, 1, 1]
     );
     server.shutdown().await;
 }
@@ -198,5 +222,29 @@ async fn over_mtls_only_an_allowed_client_gets_in() {
     }
     assert_eq!(server.store.messages().count(), 1);
     assert!(count(&server.metrics.tls_handshake_failures, &channel("web")) >= 2);
+
+    // The command line over HTTPS, with the allowed client's certificate.
+    let mut send = tokio::process::Command::new(env!("CARGO_BIN_EXE_hl7wasm"));
+    send.arg("send")
+        .arg("--tls-ca")
+        .arg(pki.path("ca.pem"))
+        .arg("--cert")
+        .arg(pki.path("lab.pem"))
+        .arg("--key")
+        .arg(pki.path("lab.key"))
+        .arg(&url)
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../tests/data/adt_a01.hl7"
+        ));
+    let output = send.output().await.unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("message 1: AA"), "{stdout}");
+    assert_eq!(server.store.messages().count(), 2);
     server.shutdown().await;
 }

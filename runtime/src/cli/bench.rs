@@ -15,7 +15,7 @@ use hl7wasm::mllp::{self, FrameDecoder, FrameEvent, MllpLimits};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Semaphore;
 
-use super::client::{Connector, Stream, TlsArgs};
+use super::client::{Connector, Stream, TlsArgs, http_client, http_tls, is_http, post_message};
 
 /// The default message: a realistic ADT^A01 of about 1 KB.
 const ADT_A01: &str = include_str!("../../../tests/data/adt_a01.hl7");
@@ -42,6 +42,9 @@ pub struct BenchArgs {
     /// How long to wait for each ACK, in seconds.
     #[arg(long, default_value_t = 30)]
     timeout_secs: u64,
+    /// The bearer token an HTTP source asks for.
+    #[arg(long, env = "HL7WASM_HTTP_TOKEN", value_name = "TOKEN")]
+    http_token: Option<String>,
     #[command(flatten)]
     tls: TlsArgs,
 }
@@ -81,37 +84,32 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
 enum Target {
     /// An MLLP listener.
     Mllp(Connector),
-    /// An HTTP source: its URL, and the TLS settings of every connection.
-    Http(String, Arc<rustls::ClientConfig>),
+    /// An HTTP source: its URL, the TLS settings of every sender's client
+    /// and the bearer token.
+    Http(String, Arc<rustls::ClientConfig>, Option<Arc<str>>),
 }
 
 impl Target {
     fn new(args: &BenchArgs) -> anyhow::Result<Target> {
-        if !(args.address.starts_with("http://") || args.address.starts_with("https://")) {
+        if !is_http(&args.address) {
             return Ok(Target::Mllp(Connector::new(&args.address, &args.tls)?));
         }
         anyhow::ensure!(
             args.pipeline == 1,
             "--pipeline needs MLLP: HTTP has one request in flight per connection"
         );
-        let tls = match args.tls.settings()? {
-            Some(settings) => hl7wasm::tls::client_config(&settings)?,
-            None => Arc::new(
-                rustls::ClientConfig::builder_with_provider(Arc::new(
-                    rustls::crypto::ring::default_provider(),
-                ))
-                .with_safe_default_protocol_versions()?
-                .with_root_certificates(rustls::RootCertStore::empty())
-                .with_no_client_auth(),
-            ),
-        };
-        Ok(Target::Http(args.address.clone(), tls))
+        let token = args.http_token.as_deref().map(Arc::from);
+        Ok(Target::Http(
+            args.address.clone(),
+            http_tls(&args.tls)?,
+            token,
+        ))
     }
 
     fn is_tls(&self) -> bool {
         match self {
             Target::Mllp(connector) => connector.is_tls(),
-            Target::Http(url, _) => url.starts_with("https://"),
+            Target::Http(url, ..) => url.starts_with("https://"),
         }
     }
 
@@ -132,7 +130,14 @@ impl Target {
                     ..Tally::default()
                 },
             },
-            Target::Http(url, tls) => drive_http(url, tls, sender, count, template, timeout).await,
+            Target::Http(url, tls, token) => {
+                let http = HttpTarget {
+                    url,
+                    tls,
+                    token: token.as_deref(),
+                };
+                drive_http(&http, sender, count, template, timeout).await
+            }
         }
     }
 }
@@ -212,21 +217,22 @@ impl Tally {
 
 /// Posts `count` messages one after the other over one kept-alive HTTP
 /// connection.
+/// An HTTP source as one sender sees it.
+struct HttpTarget<'a> {
+    url: &'a str,
+    tls: &'a rustls::ClientConfig,
+    token: Option<&'a str>,
+}
+
 async fn drive_http(
-    url: &str,
-    tls: &rustls::ClientConfig,
+    target: &HttpTarget<'_>,
     sender: Sender,
     count: usize,
     template: &Template,
     timeout: Duration,
 ) -> Tally {
     let mut tally = Tally::default();
-    let client = match reqwest::Client::builder()
-        .tls_backend_preconfigured(tls.clone())
-        .pool_max_idle_per_host(1)
-        .timeout(timeout)
-        .build()
-    {
+    let client = match http_client(target.tls, timeout) {
         Ok(client) => client,
         Err(error) => {
             tally.failures.push(format!("{error:#}"));
@@ -235,31 +241,15 @@ async fn drive_http(
     };
     for seq in 0..count {
         let control_id = sender.control_id(seq);
-        let body = template.with_control_id(&control_id);
+        let body = template.with_control_id(&control_id).into_bytes();
         let sent_at = Instant::now();
-        let response = client
-            .post(url)
-            .header("content-type", "x-application/hl7-v2+er7")
-            .body(body)
-            .send()
-            .await;
-        let ack = match response {
-            Ok(response) if response.status().is_success() => response.bytes().await,
-            Ok(response) => {
-                let status = response.status();
-                tally
-                    .failures
-                    .push(format!("connection {}: HTTP {status}", sender.connection));
-                break;
-            }
-            Err(error) => Err(error),
-        };
-        match ack {
+        match post_message(&client, target.url, body, target.token).await {
             Ok(ack) => tally.check(&ack, &control_id, sent_at),
             Err(error) => {
+                let connection = sender.connection;
                 tally
                     .failures
-                    .push(format!("connection {}: {error}", sender.connection));
+                    .push(format!("connection {connection}: {error:#}"));
                 break;
             }
         }

@@ -2,6 +2,8 @@
 //! `bench`.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
 use hl7wasm::tls::{Dialer, TlsClientSettings, TlsVersion};
 
@@ -77,4 +79,74 @@ impl Connector {
     pub fn is_tls(&self) -> bool {
         self.dialer.is_tls()
     }
+}
+
+/// Whether `target` names an HTTP source (an `http://` or `https://` URL)
+/// rather than an MLLP listener.
+pub fn is_http(target: &str) -> bool {
+    target.starts_with("http://") || target.starts_with("https://")
+}
+
+/// The TLS settings of HTTP source clients, as `args` ask for them: no
+/// trusted roots without `--tls-ca`, so only plain HTTP then.
+///
+/// # Errors
+/// When the TLS files are unusable.
+pub fn http_tls(args: &TlsArgs) -> anyhow::Result<Arc<rustls::ClientConfig>> {
+    Ok(match args.settings()? {
+        Some(settings) => hl7wasm::tls::client_config(&settings)?,
+        None => Arc::new(
+            rustls::ClientConfig::builder_with_provider(Arc::new(
+                rustls::crypto::ring::default_provider(),
+            ))
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(rustls::RootCertStore::empty())
+            .with_no_client_auth(),
+        ),
+    })
+}
+
+/// A client of an HTTP source that keeps at most one idle connection: one
+/// sender, one connection.
+///
+/// # Errors
+/// When the client cannot be built.
+pub fn http_client(
+    tls: &rustls::ClientConfig,
+    timeout: Duration,
+) -> anyhow::Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
+        .tls_backend_preconfigured(tls.clone())
+        .pool_max_idle_per_host(1)
+        .timeout(timeout)
+        .build()?)
+}
+
+/// Posts one message to an HTTP source (with `token` as its bearer token,
+/// when the source asks for one) and returns the ACK in the response.
+///
+/// # Errors
+/// When the request fails or the source answers with another status than
+/// 200 (the error gives the status and the source's text).
+pub async fn post_message(
+    client: &reqwest::Client,
+    url: &str,
+    message: Vec<u8>,
+    token: Option<&str>,
+) -> anyhow::Result<bytes::Bytes> {
+    let mut request = client
+        .post(url)
+        .header("content-type", "x-application/hl7-v2+er7")
+        .body(message);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await?;
+    let status = response.status();
+    anyhow::ensure!(
+        status.is_success(),
+        "HTTP {status}: {}",
+        response.text().await.unwrap_or_default().trim()
+    );
+    Ok(response.bytes().await?)
 }

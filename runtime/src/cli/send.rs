@@ -1,4 +1,5 @@
-//! `hl7wasm send`: sends message files over MLLP and prints each ACK.
+//! `hl7wasm send`: sends message files over MLLP, or to an HTTP source, and
+//! prints each ACK.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -7,12 +8,13 @@ use std::time::Duration;
 use anyhow::Context;
 use hl7wasm::mllp::{Connection, MllpLimits};
 
-use super::client::{Connector, TlsArgs};
+use super::client::{Connector, Stream, TlsArgs, http_client, http_tls, is_http, post_message};
 
 /// Arguments of `hl7wasm send`.
 #[derive(Debug, clap::Args)]
 pub struct SendArgs {
-    /// The listener, as HOST:PORT.
+    /// The listener: HOST:PORT for MLLP, or an http:// or https:// URL for
+    /// an HTTP source.
     address: String,
     /// Message files: one message each, or a batch (sent message by message).
     #[arg(required = true)]
@@ -20,6 +22,9 @@ pub struct SendArgs {
     /// How long to wait for each ACK, in seconds.
     #[arg(long, default_value_t = 30)]
     timeout_secs: u64,
+    /// The bearer token an HTTP source asks for.
+    #[arg(long, env = "HL7WASM_HTTP_TOKEN", value_name = "TOKEN")]
+    http_token: Option<String>,
     #[command(flatten)]
     tls: TlsArgs,
 }
@@ -33,10 +38,42 @@ pub fn run(args: &SendArgs) -> anyhow::Result<ExitCode> {
     runtime.block_on(send_all(args))
 }
 
+/// Where the messages go.
+enum Link {
+    Mllp(Connection<Box<dyn Stream>>),
+    Http(reqwest::Client),
+}
+
+impl Link {
+    async fn open(args: &SendArgs, timeout: Duration) -> anyhow::Result<Link> {
+        if is_http(&args.address) {
+            let tls = http_tls(&args.tls)?;
+            return Ok(Link::Http(http_client(&tls, timeout)?));
+        }
+        let connector = Connector::new(&args.address, &args.tls)?;
+        let stream = connector.connect().await?;
+        Ok(Link::Mllp(Connection::new(stream, MllpLimits::default())))
+    }
+
+    /// Sends one message and returns its ACK.
+    async fn request(&mut self, args: &SendArgs, message: &[u8]) -> anyhow::Result<Vec<u8>> {
+        match self {
+            Link::Mllp(connection) => {
+                let timeout = Duration::from_secs(args.timeout_secs);
+                Ok(connection.request(message, timeout).await?.to_vec())
+            }
+            Link::Http(client) => {
+                let token = args.http_token.as_deref();
+                let ack = post_message(client, &args.address, message.to_vec(), token).await?;
+                Ok(ack.to_vec())
+            }
+        }
+    }
+}
+
 async fn send_all(args: &SendArgs) -> anyhow::Result<ExitCode> {
-    let connector = Connector::new(&args.address, &args.tls)?;
-    let mut connection = Connection::new(connector.connect().await?, MllpLimits::default());
     let timeout = Duration::from_secs(args.timeout_secs);
+    let mut link = Link::open(args, timeout).await?;
     let mut all_accepted = true;
     for file in &args.files {
         let bytes =
@@ -44,8 +81,8 @@ async fn send_all(args: &SendArgs) -> anyhow::Result<ExitCode> {
         let batch = hl7v2::split_batch(&bytes)
             .with_context(|| format!("{} is not HL7 v2", file.display()))?;
         for (index, message) in batch.messages.iter().enumerate() {
-            let ack = connection
-                .request(message, timeout)
+            let ack = link
+                .request(args, message)
                 .await
                 .with_context(|| format!("{} message {}: no ACK", file.display(), index + 1))?;
             let code = ack_code(&ack);
