@@ -136,7 +136,6 @@ async fn a_post_is_stored_and_answered_with_its_ack() {
 
     // The command line sends to the same source.
     let file = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/data/adt_a01.hl7");
-    let target = url.clone();
     let send = move |token: Option<&str>| {
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_hl7wasm"));
         command
