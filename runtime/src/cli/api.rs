@@ -11,6 +11,8 @@ use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use reqwest::{Client, RequestBuilder, Url};
 use serde_json::{Map, Value};
 
+use super::client::tls_or_plain;
+
 /// Where the admin API is and how to authenticate.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ApiArgs {
@@ -158,24 +160,14 @@ impl Api {
 /// rustls for the client: the `--tls-ca` roots, or none for plain http
 /// (reqwest needs a configuration either way).
 fn tls_config(args: &ApiArgs) -> anyhow::Result<rustls::ClientConfig> {
-    let config = match &args.ca_file {
-        Some(ca_file) => hl7wasm::tls::client_config(&TlsClientSettings {
-            ca_file: ca_file.clone(),
-            cert_file: None,
-            key_file: None,
-            server_name: None,
-            min_version: TlsVersion::default(),
-        })?,
-        None => Arc::new(
-            rustls::ClientConfig::builder_with_provider(Arc::new(
-                rustls::crypto::ring::default_provider(),
-            ))
-            .with_safe_default_protocol_versions()?
-            .with_root_certificates(rustls::RootCertStore::empty())
-            .with_no_client_auth(),
-        ),
-    };
-    Ok(Arc::unwrap_or_clone(config))
+    let settings = args.ca_file.as_ref().map(|ca_file| TlsClientSettings {
+        ca_file: ca_file.clone(),
+        cert_file: None,
+        key_file: None,
+        server_name: None,
+        min_version: TlsVersion::default(),
+    });
+    Ok(Arc::unwrap_or_clone(tls_or_plain(settings.as_ref())?))
 }
 
 /// Refuses a bulk action whose filter is empty unless `all` was given, so

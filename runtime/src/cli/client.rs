@@ -93,8 +93,19 @@ pub fn is_http(target: &str) -> bool {
 /// # Errors
 /// When the TLS files are unusable.
 pub fn http_tls(args: &TlsArgs) -> anyhow::Result<Arc<rustls::ClientConfig>> {
-    Ok(match args.settings()? {
-        Some(settings) => hl7wasm::tls::client_config(&settings)?,
+    tls_or_plain(args.settings()?.as_ref())
+}
+
+/// An HTTP client's TLS configuration: from `settings`, or, without them,
+/// one that trusts no server, for plain `http://` only.
+///
+/// # Errors
+/// When the TLS files are unusable.
+pub fn tls_or_plain(
+    settings: Option<&TlsClientSettings>,
+) -> anyhow::Result<Arc<rustls::ClientConfig>> {
+    Ok(match settings {
+        Some(settings) => hl7wasm::tls::client_config(settings)?,
         None => Arc::new(
             rustls::ClientConfig::builder_with_provider(Arc::new(
                 rustls::crypto::ring::default_provider(),
