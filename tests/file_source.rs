@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use engine::eventually;
 use hl7wasm::config;
-use hl7wasm::metrics::{channel_and, count};
+use hl7wasm::metrics::{channel, channel_and, count};
 use hl7wasm::server::Server;
 use reqwest::StatusCode;
 use serde_json::json;
@@ -165,5 +165,7 @@ async fn files_are_read_moved_on_and_refusals_reported() {
     })
     .await;
     assert_eq!(stored(), 6);
+    let received = count(&server.metrics.frames_received, &channel("files"));
+    assert_eq!(received, 10, "every message read from a file");
     server.shutdown().await;
 }

@@ -173,6 +173,11 @@ async fn a_post_is_stored_and_answered_with_its_ack() {
         ],
         [5, 3, 1, 1, 1]
     );
+    let received = count(&server.metrics.frames_received, &channel("web"));
+    assert_eq!(
+        received, 6,
+        "bodies that reached the intake, the oversized one too"
+    );
     server.shutdown().await;
 }
 

@@ -17,7 +17,8 @@ type Gauges = Family<Labels, Gauge>;
 /// Every metric the engine keeps.
 pub struct Metrics {
     registry: Registry,
-    /// Frames received, by channel.
+    /// Messages received by a channel's source (MLLP frames, HTTP bodies,
+    /// messages in files), by channel, whatever became of them.
     pub frames_received: Counters,
     /// Bytes skipped before a start block, by channel.
     pub junk_bytes: Counters,
@@ -86,7 +87,10 @@ impl Metrics {
             registry.register(name, help, family.clone());
             family
         };
-        let frames_received = counter("mllp_frames_received", "MLLP frames received");
+        let frames_received = counter(
+            "messages_received",
+            "Messages received by a source: MLLP frames, HTTP bodies, messages in files",
+        );
         let junk_bytes = counter(
             "mllp_junk_bytes",
             "Bytes skipped before an MLLP start block",

@@ -23,6 +23,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
 
+use hl7v2::ack::{ErrorCode, Severity};
+
+use super::ack::error;
 use super::channel::ChannelRuntime;
 use super::intake::{Answer, Intake};
 use crate::config::{AfterRead, FileSourceConfig};
@@ -232,13 +235,24 @@ impl FileReader {
     /// One message through the intake, or refused when it is too large.
     async fn ingest(&self, intake: &Intake<'_>, raw: &[u8]) -> Answer {
         let received = Instant::now();
-        if raw.len() > self.settings.max_message_bytes {
-            let head = &raw[..raw.len().min(crate::mllp::frame::HEAD_BYTES)];
-            if let Some(answer) = intake.refuse_oversized(head, raw.len(), received) {
-                return answer;
-            }
+        if raw.len() <= self.settings.max_message_bytes {
+            return intake.ingest(raw, received).await;
         }
-        intake.ingest(raw, received).await
+        let head = &raw[..raw.len().min(crate::mllp::frame::HEAD_BYTES)];
+        intake
+            .refuse_oversized(head, raw.len(), received)
+            .unwrap_or_else(|| Answer {
+                committed: false,
+                ack: None,
+                code: "AR",
+                control_id: None,
+                errors: vec![error(
+                    ErrorCode::SegmentSequenceError,
+                    Severity::Error,
+                    "Too large, and without a readable MSH.",
+                )],
+                received,
+            })
     }
 
     /// Moves the file on: to the error directory with `report`, else to

@@ -64,11 +64,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Handler<S> {
                 // A sender's MLLP release 2 commit acknowledgement of our ACK.
                 FrameEvent::CommitAck(_) => continue,
                 FrameEvent::Message(payload) => {
-                    self.count_frame(&mut frames);
+                    frames += 1;
                     self.intake(&peer).ingest(&payload, received).await
                 }
                 FrameEvent::TooLarge { head, size } => {
-                    self.count_frame(&mut frames);
+                    frames += 1;
                     match self.intake(&peer).refuse_oversized(&head, size, received) {
                         Some(answer) => answer,
                         None => break Some(Close::Unanswerable),
@@ -93,16 +93,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Handler<S> {
             channel: &self.channel,
             peer,
         }
-    }
-
-    fn count_frame(&self, frames: &mut u64) {
-        *frames += 1;
-        let labels = crate::metrics::channel(&self.channel.name);
-        self.channel
-            .metrics
-            .frames_received
-            .get_or_create(&labels)
-            .inc();
     }
 
     fn skipped(&self, bytes: usize) {

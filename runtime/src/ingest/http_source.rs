@@ -226,9 +226,14 @@ async fn answer(
         return refusal(StatusCode::UNSUPPORTED_MEDIA_TYPE, &text);
     }
     let peer = peer.to_string();
+    let intake = Intake {
+        channel,
+        peer: &peer,
+    };
     let body = match axum::body::to_bytes(body, receiver.max_message_bytes).await {
         Ok(body) => body,
         Err(_) => {
+            intake.count_received();
             let detail = format!("The body exceeds {} bytes.", receiver.max_message_bytes);
             FrameRefused {
                 channel: &channel.name,
@@ -240,10 +245,6 @@ async fn answer(
             .emit(&channel.metrics);
             return refusal(StatusCode::PAYLOAD_TOO_LARGE, &detail);
         }
-    };
-    let intake = Intake {
-        channel,
-        peer: &peer,
     };
     let answer = intake.ingest(&body, Instant::now()).await;
     match &answer.ack {

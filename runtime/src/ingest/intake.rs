@@ -65,6 +65,7 @@ pub struct Intake<'a> {
 impl Intake<'_> {
     /// Parses, checks, dedupes and stores one message.
     pub async fn ingest(&self, frame: &[u8], received: Instant) -> Answer {
+        self.count_received();
         let message = match hl7v2::Message::parse(frame) {
             Ok(message) => message,
             Err(parse_error) => return self.refuse_malformed(frame, &parse_error, received),
@@ -155,6 +156,17 @@ impl Intake<'_> {
         self.compose(&context, outcome, &errors, committed, received)
     }
 
+    /// Counts a message received by the channel's source, whatever becomes
+    /// of it.
+    pub fn count_received(&self) {
+        let labels = crate::metrics::channel(&self.channel.name);
+        self.channel
+            .metrics
+            .frames_received
+            .get_or_create(&labels)
+            .inc();
+    }
+
     /// Applies the channel's conformance profile: the warnings to add to
     /// the ACK, or the findings that refuse the message.
     fn conform(
@@ -206,6 +218,7 @@ impl Intake<'_> {
 
     /// Refuses an oversized frame; `None` when its head has no readable MSH.
     pub fn refuse_oversized(&self, head: &[u8], size: usize, received: Instant) -> Option<Answer> {
+        self.count_received();
         let limit = self.channel.limits.max_message_bytes;
         let text = format!("Message of {size} bytes exceeds the limit of {limit} bytes.");
         let context = AckContext::from_raw(head);
