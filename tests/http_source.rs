@@ -1,8 +1,9 @@
 //! Ensures that an HL7-over-HTTP source takes one message per POST through
 //! the same path as MLLP (durable store, dedupe, AA/AR in the response),
 //! refuses a missing token, a wrong content type, an oversized body and a
-//! stopped channel with the right status, and over mTLS lets in only an
-//! allowed client certificate; all with a real HTTP client.
+//! stopped channel with the right status, cuts off slow and idle clients,
+//! and over mTLS lets in only an allowed client certificate; all with a
+//! real HTTP client.
 
 #[path = "support/admin.rs"]
 mod admin;
@@ -38,7 +39,7 @@ async fn start(source: &str) -> (Server, tempfile::TempDir) {
     (server, dir)
 }
 
-fn client(tls: Option<rustls::ClientConfig>) -> reqwest::Client {
+fn http(tls: Option<rustls::ClientConfig>) -> reqwest::Client {
     let tls = tls.unwrap_or_else(|| {
         rustls::ClientConfig::builder_with_provider(Arc::new(
             rustls::crypto::ring::default_provider(),
@@ -61,9 +62,9 @@ async fn a_post_is_stored_and_answered_with_its_ack() {
     ))
     .await;
     let url = format!("http://{}/hl7", server.address("web").unwrap());
-    let http = client(None);
+    let client = http(None);
     let post = |body: String, content_type: &'static str, token: Option<&'static str>| {
-        let mut request = http
+        let mut request = client
             .post(&url)
             .header("content-type", content_type)
             .body(body);
@@ -205,7 +206,7 @@ async fn over_mtls_only_an_allowed_client_gets_in() {
         ))
         .unwrap();
         let config = hl7wasm::tls::client_config(&settings).unwrap();
-        client(Some(Arc::unwrap_or_clone(config)))
+        http(Some(Arc::unwrap_or_clone(config)))
     };
 
     let response = as_client("lab")
@@ -250,5 +251,68 @@ async fn over_mtls_only_an_allowed_client_gets_in() {
     );
     assert!(stdout.contains("message 1: AA"), "{stdout}");
     assert_eq!(server.store.messages().count(), 2);
+    server.shutdown().await;
+}
+
+/// Ensures that a client trickling its headers or body, or holding a
+/// connection idle, is cut off after `request_timeout_secs`, and that
+/// `max_connections` bounds how many are served at once: a second client
+/// waits until the idle first one is cut.
+#[tokio::test]
+async fn slow_and_idle_clients_are_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    let (server, _dir) = start("max_connections = 1\nrequest_timeout_secs = 1").await;
+    let address = server.address("web").unwrap();
+    let body = message("SLOW-1");
+    let head = format!(
+        "POST /hl7 HTTP/1.1\r\nhost: x\r\ncontent-type: {HL7}\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+
+    // An idle connection holds the only slot until it is cut.
+    let started = std::time::Instant::now();
+    let mut idle = TcpStream::connect(address).await.unwrap();
+    let response = http(None)
+        .post(format!("http://{address}/hl7"))
+        .header("content-type", HL7)
+        .body(message("NEXT-1"))
+        .send();
+    let response = tokio::time::timeout(std::time::Duration::from_secs(10), response)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(field(&response.text().await.unwrap(), "MSA-1"), "AA");
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(900),
+        "served before the idle client was cut"
+    );
+    let mut rest = Vec::new();
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        idle.read_to_end(&mut rest),
+    )
+    .await;
+    assert!(
+        matches!(read, Ok(Ok(0))),
+        "the idle connection is closed: {read:?}"
+    );
+
+    // Headers sent, then the body trickles: 408.
+    let mut slow = TcpStream::connect(address).await.unwrap();
+    slow.write_all(head.as_bytes()).await.unwrap();
+    slow.write_all(&body.as_bytes()[..10]).await.unwrap();
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        slow.read_to_end(&mut answer),
+    )
+    .await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    let refused = channel_and("web", "reason", "slow_sender");
+    assert_eq!(count(&server.metrics.frames_refused, &refused), 1);
+    assert_eq!(server.store.messages().count(), 1);
     server.shutdown().await;
 }

@@ -113,6 +113,20 @@ pub struct HttpSourceConfig {
     /// default 1 MiB.
     #[serde(default = "default_max_message_bytes")]
     pub max_message_bytes: usize,
+    /// The most connections served at once; more wait in the accept queue.
+    /// By default 256.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// How long a client may take to send a request's headers, and again
+    /// its body, in seconds; a slower one is cut off (a slow body gets
+    /// 408). An idle kept-alive connection is closed after as long. By
+    /// default 30.
+    #[serde(default = "default_request_timeout_secs")]
+    pub request_timeout_secs: u64,
+}
+
+fn default_request_timeout_secs() -> u64 {
+    30
 }
 
 fn default_http_path() -> String {

@@ -8,36 +8,47 @@
 //! | a message, no ACK due (`ack_mode = "none"`) | 204 |
 //! | no or a wrong bearer token, when one is set | 401 |
 //! | a body over `max_message_bytes` | 413 |
+//! | a body slower than `request_timeout_secs` | 408 |
 //! | another content type | 415 |
 //! | the channel stopped | 503 with `Retry-After` |
 //!
 //! A malformed body still gets 200 with AR and an ERR segment, as it would
 //! over MLLP: the HL7 answer is in the ACK.
+//!
+//! Connections are served by hyper's HTTP/1.1 server directly rather than
+//! `axum::serve`, for what a source facing other systems needs and that
+//! does not give: at most `max_connections` at once, and a deadline on each
+//! request's headers (and on idle kept-alive connections), so a client
+//! trickling bytes cannot hold a connection forever.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use axum::Router;
 use axum::body::Body;
-use axum::extract::connect_info::Connected;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use axum::serve::IncomingStream;
+use axum::{Extension, Router};
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 
 use super::channel::ChannelRuntime;
 use super::intake::Intake;
+use super::listener::{accept_with_backoff, handshake};
 use crate::admin::auth::{bearer_token, constant_time_eq};
 use crate::config::HttpSourceConfig;
-use crate::events::{FrameRefused, TlsHandshakeFailed};
+use crate::events::FrameRefused;
 use crate::metrics;
 use crate::pipeline::ChannelState;
-use crate::tls::{self, TlsListener};
+use crate::tls;
 
 /// The content type of an ACK, after the HL7-over-HTTP convention.
 const HL7_CONTENT_TYPE: &str = "x-application/hl7-v2+er7";
@@ -56,22 +67,8 @@ pub struct HttpSource {
     tls: Option<TlsAcceptor>,
     app: Router,
     channel: Arc<ChannelRuntime>,
-}
-
-/// A request's client address, over TCP or TLS alike.
-#[derive(Debug, Clone, Copy)]
-struct Peer(SocketAddr);
-
-impl Connected<IncomingStream<'_, TcpListener>> for Peer {
-    fn connect_info(stream: IncomingStream<'_, TcpListener>) -> Self {
-        Peer(*stream.remote_addr())
-    }
-}
-
-impl Connected<IncomingStream<'_, TlsListener>> for Peer {
-    fn connect_info(stream: IncomingStream<'_, TlsListener>) -> Self {
-        Peer(*stream.remote_addr())
-    }
+    max_connections: usize,
+    request_timeout: Duration,
 }
 
 /// What each request handler shares.
@@ -80,7 +77,12 @@ struct Receiver {
     channel: Arc<ChannelRuntime>,
     token: Option<Arc<str>>,
     max_message_bytes: usize,
+    request_timeout: Duration,
 }
+
+/// A request's client address.
+#[derive(Debug, Clone, Copy)]
+struct Peer(SocketAddr);
 
 impl HttpSource {
     /// Binds the listen address and loads the TLS settings.
@@ -100,10 +102,12 @@ impl HttpSource {
         let tcp = TcpListener::bind(&settings.listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
+        let request_timeout = Duration::from_secs(settings.request_timeout_secs.max(1));
         let receiver = Receiver {
             channel: channel.clone(),
             token: settings.bearer_token.as_deref().map(Arc::from),
             max_message_bytes: settings.max_message_bytes,
+            request_timeout,
         };
         let app = Router::new()
             .route(&settings.path, post(receive))
@@ -114,6 +118,8 @@ impl HttpSource {
             tls,
             app,
             channel,
+            max_connections: settings.max_connections.max(1),
+            request_timeout,
         })
     }
 
@@ -124,47 +130,76 @@ impl HttpSource {
             .expect("a bound listener has an address")
     }
 
-    /// Serves until the engine shuts down, finishing requests in flight.
+    /// Accepts connections until the engine shuts down; each is served in
+    /// its own task, which finishes its request in flight at shutdown. A
+    /// connection beyond `max_connections` waits in the accept queue.
     pub async fn run(self) {
-        let HttpSource {
-            tcp,
-            tls,
-            app,
-            channel,
-        } = self;
-        let service = app.into_make_service_with_connect_info::<Peer>();
-        let shutdown = channel.shutdown.clone().cancelled_owned();
-        let served = match tls {
-            None => {
-                axum::serve(tcp, service)
-                    .with_graceful_shutdown(shutdown)
-                    .await
-            }
-            Some(acceptor) => {
-                let failed_channel = channel.clone();
-                let failed = Arc::new(move |peer, reason: &str| {
-                    TlsHandshakeFailed {
-                        channel: &failed_channel.name,
-                        peer,
-                        reason,
-                    }
-                    .emit(&failed_channel.metrics);
-                });
-                let listener =
-                    match TlsListener::spawn(tcp, acceptor, channel.shutdown.clone(), failed) {
-                        Ok(listener) => listener,
-                        Err(error) => {
-                            tracing::error!(channel = channel.name, %error, "HTTP source failed.");
-                            return;
+        let permits = Arc::new(Semaphore::new(self.max_connections));
+        let shutdown = &self.channel.shutdown;
+        loop {
+            let permit = tokio::select! {
+                permit = permits.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
+                () = shutdown.cancelled() => return,
+            };
+            let (socket, peer) = tokio::select! {
+                accepted = accept_with_backoff(&self.tcp) => accepted,
+                () = shutdown.cancelled() => return,
+            };
+            let connection = Connection {
+                app: self.app.clone(),
+                channel: self.channel.clone(),
+                peer,
+                request_timeout: self.request_timeout,
+            };
+            let tls = self.tls.clone();
+            tokio::spawn(async move {
+                let _ = socket.set_nodelay(true);
+                match tls {
+                    None => connection.serve(socket).await,
+                    Some(acceptor) => {
+                        let channel = &connection.channel;
+                        if let Some(stream) = handshake(&acceptor, socket, peer, channel).await {
+                            connection.serve(stream).await;
                         }
-                    };
-                axum::serve(listener, service)
-                    .with_graceful_shutdown(shutdown)
-                    .await
+                    }
+                }
+                drop(permit);
+            });
+        }
+    }
+}
+
+/// One accepted connection.
+struct Connection {
+    app: Router,
+    channel: Arc<ChannelRuntime>,
+    peer: SocketAddr,
+    request_timeout: Duration,
+}
+
+impl Connection {
+    /// Serves HTTP/1.1 requests on `io` until the client closes, a request
+    /// is too slow in coming, or the engine shuts down.
+    async fn serve<S>(self, io: S)
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let app = self.app.layer(Extension(ConnectInfo(Peer(self.peer))));
+        let mut builder = http1::Builder::new();
+        builder
+            .timer(TokioTimer::new())
+            .header_read_timeout(self.request_timeout);
+        let connection = builder.serve_connection(TokioIo::new(io), TowerToHyperService::new(app));
+        let mut connection = std::pin::pin!(connection);
+        let result = tokio::select! {
+            result = connection.as_mut() => result,
+            () = self.channel.shutdown.cancelled() => {
+                connection.as_mut().graceful_shutdown();
+                connection.await
             }
         };
-        if let Err(error) = served {
-            tracing::error!(channel = channel.name, %error, "HTTP source failed.");
+        if let Err(error) = result {
+            tracing::debug!(channel = self.channel.name, peer = %self.peer, %error, "HTTP source connection ended.");
         }
     }
 }
@@ -230,9 +265,26 @@ async fn answer(
         channel,
         peer: &peer,
     };
-    let body = match axum::body::to_bytes(body, receiver.max_message_bytes).await {
-        Ok(body) => body,
+    let reading = axum::body::to_bytes(body, receiver.max_message_bytes);
+    let body = match tokio::time::timeout(receiver.request_timeout, reading).await {
+        Ok(Ok(body)) => body,
         Err(_) => {
+            intake.count_received();
+            let detail = format!(
+                "The body did not arrive within {} s.",
+                receiver.request_timeout.as_secs()
+            );
+            FrameRefused {
+                channel: &channel.name,
+                peer: &peer,
+                reason: "slow_sender",
+                control_id: None,
+                detail: &detail,
+            }
+            .emit(&channel.metrics);
+            return refusal(StatusCode::REQUEST_TIMEOUT, &detail);
+        }
+        Ok(Err(_)) => {
             intake.count_received();
             let detail = format!("The body exceeds {} bytes.", receiver.max_message_bytes);
             FrameRefused {

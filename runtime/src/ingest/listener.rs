@@ -9,6 +9,7 @@ use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
 
 use super::channel::ChannelRuntime;
 use super::handler::Handler;
@@ -148,7 +149,7 @@ async fn rebind(channel: &ChannelRuntime, address: SocketAddr) -> Option<TcpList
 
 /// Accepts the next connection; on errors such as EMFILE, waits (1 ms
 /// doubling to 1 s) instead of spinning.
-async fn accept_with_backoff(tcp: &TcpListener) -> (TcpStream, SocketAddr) {
+pub(super) async fn accept_with_backoff(tcp: &TcpListener) -> (TcpStream, SocketAddr) {
     let mut backoff = Duration::from_millis(1);
     loop {
         match tcp.accept().await {
@@ -187,27 +188,8 @@ async fn serve(
         .run()
         .await;
     };
-    let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(socket)).await {
-        Ok(Ok(stream)) => stream,
-        Ok(Err(error)) => {
-            let reason = error.to_string();
-            TlsHandshakeFailed {
-                channel: &channel.name,
-                peer,
-                reason: &reason,
-            }
-            .emit(&channel.metrics);
-            return;
-        }
-        Err(_) => {
-            TlsHandshakeFailed {
-                channel: &channel.name,
-                peer,
-                reason: "handshake timed out",
-            }
-            .emit(&channel.metrics);
-            return;
-        }
+    let Some(stream) = handshake(&acceptor, socket, peer, &channel).await else {
+        return;
     };
     let (_, session) = stream.get_ref();
     let identity = tls::peer_identity(session);
@@ -227,4 +209,26 @@ async fn serve(
     }
     .run()
     .await;
+}
+
+/// Completes a client's TLS handshake within [`HANDSHAKE_TIMEOUT`]; a
+/// failure is counted and logged for the channel, and gives `None`.
+pub(super) async fn handshake(
+    acceptor: &TlsAcceptor,
+    socket: TcpStream,
+    peer: SocketAddr,
+    channel: &ChannelRuntime,
+) -> Option<TlsStream<TcpStream>> {
+    let failure = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(socket)).await {
+        Ok(Ok(stream)) => return Some(stream),
+        Ok(Err(error)) => error.to_string(),
+        Err(_) => "handshake timed out".to_string(),
+    };
+    TlsHandshakeFailed {
+        channel: &channel.name,
+        peer,
+        reason: &failure,
+    }
+    .emit(&channel.metrics);
+    None
 }
