@@ -12,6 +12,7 @@ pub mod ingest;
 pub mod logging;
 pub mod metrics;
 pub mod mllp;
+pub mod net;
 pub mod pipeline;
 pub mod plugin;
 pub mod server;

@@ -3,10 +3,9 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
-use axum::Router;
-use axum::serve::Listener;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
@@ -14,7 +13,14 @@ use tokio_util::sync::CancellationToken;
 
 use super::router::router;
 use super::state::AdminState;
-use crate::tls::TlsListener;
+use crate::net::{HandshakeFailed, HttpLimits, serve_http};
+
+/// How the admin API treats its clients: operators and scrapers, a few at
+/// a time.
+const ADMIN_LIMITS: HttpLimits = HttpLimits {
+    max_connections: 64,
+    header_timeout: Duration::from_secs(30),
+};
 
 /// A running admin API.
 pub struct AdminApi {
@@ -53,33 +59,16 @@ impl AdminApi {
             .with_context(|| format!("key admin.listen: cannot listen on {listen}"))?;
         let address = tcp.local_addr()?;
         let app = router(state.clone());
-        match acceptor {
-            None => spawn(tasks, tcp, app, shutdown),
-            Some(acceptor) => {
-                let failed = Arc::new(|peer, error: &str| {
-                    tracing::warn!(%peer, error, "Admin API TLS handshake failed.");
-                });
-                let tls = TlsListener::spawn(tcp, acceptor, shutdown.clone(), failed)?;
-                spawn(tasks, tls, app, shutdown);
-            }
-        }
+        let failed: HandshakeFailed = Arc::new(|peer, error: &str| {
+            tracing::warn!(%peer, error, "Admin API TLS handshake failed.");
+        });
+        let tls = acceptor.map(|acceptor| (acceptor, failed));
+        let serving = serve_http(tcp, tls, app, ADMIN_LIMITS, shutdown.clone());
+        tasks.spawn(async move {
+            serving.await;
+            tracing::info!("Admin API stopped.");
+        });
         tracing::info!(%address, tls = settings.tls.is_some(), "Admin API started.");
         Ok(AdminApi { address, state })
     }
-}
-
-/// Serves `app` on `listener` in a task of `tasks` until `shutdown`.
-fn spawn<L>(tasks: &mut JoinSet<()>, listener: L, app: Router, shutdown: &CancellationToken)
-where
-    L: Listener,
-    L::Addr: std::fmt::Debug,
-{
-    let server =
-        axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
-    tasks.spawn(async move {
-        match server.await {
-            Ok(()) => tracing::info!("Admin API stopped."),
-            Err(error) => tracing::error!(%error, "Admin API failed."),
-        }
-    });
 }

@@ -15,38 +15,30 @@
 //! A malformed body still gets 200 with AR and an ERR segment, as it would
 //! over MLLP: the HL7 answer is in the ACK.
 //!
-//! Connections are served by hyper's HTTP/1.1 server directly rather than
-//! `axum::serve`, for what a source facing other systems needs and that
-//! does not give: at most `max_connections` at once, and a deadline on each
-//! request's headers (and on idle kept-alive connections), so a client
-//! trickling bytes cannot hold a connection forever.
+//! Connections are served by [`serve_http`]: at most `max_connections` at
+//! once, each request's headers within `request_timeout_secs`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use axum::{Extension, Router};
-use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::service::TowerToHyperService;
-use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 
 use super::channel::ChannelRuntime;
 use super::intake::Intake;
-use super::listener::{accept_with_backoff, handshake};
 use crate::admin::auth::{bearer_token, constant_time_eq};
 use crate::config::HttpSourceConfig;
-use crate::events::FrameRefused;
+use crate::events::{FrameRefused, TlsHandshakeFailed};
 use crate::metrics;
+use crate::net::{HandshakeFailed, HttpLimits, serve_http};
 use crate::pipeline::ChannelState;
 use crate::tls;
 
@@ -67,8 +59,7 @@ pub struct HttpSource {
     tls: Option<TlsAcceptor>,
     app: Router,
     channel: Arc<ChannelRuntime>,
-    max_connections: usize,
-    request_timeout: Duration,
+    limits: HttpLimits,
 }
 
 /// What each request handler shares.
@@ -79,10 +70,6 @@ struct Receiver {
     max_message_bytes: usize,
     request_timeout: Duration,
 }
-
-/// A request's client address.
-#[derive(Debug, Clone, Copy)]
-struct Peer(SocketAddr);
 
 impl HttpSource {
     /// Binds the listen address and loads the TLS settings.
@@ -118,8 +105,10 @@ impl HttpSource {
             tls,
             app,
             channel,
-            max_connections: settings.max_connections.max(1),
-            request_timeout,
+            limits: HttpLimits {
+                max_connections: settings.max_connections,
+                header_timeout: request_timeout,
+            },
         })
     }
 
@@ -130,84 +119,28 @@ impl HttpSource {
             .expect("a bound listener has an address")
     }
 
-    /// Accepts connections until the engine shuts down; each is served in
-    /// its own task, which finishes its request in flight at shutdown. A
-    /// connection beyond `max_connections` waits in the accept queue.
+    /// Serves until the engine shuts down; failed TLS handshakes count as
+    /// the channel's.
     pub async fn run(self) {
-        let permits = Arc::new(Semaphore::new(self.max_connections));
-        let shutdown = &self.channel.shutdown;
-        loop {
-            let permit = tokio::select! {
-                permit = permits.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
-                () = shutdown.cancelled() => return,
-            };
-            let (socket, peer) = tokio::select! {
-                accepted = accept_with_backoff(&self.tcp) => accepted,
-                () = shutdown.cancelled() => return,
-            };
-            let connection = Connection {
-                app: self.app.clone(),
-                channel: self.channel.clone(),
+        let channel = self.channel.clone();
+        let failed: HandshakeFailed = Arc::new(move |peer, reason: &str| {
+            TlsHandshakeFailed {
+                channel: &channel.name,
                 peer,
-                request_timeout: self.request_timeout,
-            };
-            let tls = self.tls.clone();
-            tokio::spawn(async move {
-                let _ = socket.set_nodelay(true);
-                match tls {
-                    None => connection.serve(socket).await,
-                    Some(acceptor) => {
-                        let channel = &connection.channel;
-                        if let Some(stream) = handshake(&acceptor, socket, peer, channel).await {
-                            connection.serve(stream).await;
-                        }
-                    }
-                }
-                drop(permit);
-            });
-        }
-    }
-}
-
-/// One accepted connection.
-struct Connection {
-    app: Router,
-    channel: Arc<ChannelRuntime>,
-    peer: SocketAddr,
-    request_timeout: Duration,
-}
-
-impl Connection {
-    /// Serves HTTP/1.1 requests on `io` until the client closes, a request
-    /// is too slow in coming, or the engine shuts down.
-    async fn serve<S>(self, io: S)
-    where
-        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    {
-        let app = self.app.layer(Extension(ConnectInfo(Peer(self.peer))));
-        let mut builder = http1::Builder::new();
-        builder
-            .timer(TokioTimer::new())
-            .header_read_timeout(self.request_timeout);
-        let connection = builder.serve_connection(TokioIo::new(io), TowerToHyperService::new(app));
-        let mut connection = std::pin::pin!(connection);
-        let result = tokio::select! {
-            result = connection.as_mut() => result,
-            () = self.channel.shutdown.cancelled() => {
-                connection.as_mut().graceful_shutdown();
-                connection.await
+                reason,
             }
-        };
-        if let Err(error) = result {
-            tracing::debug!(channel = self.channel.name, peer = %self.peer, %error, "HTTP source connection ended.");
-        }
+            .emit(&channel.metrics);
+        });
+        let tls = self.tls.map(|acceptor| (acceptor, failed));
+        let shutdown = self.channel.shutdown.clone();
+        serve_http(self.tcp, tls, self.app, self.limits, shutdown).await;
     }
 }
 
 /// One POSTed message.
 async fn receive(
     State(receiver): State<Receiver>,
-    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {

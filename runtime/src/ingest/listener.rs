@@ -15,10 +15,8 @@ use super::channel::ChannelRuntime;
 use super::handler::Handler;
 use crate::events::{ConnectionOpened, TlsHandshakeFailed};
 use crate::mllp::Connection;
+use crate::net::{accept_with_backoff, tls_handshake};
 use crate::tls::{self, TlsServerSettings};
-
-/// How long a client may take to complete its TLS handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A bound listener, not yet accepting.
 pub struct Listener {
@@ -147,22 +145,6 @@ async fn rebind(channel: &ChannelRuntime, address: SocketAddr) -> Option<TcpList
     }
 }
 
-/// Accepts the next connection; on errors such as EMFILE, waits (1 ms
-/// doubling to 1 s) instead of spinning.
-pub(super) async fn accept_with_backoff(tcp: &TcpListener) -> (TcpStream, SocketAddr) {
-    let mut backoff = Duration::from_millis(1);
-    loop {
-        match tcp.accept().await {
-            Ok(accepted) => return accepted,
-            Err(error) => {
-                tracing::warn!(%error, "Accept failed; backing off.");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(1));
-            }
-        }
-    }
-}
-
 async fn serve(
     socket: TcpStream,
     peer: SocketAddr,
@@ -211,24 +193,24 @@ async fn serve(
     .await;
 }
 
-/// Completes a client's TLS handshake within [`HANDSHAKE_TIMEOUT`]; a
-/// failure is counted and logged for the channel, and gives `None`.
-pub(super) async fn handshake(
+/// Completes a client's TLS handshake; a failure is counted and logged for
+/// the channel, and gives `None`.
+async fn handshake(
     acceptor: &TlsAcceptor,
     socket: TcpStream,
     peer: SocketAddr,
     channel: &ChannelRuntime,
 ) -> Option<TlsStream<TcpStream>> {
-    let failure = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(socket)).await {
-        Ok(Ok(stream)) => return Some(stream),
-        Ok(Err(error)) => error.to_string(),
-        Err(_) => "handshake timed out".to_string(),
-    };
-    TlsHandshakeFailed {
-        channel: &channel.name,
-        peer,
-        reason: &failure,
+    match tls_handshake(acceptor, socket).await {
+        Ok(stream) => Some(stream),
+        Err(reason) => {
+            TlsHandshakeFailed {
+                channel: &channel.name,
+                peer,
+                reason: &reason,
+            }
+            .emit(&channel.metrics);
+            None
+        }
     }
-    .emit(&channel.metrics);
-    None
 }

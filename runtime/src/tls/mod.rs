@@ -1,5 +1,6 @@
-//! TLS for MLLP and HTTP listeners and clients: rustls configurations built from the settings in
-//! a channel's config, and the peer identity that goes to the audit log.
+//! TLS for the engine's listeners (MLLP, HTTP sources, the admin API) and
+//! clients: rustls configurations built from the settings in a channel's
+//! config, and the peer identity that goes to the audit log.
 //!
 //! Policy, whatever the settings say:
 //!
@@ -17,7 +18,6 @@
 mod client;
 mod dial;
 mod identity;
-mod listener;
 mod pem;
 mod policy;
 mod server;
@@ -32,7 +32,6 @@ pub use client::{TlsClientSettings, client_config};
 pub(crate) use client::{client_cert, client_config_with_roots};
 pub use dial::{DialError, Dialer, Stream};
 pub use identity::{PeerIdentity, check_allowed, peer_identity, protocol_version};
-pub use listener::{HandshakeFailed, TlsListener};
 pub(crate) use pem::trust_anchors;
 pub use policy::TlsVersion;
 pub use server::{TlsServerSettings, server_config};
