@@ -237,6 +237,14 @@ fn check_field(field: &CompiledField, segment: &Segment<'_>, sequence: usize, ou
             let text = format!("not {form}");
             out.add(rule.severity, ErrorCode::DataTypeError, location(), text);
         }
+        if field
+            .pattern
+            .as_ref()
+            .is_some_and(|pattern| !pattern.is_match(&value))
+        {
+            let text = "does not match the profile's pattern".to_string();
+            out.add(rule.severity, ErrorCode::DataTypeError, location(), text);
+        }
         if let Some(max) = rule.max_length.filter(|max| value.chars().count() > *max) {
             let text = format!("longer than {max} characters");
             out.add(rule.severity, ErrorCode::ValueTooLong, location(), text);
@@ -379,6 +387,19 @@ mod tests {
         let warning = &found.details[4];
         assert_eq!(warning.severity, Severity::Warning);
         assert_eq!(warning.message, "PID-5.2: longer than 3 characters");
+    }
+
+    #[test]
+    fn a_pattern_covers_the_whole_value() {
+        let rule = "[[fields]]\npath = \"PID-3.1\"\npattern = \"[0-9]{3}\"";
+        assert!(findings(rule, ADT).details.is_empty(), "123 and 456 match");
+        let long = ADT.replace("123^^^HOSP", "1234^^^HOSP");
+        let found = findings(rule, &long);
+        assert_eq!(found.summary(), "102@PID-3.1");
+        assert_eq!(
+            found.details[0].message,
+            "PID-3.1: does not match the profile's pattern"
+        );
     }
 
     #[test]

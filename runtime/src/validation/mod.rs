@@ -16,6 +16,9 @@
 //! path = "PID-3.1"
 //! required = true
 //! [[profiles.adt_in.fields]]
+//! path = "PID-11.5"
+//! pattern = "[0-9]{5}(-[0-9]{4})?"
+//! [[profiles.adt_in.fields]]
 //! path = "PID-8"
 //! values = ["F", "M", "O", "U", "A", "N"]
 //! severity = "warning"

@@ -68,6 +68,9 @@ pub struct FieldRule {
     /// (error 103).
     #[serde(default)]
     pub values: Vec<String>,
+    /// A regular expression the whole value must match, for example
+    /// `[0-9]{5}(-[0-9]{4})?` for a US ZIP code (error 102).
+    pub pattern: Option<String>,
     /// The most characters, after unescaping (error 104).
     pub max_length: Option<usize>,
     /// The most repetitions of the field (error 102).
@@ -112,6 +115,8 @@ pub(super) struct CompiledField {
     pub(super) field: usize,
     pub(super) component: Option<usize>,
     pub(super) subcomponent: Option<usize>,
+    /// `rule.pattern`, anchored at both ends.
+    pub(super) pattern: Option<regex::Regex>,
 }
 
 impl Profile {
@@ -164,12 +169,19 @@ fn compile_field(rule: &FieldRule) -> Result<CompiledField, String> {
         return Err("max_repetitions and max_length: must be at least 1".into());
     }
     check_types("message_types", &rule.message_types)?;
+    let pattern = rule
+        .pattern
+        .as_ref()
+        .map(|pattern| regex::Regex::new(&format!("^(?:{pattern})$")))
+        .transpose()
+        .map_err(|e| format!("pattern: {e}"))?;
     Ok(CompiledField {
         rule: rule.clone(),
         segment: path.segment.to_string(),
         field: path.field,
         component: path.component,
         subcomponent: path.subcomponent,
+        pattern,
     })
 }
 
@@ -216,6 +228,8 @@ mod tests {
         let error = compile("message_types = [\"^A01\"]").unwrap_err();
         assert!(error.starts_with("message_types:"), "{error}");
         assert!(compile("[[fields]]\npath = \"PID-8\"\ntype = \"XX\"").is_err());
+        let error = compile("[[fields]]\npath = \"PID-11.5\"\npattern = \"[0-9\"").unwrap_err();
+        assert!(error.starts_with("fields[0].pattern:"), "{error}");
     }
 
     #[test]
