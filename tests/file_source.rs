@@ -2,7 +2,8 @@
 //! files (a real batch from the corpus among them) into the store and on
 //! through the pipeline, moves each file to the done directory only once
 //! its messages are stored, sends a file with a refused message to the
-//! error directory with a report naming the message and the breach, and
+//! error directory with a report naming the message and the breach (and
+//! raises the `refused_files` alert), and
 //! that a fixed file dropped in again stores only what was missing, and
 //! that a stopped channel leaves new files alone until it starts.
 
@@ -60,6 +61,7 @@ async fn files_are_read_moved_on_and_refusals_reported() {
     let (inbox, out) = (dir.path().join("in"), dir.path().join("out"));
     let text = format!(
         "[storage]\ndir = {store:?}\n\n[admin]\nlisten = \"127.0.0.1:0\"\n\n\
+         [alerts]\ninterval_secs = 1\n\n\
          [profiles.needs_id]\nfields = [{{ path = \"PID-3.1\", required = true }}]\n\n\
          [[channels]]\nname = \"files\"\nvalidation_profile = \"needs_id\"\n\
          [channels.source]\ntype = \"file\"\ndir = {inbox:?}\npattern = \"*.hl7\"\n\
@@ -111,6 +113,14 @@ async fn files_are_read_moved_on_and_refusals_reported() {
         "message 2 (MSH-10 M-2): AR\n  E 101 PID-3.1: required but empty\n"
     );
     assert_eq!(stored(), 4);
+    eventually(WAIT, "the refused file raises an alert", || {
+        server
+            .alerts
+            .active()
+            .iter()
+            .any(|alert| alert.kind == "refused_files" && alert.channel == "files")
+    })
+    .await;
 
     // The fixed file comes back: only the missing message is stored, and
     // the done directory keeps both files named two.hl7 apart.

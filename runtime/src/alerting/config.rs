@@ -39,6 +39,9 @@ pub struct AlertsConfig {
     /// A dead-letter queue deeper than this raises `dead_letter_depth`. By
     /// default each channel's `dead_letter_alert` (itself 100 by default).
     pub dead_letter_max_depth: Option<u64>,
+    /// More files than this moved to a file source's error directory within
+    /// the window raise `refused_files`. By default 0: any one does.
+    pub refused_files_max: u64,
     /// A message waiting in a channel's inbound queue for longer than this
     /// raises `queue_age`, in seconds. By default 600 (10 minutes).
     pub queue_age_max_secs: u64,
@@ -64,6 +67,7 @@ impl Default for AlertsConfig {
             tls_failures_max_per_hour: 10,
             dead_letter_max_depth: None,
             queue_age_max_secs: 600,
+            refused_files_max: 0,
             webhook_url: None,
             webhook_timeout_secs: 10,
         }

@@ -18,6 +18,7 @@ use crate::alerts::Alerts;
 use crate::config::ChannelConfig;
 use crate::deliver::TargetConfig;
 use crate::hl7_input::now_unix_ms;
+use crate::ingest::FileOutcome;
 use crate::metrics::{self, Metrics, channel_and, destination_and};
 use crate::store::{Store, StoreError};
 
@@ -126,6 +127,10 @@ impl Evaluator {
                     rules::TLS_HANDSHAKE_FAILURES,
                     rules::tls_handshake_failures(&hour, &self.config),
                 ),
+                (
+                    rules::REFUSED_FILES,
+                    rules::refused_files(&window, &self.config),
+                ),
             ];
             for (kind, verdict) in verdicts {
                 apply(&self.alerts, kind, channel, verdict);
@@ -228,6 +233,10 @@ fn read_counts(metrics: &Metrics, channel: &ChannelConfig) -> Counts {
                 metrics::count(&metrics.ack_timeouts, &labels)
             })
             .sum(),
+        files_refused: metrics::count(
+            &metrics.files_read,
+            &channel_and(name, "outcome", FileOutcome::Refused.as_str()),
+        ),
     }
 }
 

@@ -12,6 +12,8 @@ pub const ACK_TIMEOUT_RATE: &str = "ack_timeout_rate";
 pub const ACK_REJECT_RATE: &str = "ack_reject_rate";
 /// `tls_handshake_failures`: many failed (m)TLS handshakes.
 pub const TLS_HANDSHAKE_FAILURES: &str = "tls_handshake_failures";
+/// `refused_files`: files a file source moved to its error directory.
+pub const REFUSED_FILES: &str = "refused_files";
 /// `queue_age`: an inbound message waiting too long.
 pub const QUEUE_AGE: &str = "queue_age";
 
@@ -30,6 +32,8 @@ pub struct Counts {
     pub mllp_attempts: u64,
     /// Of those, attempts that got no ACK in time.
     pub ack_timeouts: u64,
+    /// Files a file source moved to its error directory.
+    pub files_refused: u64,
 }
 
 impl Counts {
@@ -43,6 +47,7 @@ impl Counts {
             tls_failures: self.tls_failures.saturating_sub(earlier.tls_failures),
             mllp_attempts: self.mllp_attempts.saturating_sub(earlier.mllp_attempts),
             ack_timeouts: self.ack_timeouts.saturating_sub(earlier.ack_timeouts),
+            files_refused: self.files_refused.saturating_sub(earlier.files_refused),
         }
     }
 }
@@ -138,6 +143,17 @@ pub fn tls_handshake_failures(last_hour: &Counts, config: &AlertsConfig) -> Opti
     })
 }
 
+/// `refused_files` holds when more than `refused_files_max` files went to
+/// a file source's error directory within the window.
+pub fn refused_files(window: &Counts, config: &AlertsConfig) -> Option<String> {
+    (window.files_refused > config.refused_files_max).then(|| {
+        format!(
+            "{} file(s) moved to the error directory in {}s (threshold {}); see their .errors.txt reports",
+            window.files_refused, config.window_secs, config.refused_files_max
+        )
+    })
+}
+
 /// `queue_age` holds when the oldest message of a channel's inbound queues,
 /// received at `oldest_received_ms`, has waited more than
 /// `queue_age_max_secs` at `now_ms`. An empty queue never holds.
@@ -184,6 +200,25 @@ mod tests {
             baseline.observe(count, config().volume_baseline_intervals);
         }
         baseline
+    }
+
+    #[test]
+    fn refused_files_holds_over_its_threshold_within_the_window() {
+        let window = |files_refused| Counts {
+            files_refused,
+            ..Counts::default()
+        };
+        assert_eq!(refused_files(&window(0), &config()), None);
+        let text = refused_files(&window(2), &config()).unwrap();
+        assert!(
+            text.starts_with("2 file(s) moved to the error directory in 300s"),
+            "{text}"
+        );
+        let lenient = AlertsConfig {
+            refused_files_max: 2,
+            ..config()
+        };
+        assert_eq!(refused_files(&window(2), &lenient), None);
     }
 
     #[test]
