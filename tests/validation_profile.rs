@@ -231,6 +231,19 @@ fn the_validate_command_checks_files_against_a_profile() {
         "{stdout}"
     );
 
+    let by_channel = std::process::Command::new(env!("CARGO_BIN_EXE_hl7wasm"))
+        .args(["validate", "--config"])
+        .arg(&config_file)
+        .args(["--channel", "test"])
+        .arg(&broken)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&by_channel.stdout);
+    assert!(
+        stdout.contains(": AR\n  E 101 PID-3.1"),
+        "the channel's adt_in profile: {stdout}"
+    );
+
     let output = run(&[&corpus, &broken]);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(1), "{stdout}");

@@ -50,7 +50,8 @@ enum Command {
     /// Check message files against a conformance profile of a config file:
     /// the answer a channel with that profile would give, and why.
     ///
-    /// Example: hl7wasm validate --config hl7wasm.toml --profile adt_in adt.hl7
+    /// Example: hl7wasm validate --config hl7wasm.toml --profile adt_in adt.hl7;
+    /// hl7wasm validate --config hl7wasm.toml --channel adt adt.hl7
     Validate(validate::ValidateArgs),
     /// Work with plugins locally.
     #[command(subcommand)]

@@ -18,8 +18,11 @@ pub struct ValidateArgs {
     #[arg(long)]
     config: PathBuf,
     /// The profile's name under `[profiles]`.
+    #[arg(long, required_unless_present = "channel", conflicts_with = "channel")]
+    profile: Option<String>,
+    /// The channel whose `validation_profile` to use.
     #[arg(long)]
-    profile: String,
+    channel: Option<String>,
     /// HL7 v2 files: one message each, or a batch (FHS/BHS ... BTS/FTS).
     #[arg(required = true)]
     files: Vec<PathBuf>,
@@ -30,20 +33,33 @@ pub struct ValidateArgs {
 /// refused or cannot be parsed.
 pub fn run(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
     let config = config::load_file(&args.config)?;
-    let Some(written) = config.profiles.get(&args.profile) else {
-        let known: Vec<&str> = config.profiles.keys().map(String::as_str).collect();
-        bail!(
-            "{}: there is no [profiles.{}]; profiles in the file: {}",
-            args.config.display(),
-            args.profile,
-            if known.is_empty() {
-                "none".to_string()
-            } else {
-                known.join(", ")
-            }
-        );
+    let origin = args.config.display();
+    let name = match (&args.profile, &args.channel) {
+        (Some(profile), _) => profile.clone(),
+        (None, Some(channel)) => {
+            let Some(channel) = config.channel(channel) else {
+                bail!("{origin}: there is no channel {channel:?}");
+            };
+            let Some(profile) = &channel.validation_profile else {
+                bail!(
+                    "{origin}: channel {:?} has no validation_profile",
+                    channel.name
+                );
+            };
+            profile.clone()
+        }
+        (None, None) => bail!("give --profile or --channel"),
     };
-    let profile = Profile::compile(&args.profile, written).map_err(anyhow::Error::msg)?;
+    let Some(written) = config.profiles.get(&name) else {
+        let known: Vec<&str> = config.profiles.keys().map(String::as_str).collect();
+        let known = if known.is_empty() {
+            "none".to_string()
+        } else {
+            known.join(", ")
+        };
+        bail!("{origin}: there is no [profiles.{name}]; profiles in the file: {known}");
+    };
+    let profile = Profile::compile(&name, written).map_err(anyhow::Error::msg)?;
     each_message(&args.files, |file, index, message| {
         let header = message.header();
         let findings = profile.check(message);

@@ -152,6 +152,8 @@ pub struct FileSourceConfig {
     pub dir: PathBuf,
     /// Which file names are read, as a glob. By default `*`. Names that
     /// start with `.` are never read: writers use them while they write.
+    /// Only regular files are read; symbolic links and directories are
+    /// left alone.
     #[serde(default = "default_file_pattern")]
     pub pattern: String,
     /// How often the directory is listed, in milliseconds. By default 1000.
