@@ -86,6 +86,9 @@ async fn files_are_read_moved_on_and_refusals_reported() {
     drop_file(&inbox, "batch.hl7", &std::fs::read(corpus_batch()).unwrap());
     std::fs::write(inbox.join("notes.txt"), "not for the engine").unwrap();
     std::fs::write(inbox.join(".writing.hl7"), adt("W-1", "9")).unwrap();
+    let outside = dir.path().join("outside.hl7");
+    std::fs::write(&outside, adt("S-1", "8")).unwrap();
+    std::os::unix::fs::symlink(&outside, inbox.join("link.hl7")).unwrap();
     eventually(WAIT, "both files read and moved on", || {
         names(&done).len() == 2
     })
