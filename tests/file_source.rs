@@ -1,11 +1,11 @@
 //! Ensures that a file source reads single-message, multi-message and batch
-//! files (a real batch from the corpus among them) into the store and on
-//! through the pipeline, moves each file to the done directory only once
-//! its messages are stored, sends a file with a refused message to the
-//! error directory with a report naming the message and the breach (and
-//! raises the `refused_files` alert), and
-//! that a fixed file dropped in again stores only what was missing, and
-//! that a stopped channel leaves new files alone until it starts.
+//! files (a real batch from the corpus among them; never a symbolic link)
+//! into the store and on through the pipeline, moves each file to the done
+//! directory only once its messages are stored, sends a file with a refused
+//! message to the error directory with a report naming the message and the
+//! breach (and raises the `refused_files` alert), that a fixed file dropped
+//! in again stores only what was missing, and that a stopped channel leaves
+//! new files alone until it starts.
 
 #[path = "support/admin.rs"]
 mod admin;
@@ -98,7 +98,8 @@ async fn files_are_read_moved_on_and_refusals_reported() {
     eventually(WAIT, "three outputs delivered", || delivered() == 3).await;
     assert_eq!(
         names(&inbox),
-        [".writing.hl7", "done", "error", "notes.txt"]
+        [".writing.hl7", "done", "error", "link.hl7", "notes.txt"],
+        "hidden files, symbolic links and other names are left alone"
     );
 
     // One good message and one without a patient ID: the file goes to the
