@@ -104,13 +104,14 @@ async fn a_file_waits_in_its_directory_while_the_disk_is_full() {
     let staged = inbox.path().join(".batch.hl7");
     std::fs::write(&staged, body).unwrap();
     std::fs::rename(&staged, inbox.path().join("batch.hl7")).unwrap();
-    let retried = || {
+    let outcome = |outcome: &str| {
         let labels = vec![
             ("channel", "files".to_string()),
-            ("outcome", "retry".to_string()),
+            ("outcome", outcome.to_string()),
         ];
         count(&server.metrics.files_read, &labels)
     };
+    let retried = || outcome("retry");
     let deadline = Instant::now() + Duration::from_secs(30);
     while retried() == 0 {
         assert!(Instant::now() < deadline, "storage never failed");
@@ -140,5 +141,6 @@ async fn a_file_waits_in_its_directory_while_the_disk_is_full() {
     let mut expected: Vec<String> = (0..200).map(|n| format!("FILE-{n}")).collect();
     expected.sort();
     assert_eq!(stored, expected, "every message stored exactly once");
+    assert_eq!((outcome("done"), outcome("unreadable")), (1, 0));
     server.shutdown().await;
 }

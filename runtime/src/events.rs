@@ -276,12 +276,14 @@ impl FileRead<'_> {
     }
 }
 
-/// A file source could not read a file, or not move it on.
+/// A file source could not read a file, store its messages, or move it on.
 pub struct FileFailed<'a> {
     /// The channel.
     pub channel: &'a str,
     /// The file's name.
     pub file: &'a str,
+    /// `retry`, `unreadable` or `unmovable` (see `FileOutcome`).
+    pub outcome: &'a str,
     /// What went wrong.
     pub reason: &'a str,
 }
@@ -291,14 +293,15 @@ impl FileFailed<'_> {
     pub fn emit(&self, metrics: &Metrics) {
         metrics
             .files_read
-            .get_or_create(&metrics::channel_and(self.channel, "outcome", "unreadable"))
+            .get_or_create(&metrics::channel_and(self.channel, "outcome", self.outcome))
             .inc();
         tracing::warn!(
             target: AUDIT_TARGET,
             channel = self.channel,
             file = self.file,
+            outcome = self.outcome,
             reason = self.reason,
-            "File not read."
+            "File not read through."
         );
     }
 }

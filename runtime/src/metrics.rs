@@ -44,7 +44,7 @@ pub struct Metrics {
     /// severity (`E` or `W`).
     pub validation_findings: Counters,
     /// Files a file source read, by channel and outcome (`done`,
-    /// `deleted`, `error`, `retry`, `unreadable`).
+    /// `deleted`, `error`, `retry`, `unreadable`, `unmovable`).
     pub files_read: Counters,
     /// Requests to HTTP sources, by channel and response status.
     pub http_requests: Counters,

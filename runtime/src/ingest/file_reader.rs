@@ -38,9 +38,9 @@ pub struct FileReader {
     pattern: glob::Pattern,
     done_dir: PathBuf,
     error_dir: PathBuf,
-    /// Files that could not be read, with the modification time they had:
-    /// tried again only once they change, so a log line is not repeated
-    /// every poll.
+    /// Files that could not be read or moved on, with the modification time
+    /// they had: tried again only once they change, so a log line is not
+    /// repeated every poll.
     failed: HashMap<PathBuf, SystemTime>,
 }
 
@@ -56,6 +56,10 @@ pub enum FileOutcome {
     Refused,
     /// Storage failed; left in place for the next poll.
     Retry,
+    /// The file could not be read; tried again once it changes.
+    Unreadable,
+    /// Read, but it could not be moved on; tried again once it changes.
+    Unmovable,
 }
 
 impl FileOutcome {
@@ -66,6 +70,8 @@ impl FileOutcome {
             FileOutcome::Deleted => "deleted",
             FileOutcome::Refused => "error",
             FileOutcome::Retry => "retry",
+            FileOutcome::Unreadable => "unreadable",
+            FileOutcome::Unmovable => "unmovable",
         }
     }
 }
@@ -153,7 +159,8 @@ impl FileReader {
     }
 
     /// Reads one file and moves it on.
-    async fn read(&mut self, (path, modified): &(PathBuf, SystemTime)) {
+    async fn read(&mut self, file: &(PathBuf, SystemTime)) {
+        let (path, modified) = file;
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -165,18 +172,13 @@ impl FileReader {
                 let limit = self.settings.max_file_bytes;
                 let report =
                     format!("The file has {size} bytes, more than max_file_bytes ({limit}).\n");
-                self.finish(path, &name, 0, 1, Some(report), started);
+                self.finish(file, &name, 0, 1, Some(report), started);
                 return;
             }
             Err(Unreadable::Io(error)) => {
                 self.failed.insert(path.clone(), *modified);
                 let reason = format!("cannot read the file: {error}");
-                FileFailed {
-                    channel: &self.channel.name,
-                    file: &name,
-                    reason: &reason,
-                }
-                .emit(&self.channel.metrics);
+                self.failed_as(FileOutcome::Unreadable, &name, &reason);
                 return;
             }
         };
@@ -184,7 +186,7 @@ impl FileReader {
             Ok(batch) => batch,
             Err(error) => {
                 let report = format!("The file is not HL7 v2: {error}.\n");
-                self.finish(path, &name, 0, 1, Some(report), started);
+                self.finish(file, &name, 0, 1, Some(report), started);
                 return;
             }
         };
@@ -203,13 +205,7 @@ impl FileReader {
                     "storage failed at message {}; the file stays for the next poll",
                     index + 1
                 );
-                FileFailed {
-                    channel: &self.channel.name,
-                    file: &name,
-                    reason: &reason,
-                }
-                .emit(&self.channel.metrics);
-                self.finish_as(FileOutcome::Retry, &name, count, refused, started);
+                self.failed_as(FileOutcome::Retry, &name, &reason);
                 return;
             }
             if matches!(answer.code, "AR" | "CR") {
@@ -218,7 +214,7 @@ impl FileReader {
             }
         }
         let report = (refused > 0).then_some(report);
-        self.finish(path, &name, count, refused, report, started);
+        self.finish(file, &name, count, refused, report, started);
     }
 
     async fn load(&self, path: &Path) -> Result<Vec<u8>, Unreadable> {
@@ -258,8 +254,8 @@ impl FileReader {
     /// Moves the file on: to the error directory with `report`, else to
     /// the done directory or away.
     fn finish(
-        &self,
-        path: &Path,
+        &mut self,
+        (path, modified): &(PathBuf, SystemTime),
         name: &str,
         messages: usize,
         refused: usize,
@@ -281,15 +277,21 @@ impl FileReader {
         match moved {
             Ok(outcome) => self.finish_as(outcome, name, messages, refused, started),
             Err(error) => {
+                self.failed.insert(path.clone(), *modified);
                 let reason = format!("read, but cannot be moved on: {error}");
-                FileFailed {
-                    channel: &self.channel.name,
-                    file: name,
-                    reason: &reason,
-                }
-                .emit(&self.channel.metrics);
+                self.failed_as(FileOutcome::Unmovable, name, &reason);
             }
         }
+    }
+
+    fn failed_as(&self, outcome: FileOutcome, file: &str, reason: &str) {
+        FileFailed {
+            channel: &self.channel.name,
+            file,
+            outcome: outcome.as_str(),
+            reason,
+        }
+        .emit(&self.channel.metrics);
     }
 
     fn finish_as(
