@@ -103,8 +103,15 @@ async fn a_post_is_stored_and_answered_with_its_ack() {
     let large = format!("{}NTE|1||{}\r", message("WEB-3"), "x".repeat(8192));
     let response = post(large, HL7, Some(TOKEN)).await.unwrap();
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
-    let refused = channel_and("web", "reason", "too_large");
-    assert_eq!(count(&server.metrics.frames_refused, &refused), 1);
+    let refused = |reason: &str| {
+        count(
+            &server.metrics.frames_refused,
+            &channel_and("web", "reason", reason),
+        )
+    };
+    assert_eq!(refused("too_large"), 1);
+    assert_eq!(refused("unauthorized"), 2);
+    assert_eq!(refused("unsupported_content_type"), 1);
 
     let response = post("no message here".into(), "text/plain", Some(TOKEN))
         .await

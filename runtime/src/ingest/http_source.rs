@@ -166,6 +166,17 @@ async fn answer(
     body: Body,
 ) -> Response {
     let channel = &receiver.channel;
+    let peer = peer.to_string();
+    let refused = |reason: &str, detail: &str| {
+        FrameRefused {
+            channel: &channel.name,
+            peer: &peer,
+            reason,
+            control_id: None,
+            detail,
+        }
+        .emit(&channel.metrics);
+    };
     if channel.control.state() == ChannelState::Stopped {
         let mut response = refusal(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -179,6 +190,12 @@ async fn answer(
     if let Some(token) = &receiver.token {
         let presented = bearer_token(headers).unwrap_or("");
         if !constant_time_eq(token, presented) {
+            let why = if presented.is_empty() {
+                "no bearer token"
+            } else {
+                "a wrong bearer token"
+            };
+            refused("unauthorized", why);
             let mut response = refusal(
                 StatusCode::UNAUTHORIZED,
                 "Send Authorization: Bearer <token>.",
@@ -191,9 +208,9 @@ async fn answer(
     }
     if !acceptable_content_type(headers) {
         let text = format!("Send the message as {}.", ACCEPTED_TYPES.join(", "));
+        refused("unsupported_content_type", &text);
         return refusal(StatusCode::UNSUPPORTED_MEDIA_TYPE, &text);
     }
-    let peer = peer.to_string();
     let intake = Intake {
         channel,
         peer: &peer,
@@ -207,27 +224,13 @@ async fn answer(
                 "The body did not arrive within {} s.",
                 receiver.request_timeout.as_secs()
             );
-            FrameRefused {
-                channel: &channel.name,
-                peer: &peer,
-                reason: "slow_sender",
-                control_id: None,
-                detail: &detail,
-            }
-            .emit(&channel.metrics);
+            refused("slow_sender", &detail);
             return refusal(StatusCode::REQUEST_TIMEOUT, &detail);
         }
         Ok(Err(_)) => {
             intake.count_received();
             let detail = format!("The body exceeds {} bytes.", receiver.max_message_bytes);
-            FrameRefused {
-                channel: &channel.name,
-                peer: &peer,
-                reason: "too_large",
-                control_id: None,
-                detail: &detail,
-            }
-            .emit(&channel.metrics);
+            refused("too_large", &detail);
             return refusal(StatusCode::PAYLOAD_TOO_LARGE, &detail);
         }
     };
