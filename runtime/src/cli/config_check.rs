@@ -43,8 +43,9 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
             .map(|name| format!(", profile {name}"))
             .unwrap_or_default();
         println!(
-            "channel {}: {} plugin(s), {} destination(s), {} partition(s){profile}",
+            "channel {}: {}, {} plugin(s), {} destination(s), {} partition(s){profile}",
             channel.name,
+            channel.source.describe(),
             channel.pipeline.len(),
             channel.destinations.len(),
             channel.partitions

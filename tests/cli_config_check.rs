@@ -1,0 +1,95 @@
+//! Ensures that `hl7wasm config check` accepts a file with every kind of
+//! source and a profile, summarises each channel, and refuses a bad file
+//! with an error that names the file, the channel and the key.
+
+use std::process::{Command, Output};
+
+fn check(text: &str) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("hl7wasm.toml");
+    std::fs::write(&file, text).unwrap();
+    Command::new(env!("CARGO_BIN_EXE_hl7wasm"))
+        .args(["config", "check"])
+        .arg(&file)
+        .output()
+        .unwrap()
+}
+
+const GOOD: &str = r#"
+[profiles.adt_in]
+message_types = ["ADT"]
+fields = [{ path = "PID-3.1", required = true }]
+
+[[channels]]
+name = "lab"
+[channels.source]
+type = "mllp"
+listen = "127.0.0.1:2575"
+[[channels.destinations]]
+name = "archive"
+to = { type = "file", dir = "/tmp/out" }
+
+[[channels]]
+name = "web"
+validation_profile = "adt_in"
+[channels.source]
+type = "http"
+listen = "127.0.0.1:8443"
+path = "/hl7"
+
+[[channels]]
+name = "files"
+[channels.source]
+type = "file"
+dir = "/var/spool/hl7/in"
+pattern = "*.hl7"
+"#;
+
+#[test]
+fn a_good_file_is_summarised_and_a_bad_one_named() {
+    let output = check(GOOD);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines[0],
+        "channel lab: mllp 127.0.0.1:2575, 0 plugin(s), 1 destination(s), 1 partition(s)"
+    );
+    assert_eq!(
+        lines[1],
+        "channel web: http 127.0.0.1:8443/hl7, 0 plugin(s), 0 destination(s), 1 partition(s), profile adt_in"
+    );
+    assert_eq!(
+        lines[2],
+        "channel files: file /var/spool/hl7/in (*.hl7), 0 plugin(s), 0 destination(s), 1 partition(s)"
+    );
+    assert!(lines[3].ends_with("hl7wasm.toml: OK"), "{stdout}");
+
+    let missing_cert = GOOD.replace(
+        "listen = \"127.0.0.1:2575\"\n",
+        "listen = \"127.0.0.1:2575\"\n[channels.source.tls]\n\
+         cert_file = \"/nonexistent/server.pem\"\nkey_file = \"/nonexistent/server.key\"\n",
+    );
+    let output = check(&missing_cert);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("hl7wasm.toml: channel \"lab\", key source.tls"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("/nonexistent/server.pem"), "{stderr}");
+
+    let bad_path = GOOD.replace("path = \"/hl7\"", "path = \"hl7\"");
+    let output = check(&bad_path);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr
+            .contains("hl7wasm.toml: channel \"web\", key source.path: \"hl7\" must start with /"),
+        "{stderr}"
+    );
+}
