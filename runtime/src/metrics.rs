@@ -22,7 +22,8 @@ pub struct Metrics {
     pub frames_received: Counters,
     /// Bytes skipped before a start block, by channel.
     pub junk_bytes: Counters,
-    /// Frames refused as malformed or too large, by channel and reason.
+    /// Inputs a source refused before storing them (malformed, too large,
+    /// slow, unauthorized), by channel and reason.
     pub frames_refused: Counters,
     /// Connections accepted, by channel.
     pub connections: Counters,
@@ -96,8 +97,8 @@ impl Metrics {
             "Bytes skipped before an MLLP start block",
         );
         let frames_refused = counter(
-            "mllp_frames_refused",
-            "Frames refused as malformed or too large",
+            "inputs_refused",
+            "Inputs a source refused before storing them (malformed, too large, slow, unauthorized), by reason",
         );
         let connections = counter("mllp_connections", "MLLP connections accepted");
         let connection_errors = counter(
