@@ -33,7 +33,7 @@ async fn start(sink: &Sink) -> TestEngine {
     let text = format!(
         "[admin]\nlisten = \"127.0.0.1:0\"\n\
          tokens = [{{ name = \"alice\", token = \"{ADMIN}\", role = \"admin\" }}]\n\n\
-         [[channels]]\nname = \"test\"\n[channels.source]\ntype = \"mllp\"\nlisten = \"127.0.0.1:0\"\n\
+         [[channels]]\nname = \"test\"\ndead_letter_alert = 1\n[channels.source]\ntype = \"mllp\"\nlisten = \"127.0.0.1:0\"\n\
          [[channels.pipeline]]\nplugin = \"passthrough\"\n\
          [[channels.destinations]]\nname = \"sink\"\n\
          to = {{ type = \"mllp\", address = \"{}\", ack_timeout_secs = 2, connect_timeout_secs = 1 }}\n\

@@ -86,6 +86,10 @@ if (window.sessionStorage.getItem("hl7wasm.token") !== token) fail("the token is
 await until("two dead letters in the row", () => $('tr[data-channel="test"] .dead-letters')?.textContent === "2");
 if (!row.querySelector(".state").textContent.includes("running")) fail("the channel is not shown running");
 step("the channel is listed with its dead letters");
+const alertsLink = () => $('header nav a[href="#alerts"]');
+await until("the alert count on the Alerts link", () => alertsLink().textContent === "Alerts (1)");
+if (!alertsLink().classList.contains("alarm")) fail("the Alerts link is not marked");
+step("two dead letters over the threshold of one show as an alert in the navigation");
 
 // 3. Pause and resume the channel from its row.
 click('tr[data-channel="test"] button[data-action="pause"]');
@@ -165,7 +169,8 @@ step("the build was activated, rolled back and activated again");
 // 9. The alerts view answers.
 await go("#alerts", "alerts");
 await until("the alerts", () => $("#alerts"));
-step("the alerts are shown");
+await until("no alert count once the dead letters are gone", () => alertsLink().textContent === "Alerts");
+step("the alerts are shown, and the count is gone with the dead letters");
 
 if (pageErrors.length) fail("the page raised errors");
 console.log(JSON.stringify({ ok: true, activated: sha256 }));

@@ -548,7 +548,21 @@
     } catch (error) {
       if (mine === generation) explain(error);
     }
-    await health();
+    await Promise.all([health(), alertBadge()]);
+  }
+
+  /** Counts the active alerts on the Alerts link, whatever the view, so
+   * that an operator sees one raised while looking elsewhere. */
+  async function alertBadge() {
+    const link = document.querySelector('header nav a[href="#alerts"]');
+    let count = 0;
+    try {
+      count = (await get("/alerts")).length;
+    } catch {
+      // Without a token the API says nothing; the view explains why.
+    }
+    link.textContent = count ? `Alerts (${count})` : "Alerts";
+    link.classList.toggle("alarm", count > 0);
   }
 
   async function health() {
