@@ -18,7 +18,6 @@ use crate::alerts::Alerts;
 use crate::config::{Config, SourceConfig};
 use crate::ingest::{AckIds, ChannelRuntime, FileReader, HttpSource, Listener};
 use crate::metrics::Metrics;
-use crate::mllp::MllpLimits;
 use crate::pipeline::{ChannelPipeline, Shared, Topology, Wakers, pruner};
 use crate::plugin::PluginRegistry;
 use crate::store::{DeadLetterFilter, Requeued, Store, StoreError, StoredMessage};
@@ -107,30 +106,13 @@ impl Server {
         for channel in config.channels.clone() {
             let name = channel.name.clone();
             let profile = config.profile_for(&channel).map_err(anyhow::Error::msg)?;
-            let (limits, mllp_release2) = match &channel.source {
-                SourceConfig::Mllp(source) => (source.limits, source.mllp_release2),
-                SourceConfig::Http(source) => {
-                    let limits = MllpLimits {
-                        max_message_bytes: source.max_message_bytes,
-                        ..MllpLimits::default()
-                    };
-                    (limits, false)
-                }
-                SourceConfig::File(source) => {
-                    let limits = MllpLimits {
-                        max_message_bytes: source.max_message_bytes,
-                        ..MllpLimits::default()
-                    };
-                    (limits, false)
-                }
-            };
             let source = channel.source.clone();
             let runtime = Arc::new(ChannelRuntime {
                 name: name.clone(),
                 config: channel,
                 profile,
-                limits,
-                mllp_release2,
+                limits: source.limits(),
+                mllp_release2: matches!(&source, SourceConfig::Mllp(mllp) if mllp.mllp_release2),
                 store: store.clone(),
                 metrics: metrics.clone(),
                 wakers: wakers.clone(),

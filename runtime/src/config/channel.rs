@@ -71,6 +71,20 @@ impl SourceConfig {
         }
     }
 
+    /// The limits on one message: an MLLP source's own, or for the other
+    /// sources their `max_message_bytes` (time limits do not apply to them).
+    pub fn limits(&self) -> MllpLimits {
+        let max_message_bytes = match self {
+            SourceConfig::Mllp(source) => return source.limits,
+            SourceConfig::Http(source) => source.max_message_bytes,
+            SourceConfig::File(source) => source.max_message_bytes,
+        };
+        MllpLimits {
+            max_message_bytes,
+            ..MllpLimits::default()
+        }
+    }
+
     /// The TLS settings of a listening source.
     pub fn tls(&self) -> Option<&TlsServerSettings> {
         match self {

@@ -1,11 +1,13 @@
 //! What every connection of a channel shares.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
 use super::ack::AckIds;
 use crate::config::ChannelConfig;
+use crate::events::TlsHandshakeFailed;
 use crate::metrics::Metrics;
 use crate::mllp::MllpLimits;
 use crate::pipeline::{ChannelControl, Wakers};
@@ -38,4 +40,16 @@ pub struct ChannelRuntime {
     /// Cancelled when the engine shuts down, or (for the connections of
     /// one listening period) when the channel stops.
     pub shutdown: CancellationToken,
+}
+
+impl ChannelRuntime {
+    /// Counts and logs a client's failed TLS handshake on this channel.
+    pub fn handshake_failed(&self, peer: SocketAddr, reason: &str) {
+        TlsHandshakeFailed {
+            channel: &self.name,
+            peer,
+            reason,
+        }
+        .emit(&self.metrics);
+    }
 }

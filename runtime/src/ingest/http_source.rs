@@ -36,7 +36,7 @@ use super::channel::ChannelRuntime;
 use super::intake::Intake;
 use crate::admin::auth::{bearer_token, constant_time_eq};
 use crate::config::HttpSourceConfig;
-use crate::events::{FrameRefused, TlsHandshakeFailed};
+use crate::events::FrameRefused;
 use crate::metrics;
 use crate::net::{HandshakeFailed, HttpLimits, serve_http};
 use crate::pipeline::ChannelState;
@@ -123,14 +123,8 @@ impl HttpSource {
     /// the channel's.
     pub async fn run(self) {
         let channel = self.channel.clone();
-        let failed: HandshakeFailed = Arc::new(move |peer, reason: &str| {
-            TlsHandshakeFailed {
-                channel: &channel.name,
-                peer,
-                reason,
-            }
-            .emit(&channel.metrics);
-        });
+        let failed: HandshakeFailed =
+            Arc::new(move |peer, reason: &str| channel.handshake_failed(peer, reason));
         let tls = self.tls.map(|acceptor| (acceptor, failed));
         let shutdown = self.channel.shutdown.clone();
         serve_http(self.tcp, tls, self.app, self.limits, shutdown).await;

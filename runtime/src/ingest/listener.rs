@@ -13,7 +13,7 @@ use tokio_rustls::server::TlsStream;
 
 use super::channel::ChannelRuntime;
 use super::handler::Handler;
-use crate::events::{ConnectionOpened, TlsHandshakeFailed};
+use crate::events::ConnectionOpened;
 use crate::mllp::Connection;
 use crate::net::{accept_with_backoff, tls_handshake};
 use crate::tls::{self, TlsServerSettings};
@@ -204,12 +204,7 @@ async fn handshake(
     match tls_handshake(acceptor, socket).await {
         Ok(stream) => Some(stream),
         Err(reason) => {
-            TlsHandshakeFailed {
-                channel: &channel.name,
-                peer,
-                reason: &reason,
-            }
-            .emit(&channel.metrics);
+            channel.handshake_failed(peer, &reason);
             None
         }
     }
