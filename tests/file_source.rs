@@ -5,7 +5,8 @@
 //! message to the error directory with a report naming the message and the
 //! breach (and raises the `refused_files` alert), that a fixed file dropped
 //! in again stores only what was missing, and that a stopped channel leaves
-//! new files alone until it starts.
+//! new files alone until it starts; and that a file of many messages, read
+//! in runs that share an fsync, is stored in its own order, once each.
 
 #[path = "support/admin.rs"]
 mod admin;
@@ -181,5 +182,64 @@ async fn files_are_read_moved_on_and_refusals_reported() {
     assert_eq!(stored(), 6);
     let received = count(&server.metrics.frames_received, &channel("files"));
     assert_eq!(received, 10, "every message read from a file");
+    server.shutdown().await;
+}
+
+/// Ensures that a file longer than one run of begun messages (the reader
+/// begins up to 256 before waiting for the first) is stored whole and in
+/// the file's order, that a resend inside the same run is recognised
+/// though its original was not yet durable when it was begun, and that a
+/// refused message in the middle of a run costs only itself.
+#[tokio::test]
+async fn a_long_file_is_stored_in_order_once_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let inbox = dir.path().join("in");
+    let text = format!(
+        "[storage]\ndir = {store:?}\n\n\
+         [profiles.needs_id]\nfields = [{{ path = \"PID-3.1\", required = true }}]\n\n\
+         [[channels]]\nname = \"files\"\nvalidation_profile = \"needs_id\"\n\
+         [channels.source]\ntype = \"file\"\ndir = {inbox:?}\n\
+         poll_interval_ms = 50\nmin_age_ms = 0\n",
+        store = dir.path().join("store"),
+    );
+    let server = Server::start(config::parse(&text, "test").unwrap())
+        .await
+        .unwrap();
+    // 700 messages: every 100th resends the one before it, and message
+    // 350 has no patient ID.
+    let mut file = String::new();
+    let mut expected = Vec::new();
+    for n in 1..=700 {
+        let control_id = format!("L-{}", if n % 100 == 0 { n - 1 } else { n });
+        let patient_id = if n == 350 {
+            String::new()
+        } else {
+            n.to_string()
+        };
+        file.push_str(&adt(&control_id, &patient_id));
+        if n % 100 != 0 && n != 350 {
+            expected.push(control_id);
+        }
+    }
+    drop_file(&inbox, "long.hl7", file.as_bytes());
+    let error = inbox.join("error");
+    eventually(WAIT, "the file read and moved on", || {
+        error.join("long.hl7").exists()
+    })
+    .await;
+
+    let stored: Vec<String> = server
+        .store
+        .messages()
+        .map(|message| message.unwrap().control_id.unwrap())
+        .collect();
+    assert_eq!(stored, expected, "every message once, in the file's order");
+    let report = std::fs::read_to_string(error.join("long.hl7.errors.txt")).unwrap();
+    assert_eq!(
+        report,
+        "message 350 (MSH-10 L-350): AR\n  E 101 PID-3.1: required but empty\n"
+    );
+    let received = count(&server.metrics.frames_received, &channel("files"));
+    assert_eq!(received, 700);
     server.shutdown().await;
 }

@@ -1,6 +1,8 @@
 //! A channel's file source: polls a directory, reads each settled file
-//! (one message, several, or a batch) through the [`Intake`] one message at
-//! a time, and moves the file on only once every message is durable.
+//! (one message, several, or a batch) through the [`Intake`], and moves the
+//! file on only once every message is durable. A file's messages are begun
+//! in runs of up to `RUN_MESSAGES` (or `RUN_BYTES`) and then finished in
+//! order, so a run shares one fsync and keeps the file's order in the queue.
 //!
 //! - All accepted: the file moves to the done directory (or is deleted).
 //! - A message refused (AR: malformed, too large, against the profile, or
@@ -27,9 +29,17 @@ use hl7v2::ack::{ErrorCode, Severity};
 
 use super::ack::error;
 use super::channel::ChannelRuntime;
-use super::intake::{Answer, Intake};
+use super::intake::{Answer, Begun, Intake};
 use crate::config::{AfterRead, FileSourceConfig};
 use crate::events::{FileFailed, FileRead};
+
+/// The most messages of a file written to the log before the first of them
+/// is waited for.
+const RUN_MESSAGES: usize = 256;
+
+/// The most bytes of a file's messages written to the log before the first
+/// of them is waited for.
+const RUN_BYTES: usize = 4 << 20;
 
 /// A file source, ready to run.
 pub struct FileReader {
@@ -198,20 +208,29 @@ impl FileReader {
         let mut report = String::new();
         let mut refused = 0;
         let count = batch.messages.len();
-        for (index, raw) in batch.messages.iter().enumerate() {
-            let answer = self.ingest(&intake, raw).await;
-            if !answer.committed && matches!(answer.code, "AE" | "CE") {
-                let reason = format!(
-                    "storage failed at message {}; the file stays for the next poll",
-                    index + 1
-                );
-                self.failed_as(FileOutcome::Retry, &name, &reason);
-                return;
+        let mut next = 0;
+        while next < count {
+            let run = run_length(&batch.messages[next..]);
+            let begun: Vec<Begun> = batch.messages[next..next + run]
+                .iter()
+                .map(|raw| self.begin(&intake, raw))
+                .collect();
+            for (index, begun) in (next..).zip(begun) {
+                let answer = intake.finish(begun).await;
+                if !answer.committed && matches!(answer.code, "AE" | "CE") {
+                    let reason = format!(
+                        "storage failed at message {}; the file stays for the next poll",
+                        index + 1
+                    );
+                    self.failed_as(FileOutcome::Retry, &name, &reason);
+                    return;
+                }
+                if matches!(answer.code, "AR" | "CR") {
+                    refused += 1;
+                    describe_refusal(&mut report, index + 1, &answer);
+                }
             }
-            if matches!(answer.code, "AR" | "CR") {
-                refused += 1;
-                describe_refusal(&mut report, index + 1, &answer);
-            }
+            next += run;
         }
         let report = (refused > 0).then_some(report);
         self.finish(file, &name, count, refused, report, started);
@@ -228,14 +247,15 @@ impl FileReader {
         tokio::fs::read(path).await.map_err(Unreadable::Io)
     }
 
-    /// One message through the intake, or refused when it is too large.
-    async fn ingest(&self, intake: &Intake<'_>, raw: &[u8]) -> Answer {
+    /// Begins one message through the intake, or refuses it when it is
+    /// too large.
+    fn begin(&self, intake: &Intake<'_>, raw: &[u8]) -> Begun {
         let received = Instant::now();
         if raw.len() <= self.settings.max_message_bytes {
-            return intake.ingest(raw, received).await;
+            return intake.begin(raw, received);
         }
         let head = &raw[..raw.len().min(crate::mllp::frame::HEAD_BYTES)];
-        intake
+        let answer = intake
             .refuse_oversized(head, raw.len(), received)
             .unwrap_or_else(|| Answer {
                 committed: false,
@@ -248,7 +268,8 @@ impl FileReader {
                     "Too large, and without a readable MSH.",
                 )],
                 received,
-            })
+            });
+        Begun::from(answer)
     }
 
     /// Moves the file on: to the error directory with `report`, else to
@@ -318,6 +339,17 @@ impl FileReader {
 enum Unreadable {
     TooLarge(u64),
     Io(std::io::Error),
+}
+
+/// How many of `messages` (at least one) to begin before waiting for the
+/// first: up to [`RUN_MESSAGES`] and [`RUN_BYTES`].
+fn run_length(messages: &[&[u8]]) -> usize {
+    let mut bytes = 0;
+    let fits = messages.iter().take(RUN_MESSAGES).take_while(|raw| {
+        bytes += raw.len();
+        bytes <= RUN_BYTES
+    });
+    fits.count().max(1).min(messages.len())
 }
 
 /// Adds a refused message's lines to a file's report.

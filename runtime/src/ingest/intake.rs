@@ -15,7 +15,7 @@ use super::delivery_ack::{Awaited, await_delivery};
 use super::transform_ack::await_transform;
 use crate::config::AckMode;
 use crate::events::{AckSent, FrameRefused, MessageAccepted, MessageChecked, StorageFailed};
-use crate::store::{DedupeKey, Ingested, NewMessage};
+use crate::store::{DedupeKey, Ingested, NewMessage, PendingIngest, StoreError};
 
 /// What the ingest path decided about one message, before the source
 /// passes it on.
@@ -62,13 +62,54 @@ pub struct Intake<'a> {
     pub peer: &'a str,
 }
 
+/// A message the intake has begun: refused already, or written to the
+/// store's log and awaiting durability. [`Intake::finish`] turns it into
+/// the answer.
+pub struct Begun(Stage);
+
+impl From<Answer> for Begun {
+    /// A message answered without being stored.
+    fn from(answer: Answer) -> Self {
+        Begun(Stage::Answered(answer))
+    }
+}
+
+enum Stage {
+    /// Refused, or not stored: the answer is known.
+    Answered(Answer),
+    /// Written to the log's buffer.
+    Written(Box<Written>),
+}
+
+/// What the answer to a written message needs once it is durable.
+struct Written {
+    pending: PendingIngest,
+    context: AckContext,
+    control_id: Option<String>,
+    message_type: Option<String>,
+    partition: u32,
+    warnings: Vec<ErrDetail>,
+    received: Instant,
+}
+
 impl Intake<'_> {
-    /// Parses, checks, dedupes and stores one message.
+    /// Parses, checks, dedupes and stores one message, and decides its
+    /// answer: [`Intake::begin`] then [`Intake::finish`].
     pub async fn ingest(&self, frame: &[u8], received: Instant) -> Answer {
+        self.finish(self.begin(frame, received)).await
+    }
+
+    /// Parses and checks one message and writes it to the store's log,
+    /// without waiting for the disk. Messages begun one after another keep
+    /// that order in their queue and share one fsync; each must then be
+    /// finished, in the same order, before it is answered.
+    pub fn begin(&self, frame: &[u8], received: Instant) -> Begun {
         self.count_received();
         let message = match hl7v2::Message::parse(frame) {
             Ok(message) => message,
-            Err(parse_error) => return self.refuse_malformed(frame, &parse_error, received),
+            Err(parse_error) => {
+                return self.refuse_malformed(frame, &parse_error, received).into();
+            }
         };
         let context = AckContext::from_message(&message);
         let header = message.header();
@@ -77,7 +118,9 @@ impl Intake<'_> {
         let warnings = match self.conform(&message, control_id, message_type.as_deref()) {
             Ok(warnings) => warnings,
             Err(errors) => {
-                return self.compose(&context, AckOutcome::Reject, &errors, false, received);
+                return self
+                    .compose(&context, AckOutcome::Reject, &errors, false, received)
+                    .into();
             }
         };
         let config = &self.channel.config;
@@ -89,71 +132,108 @@ impl Intake<'_> {
                 control_id,
             });
         let partition = self.channel.config.partition_of(&message);
-        let stored = self
-            .channel
-            .store
-            .ingest(NewMessage {
-                channel: &self.channel.name,
+        let begun = self.channel.store.begin_ingest(&NewMessage {
+            channel: &self.channel.name,
+            partition,
+            raw: frame,
+            received_at_ms: crate::hl7_input::now_unix_ms(),
+            peer: Some(self.peer),
+            control_id,
+            message_type: message_type.as_deref(),
+            dedupe_key,
+            dedupe_window: config.dedupe_window(),
+        });
+        match begun {
+            Ok(pending) => Begun(Stage::Written(Box::new(Written {
+                pending,
+                context,
+                control_id: control_id.map(str::to_owned),
+                message_type,
                 partition,
-                raw: frame,
-                received_at_ms: crate::hl7_input::now_unix_ms(),
-                peer: Some(self.peer),
-                control_id,
-                message_type: message_type.as_deref(),
-                dedupe_key,
-                dedupe_window: config.dedupe_window(),
-            })
-            .await;
-        let (outcome, errors, committed) = match stored {
-            Ok(ingested) => {
-                let (id, duplicate) = match ingested {
-                    Ingested::Stored { id } => (id, false),
-                    Ingested::Duplicate { original_id } => (original_id, true),
-                };
-                MessageAccepted {
-                    channel: &self.channel.name,
-                    control_id,
-                    message_type: message_type.as_deref(),
-                    id,
-                    duplicate,
-                }
-                .emit(&self.channel.metrics);
-                if !duplicate {
-                    let name = &self.channel.name;
-                    self.channel.wakers.wake_inbound(name, partition);
-                }
-                let (outcome, mut errors) = match self.channel.config.ack_mode {
-                    AckMode::AfterTransform => await_transform(self.channel, id).await,
-                    AckMode::AfterDelivery => {
-                        let awaited = Awaited {
-                            id,
-                            partition,
-                            duplicate,
-                        };
-                        await_delivery(self.channel, &awaited).await
-                    }
-                    AckMode::Commit | AckMode::None => (AckOutcome::Accept, Vec::new()),
-                };
-                errors.splice(0..0, warnings);
-                (outcome, errors, true)
-            }
+                warnings,
+                received,
+            }))),
+            Err(store_error) => self
+                .not_stored(&context, control_id, &store_error, received)
+                .into(),
+        }
+    }
+
+    /// Waits until a begun message is durable, then for the pipeline or a
+    /// destination as the channel's ACK mode asks, and decides the answer.
+    pub async fn finish(&self, begun: Begun) -> Answer {
+        let written = match begun.0 {
+            Stage::Answered(answer) => return answer,
+            Stage::Written(written) => *written,
+        };
+        let Written {
+            pending,
+            context,
+            control_id,
+            message_type,
+            partition,
+            warnings,
+            received,
+        } = written;
+        let ingested = match self.channel.store.finish_ingest(pending).await {
+            Ok(ingested) => ingested,
             Err(store_error) => {
-                let reason = store_error.to_string();
-                StorageFailed {
-                    channel: &self.channel.name,
-                    control_id,
-                    reason: &reason,
-                }
-                .emit(&self.channel.metrics);
-                let detail = error(
-                    ErrorCode::ApplicationInternalError,
-                    Severity::Error,
-                    "Message not stored: storage is unavailable. Resend later.",
-                );
-                (AckOutcome::Error, vec![detail], false)
+                return self.not_stored(&context, control_id.as_deref(), &store_error, received);
             }
         };
-        self.compose(&context, outcome, &errors, committed, received)
+        let (id, duplicate) = match ingested {
+            Ingested::Stored { id } => (id, false),
+            Ingested::Duplicate { original_id } => (original_id, true),
+        };
+        MessageAccepted {
+            channel: &self.channel.name,
+            control_id: control_id.as_deref(),
+            message_type: message_type.as_deref(),
+            id,
+            duplicate,
+        }
+        .emit(&self.channel.metrics);
+        if !duplicate {
+            let name = &self.channel.name;
+            self.channel.wakers.wake_inbound(name, partition);
+        }
+        let (outcome, mut errors) = match self.channel.config.ack_mode {
+            AckMode::AfterTransform => await_transform(self.channel, id).await,
+            AckMode::AfterDelivery => {
+                let awaited = Awaited {
+                    id,
+                    partition,
+                    duplicate,
+                };
+                await_delivery(self.channel, &awaited).await
+            }
+            AckMode::Commit | AckMode::None => (AckOutcome::Accept, Vec::new()),
+        };
+        errors.splice(0..0, warnings);
+        self.compose(&context, outcome, &errors, true, received)
+    }
+
+    /// The AE for a message that storage failed to take.
+    fn not_stored(
+        &self,
+        context: &AckContext,
+        control_id: Option<&str>,
+        store_error: &StoreError,
+        received: Instant,
+    ) -> Answer {
+        let reason = store_error.to_string();
+        StorageFailed {
+            channel: &self.channel.name,
+            control_id,
+            reason: &reason,
+        }
+        .emit(&self.channel.metrics);
+        let detail = error(
+            ErrorCode::ApplicationInternalError,
+            Severity::Error,
+            "Message not stored: storage is unavailable. Resend later.",
+        );
+        self.compose(context, AckOutcome::Error, &[detail], false, received)
     }
 
     /// Counts a message received by the channel's source, whatever becomes

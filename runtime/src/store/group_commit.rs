@@ -132,7 +132,6 @@ impl GroupCommit {
     }
 
     /// Whether `ticket` is resolved (durable or failed), without waiting.
-    #[cfg(test)]
     pub(crate) fn is_resolved(&self, ticket: Ticket) -> bool {
         self.progress.borrow().outcome(ticket).is_some()
     }

@@ -61,13 +61,16 @@
 //!
 //! # What is fsynced before AA
 //!
-//! [`Store::ingest`] returns only after the log record holding the message
-//! record and dedupe entry has been written and fsynced
+//! [`Store::ingest`] (and [`Store::finish_ingest`] after
+//! [`Store::begin_ingest`]) returns only after the log record holding the
+//! message record and dedupe entry has been written and fsynced
 //! (`fdatasync`) in the current segment, whose directory entry was fsynced
 //! when it was created. For a duplicate it waits for the same, because the
 //! original's record may still be in the buffer. Concurrent ingests share
-//! one append and fsync (group commit, see `group_commit.rs`); a failed
-//! append or fsync is [`StoreError::Unavailable`] and the caller answers AE.
+//! one append and fsync (group commit, see `group_commit.rs`), and so do
+//! messages one source begins together (a file's, a pipelining sender's);
+//! a failed append or fsync is [`StoreError::Unavailable`] and the caller
+//! answers AE.
 //!
 //! # Invariants
 //!
@@ -97,7 +100,7 @@
 //!   Code that later deletes a message must do so only for
 //!   messages no log segment holds any more (after a checkpoint), or replay
 //!   would bring them back.
-//! - An `Ok` from `ingest` means durable: after a failed append, fsync or
+//! - An `Ok` from `ingest` or `finish_ingest` means durable: after a failed append, fsync or
 //!   sled write, the log refuses appends and the handle is reopened (see
 //!   `database.rs`), which replays the log into sled before anything is
 //!   acknowledged again; writes not yet fsynced are reported failed, never
@@ -142,6 +145,15 @@ pub use record::{NewMessage, StoredMessage};
 pub use settings::StoreSettings;
 pub use status::{FailureLocation, MessageState, MessageStatus, StageRecord};
 pub use work::Processed;
+
+/// A message written by [`Store::begin_ingest`], not yet known to be
+/// durable.
+#[derive(Debug)]
+#[must_use = "a begun message is acknowledged only after Store::finish_ingest"]
+pub struct PendingIngest {
+    ingested: Ingested,
+    ticket: group_commit::Ticket,
+}
 
 use background::Background;
 use database::Database;
@@ -202,28 +214,59 @@ impl Store {
     }
 
     /// Stores and queues `message`, or recognises it as a resend, and returns
-    /// once that is durable on disk.
-    ///
-    /// The write itself is in memory, on the calling thread (a sled read
-    /// for the dedupe check). If no flush is under way and the runtime has
-    /// another worker for the other tasks meanwhile, the calling thread
-    /// appends and fsyncs the log itself, blocking for that one fsync;
-    /// otherwise it yields until the flusher thread's fsync. After a storage
-    /// failure the first call also reopens the database, which blocks for as
-    /// long as sled and the store take to replay their logs.
+    /// once that is durable on disk: [`Store::begin_ingest`] and then
+    /// [`Store::finish_ingest`].
     ///
     /// # Errors
     ///
-    /// [`StoreError::Unavailable`] if storage failed: nothing is durable and
-    /// the caller answers AE. [`StoreError::Corrupt`] if its dedupe entry
-    /// cannot be read.
+    /// As those two.
     pub async fn ingest(&self, message: NewMessage<'_>) -> Result<Ingested, StoreError> {
-        let (ingested, ticket) = self.write(&message)?;
+        let begun = self
+            .begin_ingest(&message)
+            .inspect_err(|error| log_not_stored(&message, error))?;
+        let durable = self.finish_ingest(begun).await;
+        durable.inspect_err(|error| log_not_stored(&message, error))
+    }
+
+    /// Writes `message` to the log's buffer, or recognises it as a resend,
+    /// without waiting for the disk. The write is in memory, on the calling
+    /// thread (a sled read for the dedupe check). After a storage failure
+    /// the first call also reopens the database, which blocks for as long
+    /// as sled and the store take to replay their logs.
+    ///
+    /// A source with several messages at hand (a file, pipelined frames)
+    /// begins them all, in order, and then finishes each in the same order:
+    /// they share one fsync, and their queue order is the order they were
+    /// begun in. Nothing may be acknowledged before its finish returns.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Unavailable`] if storage has failed,
+    /// [`StoreError::Corrupt`] if the message's dedupe entry cannot be read.
+    pub fn begin_ingest(&self, message: &NewMessage<'_>) -> Result<PendingIngest, StoreError> {
+        let (ingested, ticket) = self.write(message)?;
+        Ok(PendingIngest { ingested, ticket })
+    }
+
+    /// Returns once a begun message is durable on disk.
+    ///
+    /// If no flush is under way and the runtime has another worker for the
+    /// other tasks meanwhile, the calling thread appends and fsyncs the log
+    /// itself, blocking for that one fsync; otherwise it yields until the
+    /// flusher thread's fsync. A message begun after others shares their
+    /// flush, so finishing it after them usually finds it durable already.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Unavailable`] if storage failed: the message is not
+    /// durable and the caller answers AE.
+    pub async fn finish_ingest(&self, begun: PendingIngest) -> Result<Ingested, StoreError> {
         let database = &self.inner.database;
-        database.flush_or_wake(may_block_worker());
-        let durable = database.commit.wait(ticket).await;
-        durable.inspect_err(|error| log_not_stored(&message, error))?;
-        Ok(ingested)
+        if !database.commit.is_resolved(begun.ticket) {
+            database.flush_or_wake(may_block_worker());
+        }
+        database.commit.wait(begun.ticket).await?;
+        Ok(begun.ingested)
     }
 
     /// [`Store::ingest`] for synchronous callers: blocks the thread until the
@@ -233,7 +276,9 @@ impl Store {
     ///
     /// As [`Store::ingest`].
     pub fn ingest_blocking(&self, message: NewMessage<'_>) -> Result<Ingested, StoreError> {
-        let (ingested, ticket) = self.write(&message)?;
+        let (ingested, ticket) = self
+            .write(&message)
+            .inspect_err(|error| log_not_stored(&message, error))?;
         let database = &self.inner.database;
         database.flush_or_wake(true);
         let durable = database.commit.wait_blocking(ticket);
@@ -326,9 +371,7 @@ impl Store {
         let window = message
             .dedupe_window
             .map_or(*dedupe_window, |own| own.min(*dedupe_window));
-        database
-            .with_db(|db| inbound::write(db, database, locks, message, window))
-            .inspect_err(|error| log_not_stored(message, error))
+        database.with_db(|db| inbound::write(db, database, locks, message, window))
     }
 }
 
