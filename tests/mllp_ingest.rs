@@ -3,7 +3,8 @@
 //! and answers bad input (junk,
 //! no start block, no MSH, a wrong MSH-2, Latin-1 text, a 10 MB frame, a
 //! slow sender, a silent client) with the right answer and a metric while
-//! the listener keeps serving other connections.
+//! the listener keeps serving other connections; and that a sender that
+//! pipelines gets every answer in order.
 
 #[path = "support/engine.rs"]
 mod engine;
@@ -108,6 +109,62 @@ async fn ack_mode_none_stores_without_answering() {
     }
     let reply = tokio::time::timeout(Duration::from_millis(300), read_block(&mut stream)).await;
     assert!(reply.is_err(), "no ACK is sent in ack_mode none");
+}
+
+/// Ensures that frames sent without waiting for their ACKs (begun together
+/// by the engine in runs that share an fsync) are answered one each, in
+/// order, with a resend inside the run recognised, a malformed frame
+/// refused and junk between frames skipped; and that the store holds the
+/// messages in the order they were sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pipelining_sender_gets_every_answer_in_order() {
+    let engine = start("", "").await;
+    let mut stream = TcpStream::connect(engine.address).await.unwrap();
+    let mut bytes = Vec::new();
+    let mut answers = Vec::new();
+    let mut stored = Vec::new();
+    for n in 1..=300 {
+        match n {
+            // A resend of message 99, within the same run.
+            100 => {
+                bytes.extend(frame(message("P-99").as_bytes()));
+                answers.push(("AA", "P-99"));
+            }
+            200 => {
+                bytes.extend(frame(b"PID|1||42^^^H^MR\r"));
+                answers.push(("AR", ""));
+            }
+            _ => {
+                let control_id = format!("P-{n}");
+                bytes.extend(frame(message(&control_id).as_bytes()));
+                answers.push(("AA", ""));
+                stored.push(control_id);
+            }
+        }
+        if n == 250 {
+            bytes.extend_from_slice(b"junk between frames");
+        }
+    }
+    stream.write_all(&bytes).await.unwrap();
+    for (n, (code, control_id)) in answers.into_iter().enumerate() {
+        let ack = String::from_utf8(read_block(&mut stream).await.unwrap()).unwrap();
+        assert_eq!(field(&ack, "MSA-1"), code, "answer {}", n + 1);
+        let expected = match control_id {
+            "" if code == "AA" => format!("P-{}", n + 1),
+            other => other.to_string(),
+        };
+        assert_eq!(field(&ack, "MSA-2"), expected, "answer {}", n + 1);
+    }
+    let in_store: Vec<String> = engine
+        .server
+        .store
+        .messages()
+        .map(|message| message.unwrap().control_id.unwrap())
+        .collect();
+    assert_eq!(in_store, stored, "stored once each, in the order sent");
+    let metrics = &engine.server.metrics;
+    assert_eq!(count(&metrics.duplicates, &channel("test")), 1);
+    assert_eq!(count(&metrics.junk_bytes, &channel("test")), 19);
 }
 
 #[tokio::test]

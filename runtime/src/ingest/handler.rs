@@ -1,5 +1,7 @@
 //! One MLLP connection's loop: read a frame, hand it to the [`Intake`],
-//! write the answer; one message in flight at a time.
+//! write the answer. A sender that pipelines (sends on before its ACK)
+//! finds the frames that arrived together begun together, up to
+//! [`PIPELINED_RUN`]: they share one fsync, and are answered in order.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -8,9 +10,13 @@ use std::time::Instant;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::channel::ChannelRuntime;
-use super::intake::{Answer, Intake};
+use super::intake::{Answer, Begun, Intake};
 use crate::events::{ConnectionClosed, JunkSkipped};
 use crate::mllp::{Connection, FrameEvent, MllpError};
+
+/// The most messages of one connection begun before the first of them is
+/// answered.
+pub const PIPELINED_RUN: usize = 64;
 
 /// Serves one accepted connection until the sender closes it, a limit is
 /// hit or the engine shuts down.
@@ -45,10 +51,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Handler<S> {
     pub async fn run(mut self) {
         let mut frames = 0u64;
         let peer = self.peer.to_string();
+        let channel = Arc::clone(&self.channel);
+        let intake = Intake {
+            channel: &channel,
+            peer: &peer,
+        };
+        // An event read ahead behind a run of messages, handled next.
+        let mut held: Option<Result<FrameEvent, MllpError>> = None;
         let error = loop {
-            let event = tokio::select! {
-                event = self.connection.read_frame() => event,
-                () = self.channel.shutdown.cancelled() => break None,
+            let event = match held.take() {
+                Some(event) => event.map(Some),
+                None => tokio::select! {
+                    event = self.connection.read_frame() => event,
+                    () = self.channel.shutdown.cancelled() => break None,
+                },
             };
             let event = match event {
                 Ok(Some(event)) => event,
@@ -64,12 +80,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Handler<S> {
                 // A sender's MLLP release 2 commit acknowledgement of our ACK.
                 FrameEvent::CommitAck(_) => continue,
                 FrameEvent::Message(payload) => {
-                    frames += 1;
-                    self.intake(&peer).ingest(&payload, received).await
+                    let mut run = vec![intake.begin(&payload, received)];
+                    held = self.begin_buffered(&intake, &mut run);
+                    frames += run.len() as u64;
+                    match self.answer_run(&intake, run).await {
+                        Ok(()) => continue,
+                        Err(error) => break Some(error),
+                    }
                 }
                 FrameEvent::TooLarge { head, size } => {
                     frames += 1;
-                    match self.intake(&peer).refuse_oversized(&head, size, received) {
+                    match intake.refuse_oversized(&head, size, received) {
                         Some(answer) => answer,
                         None => break Some(Close::Unanswerable),
                     }
@@ -88,11 +109,34 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Handler<S> {
         .emit(&self.channel.metrics);
     }
 
-    fn intake<'a>(&'a self, peer: &'a str) -> Intake<'a> {
-        Intake {
-            channel: &self.channel,
-            peer,
+    /// Begins the messages already read behind the first of `run`, up to
+    /// [`PIPELINED_RUN`]; returns the first other event (or error) found,
+    /// which the caller handles after the run.
+    fn begin_buffered(
+        &mut self,
+        intake: &Intake<'_>,
+        run: &mut Vec<Begun>,
+    ) -> Option<Result<FrameEvent, MllpError>> {
+        while run.len() < PIPELINED_RUN {
+            match self.connection.buffered_frame() {
+                Ok(Some(FrameEvent::Message(payload))) => {
+                    run.push(intake.begin(&payload, Instant::now()));
+                }
+                Ok(None) => return None,
+                Ok(Some(other)) => return Some(Ok(other)),
+                Err(error) => return Some(Err(error)),
+            }
         }
+        None
+    }
+
+    /// Finishes and answers a run of begun messages, in order.
+    async fn answer_run(&mut self, intake: &Intake<'_>, run: Vec<Begun>) -> Result<(), Close> {
+        for begun in run {
+            let answer = intake.finish(begun).await;
+            self.send(answer).await?;
+        }
+        Ok(())
     }
 
     fn skipped(&self, bytes: usize) {

@@ -50,8 +50,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// decoder's size-limit errors, and [`MllpError::Io`].
     pub async fn read_frame(&mut self) -> Result<Option<FrameEvent>, MllpError> {
         loop {
-            if let Some(event) = self.decoder.decode(&mut self.buffer)? {
-                self.frame_started = None;
+            if let Some(event) = self.buffered_frame()? {
                 return Ok(Some(event));
             }
             if self.eof {
@@ -59,6 +58,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             }
             self.fill_buffer().await?;
         }
+    }
+
+    /// The next event already in the read buffer, without reading from the
+    /// stream: a pipelining sender's frames that arrived with the last read.
+    ///
+    /// # Errors
+    ///
+    /// The decoder's size-limit errors.
+    pub fn buffered_frame(&mut self) -> Result<Option<FrameEvent>, MllpError> {
+        let event = self.decoder.decode(&mut self.buffer)?;
+        if event.is_some() {
+            self.frame_started = None;
+        }
+        Ok(event)
     }
 
     /// Reads once from the stream, within whichever deadline applies.
