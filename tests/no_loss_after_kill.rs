@@ -1,7 +1,7 @@
 //! Ensures that nothing ACKed is ever lost: the engine runs as a real child
-//! process under concurrent senders and is killed with SIGKILL at random
-//! moments, 20+ times, while its channel also runs a plugin and delivers to
-//! a file destination. After each kill, every control ID that was ACKed AA
+//! process under concurrent senders (half of them pipelining eight messages
+//! at a time) and is killed with SIGKILL at random moments, 20+ times,
+//! while its channel also runs a plugin and delivers to a file destination. After each kill, every control ID that was ACKed AA
 //! is in the store exactly once (resends after a restart are deduplicated)
 //! and the queue keeps each sender's order. After the last restart, every
 //! ACKed message reaches the destination (at least once: a delivery cut by
@@ -39,35 +39,48 @@ fn message(control_id: &str) -> Vec<u8> {
     framed
 }
 
-/// Sends one message and returns MSA-1, or `None` on any connection error.
-async fn send(stream: &mut TcpStream, control_id: &str) -> Option<String> {
-    stream.write_all(&message(control_id)).await.ok()?;
-    let mut reply = Vec::new();
-    let mut chunk = [0u8; 512];
-    while !reply.ends_with(&[0x1c, 0x0d]) {
-        let read = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut chunk))
-            .await
-            .ok()?
-            .ok()?;
-        if read == 0 {
-            return None;
-        }
-        reply.extend_from_slice(&chunk[..read]);
+/// Sends `control_ids` in one write (a pipelining sender, when there are
+/// several) and returns MSA-1 of each ACK in order, up to the first
+/// connection error.
+async fn send(stream: &mut TcpStream, control_ids: &[String]) -> Vec<String> {
+    let frames: Vec<u8> = control_ids.iter().flat_map(|id| message(id)).collect();
+    if stream.write_all(&frames).await.is_err() {
+        return Vec::new();
     }
-    let text = String::from_utf8_lossy(&reply[1..reply.len() - 2]).into_owned();
-    let ack = hl7v2::Message::parse(text.as_bytes()).ok()?;
-    assert_eq!(
-        ack.get_raw("MSA-2"),
-        Some(control_id),
-        "MSA-2 echoes the message's MSH-10"
-    );
-    ack.get_raw("MSA-1").map(str::to_string)
+    let mut codes = Vec::new();
+    let mut received = Vec::new();
+    let mut chunk = [0u8; 4096];
+    for control_id in control_ids {
+        let end = loop {
+            if let Some(end) = received.windows(2).position(|w| w == [0x1c, 0x0d]) {
+                break end;
+            }
+            let read = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut chunk)).await;
+            match read {
+                Ok(Ok(read)) if read > 0 => received.extend_from_slice(&chunk[..read]),
+                _ => return codes,
+            }
+        };
+        let text = String::from_utf8_lossy(&received[1..end]).into_owned();
+        received.drain(..end + 2);
+        let ack = hl7v2::Message::parse(text.as_bytes()).expect("an HL7 ACK");
+        assert_eq!(
+            ack.get_raw("MSA-2"),
+            Some(control_id.as_str()),
+            "MSA-2 echoes the message's MSH-10, in order"
+        );
+        codes.push(ack.get_raw("MSA-1").unwrap_or_default().to_string());
+    }
+    codes
 }
 
-/// One sender: sends S<n>-0, S<n>-1, ... one at a time; resends the same
-/// message after any error, as a real sender would.
+/// One sender: sends S<n>-0, S<n>-1, ... `window` at a time without
+/// waiting for their ACKs (one at a time when `window` is 1); after any
+/// error it reconnects and resends from the first message not ACKed, as a
+/// real sender would.
 async fn sender(
     index: usize,
+    window: u64,
     address: SocketAddr,
     acked: Arc<Mutex<Vec<Vec<u64>>>>,
     stop: Arc<AtomicBool>,
@@ -85,14 +98,15 @@ async fn sender(
                 }
             },
         };
-        match send(&mut stream, &control_id(index, seq)).await.as_deref() {
-            Some("AA") => {
-                acked.lock().unwrap()[index].push(seq);
-                seq += 1;
-                connection = Some(stream);
-            }
-            Some(code) => panic!("unexpected ACK code {code}"),
-            None => {}
+        let ids: Vec<String> = (seq..seq + window).map(|n| control_id(index, n)).collect();
+        let codes = send(&mut stream, &ids).await;
+        for code in &codes {
+            assert_eq!(code, "AA", "unexpected ACK code");
+            acked.lock().unwrap()[index].push(seq);
+            seq += 1;
+        }
+        if codes.len() == ids.len() {
+            connection = Some(stream);
         }
     }
 }
@@ -166,7 +180,11 @@ async fn acked_messages_survive_sigkill() {
     let acked = Arc::new(Mutex::new(vec![Vec::new(); SENDERS]));
     let stop = Arc::new(AtomicBool::new(false));
     let senders: Vec<_> = (0..SENDERS)
-        .map(|index| tokio::spawn(sender(index, address, acked.clone(), stop.clone())))
+        .map(|index| {
+            // Half the senders pipeline eight messages at a time.
+            let window = if index % 2 == 0 { 1 } else { 8 };
+            tokio::spawn(sender(index, window, address, acked.clone(), stop.clone()))
+        })
         .collect();
 
     let started = Instant::now();
