@@ -1,6 +1,7 @@
 //! Ensures that `hl7wasm config check` accepts a file with every kind of
-//! source and a profile, summarises each channel, and refuses a bad file
-//! with an error that names the file, the channel and the key.
+//! source and a profile, summarises each channel, names a risky setting
+//! without refusing the file, and refuses a bad file with an error that
+//! names the file, the channel and the key.
 
 use std::process::{Command, Output};
 
@@ -68,6 +69,22 @@ fn a_good_file_is_summarised_and_a_bad_one_named() {
         "channel files: file /var/spool/hl7/in (*.hl7), 0 plugin(s), 0 destination(s), 1 partition(s)"
     );
     assert!(lines[3].ends_with("hl7wasm.toml: OK"), "{stdout}");
+
+    // A risky setting is named, and the file still passes.
+    let no_dedupe = GOOD.replace(
+        "name = \"files\"\n",
+        "name = \"files\"\ndedupe_window_secs = 0\n",
+    );
+    let output = check(&no_dedupe);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    let warning = stdout.lines().nth(3).unwrap();
+    assert!(warning.starts_with("warning: "), "{stdout}");
+    assert!(
+        warning.ends_with("hl7wasm.toml: channel \"files\", key dedupe_window_secs: dedupe is off, \
+         so a file read again (after a crash, or fixed and dropped in again) stores its messages twice"),
+        "{stdout}"
+    );
 
     let missing_cert = GOOD.replace(
         "listen = \"127.0.0.1:2575\"\n",

@@ -17,7 +17,8 @@ pub struct CheckArgs {
 
 /// Parses the file, then loads what each channel refers to (TLS
 /// certificates and keys, destination URLs and file name patterns). Prints
-/// a summary; the first problem names the file, the channel and the key.
+/// a summary and the risky settings (see [`config::warnings`]); the first
+/// problem names the file, the channel and the key.
 pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     let config = config::load_file(&args.file)?;
     let origin = args.file.display();
@@ -50,6 +51,9 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
             channel.destinations.len(),
             channel.partitions
         );
+    }
+    for warning in config::warnings(&config) {
+        println!("warning: {origin}: {warning}");
     }
     println!("{origin}: OK");
     Ok(ExitCode::SUCCESS)

@@ -16,11 +16,14 @@ pub struct ServeArgs {
 }
 
 /// Loads the configuration, sets up logging (with the audit log it names),
-/// opts out of transparent huge pages, starts every channel and waits for a
+/// logs its risky settings, opts out of transparent huge pages, starts every channel and waits for a
 /// signal.
 pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     let config = load(args)?;
     hl7wasm::logging::init(config.audit.open()?);
+    for warning in config::warnings(&config) {
+        tracing::warn!(%warning, "Risky setting.");
+    }
     disable_transparent_huge_pages();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -63,6 +63,7 @@ mod interpolate;
 mod load;
 pub mod message_type;
 mod pipeline;
+mod warnings;
 
 pub use channel::{
     AckMode, AfterRead, ChannelConfig, FileSourceConfig, HttpSourceConfig, MllpSourceConfig,
@@ -71,6 +72,7 @@ pub use channel::{
 pub use destination::{DestinationConfig, RetryPolicy, RouteFacts, RouteFilter};
 pub use load::{ConfigError, load_file, parse};
 pub use pipeline::StageConfig;
+pub use warnings::warnings;
 
 pub use crate::admin::{AdminConfig, AdminToken, Role};
 pub use crate::alerting::AlertsConfig;
