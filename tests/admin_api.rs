@@ -367,6 +367,48 @@ async fn an_open_address_without_tokens_is_refused() {
     assert!(error.contains("admin.listen"), "{error}");
 }
 
+/// Ensures that `[admin] max_connections` and `request_timeout_secs`
+/// apply: with one connection allowed, an idle client holds it until it is
+/// cut after the timeout, and only then is the next caller served; a zero
+/// limit is refused with its key.
+#[tokio::test]
+async fn the_admin_api_limits_its_connections_and_idle_clients() {
+    use tokio::io::AsyncReadExt;
+
+    let channel = "[[channels]]\nname = \"test\"\n[channels.source]\ntype = \"mllp\"\nlisten = \"127.0.0.1:0\"\n";
+    let zero = format!("[admin]\nlisten = \"127.0.0.1:0\"\nmax_connections = 0\n\n{channel}");
+    let error = hl7wasm::config::parse(&zero, "test.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("key admin.max_connections: must be at least 1"),
+        "{error}"
+    );
+
+    let admin =
+        "[admin]\nlisten = \"127.0.0.1:0\"\nmax_connections = 1\nrequest_timeout_secs = 1\n\n";
+    let engine = start_channels(tempfile::tempdir().unwrap(), &format!("{admin}{channel}")).await;
+    let address = engine.server.admin_address().unwrap();
+    let started = std::time::Instant::now();
+    let mut idle = TcpStream::connect(address).await.unwrap();
+    let api = Api::of(&engine);
+    let status = tokio::time::timeout(PATIENCE, api.get("/api/v1/channels", None))
+        .await
+        .expect("served once the idle client is cut")
+        .0;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "served before the idle client was cut"
+    );
+    let mut rest = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), idle.read_to_end(&mut rest)).await;
+    assert!(
+        matches!(read, Ok(Ok(0))),
+        "the idle client is cut: {read:?}"
+    );
+}
+
 #[tokio::test]
 async fn the_dlq_cli_lists_dead_letters_over_the_api() {
     let sink = Sink::start("127.0.0.1:0", Answer::Reject).await;

@@ -3,7 +3,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
@@ -13,14 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::router::router;
 use super::state::AdminState;
-use crate::net::{HandshakeFailed, HttpLimits, serve_http};
-
-/// How the admin API treats its clients: operators and scrapers, a few at
-/// a time.
-const ADMIN_LIMITS: HttpLimits = HttpLimits {
-    max_connections: 64,
-    header_timeout: Duration::from_secs(30),
-};
+use crate::net::{HandshakeFailed, serve_http};
 
 /// A running admin API.
 pub struct AdminApi {
@@ -63,7 +55,7 @@ impl AdminApi {
             tracing::warn!(%peer, error, "Admin API TLS handshake failed.");
         });
         let tls = acceptor.map(|acceptor| (acceptor, failed));
-        let serving = serve_http(tcp, tls, app, ADMIN_LIMITS, shutdown.clone());
+        let serving = serve_http(tcp, tls, app, settings.limits(), shutdown.clone());
         tasks.spawn(async move {
             serving.await;
             tracing::info!("Admin API stopped.");

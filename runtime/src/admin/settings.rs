@@ -10,6 +10,8 @@
 //!   { name = "oncall", token = "${HL7WASM_OPERATOR_TOKEN}", role = "operator" },
 //!   { name = "alice", token = "${HL7WASM_ADMIN_TOKEN}", role = "admin" },
 //! ]
+//! max_connections = 64           # the default; more wait to be accepted
+//! request_timeout_secs = 30      # the default: headers, and idle keep-alive
 //! [admin.tls]                    # optional, as for an MLLP listener
 //! cert_file = "admin.pem"
 //! key_file = "admin.key"
@@ -22,9 +24,11 @@
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::net::HttpLimits;
 use crate::tls::TlsServerSettings;
 
 /// What a caller may do, from least to most: each role may do everything
@@ -93,6 +97,14 @@ pub struct AdminConfig {
     pub tokens: Vec<AdminToken>,
     /// TLS for the admin API. By default plain HTTP.
     pub tls: Option<TlsServerSettings>,
+    /// The most connections served at once (operators, scrapers, the
+    /// dashboard); more wait in the accept queue. By default 64.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// How long a client may take to send a request's headers, and how
+    /// long a kept-alive connection may stay idle. By default 30 s.
+    #[serde(default = "default_request_timeout_secs")]
+    pub request_timeout_secs: u64,
 }
 
 impl Default for AdminConfig {
@@ -103,6 +115,8 @@ impl Default for AdminConfig {
             enabled: false,
             tokens: Vec::new(),
             tls: None,
+            max_connections: default_max_connections(),
+            request_timeout_secs: default_request_timeout_secs(),
         }
     }
 }
@@ -111,11 +125,27 @@ fn default_listen() -> String {
     "127.0.0.1:8080".into()
 }
 
+fn default_max_connections() -> usize {
+    64
+}
+
+fn default_request_timeout_secs() -> u64 {
+    30
+}
+
 fn enabled() -> bool {
     true
 }
 
 impl AdminConfig {
+    /// How the admin API's server treats its clients.
+    pub fn limits(&self) -> HttpLimits {
+        HttpLimits {
+            max_connections: self.max_connections,
+            header_timeout: Duration::from_secs(self.request_timeout_secs),
+        }
+    }
+
     /// The listen address, parsed.
     ///
     /// # Errors
@@ -129,8 +159,9 @@ impl AdminConfig {
         })
     }
 
-    /// Checks the section: a parsable address, tokens when the address is
-    /// not loopback, and unique, non-empty token names and secrets.
+    /// Checks the section: a parsable address, non-zero limits, tokens when
+    /// the address is not loopback, and unique, non-empty token names and
+    /// secrets.
     ///
     /// # Errors
     /// What is wrong, naming the key.
@@ -139,6 +170,12 @@ impl AdminConfig {
             return Ok(());
         }
         let listen = self.listen_address()?;
+        if self.max_connections == 0 {
+            return Err("key admin.max_connections: must be at least 1".into());
+        }
+        if self.request_timeout_secs == 0 {
+            return Err("key admin.request_timeout_secs: must be at least 1".into());
+        }
         if !listen.ip().is_loopback() && self.tokens.is_empty() {
             return Err(format!(
                 "key admin.listen: {listen} is reachable from other hosts, so the admin API needs admin.tokens (or listen on 127.0.0.1)"
