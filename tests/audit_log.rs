@@ -1,8 +1,9 @@
 //! Ensures that the audit log records, as one JSON object per line, the
 //! connection, the message by control ID (stored, ACK code, processed,
-//! delivered) and the administrator's action, with no patient name: the
-//! engine runs as a real child process, is sent a real MLLP message, is
-//! called over real HTTP and is killed before the file is read.
+//! delivered) and the administrator's action, with no patient name, and
+//! goes on in a new file after rotation (the file moved away, SIGHUP): the
+//! engine runs as a real child process, is sent real MLLP messages, is
+//! called over real HTTP and is killed before the files are read.
 
 #[path = "support/admin.rs"]
 mod admin;
@@ -112,15 +113,41 @@ async fn the_audit_log_records_events_without_phi() {
     let action = line(&audit_file, "Admin action done.", "who", "oncall").await;
     assert_eq!(action["action"], "dead_letters.purge", "{action}");
 
+    // Rotation: the file is moved away and the engine told with SIGHUP;
+    // the next lines go to a new file under the configured name, and the
+    // engine goes on.
+    let rotated = dir.path().join("logs/audit.jsonl.1");
+    std::fs::rename(&audit_file, &rotated).unwrap();
+    let pid = i32::try_from(child.id()).unwrap();
+    // SAFETY: kill takes no pointers; it signals our own child process.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGHUP) }, 0);
+    line(&audit_file, "Audit log reopened.", "target", "audit").await;
+    let mut stream = TcpStream::connect(channel).await.unwrap();
+    let after = message.replace(CONTROL_ID, "AUDIT-0002");
+    let ack = engine::exchange(&mut stream, after.as_bytes()).await;
+    assert_eq!(engine::field(&ack, "MSA-1"), "AA", "{ack}");
+    line(&audit_file, "Message stored.", "control_id", "AUDIT-0002").await;
+    let (old, _) = read_lines(&rotated);
+    assert!(
+        old.contains(CONTROL_ID) && !old.contains("AUDIT-0002"),
+        "{old}"
+    );
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "SIGHUP stopped the engine"
+    );
+
     child.kill().unwrap();
     child.wait().unwrap();
-    let (text, lines) = read_lines(&audit_file);
-    for line in &lines {
-        assert_eq!(line["target"], "audit", "{line}");
-        assert!(line["timestamp"].is_string(), "{line}");
-        assert!(line["level"].is_string(), "{line}");
-    }
-    for part in PATIENT.split('^') {
-        assert!(!text.contains(part), "the patient name is in:\n{text}");
+    for file in [&rotated, &audit_file] {
+        let (text, lines) = read_lines(file);
+        for line in &lines {
+            assert_eq!(line["target"], "audit", "{line}");
+            assert!(line["timestamp"].is_string(), "{line}");
+            assert!(line["level"].is_string(), "{line}");
+        }
+        for part in PATIENT.split('^') {
+            assert!(!text.contains(part), "the patient name is in:\n{text}");
+        }
     }
 }

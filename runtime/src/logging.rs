@@ -26,14 +26,20 @@
 //! missing) and each line is written with one unbuffered `write`, so a line
 //! is in the file as soon as the event is logged. A failed write is reported
 //! on stderr and does not stop the engine.
+//!
+//! Rotation: `hl7wasm serve` reopens the file by its name on SIGHUP (see
+//! [`AuditFile::reopen`]), so logrotate can move it away and signal
+//! (`postrotate kill -HUP <pid>`); `copytruncate` works too, as the file is
+//! written in append mode.
 
 use std::fs::{self, File, OpenOptions};
-use std::io;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use serde::Deserialize;
 use tracing_subscriber::filter::{EnvFilter, LevelFilter, Targets};
+use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::fmt::writer::{BoxMakeWriter, MakeWriterExt};
 use tracing_subscriber::prelude::*;
 
@@ -57,21 +63,95 @@ pub struct AuditConfig {
     pub stdout: bool,
 }
 
+/// The audit log's destinations, opened.
+pub struct AuditOutputs {
+    /// What the audit layer writes to; `None` when there is no audit log.
+    pub writer: Option<BoxMakeWriter>,
+    /// The file among them, to reopen after rotation.
+    pub file: Option<AuditFile>,
+}
+
 impl AuditConfig {
-    /// Opens the audit log's destinations; `None` when there are none.
+    /// Opens the audit log's destinations.
     ///
     /// # Errors
     ///
     /// When the file or its directory cannot be created or opened; the
     /// error names the file.
-    pub fn open(&self) -> io::Result<Option<BoxMakeWriter>> {
-        let file = self.file.as_deref().map(open_append).transpose()?;
-        Ok(match (file, self.stdout) {
-            (Some(file), true) => Some(BoxMakeWriter::new(Mutex::new(file).and(io::stdout))),
-            (Some(file), false) => Some(BoxMakeWriter::new(Mutex::new(file))),
+    pub fn open(&self) -> io::Result<AuditOutputs> {
+        let file = self.file.as_deref().map(AuditFile::open).transpose()?;
+        let writer = match (file.clone(), self.stdout) {
+            (Some(file), true) => Some(BoxMakeWriter::new(file.and(io::stdout))),
+            (Some(file), false) => Some(BoxMakeWriter::new(file)),
             (None, true) => Some(BoxMakeWriter::new(io::stdout)),
             (None, false) => None,
+        };
+        Ok(AuditOutputs { writer, file })
+    }
+}
+
+/// The audit log's file, shared by the writer and whoever reopens it.
+#[derive(Debug, Clone)]
+pub struct AuditFile {
+    path: PathBuf,
+    file: Arc<Mutex<File>>,
+}
+
+impl AuditFile {
+    /// Opens `path` for appending, creating it and its directories.
+    ///
+    /// # Errors
+    ///
+    /// When that fails; the error names the file.
+    pub fn open(path: &Path) -> io::Result<AuditFile> {
+        Ok(AuditFile {
+            path: path.to_path_buf(),
+            file: Arc::new(Mutex::new(open_append(path)?)),
         })
+    }
+
+    /// Opens the file's path again and writes there from now on: after the
+    /// file was moved away (rotated), a new one is created under the name.
+    /// Lines being written finish in the old file.
+    ///
+    /// # Errors
+    ///
+    /// When the path cannot be opened; the old file stays in use.
+    pub fn reopen(&self) -> io::Result<()> {
+        let fresh = open_append(&self.path)?;
+        *self.lock() = fresh;
+        Ok(())
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn lock(&self) -> MutexGuard<'_, File> {
+        // A panic while writing a line leaves the file usable.
+        self.file.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl<'a> MakeWriter<'a> for AuditFile {
+    type Writer = AuditLine<'a>;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        AuditLine(self.lock())
+    }
+}
+
+/// One audit line being written, holding the file for its `write`.
+pub struct AuditLine<'a>(MutexGuard<'a, File>);
+
+impl Write for AuditLine<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
     }
 }
 
@@ -140,7 +220,7 @@ mod tests {
 
         let config = crate::config::parse(CHANNEL, "test.toml").unwrap();
         assert!(config.audit.file.is_none() && !config.audit.stdout);
-        assert!(config.audit.open().unwrap().is_none());
+        assert!(config.audit.open().unwrap().writer.is_none());
 
         let bad = format!("[audit]\npath = \"x\"\n\n{CHANNEL}");
         let error = crate::config::parse(&bad, "test.toml").unwrap_err();
@@ -155,7 +235,22 @@ mod tests {
             file: Some(file.clone()),
             stdout: false,
         };
-        assert!(audit.open().unwrap().is_some());
+        assert!(audit.open().unwrap().writer.is_some());
         assert!(file.is_file());
+    }
+
+    #[test]
+    fn a_reopened_file_takes_the_next_lines_under_the_same_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let file = AuditFile::open(&path).unwrap();
+        file.make_writer().write_all(b"one\n").unwrap();
+        let rotated = dir.path().join("audit.jsonl.1");
+        fs::rename(&path, &rotated).unwrap();
+        file.make_writer().write_all(b"two\n").unwrap();
+        file.reopen().unwrap();
+        file.make_writer().write_all(b"three\n").unwrap();
+        assert_eq!(fs::read_to_string(&rotated).unwrap(), "one\ntwo\n");
+        assert_eq!(fs::read_to_string(&path).unwrap(), "three\n");
     }
 }

@@ -33,6 +33,9 @@ enum Command {
     /// Run the engine; without --config, the embedded demo: an MLLP channel
     /// on 127.0.0.1:2575 storing under ./data.
     ///
+    /// Stops on Ctrl-C or SIGTERM, finishing messages in flight. SIGHUP
+    /// reopens the audit log file (after logrotate moved it).
+    ///
     /// Example: hl7wasm serve --config hl7wasm.toml
     Serve(serve::ServeArgs),
     /// Send message files over MLLP (optionally TLS/mTLS) and print each ACK.

@@ -1,9 +1,11 @@
-//! `hl7wasm serve`: runs the engine until Ctrl-C or SIGTERM.
+//! `hl7wasm serve`: runs the engine until Ctrl-C or SIGTERM; SIGHUP reopens
+//! the audit log file.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use hl7wasm::config::{self, Config, EMBEDDED_DEFAULT};
+use hl7wasm::logging::{AUDIT_TARGET, AuditFile};
 use hl7wasm::server::Server;
 
 /// Arguments of `hl7wasm serve`.
@@ -20,7 +22,8 @@ pub struct ServeArgs {
 /// signal.
 pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     let config = load(args)?;
-    hl7wasm::logging::init(config.audit.open()?);
+    let audit = config.audit.open()?;
+    hl7wasm::logging::init(audit.writer);
     for warning in config::warnings(&config) {
         tracing::warn!(%warning, "Risky setting.");
     }
@@ -33,7 +36,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         for (channel, address) in &server.addresses {
             tracing::info!(channel, %address, "Channel ready.");
         }
-        wait_for_signal().await?;
+        wait_for_signal(audit.file.as_ref()).await?;
         tracing::info!("Shutting down.");
         server.shutdown().await;
         Ok(ExitCode::SUCCESS)
@@ -65,11 +68,31 @@ fn load(args: &ServeArgs) -> anyhow::Result<Config> {
     })
 }
 
-async fn wait_for_signal() -> anyhow::Result<()> {
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    tokio::select! {
-        result = tokio::signal::ctrl_c() => result?,
-        _ = terminate.recv() => {}
+/// Waits for SIGINT or SIGTERM; on SIGHUP reopens the audit log file (after
+/// logrotate moved it) and goes on waiting.
+async fn wait_for_signal(audit: Option<&AuditFile>) -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut hangup = signal(SignalKind::hangup())?;
+    loop {
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => return Ok(result?),
+            _ = terminate.recv() => return Ok(()),
+            _ = hangup.recv() => reopen(audit),
+        }
     }
-    Ok(())
+}
+
+fn reopen(audit: Option<&AuditFile>) {
+    let Some(audit) = audit else {
+        tracing::info!("SIGHUP: no audit log file to reopen.");
+        return;
+    };
+    let file = audit.path().display();
+    match audit.reopen() {
+        Ok(()) => tracing::info!(target: AUDIT_TARGET, %file, "Audit log reopened."),
+        Err(error) => {
+            tracing::error!(%file, %error, "Audit log not reopened; still writing to the old file.")
+        }
+    }
 }
