@@ -311,7 +311,7 @@ impl Store {
         to_channel: &str,
         now_ms: u64,
     ) -> Result<Vec<u64>, StoreError> {
-        let mut stored = Vec::with_capacity(entries.len());
+        let mut begun = Vec::with_capacity(entries.len());
         for &(entry, to_partition) in entries {
             let peer = format!("channel:{}", entry.channel);
             // "|" separates HL7 fields, so no sender's MSH-3 can look like this.
@@ -332,13 +332,11 @@ impl Store {
                 }),
                 dedupe_window: None,
             };
-            stored.push(self.write(&message)?);
+            begun.push(self.begin_ingest(&message)?);
         }
-        self.inner.database.flush_or_wake(super::may_block_worker());
-        let mut ids = Vec::with_capacity(stored.len());
-        for (ingested, ticket) in stored {
-            self.inner.database.commit.wait(ticket).await?;
-            ids.push(match ingested {
+        let mut ids = Vec::with_capacity(begun.len());
+        for pending in begun {
+            ids.push(match self.finish_ingest(pending).await? {
                 Ingested::Stored { id } => id,
                 Ingested::Duplicate { original_id } => original_id,
             });
