@@ -215,9 +215,13 @@ impl FileReader {
                 .iter()
                 .map(|raw| self.begin(&intake, raw))
                 .collect();
-            for (index, begun) in (next..).zip(begun) {
-                let answer = intake.finish(begun).await;
+            let mut begun = begun.into_iter();
+            for (index, one) in (next..).zip(begun.by_ref()) {
+                let answer = intake.finish(one).await;
                 if !answer.committed && matches!(answer.code, "AE" | "CE") {
+                    for rest in begun {
+                        intake.abandon(rest).await;
+                    }
                     let reason = format!(
                         "storage failed at message {}; the file stays for the next poll",
                         index + 1

@@ -130,11 +130,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Handler<S> {
         None
     }
 
-    /// Finishes and answers a run of begun messages, in order.
+    /// Finishes and answers a run of begun messages, in order. When an
+    /// answer cannot be sent, the rest are seen through to the pipeline
+    /// unanswered: the sender will resend them, and dedupe knows them.
     async fn answer_run(&mut self, intake: &Intake<'_>, run: Vec<Begun>) -> Result<(), Close> {
-        for begun in run {
+        let mut run = run.into_iter();
+        for begun in run.by_ref() {
             let answer = intake.finish(begun).await;
-            self.send(answer).await?;
+            if let Err(error) = self.send(answer).await {
+                for unanswered in run {
+                    intake.abandon(unanswered).await;
+                }
+                return Err(error);
+            }
         }
         Ok(())
     }

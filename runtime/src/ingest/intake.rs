@@ -166,19 +166,48 @@ impl Intake<'_> {
             Stage::Answered(answer) => return answer,
             Stage::Written(written) => *written,
         };
-        let Written {
-            pending,
-            context,
-            control_id,
-            message_type,
-            partition,
-            warnings,
-            received,
-        } = written;
-        let ingested = match self.channel.store.finish_ingest(pending).await {
+        let (id, duplicate) = match self.settle(&written).await {
+            Ok(settled) => settled,
+            Err(answer) => return answer,
+        };
+        let (outcome, mut errors) = match self.channel.config.ack_mode {
+            AckMode::AfterTransform => await_transform(self.channel, id).await,
+            AckMode::AfterDelivery => {
+                let awaited = Awaited {
+                    id,
+                    partition: written.partition,
+                    duplicate,
+                };
+                await_delivery(self.channel, &awaited).await
+            }
+            AckMode::Commit | AckMode::None => (AckOutcome::Accept, Vec::new()),
+        };
+        errors.splice(0..0, written.warnings);
+        self.compose(&written.context, outcome, &errors, true, written.received)
+    }
+
+    /// Sees a begun message through to durability and the pipeline, with no
+    /// answer: for one whose sender is gone (its connection closed while the
+    /// answers before it were sent) or whose file stays for the next poll.
+    /// Once written it may become durable, and a durable message must reach
+    /// its pipeline worker's queue with a wake-up.
+    pub async fn abandon(&self, begun: Begun) {
+        if let Stage::Written(written) = begun.0 {
+            // A failure was logged and counted; the sender, gone, gets no AE.
+            let _ = self.settle(&written).await;
+        }
+    }
+
+    /// Waits until a written message is durable, records it and wakes its
+    /// partition's pipeline worker; returns its id and whether it was a
+    /// resend, or the AE when storage failed.
+    async fn settle(&self, written: &Written) -> Result<(u64, bool), Answer> {
+        let control_id = written.control_id.as_deref();
+        let ingested = match self.channel.store.finish_ingest(&written.pending).await {
             Ok(ingested) => ingested,
             Err(store_error) => {
-                return self.not_stored(&context, control_id.as_deref(), &store_error, received);
+                let context = &written.context;
+                return Err(self.not_stored(context, control_id, &store_error, written.received));
             }
         };
         let (id, duplicate) = match ingested {
@@ -187,30 +216,17 @@ impl Intake<'_> {
         };
         MessageAccepted {
             channel: &self.channel.name,
-            control_id: control_id.as_deref(),
-            message_type: message_type.as_deref(),
+            control_id,
+            message_type: written.message_type.as_deref(),
             id,
             duplicate,
         }
         .emit(&self.channel.metrics);
         if !duplicate {
             let name = &self.channel.name;
-            self.channel.wakers.wake_inbound(name, partition);
+            self.channel.wakers.wake_inbound(name, written.partition);
         }
-        let (outcome, mut errors) = match self.channel.config.ack_mode {
-            AckMode::AfterTransform => await_transform(self.channel, id).await,
-            AckMode::AfterDelivery => {
-                let awaited = Awaited {
-                    id,
-                    partition,
-                    duplicate,
-                };
-                await_delivery(self.channel, &awaited).await
-            }
-            AckMode::Commit | AckMode::None => (AckOutcome::Accept, Vec::new()),
-        };
-        errors.splice(0..0, warnings);
-        self.compose(&context, outcome, &errors, true, received)
+        Ok((id, duplicate))
     }
 
     /// The AE for a message that storage failed to take.
@@ -369,5 +385,73 @@ fn describe_parse_error(parse_error: &hl7v2::ParseError) -> (&'static str, ErrDe
             "undecodable",
             error_at(ErrorCode::DataTypeError, "MSH", Some(18), text),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use super::Intake;
+    use crate::config::{Config, parse};
+    use crate::ingest::{AckIds, ChannelRuntime};
+    use crate::metrics::{self, Metrics, count};
+    use crate::pipeline::{ChannelControl, ChannelState, Wakers};
+    use crate::store::{Store, StoreSettings};
+
+    fn runtime(config: &Config, store: Store) -> ChannelRuntime {
+        let channel = config.channels[0].clone();
+        ChannelRuntime {
+            name: channel.name.clone(),
+            limits: channel.source.limits(),
+            config: channel,
+            profile: None,
+            mllp_release2: false,
+            store,
+            metrics: Arc::new(Metrics::new()),
+            wakers: Arc::new(Wakers::new(config)),
+            ack_ids: Arc::new(AckIds::new()),
+            control: Arc::new(ChannelControl::new(ChannelState::Running)),
+            shutdown: Default::default(),
+        }
+    }
+
+    fn message(control_id: &str) -> Vec<u8> {
+        format!("MSH|^~\\&|S|F|R|F|20240101||ADT^A01|{control_id}|P|2.5.1\rPID|1||42\r")
+            .into_bytes()
+    }
+
+    /// Ensures that a message begun and then abandoned (its sender gone
+    /// before its answer) is made durable, counted as stored and wakes its
+    /// partition's pipeline worker, which would otherwise sleep on it; and
+    /// that the message begun after it is answered as usual.
+    #[tokio::test]
+    async fn an_abandoned_message_is_stored_and_its_worker_woken() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "[[channels]]\nname = \"a\"\n[channels.source]\ntype = \"mllp\"\n\
+                    listen = \"127.0.0.1:0\"\n";
+        let config = parse(text, "test.toml").unwrap();
+        let store = Store::open(dir.path(), StoreSettings::default()).unwrap();
+        let channel = runtime(&config, store.clone());
+        let intake = Intake {
+            channel: &channel,
+            peer: "test",
+        };
+        let gone = intake.begin(&message("GONE-1"), Instant::now());
+        let next = intake.begin(&message("NEXT-1"), Instant::now());
+        intake.abandon(gone).await;
+        let woken = channel.wakers.inbound("a", 0).notified();
+        tokio::time::timeout(Duration::from_secs(5), woken)
+            .await
+            .expect("the abandoned message woke its worker");
+        let stored = count(&channel.metrics.messages_stored, &metrics::channel("a"));
+        assert_eq!(stored, 1);
+        assert_eq!(intake.finish(next).await.code, "AA");
+        let stored: Vec<String> = store
+            .messages()
+            .map(|message| message.unwrap().control_id.unwrap())
+            .collect();
+        assert_eq!(stored, ["GONE-1", "NEXT-1"]);
     }
 }

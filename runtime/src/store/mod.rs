@@ -224,7 +224,7 @@ impl Store {
         let begun = self
             .begin_ingest(&message)
             .inspect_err(|error| log_not_stored(&message, error))?;
-        let durable = self.finish_ingest(begun).await;
+        let durable = self.finish_ingest(&begun).await;
         durable.inspect_err(|error| log_not_stored(&message, error))
     }
 
@@ -260,7 +260,7 @@ impl Store {
     ///
     /// [`StoreError::Unavailable`] if storage failed: the message is not
     /// durable and the caller answers AE.
-    pub async fn finish_ingest(&self, begun: PendingIngest) -> Result<Ingested, StoreError> {
+    pub async fn finish_ingest(&self, begun: &PendingIngest) -> Result<Ingested, StoreError> {
         let database = &self.inner.database;
         if !database.commit.is_resolved(begun.ticket) {
             database.flush_or_wake(may_block_worker());
