@@ -3,7 +3,8 @@
 //! can wait for the pipeline or for a destination's verdict, failed
 //! deliveries are retried with backoff (also across a restart), and what
 //! cannot be processed or delivered lands in the dead-letter queue, from
-//! which it can be reprocessed exactly once.
+//! which it can be reprocessed exactly once; and that work queued without
+//! a wake-up is still picked up.
 //!
 //! The receiving systems are outside the engine, so the tests stand them
 //! in: an MLLP sink (support/sink.rs) and an axum HTTP server.
@@ -100,6 +101,44 @@ async fn a_destination_that_comes_back_gets_every_message_in_order() {
     assert_eq!(sink.accepted_ids(), sent);
     queue_empties(&engine, "sink").await;
     assert!(dead_letters(&engine).is_empty());
+}
+
+/// Ensures that a message queued without a wake-up for its workers (here
+/// written to the store directly, as a path cut short after the write
+/// would leave it) is still processed and delivered: an idle worker looks
+/// at its queue again within `IDLE_RECHECK`.
+#[tokio::test]
+async fn a_message_queued_without_a_wake_up_is_still_delivered() {
+    let sink = Sink::start("127.0.0.1:0", Answer::Accept).await;
+    let engine = start_channels(
+        tempfile::tempdir().unwrap(),
+        &channel(sink.address, "", "", 5),
+    )
+    .await;
+    send_all(&engine, &ids("AWAKE", 1)).await;
+    sink.wait_for(1, PATIENCE).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let raw = message("QUIET-1");
+    engine
+        .server
+        .store
+        .ingest(hl7wasm::store::NewMessage {
+            channel: "test",
+            partition: 0,
+            raw: raw.as_bytes(),
+            received_at_ms: 0,
+            peer: None,
+            control_id: Some("QUIET-1"),
+            message_type: Some("ADT^A01"),
+            dedupe_key: None,
+            dedupe_window: None,
+        })
+        .await
+        .unwrap();
+    let patience = hl7wasm::pipeline::IDLE_RECHECK * 3;
+    sink.wait_for(2, patience).await;
+    assert_eq!(sink.accepted_ids(), ["AWAKE0000", "QUIET-1"]);
 }
 
 #[tokio::test]

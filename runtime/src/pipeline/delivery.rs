@@ -21,6 +21,7 @@ use super::control::ChannelState;
 use super::delivery_outcomes::DeliveryOutcome;
 use super::events::{DeadLettered, DeliveryAttempted};
 use super::partition::jitter_sample;
+use super::wakers::IDLE_RECHECK;
 use crate::config::{ChannelConfig, DestinationConfig, Ordering};
 use crate::deliver::{Attempt, Connector, Delivery};
 use crate::hl7_input::now_unix_ms;
@@ -97,7 +98,8 @@ impl DeliveryWorker {
                     now_unix_ms() + STORE_RETRY.as_millis() as u64
                 }
             };
-            let sleep = Duration::from_millis(wait_until_ms.saturating_sub(now_unix_ms()));
+            let sleep = Duration::from_millis(wait_until_ms.saturating_sub(now_unix_ms()))
+                .min(IDLE_RECHECK);
             tokio::select! {
                 () = wake.notified() => {}
                 () = tokio::time::sleep(sleep) => {}

@@ -41,4 +41,4 @@ pub use control::{ChannelControl, ChannelState};
 pub use delivery_outcomes::{DeliveryOutcome, DeliveryOutcomes};
 pub use router::{Origin, Route, route};
 pub use topology::{Shared, Topology};
-pub use wakers::Wakers;
+pub use wakers::{IDLE_RECHECK, Wakers};

@@ -16,6 +16,7 @@ use super::chain::{Chain, Verdict};
 use super::channel::ChannelPipeline;
 use super::events::{DeadLettered, MessageProcessed};
 use super::router::{Origin, route};
+use super::wakers::IDLE_RECHECK;
 use crate::config::Ordering;
 use crate::hl7_input::{InboundMessage, now_unix_ms};
 use crate::plugin::{Disposition, FHIR_JSON_CONTENT_TYPE, HL7_V2_CONTENT_TYPE, Message, Metadata};
@@ -79,8 +80,9 @@ impl PartitionWorker {
                     Some(Instant::now() + STORE_RETRY)
                 }
             };
-            let sleep = until.map_or(Duration::from_secs(3600), |t| {
+            let sleep = until.map_or(IDLE_RECHECK, |t| {
                 t.saturating_duration_since(Instant::now())
+                    .min(IDLE_RECHECK)
             });
             tokio::select! {
                 () = wake.notified() => {}

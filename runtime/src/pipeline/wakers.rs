@@ -4,14 +4,21 @@
 //!
 //! `Notify::notify_one` keeps a permit when nobody waits, so a wake-up
 //! that comes while a worker is busy is not lost: its next wait returns at
-//! once and it looks at the store again.
+//! once and it looks at the store again. A worker also looks again after
+//! [`IDLE_RECHECK`] without one, so a wake-up that never came (work queued
+//! by a path that was cut short) delays that work by seconds, not hours.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use tokio::sync::Notify;
 
 use super::delivery_outcomes::DeliveryOutcomes;
 use crate::config::Config;
+
+/// The longest a pipeline or delivery worker waits before it looks at its
+/// queue again, woken or not.
+pub const IDLE_RECHECK: Duration = Duration::from_secs(5);
 
 /// The wake-up signals of every channel.
 #[derive(Debug, Default)]
