@@ -228,7 +228,25 @@ async fn answer(
             return refusal(StatusCode::PAYLOAD_TOO_LARGE, &detail);
         }
     };
-    let answer = intake.ingest(&body, Instant::now()).await;
+    let begun = intake.begin(&body, Instant::now());
+    // Finished on a task of its own: a client that hangs up cancels this
+    // request, and a written message must still reach its worker.
+    let finishing = tokio::spawn({
+        let (channel, peer) = (Arc::clone(channel), peer.clone());
+        async move {
+            let intake = Intake {
+                channel: &channel,
+                peer: &peer,
+            };
+            intake.finish(begun).await
+        }
+    });
+    let Ok(answer) = finishing.await else {
+        return refusal(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "The engine failed while answering; send again.",
+        );
+    };
     match &answer.ack {
         Some(ack) => {
             answer.sent(&channel.name, &channel.metrics);
