@@ -109,7 +109,14 @@ async fn tokens_and_roles_guard_the_api() {
     for token in [VIEWER, OPERATOR, ADMIN] {
         assert!(!config.contains(token), "{config}");
     }
-    assert_eq!(api.ok("/api/v1/alerts", VIEWER).await, json!([]));
+    // Engine-wide alerts (storage_space) depend on this machine's disk.
+    let alerts = api.ok("/api/v1/alerts", VIEWER).await;
+    let on_channels = alerts
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["channel"] != "");
+    assert_eq!(on_channels.count(), 0, "{alerts}");
 }
 
 #[tokio::test]

@@ -69,6 +69,13 @@ async fn queue_empties(engine: &TestEngine, destination: &str) {
     .await;
 }
 
+/// The active alerts about channels: engine-wide ones (`storage_space`)
+/// depend on this machine's disk.
+fn channel_alerts(engine: &TestEngine) -> Vec<hl7wasm::alerts::Alert> {
+    let alerts = engine.server.alerts.active().into_iter();
+    alerts.filter(|alert| !alert.channel.is_empty()).collect()
+}
+
 fn dead_letters(engine: &TestEngine) -> Vec<hl7wasm::store::DeadLetter> {
     engine
         .server
@@ -155,7 +162,7 @@ async fn ar_dead_letters_at_once_and_reprocessing_delivers_exactly_once() {
         dead_letters(&engine).len() == 3
     })
     .await;
-    let alerts = engine.server.alerts.active();
+    let alerts = channel_alerts(&engine);
     assert_eq!(alerts.len(), 1, "{alerts:?}");
     assert_eq!(alerts[0].kind, "dead_letter_depth");
     assert_eq!(alerts[0].channel, "test");
@@ -190,7 +197,7 @@ async fn ar_dead_letters_at_once_and_reprocessing_delivers_exactly_once() {
         []
     );
     eventually(PATIENCE, "the alert clears", || {
-        engine.server.alerts.active().is_empty()
+        channel_alerts(&engine).is_empty()
     })
     .await;
 }

@@ -1,6 +1,7 @@
 //! Ensures that when storage fails (a full disk) the sender gets AE with an
 //! ERR segment, never AA, and that the engine ACKs AA again once space is
-//! freed, without a restart.
+//! freed, without a restart; and that the `storage_space` alert is raised
+//! while the disk is nearly full and cleared once there is room.
 
 #[path = "support/engine.rs"]
 mod engine;
@@ -21,12 +22,21 @@ async fn a_full_disk_gets_ae_and_the_engine_recovers() {
     let root = tempfile::tempdir().unwrap();
     let _mount = Tmpfs::mount(root.path());
     let text = format!(
-        "[storage]\ndir = {:?}\ncache_capacity_bytes = 1048576\n\n[[channels]]\nname = \"test\"\n\n[channels.source]\ntype = \"mllp\"\nlisten = \"127.0.0.1:0\"\n",
+        "[storage]\ndir = {:?}\ncache_capacity_bytes = 1048576\n\n[alerts]\ninterval_secs = 1\n\n[[channels]]\nname = \"test\"\n\n[channels.source]\ntype = \"mllp\"\nlisten = \"127.0.0.1:0\"\n",
         root.path().join("store")
     );
     let server = Server::start(config::parse(&text, "test").unwrap())
         .await
         .unwrap();
+    let storage_alert = || {
+        server
+            .alerts
+            .active()
+            .into_iter()
+            .any(|alert| alert.kind == "storage_space" && alert.channel.is_empty())
+    };
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(!storage_alert(), "raised with room to spare");
     let mut stream = TcpStream::connect(server.address("test").unwrap())
         .await
         .unwrap();
@@ -55,6 +65,14 @@ async fn a_full_disk_gets_ae_and_the_engine_recovers() {
         "{ack}"
     );
     assert!(count(&server.metrics.storage_failures, &channel("test")) >= 1);
+    engine::eventually(
+        Duration::from_secs(10),
+        "the storage alert raised",
+        storage_alert,
+    )
+    .await;
+    assert!(server.metrics.storage_available_bytes.get() < 1 << 20);
+    assert_eq!(server.metrics.storage_total_bytes.get(), 2 << 20);
 
     std::fs::remove_file(&ballast).unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -78,6 +96,10 @@ async fn a_full_disk_gets_ae_and_the_engine_recovers() {
         stored.contains(&"BEFORE".to_string()) && stored.contains(&"AFTER".to_string()),
         "{stored:?}"
     );
+    engine::eventually(Duration::from_secs(10), "the storage alert cleared", || {
+        !storage_alert()
+    })
+    .await;
     server.shutdown().await;
 }
 

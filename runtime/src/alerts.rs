@@ -17,7 +17,8 @@ use crate::logging::AUDIT_TARGET;
 pub struct Alert {
     /// What kind of condition, for example `dead_letter_depth`.
     pub kind: &'static str,
-    /// The channel it concerns.
+    /// The channel it concerns; empty for an engine-wide alert
+    /// (`storage_space`).
     pub channel: String,
     /// What holds, in words (no message data).
     pub text: String,

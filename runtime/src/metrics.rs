@@ -70,6 +70,12 @@ pub struct Metrics {
     /// name) and partition; refreshed every few seconds while the admin API
     /// runs (see `admin/queue_gauges.rs`).
     pub queue_depth: Gauges,
+    /// Bytes available to the engine on the store's file system; set at
+    /// each alert evaluation (see `alerting`).
+    pub storage_available_bytes: Gauge,
+    /// The size of the store's file system in bytes, set with
+    /// `storage_available_bytes`.
+    pub storage_total_bytes: Gauge,
     /// Seconds from receipt to delivery, by channel and destination.
     pub delivery_latency_seconds: Histograms,
 }
@@ -146,6 +152,18 @@ impl Metrics {
             "Entries waiting, by queue and partition",
             queue_depth.clone(),
         );
+        let storage_available_bytes = Gauge::default();
+        registry.register(
+            "storage_available_bytes",
+            "Bytes available on the store's file system",
+            storage_available_bytes.clone(),
+        );
+        let storage_total_bytes = Gauge::default();
+        registry.register(
+            "storage_total_bytes",
+            "Size of the store's file system in bytes",
+            storage_total_bytes.clone(),
+        );
         let mut histogram = |name: &str, help: &str| {
             let family = Histograms::new_with_constructor(latency_histogram as fn() -> Histogram);
             registry.register(name, help, family.clone());
@@ -182,6 +200,8 @@ impl Metrics {
             plugin_latency_seconds,
             plugin_failures,
             queue_depth,
+            storage_available_bytes,
+            storage_total_bytes,
             delivery_latency_seconds,
         }
     }

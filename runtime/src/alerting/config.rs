@@ -45,6 +45,14 @@ pub struct AlertsConfig {
     /// A message waiting in a channel's inbound queue for longer than this
     /// raises `queue_age`, in seconds. By default 600 (10 minutes).
     pub queue_age_max_secs: u64,
+    /// Less room left on the store's file system than this percentage of
+    /// its size, and than `storage_min_free_mb`, raises `storage_space`. By
+    /// default 10.
+    pub storage_min_free_percent: f64,
+    /// Less room left on the store's file system than this many MiB, and
+    /// than `storage_min_free_percent`, raises `storage_space`: on a large
+    /// disk a tenth is more than a warning needs. By default 10240 (10 GiB).
+    pub storage_min_free_mb: u64,
     /// Where each raise and clear is POSTed as JSON `{kind, channel, text,
     /// raised_at_ms, state}` with `state` "raised" or "cleared"; failures are
     /// logged, not retried. By default none.
@@ -67,6 +75,8 @@ impl Default for AlertsConfig {
             tls_failures_max_per_hour: 10,
             dead_letter_max_depth: None,
             queue_age_max_secs: 600,
+            storage_min_free_percent: 10.0,
+            storage_min_free_mb: 10 * 1024,
             refused_files_max: 0,
             webhook_url: None,
             webhook_timeout_secs: 10,
@@ -107,6 +117,9 @@ impl AlertsConfig {
             if !value.is_finite() || value < 0.0 {
                 return fail(key, "must be a number of at least 0");
             }
+        }
+        if !(0.0..=100.0).contains(&self.storage_min_free_percent) {
+            return fail("storage_min_free_percent", "must be a number from 0 to 100");
         }
         if let Some(url) = &self.webhook_url {
             match reqwest::Url::parse(url) {

@@ -95,6 +95,24 @@ impl Evaluator {
         }
         self.remember(sample);
         self.judge_queue_ages().await;
+        self.judge_storage_space();
+    }
+
+    /// Runs the storage space rule and sets the storage gauges.
+    fn judge_storage_space(&self) {
+        match self.store.disk_space() {
+            Ok(space) => {
+                let gauge = |bytes: u64| i64::try_from(bytes).unwrap_or(i64::MAX);
+                let metrics = &self.metrics;
+                metrics
+                    .storage_available_bytes
+                    .set(gauge(space.available_bytes));
+                metrics.storage_total_bytes.set(gauge(space.total_bytes));
+                let verdict = rules::storage_space(space, &self.config);
+                apply(&self.alerts, rules::STORAGE_SPACE, "", verdict);
+            }
+            Err(error) => tracing::warn!(%error, "Storage space not read."),
+        }
     }
 
     /// Runs the counter rules of every channel against the history.

@@ -1,7 +1,8 @@
 //! Alert rules after common SIEM practice, evaluated every
 //! `[alerts] interval_secs` from the metrics and the store, with a webhook.
 //!
-//! Each rule is judged per channel; it raises its alert while it holds and
+//! Each rule is judged per channel (`storage_space` once, for the engine,
+//! with an empty channel); it raises its alert while it holds and
 //! clears it when it stops ([`crate::alerts::Alerts`] keeps them; the admin
 //! API lists them; each change is logged on the `audit` target and POSTed to
 //! `webhook_url`). The rules, with their defaults:
@@ -14,6 +15,7 @@
 //! | `tls_handshake_failures` | > 10 failed TLS handshakes in the last hour                       |
 //! | `dead_letter_depth`      | the dead-letter queue is deeper than `dead_letter_max_depth`      |
 //! | `queue_age`              | the oldest message in the inbound queues waited > 600 s           |
+//! | `storage_space`          | the store's file system has < 10% and < 10 GiB left (engine-wide) |
 //!
 //! The baseline is an exponentially weighted moving average of the channel's
 //! frames per interval, weight 2 / (N + 1) for the newest interval with

@@ -3,6 +3,7 @@
 //! when it does not (the alert is then cleared).
 
 use super::config::AlertsConfig;
+use crate::store::DiskSpace;
 
 /// `inbound_volume`: a burst of inbound frames.
 pub const INBOUND_VOLUME: &str = "inbound_volume";
@@ -16,6 +17,9 @@ pub const TLS_HANDSHAKE_FAILURES: &str = "tls_handshake_failures";
 pub const REFUSED_FILES: &str = "refused_files";
 /// `queue_age`: an inbound message waiting too long.
 pub const QUEUE_AGE: &str = "queue_age";
+/// `storage_space`: the store's file system nearly full (engine-wide: the
+/// alert names no channel).
+pub const STORAGE_SPACE: &str = "storage_space";
 
 /// A channel's counters at one moment, or their growth over a span.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -171,6 +175,30 @@ pub fn queue_age(
     })
 }
 
+/// `storage_space`: the store's file system has less room left than
+/// `storage_min_free_percent` of its size and than `storage_min_free_mb`.
+/// A full one makes every ingest answer AE, so this warns while there is
+/// time to act.
+pub fn storage_space(space: DiskSpace, config: &AlertsConfig) -> Option<String> {
+    const MIB: u64 = 1 << 20;
+    if space.total_bytes == 0 {
+        return None;
+    }
+    let percent = space.available_bytes as f64 * 100.0 / space.total_bytes as f64;
+    let low = percent < config.storage_min_free_percent
+        && space.available_bytes < config.storage_min_free_mb.saturating_mul(MIB);
+    low.then(|| {
+        format!(
+            "the store's file system has {} MiB of {} MiB left ({percent:.1}%; thresholds {}% \
+             and {} MiB); when it is full, messages are answered AE",
+            space.available_bytes / MIB,
+            space.total_bytes / MIB,
+            config.storage_min_free_percent,
+            config.storage_min_free_mb
+        )
+    })
+}
+
 /// The percentage `part` is of `total`, when `total` reaches `min_total`
 /// and the percentage exceeds `max_percent`.
 fn percent_over(part: u64, total: u64, max_percent: f64, min_total: u64) -> Option<f64> {
@@ -306,6 +334,29 @@ mod tests {
         assert_eq!(queue_age(Some(now - 60_000), now, &config), None);
         assert!(queue_age(Some(now - 61_000), now, &config).is_some());
         assert_eq!(queue_age(Some(now + 5), now, &config), None, "clock skew");
+    }
+
+    #[test]
+    fn storage_space_holds_below_both_thresholds() {
+        let config = AlertsConfig {
+            storage_min_free_percent: 10.0,
+            storage_min_free_mb: 200,
+            ..config()
+        };
+        let space = |available_mb: u64, total_mb: u64| DiskSpace {
+            available_bytes: available_mb << 20,
+            total_bytes: total_mb << 20,
+        };
+        assert_eq!(storage_space(space(100, 1000), &config), None);
+        let low = storage_space(space(99, 1000), &config).unwrap();
+        assert!(
+            low.starts_with("the store's file system has 99 MiB of 1000 MiB left (9.9%;"),
+            "{low}"
+        );
+        // A tenth of a large disk is still more room than the warning needs.
+        assert_eq!(storage_space(space(300, 10_000), &config), None);
+        assert!(storage_space(space(199, 10_000), &config).is_some());
+        assert_eq!(storage_space(space(0, 0), &config), None);
     }
 
     #[test]

@@ -155,6 +155,11 @@ impl Database {
         operation(db).inspect_err(|error| self.note_failure(error))
     }
 
+    /// The store's directory.
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// Marks the handle broken after a storage error.
     pub(crate) fn note_failure(&self, error: &StoreError) {
         if let StoreError::Unavailable { reason } = error

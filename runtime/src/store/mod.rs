@@ -113,6 +113,7 @@ mod dead_letter;
 mod dead_letters;
 mod dedupe;
 mod dedupe_filter;
+mod disk_space;
 mod error;
 mod framed;
 mod group_commit;
@@ -138,6 +139,7 @@ use std::time::Duration;
 pub use dead_letter::{DeadLetter, DeadLetterFilter, DeadLetterHeader, DeadLetterReason, PIPELINE};
 pub use dead_letters::Requeued;
 pub use dedupe::DedupeKey;
+pub use disk_space::DiskSpace;
 pub use error::StoreError;
 pub use outbound::{NewOutbound, OutboundEntry, OutboundHeader, Payload};
 pub use prune::{Pruned, Retention};
@@ -339,6 +341,15 @@ impl Store {
                 &record,
             )
         })
+    }
+
+    /// The size of the store's file system and the room left in it.
+    ///
+    /// # Errors
+    ///
+    /// When the file system cannot be asked.
+    pub fn disk_space(&self) -> std::io::Result<DiskSpace> {
+        DiskSpace::of(self.inner.database.dir())
     }
 
     /// Removes the dedupe entries older than the window at `now_ms`
