@@ -484,7 +484,8 @@
     if (!alerts.length) return el("p", { class: "muted", id: "alerts" }, "No active alerts.");
     return table(
       ["kind", "channel", "what", "raised"],
-      alerts.map((a) => el("tr", {}, el("td", {}, a.kind), el("td", {}, a.channel), el("td", {}, a.text), el("td", {}, time(a.raised_at_ms)))),
+      // An engine-wide alert (storage_space) names no channel.
+      alerts.map((a) => el("tr", {}, el("td", {}, a.kind), el("td", {}, a.channel || "(engine)"), el("td", {}, a.text), el("td", {}, time(a.raised_at_ms)))),
       { id: "alerts" },
     );
   }
