@@ -1,46 +1,98 @@
 //! Settings that are valid but risky. `hl7wasm config check` prints them
 //! and `hl7wasm serve` logs them at start; neither refuses the file.
 
-use super::{Config, SourceConfig};
+use std::net::IpAddr;
+
+use super::{ChannelConfig, Config, SourceConfig};
+use crate::deliver::TargetConfig;
 
 /// What is risky in `config`, one line per finding, each naming the
 /// channel and the key.
 pub fn warnings(config: &Config) -> Vec<String> {
     let mut found = Vec::new();
     for channel in &config.channels {
-        let name = &channel.name;
         let dedupe_off = config.storage.dedupe_window_secs == 0 || !channel.dedupes();
-        if matches!(channel.source, SourceConfig::File(_)) && dedupe_off {
-            found.push(format!(
-                "channel \"{name}\", key dedupe_window_secs: dedupe is off, so a file read \
-                 again (after a crash, or fixed and dropped in again) stores its messages twice"
-            ));
-        }
-        let reachable = channel
-            .source
-            .listen_address()
-            .and_then(Result::ok)
-            .is_some_and(|address| !address.ip().is_loopback());
-        if !reachable {
-            continue;
-        }
-        let Some(tls) = channel.source.tls() else {
-            found.push(format!(
-                "channel \"{name}\", key source.tls: listening beyond loopback without TLS, so \
-                 messages cross the network in clear text"
-            ));
-            continue;
+        source_warnings(channel, dedupe_off, &mut found);
+        destination_warnings(channel, &mut found);
+    }
+    let admin = &config.admin;
+    let reachable = admin
+        .listen_address()
+        .is_ok_and(|address| !address.ip().is_loopback());
+    if admin.enabled && reachable && admin.tls.is_none() {
+        found.push(
+            "key admin.tls: the admin API listens beyond loopback without TLS, so its bearer \
+             tokens cross the network in clear text"
+                .into(),
+        );
+    }
+    found
+}
+
+fn source_warnings(channel: &ChannelConfig, dedupe_off: bool, found: &mut Vec<String>) {
+    let name = &channel.name;
+    if matches!(channel.source, SourceConfig::File(_)) && dedupe_off {
+        found.push(format!(
+            "channel \"{name}\", key dedupe_window_secs: dedupe is off, so a file read \
+             again (after a crash, or fixed and dropped in again) stores its messages twice"
+        ));
+    }
+    let reachable = channel
+        .source
+        .listen_address()
+        .and_then(Result::ok)
+        .is_some_and(|address| !address.ip().is_loopback());
+    if !reachable {
+        return;
+    }
+    let Some(tls) = channel.source.tls() else {
+        found.push(format!(
+            "channel \"{name}\", key source.tls: listening beyond loopback without TLS, so \
+             messages cross the network in clear text"
+        ));
+        return;
+    };
+    let open_http =
+        matches!(&channel.source, SourceConfig::Http(http) if http.bearer_token.is_none());
+    if open_http && tls.client_ca_file.is_none() {
+        found.push(format!(
+            "channel \"{name}\", key source.bearer_token: neither a token nor client \
+             certificates are asked for, so anyone who reaches the port may post messages"
+        ));
+    }
+}
+
+fn destination_warnings(channel: &ChannelConfig, found: &mut Vec<String>) {
+    for (index, destination) in channel.destinations.iter().enumerate() {
+        let (key, host) = match &destination.to {
+            TargetConfig::Mllp(mllp) if mllp.tls.is_none() => {
+                let host = mllp.address.rsplit_once(':').map_or("", |(host, _)| host);
+                ("tls", host.to_owned())
+            }
+            TargetConfig::Http(http) => match reqwest::Url::parse(&http.url) {
+                Ok(url) if url.scheme() == "http" => {
+                    ("url", url.host_str().unwrap_or("").to_owned())
+                }
+                _ => continue,
+            },
+            _ => continue,
         };
-        let open_http =
-            matches!(&channel.source, SourceConfig::Http(http) if http.bearer_token.is_none());
-        if open_http && tls.client_ca_file.is_none() {
+        if !is_loopback(&host) {
             found.push(format!(
-                "channel \"{name}\", key source.bearer_token: neither a token nor client \
-                 certificates are asked for, so anyone who reaches the port may post messages"
+                "channel \"{}\", key destinations[{index}].to.{key}: sends to {host} without \
+                 TLS, so messages cross the network in clear text",
+                channel.name
             ));
         }
     }
-    found
+}
+
+/// Whether `host` (a name or an address, IPv6 possibly in brackets) is
+/// this machine's loopback.
+fn is_loopback(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]
@@ -61,6 +113,35 @@ mod tests {
         assert_eq!(warnings_of(channels), Vec::<String>::new());
         let default = crate::config::parse(crate::config::EMBEDDED_DEFAULT, "default").unwrap();
         assert_eq!(warnings(&default), Vec::<String>::new());
+    }
+
+    #[test]
+    fn clear_text_destinations_and_an_open_admin_api_are_named() {
+        let text = "[storage]\ndir = \"/tmp/store\"\n\n\
+                    [admin]\nlisten = \"0.0.0.0:8080\"\n\
+                    tokens = [{ name = \"ops\", token = \"0123456789abcdef\", role = \"viewer\" }]\n\n\
+                    [[channels]]\nname = \"out\"\n[channels.source]\ntype = \"mllp\"\n\
+                    listen = \"127.0.0.1:2575\"\n\
+                    [[channels.destinations]]\nname = \"lis\"\n\
+                    to = { type = \"mllp\", address = \"10.1.2.3:2575\" }\n\
+                    [[channels.destinations]]\nname = \"local\"\n\
+                    to = { type = \"mllp\", address = \"localhost:2576\" }\n\
+                    [[channels.destinations]]\nname = \"fhir\"\n\
+                    to = { type = \"http\", url = \"http://fhir.example.org/fhir\" }\n\
+                    [[channels.destinations]]\nname = \"fhir-tls\"\n\
+                    to = { type = \"http\", url = \"https://fhir.example.org/fhir\" }\n";
+        let config = crate::config::parse(text, "test").unwrap();
+        assert_eq!(
+            warnings(&config),
+            [
+                "channel \"out\", key destinations[0].to.tls: sends to 10.1.2.3 without TLS, so \
+                 messages cross the network in clear text",
+                "channel \"out\", key destinations[2].to.url: sends to fhir.example.org without \
+                 TLS, so messages cross the network in clear text",
+                "key admin.tls: the admin API listens beyond loopback without TLS, so its bearer \
+                 tokens cross the network in clear text",
+            ]
+        );
     }
 
     #[test]
