@@ -5,8 +5,9 @@
 //! message to the error directory with a report naming the message and the
 //! breach (and raises the `refused_files` alert), that a fixed file dropped
 //! in again stores only what was missing, and that a stopped channel leaves
-//! new files alone until it starts; and that a file of many messages, read
-//! in runs that share an fsync, is stored in its own order, once each.
+//! new files alone until it starts; and that a file of many messages, or
+//! many files of one message, read in runs that share an fsync, are stored
+//! in order, once each, every file moved on by its own outcome.
 
 #[path = "support/admin.rs"]
 mod admin;
@@ -241,5 +242,72 @@ async fn a_long_file_is_stored_in_order_once_each() {
     );
     let received = count(&server.metrics.frames_received, &channel("files"));
     assert_eq!(received, 700);
+    server.shutdown().await;
+}
+
+/// Ensures that a directory of one-message files (read in runs that span
+/// files: 300 files make two runs) stores the messages in the files' name
+/// order, once each, and moves each file by its own outcome: a refused one
+/// to the error directory with its report, the others (a resend among
+/// them) to the done directory.
+#[tokio::test]
+async fn many_small_files_are_stored_in_order_and_moved_one_by_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let inbox = dir.path().join("in");
+    let text = format!(
+        "[storage]\ndir = {store:?}\n\n\
+         [profiles.needs_id]\nfields = [{{ path = \"PID-3.1\", required = true }}]\n\n\
+         [[channels]]\nname = \"files\"\nvalidation_profile = \"needs_id\"\n\
+         [channels.source]\ntype = \"file\"\ndir = {inbox:?}\n\
+         poll_interval_ms = 50\nmin_age_ms = 0\n",
+        store = dir.path().join("store"),
+    );
+    let server = Server::start(config::parse(&text, "test").unwrap())
+        .await
+        .unwrap();
+    // Written aside and moved in together, so that one poll sees them all.
+    let staging = dir.path().join("staging");
+    std::fs::create_dir_all(&staging).unwrap();
+    let mut expected = Vec::new();
+    for n in 0..300 {
+        let control_id = format!("S-{}", if n == 200 { 199 } else { n });
+        let patient_id = if n == 150 {
+            String::new()
+        } else {
+            n.to_string()
+        };
+        let file = staging.join(format!("m{n:03}.hl7"));
+        std::fs::write(file, adt(&control_id, &patient_id)).unwrap();
+        if n != 150 && n != 200 {
+            expected.push(control_id);
+        }
+    }
+    std::fs::create_dir_all(&inbox).unwrap();
+    for n in 0..300 {
+        let name = format!("m{n:03}.hl7");
+        std::fs::rename(staging.join(&name), inbox.join(&name)).unwrap();
+    }
+    let (done, error) = (inbox.join("done"), inbox.join("error"));
+    eventually(WAIT, "every file moved on", || {
+        done.exists() && names(&done).len() == 299 && names(&error).len() == 2
+    })
+    .await;
+
+    let stored: Vec<String> = server
+        .store
+        .messages()
+        .map(|message| message.unwrap().control_id.unwrap())
+        .collect();
+    assert_eq!(stored, expected, "once each, in the files' name order");
+    assert_eq!(names(&error), ["m150.hl7", "m150.hl7.errors.txt"]);
+    let report = std::fs::read_to_string(error.join("m150.hl7.errors.txt")).unwrap();
+    assert_eq!(
+        report,
+        "message 1 (MSH-10 S-150): AR\n  E 101 PID-3.1: required but empty\n"
+    );
+    assert!(
+        names(&done).contains(&"m200.hl7".to_string()),
+        "the resend's file"
+    );
     server.shutdown().await;
 }

@@ -1,8 +1,9 @@
 //! A channel's file source: polls a directory, reads each settled file
 //! (one message, several, or a batch) through the [`Intake`], and moves the
-//! file on only once every message is durable. A file's messages are begun
-//! in runs of up to `RUN_MESSAGES` (or `RUN_BYTES`) and then finished in
-//! order, so a run shares one fsync and keeps the file's order in the queue.
+//! file on only once every message is durable. Messages are begun in runs
+//! of up to `RUN_MESSAGES` (or `RUN_BYTES`) and then finished in order, so
+//! a run shares one fsync and keeps the files' order in the queue; small
+//! files share a run, a big one is split into runs of its own.
 //!
 //! - All accepted: the file moves to the done directory (or is deleted).
 //! - A message refused (AR: malformed, too large, against the profile, or
@@ -40,6 +41,22 @@ const RUN_MESSAGES: usize = 256;
 /// The most bytes of a file's messages written to the log before the first
 /// of them is waited for.
 const RUN_BYTES: usize = 4 << 20;
+
+/// A file read, whose messages are begun (or being begun, run by run):
+/// what moving it on needs.
+struct BegunFile {
+    file: (PathBuf, SystemTime),
+    name: String,
+    /// `file:NAME`, as its messages are stored.
+    peer: String,
+    started: Instant,
+    /// Its messages.
+    count: usize,
+    /// Of those, the refused ones so far.
+    refused: usize,
+    /// The refusals, for `<name>.errors.txt`.
+    report: String,
+}
 
 /// A file source, ready to run.
 pub struct FileReader {
@@ -118,12 +135,8 @@ impl FileReader {
                 () = self.channel.control.listening() => {}
                 () = self.channel.shutdown.cancelled() => return,
             }
-            for file in self.settled_files() {
-                if self.channel.shutdown.is_cancelled() || self.stopped() {
-                    break;
-                }
-                self.read(&file).await;
-            }
+            let files = self.settled_files();
+            self.read_all(files).await;
             tokio::select! {
                 () = tokio::time::sleep(interval) => {}
                 () = self.channel.shutdown.cancelled() => return,
@@ -168,76 +181,178 @@ impl FileReader {
         files
     }
 
-    /// Reads one file and moves it on.
-    async fn read(&mut self, file: &(PathBuf, SystemTime)) {
+    /// Reads `files` in order and moves each on. Small files share runs:
+    /// the messages of several are begun before the first is finished, so
+    /// a directory of one-message files does not pay an fsync per file. A
+    /// file too big for a run goes alone, in runs of its own.
+    async fn read_all(&mut self, files: Vec<(PathBuf, SystemTime)>) {
+        let mut group: Vec<(BegunFile, Vec<Begun>)> = Vec::new();
+        let (mut messages, mut bytes) = (0, 0);
+        for file in files {
+            if self.channel.shutdown.is_cancelled() || self.stopped() {
+                break;
+            }
+            let name = file
+                .0
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let started = Instant::now();
+            let Some(content) = self.load_or_refuse(&file, &name, started).await else {
+                continue;
+            };
+            let batch = match hl7v2::split_batch(&content) {
+                Ok(batch) => batch,
+                Err(error) => {
+                    let report = format!("The file is not HL7 v2: {error}.\n");
+                    self.finish(&file, &name, 0, 1, Some(report), started);
+                    continue;
+                }
+            };
+            let size: usize = batch.messages.iter().map(|raw| raw.len()).sum();
+            let count = batch.messages.len();
+            let alone = count > RUN_MESSAGES || size > RUN_BYTES;
+            if alone || messages + count > RUN_MESSAGES || bytes + size > RUN_BYTES {
+                self.settle(std::mem::take(&mut group)).await;
+                (messages, bytes) = (0, 0);
+            }
+            let begun = BegunFile {
+                file,
+                peer: format!("file:{name}"),
+                name,
+                started,
+                count,
+                refused: 0,
+                report: String::new(),
+            };
+            if alone {
+                self.read_in_runs(begun, &batch.messages).await;
+                continue;
+            }
+            let intake = Intake {
+                channel: &self.channel,
+                peer: &begun.peer,
+            };
+            let run: Vec<Begun> = batch
+                .messages
+                .iter()
+                .map(|raw| self.begin(&intake, raw))
+                .collect();
+            group.push((begun, run));
+            (messages, bytes) = (messages + count, bytes + size);
+        }
+        self.settle(group).await;
+    }
+
+    /// Reads a file with more messages than a run, one run at a time.
+    async fn read_in_runs(&mut self, mut file: BegunFile, messages: &[&[u8]]) {
+        let mut next = 0;
+        while next < messages.len() {
+            let run = run_length(&messages[next..]);
+            let intake = Intake {
+                channel: &self.channel,
+                peer: &file.peer,
+            };
+            let begun = messages[next..next + run]
+                .iter()
+                .map(|raw| self.begin(&intake, raw));
+            let begun: Vec<Begun> = begun.collect();
+            if !self.finish_run(&mut file, next, begun).await {
+                return;
+            }
+            next += run;
+        }
+        self.move_on(file);
+    }
+
+    /// Finishes the files of a group in order and moves each on; once
+    /// storage fails, that file and the ones after it stay for the next
+    /// poll.
+    async fn settle(&mut self, group: Vec<(BegunFile, Vec<Begun>)>) {
+        let mut group = group.into_iter();
+        while let Some((mut file, run)) = group.next() {
+            if !self.finish_run(&mut file, 0, run).await {
+                for (later, run) in group {
+                    let intake = Intake {
+                        channel: &self.channel,
+                        peer: &later.peer,
+                    };
+                    for begun in run {
+                        intake.abandon(begun).await;
+                    }
+                    let reason =
+                        "storage failed at an earlier file; the file stays for the next poll";
+                    self.failed_as(FileOutcome::Retry, &later.name, reason);
+                }
+                return;
+            }
+            self.move_on(file);
+        }
+    }
+
+    /// Finishes a run of `file`'s messages (the first being message
+    /// `first` + 1 of the file) in order, noting refusals in its report;
+    /// `false` when storage failed, and the file stays for the next poll.
+    async fn finish_run(&self, file: &mut BegunFile, first: usize, run: Vec<Begun>) -> bool {
+        let intake = Intake {
+            channel: &self.channel,
+            peer: &file.peer,
+        };
+        let mut run = run.into_iter();
+        for (index, one) in (first..).zip(run.by_ref()) {
+            let answer = intake.finish(one).await;
+            if !answer.committed && matches!(answer.code, "AE" | "CE") {
+                for rest in run {
+                    intake.abandon(rest).await;
+                }
+                let reason = format!(
+                    "storage failed at message {}; the file stays for the next poll",
+                    index + 1
+                );
+                self.failed_as(FileOutcome::Retry, &file.name, &reason);
+                return false;
+            }
+            if matches!(answer.code, "AR" | "CR") {
+                file.refused += 1;
+                describe_refusal(&mut file.report, index + 1, &answer);
+            }
+        }
+        true
+    }
+
+    /// Moves a file whose messages are all finished to the error directory
+    /// (with its report) or the done directory.
+    fn move_on(&mut self, file: BegunFile) {
+        let report = (file.refused > 0).then_some(file.report);
+        let (count, refused) = (file.count, file.refused);
+        self.finish(&file.file, &file.name, count, refused, report, file.started);
+    }
+
+    /// Reads a file; `None` when it cannot be read (noted, so that it is
+    /// not tried again until it changes) or is too large (refused).
+    async fn load_or_refuse(
+        &mut self,
+        file: &(PathBuf, SystemTime),
+        name: &str,
+        started: Instant,
+    ) -> Option<Vec<u8>> {
         let (path, modified) = file;
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let started = Instant::now();
-        let bytes = match self.load(path).await {
-            Ok(bytes) => bytes,
+        match self.load(path).await {
+            Ok(bytes) => Some(bytes),
             Err(Unreadable::TooLarge(size)) => {
                 let limit = self.settings.max_file_bytes;
                 let report =
                     format!("The file has {size} bytes, more than max_file_bytes ({limit}).\n");
-                self.finish(file, &name, 0, 1, Some(report), started);
-                return;
+                self.finish(file, name, 0, 1, Some(report), started);
+                None
             }
             Err(Unreadable::Io(error)) => {
                 self.failed.insert(path.clone(), *modified);
                 let reason = format!("cannot read the file: {error}");
-                self.failed_as(FileOutcome::Unreadable, &name, &reason);
-                return;
+                self.failed_as(FileOutcome::Unreadable, name, &reason);
+                None
             }
-        };
-        let batch = match hl7v2::split_batch(&bytes) {
-            Ok(batch) => batch,
-            Err(error) => {
-                let report = format!("The file is not HL7 v2: {error}.\n");
-                self.finish(file, &name, 0, 1, Some(report), started);
-                return;
-            }
-        };
-        let peer = format!("file:{name}");
-        let intake = Intake {
-            channel: &self.channel,
-            peer: &peer,
-        };
-        let mut report = String::new();
-        let mut refused = 0;
-        let count = batch.messages.len();
-        let mut next = 0;
-        while next < count {
-            let run = run_length(&batch.messages[next..]);
-            let begun: Vec<Begun> = batch.messages[next..next + run]
-                .iter()
-                .map(|raw| self.begin(&intake, raw))
-                .collect();
-            let mut begun = begun.into_iter();
-            for (index, one) in (next..).zip(begun.by_ref()) {
-                let answer = intake.finish(one).await;
-                if !answer.committed && matches!(answer.code, "AE" | "CE") {
-                    for rest in begun {
-                        intake.abandon(rest).await;
-                    }
-                    let reason = format!(
-                        "storage failed at message {}; the file stays for the next poll",
-                        index + 1
-                    );
-                    self.failed_as(FileOutcome::Retry, &name, &reason);
-                    return;
-                }
-                if matches!(answer.code, "AR" | "CR") {
-                    refused += 1;
-                    describe_refusal(&mut report, index + 1, &answer);
-                }
-            }
-            next += run;
         }
-        let report = (refused > 0).then_some(report);
-        self.finish(file, &name, count, refused, report, started);
     }
 
     async fn load(&self, path: &Path) -> Result<Vec<u8>, Unreadable> {
