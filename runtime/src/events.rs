@@ -212,30 +212,32 @@ impl MessageChecked<'_> {
             metrics.validation_findings.get_or_create(&labels).inc();
         }
         let summary = self.findings.summary();
+        // tracing's level must be known where the event is written: one
+        // line, two levels.
+        macro_rules! checked {
+            ($level:ident, $text:literal) => {
+                tracing::$level!(
+                    target: AUDIT_TARGET,
+                    channel = self.channel,
+                    control_id = self.control_id,
+                    message_type = self.message_type,
+                    profile = self.profile,
+                    findings = summary,
+                    $text
+                )
+            };
+        }
         if self.findings.refuses() {
             metrics
                 .messages_invalid
                 .get_or_create(&metrics::channel(self.channel))
                 .inc();
-            tracing::warn!(
-                target: AUDIT_TARGET,
-                channel = self.channel,
-                control_id = self.control_id,
-                message_type = self.message_type,
-                profile = self.profile,
-                findings = summary,
+            checked!(
+                warn,
                 "Message refused by the conformance profile, not stored."
             );
         } else {
-            tracing::info!(
-                target: AUDIT_TARGET,
-                channel = self.channel,
-                control_id = self.control_id,
-                message_type = self.message_type,
-                profile = self.profile,
-                findings = summary,
-                "Message accepted with conformance warnings."
-            );
+            checked!(info, "Message accepted with conformance warnings.");
         }
     }
 }
