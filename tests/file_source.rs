@@ -50,6 +50,33 @@ fn names(dir: &Path) -> Vec<String> {
     names
 }
 
+/// An engine with a file channel `files` reading `<dir>/in` every 50 ms,
+/// whose profile requires PID-3.1; returns it and the directory.
+async fn start_needing_ids(dir: &Path) -> (Server, PathBuf) {
+    let inbox = dir.join("in");
+    let text = format!(
+        "[storage]\ndir = {store:?}\n\n\
+         [profiles.needs_id]\nfields = [{{ path = \"PID-3.1\", required = true }}]\n\n\
+         [[channels]]\nname = \"files\"\nvalidation_profile = \"needs_id\"\n\
+         [channels.source]\ntype = \"file\"\ndir = {inbox:?}\n\
+         poll_interval_ms = 50\nmin_age_ms = 0\n",
+        store = dir.join("store"),
+    );
+    let server = Server::start(config::parse(&text, "test").unwrap())
+        .await
+        .unwrap();
+    (server, inbox)
+}
+
+/// The control IDs of the stored messages, in the store's (arrival) order.
+fn stored_control_ids(server: &Server) -> Vec<String> {
+    server
+        .store
+        .messages()
+        .map(|message| message.unwrap().control_id.unwrap())
+        .collect()
+}
+
 fn corpus_batch() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(
         "../../shared/corpus/hl7v2/cdc-trusted-intermediary/Test/Results/\
@@ -194,18 +221,7 @@ async fn files_are_read_moved_on_and_refusals_reported() {
 #[tokio::test]
 async fn a_long_file_is_stored_in_order_once_each() {
     let dir = tempfile::tempdir().unwrap();
-    let inbox = dir.path().join("in");
-    let text = format!(
-        "[storage]\ndir = {store:?}\n\n\
-         [profiles.needs_id]\nfields = [{{ path = \"PID-3.1\", required = true }}]\n\n\
-         [[channels]]\nname = \"files\"\nvalidation_profile = \"needs_id\"\n\
-         [channels.source]\ntype = \"file\"\ndir = {inbox:?}\n\
-         poll_interval_ms = 50\nmin_age_ms = 0\n",
-        store = dir.path().join("store"),
-    );
-    let server = Server::start(config::parse(&text, "test").unwrap())
-        .await
-        .unwrap();
+    let (server, inbox) = start_needing_ids(dir.path()).await;
     // 700 messages: every 100th resends the one before it, and message
     // 350 has no patient ID.
     let mut file = String::new();
@@ -229,11 +245,7 @@ async fn a_long_file_is_stored_in_order_once_each() {
     })
     .await;
 
-    let stored: Vec<String> = server
-        .store
-        .messages()
-        .map(|message| message.unwrap().control_id.unwrap())
-        .collect();
+    let stored = stored_control_ids(&server);
     assert_eq!(stored, expected, "every message once, in the file's order");
     let report = std::fs::read_to_string(error.join("long.hl7.errors.txt")).unwrap();
     assert_eq!(
@@ -253,18 +265,7 @@ async fn a_long_file_is_stored_in_order_once_each() {
 #[tokio::test]
 async fn many_small_files_are_stored_in_order_and_moved_one_by_one() {
     let dir = tempfile::tempdir().unwrap();
-    let inbox = dir.path().join("in");
-    let text = format!(
-        "[storage]\ndir = {store:?}\n\n\
-         [profiles.needs_id]\nfields = [{{ path = \"PID-3.1\", required = true }}]\n\n\
-         [[channels]]\nname = \"files\"\nvalidation_profile = \"needs_id\"\n\
-         [channels.source]\ntype = \"file\"\ndir = {inbox:?}\n\
-         poll_interval_ms = 50\nmin_age_ms = 0\n",
-        store = dir.path().join("store"),
-    );
-    let server = Server::start(config::parse(&text, "test").unwrap())
-        .await
-        .unwrap();
+    let (server, inbox) = start_needing_ids(dir.path()).await;
     // Written aside and moved in together, so that one poll sees them all.
     let staging = dir.path().join("staging");
     std::fs::create_dir_all(&staging).unwrap();
@@ -293,11 +294,7 @@ async fn many_small_files_are_stored_in_order_and_moved_one_by_one() {
     })
     .await;
 
-    let stored: Vec<String> = server
-        .store
-        .messages()
-        .map(|message| message.unwrap().control_id.unwrap())
-        .collect();
+    let stored = stored_control_ids(&server);
     assert_eq!(stored, expected, "once each, in the files' name order");
     assert_eq!(names(&error), ["m150.hl7", "m150.hl7.errors.txt"]);
     let report = std::fs::read_to_string(error.join("m150.hl7.errors.txt")).unwrap();
