@@ -5,7 +5,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
-use prometheus_client::registry::Registry;
+use prometheus_client::registry::{Metric, Registry};
 
 /// Label pairs, for example `[("channel", "adt"), ("code", "AA")]`.
 pub type Labels = Vec<(&'static str, String)>;
@@ -80,6 +80,13 @@ pub struct Metrics {
     pub delivery_latency_seconds: Histograms,
 }
 
+/// Registers `metric` under `name` and returns the handle the engine
+/// updates (a clone shares its value).
+fn registered<M: Metric + Clone>(registry: &mut Registry, name: &str, help: &str, metric: M) -> M {
+    registry.register(name, help, metric.clone());
+    metric
+}
+
 fn latency_histogram() -> Histogram {
     // 50 µs to about 26 s.
     Histogram::new(exponential_buckets(0.000_05, 2.0, 20))
@@ -146,23 +153,23 @@ impl Metrics {
             "http_source_requests",
             "Requests to HTTP sources, by response status",
         );
-        let queue_depth = Gauges::default();
-        registry.register(
+        let queue_depth = registered(
+            &mut registry,
             "queue_depth",
             "Entries waiting, by queue and partition",
-            queue_depth.clone(),
+            Gauges::default(),
         );
-        let storage_available_bytes = Gauge::default();
-        registry.register(
+        let storage_available_bytes = registered(
+            &mut registry,
             "storage_available_bytes",
             "Bytes available on the store's file system",
-            storage_available_bytes.clone(),
+            Gauge::default(),
         );
-        let storage_total_bytes = Gauge::default();
-        registry.register(
+        let storage_total_bytes = registered(
+            &mut registry,
             "storage_total_bytes",
             "Size of the store's file system in bytes",
-            storage_total_bytes.clone(),
+            Gauge::default(),
         );
         let mut histogram = |name: &str, help: &str| {
             let family = Histograms::new_with_constructor(latency_histogram as fn() -> Histogram);
