@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::logging::AUDIT_TARGET;
 use crate::metrics::{self, Metrics};
+use crate::tls::TlsReload;
 use crate::validation::Findings;
 
 /// A connection was accepted (after its TLS handshake, if any).
@@ -89,6 +90,38 @@ impl TlsHandshakeFailed<'_> {
             .get_or_create(&metrics::channel(self.channel))
             .inc();
         tracing::warn!(target: AUDIT_TARGET, channel = self.channel, peer = %self.peer, reason = self.reason, "TLS handshake failed.");
+    }
+}
+
+/// A listener's TLS files were read again (on SIGHUP or an admin call).
+pub struct TlsReloaded<'a> {
+    /// How it went.
+    pub reload: &'a TlsReload,
+}
+
+impl TlsReloaded<'_> {
+    /// Logs and counts the event.
+    pub fn emit(&self, metrics: &Metrics) {
+        let TlsReload {
+            listener,
+            outcome,
+            certificate,
+            error,
+        } = self.reload;
+        let labels = vec![
+            ("listener", listener.name().to_string()),
+            ("outcome", outcome.as_str().to_string()),
+        ];
+        metrics.tls_reloads.get_or_create(&labels).inc();
+        let listener = listener.name();
+        match error {
+            None => {
+                tracing::info!(target: AUDIT_TARGET, listener, outcome = outcome.as_str(), subject = certificate.subject, not_after_unix = certificate.not_after_unix, sha256 = certificate.sha256, "TLS configuration reloaded.")
+            }
+            Some(error) => {
+                tracing::error!(target: AUDIT_TARGET, listener, error, sha256 = certificate.sha256, "TLS configuration not reloaded; the listener keeps the one it had.")
+            }
+        }
     }
 }
 

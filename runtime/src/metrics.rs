@@ -31,6 +31,12 @@ pub struct Metrics {
     pub connection_errors: Counters,
     /// TLS handshakes that failed, by channel and reason.
     pub tls_handshake_failures: Counters,
+    /// Reloads of a listener's TLS files, by listener (a channel's name or
+    /// `(admin)`) and outcome (`reloaded`, `unchanged`, `failed`).
+    pub tls_reloads: Counters,
+    /// When the certificate each TLS listener presents expires, in seconds
+    /// since the Unix epoch, by listener; set at each alert evaluation.
+    pub tls_certificate_expiry: Gauges,
     /// ACKs sent, by channel and code.
     pub acks: Counters,
     /// Messages stored, by channel.
@@ -119,6 +125,10 @@ impl Metrics {
             "MLLP connections closed on an error",
         );
         let tls_handshake_failures = counter("tls_handshake_failures", "Failed TLS handshakes");
+        let tls_reloads = counter(
+            "tls_reloads",
+            "Reloads of a listener's TLS files, by outcome",
+        );
         let acks = counter("acks_sent", "ACKs sent, by code");
         let messages_stored = counter("messages_stored", "Messages stored durably");
         let duplicates = counter("duplicates", "Resends recognised as duplicates");
@@ -159,6 +169,12 @@ impl Metrics {
             "Entries waiting, by queue and partition",
             Gauges::default(),
         );
+        let tls_certificate_expiry = registered(
+            &mut registry,
+            "tls_certificate_expiry_timestamp_seconds",
+            "When the certificate a TLS listener presents expires, in Unix seconds",
+            Gauges::default(),
+        );
         let storage_available_bytes = registered(
             &mut registry,
             "storage_available_bytes",
@@ -191,6 +207,8 @@ impl Metrics {
             connections,
             connection_errors,
             tls_handshake_failures,
+            tls_reloads,
+            tls_certificate_expiry,
             acks,
             messages_stored,
             duplicates,

@@ -23,6 +23,8 @@ use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 use tokio_util::sync::CancellationToken;
 
+use crate::tls::ServerTls;
+
 /// How long a client may take to complete its TLS handshake.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -70,12 +72,13 @@ pub struct HttpLimits {
     pub header_timeout: Duration,
 }
 
-/// Serves `app` on `tcp` (over TLS with `tls`, whose failed handshakes go
-/// to its callback) until `shutdown`, when requests in flight finish.
+/// Serves `app` on `tcp` (over TLS with `tls`, each connection with the
+/// configuration current when it arrives, whose failed handshakes go to
+/// its callback) until `shutdown`, when requests in flight finish.
 /// Handlers can extract the client's `ConnectInfo<SocketAddr>`.
 pub async fn serve_http(
     tcp: TcpListener,
-    tls: Option<(TlsAcceptor, HandshakeFailed)>,
+    tls: Option<(Arc<ServerTls>, HandshakeFailed)>,
     app: Router,
     limits: HttpLimits,
     shutdown: CancellationToken,
@@ -96,7 +99,7 @@ pub async fn serve_http(
             let _ = socket.set_nodelay(true);
             match tls {
                 None => serve_connection(socket, app, timeout, &shutdown).await,
-                Some((acceptor, failed)) => match tls_handshake(&acceptor, socket).await {
+                Some((tls, failed)) => match tls_handshake(&tls.acceptor(), socket).await {
                     Ok(stream) => serve_connection(stream, app, timeout, &shutdown).await,
                     Err(reason) => failed(peer, &reason),
                 },

@@ -16,11 +16,13 @@ use crate::admin::{
 use crate::alerting::{AlertsConfig, Evaluator, Webhook};
 use crate::alerts::Alerts;
 use crate::config::{Config, SourceConfig};
+use crate::events::TlsReloaded;
 use crate::ingest::{AckIds, ChannelRuntime, FileReader, HttpSource, Listener};
 use crate::metrics::Metrics;
 use crate::pipeline::{ChannelPipeline, Shared, Topology, Wakers, pruner};
 use crate::plugin::PluginRegistry;
 use crate::store::{DeadLetterFilter, Requeued, Store, StoreError, StoredMessage};
+use crate::tls::{TlsListener, TlsListeners, TlsReload};
 
 /// A started engine.
 pub struct Server {
@@ -38,6 +40,8 @@ pub struct Server {
     pub wakers: Arc<Wakers>,
     /// The plugin registry, when a channel has plugins.
     pub registry: Option<Arc<PluginRegistry>>,
+    /// The TLS configurations of the listeners that serve TLS.
+    pub tls: Arc<TlsListeners>,
     pipelines: BTreeMap<String, Arc<ChannelPipeline>>,
     admin: Option<AdminApi>,
     shutdown: CancellationToken,
@@ -67,6 +71,7 @@ impl Server {
         let mut addresses = BTreeMap::new();
         let mut tasks = JoinSet::new();
         let alerts = Arc::new(alerts(&config.alerts, &shutdown, &mut tasks)?);
+        let tls = Arc::new(TlsListeners::default());
         let shared = Shared {
             store: store.clone(),
             wakers: wakers.clone(),
@@ -93,10 +98,10 @@ impl Server {
             store.clone(),
             metrics.clone(),
             alerts.clone(),
+            tls.clone(),
         );
-        tasks.spawn(evaluator.run(shutdown.clone()));
         let admin = if config.admin.enabled {
-            let state = admin_state(&config, &shared, &topology.registry, &pipelines);
+            let state = admin_state(&config, &shared, &topology.registry, &pipelines, &tls);
             tasks.spawn(sample_rates(state.clone(), shutdown.clone()));
             tasks.spawn(refresh_queue_gauges(state.clone(), shutdown.clone()));
             Some(AdminApi::start(state, &shutdown, &mut tasks).await?)
@@ -107,6 +112,11 @@ impl Server {
             let name = channel.name.clone();
             let profile = config.profile_for(&channel).map_err(anyhow::Error::msg)?;
             let source = channel.source.clone();
+            let source_tls = source
+                .tls()
+                .map(|settings| tls.load(TlsListener::Channel(name.clone()), settings))
+                .transpose()
+                .with_context(|| format!("channel \"{name}\": key source.tls"))?;
             let runtime = Arc::new(ChannelRuntime {
                 name: name.clone(),
                 config: channel,
@@ -123,23 +133,23 @@ impl Server {
             match source {
                 SourceConfig::Mllp(source) => {
                     let listen = source.listen_address().map_err(anyhow::Error::msg)?;
-                    let listener = Listener::bind(
-                        runtime,
-                        listen,
-                        source.tls.as_ref(),
-                        source.max_connections,
-                    )
-                    .await
-                    .with_context(|| {
-                        format!("channel \"{name}\": cannot start its MLLP listener on {listen}")
-                    })?;
+                    let listener =
+                        Listener::bind(runtime, listen, source_tls, source.max_connections)
+                            .await
+                            .with_context(|| {
+                                format!(
+                                    "channel \"{name}\": cannot start its MLLP listener on {listen}"
+                                )
+                            })?;
                     addresses.insert(name, listener.local_addr());
                     tasks.spawn(listener.run());
                 }
                 SourceConfig::Http(source) => {
-                    let http = HttpSource::bind(runtime, &source).await.with_context(|| {
-                        format!("channel \"{name}\": cannot start its HTTP source")
-                    })?;
+                    let http = HttpSource::bind(runtime, &source, source_tls)
+                        .await
+                        .with_context(|| {
+                            format!("channel \"{name}\": cannot start its HTTP source")
+                        })?;
                     addresses.insert(name, http.local_addr());
                     tasks.spawn(http.run());
                 }
@@ -151,6 +161,9 @@ impl Server {
                 }
             }
         }
+        // The evaluator starts once every listener's TLS is loaded, so its
+        // first round sees each certificate.
+        tasks.spawn(evaluator.run(shutdown.clone()));
         if let Some(admin) = &admin {
             admin.state.set_ready(true);
         }
@@ -161,6 +174,7 @@ impl Server {
             alerts,
             wakers,
             registry: topology.registry,
+            tls,
             pipelines,
             admin,
             shutdown,
@@ -179,6 +193,11 @@ impl Server {
         filter: &DeadLetterFilter,
     ) -> Result<Vec<Requeued>, StoreError> {
         reprocess_dead_letters(&self.store, &self.wakers, filter)
+    }
+
+    /// Reads every TLS listener's files again (see [`reload_tls`]).
+    pub fn reload_tls(&self) -> Vec<TlsReload> {
+        reload_tls(&self.tls, &self.metrics)
     }
 
     /// The processing side of `channel`: its stages (swappable), routes
@@ -206,6 +225,18 @@ impl Server {
         self.shutdown.cancel();
         while self.tasks.join_next().await.is_some() {}
     }
+}
+
+/// Reads every TLS listener's certificate, key and client CA files again:
+/// new connections get what loaded, open ones keep theirs, and a listener
+/// whose files do not load keeps what it had. Each outcome is logged on the
+/// audit target and counted.
+pub fn reload_tls(listeners: &TlsListeners, metrics: &Metrics) -> Vec<TlsReload> {
+    let reloads = listeners.reload();
+    for reload in &reloads {
+        TlsReloaded { reload }.emit(metrics);
+    }
+    reloads
 }
 
 /// Puts the dead letters `filter` matches back in their queues (see
@@ -277,6 +308,7 @@ fn admin_state(
     shared: &Shared,
     registry: &Option<Arc<PluginRegistry>>,
     pipelines: &BTreeMap<String, Arc<ChannelPipeline>>,
+    tls: &Arc<TlsListeners>,
 ) -> Arc<AdminState> {
     Arc::new(AdminState {
         store: shared.store.clone(),
@@ -290,5 +322,6 @@ fn admin_state(
         config_view: redacted(&config.as_written),
         ready: false.into(),
         rates: RateSamples::default(),
+        tls: tls.clone(),
     })
 }

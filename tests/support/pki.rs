@@ -14,10 +14,11 @@ use tempfile::TempDir;
 /// The PEM files: `ca.pem`, `rogue-ca.pem`, `server.{pem,key}` (SANs
 /// localhost and 127.0.0.1), and client certificates `lab` (CN
 /// lab-analyzer), `pharmacy` and `impostor` (CN lab-analyzer, signed by the
-/// rogue CA).
+/// rogue CA). More server certificates can be issued by the CA.
 pub struct Pki {
     /// The directory holding the files.
     pub dir: TempDir,
+    ca: Issuer<'static, KeyPair>,
 }
 
 impl Pki {
@@ -26,12 +27,19 @@ impl Pki {
         let dir = TempDir::new().unwrap();
         let ca = certificate_authority(dir.path(), "ca", "Test CA");
         let rogue = certificate_authority(dir.path(), "rogue-ca", "Rogue CA");
-        let server = ["localhost".to_string(), "127.0.0.1".to_string()];
-        issue(dir.path(), "server", "hl7wasm", &server, &ca);
-        issue(dir.path(), "lab", "lab-analyzer", &[], &ca);
-        issue(dir.path(), "pharmacy", "pharmacy", &[], &ca);
-        issue(dir.path(), "impostor", "lab-analyzer", &[], &rogue);
-        Pki { dir }
+        write_issued(dir.path(), "server", server_params(), &ca);
+        issue_client(dir.path(), "lab", "lab-analyzer", &ca);
+        issue_client(dir.path(), "pharmacy", "pharmacy", &ca);
+        issue_client(dir.path(), "impostor", "lab-analyzer", &rogue);
+        Pki { dir, ca }
+    }
+
+    /// Issues `<name>.{pem,key}`: a server certificate like `server`'s,
+    /// from the same CA, valid until `not_after`.
+    pub fn issue_server(&self, name: &str, not_after: time::OffsetDateTime) {
+        let mut params = server_params();
+        params.not_after = not_after;
+        write_issued(self.dir.path(), name, params, &self.ca);
     }
 
     /// The path of one file.
@@ -51,14 +59,29 @@ fn certificate_authority(dir: &Path, name: &str, cn: &str) -> Issuer<'static, Ke
     Issuer::new(params, key)
 }
 
-fn issue(dir: &Path, name: &str, cn: &str, sans: &[String], ca: &Issuer<'_, KeyPair>) {
-    let key = KeyPair::generate().unwrap();
-    let mut params = CertificateParams::new(sans.to_vec()).unwrap();
+/// A server certificate's parameters: CN hl7wasm, SANs localhost and
+/// 127.0.0.1.
+fn server_params() -> CertificateParams {
+    let sans = vec!["localhost".to_string(), "127.0.0.1".to_string()];
+    let mut params = CertificateParams::new(sans).unwrap();
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "hl7wasm");
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    params
+}
+
+/// Issues `<name>.{pem,key}`: a client certificate with CN `cn`.
+fn issue_client(dir: &Path, name: &str, cn: &str, ca: &Issuer<'_, KeyPair>) {
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
     params.distinguished_name.push(DnType::CommonName, cn);
-    params.extended_key_usages = vec![match sans.is_empty() {
-        true => ExtendedKeyUsagePurpose::ClientAuth,
-        false => ExtendedKeyUsagePurpose::ServerAuth,
-    }];
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    write_issued(dir, name, params, ca);
+}
+
+/// Signs `params` with `ca` and writes `<name>.pem` and `<name>.key`.
+fn write_issued(dir: &Path, name: &str, params: CertificateParams, ca: &Issuer<'_, KeyPair>) {
+    let key = KeyPair::generate().unwrap();
     let cert = params.signed_by(&key, ca).unwrap();
     std::fs::write(dir.join(format!("{name}.pem")), cert.pem()).unwrap();
     std::fs::write(dir.join(format!("{name}.key")), key.serialize_pem()).unwrap();

@@ -33,6 +33,8 @@
 //! POST /api/v1/channels/{name}/stages/{i}/rollback
 //!                                           admin     back to the replaced version
 //! GET  /api/v1/alerts                       viewer
+//! GET  /api/v1/tls                          viewer    each TLS listener's certificate
+//! POST /api/v1/tls/reload                   operator  read the TLS files again; audited
 //! GET  /api/v1/config                       viewer    as written, secrets redacted
 //! GET  /dashboard/                           no auth   the web dashboard (`/` leads there)
 //! ```
@@ -76,6 +78,7 @@ mod serve;
 mod settings;
 mod state;
 mod stats;
+mod tls;
 
 pub use auth::Caller;
 pub use config_view::redacted;

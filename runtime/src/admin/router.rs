@@ -13,7 +13,7 @@ use super::error::ApiError;
 use super::state::AdminState;
 use super::{
     activate, alerts, browser_guard, channels, config_view, dashboard, dead_letters, health,
-    messages, openapi, plugins, queues,
+    messages, openapi, plugins, queues, tls,
 };
 
 /// Every route: `/api/v1/...`, `/metrics` and the dashboard, behind the
@@ -55,6 +55,8 @@ pub fn router(state: Arc<AdminState>) -> Router {
         )
         .route("/plugins/{sha256}", delete(plugins::delete))
         .route("/alerts", get(alerts::list))
+        .route("/tls", get(tls::list))
+        .route("/tls/reload", post(tls::reload))
         .route("/config", get(config_view::show));
     Router::new()
         .nest("/api/v1", api)

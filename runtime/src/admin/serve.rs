@@ -7,12 +7,12 @@ use std::sync::Arc;
 use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
-use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
 use super::router::router;
 use super::state::AdminState;
 use crate::net::{HandshakeFailed, serve_http};
+use crate::tls::TlsListener;
 
 /// A running admin API.
 pub struct AdminApi {
@@ -40,10 +40,10 @@ impl AdminApi {
         let settings = &state.settings;
         settings.check().map_err(anyhow::Error::msg)?;
         let listen = settings.listen_address().map_err(anyhow::Error::msg)?;
-        let acceptor = settings
+        let tls = settings
             .tls
             .as_ref()
-            .map(|tls| crate::tls::server_config(tls).map(TlsAcceptor::from))
+            .map(|tls| state.tls.load(TlsListener::Admin, tls))
             .transpose()
             .context("key admin.tls")?;
         let tcp = TcpListener::bind(listen)
@@ -54,7 +54,7 @@ impl AdminApi {
         let failed: HandshakeFailed = Arc::new(|peer, error: &str| {
             tracing::warn!(%peer, error, "Admin API TLS handshake failed.");
         });
-        let tls = acceptor.map(|acceptor| (acceptor, failed));
+        let tls = tls.map(|tls| (tls, failed));
         let serving = serve_http(tcp, tls, app, settings.limits(), shutdown.clone());
         tasks.spawn(async move {
             serving.await;

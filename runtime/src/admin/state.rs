@@ -1,6 +1,6 @@
 //! What the admin API's handlers share: the engine's store, wakers,
-//! metrics, alerts and plugin registry, the configuration, and the
-//! counter samples rates come from.
+//! metrics, alerts and plugin registry, the configuration, the counter
+//! samples rates come from, and the listeners' TLS configurations.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -14,6 +14,7 @@ use crate::metrics::Metrics;
 use crate::pipeline::{ChannelPipeline, Wakers};
 use crate::plugin::PluginRegistry;
 use crate::store::Store;
+use crate::tls::TlsListeners;
 
 /// The engine as the admin API sees it.
 pub struct AdminState {
@@ -39,6 +40,8 @@ pub struct AdminState {
     pub ready: AtomicBool,
     /// The last minute's counter samples, for each channel's rates.
     pub rates: RateSamples,
+    /// The TLS configurations of the engine's listeners, for reloads.
+    pub tls: Arc<TlsListeners>,
 }
 
 impl AdminState {

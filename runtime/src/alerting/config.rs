@@ -53,6 +53,9 @@ pub struct AlertsConfig {
     /// than `storage_min_free_percent`, raises `storage_space`: on a large
     /// disk a tenth is more than a warning needs. By default 10240 (10 GiB).
     pub storage_min_free_mb: u64,
+    /// A TLS listener whose certificate expires within this many days (or
+    /// has expired) raises `certificate_expiry`. By default 14.
+    pub certificate_expiry_days: u64,
     /// Where each raise and clear is POSTed as JSON `{kind, channel, text,
     /// raised_at_ms, state}` with `state` "raised" or "cleared"; failures are
     /// logged, not retried. By default none.
@@ -78,6 +81,7 @@ impl Default for AlertsConfig {
             storage_min_free_percent: 10.0,
             storage_min_free_mb: 10 * 1024,
             refused_files_max: 0,
+            certificate_expiry_days: 14,
             webhook_url: None,
             webhook_timeout_secs: 10,
         }

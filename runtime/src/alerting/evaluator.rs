@@ -21,6 +21,7 @@ use crate::hl7_input::now_unix_ms;
 use crate::ingest::FileOutcome;
 use crate::metrics::{self, Metrics, channel_and, destination_and};
 use crate::store::{Store, StoreError};
+use crate::tls::TlsListeners;
 
 /// The TLS failure rule counts over an hour.
 const HOUR_MS: u64 = 3_600_000;
@@ -44,18 +45,21 @@ pub struct Evaluator {
     store: Store,
     metrics: Arc<Metrics>,
     alerts: Arc<Alerts>,
+    tls: Arc<TlsListeners>,
     history: VecDeque<Sample>,
     baselines: BTreeMap<String, Baseline>,
 }
 
 impl Evaluator {
-    /// An evaluator of `channels` under `config`.
+    /// An evaluator of `channels` and the TLS listeners in `tls` under
+    /// `config`.
     pub fn new(
         config: AlertsConfig,
         channels: Vec<ChannelConfig>,
         store: Store,
         metrics: Arc<Metrics>,
         alerts: Arc<Alerts>,
+        tls: Arc<TlsListeners>,
     ) -> Self {
         Evaluator {
             config,
@@ -63,6 +67,7 @@ impl Evaluator {
             store,
             metrics,
             alerts,
+            tls,
             history: VecDeque::new(),
             baselines: BTreeMap::new(),
         }
@@ -96,6 +101,32 @@ impl Evaluator {
         self.remember(sample);
         self.judge_queue_ages().await;
         self.judge_storage_space();
+        self.judge_certificates();
+    }
+
+    /// Runs the certificate expiry rule of every TLS listener and sets the
+    /// expiry gauges.
+    fn judge_certificates(&self) {
+        let now_secs = i64::try_from(now_unix_ms() / 1000).unwrap_or(i64::MAX);
+        for (listener, tls) in self.tls.all() {
+            let certificate = tls.certificate();
+            self.metrics
+                .tls_certificate_expiry
+                .get_or_create(&vec![("listener", listener.name().to_string())])
+                .set(certificate.not_after_unix);
+            let verdict = rules::certificate_expiry(
+                &listener.to_string(),
+                &certificate,
+                now_secs,
+                &self.config,
+            );
+            apply(
+                &self.alerts,
+                rules::CERTIFICATE_EXPIRY,
+                listener.alert_channel(),
+                verdict,
+            );
+        }
     }
 
     /// Runs the storage space rule and sets the storage gauges.

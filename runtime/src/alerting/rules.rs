@@ -4,6 +4,7 @@
 
 use super::config::AlertsConfig;
 use crate::store::DiskSpace;
+use crate::tls::CertificateSummary;
 
 /// `inbound_volume`: a burst of inbound frames.
 pub const INBOUND_VOLUME: &str = "inbound_volume";
@@ -20,6 +21,10 @@ pub const QUEUE_AGE: &str = "queue_age";
 /// `storage_space`: the store's file system nearly full (engine-wide: the
 /// alert names no channel).
 pub const STORAGE_SPACE: &str = "storage_space";
+
+/// `certificate_expiry`: a TLS listener's certificate expires soon or has
+/// expired (the admin API's alert names no channel).
+pub const CERTIFICATE_EXPIRY: &str = "certificate_expiry";
 
 /// A channel's counters at one moment, or their growth over a span.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -209,6 +214,36 @@ fn percent_over(part: u64, total: u64, max_percent: f64, min_total: u64) -> Opti
     (percent > max_percent).then_some(percent)
 }
 
+/// `certificate_expiry`: the certificate `listener` presents expires within
+/// `certificate_expiry_days` of `now_secs` (Unix seconds), or has expired.
+/// Clients refuse an expired certificate, so this warns while it can still
+/// be renewed; the renewed files take effect on a TLS reload.
+pub fn certificate_expiry(
+    listener: &str,
+    certificate: &CertificateSummary,
+    now_secs: i64,
+    config: &AlertsConfig,
+) -> Option<String> {
+    const DAY: i64 = 86_400;
+    let left = certificate.not_after_unix.saturating_sub(now_secs);
+    let threshold = i64::try_from(config.certificate_expiry_days)
+        .unwrap_or(i64::MAX)
+        .saturating_mul(DAY);
+    if left > threshold {
+        return None;
+    }
+    let when = if left < 0 {
+        format!("expired {} day(s) ago", -left / DAY)
+    } else {
+        format!("expires in {} day(s)", left / DAY)
+    };
+    Some(format!(
+        "the TLS certificate of {listener} ({}, SHA-256 {}) {when} (threshold {} days); \
+         renew its files and reload TLS (SIGHUP or POST /api/v1/tls/reload)",
+        certificate.subject, certificate.sha256, config.certificate_expiry_days
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -357,6 +392,34 @@ mod tests {
         assert_eq!(storage_space(space(300, 10_000), &config), None);
         assert!(storage_space(space(199, 10_000), &config).is_some());
         assert_eq!(storage_space(space(0, 0), &config), None);
+    }
+
+    #[test]
+    fn certificate_expiry_holds_within_its_days_and_after_the_end() {
+        const DAY: i64 = 86_400;
+        let now = 1_800_000_000;
+        let certificate = |days_left: i64| CertificateSummary {
+            subject: "CN=hl7wasm".into(),
+            not_after_unix: now + days_left * DAY,
+            sha256: "ab".repeat(32),
+        };
+        let verdict = |days_left| {
+            certificate_expiry("channel \"lab\"", &certificate(days_left), now, &config())
+        };
+        assert_eq!(verdict(15), None);
+        let soon = verdict(14).expect("at the threshold");
+        assert!(
+            soon.contains("channel \"lab\"") && soon.contains("expires in 14 day(s)"),
+            "{soon}"
+        );
+        let gone = verdict(-3).expect("expired");
+        assert!(gone.contains("expired 3 day(s) ago"), "{gone}");
+        let off = AlertsConfig {
+            certificate_expiry_days: 0,
+            ..config()
+        };
+        assert_eq!(certificate_expiry("x", &certificate(1), now, &off), None);
+        assert!(certificate_expiry("x", &certificate(0), now, &off).is_some());
     }
 
     #[test]

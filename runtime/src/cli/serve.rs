@@ -1,5 +1,5 @@
 //! `hl7wasm serve`: runs the engine until Ctrl-C or SIGTERM; SIGHUP reopens
-//! the audit log file.
+//! the audit log file and reloads the listeners' TLS files.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -36,7 +36,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         for (channel, address) in &server.addresses {
             tracing::info!(channel, %address, "Channel ready.");
         }
-        wait_for_signal(audit.file.as_ref()).await?;
+        wait_for_signal(audit.file.as_ref(), &server).await?;
         tracing::info!("Shutting down.");
         server.shutdown().await;
         Ok(ExitCode::SUCCESS)
@@ -69,8 +69,9 @@ fn load(args: &ServeArgs) -> anyhow::Result<Config> {
 }
 
 /// Waits for SIGINT or SIGTERM; on SIGHUP reopens the audit log file (after
-/// logrotate moved it) and goes on waiting.
-async fn wait_for_signal(audit: Option<&AuditFile>) -> anyhow::Result<()> {
+/// logrotate moved it), reloads the TLS listeners' files (after a
+/// certificate was renewed) and goes on waiting.
+async fn wait_for_signal(audit: Option<&AuditFile>, server: &Server) -> anyhow::Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut terminate = signal(SignalKind::terminate())?;
     let mut hangup = signal(SignalKind::hangup())?;
@@ -78,7 +79,10 @@ async fn wait_for_signal(audit: Option<&AuditFile>) -> anyhow::Result<()> {
         tokio::select! {
             result = tokio::signal::ctrl_c() => return Ok(result?),
             _ = terminate.recv() => return Ok(()),
-            _ = hangup.recv() => reopen(audit),
+            _ = hangup.recv() => {
+                reopen(audit);
+                server.reload_tls();
+            }
         }
     }
 }

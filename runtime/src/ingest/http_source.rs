@@ -30,7 +30,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use tokio::net::TcpListener;
-use tokio_rustls::TlsAcceptor;
 
 use super::channel::ChannelRuntime;
 use super::intake::Intake;
@@ -40,7 +39,7 @@ use crate::events::FrameRefused;
 use crate::metrics;
 use crate::net::{HandshakeFailed, HttpLimits, serve_http};
 use crate::pipeline::ChannelState;
-use crate::tls;
+use crate::tls::ServerTls;
 
 /// The content type of an ACK, after the HL7-over-HTTP convention.
 const HL7_CONTENT_TYPE: &str = "x-application/hl7-v2+er7";
@@ -56,7 +55,7 @@ const ACCEPTED_TYPES: [&str; 4] = [
 /// A bound HTTP source, not yet serving.
 pub struct HttpSource {
     tcp: TcpListener,
-    tls: Option<TlsAcceptor>,
+    tls: Option<Arc<ServerTls>>,
     app: Router,
     channel: Arc<ChannelRuntime>,
     limits: HttpLimits,
@@ -72,20 +71,16 @@ struct Receiver {
 }
 
 impl HttpSource {
-    /// Binds the listen address and loads the TLS settings.
+    /// Binds the listen address; with `tls`, each connection shakes hands
+    /// with the configuration current when it arrives.
     ///
     /// # Errors
-    /// When the address cannot be bound or the TLS files are unusable.
+    /// When the address cannot be bound.
     pub async fn bind(
         channel: Arc<ChannelRuntime>,
         settings: &HttpSourceConfig,
+        tls: Option<Arc<ServerTls>>,
     ) -> anyhow::Result<HttpSource> {
-        let tls = settings
-            .tls
-            .as_ref()
-            .map(|tls| tls::server_config(tls).map(TlsAcceptor::from))
-            .transpose()
-            .context("key source.tls")?;
         let tcp = TcpListener::bind(&settings.listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
@@ -125,7 +120,7 @@ impl HttpSource {
         let channel = self.channel.clone();
         let failed: HandshakeFailed =
             Arc::new(move |peer, reason: &str| channel.handshake_failed(peer, reason));
-        let tls = self.tls.map(|acceptor| (acceptor, failed));
+        let tls = self.tls.map(|tls| (tls, failed));
         let shutdown = self.channel.shutdown.clone();
         serve_http(self.tcp, tls, self.app, self.limits, shutdown).await;
     }

@@ -16,30 +16,28 @@ use super::handler::Handler;
 use crate::events::ConnectionOpened;
 use crate::mllp::Connection;
 use crate::net::{accept_with_backoff, tls_handshake};
-use crate::tls::{self, TlsServerSettings};
+use crate::tls::{self, ServerTls};
 
 /// A bound listener, not yet accepting.
 pub struct Listener {
     tcp: TcpListener,
-    tls: Option<TlsAcceptor>,
+    tls: Option<Arc<ServerTls>>,
     channel: Arc<ChannelRuntime>,
     permits: Arc<Semaphore>,
 }
 
 impl Listener {
-    /// Binds `address` and loads the TLS settings.
+    /// Binds `address`; with `tls`, each connection shakes hands with the
+    /// configuration current when it arrives.
     ///
     /// # Errors
-    /// When the address cannot be bound or the TLS files are unusable.
+    /// When the address cannot be bound.
     pub async fn bind(
         channel: Arc<ChannelRuntime>,
         address: SocketAddr,
-        tls_settings: Option<&TlsServerSettings>,
+        tls: Option<Arc<ServerTls>>,
         max_connections: usize,
     ) -> anyhow::Result<Listener> {
-        let tls = tls_settings
-            .map(|settings| tls::server_config(settings).map(TlsAcceptor::from))
-            .transpose()?;
         let tcp = TcpListener::bind(address).await?;
         tracing::info!(channel = channel.name, address = %tcp.local_addr()?, tls = tls.is_some(), "MLLP listener started.");
         Ok(Listener {
@@ -94,7 +92,7 @@ impl Listener {
 /// down (`false`); the socket closes on return.
 async fn accept_until_stopped(
     tcp: TcpListener,
-    tls: Option<&TlsAcceptor>,
+    tls: Option<&Arc<ServerTls>>,
     channel: &Arc<ChannelRuntime>,
     permits: &Arc<Semaphore>,
 ) -> bool {
@@ -110,7 +108,7 @@ async fn accept_until_stopped(
             () = channel.shutdown.cancelled() => return false,
         };
         let channel = channel.clone();
-        let tls = tls.cloned();
+        let tls = tls.map(|tls| tls.acceptor());
         tokio::spawn(async move {
             serve(socket, peer, tls, channel).await;
             drop(permit);

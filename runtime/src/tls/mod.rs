@@ -14,12 +14,19 @@
 //!   handshake: a client that is not allowed fails the handshake with a TLS alert (and is
 //!   counted as a handshake failure), so no message byte is ever read from it. An empty
 //!   list allows any certificate the CA signed.
+//! - Reloads: every listener's files can be read again while it runs
+//!   ([`TlsListeners::reload`]; `serve` does it on SIGHUP, the admin API on
+//!   `POST /api/v1/tls/reload`). New connections get the new certificate,
+//!   open ones keep theirs, and files that do not load leave the old
+//!   configuration in place.
 
 mod client;
 mod dial;
 mod identity;
+mod listeners;
 mod pem;
 mod policy;
+mod reloadable;
 mod server;
 mod verifier;
 
@@ -32,8 +39,10 @@ pub use client::{TlsClientSettings, client_config};
 pub(crate) use client::{client_cert, client_config_with_roots};
 pub use dial::{DialError, Dialer, Stream};
 pub use identity::{PeerIdentity, check_allowed, peer_identity, protocol_version};
+pub use listeners::{ReloadOutcome, TlsListener, TlsListeners, TlsReload};
 pub(crate) use pem::trust_anchors;
 pub use policy::TlsVersion;
+pub use reloadable::{CertificateSummary, Reloaded, ServerTls};
 pub use server::{TlsServerSettings, server_config};
 
 /// Why a TLS configuration could not be built.
@@ -66,6 +75,14 @@ pub enum TlsError {
     NoPrivateKey {
         /// The file.
         path: PathBuf,
+    },
+    /// A certificate file holds something that is not an X.509 certificate.
+    #[error("{path} holds a certificate that does not parse: {reason}")]
+    BadCertificate {
+        /// The certificate file.
+        path: PathBuf,
+        /// What the parser found wrong.
+        reason: String,
     },
     /// The private key is unusable or does not match the certificate.
     #[error("the key in {path} cannot be used with its certificate: {source}")]

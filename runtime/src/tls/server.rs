@@ -1,9 +1,10 @@
-//! [`TlsServerSettings`] and the rustls [`ServerConfig`] an MLLP listener accepts with.
+//! [`TlsServerSettings`] and the rustls [`ServerConfig`] a listener accepts with.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use rustls::ServerConfig;
+use rustls_pki_types::CertificateDer;
 use serde::Deserialize;
 
 use super::{TlsError, TlsVersion, pem, policy, verifier};
@@ -47,6 +48,18 @@ pub struct TlsServerSettings {
 /// PEM file without a certificate or key, a key that does not match the certificate, an
 /// unknown cipher suite, or suites that do not fit `min_version`.
 pub fn server_config(settings: &TlsServerSettings) -> Result<Arc<ServerConfig>, TlsError> {
+    server_config_and_leaf(settings).map(|(config, _)| config)
+}
+
+/// Builds the server configuration for `settings`, and gives the leaf
+/// certificate it presents (the first in `cert_file`).
+///
+/// # Errors
+///
+/// As [`server_config`].
+pub(super) fn server_config_and_leaf(
+    settings: &TlsServerSettings,
+) -> Result<(Arc<ServerConfig>, CertificateDer<'static>), TlsError> {
     let provider = policy::provider(settings.cipher_suites.as_deref())?;
     let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(settings.min_version.versions())?;
@@ -61,6 +74,7 @@ pub fn server_config(settings: &TlsServerSettings) -> Result<Arc<ServerConfig>, 
     };
     let chain = pem::certificates(&settings.cert_file)?;
     let key = pem::private_key(&settings.key_file)?;
+    let leaf = chain[0].clone();
     let mut config = builder
         .with_single_cert(chain, key)
         .map_err(|source| TlsError::BadKey {
@@ -68,5 +82,5 @@ pub fn server_config(settings: &TlsServerSettings) -> Result<Arc<ServerConfig>, 
             source,
         })?;
     config.ignore_client_order = true;
-    Ok(Arc::new(config))
+    Ok((Arc::new(config), leaf))
 }
