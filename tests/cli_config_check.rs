@@ -1,7 +1,10 @@
 //! Ensures that `hl7wasm config check` accepts a file with every kind of
 //! source and a profile, summarises each channel, names a risky setting
-//! without refusing the file, and refuses a bad file with an error that
-//! names the file, the channel and the key.
+//! and a certificate near its end without refusing the file, and refuses a
+//! bad file with an error that names the file, the channel and the key.
+
+#[path = "support/pki.rs"]
+mod pki;
 
 use std::process::{Command, Output};
 
@@ -109,4 +112,59 @@ fn a_good_file_is_summarised_and_a_bad_one_named() {
             .contains("hl7wasm.toml: channel \"web\", key source.path: \"hl7\" must start with /"),
         "{stderr}"
     );
+}
+
+#[test]
+fn a_certificate_near_its_end_is_named_without_refusing_the_file() {
+    let pki = pki::Pki::new();
+    pki.issue_server(
+        "short",
+        time::OffsetDateTime::now_utc() + time::Duration::days(10),
+    );
+    let with_tls = |channel: &str, admin: &str| {
+        let tls = |name: &str| {
+            format!(
+                "cert_file = {:?}\nkey_file = {:?}\n",
+                pki.path(&format!("{name}.pem")),
+                pki.path(&format!("{name}.key"))
+            )
+        };
+        format!(
+            "[admin]\nlisten = \"127.0.0.1:8080\"\n[admin.tls]\n{}\n{}",
+            tls(admin),
+            GOOD.replace(
+                "listen = \"127.0.0.1:2575\"\n",
+                &format!(
+                    "listen = \"127.0.0.1:2575\"\n[channels.source.tls]\n{}",
+                    tls(channel)
+                ),
+            )
+        )
+    };
+
+    let output = check(&with_tls("short", "server"));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    let warnings: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("warning: "))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{stdout}");
+    assert!(
+        warnings[0].contains("the TLS certificate of channel \"lab\" (CN=hl7wasm")
+            && warnings[0].contains("day(s) (threshold 14 days)"),
+        "{stdout}"
+    );
+
+    let output = check(&with_tls("server", "short"));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("the TLS certificate of the admin API"),
+        "{stdout}"
+    );
+
+    let output = check(&with_tls("server", "server"));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(!stdout.contains("warning: "), "{stdout}");
 }

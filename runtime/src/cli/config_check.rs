@@ -5,8 +5,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use hl7wasm::alerting::rules;
 use hl7wasm::config;
 use hl7wasm::deliver::{Connector, TargetConfig};
+use hl7wasm::hl7_input::now_unix_ms;
+use hl7wasm::tls::{CertificateSummary, ServerTls, TlsListener};
 
 /// Arguments of `hl7wasm config check`.
 #[derive(Debug, clap::Args)]
@@ -16,17 +19,24 @@ pub struct CheckArgs {
 }
 
 /// Parses the file, then loads what each channel refers to (TLS
-/// certificates and keys, destination URLs and file name patterns). Prints
-/// a summary and the risky settings (see [`config::warnings`]); the first
-/// problem names the file, the channel and the key.
+/// certificates and keys, destination URLs and file name patterns) and the
+/// admin API's TLS files. Prints a summary, the risky settings (see
+/// [`config::warnings`]) and the certificates that end within
+/// `[alerts] certificate_expiry_days`; the first problem names the file,
+/// the channel and the key.
 pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     let config = config::load_file(&args.file)?;
     let origin = args.file.display();
+    let mut certificates: Vec<(TlsListener, CertificateSummary)> = Vec::new();
     for channel in &config.channels {
         if let Some(tls) = channel.source.tls() {
-            hl7wasm::tls::server_config(tls).with_context(|| {
+            let loaded = ServerTls::load(tls).with_context(|| {
                 format!("{origin}: channel \"{}\", key source.tls", channel.name)
             })?;
+            certificates.push((
+                TlsListener::Channel(channel.name.clone()),
+                loaded.certificate(),
+            ));
         }
         for (index, destination) in channel.destinations.iter().enumerate() {
             if !matches!(destination.to, TargetConfig::Channel(_)) {
@@ -52,8 +62,21 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
             channel.partitions
         );
     }
+    if let Some(tls) = config.admin.tls.as_ref().filter(|_| config.admin.enabled) {
+        let loaded = ServerTls::load(tls).with_context(|| format!("{origin}: key admin.tls"))?;
+        certificates.push((TlsListener::Admin, loaded.certificate()));
+    }
     for warning in config::warnings(&config) {
         println!("warning: {origin}: {warning}");
+    }
+    let now_secs = i64::try_from(now_unix_ms() / 1000).unwrap_or(i64::MAX);
+    for (listener, certificate) in &certificates {
+        let listener = listener.to_string();
+        if let Some(text) =
+            rules::certificate_expiry(&listener, certificate, now_secs, &config.alerts)
+        {
+            println!("warning: {origin}: {text}");
+        }
     }
     println!("{origin}: OK");
     Ok(ExitCode::SUCCESS)
