@@ -151,3 +151,76 @@ async fn the_audit_log_records_events_without_phi() {
         }
     }
 }
+
+/// A file source names files in the audit log by reference, since senders
+/// put patient names in them, unless `show_file_names` asks for names.
+#[tokio::test]
+async fn file_names_stay_out_of_the_audit_log_unless_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let audit_file = dir.path().join("audit.jsonl");
+    let inbox = |channel: &str| dir.path().join(channel);
+    let file_channel = |name: &str, extra: &str| {
+        format!(
+            "[[channels]]\nname = \"{name}\"\n[channels.source]\ntype = \"file\"\ndir = {:?}\n\
+             poll_interval_ms = 50\nmin_age_ms = 0\n{extra}\n",
+            inbox(name)
+        )
+    };
+    let config = dir.path().join("hl7wasm.toml");
+    let text = format!(
+        "[storage]\ndir = {:?}\n\n[audit]\nfile = {audit_file:?}\n\n{}{}",
+        dir.path().join("store"),
+        file_channel("hidden", ""),
+        file_channel("shown", "show_file_names = true"),
+    );
+    std::fs::write(&config, text).unwrap();
+    for channel in ["hidden", "shown"] {
+        std::fs::create_dir_all(inbox(channel)).unwrap();
+    }
+    let message = "MSH|^~\\&|SENDER|FAC|RECV|RFAC|20240101120000||ADT^A01^ADT_A01|F-1|P|2.5.1\r\
+                   PID|1||42^^^H^MR||DOE^JANE||19800101|F\r";
+    let (good, bad) = ("DOE_JANE_MRN4711.hl7", "ROE_RICHARD_MRN0815.hl7");
+    let mut child = spawn_engine(&config, None);
+    for channel in ["hidden", "shown"] {
+        std::fs::write(inbox(channel).join(good), message).unwrap();
+        std::fs::write(inbox(channel).join(bad), "not HL7 at all").unwrap();
+    }
+
+    let (good_ref, bad_ref) = (
+        hl7wasm::ingest::file_reference(good),
+        hl7wasm::ingest::file_reference(bad),
+    );
+    let read = line(&audit_file, "File read.", "file", &good_ref).await;
+    assert_eq!(
+        (&read["channel"], &read["outcome"]),
+        (&"hidden".into(), &"done".into())
+    );
+    let refused = line(&audit_file, "File read.", "file", &bad_ref).await;
+    assert_eq!(refused["outcome"], "error", "{refused}");
+    let shown = line(&audit_file, "File read.", "file", good).await;
+    assert_eq!(shown["channel"], "shown", "{shown}");
+    line(&audit_file, "File read.", "file", bad).await;
+    let report = std::fs::read_to_string(
+        inbox("hidden")
+            .join("error")
+            .join(format!("{bad}.errors.txt")),
+    )
+    .unwrap();
+    assert!(
+        report.ends_with(&format!("The audit log names this file {bad_ref}.\n")),
+        "{report}"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let (text, lines) = read_lines(&audit_file);
+    let hidden: String = lines
+        .iter()
+        .filter(|line| line["channel"] == "hidden")
+        .map(Value::to_string)
+        .collect();
+    assert!(hidden.contains(&good_ref), "{text}");
+    for part in ["DOE", "JANE", "ROE", "RICHARD", "4711", "0815"] {
+        assert!(!hidden.contains(part), "{part} is in:\n{text}");
+    }
+}

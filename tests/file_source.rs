@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use engine::eventually;
 use hl7wasm::config;
+use hl7wasm::ingest::file_reference;
 use hl7wasm::metrics::{channel, channel_and, count};
 use hl7wasm::server::Server;
 use reqwest::StatusCode;
@@ -143,7 +144,10 @@ async fn files_are_read_moved_on_and_refusals_reported() {
     let report = std::fs::read_to_string(error.join("mixed.hl7.errors.txt")).unwrap();
     assert_eq!(
         report,
-        "message 2 (MSH-10 M-2): AR\n  E 101 PID-3.1: required but empty\n"
+        format!(
+            "message 2 (MSH-10 M-2): AR\n  E 101 PID-3.1: required but empty\n\nThe audit log names this file {}.\n",
+            file_reference("mixed.hl7")
+        )
     );
     assert_eq!(stored(), 4);
     eventually(WAIT, "the refused file raises an alert", || {
@@ -250,7 +254,10 @@ async fn a_long_file_is_stored_in_order_once_each() {
     let report = std::fs::read_to_string(error.join("long.hl7.errors.txt")).unwrap();
     assert_eq!(
         report,
-        "message 350 (MSH-10 L-350): AR\n  E 101 PID-3.1: required but empty\n"
+        format!(
+            "message 350 (MSH-10 L-350): AR\n  E 101 PID-3.1: required but empty\n\nThe audit log names this file {}.\n",
+            file_reference("long.hl7")
+        )
     );
     let received = count(&server.metrics.frames_received, &channel("files"));
     assert_eq!(received, 700);
@@ -300,7 +307,10 @@ async fn many_small_files_are_stored_in_order_and_moved_one_by_one() {
     let report = std::fs::read_to_string(error.join("m150.hl7.errors.txt")).unwrap();
     assert_eq!(
         report,
-        "message 1 (MSH-10 S-150): AR\n  E 101 PID-3.1: required but empty\n"
+        format!(
+            "message 1 (MSH-10 S-150): AR\n  E 101 PID-3.1: required but empty\n\nThe audit log names this file {}.\n",
+            file_reference("m150.hl7")
+        )
     );
     assert!(
         names(&done).contains(&"m200.hl7".to_string()),

@@ -193,6 +193,14 @@ pub struct FileSourceConfig {
     /// The largest message in a file. By default 1 MiB.
     #[serde(default = "default_max_message_bytes")]
     pub max_message_bytes: usize,
+    /// Whether the audit log, and the sender recorded with each message
+    /// (`file:NAME`), name files as they are called. Senders often build
+    /// file names from the patient's name or record number, so by default
+    /// (false) a file goes by a reference instead: `#` and the first 12 hex
+    /// digits of the SHA-256 of its name (also written in its
+    /// `.errors.txt` report).
+    #[serde(default)]
+    pub show_file_names: bool,
 }
 
 impl FileSourceConfig {

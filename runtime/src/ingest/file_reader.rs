@@ -17,6 +17,10 @@
 //!
 //! Files are read in name order. Reading waits while the channel is
 //! stopped; a paused channel still reads, as its MLLP listener would.
+//!
+//! Logs and each message's recorded sender name a file by a reference
+//! ([`file_reference`]) unless `show_file_names` is set: senders put
+//! patient names and record numbers in file names.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -25,6 +29,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
+use sha2::{Digest, Sha256};
 
 use hl7v2::ack::{ErrorCode, Severity};
 
@@ -46,6 +51,7 @@ const RUN_BYTES: usize = 4 << 20;
 /// what moving it on needs.
 struct BegunFile {
     file: (PathBuf, SystemTime),
+    /// How logs name it (see [`FileReader::shown_name`]).
     name: String,
     /// `file:NAME`, as its messages are stored.
     peer: String,
@@ -192,11 +198,7 @@ impl FileReader {
             if self.channel.shutdown.is_cancelled() || self.stopped() {
                 break;
             }
-            let name = file
-                .0
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
+            let name = self.shown_name(&file.0);
             let started = Instant::now();
             let Some(content) = self.load_or_refuse(&file, &name, started).await else {
                 continue;
@@ -408,6 +410,7 @@ impl FileReader {
                     "{}.errors.txt",
                     target.file_name().unwrap_or_default().to_string_lossy()
                 ));
+                let report = format!("{report}\nThe audit log names this file {name}.\n");
                 std::fs::write(&report_path, report)?;
                 Ok(FileOutcome::Refused)
             }),
@@ -421,6 +424,17 @@ impl FileReader {
                 let reason = format!("read, but cannot be moved on: {error}");
                 self.failed_as(FileOutcome::Unmovable, name, &reason);
             }
+        }
+    }
+
+    /// How logs and the recorded sender name the file at `path`: its name
+    /// with `show_file_names`, otherwise its [`file_reference`].
+    fn shown_name(&self, path: &Path) -> String {
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        if self.settings.show_file_names {
+            name.into_owned()
+        } else {
+            file_reference(&name)
         }
     }
 
@@ -452,6 +466,15 @@ impl FileReader {
         }
         .emit(&self.channel.metrics);
     }
+}
+
+/// A file's name as logs give it by default: `#` and the first 12 hex
+/// digits of the SHA-256 of `name`. It tells files apart without showing
+/// the name; whoever has a name can check it against the logs by hashing
+/// it (`printf %s NAME | sha256sum | cut -c1-12`).
+pub fn file_reference(name: &str) -> String {
+    let digest = Sha256::digest(name.as_bytes());
+    format!("#{}", &hex::encode(digest)[..12])
 }
 
 /// Why a file could not be read.

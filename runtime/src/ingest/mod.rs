@@ -21,7 +21,7 @@ mod wait;
 
 pub use ack::{AckIds, hl7_now};
 pub use channel::ChannelRuntime;
-pub use file_reader::{FileOutcome, FileReader};
+pub use file_reader::{FileOutcome, FileReader, file_reference};
 pub use handler::Handler;
 pub use http_source::HttpSource;
 pub use intake::{Answer, Intake};
