@@ -37,6 +37,12 @@ fn source_warnings(channel: &ChannelConfig, dedupe_off: bool, found: &mut Vec<St
              again (after a crash, or fixed and dropped in again) stores its messages twice"
         ));
     }
+    if matches!(&channel.source, SourceConfig::File(file) if file.show_file_names) {
+        found.push(format!(
+            "channel \"{name}\", key source.show_file_names: file names go to the audit log \
+             as they are, and senders often put patient names or record numbers in them"
+        ));
+    }
     let reachable = channel
         .source
         .listen_address()
@@ -147,7 +153,8 @@ mod tests {
     #[test]
     fn each_risk_is_named_by_channel_and_key() {
         let channels = "[[channels]]\nname = \"files\"\ndedupe_window_secs = 0\n\
-                        [channels.source]\ntype = \"file\"\ndir = \"/tmp/in\"\n\n\
+                        [channels.source]\ntype = \"file\"\ndir = \"/tmp/in\"\n\
+                        show_file_names = true\n\n\
                         [[channels]]\nname = \"lan\"\n[channels.source]\ntype = \"mllp\"\n\
                         listen = \"0.0.0.0:2575\"\n\n\
                         [[channels]]\nname = \"web\"\n[channels.source]\ntype = \"http\"\n\
@@ -158,6 +165,8 @@ mod tests {
             [
                 "channel \"files\", key dedupe_window_secs: dedupe is off, so a file read again \
                  (after a crash, or fixed and dropped in again) stores its messages twice",
+                "channel \"files\", key source.show_file_names: file names go to the audit log \
+                 as they are, and senders often put patient names or record numbers in them",
                 "channel \"lan\", key source.tls: listening beyond loopback without TLS, so \
                  messages cross the network in clear text",
                 "channel \"web\", key source.bearer_token: neither a token nor client \
