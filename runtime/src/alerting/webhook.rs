@@ -44,6 +44,7 @@ impl Webhook {
             headers: Default::default(),
             bearer_token: None,
             basic_auth: None,
+            oauth: None,
             tls: None,
             timeout_secs,
         })?;

@@ -70,16 +70,26 @@ fn source_warnings(channel: &ChannelConfig, dedupe_off: bool, found: &mut Vec<St
 
 fn destination_warnings(channel: &ChannelConfig, found: &mut Vec<String>) {
     for (index, destination) in channel.destinations.iter().enumerate() {
+        if let TargetConfig::Http(http) = &destination.to
+            && let Some(host) = http
+                .oauth
+                .as_ref()
+                .and_then(|oauth| clear_text_host(&oauth.token_url))
+        {
+            found.push(format!(
+                "channel \"{}\", key destinations[{index}].to.oauth.token_url: sends the client \
+                 secret to {host} without TLS",
+                channel.name
+            ));
+        }
         let (key, host) = match &destination.to {
             TargetConfig::Mllp(mllp) if mllp.tls.is_none() => {
                 let host = mllp.address.rsplit_once(':').map_or("", |(host, _)| host);
                 ("tls", host.to_owned())
             }
-            TargetConfig::Http(http) => match reqwest::Url::parse(&http.url) {
-                Ok(url) if url.scheme() == "http" => {
-                    ("url", url.host_str().unwrap_or("").to_owned())
-                }
-                _ => continue,
+            TargetConfig::Http(http) => match clear_text_host(&http.url) {
+                Some(host) => ("url", host),
+                None => continue,
             },
             _ => continue,
         };
@@ -91,6 +101,12 @@ fn destination_warnings(channel: &ChannelConfig, found: &mut Vec<String>) {
             ));
         }
     }
+}
+
+/// The host of an `http://` URL (one that sends in clear text).
+fn clear_text_host(url: &str) -> Option<String> {
+    let url = reqwest::Url::parse(url).ok()?;
+    (url.scheme() == "http").then(|| url.host_str().unwrap_or("").to_owned())
 }
 
 /// Whether `host` (a name or an address, IPv6 possibly in brackets) is
@@ -135,7 +151,9 @@ mod tests {
                     [[channels.destinations]]\nname = \"fhir\"\n\
                     to = { type = \"http\", url = \"http://fhir.example.org/fhir\" }\n\
                     [[channels.destinations]]\nname = \"fhir-tls\"\n\
-                    to = { type = \"http\", url = \"https://fhir.example.org/fhir\" }\n";
+                    to = { type = \"http\", url = \"https://fhir.example.org/fhir\", oauth = \
+                    { token_url = \"http://login.example.org/token\", client_id = \"c\", \
+                    client_secret = \"s\" } }\n";
         let config = crate::config::parse(text, "test").unwrap();
         assert_eq!(
             warnings(&config),
@@ -144,6 +162,8 @@ mod tests {
                  messages cross the network in clear text",
                 "channel \"out\", key destinations[2].to.url: sends to fhir.example.org without \
                  TLS, so messages cross the network in clear text",
+                "channel \"out\", key destinations[3].to.oauth.token_url: sends the client \
+                 secret to login.example.org without TLS",
                 "key admin.tls: the admin API listens beyond loopback without TLS, so its bearer \
                  tokens cross the network in clear text",
             ]

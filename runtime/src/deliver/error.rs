@@ -36,8 +36,8 @@ pub enum ConnectorError {
     /// Credentials that cannot be sent in an `Authorization` header.
     #[error("bearer_token or basic_auth holds characters that cannot be sent in a header")]
     InvalidCredentials,
-    /// Both `bearer_token` and `basic_auth`.
-    #[error("bearer_token and basic_auth exclude each other: give one")]
+    /// More than one of `bearer_token`, `basic_auth` and `oauth`.
+    #[error("bearer_token, basic_auth and oauth exclude each other: give one")]
     ConflictingAuth,
     /// `tls` settings for a plain http:// URL.
     #[error("tls is set but url {0:?} is not https://")]

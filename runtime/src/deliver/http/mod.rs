@@ -8,6 +8,7 @@
 //! come from `HTTP_PROXY`, `HTTPS_PROXY` and `NO_PROXY`. How a response is classified
 //! lives in `response.rs`.
 
+mod oauth;
 mod response;
 mod tls;
 
@@ -17,11 +18,13 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
-use reqwest::{Client, Method, Url};
+use reqwest::{Client, Method, Response, StatusCode, Url};
 use serde::Deserialize;
 
 use super::{Attempt, ConnectorError, Delivery};
 use crate::tls::TlsVersion;
+use oauth::Tokens;
+pub use oauth::{ClientAuth, OAuthSettings};
 
 /// An HTTP destination: where and how to send.
 #[derive(Clone, PartialEq, Eq, Deserialize)]
@@ -49,6 +52,14 @@ pub struct HttpTargetConfig {
     /// By default none are sent.
     #[serde(default)]
     pub basic_auth: Option<BasicAuth>,
+    /// OAuth 2.0 client credentials: a token fetched from `oauth.token_url`
+    /// is sent as `Authorization: Bearer` and renewed before it expires (see
+    /// `oauth.rs`).
+    ///
+    /// By default no token is fetched.
+    /// (Boxed: it is large, and most destinations have none.)
+    #[serde(default)]
+    pub oauth: Option<Box<OAuthSettings>>,
     /// TLS settings for an `https://` URL: the CA to trust and a client certificate.
     ///
     /// By default the system's trust store is used and no client certificate is sent.
@@ -116,6 +127,7 @@ impl fmt::Debug for HttpTargetConfig {
                 &self.bearer_token.as_ref().map(|_| "<redacted>"),
             )
             .field("basic_auth", &self.basic_auth)
+            .field("oauth", &self.oauth)
             .field("tls", &self.tls)
             .field("timeout_secs", &self.timeout_secs)
             .finish()
@@ -139,6 +151,8 @@ pub struct HttpConnector {
     method: Method,
     /// The configured headers and `Authorization`, all marked sensitive.
     headers: HeaderMap,
+    /// The OAuth tokens, when `oauth` is set.
+    tokens: Option<Box<Tokens>>,
     timeout: Duration,
 }
 
@@ -174,27 +188,37 @@ impl HttpConnector {
         if let Some(value) = authorization(&client, &url, config)? {
             headers.insert(AUTHORIZATION, value);
         }
+        let tokens = config
+            .oauth
+            .as_ref()
+            .map(|oauth| Tokens::new(oauth, timeout).map(Box::new))
+            .transpose()?;
         Ok(HttpConnector {
             client,
             url,
             method,
             headers,
+            tokens,
             timeout,
         })
     }
 
     /// Sends the body with the delivery's content type and classifies the response:
     /// 2xx delivered; 408, 429, 5xx, timeouts and connection errors retry (with the
-    /// `Retry-After` delay); any other status rejects.
+    /// `Retry-After` delay); any other status rejects. With OAuth, a 401 is
+    /// answered by sending once more with a new token, and a token that cannot
+    /// be had makes the attempt a retry.
     pub async fn deliver(&mut self, delivery: &Delivery<'_>) -> Attempt {
-        let mut request = self
-            .client
-            .request(self.method.clone(), self.url.clone())
-            .headers(self.headers.clone());
-        if !self.headers.contains_key(CONTENT_TYPE) {
-            request = request.header(CONTENT_TYPE, delivery.content_type);
-        }
-        match request.body(delivery.body.to_vec()).send().await {
+        let answer = match self.send(delivery).await {
+            Ok(answer) if answer.status() == StatusCode::UNAUTHORIZED && self.tokens.is_some() => {
+                if let Some(tokens) = &mut self.tokens {
+                    tokens.forget();
+                }
+                self.send(delivery).await
+            }
+            sent => sent,
+        };
+        match answer {
             Ok(answer) => {
                 let status = answer.status();
                 tracing::debug!(
@@ -206,10 +230,29 @@ impl HttpConnector {
                 );
                 response::classify(answer).await
             }
-            Err(error) if error.is_builder() => {
-                Attempt::reject(format!("the request cannot be sent: {error}"))
-            }
-            Err(error) => Attempt::retry(response::describe(error, self.timeout)),
+            Err(attempt) => attempt,
+        }
+    }
+
+    /// Sends one request for `delivery`, with a token when OAuth is set.
+    async fn send(&mut self, delivery: &Delivery<'_>) -> Result<Response, Attempt> {
+        let mut request = self
+            .client
+            .request(self.method.clone(), self.url.clone())
+            .headers(self.headers.clone());
+        if let Some(tokens) = &mut self.tokens {
+            let token = tokens.authorization().await.map_err(Attempt::retry)?;
+            request = request.header(AUTHORIZATION, token);
+        }
+        if !self.headers.contains_key(CONTENT_TYPE) {
+            request = request.header(CONTENT_TYPE, delivery.content_type);
+        }
+        match request.body(delivery.body.to_vec()).send().await {
+            Ok(answer) => Ok(answer),
+            Err(error) if error.is_builder() => Err(Attempt::reject(format!(
+                "the request cannot be sent: {error}"
+            ))),
+            Err(error) => Err(Attempt::retry(response::describe(error, self.timeout))),
         }
     }
 }
@@ -227,18 +270,32 @@ fn configured_headers(configured: &BTreeMap<String, String>) -> Result<HeaderMap
     Ok(headers)
 }
 
-/// The `Authorization` header for `bearer_token` or `basic_auth`, encoded by reqwest.
+/// The `Authorization` header for `bearer_token` or `basic_auth`, encoded by reqwest
+/// (an `oauth` token is fetched when sending).
+///
+/// # Errors
+/// [`ConnectorError::ConflictingAuth`] for more than one of the three, and
+/// [`ConnectorError::InvalidCredentials`].
 fn authorization(
     client: &Client,
     url: &Url,
     config: &HttpTargetConfig,
 ) -> Result<Option<HeaderValue>, ConnectorError> {
+    let given = [
+        config.bearer_token.is_some(),
+        config.basic_auth.is_some(),
+        config.oauth.is_some(),
+    ];
+    if given.into_iter().filter(|&set| set).count() > 1 {
+        return Err(ConnectorError::ConflictingAuth);
+    }
     let request = client.get(url.clone());
-    let request = match (&config.bearer_token, &config.basic_auth) {
-        (Some(_), Some(_)) => return Err(ConnectorError::ConflictingAuth),
-        (Some(token), None) => request.bearer_auth(token),
-        (None, Some(basic)) => request.basic_auth(&basic.username, Some(&basic.password)),
-        (None, None) => return Ok(None),
+    let request = if let Some(token) = &config.bearer_token {
+        request.bearer_auth(token)
+    } else if let Some(basic) = &config.basic_auth {
+        request.basic_auth(&basic.username, Some(&basic.password))
+    } else {
+        return Ok(None);
     };
     let request = request
         .build()
