@@ -1,8 +1,9 @@
 //! Ensures that an HTTP destination with `oauth` fetches a token with the
-//! client credentials grant, keeps it for many deliveries, fetches a new one
-//! before it expires and when the server answers 401, and turns a token
-//! that cannot be had into a retry whose reason names the cause but not the
-//! endpoint's description.
+//! client credentials grant (a secret, or a JWT signed with the client's key
+//! as SMART Backend Services ask), keeps it for many deliveries, fetches a
+//! new one before it expires and when the server answers 401, and turns a
+//! token that cannot be had into a retry whose reason names the cause but
+//! not the endpoint's description.
 //!
 //! The token endpoint and the FHIR server are small axum servers started
 //! here: the token endpoint stands in for an identity provider, outside the
@@ -36,9 +37,62 @@ struct World {
     valid: BTreeSet<String>,
     /// The `Authorization` header of each request the FHIR server took.
     delivered_with: Vec<String>,
+    /// The algorithm and public key of the client's signing key, when it
+    /// signs assertions: `ES384` with the EC point, `RS384` with the
+    /// PKCS#1 RSA public key.
+    client_key: Option<(&'static str, Vec<u8>)>,
+    /// The `jti` of every assertion seen: each must be new.
+    assertion_ids: BTreeSet<String>,
 }
 
 type Shared = Arc<Mutex<World>>;
+
+/// Whether `form` carries a JWT assertion (RFC 7523) signed by the client's
+/// key, for this endpoint, unexpired, with a `jti` not seen before.
+fn asserted(world: &mut World, form: &BTreeMap<String, String>) -> bool {
+    use base64::Engine as _;
+    let decode = |part: &str| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(part)
+            .unwrap()
+    };
+    let (Some((alg, key)), Some(jwt)) = (&world.client_key, form.get("client_assertion")) else {
+        return false;
+    };
+    let alg = *alg;
+    let parts: Vec<&str> = jwt.split('.').collect();
+    let signed = format!("{}.{}", parts[0], parts[1]);
+    let algorithm: &dyn ring::signature::VerificationAlgorithm = match alg {
+        "ES384" => &ring::signature::ECDSA_P384_SHA384_FIXED,
+        _ => &ring::signature::RSA_PKCS1_2048_8192_SHA384,
+    };
+    let verifier = ring::signature::UnparsedPublicKey::new(algorithm, key);
+    if verifier
+        .verify(signed.as_bytes(), &decode(parts[2]))
+        .is_err()
+    {
+        return false;
+    }
+    let header: serde_json::Value = serde_json::from_slice(&decode(parts[0])).unwrap();
+    let claims: serde_json::Value = serde_json::from_slice(&decode(parts[1])).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let exp = claims["exp"].as_u64().unwrap();
+    let fresh = world
+        .assertion_ids
+        .insert(claims["jti"].as_str().unwrap().to_owned());
+    form["client_assertion_type"] == "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+        && header["alg"] == alg
+        && header["kid"] == "key-2026"
+        && claims["iss"] == CLIENT_ID
+        && claims["sub"] == CLIENT_ID
+        && claims["aud"].as_str().unwrap().ends_with("/oauth2/token")
+        && exp > now
+        && exp <= now + 300
+        && fresh
+}
 
 /// The client's credentials as the token endpoint expects them: HTTP basic
 /// with the form-encoded id and secret (RFC 6749 section 2.3.1), or in the
@@ -73,7 +127,7 @@ async fn token(State(world): State<Shared>, headers: HeaderMap, body: String) ->
         )
             .into_response();
     }
-    if !authenticated(&headers, &form) {
+    if !authenticated(&headers, &form) && !asserted(&mut world, &form) {
         let refusal = r#"{"error":"invalid_client","error_description":"AADSTS7000215 secret s3cr wrong for tenant 42"}"#;
         return (StatusCode::UNAUTHORIZED, refusal).into_response();
     }
@@ -255,4 +309,123 @@ async fn credentials_in_the_form_work_and_failures_are_clear_retries() {
     both.bearer_token = Some("static".into());
     let error = Connector::new(&TargetConfig::Http(both)).unwrap_err();
     assert!(matches!(error, ConnectorError::ConflictingAuth), "{error}");
+}
+
+#[tokio::test]
+async fn a_jwt_signed_with_the_clients_key_gets_the_token() {
+    let (base, world) = servers("3600").await;
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384).unwrap();
+    world.lock().unwrap().client_key = Some(("ES384", key.public_key_raw().to_vec()));
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("client.key");
+    std::fs::write(&key_file, key.serialize_pem()).unwrap();
+    let config = signed_by(&base, &key_file);
+    let mut fhir = connector(config.clone());
+    assert_eq!(deliver(&mut fhir).await, Attempt::Delivered);
+    world.lock().unwrap().valid.clear();
+    assert_eq!(deliver(&mut fhir).await, Attempt::Delivered);
+    {
+        let world = world.lock().unwrap();
+        assert_eq!(world.delivered_with, ["Bearer tok-1", "Bearer tok-2"]);
+        assert_eq!(world.assertion_ids.len(), 2, "a new assertion each time");
+        assert!(!world.token_requests[0].contains_key("client_secret"));
+    }
+
+    // Another key than the one the server knows: refused, a retry.
+    let other = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384).unwrap();
+    std::fs::write(&key_file, other.serialize_pem()).unwrap();
+    let reason = retry_reason(deliver(&mut connector(config.clone())).await);
+    assert!(reason.contains("(invalid_client)"), "{reason}");
+
+    // Settings that do not fit together, or a key that cannot sign, are
+    // refused when the connector is built.
+    let build = |config: HttpTargetConfig| Connector::new(&TargetConfig::Http(config)).unwrap_err();
+    let mut with_secret = config.clone();
+    with_secret.oauth.as_mut().unwrap().client_secret = Some("also".into());
+    assert!(matches!(
+        build(with_secret),
+        ConnectorError::OAuthCredentials(_)
+    ));
+    let p256 = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    std::fs::write(&key_file, p256.serialize_pem()).unwrap();
+    let error = build(config.clone()).to_string();
+    assert!(
+        error.contains("client.key") && error.contains("RS384 or ES384"),
+        "{error}"
+    );
+    let mut secretless: HttpTargetConfig = config;
+    secretless.oauth.as_mut().unwrap().client_auth = Default::default();
+    secretless.oauth.as_mut().unwrap().private_key_file = None;
+    assert!(matches!(
+        build(secretless),
+        ConnectorError::OAuthCredentials(_)
+    ));
+}
+
+/// A destination that signs its assertions with the key in `key_file`.
+fn signed_by(base: &str, key_file: &std::path::Path) -> HttpTargetConfig {
+    toml::from_str(&format!(
+        "url = \"{base}/fhir\"\n[oauth]\ntoken_url = \"{base}/oauth2/token\"\n\
+         client_id = {CLIENT_ID:?}\nclient_auth = \"private_key_jwt\"\n\
+         private_key_file = {key_file:?}\nkey_id = \"key-2026\"\n"
+    ))
+    .unwrap()
+}
+
+/// Runs `openssl` (installed by CI; rcgen and ring cannot make RSA keys).
+fn openssl(args: &[&str]) {
+    let output = std::process::Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("openssl runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "openssl {args:?}: {stderr}");
+}
+
+#[tokio::test]
+async fn rsa_keys_sign_rs384_in_pkcs8_and_pkcs1() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+    openssl(&[
+        "genpkey",
+        "-algorithm",
+        "RSA",
+        "-pkeyopt",
+        "rsa_keygen_bits:2048",
+        "-out",
+        &path("pkcs8.pem"),
+    ]);
+    openssl(&[
+        "rsa",
+        "-in",
+        &path("pkcs8.pem"),
+        "-traditional",
+        "-out",
+        &path("pkcs1.pem"),
+    ]);
+    openssl(&[
+        "rsa",
+        "-in",
+        &path("pkcs8.pem"),
+        "-RSAPublicKey_out",
+        "-outform",
+        "DER",
+        "-out",
+        &path("public.der"),
+    ]);
+    let public = std::fs::read(path("public.der")).unwrap();
+    for key in ["pkcs8.pem", "pkcs1.pem"] {
+        let text = std::fs::read_to_string(path(key)).unwrap();
+        let header = if key == "pkcs8.pem" {
+            "BEGIN PRIVATE KEY"
+        } else {
+            "BEGIN RSA PRIVATE KEY"
+        };
+        assert!(text.contains(header), "{key}: {text}");
+        let (base, world) = servers("3600").await;
+        world.lock().unwrap().client_key = Some(("RS384", public.clone()));
+        let mut fhir = connector(signed_by(&base, &dir.path().join(key)));
+        assert_eq!(deliver(&mut fhir).await, Attempt::Delivered, "{key}");
+        assert_eq!(world.lock().unwrap().assertion_ids.len(), 1, "{key}");
+    }
 }

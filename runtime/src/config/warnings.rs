@@ -77,8 +77,8 @@ fn destination_warnings(channel: &ChannelConfig, found: &mut Vec<String>) {
                 .and_then(|oauth| clear_text_host(&oauth.token_url))
         {
             found.push(format!(
-                "channel \"{}\", key destinations[{index}].to.oauth.token_url: sends the client \
-                 secret to {host} without TLS",
+                "channel \"{}\", key destinations[{index}].to.oauth.token_url: asks for tokens \
+                 from {host} without TLS, so credentials and tokens cross the network in clear text",
                 channel.name
             ));
         }
@@ -162,8 +162,9 @@ mod tests {
                  messages cross the network in clear text",
                 "channel \"out\", key destinations[2].to.url: sends to fhir.example.org without \
                  TLS, so messages cross the network in clear text",
-                "channel \"out\", key destinations[3].to.oauth.token_url: sends the client \
-                 secret to login.example.org without TLS",
+                "channel \"out\", key destinations[3].to.oauth.token_url: asks for tokens \
+                 from login.example.org without TLS, so credentials and tokens cross the network \
+                 in clear text",
                 "key admin.tls: the admin API listens beyond loopback without TLS, so its bearer \
                  tokens cross the network in clear text",
             ]

@@ -39,6 +39,17 @@ pub enum ConnectorError {
     /// More than one of `bearer_token`, `basic_auth` and `oauth`.
     #[error("bearer_token, basic_auth and oauth exclude each other: give one")]
     ConflictingAuth,
+    /// An `oauth` table whose `client_auth` and credentials do not match.
+    #[error("oauth: {0}")]
+    OAuthCredentials(&'static str),
+    /// The `oauth.private_key_file` cannot sign client assertions.
+    #[error("oauth.private_key_file {path}: {reason}")]
+    OAuthKey {
+        /// The key file.
+        path: std::path::PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// `tls` settings for a plain http:// URL.
     #[error("tls is set but url {0:?} is not https://")]
     TlsWithoutHttps(String),

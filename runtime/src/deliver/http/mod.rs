@@ -8,6 +8,7 @@
 //! come from `HTTP_PROXY`, `HTTPS_PROXY` and `NO_PROXY`. How a response is classified
 //! lives in `response.rs`.
 
+mod client_assertion;
 mod oauth;
 mod response;
 mod tls;

@@ -4,6 +4,10 @@
 //! it until shortly before it expires, and fetches a new one when the
 //! server answers 401.
 //!
+//! The client authenticates with its secret (`basic` or `post`) or with a
+//! JWT signed by its private key (`private_key_jwt`, SMART Backend
+//! Services; see `client_assertion.rs`).
+//!
 //! A token request that fails (the endpoint down, the credentials refused)
 //! makes the delivery attempt a retry whose reason says so; nothing of the
 //! token endpoint's answer but its `error` code reaches the reason.
@@ -17,6 +21,7 @@ use reqwest::header::{CONTENT_TYPE, HeaderValue};
 use reqwest::{Client, Url};
 use serde::Deserialize;
 
+use super::client_assertion::{ASSERTION_TYPE, AssertionSigner};
 use super::{HttpTlsSettings, response, tls};
 use crate::deliver::ConnectorError;
 
@@ -36,9 +41,19 @@ pub struct OAuthSettings {
     pub token_url: String,
     /// The client's id. Required.
     pub client_id: String,
-    /// The client's secret; use `${ENV}` to keep it out of the file.
-    /// Required.
-    pub client_secret: String,
+    /// The client's secret, for `basic` and `post`; use `${ENV}` to keep it
+    /// out of the file.
+    #[serde(default)]
+    pub client_secret: Option<String>,
+    /// PEM file with the client's private key, for `private_key_jwt`: RSA
+    /// (signs RS384) or EC P-384 (ES384).
+    #[serde(default)]
+    pub private_key_file: Option<PathBuf>,
+    /// The `kid` of the signing key in the JWT header, for
+    /// `private_key_jwt`, when the server holds several of the client's
+    /// keys.
+    #[serde(default)]
+    pub key_id: Option<String>,
     /// The `scope` asked for, space-separated, for example
     /// `system/*.write`.
     ///
@@ -52,7 +67,8 @@ pub struct OAuthSettings {
     #[serde(default)]
     pub parameters: BTreeMap<String, String>,
     /// How the client authenticates: `basic` (HTTP basic authentication,
-    /// `client_secret_basic`) or `post` (in the form, `client_secret_post`).
+    /// `client_secret_basic`), `post` (in the form, `client_secret_post`) or
+    /// `private_key_jwt` (a signed JWT, RFC 7523).
     ///
     /// By default `basic`, which RFC 6749 asks every server to support.
     #[serde(default)]
@@ -74,6 +90,8 @@ pub enum ClientAuth {
     Basic,
     /// `client_id` and `client_secret` in the request's form.
     Post,
+    /// A JWT signed with `private_key_file` as `client_assertion`.
+    PrivateKeyJwt,
 }
 
 // The secret stays out of logs that print a config with `{:?}`.
@@ -82,7 +100,12 @@ impl fmt::Debug for OAuthSettings {
         f.debug_struct("OAuthSettings")
             .field("token_url", &self.token_url)
             .field("client_id", &self.client_id)
-            .field("client_secret", &"<redacted>")
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .field("private_key_file", &self.private_key_file)
+            .field("key_id", &self.key_id)
             .field("scope", &self.scope)
             .field("parameters", &self.parameters.keys().collect::<Vec<_>>())
             .field("client_auth", &self.client_auth)
@@ -107,7 +130,40 @@ pub(super) struct Tokens {
     token_url: Url,
     client: Client,
     timeout: Duration,
+    credentials: Credentials,
     current: Option<(HeaderValue, Instant)>,
+}
+
+/// How the client proves who it is.
+#[derive(Debug)]
+enum Credentials {
+    /// The secret, in a basic `Authorization` header or in the form.
+    Secret(String, ClientAuth),
+    /// A JWT signed with the client's key (boxed: an RSA key is large).
+    Assertion(Box<AssertionSigner>),
+}
+
+impl Credentials {
+    /// The credentials `settings` ask for.
+    ///
+    /// # Errors
+    /// [`ConnectorError::OAuthCredentials`] when the key that goes with
+    /// `client_auth` is missing, or both are given; the key file's errors.
+    fn of(settings: &OAuthSettings) -> Result<Credentials, ConnectorError> {
+        let secret = settings.client_secret.clone();
+        match (settings.client_auth, secret, &settings.private_key_file) {
+            (ClientAuth::PrivateKeyJwt, None, Some(key)) => Ok(Credentials::Assertion(Box::new(
+                AssertionSigner::load(key, settings.key_id.clone())?,
+            ))),
+            (ClientAuth::PrivateKeyJwt, _, _) => Err(ConnectorError::OAuthCredentials(
+                "client_auth = \"private_key_jwt\" takes private_key_file and no client_secret",
+            )),
+            (auth, Some(secret), None) => Ok(Credentials::Secret(secret, auth)),
+            (_, _, _) => Err(ConnectorError::OAuthCredentials(
+                "client_auth = \"basic\" or \"post\" takes client_secret and no private_key_file",
+            )),
+        }
+    }
 }
 
 impl Tokens {
@@ -146,6 +202,7 @@ impl Tokens {
             token_url,
             client,
             timeout,
+            credentials: Credentials::of(settings)?,
             current: None,
         })
     }
@@ -173,8 +230,11 @@ impl Tokens {
     }
 
     /// The token request without its body, and its form: the grant, the
-    /// scope, the extra parameters and, for `post`, the credentials.
-    fn token_request(&self) -> (reqwest::RequestBuilder, String) {
+    /// scope, the extra parameters and the credentials that go in the form.
+    ///
+    /// # Errors
+    /// When a client assertion cannot be signed.
+    fn token_request(&self) -> Result<(reqwest::RequestBuilder, String), String> {
         let settings = &self.settings;
         let mut form = form_urlencoded::Serializer::new(String::new());
         form.append_pair("grant_type", "client_credentials");
@@ -184,28 +244,29 @@ impl Tokens {
         for (name, value) in &settings.parameters {
             form.append_pair(name, value);
         }
-        let request = self.client.post(self.token_url.clone());
-        let request = match settings.client_auth {
-            ClientAuth::Basic => {
+        let mut request = self.client.post(self.token_url.clone());
+        match &self.credentials {
+            Credentials::Secret(secret, ClientAuth::Post) => {
+                form.append_pair("client_id", &settings.client_id);
+                form.append_pair("client_secret", secret);
+            }
+            Credentials::Secret(secret, _) => {
                 let encode =
                     |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-                request.basic_auth(
-                    encode(&settings.client_id),
-                    Some(encode(&settings.client_secret)),
-                )
+                request = request.basic_auth(encode(&settings.client_id), Some(encode(secret)));
             }
-            ClientAuth::Post => {
-                form.append_pair("client_id", &settings.client_id);
-                form.append_pair("client_secret", &settings.client_secret);
-                request
+            Credentials::Assertion(signer) => {
+                let assertion = signer.assertion(&settings.client_id, self.token_url.as_str())?;
+                form.append_pair("client_assertion_type", ASSERTION_TYPE);
+                form.append_pair("client_assertion", &assertion);
             }
-        };
-        (request, form.finish())
+        }
+        Ok((request, form.finish()))
     }
 
     /// Asks the token endpoint for a token: the header and its lifetime.
     async fn fetch(&self) -> Result<(HeaderValue, Duration), String> {
-        let (request, form) = self.token_request();
+        let (request, form) = self.token_request()?;
         let answer = request
             .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
             .body(form)
