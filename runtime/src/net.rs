@@ -23,7 +23,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 use tokio_util::sync::CancellationToken;
 
-use crate::tls::ServerTls;
+use crate::tls::{PeerIdentity, ServerTls, peer_identity};
 
 /// How long a client may take to complete its TLS handshake.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -59,6 +59,11 @@ pub async fn tls_handshake(
     }
 }
 
+/// The names in the certificate a TLS client presented, in each request's
+/// extensions (the admin API's callers may be known by it).
+#[derive(Debug, Clone)]
+pub struct ClientCertificate(pub PeerIdentity);
+
 /// Told of each failed TLS handshake: the client's address and why.
 pub type HandshakeFailed = Arc<dyn Fn(SocketAddr, &str) + Send + Sync>;
 
@@ -75,7 +80,8 @@ pub struct HttpLimits {
 /// Serves `app` on `tcp` (over TLS with `tls`, each connection with the
 /// configuration current when it arrives, whose failed handshakes go to
 /// its callback) until `shutdown`, when requests in flight finish.
-/// Handlers can extract the client's `ConnectInfo<SocketAddr>`.
+/// Handlers can extract the client's `ConnectInfo<SocketAddr>`, and over TLS the
+/// [`ClientCertificate`] it presented, if any.
 pub async fn serve_http(
     tcp: TcpListener,
     tls: Option<(Arc<ServerTls>, HandshakeFailed)>,
@@ -100,7 +106,13 @@ pub async fn serve_http(
             match tls {
                 None => serve_connection(socket, app, timeout, &shutdown).await,
                 Some((tls, failed)) => match tls_handshake(&tls.acceptor(), socket).await {
-                    Ok(stream) => serve_connection(stream, app, timeout, &shutdown).await,
+                    Ok(stream) => {
+                        let app = match peer_identity(stream.get_ref().1) {
+                            Some(identity) => app.layer(Extension(ClientCertificate(identity))),
+                            None => app,
+                        };
+                        serve_connection(stream, app, timeout, &shutdown).await
+                    }
                     Err(reason) => failed(peer, &reason),
                 },
             }

@@ -1,7 +1,8 @@
-//! Bearer-token authentication and role checks.
+//! Bearer-token and client-certificate authentication, and role checks.
 //!
 //! Every handler that needs a caller takes a [`Caller`] argument: a
-//! missing or unknown token is refused with 401 before the handler runs,
+//! missing or unknown token (or, without a token, a client certificate not
+//! in `client_roles`) is refused with 401 before the handler runs,
 //! and the handler asks [`Caller::require`] for the role its action needs
 //! (403 when the caller's is lower). Tokens are compared in constant time.
 
@@ -15,11 +16,13 @@ use axum::http::request::Parts;
 use super::error::ApiError;
 use super::state::AdminState;
 use crate::config::{AdminToken, Role};
+use crate::net::ClientCertificate;
 
 /// Who is calling: the token's name and role.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
-    /// The token's name (`local` for a tokenless loopback API).
+    /// The token's name (`local` for a tokenless loopback API, `cert:<name>`
+    /// for a client certificate).
     pub name: String,
     /// What the caller may do.
     pub role: Role,
@@ -54,22 +57,33 @@ impl FromRequestParts<Arc<AdminState>> for Caller {
         parts: &mut Parts,
         state: &Arc<AdminState>,
     ) -> Result<Self, Self::Rejection> {
-        let tokens = &state.settings.tokens;
-        if tokens.is_empty() {
+        let settings = &state.settings;
+        if !settings.authenticates() {
             // Allowed only on loopback (checked with the config).
             return Ok(Caller {
                 name: "local".into(),
                 role: Role::Operator,
             });
         }
-        let presented = bearer_token(&parts.headers)
-            .ok_or_else(|| unauthorized("send Authorization: Bearer <token>"))?;
-        find(tokens, presented)
-            .map(|token| Caller {
-                name: token.name.clone(),
-                role: token.role,
-            })
-            .ok_or_else(|| unauthorized("the token is not known"))
+        if let Some(presented) = bearer_token(&parts.headers) {
+            return find(&settings.tokens, presented)
+                .map(|token| Caller {
+                    name: token.name.clone(),
+                    role: token.role,
+                })
+                .ok_or_else(|| unauthorized("the token is not known"));
+        }
+        let certificate = parts.extensions.get::<ClientCertificate>();
+        match certificate.map(|ClientCertificate(identity)| settings.client_role(identity)) {
+            Some(Some(client)) => Ok(Caller {
+                name: format!("cert:{}", client.name),
+                role: client.role,
+            }),
+            Some(None) => Err(unauthorized(
+                "the client certificate is not in admin.client_roles; send Authorization: Bearer <token>",
+            )),
+            None => Err(unauthorized("send Authorization: Bearer <token>")),
+        }
     }
 }
 

@@ -39,10 +39,12 @@
 //! GET  /dashboard/                           no auth   the web dashboard (`/` leads there)
 //! ```
 //!
-//! Callers present `Authorization: Bearer <token>`; each configured token
-//! has a role, viewer < operator < admin. No or an unknown token is 401, a
-//! role too low 403. Without configured tokens the API serves loopback
-//! only and every caller is an operator (see `settings.rs`). `/metrics`
+//! Callers present `Authorization: Bearer <token>`, or under mTLS a client
+//! certificate that `client_roles` names; each token and each such name
+//! has a role, viewer < operator < admin. No or an unknown token (or
+//! certificate) is 401, a role too low 403. Without tokens or client roles
+//! the API serves loopback only and every caller is an operator (see
+//! `settings.rs`). `/metrics`
 //! asks for a token like the rest, since channel names are operational
 //! detail; Prometheus sends one with `authorization: { credentials: … }`.
 //!
@@ -87,5 +89,5 @@ pub use openapi::DOCUMENT as OPENAPI_DOCUMENT;
 pub use queue_gauges::refresh_queue_gauges;
 pub use rates::{RateSamples, sample_rates};
 pub use serve::AdminApi;
-pub use settings::{AdminConfig, AdminToken, Role};
+pub use settings::{AdminClient, AdminConfig, AdminToken, Role};
 pub use state::AdminState;

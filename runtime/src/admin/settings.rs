@@ -12,10 +12,19 @@
 //! ]
 //! max_connections = 64           # the default; more wait to be accepted
 //! request_timeout_secs = 30      # the default: headers, and idle keep-alive
+//! client_roles = [               # optional: roles by client certificate (mTLS)
+//!   { name = "ops-console", role = "operator" },
+//! ]
 //! [admin.tls]                    # optional, as for an MLLP listener
 //! cert_file = "admin.pem"
 //! key_file = "admin.key"
+//! client_ca_file = "clients-ca.pem"   # needed by client_roles
 //! ```
+//!
+//! A caller is known by its bearer token, or, without one, by the client
+//! certificate it presented under mTLS: the first `client_roles` entry whose
+//! name equals the certificate's subject CN or one of its DNS or URI names
+//! (ignoring ASCII case) gives the role.
 //!
 //! A configuration without an `[admin]` table runs no admin API (so that
 //! engines started from test or library configs open no port they did not
@@ -29,7 +38,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::net::HttpLimits;
-use crate::tls::TlsServerSettings;
+use crate::tls::{PeerIdentity, TlsServerSettings, check_allowed};
 
 /// What a caller may do, from least to most: each role may do everything
 /// the ones before it may.
@@ -78,6 +87,17 @@ impl std::fmt::Debug for AdminToken {
     }
 }
 
+/// A role given to the holder of a client certificate (mTLS).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminClient {
+    /// The certificate's subject CN, or one of its DNS or URI names; the
+    /// audit log names the caller `cert:<name>`.
+    pub name: String,
+    /// What its holder may do.
+    pub role: Role,
+}
+
 /// The `[admin]` section.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -95,6 +115,10 @@ pub struct AdminConfig {
     /// bodies, no plugin uploads).
     #[serde(default)]
     pub tokens: Vec<AdminToken>,
+    /// Roles by client certificate, for callers without a token; needs
+    /// `tls.client_ca_file`. By default none.
+    #[serde(default)]
+    pub client_roles: Vec<AdminClient>,
     /// TLS for the admin API. By default plain HTTP.
     pub tls: Option<TlsServerSettings>,
     /// The most connections served at once (operators, scrapers, the
@@ -114,6 +138,7 @@ impl Default for AdminConfig {
             listen: default_listen(),
             enabled: false,
             tokens: Vec::new(),
+            client_roles: Vec::new(),
             tls: None,
             max_connections: default_max_connections(),
             request_timeout_secs: default_request_timeout_secs(),
@@ -159,9 +184,24 @@ impl AdminConfig {
         })
     }
 
-    /// Checks the section: a parsable address, non-zero limits, tokens when
-    /// the address is not loopback, and unique, non-empty token names and
-    /// secrets.
+    /// Whether callers must prove who they are (a token or a client
+    /// certificate); otherwise the API serves loopback only, and every
+    /// caller is an operator.
+    pub fn authenticates(&self) -> bool {
+        !self.tokens.is_empty() || !self.client_roles.is_empty()
+    }
+
+    /// The role for a client certificate with these names (subject CN, DNS
+    /// and URI names): the first `client_roles` entry that matches.
+    pub fn client_role<'a>(&'a self, identity: &PeerIdentity) -> Option<&'a AdminClient> {
+        self.client_roles
+            .iter()
+            .find(|client| check_allowed(identity, std::slice::from_ref(&client.name)))
+    }
+
+    /// Checks the section: a parsable address, non-zero limits, tokens or
+    /// client roles when the address is not loopback, unique, non-empty
+    /// token names and secrets, and a client CA for client roles.
     ///
     /// # Errors
     /// What is wrong, naming the key.
@@ -176,10 +216,28 @@ impl AdminConfig {
         if self.request_timeout_secs == 0 {
             return Err("key admin.request_timeout_secs: must be at least 1".into());
         }
-        if !listen.ip().is_loopback() && self.tokens.is_empty() {
+        let client_ca = self
+            .tls
+            .as_ref()
+            .is_some_and(|tls| tls.client_ca_file.is_some());
+        if !self.client_roles.is_empty() && !client_ca {
+            return Err(
+                "key admin.client_roles: needs admin.tls.client_ca_file, so that \
+                        client certificates are asked for and verified"
+                    .into(),
+            );
+        }
+        if !listen.ip().is_loopback() && !self.authenticates() {
             return Err(format!(
-                "key admin.listen: {listen} is reachable from other hosts, so the admin API needs admin.tokens (or listen on 127.0.0.1)"
+                "key admin.listen: {listen} is reachable from other hosts, so the admin API needs admin.tokens or admin.client_roles (or listen on 127.0.0.1)"
             ));
+        }
+        for (index, client) in self.client_roles.iter().enumerate() {
+            if client.name.trim().is_empty() {
+                return Err(format!(
+                    "key admin.client_roles[{index}].name: must be non-empty"
+                ));
+            }
         }
         let mut names = HashSet::new();
         let mut secrets = HashSet::new();

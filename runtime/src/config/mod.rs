@@ -74,7 +74,7 @@ pub use load::{ConfigError, load_file, parse};
 pub use pipeline::StageConfig;
 pub use warnings::warnings;
 
-pub use crate::admin::{AdminConfig, AdminToken, Role};
+pub use crate::admin::{AdminClient, AdminConfig, AdminToken, Role};
 pub use crate::alerting::AlertsConfig;
 pub use crate::logging::AuditConfig;
 
