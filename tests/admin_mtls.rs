@@ -130,6 +130,27 @@ async fn client_certificates_carry_roles() {
             .await
             .is_err()
     );
+    // The admin CLI presents a certificate the same way.
+    let cli = |client: &str| {
+        let api = format!("https://{admin}");
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_hl7wasm"))
+            .args(["channels", "pause", "test", "--api", &api, "--tls-ca"])
+            .arg(pki.path("ca.pem"))
+            .arg("--cert")
+            .arg(pki.path(&format!("{client}.pem")))
+            .arg("--key")
+            .arg(pki.path(&format!("{client}.key")))
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&output.stdout).into_owned()
+            + &String::from_utf8_lossy(&output.stderr);
+        (output.status.success(), text)
+    };
+    let (paused, text) = cli("pharmacy");
+    assert!(paused, "{text}");
+    let (refused, text) = cli("lab");
+    assert!(!refused, "{text}");
+    assert!(text.contains("401") && text.contains("--cert"), "{text}");
 }
 
 #[test]

@@ -29,6 +29,14 @@ pub struct ApiArgs {
     /// For an https:// API, trust the CA certificates in this PEM file.
     #[arg(long = "tls-ca", value_name = "FILE")]
     ca_file: Option<PathBuf>,
+    /// For an https:// API under mTLS, present the client certificate in
+    /// this PEM file (its role comes from `[admin] client_roles` when no
+    /// token is sent); needs --key and --tls-ca.
+    #[arg(long = "cert", value_name = "FILE", requires_all = ["key", "ca_file"])]
+    cert: Option<PathBuf>,
+    /// The private key of --cert.
+    #[arg(long = "key", value_name = "FILE", requires = "cert")]
+    key: Option<PathBuf>,
 }
 
 /// A client of one admin API.
@@ -149,7 +157,7 @@ impl Api {
         }
         let message = body["message"].as_str().unwrap_or("no details");
         let hint = match status.as_u16() {
-            401 => " (pass --token or set HL7WASM_TOKEN)",
+            401 => " (pass --token or set HL7WASM_TOKEN, or --cert and --key under mTLS)",
             403 => " (ask for a token with a higher role)",
             _ => "",
         };
@@ -157,13 +165,14 @@ impl Api {
     }
 }
 
-/// rustls for the client: the `--tls-ca` roots, or none for plain http
-/// (reqwest needs a configuration either way).
+/// rustls for the client: the `--tls-ca` roots and the `--cert` client
+/// certificate, or none for plain http (reqwest needs a configuration
+/// either way).
 fn tls_config(args: &ApiArgs) -> anyhow::Result<rustls::ClientConfig> {
     let settings = args.ca_file.as_ref().map(|ca_file| TlsClientSettings {
         ca_file: ca_file.clone(),
-        cert_file: None,
-        key_file: None,
+        cert_file: args.cert.clone(),
+        key_file: args.key.clone(),
         server_name: None,
         min_version: TlsVersion::default(),
     });
