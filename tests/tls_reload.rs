@@ -1,9 +1,11 @@
 //! Ensures that a renewed certificate takes effect without a restart: after
 //! `POST /api/v1/tls/reload` (or SIGHUP to a real `hl7wasm serve`), new TLS
-//! connections get the new certificate while open ones keep working; files
-//! that do not load leave the old certificate in place and are reported;
-//! and a certificate close to its end raises `certificate_expiry` until a
-//! renewed one is loaded.
+//! connections get the new certificate while open ones keep working, and a
+//! destination presents its renewed client certificate from its next
+//! delivery; files that do not load leave the old certificate in place and
+//! are reported; and a certificate close to its end (a listener's or a
+//! destination's) raises its channel's `certificate_expiry` until a renewed
+//! one is loaded.
 
 #[path = "support/admin.rs"]
 mod admin;
@@ -135,7 +137,7 @@ async fn reload(api: &Api) -> Value {
 
 fn reloads(engine: &TestEngine, outcome: &str) -> u64 {
     let labels = vec![
-        ("listener", "test".to_string()),
+        ("endpoint", "test".to_string()),
         ("outcome", outcome.to_string()),
     ];
     count(&engine.server.metrics.tls_reloads, &labels)
@@ -160,7 +162,7 @@ async fn a_renewed_certificate_is_served_without_a_restart() {
     assert_eq!(presented(&unchanged), fingerprint(&pki, "server"));
 
     let report = reload(&api).await;
-    assert_eq!(report["listener"], "test");
+    assert_eq!(report["endpoint"], "test");
     assert_eq!(report["outcome"], "reloaded", "{report}");
     assert_eq!(
         report["certificate"]["sha256"],
@@ -204,7 +206,7 @@ async fn a_renewed_certificate_is_served_without_a_restart() {
         (1, 1, 1)
     );
     let listed = api.ok("/api/v1/tls", VIEWER).await;
-    assert_eq!(listed[0]["listener"], "test");
+    assert_eq!(listed[0]["endpoint"], "test");
     assert_eq!(
         listed[0]["certificate"]["sha256"],
         fingerprint(&pki, "renewed")
@@ -252,13 +254,16 @@ async fn a_certificate_near_its_end_raises_an_alert_until_renewed() {
         .server
         .metrics
         .tls_certificate_expiry
-        .get_or_create(&vec![("listener", "test".to_string())])
+        .get_or_create(&vec![("endpoint", "test".to_string())])
         .get();
     assert_eq!(gauge, soon.unix_timestamp());
 
     install(&pki, "server");
     let reloads = engine.server.reload_tls();
-    assert_eq!(reloads[0].certificate.sha256, fingerprint(&pki, "server"));
+    assert_eq!(
+        reloads[0].certificate.as_ref().unwrap().sha256,
+        fingerprint(&pki, "server")
+    );
     let deadline = tokio::time::Instant::now() + PATIENCE;
     while !expiry_alerts(&api.ok("/api/v1/alerts", VIEWER).await).is_empty() {
         assert!(
@@ -326,4 +331,205 @@ async fn sighup_reloads_every_tls_listener_of_a_running_engine() {
     );
     child.kill().unwrap();
     child.wait().unwrap();
+}
+
+/// What the TLS receiving system saw: for each message, its control ID and
+/// the SHA-256 of the client certificate of its connection.
+type Seen = Arc<std::sync::Mutex<Vec<(String, String)>>>;
+
+/// A receiving system over mTLS (clients signed by the test CA), standing
+/// in for a hospital system outside the engine: answers AA to every
+/// message.
+async fn mtls_sink(pki: &Pki) -> (SocketAddr, Seen) {
+    let settings = hl7wasm::tls::TlsServerSettings {
+        cert_file: pki.path("server.pem"),
+        key_file: pki.path("server.key"),
+        min_version: Default::default(),
+        cipher_suites: None,
+        client_ca_file: Some(pki.path("ca.pem")),
+        allowed_clients: Vec::new(),
+    };
+    let acceptor = tokio_rustls::TlsAcceptor::from(hl7wasm::tls::server_config(&settings).unwrap());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let seen = Seen::default();
+    let shared = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let (acceptor, seen) = (acceptor.clone(), shared.clone());
+            tokio::spawn(async move {
+                let Ok(mut stream) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let client = stream.get_ref().1.peer_certificates().unwrap()[0].clone();
+                let client = hex::encode(Sha256::digest(&client));
+                let mut buffer = Vec::new();
+                let mut chunk = [0u8; 4096];
+                while let Ok(read) = stream.read(&mut chunk).await {
+                    if read == 0 {
+                        return;
+                    }
+                    buffer.extend_from_slice(&chunk[..read]);
+                    while let Some(end) = buffer.windows(2).position(|w| w == [0x1c, 0x0d]) {
+                        let frame: Vec<u8> = buffer.drain(..end + 2).collect();
+                        let start = frame.iter().position(|&b| b == 0x0b).unwrap() + 1;
+                        let text = String::from_utf8_lossy(&frame[start..end]).into_owned();
+                        let control_id = field(&text, "MSH-10");
+                        seen.lock()
+                            .unwrap()
+                            .push((control_id.clone(), client.clone()));
+                        let ack = format!(
+                            "MSH|^~\\&|SINK|H|HL7WASM|H|20240101||ACK|A-{control_id}|P|2.5\rMSA|AA|{control_id}\r"
+                        );
+                        stream.write_all(&frame_of(&ack)).await.unwrap();
+                    }
+                }
+            });
+        }
+    });
+    (address, seen)
+}
+
+fn frame_of(text: &str) -> Vec<u8> {
+    frame(text.as_bytes())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_destinations_renewed_client_certificate_is_used_after_a_reload() {
+    let pki = Pki::new();
+    let copy = |from: &str| {
+        for ext in ["pem", "key"] {
+            std::fs::copy(
+                pki.path(&format!("{from}.{ext}")),
+                pki.path(&format!("client.{ext}")),
+            )
+            .unwrap();
+        }
+    };
+    copy("lab");
+    let (sink, seen) = mtls_sink(&pki).await;
+    let config = format!(
+        "[admin]\nlisten = \"127.0.0.1:0\"\n\
+         tokens = [{{ name = \"oncall\", token = \"{OPERATOR}\", role = \"operator\" }}]\n\n\
+         [[channels]]\nname = \"test\"\n[channels.source]\ntype = \"mllp\"\nlisten = \"127.0.0.1:0\"\n\
+         [[channels.destinations]]\nname = \"out\"\n\
+         to = {{ type = \"mllp\", address = \"{sink}\", tls = {{ ca_file = {:?}, cert_file = {:?}, \
+         key_file = {:?}, server_name = \"localhost\" }} }}\n",
+        pki.path("ca.pem"),
+        pki.path("client.pem"),
+        pki.path("client.key"),
+    );
+    let engine = start_channels(tempfile::tempdir().unwrap(), &config).await;
+    let api = Api::of(&engine);
+    let delivered = |control_id: &'static str| {
+        let seen = seen.clone();
+        async move {
+            let deadline = tokio::time::Instant::now() + PATIENCE;
+            loop {
+                if let Some((_, client)) =
+                    seen.lock().unwrap().iter().find(|(id, _)| id == control_id)
+                {
+                    return client.clone();
+                }
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "{control_id} not delivered"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    };
+    let mut sender = TcpStream::connect(engine.address).await.unwrap();
+    let ack = engine::exchange(&mut sender, message("OUT-1").as_bytes()).await;
+    assert_eq!(field(&ack, "MSA-1"), "AA");
+    assert_eq!(delivered("OUT-1").await, fingerprint(&pki, "lab"));
+
+    copy("pharmacy");
+    let (status, body) = api.post("/api/v1/tls/reload", OPERATOR, &json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let report = body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["endpoint"] == "test/out")
+        .cloned()
+        .unwrap_or_else(|| panic!("no report for test/out: {body}"));
+    assert_eq!(report["outcome"], "reloaded", "{report}");
+    assert_eq!(
+        report["certificate"]["sha256"],
+        fingerprint(&pki, "pharmacy")
+    );
+
+    let ack = engine::exchange(&mut sender, message("OUT-2").as_bytes()).await;
+    assert_eq!(field(&ack, "MSA-1"), "AA");
+    assert_eq!(delivered("OUT-2").await, fingerprint(&pki, "pharmacy"));
+    let listed = api.ok("/api/v1/tls", OPERATOR).await;
+    assert!(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["endpoint"] == "test/out"
+                && e["certificate"]["sha256"] == fingerprint(&pki, "pharmacy")),
+        "{listed}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_certificates_near_their_end_share_their_channels_alert() {
+    let pki = Pki::new();
+    let soon = time::OffsetDateTime::now_utc() + time::Duration::days(3);
+    pki.issue_client_until("a", "lab-analyzer", soon);
+    pki.issue_client_until("b", "lab-analyzer", soon);
+    let (sink, _) = mtls_sink(&pki).await;
+    let destination = |name: &str| {
+        format!(
+            "[[channels.destinations]]\nname = \"out-{name}\"\n\
+             to = {{ type = \"mllp\", address = \"{sink}\", tls = {{ ca_file = {:?}, cert_file = {:?}, \
+             key_file = {:?}, server_name = \"localhost\" }} }}\n",
+            pki.path("ca.pem"),
+            pki.path(&format!("{name}.pem")),
+            pki.path(&format!("{name}.key")),
+        )
+    };
+    let config = format!(
+        "[admin]\nlisten = \"127.0.0.1:0\"\n\
+         tokens = [{{ name = \"oncall\", token = \"{OPERATOR}\", role = \"operator\" }}]\n\n\
+         [alerts]\ninterval_secs = 1\n\n\
+         [[channels]]\nname = \"test\"\n[channels.source]\ntype = \"mllp\"\nlisten = \"127.0.0.1:0\"\n{}{}",
+        destination("a"),
+        destination("b"),
+    );
+    let engine = start_channels(tempfile::tempdir().unwrap(), &config).await;
+    let api = Api::of(&engine);
+    // The channel's certificate_expiry alert, once `holds` is true of it.
+    let alert_text = |holds: fn(&str) -> bool| {
+        let api = &api;
+        async move {
+            let deadline = tokio::time::Instant::now() + PATIENCE;
+            loop {
+                let alerts = api.ok("/api/v1/alerts", OPERATOR).await;
+                let text = alerts
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|a| a["kind"] == "certificate_expiry" && a["channel"] == "test")
+                    .map(|a| a["text"].as_str().unwrap().to_owned())
+                    .unwrap_or_default();
+                if holds(&text) {
+                    return text;
+                }
+                assert!(tokio::time::Instant::now() < deadline, "alert: {text:?}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    let both = alert_text(|t| t.contains("\"out-a\"") && t.contains("\"out-b\"")).await;
+    assert!(both.contains("; "), "{both}");
+
+    // out-a's certificate is renewed: after the reload only out-b is named.
+    std::fs::copy(pki.path("lab.pem"), pki.path("a.pem")).unwrap();
+    std::fs::copy(pki.path("lab.key"), pki.path("a.key")).unwrap();
+    engine.server.reload_tls();
+    alert_text(|t| !t.contains("\"out-a\"") && t.contains("\"out-b\"")).await;
 }

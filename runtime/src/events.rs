@@ -93,7 +93,8 @@ impl TlsHandshakeFailed<'_> {
     }
 }
 
-/// A listener's TLS files were read again (on SIGHUP or an admin call).
+/// A listener's or destination's TLS files were read again (on SIGHUP or
+/// an admin call).
 pub struct TlsReloaded<'a> {
     /// How it went.
     pub reload: &'a TlsReload,
@@ -103,23 +104,26 @@ impl TlsReloaded<'_> {
     /// Logs and counts the event.
     pub fn emit(&self, metrics: &Metrics) {
         let TlsReload {
-            listener,
+            endpoint,
             outcome,
             certificate,
             error,
         } = self.reload;
+        let endpoint = endpoint.name();
         let labels = vec![
-            ("listener", listener.name().to_string()),
+            ("endpoint", endpoint.clone()),
             ("outcome", outcome.as_str().to_string()),
         ];
         metrics.tls_reloads.get_or_create(&labels).inc();
-        let listener = listener.name();
+        let sha256 = certificate.as_ref().map(|c| c.sha256.as_str());
         match error {
             None => {
-                tracing::info!(target: AUDIT_TARGET, listener, outcome = outcome.as_str(), subject = certificate.subject, not_after_unix = certificate.not_after_unix, sha256 = certificate.sha256, "TLS configuration reloaded.")
+                let subject = certificate.as_ref().map(|c| c.subject.as_str());
+                let not_after_unix = certificate.as_ref().map(|c| c.not_after_unix);
+                tracing::info!(target: AUDIT_TARGET, endpoint, outcome = outcome.as_str(), subject, not_after_unix, sha256, "TLS files reloaded.")
             }
             Some(error) => {
-                tracing::error!(target: AUDIT_TARGET, listener, error, sha256 = certificate.sha256, "TLS configuration not reloaded; the listener keeps the one it had.")
+                tracing::error!(target: AUDIT_TARGET, endpoint, error, sha256, "TLS files not reloaded; the old ones stay in use.")
             }
         }
     }

@@ -31,11 +31,13 @@ pub struct Metrics {
     pub connection_errors: Counters,
     /// TLS handshakes that failed, by channel and reason.
     pub tls_handshake_failures: Counters,
-    /// Reloads of a listener's TLS files, by listener (a channel's name or
-    /// `(admin)`) and outcome (`reloaded`, `unchanged`, `failed`).
+    /// Reloads of TLS files, by endpoint (a channel's name for its
+    /// listener, `(admin)`, or `channel/destination`) and outcome
+    /// (`reloaded`, `unchanged`, `failed`).
     pub tls_reloads: Counters,
-    /// When the certificate each TLS listener presents expires, in seconds
-    /// since the Unix epoch, by listener; set at each alert evaluation.
+    /// When each certificate the engine presents expires (a listener's, or
+    /// a destination's client certificate), in seconds since the Unix
+    /// epoch, by endpoint; set at each alert evaluation.
     pub tls_certificate_expiry: Gauges,
     /// ACKs sent, by channel and code.
     pub acks: Counters,
@@ -127,7 +129,7 @@ impl Metrics {
         let tls_handshake_failures = counter("tls_handshake_failures", "Failed TLS handshakes");
         let tls_reloads = counter(
             "tls_reloads",
-            "Reloads of a listener's TLS files, by outcome",
+            "Reloads of TLS files, by endpoint and outcome",
         );
         let acks = counter("acks_sent", "ACKs sent, by code");
         let messages_stored = counter("messages_stored", "Messages stored durably");
@@ -172,7 +174,7 @@ impl Metrics {
         let tls_certificate_expiry = registered(
             &mut registry,
             "tls_certificate_expiry_timestamp_seconds",
-            "When the certificate a TLS listener presents expires, in Unix seconds",
+            "When a certificate the engine presents expires, in Unix seconds",
             Gauges::default(),
         );
         let storage_available_bytes = registered(

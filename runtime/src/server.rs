@@ -22,7 +22,7 @@ use crate::metrics::Metrics;
 use crate::pipeline::{ChannelPipeline, Shared, Topology, Wakers, pruner};
 use crate::plugin::PluginRegistry;
 use crate::store::{DeadLetterFilter, Requeued, Store, StoreError, StoredMessage};
-use crate::tls::{TlsListener, TlsListeners, TlsReload};
+use crate::tls::{TlsEndpoint, TlsFiles, TlsReload};
 
 /// A started engine.
 pub struct Server {
@@ -41,7 +41,7 @@ pub struct Server {
     /// The plugin registry, when a channel has plugins.
     pub registry: Option<Arc<PluginRegistry>>,
     /// The TLS configurations of the listeners that serve TLS.
-    pub tls: Arc<TlsListeners>,
+    pub tls: Arc<TlsFiles>,
     pipelines: BTreeMap<String, Arc<ChannelPipeline>>,
     admin: Option<AdminApi>,
     shutdown: CancellationToken,
@@ -71,12 +71,13 @@ impl Server {
         let mut addresses = BTreeMap::new();
         let mut tasks = JoinSet::new();
         let alerts = Arc::new(alerts(&config.alerts, &shutdown, &mut tasks)?);
-        let tls = Arc::new(TlsListeners::default());
+        let tls = Arc::new(TlsFiles::default());
         let shared = Shared {
             store: store.clone(),
             wakers: wakers.clone(),
             metrics: metrics.clone(),
             alerts: alerts.clone(),
+            tls: tls.clone(),
             shutdown: shutdown.clone(),
         };
         // On an error below, dropping `tasks` aborts the workers already
@@ -114,7 +115,7 @@ impl Server {
             let source = channel.source.clone();
             let source_tls = source
                 .tls()
-                .map(|settings| tls.load(TlsListener::Channel(name.clone()), settings))
+                .map(|settings| tls.load(TlsEndpoint::Channel(name.clone()), settings))
                 .transpose()
                 .with_context(|| format!("channel \"{name}\": key source.tls"))?;
             let runtime = Arc::new(ChannelRuntime {
@@ -231,7 +232,7 @@ impl Server {
 /// new connections get what loaded, open ones keep theirs, and a listener
 /// whose files do not load keeps what it had. Each outcome is logged on the
 /// audit target and counted.
-pub fn reload_tls(listeners: &TlsListeners, metrics: &Metrics) -> Vec<TlsReload> {
+pub fn reload_tls(listeners: &TlsFiles, metrics: &Metrics) -> Vec<TlsReload> {
     let reloads = listeners.reload();
     for reload in &reloads {
         TlsReloaded { reload }.emit(metrics);
@@ -308,7 +309,7 @@ fn admin_state(
     shared: &Shared,
     registry: &Option<Arc<PluginRegistry>>,
     pipelines: &BTreeMap<String, Arc<ChannelPipeline>>,
-    tls: &Arc<TlsListeners>,
+    tls: &Arc<TlsFiles>,
 ) -> Arc<AdminState> {
     Arc::new(AdminState {
         store: shared.store.clone(),

@@ -42,6 +42,14 @@ impl Pki {
         write_issued(self.dir.path(), name, params, &self.ca);
     }
 
+    /// Issues `<name>.{pem,key}`: a client certificate with CN `cn`, from
+    /// the CA, valid until `not_after`.
+    pub fn issue_client_until(&self, name: &str, cn: &str, not_after: time::OffsetDateTime) {
+        let mut params = client_params(cn);
+        params.not_after = not_after;
+        write_issued(self.dir.path(), name, params, &self.ca);
+    }
+
     /// The path of one file.
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
@@ -73,10 +81,15 @@ fn server_params() -> CertificateParams {
 
 /// Issues `<name>.{pem,key}`: a client certificate with CN `cn`.
 fn issue_client(dir: &Path, name: &str, cn: &str, ca: &Issuer<'_, KeyPair>) {
+    write_issued(dir, name, client_params(cn), ca);
+}
+
+/// A client certificate's parameters: CN `cn`, no SANs.
+fn client_params(cn: &str) -> CertificateParams {
     let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
     params.distinguished_name.push(DnType::CommonName, cn);
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-    write_issued(dir, name, params, ca);
+    params
 }
 
 /// Signs `params` with `ca` and writes `<name>.pem` and `<name>.key`.

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use super::router::router;
 use super::state::AdminState;
 use crate::net::{HandshakeFailed, serve_http};
-use crate::tls::TlsListener;
+use crate::tls::TlsEndpoint;
 
 /// A running admin API.
 pub struct AdminApi {
@@ -43,7 +43,7 @@ impl AdminApi {
         let tls = settings
             .tls
             .as_ref()
-            .map(|tls| state.tls.load(TlsListener::Admin, tls))
+            .map(|tls| state.tls.load(TlsEndpoint::Admin, tls))
             .transpose()
             .context("key admin.tls")?;
         let tcp = TcpListener::bind(listen)

@@ -14,7 +14,7 @@ use crate::metrics::Metrics;
 use crate::pipeline::{ChannelPipeline, Wakers};
 use crate::plugin::PluginRegistry;
 use crate::store::Store;
-use crate::tls::TlsListeners;
+use crate::tls::TlsFiles;
 
 /// The engine as the admin API sees it.
 pub struct AdminState {
@@ -41,7 +41,7 @@ pub struct AdminState {
     /// The last minute's counter samples, for each channel's rates.
     pub rates: RateSamples,
     /// The TLS configurations of the engine's listeners, for reloads.
-    pub tls: Arc<TlsListeners>,
+    pub tls: Arc<TlsFiles>,
 }
 
 impl AdminState {

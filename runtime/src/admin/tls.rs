@@ -1,6 +1,7 @@
-//! `GET /api/v1/tls`: the certificate each TLS listener presents, and
-//! `POST /api/v1/tls/reload`: an operator has every listener read its
-//! certificate, key and client CA files again after a renewal. Audited.
+//! `GET /api/v1/tls`: the certificate each TLS listener presents, and each
+//! destination's client certificate; `POST /api/v1/tls/reload`: an operator
+//! has every listener and destination read its certificate, key and CA
+//! files again after a renewal. Audited.
 
 use std::sync::Arc;
 
@@ -13,38 +14,39 @@ use super::auth::Caller;
 use super::error::ApiError;
 use super::state::AdminState;
 use crate::config::Role;
-use crate::tls::{CertificateSummary, ReloadOutcome, TlsListener, TlsReload};
+use crate::tls::{CertificateSummary, ReloadOutcome, TlsEndpoint, TlsReload};
 
-/// One TLS listener and the certificate it presents.
+/// A listener or destination and the certificate it presents.
 #[derive(Debug, Serialize)]
-pub struct ListenerCertificate {
-    /// A channel's name, or `(admin)` for the admin API.
-    pub listener: TlsListener,
+pub struct EndpointCertificate {
+    /// A channel's name (its listener), `(admin)` for the admin API, or
+    /// `channel/destination`.
+    pub endpoint: TlsEndpoint,
     /// The certificate.
     pub certificate: CertificateSummary,
 }
 
-/// `GET /api/v1/tls`: every TLS listener with its certificate; viewer
-/// role.
+/// `GET /api/v1/tls`: every certificate the engine presents; viewer role.
 pub async fn list(
     _caller: Caller,
     State(state): State<Arc<AdminState>>,
-) -> Json<Vec<ListenerCertificate>> {
-    let listeners = state.tls.all().into_iter();
+) -> Json<Vec<EndpointCertificate>> {
+    let certificates = state.tls.certificates().into_iter();
     Json(
-        listeners
-            .map(|(listener, tls)| ListenerCertificate {
-                listener,
-                certificate: tls.certificate(),
+        certificates
+            .map(|(endpoint, certificate)| EndpointCertificate {
+                endpoint,
+                certificate,
             })
             .collect(),
     )
 }
 
-/// `POST /api/v1/tls/reload`: reloads every TLS listener (see
+/// `POST /api/v1/tls/reload`: reloads every listener's and destination's
+/// TLS files (see
 /// [`crate::server::reload_tls`]) and answers how each went; operator role.
-/// A listener whose files do not load keeps its certificate and is
-/// reported `failed`; the answer is still 200.
+/// An endpoint whose files do not load keeps what it had and is reported
+/// `failed`; the answer is still 200.
 ///
 /// # Errors
 /// 403 below operator.
@@ -64,6 +66,6 @@ pub async fn reload(
             count(ReloadOutcome::Failed)
         )
     });
-    audit::record(&caller, "tls.reload", "every TLS listener", summary);
+    audit::record(&caller, "tls.reload", "every TLS endpoint", summary);
     result.map(Json)
 }

@@ -53,8 +53,9 @@ pub struct AlertsConfig {
     /// than `storage_min_free_percent`, raises `storage_space`: on a large
     /// disk a tenth is more than a warning needs. By default 10240 (10 GiB).
     pub storage_min_free_mb: u64,
-    /// A TLS listener whose certificate expires within this many days (or
-    /// has expired) raises `certificate_expiry`. By default 14.
+    /// A certificate the engine presents (a TLS listener's, or a
+    /// destination's client certificate) that expires within this many days
+    /// (or has expired) raises `certificate_expiry`. By default 14.
     pub certificate_expiry_days: u64,
     /// Where each raise and clear is POSTed as JSON `{kind, channel, text,
     /// raised_at_ms, state}` with `state` "raised" or "cleared"; failures are

@@ -21,7 +21,7 @@ use crate::hl7_input::now_unix_ms;
 use crate::ingest::FileOutcome;
 use crate::metrics::{self, Metrics, channel_and, destination_and};
 use crate::store::{Store, StoreError};
-use crate::tls::TlsListeners;
+use crate::tls::TlsFiles;
 
 /// The TLS failure rule counts over an hour.
 const HOUR_MS: u64 = 3_600_000;
@@ -45,7 +45,7 @@ pub struct Evaluator {
     store: Store,
     metrics: Arc<Metrics>,
     alerts: Arc<Alerts>,
-    tls: Arc<TlsListeners>,
+    tls: Arc<TlsFiles>,
     history: VecDeque<Sample>,
     baselines: BTreeMap<String, Baseline>,
 }
@@ -59,7 +59,7 @@ impl Evaluator {
         store: Store,
         metrics: Arc<Metrics>,
         alerts: Arc<Alerts>,
-        tls: Arc<TlsListeners>,
+        tls: Arc<TlsFiles>,
     ) -> Self {
         Evaluator {
             config,
@@ -104,28 +104,32 @@ impl Evaluator {
         self.judge_certificates();
     }
 
-    /// Runs the certificate expiry rule of every TLS listener and sets the
-    /// expiry gauges.
+    /// Runs the certificate expiry rule on every certificate the engine
+    /// presents and sets the expiry gauges. A channel's alert holds the
+    /// texts of all its certificates that end soon (its listener's and its
+    /// destinations').
     fn judge_certificates(&self) {
         let now_secs = i64::try_from(now_unix_ms() / 1000).unwrap_or(i64::MAX);
-        for (listener, tls) in self.tls.all() {
-            let certificate = tls.certificate();
+        let mut verdicts: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (endpoint, certificate) in self.tls.certificates() {
             self.metrics
                 .tls_certificate_expiry
-                .get_or_create(&vec![("listener", listener.name().to_string())])
+                .get_or_create(&vec![("endpoint", endpoint.name())])
                 .set(certificate.not_after_unix);
             let verdict = rules::certificate_expiry(
-                &listener.to_string(),
+                &endpoint.to_string(),
                 &certificate,
                 now_secs,
                 &self.config,
             );
-            apply(
-                &self.alerts,
-                rules::CERTIFICATE_EXPIRY,
-                listener.alert_channel(),
-                verdict,
-            );
+            let texts = verdicts
+                .entry(endpoint.alert_channel().to_owned())
+                .or_default();
+            texts.extend(verdict);
+        }
+        for (channel, texts) in verdicts {
+            let verdict = (!texts.is_empty()).then(|| texts.join("; "));
+            apply(&self.alerts, rules::CERTIFICATE_EXPIRY, &channel, verdict);
         }
     }
 

@@ -2,8 +2,9 @@
 //! `[alerts] interval_secs` from the metrics and the store, with a webhook.
 //!
 //! Each rule is judged per channel (`storage_space` once, for the engine,
-//! with an empty channel; `certificate_expiry` per TLS listener, the admin
-//! API's with an empty channel); it raises its alert while it holds and
+//! with an empty channel; `certificate_expiry` per channel over its
+//! listener's and destinations' certificates, and for the admin API's with
+//! an empty channel); it raises its alert while it holds and
 //! clears it when it stops ([`crate::alerts::Alerts`] keeps them; the admin
 //! API lists them; each change is logged on the `audit` target and POSTed to
 //! `webhook_url`). The rules, with their defaults:
@@ -17,7 +18,7 @@
 //! | `dead_letter_depth`      | the dead-letter queue is deeper than `dead_letter_max_depth`      |
 //! | `queue_age`              | the oldest message in the inbound queues waited > 600 s           |
 //! | `storage_space`          | the store's file system has < 10% and < 10 GiB left (engine-wide) |
-//! | `certificate_expiry`     | a TLS listener's certificate expires within 14 days, or has expired |
+//! | `certificate_expiry`     | a certificate the engine presents ends within 14 days, or has ended |
 //!
 //! The baseline is an exponentially weighted moving average of the channel's
 //! frames per interval, weight 2 / (N + 1) for the newest interval with

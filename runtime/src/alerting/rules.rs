@@ -22,8 +22,9 @@ pub const QUEUE_AGE: &str = "queue_age";
 /// alert names no channel).
 pub const STORAGE_SPACE: &str = "storage_space";
 
-/// `certificate_expiry`: a TLS listener's certificate expires soon or has
-/// expired (the admin API's alert names no channel).
+/// `certificate_expiry`: a certificate the engine presents (a listener's, or
+/// a destination's client certificate) expires soon or has expired (the
+/// admin API's alert names no channel).
 pub const CERTIFICATE_EXPIRY: &str = "certificate_expiry";
 
 /// A channel's counters at one moment, or their growth over a span.
@@ -214,12 +215,12 @@ fn percent_over(part: u64, total: u64, max_percent: f64, min_total: u64) -> Opti
     (percent > max_percent).then_some(percent)
 }
 
-/// `certificate_expiry`: the certificate `listener` presents expires within
+/// `certificate_expiry`: the certificate `endpoint` presents expires within
 /// `certificate_expiry_days` of `now_secs` (Unix seconds), or has expired.
 /// Clients refuse an expired certificate, so this warns while it can still
 /// be renewed; the renewed files take effect on a TLS reload.
 pub fn certificate_expiry(
-    listener: &str,
+    endpoint: &str,
     certificate: &CertificateSummary,
     now_secs: i64,
     config: &AlertsConfig,
@@ -238,7 +239,7 @@ pub fn certificate_expiry(
         format!("expires in {} day(s)", left / DAY)
     };
     Some(format!(
-        "the TLS certificate of {listener} ({}, SHA-256 {}) {when} (threshold {} days); \
+        "the TLS certificate of {endpoint} ({}, SHA-256 {}) {when} (threshold {} days); \
          renew its files and reload TLS (SIGHUP or POST /api/v1/tls/reload)",
         certificate.subject, certificate.sha256, config.certificate_expiry_days
     ))

@@ -27,6 +27,7 @@ pub mod http;
 pub mod mllp;
 
 use std::fmt;
+use std::path::Path;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -128,6 +129,27 @@ pub enum TargetConfig {
     File(file::FileTargetConfig),
     /// Another channel of this engine, fed through the store.
     Channel(ChannelTargetConfig),
+}
+
+impl TargetConfig {
+    /// Whether the target reads TLS files (a CA, a client certificate),
+    /// which a TLS reload reads again.
+    pub fn reads_tls_files(&self) -> bool {
+        match self {
+            TargetConfig::Mllp(mllp) => mllp.tls.is_some(),
+            TargetConfig::Http(http) => http.tls.is_some(),
+            TargetConfig::File(_) | TargetConfig::Channel(_) => false,
+        }
+    }
+
+    /// The client certificate file the target presents (mTLS), if any.
+    pub fn client_certificate_file(&self) -> Option<&Path> {
+        match self {
+            TargetConfig::Mllp(mllp) => mllp.tls.as_ref()?.cert_file.as_deref(),
+            TargetConfig::Http(http) => http.tls.as_ref()?.cert_file.as_deref(),
+            TargetConfig::File(_) | TargetConfig::Channel(_) => None,
+        }
+    }
 }
 
 /// A destination that feeds another channel of this engine.

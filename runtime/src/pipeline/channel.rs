@@ -12,6 +12,7 @@ use crate::alerts::Alerts;
 use crate::config::ChannelConfig;
 use crate::metrics::Metrics;
 use crate::store::{DeadLetterFilter, Store};
+use crate::tls::TlsFiles;
 
 /// The alert kind for a deep dead-letter queue.
 pub const DEAD_LETTER_ALERT: &str = "dead_letter_depth";
@@ -36,6 +37,9 @@ pub struct ChannelPipeline {
     pub metrics: Arc<Metrics>,
     /// The engine's alerts.
     pub alerts: Arc<Alerts>,
+    /// The engine's TLS files: a reload makes destinations build their
+    /// connectors again.
+    pub tls: Arc<TlsFiles>,
     /// A dead-letter queue deeper than this raises an alert: `[alerts]
     /// dead_letter_max_depth`, or the channel's `dead_letter_alert`.
     pub dead_letter_threshold: u64,

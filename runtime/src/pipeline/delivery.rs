@@ -51,6 +51,8 @@ pub struct DeliveryWorker {
     /// Whether this is the channel's `ack_destination`, whose outcomes
     /// senders wait for.
     decides_acks: bool,
+    /// The TLS reloads the connector has followed.
+    tls_reloads: u64,
 }
 
 /// What became of one entry.
@@ -70,12 +72,14 @@ impl DeliveryWorker {
         target: Target,
     ) -> Self {
         let decides_acks = channel.config.ack_destination.as_ref() == Some(&destination.name);
+        let tls_reloads = channel.tls.reloads();
         DeliveryWorker {
             channel,
             destination,
             partition,
             target,
             decides_acks,
+            tls_reloads,
         }
     }
 
@@ -90,6 +94,7 @@ impl DeliveryWorker {
             if !channel.runs().await {
                 return;
             }
+            self.follow_tls_reload();
             let wait_until_ms = match self.pass().await {
                 Ok(None) => continue,
                 Ok(Some(until)) => until,
@@ -104,6 +109,38 @@ impl DeliveryWorker {
                 () = wake.notified() => {}
                 () = tokio::time::sleep(sleep) => {}
                 () = channel.shutdown.cancelled() => return,
+            }
+        }
+    }
+
+    /// After a TLS reload, builds the connector again when the destination
+    /// reads TLS files, so that renewed ones are used from the next
+    /// connection on; a build that fails keeps the connector it had.
+    fn follow_tls_reload(&mut self) {
+        let reloads = self.channel.tls.reloads();
+        if reloads == self.tls_reloads {
+            return;
+        }
+        self.tls_reloads = reloads;
+        let Target::Connector(connector) = &mut self.target else {
+            return;
+        };
+        if !self.destination.to.reads_tls_files() {
+            return;
+        }
+        let (channel, destination) = (self.channel.name(), &self.destination.name);
+        match Connector::new(&self.destination.to) {
+            Ok(rebuilt) => {
+                **connector = rebuilt;
+                tracing::info!(
+                    channel,
+                    destination,
+                    partition = self.partition,
+                    "Destination connector rebuilt with the reloaded TLS files."
+                );
+            }
+            Err(error) => {
+                tracing::error!(channel, destination, partition = self.partition, %error, "Destination keeps its connector: its TLS files do not load.");
             }
         }
     }

@@ -27,6 +27,7 @@ use crate::plugin::{
     StageSettings, bundled,
 };
 use crate::store::Store;
+use crate::tls::{CertificateSummary, ClientCheck, TlsEndpoint, TlsFiles};
 
 /// What the processing side shares with the rest of the engine.
 pub struct Shared {
@@ -38,6 +39,8 @@ pub struct Shared {
     pub metrics: Arc<Metrics>,
     /// The engine's alerts.
     pub alerts: Arc<Alerts>,
+    /// The engine's TLS files; destinations register theirs.
+    pub tls: Arc<TlsFiles>,
     /// Cancelled when the engine shuts down.
     pub shutdown: CancellationToken,
 }
@@ -82,6 +85,7 @@ impl Topology {
                 wakers: shared.wakers.clone(),
                 metrics: shared.metrics.clone(),
                 alerts: shared.alerts.clone(),
+                tls: shared.tls.clone(),
                 dead_letter_threshold: config
                     .alerts
                     .dead_letter_threshold(channel.dead_letter_alert),
@@ -92,13 +96,26 @@ impl Topology {
                 tasks.spawn(PartitionWorker::new(pipeline.clone(), partition).run());
             }
             for destination in &channel.destinations {
+                let at = || {
+                    format!(
+                        "channel \"{}\", destination \"{}\"",
+                        channel.name, destination.name
+                    )
+                };
+                if destination.to.reads_tls_files() {
+                    let endpoint = TlsEndpoint::Destination {
+                        channel: channel.name.clone(),
+                        destination: destination.name.clone(),
+                    };
+                    let check = tls_check(destination.to.clone());
+                    shared
+                        .tls
+                        .add_client(endpoint, check)
+                        .map_err(anyhow::Error::msg)
+                        .with_context(at)?;
+                }
                 for partition in 0..channel.partitions {
-                    let target = target(config, channel, &destination.to).with_context(|| {
-                        format!(
-                            "channel \"{}\", destination \"{}\"",
-                            channel.name, destination.name
-                        )
-                    })?;
+                    let target = target(config, channel, &destination.to).with_context(at)?;
                     let worker = DeliveryWorker::new(
                         pipeline.clone(),
                         destination.clone(),
@@ -240,6 +257,18 @@ fn target(config: &Config, channel: &ChannelConfig, to: &TargetConfig) -> anyhow
             Target::Channel(Arc::new(to.clone()))
         }
         other => Target::Connector(Box::new(Connector::new(other)?)),
+    })
+}
+
+/// Checks a destination's TLS files as its connector reads them: builds
+/// one, and summarises the client certificate.
+fn tls_check(to: TargetConfig) -> ClientCheck {
+    Box::new(move || {
+        Connector::new(&to).map_err(|error| error.to_string())?;
+        to.client_certificate_file()
+            .map(CertificateSummary::of_file)
+            .transpose()
+            .map_err(|error| error.to_string())
     })
 }
 

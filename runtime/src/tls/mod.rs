@@ -14,16 +14,16 @@
 //!   handshake: a client that is not allowed fails the handshake with a TLS alert (and is
 //!   counted as a handshake failure), so no message byte is ever read from it. An empty
 //!   list allows any certificate the CA signed.
-//! - Reloads: every listener's files can be read again while it runs
-//!   ([`TlsListeners::reload`]; `serve` does it on SIGHUP, the admin API on
-//!   `POST /api/v1/tls/reload`). New connections get the new certificate,
-//!   open ones keep theirs, and files that do not load leave the old
-//!   configuration in place.
+//! - Reloads: every listener's and destination's files can be read again
+//!   while the engine runs ([`TlsFiles::reload`]; `serve` does it on SIGHUP,
+//!   the admin API on `POST /api/v1/tls/reload`). New connections get the
+//!   new certificate, open ones keep theirs, and files that do not load
+//!   leave the old configuration in place.
 
 mod client;
 mod dial;
+mod files;
 mod identity;
-mod listeners;
 mod pem;
 mod policy;
 mod reloadable;
@@ -38,8 +38,8 @@ use thiserror::Error;
 pub use client::{TlsClientSettings, client_config};
 pub(crate) use client::{client_cert, client_config_with_roots};
 pub use dial::{DialError, Dialer, Stream};
+pub use files::{ClientCheck, ReloadOutcome, TlsEndpoint, TlsFiles, TlsReload};
 pub use identity::{PeerIdentity, check_allowed, peer_identity, protocol_version};
-pub use listeners::{ReloadOutcome, TlsListener, TlsListeners, TlsReload};
 pub(crate) use pem::trust_anchors;
 pub use policy::TlsVersion;
 pub use reloadable::{CertificateSummary, Reloaded, ServerTls};

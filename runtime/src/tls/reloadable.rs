@@ -4,6 +4,7 @@
 //! current when they arrive; open connections keep the one they shook hands
 //! with. A reload that fails leaves the previous configuration in place.
 
+use std::path::Path;
 use std::sync::{PoisonError, RwLock};
 
 use rustls_pki_types::CertificateDer;
@@ -13,7 +14,7 @@ use tokio_rustls::TlsAcceptor;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 use super::server::server_config_and_leaf;
-use super::{TlsError, TlsServerSettings};
+use super::{TlsError, TlsServerSettings, pem};
 
 /// The certificate a listener presents.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -27,14 +28,25 @@ pub struct CertificateSummary {
 }
 
 impl CertificateSummary {
-    /// The summary of the leaf certificate `der` of `settings.cert_file`.
+    /// The summary of the first certificate in the PEM file `path` (the
+    /// leaf, before any intermediates).
+    ///
+    /// # Errors
+    /// A [`TlsError`] naming the file: unreadable, no certificate, or not
+    /// X.509.
+    pub fn of_file(path: &Path) -> Result<Self, TlsError> {
+        let chain = pem::certificates(path)?;
+        CertificateSummary::of(&chain[0], path)
+    }
+
+    /// The summary of the certificate `der`, read from `path`.
     ///
     /// # Errors
     /// [`TlsError::BadCertificate`] when it is not X.509.
-    fn of(der: &CertificateDer<'_>, settings: &TlsServerSettings) -> Result<Self, TlsError> {
+    fn of(der: &CertificateDer<'_>, path: &Path) -> Result<Self, TlsError> {
         let (_, certificate) =
             X509Certificate::from_der(der).map_err(|error| TlsError::BadCertificate {
-                path: settings.cert_file.clone(),
+                path: path.to_path_buf(),
                 reason: error.to_string(),
             })?;
         Ok(CertificateSummary {
@@ -118,6 +130,6 @@ fn load(settings: &TlsServerSettings) -> Result<Loaded, TlsError> {
     let (config, leaf) = server_config_and_leaf(settings)?;
     Ok(Loaded {
         acceptor: TlsAcceptor::from(config),
-        certificate: CertificateSummary::of(&leaf, settings)?,
+        certificate: CertificateSummary::of(&leaf, &settings.cert_file)?,
     })
 }
