@@ -167,4 +167,29 @@ fn a_certificate_near_its_end_is_named_without_refusing_the_file() {
     let output = check(&with_tls("server", "server"));
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(!stdout.contains("warning: "), "{stdout}");
+    // A destination's client certificate is checked the same way.
+    pki.issue_client_until(
+        "client",
+        "lab-analyzer",
+        time::OffsetDateTime::now_utc() + time::Duration::days(3),
+    );
+    let destination = format!(
+        "[[channels.destinations]]\nname = \"lis\"\n\
+         to = {{ type = \"mllp\", address = \"localhost:2576\", tls = {{ ca_file = {:?}, \
+         cert_file = {:?}, key_file = {:?} }} }}\n",
+        pki.path("ca.pem"),
+        pki.path("client.pem"),
+        pki.path("client.key")
+    );
+    let text = GOOD.replace(
+        "[[channels]]\nname = \"web\"",
+        &format!("{destination}\n[[channels]]\nname = \"web\""),
+    );
+    let output = check(&text);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("the TLS certificate of destination \"lis\" of channel \"lab\""),
+        "{stdout}"
+    );
 }
