@@ -247,14 +247,7 @@ async fn mllp_refused_connection_retries() {
 #[tokio::test]
 async fn mllp_over_tls_and_mtls() {
     let pki = Pki::new();
-    let server = TlsServerSettings {
-        cert_file: pki.path("server.pem"),
-        key_file: pki.path("server.key"),
-        min_version: Default::default(),
-        cipher_suites: None,
-        client_ca_file: Some(pki.path("ca.pem")),
-        allowed_clients: vec!["lab-analyzer".into()],
-    };
+    let server = pki.mtls_settings(&["lab-analyzer"]);
     let (address, _) = mllp_listener(Some(server)).await;
     let client = |ca: &str, client: Option<&str>| MllpTargetConfig {
         tls: Some(TlsClientSettings {
@@ -537,14 +530,7 @@ impl axum::serve::Listener for TlsListener {
 #[tokio::test]
 async fn https_with_test_ca_and_client_certificate() {
     let pki = Pki::new();
-    let server = TlsServerSettings {
-        cert_file: pki.path("server.pem"),
-        key_file: pki.path("server.key"),
-        min_version: Default::default(),
-        cipher_suites: None,
-        client_ca_file: Some(pki.path("ca.pem")),
-        allowed_clients: Vec::new(),
-    };
+    let server = pki.mtls_settings(&[]);
     let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = tcp.local_addr().unwrap().port();
     let acceptor = TlsAcceptor::from(server_config(&server).unwrap());

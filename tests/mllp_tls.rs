@@ -32,25 +32,6 @@ use pki::Pki;
 const MESSAGE: &[u8] = b"MSH|^~\\&|LAB|HOSP|HL7WASM|HOSP|20240101||ORU^R01|42|P|2.5\r";
 
 impl Pki {
-    fn server_settings(&self) -> TlsServerSettings {
-        TlsServerSettings {
-            cert_file: self.path("server.pem"),
-            key_file: self.path("server.key"),
-            min_version: Default::default(),
-            cipher_suites: None,
-            client_ca_file: None,
-            allowed_clients: Vec::new(),
-        }
-    }
-
-    fn mtls_settings(&self, allowed: &[&str]) -> TlsServerSettings {
-        TlsServerSettings {
-            client_ca_file: Some(self.path("ca.pem")),
-            allowed_clients: allowed.iter().map(|s| s.to_string()).collect(),
-            ..self.server_settings()
-        }
-    }
-
     /// A client built by `client_config`, presenting the certificate `client` if given.
     fn client(&self, client: Option<&str>) -> Arc<ClientConfig> {
         client_config(&TlsClientSettings {

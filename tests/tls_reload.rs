@@ -341,14 +341,7 @@ type Seen = Arc<std::sync::Mutex<Vec<(String, String)>>>;
 /// in for a hospital system outside the engine: answers AA to every
 /// message.
 async fn mtls_sink(pki: &Pki) -> (SocketAddr, Seen) {
-    let settings = hl7wasm::tls::TlsServerSettings {
-        cert_file: pki.path("server.pem"),
-        key_file: pki.path("server.key"),
-        min_version: Default::default(),
-        cipher_suites: None,
-        client_ca_file: Some(pki.path("ca.pem")),
-        allowed_clients: Vec::new(),
-    };
+    let settings = pki.mtls_settings(&[]);
     let acceptor = tokio_rustls::TlsAcceptor::from(hl7wasm::tls::server_config(&settings).unwrap());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();

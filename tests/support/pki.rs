@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
+use hl7wasm::tls::TlsServerSettings;
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
     KeyUsagePurpose,
@@ -53,6 +54,28 @@ impl Pki {
     /// The path of one file.
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
+    }
+
+    /// A listener's settings with the `server` certificate, no client CA.
+    pub fn server_settings(&self) -> TlsServerSettings {
+        TlsServerSettings {
+            cert_file: self.path("server.pem"),
+            key_file: self.path("server.key"),
+            min_version: Default::default(),
+            cipher_suites: None,
+            client_ca_file: None,
+            allowed_clients: Vec::new(),
+        }
+    }
+
+    /// The same with mTLS: clients signed by the CA, those in `allowed`
+    /// (any when empty).
+    pub fn mtls_settings(&self, allowed: &[&str]) -> TlsServerSettings {
+        TlsServerSettings {
+            client_ca_file: Some(self.path("ca.pem")),
+            allowed_clients: allowed.iter().map(|s| s.to_string()).collect(),
+            ..self.server_settings()
+        }
     }
 }
 
