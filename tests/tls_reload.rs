@@ -81,20 +81,17 @@ fn fingerprint(pki: &Pki, name: &str) -> String {
 
 /// A TLS connection to `address` that trusts the test CA.
 async fn connect(pki: &Pki, address: SocketAddr) -> TlsStream<TcpStream> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots
-        .add(CertificateDer::from_pem_file(pki.path("ca.pem")).unwrap())
-        .unwrap();
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
+    let config = hl7wasm::tls::client_config(&hl7wasm::tls::TlsClientSettings {
+        ca_file: pki.path("ca.pem"),
+        cert_file: None,
+        key_file: None,
+        server_name: None,
+        min_version: Default::default(),
+    })
+    .unwrap();
     let tcp = TcpStream::connect(address).await.unwrap();
     let name = ServerName::try_from("localhost").unwrap();
-    TlsConnector::from(Arc::new(config))
+    TlsConnector::from(config)
         .connect(name, tcp)
         .await
         .expect("the TLS handshake succeeds")
