@@ -658,3 +658,76 @@ async fn other_web_sites_are_kept_out() {
         .await;
     assert_eq!(answer.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn admins_find_messages_by_a_fields_value() {
+    let sink = Sink::start("127.0.0.1:0", Answer::Accept).await;
+    let engine = start(sink.address).await;
+    let api = Api::of(&engine);
+    let mut stream = TcpStream::connect(engine.address).await.unwrap();
+    for (control_id, pid3) in [
+        ("F1", "42^^^H^MR~999^^^SSA^SS"),
+        ("F2", "77^^^H^MR"),
+        ("F3", "A\\T\\B^^^H^MR"),
+    ] {
+        let text = format!(
+            "MSH|^~\\&|SENDER|FAC|RECV|RFAC|20240101120000||ADT^A01^ADT_A01|{control_id}|P|2.5.1\r\
+             PID|1||{pid3}||DOE^JANE\r"
+        );
+        let ack = exchange(&mut stream, text.as_bytes()).await;
+        assert_eq!(field(&ack, "MSA-1"), "AA", "{ack}");
+    }
+    let found = |query: &str| {
+        let api = &api;
+        let path = format!("/api/v1/messages?{query}");
+        async move {
+            let body = api.ok(&path, ADMIN).await;
+            let ids: Vec<String> = body
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["control_id"].as_str().unwrap().to_owned())
+                .collect();
+            ids
+        }
+    };
+    // Any repetition of the field, unless the path names one.
+    assert_eq!(found("field=PID-3.1&value=999").await, ["F1"]);
+    assert_eq!(
+        found("field=PID-3%5B1%5D.1&value=999").await,
+        Vec::<String>::new()
+    );
+    assert_eq!(found("field=PID-3%5B2%5D.1&value=999").await, ["F1"]);
+    assert_eq!(found("field=PID-3.1&value=77").await, ["F2"]);
+    // Values compare with escapes resolved (\T\ is &).
+    assert_eq!(
+        found("field=PID-3.1&value=A%26B&channel=test").await,
+        ["F3"]
+    );
+
+    let status = |path: &str, token: &str| {
+        let api = &api;
+        let path = path.to_owned();
+        let token = token.to_owned();
+        async move { api.get(&path, Some(&token)).await.0 }
+    };
+    let by_content = "/api/v1/messages?field=PID-3.1&value=77";
+    assert_eq!(status(by_content, VIEWER).await, StatusCode::FORBIDDEN);
+    assert_eq!(status(by_content, OPERATOR).await, StatusCode::FORBIDDEN);
+    assert_eq!(
+        status("/api/v1/messages?field=PID-3.1", ADMIN).await,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        status("/api/v1/messages?field=nonsense&value=1", ADMIN).await,
+        StatusCode::BAD_REQUEST
+    );
+    let (code, _) = api
+        .post(
+            "/api/v1/messages/reprocess",
+            OPERATOR,
+            &json!({ "field": "PID-3.1", "value": "77" }),
+        )
+        .await;
+    assert_eq!(code, StatusCode::FORBIDDEN);
+}

@@ -1,6 +1,8 @@
 //! `GET /api/v1/messages`, `/messages/{id}` and `/messages/{id}/body`:
-//! search stored messages by metadata and read their processing record.
-//! Only `/body` returns message content (PHI), and only to the admin role.
+//! search stored messages by metadata (and, for the admin role, by a
+//! field's value, such as a patient's MRN) and read their processing
+//! record. Only `/body` returns message content (PHI), and only to the
+//! admin role; the value searched for never reaches the audit log.
 //! `POST /api/v1/messages/reprocess` runs matching messages through their
 //! channel's pipeline again.
 
@@ -53,6 +55,16 @@ pub struct MessageQuery {
     pub status: Option<String>,
     /// At most this many, newest first. By default 100, at most 1000.
     pub limit: Option<usize>,
+    /// A field of HL7 v2 messages that must hold `value`, as a terser path
+    /// such as `PID-3.1`: every repetition of the field unless the path
+    /// names one (`PID-3[2].1`), in the first segment of that name unless
+    /// it names another (`OBX[2]-3.1`). Admin role: it finds messages by
+    /// their content.
+    pub field: Option<String>,
+    /// The value `field` must hold, exactly (escapes resolved). Kept out of
+    /// the audit log, which records the field only.
+    #[serde(skip_serializing)]
+    pub value: Option<String>,
 }
 
 /// A stored message without its body.
@@ -108,7 +120,34 @@ impl MessageQuery {
             .map_err(|_| ApiError::bad_request(format!("status {status:?} is not pending, processed, filtered, retrying, dead_lettered or requeued")))
     }
 
-    /// Whether `message`'s metadata matches (everything but the status).
+    /// Whether the query searches content (`field` or `value`), which only
+    /// the admin role may.
+    fn searches_content(&self) -> bool {
+        self.field.is_some() || self.value.is_some()
+    }
+
+    /// The content filter: the field's path and the value it must hold,
+    /// checked; `None` without one.
+    ///
+    /// # Errors
+    /// 400 when only one of `field` and `value` is given or the path is
+    /// not a terser path.
+    fn content(&self) -> Result<Option<(&str, &str)>, ApiError> {
+        let (field, value) = match (&self.field, &self.value) {
+            (None, None) => return Ok(None),
+            (Some(field), Some(value)) => (field.as_str(), value.as_str()),
+            _ => return Err(ApiError::bad_request("field and value go together")),
+        };
+        hl7v2::Path::parse(field).map_err(|error| {
+            ApiError::bad_request(format!(
+                "field {field:?} is not a path such as PID-3.1: {error}"
+            ))
+        })?;
+        Ok(Some((field, value)))
+    }
+
+    /// Whether `message`'s metadata matches (everything but the status
+    /// and the content).
     fn matches(&self, message: &StoredMessage) -> bool {
         let wanted_type = |wanted: &String| {
             message.message_type.as_ref().is_some_and(|t| {
@@ -135,24 +174,48 @@ impl MessageQuery {
 /// matches, or, with `since_ms`, once it reaches messages received
 /// [`CLOCK_SLACK_MS`] before it: ids increase in arrival order, so older
 /// ids hold older messages, up to a clock step. Without `since_ms`, a query
-/// that matches little reads the whole store.
+/// that matches little reads the whole store. A search by content parses
+/// each candidate; it needs the admin role and is audited, naming the field
+/// but not the value.
 ///
 /// # Errors
-/// 400 for a bad query, 503 when the store fails.
+/// 400 for a bad query, 403 for a search by content below admin, 503 when
+/// the store fails.
 pub async fn search(
-    _caller: Caller,
+    caller: Caller,
     State(state): State<Arc<AdminState>>,
     query: Result<Query<MessageQuery>, QueryRejection>,
 ) -> Result<Json<Vec<MessageSummary>>, ApiError> {
     let Query(query) = query?;
     query.state()?;
-    state
-        .blocking(move |state| {
-            let found = find(state, &query)?;
-            let summaries = found.into_iter().map(|(m, s)| MessageSummary::of(m, s));
-            Ok(Json(summaries.collect()))
-        })
-        .await
+    if !query.searches_content() {
+        return state.blocking(move |state| summaries(state, &query)).await;
+    }
+    // A search by content is audited, with the field but not the value.
+    let subject = format!("field {}", query.field.as_deref().unwrap_or_default());
+    let found = match caller.require(Role::Admin) {
+        Ok(()) => state.blocking(move |state| summaries(state, &query)).await,
+        Err(error) => Err(error),
+    };
+    let summary = found
+        .as_ref()
+        .map(|Json(found)| format!("{} found", found.len()));
+    audit::record(&caller, "messages.search_content", &subject, summary);
+    found
+}
+
+/// The summaries of the messages `query` finds.
+fn summaries(
+    state: &AdminState,
+    query: &MessageQuery,
+) -> Result<Json<Vec<MessageSummary>>, ApiError> {
+    let found = find(state, query)?;
+    Ok(Json(
+        found
+            .into_iter()
+            .map(|(m, s)| MessageSummary::of(m, s))
+            .collect(),
+    ))
 }
 
 /// The newest messages `query` matches, with their status, at most its
@@ -162,6 +225,7 @@ fn find(
     query: &MessageQuery,
 ) -> Result<Vec<(StoredMessage, Option<MessageStatus>)>, ApiError> {
     let wanted_state = query.state()?;
+    let content = query.content()?;
     let limit = query.limit.unwrap_or(100).min(MAX_LIMIT);
     let oldest_ms = query.since_ms.map(|t| t.saturating_sub(CLOCK_SLACK_MS));
     let mut found = Vec::with_capacity(limit);
@@ -177,7 +241,7 @@ fn find(
         if oldest_ms.is_some_and(|oldest| message.received_at_ms < oldest) {
             break;
         }
-        if !query.matches(&message) {
+        if !query.matches(&message) || !content_matches(&message, content) {
             continue;
         }
         let status = state.store.status(message.id)?;
@@ -189,6 +253,36 @@ fn find(
     Ok(found)
 }
 
+/// Whether the HL7 v2 `message` holds `value` at the path `field` (see
+/// [`MessageQuery::field`]); true without a content filter.
+fn content_matches(message: &StoredMessage, content: Option<(&str, &str)>) -> bool {
+    let Some((field, value)) = content else {
+        return true;
+    };
+    let Ok(parsed) = hl7v2::Message::parse(&message.raw) else {
+        return false;
+    };
+    let Ok(mut path) = hl7v2::Path::parse(field) else {
+        return false;
+    };
+    let holds = |path: &hl7v2::Path<'_>| {
+        parsed
+            .locate(path)
+            .is_some_and(|raw| hl7v2::unescape(raw, parsed.delimiters()) == value)
+    };
+    let names_repetition = field.split_once('-').is_some_and(|(_, f)| f.contains('['));
+    if names_repetition {
+        return holds(&path);
+    }
+    (1..=MAX_REPETITIONS).any(|repetition| {
+        path.repetition = repetition;
+        holds(&path)
+    })
+}
+
+/// How many repetitions of a field a content search looks at.
+const MAX_REPETITIONS: usize = 32;
+
 /// `POST /api/v1/messages/reprocess`: sends the messages the JSON query
 /// matches (as for the search, newest first up to its limit) through their
 /// channel's pipeline again, oldest first, and on to the destinations its
@@ -196,16 +290,24 @@ fn find(
 /// the pipeline (processed, filtered, dead-lettered) are queued; those
 /// still queued are `skipped`, so nothing runs twice at once, as are those
 /// of a channel no longer configured. A message's dead letters stay: reprocess those from the dead-letter queue to retry
-/// only what failed.
+/// only what failed. A query by content needs the admin role.
 ///
 /// # Errors
-/// 400 for a bad query, 403 below operator, 503 when the store fails
-/// (messages queued before the failure stay queued).
+/// 400 for a bad query, 403 below operator (below admin for a query by
+/// content), 503 when the store fails (messages queued before the failure
+/// stay queued).
 pub async fn reprocess(
     caller: Caller,
     State(state): State<Arc<AdminState>>,
     query: Result<Json<MessageQuery>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
+    if let Ok(Json(wanted)) = &query
+        && wanted.searches_content()
+        && let Err(error) = caller.require(Role::Admin)
+    {
+        audit::record(&caller, "messages.reprocess", "by content", Err(&error));
+        return Err(error);
+    }
     audit::operate(
         caller,
         state,
@@ -285,4 +387,25 @@ fn stored(state: &AdminState, id: u64) -> Result<StoredMessage, ApiError> {
         .store
         .message(id)?
         .ok_or_else(|| ApiError::not_found(format!("message {id}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The audit log records an action's query as its subject: the value
+    /// searched for (a patient's number, say) must not be in it.
+    #[test]
+    fn the_value_searched_for_is_not_serialised() {
+        let query = MessageQuery {
+            field: Some("PID-3.1".into()),
+            value: Some("4711".into()),
+            ..MessageQuery::default()
+        };
+        let subject = serde_json::to_string(&query).unwrap();
+        assert!(
+            subject.contains("PID-3.1") && !subject.contains("4711"),
+            "{subject}"
+        );
+    }
 }

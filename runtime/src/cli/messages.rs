@@ -11,9 +11,12 @@ use super::api::{self, Api, ApiArgs};
 /// The `messages` subcommands.
 #[derive(Debug, clap::Subcommand)]
 pub enum MessagesCommand {
-    /// Search messages by control id, type, time or state, newest first.
+    /// Search messages by control id, type, time or state, newest first;
+    /// or by a field's value (admin token).
     ///
     /// Example: hl7wasm messages search --control-id MSG00042
+    ///
+    /// Example: hl7wasm messages search --field PID-3.1 --value 4711 --since-ms 1764288000000
     Search {
         #[command(flatten)]
         filter: FilterArgs,
@@ -64,6 +67,13 @@ pub struct FilterArgs {
     /// At most this many (the API allows 1000).
     #[arg(long, default_value_t = 100)]
     limit: u64,
+    /// A field that must hold --value, as a path such as PID-3.1 (every
+    /// repetition of the field unless the path names one); admin token.
+    #[arg(long, requires = "value")]
+    field: Option<String>,
+    /// The value --field must hold, exactly. Kept out of the audit log.
+    #[arg(long, requires = "field")]
+    value: Option<String>,
 }
 
 impl FilterArgs {
@@ -75,6 +85,8 @@ impl FilterArgs {
                 ("control_id", &self.control_id),
                 ("type", &self.message_type),
                 ("status", &self.status),
+                ("field", &self.field),
+                ("value", &self.value),
             ],
             &[
                 ("id", self.id),
