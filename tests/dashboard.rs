@@ -2,13 +2,17 @@
 //! with its security headers, and driven in jsdom (`tests/dashboard/
 //! drive.mjs`, which runs the page's own script) through a user's rounds:
 //! token, channel pause and resume, a dead letter's payload and reprocess,
-//! another's purge, message search and reprocess, the alerts, plugin upload, activation and rollback. What the page
+//! another's purge, message search (by control ID and by a field's value)
+//! and reprocess, the alerts, plugin upload, activation and rollback, and
+//! the TLS certificates with their reload. What the page
 //! did is then checked over the API and at the receiving system.
 
 #[path = "support/admin.rs"]
 mod admin;
 #[path = "support/engine.rs"]
 mod engine;
+#[path = "support/pki.rs"]
+mod pki;
 #[path = "support/sink.rs"]
 mod sink;
 #[path = "support/mod.rs"]
@@ -20,6 +24,7 @@ use std::time::Duration;
 
 use admin::Api;
 use engine::{TestEngine, exchange, field, message, start_channels};
+use pki::Pki;
 use reqwest::StatusCode;
 use sink::{Answer, Sink};
 use tokio::net::TcpStream;
@@ -27,10 +32,11 @@ use tokio::net::TcpStream;
 const ADMIN: &str = "admin-token-0123456789";
 const PATIENCE: Duration = Duration::from_secs(20);
 
-/// An engine with the admin API and a channel `test` that runs
-/// `passthrough` and delivers to `sink`; the storage alert is off, so that
-/// this machine's disk cannot change the alert count the page shows.
-async fn start(sink: &Sink) -> TestEngine {
+/// An engine with the admin API, a channel `test` that runs `passthrough`
+/// and delivers to `sink`, and a channel `secure` listening over TLS with
+/// `pki`'s server certificate; the storage alert is off, so that this
+/// machine's disk cannot change the alert count the page shows.
+async fn start(sink: &Sink, pki: &Pki) -> TestEngine {
     let text = format!(
         "[admin]\nlisten = \"127.0.0.1:0\"\n\
          tokens = [{{ name = \"alice\", token = \"{ADMIN}\", role = \"admin\" }}]\n\n\
@@ -39,8 +45,12 @@ async fn start(sink: &Sink) -> TestEngine {
          [[channels.pipeline]]\nplugin = \"passthrough\"\n\
          [[channels.destinations]]\nname = \"sink\"\n\
          to = {{ type = \"mllp\", address = \"{}\", ack_timeout_secs = 2, connect_timeout_secs = 1 }}\n\
-         retry = {{ initial_delay_ms = 50, max_delay_ms = 200, max_retries = 3, jitter = 0.0 }}\n",
-        sink.address
+         retry = {{ initial_delay_ms = 50, max_delay_ms = 200, max_retries = 3, jitter = 0.0 }}\n\n\
+         [[channels]]\nname = \"secure\"\n[channels.source]\ntype = \"mllp\"\nlisten = \"127.0.0.1:0\"\n\
+         [channels.source.tls]\ncert_file = {:?}\nkey_file = {:?}\n",
+        sink.address,
+        pki.path("server.pem"),
+        pki.path("server.key"),
     );
     start_channels(tempfile::tempdir().unwrap(), &text).await
 }
@@ -48,7 +58,8 @@ async fn start(sink: &Sink) -> TestEngine {
 #[tokio::test]
 async fn the_dashboard_is_served_with_a_strict_policy() {
     let sink = Sink::start("127.0.0.1:0", Answer::Accept).await;
-    let engine = start(&sink).await;
+    let pki = Pki::new();
+    let engine = start(&sink, &pki).await;
     let api = Api::of(&engine);
 
     let root = api.raw("/").await;
@@ -92,7 +103,8 @@ async fn the_dashboard_is_served_with_a_strict_policy() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_user_operates_the_engine_from_the_dashboard() {
     let sink = Sink::start("127.0.0.1:0", Answer::Reject).await;
-    let engine = start(&sink).await;
+    let pki = Pki::new();
+    let engine = start(&sink, &pki).await;
     let api = Api::of(&engine);
 
     let mut stream = TcpStream::connect(engine.address).await.unwrap();

@@ -133,6 +133,30 @@ await until("another refresh", () => $("#view").dataset.refreshed !== shown);
 if ($("#detail").hidden) fail("a refresh hid the body asked for");
 step("the message search finds DASH1 processed, with its body on request");
 
+// 5b. An admin finds both messages by the patient's number (PID-3.1 = 42).
+form.querySelector('[name="control_id"]').value = "";
+form.querySelector('[name="field"]').value = "PID-3.1";
+form.querySelector('[name="value"]').value = "42";
+await until("both messages by PID-3.1", () => {
+  form.dispatchEvent(new window.Event("submit", { cancelable: true }));
+  const text = $("#messages tbody")?.textContent ?? "";
+  return text.includes("DASH1") && text.includes("DASH2");
+});
+form.querySelector('[name="value"]').value = "43";
+await until("no message for another number", () => {
+  form.dispatchEvent(new window.Event("submit", { cancelable: true }));
+  return $("#view").textContent.includes("No message matches.");
+});
+form.querySelector('[name="field"]').value = "";
+form.querySelector('[name="value"]').value = "";
+form.querySelector('[name="control_id"]').value = "DASH1";
+form.dispatchEvent(new window.Event("submit", { cancelable: true }));
+await until("DASH1 alone again", () => {
+  const rows = document.querySelectorAll("#messages tbody tr");
+  return rows.length === 1 && rows[0].textContent.includes("DASH1");
+});
+step("the messages of a patient's number are found by a field's value");
+
 // 6. Run DASH1 through the pipeline again.
 click('#messages button[data-action="reprocess"]');
 await until("the reprocess notice", noticeSays("1 requeued."));
@@ -171,6 +195,14 @@ await go("#alerts", "alerts");
 await until("the alerts", () => $("#alerts"));
 await until("no alert count once the dead letters are gone", () => alertsLink().textContent === "Alerts");
 step("the alerts are shown, and the count is gone with the dead letters");
+
+// 10. The TLS listener's certificate is listed, and its files reloaded.
+await go("#certificates", "certificates");
+const certificate = await until("the secure channel's certificate", () => $('tr[data-endpoint="secure"]'));
+if (!certificate.textContent.includes("CN=hl7wasm")) fail(`the certificate row reads ${certificate.textContent}`);
+click('button[data-action="reload-tls"]');
+await until("the reload notice", noticeSays("0 reloaded, 1 unchanged, 0 failed."));
+step("the certificates are listed and reloaded");
 
 if (pageErrors.length) fail("the page raised errors");
 console.log(JSON.stringify({ ok: true, activated: sha256 }));

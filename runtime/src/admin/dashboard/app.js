@@ -296,6 +296,9 @@
       field("control ID (MSH-10)", "control_id", { size: 14 }),
       field("type (MSH-9)", "type", { size: 10, placeholder: "ADT or ADT^A01" }),
       choice("status", "status", ["", "pending", "processed", "filtered", "retrying", "dead_lettered", "requeued"]),
+      // A search by a field's value is for the admin role (it finds a patient's messages).
+      field("field", "field", { size: 8, placeholder: "PID-3.1" }),
+      field("value", "value", { size: 12 }),
       field("at most", "limit", { type: "number", min: 1, max: 1000, value: 100 }),
       el("button", { type: "submit" }, "Search"),
     );
@@ -490,6 +493,48 @@
     );
   }
 
+  // ---- TLS certificates -------------------------------------------------
+
+  const DAY_MS = 86400000;
+
+  function reloadForm() {
+    return el(
+      "p",
+      { class: "filters" },
+      button("Reload TLS files", "reload-tls", () => {
+        if (!confirmed("Read every listener's and destination's TLS files again?")) return;
+        act(
+          () => post("/tls/reload"),
+          (reloads) => {
+            const count = (outcome) => reloads.filter((r) => r.outcome === outcome).length;
+            const failed = reloads.filter((r) => r.error).map((r) => `${r.endpoint}: ${r.error}`);
+            const summary = `${count("reloaded")} reloaded, ${count("unchanged")} unchanged, ${count("failed")} failed.`;
+            return [summary, ...failed].join(" ");
+          },
+        );
+      }),
+    );
+  }
+
+  async function certificatesView() {
+    const certificates = await get("/tls");
+    if (!certificates.length) return el("p", { class: "muted", id: "certificates" }, "No TLS listener or destination.");
+    const rows = certificates.map(({ endpoint, certificate }) => {
+      const endsMs = certificate.not_after_unix * 1000;
+      const days = Math.floor((endsMs - Date.now()) / DAY_MS);
+      return el(
+        "tr",
+        { dataset: { endpoint } },
+        el("td", {}, endpoint),
+        el("td", {}, certificate.subject),
+        el("td", {}, time(endsMs)),
+        el("td", { class: days < 14 ? "number alarm" : "number" }, days),
+        el("td", {}, short(certificate.sha256)),
+      );
+    });
+    return table(["endpoint", "subject", "ends", "days left", "SHA-256"], rows, { id: "certificates" });
+  }
+
   // ---- Routing and refresh ----------------------------------------------
 
   const views = {
@@ -499,6 +544,7 @@
     "dead-letters": { controls: deadLetterFilters, results: deadLettersView },
     plugins: { controls: uploadForm, results: pluginsView },
     alerts: { results: alertsView },
+    certificates: { controls: reloadForm, results: certificatesView },
   };
 
   function route() {
