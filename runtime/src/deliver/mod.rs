@@ -132,12 +132,16 @@ pub enum TargetConfig {
 }
 
 impl TargetConfig {
-    /// Whether the target reads TLS files (a CA, a client certificate),
-    /// which a TLS reload reads again.
+    /// Whether the target reads TLS files (a CA, a client certificate) or
+    /// an OAuth signing key, which a TLS reload reads again.
     pub fn reads_tls_files(&self) -> bool {
         match self {
             TargetConfig::Mllp(mllp) => mllp.tls.is_some(),
-            TargetConfig::Http(http) => http.tls.is_some(),
+            TargetConfig::Http(http) => {
+                let oauth = http.oauth.as_ref();
+                http.tls.is_some()
+                    || oauth.is_some_and(|o| o.ca_file.is_some() || o.private_key_file.is_some())
+            }
             TargetConfig::File(_) | TargetConfig::Channel(_) => false,
         }
     }
@@ -233,4 +237,36 @@ impl Connector {
 fn peer_text(text: &[u8]) -> String {
     let text = &text[..text.len().min(PEER_TEXT_BYTES)];
     String::from_utf8_lossy(text).trim().to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(toml_text: &str) -> TargetConfig {
+        toml::from_str(toml_text).unwrap()
+    }
+
+    #[test]
+    fn targets_with_files_to_reload_are_known() {
+        let plain = target("type = \"mllp\"\naddress = \"lab:2575\"");
+        assert!(!plain.reads_tls_files());
+        let mtls = target(
+            "type = \"mllp\"\naddress = \"lab:2575\"\n\
+             tls = { ca_file = \"ca.pem\", cert_file = \"c.pem\", key_file = \"c.key\" }",
+        );
+        assert!(mtls.reads_tls_files());
+        assert_eq!(mtls.client_certificate_file(), Some(Path::new("c.pem")));
+        let https = target("type = \"http\"\nurl = \"https://fhir\"");
+        assert!(!https.reads_tls_files());
+        let jwt = target(
+            "type = \"http\"\nurl = \"https://fhir\"\n\
+             oauth = { token_url = \"https://idp/token\", client_id = \"c\", \
+             client_auth = \"private_key_jwt\", private_key_file = \"k.pem\" }",
+        );
+        assert!(jwt.reads_tls_files(), "the signing key is read again");
+        assert_eq!(jwt.client_certificate_file(), None);
+        let file = target("type = \"file\"\ndir = \"out\"");
+        assert!(!file.reads_tls_files());
+    }
 }
