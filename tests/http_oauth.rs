@@ -22,6 +22,9 @@ use hl7wasm::deliver::http::HttpTargetConfig;
 use hl7wasm::deliver::{Attempt, Connector, ConnectorError, Delivery, TargetConfig};
 use tokio::net::TcpListener;
 
+#[path = "support/engine.rs"]
+mod engine;
+
 const CLIENT_ID: &str = "hl7wasm engine";
 const SECRET: &str = "s3cr&t=1";
 const BUNDLE: &[u8] = br#"{"resourceType":"Bundle","type":"transaction"}"#;
@@ -428,4 +431,61 @@ async fn rsa_keys_sign_rs384_in_pkcs8_and_pkcs1() {
         assert_eq!(deliver(&mut fhir).await, Attempt::Delivered, "{key}");
         assert_eq!(world.lock().unwrap().assertion_ids.len(), 1, "{key}");
     }
+}
+
+/// The engine as a whole: a rotated signing key is read again on a TLS
+/// reload. The FHIR server revokes the old token at the same moment, so
+/// only a connector that has read the new key gets a new token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_signing_key_is_used_after_a_reload() {
+    let (base, world) = servers("3600").await;
+    let old = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384).unwrap();
+    world.lock().unwrap().client_key = Some(("ES384", old.public_key_raw().to_vec()));
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("client.key");
+    std::fs::write(&key_file, old.serialize_pem()).unwrap();
+    let config = format!(
+        "[[channels]]\nname = \"test\"\n[channels.source]\ntype = \"mllp\"\nlisten = \"127.0.0.1:0\"\n\
+         [[channels.destinations]]\nname = \"fhir\"\n\
+         retry = {{ initial_delay_ms = 20, max_delay_ms = 100, max_retries = 100, jitter = 0.0 }}\n\
+         [channels.destinations.to]\ntype = \"http\"\nurl = \"{base}/fhir\"\n\
+         [channels.destinations.to.oauth]\ntoken_url = \"{base}/oauth2/token\"\n\
+         client_id = {CLIENT_ID:?}\nclient_auth = \"private_key_jwt\"\n\
+         private_key_file = {key_file:?}\nkey_id = \"key-2026\"\n"
+    );
+    let engine = engine::start_channels(tempfile::tempdir().unwrap(), &config).await;
+    let mut sender = tokio::net::TcpStream::connect(engine.address)
+        .await
+        .unwrap();
+    let delivered = |count: usize| {
+        let world = world.clone();
+        engine::eventually(Duration::from_secs(20), "the delivery", move || {
+            world.lock().unwrap().delivered_with.len() == count
+        })
+    };
+    let ack = engine::exchange(&mut sender, engine::message("KEY-1").as_bytes()).await;
+    assert_eq!(engine::field(&ack, "MSA-1"), "AA");
+    delivered(1).await;
+
+    let new = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384).unwrap();
+    std::fs::write(&key_file, new.serialize_pem()).unwrap();
+    {
+        let mut world = world.lock().unwrap();
+        world.client_key = Some(("ES384", new.public_key_raw().to_vec()));
+        world.valid.clear();
+    }
+    let reloads = engine.server.reload_tls();
+    let fhir = reloads
+        .iter()
+        .find(|r| r.endpoint.name() == "test/fhir")
+        .unwrap();
+    assert_eq!(
+        fhir.outcome.as_str(),
+        "unchanged",
+        "no certificate, the key reread"
+    );
+    let ack = engine::exchange(&mut sender, engine::message("KEY-2").as_bytes()).await;
+    assert_eq!(engine::field(&ack, "MSA-1"), "AA");
+    delivered(2).await;
+    assert_eq!(world.lock().unwrap().delivered_with[1], "Bearer tok-2");
 }
