@@ -705,6 +705,25 @@ async fn admins_find_messages_by_a_fields_value() {
         ["F3"]
     );
 
+    // The same as a JSON body, which keeps the value out of URLs.
+    let posted = |token: &str| {
+        let api = &api;
+        let token = token.to_owned();
+        async move {
+            api.post(
+                "/api/v1/messages/search",
+                &token,
+                &json!({ "field": "PID-3.1", "value": "77" }),
+            )
+            .await
+        }
+    };
+    let (code, body) = posted(ADMIN).await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+    assert_eq!(body[0]["control_id"], "F2", "{body}");
+    assert_eq!(body.as_array().unwrap().len(), 1, "{body}");
+    assert_eq!(posted(VIEWER).await.0, StatusCode::FORBIDDEN);
+
     let status = |path: &str, token: &str| {
         let api = &api;
         let path = path.to_owned();
@@ -730,4 +749,19 @@ async fn admins_find_messages_by_a_fields_value() {
         )
         .await;
     assert_eq!(code, StatusCode::FORBIDDEN);
+    // The CLI searches the same way.
+    let url = api.base.clone();
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_hl7wasm"))
+            .args(["messages", "search", "--field", "PID-3.1", "--value", "77"])
+            .args(["--api", &url, "--token", ADMIN])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let answer: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(answer[0]["control_id"], "F2", "{answer}");
 }

@@ -40,6 +40,7 @@ pub fn router(state: Arc<AdminState>) -> Router {
             post(activate::rollback),
         )
         .route("/messages", get(messages::search))
+        .route("/messages/search", post(messages::search_posted))
         .route("/messages/reprocess", post(messages::reprocess))
         .route("/messages/{id}", get(messages::show))
         .route("/messages/{id}/body", get(messages::body))

@@ -106,9 +106,12 @@ pub fn run(command: &MessagesCommand) -> anyhow::Result<ExitCode> {
     api::block_on(async {
         let answer = match command {
             MessagesCommand::Search { filter, api } => {
+                // POSTed, so that a --value (a patient's number) is in no URL.
                 let mut query = filter.fields();
                 query.insert("limit".into(), filter.limit.into());
-                Api::new(api)?.get("/api/v1/messages", &query).await?
+                Api::new(api)?
+                    .post_json("/api/v1/messages/search", &Value::Object(query))
+                    .await?
             }
             MessagesCommand::Reprocess { filter, all, api } => {
                 let mut body = filter.fields();

@@ -324,7 +324,8 @@
 
   async function messagesView() {
     const filter = formValues($("message-filters"));
-    const found = await get(`/messages${query(filter)}`);
+    // POSTed, so that a value searched for (a patient's number) is in no URL.
+    const found = await post("/messages/search", { ...filter, limit: Number(filter.limit ?? 100) });
     const rows = found.map((m) => {
       const status = m.status || { state: "pending", stages: [], routed_to: [] };
       return el(
