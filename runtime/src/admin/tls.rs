@@ -54,9 +54,15 @@ pub async fn reload(
     caller: Caller,
     State(state): State<Arc<AdminState>>,
 ) -> Result<Json<Vec<TlsReload>>, ApiError> {
-    let result = caller
-        .require(Role::Operator)
-        .map(|()| crate::server::reload_tls(&state.tls, &state.metrics));
+    let result = match caller.require(Role::Operator) {
+        // Reading files and building clients blocks: off the async workers.
+        Ok(()) => {
+            state
+                .blocking(|state| Ok(crate::server::reload_tls(&state.tls, &state.metrics)))
+                .await
+        }
+        Err(error) => Err(error),
+    };
     let summary = result.as_ref().map(|reloads| {
         let count = |outcome| reloads.iter().filter(|r| r.outcome == outcome).count();
         format!(

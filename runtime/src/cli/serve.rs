@@ -81,7 +81,10 @@ async fn wait_for_signal(audit: Option<&AuditFile>, server: &Server) -> anyhow::
             _ = terminate.recv() => return Ok(()),
             _ = hangup.recv() => {
                 reopen(audit);
-                server.reload_tls();
+                // Reading files and building clients blocks: off the async workers.
+                let (tls, metrics) = (server.tls.clone(), server.metrics.clone());
+                let reload = move || hl7wasm::server::reload_tls(&tls, &metrics);
+                tokio::task::spawn_blocking(reload).await?;
             }
         }
     }
