@@ -157,7 +157,7 @@ impl TlsFiles {
             .into_iter()
             .map(|(endpoint, tls)| {
                 let (outcome, error) = match tls.reload() {
-                    Ok(reloaded) => (ReloadOutcome::loaded(reloaded.changed), None),
+                    Ok(changed) => (ReloadOutcome::loaded(changed), None),
                     Err(error) => (ReloadOutcome::Failed, Some(error.to_string())),
                 };
                 TlsReload {

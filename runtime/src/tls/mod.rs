@@ -42,7 +42,7 @@ pub use files::{ClientCheck, ReloadOutcome, TlsEndpoint, TlsFiles, TlsReload};
 pub use identity::{PeerIdentity, check_allowed, peer_identity, protocol_version};
 pub(crate) use pem::trust_anchors;
 pub use policy::TlsVersion;
-pub use reloadable::{CertificateSummary, Reloaded, ServerTls};
+pub use reloadable::{CertificateSummary, ServerTls};
 pub use server::{TlsServerSettings, server_config};
 
 /// Why a TLS configuration could not be built.

@@ -16,7 +16,8 @@ use x509_parser::prelude::{FromDer, X509Certificate};
 use super::server::server_config_and_leaf;
 use super::{TlsError, TlsServerSettings, pem};
 
-/// The certificate a listener presents.
+/// A certificate the engine presents: a listener's, or a destination's
+/// client certificate.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CertificateSummary {
     /// The subject, such as `CN=hl7wasm`.
@@ -57,15 +58,6 @@ impl CertificateSummary {
     }
 }
 
-/// What a successful reload loaded.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reloaded {
-    /// The certificate now presented.
-    pub certificate: CertificateSummary,
-    /// Whether it differs from the one presented before.
-    pub changed: bool,
-}
-
 /// A listener's TLS settings and the configuration last loaded from them.
 pub struct ServerTls {
     settings: TlsServerSettings,
@@ -101,21 +93,18 @@ impl ServerTls {
     }
 
     /// Reads the certificate, key and client CA files again and, when they
-    /// make a working configuration, serves new connections with it.
+    /// make a working configuration, serves new connections with it;
+    /// answers whether the certificate changed.
     ///
     /// # Errors
     /// A [`TlsError`] naming the file at fault; the previous configuration
     /// stays in use.
-    pub fn reload(&self) -> Result<Reloaded, TlsError> {
+    pub fn reload(&self) -> Result<bool, TlsError> {
         let loaded = load(&self.settings)?;
         let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
         let changed = current.certificate.sha256 != loaded.certificate.sha256;
-        let certificate = loaded.certificate.clone();
         *current = loaded;
-        Ok(Reloaded {
-            certificate,
-            changed,
-        })
+        Ok(changed)
     }
 
     fn read(&self) -> Loaded {
