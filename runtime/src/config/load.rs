@@ -157,6 +157,9 @@ fn check(config: &Config) -> Result<(), String> {
             "key plugins.trusted_keys: require_signed needs at least one trusted key".into(),
         );
     }
+    if config.plugins.load_deadline_ms == 0 {
+        return Err("key plugins.load_deadline_ms: must be at least 1".into());
+    }
     config.admin.check()?;
     config.alerts.check()
 }
@@ -306,6 +309,15 @@ mod tests {
             let config = parse(&channel(window), "test.toml").unwrap();
             assert_eq!(config.channels[0].dedupes(), window > 0);
         }
+    }
+
+    #[test]
+    fn a_plugin_load_deadline_of_zero_is_refused() {
+        let channel = format!("[[channels]]\nname = \"adt\"\n{SOURCE}");
+        let zero = error(&format!("[plugins]\nload_deadline_ms = 0\n{channel}"));
+        assert!(zero.contains("key plugins.load_deadline_ms"), "{zero}");
+        let config = parse(&channel, "test.toml").unwrap();
+        assert_eq!(config.plugins.load_deadline_ms, 5000);
     }
 
     #[test]

@@ -182,6 +182,11 @@ pub struct PluginsConfig {
     /// ed25519 public keys (hex, from `hl7wasm plugin keygen`) whose
     /// signatures are trusted. By default none.
     pub trusted_keys: Vec<String>,
+    /// The wall-clock budget of checking a plugin as it loads (instantiating
+    /// it and calling `info()`), in milliseconds. More than a message's
+    /// deadline: an interpreter in a component (Python, JavaScript) starts
+    /// slower than a call runs, the more so on a busy host. By default 5000.
+    pub load_deadline_ms: u64,
 }
 
 impl Default for PluginsConfig {
@@ -192,6 +197,7 @@ impl Default for PluginsConfig {
             watch_interval_ms: 2000,
             require_signed: false,
             trusted_keys: Vec::new(),
+            load_deadline_ms: 5000,
         }
     }
 }

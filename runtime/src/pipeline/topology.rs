@@ -188,7 +188,10 @@ fn open_registry(config: &Config) -> anyhow::Result<Option<Arc<PluginRegistry>>>
         &engine,
         &plugins.dir,
         &plugins.cache_dir,
-        PluginLimits::default(),
+        PluginLimits {
+            deadline_ms: plugins.load_deadline_ms,
+            ..PluginLimits::default()
+        },
     )
     .with_context(|| format!("cannot open the plugin directory {}", plugins.dir.display()))?;
     if plugins.require_signed {
