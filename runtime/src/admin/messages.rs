@@ -174,28 +174,35 @@ impl MessageQuery {
 /// matches, or, with `since_ms`, once it reaches messages received
 /// [`CLOCK_SLACK_MS`] before it: ids increase in arrival order, so older
 /// ids hold older messages, up to a clock step. Without `since_ms`, a query
-/// that matches little reads the whole store. A search by content parses
-/// each candidate; it needs the admin role and is audited, naming the field
-/// but not the value.
+/// that matches little reads the whole store. A search by content
+/// (`field`, `value`) goes to [`search_posted`] instead: 400 here.
 ///
 /// # Errors
-/// 400 for a bad query, 403 for a search by content below admin, 503 when
-/// the store fails.
+/// 400 for a bad query or one by content, 503 when the store fails.
 pub async fn search(
     caller: Caller,
     State(state): State<Arc<AdminState>>,
     query: Result<Query<MessageQuery>, QueryRejection>,
 ) -> Result<Json<Vec<MessageSummary>>, ApiError> {
     let Query(query) = query?;
+    if query.searches_content() {
+        return Err(ApiError::bad_request(
+            "search by a field's value with POST /api/v1/messages/search, so that the value \
+             (a patient's number, say) is in no URL that proxies log",
+        ));
+    }
     searched(caller, state, query).await
 }
 
 /// `POST /api/v1/messages/search`: the same search with the query as a
-/// JSON body, so that a value searched for (a patient's number) is not in
-/// a URL that proxies and their access logs keep.
+/// JSON body, the only way to search by a field's value, so that the value
+/// (a patient's number) is not in a URL that proxies and their access logs
+/// keep. A search by content parses each candidate; it needs the admin role
+/// and is audited, naming the field but not the value.
 ///
 /// # Errors
-/// As [`search`].
+/// 400 for a bad query, 403 for a search by content below admin, 503 when
+/// the store fails.
 pub async fn search_posted(
     caller: Caller,
     State(state): State<Arc<AdminState>>,

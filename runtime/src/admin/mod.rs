@@ -16,8 +16,9 @@
 //! POST /api/v1/channels/{name}/resume       operator  run again; audited
 //! GET  /api/v1/channels/{name}/queues       viewer    depth, oldest age per partition
 //! GET  /api/v1/messages?control_id=&type=…  viewer    metadata + processing record
-//!      …&field=PID-3.1&value=…             admin     by a field's value; audited, value left out
-//! POST /api/v1/messages/search              viewer    the same, the query as JSON (no PHI in URLs)
+//! POST /api/v1/messages/search              viewer    the same, the query as JSON; by a
+//!                                                     field's value (admin) only here, so
+//!                                                     no value is in a URL; audited
 //! GET  /api/v1/messages/{id}                viewer
 //! GET  /api/v1/messages/{id}/body           admin     PHI; audited
 //! POST /api/v1/messages/reprocess            operator  JSON query: through the pipeline
