@@ -317,11 +317,9 @@ async fn credentials_in_the_form_work_and_failures_are_clear_retries() {
 #[tokio::test]
 async fn a_jwt_signed_with_the_clients_key_gets_the_token() {
     let (base, world) = servers("3600").await;
-    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384).unwrap();
-    world.lock().unwrap().client_key = Some(("ES384", key.public_key_raw().to_vec()));
     let dir = tempfile::tempdir().unwrap();
     let key_file = dir.path().join("client.key");
-    std::fs::write(&key_file, key.serialize_pem()).unwrap();
+    known_key(&world, &key_file);
     let config = signed_by(&base, &key_file);
     let mut fhir = connector(config.clone());
     assert_eq!(deliver(&mut fhir).await, Attempt::Delivered);
@@ -363,6 +361,14 @@ async fn a_jwt_signed_with_the_clients_key_gets_the_token() {
         build(secretless),
         ConnectorError::OAuthCredentials(_)
     ));
+}
+
+/// Writes a new EC P-384 client key to `key_file` and gives the token
+/// endpoint its public half.
+fn known_key(world: &Shared, key_file: &std::path::Path) {
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384).unwrap();
+    std::fs::write(key_file, key.serialize_pem()).unwrap();
+    world.lock().unwrap().client_key = Some(("ES384", key.public_key_raw().to_vec()));
 }
 
 /// A destination that signs its assertions with the key in `key_file`.
@@ -439,11 +445,9 @@ async fn rsa_keys_sign_rs384_in_pkcs8_and_pkcs1() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rotated_signing_key_is_used_after_a_reload() {
     let (base, world) = servers("3600").await;
-    let old = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384).unwrap();
-    world.lock().unwrap().client_key = Some(("ES384", old.public_key_raw().to_vec()));
     let dir = tempfile::tempdir().unwrap();
     let key_file = dir.path().join("client.key");
-    std::fs::write(&key_file, old.serialize_pem()).unwrap();
+    known_key(&world, &key_file);
     let config = format!(
         "[[channels]]\nname = \"test\"\n[channels.source]\ntype = \"mllp\"\nlisten = \"127.0.0.1:0\"\n\
          [[channels.destinations]]\nname = \"fhir\"\n\
@@ -467,13 +471,8 @@ async fn a_rotated_signing_key_is_used_after_a_reload() {
     assert_eq!(engine::field(&ack, "MSA-1"), "AA");
     delivered(1).await;
 
-    let new = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384).unwrap();
-    std::fs::write(&key_file, new.serialize_pem()).unwrap();
-    {
-        let mut world = world.lock().unwrap();
-        world.client_key = Some(("ES384", new.public_key_raw().to_vec()));
-        world.valid.clear();
-    }
+    known_key(&world, &key_file);
+    world.lock().unwrap().valid.clear();
     let reloads = engine.server.reload_tls();
     let fhir = reloads
         .iter()

@@ -132,9 +132,9 @@ pub enum TargetConfig {
 }
 
 impl TargetConfig {
-    /// Whether the target reads TLS files (a CA, a client certificate) or
-    /// an OAuth signing key, which a TLS reload reads again.
-    pub fn reads_tls_files(&self) -> bool {
+    /// Whether the target reads files that a TLS reload reads again: a CA,
+    /// a client certificate, or an OAuth signing key.
+    pub fn has_reloadable_files(&self) -> bool {
         match self {
             TargetConfig::Mllp(mllp) => mllp.tls.is_some(),
             TargetConfig::Http(http) => {
@@ -250,23 +250,23 @@ mod tests {
     #[test]
     fn targets_with_files_to_reload_are_known() {
         let plain = target("type = \"mllp\"\naddress = \"lab:2575\"");
-        assert!(!plain.reads_tls_files());
+        assert!(!plain.has_reloadable_files());
         let mtls = target(
             "type = \"mllp\"\naddress = \"lab:2575\"\n\
              tls = { ca_file = \"ca.pem\", cert_file = \"c.pem\", key_file = \"c.key\" }",
         );
-        assert!(mtls.reads_tls_files());
+        assert!(mtls.has_reloadable_files());
         assert_eq!(mtls.client_certificate_file(), Some(Path::new("c.pem")));
         let https = target("type = \"http\"\nurl = \"https://fhir\"");
-        assert!(!https.reads_tls_files());
+        assert!(!https.has_reloadable_files());
         let jwt = target(
             "type = \"http\"\nurl = \"https://fhir\"\n\
              oauth = { token_url = \"https://idp/token\", client_id = \"c\", \
              client_auth = \"private_key_jwt\", private_key_file = \"k.pem\" }",
         );
-        assert!(jwt.reads_tls_files(), "the signing key is read again");
+        assert!(jwt.has_reloadable_files(), "the signing key is read again");
         assert_eq!(jwt.client_certificate_file(), None);
         let file = target("type = \"file\"\ndir = \"out\"");
-        assert!(!file.reads_tls_files());
+        assert!(!file.has_reloadable_files());
     }
 }

@@ -125,7 +125,7 @@ impl DeliveryWorker {
         let Target::Connector(connector) = &mut self.target else {
             return;
         };
-        if !self.destination.to.reads_tls_files() {
+        if !self.destination.to.has_reloadable_files() {
             return;
         }
         let (channel, destination) = (self.channel.name(), &self.destination.name);

@@ -102,7 +102,7 @@ impl Topology {
                         channel.name, destination.name
                     )
                 };
-                if destination.to.reads_tls_files() {
+                if destination.to.has_reloadable_files() {
                     let endpoint = TlsEndpoint::Destination {
                         channel: channel.name.clone(),
                         destination: destination.name.clone(),
