@@ -136,6 +136,7 @@ async fn a_message_queued_without_a_wake_up_is_still_delivered() {
             raw: raw.as_bytes(),
             received_at_ms: 0,
             peer: None,
+            peer_certificate: None,
             control_id: Some("QUIET-1"),
             message_type: Some("ADT^A01"),
             dedupe_key: None,

@@ -258,6 +258,13 @@ async fn over_mtls_only_an_allowed_client_gets_in() {
     );
     assert!(stdout.contains("message 1: AA"), "{stdout}");
     assert_eq!(server.store.messages().count(), 2);
+    // Each message keeps the name in its sender's certificate.
+    for stored in server.store.messages() {
+        assert_eq!(
+            stored.unwrap().peer_certificate.as_deref(),
+            Some("lab-analyzer")
+        );
+    }
     server.shutdown().await;
 }
 

@@ -61,6 +61,7 @@ impl Sample {
             raw: &self.raw,
             received_at_ms: self.received_at_ms,
             peer: Some("127.0.0.1:50000"),
+            peer_certificate: None,
             control_id: Some(&self.control_id),
             message_type: Some("ADT^A01"),
             dedupe_key: Some(DedupeKey {

@@ -40,6 +40,7 @@ async fn send(store: Store, raw: Arc<Vec<u8>>, next: Arc<AtomicU64>, count: u64)
             raw: &raw,
             received_at_ms: 1_700_000_000_000,
             peer: None,
+            peer_certificate: None,
             control_id: Some(&control_id),
             message_type: Some("ADT^A01"),
             dedupe_key: Some(DedupeKey {

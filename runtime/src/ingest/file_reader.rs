@@ -234,6 +234,7 @@ impl FileReader {
             let intake = Intake {
                 channel: &self.channel,
                 peer: &begun.peer,
+                peer_certificate: None,
             };
             let run: Vec<Begun> = batch
                 .messages
@@ -254,6 +255,7 @@ impl FileReader {
             let intake = Intake {
                 channel: &self.channel,
                 peer: &file.peer,
+                peer_certificate: None,
             };
             let begun = messages[next..next + run]
                 .iter()
@@ -278,6 +280,7 @@ impl FileReader {
                     let intake = Intake {
                         channel: &self.channel,
                         peer: &later.peer,
+                        peer_certificate: None,
                     };
                     for begun in run {
                         intake.abandon(begun).await;
@@ -299,6 +302,7 @@ impl FileReader {
         let intake = Intake {
             channel: &self.channel,
             peer: &file.peer,
+            peer_certificate: None,
         };
         let mut run = run.into_iter();
         for (index, one) in (first..).zip(run.by_ref()) {

@@ -25,6 +25,8 @@ pub struct Handler<S> {
     pub connection: Connection<S>,
     /// The sender's address.
     pub peer: SocketAddr,
+    /// The name in the sender's TLS client certificate, under mTLS.
+    pub peer_certificate: Option<String>,
     /// The channel it belongs to.
     pub channel: Arc<ChannelRuntime>,
 }
@@ -52,9 +54,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Handler<S> {
         let mut frames = 0u64;
         let peer = self.peer.to_string();
         let channel = Arc::clone(&self.channel);
+        let peer_certificate = self.peer_certificate.take();
         let intake = Intake {
             channel: &channel,
             peer: &peer,
+            peer_certificate: peer_certificate.as_deref(),
         };
         // An event read ahead behind a run of messages, handled next.
         let mut held: Option<Result<FrameEvent, MllpError>> = None;

@@ -23,12 +23,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use axum::{Extension, Router};
 use tokio::net::TcpListener;
 
 use super::channel::ChannelRuntime;
@@ -37,7 +37,7 @@ use crate::admin::auth::{bearer_token, constant_time_eq};
 use crate::config::HttpSourceConfig;
 use crate::events::FrameRefused;
 use crate::metrics;
-use crate::net::{HandshakeFailed, HttpLimits, serve_http};
+use crate::net::{ClientCertificate, HandshakeFailed, HttpLimits, serve_http};
 use crate::pipeline::ChannelState;
 use crate::tls::ServerTls;
 
@@ -130,11 +130,16 @@ impl HttpSource {
 async fn receive(
     State(receiver): State<Receiver>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    certificate: Option<Extension<ClientCertificate>>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
     let channel = &receiver.channel;
-    let response = answer(&receiver, peer, &headers, body).await;
+    let sender = Sender {
+        address: peer.to_string(),
+        certificate: certificate.map(|Extension(ClientCertificate(id))| id.name().to_owned()),
+    };
+    let response = answer(&receiver, &sender, &headers, body).await;
     let status = response.status();
     channel
         .metrics
@@ -148,18 +153,31 @@ async fn receive(
     response
 }
 
-async fn answer(
-    receiver: &Receiver,
-    peer: SocketAddr,
-    headers: &HeaderMap,
-    body: Body,
-) -> Response {
+/// Who sent a request: its address, and the name in its client
+/// certificate under mTLS.
+#[derive(Clone)]
+struct Sender {
+    address: String,
+    certificate: Option<String>,
+}
+
+impl Sender {
+    fn intake<'a>(&'a self, channel: &'a ChannelRuntime) -> Intake<'a> {
+        Intake {
+            channel,
+            peer: &self.address,
+            peer_certificate: self.certificate.as_deref(),
+        }
+    }
+}
+
+async fn answer(receiver: &Receiver, sender: &Sender, headers: &HeaderMap, body: Body) -> Response {
     let channel = &receiver.channel;
-    let peer = peer.to_string();
+    let peer = &sender.address;
     let refused = |reason: &str, detail: &str| {
         FrameRefused {
             channel: &channel.name,
-            peer: &peer,
+            peer,
             reason,
             control_id: None,
             detail,
@@ -200,10 +218,7 @@ async fn answer(
         refused("unsupported_content_type", &text);
         return refusal(StatusCode::UNSUPPORTED_MEDIA_TYPE, &text);
     }
-    let intake = Intake {
-        channel,
-        peer: &peer,
-    };
+    let intake = sender.intake(channel);
     let reading = axum::body::to_bytes(body, receiver.max_message_bytes);
     let body = match tokio::time::timeout(receiver.request_timeout, reading).await {
         Ok(Ok(body)) => body,
@@ -227,12 +242,9 @@ async fn answer(
     // Finished on a task of its own: a client that hangs up cancels this
     // request, and a written message must still reach its worker.
     let finishing = tokio::spawn({
-        let (channel, peer) = (Arc::clone(channel), peer.clone());
+        let (channel, sender) = (Arc::clone(channel), sender.clone());
         async move {
-            let intake = Intake {
-                channel: &channel,
-                peer: &peer,
-            };
+            let intake = sender.intake(&channel);
             intake.finish(begun).await
         }
     });

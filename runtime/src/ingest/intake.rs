@@ -60,6 +60,9 @@ pub struct Intake<'a> {
     pub channel: &'a ChannelRuntime,
     /// Where the message came from, as stored and logged.
     pub peer: &'a str,
+    /// The name in the sender's TLS client certificate, under mTLS; stored
+    /// with the message and given to plugins.
+    pub peer_certificate: Option<&'a str>,
 }
 
 /// A message the intake has begun: refused already, or written to the
@@ -138,6 +141,7 @@ impl Intake<'_> {
             raw: frame,
             received_at_ms: crate::hl7_input::now_unix_ms(),
             peer: Some(self.peer),
+            peer_certificate: self.peer_certificate,
             control_id,
             message_type: message_type.as_deref(),
             dedupe_key,
@@ -437,6 +441,7 @@ mod tests {
         let intake = Intake {
             channel: &channel,
             peer: "test",
+            peer_certificate: None,
         };
         let gone = intake.begin(&message("GONE-1"), Instant::now());
         let next = intake.begin(&message("NEXT-1"), Instant::now());

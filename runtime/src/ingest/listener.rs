@@ -163,6 +163,7 @@ async fn serve(
         return Handler {
             connection,
             peer,
+            peer_certificate: None,
             channel,
         }
         .run()
@@ -185,6 +186,7 @@ async fn serve(
     Handler {
         connection,
         peer,
+        peer_certificate: identity.map(|id| id.name().to_owned()),
         channel,
     }
     .run()

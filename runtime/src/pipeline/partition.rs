@@ -293,7 +293,7 @@ fn process(
         channel: channel.name().to_string(),
         received_at_unix_ms: message.received_at_ms,
         peer_address: message.peer.clone(),
-        peer_certificate_name: None,
+        peer_certificate_name: message.peer_certificate.clone(),
         control_id: message.control_id.clone(),
     };
     let result = chain.run(input, &metadata, &channel.metrics);

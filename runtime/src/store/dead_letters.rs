@@ -179,6 +179,7 @@ fn requeue_inbound(
             raw,
             received_at_ms: header.first_failure_ms,
             peer: None,
+            peer_certificate: None,
             control_id: header.control_id.as_deref(),
             message_type: header.message_type.as_deref(),
             dedupe_key: None,

@@ -360,6 +360,7 @@ mod tests {
             raw: b"MSH|^~\\&|APP\r",
             received_at_ms: 1_000,
             peer: None,
+            peer_certificate: None,
             control_id: None,
             message_type: None,
             dedupe_key: None,

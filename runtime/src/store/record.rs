@@ -5,22 +5,26 @@
 //! the message once and decoding needs no parser:
 //!
 //! ```text
-//! version u8 = 1 | partition u32 | received_at_ms u64
+//! version u8 = 2 | partition u32 | received_at_ms u64
 //! | channel str | peer opt-str | control_id opt-str | message_type opt-str
+//! | peer_certificate opt-str
 //! | raw bytes (to the end)
 //!
 //! str     = len u32 | UTF-8 bytes
 //! opt-str = len u32 (u32::MAX for none) | UTF-8 bytes
 //! ```
 //!
-//! All integers are big-endian.
+//! All integers are big-endian. Version 1, written before the sender's
+//! certificate was kept, lacks `peer_certificate`; it is still read.
 
 use std::time::Duration;
 
 use super::dedupe::DedupeKey;
 use super::error::StoreError;
 
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
+/// The version before `peer_certificate`, still read.
+const VERSION_WITHOUT_CERTIFICATE: u8 = 1;
 const NONE: u32 = u32::MAX;
 
 /// A message to store, as the listener has it after reading MSH.
@@ -38,6 +42,9 @@ pub struct NewMessage<'a> {
     pub received_at_ms: u64,
     /// The sender's address.
     pub peer: Option<&'a str>,
+    /// The name in the sender's TLS client certificate (see
+    /// `PeerIdentity::name`), under mTLS.
+    pub peer_certificate: Option<&'a str>,
     /// MSH-10.
     pub control_id: Option<&'a str>,
     /// MSH-9, for example `ADT^A01`.
@@ -63,6 +70,8 @@ pub struct StoredMessage {
     pub received_at_ms: u64,
     /// The sender's address.
     pub peer: Option<String>,
+    /// The name in the sender's TLS client certificate, under mTLS.
+    pub peer_certificate: Option<String>,
     /// MSH-10.
     pub control_id: Option<String>,
     /// MSH-9.
@@ -78,6 +87,7 @@ pub(crate) fn encode(message: &NewMessage<'_>) -> Vec<u8> {
         message.peer,
         message.control_id,
         message.message_type,
+        message.peer_certificate,
     ];
     let header: usize = 13
         + strings
@@ -115,24 +125,26 @@ pub(crate) struct Route<'a> {
 ///
 /// As [`decode`].
 pub(crate) fn route(id: u64, record: &[u8]) -> Result<Route<'_>, StoreError> {
-    read_route(id, &mut Reader(record))
+    read_route(id, &mut Reader(record)).map(|(_, route)| route)
 }
 
-/// Reads a record's route, leaving `reader` after it.
-fn read_route<'a>(id: u64, reader: &mut Reader<'a>) -> Result<Route<'a>, StoreError> {
+/// Reads a record's version and route, leaving `reader` after them.
+fn read_route<'a>(id: u64, reader: &mut Reader<'a>) -> Result<(u8, Route<'a>), StoreError> {
     let corrupt = corrupt_in(id);
-    if reader.take(1).ok_or_else(|| corrupt("empty"))? != [VERSION] {
+    let version = reader.take(1).ok_or_else(|| corrupt("empty"))?[0];
+    if version != VERSION && version != VERSION_WITHOUT_CERTIFICATE {
         return Err(corrupt("unknown record version"));
     }
     let truncated = || corrupt("truncated header");
-    Ok(Route {
+    let route = Route {
         partition: reader.u32().ok_or_else(truncated)?,
         received_at_ms: reader.u64().ok_or_else(truncated)?,
         channel: reader
             .optional_str()
             .map_err(&corrupt)?
             .ok_or_else(|| corrupt("no channel"))?,
-    })
+    };
+    Ok((version, route))
 }
 
 /// Decodes the record of message `id`.
@@ -144,22 +156,27 @@ fn read_route<'a>(id: u64, reader: &mut Reader<'a>) -> Result<Route<'a>, StoreEr
 pub(crate) fn decode(id: u64, record: &[u8]) -> Result<StoredMessage, StoreError> {
     let corrupt = corrupt_in(id);
     let mut reader = Reader(record);
-    let Route {
-        partition,
-        received_at_ms,
-        channel,
-    } = read_route(id, &mut reader)?;
-    let mut strings = [None, None, None];
-    for string in &mut strings {
+    let (
+        version,
+        Route {
+            partition,
+            received_at_ms,
+            channel,
+        },
+    ) = read_route(id, &mut reader)?;
+    let mut strings = [None, None, None, None];
+    let present = if version == VERSION { 4 } else { 3 };
+    for string in &mut strings[..present] {
         *string = reader.optional_str().map_err(&corrupt)?.map(str::to_owned);
     }
-    let [peer, control_id, message_type] = strings;
+    let [peer, control_id, message_type, peer_certificate] = strings;
     Ok(StoredMessage {
         id,
         channel: channel.to_owned(),
         partition,
         received_at_ms,
         peer,
+        peer_certificate,
         control_id,
         message_type,
         raw: reader.0.to_vec(),
@@ -217,6 +234,7 @@ mod tests {
             raw: b"MSH|^~\\&|APP\r",
             received_at_ms: 1_700_000_000_000,
             peer: Some("10.0.0.1:4000"),
+            peer_certificate: Some("lab-analyzer"),
             control_id: Some("C1"),
             message_type: None,
             dedupe_key: None,
@@ -224,6 +242,7 @@ mod tests {
         };
         let record = encode(&message);
         let stored = decode(9, &record).unwrap();
+        assert_eq!(stored.peer_certificate.as_deref(), Some("lab-analyzer"));
         assert_eq!(stored.id, 9);
         assert_eq!(stored.channel, "adt");
         assert_eq!(stored.partition, 3);
@@ -234,6 +253,32 @@ mod tests {
         assert_eq!(stored.raw, message.raw);
         assert!(matches!(
             decode(9, &record[..20]),
+            Err(StoreError::Corrupt { .. })
+        ));
+    }
+
+    /// Ensures that a record written before the sender's certificate was
+    /// kept (version 1) still decodes, without one.
+    #[test]
+    fn version_one_records_decode_without_a_certificate() {
+        let mut record = vec![VERSION_WITHOUT_CERTIFICATE];
+        record.extend_from_slice(&2u32.to_be_bytes());
+        record.extend_from_slice(&1_700_000_000_000u64.to_be_bytes());
+        for field in [Some("adt"), Some("10.0.0.1:4000"), Some("C1"), None] {
+            let length = field.map_or(NONE, |f| f.len() as u32);
+            record.extend_from_slice(&length.to_be_bytes());
+            record.extend_from_slice(field.unwrap_or_default().as_bytes());
+        }
+        record.extend_from_slice(b"MSH|^~\\&|APP\r");
+        let stored = decode(4, &record).unwrap();
+        assert_eq!(stored.channel, "adt");
+        assert_eq!(stored.peer.as_deref(), Some("10.0.0.1:4000"));
+        assert_eq!(stored.control_id.as_deref(), Some("C1"));
+        assert_eq!(stored.peer_certificate, None);
+        assert_eq!(stored.raw, b"MSH|^~\\&|APP\r");
+        record[0] = 3;
+        assert!(matches!(
+            decode(4, &record),
             Err(StoreError::Corrupt { .. })
         ));
     }

@@ -323,6 +323,7 @@ impl Store {
                 raw: &entry.body,
                 received_at_ms: now_ms,
                 peer: Some(&peer),
+                peer_certificate: None,
                 control_id: entry.header.control_id.as_deref(),
                 message_type: entry.header.message_type.as_deref(),
                 dedupe_key: Some(DedupeKey {

@@ -42,6 +42,16 @@ impl PeerIdentity {
             sans,
         })
     }
+
+    /// The name a message from this peer is known by (stored with it and
+    /// given to plugins): the subject's common name, or else its first DNS
+    /// or URI name, or else the whole subject.
+    pub fn name(&self) -> &str {
+        self.subject_cn
+            .as_deref()
+            .or(self.sans.first().map(String::as_str))
+            .unwrap_or(&self.subject)
+    }
 }
 
 /// The identity in the certificate the peer presented; `None` without one.
