@@ -1,6 +1,7 @@
 //! Ensures that the enrich plugin, run by `hl7wasm plugin run --lookup`,
 //! adds values from lookup tables to HL7 v2 messages and to the FHIR bundle
-//! that hl7-to-fhir makes of them, and rejects a missing key when told to.
+//! that hl7-to-fhir makes of them, keyed on fields or on the message's
+//! metadata, and rejects a missing key when told to.
 
 mod support;
 
@@ -27,6 +28,7 @@ fn write_tables(dir: &Path) -> Vec<String> {
         ("facilities", "GENHOSP = \"General Hospital\"\n"),
         ("providers", "1234 = \"Dr Alice Attend\"\n"),
         ("lab_to_loinc", "HR = \"8867-4\"\n"),
+        ("senders", "lab-analyzer = \"CENTRAL-LAB\"\n"),
     ];
     let mut args = Vec::new();
     for (table, toml) in tables {
@@ -38,14 +40,16 @@ fn write_tables(dir: &Path) -> Vec<String> {
     args
 }
 
-/// `hl7wasm plugin run enrich.wasm` with these tables, config and file.
-fn enrich(dir: &Path, config: &str, message_file: &Path) -> Output {
+/// `hl7wasm plugin run enrich.wasm` with these tables, config, further
+/// arguments and file.
+fn enrich(dir: &Path, config: &str, extra: &[&str], message_file: &Path) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_hl7wasm"));
     command
         .args(["plugin", "run"])
         .arg(plugin_path("enrich"))
         .args(write_tables(dir))
         .args(["--config", config])
+        .args(extra)
         .arg(message_file);
     command.output().expect("run hl7wasm")
 }
@@ -74,7 +78,7 @@ fn enriches_hl7_v2_fields_from_the_tables() {
         {"table": "facilities", "from": "MSH-4.1", "to": "MSH-4.2"},
         {"table": "lab_to_loinc", "from": "OBX-3.1", "to_code": "OBX-3", "system": "LN"}
     ]}"#;
-    let stdout = stdout_of(&enrich(dir.path(), config, &file));
+    let stdout = stdout_of(&enrich(dir.path(), config, &[], &file));
     assert!(
         stdout.contains("MSH|^~\\&|ADMIT|GENHOSP^General Hospital|LAB|"),
         "{stdout}"
@@ -109,7 +113,7 @@ fn enriches_the_fhir_bundle_made_by_hl7_to_fhir() {
         {"table": "lab_to_loinc", "resource": "Observation", "from": "code.coding.code",
          "to_code": "code", "system": "http://loinc.org"}
     ]}"#;
-    let stdout = stdout_of(&enrich(dir.path(), config, &file));
+    let stdout = stdout_of(&enrich(dir.path(), config, &[], &file));
     let json = &stdout[stdout.find("--- application/fhir+json\n").expect(&stdout) + 26..];
     let bundle: serde_json::Value = serde_json::from_str(json).unwrap();
     let resources: Vec<&serde_json::Value> = bundle["entry"]
@@ -142,7 +146,7 @@ fn a_missing_key_rejects_when_configured() {
     let config = r#"{"on_missing": "reject", "rules": [
         {"table": "lab_to_loinc", "from": "OBX-3.1", "to_code": "OBX-3", "system": "LN"}
     ]}"#;
-    let output = enrich(dir.path(), config, &file);
+    let output = enrich(dir.path(), config, &[], &file);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(1), "{stdout}");
     assert!(
@@ -152,4 +156,24 @@ fn a_missing_key_rejects_when_configured() {
         "{stdout}"
     );
     assert!(stdout.contains("at: OBX-3"), "{stdout}");
+}
+
+#[test]
+fn a_rule_keyed_on_the_client_certificate_reads_the_metadata() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "adt.hl7", &adt_with_local_code());
+    let config = r#"{"rules": [
+        {"table": "senders", "from_metadata": "peer_certificate_name", "to": "MSH-4.1"}
+    ]}"#;
+    let from_lab = ["--peer-certificate", "lab-analyzer"];
+    let stdout = stdout_of(&enrich(dir.path(), config, &from_lab, &file));
+    assert!(
+        stdout.contains("MSH|^~\\&|ADMIT|CENTRAL-LAB|LAB|"),
+        "{stdout}"
+    );
+    let stdout = stdout_of(&enrich(dir.path(), config, &[], &file));
+    assert!(
+        stdout.contains("MSH|^~\\&|ADMIT|GENHOSP|LAB|"),
+        "no certificate: unchanged: {stdout}"
+    );
 }

@@ -44,13 +44,15 @@ impl InboundMessage {
         })
     }
 
-    /// Metadata for this message on `channel`, received now.
-    pub fn metadata(&self, channel: &str, peer_address: Option<String>) -> Metadata {
+    /// Metadata for this message on `channel`, received now from a file
+    /// (no sender's address), as if from a client presenting a certificate
+    /// named `peer_certificate_name`.
+    pub fn metadata(&self, channel: &str, peer_certificate_name: Option<&str>) -> Metadata {
         Metadata {
             channel: channel.to_string(),
             received_at_unix_ms: now_unix_ms(),
-            peer_address,
-            peer_certificate_name: None,
+            peer_address: None,
+            peer_certificate_name: peer_certificate_name.map(str::to_string),
             control_id: self.control_id.clone(),
         }
     }

@@ -5,7 +5,7 @@ use hl7wasm_plugin_sdk::{
     FHIR_JSON, Message, Outcome, Plugin, PluginInfo, TransformError, export_plugin, host,
 };
 
-use crate::{EnrichError, Enricher, Lookup};
+use crate::{EnrichError, Enricher, Lookup, MetadataKey};
 
 /// The tables the administrator configured, through the host import.
 struct HostTables;
@@ -13,6 +13,14 @@ struct HostTables;
 impl Lookup for HostTables {
     fn lookup(&self, table: &str, key: &str) -> Option<String> {
         host::lookup(table, key)
+    }
+
+    fn metadata(&self, key: MetadataKey) -> Option<String> {
+        let metadata = host::metadata();
+        match key {
+            MetadataKey::PeerCertificateName => metadata.peer_certificate_name,
+            MetadataKey::Channel => Some(metadata.channel),
+        }
     }
 }
 

@@ -37,6 +37,44 @@ impl TableRef {
     }
 }
 
+/// An item of the message's metadata a rule can take its key from
+/// (`from_metadata`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MetadataKey {
+    /// The name in the sender's TLS client certificate, under mTLS.
+    PeerCertificateName,
+    /// The channel the message arrived on.
+    Channel,
+}
+
+impl MetadataKey {
+    /// The name as written in the config.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetadataKey::PeerCertificateName => "peer_certificate_name",
+            MetadataKey::Channel => "channel",
+        }
+    }
+}
+
+/// Where a rejection says the key was read: `metadata peer_certificate_name`.
+impl std::fmt::Display for MetadataKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "metadata {}", self.as_str())
+    }
+}
+
+/// Where a rule reads its key: a path of type `P` in the message (`from`),
+/// or the message's metadata (`from_metadata`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySource<P> {
+    /// A path in the message.
+    Path(P),
+    /// An item of the message's metadata.
+    Metadata(MetadataKey),
+}
+
 /// What a rule writes with the value it found, at a path of type `P`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action<P> {
@@ -59,8 +97,9 @@ pub enum Action<P> {
 struct ConfigSpec {
     #[serde(default)]
     on_missing: OnMissing,
+    /// Read one by one, so that an error names its rule.
     #[serde(default)]
-    rules: Vec<RuleSpec>,
+    rules: Vec<serde_json::Value>,
 }
 
 /// One rule as written.
@@ -68,7 +107,8 @@ struct ConfigSpec {
 #[serde(deny_unknown_fields)]
 struct RuleSpec {
     table: String,
-    from: String,
+    from: Option<String>,
+    from_metadata: Option<MetadataKey>,
     resource: Option<String>,
     to: Option<String>,
     to_code: Option<String>,
@@ -87,7 +127,9 @@ impl Enricher {
         let mut enricher = Enricher::default();
         for (index, rule) in spec.rules.into_iter().enumerate() {
             let context = |e: String| format!("rules[{}]: {e}", index + 1);
+            let rule = RuleSpec::deserialize(rule).map_err(|e| context(e.to_string()))?;
             let action = rule.action().map_err(context)?;
+            let from = rule.source().map_err(context)?;
             let table = TableRef {
                 table: rule.table,
                 on_missing: rule.on_missing.unwrap_or(spec.on_missing),
@@ -95,10 +137,10 @@ impl Enricher {
             match rule.resource {
                 Some(resource) => enricher
                     .fhir
-                    .push(FhirRule::new(table, resource, &rule.from, action).map_err(context)?),
+                    .push(FhirRule::new(table, resource, from, action).map_err(context)?),
                 None => enricher
                     .hl7
-                    .push(Hl7Rule::new(table, rule.from, action).map_err(context)?),
+                    .push(Hl7Rule::new(table, from, action).map_err(context)?),
             }
         }
         Ok(enricher)
@@ -106,6 +148,16 @@ impl Enricher {
 }
 
 impl RuleSpec {
+    /// Exactly one of `from` and `from_metadata`.
+    fn source(&self) -> Result<KeySource<String>, String> {
+        match (&self.from, self.from_metadata) {
+            (Some(from), None) => Ok(KeySource::Path(from.clone())),
+            (None, Some(key)) => Ok(KeySource::Metadata(key)),
+            (Some(_), Some(_)) => Err("give either from or from_metadata, not both".into()),
+            (None, None) => Err("give from or from_metadata".into()),
+        }
+    }
+
     /// Exactly one of `to` and `to_code`; `system` with `to_code` only.
     fn action(&self) -> Result<Action<String>, String> {
         match (&self.to, &self.to_code, &self.system) {
@@ -172,6 +224,18 @@ mod tests {
             (
                 json!({"table": "t", "resource": "Patient", "from": "a..b", "to": "c"}),
                 "empty member",
+            ),
+            (
+                json!({"table": "t", "to": "MSH-4"}),
+                "give from or from_metadata",
+            ),
+            (
+                json!({"table": "t", "from": "MSH-4", "from_metadata": "channel", "to": "MSH-5"}),
+                "not both",
+            ),
+            (
+                json!({"table": "t", "from_metadata": "peer_address", "to": "MSH-4"}),
+                "unknown variant `peer_address`",
             ),
         ];
         for (rule, reason) in bad {

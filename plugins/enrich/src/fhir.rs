@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::{Action, EnrichError, Lookup, OnMissing, TableRef};
+use crate::{Action, EnrichError, KeySource, Lookup, OnMissing, TableRef};
 
 /// One checked FHIR rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,8 +12,9 @@ pub struct FhirRule {
     pub table: TableRef,
     /// The resource type it applies to, e.g. `Observation`.
     pub resource: String,
-    /// The member path of the key, split at the dots.
-    pub from: Vec<String>,
+    /// Where the key is read: a member path, split at the dots, or the
+    /// message's metadata.
+    pub from: KeySource<Vec<String>>,
     /// What it writes, at member paths.
     pub action: Action<Vec<String>>,
 }
@@ -26,7 +27,7 @@ impl FhirRule {
     pub fn new(
         table: TableRef,
         resource: String,
-        from: &str,
+        from: KeySource<String>,
         action: Action<String>,
     ) -> Result<Self, String> {
         let action = match action {
@@ -39,7 +40,10 @@ impl FhirRule {
         Ok(FhirRule {
             table,
             resource,
-            from: members(from)?,
+            from: match from {
+                KeySource::Path(path) => KeySource::Path(members(&path)?),
+                KeySource::Metadata(key) => KeySource::Metadata(key),
+            },
             action,
         })
     }
@@ -69,7 +73,14 @@ impl FhirRule {
             return Ok(false);
         }
         let mut keys = Vec::new();
-        strings(resource, &self.from, &mut keys);
+        let from_metadata;
+        match &self.from {
+            KeySource::Path(path) => strings(resource, path, &mut keys),
+            KeySource::Metadata(key) => {
+                from_metadata = tables.metadata(*key).filter(|key| !key.is_empty());
+                keys.extend(from_metadata.as_deref());
+            }
+        }
         if keys.is_empty() {
             return Ok(false);
         }
@@ -78,7 +89,10 @@ impl FhirRule {
                 OnMissing::Keep => Ok(false),
                 OnMissing::Reject => Err(EnrichError::Missing {
                     table: self.table.table.clone(),
-                    from: format!("{}.{}", self.resource, self.from.join(".")),
+                    from: match &self.from {
+                        KeySource::Path(path) => format!("{}.{}", self.resource, path.join(".")),
+                        KeySource::Metadata(key) => key.to_string(),
+                    },
                     location: None,
                 }),
             };
@@ -271,6 +285,39 @@ mod tests {
             error.to_string(),
             "Organization.name: key not in lookup table `facilities`"
         );
+    }
+
+    /// The tables, for a message that arrived on channel `lab`.
+    struct OnChannelLab;
+
+    impl Lookup for OnChannelLab {
+        fn lookup(&self, table: &str, key: &str) -> Option<String> {
+            let channels = HashMap::from([("lab".to_string(), "Lab results feed".to_string())]);
+            (table == "channels").then(|| channels.get(key).cloned())?
+        }
+
+        fn metadata(&self, key: crate::MetadataKey) -> Option<String> {
+            (key == crate::MetadataKey::Channel).then(|| "lab".to_string())
+        }
+    }
+
+    #[test]
+    fn takes_a_key_from_the_metadata() {
+        let enricher = Enricher::from_json(&json!({"rules": [
+            {"table": "channels", "resource": "MessageHeader", "from_metadata": "channel",
+             "to": "source.name"},
+            {"table": "channels", "resource": "Organization", "from_metadata":
+             "peer_certificate_name", "to": "alias", "on_missing": "reject"}
+        ]}))
+        .unwrap();
+        let header = json!({"resourceType": "MessageHeader", "source": {"endpoint": "x"}});
+        let out = enricher.enrich_fhir(&header.to_string(), &OnChannelLab);
+        let out: Value = serde_json::from_str(&out.unwrap().unwrap()).unwrap();
+        assert_eq!(out["source"]["name"], "Lab results feed");
+        // No certificate name: the rejecting rule has no key, and keeps.
+        let organization = json!({"resourceType": "Organization", "name": "X"});
+        let out = enricher.enrich_fhir(&organization.to_string(), &OnChannelLab);
+        assert_eq!(out.unwrap(), None);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use hl7wasm_plugin_sdk::Location;
 use hl7wasm_plugin_sdk::hl7v2::{OwnedMessage, Path, PathError};
 
-use crate::{Action, EnrichError, Lookup, OnMissing, TableRef};
+use crate::{Action, EnrichError, KeySource, Lookup, OnMissing, TableRef};
 
 /// How `to_code` moves the original coding out of the first triplet: code,
 /// text, system and version go to the alternate triplet's components.
@@ -15,8 +15,8 @@ const TO_ALTERNATE: [(usize, usize); 4] = [(1, 4), (2, 5), (3, 6), (7, 8)];
 pub struct Hl7Rule {
     /// The table it reads.
     pub table: TableRef,
-    /// The terser path of the key.
-    pub from: String,
+    /// Where the key is read: a terser path, or the message's metadata.
+    pub from: KeySource<String>,
     /// What it writes, at terser paths.
     pub action: Action<String>,
     /// Whether it runs on every occurrence of `from`'s segment rather than
@@ -30,8 +30,11 @@ impl Hl7Rule {
     /// # Errors
     /// A message naming an invalid path, a write to MSH-1 or MSH-2, or a
     /// `to_code` that names a component rather than a field.
-    pub fn new(table: TableRef, from: String, action: Action<String>) -> Result<Self, String> {
-        let source = Path::parse(&from).map_err(|e| e.to_string())?;
+    pub fn new(
+        table: TableRef,
+        from: KeySource<String>,
+        action: Action<String>,
+    ) -> Result<Self, String> {
         let (target, codes) = match &action {
             Action::Set(to) => (to, false),
             Action::Code { at, .. } => (at, true),
@@ -43,9 +46,15 @@ impl Hl7Rule {
         if codes && target_path.component.is_some() {
             return Err(format!("to_code must name a field, not {target}"));
         }
-        let every_occurrence = source.segment == target_path.segment
-            && !names_occurrence(&from)
-            && !names_occurrence(target);
+        let every_occurrence = match &from {
+            KeySource::Path(from) => {
+                let source = Path::parse(from).map_err(|e| e.to_string())?;
+                source.segment == target_path.segment
+                    && !names_occurrence(from)
+                    && !names_occurrence(target)
+            }
+            KeySource::Metadata(_) => false,
+        };
         Ok(Hl7Rule {
             table,
             from,
@@ -63,15 +72,16 @@ impl Hl7Rule {
         message: &mut OwnedMessage,
         tables: &impl Lookup,
     ) -> Result<bool, EnrichError> {
-        let occurrences = if self.every_occurrence {
-            let segment = parsed(&self.from).segment;
-            message
-                .segments()
-                .iter()
-                .filter(|s| s.id() == segment)
-                .count()
-        } else {
-            1
+        let occurrences = match &self.from {
+            KeySource::Path(from) if self.every_occurrence => {
+                let segment = parsed(from).segment;
+                message
+                    .segments()
+                    .iter()
+                    .filter(|s| s.id() == segment)
+                    .count()
+            }
+            _ => 1,
         };
         let mut changed = false;
         for occurrence in 1..=occurrences {
@@ -86,14 +96,23 @@ impl Hl7Rule {
         occurrence: usize,
         tables: &impl Lookup,
     ) -> Result<bool, EnrichError> {
-        let from = self.at_occurrence(&self.from, occurrence);
-        let Some(key) = message.get(&from.to_string()) else {
+        let (key, from) = match &self.from {
+            KeySource::Path(from) => {
+                let from = self.at_occurrence(from, occurrence);
+                (
+                    message.get(&from.to_string()).map(|key| key.into_owned()),
+                    Some(from),
+                )
+            }
+            KeySource::Metadata(key) => (tables.metadata(*key), None),
+        };
+        let Some(key) = key.filter(|key| !key.is_empty()) else {
             return Ok(false);
         };
-        let Some(value) = self.table.find(tables, [key.as_ref()]) else {
+        let Some(value) = self.table.find(tables, [key.as_str()]) else {
             return match self.table.on_missing {
                 OnMissing::Keep => Ok(false),
-                OnMissing::Reject => Err(self.missing(&from)),
+                OnMissing::Reject => Err(self.missing(from.as_ref())),
             };
         };
         let written = match &self.action {
@@ -125,11 +144,18 @@ impl Hl7Rule {
         }
     }
 
-    fn missing(&self, from: &Path<'_>) -> EnrichError {
+    /// The rejection for a key not in the table, read at `from` in the
+    /// message, or (`None`) from the metadata.
+    fn missing(&self, from: Option<&Path<'_>>) -> EnrichError {
+        let described = match (from, &self.from) {
+            (Some(path), _) => path.to_string(),
+            (None, KeySource::Metadata(key)) => key.to_string(),
+            (None, KeySource::Path(path)) => path.clone(),
+        };
         EnrichError::Missing {
             table: self.table.table.clone(),
-            from: from.to_string(),
-            location: Some(Location {
+            from: described,
+            location: from.map(|from| Location {
                 segment: from.segment.to_string(),
                 sequence: u32::try_from(from.segment_repetition).ok(),
                 field: u32::try_from(from.field).ok(),
@@ -217,7 +243,25 @@ OBX|4|NM|K^Potassium^L^K1^Potassium (alt)^99LOC||4.1\r";
                 table(&[("HGB", "718-7"), ("GLU", "2345-7"), ("K", "2823-3")]),
             ),
             ("providers".into(), table(&[("1234", "ATTEND")])),
+            ("senders".into(), table(&[("lab-analyzer", "LABSYS")])),
         ])
+    }
+
+    /// The tables, for a message from a client that presented a
+    /// certificate named `.0` (none: not over mTLS).
+    struct FromClient(Option<&'static str>);
+
+    impl Lookup for FromClient {
+        fn lookup(&self, table: &str, key: &str) -> Option<String> {
+            tables().lookup(table, key)
+        }
+
+        fn metadata(&self, key: crate::MetadataKey) -> Option<String> {
+            match key {
+                crate::MetadataKey::PeerCertificateName => self.0.map(str::to_string),
+                crate::MetadataKey::Channel => Some("lab".into()),
+            }
+        }
     }
 
     fn enrich(rules: serde_json::Value, er7: &str) -> Result<Option<String>, EnrichError> {
@@ -287,6 +331,33 @@ OBX|4|NM|K^Potassium^L^K1^Potassium (alt)^99LOC||4.1\r";
             segment(&out, 4).starts_with("OBX|2|NM|2345-7^^LN^"),
             "{out}"
         );
+    }
+
+    #[test]
+    fn stamps_the_sending_facility_from_the_client_certificate() {
+        let enricher = Enricher::from_json(&json!({"rules": [
+            {"table": "senders", "from_metadata": "peer_certificate_name", "to": "MSH-4.1",
+             "on_missing": "reject"}
+        ]}))
+        .unwrap();
+        let known = enricher.enrich_hl7(ORU, &FromClient(Some("lab-analyzer")));
+        let out = known.unwrap().unwrap();
+        assert!(
+            segment(&out, 0).starts_with("MSH|^~\\&|LAB|LABSYS|"),
+            "{out}"
+        );
+
+        let error = enricher
+            .enrich_hl7(ORU, &FromClient(Some("stranger")))
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "metadata peer_certificate_name: key not in lookup table `senders`"
+        );
+        assert!(matches!(error, EnrichError::Missing { location: None, .. }));
+
+        let plain = enricher.enrich_hl7(ORU, &FromClient(None));
+        assert_eq!(plain.unwrap(), None, "no certificate: nothing to look up");
     }
 
     #[test]

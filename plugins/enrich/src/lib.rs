@@ -37,7 +37,20 @@
 //!   applies to every resource of type `resource`: the document itself, or
 //!   each entry of a Bundle.
 //!
-//! A `from` that is absent or empty leaves the message unchanged. A key that
+//! Instead of `from`, a rule may take its key from the message's metadata:
+//! `"from_metadata": "peer_certificate_name"` (the name in the sender's mTLS
+//! client certificate) or `"channel"`. With `on_missing: reject` this
+//! checks a sender against the table, and stamps the message with what the
+//! table says of it: the facility the certificate belongs to in MSH-4, say,
+//! rather than the one the sender claims:
+//!
+//! ```json
+//! { "table": "senders", "from_metadata": "peer_certificate_name", "to": "MSH-4.1",
+//!   "on_missing": "reject" }
+//! ```
+//!
+//! A `from` that is absent or empty leaves the message unchanged, and so
+//! does metadata the message lacks (no certificate without mTLS). A key that
 //! is not in the table does too, unless `on_missing` (per rule, or for all
 //! rules; by default `keep`) is `reject`: then the message is rejected with
 //! the table and path, never the key, which may be patient data.
@@ -54,7 +67,7 @@ mod lookup;
 #[cfg(target_arch = "wasm32")]
 mod component;
 
-pub use config::{Action, OnMissing, TableRef};
+pub use config::{Action, KeySource, MetadataKey, OnMissing, TableRef};
 pub use error::EnrichError;
 pub use fhir::FhirRule;
 pub use hl7::Hl7Rule;

@@ -29,6 +29,13 @@ pub struct RunArgs {
     /// The deadline of each call, in milliseconds.
     #[arg(long, default_value_t = PluginLimits::default().deadline_ms)]
     deadline_ms: u64,
+    /// The channel name the plugin sees in each message's metadata.
+    #[arg(long, default_value = "cli")]
+    channel: String,
+    /// The sender's client certificate name the plugin sees in each
+    /// message's metadata, as if it came over mTLS.
+    #[arg(long, value_name = "NAME")]
+    peer_certificate: Option<String>,
     /// Message files: HL7 v2 messages or batches, or FHIR JSON (`.json`).
     #[arg(required = true)]
     files: Vec<PathBuf>,
@@ -54,7 +61,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         for (index, input) in inputs.into_iter().enumerate() {
             let label = describe(&input);
             println!("# {} message {} ({label})", file.display(), index + 1);
-            let metadata = input.metadata("cli", None);
+            let metadata = input.metadata(&args.channel, args.peer_certificate.as_deref());
             failures += usize::from(!print_outcome(worker.transform(input.message, metadata)));
         }
     }
