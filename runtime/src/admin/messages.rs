@@ -43,6 +43,8 @@ pub struct MessageQuery {
     pub channel: Option<String>,
     /// MSH-10, exactly.
     pub control_id: Option<String>,
+    /// The name in the sender's TLS client certificate, exactly.
+    pub peer_certificate: Option<String>,
     /// MSH-9: `ADT` matches every ADT message, `ADT^A01` only those.
     #[serde(rename = "type")]
     pub message_type: Option<String>,
@@ -80,6 +82,8 @@ pub struct MessageSummary {
     pub received_at_ms: u64,
     /// The sender's address.
     pub peer: Option<String>,
+    /// The name in the sender's TLS client certificate, under mTLS.
+    pub peer_certificate: Option<String>,
     /// MSH-10.
     pub control_id: Option<String>,
     /// MSH-9.
@@ -98,6 +102,7 @@ impl MessageSummary {
             partition: message.partition,
             received_at_ms: message.received_at_ms,
             peer: message.peer,
+            peer_certificate: message.peer_certificate,
             control_id: message.control_id,
             message_type: message.message_type,
             size_bytes: message.raw.len(),
@@ -166,6 +171,10 @@ impl MessageQuery {
                 .control_id
                 .as_ref()
                 .is_none_or(|c| message.control_id.as_ref() == Some(c))
+            && self
+                .peer_certificate
+                .as_ref()
+                .is_none_or(|c| message.peer_certificate.as_ref() == Some(c))
             && self.message_type.as_ref().is_none_or(wanted_type)
             && self.since_ms.is_none_or(|t| message.received_at_ms >= t)
             && self.until_ms.is_none_or(|t| message.received_at_ms < t)

@@ -52,6 +52,9 @@ pub struct FilterArgs {
     /// MSH-10, exactly.
     #[arg(long)]
     control_id: Option<String>,
+    /// The name in the sender's TLS client certificate, exactly.
+    #[arg(long)]
+    peer_certificate: Option<String>,
     /// MSH-9: ADT, or ADT^A01.
     #[arg(long = "type")]
     message_type: Option<String>,
@@ -83,6 +86,7 @@ impl FilterArgs {
             &[
                 ("channel", &self.channel),
                 ("control_id", &self.control_id),
+                ("peer_certificate", &self.peer_certificate),
                 ("type", &self.message_type),
                 ("status", &self.status),
                 ("field", &self.field),

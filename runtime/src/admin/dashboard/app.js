@@ -294,6 +294,7 @@
       { class: "filters", id: "message-filters", onsubmit: submitted },
       field("channel", "channel", { size: 10 }),
       field("control ID (MSH-10)", "control_id", { size: 14 }),
+      field("sender certificate", "peer_certificate", { size: 12 }),
       field("type (MSH-9)", "type", { size: 10, placeholder: "ADT or ADT^A01" }),
       choice("status", "status", ["", "pending", "processed", "filtered", "retrying", "dead_lettered", "requeued"]),
       // A search by a field's value is for the admin role (it finds a patient's messages).
