@@ -847,7 +847,9 @@ fn queues_come_back_after_crashes_with_what_was_not_processed() {
     wait_for_checkpoint(first_image.path());
     assert!(store.queue("adt", 0).unwrap().is_empty());
     let requeued = store
-        .reprocess_dead_letters(&DeadLetterFilter::default(), |_| true)
+        .reprocess_dead_letters(&DeadLetterFilter::default(), |letter| {
+            Some(letter.header.partition)
+        })
         .unwrap();
     assert_eq!(requeued.len(), 1);
 

@@ -15,7 +15,7 @@ use crate::admin::{
 };
 use crate::alerting::{AlertsConfig, Evaluator, Webhook};
 use crate::alerts::Alerts;
-use crate::config::{Config, SourceConfig};
+use crate::config::{ChannelConfig, Config, SourceConfig};
 use crate::events::TlsReloaded;
 use crate::ingest::{AckIds, ChannelRuntime, FileReader, HttpSource, Listener};
 use crate::metrics::Metrics;
@@ -42,6 +42,7 @@ pub struct Server {
     pub registry: Option<Arc<PluginRegistry>>,
     /// The TLS configurations of the listeners that serve TLS.
     pub tls: Arc<TlsFiles>,
+    channels: Vec<ChannelConfig>,
     pipelines: BTreeMap<String, Arc<ChannelPipeline>>,
     admin: Option<AdminApi>,
     shutdown: CancellationToken,
@@ -176,6 +177,7 @@ impl Server {
             wakers,
             registry: topology.registry,
             tls,
+            channels: config.channels,
             pipelines,
             admin,
             shutdown,
@@ -193,7 +195,7 @@ impl Server {
         &self,
         filter: &DeadLetterFilter,
     ) -> Result<Vec<Requeued>, StoreError> {
-        reprocess_dead_letters(&self.store, &self.wakers, filter)
+        reprocess_dead_letters(&self.store, &self.wakers, &self.channels, filter)
     }
 
     /// Reads every TLS listener's files again (see [`reload_tls`]).
@@ -241,19 +243,38 @@ pub fn reload_tls(listeners: &TlsFiles, metrics: &Metrics) -> Vec<TlsReload> {
 }
 
 /// Puts the dead letters `filter` matches back in their queues (see
-/// [`Store::reprocess_dead_letters`]) and wakes the workers concerned.
-/// Letters of a channel or destination no longer configured stay: no
-/// worker would take them.
+/// [`Store::reprocess_dead_letters`]), each in the partition its message
+/// belongs to under `channels`' partitioning now, and wakes the workers
+/// concerned. Letters of a channel or destination not in `channels` stay:
+/// no worker would take them.
 ///
 /// # Errors
 /// When storage fails; entries requeued before the failure stay requeued.
 pub fn reprocess_dead_letters(
     store: &Store,
     wakers: &Wakers,
+    channels: &[ChannelConfig],
     filter: &DeadLetterFilter,
 ) -> Result<Vec<Requeued>, StoreError> {
     let requeued = store.reprocess_dead_letters(filter, |letter| {
-        wakers.serves(&letter.channel, letter.destination.as_deref())
+        let header = &letter.header;
+        let channel = channels.iter().find(|c| c.name == header.channel)?;
+        let raw = match &header.destination {
+            // A pipeline's letter holds the message as received.
+            None => Some(letter.body.clone()),
+            Some(destination) => {
+                channel
+                    .destinations
+                    .iter()
+                    .find(|d| d.name == *destination)?;
+                store
+                    .message(header.message_id)
+                    .ok()
+                    .flatten()
+                    .map(|m| m.raw)
+            }
+        };
+        Some(partition_now(channel, raw.as_deref(), header.partition))
     })?;
     for entry in &requeued {
         match &entry.destination {
@@ -265,16 +286,30 @@ pub fn reprocess_dead_letters(
 }
 
 /// Queues the stored `messages` that are through the pipeline again (see
-/// [`Store::reprocess_messages`]) and wakes their partitions' workers;
-/// returns the ids queued.
+/// [`Store::reprocess_messages`]), each in the partition it belongs to
+/// under `channels`' partitioning now, and wakes their partitions'
+/// workers; returns the ids queued. Messages of a channel not in
+/// `channels` are left alone.
 ///
 /// # Errors
 /// When storage fails; messages queued before the failure stay queued.
 pub fn reprocess_messages(
     store: &Store,
     wakers: &Wakers,
+    channels: &[ChannelConfig],
     messages: &[StoredMessage],
 ) -> Result<Vec<u64>, StoreError> {
+    let messages: Vec<StoredMessage> = messages
+        .iter()
+        .filter_map(|message| {
+            let channel = channels.iter().find(|c| c.name == message.channel)?;
+            Some(StoredMessage {
+                partition: partition_now(channel, Some(&message.raw), message.partition),
+                ..message.clone()
+            })
+        })
+        .collect();
+    let messages = &messages;
     let requeued = store.reprocess_messages(messages)?;
     let partitions: BTreeSet<(&str, u32)> = messages
         .iter()
@@ -284,6 +319,17 @@ pub fn reprocess_messages(
         wakers.wake_inbound(channel, partition);
     }
     Ok(requeued)
+}
+
+/// The partition `channel` gives a message now: by its partitioning, for
+/// the message as received (`raw`); for a message no longer stored, the
+/// partition it had (`was`) if the channel still has it, else one the
+/// channel has.
+fn partition_now(channel: &ChannelConfig, raw: Option<&[u8]>, was: u32) -> u32 {
+    match raw {
+        Some(raw) => channel.partition_of_raw(raw),
+        None => was % channel.partitions.max(1),
+    }
 }
 
 /// The alert store, with the webhook's notifier and task when

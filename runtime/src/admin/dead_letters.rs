@@ -159,8 +159,12 @@ pub async fn reprocess(
         filter,
         "dead_letters.reprocess",
         |state, filter| {
-            let requeued =
-                crate::server::reprocess_dead_letters(&state.store, &state.wakers, filter)?;
+            let requeued = crate::server::reprocess_dead_letters(
+                &state.store,
+                &state.wakers,
+                &state.channels,
+                filter,
+            )?;
             let sequences: Vec<u64> = requeued.iter().map(|r| r.sequence).collect();
             Ok(json!({ "requeued": requeued.len(), "sequences": sequences }))
         },

@@ -376,8 +376,12 @@ pub async fn reprocess(
                 .into_iter()
                 .map(|(m, _)| m)
                 .partition(|m| state.channel(&m.channel).is_ok());
-            let requeued =
-                crate::server::reprocess_messages(&state.store, &state.wakers, &runnable)?;
+            let requeued = crate::server::reprocess_messages(
+                &state.store,
+                &state.wakers,
+                &state.channels,
+                &runnable,
+            )?;
             let mut skipped: Vec<u64> = runnable
                 .iter()
                 .chain(&orphans)

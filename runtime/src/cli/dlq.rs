@@ -17,7 +17,7 @@ pub struct FilterArgs {
     #[arg(long)]
     destination: Option<String>,
     /// Only for this reason: plugin_rejected, plugin_retries_exhausted,
-    /// rejected or retries_exhausted.
+    /// rejected, retries_exhausted or not_configured.
     #[arg(long)]
     reason: Option<String>,
     /// Only this dead letter.

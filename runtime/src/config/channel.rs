@@ -377,4 +377,20 @@ impl ChannelConfig {
         });
         (hash % u64::from(self.partitions)) as u32
     }
+
+    /// The partition of a message as received: [`Self::partition_of`], or
+    /// 0 for a message that is not HL7 v2 (handed over from another
+    /// channel after a transform).
+    pub fn partition_of_raw(&self, raw: &[u8]) -> u32 {
+        hl7v2::Message::parse(raw).map_or(0, |message| self.partition_of(&message))
+    }
+
+    /// What decides this channel's partitions, as text that changes when
+    /// they would: `partitions` and `partition_by`.
+    pub fn partitioning(&self) -> String {
+        match (&self.partition_by, self.partitions) {
+            (Some(path), partitions) if partitions > 1 => format!("{partitions} by {path}"),
+            _ => "1".to_owned(),
+        }
+    }
 }

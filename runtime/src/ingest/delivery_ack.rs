@@ -33,8 +33,6 @@ use crate::store::{DeadLetterFilter, MessageState, StoreError};
 pub(crate) struct Awaited {
     /// Its id.
     pub id: u64,
-    /// Its partition.
-    pub partition: u32,
     /// Whether this was a resend of a message stored before.
     pub duplicate: bool,
 }
@@ -118,7 +116,7 @@ fn earlier_delivery(
     if let Some(letter) = letters.iter().find(|l| l.header.message_id == message.id) {
         return Ok(Some(refused(destination, &letter.header.error)));
     }
-    if store.awaits_delivery(&channel.name, destination, message.partition, message.id)? {
+    if store.awaits_delivery(&channel.name, destination, message.id)? {
         return Ok(None);
     }
     Ok(Some((AckOutcome::Accept, Vec::new())))

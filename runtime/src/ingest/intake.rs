@@ -177,11 +177,7 @@ impl Intake<'_> {
         let (outcome, mut errors) = match self.channel.config.ack_mode {
             AckMode::AfterTransform => await_transform(self.channel, id).await,
             AckMode::AfterDelivery => {
-                let awaited = Awaited {
-                    id,
-                    partition: written.partition,
-                    duplicate,
-                };
+                let awaited = Awaited { id, duplicate };
                 await_delivery(self.channel, &awaited).await
             }
             AckMode::Commit | AckMode::None => (AckOutcome::Accept, Vec::new()),

@@ -365,12 +365,7 @@ impl DeliveryWorker {
     ) -> Result<(), StoreError> {
         let routed: Vec<(&OutboundEntry, u32)> = entries
             .iter()
-            .map(|entry| {
-                let partition = hl7v2::Message::parse(&entry.body)
-                    .map(|message| to.partition_of(&message))
-                    .unwrap_or(0);
-                (entry, partition)
-            })
+            .map(|entry| (entry, to.partition_of_raw(&entry.body)))
             .collect();
         let channel = &self.channel;
         let now = now_unix_ms();

@@ -32,6 +32,7 @@ pub mod plugin_watch;
 pub mod pruner;
 mod router;
 mod topology;
+mod unserved;
 mod wakers;
 
 pub use active::{ActivateError, ActiveStages};

@@ -257,15 +257,7 @@ fn process(
         sending_facility: facility.as_deref(),
     };
     let mut status = MessageStatus::new(MessageState::Processed, now_unix_ms());
-    let mut item = Processed {
-        message_id: message.id,
-        received_at_ms: message.received_at_ms,
-        control_id: message.control_id.clone(),
-        message_type: message.message_type.clone(),
-        status: status.clone(),
-        outputs: Vec::new(),
-        dead_letter: None,
-    };
+    let mut item = unrouted(message, status.clone());
     if chain.is_empty() {
         // No plugins: the message goes on exactly as received.
         let outputs = vec![(HL7_V2_CONTENT_TYPE.to_string(), Payload::Message)];
@@ -376,7 +368,22 @@ fn previous_attempts(channel: &ChannelPipeline, id: u64) -> Result<u32, StoreErr
         .map_or(0, |status| status.attempts))
 }
 
-fn dead_letter(
+/// `message`'s result with `status`, before anything is routed.
+pub(super) fn unrouted(message: &StoredMessage, status: MessageStatus) -> Processed {
+    Processed {
+        message_id: message.id,
+        received_at_ms: message.received_at_ms,
+        control_id: message.control_id.clone(),
+        message_type: message.message_type.clone(),
+        status,
+        outputs: Vec::new(),
+        dead_letter: None,
+    }
+}
+
+/// `item` turned into `message`'s dead letter for `reason`, with the
+/// error `status` holds.
+pub(super) fn dead_letter(
     mut item: Processed,
     mut status: MessageStatus,
     message: &StoredMessage,

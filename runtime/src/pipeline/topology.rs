@@ -17,6 +17,7 @@ use super::delivery::{DeliveryWorker, Target};
 use super::partition::PartitionWorker;
 use super::plugin_watch;
 use super::router::Route;
+use super::unserved::{Unserved, dead_letter_unserved};
 use super::wakers::Wakers;
 use crate::alerts::Alerts;
 use crate::config::{ChannelConfig, Config};
@@ -54,9 +55,10 @@ pub struct Topology {
 }
 
 impl Topology {
-    /// Loads the plugins, checks every stage (instantiated and configured
-    /// once, so a bad plugin config stops the start), builds every
-    /// destination's connector and spawns the workers into `tasks`.
+    /// Moves queued work whose channel's partitioning changed, loads the
+    /// plugins, checks every stage (instantiated and configured once, so a
+    /// bad plugin config stops the start), builds every destination's
+    /// connector and spawns the workers into `tasks`.
     ///
     /// # Errors
     /// Names the channel and the stage or destination that cannot start.
@@ -65,6 +67,19 @@ impl Topology {
         shared: &Shared,
         tasks: &mut JoinSet<()>,
     ) -> anyhow::Result<Topology> {
+        // Before any worker runs: a hand-off could otherwise queue work by
+        // the new partitioning among work not moved yet.
+        for channel in &config.channels {
+            follow_partitioning(&shared.store, channel)?;
+        }
+        let unserved = dead_letter_unserved(&shared.store, config, &shared.metrics)?;
+        if unserved != Unserved::default() {
+            tracing::warn!(
+                inbound = unserved.inbound,
+                outbound = unserved.outbound,
+                "Queued messages of channels or destinations no longer configured were dead-lettered (not_configured)."
+            );
+        }
         let registry = open_registry(config)?;
         let mut channels = Vec::new();
         for channel in &config.channels {
@@ -144,8 +159,42 @@ impl Topology {
     }
 }
 
-/// Opens the plugin registry with the bundled plugins and the plugin
-/// directory's, when any channel has a pipeline.
+/// Moves `channel`'s queued work to the partitions its partitioning gives
+/// it, when that changed since the store last saw it (see
+/// [`Store::repartition`]), and logs what moved.
+fn follow_partitioning(store: &Store, channel: &ChannelConfig) -> anyhow::Result<()> {
+    let destinations: Vec<&str> = channel
+        .destinations
+        .iter()
+        .map(|d| d.name.as_str())
+        .collect();
+    let partitioning = channel.partitioning();
+    let moved = store
+        .repartition(
+            &channel.name,
+            &partitioning,
+            &destinations,
+            channel.partitions,
+            |raw| channel.partition_of_raw(raw),
+        )
+        .with_context(|| {
+            format!(
+                "channel \"{}\": moving its queued messages to its new partitions",
+                channel.name
+            )
+        })?;
+    if let Some(moved) = moved.filter(|m| m.inbound + m.outbound > 0) {
+        tracing::warn!(
+            channel = channel.name,
+            partitioning,
+            inbound = moved.inbound,
+            outbound = moved.outbound,
+            "Channel partitioning changed: queued messages moved to their new partitions."
+        );
+    }
+    Ok(())
+}
+
 /// The state an administrator left `channel` in before the engine last
 /// stopped (running if none, or if the stored name is unknown).
 fn initial_state(shared: &Shared, channel: &str) -> anyhow::Result<ChannelState> {
@@ -167,6 +216,8 @@ fn initial_state(shared: &Shared, channel: &str) -> anyhow::Result<ChannelState>
     Ok(state)
 }
 
+/// Opens the plugin registry with the bundled plugins and the plugin
+/// directory's, when any channel has a pipeline.
 fn open_registry(config: &Config) -> anyhow::Result<Option<Arc<PluginRegistry>>> {
     if config.channels.iter().all(|c| c.pipeline.is_empty()) {
         return Ok(None);

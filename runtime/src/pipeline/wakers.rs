@@ -94,14 +94,6 @@ impl Wakers {
         }
     }
 
-    /// Whether a worker serves `channel`'s inbound queue (`destination`
-    /// `None`) or the queues of its `destination`.
-    pub fn serves(&self, channel: &str, destination: Option<&str>) -> bool {
-        self.channels
-            .get(channel)
-            .is_some_and(|wakers| destination.is_none_or(|name| wakers.outbound.contains_key(name)))
-    }
-
     /// Signalled (to all waiters) whenever the channel's pipeline recorded
     /// results.
     pub fn processed(&self, channel: &str) -> &Notify {

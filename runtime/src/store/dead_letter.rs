@@ -15,6 +15,9 @@ pub enum DeadLetterReason {
     Rejected,
     /// Delivery failed and the retries ran out.
     RetriesExhausted,
+    /// Its channel or destination is no longer configured: no worker
+    /// would take it (see `pipeline/unserved.rs`).
+    NotConfigured,
 }
 
 impl DeadLetterReason {
@@ -25,6 +28,7 @@ impl DeadLetterReason {
             DeadLetterReason::PluginRetriesExhausted => "plugin_retries_exhausted",
             DeadLetterReason::Rejected => "rejected",
             DeadLetterReason::RetriesExhausted => "retries_exhausted",
+            DeadLetterReason::NotConfigured => "not_configured",
         }
     }
 }

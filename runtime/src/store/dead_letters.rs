@@ -80,10 +80,10 @@ impl Store {
     /// in one atomic write with its removal, so each is delivered once more
     /// and no more: a destination's entry goes back to that destination's
     /// queue with its attempts reset; a pipeline failure goes back to the
-    /// channel's inbound queue. Only letters `runnable` accepts are
-    /// requeued (the engine's: those whose channel and destination are
-    /// still configured, so that a worker will take them); the others stay.
-    /// Returns what was requeued, for waking the workers.
+    /// channel's inbound queue, in the partition `place` gives it. Letters
+    /// `place` gives none stay (the engine's: those whose channel or
+    /// destination is no longer configured, so that no worker would take
+    /// them). Returns what was requeued, for waking the workers.
     ///
     /// # Errors
     ///
@@ -92,18 +92,22 @@ impl Store {
     pub fn reprocess_dead_letters(
         &self,
         filter: &DeadLetterFilter,
-        runnable: impl Fn(&DeadLetterHeader) -> bool,
+        place: impl Fn(&DeadLetter) -> Option<u32>,
     ) -> Result<Vec<Requeued>, StoreError> {
         let letters = self.dead_letters(filter, usize::MAX)?;
         let mut requeued = Vec::with_capacity(letters.len());
-        for letter in letters.into_iter().filter(|l| runnable(&l.header)) {
+        for letter in letters {
+            let Some(partition) = place(&letter) else {
+                continue;
+            };
             let header = &letter.header;
             let database = &self.inner.database;
             self.progress(|db| {
                 let mut batch = sled::Batch::default();
                 batch.remove(keys::dead_letter(letter.sequence));
                 let Some(destination) = &header.destination else {
-                    return requeue_inbound(db, &database.queues, batch, header, &letter.body);
+                    let queues = &database.queues;
+                    return requeue_inbound(db, queues, batch, header, partition, &letter.body);
                 };
                 let entry = OutboundHeader::new(
                     header.message_id,
@@ -115,7 +119,7 @@ impl Store {
                 let key = keys::outbound_entry(
                     &header.channel,
                     destination,
-                    header.partition,
+                    partition,
                     database.ids.next(db)?,
                 );
                 batch.insert(key, framed::encode(&entry, &letter.body));
@@ -125,7 +129,7 @@ impl Store {
                 sequence: letter.sequence,
                 channel: header.channel.clone(),
                 destination: header.destination.clone(),
-                partition: header.partition,
+                partition,
             });
         }
         self.flush_now()?;
@@ -160,8 +164,8 @@ impl Store {
     }
 }
 
-/// Queues a pipeline failure's message again under its id, with `batch`
-/// (the dead letter's removal) in one atomic write: its status becomes
+/// Queues a pipeline failure's message again under its id in `partition`,
+/// with `batch` (the dead letter's removal) in one atomic write: its status becomes
 /// requeued, which keeps it queued across a restart, and its record is
 /// stored again first if the pruner removed it.
 fn requeue_inbound(
@@ -169,6 +173,7 @@ fn requeue_inbound(
     queues: &InboundQueues,
     mut batch: sled::Batch,
     header: &DeadLetterHeader,
+    partition: u32,
     raw: &[u8],
 ) -> Result<(), StoreError> {
     let id = header.message_id;
@@ -206,5 +211,5 @@ fn requeue_inbound(
         },
     };
     batch.insert(keys::status(id), status::encode(&status));
-    queues.requeue(db, batch, &header.channel, header.partition, id)
+    queues.requeue(db, batch, &header.channel, partition, id)
 }

@@ -26,6 +26,9 @@ pub(crate) const DEAD_LETTER_PREFIX: &[u8] = b"x/";
 pub(crate) const STATUS_PREFIX: &[u8] = b"s/";
 /// Prefix of the run states administrators set: `c/<channel>`.
 pub(crate) const CHANNEL_STATE_PREFIX: &[u8] = b"c/";
+/// Prefix of the partitioning each channel's queued work was placed by
+/// (see `repartition.rs`): `p/<channel>`.
+pub(crate) const PARTITIONING_PREFIX: &[u8] = b"p/";
 /// The ceiling of the ids the store may hand out (see `ids.rs`).
 pub(crate) const ID_CEILING: &[u8] = b"n/ids";
 /// The low-water mark of the inbound queues (see `queues.rs`).
@@ -48,19 +51,33 @@ pub(crate) fn channel_state(channel: &str) -> Vec<u8> {
     key
 }
 
+/// The key of the partitioning `channel`'s queued work was placed by.
+pub(crate) fn partitioning(channel: &str) -> Vec<u8> {
+    let mut key = PARTITIONING_PREFIX.to_vec();
+    push_part(&mut key, channel.as_bytes());
+    key
+}
+
 /// The key of dead letter `sequence`.
 pub(crate) fn dead_letter(sequence: u64) -> Vec<u8> {
     prefixed_id(DEAD_LETTER_PREFIX, sequence)
 }
 
-/// The prefix shared by every entry of one destination's queue for one
-/// partition.
-pub(crate) fn outbound_prefix(channel: &str, destination: &str, partition: u32) -> Vec<u8> {
+/// The prefix shared by every entry of one destination's queues, all
+/// partitions.
+pub(crate) fn destination_prefix(channel: &str, destination: &str) -> Vec<u8> {
     let mut key =
         Vec::with_capacity(OUTBOUND_PREFIX.len() + 16 + channel.len() + destination.len());
     key.extend_from_slice(OUTBOUND_PREFIX);
     push_part(&mut key, channel.as_bytes());
     push_part(&mut key, destination.as_bytes());
+    key
+}
+
+/// The prefix shared by every entry of one destination's queue for one
+/// partition.
+pub(crate) fn outbound_prefix(channel: &str, destination: &str, partition: u32) -> Vec<u8> {
+    let mut key = destination_prefix(channel, destination);
     key.extend_from_slice(&partition.to_be_bytes());
     key
 }
@@ -92,6 +109,27 @@ fn prefixed_id(prefix: &[u8], id: u64) -> Vec<u8> {
     key.extend_from_slice(prefix);
     key.extend_from_slice(&id.to_be_bytes());
     key
+}
+
+/// The channel, destination and partition of an outbound entry's key.
+pub(crate) fn outbound_queue(key: &[u8]) -> Option<(String, String, u32)> {
+    let mut rest = key.strip_prefix(OUTBOUND_PREFIX)?;
+    let mut part = || {
+        let (length, tail) = rest.split_first_chunk::<4>()?;
+        let (text, tail) = tail.split_at_checked(u32::from_be_bytes(*length) as usize)?;
+        rest = tail;
+        String::from_utf8(text.to_vec()).ok()
+    };
+    let (channel, destination) = (part()?, part()?);
+    Some((channel, destination, queue_partition(key)?))
+}
+
+/// The partition of an inbound or outbound queue key: the four bytes
+/// before its trailing id.
+pub(crate) fn queue_partition(key: &[u8]) -> Option<u32> {
+    let end = key.len().checked_sub(8)?;
+    let start = end.checked_sub(4)?;
+    Some(u32::from_be_bytes(key[start..end].try_into().ok()?))
 }
 
 /// The message id at the end of a message or queue key, if it has one.
@@ -148,6 +186,16 @@ mod tests {
         assert!(queue_entry("adt", 9, 9) < queue_entry("adt2", 0, 0));
         assert_eq!(trailing_id(&queue_entry("adt", 3, 42)), Some(42));
         assert_eq!(trailing_id(&outbound_entry("adt", "ehr", 3, 42)), Some(42));
+        assert_eq!(queue_partition(&queue_entry("adt", 3, 42)), Some(3));
+        assert_eq!(
+            outbound_queue(&outbound_entry("adt", "ehr", 7, 42)),
+            Some(("adt".into(), "ehr".into(), 7))
+        );
+        assert_eq!(
+            queue_partition(&outbound_entry("adt", "ehr", 7, 42)),
+            Some(7)
+        );
+        assert!(outbound_entry("adt", "ehr", 7, 1).starts_with(&destination_prefix("adt", "ehr")));
         assert!(outbound_entry("adt", "ehr", 0, 255) < outbound_entry("adt", "ehr", 0, 256));
         assert!(
             !outbound_entry("adt", "ehr2", 0, 1).starts_with(&outbound_prefix("adt", "ehr", 0))

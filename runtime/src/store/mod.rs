@@ -18,7 +18,7 @@
 //! str = len u32 | UTF-8 bytes; integers big-endian, so keys sort numerically
 //! (the "/" in the picture are for reading; only the two-byte prefixes are
 //! stored). Destination queues (`o/`), dead letters (`x/`) and channel run
-//! states (`c/`) are described in `keys.rs`.
+//! states (`c/`) and partitionings (`p/`) are described in `keys.rs`.
 //! ```
 //!
 //! Ids come from the store's own counter (`ids.rs`): unique and increasing,
@@ -126,6 +126,7 @@ mod prune;
 mod queues;
 mod record;
 mod redo;
+mod repartition;
 mod reprocess;
 mod settings;
 mod status;
@@ -144,6 +145,7 @@ pub use error::StoreError;
 pub use outbound::{NewOutbound, OutboundEntry, OutboundHeader, Payload};
 pub use prune::{Pruned, Retention};
 pub use record::{NewMessage, StoredMessage};
+pub use repartition::Repartitioned;
 pub use settings::StoreSettings;
 pub use status::{FailureLocation, MessageState, MessageStatus, StageRecord};
 pub use work::Processed;

@@ -66,7 +66,7 @@ impl Store {
                 let (key, value) = item?;
                 let id = keys::trailing_id(&key).expect("message keys end in an id");
                 let route = record::route(id, &value)?;
-                let queued = database.queues.contains(route.channel, route.partition, id)
+                let queued = database.queues.contains(route.channel, id)
                     || delivered_by_reference.contains(&id);
                 if route.received_at_ms < message_cutoff && !queued {
                     old_messages.push(id);

@@ -27,8 +27,14 @@
 //!
 //! The checkpoint spills and writes the mark under the queues' lock, so no
 //! message leaves memory-only between the two.
+//!
+//! A message's record names the partition it was stored in. When a
+//! channel's partitioning changes, its queued messages move to the
+//! partitions the new one gives them, each with a queue entry
+//! ([`InboundQueues::repartition`]): an entry's key, not the record, then
+//! says where the message waits.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
 
 use super::error::StoreError;
@@ -115,12 +121,28 @@ impl InboundQueues {
         Ok(())
     }
 
-    /// Whether message `id` is queued.
-    pub(crate) fn contains(&self, channel: &str, partition: u32, id: u64) -> bool {
-        self.lock()
-            .get(channel)
-            .and_then(|partitions| partitions.get(&partition))
-            .is_some_and(|queue| queue.held.contains(&id) || queue.spilled.contains(&id))
+    /// Every channel partition with messages queued.
+    pub(crate) fn nonempty(&self) -> Vec<(String, u32)> {
+        let queues = self.lock();
+        let mut found = Vec::new();
+        for (channel, partitions) in queues.iter() {
+            for (partition, queue) in partitions {
+                if !queue.held.is_empty() || !queue.spilled.is_empty() {
+                    found.push((channel.clone(), *partition));
+                }
+            }
+        }
+        found
+    }
+
+    /// Whether message `id` is queued in any of `channel`'s partitions (its
+    /// record may name another than the one it waits in).
+    pub(crate) fn contains(&self, channel: &str, id: u64) -> bool {
+        self.lock().get(channel).is_some_and(|partitions| {
+            partitions
+                .values()
+                .any(|queue| queue.held.contains(&id) || queue.spilled.contains(&id))
+        })
     }
 
     /// Up to `limit` ids of one queue, oldest first, leaving out those
@@ -217,6 +239,49 @@ impl InboundQueues {
         Ok(true)
     }
 
+    /// Moves every message queued in `channel` to the partition `place`
+    /// gives it (from its id and the partition it waits in), with a queue
+    /// entry there, in one atomic write per message; a queue keeps id
+    /// order, so messages merged into one keep their arrival order. Returns
+    /// how many moved.
+    ///
+    /// # Errors
+    ///
+    /// Any sled error, and what `place` returns; the messages moved before
+    /// stay moved.
+    pub(crate) fn repartition(
+        &self,
+        db: &sled::Db,
+        channel: &str,
+        mut place: impl FnMut(u64, u32) -> Result<u32, StoreError>,
+    ) -> Result<usize, StoreError> {
+        let mut queues = self.lock();
+        let Some(partitions) = queues.get(channel) else {
+            return Ok(0);
+        };
+        let mut moves = Vec::new();
+        for (&partition, queue) in partitions {
+            for id in queue.ids() {
+                let target = place(id, partition)?;
+                if target != partition {
+                    moves.push((id, partition, target, queue.spilled.contains(&id)));
+                }
+            }
+        }
+        for &(id, from, to, spilled) in &moves {
+            let mut batch = sled::Batch::default();
+            if spilled {
+                batch.remove(keys::queue_entry(channel, from, id));
+            }
+            queue_again(&mut queues, db, batch, channel, to, id)?;
+            if let Some(queue) = queues.get_mut(channel).and_then(|p| p.get_mut(&from)) {
+                queue.held.remove(&id);
+                queue.spilled.remove(&id);
+            }
+        }
+        Ok(moves.len())
+    }
+
     /// Replaces every queue with what `db` holds: the messages with a queue
     /// entry, those from the low-water mark on and those named by `logged`
     /// (the write-ahead log's records), that have no final status. Returns
@@ -235,19 +300,25 @@ impl InboundQueues {
             requeue_older_entries(db)?;
         }
         let mut rebuilt = Queues::new();
+        // Every message with a queue entry, whichever partition it names.
+        let mut spilled = HashSet::new();
         let mut left_over = sled::Batch::default();
         for key in db.scan_prefix(keys::QUEUE_PREFIX).keys() {
             let key = key?;
             let id = keys::trailing_id(&key).expect("queue keys end in an id");
             let record = db.get(keys::message(id))?;
+            // The key says where the message waits: a repartitioned
+            // message's record names the partition it was stored in.
+            let partition = keys::queue_partition(&key).expect("queue keys hold a partition");
             match record
                 .map(|record| queued_route(db, id, &record))
                 .transpose()?
             {
-                Some(Some((channel, partition))) => {
+                Some(Some((channel, _))) => {
                     queue_of(&mut rebuilt, &channel, partition)
                         .spilled
                         .insert(id);
+                    spilled.insert(id);
                 }
                 _ => left_over.remove(key),
             }
@@ -255,11 +326,10 @@ impl InboundQueues {
         db.apply_batch(left_over)?;
         let mark = mark.unwrap_or(0);
         let mut hold_if_queued = |id: u64, record: &[u8]| -> Result<(), StoreError> {
-            if let Some((channel, partition)) = queued_route(db, id, record)? {
-                let queue = queue_of(&mut rebuilt, &channel, partition);
-                if !queue.spilled.contains(&id) {
-                    queue.held.insert(id);
-                }
+            if !spilled.contains(&id)
+                && let Some((channel, partition)) = queued_route(db, id, record)?
+            {
+                queue_of(&mut rebuilt, &channel, partition).held.insert(id);
             }
             Ok(())
         };
@@ -397,9 +467,48 @@ mod tests {
         assert_eq!(queues.first("adt", 0, 10, |id| id == 4), [9]);
         assert_eq!(queues.first("adt", 0, 1, |_| false), [4]);
         assert!(queues.first("ad", 0, 10, |_| false).is_empty());
-        assert!(queues.contains("lab", 0, 3));
+        assert!(queues.contains("lab", 3));
         queues.remove(&db, "lab", 0, 3).unwrap();
-        assert!(!queues.contains("lab", 0, 3));
+        assert!(!queues.contains("lab", 3));
+    }
+
+    /// Ensures that repartitioning moves each queued message where it is
+    /// told, in id order, spilled or not, and that a rebuild finds each
+    /// moved message in its new partition only (its record still names
+    /// the old one).
+    #[test]
+    fn moved_messages_stay_moved_across_a_rebuild() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::Config::new().path(dir.path()).open().unwrap();
+        let queues = InboundQueues::default();
+        for id in [1, 2, 3, 4, 5] {
+            store_message(&db, id);
+            queues.push("adt", 0, id);
+        }
+        queues.push("lab", 0, 6);
+        // Message 2 waits with a queue entry, as one queued for long.
+        queue_again(&mut queues.lock(), &db, sled::Batch::default(), "adt", 0, 2).unwrap();
+
+        let moved = queues
+            .repartition(&db, "adt", |id, _| Ok(u32::from(id % 2 == 0)))
+            .unwrap();
+        assert_eq!(moved, 2);
+        assert_eq!(queues.first("adt", 0, 10, |_| false), [1, 3, 5]);
+        assert_eq!(queues.first("adt", 1, 10, |_| false), [2, 4]);
+        assert_eq!(
+            queues.first("lab", 0, 10, |_| false),
+            [6],
+            "other channels stay"
+        );
+        assert_eq!(entries(&db), [2, 4]);
+
+        let rebuilt = InboundQueues::default();
+        assert_eq!(rebuilt.rebuild(&db, &[]).unwrap(), 5);
+        assert_eq!(rebuilt.first("adt", 0, 10, |_| false), [1, 3, 5]);
+        assert_eq!(rebuilt.first("adt", 1, 10, |_| false), [2, 4]);
+        rebuilt.remove(&db, "adt", 1, 2).unwrap();
+        assert_eq!(entries(&db), [4]);
+        assert!(!rebuilt.contains("adt", 2));
     }
 
     /// Ensures that a checkpoint spills the messages queued for long to

@@ -64,7 +64,13 @@ impl Store {
             let mut messages = Vec::with_capacity(ids.len());
             for id in ids {
                 match db.get(keys::message(id))? {
-                    Some(record) => messages.push(record::decode(id, &record)?),
+                    Some(record) => {
+                        // Where it waits: a record names the partition it
+                        // was stored in, before any repartitioning.
+                        let mut message = record::decode(id, &record)?;
+                        message.partition = partition;
+                        messages.push(message);
+                    }
                     None => {
                         return Err(StoreError::Corrupt {
                             key: format!("m/{id}"),
@@ -184,6 +190,40 @@ impl Store {
         })
     }
 
+    /// Every channel partition with inbound messages queued.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Unavailable`] if storage failed.
+    pub fn inbound_queues(&self) -> Result<Vec<(String, u32)>, StoreError> {
+        let database = &self.inner.database;
+        database.with_indexed_db(|_| Ok(database.queues.nonempty()))
+    }
+
+    /// Every destination queue (channel, destination, partition) with
+    /// entries waiting.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Unavailable`] if storage failed, [`StoreError::Corrupt`]
+    /// for a key that does not decode.
+    pub fn outbound_queues(&self) -> Result<Vec<(String, String, u32)>, StoreError> {
+        self.inner.database.with_db(|db| {
+            let mut found: Vec<(String, String, u32)> = Vec::new();
+            for key in db.scan_prefix(keys::OUTBOUND_PREFIX).keys() {
+                let key = key?;
+                let queue = keys::outbound_queue(&key).ok_or_else(|| StoreError::Corrupt {
+                    key: keys::describe(&key),
+                    reason: "not an outbound entry's key".into(),
+                })?;
+                if found.last() != Some(&queue) {
+                    found.push(queue);
+                }
+            }
+            Ok(found)
+        })
+    }
+
     /// How many entries wait in one destination queue.
     ///
     /// # Errors
@@ -201,8 +241,9 @@ impl Store {
             .with_db(|db| Ok(db.scan_prefix(&prefix).keys().count()))
     }
 
-    /// Whether one destination queue still holds an entry of message
-    /// `message_id` (a scan of the queue's headers).
+    /// Whether one destination's queues still hold an entry of message
+    /// `message_id` (a scan of the queues' headers, every partition: the
+    /// message's record may name another than the one its entry waits in).
     ///
     /// # Errors
     ///
@@ -212,10 +253,9 @@ impl Store {
         &self,
         channel: &str,
         destination: &str,
-        partition: u32,
         message_id: u64,
     ) -> Result<bool, StoreError> {
-        let prefix = keys::outbound_prefix(channel, destination, partition);
+        let prefix = keys::destination_prefix(channel, destination);
         self.inner.database.with_db(|db| {
             for item in db.scan_prefix(&prefix) {
                 let (key, value) = item?;

@@ -370,7 +370,7 @@
       { class: "filters", id: "dead-letter-filters", onsubmit: submitted },
       field("channel", "channel", { size: 10 }),
       field("destination", "destination", { size: 10, placeholder: "or pipeline" }),
-      choice("reason", "reason", ["", "plugin_rejected", "plugin_retries_exhausted", "rejected", "retries_exhausted"]),
+      choice("reason", "reason", ["", "plugin_rejected", "plugin_retries_exhausted", "rejected", "retries_exhausted", "not_configured"]),
       el("button", { type: "submit" }, "Filter"),
     );
   }
