@@ -2,7 +2,10 @@
 //! its fsync): 1, 8 and 64 concurrent senders of a 1 KB message, which shows
 //! what group commit buys. Then how long opening a store takes with
 //! [`REOPEN_MESSAGES`] messages in it, all processed or all still queued:
-//! opening rebuilds the inbound queues, which live in memory.
+//! opening rebuilds the inbound queues, which live in memory. Last, what
+//! the first start after a change of `partitions` adds: moving every
+//! queued message to its new partition, or (no change, but nothing
+//! recorded yet) checking each one's place.
 //!
 //! Run: `cargo bench -p hl7wasm-runtime --bench store_ingest`
 
@@ -176,5 +179,51 @@ fn reopen(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, ingest, reopen);
+/// The `adt` channel partitioned by PID-3.1 into `partitions`.
+fn channel(partitions: u32) -> hl7wasm::config::ChannelConfig {
+    let text = format!(
+        "[[channels]]\nname = \"adt\"\npartition_by = \"PID-3.1\"\npartitions = {partitions}\n\
+         [channels.source]\ntype = \"mllp\"\nlisten = \"127.0.0.1:0\"\n"
+    );
+    let config = hl7wasm::config::parse(&text, "bench").expect("bench config");
+    config.channels.into_iter().next().expect("one channel")
+}
+
+fn repartition(c: &mut Criterion) {
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    let mut group = c.benchmark_group("store_repartition");
+    group.sample_size(10);
+    let prepared = tempfile::tempdir().expect("temp dir");
+    prepare(&runtime, prepared.path(), false);
+    // One partition: every message stays (a first start, checking each).
+    // Four: the fixture's messages share one patient, whose PID-3.1 does
+    // not hash to partition 0, so every message moves.
+    for partitions in [1, 4] {
+        let channel = channel(partitions);
+        group.bench_function(BenchmarkId::new("queued", partitions), |b| {
+            b.iter_custom(|runs| {
+                let mut moving = Duration::ZERO;
+                for _ in 0..runs {
+                    let copy = tempfile::tempdir().expect("temp dir");
+                    copy_store(prepared.path(), copy.path());
+                    let store = Store::open(copy.path(), StoreSettings::default()).expect("open");
+                    let started = Instant::now();
+                    let moved = store
+                        .repartition("adt", &channel.partitioning(), &[], partitions, |raw| {
+                            channel.partition_of_raw(raw)
+                        })
+                        .expect("repartition")
+                        .expect("a first start records the partitioning");
+                    moving += started.elapsed();
+                    let expected = if partitions == 1 { 0 } else { REOPEN_MESSAGES };
+                    assert_eq!(moved.inbound as u64, expected);
+                }
+                moving
+            });
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, ingest, reopen, repartition);
 criterion_main!(benches);

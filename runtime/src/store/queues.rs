@@ -52,6 +52,9 @@ const SPILL_LAG: u64 = 1 << 16;
 /// checkpoints spill the rest, and the mark stays below them meanwhile.
 const SPILL_PER_CHECKPOINT: usize = 1 << 14;
 
+/// How many messages one atomic write of a repartitioning moves.
+pub(crate) const MOVES_PER_WRITE: usize = 1024;
+
 /// One partition's queue: ids in memory only and ids with a queue entry in
 /// sled, together in id (arrival) order.
 #[derive(Debug, Default)]
@@ -241,9 +244,9 @@ impl InboundQueues {
 
     /// Moves every message queued in `channel` to the partition `place`
     /// gives it (from its id and the partition it waits in), with a queue
-    /// entry there, in one atomic write per message; a queue keeps id
-    /// order, so messages merged into one keep their arrival order. Returns
-    /// how many moved.
+    /// entry there, in atomic writes of [`MOVES_PER_WRITE`] messages; a
+    /// queue keeps id order, so messages merged into one keep their
+    /// arrival order. Returns how many moved.
     ///
     /// # Errors
     ///
@@ -268,15 +271,20 @@ impl InboundQueues {
                 }
             }
         }
-        for &(id, from, to, spilled) in &moves {
+        for chunk in moves.chunks(MOVES_PER_WRITE) {
             let mut batch = sled::Batch::default();
-            if spilled {
-                batch.remove(keys::queue_entry(channel, from, id));
+            for &(id, from, to, spilled) in chunk {
+                if spilled {
+                    batch.remove(keys::queue_entry(channel, from, id));
+                }
+                batch.insert(keys::queue_entry(channel, to, id), &[][..]);
             }
-            queue_again(&mut queues, db, batch, channel, to, id)?;
-            if let Some(queue) = queues.get_mut(channel).and_then(|p| p.get_mut(&from)) {
-                queue.held.remove(&id);
-                queue.spilled.remove(&id);
+            db.apply_batch(batch)?;
+            for &(id, from, to, _) in chunk {
+                let old = queue_of(&mut queues, channel, from);
+                old.held.remove(&id);
+                old.spilled.remove(&id);
+                queue_of(&mut queues, channel, to).spilled.insert(id);
             }
         }
         Ok(moves.len())

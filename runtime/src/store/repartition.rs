@@ -13,11 +13,12 @@
 //! that changed the store moves every queued message and outbound entry of
 //! the channel to the partition the new partitioning gives its message.
 //! Queues are in id order and an entry keeps its sequence, so each
-//! patient's work keeps its order. Each move is one atomic write; a crash
-//! part way leaves the recorded partitioning as it was, so the next start
-//! moves the rest.
+//! patient's work keeps its order. Moves are atomic writes of up to 1,024
+//! messages or entries; a crash part way leaves the recorded partitioning
+//! as it was, so the next start moves the rest.
 
 use super::error::StoreError;
+use super::queues::MOVES_PER_WRITE;
 use super::{Store, keys};
 
 /// What a change of partitioning moved.
@@ -92,6 +93,10 @@ fn move_outbound(
     mut place: impl FnMut(u64, u32) -> Result<u32, StoreError>,
 ) -> Result<usize, StoreError> {
     let mut moved = 0;
+    let mut batch = sled::Batch::default();
+    let mut in_batch = 0;
+    // Written as the scan goes, so that memory holds one batch's bodies;
+    // an entry met again in its new partition stays there.
     for item in db.scan_prefix(keys::destination_prefix(channel, destination)) {
         let (key, value) = item?;
         let (partition, sequence) = keys::queue_partition(&key)
@@ -100,15 +105,19 @@ fn move_outbound(
         let header: super::OutboundHeader = super::framed::decode_header(&key, &value)?;
         let target = place(header.message_id, partition)?;
         if target != partition {
-            let mut batch = sled::Batch::default();
             batch.remove(key);
             batch.insert(
                 keys::outbound_entry(channel, destination, target, sequence),
                 value,
             );
-            db.apply_batch(batch)?;
+            in_batch += 1;
             moved += 1;
         }
+        if in_batch == MOVES_PER_WRITE {
+            db.apply_batch(std::mem::take(&mut batch))?;
+            in_batch = 0;
+        }
     }
+    db.apply_batch(batch)?;
     Ok(moved)
 }
