@@ -1,7 +1,8 @@
 //! Ensures that the alert rules raise and clear alerts in a running engine:
 //! an AR rate over the threshold shows in the alert store and is POSTed to
 //! the webhook as "raised", then as "cleared" once good messages bring the
-//! rate down; a message stuck in an inbound queue raises `queue_age`.
+//! rate down; a message stuck in an inbound queue raises `queue_age`; a
+//! channel that receives nothing raises `inbound_silence`.
 
 #[path = "support/engine.rs"]
 mod engine;
@@ -134,5 +135,55 @@ async fn a_message_stuck_in_the_inbound_queue_raises_queue_age() {
             .any(|alert| alert.kind == "queue_age" && alert.channel == "test")
     })
     .await;
+    engine.server.shutdown().await;
+}
+
+/// Ensures that a channel with `silence_alert_secs` that receives nothing
+/// raises `inbound_silence`, that a message clears it, and that a channel
+/// an administrator stopped does not raise it.
+#[tokio::test]
+async fn a_silent_feed_raises_inbound_silence_until_a_message_arrives() {
+    let channels = "[[channels]]\nname = \"test\"\nsilence_alert_secs = 2\n\
+         [channels.source]\ntype = \"mllp\"\nlisten = \"127.0.0.1:0\"\n\
+         [[channels]]\nname = \"stopped\"\nsilence_alert_secs = 1\n\
+         [channels.source]\ntype = \"mllp\"\nlisten = \"127.0.0.1:0\"\n\
+         [[channels]]\nname = \"unwatched\"\n\
+         [channels.source]\ntype = \"mllp\"\nlisten = \"127.0.0.1:0\"\n\n\
+         [alerts]\ninterval_secs = 1\n";
+    let dir = tempfile::tempdir().unwrap();
+    // An administrator stopped this channel before the engine started.
+    let store_dir = dir.path().join("store");
+    let store = hl7wasm::store::Store::open(&store_dir, Default::default()).unwrap();
+    store.set_channel_state("stopped", Some("stopped")).unwrap();
+    drop(store);
+    let engine = start_channels(dir, channels).await;
+    let silent = |channel: &str| {
+        engine
+            .server
+            .alerts
+            .active()
+            .iter()
+            .any(|alert| alert.kind == "inbound_silence" && alert.channel == channel)
+    };
+    eventually(PATIENCE, "the silence alert is raised", || silent("test")).await;
+    let text = engine
+        .server
+        .alerts
+        .active()
+        .into_iter()
+        .find(|alert| alert.kind == "inbound_silence")
+        .unwrap()
+        .text;
+    assert!(text.starts_with("no message received for "), "{text}");
+
+    let mut stream = TcpStream::connect(engine.address).await.unwrap();
+    let ack = exchange(&mut stream, message("AWAKE-1").as_bytes()).await;
+    assert_eq!(field(&ack, "MSA-1"), "AA");
+    eventually(PATIENCE, "a message clears the silence alert", || {
+        !silent("test")
+    })
+    .await;
+    assert!(!silent("stopped"), "a stopped channel is silent on purpose");
+    assert!(!silent("unwatched"), "no threshold, no alert");
     engine.server.shutdown().await;
 }

@@ -20,6 +20,7 @@ use crate::deliver::TargetConfig;
 use crate::hl7_input::now_unix_ms;
 use crate::ingest::FileOutcome;
 use crate::metrics::{self, Metrics, channel_and, destination_and};
+use crate::pipeline::ChannelState;
 use crate::store::{Store, StoreError};
 use crate::tls::TlsFiles;
 
@@ -48,6 +49,9 @@ pub struct Evaluator {
     tls: Arc<TlsFiles>,
     history: VecDeque<Sample>,
     baselines: BTreeMap<String, Baseline>,
+    /// Per channel, its frame count when it last grew and when that was
+    /// seen (at first, the engine's start).
+    last_frames: BTreeMap<String, (u64, u64)>,
 }
 
 impl Evaluator {
@@ -70,6 +74,7 @@ impl Evaluator {
             tls,
             history: VecDeque::new(),
             baselines: BTreeMap::new(),
+            last_frames: BTreeMap::new(),
         }
     }
 
@@ -98,6 +103,7 @@ impl Evaluator {
         if !self.history.is_empty() {
             self.judge_counters(&sample);
         }
+        self.judge_silence(&sample).await;
         self.remember(sample);
         self.judge_queue_ages().await;
         self.judge_storage_space();
@@ -188,6 +194,50 @@ impl Evaluator {
             for (kind, verdict) in verdicts {
                 apply(&self.alerts, kind, channel, verdict);
             }
+        }
+    }
+
+    /// Runs the silence rule of every channel that sets
+    /// `silence_alert_secs`, against when its frame count last grew; a
+    /// channel an administrator stopped is silent on purpose, and clears.
+    async fn judge_silence(&mut self, sample: &Sample) {
+        let watched: Vec<(String, u64)> = self
+            .channels
+            .iter()
+            .filter_map(|c| Some((c.name.clone(), c.silence_alert_secs?)))
+            .collect();
+        if watched.is_empty() {
+            return;
+        }
+        let store = self.store.clone();
+        let names: Vec<String> = watched.iter().map(|(name, _)| name.clone()).collect();
+        let stopped = tokio::task::spawn_blocking(move || {
+            names
+                .into_iter()
+                .map(|name| {
+                    let state = store.channel_state(&name).ok().flatten();
+                    state.as_deref().and_then(ChannelState::from_name)
+                        == Some(ChannelState::Stopped)
+                })
+                .collect::<Vec<bool>>()
+        })
+        .await
+        .expect("channel state read panicked");
+        for ((channel, limit_secs), stopped) in watched.into_iter().zip(stopped) {
+            let frames = sample.counts.get(&channel).map_or(0, |c| c.frames);
+            let last = self
+                .last_frames
+                .entry(channel.clone())
+                .or_insert((frames, sample.at_ms));
+            if frames != last.0 {
+                *last = (frames, sample.at_ms);
+            }
+            let verdict = if stopped {
+                None
+            } else {
+                rules::inbound_silence(last.1, sample.at_ms, limit_secs)
+            };
+            apply(&self.alerts, rules::INBOUND_SILENCE, &channel, verdict);
         }
     }
 

@@ -18,6 +18,8 @@ pub const TLS_HANDSHAKE_FAILURES: &str = "tls_handshake_failures";
 pub const REFUSED_FILES: &str = "refused_files";
 /// `queue_age`: an inbound message waiting too long.
 pub const QUEUE_AGE: &str = "queue_age";
+/// `inbound_silence`: a channel that received nothing for too long.
+pub const INBOUND_SILENCE: &str = "inbound_silence";
 /// `storage_space`: the store's file system nearly full (engine-wide: the
 /// alert names no channel).
 pub const STORAGE_SPACE: &str = "storage_space";
@@ -179,6 +181,15 @@ pub fn queue_age(
             config.queue_age_max_secs
         )
     })
+}
+
+/// `inbound_silence` holds when a channel has received no frame for at
+/// least `limit_secs`: since `last_frame_ms`, when its last frame was seen
+/// (or the engine started).
+pub fn inbound_silence(last_frame_ms: u64, now_ms: u64, limit_secs: u64) -> Option<String> {
+    let silent_secs = now_ms.saturating_sub(last_frame_ms) / 1000;
+    (silent_secs >= limit_secs)
+        .then(|| format!("no message received for {silent_secs}s (threshold {limit_secs}s)"))
 }
 
 /// `storage_space`: the store's file system has less room left than
@@ -370,6 +381,18 @@ mod tests {
         assert_eq!(queue_age(Some(now - 60_000), now, &config), None);
         assert!(queue_age(Some(now - 61_000), now, &config).is_some());
         assert_eq!(queue_age(Some(now + 5), now, &config), None, "clock skew");
+    }
+
+    #[test]
+    fn silence_holds_from_its_threshold_on() {
+        assert_eq!(inbound_silence(10_000, 69_999, 60), None);
+        let text = inbound_silence(10_000, 70_000, 60).unwrap();
+        assert_eq!(text, "no message received for 60s (threshold 60s)");
+        assert_eq!(
+            inbound_silence(90_000, 70_000, 60),
+            None,
+            "a clock step back"
+        );
     }
 
     #[test]

@@ -315,6 +315,10 @@ pub struct ChannelConfig {
     /// A dead-letter queue deeper than this raises an alert. By default 100.
     #[serde(default = "default_dead_letter_alert")]
     pub dead_letter_alert: u64,
+    /// No frame received for this many seconds raises `inbound_silence`
+    /// (a feed that stopped sending), unless an administrator stopped the
+    /// channel. By default none: only the feed's owner knows its rhythm.
+    pub silence_alert_secs: Option<u64>,
     /// With `ack_mode = "after_transform"`, how long a sender waits for the
     /// pipeline before it gets AE. By default 30.
     #[serde(default = "default_transform_ack_timeout")]

@@ -206,6 +206,9 @@ fn check_channel(channel: &ChannelConfig) -> Result<(), String> {
     if channel.partitions == 0 {
         return Err(at("partitions", "must be at least 1".into()));
     }
+    if channel.silence_alert_secs == Some(0) {
+        return Err(at("silence_alert_secs", "must be at least 1".into()));
+    }
     if let Some(path) = &channel.partition_by {
         hl7v2::Path::parse(path)
             .map_err(|e| at("partition_by", format!("{path:?} is not a field path: {e}")))?;
@@ -318,6 +321,20 @@ mod tests {
         assert!(zero.contains("key plugins.load_deadline_ms"), "{zero}");
         let config = parse(&channel, "test.toml").unwrap();
         assert_eq!(config.plugins.load_deadline_ms, 5000);
+    }
+
+    #[test]
+    fn a_silence_alert_of_zero_seconds_is_refused() {
+        let channel = |lines: &str| format!("[[channels]]\nname = \"adt\"\n{lines}\n{SOURCE}");
+        let zero = error(&channel("silence_alert_secs = 0"));
+        assert!(
+            zero.contains("channel \"adt\", key silence_alert_secs"),
+            "{zero}"
+        );
+        let set = parse(&channel("silence_alert_secs = 1800"), "test.toml").unwrap();
+        assert_eq!(set.channels[0].silence_alert_secs, Some(1800));
+        let unset = parse(&channel(""), "test.toml").unwrap();
+        assert_eq!(unset.channels[0].silence_alert_secs, None);
     }
 
     #[test]
