@@ -124,6 +124,9 @@ async fn channels_messages_and_metrics_follow_the_traffic() {
     let sink = Sink::start("127.0.0.1:0", Answer::Accept).await;
     let engine = start(sink.address).await;
     let api = Api::of(&engine);
+    let before = api.ok("/api/v1/channels/test", VIEWER).await;
+    assert_eq!(before["stats"]["last_received_unix_secs"], Value::Null);
+    let sent_at = hl7wasm::hl7_input::now_unix_ms() / 1000;
     send(&engine, &["ADM1", "ADM2"]).await;
     sink.wait_for(2, PATIENCE).await;
 
@@ -141,6 +144,8 @@ async fn channels_messages_and_metrics_follow_the_traffic() {
     )
     .await;
     assert_eq!(status["stats"]["acks"]["AA"], 2, "{status}");
+    let last = status["stats"]["last_received_unix_secs"].as_u64().unwrap();
+    assert!((sent_at..=sent_at + 60).contains(&last), "{status}");
     assert_eq!(status["stats"]["processed"]["processed"], 2, "{status}");
     assert_eq!(status["dead_letters"], 0);
     let stage = &status["stages"][0];
@@ -202,6 +207,10 @@ async fn channels_messages_and_metrics_follow_the_traffic() {
     assert_eq!(status, StatusCode::OK);
     let metrics = String::from_utf8(metrics).unwrap();
     assert!(metrics.contains("hl7wasm_acks_sent"), "{metrics}");
+    assert!(
+        metrics.contains("hl7wasm_channel_last_frame_timestamp_seconds{channel=\"test\"}"),
+        "{metrics}"
+    );
     assert_eq!(api.get("/metrics", None).await.0, StatusCode::UNAUTHORIZED);
 }
 

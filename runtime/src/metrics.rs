@@ -20,6 +20,10 @@ pub struct Metrics {
     /// Messages received by a channel's source (MLLP frames, HTTP bodies,
     /// messages in files), by channel, whatever became of them.
     pub frames_received: Counters,
+    /// When a channel's source last received a message (as counted in
+    /// `frames_received`), in seconds since the Unix epoch, by channel;
+    /// absent before the first since the engine started.
+    pub last_frame: Gauges,
     /// Bytes skipped before a start block, by channel.
     pub junk_bytes: Counters,
     /// Inputs a source refused before storing them (malformed, too large,
@@ -171,6 +175,12 @@ impl Metrics {
             "Entries waiting, by queue and partition",
             Gauges::default(),
         );
+        let last_frame = registered(
+            &mut registry,
+            "channel_last_frame_timestamp_seconds",
+            "When a channel's source last received a message, in Unix seconds",
+            Gauges::default(),
+        );
         let tls_certificate_expiry = registered(
             &mut registry,
             "tls_certificate_expiry_timestamp_seconds",
@@ -204,6 +214,7 @@ impl Metrics {
         Metrics {
             registry,
             frames_received,
+            last_frame,
             junk_bytes,
             frames_refused,
             connections,

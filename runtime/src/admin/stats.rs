@@ -27,8 +27,12 @@ const REASONS: [DeadLetterReason; 4] = [
 /// Counters of one channel since the engine started.
 #[derive(Debug, Serialize)]
 pub struct ChannelStats {
-    /// MLLP frames received.
+    /// Messages received by the source (MLLP frames, HTTP bodies, messages
+    /// in files).
     pub frames_received: u64,
+    /// When the source last received one, in seconds since the Unix
+    /// epoch; `None` before the first since the engine started.
+    pub last_received_unix_secs: Option<i64>,
     /// Messages stored durably.
     pub messages_stored: u64,
     /// Resends recognised as duplicates.
@@ -70,6 +74,7 @@ impl ChannelStats {
         };
         ChannelStats {
             frames_received: count(&metrics.frames_received, &by_channel),
+            last_received_unix_secs: metrics.last_frame.get(&by_channel).map(|g| g.get()),
             messages_stored: count(&metrics.messages_stored, &by_channel),
             duplicates: count(&metrics.duplicates, &by_channel),
             storage_failures: count(&metrics.storage_failures, &by_channel),

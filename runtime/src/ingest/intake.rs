@@ -256,11 +256,13 @@ impl Intake<'_> {
     /// of it.
     pub fn count_received(&self) {
         let labels = crate::metrics::channel(&self.channel.name);
-        self.channel
-            .metrics
-            .frames_received
+        let metrics = &self.channel.metrics;
+        metrics.frames_received.get_or_create(&labels).inc();
+        let now_secs = crate::hl7_input::now_unix_ms() / 1000;
+        metrics
+            .last_frame
             .get_or_create(&labels)
-            .inc();
+            .set(i64::try_from(now_secs).unwrap_or(i64::MAX));
     }
 
     /// Applies the channel's conformance profile: the warnings to add to
