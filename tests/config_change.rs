@@ -17,7 +17,6 @@ mod engine;
 #[path = "support/sink.rs"]
 mod sink;
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -102,13 +101,7 @@ async fn queued_messages_follow_a_change_of_partitions() {
     let engine = start_channels(dir, &channel(sink.address, 3)).await;
     sink.wait_for(6 * PATIENTS, PATIENCE).await;
 
-    let mut seen: HashMap<String, Vec<usize>> = HashMap::new();
-    for id in sink.accepted_ids() {
-        let (patient, sequence) = id.split_once('-').unwrap();
-        seen.entry(patient.to_string())
-            .or_default()
-            .push(sequence.parse().unwrap());
-    }
+    let seen = sink.sequences_by_patient();
     assert_eq!(seen.len(), PATIENTS);
     for (patient, sequences) in &seen {
         assert_eq!(

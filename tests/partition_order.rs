@@ -8,7 +8,6 @@ mod engine;
 #[path = "support/sink.rs"]
 mod sink;
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use engine::{exchange, field, start_channels};
@@ -61,13 +60,7 @@ async fn each_patients_messages_arrive_in_order_across_partitions() {
     }
     sink.wait_for(MESSAGES, Duration::from_secs(120)).await;
 
-    let mut seen: HashMap<String, Vec<usize>> = HashMap::new();
-    for id in sink.accepted_ids() {
-        let (patient, sequence) = id.split_once('-').unwrap();
-        seen.entry(patient.to_string())
-            .or_default()
-            .push(sequence.parse().unwrap());
-    }
+    let seen = sink.sequences_by_patient();
     assert_eq!(seen.len(), PATIENTS);
     let in_order: Vec<usize> = (0..per_patient).collect();
     for (patient, sequences) in &seen {

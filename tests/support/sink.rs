@@ -92,6 +92,19 @@ impl Sink {
             .collect()
     }
 
+    /// The sequences of the accepted messages whose control IDs read
+    /// `<patient>-<sequence>`, by patient, in the order accepted.
+    pub fn sequences_by_patient(&self) -> std::collections::HashMap<String, Vec<usize>> {
+        let mut seen: std::collections::HashMap<String, Vec<usize>> = Default::default();
+        for id in self.accepted_ids() {
+            let (patient, sequence) = id.split_once('-').expect("<patient>-<sequence>");
+            seen.entry(patient.to_string())
+                .or_default()
+                .push(sequence.parse().expect("a numeric sequence"));
+        }
+        seen
+    }
+
     /// Waits until it has accepted `count` messages, or panics after `within`.
     pub async fn wait_for(&self, count: usize, within: Duration) {
         let deadline = tokio::time::Instant::now() + within;
