@@ -386,6 +386,10 @@ impl ChannelConfig {
     /// 0 for a message that is not HL7 v2 (handed over from another
     /// channel after a transform).
     pub fn partition_of_raw(&self, raw: &[u8]) -> u32 {
+        if self.partition_by.is_none() || self.partitions <= 1 {
+            // One partition: nothing to parse for.
+            return 0;
+        }
         hl7v2::Message::parse(raw).map_or(0, |message| self.partition_of(&message))
     }
 

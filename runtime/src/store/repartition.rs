@@ -60,6 +60,10 @@ impl Store {
             return Ok(None);
         }
         let place = |db: &sled::Db, id: u64, partition: u32| -> Result<u32, StoreError> {
+            if partitions <= 1 {
+                // One partition: everything goes there, unread.
+                return Ok(0);
+            }
             Ok(match db.get(keys::message(id))? {
                 Some(record) => partition_of(&super::record::decode(id, &record)?.raw),
                 None => partition % partitions.max(1),
