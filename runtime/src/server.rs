@@ -259,22 +259,24 @@ pub fn reprocess_dead_letters(
     let requeued = store.reprocess_dead_letters(filter, |letter| {
         let header = &letter.header;
         let channel = channels.iter().find(|c| c.name == header.channel)?;
-        let raw = match &header.destination {
+        if let Some(destination) = &header.destination {
+            channel
+                .destinations
+                .iter()
+                .find(|d| d.name == *destination)?;
+        }
+        if !channel.is_partitioned() {
+            return Some(0);
+        }
+        Some(match &header.destination {
             // A pipeline's letter holds the message as received.
-            None => Some(letter.body.clone()),
-            Some(destination) => {
-                channel
-                    .destinations
-                    .iter()
-                    .find(|d| d.name == *destination)?;
-                store
-                    .message(header.message_id)
-                    .ok()
-                    .flatten()
-                    .map(|m| m.raw)
-            }
-        };
-        Some(partition_now(channel, raw.as_deref(), header.partition))
+            None => channel.partition_of_raw(&letter.body),
+            Some(_) => match store.message(header.message_id).ok().flatten() {
+                Some(message) => channel.partition_of_raw(&message.raw),
+                // No longer stored: a partition the channel has.
+                None => header.partition % channel.partitions,
+            },
+        })
     })?;
     for entry in &requeued {
         match &entry.destination {
@@ -299,37 +301,22 @@ pub fn reprocess_messages(
     channels: &[ChannelConfig],
     messages: &[StoredMessage],
 ) -> Result<Vec<u64>, StoreError> {
-    let messages: Vec<StoredMessage> = messages
+    let placed: Vec<(&StoredMessage, u32)> = messages
         .iter()
         .filter_map(|message| {
             let channel = channels.iter().find(|c| c.name == message.channel)?;
-            Some(StoredMessage {
-                partition: partition_now(channel, Some(&message.raw), message.partition),
-                ..message.clone()
-            })
+            Some((message, channel.partition_of_raw(&message.raw)))
         })
         .collect();
-    let messages = &messages;
-    let requeued = store.reprocess_messages(messages)?;
-    let partitions: BTreeSet<(&str, u32)> = messages
+    let requeued = store.reprocess_messages(&placed)?;
+    let partitions: BTreeSet<(&str, u32)> = placed
         .iter()
-        .map(|m| (m.channel.as_str(), m.partition))
+        .map(|(m, partition)| (m.channel.as_str(), *partition))
         .collect();
     for (channel, partition) in partitions {
         wakers.wake_inbound(channel, partition);
     }
     Ok(requeued)
-}
-
-/// The partition `channel` gives a message now: by its partitioning, for
-/// the message as received (`raw`); for a message no longer stored, the
-/// partition it had (`was`) if the channel still has it, else one the
-/// channel has.
-fn partition_now(channel: &ChannelConfig, raw: Option<&[u8]>, was: u32) -> u32 {
-    match raw {
-        Some(raw) => channel.partition_of_raw(raw),
-        None => was % channel.partitions.max(1),
-    }
 }
 
 /// The alert store, with the webhook's notifier and task when

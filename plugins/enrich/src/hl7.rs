@@ -1,6 +1,8 @@
 //! [`Hl7Rule`]: a rule on HL7 v2 messages, read and written through terser
 //! paths on an [`OwnedMessage`].
 
+use std::borrow::Cow;
+
 use hl7wasm_plugin_sdk::Location;
 use hl7wasm_plugin_sdk::hl7v2::{OwnedMessage, Path, PathError};
 
@@ -99,17 +101,14 @@ impl Hl7Rule {
         let (key, from) = match &self.from {
             KeySource::Path(from) => {
                 let from = self.at_occurrence(from, occurrence);
-                (
-                    message.get(&from.to_string()).map(|key| key.into_owned()),
-                    Some(from),
-                )
+                (message.get(&from.to_string()), Some(from))
             }
-            KeySource::Metadata(key) => (tables.metadata(*key), None),
+            KeySource::Metadata(key) => (tables.metadata(*key).map(Cow::Owned), None),
         };
         let Some(key) = key.filter(|key| !key.is_empty()) else {
             return Ok(false);
         };
-        let Some(value) = self.table.find(tables, [key.as_str()]) else {
+        let Some(value) = self.table.find(tables, [key.as_ref()]) else {
             return match self.table.on_missing {
                 OnMissing::Keep => Ok(false),
                 OnMissing::Reject => Err(self.missing(from.as_ref())),

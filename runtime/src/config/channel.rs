@@ -368,12 +368,9 @@ impl ChannelConfig {
     /// The partition of a message: the hash of its `partition_by` value
     /// modulo `partitions`, or 0.
     pub fn partition_of(&self, message: &hl7v2::Message<'_>) -> u32 {
-        let Some(path) = &self.partition_by else {
+        let Some(path) = self.partition_by.as_ref().filter(|_| self.is_partitioned()) else {
             return 0;
         };
-        if self.partitions <= 1 {
-            return 0;
-        }
         let key = message.get(path).unwrap_or_default();
         // FNV-1a: stable across runs and releases, unlike std's hasher.
         let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
@@ -386,18 +383,24 @@ impl ChannelConfig {
     /// 0 for a message that is not HL7 v2 (handed over from another
     /// channel after a transform).
     pub fn partition_of_raw(&self, raw: &[u8]) -> u32 {
-        if self.partition_by.is_none() || self.partitions <= 1 {
+        if !self.is_partitioned() {
             // One partition: nothing to parse for.
             return 0;
         }
         hl7v2::Message::parse(raw).map_or(0, |message| self.partition_of(&message))
     }
 
+    /// Whether messages spread over more than one partition: `partition_by`
+    /// set and `partitions` above 1.
+    pub fn is_partitioned(&self) -> bool {
+        self.partition_by.is_some() && self.partitions > 1
+    }
+
     /// What decides this channel's partitions, as text that changes when
     /// they would: `partitions` and `partition_by`.
     pub fn partitioning(&self) -> String {
-        match (&self.partition_by, self.partitions) {
-            (Some(path), partitions) if partitions > 1 => format!("{partitions} by {path}"),
+        match &self.partition_by {
+            Some(path) if self.is_partitioned() => format!("{} by {path}", self.partitions),
             _ => "1".to_owned(),
         }
     }

@@ -64,6 +64,16 @@ struct Queue {
 }
 
 impl Queue {
+    /// How many messages wait.
+    fn len(&self) -> usize {
+        self.held.len() + self.spilled.len()
+    }
+
+    /// Whether message `id` waits here.
+    fn contains(&self, id: u64) -> bool {
+        self.held.contains(&id) || self.spilled.contains(&id)
+    }
+
     /// Every id, in order.
     fn ids(&self) -> impl Iterator<Item = u64> + '_ {
         let (mut held, mut spilled) = (self.held.iter().peekable(), self.spilled.iter().peekable());
@@ -130,7 +140,7 @@ impl InboundQueues {
         let mut found = Vec::new();
         for (channel, partitions) in queues.iter() {
             for (partition, queue) in partitions {
-                if !queue.held.is_empty() || !queue.spilled.is_empty() {
+                if queue.len() > 0 {
                     found.push((channel.clone(), *partition));
                 }
             }
@@ -141,11 +151,9 @@ impl InboundQueues {
     /// Whether message `id` is queued in any of `channel`'s partitions (its
     /// record may name another than the one it waits in).
     pub(crate) fn contains(&self, channel: &str, id: u64) -> bool {
-        self.lock().get(channel).is_some_and(|partitions| {
-            partitions
-                .values()
-                .any(|queue| queue.held.contains(&id) || queue.spilled.contains(&id))
-        })
+        self.lock()
+            .get(channel)
+            .is_some_and(|partitions| partitions.values().any(|queue| queue.contains(id)))
     }
 
     /// Up to `limit` ids of one queue, oldest first, leaving out those
@@ -352,9 +360,7 @@ impl InboundQueues {
             }
         }
         let queued = rebuilt.values().flat_map(HashMap::values);
-        let queued = queued
-            .map(|queue| queue.held.len() + queue.spilled.len())
-            .sum();
+        let queued = queued.map(Queue::len).sum();
         *self.lock() = rebuilt;
         Ok(queued)
     }

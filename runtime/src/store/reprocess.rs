@@ -8,8 +8,9 @@ use super::error::StoreError;
 use super::record::StoredMessage;
 
 impl Store {
-    /// Queues each of `messages` again for its channel's pipeline, in id
-    /// order, if its status is final; returns the ids queued. A message
+    /// Queues each of `messages` again for its channel's pipeline, in the
+    /// partition paired with it and in id order, if its status is final;
+    /// returns the ids queued. A message
     /// still queued (not yet processed, retrying, requeued) is left alone,
     /// so it is not processed twice; a message's dead letters stay where
     /// they are.
@@ -17,10 +18,13 @@ impl Store {
     /// # Errors
     ///
     /// When storage fails; messages queued before the failure stay queued.
-    pub fn reprocess_messages(&self, messages: &[StoredMessage]) -> Result<Vec<u64>, StoreError> {
+    pub fn reprocess_messages(
+        &self,
+        messages: &[(&StoredMessage, u32)],
+    ) -> Result<Vec<u64>, StoreError> {
         let mut routes: Vec<(u64, &str, u32)> = messages
             .iter()
-            .map(|m| (m.id, m.channel.as_str(), m.partition))
+            .map(|(m, partition)| (m.id, m.channel.as_str(), *partition))
             .collect();
         routes.sort_unstable();
         let now_ms = crate::hl7_input::now_unix_ms();
