@@ -562,3 +562,42 @@ async fn http_destination_retries_5xx_until_it_succeeds() {
         "two 503s, then two successes"
     );
 }
+
+/// Ensures that messages for an MLLP destination whose listener is down go to
+/// its backup listener, in order, that each connection is counted by the
+/// address it reached, and that the destination comes back to its primary
+/// once that listens again and `failback_secs` have passed.
+#[tokio::test]
+async fn an_mllp_destination_fails_over_to_its_backup_and_back() {
+    let primary = free_address().await;
+    let backup = Sink::start("127.0.0.1:0", Answer::Accept).await;
+    let config = format!(
+        "[[channels]]\nname = \"test\"\n[channels.source]\ntype = \"mllp\"\nlisten = \"127.0.0.1:0\"\n\
+         [[channels.destinations]]\nname = \"sink\"\n\
+         to = {{ type = \"mllp\", address = \"{primary}\", backup_addresses = [\"{}\"], \
+         failback_secs = 1, connect_timeout_secs = 1 }}\n",
+        backup.address
+    );
+    let engine = start_channels(tempfile::tempdir().unwrap(), &config).await;
+    let first = ids("B", 5);
+    send_all(&engine, &first).await;
+    backup.wait_for(first.len(), PATIENCE).await;
+    assert_eq!(backup.accepted_ids(), first);
+    let metrics = engine.server.metrics.clone();
+    let connections = |address: String| {
+        let labels = hl7wasm::metrics::destination_and("test", "sink", "address", &address);
+        hl7wasm::metrics::count(&metrics.destination_connections, &labels)
+    };
+    assert_eq!(connections(backup.address.to_string()), 1);
+    assert_eq!(connections(primary.to_string()), 0);
+
+    let restored = Sink::start(&primary.to_string(), Answer::Accept).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let second = ids("P", 5);
+    send_all(&engine, &second).await;
+    restored.wait_for(second.len(), PATIENCE).await;
+    assert_eq!(restored.accepted_ids(), second);
+    assert_eq!(backup.accepted_ids(), first, "the backup got nothing more");
+    assert_eq!(connections(primary.to_string()), 1);
+    queue_empties(&engine, "sink").await;
+}

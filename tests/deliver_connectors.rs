@@ -111,27 +111,43 @@ fn answers(control_id: &str) -> Vec<Vec<u8>> {
 async fn mllp_listener(tls: Option<TlsServerSettings>) -> (SocketAddr, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
+    (address, serve_mllp(listener, tls).opened)
+}
+
+/// How many connections a test listener accepted, and how many of them the
+/// client closed.
+struct Connections {
+    opened: Arc<AtomicUsize>,
+    closed: Arc<AtomicUsize>,
+}
+
+/// Answers MLLP on `listener`'s connections (see [`answers`]).
+fn serve_mllp(listener: TcpListener, tls: Option<TlsServerSettings>) -> Connections {
     let acceptor = tls.map(|settings| TlsAcceptor::from(server_config(&settings).unwrap()));
-    let connections = Arc::new(AtomicUsize::new(0));
-    let counter = connections.clone();
+    let (opened, closed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let counts = Connections {
+        opened: opened.clone(),
+        closed: closed.clone(),
+    };
     tokio::spawn(async move {
         loop {
             let (tcp, _) = listener.accept().await.unwrap();
-            counter.fetch_add(1, Ordering::SeqCst);
-            match &acceptor {
-                None => tokio::spawn(answer_all(tcp)),
-                Some(acceptor) => {
-                    let acceptor = acceptor.clone();
-                    tokio::spawn(async move {
+            opened.fetch_add(1, Ordering::SeqCst);
+            let (acceptor, closed) = (acceptor.clone(), closed.clone());
+            tokio::spawn(async move {
+                match acceptor {
+                    None => answer_all(tcp).await,
+                    Some(acceptor) => {
                         if let Ok(tls) = acceptor.accept(tcp).await {
                             answer_all(tls).await;
                         }
-                    })
+                    }
                 }
-            };
+                closed.fetch_add(1, Ordering::SeqCst);
+            });
         }
     });
-    (address, connections)
+    counts
 }
 
 async fn answer_all<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(stream: S) {
@@ -242,6 +258,112 @@ async fn mllp_refused_connection_retries() {
     );
 }
 
+/// Ensures that a destination whose listener cannot be reached connects to its
+/// backup, says why it skipped the primary, keeps the backup's connection, and
+/// tries the primary again after `failback_secs`; with none reachable the
+/// retry names every listener.
+#[tokio::test]
+async fn mllp_fails_over_to_a_backup_and_back() {
+    let primary_address = closed_port().await;
+    let (backup_address, backup_connections) = mllp_listener(None).await;
+    let config = |backup: &str| -> MllpTargetConfig {
+        toml::from_str(&format!(
+            "address = {primary_address:?}\nbackup_addresses = [{backup:?}]\n\
+             failback_secs = 1\nack_timeout_secs = 1\nconnect_timeout_secs = 1"
+        ))
+        .unwrap()
+    };
+    let mut connector = mllp_connector(config(&backup_address.to_string()));
+    assert_eq!(send(&mut connector, "AA-1").await, Attempt::Delivered);
+    let opened = connector.take_opened().expect("a connection was opened");
+    assert_eq!(opened.address, backup_address.to_string());
+    assert!(opened.backup);
+    assert_eq!(opened.unreachable.len(), 1);
+    assert!(
+        opened.unreachable[0].contains(&primary_address),
+        "{:?}",
+        opened.unreachable
+    );
+    assert_eq!(send(&mut connector, "AA-2").await, Attempt::Delivered);
+    assert_eq!(
+        connector.take_opened(),
+        None,
+        "the backup's connection is kept"
+    );
+    assert_eq!(backup_connections.load(Ordering::SeqCst), 1);
+
+    let primary = serve_mllp(TcpListener::bind(&primary_address).await.unwrap(), None);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(send(&mut connector, "AA-3").await, Attempt::Delivered);
+    let opened = connector.take_opened().expect("failed back");
+    assert_eq!(
+        (opened.address.as_str(), opened.backup),
+        (primary_address.as_str(), false)
+    );
+    assert_eq!(primary.opened.load(Ordering::SeqCst), 1);
+    assert_eq!(primary.closed.load(Ordering::SeqCst), 0);
+
+    let (nowhere, elsewhere) = (closed_port().await, closed_port().await);
+    let mut unreachable = mllp_connector(MllpTargetConfig {
+        address: nowhere.clone(),
+        ..config(&elsewhere)
+    });
+    let attempt = send(&mut unreachable, "AA-4").await;
+    assert_retry(&attempt, &format!("cannot connect to {nowhere}"));
+    assert_retry(&attempt, &format!("cannot connect to {elsewhere}"));
+    assert_eq!(unreachable.take_opened(), None);
+}
+
+/// A loopback address nothing listens on.
+async fn closed_port() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    listener.local_addr().unwrap().to_string()
+}
+
+/// Ensures that a connection idle past `max_idle_secs` is closed, by the
+/// worker's check or before the next message, and that a busy one is kept.
+#[tokio::test]
+async fn mllp_closes_an_idle_connection() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let counts = serve_mllp(listener, None);
+    let mut connector = mllp_connector(
+        toml::from_str(&format!(
+            "address = {address:?}\nmax_idle_secs = 1\nack_timeout_secs = 1"
+        ))
+        .unwrap(),
+    );
+    assert_eq!(send(&mut connector, "AA-1").await, Attempt::Delivered);
+    connector.close_if_idle();
+    assert_eq!(send(&mut connector, "AA-2").await, Attempt::Delivered);
+    assert_eq!(
+        counts.opened.load(Ordering::SeqCst),
+        1,
+        "a busy connection is kept"
+    );
+
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    connector.close_if_idle();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while counts.closed.load(Ordering::SeqCst) == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the idle connection is closed"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(send(&mut connector, "AA-3").await, Attempt::Delivered);
+    assert_eq!(counts.opened.load(Ordering::SeqCst), 2);
+
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(send(&mut connector, "AA-4").await, Attempt::Delivered);
+    assert_eq!(
+        counts.opened.load(Ordering::SeqCst),
+        3,
+        "an idle connection is not reused for the next message"
+    );
+}
+
 /// Ensures that MLLP over TLS works with a test CA, with and without a client
 /// certificate, and that an untrusted server is a retry.
 #[tokio::test]
@@ -289,11 +411,37 @@ fn targets_read_from_toml() {
     let typo =
         toml::from_str::<TargetConfig>("type = \"mllp\"\naddress = \"a:1\"\nack_timeout = 5");
     assert!(typo.unwrap_err().to_string().contains("unknown field"));
+    assert_eq!(
+        (
+            mllp.backup_addresses.len(),
+            mllp.failback_secs,
+            mllp.max_idle_secs,
+            mllp.tcp_keepalive_secs
+        ),
+        (0, 300, None, 60)
+    );
     let no_port: TargetConfig = toml::from_str("type = \"mllp\"\naddress = \"lab\"").unwrap();
     assert!(matches!(
         Connector::new(&no_port),
         Err(ConnectorError::InvalidAddress(_))
     ));
+    let backup_without_port: TargetConfig =
+        toml::from_str("type = \"mllp\"\naddress = \"lab:2575\"\nbackup_addresses = [\"lab-dr\"]")
+            .unwrap();
+    assert!(matches!(
+        Connector::new(&backup_without_port),
+        Err(ConnectorError::InvalidAddress(address)) if address == "lab-dr"
+    ));
+    for key in ["max_idle_secs", "failback_secs"] {
+        let zero: TargetConfig = toml::from_str(&format!(
+            "type = \"mllp\"\naddress = \"lab:2575\"\n{key} = 0"
+        ))
+        .unwrap();
+        assert!(matches!(
+            Connector::new(&zero),
+            Err(ConnectorError::ZeroTimeout(named)) if named == key
+        ));
+    }
     let channel: TargetConfig = toml::from_str("type = \"channel\"\nchannel = \"lab\"").unwrap();
     assert!(matches!(
         Connector::new(&channel),

@@ -72,6 +72,9 @@ pub struct Metrics {
     /// MLLP delivery attempts that got no ACK in time, by channel and
     /// destination.
     pub ack_timeouts: Counters,
+    /// Connections MLLP destinations opened, by channel, destination and
+    /// the listener's address (a backup's when the primary was unreachable).
+    pub destination_connections: Counters,
     /// Seconds per plugin call, by channel and plugin.
     pub plugin_latency_seconds: Histograms,
     /// Plugin calls that failed a message, by channel, plugin and cause
@@ -151,6 +154,10 @@ impl Metrics {
         let ack_timeouts = counter(
             "delivery_ack_timeouts",
             "MLLP delivery attempts that got no ACK in time",
+        );
+        let destination_connections = counter(
+            "destination_connections",
+            "Connections MLLP destinations opened, by the listener's address",
         );
         let plugin_failures = counter(
             "plugin_failures",
@@ -235,6 +242,7 @@ impl Metrics {
             deliveries,
             dead_letters,
             ack_timeouts,
+            destination_connections,
             plugin_latency_seconds,
             plugin_failures,
             queue_depth,

@@ -8,6 +8,13 @@
 //! reused, what is already waiting on it is read: a late ACK is discarded, and a
 //! connection the peer closed while idle is replaced before the message is sent.
 //!
+//! Connections that sit idle between messages are guarded three ways: TCP keepalive
+//! probes (on by default) keep a firewall's state for them and notice a peer that
+//! vanished; `max_idle_secs` closes one that has idled that long; and with
+//! `backup_addresses`, a new connection tries `address` first and then each backup in
+//! order, and a connection to a backup is given up after `failback_secs` so that the
+//! next one tries the primary again.
+//!
 //! An ACK whose MSA-2 is not the MSH-10 of the message sent answers an earlier message:
 //! it is discarded, and the wait goes on until the ACK timeout.
 
@@ -52,6 +59,32 @@ pub struct MllpTargetConfig {
     /// By default this is 1 MiB.
     #[serde(default = "default_max_message_bytes")]
     pub max_message_bytes: usize,
+    /// Listeners to fail over to, in order, when `address` cannot be reached (each
+    /// `HOST:PORT`; `tls` applies to all). Each new connection tries `address` first,
+    /// then each of these, each within `connect_timeout_secs`.
+    ///
+    /// By default there are none.
+    #[serde(default)]
+    pub backup_addresses: Vec<String>,
+    /// How long a connection to a backup listener is kept, in seconds, before the next
+    /// message opens a new one that tries `address` first again.
+    ///
+    /// By default this is 300 seconds.
+    #[serde(default = "default_failback_secs")]
+    pub failback_secs: u64,
+    /// Closes the kept connection once no message has been sent on it for this long,
+    /// in seconds (within a few seconds after), for receivers or firewalls that drop
+    /// idle connections.
+    ///
+    /// By default the connection is kept however long it idles.
+    #[serde(default)]
+    pub max_idle_secs: Option<u64>,
+    /// Seconds of silence on the connection before TCP keepalive probes start; 0 turns
+    /// them off.
+    ///
+    /// By default this is 60 seconds.
+    #[serde(default = "default_tcp_keepalive_secs")]
+    pub tcp_keepalive_secs: u64,
 }
 
 fn default_connect_timeout_secs() -> u64 {
@@ -66,50 +99,96 @@ fn default_max_message_bytes() -> usize {
     MllpLimits::default().max_message_bytes
 }
 
-/// Delivers to one MLLP listener over a kept connection.
+fn default_failback_secs() -> u64 {
+    300
+}
+
+fn default_tcp_keepalive_secs() -> u64 {
+    60
+}
+
+/// Delivers to one MLLP listener (or its backups) over a kept connection.
 pub struct MllpConnector {
-    dialer: Dialer,
+    /// The listeners to try: `address` first, then the backups in order.
+    dialers: Vec<Dialer>,
     connect_timeout: Duration,
     ack_timeout: Duration,
+    failback: Duration,
+    max_idle: Option<Duration>,
     limits: MllpLimits,
-    connection: Option<Connection<Box<dyn Stream>>>,
+    connection: Option<Kept>,
+    opened: Option<OpenedConnection>,
+}
+
+/// The kept connection and what decides when to give it up.
+struct Kept {
+    connection: Connection<Box<dyn Stream>>,
+    /// Which of the connector's listeners it reached (0: `address`).
+    listener: usize,
+    opened_at: Instant,
+    last_used: Instant,
+}
+
+/// A connection the connector opened, for its worker to report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenedConnection {
+    /// The listener reached.
+    pub address: String,
+    /// Whether it is a backup: the listeners before it could not be reached.
+    pub backup: bool,
+    /// Why each listener tried before it could not be reached.
+    pub unreachable: Vec<String>,
 }
 
 impl fmt::Debug for MllpConnector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let addresses: Vec<&str> = self.dialers.iter().map(Dialer::address).collect();
         f.debug_struct("MllpConnector")
-            .field("address", &self.dialer.address())
-            .field("tls", &self.dialer.is_tls())
+            .field("addresses", &addresses)
+            .field("tls", &self.dialers[0].is_tls())
             .field("connected", &self.connection.is_some())
             .finish_non_exhaustive()
     }
 }
 
 impl MllpConnector {
-    /// Checks the address and timeouts and reads the TLS files; connects later.
+    /// Checks the addresses and timeouts and reads the TLS files; connects later.
     ///
     /// # Errors
     ///
     /// [`ConnectorError::InvalidAddress`], [`ConnectorError::ZeroTimeout`] and
     /// [`ConnectorError::Tls`].
     pub fn new(config: &MllpTargetConfig) -> Result<MllpConnector, ConnectorError> {
-        let valid_address = config
-            .address
-            .rsplit_once(':')
-            .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
-        if !valid_address {
-            return Err(ConnectorError::InvalidAddress(config.address.clone()));
+        let timeouts = [
+            ("connect_timeout_secs", Some(config.connect_timeout_secs)),
+            ("ack_timeout_secs", Some(config.ack_timeout_secs)),
+            ("failback_secs", Some(config.failback_secs)),
+            ("max_idle_secs", config.max_idle_secs),
+        ];
+        if let Some((key, _)) = timeouts.iter().find(|(_, secs)| *secs == Some(0)) {
+            return Err(ConnectorError::ZeroTimeout(key));
         }
-        if config.connect_timeout_secs == 0 {
-            return Err(ConnectorError::ZeroTimeout("connect_timeout_secs"));
-        }
-        if config.ack_timeout_secs == 0 {
-            return Err(ConnectorError::ZeroTimeout("ack_timeout_secs"));
+        let addresses = std::iter::once(&config.address).chain(&config.backup_addresses);
+        let mut dialers = Vec::new();
+        for address in addresses {
+            let valid = address
+                .rsplit_once(':')
+                .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+            if !valid {
+                return Err(ConnectorError::InvalidAddress(address.clone()));
+            }
+            let dialer = Dialer::new(address, config.tls.as_ref())?;
+            dialers.push(match config.tcp_keepalive_secs {
+                0 => dialer,
+                secs => dialer.with_keepalive(Duration::from_secs(secs)),
+            });
         }
         Ok(MllpConnector {
-            dialer: Dialer::new(&config.address, config.tls.as_ref())?,
+            dialers,
             connect_timeout: Duration::from_secs(config.connect_timeout_secs),
             ack_timeout: Duration::from_secs(config.ack_timeout_secs),
+            failback: Duration::from_secs(config.failback_secs),
+            max_idle: config.max_idle_secs.map(Duration::from_secs),
             // The ACK deadline bounds the wait; the connection's own timeouts lie past
             // it so that they never fire first.
             limits: MllpLimits {
@@ -119,7 +198,35 @@ impl MllpConnector {
                 ..MllpLimits::default()
             },
             connection: None,
+            opened: None,
         })
+    }
+
+    /// The connection opened since the last call, if any.
+    pub fn take_opened(&mut self) -> Option<OpenedConnection> {
+        self.opened.take()
+    }
+
+    /// Closes the kept connection when it has idled past `max_idle_secs`.
+    pub fn close_if_idle(&mut self) {
+        if self
+            .connection
+            .as_ref()
+            .is_some_and(|kept| self.idled_out(kept))
+        {
+            self.connection = None;
+        }
+    }
+
+    fn idled_out(&self, kept: &Kept) -> bool {
+        self.max_idle
+            .is_some_and(|max| kept.last_used.elapsed() >= max)
+    }
+
+    /// Whether `kept` reached a backup listener long enough ago to try the
+    /// primary again.
+    fn due_for_failback(&self, kept: &Kept) -> bool {
+        kept.listener > 0 && kept.opened_at.elapsed() >= self.failback
     }
 
     /// Sends the message and classifies its ACK: AA/CA delivered, AE/CE retry, AR/CR
@@ -157,7 +264,9 @@ impl MllpConnector {
     /// cannot be trusted.
     async fn exchange(&mut self, body: &[u8], control_id: &str) -> Result<Attempt, Dropped> {
         let ack_timeout = self.ack_timeout;
-        let connection = self.connection().await?;
+        let kept = self.connection().await?;
+        kept.last_used = Instant::now();
+        let connection = &mut kept.connection;
         connection
             .write_frame(body)
             .await
@@ -190,27 +299,51 @@ impl MllpConnector {
         }
     }
 
-    /// The kept connection if it is still open, else a new one.
-    async fn connection(&mut self) -> Result<&mut Connection<Box<dyn Stream>>, String> {
-        if let Some(connection) = &mut self.connection
-            && !still_open(connection).await
+    /// The kept connection if it is still open (and neither idled out nor due to fail
+    /// back), else a new one.
+    async fn connection(&mut self) -> Result<&mut Kept, String> {
+        if let Some(mut kept) = self.connection.take()
+            && !self.idled_out(&kept)
+            && !self.due_for_failback(&kept)
+            && still_open(&mut kept.connection).await
         {
-            self.connection = None;
+            self.connection = Some(kept);
         }
         if self.connection.is_none() {
-            let stream = timeout(self.connect_timeout, self.dialer.connect())
-                .await
-                .map_err(|_| {
-                    format!(
-                        "cannot connect to {} within {}s",
-                        self.dialer.address(),
-                        self.connect_timeout.as_secs()
-                    )
-                })?
-                .map_err(|error| error.to_string())?;
-            self.connection = Some(Connection::new(stream, self.limits));
+            self.connection = Some(self.open().await?);
         }
         Ok(self.connection.as_mut().expect("connected above"))
+    }
+
+    /// Opens a connection to the first listener that answers, in order.
+    async fn open(&mut self) -> Result<Kept, String> {
+        let mut unreachable = Vec::new();
+        for (listener, dialer) in self.dialers.iter().enumerate() {
+            let reason = match timeout(self.connect_timeout, dialer.connect()).await {
+                Ok(Ok(stream)) => {
+                    self.opened = Some(OpenedConnection {
+                        address: dialer.address().to_owned(),
+                        backup: listener > 0,
+                        unreachable,
+                    });
+                    let now = Instant::now();
+                    return Ok(Kept {
+                        connection: Connection::new(stream, self.limits),
+                        listener,
+                        opened_at: now,
+                        last_used: now,
+                    });
+                }
+                Ok(Err(error)) => error.to_string(),
+                Err(_) => format!(
+                    "cannot connect to {} within {}s",
+                    dialer.address(),
+                    self.connect_timeout.as_secs()
+                ),
+            };
+            unreachable.push(reason);
+        }
+        Err(unreachable.join("; "))
     }
 }
 

@@ -204,6 +204,22 @@ impl Connector {
         }
     }
 
+    /// The connection an MLLP connector opened since the last call, if any.
+    pub fn take_opened(&mut self) -> Option<mllp::OpenedConnection> {
+        match self {
+            Connector::Mllp(connector) => connector.take_opened(),
+            Connector::Http(_) | Connector::File(_) => None,
+        }
+    }
+
+    /// Closes an MLLP connector's kept connection when it has idled past its
+    /// `max_idle_secs`.
+    pub fn close_if_idle(&mut self) {
+        if let Connector::Mllp(connector) = self {
+            connector.close_if_idle();
+        }
+    }
+
     /// How many messages [`Connector::deliver_batch`] takes at a time: files are
     /// written together; MLLP and HTTP deliver one at a time (one message in flight).
     pub fn batch_size(&self) -> usize {

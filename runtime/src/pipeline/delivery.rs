@@ -19,7 +19,7 @@ use std::time::Duration;
 use super::channel::ChannelPipeline;
 use super::control::ChannelState;
 use super::delivery_outcomes::DeliveryOutcome;
-use super::events::{DeadLettered, DeliveryAttempted};
+use super::events::{DeadLettered, DeliveryAttempted, DestinationConnected};
 use super::partition::jitter_sample;
 use super::wakers::IDLE_RECHECK;
 use crate::config::{ChannelConfig, DestinationConfig, Ordering};
@@ -95,6 +95,9 @@ impl DeliveryWorker {
                 return;
             }
             self.follow_tls_reload();
+            if let Target::Connector(connector) = &mut self.target {
+                connector.close_if_idle();
+            }
             let wait_until_ms = match self.pass().await {
                 Ok(None) => continue,
                 Ok(Some(until)) => until,
@@ -252,7 +255,17 @@ impl DeliveryWorker {
                         body: &entry.body,
                     })
                     .collect();
-                connector.deliver_batch(&deliveries).await
+                let attempts = connector.deliver_batch(&deliveries).await;
+                if let Some(opened) = connector.take_opened() {
+                    DestinationConnected {
+                        channel: channel.name(),
+                        destination: &self.destination.name,
+                        partition: self.partition,
+                        opened: &opened,
+                    }
+                    .emit(&channel.metrics);
+                }
+                attempts
             }
         };
         attempts

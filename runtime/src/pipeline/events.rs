@@ -3,6 +3,7 @@
 //! body reaches the log. All go to target `audit`, and so to the audit log
 //! (`crate::logging`).
 
+use crate::deliver::mllp::OpenedConnection;
 use crate::logging::AUDIT_TARGET;
 use crate::metrics::{self, Metrics};
 use crate::store::{DeadLetterReason, MessageState};
@@ -88,6 +89,56 @@ impl DeliveryAttempted<'_> {
                 reason,
                 "Delivery failed."
             ),
+        }
+    }
+}
+
+/// An MLLP destination opened a connection.
+pub struct DestinationConnected<'a> {
+    /// The channel.
+    pub channel: &'a str,
+    /// The destination.
+    pub destination: &'a str,
+    /// The partition whose worker connected.
+    pub partition: u32,
+    /// The connection.
+    pub opened: &'a OpenedConnection,
+}
+
+impl DestinationConnected<'_> {
+    /// Logs and counts the event: a warning when the connection reached a
+    /// backup listener.
+    pub fn emit(&self, metrics: &Metrics) {
+        let address = self.opened.address.as_str();
+        metrics
+            .destination_connections
+            .get_or_create(&metrics::destination_and(
+                self.channel,
+                self.destination,
+                "address",
+                address,
+            ))
+            .inc();
+        let unreachable = self.opened.unreachable.join("; ");
+        if self.opened.backup {
+            tracing::warn!(
+                target: AUDIT_TARGET,
+                channel = self.channel,
+                destination = self.destination,
+                partition = self.partition,
+                address,
+                unreachable,
+                "Destination connected to a backup listener."
+            );
+        } else {
+            tracing::info!(
+                target: AUDIT_TARGET,
+                channel = self.channel,
+                destination = self.destination,
+                partition = self.partition,
+                address,
+                "Destination connected."
+            );
         }
     }
 }

@@ -2,8 +2,10 @@
 //! `hl7wasm send`, `bench` and MLLP destinations.
 
 use std::io;
+use std::time::Duration;
 
 use rustls_pki_types::ServerName;
+use socket2::{SockRef, TcpKeepalive};
 use thiserror::Error;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
@@ -42,6 +44,7 @@ pub enum DialError {
 pub struct Dialer {
     address: String,
     tls: Option<(TlsConnector, ServerName<'static>)>,
+    keepalive: Option<Duration>,
 }
 
 impl Dialer {
@@ -64,7 +67,17 @@ impl Dialer {
         Ok(Dialer {
             address: address.to_owned(),
             tls,
+            keepalive: None,
         })
+    }
+
+    /// Sends TCP keepalive probes on each connection once it has been
+    /// silent for `idle` (then every `idle` / 4, given up after four
+    /// unanswered), so that a firewall keeps an idle connection's state and
+    /// a peer that vanished is noticed before the next message is sent.
+    pub fn with_keepalive(mut self, idle: Duration) -> Dialer {
+        self.keepalive = Some(idle);
+        self
     }
 
     /// Opens one connection, with `TCP_NODELAY` set.
@@ -74,9 +87,9 @@ impl Dialer {
     /// [`DialError::Connect`] or [`DialError::Handshake`].
     pub async fn connect(&self) -> Result<Box<dyn Stream>, DialError> {
         let address = || self.address.clone();
-        let tcp = TcpStream::connect(&self.address)
+        let tcp = self
+            .connect_tcp()
             .await
-            .and_then(|tcp| tcp.set_nodelay(true).map(|()| tcp))
             .map_err(|source| DialError::Connect {
                 address: address(),
                 source,
@@ -96,6 +109,20 @@ impl Dialer {
         }
     }
 
+    /// The TCP connection, with `TCP_NODELAY` and the keepalive set.
+    async fn connect_tcp(&self) -> io::Result<TcpStream> {
+        let tcp = TcpStream::connect(&self.address).await?;
+        tcp.set_nodelay(true)?;
+        if let Some(idle) = self.keepalive {
+            let probes = TcpKeepalive::new()
+                .with_time(idle)
+                .with_interval((idle / 4).max(Duration::from_secs(1)))
+                .with_retries(4);
+            SockRef::from(&tcp).set_tcp_keepalive(&probes)?;
+        }
+        Ok(tcp)
+    }
+
     /// The address dialled.
     pub fn address(&self) -> &str {
         &self.address
@@ -104,5 +131,34 @@ impl Dialer {
     /// Whether connections use TLS.
     pub fn is_tls(&self) -> bool {
         self.tls.is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn keepalive_is_set_when_asked_for() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        let plain = Dialer::new(&address, None).unwrap();
+        let tcp = plain.connect_tcp().await.unwrap();
+        assert!(!SockRef::from(&tcp).keepalive().unwrap());
+
+        let probing = plain.with_keepalive(Duration::from_secs(60));
+        let tcp = probing.connect_tcp().await.unwrap();
+        let socket = SockRef::from(&tcp);
+        assert!(socket.keepalive().unwrap());
+        assert_eq!(
+            socket.tcp_keepalive_time().unwrap(),
+            Duration::from_secs(60)
+        );
+        assert_eq!(
+            socket.tcp_keepalive_interval().unwrap(),
+            Duration::from_secs(15)
+        );
+        assert_eq!(socket.tcp_keepalive_retries().unwrap(), 4);
+        assert!(socket.tcp_nodelay().unwrap());
     }
 }
