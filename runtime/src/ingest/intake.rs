@@ -444,7 +444,8 @@ mod tests {
         let gone = intake.begin(&message("GONE-1"), Instant::now());
         let next = intake.begin(&message("NEXT-1"), Instant::now());
         intake.abandon(gone).await;
-        let woken = channel.wakers.inbound("a", 0).notified();
+        let wakers = channel.wakers.channel("a");
+        let woken = wakers.inbound(0).notified();
         tokio::time::timeout(Duration::from_secs(5), woken)
             .await
             .expect("the abandoned message woke its worker");

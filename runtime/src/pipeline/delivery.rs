@@ -87,9 +87,8 @@ impl DeliveryWorker {
     /// the channel is paused or stopped.
     pub async fn run(mut self) {
         let channel = Arc::clone(&self.channel);
-        let wake = channel
-            .wakers
-            .outbound(channel.name(), &self.destination.name, self.partition);
+        let wakers = channel.wakers.channel(channel.name());
+        let wake = wakers.outbound(&self.destination.name, self.partition);
         loop {
             if !channel.runs().await {
                 return;
@@ -282,7 +281,8 @@ impl DeliveryWorker {
             let channel = &self.channel;
             channel
                 .wakers
-                .deliveries(channel.name())
+                .channel(channel.name())
+                .deliveries()
                 .record(message_id, outcome());
         }
     }

@@ -67,7 +67,8 @@ impl PartitionWorker {
     /// waits while the channel is paused or stopped.
     pub async fn run(mut self) {
         let channel = Arc::clone(&self.channel);
-        let wake = channel.wakers.inbound(channel.name(), self.partition);
+        let wakers = channel.wakers.channel(channel.name());
+        let wake = wakers.inbound(self.partition);
         loop {
             if !channel.runs().await {
                 return;
@@ -136,7 +137,11 @@ impl PartitionWorker {
             }
             dead_lettered |= item.dead_letter.is_some();
         }
-        channel.wakers.processed(channel.name()).notify_waiters();
+        channel
+            .wakers
+            .channel(channel.name())
+            .processed()
+            .notify_waiters();
         if dead_lettered {
             channel.check_dead_letters();
         }

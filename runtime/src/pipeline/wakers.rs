@@ -9,72 +9,123 @@
 //! by a path that was cut short) delays that work by seconds, not hours.
 
 use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use tokio::sync::Notify;
 
 use super::delivery_outcomes::DeliveryOutcomes;
-use crate::config::Config;
+use crate::config::{ChannelConfig, Config};
 
 /// The longest a pipeline or delivery worker waits before it looks at its
 /// queue again, woken or not.
 pub const IDLE_RECHECK: Duration = Duration::from_secs(5);
 
-/// The wake-up signals of every channel.
+/// The wake-up signals of every channel; a channel started anew by a
+/// configuration reload gets new ones.
 #[derive(Debug, Default)]
 pub struct Wakers {
-    channels: HashMap<String, ChannelWakers>,
+    channels: RwLock<HashMap<String, Arc<ChannelWakers>>>,
 }
 
+/// One channel's wake-up signals.
 #[derive(Debug, Default)]
-struct ChannelWakers {
+pub struct ChannelWakers {
     inbound: Vec<Notify>,
     outbound: HashMap<String, Vec<Notify>>,
     processed: Notify,
     deliveries: DeliveryOutcomes,
 }
 
-impl Wakers {
-    /// One signal per partition and per destination queue of `config`.
-    pub fn new(config: &Config) -> Self {
-        let channels = config
-            .channels
-            .iter()
-            .map(|channel| {
-                let partitions = channel.partitions as usize;
-                let signals = || (0..partitions).map(|_| Notify::new()).collect();
-                let wakers = ChannelWakers {
-                    inbound: signals(),
-                    outbound: channel
-                        .destinations
-                        .iter()
-                        .map(|d| (d.name.clone(), signals()))
-                        .collect(),
-                    processed: Notify::new(),
-                    deliveries: DeliveryOutcomes::default(),
-                };
-                (channel.name.clone(), wakers)
-            })
-            .collect();
-        Wakers { channels }
+impl ChannelWakers {
+    /// One signal per partition and per destination queue of `channel`.
+    fn new(channel: &ChannelConfig) -> Self {
+        let partitions = channel.partitions as usize;
+        let signals = || (0..partitions).map(|_| Notify::new()).collect();
+        ChannelWakers {
+            inbound: signals(),
+            outbound: channel
+                .destinations
+                .iter()
+                .map(|d| (d.name.clone(), signals()))
+                .collect(),
+            processed: Notify::new(),
+            deliveries: DeliveryOutcomes::default(),
+        }
     }
 
     /// The signal of one partition's pipeline worker.
-    pub fn inbound(&self, channel: &str, partition: u32) -> &Notify {
-        &self.channels[channel].inbound[partition as usize]
+    pub fn inbound(&self, partition: u32) -> &Notify {
+        &self.inbound[partition as usize]
     }
 
     /// The signal of one destination queue's delivery worker.
-    pub fn outbound(&self, channel: &str, destination: &str, partition: u32) -> &Notify {
-        &self.channels[channel].outbound[destination][partition as usize]
+    pub fn outbound(&self, destination: &str, partition: u32) -> &Notify {
+        &self.outbound[destination][partition as usize]
+    }
+
+    /// Signalled (to all waiters) whenever the channel's pipeline recorded
+    /// results.
+    pub fn processed(&self) -> &Notify {
+        &self.processed
+    }
+
+    /// The outcomes at the channel's ACK destination (`ack_destination`),
+    /// recorded by its delivery workers.
+    pub fn deliveries(&self) -> &DeliveryOutcomes {
+        &self.deliveries
+    }
+}
+
+impl Wakers {
+    /// Signals for every channel of `config`.
+    pub fn new(config: &Config) -> Self {
+        let wakers = Wakers::default();
+        for channel in &config.channels {
+            wakers.set_channel(channel);
+        }
+        wakers
+    }
+
+    /// Gives `channel` new signals, for its partitions and destinations as
+    /// configured now.
+    pub fn set_channel(&self, channel: &ChannelConfig) {
+        let mut channels = self
+            .channels
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        channels.insert(channel.name.clone(), Arc::new(ChannelWakers::new(channel)));
+    }
+
+    /// Forgets a channel that no longer runs.
+    pub fn remove_channel(&self, name: &str) {
+        let mut channels = self
+            .channels
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        channels.remove(name);
+    }
+
+    /// The signals of `channel`.
+    ///
+    /// # Panics
+    /// When the channel has none: only running channels' parts ask.
+    pub fn channel(&self, channel: &str) -> Arc<ChannelWakers> {
+        self.get(channel)
+            .unwrap_or_else(|| panic!("channel {channel:?} has wake-up signals"))
+    }
+
+    fn get(&self, channel: &str) -> Option<Arc<ChannelWakers>> {
+        let channels = self.channels.read().unwrap_or_else(PoisonError::into_inner);
+        channels.get(channel).cloned()
     }
 
     /// Wakes one partition's pipeline worker; nothing when the channel or
     /// partition is not configured (any more).
     pub fn wake_inbound(&self, channel: &str, partition: u32) {
         if let Some(signal) = self
-            .channels
             .get(channel)
+            .as_deref()
             .and_then(|c| c.inbound.get(partition as usize))
         {
             signal.notify_one();
@@ -85,24 +136,12 @@ impl Wakers {
     /// not configured (any more).
     pub fn wake_outbound(&self, channel: &str, destination: &str, partition: u32) {
         if let Some(signal) = self
-            .channels
             .get(channel)
+            .as_deref()
             .and_then(|c| c.outbound.get(destination))
             .and_then(|signals| signals.get(partition as usize))
         {
             signal.notify_one();
         }
-    }
-
-    /// Signalled (to all waiters) whenever the channel's pipeline recorded
-    /// results.
-    pub fn processed(&self, channel: &str) -> &Notify {
-        &self.channels[channel].processed
-    }
-
-    /// The outcomes at the channel's ACK destination (`ack_destination`),
-    /// recorded by its delivery workers.
-    pub fn deliveries(&self, channel: &str) -> &DeliveryOutcomes {
-        &self.channels[channel].deliveries
     }
 }
