@@ -63,6 +63,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Handler<S> {
         // An event read ahead behind a run of messages, handled next.
         let mut held: Option<Result<FrameEvent, MllpError>> = None;
         let error = loop {
+            // Once the channel stops, a frame read ahead is not begun.
+            if self.channel.shutdown.is_cancelled() {
+                break None;
+            }
             let event = match held.take() {
                 Some(event) => event.map(Some),
                 None => tokio::select! {

@@ -24,7 +24,12 @@ pub struct Listener {
     tls: Option<Arc<ServerTls>>,
     channel: Arc<ChannelRuntime>,
     permits: Arc<Semaphore>,
+    max_connections: u32,
 }
+
+/// How long a listener that shuts down waits for its connections to finish
+/// the message each is handling.
+const DRAIN: Duration = Duration::from_secs(5);
 
 impl Listener {
     /// Binds `address`; with `tls`, each connection shakes hands with the
@@ -40,11 +45,13 @@ impl Listener {
     ) -> anyhow::Result<Listener> {
         let tcp = TcpListener::bind(address).await?;
         tracing::info!(channel = channel.name, address = %tcp.local_addr()?, tls = tls.is_some(), "MLLP listener started.");
+        let max_connections = u32::try_from(max_connections.max(1)).unwrap_or(u32::MAX);
         Ok(Listener {
             tcp,
             tls,
             channel,
-            permits: Arc::new(Semaphore::new(max_connections.max(1))),
+            permits: Arc::new(Semaphore::new(max_connections as usize)),
+            max_connections,
         })
     }
 
@@ -55,8 +62,10 @@ impl Listener {
             .expect("a bound listener has an address")
     }
 
-    /// Accepts connections until shutdown. A connection beyond the limit
-    /// waits in the kernel's accept queue until a permit frees up.
+    /// Accepts connections until shutdown, then waits (up to a few
+    /// seconds) for the open connections to finish the message each is
+    /// handling. A connection beyond the limit waits in the kernel's accept
+    /// queue until a permit frees up.
     ///
     /// While the channel is stopped the listening socket is closed, so new
     /// connections are refused, and open connections close after their
@@ -68,6 +77,7 @@ impl Listener {
             tls,
             channel,
             permits,
+            max_connections,
         } = self;
         let address = tcp.local_addr().expect("a bound listener has an address");
         let mut listening = Some(tcp);
@@ -80,6 +90,7 @@ impl Listener {
             let stopped = accept_until_stopped(tcp, tls.as_ref(), &period, &permits).await;
             period.shutdown.cancel();
             if !stopped {
+                let _ = tokio::time::timeout(DRAIN, permits.acquire_many(max_connections)).await;
                 return;
             }
             tracing::info!(channel = channel.name, %address, "MLLP listener closed: the channel stopped.");
