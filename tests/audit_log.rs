@@ -1,7 +1,8 @@
 //! Ensures that the audit log records, as one JSON object per line, the
 //! connection, the message by control ID (stored, ACK code, processed,
 //! delivered) and the administrator's action, with no patient name, and
-//! goes on in a new file after rotation (the file moved away, SIGHUP): the
+//! goes on in a new file after rotation (the file moved away, SIGHUP, which
+//! also applies a channel added to the configuration file): the
 //! engine runs as a real child process, is sent real MLLP messages, is
 //! called over real HTTP and is killed before the files are read.
 
@@ -115,13 +116,33 @@ async fn the_audit_log_records_events_without_phi() {
 
     // Rotation: the file is moved away and the engine told with SIGHUP;
     // the next lines go to a new file under the configured name, and the
-    // engine goes on.
+    // engine goes on. The same signal applies a channel added to the
+    // configuration file meanwhile.
     let rotated = dir.path().join("logs/audit.jsonl.1");
     std::fs::rename(&audit_file, &rotated).unwrap();
+    let added = free_address();
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&config)
+        .unwrap();
+    let channel_text = format!(
+        "\n[[channels]]\nname = \"added\"\n[channels.source]\ntype = \"mllp\"\nlisten = \"{added}\"\n"
+    );
+    std::io::Write::write_all(&mut file, channel_text.as_bytes()).unwrap();
     let pid = i32::try_from(child.id()).unwrap();
     // SAFETY: kill takes no pointers; it signals our own child process.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGHUP) }, 0);
     line(&audit_file, "Audit log reopened.", "target", "audit").await;
+    let reloaded = line(&audit_file, "Configuration reloaded.", "target", "audit").await;
+    assert_eq!(reloaded["started"], "[\"added\"]", "{reloaded}");
+    wait_until_listening(added).await;
+    let mut stream = TcpStream::connect(added).await.unwrap();
+    let ack = engine::exchange(
+        &mut stream,
+        message.replace(CONTROL_ID, "ADDED-1").as_bytes(),
+    )
+    .await;
+    assert_eq!(engine::field(&ack, "MSA-1"), "AA", "{ack}");
     let mut stream = TcpStream::connect(channel).await.unwrap();
     let after = message.replace(CONTROL_ID, "AUDIT-0002");
     let ack = engine::exchange(&mut stream, after.as_bytes()).await;

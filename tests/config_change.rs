@@ -9,6 +9,8 @@
 //! - work queued for a channel or destination no longer configured goes to
 //!   the dead-letter queue (`not_configured`) instead of waiting for ever.
 //!
+//! The change of partitions is also made by a reload while the engine runs.
+//!
 //! The receiving system is outside the engine, so the tests stand it in
 //! (support/sink.rs).
 
@@ -20,7 +22,9 @@ mod sink;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use engine::{TestEngine, eventually, exchange, field, start_channels};
+use engine::{
+    TestEngine, eventually, exchange, field, start_channels, start_from_file, write_config,
+};
 use hl7wasm::pipeline::ChannelState;
 use hl7wasm::store::{DeadLetterFilter, DeadLetterReason};
 use sink::{Answer, Sink};
@@ -74,33 +78,28 @@ fn waiting(engine: &TestEngine, partitions: u32) -> usize {
         .sum()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn queued_messages_follow_a_change_of_partitions() {
-    let sink = Sink::start("127.0.0.1:0", Answer::Error).await;
-    let engine = start_channels(tempfile::tempdir().unwrap(), &channel(sink.address, 4)).await;
-
-    // Three messages per patient reach the destination queues, where the
-    // sink's AE keeps them.
-    send(&engine, 0..3).await;
+/// Queues work in both kinds of queue of channel `test` (four
+/// partitions): three messages per patient reach the destination queues,
+/// where the sink's AE keeps them, and three more wait in the inbound
+/// queues of the channel, paused.
+async fn queue_work_in_four_partitions(engine: &TestEngine) {
+    send(engine, 0..3).await;
     eventually(PATIENCE, "30 entries wait for the sink", || {
-        waiting(&engine, 4) == 3 * PATIENTS
+        waiting(engine, 4) == 3 * PATIENTS
     })
     .await;
-    // Three more wait in the inbound queues of the paused channel.
-    let control = &engine.server.pipeline("test").unwrap().control;
+    let control = engine.server.pipeline("test").unwrap().control.clone();
     control
         .update(|_| Ok::<_, ()>(ChannelState::Paused))
         .unwrap();
-    send(&engine, 3..6).await;
+    send(engine, 3..6).await;
+}
 
-    // Restarted with three partitions (partition 3 is gone), and a sink
-    // that now accepts.
-    let TestEngine { server, dir, .. } = engine;
-    server.shutdown().await;
+/// Lets the sink accept, and checks that every patient's six messages
+/// arrive, in order, with nothing left in any of the four partitions.
+async fn every_patient_arrives_in_order(engine: &TestEngine, sink: &Sink) {
     sink.answer(Answer::Accept);
-    let engine = start_channels(dir, &channel(sink.address, 3)).await;
     sink.wait_for(6 * PATIENTS, PATIENCE).await;
-
     let seen = sink.sequences_by_patient();
     assert_eq!(seen.len(), PATIENTS);
     for (patient, sequences) in &seen {
@@ -110,7 +109,40 @@ async fn queued_messages_follow_a_change_of_partitions() {
             "patient {patient}'s messages lost or out of order"
         );
     }
-    assert_eq!(waiting(&engine, 4), 0, "nothing left in any partition");
+    assert_eq!(waiting(engine, 4), 0, "nothing left in any partition");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queued_messages_follow_a_change_of_partitions() {
+    let sink = Sink::start("127.0.0.1:0", Answer::Error).await;
+    let engine = start_channels(tempfile::tempdir().unwrap(), &channel(sink.address, 4)).await;
+    queue_work_in_four_partitions(&engine).await;
+
+    // Restarted with three partitions (partition 3 is gone).
+    let TestEngine { server, dir, .. } = engine;
+    server.shutdown().await;
+    let engine = start_channels(dir, &channel(sink.address, 3)).await;
+    every_patient_arrives_in_order(&engine, &sink).await;
+    engine.server.shutdown().await;
+}
+
+/// Ensures the same when the change of partitions comes by a reload of the
+/// configuration file while the engine runs: the channel stops, its queued
+/// work moves, and it starts again with three partitions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queued_messages_follow_a_change_of_partitions_on_reload() {
+    let sink = Sink::start("127.0.0.1:0", Answer::Error).await;
+    let engine = start_from_file(tempfile::tempdir().unwrap(), &channel(sink.address, 4)).await;
+    queue_work_in_four_partitions(&engine).await;
+
+    write_config(&engine.dir, &channel(sink.address, 3));
+    let report = engine
+        .server
+        .reload_config()
+        .await
+        .expect("the reload applies");
+    assert_eq!(report.restarted, ["test"]);
+    every_patient_arrives_in_order(&engine, &sink).await;
     engine.server.shutdown().await;
 }
 
@@ -171,10 +203,8 @@ async fn work_of_removed_channels_and_destinations_is_dead_lettered() {
                 == PATIENTS
     })
     .await;
-    let gone = engine.server.pipeline("gone").unwrap();
-    gone.control
-        .update(|_| Ok::<_, ()>(ChannelState::Paused))
-        .unwrap();
+    let gone = engine.server.pipeline("gone").unwrap().control.clone();
+    gone.update(|_| Ok::<_, ()>(ChannelState::Paused)).unwrap();
     let mut stream = TcpStream::connect(engine.server.address("gone").unwrap())
         .await
         .unwrap();

@@ -96,6 +96,19 @@ impl Alerts {
         }
     }
 
+    /// Clears every alert of `channel` (one that no longer runs).
+    pub fn clear_channel(&self, channel: &str) {
+        let kinds: Vec<&'static str> = self
+            .active()
+            .into_iter()
+            .filter(|alert| alert.channel == channel)
+            .map(|alert| alert.kind)
+            .collect();
+        for kind in kinds {
+            self.clear(kind, channel);
+        }
+    }
+
     /// The active alerts, by kind and channel.
     pub fn active(&self) -> Vec<Alert> {
         self.active

@@ -15,6 +15,7 @@ pub mod mllp;
 pub mod net;
 pub mod pipeline;
 pub mod plugin;
+pub mod running;
 pub mod server;
 pub mod store;
 pub mod tls;

@@ -2,7 +2,7 @@
 //! (pipelines, delivery, pruning) and the admin API, binds one listener per
 //! channel and shuts everything down cleanly.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -10,25 +10,22 @@ use anyhow::Context;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::admin::{
-    AdminApi, AdminState, RateSamples, redacted, refresh_queue_gauges, sample_rates,
-};
+use crate::admin::{AdminApi, AdminState, RateSamples, refresh_queue_gauges, sample_rates};
 use crate::alerting::{AlertsConfig, Evaluator, Webhook};
 use crate::alerts::Alerts;
-use crate::config::{ChannelConfig, Config, SourceConfig};
+use crate::config::{ChannelConfig, Config};
 use crate::events::TlsReloaded;
-use crate::ingest::{AckIds, ChannelRuntime, FileReader, HttpSource, Listener};
+use crate::ingest::AckIds;
+use crate::logging::AUDIT_TARGET;
 use crate::metrics::Metrics;
-use crate::pipeline::{ChannelPipeline, Shared, Topology, Wakers, pruner};
+use crate::pipeline::{ChannelPipeline, Shared, Topology, Wakers, plugin_watch, pruner};
 use crate::plugin::PluginRegistry;
+use crate::running::{ChannelContext, Channels, ReloadError, ReloadReport};
 use crate::store::{DeadLetterFilter, Requeued, Store, StoreError, StoredMessage};
-use crate::tls::{TlsEndpoint, TlsFiles, TlsReload};
+use crate::tls::{TlsFiles, TlsReload};
 
 /// A started engine.
 pub struct Server {
-    /// The address each channel listens on, by channel name (useful when the
-    /// config asked for port 0).
-    pub addresses: BTreeMap<String, SocketAddr>,
     /// The store.
     pub store: Store,
     /// The engine's metrics.
@@ -42,8 +39,8 @@ pub struct Server {
     pub registry: Option<Arc<PluginRegistry>>,
     /// The TLS configurations of the listeners that serve TLS.
     pub tls: Arc<TlsFiles>,
-    channels: Vec<ChannelConfig>,
-    pipelines: BTreeMap<String, Arc<ChannelPipeline>>,
+    /// The channels, as they run now.
+    pub channels: Arc<Channels>,
     admin: Option<AdminApi>,
     shutdown: CancellationToken,
     tasks: JoinSet<()>,
@@ -51,10 +48,10 @@ pub struct Server {
 
 impl Server {
     /// Opens the store, starts the processing side and every channel's
-    /// listener.
+    /// source.
     ///
-    /// The admin API (when `[admin]` enables it) starts before the channels'
-    /// listeners and reports ready once they all listen.
+    /// The admin API (when `[admin]` enables it) starts after the channels
+    /// and reports ready at once.
     ///
     /// # Errors
     /// When the store cannot be opened, a plugin or destination cannot
@@ -67,9 +64,7 @@ impl Server {
             })?;
         let metrics = Arc::new(Metrics::new());
         let wakers = Arc::new(Wakers::new(&config));
-        let ack_ids = Arc::new(AckIds::new());
         let shutdown = CancellationToken::new();
-        let mut addresses = BTreeMap::new();
         let mut tasks = JoinSet::new();
         let alerts = Arc::new(alerts(&config.alerts, &shutdown, &mut tasks)?);
         let tls = Arc::new(TlsFiles::default());
@@ -81,108 +76,100 @@ impl Server {
             tls: tls.clone(),
             shutdown: shutdown.clone(),
         };
-        // On an error below, dropping `tasks` aborts the workers already
-        // spawned.
-        let topology = Topology::start(&config, &shared, &mut tasks)?;
-        let pipelines: BTreeMap<String, Arc<ChannelPipeline>> = topology
-            .channels
-            .iter()
-            .map(|pipeline| (pipeline.name().to_string(), pipeline.clone()))
-            .collect();
+        let registry = Topology::prepare(&config, &store, &metrics)?;
+        let context = ChannelContext {
+            shared,
+            registry: registry.clone(),
+            ack_ids: Arc::new(AckIds::new()),
+        };
+        // On an error below, cancelling the shutdown signal stops the
+        // channels already started, and dropping `tasks` aborts the rest.
+        let channels = match Channels::start(config.clone(), context).await {
+            Ok(channels) => Arc::new(channels),
+            Err(error) => {
+                shutdown.cancel();
+                return Err(error);
+            }
+        };
         tasks.spawn(pruner::run(
             store.clone(),
             config.storage.clone(),
             shutdown.clone(),
         ));
+        let interval = config.plugins.watch_interval_ms;
+        if let Some(registry) = &registry
+            && interval > 0
+        {
+            let live = channels.clone();
+            tasks.spawn(plugin_watch::run(
+                registry.clone(),
+                config.plugins.dir.clone(),
+                Box::new(move || live.current().pipelines.values().cloned().collect()),
+                std::time::Duration::from_millis(interval),
+                shutdown.clone(),
+            ));
+        }
+        // The evaluator starts once every listener's TLS is loaded, so its
+        // first round sees each certificate.
         let evaluator = Evaluator::new(
             config.alerts.clone(),
-            config.channels.clone(),
+            channels.clone(),
             store.clone(),
             metrics.clone(),
             alerts.clone(),
             tls.clone(),
         );
+        tasks.spawn(evaluator.run(shutdown.clone()));
         let admin = if config.admin.enabled {
-            let state = admin_state(&config, &shared, &topology.registry, &pipelines, &tls);
+            let state = Arc::new(AdminState {
+                store: store.clone(),
+                wakers: wakers.clone(),
+                metrics: metrics.clone(),
+                alerts: alerts.clone(),
+                registry: registry.clone(),
+                channels: channels.clone(),
+                settings: config.admin.clone(),
+                ready: false.into(),
+                rates: RateSamples::default(),
+                tls: tls.clone(),
+            });
             tasks.spawn(sample_rates(state.clone(), shutdown.clone()));
             tasks.spawn(refresh_queue_gauges(state.clone(), shutdown.clone()));
-            Some(AdminApi::start(state, &shutdown, &mut tasks).await?)
+            match AdminApi::start(state, &shutdown, &mut tasks).await {
+                Ok(admin) => Some(admin),
+                Err(error) => {
+                    shutdown.cancel();
+                    channels.finish().await;
+                    return Err(error);
+                }
+            }
         } else {
             None
         };
-        for channel in config.channels.clone() {
-            let name = channel.name.clone();
-            let profile = config.profile_for(&channel).map_err(anyhow::Error::msg)?;
-            let source = channel.source.clone();
-            let source_tls = source
-                .tls()
-                .map(|settings| tls.load(TlsEndpoint::Channel(name.clone()), settings))
-                .transpose()
-                .with_context(|| format!("channel \"{name}\": key source.tls"))?;
-            let runtime = Arc::new(ChannelRuntime {
-                name: name.clone(),
-                config: channel,
-                profile,
-                limits: source.limits(),
-                mllp_release2: matches!(&source, SourceConfig::Mllp(mllp) if mllp.mllp_release2),
-                store: store.clone(),
-                metrics: metrics.clone(),
-                wakers: wakers.clone(),
-                ack_ids: ack_ids.clone(),
-                control: pipelines[&name].control.clone(),
-                shutdown: shutdown.child_token(),
-            });
-            match source {
-                SourceConfig::Mllp(source) => {
-                    let listen = source.listen_address().map_err(anyhow::Error::msg)?;
-                    let listener =
-                        Listener::bind(runtime, listen, source_tls, source.max_connections)
-                            .await
-                            .with_context(|| {
-                                format!(
-                                    "channel \"{name}\": cannot start its MLLP listener on {listen}"
-                                )
-                            })?;
-                    addresses.insert(name, listener.local_addr());
-                    tasks.spawn(listener.run());
-                }
-                SourceConfig::Http(source) => {
-                    let http = HttpSource::bind(runtime, &source, source_tls)
-                        .await
-                        .with_context(|| {
-                            format!("channel \"{name}\": cannot start its HTTP source")
-                        })?;
-                    addresses.insert(name, http.local_addr());
-                    tasks.spawn(http.run());
-                }
-                SourceConfig::File(source) => {
-                    let reader = FileReader::new(runtime, source).with_context(|| {
-                        format!("channel \"{name}\": cannot start its file source")
-                    })?;
-                    tasks.spawn(reader.run());
-                }
-            }
-        }
-        // The evaluator starts once every listener's TLS is loaded, so its
-        // first round sees each certificate.
-        tasks.spawn(evaluator.run(shutdown.clone()));
         if let Some(admin) = &admin {
             admin.state.set_ready(true);
         }
         Ok(Server {
-            addresses,
             store,
             metrics,
             alerts,
             wakers,
-            registry: topology.registry,
+            registry,
             tls,
-            channels: config.channels,
-            pipelines,
+            channels,
             admin,
             shutdown,
             tasks,
         })
+    }
+
+    /// Reads the configuration file again and applies what changed in its
+    /// channels (see [`Channels::reload`]); logs the outcome.
+    ///
+    /// # Errors
+    /// As [`Channels::reload`].
+    pub async fn reload_config(&self) -> Result<ReloadReport, ReloadError> {
+        reload_config(&self.channels).await
     }
 
     /// Puts the dead letters `filter` matches back in their queues (see
@@ -195,7 +182,8 @@ impl Server {
         &self,
         filter: &DeadLetterFilter,
     ) -> Result<Vec<Requeued>, StoreError> {
-        reprocess_dead_letters(&self.store, &self.wakers, &self.channels, filter)
+        let channels = self.channels.current();
+        reprocess_dead_letters(&self.store, &self.wakers, &channels.configs, filter)
     }
 
     /// Reads every TLS listener's files again (see [`reload_tls`]).
@@ -205,13 +193,13 @@ impl Server {
 
     /// The processing side of `channel`: its stages (swappable), routes
     /// and workers' shared state.
-    pub fn pipeline(&self, channel: &str) -> Option<&Arc<ChannelPipeline>> {
-        self.pipelines.get(channel)
+    pub fn pipeline(&self, channel: &str) -> Option<Arc<ChannelPipeline>> {
+        self.channels.current().pipelines.get(channel).cloned()
     }
 
     /// The address of `channel`'s listener.
     pub fn address(&self, channel: &str) -> Option<SocketAddr> {
-        self.addresses.get(channel).copied()
+        self.channels.current().addresses.get(channel).copied()
     }
 
     /// The address of the admin API, when it runs.
@@ -226,8 +214,31 @@ impl Server {
             admin.state.set_ready(false);
         }
         self.shutdown.cancel();
+        self.channels.finish().await;
         while self.tasks.join_next().await.is_some() {}
     }
+}
+
+/// Reloads `channels`' configuration file (see [`Channels::reload`]) and
+/// logs what changed, or why nothing did, on the audit target.
+///
+/// # Errors
+/// As [`Channels::reload`].
+pub async fn reload_config(channels: &Channels) -> Result<ReloadReport, ReloadError> {
+    let result = channels.reload().await;
+    match &result {
+        Ok(report) => tracing::info!(
+            target: AUDIT_TARGET,
+            started = ?report.started,
+            restarted = ?report.restarted,
+            stopped = ?report.stopped,
+            unchanged = report.unchanged.len(),
+            "Configuration reloaded."
+        ),
+        Err(ReloadError::NoFile) => tracing::info!("No configuration file to reload."),
+        Err(error) => tracing::error!(target: AUDIT_TARGET, %error, "Configuration reload failed."),
+    }
+    result
 }
 
 /// Reads every TLS listener's certificate, key and client CA files again:
@@ -333,29 +344,4 @@ fn alerts(
         .context("key alerts.webhook_url: cannot build the webhook client")?;
     tasks.spawn(post_all);
     Ok(Alerts::with_notifier(Box::new(webhook)))
-}
-
-/// What the admin API shares with the engine; not ready until the
-/// channels listen.
-fn admin_state(
-    config: &Config,
-    shared: &Shared,
-    registry: &Option<Arc<PluginRegistry>>,
-    pipelines: &BTreeMap<String, Arc<ChannelPipeline>>,
-    tls: &Arc<TlsFiles>,
-) -> Arc<AdminState> {
-    Arc::new(AdminState {
-        store: shared.store.clone(),
-        wakers: shared.wakers.clone(),
-        metrics: shared.metrics.clone(),
-        alerts: shared.alerts.clone(),
-        registry: registry.clone(),
-        channels: config.channels.clone(),
-        pipelines: pipelines.clone(),
-        settings: config.admin.clone(),
-        config_view: redacted(&config.as_written),
-        ready: false.into(),
-        rates: RateSamples::default(),
-        tls: tls.clone(),
-    })
 }

@@ -96,13 +96,37 @@ pub fn message(control_id: &str) -> String {
 /// its store, plugin directory and plugin cache inside `dir`. The address
 /// is that of the channel named `test`.
 pub async fn start_channels(dir: tempfile::TempDir, channels: &str) -> TestEngine {
-    let text = format!(
+    let config =
+        config::parse(&config_text(&dir, channels), "test config").expect("valid test config");
+    started(dir, config).await
+}
+
+/// As [`start_channels`], from a configuration file in `dir` (written by
+/// [`write_config`]), which the engine can reload.
+pub async fn start_from_file(dir: tempfile::TempDir, channels: &str) -> TestEngine {
+    let path = write_config(&dir, channels);
+    let config = config::load_file(&path).expect("valid test config");
+    started(dir, config).await
+}
+
+/// Writes `dir`'s configuration file with `channels` and the store and
+/// plugin directories inside `dir`; returns its path.
+pub fn write_config(dir: &tempfile::TempDir, channels: &str) -> std::path::PathBuf {
+    let path = dir.path().join("hl7wasm.toml");
+    std::fs::write(&path, config_text(dir, channels)).unwrap();
+    path
+}
+
+fn config_text(dir: &tempfile::TempDir, channels: &str) -> String {
+    format!(
         "[storage]\ndir = {:?}\n\n[plugins]\ndir = {:?}\ncache_dir = {:?}\n\n{channels}",
         dir.path().join("store"),
         dir.path().join("plugins"),
         dir.path().join("plugin-cache"),
-    );
-    let config = config::parse(&text, "test config").expect("valid test config");
+    )
+}
+
+async fn started(dir: tempfile::TempDir, config: config::Config) -> TestEngine {
     let server = Server::start(config).await.expect("engine starts");
     let address = server.address("test").expect("a channel named test");
     TestEngine {

@@ -130,11 +130,7 @@ async fn swap(
 ) -> Result<Activated, ApiError> {
     let started = std::time::Instant::now();
     let registry = registry(state)?;
-    let pipeline = state
-        .pipelines
-        .get(&channel)
-        .cloned()
-        .ok_or_else(|| ApiError::not_found(format!("channel {channel:?}")))?;
+    let pipeline = state.pipeline(&channel)?;
     state
         .blocking(move |_| {
             let (_, stages) = pipeline.stages.snapshot();

@@ -162,9 +162,10 @@ pub async fn list(
     _caller: Caller,
     State(state): State<Arc<AdminState>>,
 ) -> Json<Vec<ChannelSummary>> {
+    let channels = state.channel_set();
     Json(
-        state
-            .channels
+        channels
+            .configs
             .iter()
             .map(|channel| ChannelSummary::of(channel, run_state(&state, &channel.name)))
             .collect(),
@@ -188,17 +189,16 @@ pub async fn show(
                 channel: Some(name.clone()),
                 ..DeadLetterFilter::default()
             };
-            let stats = ChannelStats::read(&state.metrics, channel);
+            let stats = ChannelStats::read(&state.metrics, &channel);
             let rates = state.rates.rates(&name, Instant::now(), stats.totals());
             Ok(Json(ChannelStatus {
-                summary: ChannelSummary::of(channel, run_state(state, &name)),
+                summary: ChannelSummary::of(&channel, run_state(state, &name)),
                 stats,
                 rates,
                 dead_letters: state.store.dead_letter_count(&filter)?,
                 stages: state
-                    .pipelines
-                    .get(&name)
-                    .map(|pipeline| StageView::all(pipeline))
+                    .pipeline(&name)
+                    .map(|pipeline| StageView::all(&pipeline))
                     .unwrap_or_default(),
             }))
         })
@@ -208,7 +208,6 @@ pub async fn show(
 /// The run state of the channel named `name`.
 fn run_state(state: &AdminState, name: &str) -> ChannelState {
     state
-        .pipelines
-        .get(name)
+        .pipeline(name)
         .map_or(ChannelState::Running, |pipeline| pipeline.control.state())
 }

@@ -18,7 +18,7 @@ pub const REDACTED: &str = "<redacted>";
 
 /// `GET /api/v1/config`.
 pub async fn show(_caller: Caller, State(state): State<Arc<AdminState>>) -> Json<Value> {
-    Json(state.config_view.clone())
+    Json(state.channel_set().config_view.clone())
 }
 
 /// The JSON view of `table` with secrets redacted.

@@ -133,10 +133,7 @@ fn control(
     };
     let result = caller.require(Role::Operator).and_then(|()| {
         let Path(name) = name?;
-        let pipeline = state
-            .pipelines
-            .get(&name)
-            .ok_or_else(|| ApiError::not_found(format!("channel {name:?}")))?;
+        let pipeline = state.pipeline(&name)?;
         let (previous, now) = pipeline.control.update(|from| action.next(from))?;
         let kept = (now != ChannelState::Running).then(|| now.as_str());
         state

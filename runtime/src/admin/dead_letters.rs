@@ -162,7 +162,7 @@ pub async fn reprocess(
             let requeued = crate::server::reprocess_dead_letters(
                 &state.store,
                 &state.wakers,
-                &state.channels,
+                &state.channel_set().configs,
                 filter,
             )?;
             let sequences: Vec<u64> = requeued.iter().map(|r| r.sequence).collect();

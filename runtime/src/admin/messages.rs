@@ -379,7 +379,7 @@ pub async fn reprocess(
             let requeued = crate::server::reprocess_messages(
                 &state.store,
                 &state.wakers,
-                &state.channels,
+                &state.channel_set().configs,
                 &runnable,
             )?;
             let mut skipped: Vec<u64> = runnable

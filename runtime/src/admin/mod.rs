@@ -39,6 +39,7 @@
 //! GET  /api/v1/tls                          viewer    each TLS listener's certificate
 //! POST /api/v1/tls/reload                   operator  read the TLS files again; audited
 //! GET  /api/v1/config                       viewer    as written, secrets redacted
+//! POST /api/v1/config/reload                operator  apply the file's channel changes; audited
 //! GET  /dashboard/                           no auth   the web dashboard (`/` leads there)
 //! ```
 //!
@@ -65,6 +66,7 @@ mod audit;
 pub(crate) mod auth;
 mod browser_guard;
 mod channels;
+mod config_reload;
 mod config_view;
 mod control;
 mod dashboard;

@@ -178,7 +178,8 @@ async fn remove(state: &Arc<AdminState>, sha256: String) -> Result<PluginView, A
 /// The first channel stage that runs the version `sha256` or would roll
 /// back to it, in words.
 fn user_of(state: &AdminState, sha256: &str) -> Option<String> {
-    state.pipelines.iter().find_map(|(channel, pipeline)| {
+    let channels = state.channel_set();
+    channels.pipelines.iter().find_map(|(channel, pipeline)| {
         let (_, stages) = pipeline.stages.snapshot();
         stages.iter().enumerate().find_map(|(index, stage)| {
             let replaced = pipeline.stages.replaced(index);

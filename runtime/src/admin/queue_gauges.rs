@@ -32,7 +32,7 @@ pub async fn refresh_queue_gauges(state: Arc<AdminState>, shutdown: Cancellation
 /// Sets every channel's gauges from the store.
 fn refresh(state: &AdminState) -> Result<(), StoreError> {
     let gauges = &state.metrics.queue_depth;
-    for channel in &state.channels {
+    for channel in &state.channel_set().configs {
         let name = channel.name.as_str();
         for partition in 0..channel.partitions {
             let depth = state.store.queue(name, partition)?.len();

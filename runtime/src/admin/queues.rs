@@ -50,7 +50,7 @@ pub async fn show(
 ) -> Result<Json<ChannelQueues>, ApiError> {
     let Path(name) = name?;
     state
-        .blocking(move |state| Ok(Json(read(&state.store, state.channel(&name)?)?)))
+        .blocking(move |state| Ok(Json(read(&state.store, &state.channel(&name)?)?)))
         .await
 }
 

@@ -97,7 +97,8 @@ pub async fn sample_rates(state: Arc<AdminState>, shutdown: CancellationToken) {
             () = shutdown.cancelled() => return,
         }
         let totals = state
-            .channels
+            .channel_set()
+            .configs
             .iter()
             .map(|channel| {
                 let totals = ChannelStats::read(&state.metrics, channel).totals();

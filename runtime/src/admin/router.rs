@@ -12,8 +12,8 @@ use super::control;
 use super::error::ApiError;
 use super::state::AdminState;
 use super::{
-    activate, alerts, browser_guard, channels, config_view, dashboard, dead_letters, health,
-    messages, openapi, plugins, queues, tls,
+    activate, alerts, browser_guard, channels, config_reload, config_view, dashboard, dead_letters,
+    health, messages, openapi, plugins, queues, tls,
 };
 
 /// Every route: `/api/v1/...`, `/metrics` and the dashboard, behind the
@@ -58,7 +58,8 @@ pub fn router(state: Arc<AdminState>) -> Router {
         .route("/alerts", get(alerts::list))
         .route("/tls", get(tls::list))
         .route("/tls/reload", post(tls::reload))
-        .route("/config", get(config_view::show));
+        .route("/config", get(config_view::show))
+        .route("/config/reload", post(config_reload::reload));
     Router::new()
         .nest("/api/v1", api)
         .route("/metrics", get(health::metrics))

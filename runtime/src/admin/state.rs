@@ -2,7 +2,6 @@
 //! metrics, alerts and plugin registry, the configuration, the counter
 //! samples rates come from, and the listeners' TLS configurations.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -13,6 +12,7 @@ use crate::config::{AdminConfig, ChannelConfig};
 use crate::metrics::Metrics;
 use crate::pipeline::{ChannelPipeline, Wakers};
 use crate::plugin::PluginRegistry;
+use crate::running::{ChannelSet, Channels};
 use crate::store::Store;
 use crate::tls::TlsFiles;
 
@@ -28,14 +28,12 @@ pub struct AdminState {
     pub alerts: Arc<Alerts>,
     /// The plugin registry, when a channel has a pipeline.
     pub registry: Option<Arc<PluginRegistry>>,
-    /// The channels, as configured.
-    pub channels: Vec<ChannelConfig>,
-    /// Each channel's pipeline, by name, for swapping plugin versions.
-    pub pipelines: BTreeMap<String, Arc<ChannelPipeline>>,
+    /// The channels as they run now: configurations, pipelines (for
+    /// swapping plugin versions), the configuration as shown; and their
+    /// reload.
+    pub channels: Arc<Channels>,
     /// The `[admin]` section (its tokens authenticate callers).
     pub settings: AdminConfig,
-    /// The configuration as `GET /api/v1/config` shows it: secrets redacted.
-    pub config_view: serde_json::Value,
     /// Whether every channel is listening; `GET /api/v1/ready` reports it.
     pub ready: AtomicBool,
     /// The last minute's counter samples, for each channel's rates.
@@ -45,14 +43,31 @@ pub struct AdminState {
 }
 
 impl AdminState {
-    /// The channel named `name`.
+    /// The channels as they run now.
+    pub fn channel_set(&self) -> Arc<ChannelSet> {
+        self.channels.current()
+    }
+
+    /// The channel named `name`, as it runs now.
     ///
     /// # Errors
     /// 404 when there is none.
-    pub fn channel(&self, name: &str) -> Result<&ChannelConfig, ApiError> {
-        self.channels
-            .iter()
-            .find(|channel| channel.name == name)
+    pub fn channel(&self, name: &str) -> Result<ChannelConfig, ApiError> {
+        self.channel_set()
+            .channel(name)
+            .cloned()
+            .ok_or_else(|| ApiError::not_found(format!("channel {name:?}")))
+    }
+
+    /// The pipeline of channel `name`, as it runs now.
+    ///
+    /// # Errors
+    /// 404 when there is none.
+    pub fn pipeline(&self, name: &str) -> Result<Arc<ChannelPipeline>, ApiError> {
+        self.channel_set()
+            .pipelines
+            .get(name)
+            .cloned()
             .ok_or_else(|| ApiError::not_found(format!("channel {name:?}")))
     }
 

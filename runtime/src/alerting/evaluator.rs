@@ -21,6 +21,7 @@ use crate::hl7_input::now_unix_ms;
 use crate::ingest::FileOutcome;
 use crate::metrics::{self, Metrics, channel_and, destination_and};
 use crate::pipeline::ChannelState;
+use crate::running::Channels;
 use crate::store::{Store, StoreError};
 use crate::tls::TlsFiles;
 
@@ -42,7 +43,7 @@ struct Sample {
 /// Evaluates the rules every `interval_secs`.
 pub struct Evaluator {
     config: AlertsConfig,
-    channels: Vec<ChannelConfig>,
+    channels: Arc<Channels>,
     store: Store,
     metrics: Arc<Metrics>,
     alerts: Arc<Alerts>,
@@ -59,7 +60,7 @@ impl Evaluator {
     /// `config`.
     pub fn new(
         config: AlertsConfig,
-        channels: Vec<ChannelConfig>,
+        channels: Arc<Channels>,
         store: Store,
         metrics: Arc<Metrics>,
         alerts: Arc<Alerts>,
@@ -96,6 +97,8 @@ impl Evaluator {
             at_ms: now_unix_ms(),
             counts: self
                 .channels
+                .current()
+                .configs
                 .iter()
                 .map(|channel| (channel.name.clone(), read_counts(&self.metrics, channel)))
                 .collect(),
@@ -203,6 +206,8 @@ impl Evaluator {
     async fn judge_silence(&mut self, sample: &Sample) {
         let watched: Vec<(String, u64)> = self
             .channels
+            .current()
+            .configs
             .iter()
             .filter_map(|c| Some((c.name.clone(), c.silence_alert_secs?)))
             .collect();
@@ -256,6 +261,8 @@ impl Evaluator {
         let store = self.store.clone();
         let channels: Vec<(String, u32)> = self
             .channels
+            .current()
+            .configs
             .iter()
             .map(|channel| (channel.name.clone(), channel.partitions))
             .collect();

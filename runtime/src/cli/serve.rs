@@ -1,5 +1,6 @@
 //! `hl7wasm serve`: runs the engine until Ctrl-C or SIGTERM; SIGHUP reopens
-//! the audit log file and reloads the listeners' TLS files.
+//! the audit log file, reloads the configuration file's channels and the
+//! TLS files.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -33,7 +34,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         .build()?;
     runtime.block_on(async {
         let server = Server::start(config).await?;
-        for (channel, address) in &server.addresses {
+        for (channel, address) in &server.channels.current().addresses {
             tracing::info!(channel, %address, "Channel ready.");
         }
         wait_for_signal(audit.file.as_ref(), &server).await?;
@@ -69,8 +70,9 @@ fn load(args: &ServeArgs) -> anyhow::Result<Config> {
 }
 
 /// Waits for SIGINT or SIGTERM; on SIGHUP reopens the audit log file (after
-/// logrotate moved it), reloads the TLS listeners' files (after a
-/// certificate was renewed) and goes on waiting.
+/// logrotate moved it), applies what changed in the configuration file's
+/// channels, reloads the TLS files (after a certificate was renewed) and
+/// goes on waiting.
 async fn wait_for_signal(audit: Option<&AuditFile>, server: &Server) -> anyhow::Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut terminate = signal(SignalKind::terminate())?;
@@ -81,6 +83,8 @@ async fn wait_for_signal(audit: Option<&AuditFile>, server: &Server) -> anyhow::
             _ = terminate.recv() => return Ok(()),
             _ = hangup.recv() => {
                 reopen(audit);
+                // The outcome is logged; a file that does not load changes nothing.
+                let _ = server.reload_config().await;
                 // Reading files and building clients blocks: off the async workers.
                 let (tls, metrics) = (server.tls.clone(), server.metrics.clone());
                 let reload = move || hl7wasm::server::reload_tls(&tls, &metrics);

@@ -390,6 +390,14 @@ impl ChannelConfig {
         hl7v2::Message::parse(raw).map_or(0, |message| self.partition_of(&message))
     }
 
+    /// The channels this one's `channel` destinations feed.
+    pub fn fed_channels(&self) -> impl Iterator<Item = &str> {
+        self.destinations.iter().filter_map(|d| match &d.to {
+            crate::deliver::TargetConfig::Channel(target) => Some(target.channel.as_str()),
+            _ => None,
+        })
+    }
+
     /// Whether messages spread over more than one partition: `partition_by`
     /// set and `partitions` above 1.
     pub fn is_partitioned(&self) -> bool {

@@ -32,7 +32,9 @@ pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
         origin: origin.clone(),
         message: format!("cannot read the file: {e}"),
     })?;
-    parse(&text, &origin)
+    let mut config = parse(&text, &origin)?;
+    config.file = Some(path.to_path_buf());
+    Ok(config)
 }
 
 /// Parses and checks configuration text; `origin` names it in errors.

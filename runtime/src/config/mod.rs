@@ -123,6 +123,10 @@ pub struct Config {
     /// admin API can show it without the environment's secrets.
     #[serde(skip)]
     pub as_written: toml::Table,
+    /// The file it was read from; `None` for the embedded default, which a
+    /// reload has nothing to read again from.
+    #[serde(skip)]
+    pub file: Option<std::path::PathBuf>,
 }
 
 impl Config {

@@ -22,11 +22,14 @@ use crate::plugin::{PluginRegistry, PluginVersion, content_hash};
 /// What identifies a file's content between two looks: size and mtime.
 type Stamp = (u64, Option<SystemTime>);
 
+/// The channels' pipelines as they run now (a reload changes them).
+pub type Pipelines = Box<dyn Fn() -> Vec<Arc<ChannelPipeline>> + Send + Sync>;
+
 /// Polls `dir` every `interval` until `shutdown`.
 pub async fn run(
     registry: Arc<PluginRegistry>,
     dir: PathBuf,
-    pipelines: Vec<Arc<ChannelPipeline>>,
+    pipelines: Pipelines,
     interval: Duration,
     shutdown: CancellationToken,
 ) {
@@ -46,7 +49,7 @@ pub async fn run(
         if changed.is_empty() {
             continue;
         }
-        let (registry, pipelines) = (registry.clone(), pipelines.clone());
+        let (registry, pipelines) = (registry.clone(), pipelines());
         tokio::task::spawn_blocking(move || {
             for path in changed {
                 load(&registry, &pipelines, &path);

@@ -15,7 +15,6 @@ use super::channel::ChannelPipeline;
 use super::control::{ChannelControl, ChannelState};
 use super::delivery::{DeliveryWorker, Target};
 use super::partition::PartitionWorker;
-use super::plugin_watch;
 use super::router::Route;
 use super::unserved::{Unserved, dead_letter_unserved};
 use super::wakers::Wakers;
@@ -46,117 +45,160 @@ pub struct Shared {
     pub shutdown: CancellationToken,
 }
 
-/// The running processing side.
-pub struct Topology {
-    /// Each channel's pipeline, in configuration order.
-    pub channels: Vec<Arc<ChannelPipeline>>,
-    /// The plugin registry, when a channel has plugins.
-    pub registry: Option<Arc<PluginRegistry>>,
-}
+/// What the engine does once, before any channel's workers run.
+pub struct Topology;
 
 impl Topology {
-    /// Moves queued work whose channel's partitioning changed, loads the
-    /// plugins, checks every stage (instantiated and configured once, so a
-    /// bad plugin config stops the start), builds every destination's
-    /// connector and spawns the workers into `tasks`.
+    /// Moves queued work whose channel's partitioning changed,
+    /// dead-letters the work of channels and destinations no longer
+    /// configured, and opens the plugin registry when a channel has
+    /// plugins.
+    ///
+    /// # Errors
+    /// When the store fails, or the plugin registry cannot open.
+    pub fn prepare(
+        config: &Config,
+        store: &Store,
+        metrics: &Metrics,
+    ) -> anyhow::Result<Option<Arc<PluginRegistry>>> {
+        // Before any worker runs: a hand-off could otherwise queue work by
+        // the new partitioning among work not moved yet.
+        follow_configuration(config, config.channels.iter(), store, metrics)?;
+        open_registry(config)
+    }
+}
+
+/// Moves the queued work of `channels` whose partitioning changed (see
+/// [`Store::repartition`]) and dead-letters the queued work of channels and
+/// destinations `config` does not name; no worker of `channels` may run.
+///
+/// # Errors
+/// When the store fails.
+pub fn follow_configuration<'a>(
+    config: &Config,
+    channels: impl IntoIterator<Item = &'a ChannelConfig>,
+    store: &Store,
+    metrics: &Metrics,
+) -> anyhow::Result<()> {
+    for channel in channels {
+        follow_partitioning(store, channel)?;
+    }
+    let unserved = dead_letter_unserved(store, config, metrics)?;
+    if unserved != Unserved::default() {
+        tracing::warn!(
+            inbound = unserved.inbound,
+            outbound = unserved.outbound,
+            "Queued messages of channels or destinations no longer configured were dead-lettered (not_configured)."
+        );
+    }
+    Ok(())
+}
+
+/// One channel's processing side, checked and ready to spawn: its stages
+/// (each instantiated and configured once, so a bad plugin config is
+/// found before anything starts) and a target per destination and
+/// partition.
+pub struct Processing {
+    stages: Vec<Stage>,
+    targets: Vec<Vec<Target>>,
+}
+
+impl Processing {
+    /// Checks `channel`'s stages and builds its destinations' connectors.
     ///
     /// # Errors
     /// Names the channel and the stage or destination that cannot start.
-    pub fn start(
+    pub fn check(
         config: &Config,
-        shared: &Shared,
-        tasks: &mut JoinSet<()>,
-    ) -> anyhow::Result<Topology> {
-        // Before any worker runs: a hand-off could otherwise queue work by
-        // the new partitioning among work not moved yet.
-        for channel in &config.channels {
-            follow_partitioning(&shared.store, channel)?;
+        channel: &ChannelConfig,
+        registry: Option<&PluginRegistry>,
+    ) -> anyhow::Result<Processing> {
+        let stages = resolve_stages(config, channel, registry)?;
+        let mut targets = Vec::new();
+        for destination in &channel.destinations {
+            let at = || destination_label(channel, &destination.name);
+            let per_partition = (0..channel.partitions)
+                .map(|_| target(config, channel, &destination.to))
+                .collect::<anyhow::Result<Vec<_>>>()
+                .with_context(at)?;
+            targets.push(per_partition);
         }
-        let unserved = dead_letter_unserved(&shared.store, config, &shared.metrics)?;
-        if unserved != Unserved::default() {
-            tracing::warn!(
-                inbound = unserved.inbound,
-                outbound = unserved.outbound,
-                "Queued messages of channels or destinations no longer configured were dead-lettered (not_configured)."
-            );
-        }
-        let registry = open_registry(config)?;
-        let mut channels = Vec::new();
-        for channel in &config.channels {
-            let stages = resolve_stages(config, channel, registry.as_deref())?;
-            let routes = channel
-                .destinations
-                .iter()
-                .map(|d| Route {
-                    destination: d.name.clone(),
-                    filter: d.filter.clone(),
-                })
-                .collect();
-            let pipeline = Arc::new(ChannelPipeline {
-                config: channel.clone(),
-                stages: ActiveStages::new(stages),
-                routes,
-                store: shared.store.clone(),
-                wakers: shared.wakers.clone(),
-                metrics: shared.metrics.clone(),
-                alerts: shared.alerts.clone(),
-                tls: shared.tls.clone(),
-                dead_letter_threshold: config
-                    .alerts
-                    .dead_letter_threshold(channel.dead_letter_alert),
-                control: Arc::new(ChannelControl::new(initial_state(shared, &channel.name)?)),
-                shutdown: shared.shutdown.child_token(),
-            });
-            for partition in 0..channel.partitions {
-                tasks.spawn(PartitionWorker::new(pipeline.clone(), partition).run());
-            }
-            for destination in &channel.destinations {
-                let at = || {
-                    format!(
-                        "channel \"{}\", destination \"{}\"",
-                        channel.name, destination.name
-                    )
-                };
-                if destination.to.has_reloadable_files() {
-                    let endpoint = TlsEndpoint::Destination {
-                        channel: channel.name.clone(),
-                        destination: destination.name.clone(),
-                    };
-                    let check = tls_check(destination.to.clone());
-                    shared
-                        .tls
-                        .add_client(endpoint, check)
-                        .map_err(anyhow::Error::msg)
-                        .with_context(at)?;
-                }
-                for partition in 0..channel.partitions {
-                    let target = target(config, channel, &destination.to).with_context(at)?;
-                    let worker = DeliveryWorker::new(
-                        pipeline.clone(),
-                        destination.clone(),
-                        partition,
-                        target,
-                    );
-                    tasks.spawn(worker.run());
-                }
-            }
-            tasks.spawn(pipeline.clone().watch_dead_letters());
-            channels.push(pipeline);
-        }
-        let interval = config.plugins.watch_interval_ms;
-        if let Some(registry) = &registry
-            && interval > 0
-        {
-            tasks.spawn(plugin_watch::run(
-                registry.clone(),
-                config.plugins.dir.clone(),
-                channels.clone(),
-                std::time::Duration::from_millis(interval),
-                shared.shutdown.clone(),
-            ));
-        }
-        Ok(Topology { channels, registry })
+        Ok(Processing { stages, targets })
     }
+
+    /// Spawns a pipeline worker per partition and a delivery worker per
+    /// destination and partition into `tasks`; they stop when `stop` is
+    /// cancelled.
+    ///
+    /// # Errors
+    /// When the channel's stored run state cannot be read, or a
+    /// destination's TLS files no longer load.
+    pub fn spawn(
+        self,
+        config: &Config,
+        channel: &ChannelConfig,
+        shared: &Shared,
+        stop: CancellationToken,
+        tasks: &mut JoinSet<()>,
+    ) -> anyhow::Result<Arc<ChannelPipeline>> {
+        for destination in &channel.destinations {
+            if destination.to.has_reloadable_files() {
+                let endpoint = TlsEndpoint::Destination {
+                    channel: channel.name.clone(),
+                    destination: destination.name.clone(),
+                };
+                let check = tls_check(destination.to.clone());
+                shared
+                    .tls
+                    .add_client(endpoint, check)
+                    .map_err(anyhow::Error::msg)
+                    .with_context(|| destination_label(channel, &destination.name))?;
+            }
+        }
+        let routes = channel
+            .destinations
+            .iter()
+            .map(|d| Route {
+                destination: d.name.clone(),
+                filter: d.filter.clone(),
+            })
+            .collect();
+        shared.wakers.set_channel(channel);
+        let pipeline = Arc::new(ChannelPipeline {
+            config: channel.clone(),
+            stages: ActiveStages::new(self.stages),
+            routes,
+            store: shared.store.clone(),
+            wakers: shared.wakers.clone(),
+            metrics: shared.metrics.clone(),
+            alerts: shared.alerts.clone(),
+            tls: shared.tls.clone(),
+            dead_letter_threshold: config
+                .alerts
+                .dead_letter_threshold(channel.dead_letter_alert),
+            control: Arc::new(ChannelControl::new(initial_state(shared, &channel.name)?)),
+            shutdown: stop,
+        });
+        for partition in 0..channel.partitions {
+            tasks.spawn(PartitionWorker::new(pipeline.clone(), partition).run());
+        }
+        for (destination, targets) in channel.destinations.iter().zip(self.targets) {
+            for (partition, target) in (0..).zip(targets) {
+                let worker =
+                    DeliveryWorker::new(pipeline.clone(), destination.clone(), partition, target);
+                tasks.spawn(worker.run());
+            }
+        }
+        tasks.spawn(pipeline.clone().watch_dead_letters());
+        Ok(pipeline)
+    }
+}
+
+fn destination_label(channel: &ChannelConfig, destination: &str) -> String {
+    format!(
+        "channel \"{}\", destination \"{destination}\"",
+        channel.name
+    )
 }
 
 /// Moves `channel`'s queued work to the partitions its partitioning gives
@@ -268,7 +310,12 @@ fn resolve_stages(
     let mut stages = Vec::new();
     for (index, stage) in channel.pipeline.iter().enumerate() {
         let at = || format!("channel \"{}\", pipeline[{index}]", channel.name);
-        let registry = registry.expect("a registry is open when a channel has plugins");
+        let Some(registry) = registry else {
+            bail!(
+                "{}: the engine started without plugins; restart it to add the first channel with a pipeline",
+                at()
+            );
+        };
         let Some(version) = registry.resolve(&stage.plugin, &stage.version) else {
             bail!(
                 "{}: plugin {:?} version {:?} is not loaded (bundled: {}; plugin directory: {})",

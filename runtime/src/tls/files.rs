@@ -122,6 +122,17 @@ impl TlsFiles {
         Ok(())
     }
 
+    /// Forgets the listener and destinations of `channel` (one that
+    /// stopped).
+    pub fn remove_channel(&self, channel: &str) {
+        lock(&self.listeners).retain(
+            |(endpoint, _)| !matches!(endpoint, TlsEndpoint::Channel(name) if name == channel),
+        );
+        lock(&self.clients).retain(|client| {
+            !matches!(&client.endpoint, TlsEndpoint::Destination { channel: name, .. } if name == channel)
+        });
+    }
+
     /// Every listener with its configuration, in the order loaded.
     pub fn listeners(&self) -> Vec<(TlsEndpoint, Arc<ServerTls>)> {
         lock(&self.listeners).clone()

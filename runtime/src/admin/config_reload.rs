@@ -1,0 +1,62 @@
+//! `POST /api/v1/config/reload`: an operator has the engine read its
+//! configuration file again and apply what changed in its channels, lookup
+//! tables and profiles, without a restart (see [`crate::running`]).
+//! Audited.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+
+use super::audit;
+use super::auth::Caller;
+use super::error::ApiError;
+use super::state::AdminState;
+use crate::config::Role;
+use crate::running::{ReloadError, ReloadReport};
+
+/// `POST /api/v1/config/reload`: the channels started, restarted, stopped
+/// and left alone; operator role.
+///
+/// # Errors
+/// 403 below operator; 409 when the engine runs its embedded default
+/// (`no_config_file`) or a section other than channels, lookups and
+/// profiles changed (`restart_required`); 422 when the file does not load
+/// (`invalid_config`, naming the file, channel and key) or a channel's
+/// plugins or destinations would not start (`channel_refused`), in which
+/// cases nothing changed; 500 when a channel did not start after the
+/// channels it replaced had stopped (`channel_not_started`).
+pub async fn reload(
+    caller: Caller,
+    State(state): State<Arc<AdminState>>,
+) -> Result<Json<ReloadReport>, ApiError> {
+    let result = match caller.require(Role::Operator) {
+        Ok(()) => crate::server::reload_config(&state.channels)
+            .await
+            .map_err(answer),
+        Err(error) => Err(error),
+    };
+    let summary = result.as_ref().map(|report| {
+        format!(
+            "{} started, {} restarted, {} stopped, {} unchanged",
+            report.started.len(),
+            report.restarted.len(),
+            report.stopped.len(),
+            report.unchanged.len()
+        )
+    });
+    audit::record(&caller, "config.reload", "the configuration file", summary);
+    result.map(Json)
+}
+
+fn answer(error: ReloadError) -> ApiError {
+    let (status, code) = match &error {
+        ReloadError::NoFile => (StatusCode::CONFLICT, "no_config_file"),
+        ReloadError::NeedsRestart(_) => (StatusCode::CONFLICT, "restart_required"),
+        ReloadError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_config"),
+        ReloadError::Refused(_) => (StatusCode::UNPROCESSABLE_ENTITY, "channel_refused"),
+        ReloadError::Start { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "channel_not_started"),
+    };
+    ApiError::new(status, code, error.to_string())
+}

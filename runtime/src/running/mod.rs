@@ -1,0 +1,232 @@
+//! The channels the engine runs, started at start and changed by a
+//! configuration reload without a restart of the engine.
+//!
+//! [`Channels`] owns every running channel (its workers and source) and
+//! publishes a [`ChannelSet`]: the channels' configurations, pipelines and
+//! addresses as they are now, which the admin API, the alert evaluator
+//! and the plugin watcher read. A reload ([`Channels::reload`]) reads the
+//! configuration file again and, when only channels, lookup tables or
+//! profiles changed:
+//!
+//! 1. checks every channel to start: its plugins are instantiated and
+//!    configured and its destinations' connectors built, so that a bad
+//!    plugin config or destination refuses the reload before anything
+//!    stops;
+//! 2. stops the channels removed or changed (their sources close, the
+//!    messages in flight finish, the workers end);
+//! 3. moves their queued work to its new partitions and dead-letters the
+//!    work of channels and destinations no longer configured, as a start
+//!    does;
+//! 4. starts the new and changed channels. Channels that did not change
+//!    keep running throughout, their connections open.
+
+mod channel;
+mod reload;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, PoisonError, RwLock};
+
+use tokio::sync::Mutex;
+
+use crate::admin::redacted;
+use crate::config::{self, ChannelConfig, Config};
+use crate::ingest::AckIds;
+use crate::pipeline::{ChannelPipeline, Processing, Shared, follow_configuration};
+use crate::plugin::PluginRegistry;
+use channel::RunningChannel;
+use reload::Plan;
+pub use reload::{ReloadError, ReloadReport};
+
+/// What starting a channel needs from the engine.
+pub struct ChannelContext {
+    /// The store, wakers, metrics, alerts, TLS files and shutdown signal.
+    pub shared: Shared,
+    /// The plugin registry, when a channel had plugins at start.
+    pub registry: Option<Arc<PluginRegistry>>,
+    /// Control IDs for outgoing ACKs.
+    pub ack_ids: Arc<AckIds>,
+}
+
+/// The channels as they run now.
+#[derive(Default)]
+pub struct ChannelSet {
+    /// Their configurations, in the file's order.
+    pub configs: Vec<ChannelConfig>,
+    /// Their pipelines, by name.
+    pub pipelines: BTreeMap<String, Arc<ChannelPipeline>>,
+    /// Where each MLLP or HTTP source listens, by channel name.
+    pub addresses: BTreeMap<String, SocketAddr>,
+    /// The configuration as `GET /api/v1/config` shows it: secrets
+    /// redacted.
+    pub config_view: serde_json::Value,
+}
+
+impl ChannelSet {
+    /// The channel named `name`.
+    pub fn channel(&self, name: &str) -> Option<&ChannelConfig> {
+        self.configs.iter().find(|c| c.name == name)
+    }
+}
+
+/// The running configuration and channels, changed one reload at a time.
+struct Running {
+    config: Config,
+    channels: BTreeMap<String, RunningChannel>,
+}
+
+/// The engine's channels: started, reloaded and stopped.
+pub struct Channels {
+    context: ChannelContext,
+    running: Mutex<Running>,
+    current: RwLock<Arc<ChannelSet>>,
+}
+
+impl Channels {
+    /// Starts every channel of `config`, in order.
+    ///
+    /// # Errors
+    /// Names the channel that cannot start; the channels started before it
+    /// stop when the engine's shutdown signal is cancelled.
+    pub async fn start(config: Config, context: ChannelContext) -> anyhow::Result<Channels> {
+        let mut running = BTreeMap::new();
+        for channel in &config.channels {
+            let processing = Processing::check(&config, channel, context.registry.as_deref())?;
+            let started = RunningChannel::start(&config, channel, processing, &context).await?;
+            running.insert(channel.name.clone(), started);
+        }
+        let set = publish(&config, &running);
+        Ok(Channels {
+            context,
+            running: Mutex::new(Running {
+                config,
+                channels: running,
+            }),
+            current: RwLock::new(Arc::new(set)),
+        })
+    }
+
+    /// The channels as they run now.
+    pub fn current(&self) -> Arc<ChannelSet> {
+        Arc::clone(&self.current.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Reads the configuration file again and applies what changed in its
+    /// channels, lookup tables and profiles (see the module docs).
+    ///
+    /// # Errors
+    /// See [`ReloadError`]: all but [`ReloadError::Start`] leave the
+    /// engine as it was.
+    pub async fn reload(&self) -> Result<ReloadReport, ReloadError> {
+        let mut running = self.running.lock().await;
+        let path = running.config.file.clone().ok_or(ReloadError::NoFile)?;
+        let read = tokio::task::spawn_blocking(move || config::load_file(&path))
+            .await
+            .expect("reading the configuration panicked")?;
+        let plan = Plan::between(&running.config, &read, |name| {
+            running.channels.contains_key(name)
+        })?;
+        let context = &self.context;
+        let mut checked = BTreeMap::new();
+        for name in plan.start.iter().chain(&plan.restart) {
+            let channel = read.channel(name).expect("planned from the file");
+            let processing = Processing::check(&read, channel, context.registry.as_deref())
+                .map_err(ReloadError::Refused)?;
+            checked.insert(name.clone(), processing);
+        }
+        for name in plan.restart.iter().chain(&plan.stop) {
+            if let Some(channel) = running.channels.remove(name) {
+                channel.stop(context).await;
+                tracing::info!(channel = name, "Channel stopped for the reload.");
+            }
+        }
+        for name in &plan.stop {
+            context.shared.wakers.remove_channel(name);
+            context.shared.alerts.clear_channel(name);
+        }
+        let store = context.shared.store.clone();
+        let metrics = context.shared.metrics.clone();
+        // A new channel may find work queued under its name long ago.
+        let starting: Vec<ChannelConfig> = plan
+            .start
+            .iter()
+            .chain(&plan.restart)
+            .filter_map(|name| read.channel(name).cloned())
+            .collect();
+        let moved = {
+            let read = read.clone();
+            tokio::task::spawn_blocking(move || {
+                follow_configuration(&read, &starting, &store, &metrics)
+            })
+            .await
+            .expect("moving queued work panicked")
+        };
+        let mut failures = Vec::new();
+        match moved {
+            // Workers must not run on work that was not moved.
+            Err(error) => failures.push(error.context("no channel was started")),
+            Ok(()) => {
+                for channel in &read.channels {
+                    let Some(processing) = checked.remove(&channel.name) else {
+                        continue;
+                    };
+                    match RunningChannel::start(&read, channel, processing, context).await {
+                        Ok(started) => {
+                            running.channels.insert(channel.name.clone(), started);
+                        }
+                        Err(error) => failures.push(error),
+                    }
+                }
+            }
+        }
+        let report = ReloadReport {
+            started: plan.start,
+            restarted: plan.restart,
+            stopped: plan.stop,
+            unchanged: plan.keep,
+        };
+        running.config = read;
+        let set = publish(&running.config, &running.channels);
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(set);
+        if failures.is_empty() {
+            return Ok(report);
+        }
+        let text: Vec<String> = failures.iter().map(|e| format!("{e:#}")).collect();
+        Err(ReloadError::Start {
+            error: anyhow::anyhow!(text.join("; ")),
+            report,
+        })
+    }
+
+    /// Waits for every channel's workers and source to end, once the
+    /// engine's shutdown signal is cancelled.
+    pub async fn finish(&self) {
+        let mut running = self.running.lock().await;
+        for (_, channel) in std::mem::take(&mut running.channels) {
+            channel.finish().await;
+        }
+    }
+}
+
+/// The channel set `running` gives under `config`: a channel that failed
+/// to start in a reload is left out.
+fn publish(config: &Config, running: &BTreeMap<String, RunningChannel>) -> ChannelSet {
+    let configs: Vec<ChannelConfig> = config
+        .channels
+        .iter()
+        .filter(|c| running.contains_key(&c.name))
+        .cloned()
+        .collect();
+    ChannelSet {
+        pipelines: running
+            .iter()
+            .map(|(name, channel)| (name.clone(), channel.pipeline.clone()))
+            .collect(),
+        addresses: running
+            .iter()
+            .filter_map(|(name, channel)| Some((name.clone(), channel.address?)))
+            .collect(),
+        configs,
+        config_view: redacted(&config.as_written),
+    }
+}

@@ -1,0 +1,245 @@
+//! Ensures that `POST /api/v1/config/reload` applies what changed in the
+//! configuration file's channels while the engine runs, over real HTTP,
+//! MLLP and sled:
+//!
+//! - a new channel starts, a removed one stops (its queued work goes to
+//!   the dead-letter queue as `not_configured`), a changed one restarts
+//!   with its new destination, and an unchanged one keeps running: its
+//!   sender's open connection goes on working;
+//! - a file that does not load, a change to an engine-wide section and a
+//!   destination that cannot be built change nothing, each with its own
+//!   answer; a channel that cannot bind is reported, the rest is applied,
+//!   and the next reload starts it;
+//! - the embedded default has no file to reload.
+//!
+//! The receiving systems are outside the engine, so the tests stand them
+//! in (support/sink.rs).
+
+#[path = "support/admin.rs"]
+mod admin;
+#[path = "support/engine.rs"]
+mod engine;
+#[path = "support/sink.rs"]
+mod sink;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use admin::Api;
+use engine::{TestEngine, exchange, field, message, start_channels, start_from_file, write_config};
+use hl7wasm::running::ReloadError;
+use hl7wasm::store::{DeadLetterFilter, DeadLetterReason};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sink::{Answer, Sink};
+use tokio::net::TcpStream;
+
+const PATIENCE: Duration = Duration::from_secs(20);
+const VIEWER: &str = "viewer-token-0123456789";
+const OPERATOR: &str = "operator-token-0123456789";
+
+/// The admin section, the same in every version of the file.
+fn admin() -> String {
+    format!(
+        "[admin]\nlisten = \"127.0.0.1:0\"\ntokens = [\n\
+         {{ name = \"grafana\", token = \"{VIEWER}\", role = \"viewer\" }},\n\
+         {{ name = \"oncall\", token = \"{OPERATOR}\", role = \"operator\" }},\n]\n\n"
+    )
+}
+
+/// An MLLP channel `name` on any port, delivering to `to`.
+fn channel(name: &str, to: impl std::fmt::Display) -> String {
+    format!(
+        "[[channels]]\nname = \"{name}\"\n[channels.source]\ntype = \"mllp\"\nlisten = \"127.0.0.1:0\"\n\
+         [[channels.destinations]]\nname = \"out\"\n\
+         to = {{ type = \"mllp\", address = \"{to}\", ack_timeout_secs = 2, connect_timeout_secs = 1 }}\n\
+         retry = {{ initial_delay_ms = 50, max_delay_ms = 200, max_retries = 100000, jitter = 0.0 }}\n\n"
+    )
+}
+
+/// A loopback address nothing listens on.
+async fn closed_port() -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    listener.local_addr().unwrap()
+}
+
+/// Sends `control_id` on `stream`; the ACK must be AA.
+async fn send_on(stream: &mut TcpStream, control_id: &str) {
+    let ack = exchange(stream, message(control_id).as_bytes()).await;
+    assert_eq!(field(&ack, "MSA-1"), "AA", "{ack}");
+}
+
+/// Sends `control_id` to channel `name` on a new connection.
+async fn send_to(engine: &TestEngine, name: &str, control_id: &str) {
+    let address = engine.server.address(name).expect("the channel listens");
+    send_on(&mut TcpStream::connect(address).await.unwrap(), control_id).await;
+}
+
+/// Sends message `S-<sent>` to channel `test`, which must still listen
+/// where it did at start, and waits until the sink has `sent` messages.
+async fn still_serves(engine: &TestEngine, sink: &Sink, sent: usize) {
+    send_to(engine, "test", &format!("S-{sent}")).await;
+    sink.wait_for(sent, PATIENCE).await;
+    assert_eq!(engine.server.address("test"), Some(engine.address));
+}
+
+async fn reload(api: &Api, token: &str) -> (StatusCode, Value) {
+    api.post("/api/v1/config/reload", token, &json!({})).await
+}
+
+fn channel_names(channels: &Value) -> Vec<&str> {
+    let channels = channels.as_array().expect("a list of channels");
+    channels
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_starts_stops_and_restarts_channels_and_leaves_the_rest_running() {
+    let (first, second) = (
+        Sink::start("127.0.0.1:0", Answer::Accept).await,
+        Sink::start("127.0.0.1:0", Answer::Accept).await,
+    );
+    let down = closed_port().await;
+    let before = admin()
+        + &channel("test", first.address)
+        + &channel("changing", first.address)
+        + &channel("leaving", down);
+    let engine = start_from_file(tempfile::tempdir().unwrap(), &before).await;
+    let api = Api::of(&engine);
+
+    let mut steady = TcpStream::connect(engine.address).await.unwrap();
+    send_on(&mut steady, "T-1").await;
+    send_to(&engine, "changing", "C-1").await;
+    let leaving = engine.server.address("leaving").unwrap();
+    send_to(&engine, "leaving", "L-1").await;
+    send_to(&engine, "leaving", "L-2").await;
+    first.wait_for(2, PATIENCE).await;
+
+    let after = admin()
+        + &channel("test", first.address)
+        + &channel("changing", second.address)
+        + &channel("joining", second.address);
+    write_config(&engine.dir, &after);
+    assert_eq!(reload(&api, VIEWER).await.0, StatusCode::FORBIDDEN);
+    let (status, report) = reload(&api, OPERATOR).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(
+        report,
+        json!({
+            "started": ["joining"],
+            "restarted": ["changing"],
+            "stopped": ["leaving"],
+            "unchanged": ["test"],
+        })
+    );
+
+    // The unchanged channel's sender never noticed.
+    send_on(&mut steady, "T-2").await;
+    send_to(&engine, "changing", "C-2").await;
+    send_to(&engine, "joining", "J-1").await;
+    first.wait_for(3, PATIENCE).await;
+    second.wait_for(2, PATIENCE).await;
+    assert_eq!(first.accepted_ids(), ["T-1", "C-1", "T-2"]);
+    let mut moved = second.accepted_ids();
+    moved.sort();
+    assert_eq!(moved, ["C-2", "J-1"]);
+
+    // The removed channel no longer listens, and its queued work is a
+    // dead letter.
+    assert_eq!(engine.server.address("leaving"), None);
+    assert!(TcpStream::connect(leaving).await.is_err());
+    let letters = engine
+        .server
+        .store
+        .dead_letters(&DeadLetterFilter::default(), usize::MAX)
+        .unwrap();
+    assert_eq!(letters.len(), 2, "{letters:?}");
+    for letter in &letters {
+        assert_eq!(letter.header.channel, "leaving");
+        assert_eq!(letter.header.reason, DeadLetterReason::NotConfigured);
+    }
+
+    let channels = api.ok("/api/v1/channels", VIEWER).await;
+    assert_eq!(channel_names(&channels), ["test", "changing", "joining"]);
+    let config = api.ok("/api/v1/config", VIEWER).await;
+    assert_eq!(config["channels"][2]["name"], "joining");
+    engine.server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_that_cannot_apply_changes_nothing_and_says_why() {
+    let sink = Sink::start("127.0.0.1:0", Answer::Accept).await;
+    let running = admin() + &channel("test", sink.address);
+    let engine = start_from_file(tempfile::tempdir().unwrap(), &running).await;
+    let api = Api::of(&engine);
+    let path = engine.dir.path().join("hl7wasm.toml");
+
+    let typo = running.replace("name = \"test\"", "name = \"test\"\npartitons = 2");
+    write_config(&engine.dir, &typo);
+    let (status, answer) = reload(&api, OPERATOR).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert_eq!(answer["code"], "invalid_config");
+    let message = answer["message"].as_str().unwrap();
+    for part in [path.display().to_string().as_str(), "\"test\"", "partitons"] {
+        assert!(message.contains(part), "{message} names {part}");
+    }
+    still_serves(&engine, &sink, 1).await;
+
+    let moved_store = std::fs::read_to_string(write_config(&engine.dir, &running))
+        .unwrap()
+        .replacen("dir = ", "dir = \"elsewhere\"\n# was: dir = ", 1);
+    std::fs::write(&path, moved_store).unwrap();
+    let (status, answer) = reload(&api, OPERATOR).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{answer}");
+    assert_eq!(answer["code"], "restart_required");
+    assert!(answer["message"].as_str().unwrap().contains("[storage]"));
+    still_serves(&engine, &sink, 2).await;
+
+    let unbuildable = running.replace(&sink.address.to_string(), "no-port-here");
+    write_config(&engine.dir, &unbuildable);
+    let (status, answer) = reload(&api, OPERATOR).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert_eq!(answer["code"], "channel_refused");
+    let message = answer["message"].as_str().unwrap();
+    assert!(message.contains("destination \"out\""), "{message}");
+    still_serves(&engine, &sink, 3).await;
+
+    // A channel whose port is taken: reported, the rest applied, and
+    // started by the next reload once the port is free.
+    let taken = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let blocked = channel("blocked", sink.address).replace(
+        "listen = \"127.0.0.1:0\"",
+        &format!("listen = \"{}\"", taken.local_addr().unwrap()),
+    );
+    write_config(
+        &engine.dir,
+        &(running.clone() + &blocked + &channel("other", sink.address)),
+    );
+    let (status, answer) = reload(&api, OPERATOR).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{answer}");
+    assert_eq!(answer["code"], "channel_not_started");
+    assert!(answer["message"].as_str().unwrap().contains("\"blocked\""));
+    assert!(engine.server.address("blocked").is_none());
+    assert!(engine.server.address("other").is_some(), "the rest applied");
+    still_serves(&engine, &sink, 4).await;
+    drop(taken);
+    let (status, report) = reload(&api, OPERATOR).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["started"], json!(["blocked"]));
+    send_to(&engine, "blocked", "B-1").await;
+    sink.wait_for(5, PATIENCE).await;
+    engine.server.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_embedded_default_has_no_file_to_reload() {
+    let sink = Sink::start("127.0.0.1:0", Answer::Accept).await;
+    let engine = start_channels(tempfile::tempdir().unwrap(), &channel("test", sink.address)).await;
+    assert!(matches!(
+        engine.server.reload_config().await,
+        Err(ReloadError::NoFile)
+    ));
+    engine.server.shutdown().await;
+}
