@@ -10,7 +10,7 @@ use crate::config::ChannelConfig;
 use crate::events::TlsHandshakeFailed;
 use crate::metrics::Metrics;
 use crate::mllp::MllpLimits;
-use crate::pipeline::{ChannelControl, Wakers};
+use crate::pipeline::{ChannelControl, ChannelWakers};
 use crate::store::Store;
 use crate::validation::Profile;
 
@@ -31,8 +31,9 @@ pub struct ChannelRuntime {
     pub store: Store,
     /// The engine's metrics.
     pub metrics: Arc<Metrics>,
-    /// Wakes the pipeline workers when a message is stored.
-    pub wakers: Arc<Wakers>,
+    /// The channel's wake-up signals: its pipeline workers' when a message
+    /// is stored, and the results senders wait for.
+    pub signals: Arc<ChannelWakers>,
     /// Control IDs for outgoing ACKs.
     pub ack_ids: Arc<AckIds>,
     /// Running, paused or stopped; the listener closes while stopped.

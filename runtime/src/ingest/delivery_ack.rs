@@ -46,8 +46,8 @@ pub(crate) async fn await_delivery(channel: &ChannelRuntime, message: &Awaited) 
         .as_deref()
         .unwrap_or_default();
     let timeout = Duration::from_secs(channel.config.delivery_ack_timeout_secs);
-    let wakers = channel.wakers.channel(&channel.name);
-    let (outcomes, processed) = (wakers.deliveries(), wakers.processed());
+    let signals = &channel.signals;
+    let (outcomes, processed) = (signals.deliveries(), signals.processed());
     let deadline = tokio::time::Instant::now() + timeout;
     let mut retried = None;
     let verdict = wait::until(outcomes.changed(), Some(processed), deadline, || {

@@ -223,8 +223,8 @@ impl Intake<'_> {
         }
         .emit(&self.channel.metrics);
         if !duplicate {
-            let name = &self.channel.name;
-            self.channel.wakers.wake_inbound(name, written.partition);
+            let signal = self.channel.signals.inbound(written.partition);
+            signal.notify_one();
         }
         Ok((id, duplicate))
     }
@@ -412,7 +412,7 @@ mod tests {
             mllp_release2: false,
             store,
             metrics: Arc::new(Metrics::new()),
-            wakers: Arc::new(Wakers::new(config)),
+            signals: Wakers::new(config).channel(&config.channels[0].name),
             ack_ids: Arc::new(AckIds::new()),
             control: Arc::new(ChannelControl::new(ChannelState::Running)),
             shutdown: Default::default(),
@@ -444,8 +444,7 @@ mod tests {
         let gone = intake.begin(&message("GONE-1"), Instant::now());
         let next = intake.begin(&message("NEXT-1"), Instant::now());
         intake.abandon(gone).await;
-        let wakers = channel.wakers.channel("a");
-        let woken = wakers.inbound(0).notified();
+        let woken = channel.signals.inbound(0).notified();
         tokio::time::timeout(Duration::from_secs(5), woken)
             .await
             .expect("the abandoned message woke its worker");

@@ -29,8 +29,7 @@ pub(crate) type Verdict = (AckOutcome, Vec<ErrDetail>);
 /// `transform_ack_timeout_secs`, and returns the ACK outcome and details.
 pub(crate) async fn await_transform(channel: &ChannelRuntime, id: u64) -> Verdict {
     let timeout = Duration::from_secs(channel.config.transform_ack_timeout_secs);
-    let wakers = channel.wakers.channel(&channel.name);
-    let processed = wakers.processed();
+    let processed = channel.signals.processed();
     let deadline = tokio::time::Instant::now() + timeout;
     let verdict = wait::until(processed, None, deadline, || {
         match channel.store.status(id) {

@@ -21,7 +21,7 @@ use super::control::ChannelState;
 use super::delivery_outcomes::DeliveryOutcome;
 use super::events::{DeadLettered, DeliveryAttempted, DestinationConnected};
 use super::partition::jitter_sample;
-use super::wakers::IDLE_RECHECK;
+use super::wakers::{ChannelWakers, IDLE_RECHECK};
 use crate::config::{ChannelConfig, DestinationConfig, Ordering};
 use crate::deliver::{Attempt, Connector, Delivery};
 use crate::hl7_input::now_unix_ms;
@@ -45,6 +45,8 @@ pub enum Target {
 /// One destination queue's worker.
 pub struct DeliveryWorker {
     channel: Arc<ChannelPipeline>,
+    /// The channel's wake-up signals.
+    signals: Arc<ChannelWakers>,
     destination: DestinationConfig,
     partition: u32,
     target: Target,
@@ -74,6 +76,7 @@ impl DeliveryWorker {
         let decides_acks = channel.config.ack_destination.as_ref() == Some(&destination.name);
         let tls_reloads = channel.tls.reloads();
         DeliveryWorker {
+            signals: channel.wakers.channel(channel.name()),
             channel,
             destination,
             partition,
@@ -87,8 +90,8 @@ impl DeliveryWorker {
     /// the channel is paused or stopped.
     pub async fn run(mut self) {
         let channel = Arc::clone(&self.channel);
-        let wakers = channel.wakers.channel(channel.name());
-        let wake = wakers.outbound(&self.destination.name, self.partition);
+        let signals = Arc::clone(&self.signals);
+        let wake = signals.outbound(&self.destination.name, self.partition);
         loop {
             if !channel.runs().await {
                 return;
@@ -278,12 +281,7 @@ impl DeliveryWorker {
     /// message `message_id`, when this is the channel's ACK destination.
     fn tell_senders(&self, message_id: u64, outcome: impl FnOnce() -> DeliveryOutcome) {
         if self.decides_acks {
-            let channel = &self.channel;
-            channel
-                .wakers
-                .channel(channel.name())
-                .deliveries()
-                .record(message_id, outcome());
+            self.signals.deliveries().record(message_id, outcome());
         }
     }
 

@@ -16,7 +16,7 @@ use super::chain::{Chain, Verdict};
 use super::channel::ChannelPipeline;
 use super::events::{DeadLettered, MessageProcessed};
 use super::router::{Origin, route};
-use super::wakers::IDLE_RECHECK;
+use super::wakers::{ChannelWakers, IDLE_RECHECK};
 use crate::config::Ordering;
 use crate::hl7_input::{InboundMessage, now_unix_ms};
 use crate::plugin::{Disposition, FHIR_JSON_CONTENT_TYPE, HL7_V2_CONTENT_TYPE, Message, Metadata};
@@ -34,6 +34,8 @@ const STORE_RETRY: Duration = Duration::from_secs(1);
 /// One partition's worker.
 pub struct PartitionWorker {
     channel: Arc<ChannelPipeline>,
+    /// The channel's wake-up signals.
+    signals: Arc<ChannelWakers>,
     partition: u32,
     chain: Option<Chain>,
     /// The stages' generation `chain` was built from.
@@ -55,6 +57,7 @@ impl PartitionWorker {
     pub fn new(channel: Arc<ChannelPipeline>, partition: u32) -> Self {
         let (generation, stages) = channel.stages.snapshot();
         PartitionWorker {
+            signals: channel.wakers.channel(channel.name()),
             channel,
             partition,
             chain: Some(Chain::new(&stages)),
@@ -67,8 +70,8 @@ impl PartitionWorker {
     /// waits while the channel is paused or stopped.
     pub async fn run(mut self) {
         let channel = Arc::clone(&self.channel);
-        let wakers = channel.wakers.channel(channel.name());
-        let wake = wakers.inbound(self.partition);
+        let signals = Arc::clone(&self.signals);
+        let wake = signals.inbound(self.partition);
         loop {
             if !channel.runs().await {
                 return;
@@ -131,17 +134,12 @@ impl PartitionWorker {
         let mut dead_lettered = false;
         for item in &processed {
             for output in &item.outputs {
-                channel
-                    .wakers
-                    .wake_outbound(channel.name(), &output.destination, self.partition);
+                let signal = self.signals.outbound(&output.destination, self.partition);
+                signal.notify_one();
             }
             dead_lettered |= item.dead_letter.is_some();
         }
-        channel
-            .wakers
-            .channel(channel.name())
-            .processed()
-            .notify_waiters();
+        self.signals.processed().notify_waiters();
         if dead_lettered {
             channel.check_dead_letters();
         }

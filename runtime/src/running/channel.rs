@@ -108,7 +108,7 @@ async fn start_source(
         mllp_release2: matches!(&source, SourceConfig::Mllp(mllp) if mllp.mllp_release2),
         store: shared.store.clone(),
         metrics: shared.metrics.clone(),
-        wakers: shared.wakers.clone(),
+        signals: shared.wakers.channel(name),
         ack_ids: context.ack_ids.clone(),
         control: pipeline.control.clone(),
         shutdown: stop.child_token(),

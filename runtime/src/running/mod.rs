@@ -126,14 +126,42 @@ impl Channels {
         let plan = Plan::between(&running.config, &read, |name| {
             running.channels.contains_key(name)
         })?;
-        let context = &self.context;
         let mut checked = BTreeMap::new();
         for name in plan.start.iter().chain(&plan.restart) {
             let channel = read.channel(name).expect("planned from the file");
-            let processing = Processing::check(&read, channel, context.registry.as_deref())
+            let processing = Processing::check(&read, channel, self.context.registry.as_deref())
                 .map_err(ReloadError::Refused)?;
             checked.insert(name.clone(), processing);
         }
+        self.stop_replaced(&mut running, &plan).await;
+        let failures = match self.follow(&read, &plan).await {
+            Ok(()) => self.start_checked(&mut running, &read, checked).await,
+            // Workers must not run on work that was not moved.
+            Err(error) => vec![error.context("no channel was started")],
+        };
+        running.config = read;
+        let set = publish(&running.config, &running.channels);
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(set);
+        let report = ReloadReport {
+            started: plan.start,
+            restarted: plan.restart,
+            stopped: plan.stop,
+            unchanged: plan.keep,
+        };
+        if failures.is_empty() {
+            return Ok(report);
+        }
+        let text: Vec<String> = failures.iter().map(|e| format!("{e:#}")).collect();
+        Err(ReloadError::Start {
+            error: anyhow::anyhow!(text.join("; ")),
+            report,
+        })
+    }
+
+    /// Stops the channels `plan` restarts or stops; forgets the signals
+    /// and alerts of those it stops.
+    async fn stop_replaced(&self, running: &mut Running, plan: &Plan) {
+        let context = &self.context;
         for name in plan.restart.iter().chain(&plan.stop) {
             if let Some(channel) = running.channels.remove(name) {
                 channel.stop(context).await;
@@ -144,58 +172,49 @@ impl Channels {
             context.shared.wakers.remove_channel(name);
             context.shared.alerts.clear_channel(name);
         }
-        let store = context.shared.store.clone();
-        let metrics = context.shared.metrics.clone();
-        // A new channel may find work queued under its name long ago.
+    }
+
+    /// Moves the queued work of the channels `plan` starts (a new channel
+    /// may find work queued under its name long ago) or restarts, and
+    /// dead-letters that of channels and destinations `read` drops.
+    async fn follow(&self, read: &Config, plan: &Plan) -> anyhow::Result<()> {
+        let shared = &self.context.shared;
+        let (store, metrics) = (shared.store.clone(), shared.metrics.clone());
         let starting: Vec<ChannelConfig> = plan
             .start
             .iter()
             .chain(&plan.restart)
             .filter_map(|name| read.channel(name).cloned())
             .collect();
-        let moved = {
-            let read = read.clone();
-            tokio::task::spawn_blocking(move || {
-                follow_configuration(&read, &starting, &store, &metrics)
-            })
-            .await
-            .expect("moving queued work panicked")
-        };
+        let read = read.clone();
+        tokio::task::spawn_blocking(move || {
+            follow_configuration(&read, &starting, &store, &metrics)
+        })
+        .await
+        .expect("moving queued work panicked")
+    }
+
+    /// Starts the `checked` channels, in the file's order; returns why
+    /// those that did not start failed.
+    async fn start_checked(
+        &self,
+        running: &mut Running,
+        read: &Config,
+        mut checked: BTreeMap<String, Processing>,
+    ) -> Vec<anyhow::Error> {
         let mut failures = Vec::new();
-        match moved {
-            // Workers must not run on work that was not moved.
-            Err(error) => failures.push(error.context("no channel was started")),
-            Ok(()) => {
-                for channel in &read.channels {
-                    let Some(processing) = checked.remove(&channel.name) else {
-                        continue;
-                    };
-                    match RunningChannel::start(&read, channel, processing, context).await {
-                        Ok(started) => {
-                            running.channels.insert(channel.name.clone(), started);
-                        }
-                        Err(error) => failures.push(error),
-                    }
+        for channel in &read.channels {
+            let Some(processing) = checked.remove(&channel.name) else {
+                continue;
+            };
+            match RunningChannel::start(read, channel, processing, &self.context).await {
+                Ok(started) => {
+                    running.channels.insert(channel.name.clone(), started);
                 }
+                Err(error) => failures.push(error),
             }
         }
-        let report = ReloadReport {
-            started: plan.start,
-            restarted: plan.restart,
-            stopped: plan.stop,
-            unchanged: plan.keep,
-        };
-        running.config = read;
-        let set = publish(&running.config, &running.channels);
-        *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(set);
-        if failures.is_empty() {
-            return Ok(report);
-        }
-        let text: Vec<String> = failures.iter().map(|e| format!("{e:#}")).collect();
-        Err(ReloadError::Start {
-            error: anyhow::anyhow!(text.join("; ")),
-            report,
-        })
+        failures
     }
 
     /// Waits for every channel's workers and source to end, once the

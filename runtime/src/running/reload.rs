@@ -10,6 +10,7 @@
 //! place messages by that channel's partitioning.
 
 use std::collections::BTreeSet;
+use std::fmt;
 
 use serde::Serialize;
 use thiserror::Error;
@@ -34,6 +35,23 @@ pub struct ReloadReport {
     pub unchanged: Vec<String>,
 }
 
+impl fmt::Display for ReloadReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names = |names: &[String]| match names {
+            [] => "none".to_string(),
+            names => names.join(", "),
+        };
+        write!(
+            f,
+            "started: {}; restarted: {}; stopped: {}; unchanged: {}",
+            names(&self.started),
+            names(&self.restarted),
+            names(&self.stopped),
+            names(&self.unchanged)
+        )
+    }
+}
+
 /// Why a reload changed nothing (or, for [`ReloadError::Start`], not all
 /// it should have).
 #[derive(Debug, Error)]
@@ -52,7 +70,7 @@ pub enum ReloadError {
     #[error("{0:#}; nothing was reloaded")]
     Refused(anyhow::Error),
     /// A channel failed to start after the channels to replace had stopped.
-    #[error("{error:#}; the other changes were applied ({report:?})")]
+    #[error("{error:#}; the rest was applied ({report})")]
     Start {
         /// What failed.
         error: anyhow::Error,
