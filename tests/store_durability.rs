@@ -166,6 +166,24 @@ fn queues_keep_fifo_order_per_partition_across_reopen() {
     assert!(store.queue("ad", 0).unwrap().is_empty());
 }
 
+/// Ensures that a queued message moved by a change of partitions reads as
+/// waiting where it was moved, though its record names the partition it
+/// was stored in.
+#[test]
+fn a_moved_message_reads_as_waiting_where_it_was_moved() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let sample = Sample::new("adt", 0, "MOVED");
+    let id = ingest(&store, &sample);
+    sample.assert_stored_as(&store.message(id).unwrap().unwrap());
+    let moved = store
+        .repartition("adt", "2 by PID-3.1", &[], 2, |_| 1)
+        .unwrap();
+    assert_eq!(moved.map(|m| m.inbound), Some(1));
+    assert_eq!(store.queue("adt", 1).unwrap(), [id]);
+    assert_eq!(store.message(id).unwrap().unwrap().partition, 1);
+}
+
 /// Ensures that a resend within the window reports the original id and is
 /// not stored or queued again, while the same control id on another channel
 /// is a different message.

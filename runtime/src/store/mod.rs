@@ -290,18 +290,24 @@ impl Store {
         Ok(ingested)
     }
 
-    /// The message stored under `id`, if there is one.
+    /// The message stored under `id`, if there is one. While it waits in
+    /// an inbound queue, its partition is the one it waits in (a change of
+    /// partitions may have moved it from the one it was stored in).
     ///
     /// # Errors
     ///
     /// [`StoreError::Unavailable`] if storage failed, [`StoreError::Corrupt`]
     /// if the record cannot be decoded.
     pub fn message(&self, id: u64) -> Result<Option<StoredMessage>, StoreError> {
-        let record = self
-            .inner
-            .database
-            .with_indexed_db(|db| Ok(db.get(keys::message(id))?))?;
-        record.map(|record| record::decode(id, &record)).transpose()
+        let database = &self.inner.database;
+        let record = database.with_indexed_db(|db| Ok(db.get(keys::message(id))?))?;
+        let Some(mut message) = record.map(|r| record::decode(id, &r)).transpose()? else {
+            return Ok(None);
+        };
+        if let Some(partition) = database.queues.partition_of(&message.channel, id) {
+            message.partition = partition;
+        }
+        Ok(Some(message))
     }
 
     /// The ids waiting in one inbound queue, oldest first.

@@ -151,9 +151,16 @@ impl InboundQueues {
     /// Whether message `id` is queued in any of `channel`'s partitions (its
     /// record may name another than the one it waits in).
     pub(crate) fn contains(&self, channel: &str, id: u64) -> bool {
-        self.lock()
-            .get(channel)
-            .is_some_and(|partitions| partitions.values().any(|queue| queue.contains(id)))
+        self.partition_of(channel, id).is_some()
+    }
+
+    /// The partition of `channel` where message `id` waits, if it does.
+    pub(crate) fn partition_of(&self, channel: &str, id: u64) -> Option<u32> {
+        let queues = self.lock();
+        let partitions = queues.get(channel)?;
+        partitions
+            .iter()
+            .find_map(|(partition, queue)| queue.contains(id).then_some(*partition))
     }
 
     /// Up to `limit` ids of one queue, oldest first, leaving out those
@@ -482,6 +489,7 @@ mod tests {
         assert_eq!(queues.first("adt", 0, 1, |_| false), [4]);
         assert!(queues.first("ad", 0, 10, |_| false).is_empty());
         assert!(queues.contains("lab", 3));
+        assert_eq!(queues.partition_of("adt", 7), Some(1));
         queues.remove(&db, "lab", 0, 3).unwrap();
         assert!(!queues.contains("lab", 3));
     }

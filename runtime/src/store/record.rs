@@ -64,7 +64,8 @@ pub struct StoredMessage {
     pub id: u64,
     /// The channel it arrived on.
     pub channel: String,
-    /// Its partition within the channel.
+    /// Its partition within the channel: the one it was stored in, or where
+    /// it waits now (see [`crate::store::Store::message`]).
     pub partition: u32,
     /// When it was received, in milliseconds since the Unix epoch.
     pub received_at_ms: u64,
