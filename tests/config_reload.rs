@@ -3,9 +3,10 @@
 //! MLLP and sled:
 //!
 //! - a new channel starts, a removed one stops (its queued work goes to
-//!   the dead-letter queue as `not_configured`), a changed one restarts
-//!   with its new destination, and an unchanged one keeps running: its
-//!   sender's open connection goes on working;
+//!   the dead-letter queue as `not_configured`), changed ones (an MLLP and
+//!   an HTTP source, on given ports) restart on the same ports with their
+//!   new destinations, and an unchanged one keeps running: its sender's
+//!   open connection goes on working;
 //! - a file that does not load, a change to an engine-wide section and a
 //!   destination that cannot be built change nothing, each with its own
 //!   answer; a channel that cannot bind is reported, the rest is applied,
@@ -57,6 +58,27 @@ fn channel(name: &str, to: impl std::fmt::Display) -> String {
     )
 }
 
+/// `channel` listening on `address` instead of any port.
+fn listening_on(address: SocketAddr, channel: String) -> String {
+    channel.replacen("127.0.0.1:0", &address.to_string(), 1)
+}
+
+/// An HTTP source channel `name` on `address`, delivering to `to`.
+fn http_channel(name: &str, address: SocketAddr, to: impl std::fmt::Display) -> String {
+    listening_on(address, channel(name, to)).replacen("type = \"mllp\"", "type = \"http\"", 1)
+}
+
+/// Posts `control_id` to the HTTP source at `address`; the ACK must be AA.
+async fn post_to(address: SocketAddr, control_id: &str) {
+    let body = Some(("x-application/hl7-v2+er7", message(control_id).into_bytes()));
+    let (status, ack) = Api::at(address)
+        .call(reqwest::Method::POST, "/", None, body)
+        .await;
+    let ack = String::from_utf8(ack).unwrap();
+    assert_eq!(status, StatusCode::OK, "{ack}");
+    assert_eq!(field(&ack, "MSA-1"), "AA", "{ack}");
+}
+
 /// A loopback address nothing listens on.
 async fn closed_port() -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -101,11 +123,16 @@ async fn a_reload_starts_stops_and_restarts_channels_and_leaves_the_rest_running
         Sink::start("127.0.0.1:0", Answer::Accept).await,
         Sink::start("127.0.0.1:0", Answer::Accept).await,
     );
-    let down = closed_port().await;
+    let (down, fixed, web) = (
+        closed_port().await,
+        closed_port().await,
+        closed_port().await,
+    );
     let before = admin()
         + &channel("test", first.address)
-        + &channel("changing", first.address)
-        + &channel("leaving", down);
+        + &listening_on(fixed, channel("changing", first.address))
+        + &channel("leaving", down)
+        + &http_channel("web", web, first.address);
     let engine = start_from_file(tempfile::tempdir().unwrap(), &before).await;
     let api = Api::of(&engine);
 
@@ -115,12 +142,15 @@ async fn a_reload_starts_stops_and_restarts_channels_and_leaves_the_rest_running
     let leaving = engine.server.address("leaving").unwrap();
     send_to(&engine, "leaving", "L-1").await;
     send_to(&engine, "leaving", "L-2").await;
-    first.wait_for(2, PATIENCE).await;
+    post_to(web, "W-1").await;
+    first.wait_for(3, PATIENCE).await;
 
+    // Restarted channels listen where they did: the ports are given.
     let after = admin()
         + &channel("test", first.address)
-        + &channel("changing", second.address)
-        + &channel("joining", second.address);
+        + &listening_on(fixed, channel("changing", second.address))
+        + &channel("joining", second.address)
+        + &http_channel("web", web, second.address);
     write_config(&engine.dir, &after);
     assert_eq!(reload(&api, VIEWER).await.0, StatusCode::FORBIDDEN);
     let (status, report) = reload(&api, OPERATOR).await;
@@ -129,7 +159,7 @@ async fn a_reload_starts_stops_and_restarts_channels_and_leaves_the_rest_running
         report,
         json!({
             "started": ["joining"],
-            "restarted": ["changing"],
+            "restarted": ["changing", "web"],
             "stopped": ["leaving"],
             "unchanged": ["test"],
         })
@@ -137,14 +167,18 @@ async fn a_reload_starts_stops_and_restarts_channels_and_leaves_the_rest_running
 
     // The unchanged channel's sender never noticed.
     send_on(&mut steady, "T-2").await;
+    assert_eq!(engine.server.address("changing"), Some(fixed));
     send_to(&engine, "changing", "C-2").await;
     send_to(&engine, "joining", "J-1").await;
-    first.wait_for(3, PATIENCE).await;
-    second.wait_for(2, PATIENCE).await;
-    assert_eq!(first.accepted_ids(), ["T-1", "C-1", "T-2"]);
+    post_to(web, "W-2").await;
+    first.wait_for(4, PATIENCE).await;
+    second.wait_for(3, PATIENCE).await;
+    let mut before = first.accepted_ids();
+    before.sort();
+    assert_eq!(before, ["C-1", "T-1", "T-2", "W-1"]);
     let mut moved = second.accepted_ids();
     moved.sort();
-    assert_eq!(moved, ["C-2", "J-1"]);
+    assert_eq!(moved, ["C-2", "J-1", "W-2"]);
 
     // The removed channel no longer listens, and its queued work is a
     // dead letter.
@@ -162,7 +196,10 @@ async fn a_reload_starts_stops_and_restarts_channels_and_leaves_the_rest_running
     }
 
     let channels = api.ok("/api/v1/channels", VIEWER).await;
-    assert_eq!(channel_names(&channels), ["test", "changing", "joining"]);
+    assert_eq!(
+        channel_names(&channels),
+        ["test", "changing", "joining", "web"]
+    );
     let config = api.ok("/api/v1/config", VIEWER).await;
     assert_eq!(config["channels"][2]["name"], "joining");
     engine.server.shutdown().await;
