@@ -11,7 +11,8 @@
 //!   destination that cannot be built change nothing, each with its own
 //!   answer; a channel that cannot bind is reported, the rest is applied,
 //!   and the next reload starts it;
-//! - the embedded default has no file to reload.
+//! - the embedded default has no file to reload;
+//! - `hl7wasm config reload` does the same as the API call.
 //!
 //! The receiving systems are outside the engine, so the tests stand them
 //! in (support/sink.rs).
@@ -267,7 +268,29 @@ async fn a_reload_that_cannot_apply_changes_nothing_and_says_why() {
     assert_eq!(report["started"], json!(["blocked"]));
     send_to(&engine, "blocked", "B-1").await;
     sink.wait_for(5, PATIENCE).await;
+
+    // `hl7wasm config reload` asks the same over the API.
+    let output = reload_cli(&api).await;
+    assert!(output.status.success(), "{output:?}");
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["unchanged"], json!(["test", "blocked", "other"]));
+    write_config(&engine.dir, &typo);
+    let output = reload_cli(&api).await;
+    assert!(!output.status.success());
+    let error = String::from_utf8_lossy(&output.stderr);
+    assert!(error.contains("partitons"), "{error}");
     engine.server.shutdown().await;
+}
+
+/// Runs `hl7wasm config reload` against `api` with the operator's token.
+async fn reload_cli(api: &Api) -> std::process::Output {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_hl7wasm"));
+    command
+        .args(["config", "reload", "--api", &api.base])
+        .args(["--token", OPERATOR]);
+    tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap()
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@ mod bench;
 mod channels;
 mod client;
 mod config_check;
+mod config_reload;
 mod dlq;
 mod message_files;
 mod messages;
@@ -92,6 +93,12 @@ enum ConfigCommand {
     ///
     /// Example: hl7wasm config check hl7wasm.toml
     Check(config_check::CheckArgs),
+    /// Have a running engine read its configuration file again and apply
+    /// what changed in its channels, lookup tables and profiles, over its
+    /// admin API (operator token); the same as SIGHUP.
+    ///
+    /// Example: hl7wasm config reload --api http://127.0.0.1:8080
+    Reload(config_reload::ReloadArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -131,6 +138,7 @@ pub fn main() -> ExitCode {
         Command::Plugin(PluginCommand::Keygen(args)) => plugin_sign::keygen(&args),
         Command::Plugin(PluginCommand::Sign(args)) => plugin_sign::sign(&args),
         Command::Config(ConfigCommand::Check(args)) => config_check::run(&args),
+        Command::Config(ConfigCommand::Reload(args)) => config_reload::run(&args),
         Command::Dlq(command) => dlq::run(&command),
         Command::Plugins(command) => plugins::run(&command),
         Command::Channels(args) => channels::run(&args),
