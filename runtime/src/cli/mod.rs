@@ -35,7 +35,9 @@ enum Command {
     /// on 127.0.0.1:2575 storing under ./data.
     ///
     /// Stops on Ctrl-C or SIGTERM, finishing messages in flight. SIGHUP
-    /// reopens the audit log file (after logrotate moved it).
+    /// reopens the audit log file (after logrotate moved it), applies what
+    /// changed in the configuration file's channels, and reloads the TLS
+    /// files.
     ///
     /// Example: hl7wasm serve --config hl7wasm.toml
     Serve(serve::ServeArgs),
