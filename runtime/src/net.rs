@@ -28,6 +28,17 @@ use crate::tls::{PeerIdentity, ServerTls, peer_identity};
 /// How long a client may take to complete its TLS handshake.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long a listener that shuts down waits for its open connections to
+/// finish what each is handling.
+pub const DRAIN: Duration = Duration::from_secs(5);
+
+/// Waits, up to [`DRAIN`], until all `max` of `permits` are back: every
+/// connection that held one has ended.
+pub async fn drain(permits: &Semaphore, max: usize) {
+    let max = u32::try_from(max.max(1)).unwrap_or(u32::MAX);
+    let _ = tokio::time::timeout(DRAIN, permits.acquire_many(max)).await;
+}
+
 /// Accepts the next connection; on errors such as EMFILE, waits (1 ms
 /// doubling to 1 s) instead of spinning.
 pub async fn accept_with_backoff(tcp: &TcpListener) -> (TcpStream, SocketAddr) {
@@ -79,7 +90,8 @@ pub struct HttpLimits {
 
 /// Serves `app` on `tcp` (over TLS with `tls`, each connection with the
 /// configuration current when it arrives, whose failed handshakes go to
-/// its callback) until `shutdown`, when requests in flight finish.
+/// its callback) until `shutdown`; then waits (up to [`DRAIN`]) for the
+/// requests in flight to finish.
 /// Handlers can extract the client's `ConnectInfo<SocketAddr>`, and over TLS the
 /// [`ClientCertificate`] it presented, if any.
 pub async fn serve_http(
@@ -93,11 +105,11 @@ pub async fn serve_http(
     loop {
         let permit = tokio::select! {
             permit = permits.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
-            () = shutdown.cancelled() => return,
+            () = shutdown.cancelled() => break,
         };
         let (socket, peer) = tokio::select! {
             accepted = accept_with_backoff(&tcp) => accepted,
-            () = shutdown.cancelled() => return,
+            () = shutdown.cancelled() => break,
         };
         let app = app.clone().layer(Extension(ConnectInfo(peer)));
         let (tls, timeout, shutdown) = (tls.clone(), limits.header_timeout, shutdown.clone());
@@ -119,6 +131,8 @@ pub async fn serve_http(
             drop(permit);
         });
     }
+    drop(tcp);
+    drain(&permits, limits.max_connections).await;
 }
 
 /// Serves HTTP/1.1 requests on `io` until the client closes, a request is

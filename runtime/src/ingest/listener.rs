@@ -15,7 +15,7 @@ use super::channel::ChannelRuntime;
 use super::handler::Handler;
 use crate::events::ConnectionOpened;
 use crate::mllp::Connection;
-use crate::net::{accept_with_backoff, tls_handshake};
+use crate::net::{accept_with_backoff, drain, tls_handshake};
 use crate::tls::{self, ServerTls};
 
 /// A bound listener, not yet accepting.
@@ -24,12 +24,8 @@ pub struct Listener {
     tls: Option<Arc<ServerTls>>,
     channel: Arc<ChannelRuntime>,
     permits: Arc<Semaphore>,
-    max_connections: u32,
+    max_connections: usize,
 }
-
-/// How long a listener that shuts down waits for its connections to finish
-/// the message each is handling.
-const DRAIN: Duration = Duration::from_secs(5);
 
 impl Listener {
     /// Binds `address`; with `tls`, each connection shakes hands with the
@@ -45,12 +41,12 @@ impl Listener {
     ) -> anyhow::Result<Listener> {
         let tcp = TcpListener::bind(address).await?;
         tracing::info!(channel = channel.name, address = %tcp.local_addr()?, tls = tls.is_some(), "MLLP listener started.");
-        let max_connections = u32::try_from(max_connections.max(1)).unwrap_or(u32::MAX);
+        let max_connections = max_connections.max(1);
         Ok(Listener {
             tcp,
             tls,
             channel,
-            permits: Arc::new(Semaphore::new(max_connections as usize)),
+            permits: Arc::new(Semaphore::new(max_connections)),
             max_connections,
         })
     }
@@ -90,7 +86,7 @@ impl Listener {
             let stopped = accept_until_stopped(tcp, tls.as_ref(), &period, &permits).await;
             period.shutdown.cancel();
             if !stopped {
-                let _ = tokio::time::timeout(DRAIN, permits.acquire_many(max_connections)).await;
+                drain(&permits, max_connections).await;
                 return;
             }
             tracing::info!(channel = channel.name, %address, "MLLP listener closed: the channel stopped.");
