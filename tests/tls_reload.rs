@@ -18,6 +18,7 @@ mod process;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use admin::Api;
@@ -336,16 +337,19 @@ type Seen = Arc<std::sync::Mutex<Vec<(String, String)>>>;
 
 /// A receiving system over mTLS (clients signed by the test CA), standing
 /// in for a hospital system outside the engine: answers AA to every
-/// message.
-async fn mtls_sink(pki: &Pki) -> (SocketAddr, Seen) {
+/// message, and counts the connections it accepted.
+async fn mtls_sink(pki: &Pki) -> (SocketAddr, Seen, Arc<AtomicUsize>) {
     let settings = pki.mtls_settings(&[]);
     let acceptor = tokio_rustls::TlsAcceptor::from(hl7wasm::tls::server_config(&settings).unwrap());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let seen = Seen::default();
     let shared = seen.clone();
+    let connections = Arc::new(AtomicUsize::new(0));
+    let accepted = connections.clone();
     tokio::spawn(async move {
         while let Ok((tcp, _)) = listener.accept().await {
+            accepted.fetch_add(1, Ordering::SeqCst);
             let (acceptor, seen) = (acceptor.clone(), shared.clone());
             tokio::spawn(async move {
                 let Ok(mut stream) = acceptor.accept(tcp).await else {
@@ -377,7 +381,7 @@ async fn mtls_sink(pki: &Pki) -> (SocketAddr, Seen) {
             });
         }
     });
-    (address, seen)
+    (address, seen, connections)
 }
 
 fn frame_of(text: &str) -> Vec<u8> {
@@ -397,7 +401,7 @@ async fn a_destinations_renewed_client_certificate_is_used_after_a_reload() {
         }
     };
     copy("lab");
-    let (sink, seen) = mtls_sink(&pki).await;
+    let (sink, seen, connections) = mtls_sink(&pki).await;
     let config = format!(
         "[admin]\nlisten = \"127.0.0.1:0\"\n\
          tokens = [{{ name = \"oncall\", token = \"{OPERATOR}\", role = \"operator\" }}]\n\n\
@@ -433,6 +437,18 @@ async fn a_destinations_renewed_client_certificate_is_used_after_a_reload() {
     let ack = engine::exchange(&mut sender, message("OUT-1").as_bytes()).await;
     assert_eq!(field(&ack, "MSA-1"), "AA");
     assert_eq!(delivered("OUT-1").await, fingerprint(&pki, "lab"));
+
+    // A reload with the same files keeps the destination's connection.
+    let (status, body) = api.post("/api/v1/tls/reload", OPERATOR, &json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let ack = engine::exchange(&mut sender, message("OUT-1B").as_bytes()).await;
+    assert_eq!(field(&ack, "MSA-1"), "AA");
+    assert_eq!(delivered("OUT-1B").await, fingerprint(&pki, "lab"));
+    assert_eq!(
+        connections.load(Ordering::SeqCst),
+        1,
+        "the connection was kept"
+    );
 
     copy("pharmacy");
     let (status, body) = api.post("/api/v1/tls/reload", OPERATOR, &json!({})).await;
@@ -471,7 +487,7 @@ async fn client_certificates_near_their_end_share_their_channels_alert() {
     let soon = time::OffsetDateTime::now_utc() + time::Duration::days(3);
     pki.issue_client_until("a", "lab-analyzer", soon);
     pki.issue_client_until("b", "lab-analyzer", soon);
-    let (sink, _) = mtls_sink(&pki).await;
+    let (sink, _, _) = mtls_sink(&pki).await;
     let destination = |name: &str| {
         format!(
             "[[channels.destinations]]\nname = \"out-{name}\"\n\

@@ -135,15 +135,40 @@ impl TargetConfig {
     /// Whether the target reads files that a TLS reload reads again: a CA,
     /// a client certificate, or an OAuth signing key.
     pub fn has_reloadable_files(&self) -> bool {
-        match self {
-            TargetConfig::Mllp(mllp) => mllp.tls.is_some(),
-            TargetConfig::Http(http) => {
-                let oauth = http.oauth.as_ref();
-                http.tls.is_some()
-                    || oauth.is_some_and(|o| o.ca_file.is_some() || o.private_key_file.is_some())
+        !self.reloadable_files().is_empty()
+    }
+
+    /// The files a TLS reload reads again for this target: its CA, client
+    /// certificate and key, and its OAuth CA and signing key.
+    pub fn reloadable_files(&self) -> Vec<&Path> {
+        let (tls, oauth) = match self {
+            TargetConfig::Mllp(mllp) => {
+                let tls = mllp.tls.as_ref();
+                let ca = tls.map(|t| t.ca_file.as_path());
+                (
+                    vec![
+                        ca,
+                        tls.and_then(|t| t.cert_file.as_deref()),
+                        tls.and_then(|t| t.key_file.as_deref()),
+                    ],
+                    None,
+                )
             }
-            TargetConfig::File(_) | TargetConfig::Channel(_) => false,
-        }
+            TargetConfig::Http(http) => {
+                let tls = http.tls.as_ref();
+                let files = vec![
+                    tls.and_then(|t| t.ca_file.as_deref()),
+                    tls.and_then(|t| t.cert_file.as_deref()),
+                    tls.and_then(|t| t.key_file.as_deref()),
+                ];
+                (files, http.oauth.as_ref())
+            }
+            TargetConfig::File(_) | TargetConfig::Channel(_) => (Vec::new(), None),
+        };
+        let oauth = oauth
+            .into_iter()
+            .flat_map(|o| [o.ca_file.as_deref(), o.private_key_file.as_deref()]);
+        tls.into_iter().chain(oauth).flatten().collect()
     }
 
     /// The client certificate file the target presents (mTLS), if any.

@@ -27,6 +27,7 @@ use crate::deliver::{Attempt, Connector, Delivery};
 use crate::hl7_input::now_unix_ms;
 use crate::metrics::channel_and;
 use crate::store::{DeadLetterReason, OutboundEntry, StoreError};
+use crate::tls::TlsEndpoint;
 
 /// Entries read from the queue at a time.
 const BATCH: usize = 64;
@@ -53,8 +54,10 @@ pub struct DeliveryWorker {
     /// Whether this is the channel's `ack_destination`, whose outcomes
     /// senders wait for.
     decides_acks: bool,
-    /// The TLS reloads the connector has followed.
-    tls_reloads: u64,
+    /// The destination's TLS files, as the engine's reloads know them.
+    tls_endpoint: TlsEndpoint,
+    /// The generation of those files the connector was built from.
+    tls_generation: u64,
 }
 
 /// What became of one entry.
@@ -74,7 +77,11 @@ impl DeliveryWorker {
         target: Target,
     ) -> Self {
         let decides_acks = channel.config.ack_destination.as_ref() == Some(&destination.name);
-        let tls_reloads = channel.tls.reloads();
+        let tls_endpoint = TlsEndpoint::Destination {
+            channel: channel.name().to_owned(),
+            destination: destination.name.clone(),
+        };
+        let tls_generation = channel.tls.client_generation(&tls_endpoint);
         DeliveryWorker {
             signals: channel.wakers.channel(channel.name()),
             channel,
@@ -82,7 +89,8 @@ impl DeliveryWorker {
             partition,
             target,
             decides_acks,
-            tls_reloads,
+            tls_endpoint,
+            tls_generation,
         }
     }
 
@@ -118,21 +126,18 @@ impl DeliveryWorker {
         }
     }
 
-    /// After a TLS reload, builds the connector again when the destination
-    /// reads TLS files, so that renewed ones are used from the next
-    /// connection on; a build that fails keeps the connector it had.
+    /// After a TLS reload that found the destination's files changed,
+    /// builds the connector again, so that renewed ones are used from the
+    /// next connection on; a build that fails keeps the connector it had.
     fn follow_tls_reload(&mut self) {
-        let reloads = self.channel.tls.reloads();
-        if reloads == self.tls_reloads {
+        let generation = self.channel.tls.client_generation(&self.tls_endpoint);
+        if generation == self.tls_generation {
             return;
         }
-        self.tls_reloads = reloads;
+        self.tls_generation = generation;
         let Target::Connector(connector) = &mut self.target else {
             return;
         };
-        if !self.destination.to.has_reloadable_files() {
-            return;
-        }
         let (channel, destination) = (self.channel.name(), &self.destination.name);
         match Connector::new(&self.destination.to) {
             Ok(rebuilt) => {

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
+use sha2::{Digest, Sha256};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -27,7 +28,7 @@ use crate::plugin::{
     StageSettings, bundled,
 };
 use crate::store::Store;
-use crate::tls::{CertificateSummary, ClientCheck, TlsEndpoint, TlsFiles};
+use crate::tls::{CertificateSummary, ClientCheck, ClientState, TlsEndpoint, TlsFiles};
 
 /// What the processing side shares with the rest of the engine.
 pub struct Shared {
@@ -362,14 +363,26 @@ fn target(config: &Config, channel: &ChannelConfig, to: &TargetConfig) -> anyhow
 }
 
 /// Checks a destination's TLS files as its connector reads them: builds
-/// one, and summarises the client certificate.
+/// one, summarises the client certificate and digests every file.
 fn tls_check(to: TargetConfig) -> ClientCheck {
     Box::new(move || {
         Connector::new(&to).map_err(|error| error.to_string())?;
-        to.client_certificate_file()
+        let certificate = to
+            .client_certificate_file()
             .map(CertificateSummary::of_file)
             .transpose()
-            .map_err(|error| error.to_string())
+            .map_err(|error| error.to_string())?;
+        let mut digest = Sha256::new();
+        for file in to.reloadable_files() {
+            let bytes = std::fs::read(file)
+                .map_err(|error| format!("cannot read {}: {error}", file.display()))?;
+            digest.update((bytes.len() as u64).to_le_bytes());
+            digest.update(bytes);
+        }
+        Ok(ClientState {
+            certificate,
+            digest: digest.finalize().into(),
+        })
     })
 }
 

@@ -1,11 +1,11 @@
 //! The engine's TLS files, so that one signal or admin call reloads them
 //! all: every listener's configuration (reloaded in place, see
 //! [`ServerTls`]) and every destination's client files (checked here; the
-//! destination's workers rebuild their connectors when they see the reload
-//! count move).
+//! destination's workers rebuild their connectors when they see their
+//! files' generation move, which it does only when the files' contents
+//! changed, so that a reload leaves other connections open).
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use serde::{Serialize, Serializer};
@@ -71,16 +71,27 @@ impl fmt::Display for TlsEndpoint {
     }
 }
 
-/// Reads a destination's TLS files as its connector would: the client
-/// certificate's summary (none without one), or why they do not load.
-pub type ClientCheck = Box<dyn Fn() -> Result<Option<CertificateSummary>, String> + Send + Sync>;
+/// What a destination's TLS files held at a check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientState {
+    /// The client certificate's summary; none without one.
+    pub certificate: Option<CertificateSummary>,
+    /// A digest of every file the destination reads, so that a renewed CA
+    /// or key tells from unchanged files.
+    pub digest: [u8; 32],
+}
 
-/// A destination's TLS files: how to check them, and the client
-/// certificate they held at the last check that passed.
+/// Reads a destination's TLS files as its connector would, or says why
+/// they do not load.
+pub type ClientCheck = Box<dyn Fn() -> Result<ClientState, String> + Send + Sync>;
+
+/// A destination's TLS files: how to check them, what they held at the
+/// last check that passed, and how often that changed.
 struct ClientFiles {
     endpoint: TlsEndpoint,
     check: ClientCheck,
-    certificate: Option<CertificateSummary>,
+    state: ClientState,
+    generation: u64,
 }
 
 /// The TLS files of the engine's listeners and destinations.
@@ -88,7 +99,6 @@ struct ClientFiles {
 pub struct TlsFiles {
     listeners: Mutex<Vec<(TlsEndpoint, Arc<ServerTls>)>>,
     clients: Mutex<Vec<ClientFiles>>,
-    reloads: AtomicU64,
 }
 
 impl TlsFiles {
@@ -113,13 +123,22 @@ impl TlsFiles {
     /// # Errors
     /// Why the files do not load.
     pub fn add_client(&self, endpoint: TlsEndpoint, check: ClientCheck) -> Result<(), String> {
-        let certificate = check()?;
+        let state = check()?;
         lock(&self.clients).push(ClientFiles {
             endpoint,
             check,
-            certificate,
+            state,
+            generation: 0,
         });
         Ok(())
+    }
+
+    /// How often the files of destination `endpoint` changed in a reload;
+    /// its workers rebuild their connectors when it moves.
+    pub fn client_generation(&self, endpoint: &TlsEndpoint) -> u64 {
+        let clients = lock(&self.clients);
+        let client = clients.iter().find(|c| c.endpoint == *endpoint);
+        client.map_or(0, |c| c.generation)
     }
 
     /// Forgets the listener and destinations of `channel` (one that
@@ -146,22 +165,16 @@ impl TlsFiles {
             .map(|(endpoint, tls)| (endpoint, tls.certificate()))
             .collect();
         all.extend(lock(&self.clients).iter().filter_map(|client| {
-            let certificate = client.certificate.clone()?;
+            let certificate = client.state.certificate.clone()?;
             Some((client.endpoint.clone(), certificate))
         }));
         all
     }
 
-    /// How many reloads there have been; a destination's workers rebuild
-    /// their connectors when it moves.
-    pub fn reloads(&self) -> u64 {
-        self.reloads.load(Ordering::Acquire)
-    }
-
     /// Reloads every listener's files (see [`ServerTls::reload`]) and checks
     /// every destination's; one that fails keeps what it had and does not
-    /// stop the others. Then counts the reload, so that destinations pick
-    /// their files up.
+    /// stop the others. A destination whose files' contents changed moves
+    /// to its next generation, so that its workers pick them up.
     pub fn reload(&self) -> Vec<TlsReload> {
         let mut reloads: Vec<TlsReload> = self
             .listeners()
@@ -181,9 +194,12 @@ impl TlsFiles {
             .collect();
         for client in lock(&self.clients).iter_mut() {
             let (outcome, error) = match (client.check)() {
-                Ok(certificate) => {
-                    let changed = certificate != client.certificate;
-                    client.certificate = certificate;
+                Ok(state) => {
+                    let changed = state.certificate != client.state.certificate;
+                    if state.digest != client.state.digest {
+                        client.generation += 1;
+                    }
+                    client.state = state;
                     (ReloadOutcome::loaded(changed), None)
                 }
                 Err(error) => (ReloadOutcome::Failed, Some(error)),
@@ -191,11 +207,10 @@ impl TlsFiles {
             reloads.push(TlsReload {
                 endpoint: client.endpoint.clone(),
                 outcome,
-                certificate: client.certificate.clone(),
+                certificate: client.state.certificate.clone(),
                 error,
             });
         }
-        self.reloads.fetch_add(1, Ordering::AcqRel);
         reloads
     }
 }

@@ -38,7 +38,7 @@ use thiserror::Error;
 pub use client::{TlsClientSettings, client_config};
 pub(crate) use client::{client_cert, client_config_with_roots};
 pub use dial::{DialError, Dialer, Stream};
-pub use files::{ClientCheck, ReloadOutcome, TlsEndpoint, TlsFiles, TlsReload};
+pub use files::{ClientCheck, ClientState, ReloadOutcome, TlsEndpoint, TlsFiles, TlsReload};
 pub use identity::{PeerIdentity, check_allowed, peer_identity, protocol_version};
 pub(crate) use pem::trust_anchors;
 pub use policy::TlsVersion;
