@@ -109,17 +109,6 @@ impl Server {
                 shutdown.clone(),
             ));
         }
-        // The evaluator starts once every listener's TLS is loaded, so its
-        // first round sees each certificate.
-        let evaluator = Evaluator::new(
-            config.alerts.clone(),
-            channels.clone(),
-            store.clone(),
-            metrics.clone(),
-            alerts.clone(),
-            tls.clone(),
-        );
-        tasks.spawn(evaluator.run(shutdown.clone()));
         let admin = if config.admin.enabled {
             let state = Arc::new(AdminState {
                 store: store.clone(),
@@ -146,6 +135,17 @@ impl Server {
         } else {
             None
         };
+        // The evaluator starts once every listener's TLS is loaded, so its
+        // first round sees each certificate.
+        let evaluator = Evaluator::new(
+            config.alerts.clone(),
+            channels.clone(),
+            store.clone(),
+            metrics.clone(),
+            alerts.clone(),
+            tls.clone(),
+        );
+        tasks.spawn(evaluator.run(shutdown.clone()));
         if let Some(admin) = &admin {
             admin.state.set_ready(true);
         }
