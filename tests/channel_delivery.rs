@@ -563,6 +563,31 @@ async fn http_destination_retries_5xx_until_it_succeeds() {
     );
 }
 
+/// Ensures that the delivery worker closes its destination's connection
+/// once it has idled past `max_idle_secs`, with no message to send, and
+/// that the next message opens a new one.
+#[tokio::test]
+async fn an_idle_destination_connection_is_closed() {
+    let sink = Sink::start("127.0.0.1:0", Answer::Accept).await;
+    let config = format!(
+        "[[channels]]\nname = \"test\"\n[channels.source]\ntype = \"mllp\"\nlisten = \"127.0.0.1:0\"\n\
+         [[channels.destinations]]\nname = \"sink\"\n\
+         to = {{ type = \"mllp\", address = \"{}\", max_idle_secs = 1 }}\n",
+        sink.address
+    );
+    let engine = start_channels(tempfile::tempdir().unwrap(), &config).await;
+    send_all(&engine, &ids("IDLE", 1)).await;
+    sink.wait_for(1, PATIENCE).await;
+    let state = sink.state.clone();
+    eventually(PATIENCE, "the idle connection is closed", || {
+        state.lock().unwrap().closed == 1
+    })
+    .await;
+    send_all(&engine, &ids("AGAIN", 1)).await;
+    sink.wait_for(2, PATIENCE).await;
+    assert_eq!(state.lock().unwrap().connections, 2);
+}
+
 /// Ensures that messages for an MLLP destination whose listener is down go to
 /// its backup listener, in order, that each connection is counted by the
 /// address it reached, and that the destination comes back to its primary

@@ -37,6 +37,10 @@ pub struct SinkState {
     pub accepted_at_us: Vec<u128>,
     /// How many messages it received in all.
     pub received: usize,
+    /// How many connections it accepted.
+    pub connections: usize,
+    /// How many of them ended.
+    pub closed: usize,
 }
 
 /// A running sink.
@@ -59,6 +63,8 @@ impl Sink {
             accepted: Vec::new(),
             accepted_at_us: Vec::new(),
             received: 0,
+            connections: 0,
+            closed: 0,
         }));
         let shared = state.clone();
         let task = tokio::spawn(async move {
@@ -66,7 +72,12 @@ impl Sink {
                 let Ok((stream, _)) = listener.accept().await else {
                     return;
                 };
-                tokio::spawn(serve(stream, shared.clone()));
+                shared.lock().unwrap().connections += 1;
+                let state = shared.clone();
+                tokio::spawn(async move {
+                    serve(stream, state.clone()).await;
+                    state.lock().unwrap().closed += 1;
+                });
             }
         });
         Sink {

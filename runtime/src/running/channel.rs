@@ -56,7 +56,7 @@ impl RunningChannel {
             }),
             Err(error) => {
                 stop.cancel();
-                tasks.shutdown().await;
+                join_all(&mut tasks).await;
                 context.shared.tls.remove_channel(&channel.name);
                 Err(error)
             }
@@ -67,14 +67,19 @@ impl RunningChannel {
     /// every worker to end; the channel's TLS files are forgotten.
     pub async fn stop(mut self, context: &ChannelContext) {
         self.stop.cancel();
-        while self.tasks.join_next().await.is_some() {}
+        join_all(&mut self.tasks).await;
         context.shared.tls.remove_channel(self.pipeline.name());
     }
 
     /// Waits for the workers after the engine's shutdown was signalled.
     pub async fn finish(mut self) {
-        while self.tasks.join_next().await.is_some() {}
+        join_all(&mut self.tasks).await;
     }
+}
+
+/// Waits for every task of `tasks` to end.
+async fn join_all(tasks: &mut JoinSet<()>) {
+    while tasks.join_next().await.is_some() {}
 }
 
 /// Starts `channel`'s source, which stops when `stop` is cancelled, and
