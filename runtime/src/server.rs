@@ -18,7 +18,7 @@ use crate::events::TlsReloaded;
 use crate::ingest::AckIds;
 use crate::logging::AUDIT_TARGET;
 use crate::metrics::Metrics;
-use crate::pipeline::{ChannelPipeline, Shared, Topology, Wakers, plugin_watch, pruner};
+use crate::pipeline::{ChannelPipeline, Shared, Wakers, plugin_watch, prepare_start, pruner};
 use crate::plugin::PluginRegistry;
 use crate::running::{ChannelContext, Channels, ReloadError, ReloadReport};
 use crate::store::{DeadLetterFilter, Requeued, Store, StoreError, StoredMessage};
@@ -63,7 +63,8 @@ impl Server {
                 format!("cannot open the store in {}", config.storage.dir.display())
             })?;
         let metrics = Arc::new(Metrics::new());
-        let wakers = Arc::new(Wakers::new(&config));
+        // Each channel gets its signals as it starts.
+        let wakers = Arc::new(Wakers::default());
         let shutdown = CancellationToken::new();
         let mut tasks = JoinSet::new();
         let alerts = Arc::new(alerts(&config.alerts, &shutdown, &mut tasks)?);
@@ -76,7 +77,7 @@ impl Server {
             tls: tls.clone(),
             shutdown: shutdown.clone(),
         };
-        let registry = Topology::prepare(&config, &store, &metrics)?;
+        let registry = prepare_start(&config, &store, &metrics)?;
         let context = ChannelContext {
             shared,
             registry: registry.clone(),

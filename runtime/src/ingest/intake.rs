@@ -412,7 +412,11 @@ mod tests {
             mllp_release2: false,
             store,
             metrics: Arc::new(Metrics::new()),
-            signals: Wakers::new(config).channel(&config.channels[0].name),
+            signals: {
+                let wakers = Wakers::default();
+                wakers.set_channel(&config.channels[0]);
+                wakers.channel(&config.channels[0].name)
+            },
             ack_ids: Arc::new(AckIds::new()),
             control: Arc::new(ChannelControl::new(ChannelState::Running)),
             shutdown: Default::default(),

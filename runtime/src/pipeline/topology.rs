@@ -46,27 +46,22 @@ pub struct Shared {
     pub shutdown: CancellationToken,
 }
 
-/// What the engine does once, before any channel's workers run.
-pub struct Topology;
-
-impl Topology {
-    /// Moves queued work whose channel's partitioning changed,
-    /// dead-letters the work of channels and destinations no longer
-    /// configured, and opens the plugin registry when a channel has
-    /// plugins.
-    ///
-    /// # Errors
-    /// When the store fails, or the plugin registry cannot open.
-    pub fn prepare(
-        config: &Config,
-        store: &Store,
-        metrics: &Metrics,
-    ) -> anyhow::Result<Option<Arc<PluginRegistry>>> {
-        // Before any worker runs: a hand-off could otherwise queue work by
-        // the new partitioning among work not moved yet.
-        follow_configuration(config, config.channels.iter(), store, metrics)?;
-        open_registry(config)
-    }
+/// What the engine does once at start, before any channel's workers run:
+/// moves queued work whose channel's partitioning changed, dead-letters
+/// the work of channels and destinations no longer configured, and opens
+/// the plugin registry when a channel has plugins.
+///
+/// # Errors
+/// When the store fails, or the plugin registry cannot open.
+pub fn prepare_start(
+    config: &Config,
+    store: &Store,
+    metrics: &Metrics,
+) -> anyhow::Result<Option<Arc<PluginRegistry>>> {
+    // Before any worker runs: a hand-off could otherwise queue work by the
+    // new partitioning among work not moved yet.
+    follow_configuration(config, config.channels.iter(), store, metrics)?;
+    open_registry(config)
 }
 
 /// Moves the queued work of `channels` whose partitioning changed (see

@@ -15,7 +15,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use super::delivery_outcomes::DeliveryOutcomes;
-use crate::config::{ChannelConfig, Config};
+use crate::config::ChannelConfig;
 
 /// The longest a pipeline or delivery worker waits before it looks at its
 /// queue again, woken or not.
@@ -78,15 +78,6 @@ impl ChannelWakers {
 }
 
 impl Wakers {
-    /// Signals for every channel of `config`.
-    pub fn new(config: &Config) -> Self {
-        let wakers = Wakers::default();
-        for channel in &config.channels {
-            wakers.set_channel(channel);
-        }
-        wakers
-    }
-
     /// Gives `channel` new signals, for its partitions and destinations as
     /// configured now.
     pub fn set_channel(&self, channel: &ChannelConfig) {
