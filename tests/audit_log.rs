@@ -24,6 +24,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 const OPERATOR: &str = "operator-token-0123456789";
+const VIEWER: &str = "viewer-token-0123456789";
 const CONTROL_ID: &str = "AUDIT-0001";
 const PATIENT: &str = "ZANZIBAR^QUILLFEATHER";
 
@@ -116,25 +117,31 @@ async fn the_audit_log_records_events_without_phi() {
 
     // Rotation: the file is moved away and the engine told with SIGHUP;
     // the next lines go to a new file under the configured name, and the
-    // engine goes on. The same signal applies a channel added to the
-    // configuration file meanwhile.
+    // engine goes on. The same signal applies a channel and a token added
+    // to the configuration file meanwhile; the token is logged by name.
     let rotated = dir.path().join("logs/audit.jsonl.1");
     std::fs::rename(&audit_file, &rotated).unwrap();
     let added = free_address();
-    let mut file = std::fs::OpenOptions::new()
-        .append(true)
-        .open(&config)
-        .unwrap();
-    let channel_text = format!(
+    let viewer = format!("{{ name = \"grafana\", token = \"{VIEWER}\", role = \"viewer\" }}]");
+    let text = std::fs::read_to_string(&config).unwrap().replacen(
+        "role = \"operator\" }]",
+        &format!("role = \"operator\" }}, {viewer}"),
+        1,
+    ) + &format!(
         "\n[[channels]]\nname = \"added\"\n[channels.source]\ntype = \"mllp\"\nlisten = \"{added}\"\n"
     );
-    std::io::Write::write_all(&mut file, channel_text.as_bytes()).unwrap();
+    std::fs::write(&config, text).unwrap();
     let pid = i32::try_from(child.id()).unwrap();
     // SAFETY: kill takes no pointers; it signals our own child process.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGHUP) }, 0);
     line(&audit_file, "Audit log reopened.", "target", "audit").await;
     let reloaded = line(&audit_file, "Configuration reloaded.", "target", "audit").await;
     assert_eq!(reloaded["started"], "[\"added\"]", "{reloaded}");
+    assert_eq!(reloaded["settings"], "[\"admin.tokens\"]", "{reloaded}");
+    let tokens = line(&audit_file, "Admin tokens changed.", "added", "grafana").await;
+    assert_eq!(tokens["removed"], "", "{tokens}");
+    let (status, _) = Api::at(admin).get("/api/v1/channels", Some(VIEWER)).await;
+    assert!(status.is_success(), "the new token is accepted: {status}");
     wait_until_listening(added).await;
     let mut stream = TcpStream::connect(added).await.unwrap();
     let ack = engine::exchange(
@@ -169,6 +176,9 @@ async fn the_audit_log_records_events_without_phi() {
         }
         for part in PATIENT.split('^') {
             assert!(!text.contains(part), "the patient name is in:\n{text}");
+        }
+        for secret in [OPERATOR, VIEWER] {
+            assert!(!text.contains(secret), "a token's secret is in:\n{text}");
         }
     }
 }

@@ -11,6 +11,11 @@
 //!   destination that cannot be built change nothing, each with its own
 //!   answer; a channel that cannot bind is reported, the rest is applied,
 //!   and the next reload starts it;
+//! - the admin API's tokens and the alert rules change by a reload
+//!   without a restart of any channel: a replaced token is refused at
+//!   once, its successor accepted, and lower thresholds raise their
+//!   alerts (the dead-letter depth, checked by the channel, and the disk
+//!   space, by the evaluator at its new interval);
 //! - the embedded default has no file to reload;
 //! - `hl7wasm config reload` does the same as the API call.
 //!
@@ -28,7 +33,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use admin::Api;
-use engine::{TestEngine, exchange, field, message, start_channels, start_from_file, write_config};
+use engine::{
+    TestEngine, eventually, exchange, field, message, start_channels, start_from_file, write_config,
+};
 use hl7wasm::running::ReloadError;
 use hl7wasm::store::{DeadLetterFilter, DeadLetterReason};
 use reqwest::StatusCode;
@@ -163,6 +170,7 @@ async fn a_reload_starts_stops_and_restarts_channels_and_leaves_the_rest_running
             "restarted": ["changing", "web"],
             "stopped": ["leaving"],
             "unchanged": ["test"],
+            "settings": [],
         })
     );
 
@@ -279,6 +287,75 @@ async fn a_reload_that_cannot_apply_changes_nothing_and_says_why() {
     assert!(!output.status.success());
     let error = String::from_utf8_lossy(&output.stderr);
     assert!(error.contains("partitons"), "{error}");
+    engine.server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_changes_admin_tokens_and_alert_rules_without_a_restart() {
+    const SUCCESSOR: &str = "successor-token-0123456789";
+    const RULES: &str = "[alerts]\ninterval_secs = 3600\nstorage_min_free_percent = 0.0\n\n";
+    let sink = Sink::start("127.0.0.1:0", Answer::Reject).await;
+    let running = admin() + RULES + &channel("test", sink.address);
+    let engine = start_from_file(tempfile::tempdir().unwrap(), &running).await;
+    let api = Api::of(&engine);
+    let mut steady = TcpStream::connect(engine.address).await.unwrap();
+    send_on(&mut steady, "R-1").await;
+    let store = engine.server.store.clone();
+    let one_letter = || {
+        store
+            .dead_letter_count(&DeadLetterFilter::default())
+            .unwrap()
+            == 1
+    };
+    eventually(
+        PATIENCE,
+        "the rejected message is a dead letter",
+        one_letter,
+    )
+    .await;
+    let dead_letter_alert = || {
+        let alerts = engine.server.alerts.active();
+        alerts
+            .iter()
+            .any(|a| a.kind == "dead_letter_depth" && a.channel == "test")
+    };
+    assert!(
+        !dead_letter_alert(),
+        "one dead letter is below the default threshold"
+    );
+    assert!(engine.server.alerts.active().is_empty());
+
+    // The operator's token is replaced; any dead letter now alerts, and so
+    // does any disk, every second where it was every hour.
+    let rules = "[alerts]\ninterval_secs = 1\nstorage_min_free_percent = 100.0\n\
+                 storage_min_free_mb = 100000000\ndead_letter_max_depth = 0\n\n";
+    let rotated = running.replace(OPERATOR, SUCCESSOR).replace(RULES, rules);
+    write_config(&engine.dir, &rotated);
+    let (status, report) = reload(&api, OPERATOR).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["unchanged"], json!(["test"]));
+    assert_eq!(report["restarted"], json!([]));
+    assert_eq!(report["settings"], json!(["admin.tokens", "alerts"]));
+
+    assert_eq!(reload(&api, OPERATOR).await.0, StatusCode::UNAUTHORIZED);
+    let (status, report) = reload(&api, SUCCESSOR).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["settings"], json!([]));
+    assert_eq!(reload(&api, VIEWER).await.0, StatusCode::FORBIDDEN);
+    eventually(
+        PATIENCE,
+        "the dead-letter alert is raised",
+        dead_letter_alert,
+    )
+    .await;
+    let storage_alert = || {
+        let alerts = engine.server.alerts.active();
+        alerts.iter().any(|a| a.kind == "storage_space")
+    };
+    eventually(PATIENCE, "the storage alert is raised", storage_alert).await;
+
+    // The channel never restarted: its sender's connection still works.
+    send_on(&mut steady, "R-2").await;
     engine.server.shutdown().await;
 }
 

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use crate::admin::{AdminApi, AdminState, RateSamples, refresh_queue_gauges, sample_rates};
 use crate::alerting::{AlertsConfig, Evaluator, Webhook};
 use crate::alerts::Alerts;
-use crate::config::{ChannelConfig, Config};
+use crate::config::{ChannelConfig, Config, LiveSettings};
 use crate::events::TlsReloaded;
 use crate::ingest::AckIds;
 use crate::logging::AUDIT_TARGET;
@@ -69,12 +69,14 @@ impl Server {
         let mut tasks = JoinSet::new();
         let alerts = Arc::new(alerts(&config.alerts, &shutdown, &mut tasks)?);
         let tls = Arc::new(TlsFiles::default());
+        let settings = Arc::new(LiveSettings::new(&config));
         let shared = Shared {
             store: store.clone(),
             wakers: wakers.clone(),
             metrics: metrics.clone(),
             alerts: alerts.clone(),
             tls: tls.clone(),
+            settings: settings.clone(),
             shutdown: shutdown.clone(),
         };
         let registry = prepare_start(&config, &store, &metrics)?;
@@ -119,6 +121,7 @@ impl Server {
                 registry: registry.clone(),
                 channels: channels.clone(),
                 settings: config.admin.clone(),
+                live: settings.clone(),
                 ready: false.into(),
                 rates: RateSamples::default(),
                 tls: tls.clone(),
@@ -139,7 +142,7 @@ impl Server {
         // The evaluator starts once every listener's TLS is loaded, so its
         // first round sees each certificate.
         let evaluator = Evaluator::new(
-            config.alerts.clone(),
+            settings,
             channels.clone(),
             store.clone(),
             metrics.clone(),
@@ -234,6 +237,7 @@ pub async fn reload_config(channels: &Channels) -> Result<ReloadReport, ReloadEr
             restarted = ?report.restarted,
             stopped = ?report.stopped,
             unchanged = report.unchanged.len(),
+            settings = ?report.settings,
             "Configuration reloaded."
         ),
         Err(ReloadError::NoFile) => tracing::info!("No configuration file to reload."),

@@ -57,8 +57,8 @@ impl FromRequestParts<Arc<AdminState>> for Caller {
         parts: &mut Parts,
         state: &Arc<AdminState>,
     ) -> Result<Self, Self::Rejection> {
-        let settings = &state.settings;
-        if !settings.authenticates() {
+        let access = state.live.admin_access();
+        if !access.authenticates() {
             // Allowed only on loopback (checked with the config).
             return Ok(Caller {
                 name: "local".into(),
@@ -66,7 +66,7 @@ impl FromRequestParts<Arc<AdminState>> for Caller {
             });
         }
         if let Some(presented) = bearer_token(&parts.headers) {
-            return find(&settings.tokens, presented)
+            return find(&access.tokens, presented)
                 .map(|token| Caller {
                     name: token.name.clone(),
                     role: token.role,
@@ -74,7 +74,7 @@ impl FromRequestParts<Arc<AdminState>> for Caller {
                 .ok_or_else(|| unauthorized("the token is not known"));
         }
         let certificate = parts.extensions.get::<ClientCertificate>();
-        match certificate.map(|ClientCertificate(identity)| settings.client_role(identity)) {
+        match certificate.map(|ClientCertificate(identity)| access.client_role(identity)) {
             Some(Some(client)) => Ok(Caller {
                 name: format!("cert:{}", client.name),
                 role: client.role,

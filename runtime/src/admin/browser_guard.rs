@@ -25,7 +25,7 @@ use super::state::AdminState;
 
 /// The middleware: refuses what [`check`] refuses, with 403.
 pub async fn guard(State(state): State<Arc<AdminState>>, request: Request, next: Next) -> Response {
-    let tokenless = !state.settings.authenticates();
+    let tokenless = !state.live.admin_access().authenticates();
     match check(request.method(), request.headers(), tokenless) {
         Ok(()) => next.run(request).await,
         Err(error) => error.into_response(),

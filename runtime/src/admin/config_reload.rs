@@ -1,6 +1,7 @@
 //! `POST /api/v1/config/reload`: an operator has the engine read its
 //! configuration file again and apply what changed in its channels, lookup
-//! tables and profiles, without a restart (see [`crate::running`]).
+//! tables, profiles, admin credentials and alert rules, without a restart
+//! (see [`crate::running`]).
 //! Audited.
 
 use std::sync::Arc;
@@ -17,12 +18,12 @@ use crate::config::Role;
 use crate::running::{ReloadError, ReloadReport};
 
 /// `POST /api/v1/config/reload`: the channels started, restarted, stopped
-/// and left alone; operator role.
+/// and left alone, and the settings applied; operator role.
 ///
 /// # Errors
 /// 403 below operator; 409 when the engine runs its embedded default
-/// (`no_config_file`) or a section other than channels, lookups and
-/// profiles changed (`restart_required`); 422 when the file does not load
+/// (`no_config_file`) or a setting that applies only at start changed
+/// (`restart_required`); 422 when the file does not load
 /// (`invalid_config`, naming the file, channel and key) or a channel's
 /// plugins or destinations would not start (`channel_refused`), in which
 /// cases nothing changed; 500 when a channel did not start after the
@@ -39,11 +40,15 @@ pub async fn reload(
     };
     let summary = result.as_ref().map(|report| {
         format!(
-            "{} started, {} restarted, {} stopped, {} unchanged",
+            "{} started, {} restarted, {} stopped, {} unchanged; settings applied: {}",
             report.started.len(),
             report.restarted.len(),
             report.stopped.len(),
-            report.unchanged.len()
+            report.unchanged.len(),
+            match report.settings.as_slice() {
+                [] => "none".to_string(),
+                settings => settings.join(", "),
+            }
         )
     });
     audit::record(&caller, "config.reload", "the configuration file", summary);

@@ -94,5 +94,5 @@ pub use openapi::DOCUMENT as OPENAPI_DOCUMENT;
 pub use queue_gauges::refresh_queue_gauges;
 pub use rates::{RateSamples, sample_rates};
 pub use serve::AdminApi;
-pub use settings::{AdminClient, AdminConfig, AdminToken, Role};
+pub use settings::{AdminAccess, AdminClient, AdminConfig, AdminToken, Role};
 pub use state::AdminState;

@@ -162,7 +162,43 @@ fn enabled() -> bool {
     true
 }
 
+/// Who may call the admin API: the part of `[admin]` that a configuration
+/// reload changes while the engine runs (to add a token, or revoke one
+/// that leaked).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AdminAccess {
+    /// The bearer tokens callers present.
+    pub tokens: Vec<AdminToken>,
+    /// Roles by client certificate, for callers without a token.
+    pub client_roles: Vec<AdminClient>,
+}
+
+impl AdminAccess {
+    /// Whether callers must prove who they are (a token or a client
+    /// certificate); otherwise the API serves loopback only, and every
+    /// caller is an operator.
+    pub fn authenticates(&self) -> bool {
+        !self.tokens.is_empty() || !self.client_roles.is_empty()
+    }
+
+    /// The role for a client certificate with these names (subject CN, DNS
+    /// and URI names): the first `client_roles` entry that matches.
+    pub fn client_role<'a>(&'a self, identity: &PeerIdentity) -> Option<&'a AdminClient> {
+        self.client_roles
+            .iter()
+            .find(|client| check_allowed(identity, std::slice::from_ref(&client.name)))
+    }
+}
+
 impl AdminConfig {
+    /// The section's credentials: its tokens and client roles.
+    pub fn access(&self) -> AdminAccess {
+        AdminAccess {
+            tokens: self.tokens.clone(),
+            client_roles: self.client_roles.clone(),
+        }
+    }
+
     /// How the admin API's server treats its clients.
     pub fn limits(&self) -> HttpLimits {
         HttpLimits {
@@ -182,21 +218,6 @@ impl AdminConfig {
                 self.listen
             )
         })
-    }
-
-    /// Whether callers must prove who they are (a token or a client
-    /// certificate); otherwise the API serves loopback only, and every
-    /// caller is an operator.
-    pub fn authenticates(&self) -> bool {
-        !self.tokens.is_empty() || !self.client_roles.is_empty()
-    }
-
-    /// The role for a client certificate with these names (subject CN, DNS
-    /// and URI names): the first `client_roles` entry that matches.
-    pub fn client_role<'a>(&'a self, identity: &PeerIdentity) -> Option<&'a AdminClient> {
-        self.client_roles
-            .iter()
-            .find(|client| check_allowed(identity, std::slice::from_ref(&client.name)))
     }
 
     /// Checks the section: a parsable address, non-zero limits, tokens or
@@ -227,7 +248,7 @@ impl AdminConfig {
                     .into(),
             );
         }
-        if !listen.ip().is_loopback() && !self.authenticates() {
+        if !listen.ip().is_loopback() && !self.access().authenticates() {
             return Err(format!(
                 "key admin.listen: {listen} is reachable from other hosts, so the admin API needs admin.tokens or admin.client_roles (or listen on 127.0.0.1)"
             ));

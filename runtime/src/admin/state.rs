@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use super::error::ApiError;
 use super::rates::RateSamples;
 use crate::alerts::Alerts;
-use crate::config::{AdminConfig, ChannelConfig};
+use crate::config::{AdminConfig, ChannelConfig, LiveSettings};
 use crate::metrics::Metrics;
 use crate::pipeline::{ChannelPipeline, Wakers};
 use crate::plugin::PluginRegistry;
@@ -32,8 +32,11 @@ pub struct AdminState {
     /// swapping plugin versions), the configuration as shown; and their
     /// reload.
     pub channels: Arc<Channels>,
-    /// The `[admin]` section (its tokens authenticate callers).
+    /// The `[admin]` section as at start: where and how the API serves.
+    /// Callers are authenticated by `live`, which a reload changes.
     pub settings: AdminConfig,
+    /// The credentials (and alert rules) as they are now.
+    pub live: Arc<LiveSettings>,
     /// Whether every channel is listening; `GET /api/v1/ready` reports it.
     pub ready: AtomicBool,
     /// The last minute's counter samples, for each channel's rates.

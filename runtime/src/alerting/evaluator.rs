@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use super::config::AlertsConfig;
 use super::rules::{self, Baseline, Counts};
 use crate::alerts::Alerts;
-use crate::config::ChannelConfig;
+use crate::config::{ChannelConfig, LiveSettings};
 use crate::deliver::TargetConfig;
 use crate::hl7_input::now_unix_ms;
 use crate::ingest::FileOutcome;
@@ -42,7 +42,10 @@ struct Sample {
 
 /// Evaluates the rules every `interval_secs`.
 pub struct Evaluator {
-    config: AlertsConfig,
+    settings: Arc<LiveSettings>,
+    /// The rules of the round under way, taken from `settings` as it
+    /// begins.
+    config: Arc<AlertsConfig>,
     channels: Arc<Channels>,
     store: Store,
     metrics: Arc<Metrics>,
@@ -57,9 +60,9 @@ pub struct Evaluator {
 
 impl Evaluator {
     /// An evaluator of `channels` and the TLS listeners in `tls` under
-    /// `config`.
+    /// the alert rules of `settings`, which a reload may change.
     pub fn new(
-        config: AlertsConfig,
+        settings: Arc<LiveSettings>,
         channels: Arc<Channels>,
         store: Store,
         metrics: Arc<Metrics>,
@@ -67,7 +70,8 @@ impl Evaluator {
         tls: Arc<TlsFiles>,
     ) -> Self {
         Evaluator {
-            config,
+            config: settings.alerts(),
+            settings,
             channels,
             store,
             metrics,
@@ -79,20 +83,25 @@ impl Evaluator {
         }
     }
 
-    /// Evaluates now and then every interval, until `shutdown`.
+    /// Evaluates now and then every interval, until `shutdown`. A reload
+    /// that changes the rules starts the interval again, at its new length.
     pub async fn run(mut self, shutdown: CancellationToken) {
-        let mut ticks = tokio::time::interval(Duration::from_secs(self.config.interval_secs));
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut rules = self.settings.watch_alerts();
+        let mut ticks = every(self.config.interval_secs, tokio::time::Instant::now());
         loop {
             tokio::select! {
-                _ = ticks.tick() => {}
+                _ = ticks.tick() => self.evaluate().await,
+                Ok(()) = rules.changed() => {
+                    let seconds = rules.borrow_and_update().interval_secs;
+                    ticks = every(seconds, tokio::time::Instant::now() + Duration::from_secs(seconds));
+                }
                 () = shutdown.cancelled() => return,
             }
-            self.evaluate().await;
         }
     }
 
     async fn evaluate(&mut self) {
+        self.config = self.settings.alerts();
         let sample = Sample {
             at_ms: now_unix_ms(),
             counts: self
@@ -290,6 +299,13 @@ impl Evaluator {
             }
         }
     }
+}
+
+/// Ticks every `seconds`, from `start`; a late tick delays the next.
+fn every(seconds: u64, start: tokio::time::Instant) -> tokio::time::Interval {
+    let mut ticks = tokio::time::interval_at(start, Duration::from_secs(seconds));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticks
 }
 
 /// The oldest sample of `history` taken within `span_ms` before `now_ms`,

@@ -96,8 +96,9 @@ enum ConfigCommand {
     /// Example: hl7wasm config check hl7wasm.toml
     Check(config_check::CheckArgs),
     /// Have a running engine read its configuration file again and apply
-    /// what changed in its channels, lookup tables and profiles, over its
-    /// admin API (operator token); the same as SIGHUP.
+    /// what changed in its channels, lookup tables, profiles, admin
+    /// credentials and alert rules, over its admin API (operator token);
+    /// the same as SIGHUP.
     ///
     /// Example: hl7wasm config reload --api http://127.0.0.1:8080
     Reload(config_reload::ReloadArgs),

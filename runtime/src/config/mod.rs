@@ -60,6 +60,7 @@
 mod channel;
 mod destination;
 mod interpolate;
+mod live;
 mod load;
 pub mod message_type;
 mod pipeline;
@@ -70,11 +71,12 @@ pub use channel::{
     Ordering, SourceConfig,
 };
 pub use destination::{DestinationConfig, RetryPolicy, RouteFacts, RouteFilter};
+pub use live::LiveSettings;
 pub use load::{ConfigError, load_file, parse};
 pub use pipeline::StageConfig;
 pub use warnings::warnings;
 
-pub use crate::admin::{AdminClient, AdminConfig, AdminToken, Role};
+pub use crate::admin::{AdminAccess, AdminClient, AdminConfig, AdminToken, Role};
 pub use crate::alerting::AlertsConfig;
 pub use crate::logging::AuditConfig;
 

@@ -9,7 +9,7 @@ use super::control::ChannelControl;
 use super::router::Route;
 use super::wakers::Wakers;
 use crate::alerts::Alerts;
-use crate::config::ChannelConfig;
+use crate::config::{ChannelConfig, LiveSettings};
 use crate::metrics::Metrics;
 use crate::store::{DeadLetterFilter, Store};
 use crate::tls::TlsFiles;
@@ -40,9 +40,8 @@ pub struct ChannelPipeline {
     /// The engine's TLS files: a reload makes destinations build their
     /// connectors again.
     pub tls: Arc<TlsFiles>,
-    /// A dead-letter queue deeper than this raises an alert: `[alerts]
-    /// dead_letter_max_depth`, or the channel's `dead_letter_alert`.
-    pub dead_letter_threshold: u64,
+    /// The alert rules as they are now: the dead-letter threshold.
+    pub settings: Arc<LiveSettings>,
     /// Running, paused or stopped, as an administrator set it; shared
     /// with the channel's listener.
     pub control: Arc<ChannelControl>,
@@ -65,13 +64,20 @@ impl ChannelPipeline {
         }
     }
 
+    /// A dead-letter queue deeper than this raises an alert: `[alerts]
+    /// dead_letter_max_depth`, or the channel's `dead_letter_alert`.
+    pub fn dead_letter_threshold(&self) -> u64 {
+        let alerts = self.settings.alerts();
+        alerts.dead_letter_threshold(self.config.dead_letter_alert)
+    }
+
     /// Raises or clears the dead-letter depth alert.
     pub fn check_dead_letters(&self) {
         check_dead_letters(
             &self.store,
             &self.alerts,
             self.name(),
-            self.dead_letter_threshold,
+            self.dead_letter_threshold(),
         );
     }
 

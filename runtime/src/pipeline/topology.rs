@@ -20,7 +20,7 @@ use super::router::Route;
 use super::unserved::{Unserved, dead_letter_unserved};
 use super::wakers::Wakers;
 use crate::alerts::Alerts;
-use crate::config::{ChannelConfig, Config};
+use crate::config::{ChannelConfig, Config, LiveSettings};
 use crate::deliver::{Connector, TargetConfig};
 use crate::metrics::Metrics;
 use crate::plugin::{
@@ -42,6 +42,8 @@ pub struct Shared {
     pub alerts: Arc<Alerts>,
     /// The engine's TLS files; destinations register theirs.
     pub tls: Arc<TlsFiles>,
+    /// The alert rules (and admin credentials) as they are now.
+    pub settings: Arc<LiveSettings>,
     /// Cancelled when the engine shuts down.
     pub shutdown: CancellationToken,
 }
@@ -131,7 +133,6 @@ impl Processing {
     /// destination's TLS files no longer load.
     pub fn spawn(
         self,
-        config: &Config,
         channel: &ChannelConfig,
         shared: &Shared,
         stop: CancellationToken,
@@ -169,9 +170,7 @@ impl Processing {
             metrics: shared.metrics.clone(),
             alerts: shared.alerts.clone(),
             tls: shared.tls.clone(),
-            dead_letter_threshold: config
-                .alerts
-                .dead_letter_threshold(channel.dead_letter_alert),
+            settings: shared.settings.clone(),
             control: Arc::new(ChannelControl::new(initial_state(shared, &channel.name)?)),
             shutdown: stop,
         });

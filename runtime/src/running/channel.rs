@@ -41,8 +41,7 @@ impl RunningChannel {
         let stop = context.shared.shutdown.child_token();
         let mut tasks = JoinSet::new();
         let started = async {
-            let pipeline =
-                processing.spawn(config, channel, &context.shared, stop.clone(), &mut tasks)?;
+            let pipeline = processing.spawn(channel, &context.shared, stop.clone(), &mut tasks)?;
             let address =
                 start_source(config, channel, &pipeline, context, &stop, &mut tasks).await?;
             Ok((pipeline, address))

@@ -5,8 +5,8 @@
 //! publishes a [`ChannelSet`]: the channels' configurations, pipelines and
 //! addresses as they are now, which the admin API, the alert evaluator
 //! and the plugin watcher read. A reload ([`Channels::reload`]) reads the
-//! configuration file again and, when only channels, lookup tables or
-//! profiles changed:
+//! configuration file again and, when only channels, lookup tables,
+//! profiles, the admin API's credentials or the alert rules changed:
 //!
 //! 1. checks every channel to start: its plugins are instantiated and
 //!    configured and its destinations' connectors built, so that a bad
@@ -19,6 +19,9 @@
 //!    does;
 //! 4. starts the new and changed channels. Channels that did not change
 //!    keep running throughout, their connections open.
+//!
+//! The credentials and alert rules take effect after step 1, for the next
+//! request and the next evaluation.
 
 mod channel;
 mod reload;
@@ -112,7 +115,8 @@ impl Channels {
     }
 
     /// Reads the configuration file again and applies what changed in its
-    /// channels, lookup tables and profiles (see the module docs).
+    /// channels, lookup tables, profiles, admin credentials and alert
+    /// rules (see the module docs).
     ///
     /// # Errors
     /// See [`ReloadError`]: all but [`ReloadError::Start`] leave the
@@ -133,6 +137,7 @@ impl Channels {
                 .map_err(ReloadError::Refused)?;
             checked.insert(name.clone(), processing);
         }
+        let settings = self.context.shared.settings.apply(&read);
         self.stop_replaced(&mut running, &plan).await;
         let failures = match self.follow(&read, &plan).await {
             Ok(()) => self.start_checked(&mut running, &read, checked).await,
@@ -147,6 +152,7 @@ impl Channels {
             restarted: plan.restart,
             stopped: plan.stop,
             unchanged: plan.keep,
+            settings,
         };
         if failures.is_empty() {
             return Ok(report);
@@ -154,7 +160,7 @@ impl Channels {
         let text: Vec<String> = failures.iter().map(|e| format!("{e:#}")).collect();
         Err(ReloadError::Start {
             error: anyhow::anyhow!(text.join("; ")),
-            report,
+            report: Box::new(report),
         })
     }
 

@@ -1,6 +1,8 @@
 //! What a configuration reload changes: which channels start, stop,
-//! restart or stay, and which engine-wide sections changed (those need a
-//! restart of the engine).
+//! restart or stay, and which engine-wide settings changed. The admin
+//! API's credentials and the alert rules apply at once (see
+//! [`LiveSettings`](crate::config::LiveSettings)); any other engine-wide
+//! change needs a restart of the engine.
 //!
 //! Channels are compared as written (before `${NAME}` substitution, which
 //! a running process's environment cannot change), together with what
@@ -20,6 +22,29 @@ use crate::config::{Config, ConfigError};
 /// Top-level sections a reload may change.
 const RELOADABLE: [&str; 3] = ["channels", "lookups", "profiles"];
 
+/// An engine-wide section some of whose keys a reload applies.
+struct LiveSection {
+    name: &'static str,
+    /// Whether a change to this key applies without a restart.
+    live: fn(&str) -> bool,
+    /// Whether adding or removing the section is a change of its own (the
+    /// admin API runs when `[admin]` is present).
+    presence_matters: bool,
+}
+
+const LIVE_SECTIONS: [LiveSection; 2] = [
+    LiveSection {
+        name: "admin",
+        live: |key| matches!(key, "tokens" | "client_roles"),
+        presence_matters: true,
+    },
+    LiveSection {
+        name: "alerts",
+        live: |key| !matches!(key, "webhook_url" | "webhook_timeout_secs"),
+        presence_matters: false,
+    },
+];
+
 /// What a reload did, by channel name.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ReloadReport {
@@ -33,6 +58,9 @@ pub struct ReloadReport {
     pub stopped: Vec<String>,
     /// Channels left running untouched.
     pub unchanged: Vec<String>,
+    /// Engine-wide settings that changed and now apply: `admin.tokens`,
+    /// `admin.client_roles`, `alerts`.
+    pub settings: Vec<String>,
 }
 
 impl fmt::Display for ReloadReport {
@@ -43,11 +71,12 @@ impl fmt::Display for ReloadReport {
         };
         write!(
             f,
-            "started: {}; restarted: {}; stopped: {}; unchanged: {}",
+            "started: {}; restarted: {}; stopped: {}; unchanged: {}; settings: {}",
             names(&self.started),
             names(&self.restarted),
             names(&self.stopped),
-            names(&self.unchanged)
+            names(&self.unchanged),
+            names(&self.settings)
         )
     }
 }
@@ -62,7 +91,8 @@ pub enum ReloadError {
     /// The file does not load.
     #[error(transparent)]
     Invalid(#[from] ConfigError),
-    /// Sections other than channels, lookups and profiles changed.
+    /// Engine-wide settings changed that apply only at start: named as
+    /// `[section]` or `section.key`.
     #[error("the engine must be restarted for changes to {}; nothing was reloaded", .0.join(", "))]
     NeedsRestart(Vec<String>),
     /// A channel's plugins or destinations do not start; nothing was
@@ -75,7 +105,7 @@ pub enum ReloadError {
         /// What failed.
         error: anyhow::Error,
         /// What was done all the same.
-        report: ReloadReport,
+        report: Box<ReloadReport>,
     },
 }
 
@@ -94,24 +124,14 @@ impl Plan {
     /// reload) is started.
     ///
     /// # Errors
-    /// [`ReloadError::NeedsRestart`] when a section other than channels,
-    /// lookups or profiles changed.
+    /// [`ReloadError::NeedsRestart`] when an engine-wide setting changed
+    /// that applies only at start.
     pub fn between(
         running: &Config,
         read: &Config,
         up: impl Fn(&str) -> bool,
     ) -> Result<Plan, ReloadError> {
-        let sections: BTreeSet<&String> = running
-            .as_written
-            .keys()
-            .chain(read.as_written.keys())
-            .collect();
-        let changed: Vec<String> = sections
-            .into_iter()
-            .filter(|key| !RELOADABLE.contains(&key.as_str()))
-            .filter(|key| running.as_written.get(*key) != read.as_written.get(*key))
-            .map(|key| format!("[{key}]"))
-            .collect();
+        let changed = changes_needing_restart(&running.as_written, &read.as_written);
         if !changed.is_empty() {
             return Err(ReloadError::NeedsRestart(changed));
         }
@@ -156,6 +176,36 @@ impl Plan {
             .collect();
         Ok(plan)
     }
+}
+
+/// The engine-wide sections (`[section]`) and keys (`section.key`) that
+/// differ between `running` and `read` and apply only at start.
+fn changes_needing_restart(running: &toml::Table, read: &toml::Table) -> Vec<String> {
+    let sections: BTreeSet<&String> = running.keys().chain(read.keys()).collect();
+    let mut changed = Vec::new();
+    for section in sections {
+        let (before, after) = (running.get(section), read.get(section));
+        if RELOADABLE.contains(&section.as_str()) || before == after {
+            continue;
+        }
+        let live = LIVE_SECTIONS.iter().find(|s| s.name == section);
+        let Some(live) =
+            live.filter(|s| !s.presence_matters || before.is_some() == after.is_some())
+        else {
+            changed.push(format!("[{section}]"));
+            continue;
+        };
+        let empty = toml::Table::new();
+        let before = before.and_then(toml::Value::as_table).unwrap_or(&empty);
+        let after = after.and_then(toml::Value::as_table).unwrap_or(&empty);
+        let keys: BTreeSet<&String> = before.keys().chain(after.keys()).collect();
+        changed.extend(
+            keys.into_iter()
+                .filter(|key| !(live.live)(key) && before.get(*key) != after.get(*key))
+                .map(|key| format!("{section}.{key}")),
+        );
+    }
+    changed
 }
 
 /// What channel `name` depends on, as written in `config`: its table, the
@@ -220,7 +270,11 @@ mod tests {
     "#;
 
     fn plan(edited: &str) -> Result<Plan, ReloadError> {
-        let running = parse(BASE, "running").unwrap();
+        plan_between(BASE, edited)
+    }
+
+    fn plan_between(running: &str, edited: &str) -> Result<Plan, ReloadError> {
+        let running = parse(running, "running").unwrap();
         let read = parse(edited, "read").unwrap();
         Plan::between(&running, &read, |_| true)
     }
@@ -272,5 +326,31 @@ mod tests {
             panic!("a changed storage section is refused");
         };
         assert_eq!(sections, names(&["[admin]", "[storage]"]));
+    }
+
+    #[test]
+    fn admin_credentials_and_alert_rules_apply_while_their_neighbours_need_a_restart() {
+        let admin = "[admin]\nlisten = \"127.0.0.1:8181\"\n\
+                     tokens = [{ name = \"a\", token = \"0123456789abcdef\", role = \"admin\" }]\n";
+        let running = format!("{admin}{BASE}");
+        let rotated = running
+            .replace("0123456789abcdef", "fedcba9876543210")
+            .replace("[admin]", "[alerts]\nqueue_age_max_secs = 60\n\n[admin]");
+        let plan = plan_between(&running, &rotated).unwrap();
+        assert_eq!(plan.keep, names(&["adt", "lab", "files"]));
+
+        let moved = rotated.replace("127.0.0.1:8181", "127.0.0.1:8282").replace(
+            "[alerts]",
+            "[alerts]\nwebhook_url = \"http://127.0.0.1:9/\"",
+        );
+        let Err(ReloadError::NeedsRestart(keys)) = plan_between(&running, &moved) else {
+            panic!("a new admin address and webhook are refused");
+        };
+        assert_eq!(keys, names(&["admin.listen", "alerts.webhook_url"]));
+
+        let Err(ReloadError::NeedsRestart(keys)) = plan_between(&running, BASE) else {
+            panic!("removing the admin API is refused");
+        };
+        assert_eq!(keys, names(&["[admin]"]));
     }
 }
