@@ -7,7 +7,8 @@
 //!   an HTTP source, on given ports) restart on the same ports with their
 //!   new destinations, and an unchanged one keeps running: its sender's
 //!   open connection goes on working;
-//! - a file that does not load, a change to an engine-wide section and a
+//! - a file that does not load, a change to an engine-wide section, the
+//!   first pipeline of an engine started without plugins and a
 //!   destination that cannot be built change nothing, each with its own
 //!   answer; a channel that cannot bind is reported, the rest is applied,
 //!   and the next reload starts it;
@@ -16,6 +17,8 @@
 //!   once, its successor accepted, and lower thresholds raise their
 //!   alerts (the dead-letter depth, checked by the channel, and the disk
 //!   space, by the evaluator at its new interval);
+//! - a reload whose pipelines would hold more plugin instances than the
+//!   pool sized at start has room for asks for a restart;
 //! - the embedded default has no file to reload;
 //! - `hl7wasm config reload` does the same as the API call.
 //!
@@ -243,6 +246,21 @@ async fn a_reload_that_cannot_apply_changes_nothing_and_says_why() {
     assert!(answer["message"].as_str().unwrap().contains("[storage]"));
     still_serves(&engine, &sink, 2).await;
 
+    let piped = running.replacen(
+        "[channels.source]",
+        "[[channels.pipeline]]\nplugin = \"passthrough\"\n[channels.source]",
+        1,
+    );
+    write_config(&engine.dir, &piped);
+    let (status, answer) = reload(&api, OPERATOR).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{answer}");
+    let message = answer["message"].as_str().unwrap();
+    assert!(
+        message.contains("first channel with a pipeline"),
+        "{message}"
+    );
+    still_serves(&engine, &sink, 3).await;
+
     let unbuildable = running.replace(&sink.address.to_string(), "no-port-here");
     write_config(&engine.dir, &unbuildable);
     let (status, answer) = reload(&api, OPERATOR).await;
@@ -250,7 +268,7 @@ async fn a_reload_that_cannot_apply_changes_nothing_and_says_why() {
     assert_eq!(answer["code"], "channel_refused");
     let message = answer["message"].as_str().unwrap();
     assert!(message.contains("destination \"out\""), "{message}");
-    still_serves(&engine, &sink, 3).await;
+    still_serves(&engine, &sink, 4).await;
 
     // A channel whose port is taken: reported, the rest applied, and
     // started by the next reload once the port is free.
@@ -269,13 +287,13 @@ async fn a_reload_that_cannot_apply_changes_nothing_and_says_why() {
     assert!(answer["message"].as_str().unwrap().contains("\"blocked\""));
     assert!(engine.server.address("blocked").is_none());
     assert!(engine.server.address("other").is_some(), "the rest applied");
-    still_serves(&engine, &sink, 4).await;
+    still_serves(&engine, &sink, 5).await;
     drop(taken);
     let (status, report) = reload(&api, OPERATOR).await;
     assert_eq!(status, StatusCode::OK, "{report}");
     assert_eq!(report["started"], json!(["blocked"]));
     send_to(&engine, "blocked", "B-1").await;
-    sink.wait_for(5, PATIENCE).await;
+    sink.wait_for(6, PATIENCE).await;
 
     // `hl7wasm config reload` asks the same over the API.
     let output = reload_cli(&api).await;
@@ -356,6 +374,47 @@ async fn a_reload_changes_admin_tokens_and_alert_rules_without_a_restart() {
 
     // The channel never restarted: its sender's connection still works.
     send_on(&mut steady, "R-2").await;
+    engine.server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_needing_more_plugin_instances_than_the_pool_holds_asks_for_a_restart() {
+    let sink = Sink::start("127.0.0.1:0", Answer::Accept).await;
+    // Every partition's worker holds an instance of each stage's plugin.
+    let piped = |partitions: u32| {
+        admin()
+            + &channel("test", sink.address).replacen(
+                "[channels.source]",
+                &format!(
+                    "partition_by = \"PID-3.1\"\npartitions = {partitions}\n\
+                     [[channels.pipeline]]\nplugin = \"passthrough\"\n[channels.source]"
+                ),
+                1,
+            )
+    };
+    // One instance at start: the pool takes its least size, 64, of which
+    // 16 are kept for loading and checking versions.
+    let engine = start_from_file(tempfile::tempdir().unwrap(), &piped(1)).await;
+    let api = Api::of(&engine);
+    let mut steady = TcpStream::connect(engine.address).await.unwrap();
+    send_on(&mut steady, "P-1").await;
+    sink.wait_for(1, PATIENCE).await;
+
+    write_config(&engine.dir, &piped(49));
+    let (status, answer) = reload(&api, OPERATOR).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{answer}");
+    assert_eq!(answer["code"], "restart_required");
+    let message = answer["message"].as_str().unwrap();
+    assert!(message.contains("49 plugin instances"), "{message}");
+    assert!(message.contains("room for 48"), "{message}");
+    send_on(&mut steady, "P-2").await;
+
+    write_config(&engine.dir, &piped(48));
+    let (status, report) = reload(&api, OPERATOR).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["restarted"], json!(["test"]));
+    send_to(&engine, "test", "P-3").await;
+    sink.wait_for(3, PATIENCE).await;
     engine.server.shutdown().await;
 }
 

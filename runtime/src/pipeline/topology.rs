@@ -253,21 +253,59 @@ fn initial_state(shared: &Shared, channel: &str) -> anyhow::Result<ChannelState>
     Ok(state)
 }
 
+/// Plugin instances the pool keeps beside the workers' own, for loading
+/// and checking versions: hot swaps, uploads, a reload's checks.
+const SPARE_INSTANCES: usize = 16;
+
+/// How many plugin instances `config`'s workers hold: every stage of every
+/// partition keeps one.
+fn worker_instances(config: &Config) -> usize {
+    config
+        .channels
+        .iter()
+        .map(|c| c.pipeline.len() * c.partitions as usize)
+        .sum()
+}
+
+/// Refuses a configuration whose workers would hold more plugin instances
+/// than `registry`'s pool, sized at start, has room for beside its spare
+/// ones; or that has pipelines when the engine started without any (and
+/// so without a registry).
+///
+/// # Errors
+/// What the pipelines need and what the pool holds.
+pub fn check_plugin_room(config: &Config, registry: Option<&PluginRegistry>) -> Result<(), String> {
+    let needed = worker_instances(config);
+    let Some(registry) = registry else {
+        return match needed {
+            0 => Ok(()),
+            _ => Err(
+                "the first channel with a pipeline (the engine started without plugins, \
+                      so it has no plugin registry)"
+                    .into(),
+            ),
+        };
+    };
+    let room = (registry.max_instances() as usize).saturating_sub(SPARE_INSTANCES);
+    if needed <= room {
+        return Ok(());
+    }
+    Err(format!(
+        "the channels' pipelines ({needed} plugin instances, one per stage and partition; \
+         the plugin pool was sized at start with room for {room})"
+    ))
+}
+
 /// Opens the plugin registry with the bundled plugins and the plugin
 /// directory's, when any channel has a pipeline.
 fn open_registry(config: &Config) -> anyhow::Result<Option<Arc<PluginRegistry>>> {
     if config.channels.iter().all(|c| c.pipeline.is_empty()) {
         return Ok(None);
     }
-    // Every stage of every partition may hold an instance, and loading
-    // checks one more.
-    let workers: usize = config
-        .channels
-        .iter()
-        .map(|c| c.pipeline.len() * c.partitions as usize)
-        .sum();
     let settings = EngineSettings {
-        max_instances: u32::try_from(workers + 16).unwrap_or(u32::MAX).max(64),
+        max_instances: u32::try_from(worker_instances(config) + SPARE_INSTANCES)
+            .unwrap_or(u32::MAX)
+            .max(64),
         ..EngineSettings::default()
     };
     let engine = PluginEngine::new(&settings).context("cannot start the Wasm engine")?;

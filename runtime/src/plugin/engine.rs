@@ -41,6 +41,7 @@ impl Default for EngineSettings {
 pub struct PluginEngine {
     engine: Engine,
     linker: std::sync::Arc<Linker<PluginState>>,
+    max_instances: u32,
 }
 
 impl PluginEngine {
@@ -60,12 +61,19 @@ impl PluginEngine {
         Ok(PluginEngine {
             engine,
             linker: std::sync::Arc::new(linker),
+            max_instances: settings.max_instances.max(1),
         })
     }
 
     /// The wasmtime engine.
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// How many plugin instances may be alive at once: the pool's size,
+    /// fixed when the engine is built.
+    pub fn max_instances(&self) -> u32 {
+        self.max_instances
     }
 
     /// The linker with WASI p2 (empty context, the host's clocks) and the

@@ -86,6 +86,12 @@ pub struct PluginRegistry {
 }
 
 impl PluginRegistry {
+    /// How many plugin instances may be alive at once (see
+    /// [`PluginEngine::max_instances`]).
+    pub fn max_instances(&self) -> u32 {
+        self.engine.max_instances()
+    }
+
     /// Opens the registry over `dir` (created if missing), with compiled
     /// artifacts cached in `cache_dir`.
     ///

@@ -35,7 +35,9 @@ use tokio::sync::Mutex;
 use crate::admin::redacted;
 use crate::config::{self, ChannelConfig, Config};
 use crate::ingest::AckIds;
-use crate::pipeline::{ChannelPipeline, Processing, Shared, follow_configuration};
+use crate::pipeline::{
+    ChannelPipeline, Processing, Shared, check_plugin_room, follow_configuration,
+};
 use crate::plugin::PluginRegistry;
 use channel::RunningChannel;
 use reload::Plan;
@@ -130,6 +132,8 @@ impl Channels {
         let plan = Plan::between(&running.config, &read, |name| {
             running.channels.contains_key(name)
         })?;
+        check_plugin_room(&read, self.context.registry.as_deref())
+            .map_err(|e| ReloadError::NeedsRestart(vec![e]))?;
         let mut checked = BTreeMap::new();
         for name in plan.start.iter().chain(&plan.restart) {
             let channel = read.channel(name).expect("planned from the file");
