@@ -19,6 +19,8 @@
 //!   space, by the evaluator at its new interval);
 //! - a reload whose pipelines would hold more plugin instances than the
 //!   pool sized at start has room for asks for a restart;
+//! - a reload does not wait out a destination that never answers: the
+//!   message in flight is sent again by the restarted channel;
 //! - the embedded default has no file to reload;
 //! - `hl7wasm config reload` does the same as the API call.
 //!
@@ -374,6 +376,47 @@ async fn a_reload_changes_admin_tokens_and_alert_rules_without_a_restart() {
 
     // The channel never restarted: its sender's connection still works.
     send_on(&mut steady, "R-2").await;
+    engine.server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_does_not_wait_out_a_hung_destination_and_its_message_is_sent_again() {
+    // A receiver that takes the message and never answers.
+    let hung = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hung_address = hung.local_addr().unwrap();
+    let (read_tx, mut read_rx) = tokio::sync::mpsc::channel(1);
+    tokio::spawn(async move {
+        let (mut stream, _) = hung.accept().await.unwrap();
+        let mut buffer = [0u8; 4096];
+        let read = tokio::io::AsyncReadExt::read(&mut stream, &mut buffer).await;
+        read_tx.send(read.unwrap()).await.unwrap();
+        tokio::time::sleep(Duration::from_secs(120)).await;
+    });
+    let sink = Sink::start("127.0.0.1:0", Answer::Accept).await;
+    let waiting = |to: SocketAddr| {
+        admin() + &channel("test", to).replace("ack_timeout_secs = 2", "ack_timeout_secs = 60")
+    };
+    let engine = start_from_file(tempfile::tempdir().unwrap(), &waiting(hung_address)).await;
+    let api = Api::of(&engine);
+    send_to(&engine, "test", "H-1").await;
+    let read = tokio::time::timeout(PATIENCE, read_rx.recv())
+        .await
+        .unwrap();
+    assert!(
+        read.is_some_and(|bytes| bytes > 0),
+        "the hung receiver got the message"
+    );
+
+    // The channel now points at a receiver that answers.
+    write_config(&engine.dir, &waiting(sink.address));
+    let began = std::time::Instant::now();
+    let (status, report) = reload(&api, OPERATOR).await;
+    let took = began.elapsed();
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["restarted"], json!(["test"]));
+    assert!(took < Duration::from_secs(15), "the reload took {took:?}");
+    sink.wait_for(1, PATIENCE).await;
+    assert_eq!(sink.accepted_ids(), ["H-1"]);
     engine.server.shutdown().await;
 }
 

@@ -12,6 +12,13 @@
 //! unordered mode it is parked and later entries go on. Attempts and the
 //! next attempt's time are written to the entry, so a restart resumes the
 //! retries where they were.
+//!
+//! When the channel stops (a reload replaces it, or the engine shuts
+//! down), an attempt under way gets [`IN_FLIGHT_GRACE`] to end. A
+//! destination that has not answered by then is left: the entry stays
+//! queued, unsettled, and the channel's next start sends it again, as
+//! after a crash. Without the limit a hung receiver would hold a reload
+//! (and the channel's closed source) for its whole ACK timeout.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,6 +41,9 @@ const BATCH: usize = 64;
 
 /// How long to wait before trying the store again after it failed.
 const STORE_RETRY: Duration = Duration::from_secs(1);
+
+/// How long a stopping channel waits for an attempt under way to end.
+const IN_FLIGHT_GRACE: Duration = Duration::from_secs(5);
 
 /// Where a destination's messages go.
 pub enum Target {
@@ -262,7 +272,23 @@ impl DeliveryWorker {
                         body: &entry.body,
                     })
                     .collect();
-                let attempts = connector.deliver_batch(&deliveries).await;
+                let stopped = async {
+                    channel.shutdown.cancelled().await;
+                    tokio::time::sleep(IN_FLIGHT_GRACE).await;
+                };
+                let attempts = tokio::select! {
+                    attempts = connector.deliver_batch(&deliveries) => attempts,
+                    () = stopped => {
+                        tracing::warn!(
+                            channel = channel.name(),
+                            destination = %self.destination.name,
+                            partition = self.partition,
+                            messages = deliveries.len(),
+                            "Delivery left unanswered as the channel stopped; it will be sent again."
+                        );
+                        return Ok(Vec::new());
+                    }
+                };
                 if let Some(opened) = connector.take_opened() {
                     DestinationConnected {
                         channel: channel.name(),
