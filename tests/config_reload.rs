@@ -22,6 +22,8 @@
 //! - a reload does not wait out a destination that never answers: the
 //!   message in flight is sent again by the restarted channel;
 //! - the embedded default has no file to reload;
+//! - a dry run (`?dry_run=true`, `hl7wasm config reload --dry-run`) gives
+//!   the report a reload would, and changes nothing;
 //! - `hl7wasm config reload` does the same as the API call.
 //!
 //! The receiving systems are outside the engine, so the tests stand them
@@ -166,18 +168,24 @@ async fn a_reload_starts_stops_and_restarts_channels_and_leaves_the_rest_running
         + &http_channel("web", web, second.address);
     write_config(&engine.dir, &after);
     assert_eq!(reload(&api, VIEWER).await.0, StatusCode::FORBIDDEN);
+    let expected = json!({
+        "started": ["joining"],
+        "restarted": ["changing", "web"],
+        "stopped": ["leaving"],
+        "unchanged": ["test"],
+        "settings": [],
+    });
+    // A dry run says the same and changes nothing.
+    let (status, preview) = api
+        .post("/api/v1/config/reload?dry_run=true", OPERATOR, &json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{preview}");
+    assert_eq!(preview, expected);
+    assert_eq!(engine.server.address("leaving"), Some(leaving));
+    assert_eq!(engine.server.address("joining"), None);
     let (status, report) = reload(&api, OPERATOR).await;
     assert_eq!(status, StatusCode::OK, "{report}");
-    assert_eq!(
-        report,
-        json!({
-            "started": ["joining"],
-            "restarted": ["changing", "web"],
-            "stopped": ["leaving"],
-            "unchanged": ["test"],
-            "settings": [],
-        })
-    );
+    assert_eq!(report, expected);
 
     // The unchanged channel's sender never noticed.
     send_on(&mut steady, "T-2").await;
@@ -297,13 +305,29 @@ async fn a_reload_that_cannot_apply_changes_nothing_and_says_why() {
     send_to(&engine, "blocked", "B-1").await;
     sink.wait_for(6, PATIENCE).await;
 
-    // `hl7wasm config reload` asks the same over the API.
-    let output = reload_cli(&api).await;
+    // `hl7wasm config reload` asks the same over the API; `--dry-run`
+    // checks without applying.
+    write_config(
+        &engine.dir,
+        &(running.clone() + &channel("planned", sink.address)),
+    );
+    let output = reload_cli(&api, &["--dry-run"]).await;
+    assert!(output.status.success(), "{output:?}");
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["started"], json!(["planned"]));
+    assert_eq!(report["stopped"], json!(["blocked", "other"]));
+    assert!(engine.server.address("planned").is_none());
+    assert!(engine.server.address("other").is_some());
+    write_config(
+        &engine.dir,
+        &(running.clone() + &blocked + &channel("other", sink.address)),
+    );
+    let output = reload_cli(&api, &[]).await;
     assert!(output.status.success(), "{output:?}");
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(report["unchanged"], json!(["test", "blocked", "other"]));
     write_config(&engine.dir, &typo);
-    let output = reload_cli(&api).await;
+    let output = reload_cli(&api, &[]).await;
     assert!(!output.status.success());
     let error = String::from_utf8_lossy(&output.stderr);
     assert!(error.contains("partitons"), "{error}");
@@ -461,12 +485,14 @@ async fn a_reload_needing_more_plugin_instances_than_the_pool_holds_asks_for_a_r
     engine.server.shutdown().await;
 }
 
-/// Runs `hl7wasm config reload` against `api` with the operator's token.
-async fn reload_cli(api: &Api) -> std::process::Output {
+/// Runs `hl7wasm config reload` against `api` with the operator's token
+/// and `extra` arguments.
+async fn reload_cli(api: &Api, extra: &[&str]) -> std::process::Output {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_hl7wasm"));
     command
         .args(["config", "reload", "--api", &api.base])
-        .args(["--token", OPERATOR]);
+        .args(["--token", OPERATOR])
+        .args(extra);
     tokio::task::spawn_blocking(move || command.output().unwrap())
         .await
         .unwrap()

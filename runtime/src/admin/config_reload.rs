@@ -1,14 +1,16 @@
 //! `POST /api/v1/config/reload`: an operator has the engine read its
 //! configuration file again and apply what changed in its channels, lookup
 //! tables, profiles, admin credentials and alert rules, without a restart
-//! (see [`crate::running`]).
-//! Audited.
+//! (see [`crate::running`]); with `?dry_run=true`, what it would do, with
+//! the same checks, nothing applied. Audited.
 
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
+use serde::Deserialize;
 
 use super::audit;
 use super::auth::Caller;
@@ -17,8 +19,18 @@ use super::state::AdminState;
 use crate::config::Role;
 use crate::running::{ReloadError, ReloadReport};
 
+/// The query of `POST /api/v1/config/reload`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReloadQuery {
+    /// Plan and check only: say what a reload would do, apply nothing.
+    #[serde(default)]
+    dry_run: bool,
+}
+
 /// `POST /api/v1/config/reload`: the channels started, restarted, stopped
-/// and left alone, and the settings applied; operator role.
+/// and left alone, and the settings applied (or, in a dry run, that would
+/// be); operator role.
 ///
 /// # Errors
 /// 403 below operator; 409 when the engine runs its embedded default
@@ -31,12 +43,19 @@ use crate::running::{ReloadError, ReloadReport};
 pub async fn reload(
     caller: Caller,
     State(state): State<Arc<AdminState>>,
+    query: Result<Query<ReloadQuery>, QueryRejection>,
 ) -> Result<Json<ReloadReport>, ApiError> {
+    let Query(query) = query?;
     let result = match caller.require(Role::Operator) {
+        Ok(()) if query.dry_run => state.channels.preview().await.map_err(answer),
         Ok(()) => crate::server::reload_config(&state.channels)
             .await
             .map_err(answer),
         Err(error) => Err(error),
+    };
+    let action = match query.dry_run {
+        true => "config.reload_dry_run",
+        false => "config.reload",
     };
     let summary = result.as_ref().map(|report| {
         format!(
@@ -51,7 +70,7 @@ pub async fn reload(
             }
         )
     });
-    audit::record(&caller, "config.reload", "the configuration file", summary);
+    audit::record(&caller, action, "the configuration file", summary);
     result.map(Json)
 }
 

@@ -100,7 +100,7 @@ enum ConfigCommand {
     /// credentials and alert rules, over its admin API (operator token);
     /// the same as SIGHUP.
     ///
-    /// Example: hl7wasm config reload --api http://127.0.0.1:8080
+    /// Example: hl7wasm config reload --dry-run --api http://127.0.0.1:8080
     Reload(config_reload::ReloadArgs),
 }
 

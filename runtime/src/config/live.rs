@@ -43,27 +43,43 @@ impl LiveSettings {
         self.alerts.subscribe()
     }
 
+    /// The names of the settings that differ in `config`:
+    /// `admin.tokens`, `admin.client_roles`, `alerts`.
+    pub fn changes(&self, config: &Config) -> Vec<String> {
+        let before = self.admin_access();
+        let differ = [
+            ("admin.tokens", config.admin.tokens != before.tokens),
+            (
+                "admin.client_roles",
+                config.admin.client_roles != before.client_roles,
+            ),
+            ("alerts", config.alerts != *self.alerts()),
+        ];
+        differ
+            .into_iter()
+            .filter(|(_, differs)| *differs)
+            .map(|(name, _)| name.to_string())
+            .collect()
+    }
+
     /// Takes `config`'s settings; returns the names of those that changed
-    /// (`admin.tokens`, `admin.client_roles`, `alerts`). A change of tokens
-    /// is written to the audit log by token name, never by secret.
+    /// (see [`LiveSettings::changes`]). A change of tokens is written to
+    /// the audit log by token name, never by secret.
     pub fn apply(&self, config: &Config) -> Vec<String> {
-        let mut changed = Vec::new();
+        let changed = self.changes(config);
         let access = config.admin.access();
         let before = self.admin_access();
         if access.tokens != before.tokens {
             log_token_changes(&before, &access);
-            changed.push("admin.tokens".to_string());
         }
         if access.client_roles != before.client_roles {
             tracing::info!(target: AUDIT_TARGET, "Admin client roles changed.");
-            changed.push("admin.client_roles".to_string());
         }
         if access != *before {
             replace(&self.admin_access, access);
         }
         if config.alerts != *self.alerts() {
             self.alerts.send_replace(Arc::new(config.alerts.clone()));
-            changed.push("alerts".to_string());
         }
         changed
     }
@@ -124,12 +140,14 @@ mod tests {
     }
 
     #[test]
-    fn apply_takes_the_new_values_and_names_what_changed() {
+    fn changes_names_what_differs_and_apply_takes_it() {
         let first = config(&[("a", "secret-of-a-0123456", Role::Admin)], 600);
         let live = LiveSettings::new(&first);
         assert!(live.apply(&first).is_empty());
 
         let rotated = config(&[("a", "new-secret-of-a-0123", Role::Admin)], 600);
+        assert_eq!(live.changes(&rotated), ["admin.tokens"]);
+        assert_eq!(live.admin_access().tokens[0].token, "secret-of-a-0123456");
         assert_eq!(live.apply(&rotated), ["admin.tokens"]);
         assert_eq!(live.admin_access().tokens[0].token, "new-secret-of-a-0123");
 

@@ -74,6 +74,14 @@ impl ChannelSet {
     }
 }
 
+/// A reload read, planned and checked, not yet applied.
+struct Prepared {
+    read: Config,
+    plan: Plan,
+    /// The checked processing side of each channel to start, by name.
+    checked: BTreeMap<String, Processing>,
+}
+
 /// The running configuration and channels, changed one reload at a time.
 struct Running {
     config: Config,
@@ -125,22 +133,11 @@ impl Channels {
     /// engine as it was.
     pub async fn reload(&self) -> Result<ReloadReport, ReloadError> {
         let mut running = self.running.lock().await;
-        let path = running.config.file.clone().ok_or(ReloadError::NoFile)?;
-        let read = tokio::task::spawn_blocking(move || config::load_file(&path))
-            .await
-            .expect("reading the configuration panicked")?;
-        let plan = Plan::between(&running.config, &read, |name| {
-            running.channels.contains_key(name)
-        })?;
-        check_plugin_room(&read, self.context.registry.as_deref())
-            .map_err(|e| ReloadError::NeedsRestart(vec![e]))?;
-        let mut checked = BTreeMap::new();
-        for name in plan.start.iter().chain(&plan.restart) {
-            let channel = read.channel(name).expect("planned from the file");
-            let processing = Processing::check(&read, channel, self.context.registry.as_deref())
-                .map_err(ReloadError::Refused)?;
-            checked.insert(name.clone(), processing);
-        }
+        let Prepared {
+            read,
+            plan,
+            checked,
+        } = self.prepare(&running).await?;
         let settings = self.context.shared.settings.apply(&read);
         self.stop_replaced(&mut running, &plan).await;
         let failures = match self.follow(&read, &plan).await {
@@ -151,13 +148,7 @@ impl Channels {
         running.config = read;
         let set = publish(&running.config, &running.channels);
         *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(set);
-        let report = ReloadReport {
-            started: plan.start,
-            restarted: plan.restart,
-            stopped: plan.stop,
-            unchanged: plan.keep,
-            settings,
-        };
+        let report = plan.report(settings);
         if failures.is_empty() {
             return Ok(report);
         }
@@ -165,6 +156,45 @@ impl Channels {
         Err(ReloadError::Start {
             error: anyhow::anyhow!(text.join("; ")),
             report: Box::new(report),
+        })
+    }
+
+    /// What [`Channels::reload`] would do now, with the same checks, but
+    /// nothing applied: a dry run.
+    ///
+    /// # Errors
+    /// As [`Channels::reload`], but for [`ReloadError::Start`].
+    pub async fn preview(&self) -> Result<ReloadReport, ReloadError> {
+        let running = self.running.lock().await;
+        let prepared = self.prepare(&running).await?;
+        let settings = self.context.shared.settings.changes(&prepared.read);
+        Ok(prepared.plan.report(settings))
+    }
+
+    /// Reads the configuration file, plans the reload and checks the
+    /// channels to start: their plugins are instantiated and configured,
+    /// their destinations' connectors built.
+    async fn prepare(&self, running: &Running) -> Result<Prepared, ReloadError> {
+        let path = running.config.file.clone().ok_or(ReloadError::NoFile)?;
+        let read = tokio::task::spawn_blocking(move || config::load_file(&path))
+            .await
+            .expect("reading the configuration panicked")?;
+        let plan = Plan::between(&running.config, &read, |name| {
+            running.channels.contains_key(name)
+        })?;
+        let registry = self.context.registry.as_deref();
+        check_plugin_room(&read, registry).map_err(|e| ReloadError::NeedsRestart(vec![e]))?;
+        let mut checked = BTreeMap::new();
+        for name in plan.start.iter().chain(&plan.restart) {
+            let channel = read.channel(name).expect("planned from the file");
+            let processing =
+                Processing::check(&read, channel, registry).map_err(ReloadError::Refused)?;
+            checked.insert(name.clone(), processing);
+        }
+        Ok(Prepared {
+            read,
+            plan,
+            checked,
         })
     }
 

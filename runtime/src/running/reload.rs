@@ -119,6 +119,17 @@ pub(crate) struct Plan {
 }
 
 impl Plan {
+    /// The report of this plan, carried out with `settings` changed.
+    pub fn report(self, settings: Vec<String>) -> ReloadReport {
+        ReloadReport {
+            started: self.start,
+            restarted: self.restart,
+            stopped: self.stop,
+            unchanged: self.keep,
+            settings,
+        }
+    }
+
     /// Compares the running configuration with the one read; a channel of
     /// `running` that is not `up` (it failed to start in an earlier
     /// reload) is started.
