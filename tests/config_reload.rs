@@ -24,6 +24,7 @@
 //! - the embedded default has no file to reload;
 //! - a dry run (`?dry_run=true`, `hl7wasm config reload --dry-run`) gives
 //!   the report a reload would, and changes nothing;
+//! - every reload is counted by its result in `/metrics`;
 //! - `hl7wasm config reload` does the same as the API call.
 //!
 //! The receiving systems are outside the engine, so the tests stand them
@@ -331,6 +332,24 @@ async fn a_reload_that_cannot_apply_changes_nothing_and_says_why() {
     assert!(!output.status.success());
     let error = String::from_utf8_lossy(&output.stderr);
     assert!(error.contains("partitons"), "{error}");
+
+    // Every reload is counted by its result; dry runs are not.
+    let (status, metrics) = api
+        .call(reqwest::Method::GET, "/metrics", Some(VIEWER), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let metrics = String::from_utf8(metrics).unwrap();
+    for (result, count) in [
+        ("invalid_config", 2),
+        ("restart_required", 2),
+        ("channel_refused", 1),
+        ("channel_not_started", 1),
+        ("applied", 1),
+        ("unchanged", 1),
+    ] {
+        let line = format!("hl7wasm_config_reloads_total{{result=\"{result}\"}} {count}\n");
+        assert!(metrics.contains(&line), "{line} in:\n{metrics}");
+    }
     engine.server.shutdown().await;
 }
 

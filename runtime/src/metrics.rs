@@ -39,6 +39,10 @@ pub struct Metrics {
     /// listener, `(admin)`, or `channel/destination`) and outcome
     /// (`reloaded`, `unchanged`, `failed`).
     pub tls_reloads: Counters,
+    /// Configuration reloads, by result: `applied`, `unchanged`, or why
+    /// nothing (or not all) was applied, as the API's error code
+    /// (`invalid_config`, `restart_required`, ...).
+    pub config_reloads: Counters,
     /// When each certificate the engine presents expires (a listener's, or
     /// a destination's client certificate), in seconds since the Unix
     /// epoch, by endpoint; set at each alert evaluation.
@@ -138,6 +142,7 @@ impl Metrics {
             "tls_reloads",
             "Reloads of TLS files, by endpoint and outcome",
         );
+        let config_reloads = counter("config_reloads", "Configuration reloads, by result");
         let acks = counter("acks_sent", "ACKs sent, by code");
         let messages_stored = counter("messages_stored", "Messages stored durably");
         let duplicates = counter("duplicates", "Resends recognised as duplicates");
@@ -228,6 +233,7 @@ impl Metrics {
             connection_errors,
             tls_handshake_failures,
             tls_reloads,
+            config_reloads,
             tls_certificate_expiry,
             acks,
             messages_stored,

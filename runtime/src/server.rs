@@ -173,7 +173,7 @@ impl Server {
     /// # Errors
     /// As [`Channels::reload`].
     pub async fn reload_config(&self) -> Result<ReloadReport, ReloadError> {
-        reload_config(&self.channels).await
+        reload_config(&self.channels, &self.metrics).await
     }
 
     /// Puts the dead letters `filter` matches back in their queues (see
@@ -223,13 +223,24 @@ impl Server {
     }
 }
 
-/// Reloads `channels`' configuration file (see [`Channels::reload`]) and
-/// logs what changed, or why nothing did, on the audit target.
+/// Reloads `channels`' configuration file (see [`Channels::reload`]),
+/// logs what changed, or why nothing did, on the audit target, and counts
+/// the result.
 ///
 /// # Errors
 /// As [`Channels::reload`].
-pub async fn reload_config(channels: &Channels) -> Result<ReloadReport, ReloadError> {
+pub async fn reload_config(
+    channels: &Channels,
+    metrics: &Metrics,
+) -> Result<ReloadReport, ReloadError> {
     let result = channels.reload().await;
+    let outcome = match &result {
+        Ok(report) if report.changed_nothing() => "unchanged",
+        Ok(_) => "applied",
+        Err(error) => error.code(),
+    };
+    let labels = vec![("result", outcome.to_string())];
+    metrics.config_reloads.get_or_create(&labels).inc();
     match &result {
         Ok(report) => tracing::info!(
             target: AUDIT_TARGET,

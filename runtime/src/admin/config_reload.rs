@@ -48,7 +48,7 @@ pub async fn reload(
     let Query(query) = query?;
     let result = match caller.require(Role::Operator) {
         Ok(()) if query.dry_run => state.channels.preview().await.map_err(answer),
-        Ok(()) => crate::server::reload_config(&state.channels)
+        Ok(()) => crate::server::reload_config(&state.channels, &state.metrics)
             .await
             .map_err(answer),
         Err(error) => Err(error),
@@ -75,12 +75,11 @@ pub async fn reload(
 }
 
 fn answer(error: ReloadError) -> ApiError {
-    let (status, code) = match &error {
-        ReloadError::NoFile => (StatusCode::CONFLICT, "no_config_file"),
-        ReloadError::NeedsRestart(_) => (StatusCode::CONFLICT, "restart_required"),
-        ReloadError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_config"),
-        ReloadError::Refused(_) => (StatusCode::UNPROCESSABLE_ENTITY, "channel_refused"),
-        ReloadError::Start { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "channel_not_started"),
+    let status = match &error {
+        ReloadError::NoFile | ReloadError::NeedsRestart(_) => StatusCode::CONFLICT,
+        ReloadError::Invalid(_) | ReloadError::Refused(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        ReloadError::Start { .. } => StatusCode::INTERNAL_SERVER_ERROR,
     };
+    let code = error.code();
     ApiError::new(status, code, error.to_string())
 }

@@ -63,6 +63,17 @@ pub struct ReloadReport {
     pub settings: Vec<String>,
 }
 
+impl ReloadReport {
+    /// Whether the reload changed nothing: every channel and setting as
+    /// it was.
+    pub fn changed_nothing(&self) -> bool {
+        self.started.is_empty()
+            && self.restarted.is_empty()
+            && self.stopped.is_empty()
+            && self.settings.is_empty()
+    }
+}
+
 impl fmt::Display for ReloadReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let names = |names: &[String]| match names {
@@ -107,6 +118,20 @@ pub enum ReloadError {
         /// What was done all the same.
         report: Box<ReloadReport>,
     },
+}
+
+impl ReloadError {
+    /// A short code for the error, as the admin API answers it and the
+    /// reload metric counts it.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ReloadError::NoFile => "no_config_file",
+            ReloadError::NeedsRestart(_) => "restart_required",
+            ReloadError::Invalid(_) => "invalid_config",
+            ReloadError::Refused(_) => "channel_refused",
+            ReloadError::Start { .. } => "channel_not_started",
+        }
+    }
 }
 
 /// The channels to start, restart, stop and leave alone.
