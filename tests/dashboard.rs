@@ -3,8 +3,9 @@
 //! drive.mjs`, which runs the page's own script) through a user's rounds:
 //! token, channel pause and resume, a dead letter's payload and reprocess,
 //! another's purge, message search (by control ID and by a field's value)
-//! and reprocess, the alerts, plugin upload, activation and rollback, and
-//! the TLS certificates with their reload. What the page
+//! and reprocess, the alerts, plugin upload, activation and rollback, the
+//! TLS certificates with their reload, and the configuration with a dry
+//! run and a reload of its file. What the page
 //! did is then checked over the API and at the receiving system.
 
 #[path = "support/admin.rs"]
@@ -23,7 +24,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use admin::Api;
-use engine::{TestEngine, exchange, field, message, start_channels};
+use engine::{TestEngine, exchange, field, message, start_from_file, write_config};
 use pki::Pki;
 use reqwest::StatusCode;
 use sink::{Answer, Sink};
@@ -32,12 +33,13 @@ use tokio::net::TcpStream;
 const ADMIN: &str = "admin-token-0123456789";
 const PATIENCE: Duration = Duration::from_secs(20);
 
-/// An engine with the admin API, a channel `test` that runs `passthrough`
-/// and delivers to `sink`, and a channel `secure` listening over TLS with
-/// `pki`'s server certificate; the storage alert is off, so that this
-/// machine's disk cannot change the alert count the page shows.
-async fn start(sink: &Sink, pki: &Pki) -> TestEngine {
-    let text = format!(
+/// The configuration of an engine with the admin API, a channel `test`
+/// that runs `passthrough` and delivers to `sink`, and a channel `secure`
+/// listening over TLS with `pki`'s server certificate; the storage alert is
+/// off, so that this machine's disk cannot change the alert count the page
+/// shows.
+fn config(sink: &Sink, pki: &Pki) -> String {
+    format!(
         "[admin]\nlisten = \"127.0.0.1:0\"\n\
          tokens = [{{ name = \"alice\", token = \"{ADMIN}\", role = \"admin\" }}]\n\n\
          [alerts]\nstorage_min_free_percent = 0.0\n\n\
@@ -51,8 +53,12 @@ async fn start(sink: &Sink, pki: &Pki) -> TestEngine {
         sink.address,
         pki.path("server.pem"),
         pki.path("server.key"),
-    );
-    start_channels(tempfile::tempdir().unwrap(), &text).await
+    )
+}
+
+/// The engine of [`config`], started from its file.
+async fn start(sink: &Sink, pki: &Pki) -> TestEngine {
+    start_from_file(tempfile::tempdir().unwrap(), &config(sink, pki)).await
 }
 
 #[tokio::test]
@@ -122,6 +128,9 @@ async fn a_user_operates_the_engine_from_the_dashboard() {
     })
     .await;
     sink.answer(Answer::Accept);
+    // An alert rule changes in the file; the page checks and reloads it.
+    let rules = "[alerts]\nqueue_age_max_secs = 601\n";
+    write_config(&engine.dir, &config(&sink, &pki).replace("[alerts]\n", rules));
 
     let build = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(
@@ -168,4 +177,6 @@ async fn a_user_operates_the_engine_from_the_dashboard() {
     );
     let letters = api.ok("/api/v1/dead-letters", ADMIN).await;
     assert_eq!(letters, serde_json::json!([]));
+    let config = api.ok("/api/v1/config", ADMIN).await;
+    assert_eq!(config["alerts"]["queue_age_max_secs"], 601, "{config}");
 }

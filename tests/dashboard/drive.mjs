@@ -204,6 +204,19 @@ click('button[data-action="reload-tls"]');
 await until("the reload notice", noticeSays("0 reloaded, 1 unchanged, 0 failed."));
 step("the certificates are listed and reloaded");
 
+// 11. The configuration is shown; the file, changed behind the engine's
+// back (an alert rule), is checked by a dry run and then reloaded.
+await go("#config", "config");
+await until("the configuration", () => $("#config")?.textContent.includes('"name": "test"'));
+const reloaded = "started none; restarted none; stopped none; unchanged test, secure; settings alerts.";
+click('button[data-action="reload-dry-run"]');
+await until("the dry run's notice", noticeSays(`Dry run, nothing applied: ${reloaded}`));
+if ($("#config").textContent.includes("601")) fail("the dry run applied the change");
+click('button[data-action="reload-config"]');
+await until("the reload's notice", noticeSays(`Reloaded: ${reloaded}`));
+await until("the new rule shown", () => $("#config").textContent.includes('"queue_age_max_secs": 601'));
+step("the configuration was checked and reloaded");
+
 if (pageErrors.length) fail("the page raised errors");
 console.log(JSON.stringify({ ok: true, activated: sha256 }));
 window.close();

@@ -538,6 +538,42 @@
     return table(["endpoint", "subject", "ends", "days left", "SHA-256"], rows, { id: "certificates" });
   }
 
+  // ---- Configuration ----------------------------------------------------
+
+  /** What a reload did, or in a dry run would do, in words. */
+  function reloadSummary(report, dryRun) {
+    const list = (names) => (names.length ? names.join(", ") : "none");
+    const parts = [
+      `started ${list(report.started)}`,
+      `restarted ${list(report.restarted)}`,
+      `stopped ${list(report.stopped)}`,
+      `unchanged ${list(report.unchanged)}`,
+      `settings ${list(report.settings)}`,
+    ];
+    return `${dryRun ? "Dry run, nothing applied" : "Reloaded"}: ${parts.join("; ")}.`;
+  }
+
+  function configForm() {
+    const reload = (dryRun) => () => {
+      if (!dryRun && !confirmed("Read the configuration file again and apply what changed?")) return;
+      act(
+        () => post(dryRun ? "/config/reload?dry_run=true" : "/config/reload"),
+        (report) => reloadSummary(report, dryRun),
+      );
+    };
+    return el(
+      "p",
+      { class: "filters" },
+      button("Check the file (dry run)", "reload-dry-run", reload(true)),
+      button("Reload the file", "reload-config", reload(false)),
+    );
+  }
+
+  /** The configuration the engine runs, secrets redacted. */
+  async function configView() {
+    return el("pre", { id: "config" }, JSON.stringify(await get("/config"), null, 2));
+  }
+
   // ---- Routing and refresh ----------------------------------------------
 
   const views = {
@@ -548,6 +584,7 @@
     plugins: { controls: uploadForm, results: pluginsView },
     alerts: { results: alertsView },
     certificates: { controls: reloadForm, results: certificatesView },
+    config: { controls: configForm, results: configView },
   };
 
   function route() {
