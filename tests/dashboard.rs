@@ -130,7 +130,10 @@ async fn a_user_operates_the_engine_from_the_dashboard() {
     sink.answer(Answer::Accept);
     // An alert rule changes in the file; the page checks and reloads it.
     let rules = "[alerts]\nqueue_age_max_secs = 601\n";
-    write_config(&engine.dir, &config(&sink, &pki).replace("[alerts]\n", rules));
+    write_config(
+        &engine.dir,
+        &config(&sink, &pki).replace("[alerts]\n", rules),
+    );
 
     let build = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(
