@@ -174,6 +174,13 @@ async fn an_upload_is_kept_only_when_its_self_tests_pass() {
     let (status, body) = upload_checked(&api, hostile.clone(), failing).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["code"], "self_test_failed");
+    let (_, metrics) = api
+        .call(reqwest::Method::GET, "/metrics", Some(ADMIN), None)
+        .await;
+    let metrics = String::from_utf8(metrics).unwrap();
+    let refused =
+        "hl7wasm_admin_actions_total{action=\"plugin.upload\",result=\"self_test_failed\"} 1\n";
+    assert!(metrics.contains(refused), "{refused} in:\n{metrics}");
     let text = body["message"].as_str().unwrap();
     assert!(
         text.contains("self-test 1") && text.contains("reject"),

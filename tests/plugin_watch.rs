@@ -72,4 +72,9 @@ async fn a_dropped_build_goes_live_and_a_broken_one_is_refused() {
         registry.all().iter().all(|v| v.info.name != "broken"),
         "the broken file is not loaded"
     );
+    let metrics = engine.server.metrics.encode();
+    assert!(
+        metrics.contains("hl7wasm_plugin_files_refused_total 1\n"),
+        "the refusal is counted once:\n{metrics}"
+    );
 }

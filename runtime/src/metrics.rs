@@ -43,6 +43,14 @@ pub struct Metrics {
     /// nothing (or not all) was applied, as the API's error code
     /// (`invalid_config`, `restart_required`, ...).
     pub config_reloads: Counters,
+    /// Admin API actions that the audit log records, by action (such as
+    /// `plugin.upload`) and result: `done`, or the answer's error code
+    /// (`forbidden`, `plugin_refused`, ...).
+    pub admin_actions: Counters,
+    /// Plugin files refused at start or by the directory watcher (not a
+    /// component, failing its checks, unsigned where signatures are
+    /// required, ...).
+    pub plugin_files_refused: Counters,
     /// When each certificate the engine presents expires (a listener's, or
     /// a destination's client certificate), in seconds since the Unix
     /// epoch, by endpoint; set at each alert evaluation.
@@ -143,6 +151,8 @@ impl Metrics {
             "Reloads of TLS files, by endpoint and outcome",
         );
         let config_reloads = counter("config_reloads", "Configuration reloads, by result");
+        let admin_actions = counter("admin_actions", "Audited admin API actions, by result");
+        let plugin_files_refused = counter("plugin_files_refused", "Plugin files refused");
         let acks = counter("acks_sent", "ACKs sent, by code");
         let messages_stored = counter("messages_stored", "Messages stored durably");
         let duplicates = counter("duplicates", "Resends recognised as duplicates");
@@ -234,6 +244,8 @@ impl Metrics {
             tls_handshake_failures,
             tls_reloads,
             config_reloads,
+            admin_actions,
+            plugin_files_refused,
             tls_certificate_expiry,
             acks,
             messages_stored,

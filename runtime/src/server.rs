@@ -108,6 +108,7 @@ impl Server {
                 registry.clone(),
                 config.plugins.dir.clone(),
                 Box::new(move || live.current().pipelines.values().cloned().collect()),
+                metrics.clone(),
                 std::time::Duration::from_millis(interval),
                 shutdown.clone(),
             ));

@@ -73,6 +73,7 @@ pub async fn activate(
         }
     };
     audit::record(
+        &state.metrics,
         &caller,
         "plugin.activate",
         &format!("channel {name} stage {stage} version {wanted}"),
@@ -96,6 +97,7 @@ pub async fn rollback(
         Ok(()) => swap(&state, name.clone(), stage, Wanted::Previous).await,
     };
     audit::record(
+        &state.metrics,
         &caller,
         "plugin.rollback",
         &format!("channel {name} stage {stage}"),

@@ -15,10 +15,27 @@ use super::error::ApiError;
 use super::state::AdminState;
 use crate::config::Role;
 use crate::logging::AUDIT_TARGET;
+use crate::metrics::Metrics;
 
 /// Logs that `caller` did `action` on `subject`, with `result` (a short
-/// summary on success) or the error it got.
-pub fn record(caller: &Caller, action: &str, subject: &str, result: Result<String, &ApiError>) {
+/// summary on success) or the error it got, and counts it by action and
+/// result (`done`, or the error's code).
+pub fn record(
+    metrics: &Metrics,
+    caller: &Caller,
+    action: &str,
+    subject: &str,
+    result: Result<String, &ApiError>,
+) {
+    let outcome = match &result {
+        Ok(_) => "done",
+        Err(error) => error.code,
+    };
+    let labels = vec![
+        ("action", action.to_owned()),
+        ("result", outcome.to_owned()),
+    ];
+    metrics.admin_actions.get_or_create(&labels).inc();
     match result {
         Ok(summary) => tracing::info!(
             target: AUDIT_TARGET,
@@ -62,6 +79,7 @@ pub async fn operate<B: Serialize + Send + 'static>(
         (Ok(()), Ok(Json(body))) => state.blocking(move |state| work(state, &body)).await,
     };
     record(
+        &state.metrics,
         &caller,
         action,
         &subject,

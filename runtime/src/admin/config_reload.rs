@@ -70,7 +70,13 @@ pub async fn reload(
             }
         )
     });
-    audit::record(&caller, action, "the configuration file", summary);
+    audit::record(
+        &state.metrics,
+        &caller,
+        action,
+        "the configuration file",
+        summary,
+    );
     result.map(Json)
 }
 

@@ -155,6 +155,12 @@ fn control(
     let summary = result
         .as_ref()
         .map(|c| format!("{} -> {}", c.previous.as_str(), c.state.as_str()));
-    audit::record(caller, action.audit_name(), &subject, summary);
+    audit::record(
+        &state.metrics,
+        caller,
+        action.audit_name(),
+        &subject,
+        summary,
+    );
     result.map(Json)
 }

@@ -132,6 +132,7 @@ pub async fn show(
     if with_body {
         let summary = found.as_ref().map(|l| format!("{} bytes", l.body.len()));
         audit::record(
+            &state.metrics,
             &caller,
             "dead_letter.body",
             &format!("dead letter {sequence}"),

@@ -246,7 +246,13 @@ async fn searched(
     };
     if let Some(subject) = by_content {
         let summary = found.as_ref().map(|Json(f)| format!("{} found", f.len()));
-        audit::record(&caller, "messages.search_content", &subject, summary);
+        audit::record(
+            &state.metrics,
+            &caller,
+            "messages.search_content",
+            &subject,
+            summary,
+        );
     }
     found
 }
@@ -362,7 +368,13 @@ pub async fn reprocess(
         && wanted.searches_content()
         && let Err(error) = caller.require(Role::Admin)
     {
-        audit::record(&caller, "messages.reprocess", "by content", Err(&error));
+        audit::record(
+            &state.metrics,
+            &caller,
+            "messages.reprocess",
+            "by content",
+            Err(&error),
+        );
         return Err(error);
     }
     audit::operate(
@@ -439,7 +451,13 @@ pub async fn body(
         Err(error) => Err(error),
     };
     let summary = result.as_ref().map(|m| format!("{} bytes", m.raw.len()));
-    audit::record(&caller, "message.body", &format!("message {id}"), summary);
+    audit::record(
+        &state.metrics,
+        &caller,
+        "message.body",
+        &format!("message {id}"),
+        summary,
+    );
     Ok(([(CONTENT_TYPE, HL7_V2_CONTENT_TYPE)], result?.raw))
 }
 

@@ -92,7 +92,7 @@ pub async fn upload(
     let summary = result
         .as_ref()
         .map(|(status, view)| format!("{} {}@{}", status.as_u16(), view.name, view.version));
-    audit::record(&caller, "plugin.upload", &subject, summary);
+    audit::record(&state.metrics, &caller, "plugin.upload", &subject, summary);
     result.map(|(status, view)| (status, Json(view)))
 }
 
@@ -152,7 +152,7 @@ pub async fn delete(
     let summary = result
         .as_ref()
         .map(|view| format!("deleted {}@{}", view.name, view.version));
-    audit::record(&caller, "plugin.delete", &subject, summary);
+    audit::record(&state.metrics, &caller, "plugin.delete", &subject, summary);
     result.map(Json)
 }
 

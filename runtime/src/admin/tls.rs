@@ -72,6 +72,12 @@ pub async fn reload(
             count(ReloadOutcome::Failed)
         )
     });
-    audit::record(&caller, "tls.reload", "every TLS endpoint", summary);
+    audit::record(
+        &state.metrics,
+        &caller,
+        "tls.reload",
+        "every TLS endpoint",
+        summary,
+    );
     result.map(Json)
 }

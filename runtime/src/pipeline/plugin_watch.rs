@@ -2,7 +2,8 @@
 //! the way an upload is (compiled, checked against the world, `info()`
 //! answered), and every stage configured with `version = "latest"` moves to
 //! the newest version of its plugin (started and configured first, see
-//! `active.rs`). A file that is refused is logged once per content, and the
+//! `active.rs`). A file that is refused is logged and counted
+//! (`hl7wasm_plugin_files_refused_total`) once per content, and the
 //! running versions stay. Files whose content is already loaded (uploads,
 //! which the registry writes into the directory itself) are left alone.
 //!
@@ -17,6 +18,7 @@ use std::time::{Duration, SystemTime};
 use tokio_util::sync::CancellationToken;
 
 use super::channel::ChannelPipeline;
+use crate::metrics::Metrics;
 use crate::plugin::{PluginRegistry, PluginVersion, content_hash};
 
 /// What identifies a file's content between two looks: size and mtime.
@@ -30,6 +32,7 @@ pub async fn run(
     registry: Arc<PluginRegistry>,
     dir: PathBuf,
     pipelines: Pipelines,
+    metrics: Arc<Metrics>,
     interval: Duration,
     shutdown: CancellationToken,
 ) {
@@ -49,10 +52,10 @@ pub async fn run(
         if changed.is_empty() {
             continue;
         }
-        let (registry, pipelines) = (registry.clone(), pipelines());
+        let (registry, pipelines, metrics) = (registry.clone(), pipelines(), metrics.clone());
         tokio::task::spawn_blocking(move || {
             for path in changed {
-                load(&registry, &pipelines, &path);
+                load(&registry, &pipelines, &metrics, &path);
             }
         })
         .await
@@ -76,7 +79,12 @@ fn stamps(dir: &Path) -> HashMap<PathBuf, Stamp> {
 }
 
 /// Loads one new or changed file and moves `latest` stages to it.
-fn load(registry: &PluginRegistry, pipelines: &[Arc<ChannelPipeline>], path: &Path) {
+fn load(
+    registry: &PluginRegistry,
+    pipelines: &[Arc<ChannelPipeline>],
+    metrics: &Metrics,
+    path: &Path,
+) {
     // A file still being copied in shows up again once its size settles.
     let Ok(bytes) = std::fs::read(path) else {
         return;
@@ -91,11 +99,17 @@ fn load(registry: &PluginRegistry, pipelines: &[Arc<ChannelPipeline>], path: &Pa
     }
     match registry.load_file(path) {
         Ok(version) => follow_latest(registry, pipelines, &version),
-        Err(error) => tracing::error!(
-            path = %path.display(),
-            %error,
-            "Plugin file refused; the running versions stay."
-        ),
+        Err(error) => {
+            metrics
+                .plugin_files_refused
+                .get_or_create(&Vec::new())
+                .inc();
+            tracing::error!(
+                path = %path.display(),
+                %error,
+                "Plugin file refused; the running versions stay."
+            );
+        }
     }
 }
 

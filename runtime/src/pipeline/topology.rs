@@ -63,7 +63,7 @@ pub fn prepare_start(
     // Before any worker runs: a hand-off could otherwise queue work by the
     // new partitioning among work not moved yet.
     follow_configuration(config, config.channels.iter(), store, metrics)?;
-    open_registry(config)
+    open_registry(config, metrics)
 }
 
 /// Moves the queued work of `channels` whose partitioning changed (see
@@ -298,7 +298,10 @@ pub fn check_plugin_room(config: &Config, registry: Option<&PluginRegistry>) -> 
 
 /// Opens the plugin registry with the bundled plugins and the plugin
 /// directory's, when any channel has a pipeline.
-fn open_registry(config: &Config) -> anyhow::Result<Option<Arc<PluginRegistry>>> {
+fn open_registry(
+    config: &Config,
+    metrics: &Metrics,
+) -> anyhow::Result<Option<Arc<PluginRegistry>>> {
     if config.channels.iter().all(|c| c.pipeline.is_empty()) {
         return Ok(None);
     }
@@ -329,6 +332,10 @@ fn open_registry(config: &Config) -> anyhow::Result<Option<Arc<PluginRegistry>>>
             .with_context(|| format!("the bundled plugin {name} does not load"))?;
     }
     for refused in registry.scan() {
+        metrics
+            .plugin_files_refused
+            .get_or_create(&Vec::new())
+            .inc();
         tracing::error!(path = %refused.path.display(), error = %refused.error, "Plugin refused.");
     }
     Ok(Some(Arc::new(registry)))
