@@ -3,7 +3,8 @@
 //! `require_signed`, the engine loads a component signed by a trusted key
 //! from its plugin directory and refuses unsigned ones, ones signed by an
 //! unknown key and altered ones, in the directory and in uploads, with a
-//! clear reason.
+//! clear reason; a reload that trusts another key loads the components it
+//! signed, from the directory and in uploads, without a restart.
 
 #[path = "support/admin.rs"]
 mod admin;
@@ -13,6 +14,7 @@ mod support;
 
 use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
 
 use admin::Api;
 use hl7wasm::config;
@@ -60,7 +62,7 @@ fn sign(key: &str, plugin: &Path, output: &Path) -> Vec<u8> {
 async fn only_components_signed_by_a_trusted_key_load() {
     let dir = tempfile::tempdir().unwrap();
     let (vendor_key, vendor_public) = keygen(dir.path(), "vendor");
-    let (other_key, _) = keygen(dir.path(), "other");
+    let (other_key, other_public) = keygen(dir.path(), "other");
     let plugin = support::plugin_path("passthrough");
     let signed = sign(&vendor_key, &plugin, &dir.path().join("signed.wasm"));
     let by_other = sign(&other_key, &plugin, &dir.path().join("other.wasm"));
@@ -93,14 +95,16 @@ async fn only_components_signed_by_a_trusted_key_load() {
     std::fs::write(plugins.join("altered.wasm"), &altered).unwrap();
     let text = format!(
         "[storage]\ndir = {:?}\n\n[plugins]\ndir = {plugins:?}\ncache_dir = {:?}\n\
-         require_signed = true\ntrusted_keys = [\"{vendor_public}\"]\n\n\
+         watch_interval_ms = 100\nrequire_signed = true\ntrusted_keys = [\"{vendor_public}\"]\n\n\
          [admin]\nlisten = \"127.0.0.1:0\"\ntokens = [{{ name = \"ops\", token = \"{ADMIN}\", role = \"admin\" }}]\n\n\
          [[channels]]\nname = \"test\"\n[channels.source]\ntype = \"mllp\"\nlisten = \"127.0.0.1:0\"\n\
          [[channels.pipeline]]\nplugin = \"passthrough\"\n",
         dir.path().join("store"),
         dir.path().join("cache"),
     );
-    let server = Server::start(config::parse(&text, "test").unwrap())
+    let file = dir.path().join("hl7wasm.toml");
+    std::fs::write(&file, &text).unwrap();
+    let server = Server::start(config::load_file(&file).unwrap())
         .await
         .unwrap();
     let registry = server.registry.clone().unwrap();
@@ -116,7 +120,7 @@ async fn only_components_signed_by_a_trusted_key_load() {
     let api = Api::at(server.admin_address().unwrap());
     for (bytes, reason) in [
         (support::rebuilt(&unsigned), "not signed"),
-        (by_other, "not in plugins.trusted_keys"),
+        (by_other.clone(), "not in plugins.trusted_keys"),
     ] {
         let (status, body) = api.upload(ADMIN, bytes).await;
         let body = String::from_utf8_lossy(&body);
@@ -124,5 +128,32 @@ async fn only_components_signed_by_a_trusted_key_load() {
         assert!(body.contains(reason), "{body}");
     }
     assert_eq!(registry.versions("passthrough").len(), 2);
+
+    // The other key becomes trusted by a reload: its file in the directory
+    // loads, and so would its upload; unsigned files stay refused.
+    let trusting = text.replace(
+        &format!("[\"{vendor_public}\"]"),
+        &format!("[\"{vendor_public}\", \"{other_public}\"]"),
+    );
+    std::fs::write(&file, trusting).unwrap();
+    let (status, report) = api
+        .post("/api/v1/config/reload", ADMIN, &serde_json::json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(
+        report["settings"],
+        serde_json::json!(["plugins.trusted_keys"])
+    );
+    assert_eq!(report["unchanged"], serde_json::json!(["test"]));
+    let other = hl7wasm::plugin::content_hash(&by_other);
+    engine::eventually(
+        Duration::from_secs(20),
+        "the other key's file loads",
+        || registry.find(&other).is_some(),
+    )
+    .await;
+    let (status, body) = api.upload(ADMIN, by_other).await;
+    assert!(status.is_success(), "{}", String::from_utf8_lossy(&body));
+    assert_eq!(registry.versions("passthrough").len(), 3);
     server.shutdown().await;
 }

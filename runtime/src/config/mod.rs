@@ -195,6 +195,14 @@ pub struct PluginsConfig {
     pub load_deadline_ms: u64,
 }
 
+impl PluginsConfig {
+    /// The keys whose signatures are required, or `None` when unsigned
+    /// plugins load.
+    pub fn signing(&self) -> Option<Vec<String>> {
+        self.require_signed.then(|| self.trusted_keys.clone())
+    }
+}
+
 impl Default for PluginsConfig {
     fn default() -> Self {
         PluginsConfig {

@@ -7,6 +7,9 @@
 //! running versions stay. Files whose content is already loaded (uploads,
 //! which the registry writes into the directory itself) are left alone.
 //!
+//! When a reload changes the signing policy, every file is looked at
+//! again, so that one signed by a newly trusted key loads.
+//!
 //! The directory is polled: portable, and a few seconds' delay is
 //! immaterial next to a deployment.
 
@@ -37,10 +40,15 @@ pub async fn run(
     shutdown: CancellationToken,
 ) {
     let mut seen = stamps(&dir);
+    let mut policy = registry.signing_changes();
     loop {
         tokio::select! {
             () = tokio::time::sleep(interval) => {}
             () = shutdown.cancelled() => return,
+        }
+        if registry.signing_changes() != policy {
+            policy = registry.signing_changes();
+            seen.clear();
         }
         let now = stamps(&dir);
         let changed: Vec<PathBuf> = now

@@ -323,8 +323,8 @@ fn open_registry(
         },
     )
     .with_context(|| format!("cannot open the plugin directory {}", plugins.dir.display()))?;
-    if plugins.require_signed {
-        registry.require_signed(plugins.trusted_keys.clone());
+    if let Some(keys) = plugins.signing() {
+        registry.set_signing(Some(keys));
     }
     for (name, bytes) in bundled::PLUGINS {
         registry

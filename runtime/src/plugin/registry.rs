@@ -16,6 +16,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use thiserror::Error;
@@ -83,6 +84,10 @@ pub struct PluginRegistry {
     /// The public keys (hex) whose signatures are accepted, when signed
     /// plugins are required; `None` accepts unsigned ones.
     trusted_keys: RwLock<Option<Vec<String>>>,
+    /// How many times the signing policy changed since the registry
+    /// opened: the directory watcher looks at every file again when it
+    /// grows.
+    signing_changes: AtomicU64,
 }
 
 impl PluginRegistry {
@@ -112,6 +117,7 @@ impl PluginRegistry {
             versions: RwLock::default(),
             origins: RwLock::default(),
             trusted_keys: RwLock::default(),
+            signing_changes: AtomicU64::new(0),
         })
     }
 
@@ -257,10 +263,17 @@ impl PluginRegistry {
     }
 
     /// From now on, accepts only components signed by one of
-    /// `trusted_keys` (ed25519 public keys in hex), in uploads and in the
-    /// plugin directory; bundled plugins are trusted as part of the binary.
-    pub fn require_signed(&self, trusted_keys: Vec<String>) {
-        *self.trusted_keys.write().expect("registry lock") = Some(trusted_keys);
+    /// `trusted_keys` (ed25519 public keys in hex), or with `None` unsigned
+    /// ones too, in uploads and in the plugin directory; bundled plugins
+    /// are trusted as part of the binary. Versions already loaded stay.
+    pub fn set_signing(&self, trusted_keys: Option<Vec<String>>) {
+        *self.trusted_keys.write().expect("registry lock") = trusted_keys;
+        self.signing_changes.fetch_add(1, Ordering::Release);
+    }
+
+    /// How many times [`PluginRegistry::set_signing`] was called.
+    pub fn signing_changes(&self) -> u64 {
+        self.signing_changes.load(Ordering::Acquire)
     }
 
     fn compile(&self, bytes: &[u8]) -> Result<Arc<PluginVersion>, LoadError> {

@@ -6,7 +6,8 @@
 //! addresses as they are now, which the admin API, the alert evaluator
 //! and the plugin watcher read. A reload ([`Channels::reload`]) reads the
 //! configuration file again and, when only channels, lookup tables,
-//! profiles, the admin API's credentials or the alert rules changed:
+//! profiles, the admin API's credentials, the alert rules or the plugin
+//! signing policy changed:
 //!
 //! 1. checks every channel to start: its plugins are instantiated and
 //!    configured and its destinations' connectors built, so that a bad
@@ -20,8 +21,9 @@
 //! 4. starts the new and changed channels. Channels that did not change
 //!    keep running throughout, their connections open.
 //!
-//! The credentials and alert rules take effect after step 1, for the next
-//! request and the next evaluation.
+//! The credentials, alert rules and signing policy take effect after step
+//! 1, for the next request, evaluation and plugin load. `preview` (a dry
+//! run) does step 1 alone and says what the rest would do.
 
 mod channel;
 mod reload;
@@ -35,6 +37,7 @@ use tokio::sync::Mutex;
 use crate::admin::redacted;
 use crate::config::{self, ChannelConfig, Config};
 use crate::ingest::AckIds;
+use crate::logging::AUDIT_TARGET;
 use crate::pipeline::{
     ChannelPipeline, Processing, Shared, check_plugin_room, follow_configuration,
 };
@@ -138,7 +141,8 @@ impl Channels {
             plan,
             checked,
         } = self.prepare(&running).await?;
-        let settings = self.context.shared.settings.apply(&read);
+        let mut settings = self.context.shared.settings.apply(&read);
+        settings.extend(self.apply_signing(&running.config, &read));
         self.stop_replaced(&mut running, &plan).await;
         let failures = match self.follow(&read, &plan).await {
             Ok(()) => self.start_checked(&mut running, &read, checked).await,
@@ -167,8 +171,30 @@ impl Channels {
     pub async fn preview(&self) -> Result<ReloadReport, ReloadError> {
         let running = self.running.lock().await;
         let prepared = self.prepare(&running).await?;
-        let settings = self.context.shared.settings.changes(&prepared.read);
+        let mut settings = self.context.shared.settings.changes(&prepared.read);
+        settings.extend(signing_changes(&running.config, &prepared.read));
         Ok(prepared.plan.report(settings))
+    }
+
+    /// Gives the plugin registry `read`'s signing policy when it differs
+    /// from `running`'s; returns the keys that changed.
+    fn apply_signing(&self, running: &Config, read: &Config) -> Vec<String> {
+        let changed = signing_changes(running, read);
+        if let Some(registry) = self
+            .context
+            .registry
+            .as_ref()
+            .filter(|_| !changed.is_empty())
+        {
+            registry.set_signing(read.plugins.signing());
+            tracing::info!(
+                target: AUDIT_TARGET,
+                require_signed = read.plugins.require_signed,
+                trusted_keys = read.plugins.trusted_keys.len(),
+                "Plugin signing policy changed."
+            );
+        }
+        changed
     }
 
     /// Reads the configuration file, plans the reload and checks the
@@ -265,6 +291,26 @@ impl Channels {
             channel.finish().await;
         }
     }
+}
+
+/// The `[plugins]` signing keys that differ between `running` and `read`.
+fn signing_changes(running: &Config, read: &Config) -> Vec<String> {
+    let (before, after) = (&running.plugins, &read.plugins);
+    let differ = [
+        (
+            "plugins.require_signed",
+            before.require_signed != after.require_signed,
+        ),
+        (
+            "plugins.trusted_keys",
+            before.trusted_keys != after.trusted_keys,
+        ),
+    ];
+    differ
+        .into_iter()
+        .filter(|(_, differs)| *differs)
+        .map(|(name, _)| name.to_string())
+        .collect()
 }
 
 /// The channel set `running` gives under `config`: a channel that failed

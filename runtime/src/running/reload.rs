@@ -32,11 +32,16 @@ struct LiveSection {
     presence_matters: bool,
 }
 
-const LIVE_SECTIONS: [LiveSection; 2] = [
+const LIVE_SECTIONS: [LiveSection; 3] = [
     LiveSection {
         name: "admin",
         live: |key| matches!(key, "tokens" | "client_roles"),
         presence_matters: true,
+    },
+    LiveSection {
+        name: "plugins",
+        live: |key| matches!(key, "require_signed" | "trusted_keys"),
+        presence_matters: false,
     },
     LiveSection {
         name: "alerts",
@@ -59,7 +64,8 @@ pub struct ReloadReport {
     /// Channels left running untouched.
     pub unchanged: Vec<String>,
     /// Engine-wide settings that changed and now apply: `admin.tokens`,
-    /// `admin.client_roles`, `alerts`.
+    /// `admin.client_roles`, `alerts`, `plugins.require_signed`,
+    /// `plugins.trusted_keys`.
     pub settings: Vec<String>,
 }
 
@@ -388,5 +394,17 @@ mod tests {
             panic!("removing the admin API is refused");
         };
         assert_eq!(keys, names(&["[admin]"]));
+    }
+
+    #[test]
+    fn plugin_signing_applies_while_the_plugin_directory_needs_a_restart() {
+        let signed = format!("[plugins]\nrequire_signed = true\ntrusted_keys = [\"aa\"]\n{BASE}");
+        let trusting = signed.replace("[\"aa\"]", "[\"aa\", \"bb\"]");
+        assert!(plan_between(&signed, &trusting).is_ok());
+        let moved = trusting.replace("[plugins]", "[plugins]\ndir = \"elsewhere\"");
+        let Err(ReloadError::NeedsRestart(keys)) = plan_between(&signed, &moved) else {
+            panic!("a new plugin directory is refused");
+        };
+        assert_eq!(keys, names(&["plugins.dir"]));
     }
 }
