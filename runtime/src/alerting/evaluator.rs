@@ -84,7 +84,7 @@ impl Evaluator {
     }
 
     /// Evaluates now and then every interval, until `shutdown`. A reload
-    /// that changes the rules starts the interval again, at its new length.
+    /// that changes the interval starts it again, at its new length.
     pub async fn run(mut self, shutdown: CancellationToken) {
         let mut rules = self.settings.watch_alerts();
         let mut ticks = every(self.config.interval_secs, tokio::time::Instant::now());
@@ -93,7 +93,9 @@ impl Evaluator {
                 _ = ticks.tick() => self.evaluate().await,
                 Ok(()) = rules.changed() => {
                     let seconds = rules.borrow_and_update().interval_secs;
-                    ticks = every(seconds, tokio::time::Instant::now() + Duration::from_secs(seconds));
+                    if ticks.period() != Duration::from_secs(seconds) {
+                        ticks = every(seconds, tokio::time::Instant::now() + Duration::from_secs(seconds));
+                    }
                 }
                 () = shutdown.cancelled() => return,
             }

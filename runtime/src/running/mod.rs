@@ -128,8 +128,8 @@ impl Channels {
     }
 
     /// Reads the configuration file again and applies what changed in its
-    /// channels, lookup tables, profiles, admin credentials and alert
-    /// rules (see the module docs).
+    /// channels, lookup tables, profiles, admin credentials, alert rules
+    /// and plugin signing policy (see the module docs).
     ///
     /// # Errors
     /// See [`ReloadError`]: all but [`ReloadError::Start`] leave the
