@@ -8,52 +8,16 @@
 mod engine;
 #[path = "support/mod.rs"]
 mod support;
+#[path = "support/webhook.rs"]
+mod webhook;
 
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::Json;
-use axum::extract::State;
-use axum::routing::post;
 use engine::{eventually, exchange, field, install_plugin, message, start_channels};
-use serde_json::Value;
 use tokio::net::TcpStream;
+use webhook::{posted, webhook};
 
 const PATIENCE: Duration = Duration::from_secs(20);
-
-/// The bodies POSTed to the test webhook, in order.
-type Posts = Arc<Mutex<Vec<Value>>>;
-
-/// Starts an HTTP server that records every POST to `/hook`.
-async fn webhook() -> (SocketAddr, Posts) {
-    let posts = Posts::default();
-    let app = axum::Router::new()
-        .route(
-            "/hook",
-            post(
-                |State(posts): State<Posts>, Json(body): Json<Value>| async move {
-                    posts.lock().unwrap().push(body);
-                },
-            ),
-        )
-        .with_state(posts.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (address, posts)
-}
-
-/// The posts for `kind` with `state`.
-fn posted(posts: &Posts, kind: &str, state: &str) -> Vec<Value> {
-    posts
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|post| post["kind"] == kind && post["state"] == state)
-        .cloned()
-        .collect()
-}
 
 #[tokio::test]
 async fn ar_rate_over_ten_percent_is_raised_posted_and_cleared() {

@@ -16,7 +16,8 @@
 //!   without a restart of any channel: a replaced token is refused at
 //!   once, its successor accepted, and lower thresholds raise their
 //!   alerts (the dead-letter depth, checked by the channel, and the disk
-//!   space, by the evaluator at its new interval);
+//!   space, by the evaluator at its new interval), posted to a webhook
+//!   the reload added;
 //! - a reload whose pipelines would hold more plugin instances than the
 //!   pool sized at start has room for asks for a restart;
 //! - a reload does not wait out a destination that never answers: the
@@ -36,6 +37,8 @@ mod admin;
 mod engine;
 #[path = "support/sink.rs"]
 mod sink;
+#[path = "support/webhook.rs"]
+mod webhook;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -389,10 +392,15 @@ async fn a_reload_changes_admin_tokens_and_alert_rules_without_a_restart() {
     assert!(engine.server.alerts.active().is_empty());
 
     // The operator's token is replaced; any dead letter now alerts, and so
-    // does any disk, every second where it was every hour.
-    let rules = "[alerts]\ninterval_secs = 1\nstorage_min_free_percent = 100.0\n\
-                 storage_min_free_mb = 100000000\ndead_letter_max_depth = 0\n\n";
-    let rotated = running.replace(OPERATOR, SUCCESSOR).replace(RULES, rules);
+    // does any disk, every second where it was every hour; alerts are
+    // posted to a webhook.
+    let (hook, posts) = webhook::webhook().await;
+    let rules = format!(
+        "[alerts]\ninterval_secs = 1\nstorage_min_free_percent = 100.0\n\
+         storage_min_free_mb = 100000000\ndead_letter_max_depth = 0\n\
+         webhook_url = \"http://{hook}/hook\"\n\n"
+    );
+    let rotated = running.replace(OPERATOR, SUCCESSOR).replace(RULES, &rules);
     write_config(&engine.dir, &rotated);
     let (status, report) = reload(&api, OPERATOR).await;
     assert_eq!(status, StatusCode::OK, "{report}");
@@ -416,6 +424,10 @@ async fn a_reload_changes_admin_tokens_and_alert_rules_without_a_restart() {
         alerts.iter().any(|a| a.kind == "storage_space")
     };
     eventually(PATIENCE, "the storage alert is raised", storage_alert).await;
+    for kind in ["dead_letter_depth", "storage_space"] {
+        let raised = || !webhook::posted(&posts, kind, "raised").is_empty();
+        eventually(PATIENCE, "the webhook hears of the alert", raised).await;
+    }
 
     // The channel never restarted: its sender's connection still works.
     send_on(&mut steady, "R-2").await;

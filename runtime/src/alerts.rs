@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError, RwLock};
 
 use serde::Serialize;
 
@@ -47,7 +47,7 @@ pub trait Notifier: Send + Sync + fmt::Debug {
 #[derive(Debug, Default)]
 pub struct Alerts {
     active: Mutex<BTreeMap<(&'static str, String), Alert>>,
-    notifier: Option<Box<dyn Notifier>>,
+    notifier: RwLock<Option<Box<dyn Notifier>>>,
 }
 
 impl Alerts {
@@ -59,8 +59,24 @@ impl Alerts {
     /// No alerts; each raise and clear is passed to `notifier`.
     pub fn with_notifier(notifier: Box<dyn Notifier>) -> Self {
         Alerts {
-            notifier: Some(notifier),
+            notifier: RwLock::new(Some(notifier)),
             ..Alerts::default()
+        }
+    }
+
+    /// Passes each raise and clear from now on to `notifier` (none with
+    /// `None`): a reload that changes the webhook.
+    pub fn set_notifier(&self, notifier: Option<Box<dyn Notifier>>) {
+        *self
+            .notifier
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = notifier;
+    }
+
+    fn notify(&self, alert: &Alert, state: AlertState) {
+        let notifier = self.notifier.read().unwrap_or_else(PoisonError::into_inner);
+        if let Some(notifier) = notifier.as_ref() {
+            notifier.notify(alert, state);
         }
     }
 
@@ -79,9 +95,7 @@ impl Alerts {
             text,
             raised_at_ms: crate::hl7_input::now_unix_ms(),
         };
-        if let Some(notifier) = &self.notifier {
-            notifier.notify(&alert, AlertState::Raised);
-        }
+        self.notify(&alert, AlertState::Raised);
         active.insert(key, alert);
     }
 
@@ -90,9 +104,7 @@ impl Alerts {
         let mut active = self.active.lock().expect("alerts lock");
         if let Some(alert) = active.remove(&(kind, channel.to_string())) {
             tracing::info!(target: AUDIT_TARGET, alert = kind, channel, "Alert cleared.");
-            if let Some(notifier) = &self.notifier {
-                notifier.notify(&alert, AlertState::Cleared);
-            }
+            self.notify(&alert, AlertState::Cleared);
         }
     }
 

@@ -354,11 +354,9 @@ fn alerts(
     shutdown: &CancellationToken,
     tasks: &mut JoinSet<()>,
 ) -> anyhow::Result<Alerts> {
-    let Some(url) = &config.webhook_url else {
+    let Some((webhook, posting)) = Webhook::of(config, shutdown)? else {
         return Ok(Alerts::new());
     };
-    let (webhook, post_all) = Webhook::start(url, config.webhook_timeout_secs, shutdown.clone())
-        .context("key alerts.webhook_url: cannot build the webhook client")?;
-    tasks.spawn(post_all);
+    tasks.spawn(posting);
     Ok(Alerts::with_notifier(Box::new(webhook)))
 }

@@ -38,4 +38,4 @@ mod webhook;
 
 pub use config::AlertsConfig;
 pub use evaluator::Evaluator;
-pub use webhook::Webhook;
+pub use webhook::{Posting, Webhook};

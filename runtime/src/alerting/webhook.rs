@@ -2,10 +2,14 @@
 //! task, through the HTTP destination connector (reqwest over rustls with
 //! ring). Best effort: a failed or slow post is logged and dropped.
 
+use std::pin::Pin;
+
+use anyhow::Context;
 use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::config::AlertsConfig;
 use crate::alerts::{Alert, AlertState, Notifier};
 use crate::deliver::http::{HttpConnector, HttpTargetConfig};
 use crate::deliver::{Attempt, ConnectorError, Delivery};
@@ -21,6 +25,9 @@ struct Notice {
     state: AlertState,
 }
 
+/// The task that posts a webhook's notices.
+pub type Posting = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
 /// The [`Notifier`] that queues notices for the webhook task.
 #[derive(Debug)]
 pub struct Webhook {
@@ -28,6 +35,23 @@ pub struct Webhook {
 }
 
 impl Webhook {
+    /// The webhook `config` asks for (`webhook_url`), if any: its notifier
+    /// and the task that posts, until `shutdown`.
+    ///
+    /// # Errors
+    /// When the client cannot be built, naming the key.
+    pub fn of(
+        config: &AlertsConfig,
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<Option<(Webhook, Posting)>> {
+        let Some(url) = &config.webhook_url else {
+            return Ok(None);
+        };
+        let (webhook, posting) = Webhook::start(url, config.webhook_timeout_secs, shutdown.clone())
+            .context("key alerts.webhook_url: cannot build the webhook client")?;
+        Ok(Some((webhook, Box::pin(posting))))
+    }
+
     /// Builds the client for `url` and returns the notifier and the task
     /// that posts, until `shutdown`.
     ///

@@ -1,6 +1,7 @@
 //! The engine-wide settings that a configuration reload changes while the
 //! engine runs: who may call the admin API (`admin.tokens`,
-//! `admin.client_roles`) and the alert rules (`[alerts]` but its webhook).
+//! `admin.client_roles`) and the alert rules (`[alerts]`; the reload
+//! replaces the webhook itself, see `crate::running`).
 //! Readers take the current value for each use, so a reload reaches the
 //! next request or evaluation without a restart.
 

@@ -6,8 +6,8 @@
 //! addresses as they are now, which the admin API, the alert evaluator
 //! and the plugin watcher read. A reload ([`Channels::reload`]) reads the
 //! configuration file again and, when only channels, lookup tables,
-//! profiles, the admin API's credentials, the alert rules or the plugin
-//! signing policy changed:
+//! profiles, the admin API's credentials, the alert rules and webhook or
+//! the plugin signing policy changed:
 //!
 //! 1. checks every channel to start: its plugins are instantiated and
 //!    configured and its destinations' connectors built, so that a bad
@@ -21,8 +21,8 @@
 //! 4. starts the new and changed channels. Channels that did not change
 //!    keep running throughout, their connections open.
 //!
-//! The credentials, alert rules and signing policy take effect after step
-//! 1, for the next request, evaluation and plugin load. `preview` (a dry
+//! The credentials, alert rules, webhook and signing policy take effect
+//! after step 1, for the next request, evaluation, alert and plugin load. `preview` (a dry
 //! run) does step 1 alone and says what the rest would do.
 
 mod channel;
@@ -35,6 +35,8 @@ use std::sync::{Arc, PoisonError, RwLock};
 use tokio::sync::Mutex;
 
 use crate::admin::redacted;
+use crate::alerting::{Posting, Webhook};
+use crate::alerts::Notifier;
 use crate::config::{self, ChannelConfig, Config};
 use crate::ingest::AckIds;
 use crate::logging::AUDIT_TARGET;
@@ -83,6 +85,9 @@ struct Prepared {
     plan: Plan,
     /// The checked processing side of each channel to start, by name.
     checked: BTreeMap<String, Processing>,
+    /// The alert webhook that replaces the running one (none when `read`
+    /// has no `webhook_url`), when its settings changed.
+    webhook: Option<Option<(Webhook, Posting)>>,
 }
 
 /// The running configuration and channels, changed one reload at a time.
@@ -140,9 +145,13 @@ impl Channels {
             read,
             plan,
             checked,
+            webhook,
         } = self.prepare(&running).await?;
         let mut settings = self.context.shared.settings.apply(&read);
         settings.extend(self.apply_signing(&running.config, &read));
+        if let Some(webhook) = webhook {
+            self.replace_webhook(webhook);
+        }
         self.stop_replaced(&mut running, &plan).await;
         let failures = match self.follow(&read, &plan).await {
             Ok(()) => self.start_checked(&mut running, &read, checked).await,
@@ -197,9 +206,20 @@ impl Channels {
         changed
     }
 
+    /// Has alerts raised and cleared from now on posted by `webhook`; the
+    /// webhook it replaces posts what it has queued, then ends.
+    fn replace_webhook(&self, webhook: Option<(Webhook, Posting)>) {
+        let notifier = webhook.map(|(webhook, posting)| {
+            tokio::spawn(posting);
+            Box::new(webhook) as Box<dyn Notifier>
+        });
+        self.context.shared.alerts.set_notifier(notifier);
+        tracing::info!(target: AUDIT_TARGET, "Alert webhook changed.");
+    }
+
     /// Reads the configuration file, plans the reload and checks the
-    /// channels to start: their plugins are instantiated and configured,
-    /// their destinations' connectors built.
+    /// channels to start (their plugins are instantiated and configured,
+    /// their destinations' connectors built) and the alert webhook.
     async fn prepare(&self, running: &Running) -> Result<Prepared, ReloadError> {
         let path = running.config.file.clone().ok_or(ReloadError::NoFile)?;
         let read = tokio::task::spawn_blocking(move || config::load_file(&path))
@@ -217,10 +237,18 @@ impl Channels {
                 Processing::check(&read, channel, registry).map_err(ReloadError::Refused)?;
             checked.insert(name.clone(), processing);
         }
+        let (before, after) = (&running.config.alerts, &read.alerts);
+        let webhook_changed = (&before.webhook_url, before.webhook_timeout_secs)
+            != (&after.webhook_url, after.webhook_timeout_secs);
+        let webhook = webhook_changed
+            .then(|| Webhook::of(after, &self.context.shared.shutdown))
+            .transpose()
+            .map_err(ReloadError::Refused)?;
         Ok(Prepared {
             read,
             plan,
             checked,
+            webhook,
         })
     }
 

@@ -20,7 +20,7 @@ use thiserror::Error;
 use crate::config::{Config, ConfigError};
 
 /// Top-level sections a reload may change.
-const RELOADABLE: [&str; 3] = ["channels", "lookups", "profiles"];
+const RELOADABLE: [&str; 4] = ["channels", "lookups", "profiles", "alerts"];
 
 /// An engine-wide section some of whose keys a reload applies.
 struct LiveSection {
@@ -32,7 +32,7 @@ struct LiveSection {
     presence_matters: bool,
 }
 
-const LIVE_SECTIONS: [LiveSection; 3] = [
+const LIVE_SECTIONS: [LiveSection; 2] = [
     LiveSection {
         name: "admin",
         live: |key| matches!(key, "tokens" | "client_roles"),
@@ -41,11 +41,6 @@ const LIVE_SECTIONS: [LiveSection; 3] = [
     LiveSection {
         name: "plugins",
         live: |key| matches!(key, "require_signed" | "trusted_keys"),
-        presence_matters: false,
-    },
-    LiveSection {
-        name: "alerts",
-        live: |key| !matches!(key, "webhook_url" | "webhook_timeout_secs"),
         presence_matters: false,
     },
 ];
@@ -371,7 +366,7 @@ mod tests {
     }
 
     #[test]
-    fn admin_credentials_and_alert_rules_apply_while_their_neighbours_need_a_restart() {
+    fn admin_credentials_and_alerts_apply_while_the_admin_address_needs_a_restart() {
         let admin = "[admin]\nlisten = \"127.0.0.1:8181\"\n\
                      tokens = [{ name = \"a\", token = \"0123456789abcdef\", role = \"admin\" }]\n";
         let running = format!("{admin}{BASE}");
@@ -386,9 +381,9 @@ mod tests {
             "[alerts]\nwebhook_url = \"http://127.0.0.1:9/\"",
         );
         let Err(ReloadError::NeedsRestart(keys)) = plan_between(&running, &moved) else {
-            panic!("a new admin address and webhook are refused");
+            panic!("a new admin address is refused");
         };
-        assert_eq!(keys, names(&["admin.listen", "alerts.webhook_url"]));
+        assert_eq!(keys, names(&["admin.listen"]));
 
         let Err(ReloadError::NeedsRestart(keys)) = plan_between(&running, BASE) else {
             panic!("removing the admin API is refused");
