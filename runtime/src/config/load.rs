@@ -46,7 +46,8 @@ pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
         origin: origin.to_string(),
         message,
     };
-    let mut document: toml::Value = toml::from_str(text).map_err(|e| fail(e.to_string()))?;
+    let mut document: toml::Value =
+        toml::from_str(text).map_err(|e| fail(syntax_error(text, &e)))?;
     let as_written = document.as_table().cloned().unwrap_or_default();
     let environment = |name: &str| std::env::var(name).ok();
     interpolate(&mut document, "", &environment).map_err(|(path, problem)| {
@@ -61,6 +62,22 @@ pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
     check(&config).map_err(fail)?;
     config.as_written = as_written;
     Ok(config)
+}
+
+/// A TOML syntax error as `TOML syntax error at line L, column C: ...`,
+/// without the excerpt of the file that toml's own text quotes: the line
+/// may hold a secret (a token written in the file), and reload errors go
+/// to the audit log and the API's answer.
+fn syntax_error(text: &str, error: &toml::de::Error) -> String {
+    let message = error.message().trim_end();
+    let Some(span) = error.span() else {
+        return format!("TOML syntax error: {message}");
+    };
+    let before = text.get(..span.start).unwrap_or(text);
+    let line_start = before.rfind('\n').map_or(0, |newline| newline + 1);
+    let line = before.matches('\n').count() + 1;
+    let column = before[line_start..].chars().count() + 1;
+    format!("TOML syntax error at line {line}, column {column}: {message}")
 }
 
 /// Rewrites `channels[1].source.listen` as `channel "lab", key source.listen`.
@@ -294,6 +311,19 @@ mod tests {
         parse(text, "test.toml")
             .expect_err("the config is invalid")
             .to_string()
+    }
+
+    #[test]
+    fn a_syntax_error_names_line_and_column_but_quotes_no_text() {
+        let text =
+            "[admin]\ntokens = [{ name = \"a\", token = \"secret-0123456789, role = \"admin\" }]\n";
+        let error = error(text);
+        assert!(error.contains("test.toml"), "{error}");
+        assert!(
+            error.contains("TOML syntax error at line 2, column "),
+            "{error}"
+        );
+        assert!(!error.contains("secret-0123456789"), "{error}");
     }
 
     #[test]
