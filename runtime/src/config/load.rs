@@ -57,7 +57,10 @@ pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
     let deserializer = document.clone();
     let mut config: Config = serde_path_to_error::deserialize(deserializer).map_err(|e| {
         let key = describe_path(&document, &e.path().to_string());
-        fail(format!("{key}: {}", e.inner()))
+        fail(format!(
+            "{key}: {}",
+            without_strings(&e.inner().to_string())
+        ))
     })?;
     check(&config).map_err(fail)?;
     config.as_written = as_written;
@@ -78,6 +81,30 @@ fn syntax_error(text: &str, error: &toml::de::Error) -> String {
     let line = before.matches('\n').count() + 1;
     let column = before[line_start..].chars().count() + 1;
     format!("TOML syntax error at line {line}, column {column}: {message}")
+}
+
+/// `serde`'s type errors with the string they found left out
+/// (`invalid type: string "...", expected ...` becomes `invalid type: a
+/// string, expected ...`): a value given in the wrong shape may be a
+/// secret, such as a password where a table was expected.
+fn without_strings(message: &str) -> String {
+    const FOUND: &str = "string \"";
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(at) = rest.find(FOUND) {
+        out.push_str(&rest[..at]);
+        out.push_str("a string");
+        let quoted = &rest[at + FOUND.len()..];
+        let mut escaped = false;
+        let end = quoted.char_indices().find_map(|(i, c)| {
+            let closes = c == '"' && !escaped;
+            escaped = c == '\\' && !escaped;
+            closes.then_some(i + 1)
+        });
+        rest = &quoted[end.unwrap_or(quoted.len())..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Rewrites `channels[1].source.listen` as `channel "lab", key source.listen`.
@@ -321,6 +348,21 @@ mod tests {
         assert!(error.contains("test.toml"), "{error}");
         assert!(
             error.contains("TOML syntax error at line 2, column "),
+            "{error}"
+        );
+        assert!(!error.contains("secret-0123456789"), "{error}");
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_type_is_not_quoted() {
+        assert_eq!(
+            without_strings(r#"invalid type: string "pa\"ss", expected struct BasicAuth"#),
+            "invalid type: a string, expected struct BasicAuth"
+        );
+        let text = "[admin]\ntokens = \"secret-0123456789\"\n";
+        let error = error(text);
+        assert!(
+            error.contains("key admin.tokens: invalid type: a string"),
             "{error}"
         );
         assert!(!error.contains("secret-0123456789"), "{error}");
