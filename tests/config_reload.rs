@@ -22,6 +22,8 @@
 //!   pool sized at start has room for asks for a restart;
 //! - a reload does not wait out a destination that never answers: the
 //!   message in flight is sent again by the restarted channel;
+//! - a reload that would change partitions waits while a reprocess places
+//!   messages by the partitioning in force;
 //! - the embedded default has no file to reload;
 //! - a dry run (`?dry_run=true`, `hl7wasm config reload --dry-run`) gives
 //!   the report a reload would, and changes nothing;
@@ -472,6 +474,36 @@ async fn a_reload_does_not_wait_out_a_hung_destination_and_its_message_is_sent_a
     assert!(took < Duration::from_secs(15), "the reload took {took:?}");
     sink.wait_for(1, PATIENCE).await;
     assert_eq!(sink.accepted_ids(), ["H-1"]);
+    engine.server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_waits_while_reprocessing_places_messages_by_partition() {
+    let sink = Sink::start("127.0.0.1:0", Answer::Accept).await;
+    let running = admin() + &channel("test", sink.address);
+    let engine = start_from_file(tempfile::tempdir().unwrap(), &running).await;
+    let api = Api::of(&engine);
+    let partitioned = running.replace(
+        "name = \"test\"\n",
+        "name = \"test\"\npartition_by = \"PID-3.1\"\npartitions = 3\n",
+    );
+    write_config(&engine.dir, &partitioned);
+
+    // What a reprocess holds while it places messages by the partitioning
+    // of the channels as they run.
+    let steady = engine.server.channels.steady().await;
+    let reloading = tokio::spawn(async move { reload(&api, OPERATOR).await });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !reloading.is_finished(),
+        "the reload waits for the reprocess"
+    );
+    send_to(&engine, "test", "W-1").await;
+    drop(steady);
+    let (status, report) = reloading.await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["restarted"], json!(["test"]));
+    sink.wait_for(1, PATIENCE).await;
     engine.server.shutdown().await;
 }
 

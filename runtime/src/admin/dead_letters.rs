@@ -154,6 +154,8 @@ pub async fn reprocess(
     State(state): State<Arc<AdminState>>,
     filter: Result<Json<DeadLetterFilter>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
+    // Not while a reload changes partitions: see `Channels::steady`.
+    let _steady = state.channels.steady().await;
     audit::operate(
         caller,
         state,

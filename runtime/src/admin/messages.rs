@@ -377,6 +377,8 @@ pub async fn reprocess(
         );
         return Err(error);
     }
+    // Not while a reload changes partitions: see `Channels::steady`.
+    let _steady = state.channels.steady().await;
     audit::operate(
         caller,
         state,

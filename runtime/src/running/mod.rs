@@ -101,6 +101,10 @@ pub struct Channels {
     context: ChannelContext,
     running: Mutex<Running>,
     current: RwLock<Arc<ChannelSet>>,
+    /// Held for writing while a reload stops, moves and starts channels;
+    /// those who place messages in queues by a channel's partitioning hold
+    /// it for reading (see [`Channels::steady`]).
+    reshaping: Arc<tokio::sync::RwLock<()>>,
 }
 
 impl Channels {
@@ -124,7 +128,16 @@ impl Channels {
                 channels: running,
             }),
             current: RwLock::new(Arc::new(set)),
+            reshaping: Arc::default(),
         })
+    }
+
+    /// Waits until no reload is changing channels, and keeps reloads from
+    /// changing them until the guard is dropped. Reprocessing holds it while
+    /// it places messages by the partitioning of [`Channels::current`], so
+    /// that none lands in a partition a reload is taking away.
+    pub async fn steady(&self) -> tokio::sync::OwnedRwLockReadGuard<()> {
+        Arc::clone(&self.reshaping).read_owned().await
     }
 
     /// The channels as they run now.
@@ -152,6 +165,7 @@ impl Channels {
         if let Some(webhook) = webhook {
             self.replace_webhook(webhook);
         }
+        let reshaping = self.reshaping.write().await;
         self.stop_replaced(&mut running, &plan).await;
         let failures = match self.follow(&read, &plan).await {
             Ok(()) => self.start_checked(&mut running, &read, checked).await,
@@ -161,6 +175,7 @@ impl Channels {
         running.config = read;
         let set = publish(&running.config, &running.channels);
         *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(set);
+        drop(reshaping);
         let report = plan.report(settings);
         if failures.is_empty() {
             return Ok(report);
