@@ -47,43 +47,52 @@ impl LiveSettings {
     /// The names of the settings that differ in `config`:
     /// `admin.tokens`, `admin.client_roles`, `alerts`.
     pub fn changes(&self, config: &Config) -> Vec<String> {
-        let before = self.admin_access();
-        let differ = [
-            ("admin.tokens", config.admin.tokens != before.tokens),
-            (
-                "admin.client_roles",
-                config.admin.client_roles != before.client_roles,
-            ),
-            ("alerts", config.alerts != *self.alerts()),
-        ];
-        differ
-            .into_iter()
-            .filter(|(_, differs)| *differs)
-            .map(|(name, _)| name.to_string())
-            .collect()
+        changed_names(self.differences(config))
     }
 
     /// Takes `config`'s settings; returns the names of those that changed
     /// (see [`LiveSettings::changes`]). A change of tokens is written to
     /// the audit log by token name, never by secret.
     pub fn apply(&self, config: &Config) -> Vec<String> {
-        let changed = self.changes(config);
+        let differences = self.differences(config);
+        let [(_, tokens), (_, client_roles), (_, alerts)] = differences;
         let access = config.admin.access();
-        let before = self.admin_access();
-        if access.tokens != before.tokens {
-            log_token_changes(&before, &access);
+        if tokens {
+            log_token_changes(&self.admin_access(), &access);
         }
-        if access.client_roles != before.client_roles {
+        if client_roles {
             tracing::info!(target: AUDIT_TARGET, "Admin client roles changed.");
         }
-        if access != *before {
+        if tokens || client_roles {
             replace(&self.admin_access, access);
         }
-        if config.alerts != *self.alerts() {
+        if alerts {
             self.alerts.send_replace(Arc::new(config.alerts.clone()));
         }
-        changed
+        changed_names(differences)
     }
+
+    /// Each setting's name and whether `config` differs in it.
+    fn differences(&self, config: &Config) -> [(&'static str, bool); 3] {
+        let before = self.admin_access();
+        [
+            ("admin.tokens", config.admin.tokens != before.tokens),
+            (
+                "admin.client_roles",
+                config.admin.client_roles != before.client_roles,
+            ),
+            ("alerts", config.alerts != *self.alerts()),
+        ]
+    }
+}
+
+/// The names of the settings whose flag is set, in order.
+pub(crate) fn changed_names<const N: usize>(differ: [(&'static str, bool); N]) -> Vec<String> {
+    differ
+        .into_iter()
+        .filter(|(_, differs)| *differs)
+        .map(|(name, _)| name.to_string())
+        .collect()
 }
 
 fn current<T>(cell: &RwLock<Arc<T>>) -> Arc<T> {

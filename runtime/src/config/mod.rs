@@ -72,6 +72,7 @@ pub use channel::{
 };
 pub use destination::{DestinationConfig, RetryPolicy, RouteFacts, RouteFilter};
 pub use live::LiveSettings;
+pub(crate) use live::changed_names;
 pub use load::{ConfigError, load_file, parse};
 pub use pipeline::StageConfig;
 pub use warnings::warnings;

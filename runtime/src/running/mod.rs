@@ -339,7 +339,7 @@ impl Channels {
 /// The `[plugins]` signing keys that differ between `running` and `read`.
 fn signing_changes(running: &Config, read: &Config) -> Vec<String> {
     let (before, after) = (&running.plugins, &read.plugins);
-    let differ = [
+    config::changed_names([
         (
             "plugins.require_signed",
             before.require_signed != after.require_signed,
@@ -348,12 +348,7 @@ fn signing_changes(running: &Config, read: &Config) -> Vec<String> {
             "plugins.trusted_keys",
             before.trusted_keys != after.trusted_keys,
         ),
-    ];
-    differ
-        .into_iter()
-        .filter(|(_, differs)| *differs)
-        .map(|(name, _)| name.to_string())
-        .collect()
+    ])
 }
 
 /// The channel set `running` gives under `config`: a channel that failed
