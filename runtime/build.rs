@@ -2,7 +2,8 @@
 //! `cargo build`, `cargo run` and `cargo test` need no extra step.
 //!
 //! The nested cargo uses its own target directory (`target/plugins`), since
-//! the outer build holds the lock on the main one, and the release profile,
+//! the outer build holds the lock on the main one, and the `plugin` profile
+//! (release with link-time optimisation, see the workspace's Cargo.toml),
 //! since plugins are loaded by every test and benchmark. The directory with
 //! the built `.wasm` files reaches the crate as `HL7WASM_BUILT_PLUGINS`.
 
@@ -25,6 +26,9 @@ const OUTER_ONLY: &[&str] = &[
     "MFLAGS",
 ];
 
+/// The cargo profile the plugins are built with (its output directory too).
+const PLUGIN_PROFILE: &str = "plugin";
+
 fn main() {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
     let root = manifest_dir
@@ -44,7 +48,8 @@ fn main() {
         .current_dir(root)
         .args([
             "build",
-            "--release",
+            "--profile",
+            PLUGIN_PROFILE,
             "--target",
             "wasm32-wasip2",
             "--target-dir",
@@ -65,7 +70,7 @@ fn main() {
         std::process::exit(1);
     }
 
-    let built = target_dir.join("wasm32-wasip2").join("release");
+    let built = target_dir.join("wasm32-wasip2").join(PLUGIN_PROFILE);
     println!("cargo:rustc-env=HL7WASM_BUILT_PLUGINS={}", built.display());
 }
 
