@@ -4,7 +4,9 @@
 //! from its plugin directory and refuses unsigned ones, ones signed by an
 //! unknown key and altered ones, in the directory and in uploads, with a
 //! clear reason; a reload that trusts another key loads the components it
-//! signed, from the directory and in uploads, without a restart.
+//! signed, from the directory and in uploads, without a restart; a reload
+//! that removes a key leaves the versions it signed running but names them
+//! in the `plugin_untrusted` alert while the key stays out.
 
 #[path = "support/admin.rs"]
 mod admin;
@@ -96,6 +98,7 @@ async fn only_components_signed_by_a_trusted_key_load() {
     let text = format!(
         "[storage]\ndir = {:?}\n\n[plugins]\ndir = {plugins:?}\ncache_dir = {:?}\n\
          watch_interval_ms = 100\nrequire_signed = true\ntrusted_keys = [\"{vendor_public}\"]\n\n\
+         [alerts]\ninterval_secs = 1\n\n\
          [admin]\nlisten = \"127.0.0.1:0\"\ntokens = [{{ name = \"ops\", token = \"{ADMIN}\", role = \"admin\" }}]\n\n\
          [[channels]]\nname = \"test\"\n[channels.source]\ntype = \"mllp\"\nlisten = \"127.0.0.1:0\"\n\
          [[channels.pipeline]]\nplugin = \"passthrough\"\n",
@@ -135,7 +138,7 @@ async fn only_components_signed_by_a_trusted_key_load() {
         &format!("[\"{vendor_public}\"]"),
         &format!("[\"{vendor_public}\", \"{other_public}\"]"),
     );
-    std::fs::write(&file, trusting).unwrap();
+    std::fs::write(&file, &trusting).unwrap();
     let (status, report) = api
         .post("/api/v1/config/reload", ADMIN, &serde_json::json!({}))
         .await;
@@ -155,5 +158,57 @@ async fn only_components_signed_by_a_trusted_key_load() {
     let (status, body) = api.upload(ADMIN, by_other).await;
     assert!(status.is_success(), "{}", String::from_utf8_lossy(&body));
     assert_eq!(registry.versions("passthrough").len(), 3);
+    assert!(registry.untrusted().is_empty());
+
+    // The vendor's key is removed: the version it signed keeps running,
+    // named with the reason until an operator removes it.
+    let revoking = text.replace(
+        &format!("[\"{vendor_public}\"]"),
+        &format!("[\"{other_public}\"]"),
+    );
+    std::fs::write(&file, revoking).unwrap();
+    let (status, report) = api
+        .post("/api/v1/config/reload", ADMIN, &serde_json::json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    let vendors = hl7wasm::plugin::content_hash(&signed);
+    let untrusted = registry.untrusted();
+    let hashes: Vec<&str> = untrusted.iter().map(|v| v.sha256.as_str()).collect();
+    assert_eq!(hashes, [vendors.as_str()], "only the vendor's build");
+    assert!(
+        untrusted[0].reason.contains("not in plugins.trusted_keys"),
+        "{untrusted:?}"
+    );
+    assert!(registry.find(&vendors).is_some(), "it keeps running");
+    let alert = |server: &Server| {
+        server
+            .alerts
+            .active()
+            .into_iter()
+            .find(|alert| alert.kind == "plugin_untrusted")
+    };
+    engine::eventually(
+        Duration::from_secs(20),
+        "the plugin_untrusted alert",
+        || alert(&server).is_some(),
+    )
+    .await;
+    let text = alert(&server).unwrap().text;
+    assert!(text.contains(&vendors[..12]), "{text}");
+    assert!(!text.contains(&other[..12]), "{text}");
+
+    // Trusting the key again clears the alert.
+    std::fs::write(&file, &trusting).unwrap();
+    let (status, report) = api
+        .post("/api/v1/config/reload", ADMIN, &serde_json::json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert!(registry.untrusted().is_empty());
+    engine::eventually(
+        Duration::from_secs(20),
+        "the plugin_untrusted alert clears",
+        || alert(&server).is_none(),
+    )
+    .await;
     server.shutdown().await;
 }

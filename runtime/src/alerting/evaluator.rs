@@ -122,6 +122,19 @@ impl Evaluator {
         self.judge_queue_ages().await;
         self.judge_storage_space();
         self.judge_certificates();
+        self.judge_plugin_signatures();
+    }
+
+    /// Raises `plugin_untrusted` while loaded plugin versions fail the
+    /// signing policy in force.
+    fn judge_plugin_signatures(&self) {
+        let untrusted = self
+            .channels
+            .registry()
+            .map(|registry| registry.untrusted())
+            .unwrap_or_default();
+        let verdict = rules::plugin_untrusted(&untrusted);
+        apply(&self.alerts, rules::PLUGIN_UNTRUSTED, "", verdict);
     }
 
     /// Runs the certificate expiry rule on every certificate the engine

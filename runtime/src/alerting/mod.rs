@@ -19,6 +19,7 @@
 //! | `queue_age`              | the oldest message in the inbound queues waited > 600 s           |
 //! | `storage_space`          | the store's file system has < 10% and < 10 GiB left (engine-wide) |
 //! | `certificate_expiry`     | a certificate the engine presents ends within 14 days, or has ended |
+//! | `plugin_untrusted`       | a loaded plugin version fails the signing policy changed since (engine-wide) |
 //!
 //! The baseline is an exponentially weighted moving average of the channel's
 //! frames per interval, weight 2 / (N + 1) for the newest interval with

@@ -3,6 +3,7 @@
 //! when it does not (the alert is then cleared).
 
 use super::config::AlertsConfig;
+use crate::plugin::UntrustedVersion;
 use crate::store::DiskSpace;
 use crate::tls::CertificateSummary;
 
@@ -28,6 +29,10 @@ pub const STORAGE_SPACE: &str = "storage_space";
 /// a destination's client certificate) expires soon or has expired (the
 /// admin API's alert names no channel).
 pub const CERTIFICATE_EXPIRY: &str = "certificate_expiry";
+
+/// `plugin_untrusted`: loaded plugin versions that the signing policy in
+/// force would refuse (engine-wide: the alert names no channel).
+pub const PLUGIN_UNTRUSTED: &str = "plugin_untrusted";
 
 /// A channel's counters at one moment, or their growth over a span.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -256,6 +261,25 @@ pub fn certificate_expiry(
     ))
 }
 
+/// `plugin_untrusted`: `versions` are loaded, but the signing policy would
+/// refuse them now (a vendor's key was removed, say). They keep running,
+/// since stopping them would stop their channels; the operator replaces
+/// them with builds the policy accepts, or removes them.
+pub fn plugin_untrusted(versions: &[UntrustedVersion]) -> Option<String> {
+    let listed: Vec<String> = versions
+        .iter()
+        .map(|version| format!("{}: {}", version.label, version.reason))
+        .collect();
+    (!listed.is_empty()).then(|| {
+        format!(
+            "{} loaded plugin version(s) would be refused by the signing policy and keep \
+             running until replaced or removed: {}",
+            listed.len(),
+            listed.join("; ")
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -461,5 +485,21 @@ mod tests {
         };
         let growth = later.since(&earlier);
         assert_eq!((growth.frames, growth.acks, growth.ack_rejects), (3, 0, 1));
+    }
+
+    #[test]
+    fn plugin_untrusted_names_each_version_with_its_reason() {
+        assert_eq!(plugin_untrusted(&[]), None);
+        let version = UntrustedVersion {
+            label: "mapper@1.2.0 (0123456789ab)".into(),
+            sha256: "0123456789ab".repeat(5),
+            reason: "not signed".into(),
+        };
+        let text = plugin_untrusted(&[version]).unwrap();
+        assert!(text.starts_with("1 loaded plugin version(s)"), "{text}");
+        assert!(
+            text.ends_with("mapper@1.2.0 (0123456789ab): not signed"),
+            "{text}"
+        );
     }
 }

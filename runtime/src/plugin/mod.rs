@@ -46,7 +46,7 @@ pub use error::LoadError;
 pub use failure::{CallFailure, FailureCause};
 pub use instance::PluginInstance;
 pub use limits::PluginLimits;
-pub use registry::{PluginRegistry, RefusedFile, RemoveError};
+pub use registry::{PluginRegistry, RefusedFile, RemoveError, UntrustedVersion};
 pub use state::LookupTables;
 pub use version::{PluginVersion, content_hash};
 pub use worker::{

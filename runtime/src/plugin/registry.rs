@@ -12,6 +12,12 @@
 //! Removing a version deletes its files, so neither a restart nor the
 //! directory watcher brings it back; a bundled version cannot be removed,
 //! since every start loads it again.
+//!
+//! A change of the signing policy applies to what loads next. Versions
+//! already loaded keep running, but those the new policy would refuse (an
+//! operator removed their vendor's key, or began to require signatures)
+//! are judged from their files at once and listed by
+//! [`PluginRegistry::untrusted`], which the `plugin_untrusted` alert reads.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs;
@@ -35,6 +41,17 @@ pub struct RefusedFile {
     pub path: PathBuf,
     /// Why.
     pub error: LoadError,
+}
+
+/// A loaded version that the signing policy in force would refuse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UntrustedVersion {
+    /// Its name and version, as `PluginVersion::label` gives them.
+    pub label: String,
+    /// Its content hash.
+    pub sha256: String,
+    /// Why the policy would refuse it.
+    pub reason: String,
 }
 
 /// Why a version was not removed; the registry is unchanged.
@@ -88,6 +105,9 @@ pub struct PluginRegistry {
     /// opened: the directory watcher looks at every file again when it
     /// grows.
     signing_changes: AtomicU64,
+    /// Loaded versions the signing policy would refuse, as judged when it
+    /// last changed (a version loaded since passed the policy in force).
+    untrusted: RwLock<Vec<UntrustedVersion>>,
 }
 
 impl PluginRegistry {
@@ -118,6 +138,7 @@ impl PluginRegistry {
             origins: RwLock::default(),
             trusted_keys: RwLock::default(),
             signing_changes: AtomicU64::new(0),
+            untrusted: RwLock::default(),
         })
     }
 
@@ -265,10 +286,56 @@ impl PluginRegistry {
     /// From now on, accepts only components signed by one of
     /// `trusted_keys` (ed25519 public keys in hex), or with `None` unsigned
     /// ones too, in uploads and in the plugin directory; bundled plugins
-    /// are trusted as part of the binary. Versions already loaded stay.
+    /// are trusted as part of the binary. Versions already loaded stay;
+    /// those the new policy would refuse are listed by
+    /// [`PluginRegistry::untrusted`] from now on.
     pub fn set_signing(&self, trusted_keys: Option<Vec<String>>) {
-        *self.trusted_keys.write().expect("registry lock") = trusted_keys;
+        *self.trusted_keys.write().expect("registry lock") = trusted_keys.clone();
+        let untrusted = self.judge(trusted_keys.as_deref());
+        *self.untrusted.write().expect("registry lock") = untrusted;
         self.signing_changes.fetch_add(1, Ordering::Release);
+    }
+
+    /// The loaded versions that the signing policy in force would refuse,
+    /// with the reason: they keep running until replaced or removed.
+    pub fn untrusted(&self) -> Vec<UntrustedVersion> {
+        self.untrusted.read().expect("registry lock").clone()
+    }
+
+    /// The loaded versions, bundled ones aside, whose files `trusted` (a
+    /// policy as in [`PluginRegistry::set_signing`]) would refuse.
+    fn judge(&self, trusted: Option<&[String]>) -> Vec<UntrustedVersion> {
+        let Some(trusted) = trusted else {
+            return Vec::new();
+        };
+        let files: Vec<(Arc<PluginVersion>, PathBuf)> = {
+            let origins = self.origins.read().expect("registry lock");
+            self.all()
+                .into_iter()
+                .filter_map(|version| {
+                    let origin = origins.get(&version.sha256)?;
+                    let file = origin.files.first().filter(|_| !origin.bundled)?.clone();
+                    Some((version, file))
+                })
+                .collect()
+        };
+        files
+            .into_iter()
+            .filter_map(|(version, file)| {
+                let reason = match fs::read(&file) {
+                    Ok(bytes) => signature::verify(&bytes, trusted).err()?.to_string(),
+                    Err(error) => format!(
+                        "its file {} cannot be read to check its signature: {error}",
+                        file.display()
+                    ),
+                };
+                Some(UntrustedVersion {
+                    label: version.label(),
+                    sha256: version.sha256.clone(),
+                    reason,
+                })
+            })
+            .collect()
     }
 
     /// How many times [`PluginRegistry::set_signing`] was called.
@@ -325,6 +392,10 @@ impl PluginRegistry {
             }
         }
         origins.remove(&version.sha256);
+        self.untrusted
+            .write()
+            .expect("registry lock")
+            .retain(|untrusted| untrusted.sha256 != version.sha256);
         if let Some(list) = versions.get_mut(&version.info.name) {
             list.retain(|v| v.sha256 != version.sha256);
             if list.is_empty() {

@@ -140,6 +140,11 @@ impl Channels {
         Arc::clone(&self.reshaping).read_owned().await
     }
 
+    /// The plugin registry, when a channel had plugins at start.
+    pub fn registry(&self) -> Option<&Arc<PluginRegistry>> {
+        self.context.registry.as_ref()
+    }
+
     /// The channels as they run now.
     pub fn current(&self) -> Arc<ChannelSet> {
         Arc::clone(&self.current.read().unwrap_or_else(PoisonError::into_inner))
@@ -217,6 +222,14 @@ impl Channels {
                 trusted_keys = read.plugins.trusted_keys.len(),
                 "Plugin signing policy changed."
             );
+            for version in registry.untrusted() {
+                tracing::warn!(
+                    target: AUDIT_TARGET,
+                    plugin = %version.label,
+                    reason = %version.reason,
+                    "Loaded plugin version fails the new signing policy; it runs until replaced or removed."
+                );
+            }
         }
         changed
     }
