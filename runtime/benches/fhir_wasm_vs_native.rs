@@ -1,5 +1,6 @@
 //! The HL7 v2 → FHIR mapper in Wasm against the same crate compiled
-//! natively: an ADT^A01 (tests/data/adt_a01.hl7) and an ORU^R01 with 20 OBX.
+//! natively: an ADT^A01 and an ORU^R01 with 20 OBX (tests/data/adt_a01.hl7,
+//! tests/data/oru_r01_20_obx.hl7).
 //!
 //! Native: `hl7_to_fhir::map_message_to_string`, mapping and serialising as
 //! the component does. Wasm: the built `hl7_to_fhir.wasm` through a
@@ -55,30 +56,12 @@ fn timed(b: &mut Bencher<'_>, tally: &mut Tally, mut map: impl FnMut()) {
     });
 }
 
-fn adt_a01() -> String {
-    std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../tests/data/adt_a01.hl7"
-    ))
-    .expect("sample message")
-}
-
-/// An ORU^R01: one order with 20 numeric results.
-fn oru_r01_20_obx() -> String {
-    let mut body = "MSH|^~\\&|LAB|GENHOSP|EHR|GENHOSP|20240102030405+0100||ORU^R01^ORU_R01|LAB00001|P|2.5.1\r\
-PID|1||123456^^^GENHOSP^MR||EXAMPLE^PAT^Q||19800101|F\r\
-ORC|RE|P100|F200\r\
-OBR|1|P100|F200|24323-8^Comprehensive metabolic panel^LN|||20240102020000+0100|||||||||1234^ATTEND^ALICE||||||20240102030000+0100|||F\r"
-        .to_string();
-    for n in 1..=20 {
-        body.push_str(&format!(
-            "OBX|{n}|NM|{code}-{check}^Analyte {n}^LN||{value}.{n}|mg/dL^mg/dL^UCUM|10-100|N|||F|||20240102020000+0100\r",
-            code = 2000 + n,
-            check = n % 10,
-            value = 40 + n,
-        ));
-    }
-    body
+/// A sample message from `tests/data`.
+fn sample(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/data")
+        .join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 fn wasm_worker() -> PluginWorker {
@@ -134,8 +117,8 @@ fn compare(c: &mut Criterion, name: &str, body: &str) -> (Tally, Tally) {
 fn main() {
     let mut criterion = Criterion::default().configure_from_args();
     let cases = [
-        ("fhir_adt_a01", adt_a01()),
-        ("fhir_oru_r01_20_obx", oru_r01_20_obx()),
+        ("fhir_adt_a01", sample("adt_a01.hl7")),
+        ("fhir_oru_r01_20_obx", sample("oru_r01_20_obx.hl7")),
     ];
     let results: Vec<(&str, Tally, Tally)> = cases
         .iter()
