@@ -180,6 +180,14 @@ async fn only_components_signed_by_a_trusted_key_load() {
         "{untrusted:?}"
     );
     assert!(registry.find(&vendors).is_some(), "it keeps running");
+    let listed = api.ok("/api/v1/plugins", ADMIN).await;
+    let listed = listed.as_array().unwrap();
+    let flagged: Vec<&str> = listed
+        .iter()
+        .filter(|view| view.get("untrusted").is_some())
+        .map(|view| view["sha256"].as_str().unwrap())
+        .collect();
+    assert_eq!(flagged, [vendors.as_str()], "{listed:?}");
     let alert = |server: &Server| {
         server
             .alerts

@@ -37,6 +37,10 @@ pub struct PluginView {
     pub description: String,
     /// The message types it accepts.
     pub message_types: Vec<String>,
+    /// Why the signing policy would refuse this loaded version now, if it
+    /// would (listed versions only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub untrusted: Option<String>,
 }
 
 impl PluginView {
@@ -50,15 +54,31 @@ impl PluginView {
             vendor: info.vendor.clone(),
             description: info.description.clone(),
             message_types: info.message_types.clone(),
+            untrusted: None,
         }
     }
 }
 
-/// `GET /api/v1/plugins`: every loaded version, by name then load order;
-/// empty when no channel has a pipeline (the registry is not running).
+/// `GET /api/v1/plugins`: every loaded version, by name then load order,
+/// with the reason for those the signing policy would now refuse; empty
+/// when no channel has a pipeline (the registry is not running).
 pub async fn list(_caller: Caller, State(state): State<Arc<AdminState>>) -> Json<Vec<PluginView>> {
-    let versions = state.registry.as_ref().map(|r| r.all()).unwrap_or_default();
-    Json(versions.iter().map(|v| PluginView::of(v)).collect())
+    let Some(registry) = state.registry.as_ref() else {
+        return Json(Vec::new());
+    };
+    let untrusted = registry.untrusted();
+    let views = registry
+        .all()
+        .iter()
+        .map(|version| PluginView {
+            untrusted: untrusted
+                .iter()
+                .find(|u| u.sha256 == version.sha256)
+                .map(|u| u.reason.clone()),
+            ..PluginView::of(version)
+        })
+        .collect();
+    Json(views)
 }
 
 /// `POST /api/v1/plugins`: loads the component in the request body (see
