@@ -107,6 +107,27 @@ fn oru_maps_report_results_notes_and_specimen() {
 /// Ensures that a repeated value of a type other than text becomes one
 /// component per repetition, each with the code, its value and the
 /// reference range, and that repeated text stays one string.
+/// Ensures that a code padded with runs of whitespace, as senders write
+/// them, becomes a valid FHIR `code` (single spaces between its words).
+#[test]
+fn padded_codes_become_valid_fhir_codes() {
+    // PV1-14, the admit source, and NK1-3, the relationship.
+    let message = ADT
+        .replace(
+            "|MED|||||||||V100",
+            "|MED||||NHS  Provider\tGeneral|||||V100",
+        )
+        .replace("SPO^Spouse^HL70063", "SPO  X^Spouse^HL70063");
+    let bundle = map_message(&message, &Options::default()).unwrap();
+    let encounter = &resources(&bundle, "Encounter")[0]["resource"];
+    assert_eq!(
+        encounter["hospitalization"]["admitSource"]["coding"][0]["code"],
+        "NHS Provider General"
+    );
+    let related = &resources(&bundle, "RelatedPerson")[0]["resource"];
+    assert_eq!(related["relationship"][0]["coding"][0]["code"], "SPO X");
+}
+
 #[test]
 fn a_repeated_value_becomes_components() {
     let message = ORU.replace(

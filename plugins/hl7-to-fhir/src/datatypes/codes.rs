@@ -82,15 +82,31 @@ pub fn coding<'m>(
     let mut coding = json!({});
     put(&mut coding, "system", system.map(Value::from));
     put(&mut coding, "version", version.map(Value::from));
-    coding["code"] = Value::from(code);
+    coding["code"] = Value::from(fhir_code(code));
     put(&mut coding, "display", display.map(Value::from));
     coding
 }
 
 /// A CodeableConcept of one coding: `code` in the code system `system`, an
 /// HL7 table's (see [`v2_table!`]) or one of FHIR's own.
-pub fn table_concept<'m>(system: &'static str, code: impl Into<Value<'m>>) -> Value<'m> {
-    json!({ "coding": [{ "system": system, "code": code.into() }] })
+pub fn table_concept<'m>(system: &'static str, code: impl Into<Text<'m>>) -> Value<'m> {
+    json!({ "coding": [{ "system": system, "code": fhir_code(code.into()) }] })
+}
+
+/// `text` as a FHIR `code`, whose value may hold single spaces between its
+/// words but no other whitespace (`[^\s]+(\s[^\s]+)*`): runs of
+/// whitespace inside become one space. Senders do pad codes (`Admitted  as
+/// Inpatient`), and one such code would make the whole bundle invalid.
+/// `text` comes trimmed (see `context::clean`); plain codes stay borrowed.
+pub fn fhir_code(text: Text<'_>) -> Text<'_> {
+    let bytes = text.as_bytes();
+    let plain = bytes.is_ascii()
+        && !bytes.iter().any(|b| b.is_ascii_whitespace() && *b != b' ')
+        && !bytes.windows(2).any(|pair| pair == b"  ");
+    if plain {
+        return text;
+    }
+    Cow::Owned(text.split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
 /// What the FHIR systems of HL7 v2 tables start with.
@@ -178,6 +194,15 @@ fn oid(name: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn codes_keep_single_spaces_only() {
+        let code = |text: &'static str| fhir_code(Cow::Borrowed(text));
+        assert!(matches!(code("Admitted as Inpatient"), Cow::Borrowed(_)));
+        assert_eq!(code("Admitted  as \t Inpatient"), "Admitted as Inpatient");
+        assert_eq!(code("A\u{a0}\u{a0}B"), "A B");
+        assert!(matches!(code("718-7"), Cow::Borrowed("718-7")));
+    }
 
     #[test]
     fn table_systems_agree() {

@@ -54,7 +54,11 @@ pub fn quantity<'m>(value: Value<'m>, units: Option<&impl Parts<'m>>) -> Value<'
     let system = units.part(3).and_then(|name| codes::coding_system(&name));
     if system.as_deref() == Some("http://unitsofmeasure.org") {
         put(&mut quantity, "system", system.map(Value::from));
-        put(&mut quantity, "code", code.map(Value::from));
+        put(
+            &mut quantity,
+            "code",
+            code.map(|code| Value::from(codes::fhir_code(code))),
+        );
     }
     quantity
 }

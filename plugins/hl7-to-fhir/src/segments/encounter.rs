@@ -115,7 +115,10 @@ fn class<'m>(code: Option<&str>) -> Value<'m> {
         Some("I" | "B") => act("IMP", "inpatient encounter"),
         Some("O" | "R") => act("AMB", "ambulatory"),
         Some("P") => act("PRENC", "pre-admission"),
-        Some(other) => json!({ "system": codes::v2_table!("0004"), "code": other.to_string() }),
+        Some(other) => json!({
+            "system": codes::v2_table!("0004"),
+            "code": codes::fhir_code(other.into()).into_owned(),
+        }),
         None => {
             json!({ "system": "http://terminology.hl7.org/CodeSystem/v3-NullFlavor", "code": "UNK" })
         }

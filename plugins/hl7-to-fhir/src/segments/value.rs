@@ -83,7 +83,7 @@ fn typed<'m>(
         "IS" | "ID" => value.get(1).map(|code| {
             (
                 "valueCodeableConcept",
-                json!({ "coding": [{ "code": code }] }),
+                json!({ "coding": [{ "code": codes::fhir_code(code) }] }),
             )
         }),
         "SN" => structured_numeric(value, units),
