@@ -167,11 +167,26 @@ async fn only_components_signed_by_a_trusted_key_load() {
         &format!("[\"{other_public}\"]"),
     );
     std::fs::write(&file, revoking).unwrap();
+    let vendors = hl7wasm::plugin::content_hash(&signed);
+    let names_the_vendors_build = |report: &serde_json::Value| {
+        let listed = report["untrusted_plugins"].as_array().unwrap();
+        listed.len() == 1 && listed[0].as_str().unwrap().contains(&vendors[..12])
+    };
+    let (status, preview) = api
+        .post(
+            "/api/v1/config/reload?dry_run=true",
+            ADMIN,
+            &serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{preview}");
+    assert!(names_the_vendors_build(&preview), "{preview}");
+    assert!(registry.untrusted().is_empty(), "a dry run applies nothing");
     let (status, report) = api
         .post("/api/v1/config/reload", ADMIN, &serde_json::json!({}))
         .await;
     assert_eq!(status, StatusCode::OK, "{report}");
-    let vendors = hl7wasm::plugin::content_hash(&signed);
+    assert!(names_the_vendors_build(&report), "{report}");
     let untrusted = registry.untrusted();
     let hashes: Vec<&str> = untrusted.iter().map(|v| v.sha256.as_str()).collect();
     assert_eq!(hashes, [vendors.as_str()], "only the vendor's build");
@@ -211,6 +226,7 @@ async fn only_components_signed_by_a_trusted_key_load() {
         .post("/api/v1/config/reload", ADMIN, &serde_json::json!({}))
         .await;
     assert_eq!(status, StatusCode::OK, "{report}");
+    assert!(report.get("untrusted_plugins").is_none(), "{report}");
     assert!(registry.untrusted().is_empty());
     engine::eventually(
         Duration::from_secs(20),

@@ -291,7 +291,7 @@ impl PluginRegistry {
     /// [`PluginRegistry::untrusted`] from now on.
     pub fn set_signing(&self, trusted_keys: Option<Vec<String>>) {
         *self.trusted_keys.write().expect("registry lock") = trusted_keys.clone();
-        let untrusted = self.judge(trusted_keys.as_deref());
+        let untrusted = self.refused_by(trusted_keys.as_deref());
         *self.untrusted.write().expect("registry lock") = untrusted;
         self.signing_changes.fetch_add(1, Ordering::Release);
     }
@@ -303,8 +303,9 @@ impl PluginRegistry {
     }
 
     /// The loaded versions, bundled ones aside, whose files `trusted` (a
-    /// policy as in [`PluginRegistry::set_signing`]) would refuse.
-    fn judge(&self, trusted: Option<&[String]>) -> Vec<UntrustedVersion> {
+    /// policy as in [`PluginRegistry::set_signing`]) would refuse; nothing
+    /// changes (a dry run asks this of the policy a reload would apply).
+    pub fn refused_by(&self, trusted: Option<&[String]>) -> Vec<UntrustedVersion> {
         let Some(trusted) = trusted else {
             return Vec::new();
         };

@@ -43,7 +43,7 @@ use crate::logging::AUDIT_TARGET;
 use crate::pipeline::{
     ChannelPipeline, Processing, Shared, check_plugin_room, follow_configuration,
 };
-use crate::plugin::PluginRegistry;
+use crate::plugin::{PluginRegistry, UntrustedVersion};
 use channel::RunningChannel;
 use reload::Plan;
 pub use reload::{ReloadError, ReloadReport};
@@ -166,7 +166,9 @@ impl Channels {
             webhook,
         } = self.prepare(&running).await?;
         let mut settings = self.context.shared.settings.apply(&read);
-        settings.extend(self.apply_signing(&running.config, &read));
+        let signing = self.apply_signing(&running.config, &read);
+        let untrusted = self.untrusted_after(&signing, PluginRegistry::untrusted);
+        settings.extend(signing);
         if let Some(webhook) = webhook {
             self.replace_webhook(webhook);
         }
@@ -181,7 +183,10 @@ impl Channels {
         let set = publish(&running.config, &running.channels);
         *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(set);
         drop(reshaping);
-        let report = plan.report(settings);
+        let report = ReloadReport {
+            untrusted_plugins: untrusted,
+            ..plan.report(settings)
+        };
         if failures.is_empty() {
             return Ok(report);
         }
@@ -201,8 +206,36 @@ impl Channels {
         let running = self.running.lock().await;
         let prepared = self.prepare(&running).await?;
         let mut settings = self.context.shared.settings.changes(&prepared.read);
-        settings.extend(signing_changes(&running.config, &prepared.read));
-        Ok(prepared.plan.report(settings))
+        let signing = signing_changes(&running.config, &prepared.read);
+        let policy = prepared.read.plugins.signing();
+        let untrusted =
+            self.untrusted_after(&signing, |registry| registry.refused_by(policy.as_deref()));
+        settings.extend(signing);
+        Ok(ReloadReport {
+            untrusted_plugins: untrusted,
+            ..prepared.plan.report(settings)
+        })
+    }
+
+    /// When the signing keys in `changed` changed: the loaded plugin
+    /// versions `judge` finds the policy refuses, as `label: reason`.
+    fn untrusted_after(
+        &self,
+        changed: &[String],
+        judge: impl FnOnce(&PluginRegistry) -> Vec<UntrustedVersion>,
+    ) -> Vec<String> {
+        let Some(registry) = self
+            .context
+            .registry
+            .as_ref()
+            .filter(|_| !changed.is_empty())
+        else {
+            return Vec::new();
+        };
+        judge(registry)
+            .into_iter()
+            .map(|version| format!("{}: {}", version.label, version.reason))
+            .collect()
     }
 
     /// Gives the plugin registry `read`'s signing policy when it differs

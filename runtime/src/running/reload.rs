@@ -62,6 +62,10 @@ pub struct ReloadReport {
     /// `admin.client_roles`, `alerts`, `plugins.require_signed`,
     /// `plugins.trusted_keys`.
     pub settings: Vec<String>,
+    /// When the signing policy changed: the loaded plugin versions it
+    /// would refuse, as `label: reason`. They keep running.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub untrusted_plugins: Vec<String>,
 }
 
 impl ReloadReport {
@@ -89,7 +93,15 @@ impl fmt::Display for ReloadReport {
             names(&self.stopped),
             names(&self.unchanged),
             names(&self.settings)
-        )
+        )?;
+        if !self.untrusted_plugins.is_empty() {
+            write!(
+                f,
+                "; untrusted plugins: {}",
+                self.untrusted_plugins.join(", ")
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -153,6 +165,7 @@ impl Plan {
             stopped: self.stop,
             unchanged: self.keep,
             settings,
+            untrusted_plugins: Vec::new(),
         }
     }
 
