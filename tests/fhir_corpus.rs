@@ -6,7 +6,8 @@
 //! does not fall below the floor measured when the mapper was written.
 //!
 //! It also ensures that the component and the crate compiled natively map
-//! each message to the same text.
+//! each message to the same text, and that the embedded default config's
+//! stage maps the largest message its listener accepts.
 //!
 //! Needs `python3` with `tests/requirements.txt` installed (scripts/test-all
 //! does that).
@@ -218,4 +219,47 @@ fn the_component_and_the_native_crate_map_alike() {
         }
     }
     assert!(compared > 150, "only {compared} messages compared");
+}
+
+/// Ensures that the demo channel's `hl7-to-fhir` stage, with the embedded
+/// default config's deadline, maps an ORU^R01 as large as the listener
+/// accepts (just under 1 MiB: some 11,000 OBX).
+#[test]
+fn the_demo_stage_maps_the_largest_message_its_listener_takes() {
+    let config = hl7wasm::config::parse(hl7wasm::config::EMBEDDED_DEFAULT, "embedded").unwrap();
+    let channel = &config.channels[0];
+    let stage = &channel.pipeline[0];
+    assert_eq!(stage.plugin, "hl7-to-fhir");
+    let most = channel.source.limits().max_message_bytes;
+    let mut body =
+        "MSH|^~\\&|LAB|GENHOSP|EHR|GENHOSP|20240102030405+0100||ORU^R01^ORU_R01|BIG1|P|2.5.1\r\
+PID|1||123456^^^GENHOSP^MR||EXAMPLE^PAT^Q||19800101|F\r\
+OBR|1|P100|F200|24323-8^Comprehensive metabolic panel^LN|||20240102020000+0100\r"
+            .to_string();
+    for n in 1.. {
+        let obx = format!(
+            "OBX|{n}|NM|{}-{}^Analyte {n}^LN||{}.{}|mg/dL^mg/dL^UCUM|10-100|N|||F|||20240102020000+0100\r",
+            2000 + n % 500,
+            n % 10,
+            40 + n % 50,
+            n % 10,
+        );
+        if body.len() + obx.len() > most {
+            break;
+        }
+        body.push_str(&obx);
+    }
+    let limits = PluginLimits {
+        deadline_ms: stage.deadline_ms,
+        ..PluginLimits::default()
+    };
+    let version = support::load(&support::engine(), "hl7-to-fhir");
+    let mut worker = support::worker(version, limits, "{}");
+    let message = InboundMessage::parse(body.as_bytes()).unwrap().message;
+    let outcome = worker.transform(message, support::metadata("demo"));
+    let StageOutcome::Forward(outputs) = outcome else {
+        panic!("{} bytes: {outcome:?}", body.len());
+    };
+    let bundle: serde_json::Value = serde_json::from_str(&outputs[0].body).unwrap();
+    assert!(bundle["entry"].as_array().unwrap().len() > 10_000);
 }
