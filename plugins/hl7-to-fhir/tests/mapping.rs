@@ -104,9 +104,6 @@ fn oru_maps_report_results_notes_and_specimen() {
     assert_eq!(resources(&bundle, "ServiceRequest").len(), 1);
 }
 
-/// Ensures that a repeated value of a type other than text becomes one
-/// component per repetition, each with the code, its value and the
-/// reference range, and that repeated text stays one string.
 /// Ensures that a code padded with runs of whitespace, as senders write
 /// them, becomes a valid FHIR `code` (single spaces between its words).
 #[test]
@@ -128,6 +125,9 @@ fn padded_codes_become_valid_fhir_codes() {
     assert_eq!(related["relationship"][0]["coding"][0]["code"], "SPO X");
 }
 
+/// Ensures that a repeated value of a type other than text becomes one
+/// component per repetition, each with the code, its value and the
+/// reference range, and that repeated text stays one string.
 #[test]
 fn a_repeated_value_becomes_components() {
     let message = ORU.replace(
