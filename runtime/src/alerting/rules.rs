@@ -266,10 +266,7 @@ pub fn certificate_expiry(
 /// since stopping them would stop their channels; the operator replaces
 /// them with builds the policy accepts, or removes them.
 pub fn plugin_untrusted(versions: &[UntrustedVersion]) -> Option<String> {
-    let listed: Vec<String> = versions
-        .iter()
-        .map(|version| format!("{}: {}", version.label, version.reason))
-        .collect();
+    let listed: Vec<String> = versions.iter().map(ToString::to_string).collect();
     (!listed.is_empty()).then(|| {
         format!(
             "{} loaded plugin version(s) would be refused by the signing policy and keep \

@@ -54,6 +54,13 @@ pub struct UntrustedVersion {
     pub reason: String,
 }
 
+impl std::fmt::Display for UntrustedVersion {
+    /// `label: reason`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.label, self.reason)
+    }
+}
+
 /// Why a version was not removed; the registry is unchanged.
 #[derive(Debug, Error)]
 pub enum RemoveError {
@@ -309,9 +316,11 @@ impl PluginRegistry {
         let Some(trusted) = trusted else {
             return Vec::new();
         };
+        // The versions before the origins: `keep` takes the locks in that order.
+        let versions = self.all();
         let files: Vec<(Arc<PluginVersion>, PathBuf)> = {
             let origins = self.origins.read().expect("registry lock");
-            self.all()
+            versions
                 .into_iter()
                 .filter_map(|version| {
                     let origin = origins.get(&version.sha256)?;

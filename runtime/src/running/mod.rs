@@ -232,10 +232,7 @@ impl Channels {
         else {
             return Vec::new();
         };
-        judge(registry)
-            .into_iter()
-            .map(|version| format!("{}: {}", version.label, version.reason))
-            .collect()
+        judge(registry).iter().map(ToString::to_string).collect()
     }
 
     /// Gives the plugin registry `read`'s signing policy when it differs
