@@ -33,6 +33,15 @@ pub enum AckMode {
     None,
 }
 
+impl AckMode {
+    /// Whether the sender waits for the pipeline (and perhaps a
+    /// destination) before it gets its ACK, so that the channel's work must
+    /// not linger for more to gather.
+    pub fn sender_waits(self) -> bool {
+        matches!(self, AckMode::AfterTransform | AckMode::AfterDelivery)
+    }
+}
+
 /// What a failing message does to the messages behind it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]

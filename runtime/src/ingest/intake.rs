@@ -174,7 +174,11 @@ impl Intake<'_> {
             Ok(settled) => settled,
             Err(answer) => return answer,
         };
-        let (outcome, mut errors) = match self.channel.config.ack_mode {
+        let ack_mode = self.channel.config.ack_mode;
+        if ack_mode.sender_waits() {
+            self.channel.store.expedite();
+        }
+        let (outcome, mut errors) = match ack_mode {
             AckMode::AfterTransform => await_transform(self.channel, id).await,
             AckMode::AfterDelivery => {
                 let awaited = Awaited { id, duplicate };

@@ -28,7 +28,7 @@ use super::control::ChannelState;
 use super::delivery_outcomes::DeliveryOutcome;
 use super::events::{DeadLettered, DeliveryAttempted, DestinationConnected};
 use super::partition::jitter_sample;
-use super::wakers::{ChannelWakers, IDLE_RECHECK};
+use super::wakers::{ChannelWakers, IDLE_RECHECK, woken};
 use crate::config::{ChannelConfig, DestinationConfig, Ordering};
 use crate::deliver::{Attempt, Connector, Delivery};
 use crate::hl7_input::now_unix_ms;
@@ -129,7 +129,7 @@ impl DeliveryWorker {
             let sleep = Duration::from_millis(wait_until_ms.saturating_sub(now_unix_ms()))
                 .min(IDLE_RECHECK);
             tokio::select! {
-                () = wake.notified() => {}
+                () = woken(wake, !channel.config.ack_mode.sender_waits()) => {}
                 () = tokio::time::sleep(sleep) => {}
                 () = channel.shutdown.cancelled() => return,
             }

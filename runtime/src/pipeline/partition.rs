@@ -16,7 +16,7 @@ use super::chain::{Chain, Verdict};
 use super::channel::ChannelPipeline;
 use super::events::{DeadLettered, MessageProcessed};
 use super::router::{Origin, route};
-use super::wakers::{ChannelWakers, IDLE_RECHECK};
+use super::wakers::{ChannelWakers, IDLE_RECHECK, woken};
 use crate::config::Ordering;
 use crate::hl7_input::{InboundMessage, now_unix_ms};
 use crate::plugin::{Disposition, FHIR_JSON_CONTENT_TYPE, HL7_V2_CONTENT_TYPE, Message, Metadata};
@@ -89,7 +89,7 @@ impl PartitionWorker {
                     .min(IDLE_RECHECK)
             });
             tokio::select! {
-                () = wake.notified() => {}
+                () = woken(wake, !channel.config.ack_mode.sender_waits()) => {}
                 () = tokio::time::sleep(sleep) => {}
                 () = channel.shutdown.cancelled() => return,
             }

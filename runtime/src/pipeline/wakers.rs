@@ -7,6 +7,9 @@
 //! once and it looks at the store again. A worker also looks again after
 //! [`IDLE_RECHECK`] without one, so a wake-up that never came (work queued
 //! by a path that was cut short) delays that work by seconds, not hours.
+//!
+//! A woken worker lingers for [`LINGER`] before it looks, unless a sender
+//! waits for the channel's work (see [`woken`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
@@ -20,6 +23,24 @@ use crate::config::ChannelConfig;
 /// The longest a pipeline or delivery worker waits before it looks at its
 /// queue again, woken or not.
 pub const IDLE_RECHECK: Duration = Duration::from_secs(5);
+
+/// How long a pipeline or delivery worker, woken by new work, waits before
+/// it takes it, so that a steady trickle of messages (one sender's) is
+/// taken in batches rather than with a wake-up each: on this project's
+/// virtual machines a wake-up costs more CPU than a message
+/// (docs/BENCHMARKS.md, "An indexer and workers that linger"). The most it
+/// adds to a message's way through a channel, per worker.
+pub const LINGER: Duration = Duration::from_millis(1);
+
+/// Waits for `signal`, then, when `linger`, for [`LINGER`] more, so that
+/// the work that follows the wake-up's gathers with it. A channel whose
+/// senders wait for its work (`AckMode::sender_waits`) does not linger.
+pub async fn woken(signal: &Notify, linger: bool) {
+    signal.notified().await;
+    if linger {
+        tokio::time::sleep(LINGER).await;
+    }
+}
 
 /// The wake-up signals of every channel; a channel started anew by a
 /// configuration reload gets new ones.
@@ -133,6 +154,24 @@ impl Wakers {
             .and_then(|signals| signals.get(partition as usize))
         {
             signal.notify_one();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Ensures that a lingering worker looks only [`LINGER`] after its
+    /// wake-up, and that one that must not linger looks at once.
+    #[tokio::test(start_paused = true)]
+    async fn woken_lingers_only_when_asked() {
+        for (linger, waited) in [(true, LINGER), (false, Duration::ZERO)] {
+            let signal = Notify::new();
+            signal.notify_one();
+            let started = tokio::time::Instant::now();
+            woken(&signal, linger).await;
+            assert_eq!(started.elapsed(), waited, "linger {linger}");
         }
     }
 }

@@ -16,15 +16,32 @@
 //! - the flusher waits in [`Indexer::wait_for_room`] while more than
 //!   [`MAX_BACKLOG_BYTES`] wait, which slows acknowledgements down to the
 //!   speed sled can index at instead of letting the backlog grow.
+//!
+//! After applying, the indexer thread lingers for [`LINGER`] before it
+//! sleeps: groups submitted meanwhile wait for the end of the linger and
+//! are then applied one after the other. A lone sender's messages, each
+//! its own group, thus wake the thread about once per [`LINGER`] instead of
+//! once per message; a wake-up costs more CPU than applying a message on
+//! this project's virtual machines (docs/BENCHMARKS.md, "An indexer and
+//! workers that linger"). A reader that waits in
+//! [`Indexer::catch_up`] ends the linger at once, and so does
+//! [`Indexer::hurry`] (a sender waits for its message's pipeline); an idle
+//! thread is woken by the first group submitted.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use super::dedupe::DedupeEntry;
 
 /// How many bytes of log records may wait for the indexer before the flusher
 /// waits for it.
 const MAX_BACKLOG_BYTES: usize = 16 << 20;
+
+/// How long the indexer thread waits for more groups after applying, before
+/// it sleeps until woken. Bounds what it adds to a message's way from its
+/// acknowledgement to its pipeline.
+const LINGER: Duration = Duration::from_millis(1);
 
 /// A group of durable log records, as appended.
 #[derive(Debug)]
@@ -47,22 +64,62 @@ struct State {
     /// Every group up to this number is applied (or was discarded because
     /// recovery applied it).
     applied: u64,
+    /// What the indexer thread is doing: who must wake it.
+    phase: Phase,
+    /// The highest group a reader waits for in [`Indexer::wait_applied`].
+    wanted: u64,
+    /// Set by [`Indexer::hurry`] to end the current linger.
+    hurried: bool,
     shutdown: bool,
 }
 
+/// What the indexer thread is doing.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Applying a group: it looks at the queue again before waiting.
+    #[default]
+    Applying,
+    /// Waiting out [`LINGER`]: only a waiting reader, a hurry or shutdown
+    /// wakes it.
+    Lingering,
+    /// Asleep until a group is submitted.
+    Idle,
+}
+
 /// Shared between the flusher, the indexer thread, writers and readers.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Indexer {
+    /// How long the thread lingers ([`LINGER`] but in tests).
+    linger: Duration,
     state: Mutex<State>,
-    /// Signalled when a group is submitted or the indexer should stop.
-    submitted: Condvar,
+    /// Signalled when the indexer thread has to act: a group submitted
+    /// while it is idle, a reader waiting or a hurry while it lingers, or
+    /// shutdown.
+    work: Condvar,
     /// Signalled when groups are applied or discarded.
     applied: Condvar,
     /// Dedupe entries of messages not yet in sled, by dedupe key.
     pending_dedupe: Mutex<HashMap<Vec<u8>, DedupeEntry>>,
 }
 
+impl Default for Indexer {
+    fn default() -> Self {
+        Indexer::lingering(LINGER)
+    }
+}
+
 impl Indexer {
+    /// An indexer whose thread lingers for `linger` after applying.
+    fn lingering(linger: Duration) -> Self {
+        Indexer {
+            linger,
+            state: Mutex::default(),
+            work: Condvar::new(),
+            applied: Condvar::new(),
+            pending_dedupe: Mutex::default(),
+        }
+    }
+
     /// The dedupe entry of a message under `key` that sled does not hold
     /// yet, if there is one. Check it before sled: an entry leaves this map
     /// only once sled has it.
@@ -113,22 +170,62 @@ impl Indexer {
             generation,
             records,
         });
-        self.submitted.notify_one();
+        if state.phase == Phase::Idle {
+            self.work.notify_one();
+        }
     }
 
     /// The next group to apply, blocking until there is one; `None` once
-    /// the indexer is shutting down and every group is applied.
+    /// the indexer is shutting down and every group is applied. The
+    /// indexer thread calls it after each group it applied: with the queue
+    /// empty, it lingers first (see [`LINGER`]).
     pub(crate) fn next_group(&self) -> Option<Group> {
         let mut state = self.lock();
+        if state.queue.is_empty() {
+            state = self.linger(state);
+        }
+        state.phase = Phase::Idle;
         loop {
             if let Some(group) = state.queue.pop_front() {
                 state.queued_bytes -= group.records.len();
+                state.phase = Phase::Applying;
                 return Some(group);
             }
             if state.shutdown {
                 return None;
             }
-            state = self.submitted.wait(state).expect("lock not poisoned");
+            state = self.work.wait(state).expect("lock not poisoned");
+        }
+    }
+
+    /// Waits out the linger, unless a reader waits for a group not yet
+    /// applied, a sender hurries it or the store shuts down.
+    fn linger<'a>(&self, mut state: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
+        state.phase = Phase::Lingering;
+        state.hurried = false;
+        let until = Instant::now() + self.linger;
+        while state.wanted <= state.applied && !state.hurried && !state.shutdown {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            state = self
+                .work
+                .wait_timeout(state, left)
+                .expect("lock not poisoned")
+                .0;
+        }
+        state
+    }
+
+    /// Ends the thread's linger, if it lingers, so that the groups
+    /// submitted so far are applied at once. Those submitted later linger
+    /// as usual.
+    pub(crate) fn hurry(&self) {
+        let mut state = self.lock();
+        if state.phase == Phase::Lingering {
+            state.hurried = true;
+            self.work.notify_one();
         }
     }
 
@@ -153,6 +250,13 @@ impl Indexer {
     /// Waits until group `number` and every one before it is applied.
     pub(crate) fn wait_applied(&self, number: u64) {
         let mut state = self.lock();
+        if state.applied >= number {
+            return;
+        }
+        state.wanted = state.wanted.max(number);
+        if state.phase == Phase::Lingering {
+            self.work.notify_one();
+        }
         while state.applied < number {
             state = self.applied.wait(state).expect("lock not poisoned");
         }
@@ -172,7 +276,7 @@ impl Indexer {
     /// Lets the indexer thread end once the queue is empty.
     pub(crate) fn shut_down(&self) {
         self.lock().shutdown = true;
-        self.submitted.notify_all();
+        self.work.notify_all();
         self.applied.notify_all();
     }
 
@@ -227,5 +331,52 @@ mod tests {
         assert!(indexer.pending_duplicate(b"k").is_none());
         indexer.shut_down();
         assert!(indexer.next_group().is_none());
+    }
+
+    /// Ensures that a group submitted while the thread lingers waits for
+    /// the linger, and that a reader waiting for it, or a hurry, ends the
+    /// linger at once.
+    #[test]
+    fn linger_holds_groups_until_a_reader_waits() {
+        let indexer = Indexer::lingering(Duration::from_secs(30));
+        indexer.submit(0, vec![1]);
+        let (held, [caught_up_in, hurried_in]) = std::thread::scope(|scope| {
+            scope.spawn(|| {
+                while let Some(group) = indexer.next_group() {
+                    indexer.finished(&group);
+                }
+            });
+            // It lingers after applying the first group.
+            while indexer.lock().phase != Phase::Lingering {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            indexer.submit(0, vec![2]);
+            std::thread::sleep(Duration::from_millis(50));
+            let held = indexer.lock().applied == 1;
+            let started = Instant::now();
+            indexer.catch_up();
+            let caught_up_in = started.elapsed();
+            while indexer.lock().phase != Phase::Lingering {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            indexer.submit(0, vec![3]);
+            let started = Instant::now();
+            indexer.hurry();
+            while indexer.lock().applied < 3 {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            let hurried_in = started.elapsed();
+            indexer.shut_down();
+            (held, [caught_up_in, hurried_in])
+        });
+        assert!(held, "the second group waits out the linger");
+        assert!(
+            caught_up_in < Duration::from_secs(10),
+            "the reader ended the linger"
+        );
+        assert!(
+            hurried_in < Duration::from_secs(10),
+            "the hurry ended the linger"
+        );
     }
 }

@@ -273,6 +273,14 @@ impl Store {
         Ok(begun.ingested)
     }
 
+    /// Has the indexer apply the messages made durable so far at once
+    /// instead of at the end of its linger (see `indexer.rs`): for a sender
+    /// that waits for its message's pipeline (`after_transform` and
+    /// `after_delivery` ACKs).
+    pub fn expedite(&self) {
+        self.inner.database.indexer.hurry();
+    }
+
     /// [`Store::ingest`] for synchronous callers: blocks the thread until the
     /// message is durable. Do not call it on an async runtime's thread.
     ///
