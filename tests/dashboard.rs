@@ -5,7 +5,8 @@
 //! another's purge, message search (by control ID and by a field's value)
 //! and reprocess, the alerts, plugin upload, activation and rollback, the
 //! TLS certificates with their reload, and the configuration with a dry
-//! run and a reload of its file. What the page
+//! run and a reload of its file, whose new signing policy the page then
+//! shows the uploaded (unsigned) build to fail. What the page
 //! did is then checked over the API and at the receiving system.
 
 #[path = "support/admin.rs"]
@@ -54,6 +55,18 @@ fn config(sink: &Sink, pki: &Pki) -> String {
         pki.path("server.pem"),
         pki.path("server.key"),
     )
+}
+
+/// The public key of a new signing key made in `dir` by `hl7wasm plugin
+/// keygen`.
+fn public_key(dir: &Path) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_hl7wasm"))
+        .args(["plugin", "keygen", "--out"])
+        .arg(dir.join("vendor.key"))
+        .output()
+        .expect("hl7wasm runs");
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
 }
 
 /// The engine of [`config`], started from its file.
@@ -128,12 +141,20 @@ async fn a_user_operates_the_engine_from_the_dashboard() {
     })
     .await;
     sink.answer(Answer::Accept);
-    // An alert rule changes in the file; the page checks and reloads it.
+    // An alert rule and the signing policy change in the file; the page
+    // checks and reloads it, and then flags the unsigned build it uploaded
+    // as untrusted.
     let rules = "[alerts]\nqueue_age_max_secs = 601\n";
-    write_config(
+    let file = write_config(
         &engine.dir,
         &config(&sink, &pki).replace("[alerts]\n", rules),
     );
+    let policy = format!(
+        "[plugins]\nrequire_signed = true\ntrusted_keys = [\"{}\"]\n",
+        public_key(engine.dir.path())
+    );
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, text.replacen("[plugins]\n", &policy, 1)).unwrap();
 
     let build = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(

@@ -205,17 +205,26 @@ await until("the reload notice", noticeSays("0 reloaded, 1 unchanged, 0 failed."
 step("the certificates are listed and reloaded");
 
 // 11. The configuration is shown; the file, changed behind the engine's
-// back (an alert rule), is checked by a dry run and then reloaded.
+// back (an alert rule, and a signing policy the uploaded build fails), is
+// checked by a dry run and then reloaded. The plugins view then flags that
+// build, which keeps running.
 await go("#config", "config");
 await until("the configuration", () => $("#config")?.textContent.includes('"name": "test"'));
-const reloaded = "started none; restarted none; stopped none; unchanged test, secure; settings alerts.";
+const reloaded =
+  "started none; restarted none; stopped none; unchanged test, secure; " +
+  "settings alerts, plugins.require_signed, plugins.trusted_keys; " +
+  `untrusted passthrough@0.1.0 (${sha256.slice(0, 12)}): the plugin is not signed (sign it with \`hl7wasm plugin sign\`).`;
 click('button[data-action="reload-dry-run"]');
 await until("the dry run's notice", noticeSays(`Dry run, nothing applied: ${reloaded}`));
-if ($("#config").textContent.includes("601")) fail("the dry run applied the change");
+if ($("#config").textContent.includes('"queue_age_max_secs": 601')) fail("the dry run applied the change");
 click('button[data-action="reload-config"]');
 await until("the reload's notice", noticeSays(`Reloaded: ${reloaded}`));
 await until("the new rule shown", () => $("#config").textContent.includes('"queue_age_max_secs": 601'));
 step("the configuration was checked and reloaded");
+await go("#plugins", "plugins");
+const flagged = await until("the uploaded build flagged", () => $(`tr[data-sha256="${sha256}"] .badge.untrusted`));
+if (!flagged.title.includes("not signed")) fail(`the untrusted badge says ${flagged.title}`);
+step("the build the new signing policy refuses is flagged");
 
 if (pageErrors.length) fail("the page raised errors");
 console.log(JSON.stringify({ ok: true, activated: sha256 }));

@@ -472,7 +472,8 @@
         "tr",
         { dataset: { sha256: v.sha256 } },
         el("td", {}, v.name),
-        el("td", {}, v.version),
+        // A version the signing policy now refuses keeps running: say so.
+        el("td", {}, v.version, v.untrusted && [" ", el("span", { class: "badge untrusted", title: v.untrusted }, "untrusted")]),
         el("td", {}, short(v.sha256)),
         el("td", {}, v.vendor),
         el("td", {}, v.description),
@@ -550,6 +551,8 @@
       `unchanged ${list(report.unchanged)}`,
       `settings ${list(report.settings)}`,
     ];
+    // Loaded versions the new signing policy refuses (they keep running).
+    if (report.untrusted_plugins?.length) parts.push(`untrusted ${report.untrusted_plugins.join(", ")}`);
     return `${dryRun ? "Dry run, nothing applied" : "Reloaded"}: ${parts.join("; ")}.`;
   }
 
