@@ -205,15 +205,12 @@ impl PluginWorker {
         {
             return true;
         }
-        match hl7v2::Message::parse(message.body.as_bytes()) {
-            Ok(parsed) => {
-                let kind = parsed.header().message_type();
-                self.version
-                    .accepts(kind.code.unwrap_or(""), kind.trigger.unwrap_or(""))
-            }
-            // Let the plugin see (and reject) what the host cannot parse.
-            Err(_) => true,
-        }
+        let accepted = with_message_type(&message.body, |kind| {
+            self.version
+                .accepts(kind.code.unwrap_or(""), kind.trigger.unwrap_or(""))
+        });
+        // Let the plugin see (and reject) what the host cannot parse.
+        accepted.unwrap_or(true)
     }
 
     fn keeps(&self, instance: &PluginInstance) -> bool {
@@ -224,11 +221,48 @@ impl PluginWorker {
     }
 }
 
+/// `with` applied to MSH-9 of an HL7 v2 body, or `None` when the body does
+/// not parse. A body that starts with its MSH segment has only that
+/// segment parsed, as the type is all that is wanted here (the plugin
+/// parses the rest); any other (a BOM or blank lines before MSH) is parsed
+/// whole.
+fn with_message_type<T>(body: &str, with: impl FnOnce(hl7v2::MessageType<'_>) -> T) -> Option<T> {
+    let bytes = body.as_bytes();
+    let first_segment = &bytes[..bytes
+        .iter()
+        .position(|&b| b == b'\r' || b == b'\n')
+        .unwrap_or(bytes.len())];
+    let parsed = hl7v2::Message::parse(first_segment).or_else(|_| hl7v2::Message::parse(bytes));
+    parsed
+        .ok()
+        .map(|message| with(message.header().message_type()))
+}
+
 fn stage_failure(disposition: Disposition, failure: CallFailure) -> StageFailure {
     StageFailure {
         disposition,
         cause: failure.cause,
         text: failure.text,
         location: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Ensures that the type is read from the MSH segment, also when blank
+    /// lines come before it, and that a body that is not HL7 v2 has none.
+    #[test]
+    fn the_message_type_comes_from_msh() {
+        let event = |body: &str| {
+            with_message_type(body, |kind| {
+                format!("{}^{}", kind.code.unwrap_or(""), kind.trigger.unwrap_or(""))
+            })
+        };
+        let adt = "MSH|^~\\&|A|B|C|D|20260101||ADT^A01|1|P|2.5\rPID|1||X\r";
+        assert_eq!(event(adt).as_deref(), Some("ADT^A01"));
+        assert_eq!(event(&format!("\r\n{adt}")).as_deref(), Some("ADT^A01"));
+        assert_eq!(event("{\"resourceType\": \"Bundle\"}"), None);
     }
 }
