@@ -60,11 +60,22 @@ impl Delimiters {
     /// Builds delimiters from the field separator and the MSH-2 bytes.
     ///
     /// All characters must be printable non-alphanumeric ASCII and pairwise distinct;
-    /// MSH-2 holds 4 characters, or 5 when a truncation character is declared.
+    /// MSH-2 holds 4 characters, or 5 when a truncation character is declared. A
+    /// doubled escape character (`^~\\&`), which messages copied out of string
+    /// literals carry, reads as one: the same character cannot be both the escape and
+    /// the subcomponent separator, so no other reading exists.
     pub(crate) fn from_msh(field: u8, msh2: &[u8]) -> Result<Self, DelimiterError> {
         if !is_delimiter_byte(field) {
             return Err(DelimiterError::Field);
         }
+        let undoubled;
+        let msh2 = match msh2 {
+            [component, repetition, escape, again, subcomponent] if escape == again => {
+                undoubled = [*component, *repetition, *escape, *subcomponent];
+                &undoubled[..]
+            }
+            _ => msh2,
+        };
         if !(4..=5).contains(&msh2.len()) || !valid_encoding_prefix(field, msh2) {
             return Err(DelimiterError::Encoding);
         }

@@ -129,8 +129,8 @@ fn err8_text_is_escaped() {
 
 #[test]
 fn broken_msh_still_gets_an_ack() {
-    // MSH-2 is `^~\\&` (rejected by the parser), MSH-10 is missing, no MSH-9 trigger.
-    let raw = b"\xEF\xBB\xBFMSH|^~\\\\&|SND|SFAC|RCV|RFAC|2024||ADT||P|2.5\rPID|1\r";
+    // MSH-2 is `^~^&` (rejected by the parser), MSH-10 is missing, no MSH-9 trigger.
+    let raw = b"\xEF\xBB\xBFMSH|^~^&|SND|SFAC|RCV|RFAC|2024||ADT||P|2.5\rPID|1\r";
     assert!(Message::parse(raw).is_err());
     let ctx = AckContext::from_raw(raw).unwrap();
     assert_eq!(ctx.control_id, None);
