@@ -66,10 +66,10 @@ struct State {
     applied: u64,
     /// What the indexer thread is doing: who must wake it.
     phase: Phase,
-    /// The highest group a reader waits for in [`Indexer::wait_applied`].
+    /// The highest group a reader waits for in [`Indexer::wait_applied`],
+    /// or a sender asked for in [`Indexer::hurry`]: the thread does not
+    /// linger while it is not applied.
     wanted: u64,
-    /// Set by [`Indexer::hurry`] to end the current linger.
-    hurried: bool,
     shutdown: bool,
 }
 
@@ -198,13 +198,12 @@ impl Indexer {
         }
     }
 
-    /// Waits out the linger, unless a reader waits for a group not yet
-    /// applied, a sender hurries it or the store shuts down.
+    /// Waits out the linger, unless a group not yet applied is wanted (see
+    /// [`State::wanted`]) or the store shuts down.
     fn linger<'a>(&self, mut state: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
         state.phase = Phase::Lingering;
-        state.hurried = false;
         let until = Instant::now() + self.linger;
-        while state.wanted <= state.applied && !state.hurried && !state.shutdown {
+        while state.wanted <= state.applied && !state.shutdown {
             let left = until.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 break;
@@ -223,8 +222,14 @@ impl Indexer {
     /// as usual.
     pub(crate) fn hurry(&self) {
         let mut state = self.lock();
-        if state.phase == Phase::Lingering {
-            state.hurried = true;
+        let submitted = state.submitted;
+        self.want(&mut state, submitted);
+    }
+
+    /// Notes that group `number` is wanted now, ending a linger for it.
+    fn want(&self, state: &mut State, number: u64) {
+        state.wanted = state.wanted.max(number);
+        if state.phase == Phase::Lingering && state.applied < number {
             self.work.notify_one();
         }
     }
@@ -253,10 +258,7 @@ impl Indexer {
         if state.applied >= number {
             return;
         }
-        state.wanted = state.wanted.max(number);
-        if state.phase == Phase::Lingering {
-            self.work.notify_one();
-        }
+        self.want(&mut state, number);
         while state.applied < number {
             state = self.applied.wait(state).expect("lock not poisoned");
         }
