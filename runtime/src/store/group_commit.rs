@@ -20,11 +20,12 @@
 //! their unwritten records are dropped). Failure wins over durability, so a
 //! caller never ACKs a write that only sat in a log or database that failed.
 
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::watch;
 
 use super::error::StoreError;
+use super::signal::Signal;
 
 /// A promise that the records appended before it was taken become durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -71,11 +72,11 @@ struct Requests {
 #[derive(Debug)]
 pub(crate) struct GroupCommit {
     requests: Mutex<Requests>,
-    work: Condvar,
+    work: Signal,
     progress: watch::Sender<Progress>,
     // Blocking waiters cannot await the watch channel; they wait on this
     // condvar, paired with `requests` and notified on every publication.
-    published: Condvar,
+    published: Signal,
 }
 
 impl GroupCommit {
@@ -83,9 +84,9 @@ impl GroupCommit {
     pub(crate) fn new() -> Self {
         GroupCommit {
             requests: Mutex::new(Requests::default()),
-            work: Condvar::new(),
+            work: Signal::default(),
             progress: watch::Sender::new(Progress::default()),
-            published: Condvar::new(),
+            published: Signal::default(),
         }
     }
 
@@ -127,7 +128,7 @@ impl GroupCommit {
             if let Some(outcome) = self.progress.borrow().outcome(ticket) {
                 return outcome;
             }
-            requests = self.published.wait(requests).expect("lock not poisoned");
+            requests = self.published.wait(requests);
         }
     }
 
@@ -141,7 +142,7 @@ impl GroupCommit {
     pub(crate) fn wait_for_work(&self) -> bool {
         let mut requests = self.lock();
         while requests.requested == requests.started && !requests.shutdown {
-            requests = self.work.wait(requests).expect("lock not poisoned");
+            requests = self.work.wait(requests);
         }
         !requests.shutdown
     }

@@ -29,10 +29,11 @@
 //! thread is woken by the first group submitted.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::dedupe::DedupeEntry;
+use super::signal::Signal;
 
 /// How many bytes of log records may wait for the indexer before the flusher
 /// waits for it.
@@ -95,9 +96,9 @@ pub(crate) struct Indexer {
     /// Signalled when the indexer thread has to act: a group submitted
     /// while it is idle, a reader waiting or a hurry while it lingers, or
     /// shutdown.
-    work: Condvar,
+    work: Signal,
     /// Signalled when groups are applied or discarded.
-    applied: Condvar,
+    applied: Signal,
     /// Dedupe entries of messages not yet in sled, by dedupe key.
     pending_dedupe: Mutex<HashMap<Vec<u8>, DedupeEntry>>,
 }
@@ -114,8 +115,8 @@ impl Indexer {
         Indexer {
             linger,
             state: Mutex::default(),
-            work: Condvar::new(),
-            applied: Condvar::new(),
+            work: Signal::default(),
+            applied: Signal::default(),
             pending_dedupe: Mutex::default(),
         }
     }
@@ -152,7 +153,7 @@ impl Indexer {
     pub(crate) fn wait_for_room(&self) {
         let mut state = self.lock();
         while state.queued_bytes > MAX_BACKLOG_BYTES && !state.shutdown {
-            state = self.applied.wait(state).expect("lock not poisoned");
+            state = self.applied.wait(state);
         }
     }
 
@@ -194,7 +195,7 @@ impl Indexer {
             if state.shutdown {
                 return None;
             }
-            state = self.work.wait(state).expect("lock not poisoned");
+            state = self.work.wait(state);
         }
     }
 
@@ -208,11 +209,7 @@ impl Indexer {
             if left.is_zero() {
                 break;
             }
-            state = self
-                .work
-                .wait_timeout(state, left)
-                .expect("lock not poisoned")
-                .0;
+            state = self.work.wait_timeout(state, left);
         }
         state
     }
@@ -260,7 +257,7 @@ impl Indexer {
         }
         self.want(&mut state, number);
         while state.applied < number {
-            state = self.applied.wait(state).expect("lock not poisoned");
+            state = self.applied.wait(state);
         }
     }
 

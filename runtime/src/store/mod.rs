@@ -129,6 +129,7 @@ mod redo;
 mod repartition;
 mod reprocess;
 mod settings;
+mod signal;
 mod status;
 mod wal;
 mod work;
