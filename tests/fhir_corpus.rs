@@ -60,6 +60,25 @@ fn message_files(dir: &Path, files: &mut Vec<PathBuf>) {
     }
 }
 
+/// What `hl7wasm plugin run` prints for `files` through the built
+/// `hl7-to-fhir` component.
+fn map_files(files: &[PathBuf]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_hl7wasm"))
+        .args([
+            "plugin",
+            "run",
+            plugin_path("hl7-to-fhir").to_str().unwrap(),
+        ])
+        .args(["--deadline-ms", "5000"])
+        // The US realm adds the race and ethnicity extensions to what every
+        // channel gets, so that they are validated too.
+        .args(["--config", r#"{"realm": "us"}"#])
+        .args(files)
+        .output()
+        .expect("run hl7wasm plugin run");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
 /// What `plugin run` printed for each message, by file relative to hl7v2/:
 /// the outcome line and, when forwarded, the body.
 fn outcomes(stdout: &str, root: &Path) -> BTreeMap<String, Vec<(String, Option<String>)>> {
@@ -110,21 +129,7 @@ fn python(script: &str, args: &[&Path], extra: &[&str]) -> (bool, String) {
 #[test]
 fn corpus_maps_to_valid_fhir_that_agrees_with_fhir_converter() {
     let (root, files) = corpus_messages();
-    let output = Command::new(env!("CARGO_BIN_EXE_hl7wasm"))
-        .args([
-            "plugin",
-            "run",
-            plugin_path("hl7-to-fhir").to_str().unwrap(),
-        ])
-        .args(["--deadline-ms", "5000"])
-        // The US realm adds the race and ethnicity extensions to what every
-        // channel gets, so that they are validated too.
-        .args(["--config", r#"{"realm": "us"}"#])
-        .args(&files)
-        .output()
-        .expect("run hl7wasm plugin run");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let outcomes = outcomes(&stdout, &root);
+    let outcomes = outcomes(&map_files(&files), &root);
 
     let out = tempfile::tempdir().unwrap();
     for file in &files {
@@ -175,6 +180,31 @@ fn corpus_maps_to_valid_fhir_that_agrees_with_fhir_converter() {
         agrees,
         "agreement with FHIR-Converter fell below {floor}%:\n{table}"
     );
+}
+
+/// Ensures that messages whose codes and times HL7 v2 requires are blank
+/// (an allergen, OBR-4, RXA-3 and RXA-5, the drug of an RXE and an RXD)
+/// map to valid FHIR instead of being rejected (docs/FHIR-MAPPING.md,
+/// "Errors").
+#[test]
+fn blank_required_fields_map_to_valid_fhir() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/blank-required");
+    let mut files = Vec::new();
+    message_files(&root, &mut files);
+    files.sort();
+    let outcomes = outcomes(&map_files(&files), &root);
+    assert_eq!(outcomes.len(), files.len(), "{outcomes:?}");
+    let out = tempfile::tempdir().unwrap();
+    for (file, results) in &outcomes {
+        let [(line, Some(body))] = results.as_slice() else {
+            panic!("{file} did not convert: {results:?}");
+        };
+        assert!(line.starts_with("forward"), "{file}: {line}");
+        let target = out.path().join(file).with_extension("json");
+        std::fs::write(target, body).unwrap();
+    }
+    let (valid, report) = python("validate.py", &[out.path()], &[]);
+    assert!(valid, "invalid FHIR:\n{report}");
 }
 
 /// Ensures that the component maps every corpus message to the same text

@@ -14,7 +14,7 @@ use hl7wasm_plugin_sdk::hl7v2::{Delimiters, Message, Repetition, Segment, unesca
 use hl7wasm_plugin_sdk::json::{Object, Value};
 
 use crate::datatypes::time;
-use crate::{MapError, Options, Realm};
+use crate::{Options, Realm};
 
 /// A resource added to the [`Context`]; stays valid for the whole mapping.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -284,15 +284,12 @@ impl<'m> Context<'m> {
     }
 }
 
-/// A segment being mapped, with its repetition in the message for error
-/// locations. Accessors return trimmed, unescaped, non-empty text; the HL7
+/// A segment being mapped. Accessors return trimmed, unescaped, non-empty text; the HL7
 /// null `""` counts as empty.
 #[derive(Debug, Clone, Copy)]
 pub struct Seg<'m> {
     /// The parsed segment.
     pub segment: Segment<'m>,
-    /// 1-based repetition of this segment id within the message.
-    pub sequence: u32,
     /// The message's delimiters.
     pub delimiters: &'m Delimiters,
 }
@@ -338,16 +335,6 @@ impl<'m> Seg<'m> {
     /// Component `c` (first subcomponent) of the first repetition of field `n`.
     pub fn component(&self, n: usize, c: usize) -> Option<Text<'m>> {
         self.rep(n)?.get(c)
-    }
-
-    /// A [`MapError::Invalid`] at field `n` of this segment.
-    pub fn error(&self, n: usize, reason: impl Into<String>) -> MapError {
-        MapError::Invalid {
-            segment: self.id().to_string(),
-            sequence: self.sequence,
-            field: n as u32,
-            reason: reason.into(),
-        }
     }
 
     /// Field `n` (TS/DTM, component 1) as a FHIR dateTime; `None` when empty

@@ -12,7 +12,7 @@ pub enum MapError {
     /// The message type (`CODE^TRIGGER`) has no mapping.
     #[error("unsupported message type {0:?}")]
     Unsupported(String),
-    /// A value the mapping needs is malformed or missing.
+    /// A value the mapping cannot do without is missing (a patient).
     #[error("{segment}-{field}: {reason}")]
     Invalid {
         /// Segment id, e.g. `OBX`.

@@ -25,10 +25,13 @@
 //!   (`PUT Patient?identifier=system|value`); every other one with `PUT Type/id`.
 //!   Resending an ADT updates the patient instead of duplicating it.
 //! - **References by `fullUrl`** (`urn:uuid:<id>`) inside the bundle.
-//! - **Errors name the place.** A value the mapping needs that is malformed or
-//!   missing is a [`MapError::Invalid`] with the segment, its repetition and the
-//!   field, for the ACK's ERR segment. Malformed values inside composite
-//!   datatypes (a name's validity period, an identifier's dates) are dropped.
+//! - **Errors name the place.** The one value the mapping cannot do without,
+//!   a patient (PID) before the segments that belong to one, is a
+//!   [`MapError::Invalid`] with the segment, its repetition and the field,
+//!   for the ACK's ERR segment. Everything else maps as far as it goes:
+//!   malformed values are dropped or kept as text, and a blank code or time
+//!   that FHIR requires says `unknown` (data-absent-reason), so one blank
+//!   field does not reject a whole message (docs/FHIR-MAPPING.md, "Errors").
 
 mod context;
 mod datatypes;
@@ -57,7 +60,8 @@ use serde_json::Value;
 /// # Errors
 /// [`MapError::Parse`] when the text is not an HL7 v2 message,
 /// [`MapError::Unsupported`] for a message type this mapper does not handle,
-/// [`MapError::Invalid`] when a value the mapping needs is malformed or missing.
+/// [`MapError::Invalid`] when a segment that belongs to a patient comes
+/// before any PID.
 pub fn map_message(raw: &str, options: &Options) -> Result<Value, MapError> {
     with_bundle(raw, options, |bundle| bundle.into_json())
 }

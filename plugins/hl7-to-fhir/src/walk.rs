@@ -31,7 +31,7 @@ pub fn map<'m>(
     options: &'m Options,
 ) -> Result<Bundle<'m>, MapError> {
     let mut ctx = Context::new(message, options);
-    let segments = numbered(message);
+    let segments = wrapped(message);
     let msh = segments[0];
     let header = header::message_header(&mut ctx, msh);
     let mut walk = Walk {
@@ -92,29 +92,13 @@ pub fn map<'m>(
     Ok(bundle)
 }
 
-/// Every segment with its repetition number among segments of its id.
-fn numbered<'m>(message: &'m Message<'m>) -> Vec<Seg<'m>> {
-    // Few distinct ids: a list beats hashing.
-    let mut seen: Vec<(&str, u32)> = Vec::new();
+/// Every segment of the message, in order.
+fn wrapped<'m>(message: &'m Message<'m>) -> Vec<Seg<'m>> {
     message
         .segments()
-        .map(|segment| {
-            let id = segment.id();
-            let sequence = match seen.iter_mut().find(|(seen_id, _)| *seen_id == id) {
-                Some((_, count)) => {
-                    *count += 1;
-                    *count
-                }
-                None => {
-                    seen.push((id, 1));
-                    1
-                }
-            };
-            Seg {
-                segment,
-                sequence,
-                delimiters: message.delimiters(),
-            }
+        .map(|segment| Seg {
+            segment,
+            delimiters: message.delimiters(),
         })
         .collect()
 }
@@ -261,13 +245,15 @@ impl<'m> Walk<'_, 'm> {
                 seg,
                 &allergy::AL1,
                 self.patient(seg)?,
-            )?),
+                position,
+            )),
             "IAM" => Some(allergy::allergy(
                 ctx,
                 seg,
                 &allergy::IAM,
                 self.patient(seg)?,
-            )?),
+                position,
+            )),
             "DG1" => {
                 let patient = self.patient(seg)?;
                 Some(condition::dg1(
@@ -328,7 +314,7 @@ impl<'m> Walk<'_, 'm> {
             "RXA" => {
                 self.patient(seg)?;
                 let orc = self.orc.take();
-                let given = immunization::rxa(ctx, seg, orc, position, self.links)?;
+                let given = immunization::rxa(ctx, seg, orc, position, self.links);
                 if let Some(orc) = orc {
                     provenance::orc(ctx, orc, position, given);
                 }
@@ -340,7 +326,7 @@ impl<'m> Walk<'_, 'm> {
                 self.medication_order(ctx, seg, position)?
             }
             "RXD" if self.kind == MessageKind::Pharmacy => {
-                let handed = dispense::rxd(ctx, seg, position, self.links, self.medication)?;
+                let handed = dispense::rxd(ctx, seg, position, self.links, self.medication);
                 self.dispense = Some(handed);
                 Some(handed)
             }
@@ -498,7 +484,7 @@ impl<'m> Walk<'_, 'm> {
             (&medication::RXO, None)
         };
         let request =
-            medication::request(ctx, seg, fields, self.orc, position, self.links, original)?;
+            medication::request(ctx, seg, fields, self.orc, position, self.links, original);
         for tq1 in self.timings.drain(..) {
             medication::tq1(ctx, tq1, request);
         }
@@ -553,7 +539,7 @@ impl<'m> Walk<'_, 'm> {
             None
         };
         if self.kind == MessageKind::Results {
-            self.report = Some(report::obr(ctx, orc, seg, position, self.links)?);
+            self.report = Some(report::obr(ctx, orc, seg, position, self.links));
         }
         // The OBR describes the specimen only when no SPM of its own does.
         let described = self

@@ -364,12 +364,19 @@ fn a_pharmacy_dispense_maps_to_a_medication_dispense() {
         "RXE||50111032701^Hydralazine 25 MG Oral Tablet^NDC|1||TAB^tablet|||||30|TAB^tablet|2|||RX77\r",
         "",
     );
-    match map_message(&alone, &Options::default()) {
-        Err(MapError::Invalid { segment, field, .. }) => {
-            assert_eq!((segment.as_str(), field), ("RXD", 2));
-        }
-        other => panic!("{other:?}"),
-    }
+    let bundle = map_message(&alone, &Options::default()).unwrap();
+    let dispense = &resources(&bundle, "MedicationDispense")[0]["resource"];
+    let drug = bundle["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["fullUrl"] == dispense["medicationReference"]["reference"])
+        .expect("a Medication for the dispense");
+    assert_eq!(
+        drug["resource"]["code"]["coding"][0]["code"], "unknown",
+        "without RXD-2 or a prescription the drug is unknown"
+    );
+    assert_eq!(drug["resource"]["batch"]["lotNumber"], "L123");
     let by_number = message.replace("ORC|RE|P300^CPOE|F300^PHARM\r", "").replace(
         "RXE||50111032701^Hydralazine 25 MG Oral Tablet^NDC|1||TAB^tablet|||||30|TAB^tablet|2|||RX77\r",
         "",
@@ -1432,20 +1439,69 @@ fn an_unsupported_type_is_named() {
     }
 }
 
+/// Ensures that a segment that needs a patient before any PID is an error
+/// that names where the patient was missing, for the ACK's ERR segment.
 #[test]
-fn a_missing_required_field_names_segment_and_field() {
-    let message = ORU.replace("24317-0^Hemogram^LN", "");
+fn a_missing_patient_names_segment_and_field() {
+    let message = ADT.replacen("EVN|", "AL1|1|DA|X^Y\rEVN|", 1);
     match map_message(&message, &Options::default()) {
         Err(MapError::Invalid {
             segment,
             sequence,
             field,
-            ..
+            reason,
         }) => {
-            assert_eq!((segment.as_str(), sequence, field), ("OBR", 1, 4));
+            assert_eq!((segment.as_str(), sequence, field), ("PID", 1, 3));
+            assert!(reason.contains("before AL1"), "{reason}");
         }
         other => panic!("{other:?}"),
     }
+}
+
+/// Ensures that a blank code or time that HL7 v2 requires does not reject
+/// the message: the resource keeps what it has, and where FHIR requires the
+/// element it says `unknown` (data-absent-reason). Rejecting a whole ADT for
+/// a blank allergen, or a lab result for a blank OBR-4, helps nobody.
+#[test]
+fn blank_required_codes_map_as_unknown() {
+    let dar = "http://terminology.hl7.org/CodeSystem/data-absent-reason";
+    let bundle = map_message(&ORU.replace("24317-0^Hemogram^LN", ""), &Options::default()).unwrap();
+    let report = &resources(&bundle, "DiagnosticReport")[0]["resource"];
+    assert_eq!(report["code"]["coding"][0]["system"], dar);
+    assert_eq!(report["code"]["coding"][0]["code"], "unknown");
+    assert!(
+        !resources(&bundle, "Observation").is_empty(),
+        "the results still map"
+    );
+
+    let blank_allergen = ADT.replace("70618^Penicillin^RXNORM", "");
+    let bundle = map_message(&blank_allergen, &Options::default()).unwrap();
+    let allergy = &resources(&bundle, "AllergyIntolerance")[0]["resource"];
+    assert!(allergy.get("code").is_none(), "no code, which FHIR allows");
+    assert_eq!(allergy["reaction"][0]["manifestation"][0]["text"], "Hives");
+    let twice = blank_allergen.replace(
+        "AL1|1|DA||SV|Hives\r",
+        "AL1|1|DA||SV|Hives\rAL1|2|DA||MO|Rash\r",
+    );
+    let bundle = map_message(&twice, &Options::default()).unwrap();
+    assert_eq!(
+        resources(&bundle, "AllergyIntolerance").len(),
+        2,
+        "two uncoded allergies stay two"
+    );
+
+    let vaccination = "MSH|^~\\&|IIS|HOSP|||20240102030405+0100||VXU^V04|MSG3|P|2.5.1\r\
+        PID|1||123456^^^HOSP&1.2.840.99&ISO^MR||DOE^JOHN\r\
+        ORC|RE|P300\r\
+        RXA|0|1|||\r";
+    let bundle = map_message(vaccination, &Options::default()).unwrap();
+    let given = &resources(&bundle, "Immunization")[0]["resource"];
+    assert_eq!(given["vaccineCode"]["coding"][0]["code"], "unknown");
+    assert_eq!(given["occurrenceString"], "unknown");
+    assert_eq!(
+        given["_occurrenceString"]["extension"][0]["valueCode"],
+        "unknown"
+    );
 }
 
 #[test]

@@ -5,7 +5,6 @@ use hl7wasm_plugin_sdk::fhir;
 use hl7wasm_plugin_sdk::json;
 use hl7wasm_plugin_sdk::json::Value;
 
-use crate::MapError;
 use crate::context::{Context, Handle, Seg, put};
 use crate::datatypes::{codes, identifier};
 
@@ -56,27 +55,26 @@ pub const IAM: AllergyFields = AllergyFields {
 /// action code (`D`) or status (`E`) says entered in error; table 0438's
 /// confirmed (`C`) and unconfirmed (`U`, `P`, `S`) set the verification
 /// status. The id derives from the patient and the allergen, so a later
-/// message listing the same allergy updates it.
-///
-/// # Errors
-/// [`MapError::Invalid`] when the allergen (field 3) is empty.
+/// message listing the same allergy updates it. Without an allergen (FHIR
+/// does not require the code) the id derives from the segment's `position`
+/// in the message.
 pub fn allergy<'m>(
     ctx: &mut Context<'m>,
     al1: Seg<'m>,
     fields: &AllergyFields,
     patient: Handle,
-) -> Result<Handle, MapError> {
-    let code = al1
-        .rep(3)
-        .and_then(|r| codes::codeable_concept(&r))
-        .ok_or_else(|| al1.error(3, "the allergen is required"))?;
+    position: usize,
+) -> Handle {
+    let code = al1.rep(3).and_then(|r| codes::codeable_concept(&r));
     let patient_ref = ctx.reference(patient);
-    let allergen = code.to_string();
-    let id = fhir::deterministic_id(&[
-        "AllergyIntolerance",
-        patient_ref["reference"].as_str().unwrap_or(""),
-        &allergen,
-    ]);
+    let id = match &code {
+        Some(code) => fhir::deterministic_id(&[
+            "AllergyIntolerance",
+            patient_ref["reference"].as_str().unwrap_or(""),
+            &code.to_string(),
+        ]),
+        None => ctx.message_id("AllergyIntolerance", position),
+    };
     let status = fields.status.and_then(|n| al1.text(n));
     let erroneous = fields.action.and_then(|n| al1.text(n)).as_deref() == Some("D")
         || status.as_deref() == Some("E");
@@ -109,7 +107,7 @@ pub fn allergy<'m>(
         "verificationStatus",
         verification.map(|code| codes::table_concept(VERIFICATION, code)),
     );
-    allergy["code"] = code;
+    put(&mut allergy, "code", code);
     allergy["patient"] = patient_ref;
     if let Some((category, kind)) = al1.text(2).and_then(|t| category(&t)) {
         allergy["category"] = json!([category]);
@@ -155,7 +153,7 @@ pub fn allergy<'m>(
             .and_then(|n| al1.datetime(n, ctx))
             .map(Value::from),
     );
-    Ok(ctx.add(allergy, None))
+    ctx.add(allergy, None)
 }
 
 /// HL7 table 0127 (allergen type) → FHIR category and type.

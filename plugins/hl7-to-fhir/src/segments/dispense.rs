@@ -5,12 +5,11 @@
 use hl7wasm_plugin_sdk::json;
 use hl7wasm_plugin_sdk::json::Value;
 
-use crate::MapError;
 use crate::context::{Context, Handle, Seg, put};
 use crate::datatypes::{codes, identifier, quantity};
 use crate::references::practitioner;
-use crate::segments::medication::{add_to_dosage, product};
-use crate::segments::{Links, positioned, subject};
+use crate::segments::medication::{add_to_dosage, drug_code, product};
+use crate::segments::{Links, positioned, subject, unknown_code};
 
 /// Maps an RXD to a completed MedicationDispense of the patient in `links`
 /// for a Medication of the dispense code (RXD-2), dosage form (RXD-6), lot
@@ -21,19 +20,26 @@ use crate::segments::{Links, positioned, subject};
 ///
 /// It is authorised by `prescription`, the order group's MedicationRequest,
 /// else by the prescription number (RXD-7) as a logical reference. Without a
-/// dispense code it is for the prescription's Medication.
-///
-/// # Errors
-/// [`MapError::Invalid`] when neither RXD-2 nor a prescription names the drug.
+/// dispense code it is for the prescription's Medication, and without a
+/// prescription either for a Medication of unknown code.
 pub fn rxd<'m>(
     ctx: &mut Context<'m>,
     rxd: Seg<'m>,
     position: usize,
     links: Links,
     prescription: Option<Handle>,
-) -> Result<Handle, MapError> {
-    let medication = match product(ctx, rxd, 2, 6, position) {
-        Some(mut medication) => {
+) -> Handle {
+    let code = drug_code(rxd, 2);
+    let prescribed = prescription.filter(|_| code.is_none()).and_then(|request| {
+        ctx.resource_mut(request)
+            .get("medicationReference")
+            .cloned()
+    });
+    let medication = match prescribed {
+        Some(reference) => reference,
+        None => {
+            let code = code.unwrap_or_else(unknown_code);
+            let mut medication = product(ctx, rxd, code, 6, position);
             let mut batch = json!({});
             put(&mut batch, "lotNumber", rxd.text(18).map(Value::from));
             put(
@@ -49,13 +55,6 @@ pub fn rxd<'m>(
             let medication = ctx.add(medication, None);
             ctx.reference(medication)
         }
-        None => prescription
-            .and_then(|request| {
-                ctx.resource_mut(request)
-                    .get("medicationReference")
-                    .cloned()
-            })
-            .ok_or_else(|| rxd.error(2, "the dispense code is required"))?,
     };
     let mut dispense = positioned(ctx, "MedicationDispense", position);
     dispense["status"] = Value::from("completed");
@@ -112,7 +111,7 @@ pub fn rxd<'m>(
     put(&mut dispense, "substitution", substitution(rxd));
     let handle = ctx.add(dispense, None);
     add_to_dosage(ctx, handle, [("maxDosePerPeriod", daily_dose(rxd))]);
-    Ok(handle)
+    handle
 }
 
 /// RXD-11 (table 0167): whether another product than the one prescribed was

@@ -4,39 +4,36 @@
 use hl7wasm_plugin_sdk::json;
 use hl7wasm_plugin_sdk::json::Value;
 
-use crate::MapError;
 use crate::context::{Context, Handle, Seg, Text, push, put};
 use crate::datatypes::{codes, identifier, quantity};
 use crate::references::{location, organization, practitioner};
-use crate::segments::{Links, order};
+use crate::segments::{Links, order, unknown, unknown_code};
 
 /// Maps an RXA (and its ORC) to an Immunization of the patient in `links`:
 /// vaccine (RXA-5), time (RXA-3), dose (RXA-6, RXA-7; 999 means unknown),
 /// primary source (RXA-9 `00`), performers (RXA-10, ORC-12), lot (RXA-15),
 /// expiry (RXA-16), manufacturer (RXA-17), refusal reason (RXA-18), reasons
 /// (RXA-19), status (RXA-20, RXA-21), recorded time (RXA-22) and location
-/// (RXA-27). Its id derives from the order identifiers (ORC-3, ORC-2). A
-/// malformed RXA-3 is kept as text (occurrenceString), as the time is required.
-///
-/// # Errors
-/// [`MapError::Invalid`] when RXA-3 (the time) or RXA-5 (the vaccine) is empty.
+/// (RXA-27). Its id derives from the order identifiers (ORC-3, ORC-2). FHIR
+/// requires the vaccine and the time: without RXA-5 the vaccine is unknown
+/// (data-absent-reason), a malformed RXA-3 is kept as text
+/// (occurrenceString), and an empty one is the text `unknown` with a
+/// data-absent-reason.
 pub fn rxa<'m>(
     ctx: &mut Context<'m>,
     rxa: Seg<'m>,
     orc: Option<Seg<'m>>,
     position: usize,
     links: Links,
-) -> Result<Handle, MapError> {
+) -> Handle {
     let vaccine = rxa
         .rep(5)
         .and_then(|r| codes::codeable_concept(&r))
-        .ok_or_else(|| rxa.error(5, "the administered code is required"))?;
-    let text = rxa
-        .text(3)
-        .ok_or_else(|| rxa.error(3, "the administration time is required"))?;
-    let occurrence = match rxa.datetime(3, ctx) {
-        Some(when) => ("occurrenceDateTime", Text::Owned(when)),
-        None => ("occurrenceString", text),
+        .unwrap_or_else(unknown_code);
+    let occurrence = match (rxa.datetime(3, ctx), rxa.text(3)) {
+        (Some(when), _) => ("occurrenceDateTime", Text::Owned(when), false),
+        (None, Some(text)) => ("occurrenceString", text, false),
+        (None, None) => ("occurrenceString", Text::Borrowed("unknown"), true),
     };
     let identifiers = order::identifiers(orc, None);
     let by_filler: Vec<Value<'m>> = identifiers.iter().rev().cloned().collect();
@@ -73,6 +70,9 @@ pub fn rxa<'m>(
         links.encounter.map(|h| ctx.reference(h)),
     );
     immunization[occurrence.0] = Value::from(occurrence.1);
+    if occurrence.2 {
+        immunization["_occurrenceString"] = unknown();
+    }
     put(
         &mut immunization,
         "recorded",
@@ -113,7 +113,7 @@ pub fn rxa<'m>(
         place.map(|h| ctx.reference(h)),
     );
     performers(ctx, rxa, orc, &mut immunization);
-    Ok(ctx.add(immunization, query))
+    ctx.add(immunization, query)
 }
 
 /// RXA-6 in RXA-7's units; `999` is "unknown amount" and gives none.

@@ -6,11 +6,10 @@ use hl7wasm_plugin_sdk::fhir;
 use hl7wasm_plugin_sdk::json;
 use hl7wasm_plugin_sdk::json::Value;
 
-use crate::MapError;
 use crate::context::{Context, Handle, Seg, push, put, resource};
 use crate::datatypes::{codes, identifier, quantity};
 use crate::references::practitioner;
-use crate::segments::{Links, order, positioned, subject};
+use crate::segments::{Links, order, positioned, subject, unknown_code};
 
 /// Where a pharmacy order segment keeps what the IG maps from RXO.
 #[derive(Debug, Clone, Copy)]
@@ -75,10 +74,8 @@ pub const RXE: OrderFields = OrderFields {
 /// Its id derives from the order identifiers, with the ORC's conditional
 /// update. When an RXO already took those, an RXE's id derives from them
 /// with its prescription number, else from its place in the message, and
-/// it is written by id.
-///
-/// # Errors
-/// [`MapError::Invalid`] when the give code is empty.
+/// it is written by id. Without a give code the Medication's code is
+/// unknown (data-absent-reason).
 pub fn request<'m>(
     ctx: &mut Context<'m>,
     order: Seg<'m>,
@@ -87,9 +84,9 @@ pub fn request<'m>(
     position: usize,
     links: Links,
     original: Option<Handle>,
-) -> Result<Handle, MapError> {
-    let medication = product(ctx, order, fields.code, fields.form, position)
-        .ok_or_else(|| order.error(fields.code, "the give code is required"))?;
+) -> Handle {
+    let code = drug_code(order, fields.code).unwrap_or_else(unknown_code);
+    let medication = product(ctx, order, code, fields.form, position);
     let medication = ctx.add(medication, None);
 
     let mut identifiers = order::identifiers(orc, None);
@@ -152,19 +149,23 @@ pub fn request<'m>(
         "substitution",
         substitution.map(|allowed| json!({ "allowedCodeableConcept": allowed })),
     );
-    Ok(ctx.add(request, query))
+    ctx.add(request, query)
 }
 
-/// A Medication of the drug coded in field `code` of `seg`, in the dosage
-/// form of field `form`; `None` when the code is empty.
+/// The drug coded in field `n` of `seg`; `None` when it is empty.
+pub fn drug_code<'m>(seg: Seg<'m>, n: usize) -> Option<Value<'m>> {
+    seg.rep(n).and_then(|r| codes::codeable_concept(&r))
+}
+
+/// A Medication of the drug `code`, in the dosage form of field `form` of
+/// `seg`.
 pub fn product<'m>(
     ctx: &Context<'m>,
     seg: Seg<'m>,
-    code: usize,
+    code: Value<'m>,
     form: usize,
     position: usize,
-) -> Option<Value<'m>> {
-    let code = seg.rep(code).and_then(|r| codes::codeable_concept(&r))?;
+) -> Value<'m> {
     let mut medication = positioned(ctx, "Medication", position);
     medication["code"] = code;
     put(
@@ -172,7 +173,7 @@ pub fn product<'m>(
         "form",
         seg.rep(form).and_then(|r| codes::codeable_concept(&r)),
     );
-    Some(medication)
+    medication
 }
 
 /// The minimum and maximum give amounts in the give units, as the ordered

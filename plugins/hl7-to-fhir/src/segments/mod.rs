@@ -60,6 +60,15 @@ pub fn unknown<'m>() -> Value<'m> {
     }]})
 }
 
+/// A code that is required but absent (an OBX without OBX-3, an order
+/// without its drug): data-absent-reason `unknown` as its coding.
+pub fn unknown_code<'m>() -> Value<'m> {
+    json!({ "coding": [{
+        "system": "http://terminology.hl7.org/CodeSystem/data-absent-reason",
+        "code": "unknown",
+    }]})
+}
+
 /// The id of the one `resource_type` of kind `what` that `owner` has (a
 /// patient's living will, a visit's financial class): derived from the
 /// owner's id, so the next message updates it rather than adding another.

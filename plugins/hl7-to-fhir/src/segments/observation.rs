@@ -7,7 +7,7 @@ use hl7wasm_plugin_sdk::json::Value;
 use crate::context::{Context, Handle, Parts, Seg, push, put, resource};
 use crate::datatypes::{codes, identifier, quantity};
 use crate::references::{organization, practitioner};
-use crate::segments::{Links, device, one_per, participation, positioned, value};
+use crate::segments::{Links, device, one_per, participation, positioned, unknown_code, value};
 
 /// Maps a PD1's living will code (PD1-7, table 0315) to a final Observation
 /// of `patient` with the LOINC code for an advance directive. Its id derives
@@ -46,12 +46,7 @@ pub fn obx<'m>(ctx: &mut Context<'m>, obx: Seg<'m>, position: usize, links: Link
     let code = obx
         .rep(3)
         .and_then(|r| codes::codeable_concept(&r))
-        .unwrap_or_else(|| {
-            json!({ "coding": [{
-                "system": "http://terminology.hl7.org/CodeSystem/data-absent-reason",
-                "code": "unknown",
-            }]})
-        });
+        .unwrap_or_else(unknown_code);
     let mut observation = positioned(ctx, "Observation", position);
     observation["status"] = Value::from(obx.text(11).map_or("unknown", |s| status(&s)));
     put(

@@ -3,11 +3,10 @@
 use hl7wasm_plugin_sdk::json;
 use hl7wasm_plugin_sdk::json::Value;
 
-use crate::MapError;
 use crate::context::{Context, Handle, Rep, Seg, push, put};
 use crate::datatypes::{codes, identifier, time};
 use crate::references::practitioner;
-use crate::segments::{Links, order, participation};
+use crate::segments::{Links, order, participation, unknown_code};
 
 /// Maps an OBR (with its ORC) to a DiagnosticReport of `patient` based on
 /// `request`: identifiers, code (OBR-4), status (OBR-25, table 0123),
@@ -15,20 +14,19 @@ use crate::segments::{Links, order, participation};
 /// period), issued (OBR-22), the principal result interpreter (OBR-32) and
 /// as performers the technicians (OBR-34) and transcriptionists (OBR-35),
 /// each with their function. Results and specimens are added later.
-///
-/// # Errors
-/// [`MapError::Invalid`] when OBR-4 (the code) is empty.
+/// Without OBR-4 the code, which FHIR requires, is unknown
+/// (data-absent-reason).
 pub fn obr<'m>(
     ctx: &mut Context<'m>,
     orc: Option<Seg<'m>>,
     obr: Seg<'m>,
     position: usize,
     links: Links,
-) -> Result<Handle, MapError> {
+) -> Handle {
     let code = obr
         .rep(4)
         .and_then(|r| codes::codeable_concept(&r))
-        .ok_or_else(|| obr.error(4, "the universal service identifier is required"))?;
+        .unwrap_or_else(unknown_code);
     let identifiers = order::identifiers(orc, Some(obr));
     let by_filler: Vec<Value<'m>> = identifiers.iter().rev().cloned().collect();
     let mut report = order::identified(ctx, "DiagnosticReport", &by_filler, position);
@@ -83,7 +81,7 @@ pub fn obr<'m>(
             push(&mut report, "performer", performer);
         }
     }
-    Ok(ctx.add(report, query))
+    ctx.add(report, query)
 }
 
 /// A reference to the PractitionerRole, in `role` (table 0912), of the
