@@ -340,14 +340,9 @@ fn a_pharmacy_dispense_maps_to_a_medication_dispense() {
         request["resource"]["dosageInstruction"][0]["route"]["coding"][0]["code"], "IV",
         "the RXR after the RXD is the dispense's, not the order's"
     );
-    let medication = bundle["entry"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["fullUrl"] == dispense["medicationReference"]["reference"])
-        .expect("the dispensed Medication is in the bundle");
-    assert_eq!(medication["resource"]["batch"]["lotNumber"], "L123");
-    assert_eq!(medication["resource"]["form"]["coding"][0]["code"], "TAB");
+    let medication = resolve(&bundle, &dispense["medicationReference"]);
+    assert_eq!(medication["batch"]["lotNumber"], "L123");
+    assert_eq!(medication["form"]["coding"][0]["code"], "TAB");
 
     let uncoded = message.replace(
         "RXD|1|50111032701^Hydralazine 25 MG Oral Tablet^NDC|",
@@ -366,17 +361,12 @@ fn a_pharmacy_dispense_maps_to_a_medication_dispense() {
     );
     let bundle = map_message(&alone, &Options::default()).unwrap();
     let dispense = &resources(&bundle, "MedicationDispense")[0]["resource"];
-    let drug = bundle["entry"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["fullUrl"] == dispense["medicationReference"]["reference"])
-        .expect("a Medication for the dispense");
+    let drug = resolve(&bundle, &dispense["medicationReference"]);
     assert_eq!(
-        drug["resource"]["code"]["coding"][0]["code"], "unknown",
+        drug["code"]["coding"][0]["code"], "unknown",
         "without RXD-2 or a prescription the drug is unknown"
     );
-    assert_eq!(drug["resource"]["batch"]["lotNumber"], "L123");
+    assert_eq!(drug["batch"]["lotNumber"], "L123");
     let by_number = message.replace("ORC|RE|P300^CPOE|F300^PHARM\r", "").replace(
         "RXE||50111032701^Hydralazine 25 MG Oral Tablet^NDC|1||TAB^tablet|||||30|TAB^tablet|2|||RX77\r",
         "",
