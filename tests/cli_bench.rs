@@ -1,6 +1,6 @@
-//! Ensures that `hl7wasm bench` loads an MLLP listener and an HTTP source
-//! with unique control IDs, checks every ACK and reports the figures, and
-//! that it counts refusals as errors.
+//! Ensures that `hl7wasm bench` loads an MLLP listener (one message in
+//! flight and pipelined) and an HTTP source with unique control IDs, checks
+//! every ACK and reports the figures, and that it counts refusals as errors.
 
 #[path = "support/engine.rs"]
 mod engine;
@@ -42,6 +42,7 @@ async fn bench_loads_mllp_and_http_sources() {
     let strict = format!("http://{}/", server.address("strict").unwrap());
 
     for (target, extra) in [
+        (mllp.as_str(), &[][..]),
         (mllp.as_str(), &["--pipeline", "4"][..]),
         (http.as_str(), &[]),
     ] {
@@ -55,7 +56,7 @@ async fn bench_loads_mllp_and_http_sources() {
         assert!(stdout.contains("acked 60 in "), "{stdout}");
         assert!(stdout.contains("errors 0:"), "{stdout}");
     }
-    assert_eq!(server.store.messages().count(), 120);
+    assert_eq!(server.store.messages().count(), 180);
 
     let (success, stdout) = tokio::task::spawn_blocking(move || bench(&strict, &[]))
         .await

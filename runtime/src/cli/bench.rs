@@ -266,10 +266,6 @@ async fn drive(
     template: &Template,
     timeout: Duration,
 ) -> Tally {
-    let (mut reader, mut writer) = tokio::io::split(stream);
-    let window = Arc::new(Semaphore::new(pipeline));
-    let (sent_tx, mut sent_rx) = tokio::sync::mpsc::unbounded_channel::<(String, Instant)>();
-    let sender_window = window.clone();
     let frames: Vec<(String, Vec<u8>)> = (0..count)
         .map(|seq| {
             let control_id = sender.control_id(seq);
@@ -277,6 +273,55 @@ async fn drive(
             (control_id, frame)
         })
         .collect();
+    let acks = AckReader::new(sender, timeout);
+    if pipeline == 1 {
+        drive_in_turn(stream, frames, acks).await
+    } else {
+        drive_pipelined(stream, frames, pipeline, acks).await
+    }
+}
+
+/// One message in flight: each frame is written once the ACK of the one
+/// before is in, by one task (a synchronous sender, with nothing of the
+/// load generator's own between an ACK and the next frame).
+async fn drive_in_turn(
+    mut stream: Box<dyn Stream>,
+    frames: Vec<(String, Vec<u8>)>,
+    mut acks: AckReader,
+) -> Tally {
+    let mut tally = Tally::default();
+    for (control_id, frame) in frames {
+        let sent_at = Instant::now();
+        if let Err(error) = stream.write_all(&frame).await {
+            let connection = acks.sender.connection;
+            tally
+                .failures
+                .push(format!("connection {connection}: {error}"));
+            return tally;
+        }
+        let Some(ack) = acks.next(&mut stream, &mut tally).await else {
+            return tally;
+        };
+        tally.check(&ack, &control_id, sent_at);
+    }
+    // Close politely (TLS close_notify) so the engine sees a clean close.
+    let _ = stream.shutdown().await;
+    tally
+}
+
+/// Up to `pipeline` messages in flight: a writer task sends while this one
+/// reads the ACKs.
+async fn drive_pipelined(
+    stream: Box<dyn Stream>,
+    frames: Vec<(String, Vec<u8>)>,
+    pipeline: usize,
+    mut acks: AckReader,
+) -> Tally {
+    let count = frames.len();
+    let (mut reader, mut writer) = tokio::io::split(stream);
+    let window = Arc::new(Semaphore::new(pipeline));
+    let (sent_tx, mut sent_rx) = tokio::sync::mpsc::unbounded_channel::<(String, Instant)>();
+    let sender_window = window.clone();
     let writer_task = tokio::spawn(async move {
         for (control_id, frame) in frames {
             let permit = sender_window.acquire().await.expect("window open");
@@ -289,29 +334,9 @@ async fn drive(
     });
 
     let mut tally = Tally::default();
-    let mut decoder = FrameDecoder::new(&MllpLimits::default());
-    let mut buffer = BytesMut::with_capacity(8192);
     for _ in 0..count {
-        let ack = match tokio::time::timeout(
-            timeout,
-            next_message(&mut reader, &mut decoder, &mut buffer),
-        )
-        .await
-        {
-            Ok(Ok(ack)) => ack,
-            Ok(Err(error)) => {
-                tally
-                    .failures
-                    .push(format!("connection {}: {error}", sender.connection));
-                break;
-            }
-            Err(_) => {
-                tally.failures.push(format!(
-                    "connection {}: no ACK within {timeout:?}",
-                    sender.connection
-                ));
-                break;
-            }
+        let Some(ack) = acks.next(&mut reader, &mut tally).await else {
+            break;
         };
         let Some((expected, sent_at)) = sent_rx.recv().await else {
             break;
@@ -327,6 +352,51 @@ async fn drive(
         let _ = writer.shutdown().await;
     }
     tally
+}
+
+/// Reads one connection's ACKs, each within the timeout.
+struct AckReader {
+    sender: Sender,
+    timeout: Duration,
+    decoder: FrameDecoder,
+    buffer: BytesMut,
+}
+
+impl AckReader {
+    fn new(sender: Sender, timeout: Duration) -> Self {
+        AckReader {
+            sender,
+            timeout,
+            decoder: FrameDecoder::new(&MllpLimits::default()),
+            buffer: BytesMut::with_capacity(8192),
+        }
+    }
+
+    /// The next ACK, or `None` after noting in `tally` why there is none.
+    async fn next(
+        &mut self,
+        reader: &mut (impl tokio::io::AsyncRead + Unpin),
+        tally: &mut Tally,
+    ) -> Option<bytes::Bytes> {
+        let read = next_message(reader, &mut self.decoder, &mut self.buffer);
+        let connection = self.sender.connection;
+        match tokio::time::timeout(self.timeout, read).await {
+            Ok(Ok(ack)) => Some(ack),
+            Ok(Err(error)) => {
+                tally
+                    .failures
+                    .push(format!("connection {connection}: {error}"));
+                None
+            }
+            Err(_) => {
+                let timeout = self.timeout;
+                tally.failures.push(format!(
+                    "connection {connection}: no ACK within {timeout:?}"
+                ));
+                None
+            }
+        }
+    }
 }
 
 /// Reads until the next complete HL7 frame (skipping commit ACKs and junk).
