@@ -284,8 +284,8 @@ impl<'m> Context<'m> {
     }
 }
 
-/// A segment being mapped. Accessors return trimmed, unescaped, non-empty text; the HL7
-/// null `""` counts as empty.
+/// A segment being mapped. Accessors return trimmed, unescaped, non-empty
+/// text; the HL7 null `""` counts as empty.
 #[derive(Debug, Clone, Copy)]
 pub struct Seg<'m> {
     /// The parsed segment.
