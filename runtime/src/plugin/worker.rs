@@ -222,18 +222,10 @@ impl PluginWorker {
 }
 
 /// `with` applied to MSH-9 of an HL7 v2 body, or `None` when the body does
-/// not parse. A body that starts with its MSH segment has only that
-/// segment parsed, as the type is all that is wanted here (the plugin
-/// parses the rest); any other (a BOM or blank lines before MSH) is parsed
-/// whole.
+/// not parse. Only the MSH segment is parsed, as the type is all that is
+/// wanted here (the plugin parses the rest).
 fn with_message_type<T>(body: &str, with: impl FnOnce(hl7v2::MessageType<'_>) -> T) -> Option<T> {
-    let bytes = body.as_bytes();
-    let first_segment = &bytes[..bytes
-        .iter()
-        .position(|&b| b == b'\r' || b == b'\n')
-        .unwrap_or(bytes.len())];
-    let parsed = hl7v2::Message::parse(first_segment).or_else(|_| hl7v2::Message::parse(bytes));
-    parsed
+    hl7v2::Message::parse_header(body.as_bytes())
         .ok()
         .map(|message| with(message.header().message_type()))
 }
