@@ -399,17 +399,21 @@ async fn after_delivery_acks_pass_the_destinations_verdict_on() {
 async fn filters_route_to_files_and_a_channel_hands_over_durably() {
     let dir = tempfile::tempdir().unwrap();
     let adt_files = dir.path().join("adt-files");
+    let lab_files = dir.path().join("lab-files");
     let all_files = dir.path().join("all-files");
     let config = format!(
         "[[channels]]\nname = \"test\"\n[channels.source]\ntype = \"mllp\"\nlisten = \"127.0.0.1:0\"\n\
          [[channels.destinations]]\nname = \"adt\"\nto = {{ type = \"file\", dir = {adt_files:?}, file_name = \"{{control_id}}.{{ext}}\" }}\nfilter = {{ message_types = [\"ADT\"] }}\n\
+         [[channels.destinations]]\nname = \"lab\"\nto = {{ type = \"file\", dir = {lab_files:?}, file_name = \"{{control_id}}.{{ext}}\" }}\nfilter = {{ sending_facilities = [\"LAB\"] }}\n\
          [[channels.destinations]]\nname = \"next\"\nto = {{ type = \"channel\", channel = \"second\" }}\n\n\
          [[channels]]\nname = \"second\"\n[channels.source]\ntype = \"mllp\"\nlisten = \"127.0.0.1:0\"\n\
          [[channels.destinations]]\nname = \"all\"\nto = {{ type = \"file\", dir = {all_files:?}, file_name = \"{{control_id}}.{{ext}}\" }}\n"
     );
     let engine = start_channels(dir, &config).await;
     let mut stream = TcpStream::connect(engine.address).await.unwrap();
-    let oru = message("F2").replace("ADT^A01^ADT_A01", "ORU^R01^ORU_R01");
+    let oru = message("F2")
+        .replace("ADT^A01^ADT_A01", "ORU^R01^ORU_R01")
+        .replace("|FAC|", "|LAB^1.2.3^ISO|");
     for payload in [message("F1"), oru.clone()] {
         let ack = exchange(&mut stream, payload.as_bytes()).await;
         assert_eq!(field(&ack, "MSA-1"), "AA");
@@ -427,14 +431,19 @@ async fn filters_route_to_files_and_a_channel_hands_over_durably() {
     };
     eventually(
         PATIENCE,
-        "both messages reach the second channel's files",
-        || names(&all_files) == ["F1.hl7", "F2.hl7"],
+        "both messages reach the second channel's files, the lab's its one",
+        || names(&all_files) == ["F1.hl7", "F2.hl7"] && !names(&lab_files).is_empty(),
     )
     .await;
     assert_eq!(
         names(&adt_files),
         ["F1.hl7"],
         "the ADT filter keeps the ORU out"
+    );
+    assert_eq!(
+        names(&lab_files),
+        ["F2.hl7"],
+        "the facility filter reads MSH-4.1"
     );
     assert_eq!(
         std::fs::read(all_files.join("F2.hl7")).unwrap(),

@@ -242,32 +242,45 @@ fn process_batch(
     })
 }
 
+/// What routes filter `message` by: its type and trigger event (as stored)
+/// and its sending facility (MSH-4.1).
+fn origin<'a>(message: &'a StoredMessage, sending_facility: Option<&'a str>) -> Origin<'a> {
+    let code_and_trigger = message
+        .message_type
+        .as_deref()
+        .map(|t| t.split_once('^').unwrap_or((t, "")));
+    Origin {
+        message_code: code_and_trigger.map(|(code, _)| code),
+        trigger_event: code_and_trigger.map(|(_, trigger)| trigger),
+        sending_facility,
+    }
+}
+
 /// Runs one message through the chain and decides what happens to it.
 fn process(
     channel: &ChannelPipeline,
     chain: &mut Chain,
     message: &StoredMessage,
 ) -> Result<Processed, StoreError> {
-    let inbound = InboundMessage::parse(&message.raw).ok();
-    let facility = inbound.as_ref().and_then(|m| m.sending_facility.clone());
-    let code_and_trigger = message
-        .message_type
-        .as_deref()
-        .map(|t| t.split_once('^').unwrap_or((t, "")));
-    let origin = Origin {
-        message_code: code_and_trigger.map(|(code, _)| code),
-        trigger_event: code_and_trigger.map(|(_, trigger)| trigger),
-        sending_facility: facility.as_deref(),
-    };
     let mut status = MessageStatus::new(MessageState::Processed, now_unix_ms());
     let mut item = unrouted(message, status.clone());
     if chain.is_empty() {
-        // No plugins: the message goes on exactly as received.
+        // No plugins: the message goes on exactly as received, routed by
+        // its header alone.
+        let header = hl7v2::Message::parse_header(&message.raw).ok();
+        let facility = header.as_ref().and_then(|h| h.get("MSH-4.1"));
         let outputs = vec![(HL7_V2_CONTENT_TYPE.to_string(), Payload::Message)];
-        item.outputs = route(&channel.routes, origin, outputs);
+        item.outputs = route(
+            &channel.routes,
+            origin(message, facility.as_deref()),
+            outputs,
+        );
         item.status.routed_to = destinations(&item);
         return Ok(item);
     }
+    let inbound = InboundMessage::parse(&message.raw).ok();
+    let facility = inbound.as_ref().and_then(|m| m.sending_facility.clone());
+    let origin = origin(message, facility.as_deref());
     let input = match inbound {
         Some(inbound) => inbound.message,
         None => match as_other_content(&message.raw) {
