@@ -26,6 +26,9 @@ const OUTER_ONLY: &[&str] = &[
     "MFLAGS",
 ];
 
+/// The target the plugins are built for.
+const WASM_TARGET: &str = "wasm32-wasip2";
+
 /// The cargo profile the plugins are built with (its output directory too).
 const PLUGIN_PROFILE: &str = "plugin";
 
@@ -40,6 +43,7 @@ fn main() {
 
     println!("cargo:rerun-if-env-changed=HL7WASM_SKIP_PLUGINS");
 
+    ensure_wasm_target();
     let target_dir = plugin_target_dir();
     let packages = plugin_packages(&root.join("plugins"));
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -51,7 +55,7 @@ fn main() {
             "--profile",
             PLUGIN_PROFILE,
             "--target",
-            "wasm32-wasip2",
+            WASM_TARGET,
             "--target-dir",
         ])
         .arg(&target_dir);
@@ -70,8 +74,36 @@ fn main() {
         std::process::exit(1);
     }
 
-    let built = target_dir.join("wasm32-wasip2").join(PLUGIN_PROFILE);
+    let built = target_dir.join(WASM_TARGET).join(PLUGIN_PROFILE);
     println!("cargo:rustc-env=HL7WASM_BUILT_PLUGINS={}", built.display());
+}
+
+/// Installs the wasm32-wasip2 standard library through rustup when the
+/// toolchain lacks it. `rust-toolchain.toml` names the target, but rustup
+/// adds it only when it installs the toolchain itself: a machine that
+/// already had the toolchain would otherwise fail its first build.
+fn ensure_wasm_target() {
+    let rustc = env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let sysroot = Command::new(&rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()
+        .filter(|out| out.status.success())
+        .map(|out| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()));
+    let Some(sysroot) = sysroot else { return };
+    if sysroot.join("lib/rustlib").join(WASM_TARGET).exists() {
+        return;
+    }
+    println!("cargo:warning=the {WASM_TARGET} target is missing; installing it with rustup");
+    let mut rustup = Command::new("rustup");
+    rustup.args(["target", "add", WASM_TARGET]);
+    if let Ok(toolchain) = env::var("RUSTUP_TOOLCHAIN") {
+        rustup.args(["--toolchain", &toolchain]);
+    }
+    // A failure shows in the plugin build's error below.
+    if !rustup.status().is_ok_and(|status| status.success()) {
+        println!("cargo:warning=`rustup target add {WASM_TARGET}` failed");
+    }
 }
 
 /// `target/plugins` beside the outer build's profile directories.
