@@ -94,14 +94,16 @@ fn ensure_wasm_target() {
     if sysroot.join("lib/rustlib").join(WASM_TARGET).exists() {
         return;
     }
-    println!("cargo:warning=the {WASM_TARGET} target is missing; installing it with rustup");
     let mut rustup = Command::new("rustup");
     rustup.args(["target", "add", WASM_TARGET]);
     if let Ok(toolchain) = env::var("RUSTUP_TOOLCHAIN") {
         rustup.args(["--toolchain", &toolchain]);
     }
-    // A failure shows in the plugin build's error below.
-    if !rustup.status().is_ok_and(|status| status.success()) {
+    // Cargo repeats these warnings on later builds, so they say what
+    // happened once; a failure also shows in the plugin build's error.
+    if rustup.status().is_ok_and(|status| status.success()) {
+        println!("cargo:warning=added the {WASM_TARGET} target to the toolchain with rustup");
+    } else {
         println!("cargo:warning=`rustup target add {WASM_TARGET}` failed");
     }
 }
