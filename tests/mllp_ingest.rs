@@ -3,8 +3,9 @@
 //! and answers bad input (junk,
 //! no start block, no MSH, a wrong MSH-2, Latin-1 text, a 10 MB frame, a
 //! slow sender, a silent client) with the right answer and a metric while
-//! the listener keeps serving other connections; and that a sender that
-//! pipelines gets every answer in order.
+//! the listener keeps serving other connections; that a sender that
+//! pipelines gets every answer in order; and that a batch in one frame gets
+//! a batch of ACKs.
 
 #[path = "support/engine.rs"]
 mod engine;
@@ -316,4 +317,77 @@ async fn slow_and_silent_clients_are_cut_off_while_others_are_served() {
         count(errors, &channel_and("test", "reason", "idle_timeout")),
         1
     );
+}
+
+/// Field `n` (from 2) of a batch header line.
+fn header_field(batch: &hl7v2::Batch<'_>, id: &str, n: usize) -> String {
+    let line = batch
+        .header_segment(id)
+        .unwrap_or_else(|| panic!("no {id}"));
+    let line = String::from_utf8(line.to_vec()).unwrap();
+    line.split('|').nth(n - 1).unwrap_or_default().to_string()
+}
+
+/// Ensures that an HL7 batch sent in one frame is stored message by
+/// message in order and answered with one batch of ACKs in one frame:
+/// addressed back to the sender, referencing its file and batch control
+/// IDs, one ACK per message in order (a resend ACKed again, a malformed
+/// message refused with AR while the rest are stored), and counted in
+/// BTS-1.
+#[tokio::test]
+async fn a_batch_in_one_frame_gets_a_batch_of_acks() {
+    let engine = start("", "").await;
+    let mut stream = TcpStream::connect(engine.address).await.unwrap();
+    exchange(&mut stream, message("B-0").as_bytes()).await;
+    let malformed = message("B-BAD").replacen("MSH|^~\\&|", "MSH|^^|", 1);
+    let sent = format!(
+        "FHS|^~\\&|SENDER|FAC|RECV|RFAC|20240101120000||||F-7\r\
+         BHS|^~\\&|SENDER|FAC|RECV|RFAC|20240101120000||||B-7\r\
+         {}{}{malformed}{}BTS|4\rFTS|1\r",
+        message("B-1"),
+        message("B-0"),
+        message("B-2"),
+    );
+    let reply = exchange(&mut stream, sent.as_bytes()).await;
+
+    let batch = hl7v2::split_batch(reply.as_bytes()).expect("a batch");
+    for id in ["FHS", "BHS"] {
+        assert_eq!(header_field(&batch, id, 3), "RECV", "{id}-3: {reply:?}");
+        assert_eq!(header_field(&batch, id, 4), "RFAC");
+        assert_eq!(header_field(&batch, id, 5), "SENDER");
+        assert_eq!(header_field(&batch, id, 6), "FAC");
+        assert!(!header_field(&batch, id, 11).is_empty(), "{id}-11");
+    }
+    assert_eq!(header_field(&batch, "FHS", 12), "F-7");
+    assert_eq!(header_field(&batch, "BHS", 12), "B-7");
+    let answers: Vec<(String, String)> = batch
+        .messages
+        .iter()
+        .map(|ack| {
+            let ack = std::str::from_utf8(ack).unwrap();
+            (field(ack, "MSA-1"), field(ack, "MSA-2"))
+        })
+        .collect();
+    let expected = [("AA", "B-1"), ("AA", "B-0"), ("AR", "B-BAD"), ("AA", "B-2")];
+    let expected: Vec<(String, String)> = expected
+        .iter()
+        .map(|(code, id)| (code.to_string(), id.to_string()))
+        .collect();
+    assert_eq!(answers, expected);
+    assert_eq!(batch.trailer, Some(&b"BTS|4\rFTS|1\r"[..]));
+
+    let stored: Vec<String> = engine
+        .server
+        .store
+        .messages()
+        .map(|message| message.unwrap().control_id.unwrap())
+        .collect();
+    assert_eq!(stored, ["B-0", "B-1", "B-2"]);
+    let acks = &engine.server.metrics.acks;
+    assert_eq!(count(acks, &channel_and("test", "code", "AA")), 4);
+    assert_eq!(count(acks, &channel_and("test", "code", "AR")), 1);
+
+    // The connection goes on serving single messages.
+    let ack = exchange(&mut stream, message("AFTER-BATCH").as_bytes()).await;
+    assert_eq!(field(&ack, "MSA-2"), "AFTER-BATCH");
 }

@@ -88,6 +88,25 @@ pub fn split_batch(raw: &[u8]) -> Result<Batch<'_>, ParseError> {
     Ok(batch)
 }
 
+/// Whether `raw` starts (after a BOM and junk) with an FHS or BHS segment:
+/// a batch, which [`split_batch`] splits, rather than one message. Reads
+/// only the first line.
+pub fn starts_batch(raw: &[u8]) -> bool {
+    let body = if raw.starts_with(BOM) { BOM.len() } else { 0 };
+    classify(&raw[skip_junk(raw, body)..]) == Line::Header
+}
+
+impl Batch<'_> {
+    /// The header's `FHS` or `BHS` line (the first, for a nested batch),
+    /// without its terminator; `None` when the header has no such line.
+    pub fn header_segment(&self, id: &str) -> Option<&[u8]> {
+        self.header?
+            .split(|&b| b == b'\r' || b == b'\n')
+            .map(|line| &line[skip_junk(line, 0)..])
+            .find(|line| line.starts_with(id.as_bytes()) && classify(line) == Line::Header)
+    }
+}
+
 /// The start of the next line after the one at `pos` (junk skipped).
 fn skip_line(raw: &[u8], pos: usize) -> usize {
     let end = memchr::memchr2(b'\r', b'\n', &raw[pos..]).map_or(raw.len(), |i| pos + i);

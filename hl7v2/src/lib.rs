@@ -47,7 +47,7 @@ pub mod path;
 mod segment;
 mod timestamp;
 
-pub use batch::{Batch, split_batch};
+pub use batch::{Batch, split_batch, starts_batch};
 pub use charset::Charset;
 pub use delimiters::Delimiters;
 pub use error::{ParseError, ParseErrorKind};

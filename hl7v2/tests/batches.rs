@@ -1,7 +1,7 @@
 //! Ensures that batch files (FHS/BHS ... BTS/FTS) split into their messages, with or
 //! without trailers, and that a plain message is a batch of one.
 
-use hl7v2::{Message, ParseErrorKind, split_batch};
+use hl7v2::{Message, ParseErrorKind, split_batch, starts_batch};
 
 const MSH: &str = "MSH|^~\\&|A|B|C|D|20240101||ADT^A01|";
 
@@ -75,4 +75,27 @@ fn errors() {
     );
     let err = split_batch(b"\nPID|1\rMSH|^~\\&\r").unwrap_err();
     assert_eq!((err.kind, err.offset), (ParseErrorKind::NoMsh, 1));
+}
+
+#[test]
+fn a_batch_is_told_from_a_message_by_its_first_line() {
+    assert!(starts_batch(b"\xEF\xBB\xBF\r\nBHS|^~\\&\r"));
+    assert!(starts_batch(b"FHS|^~\\&\r"));
+    assert!(!starts_batch(message(1).as_bytes()));
+    assert!(!starts_batch(b"BHSX|^~\\&\r"));
+    assert!(!starts_batch(b""));
+}
+
+#[test]
+fn header_segments_are_found_by_id() {
+    let raw = format!("FHS|^~\\&|FAPP\r\nBHS|^~\\&|BAPP\r{}", message(1));
+    let batch = split_batch(raw.as_bytes()).unwrap();
+    assert_eq!(batch.header_segment("FHS"), Some(&b"FHS|^~\\&|FAPP"[..]));
+    assert_eq!(batch.header_segment("BHS"), Some(&b"BHS|^~\\&|BAPP"[..]));
+    let only_batch = format!("BHS|^~\\&\r{}", message(1));
+    let batch = split_batch(only_batch.as_bytes()).unwrap();
+    assert_eq!(batch.header_segment("FHS"), None);
+    let plain = message(1);
+    let plain = split_batch(plain.as_bytes()).unwrap();
+    assert_eq!(plain.header_segment("BHS"), None);
 }

@@ -80,6 +80,59 @@ pub fn commit_ack(
     Ack::build(context, code, errors, &ids.next(), &hl7_now())
 }
 
+/// The answer to an HL7 batch received in one frame: the ACKs due for its
+/// messages, in order, inside a BHS ... BTS envelope (and FHS ... FTS when
+/// the batch had a file header). Each header line goes back to the sender
+/// (its sending and receiving application and facility swapped), with a
+/// control ID of ours and, as the reference control ID (FHS-12, BHS-12),
+/// the one the sender gave (FHS-11, BHS-11). BTS-1 counts the ACKs.
+pub fn batch_ack(batch: &hl7v2::Batch<'_>, acks: &[&str], ids: &AckIds) -> String {
+    let now = hl7_now();
+    let envelope = |id: &str| {
+        let line = batch.header_segment(id)?;
+        let separator = *line.get(3).unwrap_or(&b'|');
+        let fields: Vec<String> = line
+            .split(|&b| b == separator)
+            .map(|field| String::from_utf8_lossy(field).into_owned())
+            .collect();
+        let field = |n: usize| fields.get(n - 1).map_or("", String::as_str);
+        let encoding = Some(field(2)).filter(|e| !e.is_empty()).unwrap_or("^~\\&");
+        let header = [
+            id,
+            encoding,
+            field(5),
+            field(6),
+            field(3),
+            field(4),
+            &now,
+            "",
+            "",
+            "",
+            &ids.next(),
+            field(11),
+        ]
+        .join(&char::from(separator).to_string());
+        Some((header, char::from(separator)))
+    };
+    let (file, batch_header) = (envelope("FHS"), envelope("BHS"));
+    let mut out = String::new();
+    for (header, _) in [&file, &batch_header].into_iter().flatten() {
+        out.push_str(header);
+        out.push('\r');
+    }
+    for ack in acks {
+        out.push_str(ack);
+    }
+    if let Some((_, separator)) = &batch_header {
+        out.push_str(&format!("BTS{separator}{}\r", acks.len()));
+    }
+    if let Some((_, separator)) = &file {
+        let batches = usize::from(batch_header.is_some());
+        out.push_str(&format!("FTS{separator}{batches}\r"));
+    }
+    out
+}
+
 /// An ERR detail without a location.
 pub fn error(code: ErrorCode, severity: Severity, message: impl Into<String>) -> ErrDetail {
     ErrDetail {

@@ -1,7 +1,8 @@
 //! One MLLP connection's loop: read a frame, hand it to the [`Intake`],
 //! write the answer. A sender that pipelines (sends on before its ACK)
 //! finds the frames that arrived together begun together, up to
-//! [`PIPELINED_RUN`]: they share one fsync, and are answered in order.
+//! [`PIPELINED_RUN`]: they share one fsync, and are answered in order. An
+//! HL7 batch in one frame is answered with one batch of ACKs.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -9,8 +10,10 @@ use std::time::Instant;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
+use super::ack::batch_ack;
 use super::channel::ChannelRuntime;
 use super::intake::{Answer, Begun, Intake};
+use crate::config::AckMode;
 use crate::events::{ConnectionClosed, JunkSkipped};
 use crate::mllp::{Connection, FrameEvent, MllpError};
 
@@ -87,6 +90,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Handler<S> {
                 }
                 // A sender's MLLP release 2 commit acknowledgement of our ACK.
                 FrameEvent::CommitAck(_) => continue,
+                FrameEvent::Message(payload) if hl7v2::starts_batch(&payload) => {
+                    frames += 1;
+                    match self.answer_batch(&intake, &payload, received).await {
+                        Ok(()) => continue,
+                        Err(error) => break Some(error),
+                    }
+                }
                 FrameEvent::Message(payload) => {
                     let mut run = vec![intake.begin(&payload, received)];
                     held = self.begin_buffered(&intake, &mut run);
@@ -127,7 +137,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Handler<S> {
     ) -> Option<Result<FrameEvent, MllpError>> {
         while run.len() < PIPELINED_RUN {
             match self.connection.buffered_frame() {
-                Ok(Some(FrameEvent::Message(payload))) => {
+                Ok(Some(FrameEvent::Message(payload))) if !hl7v2::starts_batch(&payload) => {
                     run.push(intake.begin(&payload, Instant::now()));
                 }
                 Ok(None) => return None,
@@ -151,6 +161,56 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Handler<S> {
                 }
                 return Err(error);
             }
+        }
+        Ok(())
+    }
+
+    /// Takes an HL7 batch (FHS/BHS ... BTS/FTS) sent in one frame: its
+    /// messages are begun together (they share a flush) and finished in
+    /// order, and their ACKs go back together in one frame, as a batch
+    /// (see [`batch_ack`]). Under `ack_mode = "none"` nothing is sent.
+    async fn answer_batch(
+        &mut self,
+        intake: &Intake<'_>,
+        payload: &[u8],
+        received: Instant,
+    ) -> Result<(), Close> {
+        let batch = match hl7v2::split_batch(payload) {
+            Ok(batch) => batch,
+            // A header followed by a segment other than MSH: refused as
+            // malformed, as a frame without MSH is.
+            Err(_) => {
+                let answer = intake.finish(intake.begin(payload, received)).await;
+                return self.send(answer).await;
+            }
+        };
+        let run: Vec<Begun> = batch
+            .messages
+            .iter()
+            .map(|message| intake.begin(message, received))
+            .collect();
+        let mut answers = Vec::with_capacity(run.len());
+        for begun in run {
+            answers.push(intake.finish(begun).await);
+        }
+        if self.channel.mllp_release2 {
+            let committed = answers.iter().all(|answer| answer.committed);
+            self.connection
+                .write_commit_ack(committed)
+                .await
+                .map_err(Close::Mllp)?;
+        }
+        if self.channel.config.ack_mode == AckMode::None {
+            return Ok(());
+        }
+        let acks: Vec<&str> = answers.iter().filter_map(|a| a.ack.as_deref()).collect();
+        let reply = batch_ack(&batch, &acks, &self.channel.ack_ids);
+        self.connection
+            .write_frame(reply.as_bytes())
+            .await
+            .map_err(Close::Mllp)?;
+        for answer in answers.iter().filter(|answer| answer.ack.is_some()) {
+            answer.sent(&self.channel.name, &self.channel.metrics);
         }
         Ok(())
     }
