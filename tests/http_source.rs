@@ -1,5 +1,6 @@
-//! Ensures that an HL7-over-HTTP source takes one message per POST through
-//! the same path as MLLP (durable store, dedupe, AA/AR in the response),
+//! Ensures that an HL7-over-HTTP source takes one message (or a batch) per
+//! POST through the same path as MLLP (durable store, dedupe, AA/AR in the
+//! response),
 //! refuses a missing token, a wrong content type, an oversized body and a
 //! stopped channel with the right status, cuts off slow and idle clients,
 //! and over mTLS lets in only an allowed client certificate; all with a
@@ -186,6 +187,50 @@ async fn a_post_is_stored_and_answered_with_its_ack() {
         received, 6,
         "bodies that reached the intake, the oversized one too"
     );
+    server.shutdown().await;
+}
+
+/// Ensures that a POST of an HL7 batch stores its messages in order and is
+/// answered with one batch of their ACKs, as over MLLP.
+#[tokio::test]
+async fn a_posted_batch_is_answered_with_a_batch_of_acks() {
+    let (server, _dir) = start("").await;
+    let url = format!("http://{}/hl7", server.address("web").unwrap());
+    let body = format!(
+        "BHS|^~\\&|SENDER|FAC|RECV|RFAC|20240101120000||||B-9\r{}{}BTS|2\r",
+        message("WB-1"),
+        message("WB-2")
+    );
+    let response = http(None)
+        .post(&url)
+        .header("content-type", HL7)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let reply = response.text().await.unwrap();
+    let batch = hl7v2::split_batch(reply.as_bytes()).expect("a batch");
+    assert_eq!(batch.header_segment("FHS"), None, "{reply:?}");
+    let bhs = String::from_utf8(batch.header_segment("BHS").unwrap().to_vec()).unwrap();
+    assert_eq!(bhs.split('|').nth(11), Some("B-9"), "BHS-12: {bhs}");
+    let answered: Vec<(String, String)> = batch
+        .messages
+        .iter()
+        .map(|ack| {
+            let ack = std::str::from_utf8(ack).unwrap();
+            (field(ack, "MSA-1"), field(ack, "MSA-2"))
+        })
+        .collect();
+    let aa = |id: &str| ("AA".to_string(), id.to_string());
+    assert_eq!(answered, [aa("WB-1"), aa("WB-2")]);
+    assert_eq!(batch.trailer, Some(&b"BTS|2\r"[..]));
+    let stored: Vec<String> = server
+        .store
+        .messages()
+        .map(|message| message.unwrap().control_id.unwrap())
+        .collect();
+    assert_eq!(stored, ["WB-1", "WB-2"]);
     server.shutdown().await;
 }
 

@@ -10,10 +10,8 @@ use std::time::Instant;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use super::ack::batch_ack;
 use super::channel::ChannelRuntime;
 use super::intake::{Answer, Begun, Intake};
-use crate::config::AckMode;
 use crate::events::{ConnectionClosed, JunkSkipped};
 use crate::mllp::{Connection, FrameEvent, MllpError};
 
@@ -168,7 +166,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Handler<S> {
     /// Takes an HL7 batch (FHS/BHS ... BTS/FTS) sent in one frame: its
     /// messages are begun together (they share a flush) and finished in
     /// order, and their ACKs go back together in one frame, as a batch
-    /// (see [`batch_ack`]). Under `ack_mode = "none"` nothing is sent.
+    /// (see [`Intake::batch_reply`]).
     async fn answer_batch(
         &mut self,
         intake: &Intake<'_>,
@@ -184,15 +182,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Handler<S> {
                 return self.send(answer).await;
             }
         };
-        let run: Vec<Begun> = batch
-            .messages
-            .iter()
-            .map(|message| intake.begin(message, received))
-            .collect();
-        let mut answers = Vec::with_capacity(run.len());
-        for begun in run {
-            answers.push(intake.finish(begun).await);
-        }
+        let answers = intake.ingest_batch(&batch.messages, received).await;
         if self.channel.mllp_release2 {
             let committed = answers.iter().all(|answer| answer.committed);
             self.connection
@@ -200,11 +190,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Handler<S> {
                 .await
                 .map_err(Close::Mllp)?;
         }
-        if self.channel.config.ack_mode == AckMode::None {
+        let Some(reply) = intake.batch_reply(&batch, &answers) else {
             return Ok(());
-        }
-        let acks: Vec<&str> = answers.iter().filter_map(|a| a.ack.as_deref()).collect();
-        let reply = batch_ack(&batch, &acks, &self.channel.ack_ids);
+        };
         self.connection
             .write_frame(reply.as_bytes())
             .await

@@ -238,27 +238,36 @@ async fn answer(receiver: &Receiver, sender: &Sender, headers: &HeaderMap, body:
             return refusal(StatusCode::PAYLOAD_TOO_LARGE, &detail);
         }
     };
-    let begun = intake.begin(&body, Instant::now());
-    // Finished on a task of its own: a client that hangs up cancels this
+    let received = Instant::now();
+    // Answered on a task of its own: a client that hangs up cancels this
     // request, and a written message must still reach its worker.
-    let finishing = tokio::spawn({
+    let answering = tokio::spawn({
         let (channel, sender) = (Arc::clone(channel), sender.clone());
         async move {
             let intake = sender.intake(&channel);
-            intake.finish(begun).await
+            if hl7v2::starts_batch(&body)
+                && let Ok(batch) = hl7v2::split_batch(&body)
+            {
+                let answers = intake.ingest_batch(&batch.messages, received).await;
+                return (intake.batch_reply(&batch, &answers), answers);
+            }
+            let answer = intake.finish(intake.begin(&body, received)).await;
+            (answer.ack.clone(), vec![answer])
         }
     });
-    let Ok(answer) = finishing.await else {
+    let Ok((reply, answers)) = answering.await else {
         return refusal(
             StatusCode::INTERNAL_SERVER_ERROR,
             "The engine failed while answering; send again.",
         );
     };
-    match &answer.ack {
-        Some(ack) => {
-            answer.sent(&channel.name, &channel.metrics);
+    for answer in answers.iter().filter(|answer| answer.ack.is_some()) {
+        answer.sent(&channel.name, &channel.metrics);
+    }
+    match reply {
+        Some(reply) => {
             let content_type = HeaderValue::from_static(HL7_CONTENT_TYPE);
-            ([(header::CONTENT_TYPE, content_type)], ack.clone()).into_response()
+            ([(header::CONTENT_TYPE, content_type)], reply).into_response()
         }
         None => StatusCode::NO_CONTENT.into_response(),
     }

@@ -9,7 +9,7 @@ use std::time::Instant;
 use hl7v2::ParseErrorKind;
 use hl7v2::ack::{AckContext, AckOutcome, ErrDetail, ErrorCode, Severity};
 
-use super::ack::{commit_ack, error, error_at};
+use super::ack::{batch_ack, commit_ack, error, error_at};
 use super::channel::ChannelRuntime;
 use super::delivery_ack::{Awaited, await_delivery};
 use super::transform_ack::await_transform;
@@ -161,6 +161,32 @@ impl Intake<'_> {
                 .not_stored(&context, control_id, &store_error, received)
                 .into(),
         }
+    }
+
+    /// Takes the messages of an HL7 batch: begun together, so that they
+    /// share a flush, then finished in order. Each is checked, deduplicated
+    /// and refused on its own, as a single message would be.
+    pub async fn ingest_batch(&self, messages: &[&[u8]], received: Instant) -> Vec<Answer> {
+        let run: Vec<Begun> = messages
+            .iter()
+            .map(|message| self.begin(message, received))
+            .collect();
+        let mut answers = Vec::with_capacity(run.len());
+        for begun in run {
+            answers.push(self.finish(begun).await);
+        }
+        answers
+    }
+
+    /// The answer to a batch whose messages gave `answers`: one batch of
+    /// their due ACKs (see [`batch_ack`]), or `None` under
+    /// `ack_mode = "none"`.
+    pub fn batch_reply(&self, batch: &hl7v2::Batch<'_>, answers: &[Answer]) -> Option<String> {
+        if self.channel.config.ack_mode == AckMode::None {
+            return None;
+        }
+        let acks: Vec<&str> = answers.iter().filter_map(|a| a.ack.as_deref()).collect();
+        Some(batch_ack(batch, &acks, &self.channel.ack_ids))
     }
 
     /// Waits until a begun message is durable, then for the pipeline or a
