@@ -391,3 +391,32 @@ async fn a_batch_in_one_frame_gets_a_batch_of_acks() {
     let ack = exchange(&mut stream, message("AFTER-BATCH").as_bytes()).await;
     assert_eq!(field(&ack, "MSA-2"), "AFTER-BATCH");
 }
+
+/// Ensures that a message whose MSH-15 is NE gets no accept ACK (enhanced
+/// mode), is stored all the same, and that `hl7wasm send`, which waits for
+/// one in vain, says why.
+#[tokio::test]
+async fn no_accept_ack_for_msh15_ne_and_send_says_why() {
+    let engine = start("", "").await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("never.hl7");
+    let never = message("NE-1").replacen("|P|2.5.1\r", "|P|2.5.1|||NE|NE\r", 1);
+    std::fs::write(&file, &never).unwrap();
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_hl7wasm"))
+        .args(["send", "--timeout-secs", "1", &engine.address.to_string()])
+        .arg(&file)
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(stderr.contains("message 1: no ACK"), "{stderr}");
+    assert!(stderr.contains("MSH-15 is NE"), "{stderr}");
+    let stored: Vec<String> = engine
+        .server
+        .store
+        .messages()
+        .map(|message| message.unwrap().control_id.unwrap())
+        .collect();
+    assert_eq!(stored, ["NE-1"]);
+}

@@ -81,10 +81,14 @@ async fn send_all(args: &SendArgs) -> anyhow::Result<ExitCode> {
         let batch = hl7v2::split_batch(&bytes)
             .with_context(|| format!("{} is not HL7 v2", file.display()))?;
         for (index, message) in batch.messages.iter().enumerate() {
-            let ack = link
-                .request(args, message)
-                .await
-                .with_context(|| format!("{} message {}: no ACK", file.display(), index + 1))?;
+            let ack = link.request(args, message).await.with_context(|| {
+                format!(
+                    "{} message {}: no ACK{}",
+                    file.display(),
+                    index + 1,
+                    accept_ack_hint(message)
+                )
+            })?;
             let code = ack_code(&ack);
             all_accepted &= matches!(code.as_deref(), Some("AA" | "CA"));
             println!(
@@ -104,6 +108,20 @@ async fn send_all(args: &SendArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Why no ACK may come, for a message whose MSH-15 (accept acknowledgment
+/// type) is NE: in enhanced mode a receiver honours it, and sends none.
+fn accept_ack_hint(message: &[u8]) -> &'static str {
+    let never = hl7v2::Message::parse_header(message)
+        .ok()
+        .and_then(|header| header.get("MSH-15").map(|kind| kind == "NE"))
+        .unwrap_or(false);
+    if never {
+        " (its MSH-15 is NE: it asks the receiver for no accept acknowledgment)"
+    } else {
+        ""
+    }
 }
 
 /// MSA-1 of an ACK.
