@@ -17,7 +17,7 @@ mod engine;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use engine::eventually;
+use engine::{eventually, stored_control_ids};
 use hl7wasm::config;
 use hl7wasm::ingest::file_reference;
 use hl7wasm::metrics::{channel, channel_and, count};
@@ -67,15 +67,6 @@ async fn start_needing_ids(dir: &Path) -> (Server, PathBuf) {
         .await
         .unwrap();
     (server, inbox)
-}
-
-/// The control IDs of the stored messages, in the store's (arrival) order.
-fn stored_control_ids(server: &Server) -> Vec<String> {
-    server
-        .store
-        .messages()
-        .map(|message| message.unwrap().control_id.unwrap())
-        .collect()
 }
 
 fn corpus_batch() -> PathBuf {

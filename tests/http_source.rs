@@ -15,7 +15,7 @@ mod pki;
 
 use std::sync::Arc;
 
-use engine::{field, message};
+use engine::{batch_answers, field, message, stored_control_ids};
 use hl7wasm::config;
 use hl7wasm::metrics::{channel, channel_and, count};
 use hl7wasm::server::Server;
@@ -214,23 +214,10 @@ async fn a_posted_batch_is_answered_with_a_batch_of_acks() {
     assert_eq!(batch.header_segment("FHS"), None, "{reply:?}");
     let bhs = String::from_utf8(batch.header_segment("BHS").unwrap().to_vec()).unwrap();
     assert_eq!(bhs.split('|').nth(11), Some("B-9"), "BHS-12: {bhs}");
-    let answered: Vec<(String, String)> = batch
-        .messages
-        .iter()
-        .map(|ack| {
-            let ack = std::str::from_utf8(ack).unwrap();
-            (field(ack, "MSA-1"), field(ack, "MSA-2"))
-        })
-        .collect();
     let aa = |id: &str| ("AA".to_string(), id.to_string());
-    assert_eq!(answered, [aa("WB-1"), aa("WB-2")]);
+    assert_eq!(batch_answers(&batch), [aa("WB-1"), aa("WB-2")]);
     assert_eq!(batch.trailer, Some(&b"BTS|2\r"[..]));
-    let stored: Vec<String> = server
-        .store
-        .messages()
-        .map(|message| message.unwrap().control_id.unwrap())
-        .collect();
-    assert_eq!(stored, ["WB-1", "WB-2"]);
+    assert_eq!(stored_control_ids(&server), ["WB-1", "WB-2"]);
     server.shutdown().await;
 }
 

@@ -12,7 +12,9 @@ mod engine;
 
 use std::time::{Duration, Instant};
 
-use engine::{exchange, field, frame, message, read_block, start};
+use engine::{
+    batch_answers, exchange, field, frame, message, read_block, start, stored_control_ids,
+};
 use hl7wasm::metrics::{channel, channel_and, count};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
@@ -156,13 +158,11 @@ async fn a_pipelining_sender_gets_every_answer_in_order() {
         };
         assert_eq!(field(&ack, "MSA-2"), expected, "answer {}", n + 1);
     }
-    let in_store: Vec<String> = engine
-        .server
-        .store
-        .messages()
-        .map(|message| message.unwrap().control_id.unwrap())
-        .collect();
-    assert_eq!(in_store, stored, "stored once each, in the order sent");
+    assert_eq!(
+        stored_control_ids(&engine.server),
+        stored,
+        "stored once each, in the order sent"
+    );
     let metrics = &engine.server.metrics;
     assert_eq!(count(&metrics.duplicates, &channel("test")), 1);
     assert_eq!(count(&metrics.junk_bytes, &channel("test")), 19);
@@ -360,29 +360,15 @@ async fn a_batch_in_one_frame_gets_a_batch_of_acks() {
     }
     assert_eq!(header_field(&batch, "FHS", 12), "F-7");
     assert_eq!(header_field(&batch, "BHS", 12), "B-7");
-    let answers: Vec<(String, String)> = batch
-        .messages
-        .iter()
-        .map(|ack| {
-            let ack = std::str::from_utf8(ack).unwrap();
-            (field(ack, "MSA-1"), field(ack, "MSA-2"))
-        })
-        .collect();
     let expected = [("AA", "B-1"), ("AA", "B-0"), ("AR", "B-BAD"), ("AA", "B-2")];
     let expected: Vec<(String, String)> = expected
         .iter()
         .map(|(code, id)| (code.to_string(), id.to_string()))
         .collect();
-    assert_eq!(answers, expected);
+    assert_eq!(batch_answers(&batch), expected);
     assert_eq!(batch.trailer, Some(&b"BTS|4\rFTS|1\r"[..]));
 
-    let stored: Vec<String> = engine
-        .server
-        .store
-        .messages()
-        .map(|message| message.unwrap().control_id.unwrap())
-        .collect();
-    assert_eq!(stored, ["B-0", "B-1", "B-2"]);
+    assert_eq!(stored_control_ids(&engine.server), ["B-0", "B-1", "B-2"]);
     let acks = &engine.server.metrics.acks;
     assert_eq!(count(acks, &channel_and("test", "code", "AA")), 4);
     assert_eq!(count(acks, &channel_and("test", "code", "AR")), 1);
@@ -412,11 +398,5 @@ async fn no_accept_ack_for_msh15_ne_and_send_says_why() {
     assert!(!output.status.success(), "{stderr}");
     assert!(stderr.contains("message 1: no ACK"), "{stderr}");
     assert!(stderr.contains("MSH-15 is NE"), "{stderr}");
-    let stored: Vec<String> = engine
-        .server
-        .store
-        .messages()
-        .map(|message| message.unwrap().control_id.unwrap())
-        .collect();
-    assert_eq!(stored, ["NE-1"]);
+    assert_eq!(stored_control_ids(&engine.server), ["NE-1"]);
 }

@@ -10,7 +10,7 @@ mod tmpfs;
 
 use std::time::{Duration, Instant};
 
-use engine::{exchange, field, message};
+use engine::{exchange, field, message, stored_control_ids};
 use hl7wasm::config;
 use hl7wasm::metrics::{channel, count};
 use hl7wasm::server::Server;
@@ -87,11 +87,7 @@ async fn a_full_disk_gets_ae_and_the_engine_recovers() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let stored: Vec<String> = server
-        .store
-        .messages()
-        .map(|m| m.unwrap().control_id.unwrap())
-        .collect();
+    let stored = stored_control_ids(&server);
     assert!(
         stored.contains(&"BEFORE".to_string()) && stored.contains(&"AFTER".to_string()),
         "{stored:?}"
@@ -154,11 +150,7 @@ async fn a_file_waits_in_its_directory_while_the_disk_is_full() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let mut stored: Vec<String> = server
-        .store
-        .messages()
-        .map(|m| m.unwrap().control_id.unwrap())
-        .collect();
+    let mut stored = stored_control_ids(&server);
     stored.sort();
     let mut expected: Vec<String> = (0..200).map(|n| format!("FILE-{n}")).collect();
     expected.sort();

@@ -85,6 +85,27 @@ pub fn field(message: &str, path: &str) -> String {
         .unwrap_or_default()
 }
 
+/// The control IDs of the stored messages, in store order.
+pub fn stored_control_ids(server: &Server) -> Vec<String> {
+    server
+        .store
+        .messages()
+        .map(|message| message.unwrap().control_id.unwrap())
+        .collect()
+}
+
+/// MSA-1 and MSA-2 of each ACK in a batch of ACKs.
+pub fn batch_answers(batch: &hl7v2::Batch<'_>) -> Vec<(String, String)> {
+    batch
+        .messages
+        .iter()
+        .map(|ack| {
+            let ack = std::str::from_utf8(ack).expect("a UTF-8 ACK");
+            (field(ack, "MSA-1"), field(ack, "MSA-2"))
+        })
+        .collect()
+}
+
 /// A minimal message with the given control id and MSH-2 and extra MSH fields.
 pub fn message(control_id: &str) -> String {
     format!(
