@@ -400,3 +400,35 @@ async fn no_accept_ack_for_msh15_ne_and_send_says_why() {
     assert!(stderr.contains("MSH-15 is NE"), "{stderr}");
     assert_eq!(stored_control_ids(&engine.server), ["NE-1"]);
 }
+
+/// Ensures that `hl7wasm send --batch` sends a batch file in one frame and
+/// prints each ACK of the batch that answers it, failing when one refuses.
+#[tokio::test]
+async fn send_batch_sends_a_batch_file_in_one_frame() {
+    let engine = start("", "").await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("batch.hl7");
+    let malformed = message("SB-BAD").replacen("MSH|^~\\&|", "MSH|^^|", 1);
+    let batch = format!(
+        "BHS|^~\\&|SENDER|FAC\n{}\n{malformed}{}BTS|3\n",
+        message("SB-1").trim_end(),
+        message("SB-2")
+    );
+    std::fs::write(&file, batch).unwrap();
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_hl7wasm"))
+        .args(["send", "--batch", &engine.address.to_string()])
+        .arg(&file)
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(!output.status.success(), "one message is refused: {stdout}");
+    for line in [
+        "batch.hl7 ACK 1: AA",
+        "batch.hl7 ACK 2: AR",
+        "batch.hl7 ACK 3: AA",
+    ] {
+        assert!(stdout.contains(line), "{line} in {stdout}");
+    }
+    assert_eq!(stored_control_ids(&engine.server), ["SB-1", "SB-2"]);
+}

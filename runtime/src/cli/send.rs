@@ -19,6 +19,11 @@ pub struct SendArgs {
     /// Message files: one message each, or a batch (sent message by message).
     #[arg(required = true)]
     files: Vec<PathBuf>,
+    /// Send each batch file (FHS/BHS ...) whole, in one frame or POST, and
+    /// print the batch of ACKs that answers it, instead of sending its
+    /// messages one by one.
+    #[arg(long)]
+    batch: bool,
     /// How long to wait for each ACK, in seconds.
     #[arg(long, default_value_t = 30)]
     timeout_secs: u64,
@@ -80,6 +85,22 @@ async fn send_all(args: &SendArgs) -> anyhow::Result<ExitCode> {
             std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
         let batch = hl7v2::split_batch(&bytes)
             .with_context(|| format!("{} is not HL7 v2", file.display()))?;
+        if args.batch && batch.header.is_some() {
+            let reply = link
+                .request(args, &bytes)
+                .await
+                .with_context(|| format!("{}: no batch of ACKs", file.display()))?;
+            let acks = hl7v2::split_batch(&reply)
+                .map(|answer| answer.messages)
+                .unwrap_or_else(|_| vec![&reply[..]]);
+            if acks.is_empty() {
+                println!("# {}: a batch of no ACKs", file.display());
+            }
+            for (index, ack) in acks.iter().enumerate() {
+                all_accepted &= print_ack(&format!("{} ACK {}", file.display(), index + 1), ack);
+            }
+            continue;
+        }
         for (index, message) in batch.messages.iter().enumerate() {
             let ack = link.request(args, message).await.with_context(|| {
                 format!(
@@ -89,18 +110,7 @@ async fn send_all(args: &SendArgs) -> anyhow::Result<ExitCode> {
                     accept_ack_hint(message)
                 )
             })?;
-            let code = ack_code(&ack);
-            all_accepted &= matches!(code.as_deref(), Some("AA" | "CA"));
-            println!(
-                "# {} message {}: {}",
-                file.display(),
-                index + 1,
-                code.as_deref().unwrap_or("no MSA-1")
-            );
-            println!(
-                "{}",
-                String::from_utf8_lossy(&ack).trim_end().replace('\r', "\n")
-            );
+            all_accepted &= print_ack(&format!("{} message {}", file.display(), index + 1), &ack);
         }
     }
     Ok(if all_accepted {
@@ -108,6 +118,18 @@ async fn send_all(args: &SendArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Prints `ack` under the heading `what`, and returns whether it accepts
+/// (AA or CA).
+fn print_ack(what: &str, ack: &[u8]) -> bool {
+    let code = ack_code(ack);
+    println!("# {what}: {}", code.as_deref().unwrap_or("no MSA-1"));
+    println!(
+        "{}",
+        String::from_utf8_lossy(ack).trim_end().replace('\r', "\n")
+    );
+    matches!(code.as_deref(), Some("AA" | "CA"))
 }
 
 /// Why no ACK may come, for a message whose MSH-15 (accept acknowledgment
