@@ -378,22 +378,30 @@ async fn a_batch_in_one_frame_gets_a_batch_of_acks() {
     assert_eq!(field(&ack, "MSA-2"), "AFTER-BATCH");
 }
 
+/// Runs `hl7wasm send ARGS ADDRESS FILE` against `engine`, FILE holding
+/// `text`.
+async fn send_file(engine: &engine::TestEngine, text: &str, args: &[&str]) -> std::process::Output {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("sent.hl7");
+    std::fs::write(&file, text).unwrap();
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_hl7wasm"))
+        .arg("send")
+        .args(args)
+        .arg(engine.address.to_string())
+        .arg(&file)
+        .output()
+        .await
+        .unwrap()
+}
+
 /// Ensures that a message whose MSH-15 is NE gets no accept ACK (enhanced
 /// mode), is stored all the same, and that `hl7wasm send`, which waits for
 /// one in vain, says why.
 #[tokio::test]
 async fn no_accept_ack_for_msh15_ne_and_send_says_why() {
     let engine = start("", "").await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("never.hl7");
     let never = message("NE-1").replacen("|P|2.5.1\r", "|P|2.5.1|||NE|NE\r", 1);
-    std::fs::write(&file, &never).unwrap();
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_hl7wasm"))
-        .args(["send", "--timeout-secs", "1", &engine.address.to_string()])
-        .arg(&file)
-        .output()
-        .await
-        .unwrap();
+    let output = send_file(&engine, &never, &["--timeout-secs", "1"]).await;
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success(), "{stderr}");
     assert!(stderr.contains("message 1: no ACK"), "{stderr}");
@@ -406,27 +414,19 @@ async fn no_accept_ack_for_msh15_ne_and_send_says_why() {
 #[tokio::test]
 async fn send_batch_sends_a_batch_file_in_one_frame() {
     let engine = start("", "").await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("batch.hl7");
     let malformed = message("SB-BAD").replacen("MSH|^~\\&|", "MSH|^^|", 1);
     let batch = format!(
         "BHS|^~\\&|SENDER|FAC\n{}\n{malformed}{}BTS|3\n",
         message("SB-1").trim_end(),
         message("SB-2")
     );
-    std::fs::write(&file, batch).unwrap();
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_hl7wasm"))
-        .args(["send", "--batch", &engine.address.to_string()])
-        .arg(&file)
-        .output()
-        .await
-        .unwrap();
+    let output = send_file(&engine, &batch, &["--batch"]).await;
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(!output.status.success(), "one message is refused: {stdout}");
     for line in [
-        "batch.hl7 ACK 1: AA",
-        "batch.hl7 ACK 2: AR",
-        "batch.hl7 ACK 3: AA",
+        "sent.hl7 ACK 1: AA",
+        "sent.hl7 ACK 2: AR",
+        "sent.hl7 ACK 3: AA",
     ] {
         assert!(stdout.contains(line), "{line} in {stdout}");
     }
