@@ -164,6 +164,18 @@ fn broken_msh_still_gets_an_ack() {
 }
 
 #[test]
+fn an_ack_without_a_readable_msh11_or_msh12_says_p_and_2_5() {
+    let blank = AckContext::from_raw(b"MSH|^~\\&|SND|SFAC|RCV|RFAC|2024||ADT^A01|9\r").unwrap();
+    let unknown = AckContext::default();
+    for ctx in [blank, unknown] {
+        let ack = Ack::build(&ctx, AckCode::AR, &[], "R1", "2024");
+        let msh = ack.split('\r').next().unwrap();
+        let fields: Vec<&str> = msh.split('|').collect();
+        assert_eq!((fields[10], fields[11]), ("P", "2.5"), "{msh}");
+    }
+}
+
+#[test]
 fn error_location_and_codes() {
     let ctx = context("MSH|^~\\&|S|F|R|G|2024||ADT^A01|X|P|2.7\r");
     let detail = ErrDetail {

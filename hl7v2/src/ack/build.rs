@@ -8,7 +8,8 @@
 //! ```
 //!
 //! Segments end with `\r`. The caller supplies MSH-7 and MSH-10, which keeps this crate
-//! deterministic. An unknown version gets the v2.5 form.
+//! deterministic. An unknown version gets the v2.5 form, and MSH-12 `2.5`; an unknown
+//! processing ID MSH-11 `P`.
 
 use crate::{Delimiters, escape};
 
@@ -47,8 +48,10 @@ impl Ack {
             String::new(),
             message_type,
             escape(control_id, d),
-            context.processing_id.clone().unwrap_or_default(),
-            context.version.clone().unwrap_or_default(),
+            // Both are required in the ACK: when the message gave none
+            // that could be read, production and the v2.5 of the ERR form.
+            context.processing_id.clone().unwrap_or_else(|| "P".into()),
+            context.version.clone().unwrap_or_else(|| "2.5".into()),
         ];
         let mut msa = vec![
             "MSA".to_string(),
