@@ -3,25 +3,15 @@
 
 mod common;
 
+use hl7v2::Message;
 use hl7v2::ack::{Ack, AckCode, AckContext};
-use hl7v2::{Message, split_batch};
 
 #[test]
 fn lenient_scan_agrees_with_parser() {
-    let mut compared = 0;
-    for (path, bytes) in common::corpus_messages() {
-        let Ok(batch) = split_batch(&bytes) else {
-            continue;
-        };
-        for raw in batch.messages {
-            let Ok(message) = Message::parse(raw) else {
-                continue;
-            };
-            let parsed = AckContext::from_message(&message);
-            assert_eq!(AckContext::from_raw(raw), Some(parsed), "{path}");
-            compared += 1;
-        }
-    }
+    let compared = common::for_each_parsed(|path, raw, message| {
+        let parsed = AckContext::from_message(message);
+        assert_eq!(AckContext::from_raw(raw), Some(parsed), "{path}");
+    });
     assert!(compared >= 217);
 }
 

@@ -2,6 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
+use hl7v2::{Message, split_batch};
+
 /// Every message file under `shared/corpus/hl7v2`, sorted, as (path relative to the
 /// corpus, bytes).
 pub fn corpus_messages() -> Vec<(String, Vec<u8>)> {
@@ -22,6 +24,25 @@ pub fn corpus_messages() -> Vec<(String, Vec<u8>)> {
             (relative, bytes)
         })
         .collect()
+}
+
+/// Calls `check` with the path, bytes and parse of every message of every corpus
+/// file that parses (a batch's messages one by one); returns how many.
+#[allow(dead_code)] // Each test crate uses a subset of this module.
+pub fn for_each_parsed(mut check: impl FnMut(&str, &[u8], &Message<'_>)) -> usize {
+    let mut parsed = 0;
+    for (path, bytes) in corpus_messages() {
+        let Ok(batch) = split_batch(&bytes) else {
+            continue;
+        };
+        for raw in batch.messages {
+            if let Ok(message) = Message::parse(raw) {
+                check(&path, raw, &message);
+                parsed += 1;
+            }
+        }
+    }
+    parsed
 }
 
 fn collect(dir: &Path, files: &mut Vec<PathBuf>) {
