@@ -381,14 +381,28 @@ async fn a_batch_in_one_frame_gets_a_batch_of_acks() {
 /// Runs `hl7wasm send ARGS ADDRESS FILE` against `engine`, FILE holding
 /// `text`.
 async fn send_file(engine: &engine::TestEngine, text: &str, args: &[&str]) -> std::process::Output {
+    send_files(engine, &[("sent.hl7", text)], args).await
+}
+
+/// Runs `hl7wasm send` with `args` on files of these names and contents,
+/// in this order.
+async fn send_files(
+    engine: &engine::TestEngine,
+    files: &[(&str, &str)],
+    args: &[&str],
+) -> std::process::Output {
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("sent.hl7");
-    std::fs::write(&file, text).unwrap();
+    let paths = files.iter().map(|(name, text)| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    });
+    let paths: Vec<_> = paths.collect();
     tokio::process::Command::new(env!("CARGO_BIN_EXE_hl7wasm"))
         .arg("send")
         .args(args)
         .arg(engine.address.to_string())
-        .arg(&file)
+        .args(&paths)
         .output()
         .await
         .unwrap()
@@ -407,6 +421,40 @@ async fn no_accept_ack_for_msh15_ne_and_send_says_why() {
     assert!(stderr.contains("message 1: no ACK"), "{stderr}");
     assert!(stderr.contains("MSH-15 is NE"), "{stderr}");
     assert_eq!(stored_control_ids(&engine.server), ["NE-1"]);
+}
+
+/// Ensures that `hl7wasm send` goes on past a file that is not HL7 and a
+/// message that gets no ACK (on a new connection, so that a late answer is
+/// not taken for the next message's), sums up, and fails.
+#[tokio::test]
+async fn send_goes_on_past_a_bad_file_and_a_missing_ack() {
+    let engine = start("", "").await;
+    let never = message("GO-NE").replacen("|P|2.5.1\r", "|P|2.5.1|||NE|NE\r", 1);
+    let files = [
+        ("1.hl7", message("GO-1")),
+        ("2.txt", "not a message\n".to_owned()),
+        ("3.hl7", never),
+        ("4.hl7", message("GO-4")),
+    ];
+    let files: Vec<(&str, &str)> = files.iter().map(|(n, t)| (*n, t.as_str())).collect();
+    let output = send_files(&engine, &files, &["--timeout-secs", "1"]).await;
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+    );
+    assert!(!output.status.success(), "{stderr}");
+    assert!(stdout.contains("1.hl7 message 1: AA"), "{stdout}");
+    assert!(stdout.contains("4.hl7 message 1: AA"), "{stdout}");
+    assert!(stderr.contains("2.txt is not HL7 v2"), "{stderr}");
+    assert!(stderr.contains("3.hl7 message 1: no ACK"), "{stderr}");
+    assert!(
+        stderr.contains("2 accepted, 0 not accepted, 2 without an ACK"),
+        "{stderr}"
+    );
+    assert_eq!(
+        stored_control_ids(&engine.server),
+        ["GO-1", "GO-NE", "GO-4"]
+    );
 }
 
 /// Ensures that `hl7wasm send --batch` sends a batch file in one frame and

@@ -34,8 +34,9 @@ pub struct SendArgs {
     tls: TlsArgs,
 }
 
-/// Sends every message and prints its ACK; exit code 1 unless every ACK is
-/// AA or CA.
+/// Sends every message and prints its ACK, going on past a file that
+/// cannot be read or a message that gets no ACK; exit code 1 unless every
+/// message got AA or CA.
 pub fn run(args: &SendArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -60,6 +61,17 @@ impl Link {
         Ok(Link::Mllp(Connection::new(stream, MllpLimits::default())))
     }
 
+    /// A new connection after a message got no ACK: an answer that comes
+    /// late on the old one must not be read as the next message's.
+    async fn reopen(self, args: &SendArgs, timeout: Duration) -> anyhow::Result<Link> {
+        match self {
+            Link::Http(_) => Ok(self),
+            Link::Mllp(_) => Link::open(args, timeout)
+                .await
+                .context("cannot reconnect to go on with the next message"),
+        }
+    }
+
     /// Sends one message and returns its ACK.
     async fn request(&mut self, args: &SendArgs, message: &[u8]) -> anyhow::Result<Vec<u8>> {
         match self {
@@ -76,44 +88,93 @@ impl Link {
     }
 }
 
+/// What came back for the messages sent so far.
+#[derive(Debug, Default)]
+struct Tally {
+    accepted: usize,
+    refused: usize,
+    failed: usize,
+}
+
+impl Tally {
+    /// Counts an ACK, printed under the heading `what`.
+    fn answered(&mut self, what: &str, ack: &[u8]) {
+        if print_ack(what, ack) {
+            self.accepted += 1;
+        } else {
+            self.refused += 1;
+        }
+    }
+
+    /// Counts a file or message that got no ACK, and says why.
+    fn failed(&mut self, error: &anyhow::Error) {
+        eprintln!("error: {error:#}");
+        self.failed += 1;
+    }
+}
+
 async fn send_all(args: &SendArgs) -> anyhow::Result<ExitCode> {
     let timeout = Duration::from_secs(args.timeout_secs);
     let mut link = Link::open(args, timeout).await?;
-    let mut all_accepted = true;
+    let mut tally = Tally::default();
     for file in &args.files {
-        let bytes =
-            std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-        let batch = hl7v2::split_batch(&bytes)
-            .with_context(|| format!("{} is not HL7 v2", file.display()))?;
-        if args.batch && batch.header.is_some() {
-            let reply = link
-                .request(args, &bytes)
-                .await
-                .with_context(|| format!("{}: no batch of ACKs", file.display()))?;
-            let acks = hl7v2::split_batch(&reply)
-                .map(|answer| answer.messages)
-                .unwrap_or_else(|_| vec![&reply[..]]);
-            if acks.is_empty() {
-                println!("# {}: a batch of no ACKs", file.display());
+        let bytes = match std::fs::read(file) {
+            Ok(bytes) => bytes,
+            Err(error) => {
+                let error = anyhow::Error::new(error);
+                tally.failed(&error.context(format!("cannot read {}", file.display())));
+                continue;
             }
-            for (index, ack) in acks.iter().enumerate() {
-                all_accepted &= print_ack(&format!("{} ACK {}", file.display(), index + 1), ack);
+        };
+        let batch = match hl7v2::split_batch(&bytes) {
+            Ok(batch) => batch,
+            Err(error) => {
+                let error = anyhow::Error::new(error);
+                tally.failed(&error.context(format!("{} is not HL7 v2", file.display())));
+                continue;
+            }
+        };
+        if args.batch && batch.header.is_some() {
+            match link.request(args, &bytes).await {
+                Ok(reply) => {
+                    let acks = hl7v2::split_batch(&reply)
+                        .map(|answer| answer.messages)
+                        .unwrap_or_else(|_| vec![&reply[..]]);
+                    if acks.is_empty() {
+                        println!("# {}: a batch of no ACKs", file.display());
+                    }
+                    for (index, ack) in acks.iter().enumerate() {
+                        tally.answered(&format!("{} ACK {}", file.display(), index + 1), ack);
+                    }
+                }
+                Err(error) => {
+                    tally.failed(&error.context(format!("{}: no batch of ACKs", file.display())));
+                    link = link.reopen(args, timeout).await?;
+                }
             }
             continue;
         }
         for (index, message) in batch.messages.iter().enumerate() {
-            let ack = link.request(args, message).await.with_context(|| {
-                format!(
-                    "{} message {}: no ACK{}",
-                    file.display(),
-                    index + 1,
-                    accept_ack_hint(message)
-                )
-            })?;
-            all_accepted &= print_ack(&format!("{} message {}", file.display(), index + 1), &ack);
+            let what = format!("{} message {}", file.display(), index + 1);
+            match link.request(args, message).await {
+                Ok(ack) => tally.answered(&what, &ack),
+                Err(error) => {
+                    let hint = accept_ack_hint(message);
+                    tally.failed(&error.context(format!("{what}: no ACK{hint}")));
+                    link = link.reopen(args, timeout).await?;
+                }
+            }
         }
     }
-    Ok(if all_accepted {
+    let Tally {
+        accepted,
+        refused,
+        failed,
+    } = tally;
+    if accepted + refused + failed > 1 {
+        eprintln!("# {accepted} accepted, {refused} not accepted, {failed} without an ACK");
+    }
+    Ok(if refused + failed == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
