@@ -425,15 +425,16 @@ async fn no_accept_ack_for_msh15_ne_and_send_says_why() {
 
 /// Ensures that `hl7wasm send` goes on past a file that is not HL7 and a
 /// message that gets no ACK (on a new connection, so that a late answer is
-/// not taken for the next message's), sums up, and fails.
+/// not taken for the next message's), says why none came for a message
+/// whose MSH-15 is ER, sums up, and fails.
 #[tokio::test]
 async fn send_goes_on_past_a_bad_file_and_a_missing_ack() {
     let engine = start("", "").await;
-    let never = message("GO-NE").replacen("|P|2.5.1\r", "|P|2.5.1|||NE|NE\r", 1);
+    let on_error = message("GO-ER").replacen("|P|2.5.1\r", "|P|2.5.1|||ER|NE\r", 1);
     let files = [
         ("1.hl7", message("GO-1")),
         ("2.txt", "not a message\n".to_owned()),
-        ("3.hl7", never),
+        ("3.hl7", on_error),
         ("4.hl7", message("GO-4")),
     ];
     let files: Vec<(&str, &str)> = files.iter().map(|(n, t)| (*n, t.as_str())).collect();
@@ -447,13 +448,14 @@ async fn send_goes_on_past_a_bad_file_and_a_missing_ack() {
     assert!(stdout.contains("4.hl7 message 1: AA"), "{stdout}");
     assert!(stderr.contains("2.txt is not HL7 v2"), "{stderr}");
     assert!(stderr.contains("3.hl7 message 1: no ACK"), "{stderr}");
+    assert!(stderr.contains("MSH-15 is ER"), "{stderr}");
     assert!(
         stderr.contains("2 accepted, 0 not accepted, 2 without an ACK"),
         "{stderr}"
     );
     assert_eq!(
         stored_control_ids(&engine.server),
-        ["GO-1", "GO-NE", "GO-4"]
+        ["GO-1", "GO-ER", "GO-4"]
     );
 }
 

@@ -194,16 +194,17 @@ fn print_ack(what: &str, ack: &[u8]) -> bool {
 }
 
 /// Why no ACK may come, for a message whose MSH-15 (accept acknowledgment
-/// type) is NE: in enhanced mode a receiver honours it, and sends none.
+/// type) asks for none on success: in enhanced mode a receiver honours it.
 fn accept_ack_hint(message: &[u8]) -> &'static str {
-    let never = hl7v2::Message::parse_header(message)
+    let accept_ack = hl7v2::Message::parse_header(message)
         .ok()
-        .and_then(|header| header.get("MSH-15").map(|kind| kind == "NE"))
-        .unwrap_or(false);
-    if never {
-        " (its MSH-15 is NE: it asks the receiver for no accept acknowledgment)"
-    } else {
-        ""
+        .and_then(|header| header.get("MSH-15").map(|kind| kind.into_owned()));
+    match accept_ack.as_deref() {
+        Some("NE") => " (its MSH-15 is NE: it asks the receiver for no accept acknowledgment)",
+        Some("ER") => {
+            " (its MSH-15 is ER: it asks the receiver for an accept acknowledgment only on an error)"
+        }
+        _ => "",
     }
 }
 
