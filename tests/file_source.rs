@@ -222,11 +222,12 @@ async fn a_long_file_is_stored_in_order_once_each() {
     let mut file = String::new();
     let mut expected = Vec::new();
     for n in 1..=700 {
-        let control_id = format!("L-{}", if n % 100 == 0 { n - 1 } else { n });
+        let original = if n % 100 == 0 { n - 1 } else { n };
+        let control_id = format!("L-{original}");
         let patient_id = if n == 350 {
             String::new()
         } else {
-            n.to_string()
+            original.to_string()
         };
         file.push_str(&adt(&control_id, &patient_id));
         if n % 100 != 0 && n != 350 {
@@ -269,11 +270,12 @@ async fn many_small_files_are_stored_in_order_and_moved_one_by_one() {
     std::fs::create_dir_all(&staging).unwrap();
     let mut expected = Vec::new();
     for n in 0..300 {
-        let control_id = format!("S-{}", if n == 200 { 199 } else { n });
+        let original = if n == 200 { 199 } else { n };
+        let control_id = format!("S-{original}");
         let patient_id = if n == 150 {
             String::new()
         } else {
-            n.to_string()
+            original.to_string()
         };
         let file = staging.join(format!("m{n:03}.hl7"));
         std::fs::write(file, adt(&control_id, &patient_id)).unwrap();

@@ -48,6 +48,32 @@ async fn a_stored_message_gets_aa_and_a_resend_is_not_stored_twice() {
     assert_eq!(count(&metrics.acks, &channel_and("test", "code", "AA")), 2);
 }
 
+/// Ensures that a message under the control id of an earlier one, with
+/// other content, is not taken for a resend: it is stored and counted as a
+/// reused control id, while a resend stamped with a new MSH-7 is still a
+/// duplicate of the message it resends.
+#[tokio::test]
+async fn a_reused_control_id_with_other_content_is_stored() {
+    let engine = start("", "").await;
+    let mut stream = TcpStream::connect(engine.address).await.unwrap();
+    let first = message("REUSE-1");
+    let restamped = first.replacen("|20240101120000|", "|20240101120505|", 1);
+    let other_patient = first.replacen("PID|1||42^", "PID|1||43^", 1);
+    for sent in [&first, &restamped, &other_patient, &other_patient] {
+        let ack = exchange(&mut stream, sent.as_bytes()).await;
+        assert_eq!(field(&ack, "MSA-1"), "AA");
+        assert_eq!(field(&ack, "MSA-2"), "REUSE-1");
+    }
+
+    let stored: Vec<_> = engine.server.store.messages().map(Result::unwrap).collect();
+    let raws: Vec<_> = stored.iter().map(|m| m.raw.as_slice()).collect();
+    assert_eq!(raws, [first.as_bytes(), other_patient.as_bytes()]);
+    let metrics = &engine.server.metrics;
+    assert_eq!(count(&metrics.control_id_reuses, &channel("test")), 1);
+    assert_eq!(count(&metrics.duplicates, &channel("test")), 2);
+    assert_eq!(count(&metrics.messages_stored, &channel("test")), 2);
+}
+
 /// Ensures that a channel's own dedupe window applies: none at all for a
 /// sender that reuses control IDs, and a short one that ends.
 #[tokio::test]

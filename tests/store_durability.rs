@@ -88,7 +88,7 @@ fn open(dir: &Path) -> Store {
 fn stored_id(ingested: Ingested) -> u64 {
     match ingested {
         Ingested::Stored { id } => id,
-        Ingested::Duplicate { original_id } => panic!("unexpected duplicate of {original_id}"),
+        other => panic!("unexpectedly {other:?}"),
     }
 }
 
@@ -210,6 +210,46 @@ fn resend_within_window_is_a_duplicate_and_not_queued_twice() {
     assert_eq!(store.messages().count(), 2);
 }
 
+/// Ensures that a message under a stored message's dedupe key with other
+/// content is stored as a reuse, and that the fingerprints come back after
+/// a crash (from the log, before any checkpoint): a resend of the newer
+/// message is its duplicate, and the earlier content, no longer the key's,
+/// is stored again rather than dropped.
+#[test]
+fn a_reused_control_id_is_stored_and_told_apart_after_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let first = Sample::new("adt", 0, "C1");
+    let first_id = ingest(&store, &first);
+    let mut other = Sample::new("adt", 0, "C1");
+    other.raw = String::from_utf8(other.raw)
+        .unwrap()
+        .replacen("12345^", "67890^", 1)
+        .into_bytes();
+    let Ingested::Reused {
+        id: other_id,
+        earlier_id,
+    } = store.ingest_blocking(other.message()).unwrap()
+    else {
+        panic!("other content under C1 is a reuse");
+    };
+    assert_eq!(earlier_id, first_id);
+    assert_eq!(store.queue("adt", 0).unwrap(), [first_id, other_id]);
+
+    let (store, _image) = crash(store, dir.path());
+    assert_eq!(
+        store.ingest_blocking(other.message()).unwrap(),
+        Ingested::Duplicate {
+            original_id: other_id
+        }
+    );
+    assert!(matches!(
+        store.ingest_blocking(first.message()).unwrap(),
+        Ingested::Reused { earlier_id, .. } if earlier_id == other_id
+    ));
+    assert_eq!(store.messages().count(), 3);
+}
+
 /// Ensures that a resend after the window is stored again, and that pruning
 /// removes only expired dedupe entries.
 #[test]
@@ -276,6 +316,7 @@ async fn concurrent_senders_are_all_stored_without_hanging() {
         .filter_map(|outcome| match outcome {
             Ingested::Stored { id } => Some(*id),
             Ingested::Duplicate { .. } => None,
+            Ingested::Reused { .. } => panic!("copies are resends: {outcome:?}"),
         })
         .collect();
     assert_eq!(stored.len(), 32 * 200, "each pair of copies stored once");

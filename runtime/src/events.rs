@@ -195,6 +195,9 @@ pub struct MessageAccepted<'a> {
     pub id: u64,
     /// Whether it was a resend within the dedupe window.
     pub duplicate: bool,
+    /// The earlier message whose dedupe key (MSH-3, MSH-4, MSH-10) this
+    /// one, with other content, reuses within the window.
+    pub reuses: Option<u64>,
 }
 
 impl MessageAccepted<'_> {
@@ -209,6 +212,19 @@ impl MessageAccepted<'_> {
                 control_id = self.control_id,
                 id = self.id,
                 "Duplicate message acknowledged again, not stored."
+            );
+        } else if let Some(earlier_id) = self.reuses {
+            metrics.messages_stored.get_or_create(&labels).inc();
+            metrics.control_id_reuses.get_or_create(&labels).inc();
+            tracing::warn!(
+                target: AUDIT_TARGET,
+                channel = self.channel,
+                control_id = self.control_id,
+                message_type = self.message_type,
+                id = self.id,
+                earlier_id,
+                "Control id reused: same sender and MSH-10 as an earlier message within the \
+                 dedupe window, other content. Stored as a new message."
             );
         } else {
             metrics.messages_stored.get_or_create(&labels).inc();

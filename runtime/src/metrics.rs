@@ -61,6 +61,9 @@ pub struct Metrics {
     pub messages_stored: Counters,
     /// Resends recognised as duplicates, by channel.
     pub duplicates: Counters,
+    /// Messages stored although an earlier one within the dedupe window had
+    /// the same sender and MSH-10: other content, a reused control id.
+    pub control_id_reuses: Counters,
     /// Messages answered AE because storage failed, by channel.
     pub storage_failures: Counters,
     /// Messages refused by the channel's conformance profile, by channel.
@@ -156,6 +159,10 @@ impl Metrics {
         let acks = counter("acks_sent", "ACKs sent, by code");
         let messages_stored = counter("messages_stored", "Messages stored durably");
         let duplicates = counter("duplicates", "Resends recognised as duplicates");
+        let control_id_reuses = counter(
+            "control_id_reuses",
+            "Messages stored under a control id an earlier message with other content had",
+        );
         let storage_failures = counter(
             "storage_failures",
             "Messages answered AE because storage failed",
@@ -250,6 +257,7 @@ impl Metrics {
             acks,
             messages_stored,
             duplicates,
+            control_id_reuses,
             storage_failures,
             messages_invalid,
             validation_findings,

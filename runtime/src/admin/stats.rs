@@ -37,6 +37,9 @@ pub struct ChannelStats {
     pub messages_stored: u64,
     /// Resends recognised as duplicates.
     pub duplicates: u64,
+    /// Messages stored although an earlier one had the same sender and
+    /// MSH-10 within the dedupe window: other content, a reused control id.
+    pub control_id_reuses: u64,
     /// Messages answered AE because storage failed.
     pub storage_failures: u64,
     /// Messages refused by the channel's conformance profile.
@@ -77,6 +80,7 @@ impl ChannelStats {
             last_received_unix_secs: metrics.last_frame.get(&by_channel).map(|g| g.get()),
             messages_stored: count(&metrics.messages_stored, &by_channel),
             duplicates: count(&metrics.duplicates, &by_channel),
+            control_id_reuses: count(&metrics.control_id_reuses, &by_channel),
             storage_failures: count(&metrics.storage_failures, &by_channel),
             messages_invalid: count(&metrics.messages_invalid, &by_channel),
             acks: tally(&metrics.acks, "code", &ACK_CODES),

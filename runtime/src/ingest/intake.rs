@@ -240,9 +240,10 @@ impl Intake<'_> {
                 return Err(self.not_stored(context, control_id, &store_error, written.received));
             }
         };
-        let (id, duplicate) = match ingested {
-            Ingested::Stored { id } => (id, false),
-            Ingested::Duplicate { original_id } => (original_id, true),
+        let (id, duplicate, reuses) = match ingested {
+            Ingested::Stored { id } => (id, false, None),
+            Ingested::Reused { id, earlier_id } => (id, false, Some(earlier_id)),
+            Ingested::Duplicate { original_id } => (original_id, true, None),
         };
         MessageAccepted {
             channel: &self.channel.name,
@@ -250,6 +251,7 @@ impl Intake<'_> {
             message_type: written.message_type.as_deref(),
             id,
             duplicate,
+            reuses,
         }
         .emit(&self.channel.metrics);
         if !duplicate {

@@ -1,5 +1,14 @@
 //! The dedupe index: which message a (MSH-3, MSH-4, MSH-10) was stored as,
-//! and when, so that a resend within the window is recognised.
+//! when, and a fingerprint of its content, so that a resend within the
+//! window is recognised.
+//!
+//! A resend carries the same content. A message under the same key with
+//! other content is not one: its sender reused a control id (a counter
+//! reset, a test system, a second feed under the same names). Taking it for
+//! a resend would acknowledge it and drop it, so it is stored as a new
+//! message and its entry replaces the earlier one's (the store reports it
+//! as [`crate::store::Ingested::Reused`]). The fingerprint leaves out MSH-7,
+//! which a sender may stamp anew when it resends.
 //!
 //! The window is checked lazily against the stored time, so an expired entry
 //! never counts even before [`prune`] removes it.
@@ -22,22 +31,40 @@ pub struct DedupeKey<'a> {
     pub control_id: &'a str,
 }
 
-/// A dedupe entry's value: the id the message was stored as and when it was
-/// received, 16 bytes (`id u64 | received_at_ms u64`, big-endian).
+/// A dedupe entry's value: the id the message was stored as, when it was
+/// received and its content's fingerprint, 20 bytes (`id u64 |
+/// received_at_ms u64 | fingerprint u32`, big-endian). Entries written
+/// before fingerprints, 16 bytes, are still read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct DedupeEntry {
     /// The stored message.
     pub(crate) id: u64,
     /// When it was received, in milliseconds since the Unix epoch.
     pub(crate) received_at_ms: u64,
+    /// Its [`fingerprint`]; `None` in an entry written before them, which
+    /// any content matches.
+    pub(crate) fingerprint: Option<u32>,
+}
+
+/// What a message under a key already in the index is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Match {
+    /// A resend of the entry's message.
+    Resend,
+    /// Another message under a reused control id.
+    Reuse,
+    /// Neither: the entry is older than the window.
+    Expired,
 }
 
 impl DedupeEntry {
     /// The entry as stored.
-    pub(crate) fn encode(&self) -> [u8; 16] {
-        let mut bytes = [0; 16];
+    pub(crate) fn encode(&self) -> [u8; 20] {
+        let mut bytes = [0; 20];
         bytes[..8].copy_from_slice(&self.id.to_be_bytes());
-        bytes[8..].copy_from_slice(&self.received_at_ms.to_be_bytes());
+        bytes[8..16].copy_from_slice(&self.received_at_ms.to_be_bytes());
+        let fingerprint = self.fingerprint.expect("new entries have a fingerprint");
+        bytes[16..].copy_from_slice(&fingerprint.to_be_bytes());
         bytes
     }
 
@@ -45,24 +72,74 @@ impl DedupeEntry {
     ///
     /// # Errors
     ///
-    /// [`StoreError::Corrupt`] if the value is not 16 bytes.
+    /// [`StoreError::Corrupt`] if the value is neither 20 nor 16 bytes.
     pub(crate) fn decode(key: &[u8], value: &[u8]) -> Result<Self, StoreError> {
-        let bytes: [u8; 16] = value.try_into().map_err(|_| StoreError::Corrupt {
+        let corrupt = || StoreError::Corrupt {
             key: keys::describe(key),
-            reason: format!("dedupe entry of {} bytes, expected 16", value.len()),
-        })?;
-        let (id, received_at_ms) = bytes.split_at(8);
+            reason: format!("dedupe entry of {} bytes, expected 20", value.len()),
+        };
+        let (id, rest) = value.split_first_chunk::<8>().ok_or_else(corrupt)?;
+        let (received_at_ms, rest) = rest.split_first_chunk::<8>().ok_or_else(corrupt)?;
+        let fingerprint = match rest.len() {
+            0 => None,
+            4 => Some(u32::from_be_bytes(rest.try_into().expect("4 bytes"))),
+            _ => return Err(corrupt()),
+        };
         Ok(DedupeEntry {
-            id: u64::from_be_bytes(id.try_into().expect("8 bytes")),
-            received_at_ms: u64::from_be_bytes(received_at_ms.try_into().expect("8 bytes")),
+            id: u64::from_be_bytes(*id),
+            received_at_ms: u64::from_be_bytes(*received_at_ms),
+            fingerprint,
         })
     }
 
-    /// Whether a message received at `now_ms` is a resend of this one: the
-    /// entry is younger than `window`.
+    /// What a message with `fingerprint`, received at `now_ms`, is to this
+    /// entry's message with a dedupe `window`.
+    pub(crate) fn judge(&self, fingerprint: u32, now_ms: u64, window: Duration) -> Match {
+        if !self.covers(now_ms, window) {
+            Match::Expired
+        } else if self.fingerprint.is_none_or(|own| own == fingerprint) {
+            Match::Resend
+        } else {
+            Match::Reuse
+        }
+    }
+
+    /// Whether the entry is younger than `window` at `now_ms`.
     pub(crate) fn covers(&self, now_ms: u64, window: Duration) -> bool {
         now_ms.saturating_sub(self.received_at_ms) < window_ms(window)
     }
+}
+
+/// A fingerprint of a message's content, to tell a resend from another
+/// message under the same control id: the CRC-32 of its bytes without MSH-7
+/// and without line ends at its end. Bytes that are not HL7 (a hand-off's
+/// FHIR body, say) are taken whole.
+pub(crate) fn fingerprint(raw: &[u8]) -> u32 {
+    let raw = raw.trim_ascii_end();
+    let mut hasher = crc32fast::Hasher::new();
+    match msh7_range(raw) {
+        Some((start, end)) => {
+            hasher.update(&raw[..start]);
+            hasher.update(&raw[end..]);
+        }
+        None => hasher.update(raw),
+    }
+    hasher.finalize()
+}
+
+/// Where MSH-7 lies in `raw`, a message that starts with MSH.
+fn msh7_range(raw: &[u8]) -> Option<(usize, usize)> {
+    let separator = *raw.strip_prefix(b"MSH")?.first()?;
+    let line_end = raw.iter().position(|&b| b == b'\r' || b == b'\n');
+    let line = &raw[..line_end.unwrap_or(raw.len())];
+    let mut separators = line
+        .iter()
+        .enumerate()
+        .filter(|&(_, &b)| b == separator)
+        .map(|(at, _)| at);
+    // The separator after "MSH" opens MSH-2; MSH-7 follows the sixth.
+    let start = separators.nth(5)? + 1;
+    Some((start, separators.next().unwrap_or(line.len())))
 }
 
 /// Removes every dedupe entry older than `window` at `now_ms`, uncounting
@@ -112,6 +189,7 @@ mod tests {
         let entry = DedupeEntry {
             id: 7,
             received_at_ms: 1_000,
+            fingerprint: Some(42),
         };
         let window = Duration::from_millis(500);
         assert!(entry.covers(1_000, window));
@@ -120,5 +198,48 @@ mod tests {
         assert!(entry.covers(900, window), "a clock step back still counts");
         assert_eq!(DedupeEntry::decode(b"d/", &entry.encode()).unwrap(), entry);
         assert!(DedupeEntry::decode(b"d/", b"short").is_err());
+        assert!(DedupeEntry::decode(b"d/", &[0; 24]).is_err());
+    }
+
+    /// Ensures that the same content within the window is a resend, other
+    /// content a reuse, and that an entry from before fingerprints (16
+    /// bytes) takes any content for a resend, as it did.
+    #[test]
+    fn judges_by_window_then_content() {
+        let entry = DedupeEntry {
+            id: 7,
+            received_at_ms: 1_000,
+            fingerprint: Some(42),
+        };
+        let window = Duration::from_millis(500);
+        assert_eq!(entry.judge(42, 1_100, window), Match::Resend);
+        assert_eq!(entry.judge(43, 1_100, window), Match::Reuse);
+        assert_eq!(entry.judge(42, 1_500, window), Match::Expired);
+        let old = DedupeEntry::decode(b"d/", &entry.encode()[..16]).unwrap();
+        assert_eq!(old.fingerprint, None);
+        assert_eq!(old.judge(43, 1_100, window), Match::Resend);
+    }
+
+    /// Ensures that the fingerprint ignores MSH-7 and trailing line ends and
+    /// sees any other change, MSH included.
+    #[test]
+    fn fingerprint_leaves_out_msh7_only() {
+        let message = b"MSH|^~\\&|APP|FAC|RCV|RFAC|20261129120000||ADT^A01|C1|P|2.5\rPID|1||42\r";
+        let base = fingerprint(message);
+        let restamped =
+            b"MSH|^~\\&|APP|FAC|RCV|RFAC|20261129120505+0100||ADT^A01|C1|P|2.5\rPID|1||42\r\n";
+        assert_eq!(fingerprint(restamped), base);
+        let other_patient =
+            b"MSH|^~\\&|APP|FAC|RCV|RFAC|20261129120000||ADT^A01|C1|P|2.5\rPID|1||43\r";
+        assert_ne!(fingerprint(other_patient), base);
+        let other_event =
+            b"MSH|^~\\&|APP|FAC|RCV|RFAC|20261129120000||ADT^A08|C1|P|2.5\rPID|1||42\r";
+        assert_ne!(fingerprint(other_event), base);
+        assert_eq!(msh7_range(b"MSH|^~\\&|A|B|C|D|7"), Some((17, 18)));
+        assert_eq!(msh7_range(b"MSH|^~\\&|A|B"), None);
+        assert_eq!(
+            fingerprint(b"{\"resourceType\": \"Bundle\"}"),
+            crc32fast::hash(b"{\"resourceType\": \"Bundle\"}")
+        );
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use super::database::Database;
-use super::dedupe::DedupeEntry;
+use super::dedupe::{self, DedupeEntry, Match};
 use super::error::StoreError;
 use super::group_commit::Ticket;
 use super::record::{self, NewMessage};
@@ -66,6 +66,9 @@ pub(crate) fn write(
     let dedupe_key = message
         .dedupe_key
         .map(|key| keys::dedupe(message.channel, &key));
+    let fingerprint = dedupe_key
+        .as_ref()
+        .map_or(0, |_| dedupe::fingerprint(message.raw));
     let record = record::encode(message);
     let _channel = locks
         .stripe(message.channel)
@@ -73,7 +76,12 @@ pub(crate) fn write(
         .expect("lock not poisoned");
     let (commit, indexer) = (&database.commit, &database.indexer);
     let key = dedupe_key.as_deref();
-    if let Some(original_id) = duplicate_of(db, database, key, message, window)? {
+    let earlier = earlier_entry(db, database, key)?;
+    let judged = earlier.map(|entry| {
+        let judgement = entry.judge(fingerprint, message.received_at_ms, window);
+        (entry.id, judgement)
+    });
+    if let Some((original_id, Match::Resend)) = judged {
         return Ok((Ingested::Duplicate { original_id }, commit.request(|_| {})));
     }
     let writes = MessageWrites {
@@ -83,6 +91,7 @@ pub(crate) fn write(
         received_at_ms: message.received_at_ms,
         dedupe_key: key,
         record: &record,
+        fingerprint,
     };
     // Remembered before the record can reach the indexer, which forgets it
     // once sled holds it.
@@ -90,31 +99,32 @@ pub(crate) fn write(
         indexer.remember(key.to_vec(), writes.dedupe_entry());
     }
     let ticket = commit.request(|pending| writes.frame_into(pending));
-    Ok((Ingested::Stored { id: writes.id }, ticket))
+    let id = writes.id;
+    let ingested = match judged {
+        Some((earlier_id, Match::Reuse)) => Ingested::Reused { id, earlier_id },
+        _ => Ingested::Stored { id },
+    };
+    Ok((ingested, ticket))
 }
 
-/// The id of the message `message` resends within `window`, if any: the
-/// entry not yet indexed wins, as it is the newer one; sled is read only
-/// for a key its dedupe filter may hold.
-fn duplicate_of(
+/// The dedupe entry stored under `dedupe_key`, if any: the entry not yet
+/// indexed wins, as it is the newer one; sled is read only for a key its
+/// dedupe filter may hold.
+fn earlier_entry(
     db: &sled::Db,
     database: &Database,
     dedupe_key: Option<&[u8]>,
-    message: &NewMessage<'_>,
-    window: Duration,
-) -> Result<Option<u64>, StoreError> {
+) -> Result<Option<DedupeEntry>, StoreError> {
     let Some(key) = dedupe_key else {
         return Ok(None);
     };
-    let entry = match database.indexer.pending_duplicate(key) {
-        Some(entry) => entry,
-        None if !database.dedupe_filter.may_hold(key) => return Ok(None),
-        None => match db.get(key)? {
-            Some(value) => DedupeEntry::decode(key, &value)?,
-            None => return Ok(None),
-        },
-    };
-    Ok(entry
-        .covers(message.received_at_ms, window)
-        .then_some(entry.id))
+    if let Some(entry) = database.indexer.pending_duplicate(key) {
+        return Ok(Some(entry));
+    }
+    if !database.dedupe_filter.may_hold(key) {
+        return Ok(None);
+    }
+    db.get(key)?
+        .map(|value| DedupeEntry::decode(key, &value))
+        .transpose()
 }

@@ -317,6 +317,7 @@ mod tests {
             DedupeEntry {
                 id: 5,
                 received_at_ms: 1,
+                fingerprint: Some(0),
             },
         );
         indexer.forget([(b"k".to_vec(), 4)]);

@@ -11,7 +11,7 @@
 //! m/<id u64>                                         -> record (see record.rs)
 //! s/<id u64>                                         -> processing status (JSON)
 //! q/<channel str><partition u32><id u64>             -> empty: queued for long (queues.rs)
-//! d/<channel str><msh3 str><msh4 str><msh10 str>     -> id u64 | received_at_ms u64
+//! d/<channel str><msh3 str><msh4 str><msh10 str>     -> id u64 | received_at_ms u64 | fingerprint u32
 //! n/ids                                              -> id ceiling u64 (ids.rs)
 //! n/queued                                           -> queues' low-water mark u64 (queues.rs)
 //!
@@ -164,13 +164,22 @@ use background::Background;
 use database::Database;
 use inbound::ChannelLocks;
 
-/// What [`Store::ingest`] did with a message; both are acknowledged AA.
+/// What [`Store::ingest`] did with a message; all are acknowledged AA.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ingested {
     /// Stored and queued under a new id.
     Stored {
         /// The new message's id.
         id: u64,
+    },
+    /// Stored and queued under a new id although a message with the same
+    /// dedupe key was stored within the window: its content differs, so
+    /// it is not a resend but a reused control id (see `dedupe.rs`).
+    Reused {
+        /// The new message's id.
+        id: u64,
+        /// The id of the earlier message under the same key.
+        earlier_id: u64,
     },
     /// A resend of a message stored within the dedupe window; not stored or
     /// queued again.

@@ -117,35 +117,48 @@ pub(crate) struct Route<'a> {
     pub(crate) received_at_ms: u64,
     /// The channel it arrived on.
     pub(crate) channel: &'a str,
+    /// The message as received.
+    pub(crate) raw: &'a [u8],
 }
 
-/// Reads the partition, receive time and channel of message `id`'s record
-/// without decoding the rest.
+/// Reads the partition, receive time, channel and raw bytes of message
+/// `id`'s record without copying anything.
 ///
 /// # Errors
 ///
 /// As [`decode`].
 pub(crate) fn route(id: u64, record: &[u8]) -> Result<Route<'_>, StoreError> {
-    read_route(id, &mut Reader(record)).map(|(_, route)| route)
+    read(id, record).map(|(route, _)| route)
 }
 
-/// Reads a record's version and route, leaving `reader` after them.
-fn read_route<'a>(id: u64, reader: &mut Reader<'a>) -> Result<(u8, Route<'a>), StoreError> {
+/// Reads a record: its route, and its optional strings in the order `peer,
+/// control_id, message_type, peer_certificate`.
+fn read(id: u64, record: &[u8]) -> Result<(Route<'_>, [Option<&str>; 4]), StoreError> {
     let corrupt = corrupt_in(id);
+    let mut reader = Reader(record);
     let version = reader.take(1).ok_or_else(|| corrupt("empty"))?[0];
     if version != VERSION && version != VERSION_WITHOUT_CERTIFICATE {
         return Err(corrupt("unknown record version"));
     }
     let truncated = || corrupt("truncated header");
+    let partition = reader.u32().ok_or_else(truncated)?;
+    let received_at_ms = reader.u64().ok_or_else(truncated)?;
+    let channel = reader
+        .optional_str()
+        .map_err(&corrupt)?
+        .ok_or_else(|| corrupt("no channel"))?;
+    let mut strings = [None; 4];
+    let present = if version == VERSION { 4 } else { 3 };
+    for string in &mut strings[..present] {
+        *string = reader.optional_str().map_err(&corrupt)?;
+    }
     let route = Route {
-        partition: reader.u32().ok_or_else(truncated)?,
-        received_at_ms: reader.u64().ok_or_else(truncated)?,
-        channel: reader
-            .optional_str()
-            .map_err(&corrupt)?
-            .ok_or_else(|| corrupt("no channel"))?,
+        partition,
+        received_at_ms,
+        channel,
+        raw: reader.0,
     };
-    Ok((version, route))
+    Ok((route, strings))
 }
 
 /// Decodes the record of message `id`.
@@ -155,32 +168,18 @@ fn read_route<'a>(id: u64, reader: &mut Reader<'a>) -> Result<(u8, Route<'a>), S
 /// [`StoreError::Corrupt`] if the record is truncated, of another version, or
 /// holds text that is not UTF-8.
 pub(crate) fn decode(id: u64, record: &[u8]) -> Result<StoredMessage, StoreError> {
-    let corrupt = corrupt_in(id);
-    let mut reader = Reader(record);
-    let (
-        version,
-        Route {
-            partition,
-            received_at_ms,
-            channel,
-        },
-    ) = read_route(id, &mut reader)?;
-    let mut strings = [None, None, None, None];
-    let present = if version == VERSION { 4 } else { 3 };
-    for string in &mut strings[..present] {
-        *string = reader.optional_str().map_err(&corrupt)?.map(str::to_owned);
-    }
-    let [peer, control_id, message_type, peer_certificate] = strings;
+    let (route, strings) = read(id, record)?;
+    let [peer, control_id, message_type, peer_certificate] = strings.map(|s| s.map(str::to_owned));
     Ok(StoredMessage {
         id,
-        channel: channel.to_owned(),
-        partition,
-        received_at_ms,
+        channel: route.channel.to_owned(),
+        partition: route.partition,
+        received_at_ms: route.received_at_ms,
         peer,
         peer_certificate,
         control_id,
         message_type,
-        raw: reader.0.to_vec(),
+        raw: route.raw.to_vec(),
     })
 }
 

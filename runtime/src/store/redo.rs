@@ -10,7 +10,7 @@
 //! partition and receive time, so the payload rebuilds both writes and the
 //! message's place in its inbound queue.
 
-use super::dedupe::DedupeEntry;
+use super::dedupe::{self, DedupeEntry};
 use super::dedupe_filter::DedupeFilter;
 use super::error::StoreError;
 use super::queues::InboundQueues;
@@ -34,6 +34,8 @@ pub(crate) struct MessageWrites<'a> {
     pub(crate) dedupe_key: Option<&'a [u8]>,
     /// Its encoded record.
     pub(crate) record: &'a [u8],
+    /// The [`dedupe::fingerprint`] of its raw bytes.
+    pub(crate) fingerprint: u32,
 }
 
 impl MessageWrites<'_> {
@@ -70,6 +72,7 @@ impl MessageWrites<'_> {
         DedupeEntry {
             id: self.id,
             received_at_ms: self.received_at_ms,
+            fingerprint: Some(self.fingerprint),
         }
     }
 }
@@ -151,6 +154,8 @@ fn writes_of(payload: &[u8]) -> Result<MessageWrites<'_>, StoreError> {
         received_at_ms: route.received_at_ms,
         dedupe_key,
         record,
+        // Only a dedupe entry needs it.
+        fingerprint: dedupe_key.map_or(0, |_| dedupe::fingerprint(route.raw)),
     })
 }
 
@@ -216,6 +221,7 @@ mod tests {
             received_at_ms: 1_000,
             dedupe_key: Some(b"d/key"),
             record: &record,
+            fingerprint: dedupe::fingerprint(message.raw),
         };
         writes.frame_into(&mut framed);
         let payload = &framed[8..];
@@ -230,6 +236,7 @@ mod tests {
         let newer = DedupeEntry {
             id: 9,
             received_at_ms: 2_000,
+            fingerprint: Some(1),
         };
         db.insert(b"d/key", &newer.encode()[..]).unwrap();
         db.remove(keys::message(7)).unwrap();
@@ -251,5 +258,10 @@ mod tests {
         assert!(filter.may_hold(b"d/key"), "the dedupe key it added");
         let entry = DedupeEntry::decode(b"d/key", &db.get(b"d/key").unwrap().unwrap()).unwrap();
         assert_eq!(entry.id, 7);
+        assert_eq!(
+            entry.fingerprint,
+            Some(dedupe::fingerprint(message.raw)),
+            "the fingerprint comes back from the record"
+        );
     }
 }

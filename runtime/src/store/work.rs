@@ -378,7 +378,7 @@ impl Store {
         let mut ids = Vec::with_capacity(begun.len());
         for pending in begun {
             ids.push(match self.finish_ingest(&pending).await? {
-                Ingested::Stored { id } => id,
+                Ingested::Stored { id } | Ingested::Reused { id, .. } => id,
                 Ingested::Duplicate { original_id } => original_id,
             });
         }

@@ -213,7 +213,7 @@
       ["source", `${status.source}${status.tls ? " (TLS)" : ""}`],
       ["ACK mode", `${status.ack_mode}${status.ack_destination ? `, verdict of ${status.ack_destination}` : ""}`],
       ["partitions", `${status.partitions}${status.partition_by ? ` by ${status.partition_by}` : ""}, ${status.ordering}`],
-      ["received", `${s.frames_received} received, ${s.messages_stored} stored, ${s.duplicates} duplicates, ${s.storage_failures} storage failures`],
+      ["received", `${s.frames_received} received, ${s.messages_stored} stored, ${s.duplicates} duplicates, ${s.control_id_reuses} reused control ids, ${s.storage_failures} storage failures`],
       ["last message", s.last_received_unix_secs == null ? "none since the engine started" : time(s.last_received_unix_secs * 1000)],
       ["profile", status.validation_profile ? `${status.validation_profile}, ${s.messages_invalid} refused` : "none"],
       ["ACKs", Object.entries(s.acks).map(([code, n]) => `${code} ${n}`).join(", ")],
