@@ -61,19 +61,8 @@ impl Link {
         Ok(Link::Mllp(Connection::new(stream, MllpLimits::default())))
     }
 
-    /// A new connection after a message got no ACK: an answer that comes
-    /// late on the old one must not be read as the next message's.
-    async fn reopen(self, args: &SendArgs, timeout: Duration) -> anyhow::Result<Link> {
-        match self {
-            Link::Http(_) => Ok(self),
-            Link::Mllp(_) => Link::open(args, timeout)
-                .await
-                .context("cannot reconnect to go on with the next message"),
-        }
-    }
-
     /// Sends one message and returns its ACK.
-    async fn request(&mut self, args: &SendArgs, message: &[u8]) -> anyhow::Result<Vec<u8>> {
+    async fn exchange(&mut self, args: &SendArgs, message: &[u8]) -> anyhow::Result<Vec<u8>> {
         match self {
             Link::Mllp(connection) => {
                 let timeout = Duration::from_secs(args.timeout_secs);
@@ -113,9 +102,39 @@ impl Tally {
     }
 }
 
+/// A [`Link`] that an MLLP connection is dropped from after a message got
+/// no ACK, and opened again for the next message: an answer that comes late
+/// on the old connection must not be read as the next message's.
+struct Sender<'a> {
+    args: &'a SendArgs,
+    link: Option<Link>,
+}
+
+impl Sender<'_> {
+    /// Sends one message and returns its ACK.
+    async fn request(&mut self, message: &[u8]) -> anyhow::Result<Vec<u8>> {
+        let link = match &mut self.link {
+            Some(link) => link,
+            None => {
+                let timeout = Duration::from_secs(self.args.timeout_secs);
+                let link = Link::open(self.args, timeout).await;
+                self.link.insert(link.context("cannot connect again")?)
+            }
+        };
+        let answer = link.exchange(self.args, message).await;
+        if answer.is_err() && matches!(link, Link::Mllp(_)) {
+            self.link = None;
+        }
+        answer
+    }
+}
+
 async fn send_all(args: &SendArgs) -> anyhow::Result<ExitCode> {
     let timeout = Duration::from_secs(args.timeout_secs);
-    let mut link = Link::open(args, timeout).await?;
+    let mut sender = Sender {
+        args,
+        link: Some(Link::open(args, timeout).await?),
+    };
     let mut tally = Tally::default();
     for file in &args.files {
         let bytes = match std::fs::read(file) {
@@ -135,7 +154,7 @@ async fn send_all(args: &SendArgs) -> anyhow::Result<ExitCode> {
             }
         };
         if args.batch && batch.header.is_some() {
-            match link.request(args, &bytes).await {
+            match sender.request(&bytes).await {
                 Ok(reply) => {
                     let acks = hl7v2::split_batch(&reply)
                         .map(|answer| answer.messages)
@@ -149,19 +168,17 @@ async fn send_all(args: &SendArgs) -> anyhow::Result<ExitCode> {
                 }
                 Err(error) => {
                     tally.failed(&error.context(format!("{}: no batch of ACKs", file.display())));
-                    link = link.reopen(args, timeout).await?;
                 }
             }
             continue;
         }
         for (index, message) in batch.messages.iter().enumerate() {
             let what = format!("{} message {}", file.display(), index + 1);
-            match link.request(args, message).await {
+            match sender.request(message).await {
                 Ok(ack) => tally.answered(&what, &ack),
                 Err(error) => {
                     let hint = accept_ack_hint(message);
                     tally.failed(&error.context(format!("{what}: no ACK{hint}")));
-                    link = link.reopen(args, timeout).await?;
                 }
             }
         }
