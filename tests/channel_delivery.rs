@@ -312,6 +312,7 @@ async fn after_transform_acks_carry_the_pipeline_result() {
     assert_eq!(field(&ack, "MSA-1"), "AR", "{ack}");
     assert_eq!(field(&ack, "MSA-2"), "T2");
     assert_eq!(field(&ack, "ERR-2"), "PID^1^5");
+    assert_eq!(field(&ack, "ERR-3.1"), "207", "an application error");
     assert!(field(&ack, "ERR-8").contains("rejects on purpose"), "{ack}");
 
     let retried = format!("{}NTE|1||HOSTILE:retry\r", message("T3"));
@@ -319,6 +320,35 @@ async fn after_transform_acks_carry_the_pipeline_result() {
     assert_eq!(field(&ack, "MSA-1"), "AE", "{ack}");
     assert!(field(&ack, "ERR-8").contains("will be retried"), "{ack}");
     sink.wait_for(1, PATIENCE).await;
+}
+
+/// Ensures that a message type the mapper refuses (hl7-to-fhir with
+/// `unsupported = "reject"`) is answered, under `after_transform`, with
+/// ERR-2 at MSH-9 and ERR-3 200 (unsupported message type).
+#[tokio::test]
+async fn an_unsupported_type_is_answered_with_err_200() {
+    let sink = Sink::start("127.0.0.1:0", Answer::Accept).await;
+    let dir = tempfile::tempdir().unwrap();
+    install_plugin(&dir, &support::plugin_path("hl7-to-fhir"));
+    let stage =
+        "[[channels.pipeline]]\nplugin = \"hl7-to-fhir\"\nconfig = { unsupported = \"reject\" }\n";
+    let config = channel(sink.address, "ack_mode = \"after_transform\"", stage, 5);
+    let engine = start_channels(dir, &config).await;
+    let mut stream = TcpStream::connect(engine.address).await.unwrap();
+
+    let unsupported = message("U1").replacen("|ADT^A01^ADT_A01|", "|ZZZ^Z01|", 1);
+    let ack = exchange(&mut stream, unsupported.as_bytes()).await;
+    assert_eq!(field(&ack, "MSA-1"), "AR", "{ack}");
+    assert_eq!(field(&ack, "ERR-2"), "MSH^1^9");
+    assert_eq!(field(&ack, "ERR-3.1"), "200", "{ack}");
+    assert_eq!(field(&ack, "ERR-3.2"), "Unsupported message type");
+    assert!(
+        field(&ack, "ERR-8").contains("unsupported message type"),
+        "{ack}"
+    );
+
+    let ack = exchange(&mut stream, message("U2").as_bytes()).await;
+    assert_eq!(field(&ack, "MSA-1"), "AA", "a supported type maps: {ack}");
 }
 
 /// Ensures that with `ack_mode = "after_delivery"` the sender gets the ACK

@@ -68,6 +68,10 @@ impl Hl7ToFhir {
                 field: Some(field),
                 component: None,
             })),
+            // At MSH-9, the host answers ERR-3 200 (unsupported message type).
+            MapError::Unsupported(_) => {
+                Err(TransformError::reject(text).at(Location::field("MSH", 9)))
+            }
             _ => Err(TransformError::reject(text)),
         }
     }

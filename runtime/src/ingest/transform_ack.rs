@@ -9,6 +9,9 @@
 //! | requeued           | AE, ERR: queued again from the dead letters    |
 //! | none in time       | AE, ERR: stored, not yet transformed           |
 //!
+//! ERR-3 is 200 (unsupported message type) for a failure the plugin placed
+//! at MSH-9, and 207 (application internal error) for any other.
+//!
 //! In every case the message is already durable: an AE here never means it
 //! was lost, and a resend is recognised as a duplicate and answered with
 //! the original's status.
@@ -60,12 +63,14 @@ pub(crate) fn stored_but(why: String) -> Verdict {
 pub(crate) fn answer(status: &MessageStatus) -> Verdict {
     let text = status.error.clone().unwrap_or_default();
     let detail = |text: String| match &status.location {
-        Some(location) => error_at(
-            ErrorCode::ApplicationInternalError,
-            &location.segment,
-            location.field,
-            text,
-        ),
+        Some(location) => {
+            let code = if location.segment == "MSH" && location.field == Some(9) {
+                ErrorCode::UnsupportedMessageType
+            } else {
+                ErrorCode::ApplicationInternalError
+            };
+            error_at(code, &location.segment, location.field, text)
+        }
         None => error(ErrorCode::ApplicationInternalError, Severity::Error, text),
     };
     match status.state {
