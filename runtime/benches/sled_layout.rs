@@ -6,8 +6,10 @@
 //! (as the store was), one tree per key kind, no queue entries (the
 //! pipeline told the ids in memory, as the store is now), both, and the
 //! store as it is with a 48-byte record instead of the 1 KB one (the body
-//! kept elsewhere, sled holding where). Each prints msg/s and the CPU
-//! seconds it took. sled's cache is the store's default, 64 MiB.
+//! kept elsewhere, sled holding where), and the store as it is with the
+//! records of 32 messages in one sled value (one entry per flush group).
+//! Each prints msg/s and the CPU seconds it took. sled's cache is the
+//! store's default, 64 MiB.
 //!
 //! Run: `cargo bench -p hl7wasm-runtime --bench sled_layout [-- MESSAGES]`
 //! (default 100,000 per variant). The variants run in turns, twice.
@@ -26,38 +28,53 @@ struct Layout {
     tree_per_kind: bool,
     queue_entries: bool,
     record_bytes: usize,
+    /// How many messages' records share one sled value (a divisor of 64,
+    /// the messages the pipeline is woken for).
+    records_per_value: u64,
 }
 
-const LAYOUTS: [Layout; 5] = [
+const LAYOUTS: [Layout; 6] = [
     Layout {
         name: "one tree with queue entries",
         tree_per_kind: false,
         queue_entries: true,
         record_bytes: 1024,
+        records_per_value: 1,
     },
     Layout {
         name: "one tree per key kind",
         tree_per_kind: true,
         queue_entries: true,
         record_bytes: 1024,
+        records_per_value: 1,
     },
     Layout {
         name: "no queue entries",
         tree_per_kind: false,
         queue_entries: false,
         record_bytes: 1024,
+        records_per_value: 1,
     },
     Layout {
         name: "both",
         tree_per_kind: true,
         queue_entries: false,
         record_bytes: 1024,
+        records_per_value: 1,
     },
     Layout {
         name: "no queue entries, body elsewhere",
         tree_per_kind: false,
         queue_entries: false,
         record_bytes: 48,
+        records_per_value: 1,
+    },
+    Layout {
+        name: "no queue entries, 32 records a value",
+        tree_per_kind: false,
+        queue_entries: false,
+        record_bytes: 1024,
+        records_per_value: 32,
     },
 ];
 
@@ -101,7 +118,8 @@ fn run(layout: Layout, messages: u64) {
     // as the store's worker sleeps until woken, so the CPU figure is the
     // work's and not a spinning thread's.
     let indexed = (Mutex::new(0u64), Condvar::new());
-    let body = vec![b'x'; layout.record_bytes];
+    let group = layout.records_per_value;
+    let body = vec![b'x'; layout.record_bytes * group as usize];
     let started = Instant::now();
     let cpu_before = cpu_seconds();
     std::thread::scope(|scope| {
@@ -127,7 +145,8 @@ fn run(layout: Layout, messages: u64) {
                     (done..upto.min(done + 64)).collect()
                 };
                 for id in ids {
-                    assert!(records.get(key(b"m/", id)).unwrap().is_some());
+                    let value = records.get(key(b"m/", id / group * group)).unwrap();
+                    assert!(value.is_some());
                     statuses
                         .insert(key(b"s/", id), &b"{\"state\":\"processed\"}"[..])
                         .unwrap();
@@ -139,7 +158,11 @@ fn run(layout: Layout, messages: u64) {
             }
         });
         for id in 0..messages {
-            records.insert(key(b"m/", id), &body[..]).unwrap();
+            if (id + 1) % group == 0 || id + 1 == messages {
+                records
+                    .insert(key(b"m/", id / group * group), &body[..])
+                    .unwrap();
+            }
             // Dedupe keys land all over the tree, as control ids do.
             let control_id = id.wrapping_mul(2_654_435_761) % 100_000_000;
             dedupe
@@ -157,7 +180,7 @@ fn run(layout: Layout, messages: u64) {
     });
     let seconds = started.elapsed().as_secs_f64();
     println!(
-        "{:<32} {:>8.0} msg/s  {:>5.1} CPU s",
+        "{:<38} {:>8.0} msg/s  {:>5.1} CPU s",
         layout.name,
         messages as f64 / seconds,
         cpu_seconds() - cpu_before
