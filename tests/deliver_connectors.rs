@@ -93,10 +93,13 @@ fn ack(code: &str, acknowledged: &str, text: &str) -> Vec<u8> {
 
 /// What the test listener answers to a message, by its control id (and it closes the
 /// connection after an id holding `BYE`): `SLOW…` gets no answer; `LATE…` first gets an AR for an earlier message, then its own AA; `STRAY…`
-/// gets its AA followed by an AR for an earlier message; anything else gets the ACK
+/// gets its AA followed by an AR for an earlier message; none (no MSH-10) gets an AR
+/// for an earlier message, then AA with an empty MSA-2; anything else gets the ACK
 /// code its first two letters name.
 fn answers(control_id: &str) -> Vec<Vec<u8>> {
-    if control_id.starts_with("SLOW") {
+    if control_id.is_empty() {
+        vec![ack("AR", "EARLIER", "late"), ack("AA", "", "")]
+    } else if control_id.starts_with("SLOW") {
         Vec::new()
     } else if control_id.starts_with("LATE") {
         vec![ack("AR", "EARLIER", "late"), ack("AA", control_id, "")]
@@ -157,7 +160,7 @@ async fn answer_all<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(str
             continue;
         };
         let message = hl7v2::Message::parse(&message).unwrap();
-        let control_id = message.header().control_id().unwrap().to_owned();
+        let control_id = message.header().control_id().unwrap_or("").to_owned();
         for frame in answers(&control_id) {
             connection.write_frame(&frame).await.unwrap();
         }
@@ -205,6 +208,18 @@ async fn mllp_late_ack_is_discarded() {
     assert_eq!(connections.load(Ordering::SeqCst), 1);
 }
 
+/// Ensures that a message without MSH-10 is sent, that an ACK naming another message
+/// is not taken for its own, and that the ACK with an empty MSA-2 delivers it.
+#[tokio::test]
+async fn mllp_message_without_control_id_is_delivered() {
+    let (address, _) = mllp_listener(None).await;
+    let mut connector = mllp_connector(mllp_target(&address.to_string()));
+    let body = adt("");
+    let attempt = connector.deliver(&delivery(&body, None, HL7)).await;
+    assert_eq!(attempt, Attempt::Delivered);
+    assert_eq!(send(&mut connector, "AA-2").await, Attempt::Delivered);
+}
+
 /// Ensures that a missing ACK is a retry that drops the connection, and that the next
 /// attempt reconnects.
 #[tokio::test]
@@ -239,8 +254,8 @@ async fn mllp_reconnects_after_idle_close() {
     assert_eq!(connections.load(Ordering::SeqCst), 2);
 }
 
-/// Ensures that a refused connection is a retry, and a body that is not HL7 v2 with an
-/// MSH-10 is rejected unsent.
+/// Ensures that a refused connection is a retry, and a body that is not HL7 v2 is
+/// rejected unsent.
 #[tokio::test]
 async fn mllp_refused_connection_retries() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -251,11 +266,6 @@ async fn mllp_refused_connection_retries() {
     let bundle = br#"{"resourceType":"Bundle"}"#;
     let attempt = connector.deliver(&delivery(bundle, None, FHIR)).await;
     assert_reject(&attempt, "not an HL7 v2 message");
-    let no_id = b"MSH|^~\\&|A|B|C|D|20240101||ADT^A01||P|2.5\r";
-    assert_reject(
-        &connector.deliver(&delivery(no_id, None, HL7)).await,
-        "MSH-10",
-    );
 }
 
 /// Ensures that a destination whose listener cannot be reached connects to its

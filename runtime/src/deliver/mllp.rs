@@ -16,7 +16,8 @@
 //! next one tries the primary again.
 //!
 //! An ACK whose MSA-2 is not the MSH-10 of the message sent answers an earlier message:
-//! it is discarded, and the wait goes on until the ACK timeout.
+//! it is discarded, and the wait goes on until the ACK timeout. (For a message without
+//! MSH-10, only an ACK with an empty MSA-2 answers it.)
 
 use std::fmt;
 use std::task::Poll;
@@ -230,15 +231,13 @@ impl MllpConnector {
     }
 
     /// Sends the message and classifies its ACK: AA/CA delivered, AE/CE retry, AR/CR
-    /// reject. A body that is not HL7 v2 with an MSH-10 is rejected unsent, since its
-    /// ACK could not be matched.
+    /// reject. A body that is not HL7 v2 is rejected unsent. A message without MSH-10
+    /// is sent all the same (test feeds and some senders leave it empty); its ACK is
+    /// the one whose MSA-2 is empty too.
     pub async fn deliver(&mut self, delivery: &Delivery<'_>) -> Attempt {
         let control_id = match hl7v2::Message::parse(delivery.body) {
-            Ok(message) => message.header().control_id().map(str::to_owned),
+            Ok(message) => message.header().control_id().unwrap_or("").to_owned(),
             Err(_) => return Attempt::reject("the body is not an HL7 v2 message"),
-        };
-        let Some(control_id) = control_id else {
-            return Attempt::reject("the message has no MSH-10, so its ACK cannot be matched");
         };
         match self.exchange(delivery.body, &control_id).await {
             Ok(attempt) => attempt,
@@ -399,7 +398,7 @@ async fn poll_once<F: Future>(mut future: std::pin::Pin<&mut F>) -> Poll<F::Outp
 fn read_ack(reply: &[u8], control_id: &str) -> Result<Option<Attempt>, String> {
     let ack = hl7v2::Message::parse(reply).map_err(|_| "the reply is not an HL7 v2 ACK")?;
     let acknowledged = ack.get("MSA-2");
-    if acknowledged.as_deref() != Some(control_id) {
+    if acknowledged.as_deref().unwrap_or("") != control_id {
         tracing::debug!(
             control_id,
             acknowledged = acknowledged.as_deref(),

@@ -9,8 +9,8 @@
 //! - [`Attempt::Retry`]: MLLP AE, CE, NAK, no ACK in time, a connection error; HTTP
 //!   408, 429, 5xx (with the `Retry-After` delay), no response in time, a connection
 //!   error; any file IO error.
-//! - [`Attempt::Reject`]: MLLP AR or CR, a body without MSH-10; HTTP 3xx and the other
-//!   4xx.
+//! - [`Attempt::Reject`]: MLLP AR or CR, a body that is not HL7 v2; HTTP 3xx and the
+//!   other 4xx.
 //!
 //! Backoff between attempts, the retry limit and the dead-letter queue belong to the
 //! scheduler that calls the connectors; `channel` destinations belong to the store, so
