@@ -770,19 +770,26 @@ async fn admins_find_messages_by_a_fields_value() {
         )
         .await;
     assert_eq!(code, StatusCode::FORBIDDEN);
-    // The CLI searches the same way.
-    let url = api.base.clone();
-    let output = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_hl7wasm"))
-            .args(["messages", "search", "--field", "PID-3.1", "--value", "77"])
-            .args(["--api", &url, "--token", ADMIN])
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
+    // The CLI searches the same way, with times as spans or dates.
+    let search = |since: &'static str| {
+        let url = api.base.clone();
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_hl7wasm"))
+                .args(["messages", "search", "--field", "PID-3.1", "--value", "77"])
+                .args(["--since", since, "--api", &url, "--token", ADMIN])
+                .output()
+                .unwrap()
+        })
+    };
+    let output = search("1h").await.unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
     let answer: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(answer[0]["control_id"], "F2", "{answer}");
+    let later = search("2999-01-01").await.unwrap();
+    let answer: Value = serde_json::from_slice(&later.stdout).unwrap();
+    assert_eq!(answer, json!([]), "nothing received since");
+    let wrong = search("yesterday").await.unwrap();
+    assert!(!wrong.status.success());
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("RFC 3339"));
 }

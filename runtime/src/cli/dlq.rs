@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use serde_json::{Map, Value};
 
 use super::api::{self, Api, ApiArgs};
+use super::instant;
 
 /// Which dead letters a `dlq` command applies to.
 #[derive(Debug, Clone, clap::Args)]
@@ -23,12 +24,13 @@ pub struct FilterArgs {
     /// Only this dead letter.
     #[arg(long)]
     sequence: Option<u64>,
-    /// Last failure at or after this time (ms since the Unix epoch).
-    #[arg(long)]
-    since_ms: Option<u64>,
-    /// Last failure before this time.
-    #[arg(long)]
-    until_ms: Option<u64>,
+    /// Last failure at or after this time: 2026-11-29T08:00:00Z, a date,
+    /// a span back from now (15m, 2h, 7d) or ms since the Unix epoch.
+    #[arg(long, alias = "since-ms", value_name = "TIME", value_parser = instant::parse_ms)]
+    since: Option<u64>,
+    /// Last failure before this time (the same forms).
+    #[arg(long, alias = "until-ms", value_name = "TIME", value_parser = instant::parse_ms)]
+    until: Option<u64>,
 }
 
 impl FilterArgs {
@@ -42,8 +44,8 @@ impl FilterArgs {
             ],
             &[
                 ("sequence", self.sequence),
-                ("since_ms", self.since_ms),
-                ("until_ms", self.until_ms),
+                ("since_ms", self.since),
+                ("until_ms", self.until),
             ],
         )
     }
@@ -88,7 +90,7 @@ pub enum DlqCommand {
     },
     /// Delete matching dead letters (operator token).
     ///
-    /// Example: hl7wasm dlq purge --until-ms 1735689600000
+    /// Example: hl7wasm dlq purge --until 30d
     Purge {
         #[command(flatten)]
         filter: FilterArgs,

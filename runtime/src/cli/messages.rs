@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use serde_json::{Map, Value};
 
 use super::api::{self, Api, ApiArgs};
+use super::instant;
 
 /// The `messages` subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -16,7 +17,7 @@ pub enum MessagesCommand {
     ///
     /// Example: hl7wasm messages search --control-id MSG00042
     ///
-    /// Example: hl7wasm messages search --field PID-3.1 --value 4711 --since-ms 1764288000000
+    /// Example: hl7wasm messages search --field PID-3.1 --value 4711 --since 2026-11-28
     Search {
         #[command(flatten)]
         filter: FilterArgs,
@@ -27,7 +28,7 @@ pub enum MessagesCommand {
     /// plugin versions active now) and deliver their outputs again; only
     /// messages through the pipeline are queued (operator token).
     ///
-    /// Example: hl7wasm messages reprocess --channel adt --status filtered --since-ms 1764288000000
+    /// Example: hl7wasm messages reprocess --channel adt --status filtered --since 2h
     Reprocess {
         #[command(flatten)]
         filter: FilterArgs,
@@ -58,12 +59,13 @@ pub struct FilterArgs {
     /// MSH-9: ADT, or ADT^A01.
     #[arg(long = "type")]
     message_type: Option<String>,
-    /// Received at or after this time (ms since the Unix epoch).
-    #[arg(long)]
-    since_ms: Option<u64>,
-    /// Received before this time.
-    #[arg(long)]
-    until_ms: Option<u64>,
+    /// Received at or after this time: 2026-11-29T08:00:00Z, a date, a
+    /// span back from now (15m, 2h, 7d) or ms since the Unix epoch.
+    #[arg(long, alias = "since-ms", value_name = "TIME", value_parser = instant::parse_ms)]
+    since: Option<u64>,
+    /// Received before this time (the same forms).
+    #[arg(long, alias = "until-ms", value_name = "TIME", value_parser = instant::parse_ms)]
+    until: Option<u64>,
     /// pending, processed, filtered, retrying, dead_lettered or requeued.
     #[arg(long)]
     status: Option<String>,
@@ -94,8 +96,8 @@ impl FilterArgs {
             ],
             &[
                 ("id", self.id),
-                ("since_ms", self.since_ms),
-                ("until_ms", self.until_ms),
+                ("since_ms", self.since),
+                ("until_ms", self.until),
             ],
         )
     }

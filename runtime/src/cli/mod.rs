@@ -7,6 +7,7 @@ mod client;
 mod config_check;
 mod config_reload;
 mod dlq;
+mod instant;
 mod message_files;
 mod messages;
 mod parse;
