@@ -111,35 +111,52 @@ impl DedupeEntry {
 }
 
 /// A fingerprint of a message's content, to tell a resend from another
-/// message under the same control id: the CRC-32 of its bytes without MSH-7
-/// and without line ends at its end. Bytes that are not HL7 (a hand-off's
-/// FHIR body, say) are taken whole.
+/// message under the same control id: the CRC-32 of its segments, each
+/// ended by one CR whatever line ends it had, blank lines left out, and
+/// MSH-7 left out of MSH. Bytes that are not HL7 (a hand-off's FHIR body,
+/// say) are taken by their lines the same way.
 pub(crate) fn fingerprint(raw: &[u8]) -> u32 {
-    let raw = raw.trim_ascii_end();
     let mut hasher = crc32fast::Hasher::new();
-    match msh7_range(raw) {
-        Some((start, end)) => {
-            hasher.update(&raw[..start]);
-            hasher.update(&raw[end..]);
+    let mut rest = raw;
+    let mut lines = std::iter::from_fn(|| {
+        while !rest.is_empty() {
+            let end = memchr::memchr2(b'\r', b'\n', rest).unwrap_or(rest.len());
+            let line = &rest[..end];
+            rest = rest.get(end + 1..).unwrap_or_default();
+            if !line.is_empty() {
+                return Some(line);
+            }
         }
-        None => hasher.update(raw),
+        None
+    });
+    if let Some(first) = lines.next() {
+        match msh7_range(first) {
+            Some((start, end)) => {
+                hasher.update(&first[..start]);
+                hasher.update(&first[end..]);
+            }
+            None => hasher.update(first),
+        }
+        hasher.update(b"\r");
+    }
+    for line in lines {
+        hasher.update(line);
+        hasher.update(b"\r");
     }
     hasher.finalize()
 }
 
-/// Where MSH-7 lies in `raw`, a message that starts with MSH.
-fn msh7_range(raw: &[u8]) -> Option<(usize, usize)> {
-    let separator = *raw.strip_prefix(b"MSH")?.first()?;
-    let line_end = raw.iter().position(|&b| b == b'\r' || b == b'\n');
-    let line = &raw[..line_end.unwrap_or(raw.len())];
-    let mut separators = line
+/// Where MSH-7 lies in `segment`, when it is an MSH segment.
+fn msh7_range(segment: &[u8]) -> Option<(usize, usize)> {
+    let separator = *segment.strip_prefix(b"MSH")?.first()?;
+    let mut separators = segment
         .iter()
         .enumerate()
         .filter(|&(_, &b)| b == separator)
         .map(|(at, _)| at);
     // The separator after "MSH" opens MSH-2; MSH-7 follows the sixth.
     let start = separators.nth(5)? + 1;
-    Some((start, separators.next().unwrap_or(line.len())))
+    Some((start, separators.next().unwrap_or(segment.len())))
 }
 
 /// Removes every dedupe entry older than `window` at `now_ms`, uncounting
@@ -220,26 +237,30 @@ mod tests {
         assert_eq!(old.judge(43, 1_100, window), Match::Resend);
     }
 
-    /// Ensures that the fingerprint ignores MSH-7 and trailing line ends and
-    /// sees any other change, MSH included.
+    /// Ensures that the fingerprint ignores MSH-7 and the kind of line ends
+    /// and sees any other change, MSH included.
     #[test]
-    fn fingerprint_leaves_out_msh7_only() {
+    fn fingerprint_leaves_out_msh7_and_line_ends_only() {
         let message = b"MSH|^~\\&|APP|FAC|RCV|RFAC|20261129120000||ADT^A01|C1|P|2.5\rPID|1||42\r";
         let base = fingerprint(message);
         let restamped =
             b"MSH|^~\\&|APP|FAC|RCV|RFAC|20261129120505+0100||ADT^A01|C1|P|2.5\rPID|1||42\r\n";
         assert_eq!(fingerprint(restamped), base);
+        let newlines = b"MSH|^~\\&|APP|FAC|RCV|RFAC|20261129120000||ADT^A01|C1|P|2.5\nPID|1||42";
+        assert_eq!(fingerprint(newlines), base);
+        let joined = b"MSH|^~\\&|APP|FAC|RCV|RFAC|20261129120000||ADT^A01|C1|P|2.5PID|1||42\r";
+        assert_ne!(fingerprint(joined), base, "segments stay apart");
         let other_patient =
             b"MSH|^~\\&|APP|FAC|RCV|RFAC|20261129120000||ADT^A01|C1|P|2.5\rPID|1||43\r";
         assert_ne!(fingerprint(other_patient), base);
         let other_event =
             b"MSH|^~\\&|APP|FAC|RCV|RFAC|20261129120000||ADT^A08|C1|P|2.5\rPID|1||42\r";
         assert_ne!(fingerprint(other_event), base);
-        assert_eq!(msh7_range(b"MSH|^~\\&|A|B|C|D|7"), Some((17, 18)));
+        assert_eq!(msh7_range(b"MSH|^~\\&|A|B|C|D|7|8"), Some((17, 18)));
         assert_eq!(msh7_range(b"MSH|^~\\&|A|B"), None);
-        assert_eq!(
-            fingerprint(b"{\"resourceType\": \"Bundle\"}"),
-            crc32fast::hash(b"{\"resourceType\": \"Bundle\"}")
+        assert_ne!(
+            fingerprint(b"{\"resourceType\": \"Bundle\", \"id\": \"1\"}"),
+            fingerprint(b"{\"resourceType\": \"Bundle\", \"id\": \"2\"}"),
         );
     }
 }
