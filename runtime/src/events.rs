@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::logging::AUDIT_TARGET;
 use crate::metrics::{self, Metrics};
+use crate::store::Ingested;
 use crate::tls::TlsReload;
 use crate::validation::Findings;
 
@@ -191,51 +192,50 @@ pub struct MessageAccepted<'a> {
     pub control_id: Option<&'a str>,
     /// MSH-9 as `TYPE^TRIGGER`.
     pub message_type: Option<&'a str>,
-    /// The store id (of the original, for a duplicate).
-    pub id: u64,
-    /// Whether it was a resend within the dedupe window.
-    pub duplicate: bool,
-    /// The earlier message whose dedupe key (MSH-3, MSH-4, MSH-10) this
-    /// one, with other content, reuses within the window.
-    pub reuses: Option<u64>,
+    /// What the store made of it.
+    pub ingested: Ingested,
 }
 
 impl MessageAccepted<'_> {
     /// Logs and counts the event.
     pub fn emit(&self, metrics: &Metrics) {
         let labels = metrics::channel(self.channel);
-        if self.duplicate {
-            metrics.duplicates.get_or_create(&labels).inc();
-            tracing::info!(
-                target: AUDIT_TARGET,
-                channel = self.channel,
-                control_id = self.control_id,
-                id = self.id,
-                "Duplicate message acknowledged again, not stored."
-            );
-        } else if let Some(earlier_id) = self.reuses {
-            metrics.messages_stored.get_or_create(&labels).inc();
-            metrics.control_id_reuses.get_or_create(&labels).inc();
-            tracing::warn!(
-                target: AUDIT_TARGET,
-                channel = self.channel,
-                control_id = self.control_id,
-                message_type = self.message_type,
-                id = self.id,
-                earlier_id,
-                "Control id reused: same sender and MSH-10 as an earlier message within the \
-                 dedupe window, other content. Stored as a new message."
-            );
-        } else {
-            metrics.messages_stored.get_or_create(&labels).inc();
-            tracing::debug!(
-                target: AUDIT_TARGET,
-                channel = self.channel,
-                control_id = self.control_id,
-                message_type = self.message_type,
-                id = self.id,
-                "Message stored."
-            );
+        match self.ingested {
+            Ingested::Duplicate { original_id } => {
+                metrics.duplicates.get_or_create(&labels).inc();
+                tracing::info!(
+                    target: AUDIT_TARGET,
+                    channel = self.channel,
+                    control_id = self.control_id,
+                    id = original_id,
+                    "Duplicate message acknowledged again, not stored."
+                );
+            }
+            Ingested::Reused { id, earlier_id } => {
+                metrics.messages_stored.get_or_create(&labels).inc();
+                metrics.control_id_reuses.get_or_create(&labels).inc();
+                tracing::warn!(
+                    target: AUDIT_TARGET,
+                    channel = self.channel,
+                    control_id = self.control_id,
+                    message_type = self.message_type,
+                    id,
+                    earlier_id,
+                    "Control id reused: same sender and MSH-10 as an earlier message within \
+                     the dedupe window, other content. Stored as a new message."
+                );
+            }
+            Ingested::Stored { id } => {
+                metrics.messages_stored.get_or_create(&labels).inc();
+                tracing::debug!(
+                    target: AUDIT_TARGET,
+                    channel = self.channel,
+                    control_id = self.control_id,
+                    message_type = self.message_type,
+                    id,
+                    "Message stored."
+                );
+            }
         }
     }
 }

@@ -240,20 +240,17 @@ impl Intake<'_> {
                 return Err(self.not_stored(context, control_id, &store_error, written.received));
             }
         };
-        let (id, duplicate, reuses) = match ingested {
-            Ingested::Stored { id } => (id, false, None),
-            Ingested::Reused { id, earlier_id } => (id, false, Some(earlier_id)),
-            Ingested::Duplicate { original_id } => (original_id, true, None),
-        };
         MessageAccepted {
             channel: &self.channel.name,
             control_id,
             message_type: written.message_type.as_deref(),
-            id,
-            duplicate,
-            reuses,
+            ingested,
         }
         .emit(&self.channel.metrics);
+        let (id, duplicate) = match ingested {
+            Ingested::Stored { id } | Ingested::Reused { id, .. } => (id, false),
+            Ingested::Duplicate { original_id } => (original_id, true),
+        };
         if !duplicate {
             let signal = self.channel.signals.inbound(written.partition);
             signal.notify_one();
