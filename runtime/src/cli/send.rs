@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use hl7wasm::mllp::{Connection, MllpLimits};
+use hl7wasm::mllp::{Connection, MllpError, MllpLimits};
 
 use super::client::{Connector, Stream, TlsArgs, http_client, http_tls, is_http, post_message};
 
@@ -36,7 +36,8 @@ pub struct SendArgs {
 
 /// Sends every message and prints its ACK, going on past a file that
 /// cannot be read or a message that gets no ACK; exit code 1 unless every
-/// message got AA or CA.
+/// message got AA or CA, or no ACK as its MSH-15 asked (NE, or ER and
+/// silence until the timeout).
 pub fn run(args: &SendArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -61,18 +62,69 @@ impl Link {
         Ok(Link::Mllp(Connection::new(stream, MllpLimits::default())))
     }
 
-    /// Sends one message and returns its ACK.
-    async fn exchange(&mut self, args: &SendArgs, message: &[u8]) -> anyhow::Result<Vec<u8>> {
+    /// Sends one message and returns its ACK, or `None` when none came and
+    /// MSH-15 asked for none (see [`AcceptAck`]).
+    async fn exchange(
+        &mut self,
+        args: &SendArgs,
+        message: &[u8],
+        asked: AcceptAck,
+    ) -> anyhow::Result<Option<Vec<u8>>> {
         match self {
+            Link::Mllp(connection) if asked == AcceptAck::Never => {
+                connection.write_frame(message).await?;
+                Ok(None)
+            }
             Link::Mllp(connection) => {
                 let timeout = Duration::from_secs(args.timeout_secs);
-                Ok(connection.request(message, timeout).await?.to_vec())
+                match connection.request(message, timeout).await {
+                    Ok(ack) => Ok(Some(ack.to_vec())),
+                    Err(MllpError::ReplyTimeout(_)) if asked == AcceptAck::OnError => Ok(None),
+                    Err(error) => Err(error.into()),
+                }
             }
             Link::Http(client) => {
                 let token = args.http_token.as_deref();
                 let ack = post_message(client, &args.address, message.to_vec(), token).await?;
-                Ok(ack.to_vec())
+                // 204: no ACK due.
+                Ok((!ack.is_empty()).then(|| ack.to_vec()))
             }
+        }
+    }
+}
+
+/// What MSH-15 (accept acknowledgment type) asks of the receiver, which in
+/// enhanced mode it honours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AcceptAck {
+    /// An ACK in any case (AL, SU, or MSH-15 empty: original mode).
+    Always,
+    /// None at all (NE): the message is sent and not waited on.
+    Never,
+    /// One only on an error (ER): silence until the timeout means accepted.
+    OnError,
+}
+
+impl AcceptAck {
+    fn of(message: &[u8]) -> AcceptAck {
+        let header = hl7v2::Message::parse_header(message).ok();
+        match header.as_ref().and_then(|h| h.get("MSH-15")).as_deref() {
+            Some("NE") => AcceptAck::Never,
+            Some("ER") => AcceptAck::OnError,
+            _ => AcceptAck::Always,
+        }
+    }
+
+    /// What the output says of a message that got no ACK as asked.
+    fn silence(self, timeout_secs: u64) -> String {
+        match self {
+            AcceptAck::Never => {
+                "sent; its MSH-15 is NE: it asks for no accept acknowledgment".into()
+            }
+            _ => format!(
+                "no ACK within {timeout_secs}s; its MSH-15 is ER: it asks for an accept \
+                 acknowledgment only on an error"
+            ),
         }
     }
 }
@@ -82,6 +134,8 @@ impl Link {
 struct Tally {
     accepted: usize,
     refused: usize,
+    /// Messages that got no ACK because MSH-15 asked for none.
+    unasked: usize,
     failed: usize,
 }
 
@@ -93,6 +147,12 @@ impl Tally {
         } else {
             self.refused += 1;
         }
+    }
+
+    /// Counts a message that got no ACK as its MSH-15 asked, and says so.
+    fn unanswered(&mut self, what: &str, why: &str) {
+        println!("# {what}: {why}");
+        self.unasked += 1;
     }
 
     /// Counts a file or message that got no ACK, and says why.
@@ -111,8 +171,12 @@ struct Sender<'a> {
 }
 
 impl Sender<'_> {
-    /// Sends one message and returns its ACK.
-    async fn request(&mut self, message: &[u8]) -> anyhow::Result<Vec<u8>> {
+    /// Sends one message and returns its ACK, if one was due.
+    async fn request(
+        &mut self,
+        message: &[u8],
+        asked: AcceptAck,
+    ) -> anyhow::Result<Option<Vec<u8>>> {
         let link = match &mut self.link {
             Some(link) => link,
             None => {
@@ -121,8 +185,14 @@ impl Sender<'_> {
                 self.link.insert(link.context("cannot connect again")?)
             }
         };
-        let answer = link.exchange(self.args, message).await;
-        if answer.is_err() && matches!(link, Link::Mllp(_)) {
+        let answer = link.exchange(self.args, message, asked).await;
+        // After a wait in vain an error ACK may still come.
+        let in_step = match &answer {
+            Ok(Some(_)) => true,
+            Ok(None) => asked == AcceptAck::Never,
+            Err(_) => false,
+        };
+        if !in_step && matches!(link, Link::Mllp(_)) {
             self.link = None;
         }
         answer
@@ -154,8 +224,8 @@ async fn send_all(args: &SendArgs) -> anyhow::Result<ExitCode> {
             }
         };
         if args.batch && batch.header.is_some() {
-            match sender.request(&bytes).await {
-                Ok(reply) => {
+            match sender.request(&bytes, AcceptAck::Always).await {
+                Ok(Some(reply)) => {
                     let acks = hl7v2::split_batch(&reply)
                         .map(|answer| answer.messages)
                         .unwrap_or_else(|_| vec![&reply[..]]);
@@ -166,6 +236,7 @@ async fn send_all(args: &SendArgs) -> anyhow::Result<ExitCode> {
                         tally.answered(&format!("{} ACK {}", file.display(), index + 1), ack);
                     }
                 }
+                Ok(None) => tally.unanswered(&file.display().to_string(), "no batch of ACKs due"),
                 Err(error) => {
                     tally.failed(&error.context(format!("{}: no batch of ACKs", file.display())));
                 }
@@ -174,22 +245,25 @@ async fn send_all(args: &SendArgs) -> anyhow::Result<ExitCode> {
         }
         for (index, message) in batch.messages.iter().enumerate() {
             let what = format!("{} message {}", file.display(), index + 1);
-            match sender.request(message).await {
-                Ok(ack) => tally.answered(&what, &ack),
-                Err(error) => {
-                    let hint = accept_ack_hint(message);
-                    tally.failed(&error.context(format!("{what}: no ACK{hint}")));
-                }
+            let asked = AcceptAck::of(message);
+            match sender.request(message, asked).await {
+                Ok(Some(ack)) => tally.answered(&what, &ack),
+                Ok(None) => tally.unanswered(&what, &asked.silence(args.timeout_secs)),
+                Err(error) => tally.failed(&error.context(format!("{what}: no ACK"))),
             }
         }
     }
     let Tally {
         accepted,
         refused,
+        unasked,
         failed,
     } = tally;
-    if accepted + refused + failed > 1 {
-        eprintln!("# {accepted} accepted, {refused} not accepted, {failed} without an ACK");
+    if accepted + refused + unasked + failed > 1 {
+        eprintln!(
+            "# {accepted} accepted, {refused} not accepted, {unasked} without an ACK as MSH-15 \
+             asked, {failed} without an ACK"
+        );
     }
     Ok(if refused + failed == 0 {
         ExitCode::SUCCESS
@@ -208,21 +282,6 @@ fn print_ack(what: &str, ack: &[u8]) -> bool {
         String::from_utf8_lossy(ack).trim_end().replace('\r', "\n")
     );
     matches!(code.as_deref(), Some("AA" | "CA"))
-}
-
-/// Why no ACK may come, for a message whose MSH-15 (accept acknowledgment
-/// type) asks for none on success: in enhanced mode a receiver honours it.
-fn accept_ack_hint(message: &[u8]) -> &'static str {
-    let accept_ack = hl7v2::Message::parse_header(message)
-        .ok()
-        .and_then(|header| header.get("MSH-15").map(|kind| kind.into_owned()));
-    match accept_ack.as_deref() {
-        Some("NE") => " (its MSH-15 is NE: it asks the receiver for no accept acknowledgment)",
-        Some("ER") => {
-            " (its MSH-15 is ER: it asks the receiver for an accept acknowledgment only on an error)"
-        }
-        _ => "",
-    }
 }
 
 /// MSA-1 of an ACK.
