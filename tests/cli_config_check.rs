@@ -193,3 +193,71 @@ fn a_certificate_near_its_end_is_named_without_refusing_the_file() {
         "{stdout}"
     );
 }
+
+/// Ensures that a listener's certificate made the way `openssl x509 -req`
+/// makes one without extensions (X.509 v1) is refused with what to do about
+/// it, said once: rustls's own error names neither the version nor the fix.
+#[test]
+fn a_v1_certificate_is_refused_with_the_reason_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let openssl = |args: &[&str]| {
+        let output = Command::new("openssl")
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .expect("openssl is installed (CI installs it)");
+        assert!(output.status.success(), "{output:?}");
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    openssl(
+        &[
+            &["req", "-x509"][..],
+            &ec,
+            &["-subj", "/CN=ca", "-keyout", "ca.key", "-out", "ca.pem"],
+        ]
+        .concat(),
+    );
+    openssl(
+        &[
+            &["req"][..],
+            &ec,
+            &["-subj", "/CN=lab", "-keyout", "v1.key", "-out", "v1.csr"],
+        ]
+        .concat(),
+    );
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "v1.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-out",
+        "v1.pem",
+    ]);
+    let tls = format!(
+        "listen = \"127.0.0.1:2575\"\n[channels.source.tls]\ncert_file = {:?}\nkey_file = {:?}\n",
+        dir.path().join("v1.pem"),
+        dir.path().join("v1.key")
+    );
+    let output = check(&GOOD.replace("listen = \"127.0.0.1:2575\"\n", &tls));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("channel \"lab\""), "{stderr}");
+    assert!(
+        stderr.contains("v1.pem holds an X.509 v1 certificate and TLS needs v3"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.matches("needs v3").count(), 1, "said once: {stderr}");
+}

@@ -12,7 +12,7 @@ pub enum ConnectorError {
     ChannelTarget(String),
     /// A TLS file or setting is unusable.
     #[error("tls: {0}")]
-    Tls(#[from] TlsError),
+    Tls(TlsError),
     /// An MLLP `address` that is not `HOST:PORT`.
     #[error("address {0:?} is not HOST:PORT (for example \"lab.example.org:2575\")")]
     InvalidAddress(String),
@@ -58,7 +58,7 @@ pub enum ConnectorError {
     NoSystemRoots(String),
     /// The HTTP client could not be built.
     #[error("cannot build the HTTP client: {0}")]
-    HttpClient(#[source] reqwest::Error),
+    HttpClient(reqwest::Error),
     /// A file name pattern that is not valid.
     #[error("file_name {pattern:?} is invalid: {reason}")]
     FileName {
@@ -67,4 +67,12 @@ pub enum ConnectorError {
         /// What is wrong with it.
         reason: String,
     },
+}
+
+// By hand rather than `#[from]`: the message holds the cause's text, so the
+// cause is not also its `source()`, which would print it twice in a chain.
+impl From<TlsError> for ConnectorError {
+    fn from(error: TlsError) -> Self {
+        ConnectorError::Tls(error)
+    }
 }

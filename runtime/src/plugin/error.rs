@@ -32,13 +32,21 @@ pub enum LoadError {
     InfoFailed(String),
     /// Signed plugins are required and this one does not pass.
     #[error("refused: {0}")]
-    Signature(#[from] super::signature::SignatureError),
+    Signature(super::signature::SignatureError),
     /// Reading the file failed.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {cause}")]
     Io {
         /// The file.
         path: String,
         /// The underlying error.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
+}
+
+// By hand rather than `#[from]`: the message holds the cause's text, so the
+// cause is not also its `source()`, which would print it twice in a chain.
+impl From<super::signature::SignatureError> for LoadError {
+    fn from(error: super::signature::SignatureError) -> Self {
+        LoadError::Signature(error)
+    }
 }

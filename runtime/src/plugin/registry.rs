@@ -71,12 +71,12 @@ pub enum RemoveError {
     #[error("{0} is built into the hl7wasm binary and is loaded again at every start")]
     Bundled(String),
     /// One of its files could not be deleted.
-    #[error("cannot delete {path}: {source}")]
+    #[error("cannot delete {path}: {cause}")]
     File {
         /// The file.
         path: String,
         /// The underlying error.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 }
 
@@ -158,7 +158,7 @@ impl PluginRegistry {
                     path: self.dir.clone(),
                     error: LoadError::Io {
                         path: self.dir.display().to_string(),
-                        source: error,
+                        cause: error,
                     },
                 }];
             }
@@ -182,7 +182,7 @@ impl PluginRegistry {
     pub fn load_file(&self, path: &Path) -> Result<Arc<PluginVersion>, LoadError> {
         let bytes = fs::read(path).map_err(|source| LoadError::Io {
             path: path.display().to_string(),
-            source,
+            cause: source,
         })?;
         let version = self.keep(self.check(&bytes)?, Source::File(path));
         tracing::info!(plugin = %version.label(), path = %path.display(), "Plugin loaded.");
@@ -216,7 +216,7 @@ impl PluginRegistry {
         if !file.exists() {
             write_atomically(&file, bytes).map_err(|source| LoadError::Io {
                 path: file.display().to_string(),
-                source,
+                cause: source,
             })?;
         }
         let version = self.keep(version, Source::File(&file));
@@ -393,7 +393,7 @@ impl PluginRegistry {
                 Err(source) if source.kind() != std::io::ErrorKind::NotFound => {
                     let error = RemoveError::File {
                         path: path.display().to_string(),
-                        source,
+                        cause: source,
                     };
                     origin.files.insert(path);
                     return Err(error);

@@ -77,7 +77,10 @@ pub(crate) fn client_config_with_roots(
     let config = match client_cert {
         Some(ClientCert { chain, key, path }) => builder
             .with_client_auth_cert(chain, key)
-            .map_err(|source| TlsError::BadKey { path, source })?,
+            .map_err(|source| TlsError::BadKey {
+                path,
+                cause: source,
+            })?,
         None => builder.with_no_client_auth(),
     };
     Ok(Arc::new(config))
@@ -103,7 +106,7 @@ pub(crate) fn client_cert(
 ) -> Result<Option<ClientCert>, TlsError> {
     match (cert_file, key_file) {
         (Some(cert_file), Some(key_file)) => Ok(Some(ClientCert {
-            chain: pem::certificates(cert_file)?,
+            chain: pem::presented_chain(cert_file)?,
             key: pem::private_key(key_file)?,
             path: key_file.to_owned(),
         })),

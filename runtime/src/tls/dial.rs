@@ -22,20 +22,20 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
 #[derive(Debug, Error)]
 pub enum DialError {
     /// The TCP connection failed (refused, unreachable, unknown host).
-    #[error("cannot connect to {address}: {source}")]
+    #[error("cannot connect to {address}: {cause}")]
     Connect {
         /// The address dialled.
         address: String,
         /// What went wrong.
-        source: io::Error,
+        cause: io::Error,
     },
     /// The TCP connection opened but the TLS handshake failed.
-    #[error("TLS handshake with {address} failed: {source}")]
+    #[error("TLS handshake with {address} failed: {cause}")]
     Handshake {
         /// The address dialled.
         address: String,
         /// What went wrong.
-        source: io::Error,
+        cause: io::Error,
     },
 }
 
@@ -92,7 +92,7 @@ impl Dialer {
             .await
             .map_err(|source| DialError::Connect {
                 address: address(),
-                source,
+                cause: source,
             })?;
         match &self.tls {
             None => Ok(Box::new(tcp)),
@@ -102,7 +102,7 @@ impl Dialer {
                     .await
                     .map_err(|source| DialError::Handshake {
                         address: address(),
-                        source,
+                        cause: source,
                     })?;
                 Ok(Box::new(stream))
             }

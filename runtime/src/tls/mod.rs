@@ -49,20 +49,20 @@ pub use server::{TlsServerSettings, server_config};
 #[derive(Debug, Error)]
 pub enum TlsError {
     /// A PEM file could not be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {cause}")]
     Read {
         /// The file.
         path: PathBuf,
         /// What went wrong.
-        source: io::Error,
+        cause: io::Error,
     },
     /// A PEM file is malformed.
-    #[error("{path} is not valid PEM: {source}")]
+    #[error("{path} is not valid PEM: {cause}")]
     Pem {
         /// The file.
         path: PathBuf,
         /// What is wrong with it.
-        source: rustls_pki_types::pem::Error,
+        cause: rustls_pki_types::pem::Error,
     },
     /// A certificate file holds no certificate.
     #[error("{path} holds no PEM certificate (-----BEGIN CERTIFICATE-----)")]
@@ -84,29 +84,40 @@ pub enum TlsError {
         /// What the parser found wrong.
         reason: String,
     },
+    /// A certificate to present is older than X.509 v3, which TLS needs.
+    #[error(
+        "{path} holds an X.509 v{version} certificate and TLS needs v3: sign it with \
+         extensions (with `openssl x509 -req`, add -extfile naming at least subjectAltName)"
+    )]
+    OldCertificate {
+        /// The certificate file.
+        path: PathBuf,
+        /// Its version, 1 or 2.
+        version: u32,
+    },
     /// The private key is unusable or does not match the certificate.
-    #[error("the key in {path} cannot be used with its certificate: {source}")]
+    #[error("the key in {path} cannot be used with its certificate: {cause}")]
     BadKey {
         /// The key file.
         path: PathBuf,
         /// What rustls found wrong.
-        source: rustls::Error,
+        cause: rustls::Error,
     },
     /// A CA file holds a certificate that cannot be a trust anchor.
-    #[error("{path} holds a certificate that cannot be a trust anchor: {source}")]
+    #[error("{path} holds a certificate that cannot be a trust anchor: {cause}")]
     BadCa {
         /// The CA file.
         path: PathBuf,
         /// What rustls found wrong.
-        source: rustls::Error,
+        cause: rustls::Error,
     },
     /// The client certificate verifier could not be built from the CA file.
-    #[error("cannot verify client certificates with {path}: {source}")]
+    #[error("cannot verify client certificates with {path}: {cause}")]
     ClientVerifier {
         /// The CA file.
         path: PathBuf,
         /// What went wrong.
-        source: rustls::server::VerifierBuilderError,
+        cause: rustls::server::VerifierBuilderError,
     },
     /// A TLS version below 1.2, or not a version at all.
     #[error("TLS version {0:?} is not supported: min_version must be \"1.2\" or \"1.3\"")]
@@ -128,5 +139,13 @@ pub enum TlsError {
     /// The settings do not combine into a working configuration (for example, only
     /// TLS 1.2 cipher suites with `min_version = "1.3"`).
     #[error("invalid TLS settings: {0}")]
-    Rustls(#[from] rustls::Error),
+    Rustls(rustls::Error),
+}
+
+// By hand rather than `#[from]`: the message holds the cause's text, so the
+// cause is not also its `source()`, which would print it twice in a chain.
+impl From<rustls::Error> for TlsError {
+    fn from(error: rustls::Error) -> Self {
+        TlsError::Rustls(error)
+    }
 }

@@ -6,6 +6,8 @@ use rustls::RootCertStore;
 use rustls_pki_types::pem::{self, PemObject};
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
+use x509_parser::prelude::{FromDer, X509Certificate, X509Version};
+
 use super::TlsError;
 
 /// Every certificate in `path`, in file order (leaf first, then intermediates).
@@ -18,6 +20,27 @@ pub(super) fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, 
         return Err(TlsError::NoCertificate { path: path.into() });
     }
     Ok(certificates)
+}
+
+/// The certificate chain in `path` that an endpoint presents: as
+/// [`certificates`], with a leaf that is an X.509 v3 certificate. TLS needs
+/// v3, and rustls refuses an older one with an error that does not say so;
+/// `openssl x509 -req` makes a v1 certificate unless given extensions.
+pub(super) fn presented_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let chain = certificates(path)?;
+    let (_, leaf) =
+        X509Certificate::from_der(&chain[0]).map_err(|error| TlsError::BadCertificate {
+            path: path.into(),
+            reason: error.to_string(),
+        })?;
+    let version = leaf.version();
+    if version != X509Version::V3 {
+        return Err(TlsError::OldCertificate {
+            path: path.into(),
+            version: version.0 + 1,
+        });
+    }
+    Ok(chain)
 }
 
 /// The first private key (PKCS#8, PKCS#1 or SEC1) in `path`.
@@ -34,7 +57,7 @@ pub(crate) fn trust_anchors(path: &Path) -> Result<RootCertStore, TlsError> {
     for certificate in certificates(path)? {
         roots.add(certificate).map_err(|source| TlsError::BadCa {
             path: path.into(),
-            source,
+            cause: source,
         })?;
     }
     Ok(roots)
@@ -43,13 +66,13 @@ pub(crate) fn trust_anchors(path: &Path) -> Result<RootCertStore, TlsError> {
 fn read(path: &Path) -> Result<Vec<u8>, TlsError> {
     std::fs::read(path).map_err(|source| TlsError::Read {
         path: path.into(),
-        source,
+        cause: source,
     })
 }
 
 fn pem_error(path: &Path, source: pem::Error) -> TlsError {
     TlsError::Pem {
         path: path.into(),
-        source,
+        cause: source,
     }
 }

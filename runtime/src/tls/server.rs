@@ -72,14 +72,14 @@ pub(super) fn server_config_and_leaf(
         None if !settings.allowed_clients.is_empty() => return Err(TlsError::AllowListWithoutCa),
         None => builder.with_no_client_auth(),
     };
-    let chain = pem::certificates(&settings.cert_file)?;
+    let chain = pem::presented_chain(&settings.cert_file)?;
     let key = pem::private_key(&settings.key_file)?;
     let leaf = chain[0].clone();
     let mut config = builder
         .with_single_cert(chain, key)
         .map_err(|source| TlsError::BadKey {
             path: settings.key_file.clone(),
-            source,
+            cause: source,
         })?;
     config.ignore_client_order = true;
     Ok((Arc::new(config), leaf))

@@ -28,7 +28,7 @@ pub(super) fn client_verifier(
         .build()
         .map_err(|source| TlsError::ClientVerifier {
             path: ca_file.into(),
-            source,
+            cause: source,
         })?;
     if allowed.is_empty() {
         return Ok(signed_by_ca);
