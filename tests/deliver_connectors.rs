@@ -35,8 +35,13 @@ const FHIR: &str = "application/fhir+json";
 
 /// An ADT^A01 with MSH-10 `control_id`.
 fn adt(control_id: &str) -> Vec<u8> {
+    adt_asking(control_id, "")
+}
+
+/// An ADT^A01 whose MSH-15 (accept acknowledgment type) is `accept_ack`.
+fn adt_asking(control_id: &str, accept_ack: &str) -> Vec<u8> {
     format!(
-        "MSH|^~\\&|HL7WASM|HOSP|DEST|FAC|20240101||ADT^A01|{control_id}|P|2.5\r\
+        "MSH|^~\\&|HL7WASM|HOSP|DEST|FAC|20240101||ADT^A01|{control_id}|P|2.5|||{accept_ack}\r\
          PID|1||123^^^HOSP^MR||DOE^JANE\r"
     )
     .into_bytes()
@@ -218,6 +223,41 @@ async fn mllp_message_without_control_id_is_delivered() {
     let attempt = connector.deliver(&delivery(&body, None, HL7)).await;
     assert_eq!(attempt, Attempt::Delivered);
     assert_eq!(send(&mut connector, "AA-2").await, Attempt::Delivered);
+}
+
+/// Ensures that MSH-15 is honoured as a receiver in enhanced mode honours it: NE is
+/// delivered once sent (the answer of a receiver that sends one anyway is discarded
+/// before the next message), ER is delivered when no error ACK comes within
+/// `error_ack_wait_ms` and refused when an AR does, all on one connection.
+#[tokio::test]
+async fn mllp_honours_msh15_ne_and_er() {
+    let (address, connections) = mllp_listener(None).await;
+    let config = toml::from_str(&format!(
+        "address = {:?}\nack_timeout_secs = 30\nerror_ack_wait_ms = 300",
+        address.to_string()
+    ))
+    .unwrap();
+    let mut connector = mllp_connector(config);
+    let mut deliver = async |control_id: &str, accept_ack: &str| {
+        let body = adt_asking(control_id, accept_ack);
+        let started = std::time::Instant::now();
+        let attempt = connector
+            .deliver(&delivery(&body, Some(control_id), HL7))
+            .await;
+        (attempt, started.elapsed())
+    };
+    let (attempt, took) = deliver("SLOW-NE", "NE").await;
+    assert_eq!(attempt, Attempt::Delivered);
+    assert!(took < Duration::from_secs(1), "not waited on: {took:?}");
+    let (attempt, _) = deliver("AA-NE", "NE").await;
+    assert_eq!(attempt, Attempt::Delivered);
+    let (attempt, took) = deliver("SLOW-ER", "ER").await;
+    assert_eq!(attempt, Attempt::Delivered, "silence accepts");
+    assert!(took >= Duration::from_millis(300) && took < Duration::from_secs(5));
+    let (attempt, _) = deliver("AR-ER", "ER").await;
+    assert_reject(&attempt, "AR: Unknown patient");
+    assert_eq!(send(&mut connector, "AA-5").await, Attempt::Delivered);
+    assert_eq!(connections.load(Ordering::SeqCst), 1);
 }
 
 /// Ensures that a missing ACK is a retry that drops the connection, and that the next

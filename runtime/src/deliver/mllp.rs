@@ -15,6 +15,11 @@
 //! order, and a connection to a backup is given up after `failback_secs` so that the
 //! next one tries the primary again.
 //!
+//! A message whose MSH-15 asks for no accept acknowledgment (NE) is delivered once
+//! sent; one that asks for one only on an error (ER) is delivered unless an ACK comes
+//! within `error_ack_wait_ms`. A receiver in enhanced mode honours MSH-15, and waiting
+//! for an ACK it will never send would block the queue and resend the message.
+//!
 //! An ACK whose MSA-2 is not the MSH-10 of the message sent answers an earlier message:
 //! it is discarded, and the wait goes on until the ACK timeout. (For a message without
 //! MSH-10, only an ACK with an empty MSA-2 answers it.)
@@ -86,6 +91,14 @@ pub struct MllpTargetConfig {
     /// By default this is 60 seconds.
     #[serde(default = "default_tcp_keepalive_secs")]
     pub tcp_keepalive_secs: u64,
+    /// How long to wait for an error ACK to a message whose MSH-15 is ER (an accept
+    /// acknowledgment only on an error), in milliseconds: a receiver in enhanced mode
+    /// answers such a message only when it refuses it, so silence this long means
+    /// delivered.
+    ///
+    /// By default this is 2000 ms.
+    #[serde(default = "default_error_ack_wait_ms")]
+    pub error_ack_wait_ms: u64,
 }
 
 fn default_connect_timeout_secs() -> u64 {
@@ -108,12 +121,17 @@ fn default_tcp_keepalive_secs() -> u64 {
     60
 }
 
+fn default_error_ack_wait_ms() -> u64 {
+    2000
+}
+
 /// Delivers to one MLLP listener (or its backups) over a kept connection.
 pub struct MllpConnector {
     /// The listeners to try: `address` first, then the backups in order.
     dialers: Vec<Dialer>,
     connect_timeout: Duration,
     ack_timeout: Duration,
+    error_ack_wait: Duration,
     failback: Duration,
     max_idle: Option<Duration>,
     limits: MllpLimits,
@@ -188,6 +206,7 @@ impl MllpConnector {
             dialers,
             connect_timeout: Duration::from_secs(config.connect_timeout_secs),
             ack_timeout: Duration::from_secs(config.ack_timeout_secs),
+            error_ack_wait: Duration::from_millis(config.error_ack_wait_ms),
             failback: Duration::from_secs(config.failback_secs),
             max_idle: config.max_idle_secs.map(Duration::from_secs),
             // The ACK deadline bounds the wait; the connection's own timeouts lie past
@@ -235,11 +254,18 @@ impl MllpConnector {
     /// is sent all the same (test feeds and some senders leave it empty); its ACK is
     /// the one whose MSA-2 is empty too.
     pub async fn deliver(&mut self, delivery: &Delivery<'_>) -> Attempt {
-        let control_id = match hl7v2::Message::parse(delivery.body) {
-            Ok(message) => message.header().control_id().unwrap_or("").to_owned(),
+        let (control_id, wait) = match hl7v2::Message::parse(delivery.body) {
+            Ok(message) => {
+                let wait = match message.get("MSH-15").as_deref() {
+                    Some("NE") => AckWait::None,
+                    Some("ER") => AckWait::SilenceAccepts(self.error_ack_wait),
+                    _ => AckWait::Full,
+                };
+                (message.header().control_id().unwrap_or("").to_owned(), wait)
+            }
             Err(_) => return Attempt::reject("the body is not an HL7 v2 message"),
         };
-        match self.exchange(delivery.body, &control_id).await {
+        match self.exchange(delivery.body, &control_id, wait).await {
             Ok(attempt) => attempt,
             Err(Dropped { reason, timed_out }) => {
                 self.connection = None;
@@ -259,9 +285,14 @@ impl MllpConnector {
         }
     }
 
-    /// Sends `body` and waits for its ACK; `Err` is a failure after which the connection
-    /// cannot be trusted.
-    async fn exchange(&mut self, body: &[u8], control_id: &str) -> Result<Attempt, Dropped> {
+    /// Sends `body` and waits for its ACK as `wait` says; `Err` is a failure after which
+    /// the connection cannot be trusted.
+    async fn exchange(
+        &mut self,
+        body: &[u8],
+        control_id: &str,
+        wait: AckWait,
+    ) -> Result<Attempt, Dropped> {
         let ack_timeout = self.ack_timeout;
         let kept = self.connection().await?;
         kept.last_used = Instant::now();
@@ -270,14 +301,23 @@ impl MllpConnector {
             .write_frame(body)
             .await
             .map_err(|error| format!("sending failed: {error}"))?;
-        let deadline = Instant::now() + ack_timeout;
+        let deadline = Instant::now()
+            + match wait {
+                AckWait::None => return Ok(Attempt::Delivered),
+                AckWait::SilenceAccepts(wait) => wait,
+                AckWait::Full => ack_timeout,
+            };
         loop {
-            let event = timeout_at(deadline, connection.read_frame())
-                .await
-                .map_err(|_| Dropped {
+            let Ok(event) = timeout_at(deadline, connection.read_frame()).await else {
+                if matches!(wait, AckWait::SilenceAccepts(_)) {
+                    return Ok(Attempt::Delivered);
+                }
+                return Err(Dropped {
                     reason: format!("no ACK within {}s", ack_timeout.as_secs()),
                     timed_out: true,
-                })?
+                });
+            };
+            let event = event
                 .map_err(|error| format!("reading the ACK failed: {error}"))?
                 .ok_or("the peer closed the connection without an ACK")?;
             match event {
@@ -395,6 +435,20 @@ async fn poll_once<F: Future>(mut future: std::pin::Pin<&mut F>) -> Poll<F::Outp
 /// # Errors
 ///
 /// A retry reason when the reply is not HL7 v2.
+/// How long to wait for a message's ACK, by its MSH-15 (accept acknowledgment type),
+/// which a receiver in enhanced mode honours. A receiver in original mode answers
+/// anyway; an answer not waited for is discarded before the next message (see the
+/// module docs).
+#[derive(Debug, Clone, Copy)]
+enum AckWait {
+    /// Up to the ACK timeout (MSH-15 AL, SU or empty).
+    Full,
+    /// Not at all: NE asks for no accept acknowledgment; sent is delivered.
+    None,
+    /// This long for an error ACK: ER asks for one only on an error.
+    SilenceAccepts(Duration),
+}
+
 fn read_ack(reply: &[u8], control_id: &str) -> Result<Option<Attempt>, String> {
     let ack = hl7v2::Message::parse(reply).map_err(|_| "the reply is not an HL7 v2 ACK")?;
     let acknowledged = ack.get("MSA-2");
