@@ -460,6 +460,29 @@ async fn no_accept_ack_for_msh15_ne_and_send_does_not_wait() {
     .await;
 }
 
+/// Ensures that `hl7wasm send` takes an ACK only for the message it answers
+/// (MSA-2 = MSH-10): a receiver that answers a message with MSH-15 NE all
+/// the same (here a channel with `after_transform` ACKs) does not shift the
+/// ACKs of the messages after it.
+#[tokio::test]
+async fn send_skips_an_ack_for_a_message_not_waited_on() {
+    let engine = start("ack_mode = \"after_transform\"", "").await;
+    let never = message("SK-NE").replacen("|P|2.5.1\r", "|P|2.5.1|||NE|NE\r", 1);
+    let files = [("1.hl7", never), ("2.hl7", message("SK-2"))];
+    let files: Vec<(&str, &str)> = files.iter().map(|(n, t)| (*n, t.as_str())).collect();
+    let output = send_files(&engine, &files, &["--timeout-secs", "10"]).await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("1.hl7 message 1: sent; its MSH-15 is NE"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("2.hl7 message 1: AA"), "{stdout}");
+    assert!(stdout.contains("MSA|AA|SK-2"), "{stdout}");
+    assert!(!stdout.contains("MSA|AA|SK-NE"), "{stdout}");
+    assert_eq!(stored_control_ids(&engine.server), ["SK-NE", "SK-2"]);
+}
+
 /// Ensures that `hl7wasm send` goes on past a file that is not HL7 and
 /// past a message whose MSH-15 is ER and gets no ACK (silence is its
 /// acceptance; the next message goes on a new connection, so that a late

@@ -120,7 +120,9 @@ impl EchoServer {
         let name = ServerName::try_from("localhost")?;
         let tls = TlsConnector::from(config).connect(name, tcp).await?;
         let mut connection = Connection::new(tls, MllpLimits::default());
-        Ok(connection.request(MESSAGE, Duration::from_secs(5)).await?)
+        Ok(connection
+            .request(MESSAGE, Duration::from_secs(5), |_| true)
+            .await?)
     }
 
     /// Waits until the server has counted `count` failed handshakes.

@@ -77,7 +77,7 @@ impl Link {
             }
             Link::Mllp(connection) => {
                 let timeout = Duration::from_secs(args.timeout_secs);
-                match connection.request(message, timeout).await {
+                match connection.request(message, timeout, answers(message)).await {
                     Ok(ack) => Ok(Some(ack.to_vec())),
                     Err(MllpError::ReplyTimeout(_)) if asked == AcceptAck::OnError => Ok(None),
                     Err(error) => Err(error.into()),
@@ -90,6 +90,27 @@ impl Link {
                 Ok((!ack.is_empty()).then(|| ack.to_vec()))
             }
         }
+    }
+}
+
+/// Which replies answer `message`: for a message, an ACK whose MSA-2 is its MSH-10
+/// (a receiver's answer to a message not waited on is skipped); for a batch, any.
+fn answers(message: &[u8]) -> impl Fn(&[u8]) -> bool + use<> {
+    let control_id = (!hl7v2::starts_batch(message))
+        .then(|| hl7v2::Message::parse_header(message).ok())
+        .flatten()
+        .map(|header| header.header().control_id().unwrap_or("").to_owned());
+    move |reply| {
+        let Some(control_id) = &control_id else {
+            return true;
+        };
+        let acknowledged = hl7v2::Message::parse(reply).ok().map(|ack| {
+            ack.get("MSA-2")
+                .map(|id| id.into_owned())
+                .unwrap_or_default()
+        });
+        // A reply that is no ACK is shown as it is.
+        acknowledged.is_none_or(|acknowledged| acknowledged == *control_id)
     }
 }
 
@@ -252,6 +273,10 @@ async fn send_all(args: &SendArgs) -> anyhow::Result<ExitCode> {
                 Err(error) => tally.failed(&error.context(format!("{what}: no ACK"))),
             }
         }
+    }
+    if let Some(Link::Mllp(connection)) = sender.link {
+        // A message not waited on (MSH-15 NE) may still be unread on the other side.
+        connection.close(Duration::from_secs(2)).await;
     }
     let Tally {
         accepted,

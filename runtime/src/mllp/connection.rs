@@ -114,6 +114,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         Ok(())
     }
 
+    /// Closes the connection gracefully: ends the sending side (a TLS close_notify,
+    /// then FIN), and reads and drops what the peer still sends until it closes too, or
+    /// `linger` passes. Closing with unread replies would reset the connection, and
+    /// the peer may then lose the last messages it had not read yet.
+    pub async fn close(mut self, linger: Duration) {
+        if self.stream.shutdown().await.is_err() {
+            return;
+        }
+        let drain = async { while let Ok(Some(_)) = self.read_frame().await {} };
+        let _ = timeout(linger, drain).await;
+    }
+
     /// Writes an MLLP release 2 commit acknowledgement: ACK when `accepted`, else NAK.
     ///
     /// # Errors
@@ -124,10 +136,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         self.write_frame(&[code]).await
     }
 
-    /// Sends `payload` and waits for the reply message (the client side of MLLP).
+    /// Sends `payload` and waits for the reply message that `answers` it (the client
+    /// side of MLLP): an ACK whose MSA-2 is the payload's MSH-10, say.
     ///
-    /// A positive commit acknowledgement and junk before the reply are skipped: the
-    /// reply is the next message. The connection's idle and frame timeouts also apply.
+    /// A positive commit acknowledgement, junk and messages that do not answer (a late
+    /// ACK for an earlier message) are skipped. The connection's idle and frame
+    /// timeouts also apply.
     ///
     /// # Errors
     ///
@@ -139,18 +153,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         &mut self,
         payload: &[u8],
         reply_timeout: Duration,
+        answers: impl Fn(&[u8]) -> bool,
     ) -> Result<Bytes, MllpError> {
         self.write_frame(payload).await?;
-        timeout(reply_timeout, self.read_reply())
+        timeout(reply_timeout, self.read_reply(answers))
             .await
             .map_err(|_| MllpError::ReplyTimeout(reply_timeout))?
     }
 
-    /// Reads events until the reply message.
-    async fn read_reply(&mut self) -> Result<Bytes, MllpError> {
+    /// Reads events until the reply message that `answers`.
+    async fn read_reply(&mut self, answers: impl Fn(&[u8]) -> bool) -> Result<Bytes, MllpError> {
         loop {
             match self.read_frame().await?.ok_or(MllpError::NoReply)? {
-                FrameEvent::Message(reply) => return Ok(reply),
+                FrameEvent::Message(reply) if answers(&reply) => return Ok(reply),
+                FrameEvent::Message(_) => {}
                 FrameEvent::CommitAck(true) | FrameEvent::Junk(_) => {}
                 FrameEvent::CommitAck(false) => return Err(MllpError::CommitNak),
                 FrameEvent::TooLarge { size, .. } => {
@@ -286,7 +302,7 @@ mod tests {
                 .unwrap();
         });
         let reply = client
-            .request(b"hello", Duration::from_secs(5))
+            .request(b"hello", Duration::from_secs(5), |_| true)
             .await
             .unwrap();
         assert_eq!(&reply[..], b"ACK:hello");
@@ -302,7 +318,7 @@ mod tests {
             server.write_commit_ack(false).await.unwrap();
         });
         let error = client
-            .request(b"hello", Duration::from_secs(5))
+            .request(b"hello", Duration::from_secs(5), |_| true)
             .await
             .unwrap_err();
         assert!(matches!(error, MllpError::CommitNak), "{error}");
@@ -313,7 +329,7 @@ mod tests {
     async fn request_times_out_without_reply() {
         let (mut client, _server) = pair();
         let error = client
-            .request(b"hello", Duration::from_secs(5))
+            .request(b"hello", Duration::from_secs(5), |_| true)
             .await
             .unwrap_err();
         assert!(matches!(error, MllpError::ReplyTimeout(_)), "{error}");
