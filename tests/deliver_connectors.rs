@@ -225,20 +225,23 @@ async fn mllp_message_without_control_id_is_delivered() {
     assert_eq!(send(&mut connector, "AA-2").await, Attempt::Delivered);
 }
 
-/// Ensures that MSH-15 is honoured as a receiver in enhanced mode honours it: NE is
-/// delivered once sent (the answer of a receiver that sends one anyway is discarded
-/// before the next message), ER is delivered when no error ACK comes within
-/// `error_ack_wait_ms` and refused when an AR does, all on one connection.
+/// Ensures that a message whose MSH-15 is NE or ER is delivered when the receiver
+/// stays silent for `error_ack_wait_ms` (an enhanced-mode receiver), that an answer
+/// within it decides (an original-mode receiver's AR refuses it), all on one
+/// connection, and that a wait of 0 sends such messages without waiting.
 #[tokio::test]
 async fn mllp_honours_msh15_ne_and_er() {
     let (address, connections) = mllp_listener(None).await;
-    let config = toml::from_str(&format!(
-        "address = {:?}\nack_timeout_secs = 30\nerror_ack_wait_ms = 300",
-        address.to_string()
-    ))
-    .unwrap();
-    let mut connector = mllp_connector(config);
-    let mut deliver = async |control_id: &str, accept_ack: &str| {
+    let connector_waiting = |wait_ms: u64| {
+        mllp_connector(
+            toml::from_str(&format!(
+                "address = {:?}\nack_timeout_secs = 30\nerror_ack_wait_ms = {wait_ms}",
+                address.to_string()
+            ))
+            .unwrap(),
+        )
+    };
+    let deliver = async |connector: &mut Connector, control_id: &str, accept_ack: &str| {
         let body = adt_asking(control_id, accept_ack);
         let started = std::time::Instant::now();
         let attempt = connector
@@ -246,18 +249,29 @@ async fn mllp_honours_msh15_ne_and_er() {
             .await;
         (attempt, started.elapsed())
     };
-    let (attempt, took) = deliver("SLOW-NE", "NE").await;
-    assert_eq!(attempt, Attempt::Delivered);
-    assert!(took < Duration::from_secs(1), "not waited on: {took:?}");
-    let (attempt, _) = deliver("AA-NE", "NE").await;
-    assert_eq!(attempt, Attempt::Delivered);
-    let (attempt, took) = deliver("SLOW-ER", "ER").await;
-    assert_eq!(attempt, Attempt::Delivered, "silence accepts");
-    assert!(took >= Duration::from_millis(300) && took < Duration::from_secs(5));
-    let (attempt, _) = deliver("AR-ER", "ER").await;
-    assert_reject(&attempt, "AR: Unknown patient");
+    let mut connector = connector_waiting(300);
+    for accept_ack in ["NE", "ER"] {
+        let (attempt, took) =
+            deliver(&mut connector, &format!("SLOW-{accept_ack}"), accept_ack).await;
+        assert_eq!(attempt, Attempt::Delivered, "{accept_ack}: silence accepts");
+        assert!(took >= Duration::from_millis(300) && took < Duration::from_secs(5));
+        let (attempt, took) =
+            deliver(&mut connector, &format!("AR-{accept_ack}"), accept_ack).await;
+        assert_reject(&attempt, "AR: Unknown patient");
+        assert!(took < Duration::from_secs(5), "{took:?}");
+    }
     assert_eq!(send(&mut connector, "AA-5").await, Attempt::Delivered);
     assert_eq!(connections.load(Ordering::SeqCst), 1);
+
+    let mut hasty = connector_waiting(0);
+    let (attempt, took) = deliver(&mut hasty, "AA-NE", "NE").await;
+    assert_eq!(attempt, Attempt::Delivered);
+    assert!(took < Duration::from_millis(300), "not waited on: {took:?}");
+    assert_eq!(
+        send(&mut hasty, "AA-7").await,
+        Attempt::Delivered,
+        "the AA for AA-NE is skipped"
+    );
 }
 
 /// Ensures that a missing ACK is a retry that drops the connection, and that the next

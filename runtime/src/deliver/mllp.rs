@@ -15,10 +15,11 @@
 //! order, and a connection to a backup is given up after `failback_secs` so that the
 //! next one tries the primary again.
 //!
-//! A message whose MSH-15 asks for no accept acknowledgment (NE) is delivered once
-//! sent; one that asks for one only on an error (ER) is delivered unless an ACK comes
-//! within `error_ack_wait_ms`. A receiver in enhanced mode honours MSH-15, and waiting
-//! for an ACK it will never send would block the queue and resend the message.
+//! A message whose MSH-15 asks for no accept acknowledgment (NE) or for one only on an
+//! error (ER) is delivered unless an ACK says otherwise within `error_ack_wait_ms`. A
+//! receiver in enhanced mode honours MSH-15, and waiting the whole ACK timeout for an
+//! answer it will not send would block the queue and resend the message; a receiver
+//! in original mode answers at once, and its answer decides.
 //!
 //! An ACK whose MSA-2 is not the MSH-10 of the message sent answers an earlier message:
 //! it is discarded, and the wait goes on until the ACK timeout. (For a message without
@@ -91,10 +92,11 @@ pub struct MllpTargetConfig {
     /// By default this is 60 seconds.
     #[serde(default = "default_tcp_keepalive_secs")]
     pub tcp_keepalive_secs: u64,
-    /// How long to wait for an error ACK to a message whose MSH-15 is ER (an accept
-    /// acknowledgment only on an error), in milliseconds: a receiver in enhanced mode
-    /// answers such a message only when it refuses it, so silence this long means
-    /// delivered.
+    /// How long to wait for an ACK to a message whose MSH-15 is NE (no accept
+    /// acknowledgment) or ER (one only on an error), in milliseconds. A receiver in
+    /// enhanced mode honours MSH-15 and stays silent when it takes the message, so
+    /// silence this long means delivered; a receiver in original mode answers at once,
+    /// and its answer decides as for any message. 0 sends such messages without waiting.
     ///
     /// By default this is 2000 ms.
     #[serde(default = "default_error_ack_wait_ms")]
@@ -257,8 +259,8 @@ impl MllpConnector {
         let (control_id, wait) = match hl7v2::Message::parse(delivery.body) {
             Ok(message) => {
                 let wait = match message.get("MSH-15").as_deref() {
-                    Some("NE") => AckWait::None,
-                    Some("ER") => AckWait::SilenceAccepts(self.error_ack_wait),
+                    Some("NE" | "ER") if self.error_ack_wait.is_zero() => AckWait::None,
+                    Some("NE" | "ER") => AckWait::SilenceAccepts(self.error_ack_wait),
                     _ => AckWait::Full,
                 };
                 (message.header().control_id().unwrap_or("").to_owned(), wait)
@@ -436,16 +438,15 @@ async fn poll_once<F: Future>(mut future: std::pin::Pin<&mut F>) -> Poll<F::Outp
 ///
 /// A retry reason when the reply is not HL7 v2.
 /// How long to wait for a message's ACK, by its MSH-15 (accept acknowledgment type),
-/// which a receiver in enhanced mode honours. A receiver in original mode answers
-/// anyway; an answer not waited for is discarded before the next message (see the
-/// module docs).
+/// which a receiver in enhanced mode honours. An answer not waited for is discarded
+/// before the next message (see the module docs).
 #[derive(Debug, Clone, Copy)]
 enum AckWait {
     /// Up to the ACK timeout (MSH-15 AL, SU or empty).
     Full,
-    /// Not at all: NE asks for no accept acknowledgment; sent is delivered.
+    /// Not at all (NE or ER with `error_ack_wait_ms = 0`): sent is delivered.
     None,
-    /// This long for an error ACK: ER asks for one only on an error.
+    /// This long (NE or ER): an answer decides, silence means delivered.
     SilenceAccepts(Duration),
 }
 
