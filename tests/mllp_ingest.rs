@@ -106,7 +106,7 @@ async fn a_channel_sets_its_own_dedupe_window() {
 async fn enhanced_mode_gets_a_commit_accept() {
     let engine = start("", "").await;
     let mut stream = TcpStream::connect(engine.address).await.unwrap();
-    let enhanced = message("ENH-1").replacen("|P|2.5.1\r", "|P|2.5.1|||AL|NE\r", 1);
+    let enhanced = message_asking("ENH-1", "AL");
     let ack = exchange(&mut stream, enhanced.as_bytes()).await;
     assert_eq!(field(&ack, "MSA-1"), "CA");
 }
@@ -405,6 +405,13 @@ async fn a_batch_in_one_frame_gets_a_batch_of_acks() {
     assert_eq!(field(&ack, "MSA-2"), "AFTER-BATCH");
 }
 
+/// [`message`] with MSH-15 (accept acknowledgment type) `accept_ack` and
+/// MSH-16 NE: enhanced mode.
+fn message_asking(control_id: &str, accept_ack: &str) -> String {
+    let enhanced = format!("|P|2.5.1|||{accept_ack}|NE\r");
+    message(control_id).replacen("|P|2.5.1\r", &enhanced, 1)
+}
+
 /// Runs `hl7wasm send ARGS ADDRESS FILE` against `engine`, FILE holding
 /// `text`.
 async fn send_file(engine: &engine::TestEngine, text: &str, args: &[&str]) -> std::process::Output {
@@ -441,7 +448,7 @@ async fn send_files(
 #[tokio::test]
 async fn no_accept_ack_for_msh15_ne_and_send_does_not_wait() {
     let engine = start("", "").await;
-    let never = message("NE-1").replacen("|P|2.5.1\r", "|P|2.5.1|||NE|NE\r", 1);
+    let never = message_asking("NE-1", "NE");
     let started = Instant::now();
     let output = send_file(&engine, &never, &["--timeout-secs", "20"]).await;
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -467,7 +474,7 @@ async fn no_accept_ack_for_msh15_ne_and_send_does_not_wait() {
 #[tokio::test]
 async fn send_skips_an_ack_for_a_message_not_waited_on() {
     let engine = start("ack_mode = \"after_transform\"", "").await;
-    let never = message("SK-NE").replacen("|P|2.5.1\r", "|P|2.5.1|||NE|NE\r", 1);
+    let never = message_asking("SK-NE", "NE");
     let files = [("1.hl7", never), ("2.hl7", message("SK-2"))];
     let files: Vec<(&str, &str)> = files.iter().map(|(n, t)| (*n, t.as_str())).collect();
     let output = send_files(&engine, &files, &["--timeout-secs", "10"]).await;
@@ -490,7 +497,7 @@ async fn send_skips_an_ack_for_a_message_not_waited_on() {
 #[tokio::test]
 async fn send_goes_on_past_a_bad_file_and_a_silent_receiver() {
     let engine = start("", "").await;
-    let on_error = message("GO-ER").replacen("|P|2.5.1\r", "|P|2.5.1|||ER|NE\r", 1);
+    let on_error = message_asking("GO-ER", "ER");
     let files = [
         ("1.hl7", message("GO-1")),
         ("2.txt", "not a message\n".to_owned()),
