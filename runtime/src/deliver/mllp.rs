@@ -432,11 +432,6 @@ async fn poll_once<F: Future>(mut future: std::pin::Pin<&mut F>) -> Poll<F::Outp
     std::future::poll_fn(|context| Poll::Ready(future.as_mut().poll(context))).await
 }
 
-/// The attempt a reply decides, or `None` when its MSA-2 names another message.
-///
-/// # Errors
-///
-/// A retry reason when the reply is not HL7 v2.
 /// How long to wait for a message's ACK, by its MSH-15 (accept acknowledgment type),
 /// which a receiver in enhanced mode honours. An answer not waited for is discarded
 /// before the next message (see the module docs).
@@ -450,6 +445,11 @@ enum AckWait {
     SilenceAccepts(Duration),
 }
 
+/// The attempt a reply decides, or `None` when its MSA-2 names another message.
+///
+/// # Errors
+///
+/// A retry reason when the reply is not HL7 v2.
 fn read_ack(reply: &[u8], control_id: &str) -> Result<Option<Attempt>, String> {
     let ack = hl7v2::Message::parse(reply).map_err(|_| "the reply is not an HL7 v2 ACK")?;
     let acknowledged = ack.get("MSA-2");
