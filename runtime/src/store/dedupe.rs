@@ -118,7 +118,7 @@ impl DedupeEntry {
 pub(crate) fn fingerprint(raw: &[u8]) -> u32 {
     let mut hasher = crc32fast::Hasher::new();
     let mut rest = raw;
-    let mut lines = std::iter::from_fn(|| {
+    let lines = std::iter::from_fn(|| {
         while !rest.is_empty() {
             let end = memchr::memchr2(b'\r', b'\n', rest).unwrap_or(rest.len());
             let line = &rest[..end];
@@ -129,18 +129,14 @@ pub(crate) fn fingerprint(raw: &[u8]) -> u32 {
         }
         None
     });
-    if let Some(first) = lines.next() {
-        match msh7_range(first) {
+    for (index, line) in lines.enumerate() {
+        match (index == 0).then(|| msh7_range(line)).flatten() {
             Some((start, end)) => {
-                hasher.update(&first[..start]);
-                hasher.update(&first[end..]);
+                hasher.update(&line[..start]);
+                hasher.update(&line[end..]);
             }
-            None => hasher.update(first),
+            None => hasher.update(line),
         }
-        hasher.update(b"\r");
-    }
-    for line in lines {
-        hasher.update(line);
         hasher.update(b"\r");
     }
     hasher.finalize()
