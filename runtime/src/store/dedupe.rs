@@ -58,13 +58,15 @@ pub(crate) enum Match {
 }
 
 impl DedupeEntry {
-    /// The entry as stored.
-    pub(crate) fn encode(&self) -> [u8; 20] {
-        let mut bytes = [0; 20];
-        bytes[..8].copy_from_slice(&self.id.to_be_bytes());
-        bytes[8..16].copy_from_slice(&self.received_at_ms.to_be_bytes());
-        let fingerprint = self.fingerprint.expect("new entries have a fingerprint");
-        bytes[16..].copy_from_slice(&fingerprint.to_be_bytes());
+    /// The entry as stored: 20 bytes, or 16 for an entry without a
+    /// fingerprint (as written before them).
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        let mut bytes = Vec::with_capacity(20);
+        bytes.extend_from_slice(&self.id.to_be_bytes());
+        bytes.extend_from_slice(&self.received_at_ms.to_be_bytes());
+        if let Some(fingerprint) = self.fingerprint {
+            bytes.extend_from_slice(&fingerprint.to_be_bytes());
+        }
         bytes
     }
 
@@ -230,6 +232,7 @@ mod tests {
         assert_eq!(entry.judge(42, 1_500, window), Match::Expired);
         let old = DedupeEntry::decode(b"d/", &entry.encode()[..16]).unwrap();
         assert_eq!(old.fingerprint, None);
+        assert_eq!(old.encode(), &entry.encode()[..16], "kept as it was");
         assert_eq!(old.judge(43, 1_100, window), Match::Resend);
     }
 
