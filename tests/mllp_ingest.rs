@@ -422,13 +422,13 @@ async fn send_file(engine: &engine::TestEngine, text: &str, args: &[&str]) -> st
 /// in this order.
 async fn send_files(
     engine: &engine::TestEngine,
-    files: &[(&str, &str)],
+    files: &[(&str, impl AsRef<str>)],
     args: &[&str],
 ) -> std::process::Output {
     let dir = tempfile::tempdir().unwrap();
     let paths = files.iter().map(|(name, text)| {
         let path = dir.path().join(name);
-        std::fs::write(&path, text).unwrap();
+        std::fs::write(&path, text.as_ref()).unwrap();
         path
     });
     let paths: Vec<_> = paths.collect();
@@ -476,7 +476,6 @@ async fn send_skips_an_ack_for_a_message_not_waited_on() {
     let engine = start("ack_mode = \"after_transform\"", "").await;
     let never = message_asking("SK-NE", "NE");
     let files = [("1.hl7", never), ("2.hl7", message("SK-2"))];
-    let files: Vec<(&str, &str)> = files.iter().map(|(n, t)| (*n, t.as_str())).collect();
     let output = send_files(&engine, &files, &["--timeout-secs", "10"]).await;
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}");
@@ -504,7 +503,6 @@ async fn send_goes_on_past_a_bad_file_and_a_silent_receiver() {
         ("3.hl7", on_error),
         ("4.hl7", message("GO-4")),
     ];
-    let files: Vec<(&str, &str)> = files.iter().map(|(n, t)| (*n, t.as_str())).collect();
     let output = send_files(&engine, &files, &["--timeout-secs", "1"]).await;
     let (stdout, stderr) = (
         String::from_utf8_lossy(&output.stdout),
