@@ -1768,7 +1768,7 @@ fn a_message_bundle_starts_with_its_header_and_names_the_message() {
 
 /// Ensures that what FHIR's invariants require and senders leave out or get
 /// wrong is completed or left out: a ContactPoint's system (cpt-2), a
-/// Period's order (per-1) and an Appointment's end (apt-2).
+/// Period's order (per-1) and an Appointment's start and end (apt-2).
 #[test]
 fn what_fhir_requires_is_completed_and_what_it_forbids_left_out() {
     let message = "MSH|^~\\&|ADT1|HOSP|||20240102030405+0100||ADT^A03|MSG1|P|2.5.1\r\
@@ -1788,24 +1788,45 @@ PV1|1|I|WARD^101^1|||||||MED|||||||||V100^^^HOSP^VN|||||||||||||||||||||||||2024
     assert_eq!(encounter["period"]["start"], "2024-01-05T10:00:00+01:00");
     assert!(encounter["period"].get("end").is_none());
 
-    let schedule = |duration: &str| {
+    let schedule = |duration: &str, timing: &str| {
         format!(
             "MSH|^~\\&|SCHED|HOSP|||20240102030405+0100||SIU^S12|MSG5|P|2.5.1\r\
-SCH|A1^SCHED||||||||{duration}|^^^20240110233000-0500\r\
+SCH|A1^SCHED||||||||{duration}|{timing}\r\
 PID|1||123456^^^HOSP^MR||DOE^JOHN\r"
         )
     };
-    let bundle = map_message(&schedule("45|min"), &Options::default()).unwrap();
+    let starting = "^^^20240110233000-0500";
+    let bundle = map_message(&schedule("45|min", starting), &Options::default()).unwrap();
     let appointment = &resources(&bundle, "Appointment")[0]["resource"];
     assert_eq!(appointment["start"], "2024-01-10T23:30:00-05:00");
     assert_eq!(appointment["end"], "2024-01-11T00:15:00-05:00");
     // Without a duration the start is only what was asked for.
-    let bundle = map_message(&schedule("|"), &Options::default()).unwrap();
+    let bundle = map_message(&schedule("|", starting), &Options::default()).unwrap();
     let appointment = &resources(&bundle, "Appointment")[0]["resource"];
     assert!(appointment.get("start").is_none());
     assert_eq!(
         appointment["requestedPeriod"][0]["start"],
         "2024-01-10T23:30:00-05:00"
+    );
+    // An end alone (SCH-11.5) gets its start from the duration, or else is
+    // only what was asked for.
+    let ending = "^^^^20240111001500-0500";
+    let bundle = map_message(&schedule("45|min", ending), &Options::default()).unwrap();
+    let appointment = &resources(&bundle, "Appointment")[0]["resource"];
+    assert_eq!(appointment["start"], "2024-01-10T23:30:00-05:00");
+    assert_eq!(appointment["end"], "2024-01-11T00:15:00-05:00");
+    // An end before the start is left out, and the duration gives it.
+    let reversed = "^^^20240110233000-0500^20240110220000-0500";
+    let bundle = map_message(&schedule("45|min", reversed), &Options::default()).unwrap();
+    let appointment = &resources(&bundle, "Appointment")[0]["resource"];
+    assert_eq!(appointment["start"], "2024-01-10T23:30:00-05:00");
+    assert_eq!(appointment["end"], "2024-01-11T00:15:00-05:00");
+    let bundle = map_message(&schedule("|", ending), &Options::default()).unwrap();
+    let appointment = &resources(&bundle, "Appointment")[0]["resource"];
+    assert!(appointment.get("end").is_none());
+    assert_eq!(
+        appointment["requestedPeriod"][0]["end"],
+        "2024-01-11T00:15:00-05:00"
     );
 }
 

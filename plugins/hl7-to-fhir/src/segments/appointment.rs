@@ -6,7 +6,7 @@
 use hl7wasm_plugin_sdk::json;
 use hl7wasm_plugin_sdk::json::Value;
 
-use crate::context::{Context, Handle, Seg, push, put, put_new};
+use crate::context::{Context, Handle, Seg, object, push, put, put_new};
 use crate::datatypes::{codes, identifier, time};
 use crate::references::{location, practitioner};
 use crate::segments::{order, unknown};
@@ -168,38 +168,54 @@ fn filler_status(code: &str) -> Option<&'static str> {
 /// Completes every Appointment once the message is walked, with what FHIR
 /// requires and a sender may leave out: a participant whose actor is
 /// unknown when nothing names one (an SCH with no patient or resource
-/// segments after it), and the end of a start without one (see
-/// [`end_by_duration`]).
+/// segments after it), and the end of a start without one or the start of
+/// an end without one (see [`times_by_duration`]).
 pub fn finish(ctx: &mut Context<'_>) {
     for appointment in ctx.handles_of("Appointment") {
         if ctx.resource_mut(appointment).get("participant").is_none() {
             participant(ctx, appointment, unknown(), None, "needs-action", None);
         }
-        end_by_duration(ctx.resource_mut(appointment));
+        times_by_duration(ctx.resource_mut(appointment));
     }
 }
 
-/// Gives an appointment with a start but no end the end its duration
-/// gives, as FHIR wants both or neither (apt-2). Without a duration the
-/// start moves to the requested period, which may have a start alone.
-fn end_by_duration(appointment: &mut Value<'_>) {
-    if appointment.get("end").is_some() {
-        return;
-    }
-    let Some(start) = appointment.remove("start") else {
-        return;
+/// Gives an appointment with a start or an end, but not both, the other
+/// one that its duration gives, as FHIR wants both or neither (apt-2).
+/// Without a duration the time it has moves to the requested period, which
+/// may have a start or an end alone. An end before the start (a sender's
+/// error, or SCH-11.5 before AIS-4) is left out first, as for a Period
+/// (per-1).
+fn times_by_duration(appointment: &mut Value<'_>) {
+    let reversed = match (appointment.get("start"), appointment.get("end")) {
+        (Some(start), Some(end)) => start
+            .as_str()
+            .zip(end.as_str())
+            .is_some_and(|(start, end)| !time::in_order(start, end)),
+        _ => false,
     };
-    let minutes = appointment.get("minutesDuration").and_then(Value::as_u64);
-    let end = start
+    if reversed {
+        appointment.remove("end");
+    }
+    let (known, other, sign) = match (appointment.get("start"), appointment.get("end")) {
+        (Some(_), None) => ("start", "end", 1),
+        (None, Some(_)) => ("end", "start", -1),
+        _ => return,
+    };
+    let time = appointment.remove(known).unwrap_or_default();
+    let minutes = appointment
+        .get("minutesDuration")
+        .and_then(Value::as_u64)
+        .and_then(|m| i64::try_from(m).ok());
+    let derived = time
         .as_str()
         .zip(minutes)
-        .and_then(|(start, minutes)| time::minutes_after(start, i64::try_from(minutes).ok()?));
-    match end {
-        Some(end) => {
-            appointment["start"] = start;
-            appointment["end"] = Value::from(end);
+        .and_then(|(time, minutes)| time::minutes_after(time, sign * minutes));
+    match derived {
+        Some(derived) => {
+            appointment[known] = time;
+            appointment[other] = Value::from(derived);
         }
-        None => appointment["requestedPeriod"] = json!([{ "start": start }]),
+        None => appointment["requestedPeriod"] = json!([(object(1, known, time))]),
     }
 }
 
