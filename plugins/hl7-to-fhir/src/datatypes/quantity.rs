@@ -71,17 +71,63 @@ pub fn cq<'m>(cq: &Rep<'m>) -> Option<Value<'m>> {
 }
 
 /// A Range of `low` and `high` (either may be missing), or `None` when both
-/// are.
+/// are. A high below the low (a sender's error) is left out, as FHIR's
+/// rng-2 forbids it.
 pub fn range<'m>(low: Option<Value<'m>>, high: Option<Value<'m>>) -> Option<Value<'m>> {
+    let high = match (&low, high) {
+        (Some(low), Some(high)) if !in_order(low, &high) => None,
+        (_, high) => high,
+    };
     let mut range = json!({});
     put(&mut range, "low", low);
     put(&mut range, "high", high);
     (range != json!({})).then_some(range)
 }
 
+/// Whether the Quantity `low` is not above the Quantity `high` (both in the
+/// same units, as this mapper makes ranges); true when either has no value.
+fn in_order(low: &Value<'_>, high: &Value<'_>) -> bool {
+    match (low.get("value"), high.get("value")) {
+        (Some(low), Some(high)) => not_above(low, high),
+        _ => true,
+    }
+}
+
+/// Whether the number `low` is not above the number `high`; true when
+/// either is no number.
+pub fn not_above(low: &Value<'_>, high: &Value<'_>) -> bool {
+    let amount = |v: &Value<'_>| match v {
+        Value::Number(n) => n.as_f64(),
+        _ => None,
+    };
+    match (amount(low), amount(high)) {
+        (Some(low), Some(high)) => low <= high,
+        _ => true,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_range_keeps_its_low_when_the_high_is_below_it() {
+        let q = |n: &str| Some(json!({ "value": (number(n).unwrap()) }));
+        let range = |low, high| range(low, high).map(|r| r.to_string());
+        assert_eq!(
+            range(q("5"), q("40")).as_deref(),
+            Some(r#"{"low":{"value":5},"high":{"value":40}}"#)
+        );
+        assert_eq!(
+            range(q("5"), q("-40")).as_deref(),
+            Some(r#"{"low":{"value":5}}"#)
+        );
+        assert_eq!(
+            range(None, q("-40")).as_deref(),
+            Some(r#"{"high":{"value":-40}}"#)
+        );
+        assert_eq!(range(None, None), None);
+    }
 
     #[test]
     fn parses_decimals_only() {

@@ -165,7 +165,10 @@ fn structured_numeric<'m>(
             "valueRatio",
             json!({ "numerator": q(a), "denominator": { "value": b } }),
         ),
-        (Some(a), "-", Some(b)) if plain => ("valueRange", json!({ "low": q(a), "high": q(b) })),
+        // A range whose ends are the wrong way round stays text.
+        (Some(a), "-", Some(b)) if plain && quantity::not_above(&a, &b) => {
+            ("valueRange", json!({ "low": q(a), "high": q(b) }))
+        }
         (Some(a), "", None) if plain => ("valueQuantity", q(a)),
         (Some(a), "", None) if matches!(&*comparator, "<" | ">" | "<=" | ">=") => {
             let mut quantity = q(a);
