@@ -63,6 +63,13 @@ fn message_files(dir: &Path, files: &mut Vec<PathBuf>) {
 /// What `hl7wasm plugin run` prints for `files` through the built
 /// `hl7-to-fhir` component.
 fn map_files(files: &[PathBuf]) -> String {
+    // The US realm adds the race and ethnicity extensions to what every
+    // channel gets, so that they are validated too.
+    map_files_with(files, r#"{"realm": "us"}"#)
+}
+
+/// [`map_files`] with the plugin configured by `config` (JSON).
+fn map_files_with(files: &[PathBuf], config: &str) -> String {
     let output = Command::new(env!("CARGO_BIN_EXE_hl7wasm"))
         .args([
             "plugin",
@@ -70,9 +77,7 @@ fn map_files(files: &[PathBuf]) -> String {
             plugin_path("hl7-to-fhir").to_str().unwrap(),
         ])
         .args(["--deadline-ms", "5000"])
-        // The US realm adds the race and ethnicity extensions to what every
-        // channel gets, so that they are validated too.
-        .args(["--config", r#"{"realm": "us"}"#])
+        .args(["--config", config])
         .args(files)
         .output()
         .expect("run hl7wasm plugin run");
@@ -203,6 +208,58 @@ fn blank_required_fields_map_to_valid_fhir() {
         let target = out.path().join(file).with_extension("json");
         std::fs::write(target, body).unwrap();
     }
+    let (valid, report) = python("validate.py", &[out.path()], &[]);
+    assert!(valid, "invalid FHIR:\n{report}");
+}
+
+/// Ensures that the corpus's messages with their empty fields filled by
+/// values of the data types the IG's segment tables give
+/// (`tests/fhir/fill_fields.py`) map to valid FHIR: fields that no corpus
+/// message uses, times of every precision and offset, every OBX value
+/// type. Found this way: an Appointment with an end and no start, or an
+/// end before its start (apt-2, per-1), and an ordered dose whose maximum
+/// is below its minimum (rng-2).
+#[test]
+fn corpus_messages_with_filled_fields_map_to_valid_fhir() {
+    let filled = tempfile::tempdir().unwrap();
+    let count = "600";
+    let (written, report) = python(
+        "fill_fields.py",
+        &[&corpus(), filled.path()],
+        &["--count", count, "--seed", "1", "--fill", "0.8"],
+    );
+    assert!(written, "fill_fields.py failed:\n{report}");
+    let mut files = Vec::new();
+    message_files(filled.path(), &mut files);
+    files.sort();
+    assert!(files.len() > 500, "only {} messages written", files.len());
+    // A default time zone makes local times instants, which reach the
+    // invariants on instants (an Appointment's start and end).
+    let stdout = map_files_with(&files, r#"{"realm": "us", "default_timezone": "+01:00"}"#);
+    let outcomes = outcomes(&stdout, filled.path());
+    assert_eq!(outcomes.len(), files.len(), "a message without an outcome");
+    let out = tempfile::tempdir().unwrap();
+    let mut bundles = 0;
+    for (file, results) in &outcomes {
+        for (line, body) in results {
+            match body {
+                Some(body) => {
+                    bundles += 1;
+                    std::fs::write(out.path().join(format!("{file}-{bundles}.json")), body)
+                        .unwrap();
+                }
+                None => {
+                    let reason = line.strip_prefix("filtered: unsupported message type ");
+                    let event = reason.map(|r| r.trim_matches('"'));
+                    assert!(
+                        event.is_some_and(|e| UNSUPPORTED.contains(&e)),
+                        "{file} did not convert: {line}"
+                    );
+                }
+            }
+        }
+    }
+    assert!(bundles > 500, "only {bundles} bundles");
     let (valid, report) = python("validate.py", &[out.path()], &[]);
     assert!(valid, "invalid FHIR:\n{report}");
 }

@@ -105,14 +105,77 @@ def contact_points(node):
             yield from contact_points(item)
 
 
+def objects(node):
+    """Every object under `node`, `node` included, with the key it is under."""
+    stack = [(None, node)]
+    while stack:
+        key, value = stack.pop()
+        if isinstance(value, dict):
+            yield key, value
+            stack.extend(value.items())
+        elif isinstance(value, list):
+            stack.extend((key, item) for item in value)
+
+
+def is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def holds_everywhere(rule):
+    """A check that `rule(key, object)` holds for every object of a resource."""
+    return lambda resource: all(rule(key, node) for key, node in objects(resource))
+
+
+def quantity_coded_with_system(key, node):
+    """qty-3: a Quantity with a unit code has its system."""
+    return not (is_number(node.get("value")) and "code" in node) or "system" in node
+
+
+def range_in_order(key, node):
+    """rng-2: a Range's low is not above its high (in the same unit)."""
+    low, high = node.get("low"), node.get("high")
+    if not (isinstance(low, dict) and isinstance(high, dict)):
+        return True
+    if not (is_number(low.get("value")) and is_number(high.get("value"))):
+        return True
+    unit = lambda q: (q.get("system"), q.get("code") or q.get("unit"))
+    return unit(low) != unit(high) or low["value"] <= high["value"]
+
+
+def extension_has_value_or_children(key, node):
+    """ext-1: an extension has nested extensions or a value, not both."""
+    if key not in ("extension", "modifierExtension"):
+        return True
+    return ("extension" in node) != has_value(node)
+
+
+def attachment_data_typed(key, node):
+    """att-1: an Attachment with data has a content type."""
+    return "data" not in node or "contentType" in node
+
+
+def ratio_whole(key, node):
+    """rat-1: a Ratio has both a numerator and a denominator, or neither."""
+    if key not in ("valueRatio", "ratio"):
+        return True
+    return ("numerator" in node) == ("denominator" in node)
+
+
 # Invariants of single resources, by the resource types they hold for:
 # (name, check) where check(resource) is True when the rule holds.
 RESOURCE_RULES = {
     "*": [
         ("per-1", periods_in_order),
         ("cpt-2", lambda r: all("system" in c for c in contact_points(r.get("telecom", [])))),
+        ("qty-3", holds_everywhere(quantity_coded_with_system)),
+        ("rng-2", holds_everywhere(range_in_order)),
+        ("ext-1", holds_everywhere(extension_has_value_or_children)),
+        ("att-1", holds_everywhere(attachment_data_typed)),
+        ("rat-1", holds_everywhere(ratio_whole)),
     ],
     "Observation": [
+        ("obs-3", lambda r: all(
+            any(k in rr for k in ("low", "high", "text")) for rr in r.get("referenceRange", []))),
         ("obs-6", lambda r: not ("dataAbsentReason" in r and has_value(r))),
         ("obs-7", lambda r: not has_value(r) or not any(
             codes(c.get("code")) & codes(r.get("code")) for c in r.get("component", []))),
@@ -140,6 +203,9 @@ RESOURCE_RULES = {
     ],
     "Appointment": [
         ("apt-2", lambda r: ("start" in r) == ("end" in r)),
+    ],
+    "ServiceRequest": [
+        ("prr-1", lambda r: "orderDetail" not in r or "code" in r),
     ],
 }
 
