@@ -78,6 +78,17 @@ fn assert_retry(attempt: &Attempt, needle: &str) {
     }
 }
 
+/// Whether `attempt` is a retry marked as not reaching the destination.
+fn unreachable(attempt: &Attempt) -> bool {
+    matches!(
+        attempt,
+        Attempt::Retry {
+            unreachable: true,
+            ..
+        }
+    )
+}
+
 fn assert_reject(attempt: &Attempt, needle: &str) {
     match attempt {
         Attempt::Reject { reason } => assert!(reason.contains(needle), "{reason}"),
@@ -292,6 +303,7 @@ async fn mllp_ack_timeout_retries_and_reconnects() {
         ),
         "a timeout is marked as one: {late:?}"
     );
+    assert!(!unreachable(&late), "the message reached it: {late:?}");
     assert_eq!(send(&mut connector, "AA-2").await, Attempt::Delivered);
     assert_eq!(connections.load(Ordering::SeqCst), 2);
 }
@@ -308,15 +320,17 @@ async fn mllp_reconnects_after_idle_close() {
     assert_eq!(connections.load(Ordering::SeqCst), 2);
 }
 
-/// Ensures that a refused connection is a retry, and a body that is not HL7 v2 is
-/// rejected unsent.
+/// Ensures that a refused connection is a retry marked unreachable, and a body that is
+/// not HL7 v2 is rejected unsent.
 #[tokio::test]
 async fn mllp_refused_connection_retries() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap().to_string();
     drop(listener);
     let mut connector = mllp_connector(mllp_target(&address));
-    assert_retry(&send(&mut connector, "AA-1").await, "cannot connect");
+    let refused = send(&mut connector, "AA-1").await;
+    assert_retry(&refused, "cannot connect");
+    assert!(unreachable(&refused), "{refused:?}");
     let bundle = br#"{"resourceType":"Bundle"}"#;
     let attempt = connector.deliver(&delivery(bundle, None, FHIR)).await;
     assert_reject(&attempt, "not an HL7 v2 message");
@@ -616,11 +630,14 @@ async fn http_statuses_decide() {
             reason: "HTTP 503 Service Unavailable".into(),
             after: Some(Duration::from_secs(2)),
             timed_out: false,
+            unreachable: false,
         }
     );
     assert_retry(&attempt("/limit").await, "HTTP 429");
     assert_retry(&attempt("/timeout").await, "HTTP 408");
-    assert_retry(&attempt("/slow").await, "no response within 1s");
+    let slow = attempt("/slow").await;
+    assert_retry(&slow, "no response within 1s");
+    assert!(!unreachable(&slow), "the request reached it: {slow:?}");
     let Attempt::Reject { reason } = attempt("/bad").await else {
         panic!("400 must reject");
     };
@@ -676,7 +693,9 @@ async fn http_refused_connection_and_bad_settings() {
     let address = listener.local_addr().unwrap();
     drop(listener);
     let mut connector = http_connector(http_target(format!("http://{address}/fhir")));
-    assert_retry(&post_bundle(&mut connector).await, "Connection refused");
+    let refused = post_bundle(&mut connector).await;
+    assert_retry(&refused, "Connection refused");
+    assert!(unreachable(&refused), "{refused:?}");
 
     let build = |config: HttpTargetConfig| Connector::new(&TargetConfig::Http(config)).unwrap_err();
     let base = http_target("http://localhost/fhir".into());

@@ -773,7 +773,7 @@ fn an_entry_of_the_message_as_received_delivers_its_record() {
     let mut entry = store.outbound("adt", "a", 0, 10).unwrap().remove(0);
     assert_eq!(entry.body, sample.raw, "the entry delivers the message");
     assert!(entry.header.body_in_message);
-    entry.failed(NOW_MS, NOW_MS + 1_000, "down".into());
+    entry.failed(NOW_MS, NOW_MS + 1_000, "down".into(), false);
     store.retry_later(&entry).unwrap();
     drop(store);
 

@@ -103,7 +103,8 @@ pub struct RetryPolicy {
     /// The longest delay, in milliseconds. By default 60000.
     pub max_delay_ms: u64,
     /// Retries after the first attempt before the message is dead-lettered.
-    /// By default 5.
+    /// By default 5. At a destination, attempts that could not reach it
+    /// (an outage) do not count: they go on for as long as it lasts.
     pub max_retries: u32,
     /// Each delay is moved randomly by up to this fraction of itself, so
     /// many failing queues do not retry in lockstep. By default 0.2.

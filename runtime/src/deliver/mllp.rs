@@ -269,7 +269,11 @@ impl MllpConnector {
         };
         match self.exchange(delivery.body, &control_id, wait).await {
             Ok(attempt) => attempt,
-            Err(Dropped { reason, timed_out }) => {
+            Err(Dropped {
+                reason,
+                timed_out,
+                unreachable,
+            }) => {
                 self.connection = None;
                 tracing::debug!(
                     channel = delivery.channel,
@@ -282,6 +286,7 @@ impl MllpConnector {
                     reason,
                     after: None,
                     timed_out,
+                    unreachable,
                 }
             }
         }
@@ -296,7 +301,11 @@ impl MllpConnector {
         wait: AckWait,
     ) -> Result<Attempt, Dropped> {
         let ack_timeout = self.ack_timeout;
-        let kept = self.connection().await?;
+        let kept = self.connection().await.map_err(|reason| Dropped {
+            reason,
+            timed_out: false,
+            unreachable: true,
+        })?;
         kept.last_used = Instant::now();
         let connection = &mut kept.connection;
         connection
@@ -317,6 +326,7 @@ impl MllpConnector {
                 return Err(Dropped {
                     reason: format!("no ACK within {}s", ack_timeout.as_secs()),
                     timed_out: true,
+                    unreachable: false,
                 });
             };
             let event = event
@@ -394,6 +404,8 @@ struct Dropped {
     reason: String,
     /// Whether the ACK did not come within the ACK timeout.
     timed_out: bool,
+    /// Whether no connection could be made, so the message was not sent.
+    unreachable: bool,
 }
 
 impl From<String> for Dropped {
@@ -401,6 +413,7 @@ impl From<String> for Dropped {
         Dropped {
             reason,
             timed_out: false,
+            unreachable: false,
         }
     }
 }

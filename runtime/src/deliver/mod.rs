@@ -8,7 +8,9 @@
 //! - [`Attempt::Delivered`]: MLLP AA or CA; HTTP 2xx; the file is written.
 //! - [`Attempt::Retry`]: MLLP AE, CE, NAK, no ACK in time, a connection error; HTTP
 //!   408, 429, 5xx (with the `Retry-After` delay), no response in time, a connection
-//!   error; any file IO error.
+//!   error; any file IO error. One whose message never left because no connection
+//!   could be made (or no OAuth token had) is marked `unreachable`: the scheduler
+//!   retries it without counting it against the retry limit.
 //! - [`Attempt::Reject`]: MLLP AR or CR, a body that is not HL7 v2; HTTP 3xx and the
 //!   other 4xx.
 //!
@@ -91,6 +93,11 @@ pub enum Attempt {
         /// Whether the destination did not answer in time (MLLP: no ACK
         /// within the ACK timeout), which the ACK-timeout alert counts.
         timed_out: bool,
+        /// Whether the message never reached the destination, which could
+        /// not be reached at all (no connection, no OAuth token): an
+        /// outage, which says nothing about the message, so the attempt
+        /// does not count against the retry limit.
+        unreachable: bool,
     },
     /// Never will (AR, 4xx other than 408 and 429, undeliverable content): dead-letter now.
     Reject {
@@ -106,6 +113,18 @@ impl Attempt {
             reason: reason.into(),
             after: None,
             timed_out: false,
+            unreachable: false,
+        }
+    }
+
+    /// A retry because the destination could not be reached (see
+    /// [`Attempt::Retry`]'s `unreachable`).
+    pub fn unreachable(reason: impl Into<String>) -> Attempt {
+        Attempt::Retry {
+            reason: reason.into(),
+            after: None,
+            timed_out: false,
+            unreachable: true,
         }
     }
 

@@ -343,6 +343,7 @@ impl DeliveryWorker {
                 reason,
                 after,
                 timed_out,
+                unreachable,
             } => {
                 report("retry", entry.header.attempts + 1, Some(&reason));
                 if timed_out {
@@ -352,9 +353,11 @@ impl DeliveryWorker {
                 let retry = &self.destination.retry;
                 let backoff = retry.delay(entry.header.attempts + 1, jitter_sample());
                 let delay = after.map_or(backoff, |asked| asked.max(backoff));
-                entry.failed(now, now + delay.as_millis() as u64, reason);
+                entry.failed(now, now + delay.as_millis() as u64, reason, unreachable);
                 let error = entry.header.last_error.clone().unwrap_or_default();
-                if retry.allows_retry(entry.header.attempts) {
+                // An outage says nothing about the message: it waits, in
+                // order, however long the destination stays unreachable.
+                if unreachable || retry.allows_retry(entry.header.counted_attempts()) {
                     store.retry_later(entry)?;
                     self.tell_senders(entry.header.message_id, || DeliveryOutcome::Retrying(error));
                     Ok(Settled::RetryAt(entry.header.next_attempt_ms))
@@ -364,7 +367,7 @@ impl DeliveryWorker {
             }
             Attempt::Reject { reason } => {
                 report("rejected", entry.header.attempts + 1, Some(&reason));
-                entry.failed(now, now, reason.clone());
+                entry.failed(now, now, reason.clone(), false);
                 self.dead_letter(entry, DeadLetterReason::Rejected, &reason, now)
             }
         }

@@ -41,6 +41,11 @@ pub struct OutboundHeader {
     pub content_type: String,
     /// Failed delivery attempts so far.
     pub attempts: u32,
+    /// How many of them could not reach the destination at all (see
+    /// `Attempt::Retry`'s `unreachable`); these do not count against the
+    /// retry limit.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unreachable_attempts: u32,
     /// When the first attempt failed, in milliseconds since the Unix epoch.
     pub first_failure_ms: Option<u64>,
     /// When the latest attempt failed.
@@ -56,6 +61,12 @@ pub struct OutboundHeader {
 }
 
 impl OutboundHeader {
+    /// The failed attempts that count against the retry limit: those that
+    /// reached the destination.
+    pub fn counted_attempts(&self) -> u32 {
+        self.attempts.saturating_sub(self.unreachable_attempts)
+    }
+
     /// The header of an entry not attempted yet.
     pub fn new(
         message_id: u64,
@@ -71,6 +82,7 @@ impl OutboundHeader {
             message_type,
             content_type,
             attempts: 0,
+            unreachable_attempts: 0,
             first_failure_ms: None,
             last_failure_ms: None,
             next_attempt_ms: 0,
@@ -108,13 +120,20 @@ impl OutboundEntry {
         }
     }
 
-    /// Records a failed attempt at `now_ms`, to be retried at `retry_at_ms`.
-    pub fn failed(&mut self, now_ms: u64, retry_at_ms: u64, error: String) {
+    /// Records a failed attempt at `now_ms`, to be retried at `retry_at_ms`;
+    /// `unreachable` when it could not reach the destination at all.
+    pub fn failed(&mut self, now_ms: u64, retry_at_ms: u64, error: String, unreachable: bool) {
         let header = &mut self.header;
         header.attempts += 1;
+        header.unreachable_attempts += u32::from(unreachable);
         header.first_failure_ms.get_or_insert(now_ms);
         header.last_failure_ms = Some(now_ms);
         header.next_attempt_ms = retry_at_ms;
         header.last_error = Some(error);
     }
+}
+
+/// Whether `count` is zero (to leave a zero count out of a stored header).
+fn is_zero(count: &u32) -> bool {
+    *count == 0
 }

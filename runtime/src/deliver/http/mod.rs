@@ -242,7 +242,8 @@ impl HttpConnector {
             .request(self.method.clone(), self.url.clone())
             .headers(self.headers.clone());
         if let Some(tokens) = &mut self.tokens {
-            let token = tokens.authorization().await.map_err(Attempt::retry)?;
+            // Without a token the destination cannot be reached.
+            let token = tokens.authorization().await.map_err(Attempt::unreachable)?;
             request = request.header(AUTHORIZATION, token);
         }
         if !self.headers.contains_key(CONTENT_TYPE) {
@@ -252,6 +253,10 @@ impl HttpConnector {
             Ok(answer) => Ok(answer),
             Err(error) if error.is_builder() => Err(Attempt::reject(format!(
                 "the request cannot be sent: {error}"
+            ))),
+            Err(error) if error.is_connect() => Err(Attempt::unreachable(response::describe(
+                error,
+                self.timeout,
             ))),
             Err(error) => Err(Attempt::retry(response::describe(error, self.timeout))),
         }

@@ -26,6 +26,7 @@ pub(super) async fn classify(response: Response) -> Attempt {
             reason: format!("HTTP {status}"),
             after,
             timed_out: false,
+            unreachable: false,
         }
     } else if status.is_redirection() {
         Attempt::reject(format!(
