@@ -1,8 +1,9 @@
 //! Ensures that the alert rules raise and clear alerts in a running engine:
 //! an AR rate over the threshold shows in the alert store and is POSTed to
 //! the webhook as "raised", then as "cleared" once good messages bring the
-//! rate down; a message stuck in an inbound queue raises `queue_age`; a
-//! channel that receives nothing raises `inbound_silence`.
+//! rate down; a message stuck in an inbound queue, or held in a destination's
+//! queue by an outage, raises `queue_age`; a channel that receives nothing
+//! raises `inbound_silence`.
 
 #[path = "support/engine.rs"]
 mod engine;
@@ -99,6 +100,48 @@ async fn a_message_stuck_in_the_inbound_queue_raises_queue_age() {
             .any(|alert| alert.kind == "queue_age" && alert.channel == "test")
     })
     .await;
+    engine.server.shutdown().await;
+}
+
+/// Ensures that a message held in a destination's queue by an outage (its
+/// attempts cannot reach the destination, so they do not run out) raises
+/// `queue_age` too.
+#[tokio::test]
+async fn a_message_held_by_an_unreachable_destination_raises_queue_age() {
+    let nowhere = {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        listener.local_addr().unwrap()
+    };
+    let channels = format!(
+        "[[channels]]\nname = \"test\"\n\
+         [channels.source]\ntype = \"mllp\"\nlisten = \"127.0.0.1:0\"\n\
+         [[channels.destinations]]\nname = \"down\"\n\
+         to = {{ type = \"mllp\", address = \"{nowhere}\", connect_timeout_secs = 1 }}\n\
+         retry = {{ initial_delay_ms = 50, max_delay_ms = 100, max_retries = 1, jitter = 0.0 }}\n\n\
+         [alerts]\ninterval_secs = 1\nqueue_age_max_secs = 1\n"
+    );
+    let engine = start_channels(tempfile::tempdir().unwrap(), &channels).await;
+    let mut stream = TcpStream::connect(engine.address).await.unwrap();
+    let ack = exchange(&mut stream, message("HELD-1").as_bytes()).await;
+    assert_eq!(field(&ack, "MSA-1"), "AA");
+    eventually(PATIENCE, "the queue age alert is raised", || {
+        engine
+            .server
+            .alerts
+            .active()
+            .iter()
+            .any(|alert| alert.kind == "queue_age" && alert.channel == "test")
+    })
+    .await;
+    assert_eq!(
+        engine
+            .server
+            .store
+            .outbound_depth("test", "down", 0)
+            .unwrap(),
+        1,
+        "the message waits for the destination"
+    );
     engine.server.shutdown().await;
 }
 

@@ -42,8 +42,10 @@ pub struct AlertsConfig {
     /// More files than this moved to a file source's error directory within
     /// the window raise `refused_files`. By default 0: any one does.
     pub refused_files_max: u64,
-    /// A message waiting in a channel's inbound queue for longer than this
-    /// raises `queue_age`, in seconds. By default 600 (10 minutes).
+    /// A message waiting in a channel's inbound queue, or in one of its
+    /// destinations' queues (an unreachable destination holds them), for
+    /// longer than this raises `queue_age`, in seconds. By default 600 (10
+    /// minutes).
     pub queue_age_max_secs: u64,
     /// Less room left on the store's file system than this percentage of
     /// its size, and than `storage_min_free_mb`, raises `storage_space`. By

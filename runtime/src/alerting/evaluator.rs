@@ -283,18 +283,25 @@ impl Evaluator {
     /// Runs the queue age rule of every channel against the store.
     async fn judge_queue_ages(&self) {
         let store = self.store.clone();
-        let channels: Vec<(String, u32)> = self
+        let channels: Vec<(String, u32, Vec<String>)> = self
             .channels
             .current()
             .configs
             .iter()
-            .map(|channel| (channel.name.clone(), channel.partitions))
+            .map(|channel| {
+                let destinations = channel.destinations.iter().map(|d| d.name.clone());
+                (
+                    channel.name.clone(),
+                    channel.partitions,
+                    destinations.collect(),
+                )
+            })
             .collect();
         let oldest = tokio::task::spawn_blocking(move || {
             channels
                 .into_iter()
-                .map(|(name, partitions)| {
-                    let oldest = oldest_queued(&store, &name, partitions);
+                .map(|(name, partitions, destinations)| {
+                    let oldest = oldest_queued(&store, &name, partitions, &destinations);
                     (name, oldest)
                 })
                 .collect::<Vec<_>>()
@@ -381,16 +388,28 @@ fn read_counts(metrics: &Metrics, channel: &ChannelConfig) -> Counts {
     }
 }
 
-/// When the oldest message in `channel`'s inbound queues was received.
-fn oldest_queued(store: &Store, channel: &str, partitions: u32) -> Result<Option<u64>, StoreError> {
-    let mut oldest: Option<u64> = None;
+/// When the oldest message in `channel`'s inbound queues, or in the queues
+/// of its `destinations`, was received.
+fn oldest_queued(
+    store: &Store,
+    channel: &str,
+    partitions: u32,
+    destinations: &[String],
+) -> Result<Option<u64>, StoreError> {
+    let mut received = Vec::new();
     for partition in 0..partitions {
-        let Some(&id) = store.queue(channel, partition)?.first() else {
-            continue;
-        };
-        if let Some(message) = store.message(id)? {
-            oldest = Some(oldest.map_or(message.received_at_ms, |o| o.min(message.received_at_ms)));
+        if let Some(&id) = store.queue(channel, partition)?.first()
+            && let Some(message) = store.message(id)?
+        {
+            received.push(message.received_at_ms);
+        }
+        // A destination that cannot be reached holds its queue (its
+        // attempts do not run out), so its oldest entry counts as well.
+        for destination in destinations {
+            if let Some(entry) = store.outbound(channel, destination, partition, 1)?.first() {
+                received.push(entry.header.received_at_ms);
+            }
         }
     }
-    Ok(oldest)
+    Ok(received.into_iter().min())
 }

@@ -16,7 +16,7 @@
 //! | `ack_reject_rate`        | > 10% of the ACKs sent in the window were AR                      |
 //! | `tls_handshake_failures` | > 10 failed TLS handshakes in the last hour                       |
 //! | `dead_letter_depth`      | the dead-letter queue is deeper than `dead_letter_max_depth`      |
-//! | `queue_age`              | the oldest message in the inbound queues waited > 600 s           |
+//! | `queue_age`              | the oldest message in the inbound or destination queues waited > 600 s |
 //! | `storage_space`          | the store's file system has < 10% and < 10 GiB left (engine-wide) |
 //! | `certificate_expiry`     | a certificate the engine presents ends within 14 days, or has ended |
 //! | `plugin_untrusted`       | a loaded plugin version fails the signing policy changed since (engine-wide) |

@@ -171,9 +171,9 @@ pub fn refused_files(window: &Counts, config: &AlertsConfig) -> Option<String> {
     })
 }
 
-/// `queue_age` holds when the oldest message of a channel's inbound queues,
-/// received at `oldest_received_ms`, has waited more than
-/// `queue_age_max_secs` at `now_ms`. An empty queue never holds.
+/// `queue_age` holds when the oldest message of a channel's inbound or
+/// destination queues, received at `oldest_received_ms`, has waited more
+/// than `queue_age_max_secs` at `now_ms`. An empty queue never holds.
 pub fn queue_age(
     oldest_received_ms: Option<u64>,
     now_ms: u64,
