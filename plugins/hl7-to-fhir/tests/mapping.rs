@@ -1788,46 +1788,40 @@ PV1|1|I|WARD^101^1|||||||MED|||||||||V100^^^HOSP^VN|||||||||||||||||||||||||2024
     assert_eq!(encounter["period"]["start"], "2024-01-05T10:00:00+01:00");
     assert!(encounter["period"].get("end").is_none());
 
-    let schedule = |duration: &str, timing: &str| {
-        format!(
+    // The Appointment of an SIU whose SCH gives `duration` and `timing`.
+    let appointment = |duration: &str, timing: &str| {
+        let message = format!(
             "MSH|^~\\&|SCHED|HOSP|||20240102030405+0100||SIU^S12|MSG5|P|2.5.1\r\
 SCH|A1^SCHED||||||||{duration}|{timing}\r\
 PID|1||123456^^^HOSP^MR||DOE^JOHN\r"
-        )
+        );
+        let bundle = map_message(&message, &Options::default()).unwrap();
+        resources(&bundle, "Appointment")[0]["resource"].clone()
     };
+    let (start, end) = ("2024-01-10T23:30:00-05:00", "2024-01-11T00:15:00-05:00");
     let starting = "^^^20240110233000-0500";
-    let bundle = map_message(&schedule("45|min", starting), &Options::default()).unwrap();
-    let appointment = &resources(&bundle, "Appointment")[0]["resource"];
-    assert_eq!(appointment["start"], "2024-01-10T23:30:00-05:00");
-    assert_eq!(appointment["end"], "2024-01-11T00:15:00-05:00");
-    // Without a duration the start is only what was asked for.
-    let bundle = map_message(&schedule("|", starting), &Options::default()).unwrap();
-    let appointment = &resources(&bundle, "Appointment")[0]["resource"];
-    assert!(appointment.get("start").is_none());
-    assert_eq!(
-        appointment["requestedPeriod"][0]["start"],
-        "2024-01-10T23:30:00-05:00"
-    );
-    // An end alone (SCH-11.5) gets its start from the duration, or else is
-    // only what was asked for.
     let ending = "^^^^20240111001500-0500";
-    let bundle = map_message(&schedule("45|min", ending), &Options::default()).unwrap();
-    let appointment = &resources(&bundle, "Appointment")[0]["resource"];
-    assert_eq!(appointment["start"], "2024-01-10T23:30:00-05:00");
-    assert_eq!(appointment["end"], "2024-01-11T00:15:00-05:00");
     // An end before the start is left out, and the duration gives it.
     let reversed = "^^^20240110233000-0500^20240110220000-0500";
-    let bundle = map_message(&schedule("45|min", reversed), &Options::default()).unwrap();
-    let appointment = &resources(&bundle, "Appointment")[0]["resource"];
-    assert_eq!(appointment["start"], "2024-01-10T23:30:00-05:00");
-    assert_eq!(appointment["end"], "2024-01-11T00:15:00-05:00");
-    let bundle = map_message(&schedule("|", ending), &Options::default()).unwrap();
-    let appointment = &resources(&bundle, "Appointment")[0]["resource"];
-    assert!(appointment.get("end").is_none());
-    assert_eq!(
-        appointment["requestedPeriod"][0]["end"],
-        "2024-01-11T00:15:00-05:00"
-    );
+    // A start or an end alone (SCH-11.4, SCH-11.5) gets the other from the
+    // duration.
+    for timing in [starting, ending, reversed] {
+        let booked = appointment("45|min", timing);
+        assert_eq!(
+            (&booked["start"], &booked["end"]),
+            (&start.into(), &end.into()),
+            "{timing}"
+        );
+    }
+    // Without a duration, what was given is only what was asked for.
+    for (timing, key, when) in [(starting, "start", start), (ending, "end", end)] {
+        let asked = appointment("|", timing);
+        assert!(
+            asked.get("start").is_none() && asked.get("end").is_none(),
+            "{asked}"
+        );
+        assert_eq!(asked["requestedPeriod"][0][key], when, "{timing}");
+    }
 }
 
 /// Ensures that a result's sub-id, observer, equipment, type, instance id,
