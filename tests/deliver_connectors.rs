@@ -893,8 +893,9 @@ async fn file_batch_stops_at_the_first_failure() {
     assert!(dir.join("C.hl7").is_dir(), "nothing replaced the directory");
 }
 
-/// Ensures that an unwritable directory is a retry that leaves nothing behind, and
-/// that an invalid pattern is refused when the connector is built.
+/// Ensures that an unwritable directory is a retry marked unreachable that leaves
+/// nothing behind, and that an invalid pattern is refused when the connector is
+/// built.
 #[tokio::test]
 async fn file_io_error_retries_and_bad_pattern_is_refused() {
     let root = tempfile::tempdir().unwrap();
@@ -902,9 +903,11 @@ async fn file_io_error_retries_and_bad_pattern_is_refused() {
     std::fs::write(&blocker, b"").unwrap();
     let mut connector = file_connector(&blocker.join("out"), "{seq}.{ext}");
     let body = adt("1");
-    assert_retry(
-        &connector.deliver(&delivery(&body, None, HL7)).await,
-        "cannot write",
+    let blocked = connector.deliver(&delivery(&body, None, HL7)).await;
+    assert_retry(&blocked, "cannot write");
+    assert!(
+        unreachable(&blocked),
+        "the directory is at fault: {blocked:?}"
     );
     assert_eq!(names(root.path()), ["not-a-dir"]);
 

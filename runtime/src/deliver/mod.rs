@@ -9,8 +9,9 @@
 //! - [`Attempt::Retry`]: MLLP AE, CE, NAK, no ACK in time, a connection error; HTTP
 //!   408, 429, 5xx (with the `Retry-After` delay), no response in time, a connection
 //!   error; any file IO error. One whose message never left because no connection
-//!   could be made (or no OAuth token had) is marked `unreachable`: the scheduler
-//!   retries it without counting it against the retry limit.
+//!   could be made (or no OAuth token had, or the file destination's directory cannot
+//!   take files) is marked `unreachable`: the scheduler retries it without counting it
+//!   against the retry limit.
 //! - [`Attempt::Reject`]: MLLP AR or CR, a body that is not HL7 v2; HTTP 3xx and the
 //!   other 4xx.
 //!

@@ -95,7 +95,7 @@ impl FileConnector {
             .await
             .unwrap_or_else(|join_error| Written {
                 files: 0,
-                failure: Some(format!("file writer failed: {join_error}")),
+                failure: Some(Attempt::retry(format!("file writer failed: {join_error}"))),
             });
         let mut attempts = Vec::with_capacity(deliveries.len());
         for delivery in &deliveries[..written.files] {
@@ -107,9 +107,7 @@ impl FileConnector {
             );
             attempts.push(Attempt::Delivered);
         }
-        if let Some(reason) = written.failure {
-            attempts.push(Attempt::retry(reason));
-        }
+        attempts.extend(written.failure);
         attempts
     }
 }
@@ -121,8 +119,23 @@ const WRITER_THREADS: usize = 8;
 struct Written {
     /// The files written and flushed, from the first.
     files: usize,
-    /// Why the file after them failed, if one did.
-    failure: Option<String>,
+    /// Why the file after them failed, if one did: a retry.
+    failure: Option<Attempt>,
+}
+
+/// A failed write as a retry: one the directory itself causes (a full or
+/// read-only file system, a quota, no permission, the directory gone or not
+/// a directory) is an outage, which says nothing about the message
+/// (`unreachable`).
+fn failed_write(reason: String, error: &io::Error) -> Attempt {
+    use io::ErrorKind::{
+        NotADirectory, NotFound, PermissionDenied, QuotaExceeded, ReadOnlyFilesystem, StorageFull,
+    };
+    match error.kind() {
+        NotADirectory | NotFound | PermissionDenied | QuotaExceeded | ReadOnlyFilesystem
+        | StorageFull => Attempt::unreachable(reason),
+        _ => Attempt::retry(reason),
+    }
 }
 
 /// Writes each `(name, body)` to `dir/name` through a flushed temporary file and a
@@ -132,7 +145,7 @@ struct Written {
 fn write_all_atomically(dir: &Path, files: &[(String, Vec<u8>)]) -> Written {
     let cannot_write = |index: usize, error: io::Error| {
         let path = dir.join(&files[index].0);
-        format!("cannot write {}: {error}", path.display())
+        failed_write(format!("cannot write {}: {error}", path.display()), &error)
     };
     if let Err(error) = std::fs::create_dir_all(dir) {
         return Written {
@@ -157,7 +170,7 @@ fn write_all_atomically(dir: &Path, files: &[(String, Vec<u8>)]) -> Written {
         let reason = format!("cannot flush directory {}: {error}", dir.display());
         return Written {
             files: 0,
-            failure: Some(reason),
+            failure: Some(failed_write(reason, &error)),
         };
     }
     Written {
