@@ -614,7 +614,8 @@ async fn post_bundle(connector: &mut Connector) -> Attempt {
 }
 
 /// Ensures that each status class becomes the right attempt: 2xx delivered; 503 with
-/// Retry-After, 429, 408 and a timeout retried; 400 and 301 rejected with a reason.
+/// Retry-After, 429, 408 and a timeout retried (503 and 429 as an outage, which does
+/// not count against the retry limit); 400 and 301 rejected with a reason.
 #[tokio::test]
 async fn http_statuses_decide() {
     let (base, _) = http_server().await;
@@ -630,11 +631,18 @@ async fn http_statuses_decide() {
             reason: "HTTP 503 Service Unavailable".into(),
             after: Some(Duration::from_secs(2)),
             timed_out: false,
-            unreachable: false,
+            unreachable: true,
         }
     );
-    assert_retry(&attempt("/limit").await, "HTTP 429");
-    assert_retry(&attempt("/timeout").await, "HTTP 408");
+    let limited = attempt("/limit").await;
+    assert_retry(&limited, "HTTP 429");
+    assert!(
+        unreachable(&limited),
+        "a rate limit is no fault of the message"
+    );
+    let timeout = attempt("/timeout").await;
+    assert_retry(&timeout, "HTTP 408");
+    assert!(!unreachable(&timeout), "{timeout:?}");
     let slow = attempt("/slow").await;
     assert_retry(&slow, "no response within 1s");
     assert!(!unreachable(&slow), "the request reached it: {slow:?}");

@@ -13,8 +13,8 @@ use crate::deliver::{Attempt, PEER_TEXT_BYTES, peer_text};
 /// the connection is closed instead.
 const DRAIN_BYTES: usize = 64 * 1024;
 
-/// 2xx is delivered; 408, 429 and 5xx retry after `Retry-After`; anything else rejects
-/// with the status and the start of the body.
+/// 2xx is delivered; 408, 429 and 5xx retry after `Retry-After` (429, 502, 503 and
+/// 504 as an outage); anything else rejects with the status and the start of the body.
 pub(super) async fn classify(response: Response) -> Attempt {
     let status = response.status();
     let after = retry_after(response.headers(), SystemTime::now());
@@ -26,7 +26,7 @@ pub(super) async fn classify(response: Response) -> Attempt {
             reason: format!("HTTP {status}"),
             after,
             timed_out: false,
-            unreachable: false,
+            unreachable: is_unavailable(status),
         }
     } else if status.is_redirection() {
         Attempt::reject(format!(
@@ -42,6 +42,20 @@ fn is_retryable(status: StatusCode) -> bool {
     status == StatusCode::REQUEST_TIMEOUT
         || status == StatusCode::TOO_MANY_REQUESTS
         || status.is_server_error()
+}
+
+/// Whether a status says the server cannot take any request now, whatever
+/// it holds: too many requests, a gateway without its server, the service
+/// down for maintenance. Such a retry is an outage (see `Attempt::Retry`'s
+/// `unreachable`); a 500 or a 408 may be this message's doing and counts.
+fn is_unavailable(status: StatusCode) -> bool {
+    matches!(
+        status,
+        StatusCode::TOO_MANY_REQUESTS
+            | StatusCode::BAD_GATEWAY
+            | StatusCode::SERVICE_UNAVAILABLE
+            | StatusCode::GATEWAY_TIMEOUT
+    )
 }
 
 /// The delay a `Retry-After` header asks for, in seconds or as an HTTP date (a date
