@@ -95,7 +95,7 @@ async fn a_destination_that_comes_back_gets_every_message_in_order() {
     let sent = ids("DOWN", 50);
     send_all(&engine, &sent).await;
     let metrics = engine.server.metrics.clone();
-    let retries = hl7wasm::metrics::destination_and("test", "sink", "result", "retry");
+    let retries = hl7wasm::metrics::destination_and("test", "sink", "result", "unreachable");
     eventually(
         PATIENCE,
         "delivery is retried past max_retries while the sink is down",

@@ -9,14 +9,13 @@ use serde::Serialize;
 use super::rates::Totals;
 use crate::config::ChannelConfig;
 use crate::metrics::{self, Metrics, channel_and, destination_and};
+use crate::pipeline::DELIVERY_RESULTS;
 use crate::store::{DeadLetterReason, PIPELINE};
 
 /// The MSA-1 codes a channel may answer with.
 const ACK_CODES: [&str; 6] = ["AA", "AE", "AR", "CA", "CE", "CR"];
 /// The states the pipeline counts (`MessageState`, as serialized).
 const STATES: [&str; 4] = ["processed", "filtered", "retrying", "dead_lettered"];
-/// The results of a delivery attempt.
-const RESULTS: [&str; 3] = ["delivered", "retry", "rejected"];
 const REASONS: [DeadLetterReason; 4] = [
     DeadLetterReason::PluginRejected,
     DeadLetterReason::PluginRetriesExhausted,
@@ -122,7 +121,7 @@ impl ChannelStats {
 impl DestinationStats {
     fn read(metrics: &Metrics, channel: &str, destination: &str) -> Self {
         DestinationStats {
-            attempts: RESULTS
+            attempts: DELIVERY_RESULTS
                 .iter()
                 .map(|&result| {
                     let labels = destination_and(channel, destination, "result", result);

@@ -20,7 +20,7 @@ use crate::deliver::TargetConfig;
 use crate::hl7_input::now_unix_ms;
 use crate::ingest::FileOutcome;
 use crate::metrics::{self, Metrics, channel_and, destination_and};
-use crate::pipeline::ChannelState;
+use crate::pipeline::{ChannelState, DELIVERY_RESULTS};
 use crate::running::Channels;
 use crate::store::{Store, StoreError};
 use crate::tls::TlsFiles;
@@ -30,9 +30,6 @@ const HOUR_MS: u64 = 3_600_000;
 
 /// Every ACK code the listener sends.
 const ACK_CODES: [&str; 6] = ["AA", "AE", "AR", "CA", "CE", "CR"];
-
-/// Every delivery attempt result.
-const RESULTS: [&str; 3] = ["delivered", "retry", "rejected"];
 
 /// Every channel's counters at one moment.
 struct Sample {
@@ -361,7 +358,7 @@ fn read_counts(metrics: &Metrics, channel: &ChannelConfig) -> Counts {
             .filter(|destination| matches!(destination.to, TargetConfig::Mllp(_)))
     };
     let attempts = |destination: &str| -> u64 {
-        RESULTS
+        DELIVERY_RESULTS
             .iter()
             .map(|result| {
                 let labels = destination_and(name, destination, "result", result);

@@ -345,7 +345,8 @@ impl DeliveryWorker {
                 timed_out,
                 unreachable,
             } => {
-                report("retry", entry.header.attempts + 1, Some(&reason));
+                let result = if unreachable { "unreachable" } else { "retry" };
+                report(result, entry.header.attempts + 1, Some(&reason));
                 if timed_out {
                     let labels = channel_and(channel.name(), "destination", &self.destination.name);
                     channel.metrics.ack_timeouts.get_or_create(&labels).inc();

@@ -43,6 +43,11 @@ impl MessageProcessed<'_> {
     }
 }
 
+/// Every result of a delivery attempt, as [`DeliveryAttempted`] counts
+/// them: `unreachable` is a retry whose attempt could not reach the
+/// destination (an outage, which does not use up the message's retries).
+pub const DELIVERY_RESULTS: [&str; 4] = ["delivered", "retry", "unreachable", "rejected"];
+
 /// A delivery attempt ended.
 pub struct DeliveryAttempted<'a> {
     /// The channel.
@@ -51,7 +56,7 @@ pub struct DeliveryAttempted<'a> {
     pub destination: &'a str,
     /// MSH-10 of the inbound message.
     pub control_id: Option<&'a str>,
-    /// `delivered`, `retry` or `rejected`.
+    /// One of [`DELIVERY_RESULTS`].
     pub result: &'static str,
     /// Attempts so far, this one included.
     pub attempt: u32,

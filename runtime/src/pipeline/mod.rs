@@ -40,6 +40,7 @@ pub use chain::{Chain, ChainResult, Stage, Verdict};
 pub use channel::{ChannelPipeline, DEAD_LETTER_ALERT, check_dead_letters};
 pub use control::{ChannelControl, ChannelState};
 pub use delivery_outcomes::{DeliveryOutcome, DeliveryOutcomes};
+pub use events::DELIVERY_RESULTS;
 pub use router::{Origin, Route, route};
 pub use topology::{Processing, Shared, check_plugin_room, follow_configuration, prepare_start};
 pub use wakers::{ChannelWakers, IDLE_RECHECK, Wakers};

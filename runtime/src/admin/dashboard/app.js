@@ -225,7 +225,7 @@
       { id: "stages" },
     );
     const destinations = table(
-      ["destination", "type", "delivered", "retries", "rejected", "queued"],
+      ["destination", "type", "delivered", "retries", "unreachable", "rejected", "queued"],
       status.destinations.map((d) => {
         const counts = s.destinations[d.name] || { attempts: {} };
         return el(
@@ -235,6 +235,7 @@
           el("td", {}, d.type),
           number(counts.attempts.delivered),
           number(counts.attempts.retry),
+          number(counts.attempts.unreachable),
           number(counts.attempts.rejected),
           number(depth(queues.outbound[d.name] || [])),
         );
