@@ -300,7 +300,12 @@ fn the_component_and_the_native_crate_map_alike() {
             compared += 1;
         }
     }
-    assert!(compared > 150, "only {compared} messages compared");
+    // Most files hold one mappable message (some a batch of several).
+    assert!(
+        compared * 3 >= files.len() * 2,
+        "only {compared} messages of {} files compared",
+        files.len()
+    );
 }
 
 /// Ensures that the demo channel's `hl7-to-fhir` stage, with the embedded
