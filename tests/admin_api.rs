@@ -561,6 +561,69 @@ async fn stored_messages_are_reprocessed_once_each() {
     sink.wait_for(5, PATIENCE).await;
 }
 
+/// Ensures that a search reads at most its `scan_limit` of stored
+/// messages, newest first, and then names the `before_id` to search on
+/// with, over the API and the CLI, so that a query matching little does
+/// not read a large store whole.
+#[tokio::test]
+async fn a_search_stops_at_its_scan_limit_and_says_where_to_go_on() {
+    let sink = Sink::start("127.0.0.1:0", Answer::Accept).await;
+    let engine = start(sink.address).await;
+    let api = Api::of(&engine);
+    send(&engine, &["SCAN1", "SCAN2", "SCAN3", "SCAN4", "SCAN5"]).await;
+    let search = |query: Value| {
+        let api = &api;
+        async move {
+            let answer = api
+                .post_raw("/api/v1/messages/search", VIEWER, &query)
+                .await;
+            assert_eq!(answer.status(), StatusCode::OK);
+            let next = answer
+                .headers()
+                .get("hl7wasm-next-before-id")
+                .map(|v| v.to_str().unwrap().parse::<u64>().unwrap());
+            let found: Value = serde_json::from_slice(&answer.bytes().await.unwrap()).unwrap();
+            let ids: Vec<String> = found
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["control_id"].as_str().unwrap().to_owned())
+                .collect();
+            (ids, next)
+        }
+    };
+    // The oldest message, beyond a scan of two: nothing found yet, and
+    // where to go on.
+    let (ids, next) = search(json!({ "control_id": "SCAN1", "scan_limit": 2 })).await;
+    assert!(ids.is_empty(), "{ids:?}");
+    let next = next.expect("the scan stopped at its limit");
+    let (ids, again) = search(json!({ "scan_limit": 2, "before_id": next })).await;
+    assert_eq!(ids, ["SCAN3", "SCAN2"], "the next two, newest first");
+    let (ids, last) = search(json!({ "control_id": "SCAN1", "before_id": again.unwrap() })).await;
+    assert_eq!((ids.as_slice(), last), (&["SCAN1".to_owned()][..], None));
+    // A scan that reaches the end, or its limit of matches, says nothing.
+    let (ids, none) = search(json!({ "limit": 2, "scan_limit": 2 })).await;
+    assert_eq!((ids.len(), none), (2, None));
+
+    let url = api.base.clone();
+    let cli = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_hl7wasm"))
+            .args(["messages", "search", "--control-id", "SCAN1"])
+            .args(["--scan-limit", "2", "--api", &url, "--token", VIEWER])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        cli.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cli.stderr)
+    );
+    let note = String::from_utf8_lossy(&cli.stderr);
+    assert!(note.contains(&format!("--before-id {next}")), "{note}");
+}
+
 /// Ensures that the messages and dead letters of a channel no longer
 /// configured are left alone rather than queued where no worker would
 /// run them.

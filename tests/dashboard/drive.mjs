@@ -157,6 +157,25 @@ await until("DASH1 alone again", () => {
 });
 step("the messages of a patient's number are found by a field's value");
 
+// 5c. A search that may read one stored message stops at DASH2, the newest,
+// and offers to search further back, where DASH1 is.
+form.querySelector('[name="scan_limit"]').value = "1";
+form.dispatchEvent(new window.Event("submit", { cancelable: true }));
+const further = await until("the offer to search further back", () => $("#search-further button"));
+if (!$("#view").textContent.includes("No message matches.")) fail("the newest message is not DASH1");
+further.click();
+await until("DASH1 found further back", () => {
+  const rows = document.querySelectorAll("#messages tbody tr");
+  return rows.length === 1 && rows[0].textContent.includes("DASH1");
+});
+form.querySelector('[name="scan_limit"]').value = "";
+form.dispatchEvent(new window.Event("submit", { cancelable: true }));
+await until("DASH1 alone, from the newest again", () => {
+  const rows = document.querySelectorAll("#messages tbody tr");
+  return rows.length === 1 && rows[0].textContent.includes("DASH1") && !$("#search-further");
+});
+step("a search that reads its limit offers to search further back");
+
 // 6. Run DASH1 through the pipeline again.
 click('#messages button[data-action="reprocess"]');
 await until("the reprocess notice", noticeSays("1 requeued."));

@@ -117,6 +117,18 @@ impl Api {
         )
     }
 
+    /// POST JSON, the answer as it comes (for its headers).
+    pub async fn post_raw(&self, path: &str, token: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// GET as JSON, which must be 200.
     pub async fn ok(&self, path: &str, token: &str) -> Value {
         let (status, body) = self.get(path, Some(token)).await;

@@ -27,6 +27,16 @@ use crate::store::{MessageState, MessageStatus, StoreError, StoredMessage};
 /// The most messages one search returns.
 const MAX_LIMIT: usize = 1000;
 
+/// The most stored messages one search reads (about 2 s of a request, or
+/// 10 s by content, on this project's machine), so that a query matching
+/// little does not read a large store whole; the answer then says where to
+/// go on ([`NEXT_BEFORE_ID`]).
+const MAX_SCAN: usize = 1_000_000;
+
+/// The header of a search that read `scan_limit` messages before it was
+/// done: the id to pass as `before_id` to search further back.
+pub const NEXT_BEFORE_ID: &str = "hl7wasm-next-before-id";
+
 /// How far before `since_ms` a search reads on: the receive times of
 /// messages in id order may step back this much (an NTP correction, a
 /// clock set back across a restart) without a match being missed.
@@ -57,6 +67,12 @@ pub struct MessageQuery {
     pub status: Option<String>,
     /// At most this many, newest first. By default 100, at most 1000.
     pub limit: Option<usize>,
+    /// Only messages with a lower id: where an earlier search stopped.
+    pub before_id: Option<u64>,
+    /// Read at most this many stored messages, newest first; a search that
+    /// stops there answers with the [`NEXT_BEFORE_ID`] header. By default,
+    /// and at most, 1,000,000.
+    pub scan_limit: Option<usize>,
     /// A field of HL7 v2 messages that must hold `value`, as a terser path
     /// such as `PID-3.1`: every repetition of the field unless the path
     /// names one (`PID-3[2].1`), in the first segment of that name unless
@@ -186,9 +202,11 @@ impl MessageQuery {
 /// It scans the store from the newest message back and stops at `limit`
 /// matches, or, with `since_ms`, once it reaches messages received
 /// [`CLOCK_SLACK_MS`] before it: ids increase in arrival order, so older
-/// ids hold older messages, up to a clock step. Without `since_ms`, a query
-/// that matches little reads the whole store. A search by content
-/// (`field`, `value`) goes to [`search_posted`] instead: 400 here.
+/// ids hold older messages, up to a clock step. It reads at most
+/// `scan_limit` stored messages (1,000,000 by default and at most): a
+/// search that stops there answers with the [`NEXT_BEFORE_ID`] header, the
+/// `before_id` that searches on from there. A search by content (`field`,
+/// `value`) goes to [`search_posted`] instead: 400 here.
 ///
 /// # Errors
 /// 400 for a bad query or one by content, 503 when the store fails.
@@ -196,7 +214,7 @@ pub async fn search(
     caller: Caller,
     State(state): State<Arc<AdminState>>,
     query: Result<Query<MessageQuery>, QueryRejection>,
-) -> Result<Json<Vec<MessageSummary>>, ApiError> {
+) -> Result<Searched, ApiError> {
     let Query(query) = query?;
     if query.searches_content() {
         return Err(ApiError::bad_request(
@@ -220,7 +238,7 @@ pub async fn search_posted(
     caller: Caller,
     State(state): State<Arc<AdminState>>,
     query: Result<Json<MessageQuery>, JsonRejection>,
-) -> Result<Json<Vec<MessageSummary>>, ApiError> {
+) -> Result<Searched, ApiError> {
     let Json(query) = query?;
     searched(caller, state, query).await
 }
@@ -230,7 +248,7 @@ async fn searched(
     caller: Caller,
     state: Arc<AdminState>,
     query: MessageQuery,
-) -> Result<Json<Vec<MessageSummary>>, ApiError> {
+) -> Result<Searched, ApiError> {
     query.state()?;
     // A search by content is audited, with the field but not the value.
     let by_content = query
@@ -245,7 +263,9 @@ async fn searched(
         Err(error) => Err(error),
     };
     if let Some(subject) = by_content {
-        let summary = found.as_ref().map(|Json(f)| format!("{} found", f.len()));
+        let summary = found
+            .as_ref()
+            .map(|f| format!("{} found", f.summaries.len()));
         audit::record(
             &state.metrics,
             &caller,
@@ -257,41 +277,74 @@ async fn searched(
     found
 }
 
+/// What a search found, and where to go on when it stopped at its
+/// `scan_limit`: a JSON array, with the [`NEXT_BEFORE_ID`] header then.
+pub struct Searched {
+    summaries: Vec<MessageSummary>,
+    next_before_id: Option<u64>,
+}
+
+impl IntoResponse for Searched {
+    fn into_response(self) -> axum::response::Response {
+        let mut response = Json(self.summaries).into_response();
+        if let Some(id) = self.next_before_id {
+            response
+                .headers_mut()
+                .insert(NEXT_BEFORE_ID, axum::http::HeaderValue::from(id));
+        }
+        response
+    }
+}
+
 /// The summaries of the messages `query` finds.
-fn summaries(
-    state: &AdminState,
-    query: &MessageQuery,
-) -> Result<Json<Vec<MessageSummary>>, ApiError> {
+fn summaries(state: &AdminState, query: &MessageQuery) -> Result<Searched, ApiError> {
     let found = find(state, query)?;
-    Ok(Json(
-        found
+    Ok(Searched {
+        summaries: found
+            .messages
             .into_iter()
             .map(|(m, s)| MessageSummary::of(m, s))
             .collect(),
-    ))
+        next_before_id: found.next_before_id,
+    })
+}
+
+/// The messages a query matched, with their status, newest first.
+struct Found {
+    messages: Vec<(StoredMessage, Option<MessageStatus>)>,
+    /// Set when the scan stopped at its `scan_limit`: the lowest id read.
+    next_before_id: Option<u64>,
 }
 
 /// The newest messages `query` matches, with their status, at most its
 /// limit (see [`search`] for how far the scan reads).
-fn find(
-    state: &AdminState,
-    query: &MessageQuery,
-) -> Result<Vec<(StoredMessage, Option<MessageStatus>)>, ApiError> {
+fn find(state: &AdminState, query: &MessageQuery) -> Result<Found, ApiError> {
     let wanted_state = query.state()?;
     let content = query.content()?;
     let limit = query.limit.unwrap_or(100).min(MAX_LIMIT);
+    let scan_limit = query.scan_limit.unwrap_or(MAX_SCAN).clamp(1, MAX_SCAN);
     let oldest_ms = query.since_ms.map(|t| t.saturating_sub(CLOCK_SLACK_MS));
-    let mut found = Vec::with_capacity(limit);
+    let mut found = Found {
+        messages: Vec::with_capacity(limit),
+        next_before_id: None,
+    };
     let candidates: Box<dyn Iterator<Item = Result<StoredMessage, StoreError>>> = match query.id {
         Some(id) => Box::new(state.store.message(id).transpose().into_iter()),
-        None => Box::new(state.store.messages().rev()),
+        None => {
+            let below = query.before_id.unwrap_or(u64::MAX);
+            Box::new(state.store.messages_below(below).rev())
+        }
     };
-    for message in candidates {
-        if found.len() == limit {
+    for (read, message) in candidates.enumerate() {
+        if found.messages.len() == limit {
             break;
         }
         let message = message?;
         if oldest_ms.is_some_and(|oldest| message.received_at_ms < oldest) {
+            break;
+        }
+        if read == scan_limit {
+            found.next_before_id = Some(message.id + 1);
             break;
         }
         let wanted = query.matches(&message)
@@ -305,7 +358,7 @@ fn find(
         if wanted_state.is_some_and(|w| w != status.as_ref().map(|s| s.state)) {
             continue;
         }
-        found.push((message, status));
+        found.messages.push((message, status));
     }
     Ok(found)
 }
@@ -386,7 +439,9 @@ pub async fn reprocess(
         "messages.reprocess",
         |state, query| {
             // A channel no longer configured has no worker to run them.
-            let (runnable, orphans): (Vec<StoredMessage>, Vec<StoredMessage>) = find(state, query)?
+            let found = find(state, query)?;
+            let (runnable, orphans): (Vec<StoredMessage>, Vec<StoredMessage>) = found
+                .messages
                 .into_iter()
                 .map(|(m, _)| m)
                 .partition(|m| state.channel(&m.channel).is_ok());
@@ -403,7 +458,11 @@ pub async fn reprocess(
                 .filter(|id| !requeued.contains(id))
                 .collect();
             skipped.sort_unstable();
-            Ok(json!(Reprocessed { requeued, skipped }))
+            Ok(json!(Reprocessed {
+                requeued,
+                skipped,
+                next_before_id: found.next_before_id,
+            }))
         },
     )
     .await
@@ -417,6 +476,10 @@ pub struct Reprocessed {
     /// The ids that matched but were still queued (or whose channel is
     /// gone), left alone.
     pub skipped: Vec<u64>,
+    /// Set when the query read `scan_limit` messages first: older ones may
+    /// match too; pass this as `before_id` to go on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_before_id: Option<u64>,
 }
 
 /// `GET /api/v1/messages/{id}`: metadata and processing record.

@@ -90,6 +90,7 @@ mod tls;
 pub use auth::Caller;
 pub use config_view::redacted;
 pub use error::ApiError;
+pub use messages::NEXT_BEFORE_ID;
 pub use openapi::DOCUMENT as OPENAPI_DOCUMENT;
 pub use queue_gauges::refresh_queue_gauges;
 pub use rates::{RateSamples, sample_rates};

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use hl7wasm::tls::{TlsClientSettings, TlsVersion};
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap};
 use reqwest::{Client, RequestBuilder, Url};
 use serde_json::{Map, Value};
 
@@ -90,11 +90,23 @@ impl Api {
     /// # Errors
     /// As for [`Api::send`].
     pub async fn post_json(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
+        Ok(self.post_json_answer(path, body).await?.0)
+    }
+
+    /// [`Api::post_json`], with the answer's headers.
+    ///
+    /// # Errors
+    /// As for [`Api::send`].
+    pub async fn post_json_answer(
+        &self,
+        path: &str,
+        body: &Value,
+    ) -> anyhow::Result<(Value, HeaderMap)> {
         let request = self
             .request(reqwest::Method::POST, self.url(path)?)
             .header(CONTENT_TYPE, "application/json")
             .body(body.to_string());
-        self.send(request).await
+        self.send_answer(request).await
     }
 
     /// `DELETE path`.
@@ -143,17 +155,23 @@ impl Api {
     /// When the API cannot be reached, or answers with an error (its code
     /// and message, with a hint for 401 and 403).
     async fn send(&self, request: RequestBuilder) -> anyhow::Result<Value> {
+        Ok(self.send_answer(request).await?.0)
+    }
+
+    /// [`Api::send`], with the answer's headers.
+    async fn send_answer(&self, request: RequestBuilder) -> anyhow::Result<(Value, HeaderMap)> {
         let response = request.send().await.with_context(|| {
             format!("cannot reach the admin API at {}; is the engine running with an [admin] section? (--api URL)", self.base)
         })?;
         let status = response.status();
+        let headers = response.headers().clone();
         let text = response
             .text()
             .await
             .context("the admin API's answer was cut off")?;
         let body: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
         if status.is_success() {
-            return Ok(body);
+            return Ok((body, headers));
         }
         let message = body["message"].as_str().unwrap_or("no details");
         let hint = match status.as_u16() {

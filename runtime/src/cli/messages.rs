@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 
 use super::api::{self, Api, ApiArgs};
 use super::instant;
+use hl7wasm::admin::NEXT_BEFORE_ID;
 
 /// The `messages` subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -72,6 +73,14 @@ pub struct FilterArgs {
     /// At most this many (the API allows 1000).
     #[arg(long, default_value_t = 100)]
     limit: u64,
+    /// Only messages with a lower store id: where an earlier search that
+    /// read its --scan-limit stopped.
+    #[arg(long)]
+    before_id: Option<u64>,
+    /// Read at most this many stored messages, newest first (the API's
+    /// default and most: 1,000,000).
+    #[arg(long)]
+    scan_limit: Option<u64>,
     /// A field that must hold --value, as a path such as PID-3.1 (every
     /// repetition of the field unless the path names one); admin token.
     #[arg(long, requires = "value")]
@@ -98,6 +107,8 @@ impl FilterArgs {
                 ("id", self.id),
                 ("since_ms", self.since),
                 ("until_ms", self.until),
+                ("before_id", self.before_id),
+                ("scan_limit", self.scan_limit),
             ],
         )
     }
@@ -115,9 +126,16 @@ pub fn run(command: &MessagesCommand) -> anyhow::Result<ExitCode> {
                 // POSTed, so that a --value (a patient's number) is in no URL.
                 let mut query = filter.fields();
                 query.insert("limit".into(), filter.limit.into());
-                Api::new(api)?
-                    .post_json("/api/v1/messages/search", &Value::Object(query))
-                    .await?
+                let (found, headers) = Api::new(api)?
+                    .post_json_answer("/api/v1/messages/search", &Value::Object(query))
+                    .await?;
+                if let Some(next) = headers.get(NEXT_BEFORE_ID).and_then(|v| v.to_str().ok()) {
+                    eprintln!(
+                        "The search stopped after reading its scan limit of stored messages; \
+                         older ones may match: search on with --before-id {next}, or narrow it with --since."
+                    );
+                }
+                found
             }
             MessagesCommand::Reprocess { filter, all, api } => {
                 let mut body = filter.fields();

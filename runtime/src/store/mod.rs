@@ -353,10 +353,18 @@ impl Store {
     pub fn messages(
         &self,
     ) -> impl DoubleEndedIterator<Item = Result<StoredMessage, StoreError>> + use<> {
+        self.messages_below(u64::MAX)
+    }
+
+    /// [`Store::messages`] with ids below `id` only.
+    pub fn messages_below(
+        &self,
+        id: u64,
+    ) -> impl DoubleEndedIterator<Item = Result<StoredMessage, StoreError>> + use<> {
         let scan = self
             .inner
             .database
-            .with_indexed_db(|db| Ok(db.scan_prefix(keys::MESSAGE_PREFIX)));
+            .with_indexed_db(|db| Ok(db.range(keys::message(0)..keys::message(id))));
         let database = Arc::clone(&self.inner.database);
         scan.into_iter().flatten().map(move |item| {
             let (key, record) = item

@@ -27,6 +27,11 @@
 
   /** Calls the API: a JSON body, or bytes for an upload; JSON or text back. */
   async function api(method, path, body) {
+    return (await answer(method, path, body)).data;
+  }
+
+  /** [`api`], with the answer's headers: `{ data, headers }`. */
+  async function answer(method, path, body) {
     const headers = {};
     const token = sessionStorage.getItem(TOKEN_KEY);
     if (token) headers.Authorization = `Bearer ${token}`;
@@ -45,7 +50,7 @@
       const message = (data && data.message) || `HTTP ${response.status}`;
       throw new ApiError(response.status, data && data.code, message);
     }
-    return data;
+    return { data, headers: response.headers };
   }
   const get = (path) => api("GET", path);
   const post = (path, body) => api("POST", path, body ?? {});
@@ -293,7 +298,7 @@
   function messageFilters() {
     return el(
       "form",
-      { class: "filters", id: "message-filters", onsubmit: submitted },
+      { class: "filters", id: "message-filters", onsubmit: searchedAgain },
       field("channel", "channel", { size: 10 }),
       field("control ID (MSH-10)", "control_id", { size: 14 }),
       field("sender certificate", "peer_certificate", { size: 12 }),
@@ -303,8 +308,19 @@
       field("field", "field", { size: 8, placeholder: "PID-3.1" }),
       field("value", "value", { size: 12 }),
       field("at most", "limit", { type: "number", min: 1, max: 1000, value: 100 }),
+      // How many stored messages one search reads, newest first (the API's
+      // default when empty: 1,000,000).
+      field("reading at most", "scan_limit", { type: "number", min: 1, max: 1000000, placeholder: "1000000" }),
+      // Where a search that read its limit of stored messages stopped.
+      el("input", { type: "hidden", name: "before_id" }),
       el("button", { type: "submit" }, "Search"),
     );
+  }
+
+  /** A new search starts from the newest message again. */
+  function searchedAgain(event) {
+    event.target.elements.before_id.value = "";
+    submitted(event);
   }
 
   function submitted(event) {
@@ -326,9 +342,14 @@
   }
 
   async function messagesView() {
-    const filter = formValues($("message-filters"));
+    const form = $("message-filters");
+    const values = formValues(form);
+    const limit = Number(values.limit ?? 100);
+    const numbers = ["before_id", "scan_limit"].filter((key) => values[key]).map((key) => [key, Number(values[key])]);
+    const filter = { ...values, limit, ...Object.fromEntries(numbers) };
     // POSTed, so that a value searched for (a patient's number) is in no URL.
-    const found = await post("/messages/search", { ...filter, limit: Number(filter.limit ?? 100) });
+    const { data: found, headers } = await answer("POST", "/messages/search", filter);
+    const further = headers.get("hl7wasm-next-before-id");
     const rows = found.map((m) => {
       const status = m.status || { state: "pending", stages: [], routed_to: [] };
       return el(
@@ -354,13 +375,23 @@
         ),
       );
     });
-    const limit = Number(filter.limit ?? 100);
     return [
-      found.length ? el("p", {}, reprocess({ ...filter, limit }, `all ${found.length} shown`)) : "",
+      found.length ? el("p", {}, reprocess(filter, `all ${found.length} shown`)) : "",
       table(["id", "received", "channel", "control ID", "type", "bytes", "state", "stages", "routed to", ""], rows, {
         id: "messages",
       }),
       found.length ? "" : el("p", { class: "muted" }, "No message matches."),
+      further
+        ? el(
+            "p",
+            { class: "muted", id: "search-further" },
+            "The search read as many stored messages as one search may and stopped; older ones may match. ",
+            button("Search further back", "further", () => {
+              form.elements.before_id.value = further;
+              refresh();
+            }),
+          )
+        : "",
     ];
   }
 
