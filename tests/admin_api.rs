@@ -561,6 +561,14 @@ async fn stored_messages_are_reprocessed_once_each() {
     sink.wait_for(5, PATIENCE).await;
 }
 
+/// The control ids of a search's answer, in its order.
+fn control_ids(found: &Value) -> Vec<String> {
+    let found = found.as_array().unwrap().iter();
+    found
+        .map(|m| m["control_id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
 /// Ensures that a search reads at most its `scan_limit` of stored
 /// messages, newest first, and then names the `before_id` to search on
 /// with, over the API and the CLI, so that a query matching little does
@@ -583,13 +591,7 @@ async fn a_search_stops_at_its_scan_limit_and_says_where_to_go_on() {
                 .get("hl7wasm-next-before-id")
                 .map(|v| v.to_str().unwrap().parse::<u64>().unwrap());
             let found: Value = serde_json::from_slice(&answer.bytes().await.unwrap()).unwrap();
-            let ids: Vec<String> = found
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|m| m["control_id"].as_str().unwrap().to_owned())
-                .collect();
-            (ids, next)
+            (control_ids(&found), next)
         }
     };
     // The oldest message, beyond a scan of two: nothing found yet, and
@@ -754,13 +756,7 @@ async fn admins_find_messages_by_a_fields_value() {
         async move {
             let (status, body) = api.post("/api/v1/messages/search", ADMIN, &query).await;
             assert_eq!(status, StatusCode::OK, "{body}");
-            let ids: Vec<String> = body
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|m| m["control_id"].as_str().unwrap().to_owned())
-                .collect();
-            ids
+            control_ids(&body)
         }
     };
     // Any repetition of the field, unless the path names one.
