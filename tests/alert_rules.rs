@@ -77,15 +77,12 @@ async fn ar_rate_over_ten_percent_is_raised_posted_and_cleared() {
     engine.server.shutdown().await;
 }
 
-/// Waits until channel `test` has a `queue_age` alert.
-async fn queue_age_raised(engine: &engine::TestEngine) {
+/// Waits until channel `test` has a `queue_age` alert that names `queue`.
+async fn queue_age_raised(engine: &engine::TestEngine, queue: &str) {
     eventually(PATIENCE, "the queue age alert is raised", || {
-        engine
-            .server
-            .alerts
-            .active()
-            .iter()
-            .any(|alert| alert.kind == "queue_age" && alert.channel == "test")
+        engine.server.alerts.active().iter().any(|alert| {
+            alert.kind == "queue_age" && alert.channel == "test" && alert.text.contains(queue)
+        })
     })
     .await;
 }
@@ -104,7 +101,7 @@ async fn a_message_stuck_in_the_inbound_queue_raises_queue_age() {
     let stuck = format!("{}NTE|1||HOSTILE:retry\r", message("STUCK-1"));
     let ack = exchange(&mut stream, stuck.as_bytes()).await;
     assert_eq!(field(&ack, "MSA-1"), "AA");
-    queue_age_raised(&engine).await;
+    queue_age_raised(&engine, "in the inbound queue").await;
     engine.server.shutdown().await;
 }
 
@@ -129,7 +126,7 @@ async fn a_message_held_by_an_unreachable_destination_raises_queue_age() {
     let mut stream = TcpStream::connect(engine.address).await.unwrap();
     let ack = exchange(&mut stream, message("HELD-1").as_bytes()).await;
     assert_eq!(field(&ack, "MSA-1"), "AA");
-    queue_age_raised(&engine).await;
+    queue_age_raised(&engine, "in destination \"down\"'s queue").await;
     assert_eq!(
         engine
             .server

@@ -308,11 +308,15 @@ impl Evaluator {
         let now_ms = now_unix_ms();
         for (channel, oldest) in oldest {
             match oldest {
-                Ok(received_at_ms) => apply(
+                Ok(oldest) => apply(
                     &self.alerts,
                     rules::QUEUE_AGE,
                     &channel,
-                    rules::queue_age(received_at_ms, now_ms, &self.config),
+                    rules::queue_age(
+                        oldest.as_ref().map(|(at, queue)| (*at, queue.as_str())),
+                        now_ms,
+                        &self.config,
+                    ),
                 ),
                 Err(error) => tracing::warn!(channel, %error, "Queue age not read."),
             }
@@ -386,27 +390,33 @@ fn read_counts(metrics: &Metrics, channel: &ChannelConfig) -> Counts {
 }
 
 /// When the oldest message in `channel`'s inbound queues, or in the queues
-/// of its `destinations`, was received.
+/// of its `destinations`, was received, and which queue it waits in.
 fn oldest_queued(
     store: &Store,
     channel: &str,
     partitions: u32,
     destinations: &[String],
-) -> Result<Option<u64>, StoreError> {
-    let mut received = Vec::new();
+) -> Result<Option<(u64, String)>, StoreError> {
+    let mut oldest: Option<(u64, String)> = None;
+    let mut consider = |received_at_ms: u64, queue: &dyn Fn() -> String| {
+        if oldest.as_ref().is_none_or(|(at, _)| received_at_ms < *at) {
+            oldest = Some((received_at_ms, queue()));
+        }
+    };
     for partition in 0..partitions {
         if let Some(&id) = store.queue(channel, partition)?.first()
             && let Some(message) = store.message(id)?
         {
-            received.push(message.received_at_ms);
+            consider(message.received_at_ms, &|| "the inbound queue".to_owned());
         }
         // A destination that cannot be reached holds its queue (its
         // attempts do not run out), so its oldest entry counts as well.
         for destination in destinations {
             if let Some(entry) = store.outbound(channel, destination, partition, 1)?.first() {
-                received.push(entry.header.received_at_ms);
+                let queue = || format!("destination {destination:?}'s queue");
+                consider(entry.header.received_at_ms, &queue);
             }
         }
     }
-    Ok(received.into_iter().min())
+    Ok(oldest)
 }

@@ -172,17 +172,19 @@ pub fn refused_files(window: &Counts, config: &AlertsConfig) -> Option<String> {
 }
 
 /// `queue_age` holds when the oldest message of a channel's inbound or
-/// destination queues, received at `oldest_received_ms`, has waited more
-/// than `queue_age_max_secs` at `now_ms`. An empty queue never holds.
+/// destination queues, received at `oldest.0` and waiting in the queue
+/// `oldest.1` names, has waited more than `queue_age_max_secs` at
+/// `now_ms`. An empty queue never holds.
 pub fn queue_age(
-    oldest_received_ms: Option<u64>,
+    oldest: Option<(u64, &str)>,
     now_ms: u64,
     config: &AlertsConfig,
 ) -> Option<String> {
-    let age_secs = now_ms.saturating_sub(oldest_received_ms?) / 1000;
+    let (received_at_ms, queue) = oldest?;
+    let age_secs = now_ms.saturating_sub(received_at_ms) / 1000;
     (age_secs > config.queue_age_max_secs).then(|| {
         format!(
-            "the oldest queued message has waited {age_secs}s (threshold {}s)",
+            "the oldest queued message has waited {age_secs}s in {queue} (threshold {}s)",
             config.queue_age_max_secs
         )
     })
@@ -398,10 +400,18 @@ mod tests {
             ..config()
         };
         let now = 1_000_000;
+        let inbound = |received_at_ms| Some((received_at_ms, "the inbound queue"));
         assert_eq!(queue_age(None, now, &config), None);
-        assert_eq!(queue_age(Some(now - 60_000), now, &config), None);
-        assert!(queue_age(Some(now - 61_000), now, &config).is_some());
-        assert_eq!(queue_age(Some(now + 5), now, &config), None, "clock skew");
+        assert_eq!(queue_age(inbound(now - 60_000), now, &config), None);
+        assert_eq!(
+            queue_age(inbound(now - 61_000), now, &config).as_deref(),
+            Some("the oldest queued message has waited 61s in the inbound queue (threshold 60s)")
+        );
+        assert_eq!(
+            queue_age(inbound(now + 5), now, &config),
+            None,
+            "clock skew"
+        );
     }
 
     #[test]
