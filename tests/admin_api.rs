@@ -561,6 +561,42 @@ async fn stored_messages_are_reprocessed_once_each() {
     sink.wait_for(5, PATIENCE).await;
 }
 
+/// Ensures that a destination queue whose oldest entry keeps failing says
+/// why in `GET /api/v1/channels/{name}/queues`: its attempts, how many
+/// could not reach the destination, since when, and the latest reason; and
+/// that the entry outlives `max_retries` while the destination is down.
+#[tokio::test]
+async fn a_failing_destination_queue_says_why_it_waits() {
+    let nowhere = {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        listener.local_addr().unwrap()
+    };
+    let engine = start(nowhere).await;
+    let api = Api::of(&engine);
+    send(&engine, &["WAIT1"]).await;
+    let queues = eventually(
+        &api,
+        "/api/v1/channels/test/queues",
+        "the oldest entry past max_retries",
+        |b| b["outbound"]["sink"][0]["failing"]["attempts"].as_u64() > Some(6),
+    )
+    .await;
+    let partition = &queues["outbound"]["sink"][0];
+    assert_eq!(partition["depth"], 1, "{queues}");
+    let failing = &partition["failing"];
+    assert_eq!(
+        failing["attempts"], failing["unreachable_attempts"],
+        "{queues}"
+    );
+    assert!(failing["since_ms"].as_u64().unwrap() > 0, "{queues}");
+    let reason = failing["last_error"].as_str().unwrap();
+    assert!(
+        reason.contains("cannot connect") || reason.contains("refused"),
+        "{reason}"
+    );
+    assert!(queues["inbound"][0].get("failing").is_none(), "{queues}");
+}
+
 /// The control ids of a search's answer, in its order.
 fn control_ids(found: &Value) -> Vec<String> {
     let found = found.as_array().unwrap().iter();

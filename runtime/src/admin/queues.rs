@@ -1,6 +1,7 @@
 //! `GET /api/v1/channels/{name}/queues`: how much waits in a channel's
-//! inbound queue and in each destination's queue, per partition, and for
-//! how long the oldest entry has been in the engine.
+//! inbound queue and in each destination's queue, per partition, for how
+//! long the oldest entry has been in the engine, and, when a destination
+//! queue's oldest entry failed, why it waits.
 
 use std::sync::Arc;
 
@@ -26,6 +27,26 @@ pub struct QueueDepth {
     /// Milliseconds since the oldest waiting message was received; `None`
     /// when the queue is empty.
     pub oldest_age_ms: Option<u64>,
+    /// A destination queue whose oldest entry failed: why it waits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failing: Option<Failing>,
+}
+
+/// Why a destination queue's oldest entry is still there: its failed
+/// attempts (the reasons hold no content from the receiver).
+#[derive(Debug, Serialize)]
+pub struct Failing {
+    /// Failed attempts so far.
+    pub attempts: u32,
+    /// How many of them could not reach the destination at all (an
+    /// outage: these do not count against the retry limit).
+    pub unreachable_attempts: u32,
+    /// When the first attempt failed (ms since the Unix epoch).
+    pub since_ms: Option<u64>,
+    /// Why the latest attempt failed.
+    pub last_error: Option<String>,
+    /// When it is tried next (ms since the Unix epoch).
+    pub next_attempt_ms: u64,
 }
 
 /// The queues of one channel.
@@ -71,6 +92,7 @@ fn read(store: &Store, channel: &ChannelConfig) -> Result<ChannelQueues, StoreEr
                 partition,
                 depth: ids.len(),
                 oldest_age_ms: oldest,
+                failing: None,
             })
         })
         .collect::<Result<_, StoreError>>()?;
@@ -80,10 +102,18 @@ fn read(store: &Store, channel: &ChannelConfig) -> Result<ChannelQueues, StoreEr
             .clone()
             .map(|partition| {
                 let oldest = store.outbound(name, &destination.name, partition, 1)?;
+                let oldest = oldest.first().map(|entry| &entry.header);
                 Ok(QueueDepth {
                     partition,
                     depth: store.outbound_depth(name, &destination.name, partition)?,
-                    oldest_age_ms: oldest.first().map(|e| age(e.header.received_at_ms)),
+                    oldest_age_ms: oldest.map(|header| age(header.received_at_ms)),
+                    failing: oldest.filter(|h| h.attempts > 0).map(|header| Failing {
+                        attempts: header.attempts,
+                        unreachable_attempts: header.unreachable_attempts,
+                        since_ms: header.first_failure_ms,
+                        last_error: header.last_error.clone(),
+                        next_attempt_ms: header.next_attempt_ms,
+                    }),
                 })
             })
             .collect::<Result<_, StoreError>>()?;

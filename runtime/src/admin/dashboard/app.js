@@ -168,6 +168,16 @@
   }
 
   const depth = (partitions) => partitions.reduce((sum, p) => sum + p.depth, 0);
+
+  /** Why a destination's queue waits: the partition whose oldest entry has failed longest. */
+  function failing(partitions) {
+    const failed = partitions.map((p) => p.failing).filter(Boolean);
+    if (!failed.length) return el("td", {}, "");
+    const first = failed.reduce((a, b) => ((a.since_ms ?? Infinity) <= (b.since_ms ?? Infinity) ? a : b));
+    const unreachable = first.unreachable_attempts ? ` (${first.unreachable_attempts} unreachable)` : "";
+    const text = `since ${time(first.since_ms)}, ${first.attempts} attempts${unreachable}: ${first.last_error ?? ""}`;
+    return el("td", { class: "failing" }, text);
+  }
   const queued = (queues) =>
     depth(queues.inbound) + Object.values(queues.outbound).reduce((sum, q) => sum + depth(q), 0);
   const rate = (rates, key) => (rates ? rates[key].toFixed(1) : "");
@@ -230,7 +240,7 @@
       { id: "stages" },
     );
     const destinations = table(
-      ["destination", "type", "delivered", "retries", "unreachable", "rejected", "queued"],
+      ["destination", "type", "delivered", "retries", "unreachable", "rejected", "queued", "failing"],
       status.destinations.map((d) => {
         const counts = s.destinations[d.name] || { attempts: {} };
         return el(
@@ -243,6 +253,7 @@
           number(counts.attempts.unreachable),
           number(counts.attempts.rejected),
           number(depth(queues.outbound[d.name] || [])),
+          failing(queues.outbound[d.name] || []),
         );
       }),
     );
