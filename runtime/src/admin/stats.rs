@@ -56,7 +56,8 @@ pub struct ChannelStats {
 /// Counters of one destination since the engine started.
 #[derive(Debug, Serialize)]
 pub struct DestinationStats {
-    /// Delivery attempts, by result: `delivered`, `retry`, `rejected`.
+    /// Delivery attempts, by result: `delivered`, `retry`, `unreachable`
+    /// (a retry that could not reach the destination), `rejected`.
     pub attempts: BTreeMap<&'static str, u64>,
     /// Entries dead-lettered, by reason.
     pub dead_lettered: BTreeMap<&'static str, u64>,
