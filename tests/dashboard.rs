@@ -20,6 +20,7 @@ mod sink;
 #[path = "support/mod.rs"]
 mod support;
 
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -35,11 +36,12 @@ const ADMIN: &str = "admin-token-0123456789";
 const PATIENCE: Duration = Duration::from_secs(20);
 
 /// The configuration of an engine with the admin API, a channel `test`
-/// that runs `passthrough` and delivers to `sink`, and a channel `secure`
-/// listening over TLS with `pki`'s server certificate; the storage alert is
-/// off, so that this machine's disk cannot change the alert count the page
-/// shows.
-fn config(sink: &Sink, pki: &Pki) -> String {
+/// that runs `passthrough` and delivers ADT messages to `sink` and ORU
+/// messages to `down`, which nothing answers at `nowhere`, and a channel
+/// `secure` listening over TLS with `pki`'s server certificate; the
+/// storage alert is off, so that this machine's disk cannot change the
+/// alert count the page shows.
+fn config(sink: &Sink, nowhere: SocketAddr, pki: &Pki) -> String {
     format!(
         "[admin]\nlisten = \"127.0.0.1:0\"\n\
          tokens = [{{ name = \"alice\", token = \"{ADMIN}\", role = \"admin\" }}]\n\n\
@@ -48,6 +50,11 @@ fn config(sink: &Sink, pki: &Pki) -> String {
          [[channels.pipeline]]\nplugin = \"passthrough\"\n\
          [[channels.destinations]]\nname = \"sink\"\n\
          to = {{ type = \"mllp\", address = \"{}\", ack_timeout_secs = 2, connect_timeout_secs = 1 }}\n\
+         filter = {{ message_types = [\"ADT\"] }}\n\
+         retry = {{ initial_delay_ms = 50, max_delay_ms = 200, max_retries = 3, jitter = 0.0 }}\n\n\
+         [[channels.destinations]]\nname = \"down\"\n\
+         to = {{ type = \"mllp\", address = \"{nowhere}\", connect_timeout_secs = 1 }}\n\
+         filter = {{ message_types = [\"ORU\"] }}\n\
          retry = {{ initial_delay_ms = 50, max_delay_ms = 200, max_retries = 3, jitter = 0.0 }}\n\n\
          [[channels]]\nname = \"secure\"\n[channels.source]\ntype = \"mllp\"\nlisten = \"127.0.0.1:0\"\n\
          [channels.source.tls]\ncert_file = {:?}\nkey_file = {:?}\n",
@@ -70,15 +77,21 @@ fn public_key(dir: &Path) -> String {
 }
 
 /// The engine of [`config`], started from its file.
-async fn start(sink: &Sink, pki: &Pki) -> TestEngine {
-    start_from_file(tempfile::tempdir().unwrap(), &config(sink, pki)).await
+async fn start(sink: &Sink, nowhere: SocketAddr, pki: &Pki) -> TestEngine {
+    start_from_file(tempfile::tempdir().unwrap(), &config(sink, nowhere, pki)).await
+}
+
+/// An address nothing listens on.
+async fn nowhere() -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    listener.local_addr().unwrap()
 }
 
 #[tokio::test]
 async fn the_dashboard_is_served_with_a_strict_policy() {
     let sink = Sink::start("127.0.0.1:0", Answer::Accept).await;
     let pki = Pki::new();
-    let engine = start(&sink, &pki).await;
+    let engine = start(&sink, nowhere().await, &pki).await;
     let api = Api::of(&engine);
 
     let root = api.raw("/").await;
@@ -123,10 +136,15 @@ async fn the_dashboard_is_served_with_a_strict_policy() {
 async fn a_user_operates_the_engine_from_the_dashboard() {
     let sink = Sink::start("127.0.0.1:0", Answer::Reject).await;
     let pki = Pki::new();
-    let engine = start(&sink, &pki).await;
+    let down = nowhere().await;
+    let engine = start(&sink, down, &pki).await;
     let api = Api::of(&engine);
 
     let mut stream = TcpStream::connect(engine.address).await.unwrap();
+    // A result for `down`, which cannot be reached: it waits in its queue.
+    let result = message("WAIT1").replace("ADT^A01^ADT_A01", "ORU^R01^ORU_R01");
+    let ack = exchange(&mut stream, result.as_bytes()).await;
+    assert_eq!(field(&ack, "MSA-1"), "AA", "{ack}");
     for id in ["DASH1", "DASH2"] {
         let ack = exchange(&mut stream, message(id).as_bytes()).await;
         assert_eq!(field(&ack, "MSA-1"), "AA", "{ack}");
@@ -147,7 +165,7 @@ async fn a_user_operates_the_engine_from_the_dashboard() {
     let rules = "[alerts]\nqueue_age_max_secs = 601\n";
     let file = write_config(
         &engine.dir,
-        &config(&sink, &pki).replace("[alerts]\n", rules),
+        &config(&sink, down, &pki).replace("[alerts]\n", rules),
     );
     let policy = format!(
         "[plugins]\nrequire_signed = true\ntrusted_keys = [\"{}\"]\n",

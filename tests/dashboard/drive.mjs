@@ -4,9 +4,10 @@
 //
 //   node drive.mjs BASE_URL ADMIN_TOKEN PLUGIN.wasm
 //
-// The engine has a channel `test` whose first two messages (control IDs
+// The engine has a channel `test` whose first two ADT messages (control IDs
 // DASH1 and DASH2) are in the dead-letter queue and whose destination
-// accepts again. The page reprocesses DASH1's dead letter, then the message
+// accepts again; an ORU before them (WAIT1) waits for a second destination,
+// `down`, which cannot be reached. The page reprocesses DASH1's dead letter, then the message
 // itself, and purges DASH2's: DASH1 reaches the destination twice, DASH2
 // never. The script
 // prints one line per step and exits 1 at the first step that fails.
@@ -208,6 +209,13 @@ await until("the old build running", () => {
 click('tr[data-stage="0"] button[data-action="activate"]');
 await until("the new build running again", () => $('tr[data-stage="0"] .active code')?.title === sha256);
 step("the build was activated, rolled back and activated again");
+
+// 8b. The destination that cannot be reached says why its queue waits.
+await until("why WAIT1 waits for `down`", () => {
+  const failing = $('tr[data-destination="down"] td.failing')?.textContent ?? "";
+  return failing.includes("unreachable") && failing.includes("attempts");
+});
+step("a destination that cannot be reached shows why its queue waits");
 
 // 9. The alerts view answers.
 await go("#alerts", "alerts");
