@@ -397,26 +397,23 @@ fn oldest_queued(
     partitions: u32,
     destinations: &[String],
 ) -> Result<Option<(u64, String)>, StoreError> {
-    let mut oldest: Option<(u64, String)> = None;
-    let mut consider = |received_at_ms: u64, queue: &dyn Fn() -> String| {
-        if oldest.as_ref().is_none_or(|(at, _)| received_at_ms < *at) {
-            oldest = Some((received_at_ms, queue()));
-        }
-    };
+    let mut heads: Vec<(u64, String)> = Vec::new();
     for partition in 0..partitions {
         if let Some(&id) = store.queue(channel, partition)?.first()
             && let Some(message) = store.message(id)?
         {
-            consider(message.received_at_ms, &|| "the inbound queue".to_owned());
+            heads.push((message.received_at_ms, "the inbound queue".to_owned()));
         }
         // A destination that cannot be reached holds its queue (its
         // attempts do not run out), so its oldest entry counts as well.
         for destination in destinations {
             if let Some(entry) = store.outbound(channel, destination, partition, 1)?.first() {
-                let queue = || format!("destination {destination:?}'s queue");
-                consider(entry.header.received_at_ms, &queue);
+                let queue = format!("destination {destination:?}'s queue");
+                heads.push((entry.header.received_at_ms, queue));
             }
         }
     }
-    Ok(oldest)
+    Ok(heads
+        .into_iter()
+        .min_by_key(|(received_at_ms, _)| *received_at_ms))
 }
