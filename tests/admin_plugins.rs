@@ -224,7 +224,7 @@ async fn an_upload_is_kept_only_when_its_self_tests_pass() {
 }
 
 #[tokio::test]
-async fn metrics_show_queue_depths_and_plugin_failures() {
+async fn metrics_show_queue_depths_dedupe_entries_and_plugin_failures() {
     let sink = Sink::start("127.0.0.1:0", Answer::Accept).await;
     let engine = start(sink.address, "hostile").await;
     let api = Api::of(&engine);
@@ -246,7 +246,8 @@ async fn metrics_show_queue_depths_and_plugin_failures() {
             .call(reqwest::Method::GET, "/metrics", Some(ADMIN), None)
             .await;
         let text = String::from_utf8(body).unwrap();
-        if text.contains(failures) && depths.iter().all(|d| text.contains(d)) {
+        let remembered = text.contains("hl7wasm_dedupe_entries 1\n");
+        if text.contains(failures) && depths.iter().all(|d| text.contains(d)) && remembered {
             break;
         }
         assert!(tokio::time::Instant::now() < deadline, "{text}");

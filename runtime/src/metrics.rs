@@ -100,6 +100,9 @@ pub struct Metrics {
     /// name) and partition; refreshed every few seconds while the admin API
     /// runs (see `admin/queue_gauges.rs`).
     pub queue_depth: Gauges,
+    /// Dedupe entries the store holds in memory (those of the messages
+    /// within its dedupe window); refreshed with `queue_depth`.
+    pub dedupe_entries: Gauge,
     /// Bytes available to the engine on the store's file system; set at
     /// each alert evaluation (see `alerting`).
     pub storage_available_bytes: Gauge,
@@ -216,6 +219,12 @@ impl Metrics {
             "When a certificate the engine presents expires, in Unix seconds",
             Gauges::default(),
         );
+        let dedupe_entries = registered(
+            &mut registry,
+            "dedupe_entries",
+            "Dedupe entries the store holds in memory, those within its dedupe window",
+            Gauge::default(),
+        );
         let storage_available_bytes = registered(
             &mut registry,
             "storage_available_bytes",
@@ -272,6 +281,7 @@ impl Metrics {
             plugin_latency_seconds,
             plugin_failures,
             queue_depth,
+            dedupe_entries,
             storage_available_bytes,
             storage_total_bytes,
             delivery_latency_seconds,

@@ -1,6 +1,7 @@
 //! The `hl7wasm_queue_depth` gauges of `/metrics`: a task reads every
 //! channel's inbound and destination queues from the store, per partition,
-//! at start and then every [`REFRESH_INTERVAL`]. A store scan per scrape
+//! at start and then every [`REFRESH_INTERVAL`], and with them the size of
+//! the store's dedupe index (`hl7wasm_dedupe_entries`). A store scan per scrape
 //! would let a busy Prometheus load the store; a few seconds' lag is
 //! immaterial next to a scrape interval.
 
@@ -29,8 +30,10 @@ pub async fn refresh_queue_gauges(state: Arc<AdminState>, shutdown: Cancellation
     }
 }
 
-/// Sets every channel's gauges from the store.
+/// Sets every channel's gauges, and the dedupe index's, from the store.
 fn refresh(state: &AdminState) -> Result<(), StoreError> {
+    let entries = i64::try_from(state.store.dedupe_entries()).unwrap_or(i64::MAX);
+    state.metrics.dedupe_entries.set(entries);
     let gauges = &state.metrics.queue_depth;
     for channel in &state.channel_set().configs {
         let name = channel.name.as_str();

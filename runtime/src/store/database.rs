@@ -3,7 +3,7 @@
 //! storage failure.
 //!
 //! Recovery redoes in sled every log record whose message sled does not
-//! hold, rebuilds the inbound queues and the dedupe filter, flushes sled,
+//! hold, rebuilds the inbound queues and the dedupe index, flushes sled,
 //! then starts a new log segment and deletes the old ones.
 //!
 //! After an IO error (disk full, failed fsync) sled 0.34 poisons itself: it
@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 
-use super::dedupe_filter::DedupeFilter;
+use super::dedupe_index::{Chunk, DedupeIndex};
 use super::error::StoreError;
 use super::group_commit::GroupCommit;
 use super::ids::Ids;
@@ -72,8 +72,9 @@ pub(crate) struct Database {
     pub(crate) ids: Ids,
     /// The inbound queues, rebuilt by every recovery.
     pub(crate) queues: InboundQueues,
-    /// The dedupe keys sled holds, counted again by every recovery.
-    pub(crate) dedupe_filter: DedupeFilter,
+    /// The dedupe entries within the window, loaded again by every
+    /// recovery.
+    pub(crate) dedupe: DedupeIndex,
 }
 
 #[derive(Debug)]
@@ -93,8 +94,8 @@ impl Database {
         let mut wal = Wal::open(dir)?;
         let ids = Ids::default();
         let queues = InboundQueues::default();
-        let dedupe_filter = DedupeFilter::default();
-        recover(&db, &mut wal, &ids, &queues, &dedupe_filter)?;
+        let dedupe = DedupeIndex::default();
+        recover(&db, &mut wal, &ids, &queues, &dedupe)?;
         Ok(Database {
             dir: dir.to_owned(),
             settings,
@@ -110,7 +111,7 @@ impl Database {
             indexer: Indexer::default(),
             ids,
             queues,
-            dedupe_filter,
+            dedupe,
         })
     }
 
@@ -212,18 +213,16 @@ impl Database {
 
     /// Applies one group of durable log records to sled and queues its
     /// messages, unless the handle it was written under was replaced
-    /// (recovery applied it then), and forgets its pending dedupe entries. A failure marks the handle broken;
-    /// the reopen replays the group.
+    /// (recovery applied it then). A failure marks the handle broken; the
+    /// reopen replays the group.
     pub(crate) fn apply_group(&self, group: &Group) {
         let handle = self.handle.read().expect("lock not poisoned");
         if let Some(db) = &handle.db
             && group.generation == self.generation.load(Ordering::Acquire)
             && !self.broken.load(Ordering::Acquire)
+            && let Err(error) = apply_group(db, &group.records, &self.queues)
         {
-            match apply_group(db, &group.records, &self.queues, &self.dedupe_filter) {
-                Ok(indexed) => self.indexer.forget(indexed),
-                Err(error) => self.note_failure(&error),
-            }
+            self.note_failure(&error);
         }
         drop(handle);
         self.indexer.finished(group);
@@ -302,7 +301,8 @@ impl Database {
             .fail_all_requested("the database was reopened after a storage failure");
         drop(handle.db.take());
         let reopened = open_sled(&self.dir, &self.settings).and_then(|db| {
-            recover(&db, &mut wal, &self.ids, &self.queues, &self.dedupe_filter).map(|()| db)
+            let (ids, queues, dedupe) = (&self.ids, &self.queues, &self.dedupe);
+            recover(&db, &mut wal, ids, queues, dedupe).map(|()| db)
         });
         match reopened {
             Ok(db) => {
@@ -325,26 +325,32 @@ impl Database {
 }
 
 /// Redoes the log in `db`, sets `ids` past every id it holds, rebuilds
-/// `queues` and `dedupe_filter` from it, makes all that durable there, and
-/// starts a new segment.
+/// `queues` and `dedupe` from it, makes all that durable there, and starts
+/// a new segment.
 fn recover(
     db: &sled::Db,
     wal: &mut Wal,
     ids: &Ids,
     queues: &InboundQueues,
-    dedupe_filter: &DedupeFilter,
+    dedupe: &DedupeIndex,
 ) -> Result<(), StoreError> {
+    dedupe.load(db)?;
     let mut logged = Vec::new();
     let mut redone = 0;
+    let mut replayed_entries = Chunk::default();
     let records = wal.replay(|payload| {
-        let (id, redid) = redo(db, payload)?;
-        logged.push(id);
+        let (writes, redid) = redo(db, payload)?;
+        if let Some((key, entry)) = writes.dedupe() {
+            dedupe.insert(key, entry);
+            replayed_entries.push(key, entry);
+        }
+        logged.push(writes.id);
         redone += usize::from(redid);
         Ok(())
     })?;
+    replayed_entries.store(db)?;
     ids.recover(db)?;
     let queued = queues.rebuild(db, &logged)?;
-    dedupe_filter.rebuild(db)?;
     queues.record_low_water(db, ids.peek())?;
     db.flush()?;
     wal.restart()?;

@@ -11,11 +11,11 @@
 //! which a sender may stamp anew when it resends.
 //!
 //! The window is checked lazily against the stored time, so an expired entry
-//! never counts even before [`prune`] removes it.
+//! never counts even before pruning removes it.
 
 use std::time::Duration;
 
-use super::dedupe_filter::DedupeFilter;
+use super::dedupe_index::DedupeIndex;
 use super::error::StoreError;
 use super::keys;
 
@@ -58,8 +58,9 @@ pub(crate) enum Match {
 }
 
 impl DedupeEntry {
-    /// The entry as stored: 20 bytes, or 16 for an entry without a
-    /// fingerprint (as written before them).
+    /// The entry as earlier versions stored it under its key: 20 bytes,
+    /// or 16 for an entry without a fingerprint (as written before them).
+    #[cfg(test)]
     pub(crate) fn encode(&self) -> Vec<u8> {
         let mut bytes = Vec::with_capacity(20);
         bytes.extend_from_slice(&self.id.to_be_bytes());
@@ -157,17 +158,18 @@ fn msh7_range(segment: &[u8]) -> Option<(usize, usize)> {
     Some((start, separators.next().unwrap_or(segment.len())))
 }
 
-/// Removes every dedupe entry older than `window` at `now_ms`, uncounting
-/// each in `filter`, and returns how many it removed.
+/// Removes every per-key dedupe entry (as earlier versions stored them, see
+/// `dedupe_index.rs`) older than `window` at `now_ms`, also from `index`,
+/// and returns how many left the index.
 ///
 /// # Errors
 ///
 /// Any sled error, and [`StoreError::Corrupt`] for an undecodable entry.
-pub(crate) fn prune(
+pub(crate) fn prune_per_key(
     tree: &sled::Tree,
     now_ms: u64,
     window: Duration,
-    filter: &DedupeFilter,
+    index: &DedupeIndex,
 ) -> Result<usize, StoreError> {
     let mut removed = 0;
     for item in tree.scan_prefix(keys::DEDUPE_PREFIX) {
@@ -176,15 +178,8 @@ pub(crate) fn prune(
         if entry.covers(now_ms, window) {
             continue;
         }
-        // Only remove the entry that was judged expired: a concurrent ingest
-        // may just have replaced it with a fresh one.
-        if tree
-            .compare_and_swap(&key, Some(value), None::<&[u8]>)?
-            .is_ok()
-        {
-            filter.removed(&key);
-            removed += 1;
-        }
+        tree.remove(&key)?;
+        removed += usize::from(index.remove(&key, entry.id));
     }
     Ok(removed)
 }

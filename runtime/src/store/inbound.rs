@@ -1,13 +1,14 @@
-//! The write half of ingest: dedupe check, then the write-ahead log record
-//! holding the message record and its dedupe entry, which the indexer
-//! applies to sled (and queues the message) once the record is durable.
+//! The write half of ingest: dedupe check against the dedupe index and the
+//! new entry filed there, then the write-ahead log record holding the
+//! message record and its dedupe entry, which the indexer applies to sled
+//! (and queues the message) once the record is durable.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use super::database::Database;
-use super::dedupe::{self, DedupeEntry, Match};
+use super::dedupe::{self, Match};
 use super::error::StoreError;
 use super::group_commit::Ticket;
 use super::record::{self, NewMessage};
@@ -22,8 +23,8 @@ const STRIPES: usize = 64;
 /// the order they were generated, and a duplicate's ticket is taken after
 /// its original's log record was appended.
 ///
-/// A std `Mutex` because it is held only around in-memory work and sled
-/// reads, never across the flush wait or an `.await`. Channels hash onto a fixed set of
+/// A std `Mutex` because it is held only around in-memory work, never
+/// across the flush wait or an `.await`. Channels hash onto a fixed set of
 /// stripes: two channels may share one, which costs a little parallelism and
 /// nothing else.
 #[derive(Debug)]
@@ -52,8 +53,7 @@ impl ChannelLocks {
 ///
 /// # Errors
 ///
-/// Any sled error, and [`StoreError::Corrupt`] for an undecodable dedupe
-/// entry.
+/// Any sled error from taking an id.
 pub(crate) fn write(
     db: &sled::Db,
     database: &Database,
@@ -74,10 +74,9 @@ pub(crate) fn write(
         .stripe(message.channel)
         .lock()
         .expect("lock not poisoned");
-    let (commit, indexer) = (&database.commit, &database.indexer);
+    let (commit, dedupe) = (&database.commit, &database.dedupe);
     let key = dedupe_key.as_deref();
-    let earlier = earlier_entry(db, database, key)?;
-    let judged = earlier.map(|entry| {
+    let judged = key.and_then(|key| dedupe.get(key)).map(|entry| {
         let judgement = entry.judge(fingerprint, message.received_at_ms, window);
         (entry.id, judgement)
     });
@@ -93,10 +92,9 @@ pub(crate) fn write(
         record: &record,
         fingerprint,
     };
-    // Remembered before the record can reach the indexer, which forgets it
-    // once sled holds it.
-    if let Some(key) = key {
-        indexer.remember(key.to_vec(), writes.dedupe_entry());
+    // Filed before the record is appended: a resend finds it from then on.
+    if let Some((key, entry)) = writes.dedupe() {
+        dedupe.insert(key, entry);
     }
     let ticket = commit.request(|pending| writes.frame_into(pending));
     let id = writes.id;
@@ -105,26 +103,4 @@ pub(crate) fn write(
         _ => Ingested::Stored { id },
     };
     Ok((ingested, ticket))
-}
-
-/// The dedupe entry stored under `dedupe_key`, if any: the entry not yet
-/// indexed wins, as it is the newer one; sled is read only for a key its
-/// dedupe filter may hold.
-fn earlier_entry(
-    db: &sled::Db,
-    database: &Database,
-    dedupe_key: Option<&[u8]>,
-) -> Result<Option<DedupeEntry>, StoreError> {
-    let Some(key) = dedupe_key else {
-        return Ok(None);
-    };
-    if let Some(entry) = database.indexer.pending_duplicate(key) {
-        return Ok(Some(entry));
-    }
-    if !database.dedupe_filter.may_hold(key) {
-        return Ok(None);
-    }
-    db.get(key)?
-        .map(|value| DedupeEntry::decode(key, &value))
-        .transpose()
 }

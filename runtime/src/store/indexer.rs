@@ -1,15 +1,12 @@
 //! The indexer's bookkeeping: groups of log records that are durable but not
-//! yet applied to sled, the dedupe entries they hold, and how far applying
-//! has got.
+//! yet applied to sled, and how far applying has got.
 //!
 //! The flusher submits each group it has fsynced (and published, so its
 //! senders are acknowledged at once); the indexer thread applies one group
-//! per sled batch, in order (see `Database::apply_group`). Until a group is
-//! applied its messages exist only in the log, so:
+//! at a time, in order (see `Database::apply_group`). Until a group is
+//! applied its messages exist only in the log (and their dedupe entries in
+//! the in-memory dedupe index, see `dedupe_index.rs`), so:
 //!
-//! - its dedupe entries stay in [`Indexer::pending_duplicate`]'s map, which
-//!   ingest checks before sled: an entry leaves the map only after sled holds
-//!   it;
 //! - readers of messages and queues call [`Indexer::catch_up`] first, which
 //!   waits until every group submitted so far is applied, so whatever was
 //!   acknowledged is visible;
@@ -28,11 +25,10 @@
 //! [`Indexer::hurry`] (a sender waits for its message's pipeline); an idle
 //! thread is woken by the first group submitted.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use super::dedupe::DedupeEntry;
 use super::signal::Signal;
 
 /// How many bytes of log records may wait for the indexer before the flusher
@@ -99,8 +95,6 @@ pub(crate) struct Indexer {
     work: Signal,
     /// Signalled when groups are applied or discarded.
     applied: Signal,
-    /// Dedupe entries of messages not yet in sled, by dedupe key.
-    pending_dedupe: Mutex<HashMap<Vec<u8>, DedupeEntry>>,
 }
 
 impl Default for Indexer {
@@ -117,30 +111,6 @@ impl Indexer {
             state: Mutex::default(),
             work: Signal::default(),
             applied: Signal::default(),
-            pending_dedupe: Mutex::default(),
-        }
-    }
-
-    /// The dedupe entry of a message under `key` that sled does not hold
-    /// yet, if there is one. Check it before sled: an entry leaves this map
-    /// only once sled has it.
-    pub(crate) fn pending_duplicate(&self, key: &[u8]) -> Option<DedupeEntry> {
-        self.dedupe().get(key).copied()
-    }
-
-    /// Notes the dedupe entry of a message about to enter the log.
-    pub(crate) fn remember(&self, key: Vec<u8>, entry: DedupeEntry) {
-        self.dedupe().insert(key, entry);
-    }
-
-    /// Forgets the dedupe entries sled now holds, unless a newer message
-    /// took the key meanwhile.
-    pub(crate) fn forget(&self, indexed: impl IntoIterator<Item = (Vec<u8>, u64)>) {
-        let mut pending = self.dedupe();
-        for (key, id) in indexed {
-            if pending.get(&key).is_some_and(|entry| entry.id == id) {
-                pending.remove(&key);
-            }
         }
     }
 
@@ -261,14 +231,13 @@ impl Indexer {
         }
     }
 
-    /// Drops every queued group and pending dedupe entry: recovery has just
-    /// applied the log to a new database handle.
+    /// Drops every queued group: recovery has just applied the log to a new
+    /// database handle.
     pub(crate) fn discard(&self) {
         let mut state = self.lock();
         state.queue.clear();
         state.queued_bytes = 0;
         state.applied = state.submitted;
-        self.dedupe().clear();
         self.applied.notify_all();
     }
 
@@ -281,10 +250,6 @@ impl Indexer {
 
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().expect("lock not poisoned")
-    }
-
-    fn dedupe(&self) -> MutexGuard<'_, HashMap<Vec<u8>, DedupeEntry>> {
-        self.pending_dedupe.lock().expect("lock not poisoned")
     }
 }
 
@@ -312,23 +277,9 @@ mod tests {
             waiter.join().unwrap();
         });
 
-        indexer.remember(
-            b"k".to_vec(),
-            DedupeEntry {
-                id: 5,
-                received_at_ms: 1,
-                fingerprint: Some(0),
-            },
-        );
-        indexer.forget([(b"k".to_vec(), 4)]);
-        assert!(
-            indexer.pending_duplicate(b"k").is_some(),
-            "another id stays"
-        );
         indexer.submit(0, vec![3]);
         indexer.discard();
         indexer.catch_up();
-        assert!(indexer.pending_duplicate(b"k").is_none());
         indexer.shut_down();
         assert!(indexer.next_group().is_none());
     }

@@ -12,8 +12,13 @@ pub(crate) const MESSAGE_PREFIX: &[u8] = b"m/";
 /// Prefix of the inbound queue entries of messages queued for long (see
 /// `queues.rs`): `q/<channel>/<partition u32>/<id u64>`.
 pub(crate) const QUEUE_PREFIX: &[u8] = b"q/";
-/// Prefix of dedupe entries: `d/<channel><msh3><msh4><msh10>`.
+/// Prefix of dedupe entries one by one, as earlier versions wrote them:
+/// `d/<channel><msh3><msh4><msh10>`. Still read and pruned; dedupe keys
+/// keep the form (see [`dedupe`]).
 pub(crate) const DEDUPE_PREFIX: &[u8] = b"d/";
+/// Prefix of chunks of dedupe entries: `k/<greatest id u64>` (see
+/// `dedupe_index.rs`).
+pub(crate) const DEDUPE_CHUNK_PREFIX: &[u8] = b"k/";
 /// Prefix of outbound queue entries:
 /// `o/<channel><destination><partition u32><sequence u64>`. An entry is a
 /// header and its payload; one that delivers the inbound message as
@@ -37,6 +42,11 @@ pub(crate) const QUEUE_LOW_WATER: &[u8] = b"n/queued";
 /// The key of message `id`.
 pub(crate) fn message(id: u64) -> Vec<u8> {
     prefixed_id(MESSAGE_PREFIX, id)
+}
+
+/// The key of the chunk of dedupe entries whose greatest id is `id`.
+pub(crate) fn dedupe_chunk(id: u64) -> Vec<u8> {
+    prefixed_id(DEDUPE_CHUNK_PREFIX, id)
 }
 
 /// The key of message `id`'s processing status.
@@ -138,7 +148,7 @@ pub(crate) fn trailing_id(key: &[u8]) -> Option<u64> {
     Some(u64::from_be_bytes(key[start..].try_into().ok()?))
 }
 
-/// The key of a dedupe entry.
+/// A message's dedupe key: what the dedupe index files its entry under.
 pub(crate) fn dedupe(channel: &str, key: &DedupeKey<'_>) -> Vec<u8> {
     let fields = [
         channel,
@@ -159,7 +169,12 @@ pub(crate) fn dedupe(channel: &str, key: &DedupeKey<'_>) -> Vec<u8> {
 /// ends in an id, the id (never field values, which may identify a patient).
 pub(crate) fn describe(key: &[u8]) -> String {
     let prefix = String::from_utf8_lossy(&key[..key.len().min(2)]);
-    let by_id = [MESSAGE_PREFIX, STATUS_PREFIX, DEAD_LETTER_PREFIX];
+    let by_id = [
+        MESSAGE_PREFIX,
+        STATUS_PREFIX,
+        DEAD_LETTER_PREFIX,
+        DEDUPE_CHUNK_PREFIX,
+    ];
     match trailing_id(key) {
         Some(id) if by_id.iter().any(|p| key.starts_with(p)) => format!("{prefix}{id}"),
         _ => format!("{prefix}…"),

@@ -1,7 +1,8 @@
 //! The durable message store: raw messages with their metadata, the inbound
 //! queue of every channel partition, and the dedupe index, in sled, made
-//! durable by the store's own write-ahead log. The inbound queues live in
-//! memory and are rebuilt from sled at open (`queues.rs`).
+//! durable by the store's own write-ahead log. The inbound queues and the
+//! dedupe index live in memory and are rebuilt from sled at open
+//! (`queues.rs`, `dedupe_index.rs`).
 //!
 //! # Trees and key layout
 //!
@@ -11,7 +12,9 @@
 //! m/<id u64>                                         -> record (see record.rs)
 //! s/<id u64>                                         -> processing status (JSON)
 //! q/<channel str><partition u32><id u64>             -> empty: queued for long (queues.rs)
+//! k/<greatest id u64>                                -> chunk of dedupe entries (dedupe_index.rs)
 //! d/<channel str><msh3 str><msh4 str><msh10 str>     -> id u64 | received_at_ms u64 | fingerprint u32
+//!                                                       (one dedupe entry, as earlier versions wrote them)
 //! n/ids                                              -> id ceiling u64 (ids.rs)
 //! n/queued                                           -> queues' low-water mark u64 (queues.rs)
 //!
@@ -34,15 +37,17 @@
 //! payload = id u64 | dedupe key | message record   (redo.rs)
 //! ```
 //!
-//! An ingest writes nothing to sled itself: it appends one log record
-//! holding the message's two writes to the group commit's buffer. If no
+//! An ingest writes nothing to sled itself: it files the message's dedupe
+//! entry in the in-memory dedupe index and appends one log record holding
+//! the message record and that entry to the group commit's buffer. If no
 //! flush is under way, the ingesting thread then flushes itself (it leads);
 //! otherwise the flusher thread picks the record up in the next round.
 //! Either appends and fsyncs the whole buffer as one group, hands it to the
 //! indexer (`indexer.rs`) and then releases its senders, who answer AA. The indexer
 //! thread makes the group's writes in sled as plain inserts (a sled batch
-//! would write and sync sled's log buffer every time), the record of each
-//! message last, and then queues the message in memory. Every second the checkpointer rotates to a new
+//! would write and sync sled's log buffer every time): one chunk with the
+//! group's dedupe entries, then each message's record, after which it
+//! queues the message in memory. Every second the checkpointer rotates to a new
 //! segment, waits until the indexer has applied every older group, flushes
 //! sled and retires the older segments, keeping one file for reuse
 //! (`background.rs`, `wal.rs`); a clean shutdown ends with such a
@@ -55,9 +60,9 @@
 //! Until the indexer has applied a group, its messages are only in the log:
 //! reads of messages and inbound queues first wait for the indexer to apply
 //! the groups flushed so far, so an acknowledged message is always visible
-//! (other reads and writes, such as deliveries, do not wait), and ingest
-//! checks the indexer's pending dedupe entries before sled's, reading sled
-//! only for a key the dedupe filter says it may hold (`dedupe_filter.rs`).
+//! (other reads and writes, such as deliveries, do not wait). Ingest's
+//! dedupe check reads only the in-memory index, which has every entry from
+//! the moment its message is written to the log's buffer.
 //!
 //! # What is fsynced before AA
 //!
@@ -75,9 +80,9 @@
 //! # Invariants
 //!
 //! - sled holds only writes whose log record is durable, and for each
-//!   message either its record with its dedupe entry, or less (then replay
-//!   redoes both): sled recovers a prefix of its log, and the record is
-//!   written last.
+//!   message either its record with its dedupe entry's chunk, or less (then
+//!   replay redoes both): sled recovers a prefix of its log, and the record
+//!   is written last.
 //! - A message is queued while sled holds its record and no final status
 //!   (`MessageState::is_queued`). Its id is at or above the low-water mark
 //!   sled holds, or its log record is still in a segment, or it has a queue
@@ -93,9 +98,10 @@
 //!   ticket comes after its original's record.
 //! - Of two copies of one message (same channel, MSH-3, MSH-4, MSH-10) within
 //!   the dedupe window, only the first is stored and queued; the second
-//!   reports the first's id. A dedupe entry leaves the indexer's pending
-//!   entries only after sled holds it. A dedupe entry older than the window
-//!   never counts, pruned or not.
+//!   reports the first's id. The dedupe index holds every entry within the
+//!   window from its write to the log's buffer on, and after a crash or
+//!   reopen exactly those of durable records. A dedupe entry older than the
+//!   window never counts, pruned or not.
 //! - Replay is idempotent: it redoes only messages sled does not fully hold.
 //!   Code that later deletes a message must do so only for
 //!   messages no log segment holds any more (after a checkpoint), or replay
@@ -112,7 +118,7 @@ mod database;
 mod dead_letter;
 mod dead_letters;
 mod dedupe;
-mod dedupe_filter;
+mod dedupe_index;
 mod disk_space;
 mod error;
 mod framed;
@@ -244,7 +250,8 @@ impl Store {
 
     /// Writes `message` to the log's buffer, or recognises it as a resend,
     /// without waiting for the disk. The write is in memory, on the calling
-    /// thread (a sled read for the dedupe check). After a storage failure
+    /// thread (but for a sled write now and then to raise the id ceiling,
+    /// see `ids.rs`). After a storage failure
     /// the first call also reopens the database, which blocks for as long
     /// as sled and the store take to replay their logs.
     ///
@@ -255,8 +262,7 @@ impl Store {
     ///
     /// # Errors
     ///
-    /// [`StoreError::Unavailable`] if storage has failed,
-    /// [`StoreError::Corrupt`] if the message's dedupe entry cannot be read.
+    /// [`StoreError::Unavailable`] if storage has failed.
     pub fn begin_ingest(&self, message: &NewMessage<'_>) -> Result<PendingIngest, StoreError> {
         let (ingested, ticket) = self.write(message)?;
         Ok(PendingIngest { ingested, ticket })
@@ -377,6 +383,13 @@ impl Store {
         })
     }
 
+    /// How many dedupe entries the store holds in memory: those of the
+    /// messages received within its dedupe window, and some expired ones
+    /// until pruning removes them.
+    pub fn dedupe_entries(&self) -> usize {
+        self.inner.database.dedupe.len()
+    }
+
     /// The size of the store's file system and the room left in it.
     ///
     /// # Errors
@@ -396,9 +409,12 @@ impl Store {
     /// for an undecodable entry.
     pub fn prune_dedupe(&self, now_ms: u64) -> Result<usize, StoreError> {
         let window = self.inner.dedupe_window;
-        self.inner
-            .database
-            .with_db(|db| dedupe::prune(db, now_ms, window, &self.inner.database.dedupe_filter))
+        let database = &self.inner.database;
+        database.with_db(|db| {
+            let chunked = dedupe_index::prune(db, &database.dedupe, now_ms, window)?;
+            let per_key = dedupe::prune_per_key(db, now_ms, window, &database.dedupe)?;
+            Ok(chunked + per_key)
+        })
     }
 
     fn write(

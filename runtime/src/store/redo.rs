@@ -11,7 +11,7 @@
 //! message's place in its inbound queue.
 
 use super::dedupe::{self, DedupeEntry};
-use super::dedupe_filter::DedupeFilter;
+use super::dedupe_index::Chunk;
 use super::error::StoreError;
 use super::queues::InboundQueues;
 use super::{keys, record, wal};
@@ -39,18 +39,11 @@ pub(crate) struct MessageWrites<'a> {
 }
 
 impl MessageWrites<'_> {
-    /// Makes the writes as plain sled inserts, the record last: as sled
-    /// recovers a prefix of its log after a crash, a record there means its
-    /// dedupe entry is there as well (see [`redo`]). Plain inserts, not a
-    /// batch: sled writes and syncs its log buffer for every batch. Returns
-    /// whether sled held no entry under the dedupe key before.
-    pub(crate) fn insert_into(&self, db: &sled::Db) -> Result<bool, StoreError> {
-        let mut new_key = false;
-        if let Some(key) = self.dedupe_key {
-            new_key = db.insert(key, &self.dedupe_entry().encode()[..])?.is_none();
-        }
+    /// Inserts the record into sled, as a plain insert: sled writes and
+    /// syncs its log buffer for every batch.
+    pub(crate) fn insert_record(&self, db: &sled::Db) -> Result<(), StoreError> {
         db.insert(keys::message(self.id), self.record)?;
-        Ok(new_key)
+        Ok(())
     }
 
     /// Appends the write-ahead log record of these writes to `out`.
@@ -67,7 +60,12 @@ impl MessageWrites<'_> {
         });
     }
 
-    /// The dedupe entry these writes store under their dedupe key.
+    /// The dedupe key and entry of the message, if it has a dedupe key.
+    pub(crate) fn dedupe(&self) -> Option<(&[u8], DedupeEntry)> {
+        Some((self.dedupe_key?, self.dedupe_entry()))
+    }
+
+    /// The dedupe entry of the message under its dedupe key.
     pub(crate) fn dedupe_entry(&self) -> DedupeEntry {
         DedupeEntry {
             id: self.id,
@@ -78,9 +76,10 @@ impl MessageWrites<'_> {
 }
 
 /// Makes the writes of a group of framed log records (see `wal.rs`) in
-/// `db`, queues each message in `queues` once its writes are made, counts
-/// the dedupe keys it adds in `dedupe_filter`, and returns the dedupe keys
-/// it stored with their message ids.
+/// `db`: one chunk with the group's dedupe entries, then each message's
+/// record, queuing each message in `queues` once its record is written.
+/// The chunk goes first: as sled recovers a prefix of its log after a
+/// crash, a record there means its dedupe entry is there as well.
 ///
 /// # Errors
 ///
@@ -90,53 +89,41 @@ pub(crate) fn apply_group(
     db: &sled::Db,
     records: &[u8],
     queues: &InboundQueues,
-    dedupe_filter: &DedupeFilter,
-) -> Result<Vec<(Vec<u8>, u64)>, StoreError> {
-    let mut dedupe_keys = Vec::new();
-    for payload in wal::payloads(records) {
-        let writes = writes_of(payload)?;
-        let new_key = writes.insert_into(db)?;
-        queues.push(writes.channel, writes.partition, writes.id);
-        if let Some(key) = writes.dedupe_key {
-            if new_key {
-                dedupe_filter.added(key);
-            }
-            dedupe_keys.push((key.to_vec(), writes.id));
-        }
+) -> Result<(), StoreError> {
+    let writes = wal::payloads(records)
+        .map(writes_of)
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut chunk = Chunk::default();
+    for (key, entry) in writes.iter().filter_map(MessageWrites::dedupe) {
+        chunk.push(key, entry);
     }
-    Ok(dedupe_keys)
+    chunk.store(db)?;
+    for writes in &writes {
+        writes.insert_record(db)?;
+        queues.push(writes.channel, writes.partition, writes.id);
+    }
+    Ok(())
 }
 
-/// Redoes the writes of one write-ahead log record unless `db` holds them
-/// both, and returns the message's id and whether it redid them.
-/// Idempotent. A dedupe entry that already names a newer message is left
-/// alone.
-///
-/// `db` holds them both when it has the record (written last) and no dedupe
-/// entry is missing or older.
+/// Redoes the record of one write-ahead log record unless `db` holds it,
+/// and returns the writes it holds and whether it redid the record.
+/// Idempotent. The dedupe entry is the caller's: recovery adds the entries
+/// of every replayed record to the index and stores them as one chunk.
 ///
 /// # Errors
 ///
 /// Any sled error, and [`StoreError::Corrupt`] for a payload that does not
 /// decode (its CRC matched, so it was written that way).
-pub(crate) fn redo(db: &sled::Db, payload: &[u8]) -> Result<(u64, bool), StoreError> {
-    let mut writes = writes_of(payload)?;
-    let id = writes.id;
-    let indexed = match writes.dedupe_key {
-        Some(key) => match db.get(key)? {
-            Some(value) => Some(DedupeEntry::decode(key, &value)?.id),
-            None => None,
-        },
-        None => Some(id),
-    };
-    if db.contains_key(keys::message(id))? && indexed.is_some_and(|indexed| indexed >= id) {
-        return Ok((id, false));
+pub(crate) fn redo<'a>(
+    db: &sled::Db,
+    payload: &'a [u8],
+) -> Result<(MessageWrites<'a>, bool), StoreError> {
+    let writes = writes_of(payload)?;
+    if db.contains_key(keys::message(writes.id))? {
+        return Ok((writes, false));
     }
-    if indexed.is_some_and(|indexed| indexed > id) {
-        writes.dedupe_key = None;
-    }
-    writes.insert_into(db)?;
-    Ok((id, true))
+    writes.insert_record(db)?;
+    Ok((writes, true))
 }
 
 /// The writes a log record's payload holds.
@@ -191,11 +178,12 @@ fn decode(payload: &[u8]) -> Result<Payload<'_>, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::dedupe_index::DedupeIndex;
     use crate::store::record::NewMessage;
 
-    /// Ensures that redoing a record stores the message and dedupe entry
-    /// once, however often it is replayed, and that applying a group queues
-    /// its messages.
+    /// Ensures that redoing a record stores the message once, however
+    /// often it is replayed, and that applying a group stores its dedupe
+    /// entries in a chunk and queues its messages.
     #[test]
     fn redo_is_idempotent() {
         let dir = tempfile::tempdir().unwrap();
@@ -226,37 +214,28 @@ mod tests {
         writes.frame_into(&mut framed);
         let payload = &framed[8..];
 
-        assert_eq!(redo(&db, payload).unwrap(), (7, true));
-        assert_eq!(redo(&db, payload).unwrap(), (7, false));
-        db.remove(b"d/key").unwrap();
-        assert!(
-            redo(&db, payload).unwrap().1,
-            "a lost dedupe entry is redone"
-        );
-        let newer = DedupeEntry {
-            id: 9,
-            received_at_ms: 2_000,
-            fingerprint: Some(1),
-        };
-        db.insert(b"d/key", &newer.encode()[..]).unwrap();
+        let redone = |db: &sled::Db| redo(db, payload).unwrap().1;
+        assert!(redone(&db));
+        assert!(!redone(&db), "held already");
+        assert_eq!(db.len(), 1, "the record only");
         db.remove(keys::message(7)).unwrap();
-        assert!(redo(&db, payload).unwrap().1, "a lost record is redone");
-        let entry = DedupeEntry::decode(b"d/key", &db.get(b"d/key").unwrap().unwrap()).unwrap();
-        assert_eq!(entry.id, 9, "a newer message keeps its dedupe entry");
-        db.remove(b"d/key").unwrap();
+        assert!(redone(&db), "a lost record is redone");
+        assert_eq!(
+            redo(&db, payload).unwrap().0.dedupe(),
+            Some((&b"d/key"[..], writes.dedupe_entry())),
+            "the dedupe entry is the caller's"
+        );
+        db.clear().unwrap();
 
         let queues = InboundQueues::default();
-        let filter = DedupeFilter::default();
-        assert_eq!(
-            apply_group(&db, &framed, &queues, &filter).unwrap(),
-            [(b"d/key".to_vec(), 7)],
-            "applying the group again rewrites the same keys"
-        );
-        assert_eq!(db.len(), 2);
+        apply_group(&db, &framed, &queues).unwrap();
+        apply_group(&db, &framed, &queues).unwrap();
+        assert_eq!(db.len(), 2, "applying again rewrites the same keys");
         assert_eq!(db.get(keys::message(7)).unwrap().unwrap(), record);
         assert_eq!(queues.first("adt", 2, 10, |_| false), [7]);
-        assert!(filter.may_hold(b"d/key"), "the dedupe key it added");
-        let entry = DedupeEntry::decode(b"d/key", &db.get(b"d/key").unwrap().unwrap()).unwrap();
+        let index = DedupeIndex::default();
+        assert_eq!(index.load(&db).unwrap(), 1);
+        let entry = index.get(b"d/key").unwrap();
         assert_eq!(entry.id, 7);
         assert_eq!(
             entry.fingerprint,
