@@ -52,13 +52,14 @@ async fn a_full_disk_gets_ae_and_the_engine_recovers() {
     fill(&ballast);
     let mut refused = None;
     for n in 0..200 {
-        let ack = exchange(&mut stream, message(&format!("FULL-{n}")).as_bytes()).await;
+        let control_id = format!("FULL-{n}");
+        let ack = exchange(&mut stream, message(&control_id).as_bytes()).await;
         if field(&ack, "MSA-1") == "AE" {
-            refused = Some(ack);
+            refused = Some((control_id, ack));
             break;
         }
     }
-    let ack = refused.expect("a full disk must turn AA into AE");
+    let (refused_id, ack) = refused.expect("a full disk must turn AA into AE");
     assert_eq!(field(&ack, "ERR-3.1"), "207");
     assert!(
         field(&ack, "ERR-8").contains("storage is unavailable"),
@@ -87,9 +88,16 @@ async fn a_full_disk_gets_ae_and_the_engine_recovers() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // The sender resends what got AE: its dedupe entry, filed before the
+    // append failed, must not make the resend look like a duplicate of a
+    // message that was never stored.
+    let resent = exchange(&mut stream, message(&refused_id).as_bytes()).await;
+    assert_eq!(field(&resent, "MSA-1"), "AA", "{resent}");
     let stored = stored_control_ids(&server);
-    assert!(
-        stored.contains(&"BEFORE".to_string()) && stored.contains(&"AFTER".to_string()),
+    let times = |id: &str| stored.iter().filter(|stored| *stored == id).count();
+    assert_eq!(
+        [times("BEFORE"), times("AFTER"), times(&refused_id)],
+        [1, 1, 1],
         "{stored:?}"
     );
     engine::eventually(Duration::from_secs(10), "the storage alert cleared", || {
