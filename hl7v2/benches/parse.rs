@@ -1,5 +1,6 @@
 //! Parsing throughput: indexing segments and fields of a 1 KB ADT^A01 and a 20 KB
-//! ORU^R01 (synthetic but shaped like real feeds), and path access on a parsed message.
+//! ORU^R01 (synthetic but shaped like real feeds), path access on a parsed message, and
+//! what answering the ADT costs: reading its ACK context and composing an AA.
 //!
 //! Run: `cargo bench -p hl7v2 --bench parse -- --warm-up-time 1 --measurement-time 3`
 
@@ -7,6 +8,7 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use hl7v2::Message;
+use hl7v2::ack::{Ack, AckCode, AckContext};
 
 /// A realistic ADT^A01 of about 1 KB.
 fn adt_a01() -> String {
@@ -81,5 +83,25 @@ fn access(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, parse, access);
+fn ack(c: &mut Criterion) {
+    let adt = adt_a01();
+    let adt = Message::parse(adt.as_bytes()).unwrap();
+    c.bench_function("ack context (adt)", |b| {
+        b.iter(|| AckContext::from_message(black_box(&adt)))
+    });
+    let context = AckContext::from_message(&adt);
+    c.bench_function("ack build AA (adt)", |b| {
+        b.iter(|| {
+            Ack::build(
+                black_box(&context),
+                AckCode::AA,
+                &[],
+                "MX28GBBO-1F",
+                "20261129192920+0000",
+            )
+        })
+    });
+}
+
+criterion_group!(benches, parse, access, ack);
 criterion_main!(benches);

@@ -80,12 +80,20 @@ fn decode_hex(seq: &str, out: &mut String) -> bool {
 /// (`\P\` for a declared truncation character), `\n` becomes `\.br\`, and other
 /// ASCII control characters (including `\r`) become `\Xhh\`.
 pub fn escape(text: &str, d: &Delimiters) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    escape_into(&mut out, text, d);
+    out
+}
+
+/// [`escape`], appending to `out`: text with nothing to escape, the common
+/// case, is copied in one piece.
+pub fn escape_into(out: &mut String, text: &str, d: &Delimiters) {
     let needs = |b: u8| d.is_special(b) || b.is_ascii_control();
     if !text.bytes().any(needs) {
-        return text.to_string();
+        out.push_str(text);
+        return;
     }
     let esc = char::from(d.escape);
-    let mut out = String::with_capacity(text.len() + 8);
     for c in text.chars() {
         let Ok(b) = u8::try_from(c) else {
             out.push(c);
@@ -112,5 +120,4 @@ pub fn escape(text: &str, d: &Delimiters) -> String {
         out.push_str(code);
         out.push(esc);
     }
-    out
 }

@@ -11,6 +11,7 @@
 //! deterministic. An unknown version gets the v2.5 form, and MSH-12 `2.5`; an unknown
 //! processing ID MSH-11 `P`.
 
+use crate::escape::escape_into;
 use crate::{Delimiters, escape};
 
 use super::{AckCode, AckContext, ErrDetail, ErrLocation};
@@ -32,48 +33,67 @@ impl Ack {
         timestamp: &str,
     ) -> String {
         let d = &context.delimiters;
-        let (fs, cs) = (char::from(d.field).to_string(), char::from(d.component));
+        let (fs, cs) = (char::from(d.field), char::from(d.component));
         let legacy = context.version_number().is_some_and(|v| v < (2, 5));
-        let message_type = match &context.trigger {
-            Some(trigger) => format!("ACK{cs}{trigger}{cs}ACK"),
-            None => "ACK".to_string(),
-        };
-        let msh = [
-            format!("MSH{fs}{}", d.encoding_characters()),
-            context.receiving_application.clone(),
-            context.receiving_facility.clone(),
-            context.sending_application.clone(),
-            context.sending_facility.clone(),
-            escape(timestamp, d),
-            String::new(),
-            message_type,
-            escape(control_id, d),
-            // Both are required in the ACK: when the message gave none
-            // that could be read, production and the v2.5 of the ERR form.
-            context.processing_id.clone().unwrap_or_else(|| "P".into()),
-            context.version.clone().unwrap_or_else(|| "2.5".into()),
-        ];
-        let mut msa = vec![
-            "MSA".to_string(),
-            code.as_str().to_string(),
-            context.control_id.clone().unwrap_or_default(),
-        ];
+        // Written into one string: an ACK goes out for every message.
+        let mut out = String::with_capacity(192 + errors.len() * 128);
+        out.push_str("MSH");
+        out.push(fs);
+        out.push_str(&d.encoding_characters());
+        for field in [
+            &context.receiving_application,
+            &context.receiving_facility,
+            &context.sending_application,
+            &context.sending_facility,
+        ] {
+            out.push(fs);
+            out.push_str(field);
+        }
+        out.push(fs);
+        escape_into(&mut out, timestamp, d);
+        out.push(fs);
+        out.push(fs);
+        out.push_str("ACK");
+        if let Some(trigger) = &context.trigger {
+            out.push(cs);
+            out.push_str(trigger);
+            out.push(cs);
+            out.push_str("ACK");
+        }
+        out.push(fs);
+        escape_into(&mut out, control_id, d);
+        // Both are required in the ACK: when the message gave none that
+        // could be read, production and the v2.5 of the ERR form.
+        out.push(fs);
+        out.push_str(context.processing_id.as_deref().unwrap_or("P"));
+        out.push(fs);
+        out.push_str(context.version.as_deref().unwrap_or("2.5"));
+        out.push('\r');
+
+        out.push_str("MSA");
+        out.push(fs);
+        out.push_str(code.as_str());
+        out.push(fs);
+        out.push_str(context.control_id.as_deref().unwrap_or_default());
         if legacy && !errors.is_empty() {
             let text: Vec<&str> = errors.iter().map(|e| e.message.as_str()).collect();
-            msa.push(escape(&text.join("; "), d));
+            out.push(fs);
+            escape_into(&mut out, &text.join("; "), d);
         }
-        let mut segments = vec![msh.join(&fs), msa.join(&fs)];
+        out.push('\r');
+
         if legacy && !errors.is_empty() {
             let reps: Vec<String> = errors.iter().map(|e| err1(e, context)).collect();
-            segments.push(format!(
-                "ERR{fs}{}",
-                reps.join(&char::from(d.repetition).to_string())
-            ));
+            out.push_str("ERR");
+            out.push(fs);
+            out.push_str(&reps.join(&char::from(d.repetition).to_string()));
+            out.push('\r');
         } else {
-            segments.extend(errors.iter().map(|e| err_v25(e, context)));
+            for error in errors {
+                out.push_str(&err_v25(error, context));
+                out.push('\r');
+            }
         }
-        let mut out = segments.join("\r");
-        out.push('\r');
         out
     }
 }
