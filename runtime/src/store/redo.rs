@@ -62,16 +62,12 @@ impl MessageWrites<'_> {
 
     /// The dedupe key and entry of the message, if it has a dedupe key.
     pub(crate) fn dedupe(&self) -> Option<(&[u8], DedupeEntry)> {
-        Some((self.dedupe_key?, self.dedupe_entry()))
-    }
-
-    /// The dedupe entry of the message under its dedupe key.
-    pub(crate) fn dedupe_entry(&self) -> DedupeEntry {
-        DedupeEntry {
+        let entry = DedupeEntry {
             id: self.id,
             received_at_ms: self.received_at_ms,
             fingerprint: Some(self.fingerprint),
-        }
+        };
+        Some((self.dedupe_key?, entry))
     }
 }
 
@@ -222,7 +218,7 @@ mod tests {
         assert!(redone(&db), "a lost record is redone");
         assert_eq!(
             redo(&db, payload).unwrap().0.dedupe(),
-            Some((&b"d/key"[..], writes.dedupe_entry())),
+            writes.dedupe(),
             "the dedupe entry is the caller's"
         );
         db.clear().unwrap();
