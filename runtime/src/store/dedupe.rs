@@ -58,16 +58,24 @@ pub(crate) enum Match {
 }
 
 impl DedupeEntry {
-    /// The entry as earlier versions stored it under its key: 20 bytes,
-    /// or 16 for an entry without a fingerprint (as written before them).
-    #[cfg(test)]
-    pub(crate) fn encode(&self) -> Vec<u8> {
-        let mut bytes = Vec::with_capacity(20);
+    /// How many bytes an entry with a fingerprint takes as stored.
+    pub(crate) const STORED_BYTES: usize = 20;
+
+    /// Appends the entry as stored: [`DedupeEntry::STORED_BYTES`], or 16
+    /// for an entry without a fingerprint (as written before them).
+    pub(crate) fn encode_into(&self, bytes: &mut Vec<u8>) {
         bytes.extend_from_slice(&self.id.to_be_bytes());
         bytes.extend_from_slice(&self.received_at_ms.to_be_bytes());
         if let Some(fingerprint) = self.fingerprint {
             bytes.extend_from_slice(&fingerprint.to_be_bytes());
         }
+    }
+
+    /// The entry as earlier versions stored it under its key.
+    #[cfg(test)]
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        let mut bytes = Vec::with_capacity(Self::STORED_BYTES);
+        self.encode_into(&mut bytes);
         bytes
     }
 

@@ -12,7 +12,7 @@
 //! insert per group.
 //!
 //! ```text
-//! k/<id u64> -> (key length u32 | key | id u64 | received_at_ms u64 | fingerprint u32)*
+//! k/<id u64> -> (key length u32 | key | entry)*     entry as in dedupe.rs, 20 bytes
 //! ```
 //!
 //! A chunk is keyed by the greatest message id it holds; ids grow with
@@ -142,13 +142,15 @@ impl Chunk {
         let length = u32::try_from(key.len()).expect("key under 4 GiB");
         self.bytes.extend_from_slice(&length.to_be_bytes());
         self.bytes.extend_from_slice(key);
-        self.bytes.extend_from_slice(&entry.id.to_be_bytes());
-        self.bytes
-            .extend_from_slice(&entry.received_at_ms.to_be_bytes());
-        // Entries come from log records, which have fingerprints; the `d/`
-        // entries of earlier versions, some without, are never chunked.
-        self.bytes
-            .extend_from_slice(&entry.fingerprint.unwrap_or_default().to_be_bytes());
+        // Entries come from log records, which have fingerprints, so each
+        // takes the same bytes; the `d/` entries of earlier versions, some
+        // without, are never chunked.
+        let fingerprint = Some(entry.fingerprint.unwrap_or_default());
+        DedupeEntry {
+            fingerprint,
+            ..entry
+        }
+        .encode_into(&mut self.bytes);
         self.greatest_id = self.greatest_id.max(Some(entry.id));
     }
 
@@ -182,20 +184,13 @@ fn entries<'a>(
         let mut next = || {
             let (length, rest) = chunk.split_first_chunk::<4>()?;
             let (key, rest) = rest.split_at_checked(u32::from_be_bytes(*length) as usize)?;
-            let (id, rest) = rest.split_first_chunk::<8>()?;
-            let (received_at_ms, rest) = rest.split_first_chunk::<8>()?;
-            let (fingerprint, rest) = rest.split_first_chunk::<4>()?;
+            let (entry, rest) = rest.split_at_checked(DedupeEntry::STORED_BYTES)?;
             chunk = rest;
-            Some((
-                key,
-                DedupeEntry {
-                    id: u64::from_be_bytes(*id),
-                    received_at_ms: u64::from_be_bytes(*received_at_ms),
-                    fingerprint: Some(u32::from_be_bytes(*fingerprint)),
-                },
-            ))
+            Some((key, entry))
         };
-        let entry = next().ok_or_else(corrupt);
+        let entry = next()
+            .ok_or_else(corrupt)
+            .and_then(|(key, entry)| Ok((key, DedupeEntry::decode(chunk_key, entry)?)));
         if entry.is_err() {
             chunk = &[];
         }
