@@ -924,3 +924,89 @@ fn queues_come_back_after_crashes_with_what_was_not_processed() {
     assert_eq!(pending.len(), 1);
     assert_eq!(pending[0].id, ids[3]);
 }
+
+/// Ensures that outbound entries the store holds in memory (they deliver
+/// the message as received and have not failed) come back after a crash:
+/// every output the message's status records, delivered or not (a crash
+/// forgets deliveries since the last checkpoint, so they go again), but
+/// not one that went to the dead-letter queue, and none once a checkpoint
+/// after their delivery has passed.
+#[test]
+fn held_outbound_entries_come_back_after_a_crash_until_delivered() {
+    use hl7wasm::store::{
+        DeadLetterFilter, DeadLetterReason, MessageState, NewOutbound, Payload, Processed,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let samples = ingest_samples(&store, "H", 2);
+    let ((first, sample), second) = (&samples[0], samples[1].0);
+    let first = *first;
+    assert_eq!(store.queue("adt", 0).unwrap(), [first, second]);
+    let routed = |id: u64, destinations: &[&str]| Processed {
+        outputs: destinations
+            .iter()
+            .map(|destination| NewOutbound {
+                destination: (*destination).into(),
+                content_type: "application/hl7-v2+er7".into(),
+                payload: Payload::Message,
+            })
+            .collect(),
+        ..pipeline_result(id, MessageState::Processed)
+    };
+    store
+        .complete(
+            "adt",
+            0,
+            &[routed(first, &["a", "b"]), routed(second, &["a"])],
+        )
+        .unwrap();
+    let waiting = |store: &Store, destination: &str| -> Vec<u64> {
+        let entries = store.outbound("adt", destination, 0, 10).unwrap();
+        entries.iter().map(|e| e.header.message_id).collect()
+    };
+    assert_eq!(waiting(&store, "a"), [first, second]);
+    let sequence = store.outbound("adt", "a", 0, 10).unwrap()[0].sequence;
+    let b_entry = store.outbound("adt", "b", 0, 10).unwrap().remove(0);
+    assert_eq!(b_entry.body, sample.raw, "held, it delivers the message");
+    store.delivered(&b_entry).unwrap();
+    assert!(waiting(&store, "b").is_empty());
+    let second_entry = store.outbound("adt", "a", 0, 10).unwrap().remove(1);
+    store
+        .dead_letter_outbound(&second_entry, DeadLetterReason::Rejected, "AR", NOW_MS)
+        .unwrap();
+    assert_eq!(waiting(&store, "a"), [first]);
+    assert_eq!(store.outbound_depth("adt", "a", 0).unwrap(), 1);
+    assert_eq!(store.outbound_queues().unwrap().len(), 1);
+    assert!(store.awaits_delivery("adt", "a", first).unwrap());
+    wait_for_checkpoint(dir.path());
+
+    let (store, image) = crash(store, dir.path());
+    assert_eq!(waiting(&store, "a"), [first], "not the dead-lettered one");
+    assert_eq!(waiting(&store, "b"), [first], "delivered, but not recorded");
+    let letters = store
+        .dead_letters(&DeadLetterFilter::default(), 10)
+        .unwrap();
+    assert_eq!(letters.len(), 1);
+    assert_eq!(letters[0].header.message_id, second);
+    let again = store.outbound("adt", "a", 0, 10).unwrap().remove(0);
+    assert_eq!(again.sequence, sequence, "in its place in the queue");
+    assert_eq!(again.body, sample.raw);
+    assert_eq!(
+        again.header.control_id.as_deref(),
+        Some("H0"),
+        "from its message"
+    );
+    for destination in ["a", "b"] {
+        let entry = store.outbound("adt", destination, 0, 10).unwrap().remove(0);
+        store.delivered(&entry).unwrap();
+    }
+    ingest_samples(&store, "J", 1);
+    wait_for_checkpoint(image.path());
+
+    let (store, _second_image) = crash(store, image.path());
+    assert!(
+        waiting(&store, "a").is_empty(),
+        "delivered before a checkpoint"
+    );
+    assert!(waiting(&store, "b").is_empty());
+}

@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 use super::dedupe_index::{Chunk, DedupeIndex};
 use super::error::StoreError;
 use super::group_commit::GroupCommit;
+use super::held_outbound::HeldOutbound;
 use super::ids::Ids;
 use super::indexer::{Group, Indexer};
 use super::queues::InboundQueues;
@@ -75,6 +76,9 @@ pub(crate) struct Database {
     /// The dedupe entries within the window, loaded again by every
     /// recovery.
     pub(crate) dedupe: DedupeIndex,
+    /// The outbound entries kept in memory only, rebuilt by every
+    /// recovery.
+    pub(crate) held: HeldOutbound,
 }
 
 #[derive(Debug)]
@@ -95,7 +99,8 @@ impl Database {
         let ids = Ids::default();
         let queues = InboundQueues::default();
         let dedupe = DedupeIndex::default();
-        recover(&db, &mut wal, &ids, &queues, &dedupe)?;
+        let held = HeldOutbound::default();
+        recover(&db, &mut wal, &ids, &queues, &dedupe, &held)?;
         Ok(Database {
             dir: dir.to_owned(),
             settings,
@@ -112,6 +117,7 @@ impl Database {
             ids,
             queues,
             dedupe,
+            held,
         })
     }
 
@@ -268,12 +274,14 @@ impl Database {
         }
     }
 
-    /// Flushes sled, with the inbound queues' low-water mark and the next
-    /// id ceiling when it is due (see `queues.rs` and `ids.rs`). Call it
-    /// only once every log record it is to make durable is indexed.
+    /// Flushes sled, with the inbound queues' and the held outbound
+    /// entries' low-water marks and the next id ceiling when it is due (see
+    /// `queues.rs`, `held_outbound.rs` and `ids.rs`). Call it only once
+    /// every log record it is to make durable is indexed.
     fn flush(&self) -> Result<(), StoreError> {
         self.with_db(|db| {
-            self.queues.record_low_water(db, self.ids.peek())?;
+            let inbound_mark = self.queues.record_low_water(db, self.ids.peek())?;
+            self.held.checkpoint(db, inbound_mark)?;
             let reserved = self.ids.reserve_ahead(db)?;
             db.flush()?;
             if let Some(ceiling) = reserved {
@@ -302,7 +310,7 @@ impl Database {
         drop(handle.db.take());
         let reopened = open_sled(&self.dir, &self.settings).and_then(|db| {
             let (ids, queues, dedupe) = (&self.ids, &self.queues, &self.dedupe);
-            recover(&db, &mut wal, ids, queues, dedupe).map(|()| db)
+            recover(&db, &mut wal, ids, queues, dedupe, &self.held).map(|()| db)
         });
         match reopened {
             Ok(db) => {
@@ -325,14 +333,15 @@ impl Database {
 }
 
 /// Redoes the log in `db`, sets `ids` past every id it holds, rebuilds
-/// `queues` and `dedupe` from it, makes all that durable there, and starts
-/// a new segment.
+/// `queues`, `dedupe` and `held` from it, makes all that durable there, and
+/// starts a new segment.
 fn recover(
     db: &sled::Db,
     wal: &mut Wal,
     ids: &Ids,
     queues: &InboundQueues,
     dedupe: &DedupeIndex,
+    held: &HeldOutbound,
 ) -> Result<(), StoreError> {
     dedupe.load(db)?;
     let mut logged = Vec::new();
@@ -351,7 +360,9 @@ fn recover(
     replayed_entries.store(db)?;
     ids.recover(db)?;
     let queued = queues.rebuild(db, &logged)?;
-    queues.record_low_water(db, ids.peek())?;
+    let held_again = held.rebuild(db)?;
+    let inbound_mark = queues.record_low_water(db, ids.peek())?;
+    held.checkpoint(db, inbound_mark)?;
     db.flush()?;
     wal.restart()?;
     if records > 0 {
@@ -359,6 +370,12 @@ fn recover(
     }
     if queued > 0 {
         tracing::info!(queued, "Inbound queues rebuilt.");
+    }
+    if held_again > 0 {
+        tracing::info!(
+            held = held_again,
+            "Outbound entries held in memory rebuilt; those delivered since the last checkpoint go again."
+        );
     }
     Ok(())
 }

@@ -38,6 +38,9 @@ pub(crate) const PARTITIONING_PREFIX: &[u8] = b"p/";
 pub(crate) const ID_CEILING: &[u8] = b"n/ids";
 /// The low-water mark of the inbound queues (see `queues.rs`).
 pub(crate) const QUEUE_LOW_WATER: &[u8] = b"n/queued";
+/// The low-water mark of the outbound entries held in memory (see
+/// `held_outbound.rs`).
+pub(crate) const OUTBOUND_LOW_WATER: &[u8] = b"n/outbound";
 
 /// The key of message `id`.
 pub(crate) fn message(id: u64) -> Vec<u8> {
@@ -73,13 +76,18 @@ pub(crate) fn dead_letter(sequence: u64) -> Vec<u8> {
     prefixed_id(DEAD_LETTER_PREFIX, sequence)
 }
 
+/// The prefix shared by every outbound entry of one channel.
+pub(crate) fn channel_outbound_prefix(channel: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(OUTBOUND_PREFIX.len() + 32 + channel.len());
+    key.extend_from_slice(OUTBOUND_PREFIX);
+    push_part(&mut key, channel.as_bytes());
+    key
+}
+
 /// The prefix shared by every entry of one destination's queues, all
 /// partitions.
 pub(crate) fn destination_prefix(channel: &str, destination: &str) -> Vec<u8> {
-    let mut key =
-        Vec::with_capacity(OUTBOUND_PREFIX.len() + 16 + channel.len() + destination.len());
-    key.extend_from_slice(OUTBOUND_PREFIX);
-    push_part(&mut key, channel.as_bytes());
+    let mut key = channel_outbound_prefix(channel);
     push_part(&mut key, destination.as_bytes());
     key
 }

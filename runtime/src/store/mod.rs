@@ -17,6 +17,7 @@
 //!                                                       (one dedupe entry, as earlier versions wrote them)
 //! n/ids                                              -> id ceiling u64 (ids.rs)
 //! n/queued                                           -> queues' low-water mark u64 (queues.rs)
+//! n/outbound                                         -> held entries' low-water mark u64 (held_outbound.rs)
 //!
 //! str = len u32 | UTF-8 bytes; integers big-endian, so keys sort numerically
 //! (the "/" in the picture are for reading; only the two-byte prefixes are
@@ -102,6 +103,12 @@
 //!   window from its write to the log's buffer on, and after a crash or
 //!   reopen exactly those of durable records. A dedupe entry older than the
 //!   window never counts, pruned or not.
+//! - An outbound entry that delivers its message as received and has not
+//!   failed may live in memory only (`held_outbound.rs`): its message's
+//!   status, written after it is held, records where it waits, and its
+//!   message is at or above the mark sled holds, so opening the store
+//!   holds it again (and delivers it again if it was delivered since the
+//!   last checkpoint).
 //! - Replay is idempotent: it redoes only messages sled does not fully hold.
 //!   Code that later deletes a message must do so only for
 //!   messages no log segment holds any more (after a checkpoint), or replay
@@ -123,6 +130,7 @@ mod disk_space;
 mod error;
 mod framed;
 mod group_commit;
+mod held_outbound;
 mod ids;
 mod inbound;
 mod indexer;

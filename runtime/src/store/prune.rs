@@ -5,7 +5,6 @@
 //! messages are long out of the write-ahead log (it holds about a second of
 //! writes), so replay cannot bring a pruned message back.
 
-use std::collections::HashSet;
 use std::time::Duration;
 
 use super::dead_letter::DeadLetterHeader;
@@ -54,7 +53,7 @@ impl Store {
         let database = &self.inner.database;
         database.with_indexed_db(|db| {
             // Messages that waiting outbound entries deliver by reference.
-            let mut delivered_by_reference = HashSet::new();
+            let mut delivered_by_reference = database.held.messages();
             for item in db.scan_prefix(keys::OUTBOUND_PREFIX) {
                 let (key, value) = item?;
                 let header: OutboundHeader = framed::decode_header(&key, &value)?;

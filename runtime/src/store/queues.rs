@@ -182,12 +182,12 @@ impl InboundQueues {
     /// Spills the messages queued for long and writes the low-water mark:
     /// the lowest id queued in memory only, or `next_id`. For a checkpoint,
     /// once every log record it will retire is indexed, and before it
-    /// flushes `db`.
+    /// flushes `db`. Returns the mark.
     ///
     /// # Errors
     ///
     /// Any sled error.
-    pub(crate) fn record_low_water(&self, db: &sled::Db, next_id: u64) -> Result<(), StoreError> {
+    pub(crate) fn record_low_water(&self, db: &sled::Db, next_id: u64) -> Result<u64, StoreError> {
         let mut queues = self.lock();
         let old = next_id.saturating_sub(SPILL_LAG);
         let mut mark = next_id;
@@ -206,7 +206,7 @@ impl InboundQueues {
             }
         }
         db.insert(keys::QUEUE_LOW_WATER, &mark.to_be_bytes()[..])?;
-        Ok(())
+        Ok(mark)
     }
 
     /// Queues message `id` again with a queue entry, applying `batch`
@@ -316,7 +316,7 @@ impl InboundQueues {
     /// mark that does not decode.
     pub(crate) fn rebuild(&self, db: &sled::Db, logged: &[u64]) -> Result<usize, StoreError> {
         let mark = match db.get(keys::QUEUE_LOW_WATER)? {
-            Some(value) => Some(decode_mark(&value)?),
+            Some(value) => Some(decode_mark(keys::QUEUE_LOW_WATER, &value)?),
             None => None,
         };
         if mark.is_none() {
@@ -430,9 +430,14 @@ fn requeue_older_entries(db: &sled::Db) -> Result<(), StoreError> {
     Ok(db.apply_batch(batch)?)
 }
 
-fn decode_mark(value: &[u8]) -> Result<u64, StoreError> {
+/// A low-water mark stored under `key`.
+///
+/// # Errors
+///
+/// [`StoreError::Corrupt`] if it is not eight bytes.
+pub(crate) fn decode_mark(key: &[u8], value: &[u8]) -> Result<u64, StoreError> {
     let bytes = value.try_into().map_err(|_| StoreError::Corrupt {
-        key: String::from_utf8_lossy(keys::QUEUE_LOW_WATER).into_owned(),
+        key: String::from_utf8_lossy(key).into_owned(),
         reason: format!("{} bytes, not 8", value.len()),
     })?;
     Ok(u64::from_be_bytes(bytes))
@@ -550,7 +555,11 @@ mod tests {
         }
         queues.record_low_water(&db, next_id).unwrap();
         assert_eq!(entries(&db), [3, 50]);
-        let mark = decode_mark(&db.get(keys::QUEUE_LOW_WATER).unwrap().unwrap()).unwrap();
+        let mark = decode_mark(
+            keys::QUEUE_LOW_WATER,
+            &db.get(keys::QUEUE_LOW_WATER).unwrap().unwrap(),
+        )
+        .unwrap();
         assert_eq!(mark, SPILL_LAG + 10);
 
         let rebuilt = InboundQueues::default();
@@ -580,7 +589,12 @@ mod tests {
             queues.push("adt", 0, id);
         }
         let next_id = SPILL_LAG + backlog;
-        let mark = |db: &sled::Db| decode_mark(&db.get(keys::QUEUE_LOW_WATER).unwrap().unwrap());
+        let mark = |db: &sled::Db| {
+            decode_mark(
+                keys::QUEUE_LOW_WATER,
+                &db.get(keys::QUEUE_LOW_WATER).unwrap().unwrap(),
+            )
+        };
         queues.record_low_water(&db, next_id).unwrap();
         assert_eq!(entries(&db).len(), SPILL_PER_CHECKPOINT);
         assert_eq!(mark(&db).unwrap(), SPILL_PER_CHECKPOINT as u64);

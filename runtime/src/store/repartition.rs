@@ -2,7 +2,8 @@
 //!
 //! Work waits in queues by partition: inbound messages in memory (with
 //! queue entries for some, see `queues.rs`), outbound entries under
-//! `o/<channel><destination><partition><sequence>`. A worker serves each
+//! `o/<channel><destination><partition><sequence>` (those held in memory,
+//! see `held_outbound.rs`, are written there before a move). A worker serves each
 //! partition the channel's configuration names, so after `partitions` or
 //! `partition_by` changes, work left in a partition that no longer exists
 //! would wait for ever, and a patient's work left in its old partition
@@ -19,7 +20,7 @@
 
 use super::error::StoreError;
 use super::queues::MOVES_PER_WRITE;
-use super::{Store, keys};
+use super::{Store, keys, status};
 
 /// What a change of partitioning moved.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -74,6 +75,15 @@ impl Store {
             moved.inbound = database
                 .queues
                 .repartition(db, channel, |id, partition| place(db, id, partition))?;
+            // The entries held in memory go to sled to be moved with the
+            // rest, and their statuses stop naming them: opening the store
+            // would otherwise hold them again where they were.
+            let spilled = database
+                .held
+                .spill_all(db, &keys::channel_outbound_prefix(channel))?;
+            for id in spilled {
+                status::forget_held(db, id)?;
+            }
             for destination in destinations {
                 moved.outbound += move_outbound(db, channel, destination, |id, partition| {
                     place(db, id, partition)

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::error::StoreError;
+use super::held_outbound::HeldOutput;
 use super::keys;
 
 /// A message's state after the pipeline.
@@ -116,5 +117,51 @@ pub(crate) fn read(db: &sled::Db, id: u64) -> Result<Option<MessageStatus>, Stor
 
 /// `status` as stored.
 pub(crate) fn encode(status: &MessageStatus) -> Vec<u8> {
-    serde_json::to_vec(status).expect("statuses serialize")
+    encode_with_held(status, &[])
+}
+
+/// `status` as stored, with the outputs its message has held in memory
+/// (see `held_outbound.rs`) under a key of their own, which
+/// [`MessageStatus`] does not read.
+pub(crate) fn encode_with_held(status: &MessageStatus, held: &[HeldOutput]) -> Vec<u8> {
+    #[derive(Serialize)]
+    struct Stored<'a> {
+        #[serde(flatten)]
+        status: &'a MessageStatus,
+        #[serde(skip_serializing_if = "<[_]>::is_empty")]
+        held: &'a [HeldOutput],
+    }
+    serde_json::to_vec(&Stored { status, held }).expect("statuses serialize")
+}
+
+/// The held outputs the status stored under `key` records.
+///
+/// # Errors
+///
+/// [`StoreError::Corrupt`] if the status does not decode.
+pub(crate) fn held_outputs(key: &[u8], value: &[u8]) -> Result<Vec<HeldOutput>, StoreError> {
+    #[derive(Deserialize)]
+    struct Held {
+        #[serde(default)]
+        held: Vec<HeldOutput>,
+    }
+    let decoded: Held = serde_json::from_slice(value).map_err(|e| StoreError::Corrupt {
+        key: keys::describe(key),
+        reason: e.to_string(),
+    })?;
+    Ok(decoded.held)
+}
+
+/// Rewrites the status of message `id`, if it has one, without the held
+/// outputs it records (they were written to sled).
+///
+/// # Errors
+///
+/// Any sled error, and [`StoreError::Corrupt`] if the status does not
+/// decode.
+pub(crate) fn forget_held(db: &sled::Db, id: u64) -> Result<(), StoreError> {
+    if let Some(status) = read(db, id)? {
+        db.insert(keys::status(id), encode(&status))?;
+    }
+    Ok(())
 }

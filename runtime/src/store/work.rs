@@ -6,6 +6,9 @@
 //! These writes go to sled only, not to the write-ahead log (except a hand
 //! off, which stores a new message), and are made durable by the
 //! checkpointer's next flush (within about a second, see `background.rs`).
+//! Outbound entries that deliver the message as received are held in memory
+//! instead, with their places recorded in the message's status
+//! (`held_outbound.rs`); this module's reads merge them with sled's.
 //! The frequent ones are plain sled writes in a deliberate order, the write
 //! that ends the work last (a message's final status, which takes it out of
 //! its inbound queue, or removing an outbound entry): sled
@@ -19,6 +22,7 @@
 use super::dead_letter::{DeadLetterHeader, DeadLetterReason};
 use super::dedupe::DedupeKey;
 use super::error::StoreError;
+use super::held_outbound::HeldOutput;
 use super::outbound::{NewOutbound, OutboundEntry, OutboundHeader, Payload};
 use super::record::{self, NewMessage, StoredMessage};
 use super::status::{self, MessageStatus};
@@ -104,6 +108,7 @@ impl Store {
         let database = &self.inner.database;
         self.progress(|db| {
             for item in processed {
+                let mut held = Vec::new();
                 for output in &item.outputs {
                     let mut header = OutboundHeader::new(
                         item.message_id,
@@ -112,26 +117,31 @@ impl Store {
                         item.message_type.clone(),
                         output.content_type.clone(),
                     );
+                    header.body_in_message = output.payload == Payload::Message;
+                    let sequence = database.ids.next(db)?;
+                    let key =
+                        keys::outbound_entry(channel, &output.destination, partition, sequence);
+                    if header.body_in_message && database.held.hold(&key, &header) {
+                        held.push(HeldOutput {
+                            destination: output.destination.clone(),
+                            partition,
+                            sequence,
+                            content_type: output.content_type.clone(),
+                        });
+                        continue;
+                    }
                     let body = match &output.payload {
-                        Payload::Message => {
-                            header.body_in_message = true;
-                            &[][..]
-                        }
+                        Payload::Message => &[][..],
                         Payload::Bytes(bytes) => bytes.as_slice(),
                     };
-                    let key = keys::outbound_entry(
-                        channel,
-                        &output.destination,
-                        partition,
-                        database.ids.next(db)?,
-                    );
                     db.insert(key, framed::encode(&header, body))?;
                 }
                 if let Some((header, body)) = &item.dead_letter {
                     let key = keys::dead_letter(database.ids.next(db)?);
                     db.insert(key, framed::encode(header, body))?;
                 }
-                db.insert(keys::status(item.message_id), status::encode(&item.status))?;
+                let status = status::encode_with_held(&item.status, &held);
+                db.insert(keys::status(item.message_id), status)?;
                 if !item.status.state.is_queued() {
                     database
                         .queues
@@ -166,12 +176,27 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<OutboundEntry>, StoreError> {
         let prefix = keys::outbound_prefix(channel, destination, partition);
-        self.inner.database.with_db(|db| {
-            db.scan_prefix(&prefix)
-                .take(limit)
-                .map(|item| {
-                    let (key, value) = item?;
-                    let (header, body): (OutboundHeader, _) = framed::decode(&key, &value)?;
+        let database = &self.inner.database;
+        database.with_db(|db| {
+            // Held entries first: one spilled meanwhile is then in both
+            // lists, and the merge keeps one copy.
+            let held = database.held.range(&prefix, limit);
+            let mut stored = Vec::new();
+            for item in db.scan_prefix(&prefix).take(limit) {
+                let (key, value) = item?;
+                let (header, body): (OutboundHeader, _) = framed::decode(&key, &value)?;
+                stored.push((key.to_vec(), header, body));
+            }
+            let held = held
+                .into_iter()
+                .map(|(key, header)| (key, header, Vec::new()));
+            let mut merged: Vec<_> = stored.into_iter().chain(held).collect();
+            merged.sort_by(|a, b| a.0.cmp(&b.0));
+            merged.dedup_by(|a, b| a.0 == b.0);
+            merged.truncate(limit);
+            merged
+                .into_iter()
+                .map(|(key, header, body)| {
                     let body = if header.body_in_message {
                         message_body(db, header.message_id, &key)?
                     } else {
@@ -208,9 +233,12 @@ impl Store {
     /// [`StoreError::Unavailable`] if storage failed, [`StoreError::Corrupt`]
     /// for a key that does not decode.
     pub fn outbound_queues(&self) -> Result<Vec<(String, String, u32)>, StoreError> {
-        self.inner.database.with_db(|db| {
+        let database = &self.inner.database;
+        database.with_db(|db| {
             let mut found: Vec<(String, String, u32)> = Vec::new();
-            for key in db.scan_prefix(keys::OUTBOUND_PREFIX).keys() {
+            let stored = db.scan_prefix(keys::OUTBOUND_PREFIX).keys();
+            let held = database.held.keys().into_iter().map(Ok);
+            for key in stored.map(|key| key.map(|k| k.to_vec())).chain(held) {
                 let key = key?;
                 let queue = keys::outbound_queue(&key).ok_or_else(|| StoreError::Corrupt {
                     key: keys::describe(&key),
@@ -220,6 +248,8 @@ impl Store {
                     found.push(queue);
                 }
             }
+            found.sort();
+            found.dedup();
             Ok(found)
         })
     }
@@ -236,9 +266,9 @@ impl Store {
         partition: u32,
     ) -> Result<usize, StoreError> {
         let prefix = keys::outbound_prefix(channel, destination, partition);
-        self.inner
-            .database
-            .with_db(|db| Ok(db.scan_prefix(&prefix).keys().count()))
+        let database = &self.inner.database;
+        database
+            .with_db(|db| Ok(db.scan_prefix(&prefix).keys().count() + database.held.count(&prefix)))
     }
 
     /// Whether one destination's queues still hold an entry of message
@@ -256,7 +286,11 @@ impl Store {
         message_id: u64,
     ) -> Result<bool, StoreError> {
         let prefix = keys::destination_prefix(channel, destination);
-        self.inner.database.with_db(|db| {
+        let database = &self.inner.database;
+        if database.held.holds_message(&prefix, message_id) {
+            return Ok(true);
+        }
+        database.with_db(|db| {
             for item in db.scan_prefix(&prefix) {
                 let (key, value) = item?;
                 let header: OutboundHeader = framed::decode_header(&key, &value)?;
@@ -274,7 +308,11 @@ impl Store {
     ///
     /// [`StoreError::Unavailable`] if storage failed.
     pub fn delivered(&self, entry: &OutboundEntry) -> Result<(), StoreError> {
-        self.progress(|db| Ok(db.remove(outbound_key(entry)).map(drop)?))
+        let key = outbound_key(entry);
+        if self.inner.database.held.release(&key) {
+            return Ok(());
+        }
+        self.progress(|db| Ok(db.remove(key).map(drop)?))
     }
 
     /// Writes back an entry whose attempts changed, so a restart resumes its
@@ -284,9 +322,11 @@ impl Store {
     ///
     /// [`StoreError::Unavailable`] if storage failed.
     pub fn retry_later(&self, entry: &OutboundEntry) -> Result<(), StoreError> {
-        self.progress(|db| {
-            let value = framed::encode(&entry.header, entry.stored_payload());
-            Ok(db.insert(outbound_key(entry), value).map(drop)?)
+        let key = outbound_key(entry);
+        let value = framed::encode(&entry.header, entry.stored_payload());
+        let held = &self.inner.database.held;
+        held.moving(&key, || {
+            self.progress(|db| Ok(db.insert(&key[..], value).map(drop)?))
         })
     }
 
@@ -319,18 +359,22 @@ impl Store {
             first_failure_ms: header.first_failure_ms.unwrap_or(now_ms),
             last_failure_ms: header.last_failure_ms.unwrap_or(now_ms),
         };
-        let mut sequence = 0;
-        self.write_progress(|db| {
-            sequence = self.inner.database.ids.next(db)?;
-            let mut batch = sled::Batch::default();
-            batch.remove(outbound_key(entry));
-            batch.insert(
-                keys::dead_letter(sequence),
-                framed::encode(&dead, &entry.body),
-            );
-            Ok(batch)
-        })?;
-        Ok(sequence)
+        let key = outbound_key(entry);
+        let database = &self.inner.database;
+        database.held.moving(&key, || {
+            let mut sequence = 0;
+            self.write_progress(|db| {
+                sequence = database.ids.next(db)?;
+                let mut batch = sled::Batch::default();
+                batch.remove(&key[..]);
+                batch.insert(
+                    keys::dead_letter(sequence),
+                    framed::encode(&dead, &entry.body),
+                );
+                Ok(batch)
+            })?;
+            Ok(sequence)
+        })
     }
 
     /// Moves entries into another channel's inbound queue, each as a new
