@@ -99,7 +99,7 @@ impl Database {
         let ids = Ids::default();
         let queues = InboundQueues::default();
         let dedupe = DedupeIndex::default();
-        let held = HeldOutbound::default();
+        let held = HeldOutbound::new(dir);
         recover(&db, &mut wal, &ids, &queues, &dedupe, &held)?;
         Ok(Database {
             dir: dir.to_owned(),

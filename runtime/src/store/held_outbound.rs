@@ -22,12 +22,13 @@
 //! entries held; the pipeline writes the entries of older ones (a
 //! reprocessed dead letter, say) to sled. Opening the store reads the
 //! statuses from the mark on and holds again every output they record,
-//! except those sled holds (failed or spilled since) and those with a dead
-//! letter. Deliveries are not recorded, so the outputs of about the last
-//! [`SPILL_AFTER`] checkpoint intervals are delivered again after a crash:
-//! at least once, as the removal of a delivered sled entry that the crash
-//! lost always was. A clean shutdown ends with a checkpoint, which moves
-//! the mark past every delivered entry.
+//! except those sled holds (failed or spilled since), those with a dead
+//! letter and those delivered. Deliveries are recorded in the delivery log
+//! (`delivery_log.rs`), one `write` each, which survives a crash of the
+//! process but not of the machine: after a power loss, the outputs
+//! delivered since about the last [`SPILL_AFTER`] checkpoints go again (at
+//! least once), as the removals of delivered sled entries that sled had not
+//! flushed always did.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
@@ -35,6 +36,7 @@ use std::sync::{Mutex, MutexGuard};
 use serde::{Deserialize, Serialize};
 
 use super::dead_letter::DeadLetterHeader;
+use super::delivery_log::DeliveryLog;
 use super::error::StoreError;
 use super::outbound::OutboundHeader;
 use super::{framed, keys, queues, record};
@@ -71,7 +73,7 @@ struct Held {
     since: u64,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Entries {
     // By sled key, so that a queue is a key range in sled's order.
     held: BTreeMap<Vec<u8>, Held>,
@@ -79,15 +81,30 @@ struct Entries {
     // to sled.
     mark: u64,
     checkpoints: u64,
+    log: DeliveryLog,
 }
 
 /// The outbound entries held in memory, by their sled keys.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct HeldOutbound {
     entries: Mutex<Entries>,
 }
 
 impl HeldOutbound {
+    /// None held yet, with the delivery log of the store in `store_dir`
+    /// ([`HeldOutbound::rebuild`] reads it).
+    pub(crate) fn new(store_dir: &std::path::Path) -> Self {
+        let entries = Entries {
+            held: BTreeMap::new(),
+            mark: 0,
+            checkpoints: 0,
+            log: DeliveryLog::new(store_dir),
+        };
+        HeldOutbound {
+            entries: Mutex::new(entries),
+        }
+    }
+
     /// Holds the entry under `key` in memory, unless its message lies below
     /// the mark; `false` then, and the caller writes it to sled.
     pub(crate) fn hold(&self, key: &[u8], header: &OutboundHeader) -> bool {
@@ -101,9 +118,16 @@ impl HeldOutbound {
         true
     }
 
-    /// Drops the entry under `key` (delivered); `false` if it is not held.
+    /// Drops the entry under `key` (delivered) and records its delivery;
+    /// `false` if it is not held.
     pub(crate) fn release(&self, key: &[u8]) -> bool {
-        self.lock().held.remove(key).is_some()
+        let mut entries = self.lock();
+        let Some(held) = entries.held.remove(key) else {
+            return false;
+        };
+        let sequence = keys::trailing_id(key).expect("outbound keys end in an id");
+        entries.log.record(held.header.message_id, sequence);
+        true
     }
 
     /// Runs `write` (an entry's move to sled or to the dead-letter queue)
@@ -198,6 +222,9 @@ impl HeldOutbound {
         let held_low = entries.held.values().map(|h| h.header.message_id).min();
         let mark = held_low.map_or(inbound_mark, |low| low.min(inbound_mark));
         db.insert(keys::OUTBOUND_LOW_WATER, &mark.to_be_bytes()[..])?;
+        // The previous mark was flushed with the previous checkpoint.
+        let durable = entries.mark;
+        entries.log.checkpoint(durable);
         entries.mark = mark;
         entries.checkpoints += 1;
         Ok(())
@@ -219,8 +246,8 @@ impl HeldOutbound {
     }
 
     /// Replaces the held entries with those the statuses in `db` record
-    /// from its mark on, leaving out those sled holds and those with a dead
-    /// letter. Returns how many are held.
+    /// from its mark on, leaving out those delivered, those sled holds and
+    /// those with a dead letter. Returns how many are held.
     ///
     /// # Errors
     ///
@@ -229,6 +256,10 @@ impl HeldOutbound {
     pub(crate) fn rebuild(&self, db: &sled::Db) -> Result<usize, StoreError> {
         let mut entries = self.lock();
         entries.held.clear();
+        let delivered = entries.log.read().unwrap_or_else(|error| {
+            tracing::warn!(%error, "Delivery log not read; entries delivered before the crash go again.");
+            HashSet::new()
+        });
         let Some(mark) = db.get(keys::OUTBOUND_LOW_WATER)? else {
             // A new store, or one from before held entries: none to hold.
             return Ok(0);
@@ -255,7 +286,8 @@ impl HeldOutbound {
                     output.sequence,
                 );
                 let lettered = (message.channel.clone(), output.destination.clone(), id);
-                if dead.contains(&lettered) || db.contains_key(&key)? {
+                let done = delivered.contains(&output.sequence) || dead.contains(&lettered);
+                if done || db.contains_key(&key)? {
                     continue;
                 }
                 let mut header = OutboundHeader::new(
@@ -344,7 +376,8 @@ mod tests {
     /// mark is refused.
     #[test]
     fn holds_lists_and_releases_entries_by_key() {
-        let held = HeldOutbound::default();
+        let dir = tempfile::tempdir().unwrap();
+        let held = HeldOutbound::new(dir.path());
         let prefix = keys::outbound_prefix("adt", "out", 0);
         let (first, second) = (
             keys::outbound_entry("adt", "out", 0, 7),
@@ -378,7 +411,8 @@ mod tests {
     #[test]
     fn checkpoints_spill_long_held_entries_and_write_the_mark() {
         let (_dir, db) = db();
-        let held = HeldOutbound::default();
+        let dir = tempfile::tempdir().unwrap();
+        let held = HeldOutbound::new(dir.path());
         let key = keys::outbound_entry("adt", "out", 0, 7);
         assert!(held.hold(&key, &header(4)));
         let mark = || {
@@ -401,7 +435,8 @@ mod tests {
     /// Ensures that a failed move holds the entry again.
     #[test]
     fn a_failed_move_keeps_the_entry() {
-        let held = HeldOutbound::default();
+        let dir = tempfile::tempdir().unwrap();
+        let held = HeldOutbound::new(dir.path());
         let key = keys::outbound_entry("adt", "out", 0, 7);
         assert!(held.hold(&key, &header(4)));
         let failed: Result<(), _> = held.moving(&key, || {

@@ -126,6 +126,7 @@ mod dead_letter;
 mod dead_letters;
 mod dedupe;
 mod dedupe_index;
+mod delivery_log;
 mod disk_space;
 mod error;
 mod framed;
