@@ -252,11 +252,12 @@ impl MllpConnector {
     }
 
     /// Sends the message and classifies its ACK: AA/CA delivered, AE/CE retry, AR/CR
-    /// reject. A body that is not HL7 v2 is rejected unsent. A message without MSH-10
+    /// reject. A body whose MSH does not parse is rejected unsent (only MSH is read:
+    /// MSH-10 and MSH-15 are all the exchange needs). A message without MSH-10
     /// is sent all the same (test feeds and some senders leave it empty); its ACK is
     /// the one whose MSA-2 is empty too.
     pub async fn deliver(&mut self, delivery: &Delivery<'_>) -> Attempt {
-        let (control_id, wait) = match hl7v2::Message::parse(delivery.body) {
+        let (control_id, wait) = match hl7v2::Message::parse_header(delivery.body) {
             Ok(message) => {
                 let wait = match message.get("MSH-15").as_deref() {
                     Some("NE" | "ER") if self.error_ack_wait.is_zero() => AckWait::None,
