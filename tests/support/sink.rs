@@ -137,7 +137,7 @@ impl Sink {
 
 /// MSH-10 of a message.
 pub fn control_id(message: &str) -> String {
-    hl7v2::Message::parse(message.as_bytes())
+    hl7v2::Message::parse_header(message.as_bytes())
         .ok()
         .and_then(|m| m.header().control_id().map(str::to_string))
         .unwrap_or_default()
@@ -184,10 +184,9 @@ async fn serve(mut stream: TcpStream, state: Arc<Mutex<SinkState>>) {
                 state.accepted.push(message.clone());
                 state.accepted_at_us.push(now);
             }
+            let control_id = control_id(&message);
             let ack = format!(
-                "\x0bMSH|^~\\&|SINK|SINK|||20240101||ACK|A{}|P|2.5.1\rMSA|{code}|{}\r\x1c\r",
-                control_id(&message),
-                control_id(&message)
+                "\x0bMSH|^~\\&|SINK|SINK|||20240101||ACK|A{control_id}|P|2.5.1\rMSA|{code}|{control_id}\r\x1c\r",
             );
             if stream.write_all(ack.as_bytes()).await.is_err() {
                 return;
