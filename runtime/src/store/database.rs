@@ -30,6 +30,7 @@ use super::held_outbound::HeldOutbound;
 use super::ids::Ids;
 use super::indexer::{Group, Indexer};
 use super::queues::InboundQueues;
+use super::recent_records::RecentRecords;
 use super::redo::{apply_group, redo};
 use super::settings::StoreSettings;
 use super::wal::Wal;
@@ -79,6 +80,8 @@ pub(crate) struct Database {
     /// The outbound entries kept in memory only, rebuilt by every
     /// recovery.
     pub(crate) held: HeldOutbound,
+    /// The records indexed last, emptied by every recovery.
+    pub(crate) recent: RecentRecords,
 }
 
 #[derive(Debug)]
@@ -118,6 +121,7 @@ impl Database {
             queues,
             dedupe,
             held,
+            recent: RecentRecords::default(),
         })
     }
 
@@ -226,7 +230,7 @@ impl Database {
         if let Some(db) = &handle.db
             && group.generation == self.generation.load(Ordering::Acquire)
             && !self.broken.load(Ordering::Acquire)
-            && let Err(error) = apply_group(db, &group.records, &self.queues)
+            && let Err(error) = apply_group(db, &group.records, &self.queues, &self.recent)
         {
             self.note_failure(&error);
         }
@@ -316,6 +320,7 @@ impl Database {
             Ok(db) => {
                 handle.db = Some(db);
                 self.indexer.discard();
+                self.recent.clear();
                 self.broken.store(false, Ordering::Release);
                 tracing::info!("Message store reopened after a storage failure.");
                 Ok(())

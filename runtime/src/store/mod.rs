@@ -139,6 +139,7 @@ mod keys;
 mod outbound;
 mod prune;
 mod queues;
+mod recent_records;
 mod record;
 mod redo;
 mod repartition;

@@ -91,6 +91,7 @@ impl Store {
             }
             Ok(batch)
         })?;
+        database.recent.remove(&old_messages);
         let dedupe_entries = self.prune_dedupe(now_ms)?;
         Ok(Pruned {
             messages: old_messages.len(),

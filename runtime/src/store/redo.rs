@@ -14,6 +14,7 @@ use super::dedupe::{self, DedupeEntry};
 use super::dedupe_index::Chunk;
 use super::error::StoreError;
 use super::queues::InboundQueues;
+use super::recent_records::RecentRecords;
 use super::{keys, record, wal};
 
 const NONE: u32 = u32::MAX;
@@ -73,7 +74,8 @@ impl MessageWrites<'_> {
 
 /// Makes the writes of a group of framed log records (see `wal.rs`) in
 /// `db`: one chunk with the group's dedupe entries, then each message's
-/// record, queuing each message in `queues` once its record is written.
+/// record, keeping a copy in `recent` and queuing the message in `queues`
+/// once its record is written.
 /// The chunk goes first: as sled recovers a prefix of its log after a
 /// crash, a record there means its dedupe entry is there as well.
 ///
@@ -85,6 +87,7 @@ pub(crate) fn apply_group(
     db: &sled::Db,
     records: &[u8],
     queues: &InboundQueues,
+    recent: &RecentRecords,
 ) -> Result<(), StoreError> {
     let writes = wal::payloads(records)
         .map(writes_of)
@@ -96,6 +99,7 @@ pub(crate) fn apply_group(
     chunk.store(db)?;
     for writes in &writes {
         writes.insert_record(db)?;
+        recent.insert(writes.id, writes.record);
         queues.push(writes.channel, writes.partition, writes.id);
     }
     Ok(())
@@ -179,7 +183,8 @@ mod tests {
 
     /// Ensures that redoing a record stores the message once, however
     /// often it is replayed, and that applying a group stores its dedupe
-    /// entries in a chunk and queues its messages.
+    /// entries in a chunk, keeps its records in memory and queues its
+    /// messages.
     #[test]
     fn redo_is_idempotent() {
         let dir = tempfile::tempdir().unwrap();
@@ -223,11 +228,16 @@ mod tests {
         );
         db.clear().unwrap();
 
-        let queues = InboundQueues::default();
-        apply_group(&db, &framed, &queues).unwrap();
-        apply_group(&db, &framed, &queues).unwrap();
+        let (queues, recent) = (InboundQueues::default(), RecentRecords::default());
+        apply_group(&db, &framed, &queues, &recent).unwrap();
+        apply_group(&db, &framed, &queues, &recent).unwrap();
         assert_eq!(db.len(), 2, "applying again rewrites the same keys");
         assert_eq!(db.get(keys::message(7)).unwrap().unwrap(), record);
+        assert_eq!(
+            recent.get(7).as_deref(),
+            Some(&record[..]),
+            "kept in memory"
+        );
         assert_eq!(queues.first("adt", 2, 10, |_| false), [7]);
         let index = DedupeIndex::default();
         assert_eq!(index.load(&db).unwrap(), 1);

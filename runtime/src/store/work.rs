@@ -19,6 +19,7 @@
 //! (Plain writes because sled writes and syncs its log buffer for every
 //! batch, which would cost a disk write per pipeline batch and delivery.)
 
+use super::database::Database;
 use super::dead_letter::{DeadLetterHeader, DeadLetterReason};
 use super::dedupe::DedupeKey;
 use super::error::StoreError;
@@ -67,7 +68,7 @@ impl Store {
             let ids = database.queues.first(channel, partition, limit, skip);
             let mut messages = Vec::with_capacity(ids.len());
             for id in ids {
-                match db.get(keys::message(id))? {
+                match database.recent.read(db, id)? {
                     Some(record) => {
                         // Where it waits: a record names the partition it
                         // was stored in, before any repartitioning.
@@ -198,7 +199,7 @@ impl Store {
                 .into_iter()
                 .map(|(key, header, body)| {
                     let body = if header.body_in_message {
-                        message_body(db, header.message_id, &key)?
+                        message_body(database, db, header.message_id, &key)?
                     } else {
                         body
                     };
@@ -469,9 +470,15 @@ fn outbound_key(entry: &OutboundEntry) -> Vec<u8> {
 ///
 /// [`StoreError::Corrupt`] if the message's record is gone or does not
 /// decode.
-fn message_body(db: &sled::Db, id: u64, key: &[u8]) -> Result<Vec<u8>, StoreError> {
-    let record = db
-        .get(keys::message(id))?
+fn message_body(
+    database: &Database,
+    db: &sled::Db,
+    id: u64,
+    key: &[u8],
+) -> Result<Vec<u8>, StoreError> {
+    let record = database
+        .recent
+        .read(db, id)?
         .ok_or_else(|| StoreError::Corrupt {
             key: String::from_utf8_lossy(key).into_owned(),
             reason: format!("the record of message {id}, which it delivers, is gone"),
