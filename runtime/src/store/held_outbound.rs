@@ -446,4 +446,23 @@ mod tests {
         assert!(failed.is_err());
         assert!(held.release(&key), "held again");
     }
+
+    /// Ensures that delivery files do not pile up: once the durable mark
+    /// is past their messages, a checkpoint deletes them, empty ones too.
+    #[test]
+    fn delivery_files_go_once_the_mark_passes_them() {
+        let (dir, db) = db();
+        let held = HeldOutbound::new(dir.path());
+        assert_eq!(held.rebuild(&db).unwrap(), 0);
+        let key = keys::outbound_entry("adt", "out", 0, 7);
+        assert!(held.hold(&key, &header(4)));
+        assert!(held.release(&key));
+        for _ in 0..4 {
+            held.checkpoint(&db, 9).unwrap();
+        }
+        let files = std::fs::read_dir(dir.path().join("delivered"))
+            .unwrap()
+            .count();
+        assert_eq!(files, 1, "the current file only");
+    }
 }
