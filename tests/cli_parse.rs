@@ -79,3 +79,33 @@ fn malformed_input_names_the_file_and_position() {
         "{stderr}"
     );
 }
+
+/// Ensures that a reader that stops early (`hl7wasm parse … | head -1`)
+/// ends the command quietly: success, and no panic about a broken pipe.
+/// The output is megabytes, far more than a pipe holds, so the command is
+/// still writing when the pipe closes.
+#[test]
+fn a_reader_that_stops_early_ends_the_command_quietly() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("many.hl7");
+    let message = "MSH|^~\\&|APP|FAC|||20240101||ADT^A01|CTRL|P|2.5\rPID|1||1^^^H^MR||DOE^ANN\r";
+    std::fs::write(&file, message.repeat(5_000)).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hl7wasm"))
+        .arg("parse")
+        .arg(&file)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(!first.is_empty(), "it printed");
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{:?}: {stderr}", output.status);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

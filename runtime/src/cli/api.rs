@@ -232,7 +232,7 @@ pub fn fields(
 
 /// Prints a JSON answer, indented.
 pub fn print(value: &Value) {
-    println!(
+    say!(
         "{}",
         serde_json::to_string_pretty(value).expect("JSON values print")
     );

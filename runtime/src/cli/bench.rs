@@ -465,25 +465,25 @@ fn report(
         tally.latencies[index].as_secs_f64() * 1000.0
     };
     let errors = tally.rejected + tally.mismatched + tally.failures.len() + (args.messages - acked);
-    println!(
+    say!(
         "messages {}  connections {}  pipeline {}  tls {}",
         args.messages,
         args.connections,
         args.pipeline,
         if tls { "yes" } else { "no" }
     );
-    println!(
+    say!(
         "acked {acked} in {:.3} s: {:.0} msg/s",
         elapsed.as_secs_f64(),
         acked as f64 / elapsed.as_secs_f64()
     );
-    println!(
+    say!(
         "ack latency ms: p50 {:.3}  p99 {:.3}  max {:.3}",
         percentile(0.50),
         percentile(0.99),
         percentile(1.0)
     );
-    println!(
+    say!(
         "errors {errors}: not AA/CA {}, MSA-2 mismatched {}, unanswered {}, connection failures {}",
         tally.rejected,
         tally.mismatched,
@@ -491,7 +491,7 @@ fn report(
         tally.failures.len()
     );
     for failure in tally.failures.iter().take(5) {
-        println!("  {failure}");
+        say!("  {failure}");
     }
     Ok(if errors == 0 {
         ExitCode::SUCCESS

@@ -64,7 +64,7 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
             .as_ref()
             .map(|name| format!(", profile {name}"))
             .unwrap_or_default();
-        println!(
+        say!(
             "channel {}: {}, {} plugin(s), {} destination(s), {} partition(s){profile}",
             channel.name,
             channel.source.describe(),
@@ -78,7 +78,7 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
         certificates.push((TlsEndpoint::Admin, loaded.certificate()));
     }
     for warning in config::warnings(&config) {
-        println!("warning: {origin}: {warning}");
+        say!("warning: {origin}: {warning}");
     }
     let now_secs = i64::try_from(now_unix_ms() / 1000).unwrap_or(i64::MAX);
     for (listener, certificate) in &certificates {
@@ -86,9 +86,9 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
         if let Some(text) =
             rules::certificate_expiry(&listener, certificate, now_secs, &config.alerts)
         {
-            println!("warning: {origin}: {text}");
+            say!("warning: {origin}: {text}");
         }
     }
-    println!("{origin}: OK");
+    say!("{origin}: OK");
     Ok(ExitCode::SUCCESS)
 }

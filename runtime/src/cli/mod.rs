@@ -1,5 +1,12 @@
 //! Subcommands of the `hl7wasm` binary; each file holds one.
 
+/// `println!` for the commands' output (see [`stdout::line`]).
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::cli::stdout::line(format_args!($($arg)*))
+    };
+}
+
 mod api;
 mod bench;
 mod channels;
@@ -16,6 +23,7 @@ mod plugin_sign;
 mod plugins;
 mod send;
 mod serve;
+mod stdout;
 mod validate;
 
 use std::process::ExitCode;

@@ -22,7 +22,7 @@ pub struct ParseArgs {
 pub fn run(args: &ParseArgs) -> anyhow::Result<ExitCode> {
     each_message(&args.files, |file, index, message| {
         let document = message_json(&file.display().to_string(), index, message);
-        println!("{}", serde_json::to_string_pretty(&document)?);
+        say!("{}", serde_json::to_string_pretty(&document)?);
         Ok(true)
     })
 }

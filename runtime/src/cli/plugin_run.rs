@@ -53,14 +53,14 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         {
             Ok(inputs) => inputs,
             Err(error) => {
-                println!("# {}\nerror: {error}", file.display());
+                say!("# {}\nerror: {error}", file.display());
                 failures += 1;
                 continue;
             }
         };
         for (index, input) in inputs.into_iter().enumerate() {
             let label = describe(&input);
-            println!("# {} message {} ({label})", file.display(), index + 1);
+            say!("# {} message {} ({label})", file.display(), index + 1);
             let metadata = input.metadata(&args.channel, args.peer_certificate.as_deref());
             failures += usize::from(!print_outcome(worker.transform(input.message, metadata)));
         }
@@ -157,19 +157,19 @@ fn describe(input: &InboundMessage) -> String {
 fn print_outcome(outcome: StageOutcome) -> bool {
     match outcome {
         StageOutcome::Forward(messages) => {
-            println!("forward: {} message(s)", messages.len());
+            say!("forward: {} message(s)", messages.len());
             for message in messages {
-                println!("--- {}", message.content_type);
-                println!("{}", message.body.replace('\r', "\n"));
+                say!("--- {}", message.content_type);
+                say!("{}", message.body.replace('\r', "\n"));
             }
             true
         }
         StageOutcome::Filter(reason) => {
-            println!("filtered: {reason}");
+            say!("filtered: {reason}");
             true
         }
         StageOutcome::Skipped(_) => {
-            println!("skipped: the plugin does not accept this message type");
+            say!("skipped: the plugin does not accept this message type");
             true
         }
         StageOutcome::Failed(failure) => {
@@ -177,9 +177,9 @@ fn print_outcome(outcome: StageOutcome) -> bool {
                 hl7wasm::plugin::Disposition::Reject => "rejected",
                 hl7wasm::plugin::Disposition::Retry => "retry",
             };
-            println!("{kind} ({}): {}", failure.cause, failure.text);
+            say!("{kind} ({}): {}", failure.cause, failure.text);
             if let Some(at) = failure.location {
-                println!("at: {}-{}", at.segment, at.field.unwrap_or(0));
+                say!("at: {}-{}", at.segment, at.field.unwrap_or(0));
             }
             false
         }

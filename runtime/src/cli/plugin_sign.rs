@@ -55,7 +55,7 @@ pub fn keygen(args: &KeygenArgs) -> anyhow::Result<ExitCode> {
             )
         })?;
     writeln!(file, "{private}")?;
-    println!("{}", signature::public_key(&private)?);
+    say!("{}", signature::public_key(&private)?);
     eprintln!(
         "private key written to {}; add the public key above to plugins.trusted_keys",
         args.out.display()
@@ -93,7 +93,7 @@ pub fn sign(args: &SignArgs) -> anyhow::Result<ExitCode> {
         .unwrap_or_else(|| args.plugin.with_extension("signed.wasm"));
     std::fs::write(&output, signed)
         .with_context(|| format!("cannot write {}", output.display()))?;
-    println!(
+    say!(
         "{} signed by {} → {}",
         version.label(),
         signature::public_key(&private)?,

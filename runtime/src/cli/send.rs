@@ -172,7 +172,7 @@ impl Tally {
 
     /// Counts a message that got no ACK as its MSH-15 asked, and says so.
     fn unanswered(&mut self, what: &str, why: &str) {
-        println!("# {what}: {why}");
+        say!("# {what}: {why}");
         self.unasked += 1;
     }
 
@@ -251,7 +251,7 @@ async fn send_all(args: &SendArgs) -> anyhow::Result<ExitCode> {
                         .map(|answer| answer.messages)
                         .unwrap_or_else(|_| vec![&reply[..]]);
                     if acks.is_empty() {
-                        println!("# {}: a batch of no ACKs", file.display());
+                        say!("# {}: a batch of no ACKs", file.display());
                     }
                     for (index, ack) in acks.iter().enumerate() {
                         tally.answered(&format!("{} ACK {}", file.display(), index + 1), ack);
@@ -301,8 +301,8 @@ async fn send_all(args: &SendArgs) -> anyhow::Result<ExitCode> {
 /// (AA or CA).
 fn print_ack(what: &str, ack: &[u8]) -> bool {
     let code = ack_code(ack);
-    println!("# {what}: {}", code.as_deref().unwrap_or("no MSA-1"));
-    println!(
+    say!("# {what}: {}", code.as_deref().unwrap_or("no MSA-1"));
+    say!(
         "{}",
         String::from_utf8_lossy(ack).trim_end().replace('\r', "\n")
     );

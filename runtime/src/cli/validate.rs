@@ -64,7 +64,7 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
         let header = message.header();
         let findings = profile.check(message);
         let answer = if findings.refuses() { "AR" } else { "AA" };
-        println!(
+        say!(
             "{} message {index} (MSH-10 {}, {}): {answer}",
             file.display(),
             header.control_id().unwrap_or("-"),
@@ -72,10 +72,10 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
         );
         for detail in &findings.details {
             let (severity, code) = (detail.severity.code(), detail.code.code());
-            println!("  {severity} {code} {}", detail.message);
+            say!("  {severity} {code} {}", detail.message);
         }
         if findings.total > findings.details.len() {
-            println!("  … {} more", findings.total - findings.details.len());
+            say!("  … {} more", findings.total - findings.details.len());
         }
         Ok(!findings.refuses())
     })
