@@ -260,11 +260,10 @@ impl HeldOutbound {
             tracing::warn!(%error, "Delivery log not read; entries delivered before the crash go again.");
             HashSet::new()
         });
-        let Some(mark) = db.get(keys::OUTBOUND_LOW_WATER)? else {
+        let Some(mark) = queues::read_mark(db, keys::OUTBOUND_LOW_WATER)? else {
             // A new store, or one from before held entries: none to hold.
             return Ok(0);
         };
-        let mark = queues::decode_mark(keys::OUTBOUND_LOW_WATER, &mark)?;
         entries.mark = mark;
         let dead = dead_lettered_since(db, mark)?;
         for item in db.range(keys::status(mark)..keys::status(u64::MAX)) {
@@ -416,8 +415,9 @@ mod tests {
         let key = keys::outbound_entry("adt", "out", 0, 7);
         assert!(held.hold(&key, &header(4)));
         let mark = || {
-            let value = db.get(keys::OUTBOUND_LOW_WATER).unwrap().unwrap();
-            queues::decode_mark(keys::OUTBOUND_LOW_WATER, &value).unwrap()
+            queues::read_mark(&db, keys::OUTBOUND_LOW_WATER)
+                .unwrap()
+                .unwrap()
         };
         held.checkpoint(&db, 10).unwrap();
         assert_eq!(mark(), 4, "the held message");

@@ -315,10 +315,7 @@ impl InboundQueues {
     /// Any sled error, and [`StoreError::Corrupt`] for a record, status or
     /// mark that does not decode.
     pub(crate) fn rebuild(&self, db: &sled::Db, logged: &[u64]) -> Result<usize, StoreError> {
-        let mark = match db.get(keys::QUEUE_LOW_WATER)? {
-            Some(value) => Some(decode_mark(keys::QUEUE_LOW_WATER, &value)?),
-            None => None,
-        };
+        let mark = read_mark(db, keys::QUEUE_LOW_WATER)?;
         if mark.is_none() {
             requeue_older_entries(db)?;
         }
@@ -430,17 +427,20 @@ fn requeue_older_entries(db: &sled::Db) -> Result<(), StoreError> {
     Ok(db.apply_batch(batch)?)
 }
 
-/// A low-water mark stored under `key`.
+/// The low-water mark `db` holds under `key`, if any.
 ///
 /// # Errors
 ///
-/// [`StoreError::Corrupt`] if it is not eight bytes.
-pub(crate) fn decode_mark(key: &[u8], value: &[u8]) -> Result<u64, StoreError> {
-    let bytes = value.try_into().map_err(|_| StoreError::Corrupt {
+/// Any sled error, and [`StoreError::Corrupt`] if it is not eight bytes.
+pub(crate) fn read_mark(db: &sled::Db, key: &[u8]) -> Result<Option<u64>, StoreError> {
+    let Some(value) = db.get(key)? else {
+        return Ok(None);
+    };
+    let bytes = value[..].try_into().map_err(|_| StoreError::Corrupt {
         key: String::from_utf8_lossy(key).into_owned(),
         reason: format!("{} bytes, not 8", value.len()),
     })?;
-    Ok(u64::from_be_bytes(bytes))
+    Ok(Some(u64::from_be_bytes(bytes)))
 }
 
 #[cfg(test)]
@@ -555,11 +555,7 @@ mod tests {
         }
         queues.record_low_water(&db, next_id).unwrap();
         assert_eq!(entries(&db), [3, 50]);
-        let mark = decode_mark(
-            keys::QUEUE_LOW_WATER,
-            &db.get(keys::QUEUE_LOW_WATER).unwrap().unwrap(),
-        )
-        .unwrap();
+        let mark = read_mark(&db, keys::QUEUE_LOW_WATER).unwrap().unwrap();
         assert_eq!(mark, SPILL_LAG + 10);
 
         let rebuilt = InboundQueues::default();
@@ -589,12 +585,7 @@ mod tests {
             queues.push("adt", 0, id);
         }
         let next_id = SPILL_LAG + backlog;
-        let mark = |db: &sled::Db| {
-            decode_mark(
-                keys::QUEUE_LOW_WATER,
-                &db.get(keys::QUEUE_LOW_WATER).unwrap().unwrap(),
-            )
-        };
+        let mark = |db: &sled::Db| read_mark(db, keys::QUEUE_LOW_WATER).map(Option::unwrap);
         queues.record_low_water(&db, next_id).unwrap();
         assert_eq!(entries(&db).len(), SPILL_PER_CHECKPOINT);
         assert_eq!(mark(&db).unwrap(), SPILL_PER_CHECKPOINT as u64);
