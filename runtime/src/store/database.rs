@@ -379,7 +379,7 @@ fn recover(
     if held_again > 0 {
         tracing::info!(
             held = held_again,
-            "Outbound entries held in memory rebuilt; those delivered since the last checkpoint go again."
+            "Outbound entries held in memory rebuilt."
         );
     }
     Ok(())

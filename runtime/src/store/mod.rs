@@ -334,7 +334,7 @@ impl Store {
     /// if the record cannot be decoded.
     pub fn message(&self, id: u64) -> Result<Option<StoredMessage>, StoreError> {
         let database = &self.inner.database;
-        let record = database.with_indexed_db(|db| Ok(db.get(keys::message(id))?))?;
+        let record = database.with_indexed_db(|db| database.recent.read(db, id))?;
         let Some(mut message) = record.map(|r| record::decode(id, &r)).transpose()? else {
             return Ok(None);
         };
