@@ -203,6 +203,9 @@ fn main() {
             Route::ViaChannel,
         ),
     ];
+    // As `hl7wasm serve` does, so that the engine measured here grows its
+    // heap as the shipped one does.
+    hl7wasm::memory::opt_out_of_transparent_huge_pages().expect("THP opt-out");
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         println!("{messages} messages, {CONNECTIONS} sync sender connections, passthrough plugin");

@@ -10,6 +10,7 @@ pub mod events;
 pub mod hl7_input;
 pub mod ingest;
 pub mod logging;
+pub mod memory;
 pub mod metrics;
 pub mod mllp;
 pub mod net;

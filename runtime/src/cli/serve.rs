@@ -28,7 +28,9 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     for warning in config::warnings(&config) {
         tracing::warn!(%warning, "Risky setting.");
     }
-    disable_transparent_huge_pages();
+    if let Err(error) = hl7wasm::memory::opt_out_of_transparent_huge_pages() {
+        tracing::warn!(%error, "Transparent huge pages stay enabled.");
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -43,24 +45,6 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         Ok(ExitCode::SUCCESS)
     })
 }
-
-/// Opts the engine's process out of transparent huge pages. The allocator
-/// asks for them for its heap, where they only inflate the resident size:
-/// at 64 connections the engine peaked at 176 MB with them and 118 MB
-/// without, at the same throughput (docs/BENCHMARKS.md). The kernel checks
-/// the flag at every page fault, so memory reserved before is covered too.
-#[cfg(target_os = "linux")]
-fn disable_transparent_huge_pages() {
-    // SAFETY: PR_SET_THP_DISABLE takes no pointers; it sets a flag of this
-    // process's memory map.
-    if unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) } != 0 {
-        let error = std::io::Error::last_os_error();
-        tracing::warn!(%error, "Transparent huge pages stay enabled.");
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn disable_transparent_huge_pages() {}
 
 fn load(args: &ServeArgs) -> anyhow::Result<Config> {
     Ok(match &args.config {

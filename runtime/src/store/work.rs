@@ -483,5 +483,5 @@ fn message_body(
             key: String::from_utf8_lossy(key).into_owned(),
             reason: format!("the record of message {id}, which it delivers, is gone"),
         })?;
-    Ok(record::decode(id, &record)?.raw)
+    Ok(record::route(id, &record)?.raw.to_vec())
 }
