@@ -24,8 +24,8 @@
 //! statuses from the mark on and holds again every output they record,
 //! except those sled holds (failed or spilled since), those with a dead
 //! letter and those delivered. Deliveries are recorded in the delivery log
-//! (`delivery_log.rs`), one `write` each, which survives a crash of the
-//! process but not of the machine: after a power loss, the outputs
+//! (`delivery_log.rs`), a store into a mapped file each, which survives a
+//! crash of the process but not of the machine: after a power loss, the outputs
 //! delivered since about the last [`SPILL_AFTER`] checkpoints go again (at
 //! least once), as the removals of delivered sled entries that sled had not
 //! flushed always did.
