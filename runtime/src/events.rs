@@ -199,10 +199,10 @@ pub struct MessageAccepted<'a> {
 impl MessageAccepted<'_> {
     /// Logs and counts the event.
     pub fn emit(&self, metrics: &Metrics) {
-        let labels = metrics::channel(self.channel);
+        let labels = || metrics::channel(self.channel);
         match self.ingested {
             Ingested::Duplicate { original_id } => {
-                metrics.duplicates.get_or_create(&labels).inc();
+                metrics.duplicates.get_or_create(&labels()).inc();
                 tracing::info!(
                     target: AUDIT_TARGET,
                     channel = self.channel,
@@ -212,8 +212,8 @@ impl MessageAccepted<'_> {
                 );
             }
             Ingested::Reused { id, earlier_id } => {
-                metrics.messages_stored.get_or_create(&labels).inc();
-                metrics.control_id_reuses.get_or_create(&labels).inc();
+                metrics.channel_series(self.channel).messages_stored.inc();
+                metrics.control_id_reuses.get_or_create(&labels()).inc();
                 tracing::warn!(
                     target: AUDIT_TARGET,
                     channel = self.channel,
@@ -226,7 +226,7 @@ impl MessageAccepted<'_> {
                 );
             }
             Ingested::Stored { id } => {
-                metrics.messages_stored.get_or_create(&labels).inc();
+                metrics.channel_series(self.channel).messages_stored.inc();
                 tracing::debug!(
                     target: AUDIT_TARGET,
                     channel = self.channel,
@@ -404,14 +404,16 @@ impl AckSent<'_> {
     /// Counts the event and logs it at `debug`, for the audit log (ACKs are
     /// too frequent for the default stderr level).
     pub fn emit(&self, metrics: &Metrics) {
-        metrics
-            .acks
-            .get_or_create(&metrics::channel_and(self.channel, "code", self.code))
-            .inc();
-        metrics
-            .ack_latency_seconds
-            .get_or_create(&metrics::channel(self.channel))
-            .observe(self.latency.as_secs_f64());
+        let series = metrics.channel_series(self.channel);
+        if self.code == "AA" {
+            series.acks_accepted.inc();
+        } else {
+            metrics
+                .acks
+                .get_or_create(&metrics::channel_and(self.channel, "code", self.code))
+                .inc();
+        }
+        series.ack_latency.observe(self.latency.as_secs_f64());
         tracing::debug!(
             target: AUDIT_TARGET,
             channel = self.channel,

@@ -1,6 +1,9 @@
 //! The engine's metrics, in a Prometheus registry. Events (see `events`)
 //! are the only writers; tests and the admin API read them.
 
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -111,6 +114,39 @@ pub struct Metrics {
     pub storage_total_bytes: Gauge,
     /// Seconds from receipt to delivery, by channel and destination.
     pub delivery_latency_seconds: Histograms,
+    /// Each channel's [`ChannelSeries`], looked up once.
+    channel_series: RwLock<HashMap<String, Arc<ChannelSeries>>>,
+}
+
+/// The series a channel updates for every message it takes in and
+/// processes, found once: finding a series by its labels allocates and
+/// hashes them, which cost about 2% of the engine's time end to end when
+/// done for each message (docs/BENCHMARKS.md). Each is the series of its
+/// family under the channel's label, so both read the same value.
+#[derive(Debug)]
+pub struct ChannelSeries {
+    /// `frames_received`.
+    pub frames_received: Counter,
+    /// `last_frame`.
+    pub last_frame: Gauge,
+    /// `messages_stored`.
+    pub messages_stored: Counter,
+    /// `acks` with code AA.
+    pub acks_accepted: Counter,
+    /// `ack_latency_seconds`.
+    pub ack_latency: Histogram,
+    /// `messages_processed` in state `processed`.
+    pub processed: Counter,
+}
+
+/// The series a destination's delivery worker updates for every delivery,
+/// found once when the worker starts (see [`ChannelSeries`]).
+#[derive(Debug, Clone)]
+pub struct DestinationSeries {
+    /// `deliveries` with result `delivered`.
+    pub delivered: Counter,
+    /// `delivery_latency_seconds`.
+    pub latency: Histogram,
 }
 
 /// Registers `metric` under `name` and returns the handle the engine
@@ -285,6 +321,54 @@ impl Metrics {
             storage_available_bytes,
             storage_total_bytes,
             delivery_latency_seconds,
+            channel_series: RwLock::default(),
+        }
+    }
+
+    /// The series `channel` updates for every message.
+    pub fn channel_series(&self, channel: &str) -> Arc<ChannelSeries> {
+        if let Some(series) = self
+            .channel_series
+            .read()
+            .expect("not poisoned")
+            .get(channel)
+        {
+            return Arc::clone(series);
+        }
+        let labels = self::channel(channel);
+        let series = ChannelSeries {
+            frames_received: self.frames_received.get_or_create(&labels).clone(),
+            last_frame: self.last_frame.get_or_create(&labels).clone(),
+            messages_stored: self.messages_stored.get_or_create(&labels).clone(),
+            acks_accepted: (self.acks)
+                .get_or_create(&channel_and(channel, "code", "AA"))
+                .clone(),
+            ack_latency: self.ack_latency_seconds.get_or_create(&labels).clone(),
+            processed: (self.messages_processed)
+                .get_or_create(&channel_and(channel, "state", "processed"))
+                .clone(),
+        };
+        let mut all = self.channel_series.write().expect("not poisoned");
+        Arc::clone(
+            all.entry(channel.to_owned())
+                .or_insert_with(|| Arc::new(series)),
+        )
+    }
+
+    /// The series `destination` of `channel` updates for every delivery.
+    pub fn destination_series(&self, channel: &str, destination: &str) -> DestinationSeries {
+        DestinationSeries {
+            delivered: (self.deliveries)
+                .get_or_create(&destination_and(
+                    channel,
+                    destination,
+                    "result",
+                    "delivered",
+                ))
+                .clone(),
+            latency: (self.delivery_latency_seconds)
+                .get_or_create(&channel_and(channel, "destination", destination))
+                .clone(),
         }
     }
 
@@ -325,4 +409,34 @@ pub fn destination_and(channel: &str, destination: &str, key: &'static str, valu
 /// The current value of a counter, zero when never incremented.
 pub fn count(family: &Counters, labels: &Labels) -> u64 {
     family.get(labels).map_or(0, |counter| counter.get())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Ensures that the series found once are their families' series: what
+    /// the engine counts through them is what the registry exposes.
+    #[test]
+    fn series_found_once_count_in_their_families() {
+        let metrics = Metrics::new();
+        let series = metrics.channel_series("adt");
+        assert!(Arc::ptr_eq(&series, &metrics.channel_series("adt")));
+        series.frames_received.inc();
+        series.acks_accepted.inc();
+        series.processed.inc();
+        assert_eq!(count(&metrics.frames_received, &channel("adt")), 1);
+        assert_eq!(count(&metrics.acks, &channel_and("adt", "code", "AA")), 1);
+        let processed = channel_and("adt", "state", "processed");
+        assert_eq!(count(&metrics.messages_processed, &processed), 1);
+        assert_eq!(count(&metrics.frames_received, &channel("orm")), 0);
+
+        let destination = metrics.destination_series("adt", "ehr");
+        destination.delivered.inc();
+        let delivered = destination_and("adt", "ehr", "result", "delivered");
+        assert_eq!(count(&metrics.deliveries, &delivered), 1);
+        assert!(metrics.encode().contains(
+            "hl7wasm_deliveries_total{channel=\"adt\",destination=\"ehr\",result=\"delivered\"} 1"
+        ));
+    }
 }

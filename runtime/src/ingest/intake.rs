@@ -284,14 +284,10 @@ impl Intake<'_> {
     /// Counts a message received by the channel's source, whatever becomes
     /// of it.
     pub fn count_received(&self) {
-        let labels = crate::metrics::channel(&self.channel.name);
-        let metrics = &self.channel.metrics;
-        metrics.frames_received.get_or_create(&labels).inc();
+        let series = self.channel.metrics.channel_series(&self.channel.name);
+        series.frames_received.inc();
         let now_secs = crate::hl7_input::now_unix_ms() / 1000;
-        metrics
-            .last_frame
-            .get_or_create(&labels)
-            .set(i64::try_from(now_secs).unwrap_or(i64::MAX));
+        (series.last_frame).set(i64::try_from(now_secs).unwrap_or(i64::MAX));
     }
 
     /// Applies the channel's conformance profile: the warnings to add to

@@ -32,7 +32,7 @@ use super::wakers::{ChannelWakers, IDLE_RECHECK, woken};
 use crate::config::{ChannelConfig, DestinationConfig, Ordering};
 use crate::deliver::{Attempt, Connector, Delivery};
 use crate::hl7_input::now_unix_ms;
-use crate::metrics::channel_and;
+use crate::metrics::{DestinationSeries, channel_and};
 use crate::store::{DeadLetterReason, OutboundEntry, StoreError};
 use crate::tls::TlsEndpoint;
 
@@ -68,6 +68,8 @@ pub struct DeliveryWorker {
     tls_endpoint: TlsEndpoint,
     /// The generation of those files the connector was built from.
     tls_generation: u64,
+    /// The series each delivery updates.
+    series: DestinationSeries,
 }
 
 /// What became of one entry.
@@ -92,6 +94,7 @@ impl DeliveryWorker {
             destination: destination.name.clone(),
         };
         let tls_generation = channel.tls.client_generation(&tls_endpoint);
+        let series = (channel.metrics).destination_series(channel.name(), &destination.name);
         DeliveryWorker {
             signals: channel.wakers.channel(channel.name()),
             channel,
@@ -101,6 +104,7 @@ impl DeliveryWorker {
             decides_acks,
             tls_endpoint,
             tls_generation,
+            series,
         }
     }
 
@@ -316,26 +320,33 @@ impl DeliveryWorker {
         }
     }
 
+    /// The event of an attempt at `entry` (its attempts not yet counted).
+    fn attempted<'a>(
+        &'a self,
+        entry: &'a OutboundEntry,
+        result: &'static str,
+        reason: Option<&'a str>,
+    ) -> DeliveryAttempted<'a> {
+        DeliveryAttempted {
+            channel: self.channel.name(),
+            destination: &self.destination.name,
+            control_id: entry.header.control_id.as_deref(),
+            result,
+            attempt: entry.header.attempts + 1,
+            reason,
+        }
+    }
+
     fn settle(&self, entry: &mut OutboundEntry, attempt: Attempt) -> Result<Settled, StoreError> {
         let channel = &self.channel;
         let store = &channel.store;
         let now = now_unix_ms();
-        let report = |result: &'static str, attempts: u32, reason: Option<&str>| {
-            DeliveryAttempted {
-                channel: channel.name(),
-                destination: &self.destination.name,
-                control_id: entry.header.control_id.as_deref(),
-                result,
-                attempt: attempts,
-                reason,
-            }
-            .emit(&channel.metrics);
-        };
         match attempt {
             Attempt::Delivered => {
                 store.delivered(entry)?;
                 self.tell_senders(entry.header.message_id, || DeliveryOutcome::Delivered);
-                report("delivered", entry.header.attempts + 1, None);
+                self.attempted(entry, "delivered", None)
+                    .emit_counted(&self.series.delivered);
                 self.observe_latency(entry, now);
                 Ok(Settled::Done)
             }
@@ -346,7 +357,8 @@ impl DeliveryWorker {
                 unreachable,
             } => {
                 let result = if unreachable { "unreachable" } else { "retry" };
-                report(result, entry.header.attempts + 1, Some(&reason));
+                self.attempted(entry, result, Some(&reason))
+                    .emit(&channel.metrics);
                 if timed_out {
                     let labels = channel_and(channel.name(), "destination", &self.destination.name);
                     channel.metrics.ack_timeouts.get_or_create(&labels).inc();
@@ -367,7 +379,8 @@ impl DeliveryWorker {
                 }
             }
             Attempt::Reject { reason } => {
-                report("rejected", entry.header.attempts + 1, Some(&reason));
+                self.attempted(entry, "rejected", Some(&reason))
+                    .emit(&channel.metrics);
                 entry.failed(now, now, reason.clone(), false);
                 self.dead_letter(entry, DeadLetterReason::Rejected, &reason, now)
             }
@@ -423,15 +436,8 @@ impl DeliveryWorker {
                 channel.wakers.wake_inbound(&to.name, partition);
                 woken.push(partition);
             }
-            DeliveryAttempted {
-                channel: channel.name(),
-                destination: &self.destination.name,
-                control_id: entry.header.control_id.as_deref(),
-                result: "delivered",
-                attempt: entry.header.attempts + 1,
-                reason: None,
-            }
-            .emit(&channel.metrics);
+            self.attempted(entry, "delivered", None)
+                .emit_counted(&self.series.delivered);
             self.observe_latency(entry, now);
         }
         Ok(())
@@ -439,14 +445,6 @@ impl DeliveryWorker {
 
     fn observe_latency(&self, entry: &OutboundEntry, now: u64) {
         let seconds = now.saturating_sub(entry.header.received_at_ms) as f64 / 1000.0;
-        self.channel
-            .metrics
-            .delivery_latency_seconds
-            .get_or_create(&crate::metrics::channel_and(
-                self.channel.name(),
-                "destination",
-                &self.destination.name,
-            ))
-            .observe(seconds);
+        self.series.latency.observe(seconds);
     }
 }

@@ -3,6 +3,8 @@
 //! body reaches the log. All go to target `audit`, and so to the audit log
 //! (`crate::logging`).
 
+use prometheus_client::metrics::counter::Counter;
+
 use crate::deliver::mllp::OpenedConnection;
 use crate::logging::AUDIT_TARGET;
 use crate::metrics::{self, Metrics};
@@ -25,12 +27,15 @@ pub struct MessageProcessed<'a> {
 impl MessageProcessed<'_> {
     /// Logs and counts the event.
     pub fn emit(&self, metrics: &Metrics) {
-        let state = serde_json::to_value(self.state).expect("states serialize");
-        let state = state.as_str().unwrap_or_default();
-        metrics
-            .messages_processed
-            .get_or_create(&metrics::channel_and(self.channel, "state", state))
-            .inc();
+        let state = self.state.name();
+        if self.state == MessageState::Processed {
+            metrics.channel_series(self.channel).processed.inc();
+        } else {
+            metrics
+                .messages_processed
+                .get_or_create(&metrics::channel_and(self.channel, "state", state))
+                .inc();
+        }
         tracing::debug!(
             target: AUDIT_TARGET,
             channel = self.channel,
@@ -67,15 +72,18 @@ pub struct DeliveryAttempted<'a> {
 impl DeliveryAttempted<'_> {
     /// Logs and counts the event.
     pub fn emit(&self, metrics: &Metrics) {
-        metrics
-            .deliveries
-            .get_or_create(&metrics::destination_and(
-                self.channel,
-                self.destination,
-                "result",
-                self.result,
-            ))
-            .inc();
+        self.emit_counted(&metrics.deliveries.get_or_create(&metrics::destination_and(
+            self.channel,
+            self.destination,
+            "result",
+            self.result,
+        )));
+    }
+
+    /// Logs the event and counts it on `counter`, its channel's,
+    /// destination's and result's series, found beforehand.
+    pub fn emit_counted(&self, counter: &Counter) {
+        counter.inc();
         match self.reason {
             None => tracing::debug!(
                 target: AUDIT_TARGET,

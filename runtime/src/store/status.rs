@@ -27,6 +27,17 @@ pub enum MessageState {
 }
 
 impl MessageState {
+    /// Its name, as serialised: `processed`, `filtered`, ...
+    pub fn name(self) -> &'static str {
+        match self {
+            MessageState::Processed => "processed",
+            MessageState::Filtered => "filtered",
+            MessageState::Retrying => "retrying",
+            MessageState::DeadLettered => "dead_lettered",
+            MessageState::Requeued => "requeued",
+        }
+    }
+
     /// Whether a message in this state stays in (or is back in) its inbound
     /// queue.
     pub fn is_queued(self) -> bool {
@@ -167,4 +178,19 @@ pub(crate) fn forget_held(db: &sled::Db, id: u64) -> Result<(), StoreError> {
         db.insert(keys::status(id), encode(&status))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Ensures that each state's name is the one its JSON carries, which
+    /// the admin API and the metrics' labels share.
+    #[test]
+    fn names_are_the_serialised_ones() {
+        use MessageState::*;
+        for state in [Processed, Filtered, Retrying, DeadLettered, Requeued] {
+            assert_eq!(serde_json::to_value(state).unwrap(), state.name());
+        }
+    }
 }
