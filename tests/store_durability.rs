@@ -1004,3 +1004,79 @@ fn held_outbound_entries_come_back_after_a_crash_until_delivered() {
     );
     assert!(waiting(&store, "b").is_empty());
 }
+
+/// Ensures that an output that left memory (it failed once, or went to the
+/// dead-letter queue) is not held again when the store opens, even while
+/// an older message keeps the low-water mark below it: delivered from
+/// sled after a retry, purged, or reprocessed and delivered, it must not
+/// go again. Its message's status stops naming it when it leaves memory.
+#[test]
+fn outputs_that_left_memory_are_not_held_again() {
+    use hl7wasm::store::{
+        DeadLetterFilter, DeadLetterReason, MessageState, NewOutbound, Payload, Processed,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let ids: Vec<u64> = ingest_samples(&store, "L", 4)
+        .iter()
+        .map(|(id, _)| *id)
+        .collect();
+    // The first message stays queued: the mark stays at it.
+    let routed = |id: u64| Processed {
+        outputs: vec![NewOutbound {
+            destination: "a".into(),
+            content_type: "application/hl7-v2+er7".into(),
+            payload: Payload::Message,
+        }],
+        ..pipeline_result(id, MessageState::Processed)
+    };
+    assert_eq!(store.pending("adt", 0, 10, |_| false).unwrap().len(), 4);
+    let done: Vec<Processed> = ids[1..].iter().map(|id| routed(*id)).collect();
+    store.complete("adt", 0, &done).unwrap();
+    let entry_of = |store: &Store, id: u64| {
+        let entries = store.outbound("adt", "a", 0, 10).unwrap();
+        entries.into_iter().find(|e| e.header.message_id == id)
+    };
+
+    let mut retried = entry_of(&store, ids[1]).unwrap();
+    retried.failed(NOW_MS, NOW_MS, "AE".into(), false);
+    store.retry_later(&retried).unwrap();
+    store.delivered(&retried).unwrap();
+
+    let purged = entry_of(&store, ids[2]).unwrap();
+    let letter = store
+        .dead_letter_outbound(&purged, DeadLetterReason::Rejected, "AR", NOW_MS)
+        .unwrap();
+    let only = |sequence: u64| DeadLetterFilter {
+        sequence: Some(sequence),
+        ..DeadLetterFilter::default()
+    };
+    assert_eq!(store.purge_dead_letters(&only(letter)).unwrap(), 1);
+
+    let reprocessed = entry_of(&store, ids[3]).unwrap();
+    let letter = store
+        .dead_letter_outbound(&reprocessed, DeadLetterReason::Rejected, "AR", NOW_MS)
+        .unwrap();
+    let requeued = store
+        .reprocess_dead_letters(&only(letter), |letter| Some(letter.header.partition))
+        .unwrap();
+    assert_eq!(requeued.len(), 1);
+    let again = entry_of(&store, ids[3]).unwrap();
+    assert_ne!(again.sequence, reprocessed.sequence, "a new entry");
+    store.delivered(&again).unwrap();
+    assert!(store.outbound("adt", "a", 0, 10).unwrap().is_empty());
+    assert_eq!(store.queue("adt", 0).unwrap(), [ids[0]], "the mark stays");
+    wait_for_checkpoint(dir.path());
+
+    let (store, image) = crash(store, dir.path());
+    assert!(
+        store.outbound("adt", "a", 0, 10).unwrap().is_empty(),
+        "none of them goes again after a crash"
+    );
+    drop(store);
+    let store = open(image.path());
+    assert!(
+        store.outbound("adt", "a", 0, 10).unwrap().is_empty(),
+        "nor after a clean restart"
+    );
+}

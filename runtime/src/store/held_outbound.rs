@@ -11,7 +11,10 @@
 //! fails (its attempts must survive a restart), when it goes to the
 //! dead-letter queue, and when it has waited through [`SPILL_AFTER`]
 //! checkpoints (a destination that is down or slow): sled then holds it
-//! under the same key, so its place in the queue does not change.
+//! under the same key, so its place in the queue does not change, and its
+//! message's status stops naming it (after the entry's own write), so that
+//! opening the store never holds it again, wherever it went next: delivered
+//! from sled, purged or reprocessed from the dead-letter queue.
 //!
 //! # After a crash
 //!
@@ -310,7 +313,8 @@ impl HeldOutbound {
 }
 
 /// Writes up to `limit` of the held entries `due` picks to sled, each under
-/// its own key, drops them from memory and returns their messages.
+/// its own key, drops them from memory, rewrites their messages' statuses
+/// without them and returns their messages, one per entry.
 fn spill(
     entries: &mut Entries,
     db: &sled::Db,
@@ -325,11 +329,22 @@ fn spill(
         .map(|(key, _)| key.clone())
         .collect();
     let mut messages = Vec::with_capacity(keys.len());
+    let mut left: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
     for key in keys {
         let held = &entries.held[&key];
         db.insert(&key[..], framed::encode(&held.header, &[]))?;
+        let sequence = keys::trailing_id(&key).expect("outbound keys end in an id");
         messages.push(held.header.message_id);
+        let sequences = left.entry(held.header.message_id).or_default();
+        sequences.push(sequence);
         entries.held.remove(&key);
+    }
+    // After the entries (see `Store::retry_later`): the statuses stop
+    // naming what sled holds now.
+    for (id, sequences) in &left {
+        if let Some(status) = super::status::without_held(db, *id, sequences)? {
+            db.insert(keys::status(*id), status)?;
+        }
     }
     Ok(messages)
 }
@@ -357,6 +372,7 @@ fn dead_lettered_since(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::status::{MessageState, MessageStatus, encode_with_held, held_outputs};
 
     fn header(message_id: u64) -> OutboundHeader {
         let mut header = OutboundHeader::new(message_id, 1, None, None, "text/plain".into());
@@ -405,8 +421,9 @@ mod tests {
     }
 
     /// Ensures that an entry waits in memory through two checkpoints and is
-    /// spilled to sled under its own key by the third, and that the mark is
-    /// the lowest message held or the inbound mark, whichever is lower.
+    /// spilled to sled under its own key by the third, its message's status
+    /// then naming only its other held output, and that the mark is the
+    /// lowest message held or the inbound mark, whichever is lower.
     #[test]
     fn checkpoints_spill_long_held_entries_and_write_the_mark() {
         let (_dir, db) = db();
@@ -414,6 +431,16 @@ mod tests {
         let held = HeldOutbound::new(dir.path());
         let key = keys::outbound_entry("adt", "out", 0, 7);
         assert!(held.hold(&key, &header(4)));
+        let output = |destination: &str, sequence| HeldOutput {
+            destination: destination.into(),
+            partition: 0,
+            sequence,
+            content_type: "text/plain".into(),
+        };
+        let status = MessageStatus::new(MessageState::Processed, 1);
+        let outputs = [output("out", 7), output("other", 8)];
+        db.insert(keys::status(4), encode_with_held(&status, &outputs))
+            .unwrap();
         let mark = || {
             queues::read_mark(&db, keys::OUTBOUND_LOW_WATER)
                 .unwrap()
@@ -430,6 +457,13 @@ mod tests {
         assert_eq!(stored, header(4), "spilled as it was held");
         assert_eq!(held.count(keys::OUTBOUND_PREFIX), 0);
         assert_eq!(mark(), 10);
+        let status_key = keys::status(4);
+        let named = held_outputs(&status_key, &db.get(&status_key).unwrap().unwrap());
+        assert_eq!(
+            named.unwrap(),
+            [output("other", 8)],
+            "sled holds the spilled one"
+        );
     }
 
     /// Ensures that a failed move holds the entry again.

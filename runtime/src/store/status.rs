@@ -119,11 +119,14 @@ pub(crate) fn read(db: &sled::Db, id: u64) -> Result<Option<MessageStatus>, Stor
     let Some(value) = db.get(&key)? else {
         return Ok(None);
     };
-    let status = serde_json::from_slice(&value).map_err(|e| StoreError::Corrupt {
-        key: keys::describe(&key),
+    decode(&key, &value).map(Some)
+}
+
+fn decode(key: &[u8], value: &[u8]) -> Result<MessageStatus, StoreError> {
+    serde_json::from_slice(value).map_err(|e| StoreError::Corrupt {
+        key: keys::describe(key),
         reason: e.to_string(),
-    })?;
-    Ok(Some(status))
+    })
 }
 
 /// `status` as stored.
@@ -164,6 +167,34 @@ pub(crate) fn held_outputs(key: &[u8], value: &[u8]) -> Result<Vec<HeldOutput>, 
         reason: e.to_string(),
     })?;
     Ok(decoded.held)
+}
+
+/// The status of message `id` as stored, without the held outputs whose
+/// sequences are in `sequences`: they left memory, for sled or the
+/// dead-letter queue, so that opening the store must not hold them again
+/// (wherever they go next: delivered from sled, purged, reprocessed).
+/// `None` if the status names none of them.
+///
+/// # Errors
+///
+/// Any sled error, and [`StoreError::Corrupt`] if the status does not
+/// decode.
+pub(crate) fn without_held(
+    db: &sled::Db,
+    id: u64,
+    sequences: &[u64],
+) -> Result<Option<Vec<u8>>, StoreError> {
+    let key = keys::status(id);
+    let Some(value) = db.get(&key)? else {
+        return Ok(None);
+    };
+    let (left, kept): (Vec<HeldOutput>, Vec<HeldOutput>) = held_outputs(&key, &value)?
+        .into_iter()
+        .partition(|output| sequences.contains(&output.sequence));
+    if left.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(encode_with_held(&decode(&key, &value)?, &kept)))
 }
 
 /// Rewrites the status of message `id`, if it has one, without the held

@@ -327,7 +327,19 @@ impl Store {
         let value = framed::encode(&entry.header, entry.stored_payload());
         let held = &self.inner.database.held;
         held.moving(&key, || {
-            self.progress(|db| Ok(db.insert(&key[..], value).map(drop)?))
+            self.progress(|db| {
+                // The entry first: a crash between the two writes keeps it,
+                // and its status then still names it, which opening the
+                // store reads as held in sled.
+                db.insert(&key[..], value)?;
+                if entry.header.body_in_message
+                    && let Some(status) =
+                        status::without_held(db, entry.header.message_id, &[entry.sequence])?
+                {
+                    db.insert(keys::status(entry.header.message_id), status)?;
+                }
+                Ok(())
+            })
         })
     }
 
@@ -372,6 +384,12 @@ impl Store {
                     keys::dead_letter(sequence),
                     framed::encode(&dead, &entry.body),
                 );
+                let id = entry.header.message_id;
+                if entry.header.body_in_message
+                    && let Some(status) = status::without_held(db, id, &[entry.sequence])?
+                {
+                    batch.insert(keys::status(id), status);
+                }
                 Ok(batch)
             })?;
             Ok(sequence)
