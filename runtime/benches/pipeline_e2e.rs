@@ -165,14 +165,22 @@ fn sink_latencies(sink: &Sink) -> Vec<f64> {
         .accepted
         .iter()
         .zip(&state.accepted_at_us)
-        .map(|(message, arrived)| {
-            let id = sink::control_id(message);
+        .map(|(id, arrived)| {
             let sent: u128 = id.split('-').next().unwrap().parse().unwrap();
             arrived.saturating_sub(sent) as f64 / 1000.0
         })
         .collect();
     latencies.sort_by(f64::total_cmp);
     latencies
+}
+
+/// Waits for the kernel to write back what earlier runs left dirty (the
+/// files run writes and deletes 40,000 files), so that no run pays for
+/// the one before it.
+fn settle_disk() {
+    let synced = std::process::Command::new("sync").status();
+    assert!(synced.is_ok_and(|status| status.success()), "sync failed");
+    std::thread::sleep(Duration::from_millis(500));
 }
 
 fn percentile(sorted: &[f64], q: f64) -> f64 {
@@ -213,6 +221,7 @@ fn main() {
             if only.is_some_and(|word| !label.contains(word.as_str())) {
                 continue;
             }
+            settle_disk();
             let r = run(&template, messages, partitions, route).await;
             let files = match route {
                 Route::SinkAndFiles => format!(", {} files", r.files),
