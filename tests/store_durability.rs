@@ -836,6 +836,23 @@ fn pipeline_result(id: u64, state: hl7wasm::store::MessageState) -> hl7wasm::sto
     }
 }
 
+/// The pipeline's result for message `id` passed on unchanged to
+/// `destinations`: outputs that refer to the message, held in memory.
+fn passed_on(id: u64, destinations: &[&str]) -> hl7wasm::store::Processed {
+    use hl7wasm::store::{MessageState, NewOutbound, Payload, Processed};
+    Processed {
+        outputs: destinations
+            .iter()
+            .map(|destination| NewOutbound {
+                destination: (*destination).into(),
+                content_type: "application/hl7-v2+er7".into(),
+                payload: Payload::Message,
+            })
+            .collect(),
+        ..pipeline_result(id, MessageState::Processed)
+    }
+}
+
 /// Waits until a checkpoint has retired every log segment `dir` has now.
 fn wait_for_checkpoint(dir: &Path) {
     let before = segments(dir);
@@ -932,31 +949,18 @@ fn queues_come_back_after_crashes_with_what_was_not_processed() {
 /// went to the dead-letter queue.
 #[test]
 fn held_outbound_entries_come_back_after_a_crash_until_delivered() {
-    use hl7wasm::store::{
-        DeadLetterFilter, DeadLetterReason, MessageState, NewOutbound, Payload, Processed,
-    };
+    use hl7wasm::store::{DeadLetterFilter, DeadLetterReason};
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
     let samples = ingest_samples(&store, "H", 2);
     let ((first, sample), second) = (&samples[0], samples[1].0);
     let first = *first;
     assert_eq!(store.queue("adt", 0).unwrap(), [first, second]);
-    let routed = |id: u64, destinations: &[&str]| Processed {
-        outputs: destinations
-            .iter()
-            .map(|destination| NewOutbound {
-                destination: (*destination).into(),
-                content_type: "application/hl7-v2+er7".into(),
-                payload: Payload::Message,
-            })
-            .collect(),
-        ..pipeline_result(id, MessageState::Processed)
-    };
     store
         .complete(
             "adt",
             0,
-            &[routed(first, &["a", "b"]), routed(second, &["a"])],
+            &[passed_on(first, &["a", "b"]), passed_on(second, &["a"])],
         )
         .unwrap();
     let waiting = |store: &Store, destination: &str| -> Vec<u64> {
@@ -1012,9 +1016,7 @@ fn held_outbound_entries_come_back_after_a_crash_until_delivered() {
 /// go again. Its message's status stops naming it when it leaves memory.
 #[test]
 fn outputs_that_left_memory_are_not_held_again() {
-    use hl7wasm::store::{
-        DeadLetterFilter, DeadLetterReason, MessageState, NewOutbound, Payload, Processed,
-    };
+    use hl7wasm::store::{DeadLetterFilter, DeadLetterReason, Processed};
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
     let ids: Vec<u64> = ingest_samples(&store, "L", 4)
@@ -1022,16 +1024,8 @@ fn outputs_that_left_memory_are_not_held_again() {
         .map(|(id, _)| *id)
         .collect();
     // The first message stays queued: the mark stays at it.
-    let routed = |id: u64| Processed {
-        outputs: vec![NewOutbound {
-            destination: "a".into(),
-            content_type: "application/hl7-v2+er7".into(),
-            payload: Payload::Message,
-        }],
-        ..pipeline_result(id, MessageState::Processed)
-    };
     assert_eq!(store.pending("adt", 0, 10, |_| false).unwrap().len(), 4);
-    let done: Vec<Processed> = ids[1..].iter().map(|id| routed(*id)).collect();
+    let done: Vec<Processed> = ids[1..].iter().map(|id| passed_on(*id, &["a"])).collect();
     store.complete("adt", 0, &done).unwrap();
     let entry_of = |store: &Store, id: u64| {
         let entries = store.outbound("adt", "a", 0, 10).unwrap();
