@@ -340,11 +340,13 @@ impl Metrics {
             frames_received: self.frames_received.get_or_create(&labels).clone(),
             last_frame: self.last_frame.get_or_create(&labels).clone(),
             messages_stored: self.messages_stored.get_or_create(&labels).clone(),
-            acks_accepted: (self.acks)
+            acks_accepted: self
+                .acks
                 .get_or_create(&channel_and(channel, "code", "AA"))
                 .clone(),
             ack_latency: self.ack_latency_seconds.get_or_create(&labels).clone(),
-            processed: (self.messages_processed)
+            processed: self
+                .messages_processed
                 .get_or_create(&channel_and(channel, "state", "processed"))
                 .clone(),
         };
@@ -358,7 +360,8 @@ impl Metrics {
     /// The series `destination` of `channel` updates for every delivery.
     pub fn destination_series(&self, channel: &str, destination: &str) -> DestinationSeries {
         DestinationSeries {
-            delivered: (self.deliveries)
+            delivered: self
+                .deliveries
                 .get_or_create(&destination_and(
                     channel,
                     destination,
@@ -366,7 +369,8 @@ impl Metrics {
                     "delivered",
                 ))
                 .clone(),
-            latency: (self.delivery_latency_seconds)
+            latency: self
+                .delivery_latency_seconds
                 .get_or_create(&channel_and(channel, "destination", destination))
                 .clone(),
         }

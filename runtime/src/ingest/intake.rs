@@ -287,7 +287,9 @@ impl Intake<'_> {
         let series = self.channel.metrics.channel_series(&self.channel.name);
         series.frames_received.inc();
         let now_secs = crate::hl7_input::now_unix_ms() / 1000;
-        (series.last_frame).set(i64::try_from(now_secs).unwrap_or(i64::MAX));
+        series
+            .last_frame
+            .set(i64::try_from(now_secs).unwrap_or(i64::MAX));
     }
 
     /// Applies the channel's conformance profile: the warnings to add to

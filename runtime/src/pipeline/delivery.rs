@@ -94,7 +94,9 @@ impl DeliveryWorker {
             destination: destination.name.clone(),
         };
         let tls_generation = channel.tls.client_generation(&tls_endpoint);
-        let series = (channel.metrics).destination_series(channel.name(), &destination.name);
+        let series = channel
+            .metrics
+            .destination_series(channel.name(), &destination.name);
         DeliveryWorker {
             signals: channel.wakers.channel(channel.name()),
             channel,
